@@ -1,0 +1,116 @@
+/**
+ * env + flags (+ an optional JSON config file) -> one validated, typed, frozen Config.
+ * A bad setting stops the program with one message that lists every bad setting and how to fix it.
+ * Precedence: flags > environment > config file > defaults.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { z } from 'zod';
+import { OmniError } from '../util/errors.ts';
+import type { Protocol } from '../models/types.ts';
+
+const DEFAULT_BASES: Record<Protocol, Record<'intl' | 'cn', string>> = {
+  chat: { intl: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1', cn: 'https://dashscope.aliyuncs.com/compatible-mode/v1' },
+  responses: { intl: 'https://www.dmxapi.cn/v1', cn: 'https://www.dmxapi.cn/v1' },
+  dashscope: { intl: 'https://dashscope-intl.aliyuncs.com/api/v1', cn: 'https://dashscope.aliyuncs.com/api/v1' },
+};
+
+const int = (min: number) => z.coerce.number().int().min(min);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+/** Every setting: its env variable, default and meaning. The README's configuration table follows this. */
+export const SETTINGS = {
+  apiKey: { env: ['OMNI_API_KEY', 'DASHSCOPE_API_KEY'], schema: z.string().min(1).optional(), help: 'API key for the model service' },
+  protocol: { env: ['OMNI_PROTOCOL'], schema: z.enum(['chat', 'responses', 'dashscope']).default('chat'), help: 'chat | responses | dashscope' },
+  region: { env: ['OMNI_REGION'], schema: z.enum(['intl', 'cn']).default('intl'), help: 'intl | cn: default base URL and price table' },
+  baseUrl: { env: ['OMNI_BASE_URL'], schema: z.string().url().optional(), help: "base URL the protocol's path is appended to" },
+  authStyle: { env: ['OMNI_AUTH_STYLE'], schema: z.enum(['bearer', 'raw']).optional(), help: 'bearer (default) | raw (DMXAPI: the key alone)' },
+  redisUrl: { env: ['REDIS_URL'], schema: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'), help: 'Redis for queues, ledger and state' },
+  queuePrefix: { env: ['OMNIBATCH_PREFIX'], schema: z.string().regex(/^[\w.-]+$/).default('omnibatch'), help: 'Redis key prefix of every queue and key' },
+  s3Endpoint: { env: ['S3_ENDPOINT'], schema: z.string().url().optional(), help: 'S3-compatible endpoint (MinIO, R2, OSS, s3rver)' },
+  s3ForcePathStyle: { env: ['S3_FORCE_PATH_STYLE'], schema: bool.optional(), help: 'path-style bucket addressing (default: on when S3_ENDPOINT is set)' },
+  awsRegion: { env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], schema: z.string().default('us-east-1'), help: 'S3 region' },
+  tmpDir: { env: ['OMNIBATCH_TMP'], schema: z.string().default(os.tmpdir()), help: 'where per-job temp directories go' },
+  logLevel: { env: ['LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), help: 'pino log level' },
+  pricingFile: { env: ['OMNIBATCH_PRICING'], schema: z.string().optional(), help: 'JSON price override merged over the built-in table' },
+  inputMode: { env: ['OMNIBATCH_INPUT_MODE'], schema: z.enum(['base64', 'url']).default('base64'), help: 'send chunks as base64 or as presigned URLs' },
+  base64MaxChars: { env: ['OMNIBATCH_BASE64_MAX'], schema: int(1024).optional(), help: "base64 ceiling per request (default: the model's, 10 MiB)" },
+  prepareConcurrency: { env: ['OMNIBATCH_PREPARE_CONCURRENCY'], schema: int(1).default(Math.max(1, os.cpus().length)), help: 'prepare jobs per worker (ffmpeg, CPU-bound)' },
+  inferConcurrency: { env: ['OMNIBATCH_INFER_CONCURRENCY'], schema: int(1).default(8), help: 'requests in flight across all workers' },
+  finalizeConcurrency: { env: ['OMNIBATCH_FINALIZE_CONCURRENCY'], schema: int(1).default(4), help: 'finalize jobs per worker' },
+  rpm: { env: ['OMNIBATCH_RPM'], schema: int(1).optional(), help: 'requests per minute across all workers' },
+  tpm: { env: ['OMNIBATCH_TPM'], schema: int(1).optional(), help: 'input tokens per minute across all workers' },
+  connectTimeoutMs: { env: ['OMNIBATCH_CONNECT_TIMEOUT_MS'], schema: int(1).default(10_000), help: 'HTTP connect timeout' },
+  firstByteTimeoutMs: { env: ['OMNIBATCH_FIRST_BYTE_TIMEOUT_MS'], schema: int(1).default(120_000), help: 'time to the first response byte' },
+  idleTimeoutMs: { env: ['OMNIBATCH_IDLE_TIMEOUT_MS'], schema: int(1).default(60_000), help: 'longest gap between stream events' },
+  webhookSecret: { env: ['OMNIBATCH_WEBHOOK_SECRET'], schema: z.string().optional(), help: 'HMAC-SHA256 key for webhook signatures' },
+} as const;
+
+type Settings = typeof SETTINGS;
+export type Config = Readonly<{ [K in keyof Settings]: z.output<Settings[K]['schema']> }> & {
+  readonly baseUrlResolved: string;
+  readonly authStyleResolved: 'bearer' | 'raw';
+};
+
+export type ConfigInput = Partial<Record<keyof Settings, unknown>>;
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** command-line values, already parsed (undefined = not given) */
+  flags?: ConfigInput;
+  /** path of a JSON config file (`--config`, or OMNIBATCH_CONFIG) */
+  file?: string;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const filePath = opts.file ?? env.OMNIBATCH_CONFIG;
+  const fromFile: ConfigInput = filePath ? readConfigFile(filePath) : {};
+  const raw: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    const fromEnv = s.env.map((name) => env[name]).find((v) => v !== undefined && v !== '');
+    const fromFlag = opts.flags?.[key as keyof Settings];
+    raw[key] = fromFlag ?? fromEnv ?? fromFile[key as keyof Settings];
+  }
+  const shape = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.schema]));
+  const parsed = z.object(shape).safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof Settings;
+      const s = SETTINGS[key];
+      return `  - ${key} (${s.env.join(' or ')}${opts.flags?.[key] !== undefined ? ', or its flag' : ''}): ${issue.message}. Expected: ${s.help}.`;
+    });
+    throw new OmniError('config_invalid', `invalid configuration:\n${lines.join('\n')}`, { retryable: false });
+  }
+  const cfg = parsed.data as Record<string, unknown>;
+  const protocol = cfg.protocol as Protocol;
+  const region = cfg.region as 'intl' | 'cn';
+  return Object.freeze({
+    ...cfg,
+    baseUrlResolved: ((cfg.baseUrl as string | undefined) ?? DEFAULT_BASES[protocol][region]).replace(/\/+$/, ''),
+    authStyleResolved: (cfg.authStyle as 'bearer' | 'raw' | undefined) ?? (protocol === 'responses' ? 'raw' : 'bearer'),
+  }) as Config;
+}
+
+function readConfigFile(path: string): ConfigInput {
+  try {
+    const data = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('not a JSON object');
+    return data as ConfigInput;
+  } catch (err) {
+    throw new OmniError('config_invalid', `cannot read config file ${path}: ${(err as Error).message}`, { retryable: false });
+  }
+}
+
+/** The endpoint part of the config, as the model clients take it. */
+export function endpointOf(cfg: Config): import('../models/types.ts').EndpointConfig {
+  return {
+    protocol: cfg.protocol,
+    baseUrl: cfg.baseUrlResolved,
+    apiKey: cfg.apiKey ?? '',
+    authStyle: cfg.authStyleResolved,
+    connectTimeoutMs: cfg.connectTimeoutMs,
+    firstByteTimeoutMs: cfg.firstByteTimeoutMs,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+  };
+}

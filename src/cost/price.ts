@@ -1,0 +1,83 @@
+/**
+ * Tokens -> money, pure. Amounts are integer micro-units of the price table's currency; a usage with a
+ * non-zero count in a category that has no published price is `priced: false`, never zero.
+ */
+import { findModel, type PriceTable, type Region, type Currency } from '../models/catalog.ts';
+import type { Usage } from '../models/types.ts';
+
+export interface Cost {
+  /** integer micro-units of `currency` (1 USD = 1,000,000) */
+  amountMicros: number;
+  currency: Currency | null;
+  priced: boolean;
+}
+
+/** A price override file's shape: { "<model>": { "<region>": { currency, inputAudio: 3.81, ... } } } in units per million. */
+export type PricingOverride = Record<string, Partial<Record<Region, Partial<Record<keyof PriceTable, number | string>>>>>;
+
+export function resolvePrices(model: string, region: Region, override?: PricingOverride): PriceTable | undefined {
+  const spec = findModel(model);
+  const base = spec?.prices[region];
+  const over = override?.[spec?.id ?? model]?.[region] ?? override?.[model]?.[region];
+  if (!over) return base;
+  const merged: Record<string, unknown> = { ...(base ?? {}) };
+  for (const [k, v] of Object.entries(over)) {
+    if (k === 'currency') merged.currency = v;
+    else if (typeof v === 'number') merged[k] = Math.round(v * 1_000_000);
+  }
+  if (!merged.currency) return undefined;
+  return merged as unknown as PriceTable;
+}
+
+export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
+  if (!prices) return { amountMicros: 0, currency: null, priced: false };
+  const multimodalInput = usage.input.audio + usage.input.image + usage.input.video > 0;
+  const audioOut = usage.output.audio > 0;
+  const textOutPrice = multimodalInput ? prices.outputTextMultimodal : prices.outputTextTextOnly;
+  const lines: [number, number | undefined][] = [
+    [usage.input.text, prices.inputText],
+    [usage.input.audio, prices.inputAudio],
+    [usage.input.image, prices.inputImage],
+    [usage.input.video, prices.inputVideo],
+    // When audio is produced its text is not billed (protocol.md §7: "out audio (text free)").
+    [audioOut ? 0 : usage.output.text + usage.output.reasoning, textOutPrice],
+    [usage.output.audio, prices.outputAudio],
+  ];
+  let scaled = 0; // micro-units x 1e6 (tokens x micro-units per million tokens)
+  let priced = true;
+  for (const [tokens, price] of lines) {
+    if (tokens === 0) continue;
+    if (price === undefined) { priced = false; continue; }
+    scaled += tokens * price;
+  }
+  return { amountMicros: Math.round(scaled / 1_000_000), currency: prices.currency, priced };
+}
+
+export function costOf(usage: Usage, model: string, region: Region, override?: PricingOverride): Cost {
+  return usageCost(usage, resolvePrices(model, region, override));
+}
+
+export function addCost(a: Cost, b: Cost): Cost {
+  return {
+    amountMicros: a.amountMicros + b.amountMicros,
+    currency: a.currency ?? b.currency,
+    priced: a.priced && b.priced,
+  };
+}
+
+export const ZERO_COST: Cost = Object.freeze({ amountMicros: 0, currency: null, priced: true });
+
+/** micro-units -> a decimal string with 6 places ("0.012345"), exact. */
+export function formatMicros(micros: number): string {
+  const neg = micros < 0;
+  const abs = Math.abs(micros);
+  const s = `${Math.floor(abs / 1_000_000)}.${String(abs % 1_000_000).padStart(6, '0')}`;
+  return neg ? `-${s}` : s;
+}
+
+/** "1.50" / "0.25" (currency units) -> micro-units, exact for up to 6 decimals. */
+export function parseAmount(text: string): number {
+  const m = /^\s*(\d+)(?:\.(\d{1,6}))?\s*$/.exec(text);
+  if (!m) throw new Error(`not an amount: ${text}`);
+  return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
+}
