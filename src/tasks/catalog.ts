@@ -1,0 +1,61 @@
+/**
+ * The tasks a run can do (design.md "Tasks"): default model, what is asked, which media it needs, the
+ * chunk policy and which outputs it writes. Pure data.
+ */
+export const TASKS = ['caption', 'transcribe', 'moderate', 'describe', 'speak', 'custom'] as const;
+export type Task = (typeof TASKS)[number];
+
+export type OutputExt = 'txt' | 'srt' | 'vtt' | 'wav' | 'moderation.json';
+
+export interface ChunkPolicy {
+  /** preferred chunk length; the planner goes shorter only when a limit forces it */
+  targetS: number;
+  /** how far from the target a cut may move to land in silence */
+  searchWindowS: number;
+  overlapS: number;
+  /** never plan a chunk shorter than this (except the last) */
+  minChunkS: number;
+}
+
+export interface TaskSpec {
+  task: Task;
+  defaultModel: string;
+  /** audio: send the audio track only; video: send picture and sound */
+  media: 'audio' | 'video';
+  prompt?: string;
+  wantsAudioOut: boolean;
+  outputs: readonly OutputExt[];
+  policy: ChunkPolicy;
+}
+
+export const MODERATION_PROMPT = [
+  'You are a content moderator. Review this media and answer with ONE JSON object and nothing else, of this shape:',
+  '{"flagged": boolean, "categories": [{"name": string, "severity": "low"|"medium"|"high"}],',
+  ' "segments": [{"start_s": number, "end_s": number, "category": string, "evidence": string}], "summary": string}',
+  'Categories: violence, hate, harassment, sexual, self_harm, drugs, weapons, extremism, profanity, pii.',
+  'Times are seconds from the start of this clip. Use an empty list when nothing applies.',
+].join('\n');
+
+export const TASK_SPECS: Readonly<Record<Task, TaskSpec>> = Object.freeze({
+  // The captioner's authors recommend clips of at most ~30 s for detailed captions.
+  caption: { task: 'caption', defaultModel: 'qwen3-omni-30b-a3b-captioner', media: 'audio', wantsAudioOut: false,
+    outputs: ['txt', 'srt', 'vtt'], policy: { targetS: 30, searchWindowS: 5, overlapS: 0, minChunkS: 5 } },
+  // Transcripts do better with minutes of context per request.
+  transcribe: { task: 'transcribe', defaultModel: 'qwen3-omni-flash', media: 'audio', wantsAudioOut: false,
+    prompt: 'Transcribe this audio verbatim, in the language that is spoken. Output only the transcript.',
+    outputs: ['txt', 'srt', 'vtt'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 } },
+  moderate: { task: 'moderate', defaultModel: 'qwen3-omni-flash', media: 'video', wantsAudioOut: false,
+    prompt: MODERATION_PROMPT, outputs: ['moderation.json'], policy: { targetS: 120, searchWindowS: 10, overlapS: 0, minChunkS: 10 } },
+  describe: { task: 'describe', defaultModel: 'qwen3-omni-flash', media: 'video', wantsAudioOut: false,
+    prompt: 'Describe what is seen and heard in this media: scenes, people, actions, speech, sounds and music.',
+    outputs: ['txt'], policy: { targetS: 120, searchWindowS: 10, overlapS: 0, minChunkS: 10 } },
+  speak: { task: 'speak', defaultModel: 'qwen3-omni-flash', media: 'audio', wantsAudioOut: true,
+    prompt: 'Listen to this audio and give a short spoken summary of it.',
+    outputs: ['txt', 'wav'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 } },
+  custom: { task: 'custom', defaultModel: 'qwen3-omni-flash', media: 'audio', wantsAudioOut: false,
+    outputs: ['txt'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 } },
+});
+
+export function isTask(t: string): t is Task {
+  return (TASKS as readonly string[]).includes(t);
+}
