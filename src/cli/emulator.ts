@@ -1,0 +1,70 @@
+/**
+ * `omnibatch emulator`: the local API emulator on 127.0.0.1, until SIGINT/SIGTERM. Thin: flags -> options.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { startEmulator, type EmulatorOptions } from '../emulator/server.ts';
+
+function number(min: number, max = Infinity, integer = false) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
+    }
+    return n;
+  };
+}
+const rate = number(0, 1);
+
+export function register(program: Command): void {
+  program
+    .command('emulator')
+    .description('run the local Qwen-Omni API emulator (chat, responses and native protocols) on 127.0.0.1')
+    .option('--port <n>', 'port to listen on (0 = any free port)', number(0, 65535, true), 8787)
+    .option('--host <addr>', 'interface to bind (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--latency-ms <ms>', 'added response time, spread over each stream', number(0))
+    .option('--ttfb-ms <ms>', 'delay before the first byte', number(0))
+    .option('--rpm <n>', 'requests per minute before 429 Throttling.RateQuota', number(1, Infinity, true))
+    .option('--max-concurrency <n>', 'requests in flight before 429 Throttling', number(1, Infinity, true))
+    .option('--fail-5xx <rate>', 'share of requests answered 500/503 (0..1)', rate)
+    .option('--fail-429 <rate>', 'share of requests answered 429 (0..1)', rate)
+    .option('--retry-after <s>', 'send Retry-After: <s> on 429s', number(0, Infinity, true))
+    .option('--cut <rate>', 'share of streams cut mid-way (0..1)', rate)
+    .option('--stall <rate>', 'share of streams that stall mid-way (0..1)', rate)
+    .option('--inspect-fail <rate>', 'share of requests refused with DataInspectionFailed (0..1)', rate)
+    .option('--seed <n>', 'seed of the fault draws', number(0, 2 ** 32 - 1, true))
+    .option('--api-key <key>', 'accept only this key (Bearer or raw)')
+    .action(async (flags: Record<string, unknown>) => {
+      const opts: EmulatorOptions = {
+        port: flags.port as number,
+        host: flags.host as string,
+        latencyMs: flags.latencyMs as number | undefined,
+        ttfbMs: flags.ttfbMs as number | undefined,
+        rpm: flags.rpm as number | undefined,
+        maxConcurrency: flags.maxConcurrency as number | undefined,
+        fail5xx: flags.fail5xx as number | undefined,
+        fail429: flags.fail429 as number | undefined,
+        retryAfterS: flags.retryAfter as number | undefined,
+        cut: flags.cut as number | undefined,
+        stall: flags.stall as number | undefined,
+        inspectFail: flags.inspectFail as number | undefined,
+        seed: flags.seed as number | undefined,
+        apiKey: flags.apiKey as string | undefined,
+      };
+      const emu = await startEmulator(opts);
+      process.stdout.write([
+        `emulator listening on ${emu.url}`,
+        `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
+        `  OMNI_PROTOCOL=responses OMNI_BASE_URL=${emu.url}/v1`,
+        `  OMNI_PROTOCOL=dashscope OMNI_BASE_URL=${emu.url}/api/v1`,
+        `  stats: ${emu.url}/stats`,
+        '',
+      ].join('\n'));
+      await new Promise<void>((resolve) => {
+        const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await emu.close();
+      process.stdout.write('emulator stopped\n');
+    });
+}

@@ -1,0 +1,135 @@
+/**
+ * Answers one admitted API request: read and parse the body, apply an injected fault, refuse what the
+ * real service refuses, measure the media, bill it, compose the deterministic answer and play it in the
+ * route's protocol. Only completed answers are billed.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { findModel } from '../models/catalog.ts';
+import { composeAnswer, splitPieces } from './answer.ts';
+import { speechSeconds } from './audio.ts';
+import { billInput, billOutput } from './billing.ts';
+import { apiErrors } from './errors.ts';
+import { drawFault, faultError, isFaultKind, isStreamFault, type FaultKind, type StreamFault } from './faults.ts';
+import type { MediaMeasurer } from './measure.ts';
+import { parseRequest } from './parse.ts';
+import { chatWriter } from './protocols/chat.ts';
+import { nativeWriter } from './protocols/native.ts';
+import { responsesWriter } from './protocols/responses.ts';
+import type { ReplyContext, StreamWriter } from './protocols/writer.ts';
+import type { EmulatorOptions } from './server.ts';
+import { pause } from './sink.ts';
+import { addBilled, type EmulatorStats } from './stats.ts';
+import { playStream } from './stream.ts';
+import { isApiError, type ApiError, type Measured, type WireProtocol } from './types.ts';
+import { checkMeasured, checkRequest } from './validate.ts';
+
+export interface HandlerEnv {
+  opts: EmulatorOptions;
+  rand: () => number;
+  measurer: MediaMeasurer;
+  stats: () => EmulatorStats;
+  maxBodyBytes: number;
+}
+
+const WRITERS: Record<WireProtocol, (ctx: ReplyContext) => StreamWriter> = { chat: chatWriter, responses: responsesWriter, native: nativeWriter };
+
+/** The body, or undefined once it passes `max` bytes (the rest is drained, unread). */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of req) {
+    n += (chunk as Buffer).length;
+    if (n > max) { req.resume(); return undefined; }
+    parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: IncomingMessage, res: ServerResponse, refuse: (e: ApiError) => void): Promise<void> {
+  const { opts } = env;
+  const raw = await readBody(req, env.maxBodyBytes);
+  if (!raw) return refuse(apiErrors.tooLarge());
+  let body: unknown;
+  try { body = JSON.parse(raw.toString('utf8')); } catch { return refuse(apiErrors.invalidParameter('The request body is not valid JSON.')); }
+  const parsed = parseRequest(protocol, body, header(req, 'x-dashscope-sse')?.toLowerCase() === 'enable');
+  if (isApiError(parsed)) return refuse(parsed);
+
+  // A fault is drawn for every request (so the PRNG sequence depends only on the request order).
+  const forced = header(req, 'x-emulator-fault');
+  if (forced !== undefined && !isFaultKind(forced)) return refuse(apiErrors.invalidParameter(`Unknown x-emulator-fault kind: ${forced}`));
+  const drawn = drawFault(opts, env.rand);
+  const fault: FaultKind | undefined = forced ?? drawn;
+  const countFault = () => { if (fault) env.stats().faults[fault] = (env.stats().faults[fault] ?? 0) + 1; };
+  const early = fault && faultError(fault, parsed.model, opts.retryAfterS);
+  if (early) { countFault(); return refuse(early); }
+
+  const spec = findModel(parsed.model);
+  if (!spec) return refuse(apiErrors.modelNotFound(parsed.model));
+  const invalid = checkRequest(parsed, spec);
+  if (invalid) return refuse(invalid);
+
+  const media: Measured[] = [];
+  for (const part of parsed.messages.flatMap((m) => m.media)) {
+    const m = await env.measurer.measure(part, spec.limits.base64MaxChars);
+    if (isApiError(m)) return refuse(m);
+    media.push(m);
+  }
+  const input = billInput(parsed, media, spec);
+  const tooMuch = checkMeasured(media, { input, output: { text: 0, audio: 0, reasoning: 0 } }, parsed, spec);
+  if (tooMuch) return refuse(tooMuch);
+
+  let audioOverride: number | undefined;
+  const audioHeader = header(req, 'x-emulator-audio-seconds');
+  if (audioHeader !== undefined) {
+    audioOverride = Number(audioHeader);
+    if (!(audioOverride > 0)) return refuse(apiErrors.invalidParameter('x-emulator-audio-seconds must be a positive number'));
+  }
+  // The answer describes the first non-text item (a request carries at most one kind of media).
+  const { text, reasoning } = composeAnswer(parsed, media[0], spec.id, header(req, 'x-emulator-moderation') === 'invalid');
+  const audioSeconds = parsed.audioOut ? speechSeconds(text, audioOverride) : undefined;
+  const billed = { input, output: billOutput(text, reasoning, audioSeconds, spec) };
+  const requestId = randomUUID();
+  const ctx: ReplyContext = {
+    id: protocol === 'responses' ? `resp_${randomBytes(16).toString('hex')}` : protocol === 'chat' ? `chatcmpl-${requestId}` : requestId,
+    requestId, created: Math.floor(Date.now() / 1000), model: parsed.model,
+    answer: { spec, text, reasoning, audioSeconds, billed },
+    includeUsage: parsed.includeUsage, incremental: parsed.incremental,
+  };
+  const writer = WRITERS[protocol](ctx);
+  const streamFault = fault && isStreamFault(fault) ? fault : undefined;
+  if (streamFault) countFault();
+  const status = (s: number) => { env.stats().byStatus[s] = (env.stats().byStatus[s] ?? 0) + 1; };
+  const done = () => { env.stats().completed++; addBilled(env.stats(), spec.id, billed); };
+
+  if (!parsed.stream) return answerWhole(res, writer, opts.latencyMs ?? 0, streamFault, refuse, () => { status(200); done(); });
+  status(200);
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
+  const outcome = await playStream(res, writer, { reasoning: splitPieces(reasoning), text: splitPieces(text), audioSeconds }, opts.latencyMs ?? 0, streamFault);
+  if (outcome === 'completed') done();
+}
+
+/** A non-streaming answer (the captioner may be called without SSE). */
+async function answerWhole(res: ServerResponse, writer: StreamWriter, latencyMs: number, fault: StreamFault | undefined,
+  refuse: (e: ApiError) => void, onOk: () => void): Promise<void> {
+  if (latencyMs > 0 && !(await pause(latencyMs))) return;
+  if (fault === 'stall') return; // headers never come; close() or the client ends it
+  if (fault === 'inspect_output') return refuse(apiErrors.inspectOutput());
+  if (fault === 'stream_rate_limit') return refuse(apiErrors.allocationQuota());
+  const text = JSON.stringify(writer.body());
+  if (fault === 'cut') {
+    // Half the promised body, then the connection drops.
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.write(text.slice(0, Math.floor(text.length / 2)));
+    res.destroy();
+    return;
+  }
+  onOk();
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,145 @@
+/**
+ * The local API emulator: a real HTTP server on 127.0.0.1 that speaks the three protocols of
+ * protocol.md, so tests, benchmarks and demos run the real client code over real HTTP. This file holds
+ * the routes, the admission rules (auth, --max-concurrency, --rpm) and the counters; handle.ts answers
+ * one API request.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MODELS } from '../models/catalog.ts';
+import { errorBody, errorHeaders, apiErrors } from './errors.ts';
+import { seededRandom } from './faults.ts';
+import { handleApi, type HandlerEnv } from './handle.ts';
+import { MediaMeasurer } from './measure.ts';
+import { pause } from './sink.ts';
+import { emptyStats, SlidingWindow, type EmulatorStats } from './stats.ts';
+import type { ApiError, WireProtocol } from './types.ts';
+
+export type { EmulatorStats } from './stats.ts';
+
+export interface EmulatorOptions {
+  /** 0 = ephemeral (default) */
+  port?: number;
+  /** interface to bind (default 127.0.0.1; 0.0.0.0 in a container, so other containers reach it) */
+  host?: string;
+  /** total added response time, spread over the stream's events */
+  latencyMs?: number;
+  /** delay before the first byte */
+  ttfbMs?: number;
+  /** beyond it: 429 Throttling.RateQuota (sliding 60 s window) */
+  rpm?: number;
+  /** beyond it: 429 Throttling (burst) */
+  maxConcurrency?: number;
+  fail5xx?: number;
+  fail429?: number;
+  cut?: number;
+  stall?: number;
+  inspectFail?: number;
+  /** when set, 429s carry Retry-After: N */
+  retryAfterS?: number;
+  seed?: number;
+  /** when set, any other key -> 401 (`Bearer <key>` or the raw key) */
+  apiKey?: string;
+  /** reserved: the generated speech is always PCM16 24 kHz mono (48,000 bytes a second) */
+  audioBytesPerSecond?: number;
+}
+
+export interface Emulator {
+  url: string;
+  port: number;
+  stats(): EmulatorStats;
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+const ROUTES: Record<string, WireProtocol> = {
+  '/compatible-mode/v1/chat/completions': 'chat',
+  '/v1/chat/completions': 'chat',
+  '/v1/responses': 'responses',
+  '/api/v1/services/aigc/multimodal-generation/generation': 'native',
+};
+
+/** The gateway's limit on a whole request body with base64 in it (protocol.md §6). */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function keyOf(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  return h.startsWith('Bearer ') ? h.slice(7).trim() : h.trim();
+}
+
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  let stats = emptyStats();
+  const rpm = opts.rpm ? new SlidingWindow(opts.rpm) : undefined;
+  const maxBase64 = Math.max(...Object.values(MODELS).map((m) => m.limits.base64MaxChars));
+  const maxUrl = Math.max(...Object.values(MODELS).map((m) => m.limits.urlMaxBytes));
+  const env: HandlerEnv = {
+    opts,
+    rand: seededRandom(opts.seed ?? 1),
+    measurer: new MediaMeasurer({ base64MaxChars: maxBase64, urlMaxBytes: maxUrl }),
+    stats: () => stats,
+    maxBodyBytes: MAX_BODY_BYTES,
+  };
+
+  const refuse = (res: ServerResponse, protocol: WireProtocol, err: ApiError): void => {
+    stats.byStatus[err.status] = (stats.byStatus[err.status] ?? 0) + 1;
+    sendJson(res, err.status, errorBody(protocol, err, randomUUID()), errorHeaders(err));
+  };
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/stats' && req.method === 'GET') return sendJson(res, 200, stats);
+    if (path === '/stats/reset' && req.method === 'POST') { stats = emptyStats(); rpm?.reset(); return sendJson(res, 200, { ok: true }); }
+
+    stats.requests++;
+    const protocol = ROUTES[path];
+    if (!protocol || req.method !== 'POST') { req.resume(); return refuse(res, 'chat', apiErrors.notFound(path)); }
+    if (opts.maxConcurrency !== undefined && stats.inFlight >= opts.maxConcurrency) {
+      req.resume();
+      return refuse(res, protocol, apiErrors.burst(opts.retryAfterS));
+    }
+    // Counted from here until the response is finished or the client has gone.
+    const counted = stats;
+    counted.inFlight++;
+    counted.maxInFlight = Math.max(counted.maxInFlight, counted.inFlight);
+    res.on('close', () => { counted.inFlight--; });
+
+    if (opts.ttfbMs && !(await pause(opts.ttfbMs))) return;
+    if (opts.apiKey !== undefined && keyOf(req) !== opts.apiKey) { req.resume(); return refuse(res, protocol, apiErrors.invalidKey()); }
+    if (rpm && !rpm.admit(Date.now())) { req.resume(); return refuse(res, protocol, apiErrors.rateQuota(opts.retryAfterS)); }
+    await handleApi(env, protocol, req, res, (err) => refuse(res, protocol, err));
+  }
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch(() => {
+      if (!res.headersSent) return sendJson(res, 500, { code: 'InternalError', message: 'emulator failure' });
+      res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stats: () => structuredClone(stats),
+    resetStats: () => { stats = emptyStats(); rpm?.reset(); },
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stalled streams would otherwise hold close() open until their clients give up.
+      server.closeAllConnections();
+      await closed;
+      await env.measurer.close();
+    },
+  };
+}

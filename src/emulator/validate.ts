@@ -1,0 +1,75 @@
+/**
+ * What the real service refuses, as pure checks. `checkRequest` runs before any media is fetched;
+ * `checkMeasured` once the media has been measured and the input billed.
+ */
+import type { ModelSpec } from '../models/catalog.ts';
+import { apiErrors } from './errors.ts';
+import type { ApiError, Billed, Measured, ParsedRequest } from './types.ts';
+
+const modality = (k: string): string => (k === 'frames' ? 'video' : k);
+
+export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | undefined {
+  if (spec.streamOnly && !req.stream) return apiErrors.streamOnly();
+  const users = req.messages.filter((m) => m.role === 'user');
+  if (users.length === 0) return apiErrors.invalidParameter('At least one user message is required.');
+  for (const m of req.messages) {
+    if (m.role !== 'user' && m.media.length > 0) return apiErrors.invalidParameter(`The ${m.role} message may contain text only.`);
+    const kinds = new Set(m.media.map((p) => modality(p.kind)));
+    if (kinds.size > 1) return apiErrors.invalidParameter(`Only one non-text modality is allowed per user message, got: ${[...kinds].join(', ')}.`);
+  }
+  const all = req.messages.flatMap((m) => m.media);
+  if (all.filter((p) => p.kind === 'audio').length > 1) return apiErrors.invalidParameter('Only one audio file is allowed per request.');
+  if (all.filter((p) => p.kind === 'video' || p.kind === 'frames').length > 1) return apiErrors.invalidParameter('Only one video is allowed per request.');
+  for (const p of all) {
+    if (!spec.inputs.includes(modality(p.kind) as never)) return apiErrors.invalidParameter(`The model ${spec.id} does not accept ${modality(p.kind)} input.`);
+  }
+  if (!spec.acceptsPrompt) {
+    // The captioner: audio only, single turn, no prompt at all.
+    if (req.messages.length > 1) return apiErrors.invalidParameter(`The model ${spec.id} accepts a single user turn only.`);
+    if (req.messages.some((m) => m.texts.length > 0)) return apiErrors.invalidParameter(`The model ${spec.id} does not accept text input: send audio only.`);
+    if (all.length !== 1 || all[0].kind !== 'audio') return apiErrors.invalidParameter(`The model ${spec.id} requires exactly one audio input.`);
+  }
+  if (req.thinking && !spec.supportsThinking) return apiErrors.invalidParameter(`The model ${spec.id} does not support enable_thinking.`);
+  if (req.audioOut) {
+    if (!spec.outputs.includes('audio')) return apiErrors.invalidParameter(`The model ${spec.id} does not support audio output.`);
+    if (req.thinking) return apiErrors.invalidParameter('Audio output is not supported in thinking mode: set modalities to ["text"].');
+    if (req.audioOut.voice !== undefined && !spec.voices.includes(req.audioOut.voice)) {
+      return apiErrors.invalidParameter(`Voice ${req.audioOut.voice} is not supported by ${spec.id}.`);
+    }
+    if (spec.id === 'qwen-omni-turbo' && req.messages.some((m) => m.role === 'system')) {
+      return apiErrors.invalidParameter('A system message is not supported when audio output is requested.');
+    }
+  }
+  return undefined;
+}
+
+/** Size of a data: URL's payload, checked before decoding it. */
+export function checkBase64(chars: number, spec: ModelSpec): ApiError | undefined {
+  if (chars >= spec.limits.base64MaxChars) {
+    return apiErrors.invalidParameter(`The base64 data exceeds the limit of ${spec.limits.base64MaxChars} characters.`);
+  }
+  return undefined;
+}
+
+export function checkMeasured(media: readonly Measured[], billed: Billed, req: ParsedRequest, spec: ModelSpec): ApiError | undefined {
+  for (const m of media) {
+    if (m.kind === 'audio') {
+      const lim = spec.limits.audio;
+      if (lim && m.durationS > lim.maxSeconds) return apiErrors.invalidParameter(`The audio duration exceeds the limit of ${lim.maxSeconds} seconds.`);
+      if (lim && m.bytes > lim.maxBytes) return apiErrors.invalidParameter(`The audio file size exceeds the limit of ${lim.maxBytes} bytes.`);
+    } else if (m.kind === 'video') {
+      const lim = spec.limits.video;
+      if (lim && m.frames !== undefined && (m.frames < lim.minFrames || m.frames > lim.maxFrames)) {
+        return apiErrors.invalidParameter(`The number of video frames must be between ${lim.minFrames} and ${lim.maxFrames}.`);
+      }
+      if (lim && m.frames === undefined && m.durationS > lim.maxSeconds) return apiErrors.invalidParameter(`The video duration exceeds the limit of ${lim.maxSeconds} seconds.`);
+      if (lim && m.bytes > lim.maxBytes) return apiErrors.invalidParameter(`The video file size exceeds the limit of ${lim.maxBytes} bytes.`);
+    } else if (spec.limits.imageMaxBytes !== undefined && m.bytes > spec.limits.imageMaxBytes) {
+      return apiErrors.invalidParameter(`The image size exceeds the limit of ${spec.limits.imageMaxBytes} bytes.`);
+    }
+  }
+  const max = req.thinking ? (spec.limits.maxInputTokensThinking ?? spec.limits.maxInputTokens) : spec.limits.maxInputTokens;
+  const input = billed.input.text + billed.input.audio + billed.input.image + billed.input.video;
+  if (input > max) return apiErrors.inputLength(max);
+  return undefined;
+}
