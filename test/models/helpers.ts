@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeEventStream } from '../../src/models/client.ts';
+import type { Delta, StreamContext } from '../../src/models/stream.ts';
+import type { Protocol } from '../../src/models/types.ts';
+import type { WavFormat } from '../../src/media/wav.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const fixture = (name: string): Buffer => readFileSync(path.join(here, 'fixtures', name));
+export const fixtureHex = (name: string): Buffer => Buffer.from(readFileSync(path.join(here, 'fixtures', name), 'utf8').trim(), 'hex');
+
+export const CTX: StreamContext = { model: 'qwen3-omni-flash', promptText: '', audioTokensPerSecond: 12.5 };
+
+/** Decodes a recorded body delivered as the given chunks, through the client's own decode path. */
+export async function decodeChunks(protocol: Protocol, chunks: Uint8Array[], ctx: StreamContext = CTX) {
+  const pcm: Buffer[] = [];
+  let format: WavFormat | undefined;
+  const streamed: string[] = [];
+  const out = await decodeEventStream(chunks, protocol, ctx, {
+    onText: (t) => streamed.push(t),
+    onAudio: (d: Extract<Delta, { kind: 'audio' | 'audio_format' }>) => {
+      if (d.kind === 'audio') pcm.push(d.pcm);
+      else format = d.format;
+    },
+  });
+  return { ...out, pcm: Buffer.concat(pcm), format, streamed: streamed.join('') };
+}
+
+/** The body split in two at `at`. */
+export const splitAt = (buf: Buffer, at: number): Buffer[] => [buf.subarray(0, at), buf.subarray(at)];
