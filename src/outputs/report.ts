@@ -1,0 +1,210 @@
+/**
+ * The run report `_runs/<runId>/report.json`: how the run ended, what happened to every file, what it
+ * used and cost, next to what the estimate said. Built from per-file rows, folded one at a time
+ * (`addFileRow`), so a run of 100,000 files never needs them all in memory at once.
+ */
+import { addCost, ZERO_COST, type Cost } from '../cost/price.ts';
+import type { Currency } from '../models/catalog.ts';
+import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
+import { OmniError } from '../util/errors.ts';
+import { costJson, usageJson, type CostJson, type UsageJson } from './amounts.ts';
+
+export const REPORT_SCHEMA = 'omnibatch.report/v1';
+
+export type RunStatus = 'running' | 'stopping' | 'completed' | 'completed_with_failures' | 'stopped_budget' | 'cancelled' | 'stopped_error';
+export type FileOutcome = 'succeeded' | 'failed' | 'skipped' | 'not_run' | 'pending';
+
+/** What became of one file. Field names match the run store's per-file state, so it can be passed as is. */
+export interface FileRow {
+  uri: string;
+  status: FileOutcome;
+  code?: string;
+  message?: string;
+  durationS?: number;
+  chunks?: number;
+  /** requests sent for this file, retries included */
+  requests?: number;
+  /** default: requests - chunks */
+  retries?: number;
+  usage?: Usage;
+  costMicros?: number;
+  currency?: string | null;
+  priced?: boolean;
+  /** moderation: the categories of a flagged file */
+  flagged?: string[];
+}
+
+export interface RunTotals {
+  counts: { total: number; succeeded: number; failed: number; skipped: number; not_run: number; pending: number };
+  /** media seconds of the files that succeeded */
+  mediaSeconds: number;
+  requests: number;
+  retries: number;
+  usage: Usage;
+  cost: Cost;
+  flaggedFiles: number;
+  flaggedByCategory: Record<string, number>;
+}
+
+export function emptyTotals(): RunTotals {
+  return {
+    counts: { total: 0, succeeded: 0, failed: 0, skipped: 0, not_run: 0, pending: 0 },
+    mediaSeconds: 0, requests: 0, retries: 0, usage: emptyUsage(), cost: ZERO_COST,
+    flaggedFiles: 0, flaggedByCategory: {},
+  };
+}
+
+export function rowCost(row: FileRow): Cost | undefined {
+  if (row.costMicros === undefined && row.priced === undefined) return undefined;
+  return { amountMicros: row.costMicros ?? 0, currency: (row.currency ?? null) as Currency | null, priced: row.priced ?? true };
+}
+
+/** Folds one file into the totals. Failed files count their requests and cost too: they were spent. */
+export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
+  const counts = { ...t.counts, total: t.counts.total + 1, [row.status]: t.counts[row.status] + 1 };
+  const cost = rowCost(row);
+  if (cost && t.cost.currency && cost.currency && cost.currency !== t.cost.currency) {
+    throw new OmniError('cost_currency_mismatch', `${row.uri} is priced in ${cost.currency}, the run in ${t.cost.currency}`, { retryable: false });
+  }
+  const requests = row.requests ?? 0;
+  const flagged = row.flagged ?? [];
+  const byCategory = { ...t.flaggedByCategory };
+  for (const name of new Set(flagged)) byCategory[name] = (byCategory[name] ?? 0) + 1;
+  return {
+    counts,
+    mediaSeconds: t.mediaSeconds + (row.status === 'succeeded' ? row.durationS ?? 0 : 0),
+    requests: t.requests + requests,
+    retries: t.retries + (row.retries ?? Math.max(0, requests - (row.chunks ?? requests))),
+    usage: row.usage ? addUsage(t.usage, row.usage) : t.usage,
+    cost: cost ? addCost(t.cost, cost) : t.cost,
+    flaggedFiles: t.flaggedFiles + (flagged.length > 0 ? 1 : 0),
+    flaggedByCategory: byCategory,
+  };
+}
+
+export function totalsOf(rows: Iterable<FileRow>): RunTotals {
+  let t = emptyTotals();
+  for (const r of rows) t = addFileRow(t, r);
+  return t;
+}
+
+/** How a run ended, from its facts: a cancel wins over a budget stop, which wins over failures. */
+export function decideRunStatus(f: { finished: boolean; cancelled?: boolean; stoppedBudget?: boolean; stoppedError?: boolean; failed: number }): RunStatus {
+  if (f.cancelled) return 'cancelled';
+  if (f.stoppedBudget) return 'stopped_budget';
+  if (f.stoppedError) return 'stopped_error';
+  if (!f.finished) return 'running';
+  return f.failed > 0 ? 'completed_with_failures' : 'completed';
+}
+
+export interface EstimatedCost {
+  expected: Cost;
+  low?: Cost;
+  high?: Cost;
+}
+
+export interface ReportInput {
+  runId: string;
+  status: RunStatus;
+  task: string;
+  model: string;
+  region: string;
+  protocol?: string;
+  source?: string;
+  destination?: string;
+  /** the files' rows, or totals already folded with addFileRow */
+  files?: Iterable<FileRow>;
+  totals?: RunTotals;
+  estimated?: EstimatedCost | null;
+  budget?: Cost | null;
+  /** why the run stopped early (auth failure, ...) */
+  stopReason?: string;
+  startedAt: Date | string;
+  finishedAt?: Date | string | null;
+}
+
+export interface ReportDoc {
+  schema: typeof REPORT_SCHEMA;
+  run_id: string;
+  status: RunStatus;
+  task: string;
+  model: string;
+  region: string;
+  protocol?: string;
+  source?: string;
+  destination?: string;
+  counts: { total: number; succeeded: number; failed: number; skipped: number; not_run: number; pending?: number };
+  media_seconds: number;
+  requests: number;
+  retries: number;
+  usage: UsageJson;
+  cost: {
+    estimated: (CostJson & { low?: string | null; high?: string | null }) | null;
+    actual: CostJson;
+    /** actual - expected estimate, when both are in the same currency */
+    estimate_error?: { amount_micros: number; ratio: number | null };
+  };
+  budget?: CostJson;
+  moderation?: { flagged_files: number; by_category: Record<string, number> };
+  stop_reason?: string;
+  started_at: string;
+  finished_at: string | null;
+}
+
+const iso = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString());
+const amountOf = (c: Cost | undefined): string | null | undefined => (c === undefined ? undefined : costJson(c).amount);
+
+export function buildReport(input: ReportInput): ReportDoc {
+  const t = input.totals ?? totalsOf(input.files ?? []);
+  const { pending, ...counts } = t.counts;
+  const est = input.estimated ?? null;
+  const estimated = est && {
+    ...costJson(est.expected),
+    ...(est.low && { low: amountOf(est.low) }),
+    ...(est.high && { high: amountOf(est.high) }),
+  };
+  const comparable = est && est.expected.currency === t.cost.currency && t.cost.currency !== null;
+  const byCategory = Object.fromEntries(Object.entries(t.flaggedByCategory).sort(([a], [b]) => a.localeCompare(b)));
+  return {
+    schema: REPORT_SCHEMA,
+    run_id: input.runId,
+    status: input.status,
+    task: input.task,
+    model: input.model,
+    region: input.region,
+    ...(input.protocol !== undefined && { protocol: input.protocol }),
+    ...(input.source !== undefined && { source: input.source }),
+    ...(input.destination !== undefined && { destination: input.destination }),
+    counts: pending > 0 ? { ...counts, pending } : counts,
+    media_seconds: Math.round(t.mediaSeconds * 1000) / 1000,
+    requests: t.requests,
+    retries: t.retries,
+    usage: usageJson(t.usage),
+    cost: {
+      estimated,
+      actual: costJson(t.cost),
+      ...(comparable && {
+        estimate_error: {
+          amount_micros: t.cost.amountMicros - est.expected.amountMicros,
+          ratio: est.expected.amountMicros > 0 ? Math.round((t.cost.amountMicros / est.expected.amountMicros) * 1000) / 1000 : null,
+        },
+      }),
+    },
+    ...(input.budget && { budget: costJson(input.budget) }),
+    ...((input.task === 'moderate' || t.flaggedFiles > 0) && { moderation: { flagged_files: t.flaggedFiles, by_category: byCategory } }),
+    ...(input.stopReason !== undefined && { stop_reason: input.stopReason }),
+    started_at: iso(input.startedAt),
+    finished_at: input.finishedAt ? iso(input.finishedAt) : null,
+  };
+}
+
+export function renderReportJson(doc: ReportDoc): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** One line for a terminal: "12 files: 10 succeeded, 1 failed, 1 skipped; 0.123456 USD". */
+export function reportLine(doc: ReportDoc): string {
+  const c = doc.counts;
+  const money = doc.cost.actual.amount === null ? 'unpriced' : `${doc.cost.actual.amount} ${doc.cost.actual.currency ?? ''}`.trim();
+  return `${c.total} files: ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped, ${c.not_run} not run; ${doc.requests} requests; ${money}${doc.cost.actual.priced || doc.cost.actual.amount === null ? '' : ' (partly unpriced)'}`;
+}

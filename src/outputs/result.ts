@@ -1,0 +1,186 @@
+/**
+ * The result document `<key>.json` (design.md "Outputs"): what was processed, how, what came out and
+ * what it cost, chunk by chunk. The scanner re-reads it to decide whether a new run may skip the object.
+ */
+import { z } from 'zod';
+import { addCost, ZERO_COST, type Cost } from '../cost/price.ts';
+import type { Region } from '../models/catalog.ts';
+import { addUsage, emptyUsage, PROTOCOLS, type Protocol, type Usage } from '../models/types.ts';
+import { TASKS, type Task } from '../tasks/catalog.ts';
+import { OmniError } from '../util/errors.ts';
+import { costJson, costJsonSchema, usageJson, usageJsonSchema } from './amounts.ts';
+
+export const RESULT_SCHEMA = 'omnibatch.result/v1';
+
+export interface ResultChunk {
+  index: number;
+  /** measured cut points on the source's timeline */
+  startS: number;
+  endS: number;
+  text: string;
+  usage: Usage;
+  cost: Cost;
+  /** requests made for this chunk, the successful one included */
+  attempts: number;
+  /** the provider refused the content (DataInspectionFailed) */
+  providerBlocked?: boolean;
+}
+
+export interface ResultInput {
+  source: { uri: string; key: string; etag: string; size: number; durationS: number; versionId?: string };
+  task: Task;
+  model: string;
+  protocol: Protocol;
+  region: Region;
+  fingerprint: string;
+  chunks: readonly ResultChunk[];
+  /** the stitched text (for moderation: the verdict's summary) */
+  text: string;
+  /** names of the other files written for this source (`b.mp3.txt`, `b.mp3.srt`, ...) */
+  outputs: readonly string[];
+  createdAt: Date | string;
+}
+
+const seconds = z.number().finite().nonnegative();
+
+const chunkSchema = z.object({
+  index: z.number().int().nonnegative(),
+  start_s: seconds,
+  end_s: seconds,
+  text: z.string(),
+  usage: usageJsonSchema,
+  cost: costJsonSchema,
+  attempts: z.number().int().nonnegative(),
+  provider_blocked: z.boolean().optional(),
+}).refine((c) => c.end_s >= c.start_s, { message: 'chunk ends before it starts' });
+
+export const resultDocSchema = z.object({
+  schema: z.literal(RESULT_SCHEMA),
+  source: z.object({
+    uri: z.string().min(1),
+    key: z.string().min(1),
+    etag: z.string(),
+    version_id: z.string().optional(),
+    size: z.number().int().nonnegative(),
+    duration_s: seconds,
+  }),
+  task: z.enum(TASKS),
+  model: z.string().min(1),
+  protocol: z.enum(PROTOCOLS as [Protocol, ...Protocol[]]),
+  region: z.enum(['intl', 'cn']),
+  fingerprint: z.string().min(1),
+  chunks: z.array(chunkSchema).min(1),
+  text: z.string(),
+  usage: usageJsonSchema,
+  cost: costJsonSchema,
+  outputs: z.array(z.string()),
+  created_at: z.string().min(1),
+});
+export type ResultDoc = z.infer<typeof resultDocSchema>;
+
+/** Sums cost over chunks; one file is priced in one currency, anything else is a bug upstream. */
+export function sumCosts(costs: readonly Cost[]): Cost {
+  let total: Cost = ZERO_COST;
+  for (const c of costs) {
+    if (total.currency && c.currency && total.currency !== c.currency) {
+      throw new OmniError('cost_currency_mismatch', `cannot add ${c.currency} to ${total.currency}`, { retryable: false });
+    }
+    total = addCost(total, c);
+  }
+  return total;
+}
+
+export function buildResult(input: ResultInput): ResultDoc {
+  const chunks = [...input.chunks].sort((a, b) => a.index - b.index);
+  const usage = chunks.reduce((u, c) => addUsage(u, c.usage), emptyUsage());
+  const cost = sumCosts(chunks.map((c) => c.cost));
+  const { source } = input;
+  return {
+    schema: RESULT_SCHEMA,
+    source: {
+      uri: source.uri,
+      key: source.key,
+      etag: source.etag,
+      ...(source.versionId !== undefined && { version_id: source.versionId }),
+      size: source.size,
+      duration_s: source.durationS,
+    },
+    task: input.task,
+    model: input.model,
+    protocol: input.protocol,
+    region: input.region,
+    fingerprint: input.fingerprint,
+    chunks: chunks.map((c) => ({
+      index: c.index,
+      start_s: c.startS,
+      end_s: c.endS,
+      text: c.text,
+      usage: usageJson(c.usage),
+      cost: costJson(c.cost),
+      attempts: c.attempts,
+      ...(c.providerBlocked && { provider_blocked: true }),
+    })),
+    text: input.text,
+    usage: usageJson(usage),
+    cost: costJson(cost),
+    outputs: [...input.outputs],
+    created_at: typeof input.createdAt === 'string' ? input.createdAt : input.createdAt.toISOString(),
+  };
+}
+
+export function renderResultJson(doc: ResultDoc): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+export type Validation = { ok: true; doc: ResultDoc } | { ok: false; reason: string };
+
+/** Parses (when given text or bytes) and validates a result document. */
+export function validateResultDoc(json: unknown): Validation {
+  let value = json;
+  if (typeof json === 'string' || json instanceof Uint8Array) {
+    const text = typeof json === 'string' ? json : Buffer.from(json).toString('utf8');
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+    }
+  }
+  const parsed = resultDocSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `${issue.path.join('.') || '(root)'}: ${issue.message}` };
+  }
+  return { ok: true, doc: parsed.data };
+}
+
+export type ReuseDecision =
+  | { reusable: true; doc: ResultDoc }
+  | { reusable: false; reason: 'malformed' | 'empty' | 'etag_changed' | 'fingerprint_changed'; detail: string };
+
+/** S3 sends ETags quoted and some listings do not; a weak validator prefix is not part of the value either. */
+export function normalizeEtag(etag: string): string {
+  return etag.trim().replace(/^W\//u, '').replace(/^"(.*)"$/u, '$1');
+}
+
+/**
+ * Whether an existing result can stand for this object under this task: well-formed, with text, for the
+ * same bytes (ETag) and the same task fingerprint. An empty text is never reused: it is what a cut-short
+ * or failed write looks like, and redoing it is cheaper than keeping a hole.
+ */
+export function checkReusable(json: unknown, etag: string, fingerprint: string): ReuseDecision {
+  const v = validateResultDoc(json);
+  if (!v.ok) return { reusable: false, reason: 'malformed', detail: v.reason };
+  const doc = v.doc;
+  if (!doc.text.trim()) return { reusable: false, reason: 'empty', detail: 'the result has no text' };
+  if (normalizeEtag(doc.source.etag) !== normalizeEtag(etag)) {
+    return { reusable: false, reason: 'etag_changed', detail: `result is for ETag ${doc.source.etag}, object has ${etag}` };
+  }
+  if (doc.fingerprint !== fingerprint) {
+    return { reusable: false, reason: 'fingerprint_changed', detail: `result fingerprint ${doc.fingerprint}, run has ${fingerprint}` };
+  }
+  return { reusable: true, doc };
+}
+
+export function isReusableResult(json: unknown, etag: string, fingerprint: string): boolean {
+  return checkReusable(json, etag, fingerprint).reusable;
+}
