@@ -1,0 +1,128 @@
+/**
+ * Prometheus metrics: one Registry per process, every series prefixed `omnibatch_`, plus Node's default
+ * process metrics under their standard names (so stock dashboards find them). Workers call the typed
+ * helpers below and never touch prom-client themselves; label values come from small fixed sets
+ * (stage, model, error code), never from keys or run ids, so the series count stays bounded.
+ */
+import type http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Usage } from '../models/types.ts';
+import type { Cost } from '../cost/price.ts';
+import { send, startHttpServer, type RunningServer } from './http.ts';
+
+export type Stage = 'scan' | 'prepare' | 'infer' | 'finalize' | 'report';
+export type JobState = 'completed' | 'failed' | 'retried' | 'skipped';
+/** 'ok', 'rate_limited', or the OmniError code of the failure (a bounded set) */
+export type RequestOutcome = 'ok' | 'rate_limited' | (string & {});
+export type ByteDirection = 'downloaded' | 'uploaded';
+
+/** Request latency buckets, seconds: from a short refusal to a 20-minute chunk streaming its answer. */
+export const REQUEST_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200];
+
+export interface Metrics {
+  readonly registry: Registry;
+  jobFinished(stage: Stage, state: JobState): void;
+  /** a job of `stage` started; call the returned function (once; extra calls are ignored) when it ends */
+  jobStarted(stage: Stage): () => void;
+  /** one model request ended; 'rate_limited' also counts a 429 */
+  requestObserved(r: { model: string; protocol: string; outcome: RequestOutcome; seconds: number }): void;
+  tokens(usage: Usage, model: string): void;
+  /** unpriced costs are not counted here: money is never reported as zero when it is unknown */
+  cost(cost: Cost, model: string): void;
+  retry(stage: Stage, code: string): void;
+  bytes(direction: ByteDirection, n: number): void;
+  mediaSeconds(task: string, seconds: number): void;
+  /** Prometheus text exposition */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const jobs = new Counter({ name: 'omnibatch_jobs_total', help: 'Jobs finished, by stage and final state', labelNames: ['stage', 'state'] as const, registers });
+  const active = new Gauge({ name: 'omnibatch_jobs_active', help: 'Jobs running now in this process, by stage', labelNames: ['stage'] as const, registers });
+  const duration = new Histogram({
+    name: 'omnibatch_request_duration_seconds', help: 'Model request wall time, first byte sent to last byte read',
+    labelNames: ['model', 'protocol', 'outcome'] as const, buckets: REQUEST_BUCKETS, registers,
+  });
+  const tokens = new Counter({ name: 'omnibatch_tokens_total', help: 'Tokens billed, by model, direction (input|output) and modality', labelNames: ['model', 'direction', 'modality'] as const, registers });
+  const cost = new Counter({ name: 'omnibatch_cost_micros_total', help: 'Money spent, integer micro-units of the currency', labelNames: ['model', 'currency'] as const, registers });
+  const limited = new Counter({ name: 'omnibatch_rate_limited_total', help: 'Requests refused with 429 (throttling)', labelNames: ['model'] as const, registers });
+  const retries = new Counter({ name: 'omnibatch_retries_total', help: 'Retries scheduled, by stage and error code', labelNames: ['stage', 'code'] as const, registers });
+  const bytes = new Counter({ name: 'omnibatch_bytes_total', help: 'Bytes moved to and from object storage', labelNames: ['direction'] as const, registers });
+  const media = new Counter({ name: 'omnibatch_media_seconds_total', help: 'Seconds of source media processed, by task', labelNames: ['task'] as const, registers });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    jobFinished: (stage, state) => jobs.inc({ stage, state }),
+    jobStarted(stage) {
+      active.inc({ stage });
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        active.dec({ stage });
+      };
+    },
+    requestObserved({ model, protocol, outcome, seconds }) {
+      duration.observe({ model, protocol, outcome }, Math.max(0, seconds));
+      if (outcome === 'rate_limited') limited.inc({ model });
+    },
+    tokens(usage, model) {
+      for (const [modality, n] of Object.entries(usage.input)) if (n > 0) tokens.inc({ model, direction: 'input', modality }, n);
+      for (const [modality, n] of Object.entries(usage.output)) if (n > 0) tokens.inc({ model, direction: 'output', modality }, n);
+    },
+    cost(c, model) {
+      if (c.priced && c.currency && c.amountMicros > 0) cost.inc({ model, currency: c.currency }, c.amountMicros);
+    },
+    retry: (stage, code) => retries.inc({ stage, code }),
+    bytes(direction, n) {
+      if (n > 0) bytes.inc({ direction }, n);
+    },
+    mediaSeconds(task, seconds) {
+      if (seconds > 0) media.inc({ task }, seconds);
+    },
+    render: () => registry.metrics(),
+  };
+}
+
+/** The process's metrics; created on first use so commands that never serve them pay nothing. */
+let processMetrics: Metrics | undefined;
+export function metrics(): Metrics {
+  processMetrics ??= createMetrics();
+  return processMetrics;
+}
+
+export interface MetricsServerOptions {
+  host?: string;
+  metrics?: Metrics;
+  /** what /healthz checks (e.g. a Redis PING); a rejection or `false` answers 503 */
+  health?: () => Promise<boolean | void> | boolean | void;
+}
+
+/** Serves GET /metrics (Prometheus text) and GET /healthz. Port 0 picks a free port. */
+export function startMetricsServer(port: number, opts: MetricsServerOptions = {}): Promise<RunningServer> {
+  const m = opts.metrics ?? metrics();
+  return startHttpServer(async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
+    if (path === '/metrics') return send(res, 200, await m.render(), m.contentType);
+    if (path === '/healthz') {
+      let healthy = true;
+      let detail = 'ok';
+      try {
+        healthy = (await opts.health?.()) !== false;
+        if (!healthy) detail = 'unhealthy';
+      } catch (err) {
+        healthy = false;
+        detail = err instanceof Error ? err.message : String(err);
+      }
+      return send(res, healthy ? 200 : 503, `${JSON.stringify({ status: healthy ? 'ok' : 'unhealthy', detail })}\n`, 'application/json');
+    }
+    return send(res, 404, 'not found: try /metrics or /healthz\n');
+  }, port, opts.host ?? '0.0.0.0');
+}

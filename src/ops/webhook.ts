@@ -1,0 +1,224 @@
+/**
+ * Run notifications: a signed JSON POST, retried with backoff, that never throws for a failed delivery
+ * (a receiver being down must not fail a run that succeeded).
+ *
+ * The wire contract (stable; the README documents it):
+ *   POST <url>, content-type: application/json
+ *   body: {"schema":"omnibatch.webhook/v1","event":E,"delivery":D,"data":<payload>}
+ *   X-Omnibatch-Event:     E (run.completed | run.stopped | run.failed | run.budget_threshold | ping)
+ *   X-Omnibatch-Delivery:  D, a UUID, the same on every retry of one notification (dedupe on it)
+ *   X-Omnibatch-Timestamp: T, unix seconds when this attempt was sent
+ *   X-Omnibatch-Signature: sha256=<hex HMAC-SHA256(secret, T + "\n" + D + "\n" + E + "\n" + body)>
+ * The body is signed byte for byte as sent; the receiver verifies the raw body before parsing it and
+ * rejects a timestamp more than 5 minutes away (replays). Without a secret no signature is sent.
+ */
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '../util/logger.ts';
+import { silentLogger } from '../util/logger.ts';
+
+export const WEBHOOK_EVENTS = ['run.completed', 'run.stopped', 'run.failed', 'run.budget_threshold', 'ping'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+export const HEADER = {
+  event: 'x-omnibatch-event',
+  delivery: 'x-omnibatch-delivery',
+  timestamp: 'x-omnibatch-timestamp',
+  signature: 'x-omnibatch-signature',
+} as const;
+
+export const DEFAULT_TOLERANCE_S = 300;
+
+export interface SignedMeta {
+  /** unix seconds */
+  timestamp: number;
+  deliveryId: string;
+  event: string;
+}
+
+/** Hex HMAC-SHA256 of `timestamp\ndeliveryId\nevent\nbody`: the headers are bound to the body. */
+export function signBody(body: string, secret: string, meta: SignedMeta): string {
+  return createHmac('sha256', secret)
+    .update(`${meta.timestamp}\n${meta.deliveryId}\n${meta.event}\n`)
+    .update(body)
+    .digest('hex');
+}
+
+export type VerifyResult = { ok: true } | { ok: false; reason: 'missing_header' | 'bad_signature' | 'stale_timestamp' };
+
+/** For receivers (and our tests): checks the signature of a raw body against the request headers. */
+export function verifySignature(args: {
+  body: string;
+  secret: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  nowS?: number;
+  toleranceS?: number;
+}): VerifyResult {
+  const h = (name: string): string | undefined => {
+    const key = Object.keys(args.headers).find((k) => k.toLowerCase() === name);
+    const v = key === undefined ? undefined : args.headers[key];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const sig = h(HEADER.signature);
+  const ts = h(HEADER.timestamp);
+  const delivery = h(HEADER.delivery);
+  const event = h(HEADER.event);
+  if (!sig || !ts || !delivery || !event || !sig.startsWith('sha256=') || !/^\d+$/.test(ts)) return { ok: false, reason: 'missing_header' };
+  const expected = Buffer.from(signBody(args.body, args.secret, { timestamp: Number(ts), deliveryId: delivery, event }), 'hex');
+  const given = Buffer.from(sig.slice('sha256='.length), 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad_signature' };
+  const now = args.nowS ?? Math.floor(Date.now() / 1000);
+  if (Math.abs(now - Number(ts)) > (args.toleranceS ?? DEFAULT_TOLERANCE_S)) return { ok: false, reason: 'stale_timestamp' };
+  return { ok: true };
+}
+
+/** Exponential backoff with equal jitter: attempt 1 waits base/2..base, attempt 2 base..2*base, ... up to max. */
+export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+  const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/** Retry-After as seconds or an HTTP date -> milliseconds from `nowMs`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** Network errors, 5xx, 408 and 429 are worth another try; any other answer will not change. */
+export function shouldRetry(status: number | 'network'): boolean {
+  return status === 'network' || status >= 500 || status === 429 || status === 408;
+}
+
+/** True exactly once: when spending moves from below `fraction` of the budget to at or above it. */
+export function crossedBudgetThreshold(prevSpentMicros: number, nowSpentMicros: number, budgetMicros: number, fraction = 0.8): boolean {
+  if (!(budgetMicros > 0)) return false;
+  const line = budgetMicros * fraction;
+  return prevSpentMicros < line && nowSpentMicros >= line;
+}
+
+export interface SendOptions {
+  secret?: string;
+  /** total tries, the first included */
+  attempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** per attempt */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  log?: Logger;
+  /** seams for tests: jitter source, clock, and how to wait */
+  random?: () => number;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export interface DeliveryResult {
+  delivered: boolean;
+  attempts: number;
+  /** the last HTTP status, when there was an answer */
+  status?: number;
+  deliveryId: string;
+}
+
+export async function sendWebhook(url: string, event: WebhookEvent, payload: unknown, opts: SendOptions = {}): Promise<DeliveryResult> {
+  const attempts = Math.max(1, opts.attempts ?? 5);
+  const base = opts.baseDelayMs ?? 1_000;
+  const max = opts.maxDelayMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? abortableSleep;
+  const deliveryId = randomUUID();
+  // the URL may carry a token in its query: log only where it goes
+  const log = (opts.log ?? silentLogger).child({ webhook: safeUrl(url), event, delivery: deliveryId });
+  let body: string;
+  try {
+    body = JSON.stringify({ schema: 'omnibatch.webhook/v1', event, delivery: deliveryId, data: payload });
+  } catch (err) {
+    log.error({ err: errorText(err) }, 'webhook not sent: the payload is not JSON');
+    return { delivered: false, attempts: 0, deliveryId };
+  }
+  if (!isHttpUrl(url)) {
+    log.error('webhook not sent: the URL is not http(s)');
+    return { delivered: false, attempts: 0, deliveryId };
+  }
+  if (!opts.secret) log.warn('webhook sent unsigned: OMNIBATCH_WEBHOOK_SECRET is not set');
+
+  let status: number | undefined;
+  let made = 0;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (opts.signal?.aborted) break;
+    made = attempt;
+    const timestamp = Math.floor(now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'omnibatch-webhook/1',
+      [HEADER.event]: event,
+      [HEADER.delivery]: deliveryId,
+      [HEADER.timestamp]: String(timestamp),
+    };
+    if (opts.secret) headers[HEADER.signature] = `sha256=${signBody(body, opts.secret, { timestamp, deliveryId, event })}`;
+
+    let retryAfterMs: number | undefined;
+    let outcome: number | 'network';
+    try {
+      const signals = [AbortSignal.timeout(opts.timeoutMs ?? 10_000), ...(opts.signal ? [opts.signal] : [])];
+      const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any(signals), redirect: 'manual' });
+      await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused or closed cleanly
+      status = outcome = res.status;
+      if (res.status >= 200 && res.status < 300) {
+        log.info({ attempt, status }, 'webhook delivered');
+        return { delivered: true, attempts: attempt, status, deliveryId };
+      }
+      retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), now());
+      log.warn({ attempt, status }, 'webhook refused');
+    } catch (err) {
+      outcome = 'network';
+      log.warn({ attempt, err: errorText(err) }, 'webhook not reached');
+    }
+    if (!shouldRetry(outcome) || attempt === attempts || opts.signal?.aborted) {
+      log.error({ attempts: attempt, status }, 'webhook not delivered');
+      return { delivered: false, attempts: attempt, status, deliveryId };
+    }
+    await sleep(Math.min(max, retryAfterMs ?? backoffDelay(attempt, base, max, opts.random)), opts.signal);
+  }
+  log.warn('webhook delivery cancelled');
+  return { delivered: false, attempts: made, status, deliveryId };
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? err.message;
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

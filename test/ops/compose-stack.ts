@@ -1,0 +1,166 @@
+/**
+ * The services of docker-compose.yml, started without Docker from the same file: redis-server with the
+ * compose command (private port, its own temp dir), s3rver standing in for MinIO with the compose
+ * credentials, the `samples` and `minio-init` one-shots done locally, and any omnibatch service spawned as
+ * `node bin/omnibatch.js <its command>` with its compose environment, network names made local.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { S3Client, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { loadCompose, localize, type ComposeModel, type Rewrite } from '../../src/ops/compose.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
+
+export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
+
+export function loadModel(): ComposeModel {
+  // no host variables: the file's own defaults, as a fresh `docker compose up` would see them
+  return loadCompose(COMPOSE_FILE, {});
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisService { port: number; dir: string; url: string; stop(): Promise<void>; restart(): Promise<void> }
+
+/** redis-server with the compose service's own arguments, on a private port and data dir. */
+export async function startRedis(model: ComposeModel): Promise<RedisService> {
+  const [bin, ...args] = model.services.redis.command ?? [];
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    child = spawn(bin, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no'],
+      { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitForRedis(`redis://127.0.0.1:${port}`, child);
+  };
+  const stop = async (): Promise<void> => {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGTERM'); // redis fsyncs the AOF on a clean shutdown
+    await exited;
+  };
+  await launch();
+  return {
+    port, dir, url: `redis://127.0.0.1:${port}`,
+    restart: async () => { await stop(); await launch(); },
+    stop: async () => { await stop(); await rm(dir, { recursive: true, force: true }); },
+  };
+}
+
+async function waitForRedis(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+      if ((await r.ping()) === 'PONG') return;
+    } catch { /* not up yet */ } finally {
+      r.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('redis-server did not answer');
+}
+
+export interface S3Service { port: number; endpoint: string; dir: string; stop(): Promise<void> }
+
+/** s3rver, accepting the credentials MinIO is given in the compose file. */
+export async function startS3(model: ComposeModel): Promise<S3Service> {
+  const require = createRequire(import.meta.url);
+  const S3rver = require('s3rver') as new (o: Record<string, unknown>) => { run(): Promise<net.AddressInfo>; close(): Promise<void> };
+  const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };
+  const minio = model.services.minio.environment;
+  DUMMY_ACCOUNT.createKeyPair(minio.MINIO_ROOT_USER, minio.MINIO_ROOT_PASSWORD);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-s3-'));
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
+  const { port } = await server.run();
+  return {
+    port, dir, endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => { await server.close(); await rm(dir, { recursive: true, force: true }); },
+  };
+}
+
+/** An S3 client made only from an omnibatch service's environment, as the code reads it. */
+export function s3FromEnv(env: Record<string, string>): S3Client {
+  return new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
+    region: env.AWS_REGION,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+    // see environment.md: the SDK's default checksums corrupt streamed bodies on s3rver
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/** The `samples` one-shot: its own entrypoint and command, with /samples made a local directory. */
+export async function runSamples(model: ComposeModel, samplesDir: string): Promise<void> {
+  const svc = model.services.samples;
+  const { command } = localize(svc, { hosts: {}, paths: { '/samples': samplesDir } });
+  const [bin, ...pre] = svc.entrypoint ?? [];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(bin, [...pre, ...command], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${bin} exited with ${code}`))));
+  });
+}
+
+/** The `minio-init` one-shot: create BUCKET and upload the samples under SEED_PREFIX (what its mc script does). */
+export async function runMinioInit(model: ComposeModel, s3: S3Client, samplesDir: string): Promise<{ bucket: string; keys: string[] }> {
+  const { BUCKET: bucket, SEED_PREFIX: prefix } = model.services['minio-init'].environment;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const keys: string[] = [];
+  for (const name of (await readdir(samplesDir)).sort()) {
+    const key = `${prefix}${name}`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path.join(samplesDir, name)) }));
+    keys.push(key);
+  }
+  return { bucket, keys };
+}
+
+export interface Spawned {
+  child: ChildProcess;
+  /** the last few KB of its stdout and stderr, for a failing test's message */
+  output(): string;
+}
+
+/**
+ * An omnibatch service (emulator, worker, example) as a local process: `node bin/omnibatch.js <command>`
+ * with the service's compose environment. For the full compose run once `worker` and `run` exist.
+ */
+export function spawnService(model: ComposeModel, name: string, rw: Rewrite, extraArgs: string[] = []): Spawned {
+  const { command, environment } = localize(model.services[name], rw);
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), ...command, ...extraArgs], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', ...environment },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // always drained, so a chatty process never blocks on a full pipe
+  let tail = '';
+  const keep = (d: Buffer): void => { tail = (tail + d.toString()).slice(-8192); };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child, output: () => tail };
+}
+
+/** Resolves with the exit code (a one-shot such as `example`); the output tail is in `spawned.output()`. */
+export function waitForExit(spawned: Spawned): Promise<number | null> {
+  const { child } = spawned;
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}

@@ -1,0 +1,207 @@
+/**
+ * docker-compose.yml, checked twice: as data (what it declares, and that it names only variables the code
+ * reads), and by starting its services without Docker from the file itself: redis-server with the
+ * compose arguments, s3rver for MinIO, the samples and minio-init one-shots, and the emulator service as
+ * `omnibatch emulator` with the compose environment, probed with the compose healthchecks.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { loadConfig, SETTINGS } from '../../src/config/index.ts';
+import { interpolate, loadCompose, localize, parseCompose, startOrder, type Rewrite } from '../../src/ops/compose.ts';
+import { checkTarget } from '../../src/ops/healthcheck.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
+import {
+  COMPOSE_FILE, freePort, loadModel, runMinioInit, runSamples, s3FromEnv, spawnService, startRedis, startS3,
+  waitForExit, type RedisService, type S3Service, type Spawned,
+} from './compose-stack.ts';
+
+const model = loadModel();
+const OMNIBATCH_SERVICES = ['samples', 'emulator', 'worker', 'example'];
+
+describe('docker-compose.yml as data', () => {
+  it('declares redis with AOF, MinIO with its init, the emulator, two workers and the example run', () => {
+    expect(Object.keys(model.services).sort()).toEqual(['emulator', 'example', 'minio', 'minio-init', 'redis', 'samples', 'worker']);
+    expect(model.services.redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(model.services.redis.volumes).toEqual(['redis-data:/data']);
+    expect(model.services.worker.replicas).toBe(2);
+    expect(model.services.worker.command).toEqual(['worker', '--metrics-port', '9464']);
+    expect(model.services.emulator.command).toEqual(['emulator', '--port', '8080', '--host', '0.0.0.0']);
+    expect(model.services.example.command).toEqual(['run', 's3://media/in/', '--out', 's3://media/out/', '--task', 'caption', '--wait']);
+    expect(model.services.example.dependsOn).toEqual({ 'minio-init': 'service_completed_successfully', worker: 'service_healthy' });
+    expect(model.services.worker.dependsOn).toEqual({ redis: 'service_healthy', minio: 'service_healthy', emulator: 'service_healthy' });
+    for (const name of OMNIBATCH_SERVICES) {
+      expect(model.services[name].build, name).toBe('.');
+      expect(model.services[name].image, name).toBe('omnibatch:local');
+    }
+    expect(model.volumes.sort()).toEqual(['minio-data', 'redis-data', 'samples']);
+  });
+
+  it('gives every omnibatch service the one x-omnibatch-env, naming only variables the code reads', () => {
+    const env = model.extensions['x-omnibatch-env'] as Record<string, string>;
+    for (const name of OMNIBATCH_SERVICES) expect(model.services[name].environment, name).toEqual(env);
+    const known = new Set<string>([...Object.values(SETTINGS).flatMap((s) => [...s.env]), 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+    expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
+    for (const k of ['REDIS_URL', 'S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'OMNI_BASE_URL', 'OMNI_API_KEY', 'OMNI_PROTOCOL']) {
+      expect(env[k], k).toBeTruthy();
+    }
+    // the workers log in to MinIO with the credentials MinIO is started with
+    expect(env.AWS_ACCESS_KEY_ID).toBe(model.services.minio.environment.MINIO_ROOT_USER);
+    expect(env.AWS_SECRET_ACCESS_KEY).toBe(model.services.minio.environment.MINIO_ROOT_PASSWORD);
+  });
+
+  it('starts services in dependency order', () => {
+    expect(startOrder(model)).toEqual([['redis', 'minio', 'samples', 'emulator'], ['minio-init', 'worker'], ['example']]);
+  });
+
+  it('healthchecks probe the ports the services listen on', () => {
+    const port = (svc: string, flag: string): string => {
+      const cmd = model.services[svc].command ?? [];
+      return cmd[cmd.indexOf(flag) + 1];
+    };
+    expect(model.services.worker.healthcheck?.at(-1)).toBe(`http://127.0.0.1:${port('worker', '--metrics-port')}/healthz`);
+    expect(model.services.emulator.healthcheck?.at(-1)).toBe(`http://127.0.0.1:${port('emulator', '--port')}/healthz`);
+    expect(model.services.worker.healthcheck?.slice(0, 5)).toEqual(['CMD', 'node', '--import', 'tsx', 'src/ops/healthcheck.ts']);
+  });
+
+  it('takes overrides from the host environment as compose does', () => {
+    const m = loadCompose(COMPOSE_FILE, { OMNIBATCH_BUCKET: 'archive', OMNI_BASE_URL: '', OMNI_PROTOCOL: 'dashscope', OMNI_API_KEY: 'sk-real' });
+    expect(m.services.example.command?.slice(0, 3)).toEqual(['run', 's3://archive/in/', '--out']);
+    expect(m.services['minio-init'].environment.BUCKET).toBe('archive');
+    // an empty OMNI_BASE_URL means "the protocol's default", which the config resolves
+    const cfg = loadConfig({ env: m.services.worker.environment });
+    expect(cfg.baseUrlResolved).toBe('https://dashscope-intl.aliyuncs.com/api/v1');
+    expect(cfg.apiKey).toBe('sk-real');
+    // `$$` reaches the container's shell as `$`
+    expect(m.services['minio-init'].command?.[0]).toContain('mc mb --ignore-existing "local/$BUCKET"');
+  });
+});
+
+describe('compose interpolation and ordering', () => {
+  it('interpolates like compose: defaults, empty vs unset, bare names, $$ and required variables', () => {
+    const env = { SET: 'v', EMPTY: '' };
+    expect(interpolate('${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} ${UNSET} $SET $$SET', env)).toBe('v d  d  v $SET');
+    expect(() => interpolate('${UNSET:?set UNSET first}', env)).toThrow(/UNSET is required: set UNSET first/);
+  });
+
+  it('refuses a dependency cycle and an unknown dependency', () => {
+    const cyc = 'services:\n  a:\n    depends_on: [b]\n  b:\n    depends_on: [a]\n';
+    expect(() => startOrder(parseCompose(cyc))).toThrow(/dependency cycle among a, b/);
+    expect(() => parseCompose('services:\n  a:\n    depends_on: [zz]\n')).toThrow(/unknown service zz/);
+  });
+
+  it('localizes network names, volume paths and flags, and nothing else', () => {
+    const m = parseCompose([
+      'services:',
+      '  w:',
+      '    command: ["worker", "--metrics-port", "9464", "--out", "/samples/x", "--note", "redis:6379"]',
+      '    environment: { REDIS_URL: "redis://redis:6379/0", S3: "http://user:pw@minio:9000", OTHER: "redis:63790" }',
+    ].join('\n'));
+    const out = localize(m.services.w, { hosts: { 'redis:6379': '127.0.0.1:7001', 'minio:9000': '127.0.0.1:7002' }, paths: { '/samples': '/tmp/s' }, flags: { '--metrics-port': '0' } });
+    expect(out.command).toEqual(['worker', '--metrics-port', '0', '--out', '/tmp/s/x', '--note', 'redis:6379']);
+    expect(out.environment).toEqual({ REDIS_URL: 'redis://127.0.0.1:7001/0', S3: 'http://user:pw@127.0.0.1:7002', OTHER: 'redis:63790' });
+  });
+});
+
+describe('the compose services, started without Docker', () => {
+  let redis: RedisService;
+  let s3: S3Service;
+  let samplesDir: string;
+  let emulator: Spawned | undefined;
+  let rw: Rewrite;
+  let s3client: S3Client;
+
+  beforeAll(async () => {
+    [redis, s3] = await Promise.all([startRedis(model), startS3(model)]);
+    samplesDir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-samples-'));
+    const emulatorPort = await freePort();
+    rw = {
+      hosts: { 'redis:6379': `127.0.0.1:${redis.port}`, 'minio:9000': `127.0.0.1:${s3.port}`, 'emulator:8080': `127.0.0.1:${emulatorPort}` },
+      paths: { '/samples': samplesDir },
+    };
+    s3client = s3FromEnv(localize(model.services.worker, rw).environment);
+    // the compose command with its port made private and its bind address local
+    emulator = spawnService(model, 'emulator', { ...rw, flags: { '--port': String(emulatorPort), '--host': '127.0.0.1' } });
+  });
+
+  afterAll(async () => {
+    if (emulator) {
+      emulator.child.kill('SIGTERM');
+      await waitForExit(emulator);
+    }
+    s3client?.destroy();
+    await Promise.all([redis?.stop(), s3?.stop(), samplesDir && rm(samplesDir, { recursive: true, force: true })]);
+  });
+
+  it('runs redis with the compose arguments, and its AOF keeps data across a restart', async () => {
+    const url = localize(model.services.worker, rw).environment.REDIS_URL;
+    expect(url).toBe(redis.url);
+    let r = new Redis(url, { maxRetriesPerRequest: null });
+    expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+    expect(await r.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+    await r.set('compose:aof', 'kept');
+    await r.quit();
+    // RDB snapshots are off in this stand-in (--save ''), so only the AOF can bring the key back
+    await redis.restart();
+    r = new Redis(url, { maxRetriesPerRequest: null });
+    expect(await r.get('compose:aof')).toBe('kept');
+    await r.quit();
+    expect(existsSync(path.join(redis.dir, 'appendonlydir'))).toBe(true);
+  });
+
+  it('seeds the example source prefix with the samples and minio-init one-shots, reachable with the omnibatch env', async () => {
+    await runSamples(model, samplesDir);
+    expect(await readdir(samplesDir)).toEqual(['tone-440hz.mp3']);
+    const { bucket, keys } = await runMinioInit(model, s3client, samplesDir);
+    expect(keys).toEqual(['in/tone-440hz.mp3']);
+
+    // the example's source argument is where minio-init put the samples
+    const source = new URL(model.services.example.command![1]);
+    expect(source.host).toBe(bucket);
+    const listed = await s3client.send(new ListObjectsV2Command({ Bucket: source.host, Prefix: source.pathname.slice(1) }));
+    expect(listed.Contents?.map((o) => o.Key)).toEqual(['in/tone-440hz.mp3']);
+    const head = await s3client.send(new HeadObjectCommand({ Bucket: bucket, Key: keys[0] }));
+    expect(head.ContentLength).toBe((await stat(path.join(samplesDir, 'tone-440hz.mp3'))).size);
+  });
+
+  it('starts the emulator service from its compose command; its compose healthcheck passes', async () => {
+    const emulatorHost = rw.hosts['emulator:8080'];
+    const hc = localize(model.services.emulator, { hosts: { '127.0.0.1:8080': emulatorHost } }).healthcheck!;
+    for (let i = 0; i < 300 && !(await checkTarget(hc.at(-1)!, 500)).ok; i++) {
+      if (emulator!.child.exitCode !== null) throw new Error(`emulator exited: ${emulator!.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const result = await runCheck(hc.slice(1), {});
+    expect(result).toEqual({ code: 0, out: `healthy: http://${emulatorHost}/healthz: HTTP 200\n` });
+    // and the omnibatch env points its clients at that emulator
+    const cfg = loadConfig({ env: localize(model.services.worker, rw).environment });
+    expect(cfg.baseUrlResolved).toBe(`http://${emulatorHost}/compatible-mode/v1`);
+    expect(cfg.protocol).toBe('chat');
+  });
+
+  it('the image healthcheck (no target) answers for Redis at REDIS_URL, and fails when Redis is gone', async () => {
+    const hc = ['node', '--import', 'tsx', 'src/ops/healthcheck.ts'];
+    expect(await runCheck(hc, { REDIS_URL: redis.url })).toEqual({ code: 0, out: `healthy: ${redis.url}: PONG\n` });
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+    const down = await runCheck(hc, { REDIS_URL: closed });
+    expect(down.code).toBe(1);
+    expect(down.out).toMatch(/^unhealthy: redis:\/\/127\.0\.0\.1:\d+: /);
+  });
+});
+
+/** Runs a healthcheck command as Docker would (exec form, in the image's working directory). */
+function runCheck(argv: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const [bin, ...args] = argv;
+    const child = spawn(bin === 'node' ? process.execPath : bin, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, out }));
+  });
+}

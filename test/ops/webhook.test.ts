@@ -1,0 +1,181 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/util/logger.ts';
+import {
+  backoffDelay, crossedBudgetThreshold, HEADER, parseRetryAfter, sendWebhook, shouldRetry, signBody, verifySignature,
+} from '../../src/ops/webhook.ts';
+
+const SECRET = 'whsec-test-4f1c9a';
+
+interface Received { headers: http.IncomingHttpHeaders; body: string }
+
+/** A real receiver on 127.0.0.1 answering each POST with the next status of `script` (then 200). */
+async function receiver(script: Array<number | { status: number; headers: Record<string, string> }> = []): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
+  const got: Received[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { body += c; });
+    req.on('end', () => {
+      got.push({ headers: req.headers, body });
+      const step = script[got.length - 1] ?? 200;
+      const { status, headers } = typeof step === 'number' ? { status: step, headers: {} } : step;
+      res.writeHead(status, headers);
+      res.end(status < 300 ? 'ok' : 'no');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/omnibatch?token=q-secret-77`,
+    got,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+/** Records the waits instead of sleeping them: retries without wall-clock time or timing assertions. */
+function recorder(): { waits: number[]; sleep: (ms: number) => Promise<void> } {
+  const waits: number[] = [];
+  return { waits, sleep: async (ms) => { waits.push(ms); } };
+}
+
+const report = { run_id: 'run-1', status: 'completed', counts: { done: 3, failed: 0 }, cost: { currency: 'USD', amount: '0.0123' } };
+
+describe('sendWebhook against a real receiver', () => {
+  let rx: Awaited<ReturnType<typeof receiver>> | undefined;
+  afterEach(async () => { await rx?.close(); rx = undefined; });
+
+  it('delivers the run report, signed so that the receiver verifies it', async () => {
+    rx = await receiver();
+    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET });
+    expect(result).toMatchObject({ delivered: true, attempts: 1, status: 200 });
+    expect(rx.got).toHaveLength(1);
+    const [req] = rx.got;
+    expect(req.headers['content-type']).toBe('application/json');
+    expect(req.headers[HEADER.event]).toBe('run.completed');
+    expect(req.headers[HEADER.delivery]).toBe(result.deliveryId);
+    expect(req.headers[HEADER.signature]).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(JSON.parse(req.body)).toEqual({ schema: 'omnibatch.webhook/v1', event: 'run.completed', delivery: result.deliveryId, data: report });
+    expect(verifySignature({ body: req.body, secret: SECRET, headers: req.headers })).toEqual({ ok: true });
+    // the documented scheme, recomputed by hand from the headers
+    const ts = Number(req.headers[HEADER.timestamp]);
+    expect(req.headers[HEADER.signature]).toBe(`sha256=${signBody(req.body, SECRET, { timestamp: ts, deliveryId: result.deliveryId, event: 'run.completed' })}`);
+  });
+
+  it('fails verification with a wrong secret, a changed body or a swapped event header', async () => {
+    rx = await receiver();
+    await sendWebhook(rx.url, 'run.budget_threshold', { spent: '8.00', budget: '10.00' }, { secret: SECRET });
+    const [req] = rx.got;
+    expect(verifySignature({ body: req.body, secret: 'wrong-secret', headers: req.headers })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verifySignature({ body: req.body.replace('8.00', '1.00'), secret: SECRET, headers: req.headers })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verifySignature({ body: req.body, secret: SECRET, headers: { ...req.headers, [HEADER.event]: 'run.completed' } })).toEqual({ ok: false, reason: 'bad_signature' });
+    const { [HEADER.signature]: _drop, ...unsigned } = req.headers;
+    expect(verifySignature({ body: req.body, secret: SECRET, headers: unsigned })).toEqual({ ok: false, reason: 'missing_header' });
+    const ts = Number(req.headers[HEADER.timestamp]);
+    expect(verifySignature({ body: req.body, secret: SECRET, headers: req.headers, nowS: ts + 301 })).toEqual({ ok: false, reason: 'stale_timestamp' });
+  });
+
+  it('retries 503 twice with growing backoff, then is delivered on the third attempt under one delivery id', async () => {
+    rx = await receiver([503, 503, 200]);
+    const { waits, sleep } = recorder();
+    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, baseDelayMs: 1000, sleep, random: () => 1 });
+    expect(result).toMatchObject({ delivered: true, attempts: 3, status: 200 });
+    expect(rx.got).toHaveLength(3);
+    expect(waits).toEqual([1000, 2000]);
+    expect(new Set(rx.got.map((r) => r.headers[HEADER.delivery]))).toEqual(new Set([result.deliveryId]));
+    for (const r of rx.got) expect(verifySignature({ body: r.body, secret: SECRET, headers: r.headers })).toEqual({ ok: true });
+  });
+
+  it('does not retry a 400', async () => {
+    rx = await receiver([400]);
+    const { waits, sleep } = recorder();
+    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, sleep });
+    expect(result).toMatchObject({ delivered: false, attempts: 1, status: 400 });
+    expect(rx.got).toHaveLength(1);
+    expect(waits).toEqual([]);
+  });
+
+  it('honours Retry-After on a 429', async () => {
+    rx = await receiver([{ status: 429, headers: { 'retry-after': '7' } }, 200]);
+    const { waits, sleep } = recorder();
+    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, sleep, random: () => 0 });
+    expect(result).toMatchObject({ delivered: true, attempts: 2 });
+    expect(waits).toEqual([7000]);
+  });
+
+  it('gives up after `attempts` on 5xx and returns delivered:false instead of throwing', async () => {
+    rx = await receiver([500, 502, 503]);
+    const { waits, sleep } = recorder();
+    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, attempts: 3, sleep, random: () => 0.5 });
+    expect(result).toMatchObject({ delivered: false, attempts: 3, status: 503 });
+    expect(waits).toHaveLength(2);
+  });
+
+  it('retries a receiver that is not listening, and stops when the signal aborts', async () => {
+    rx = await receiver();
+    const url = rx.url;
+    await rx.close();
+    rx = undefined;
+    const { waits, sleep } = recorder();
+    const down = await sendWebhook(url, 'run.completed', report, { secret: SECRET, attempts: 3, sleep });
+    expect(down).toMatchObject({ delivered: false, attempts: 3 });
+    expect(down.status).toBeUndefined();
+    expect(waits).toHaveLength(2);
+
+    const ctl = new AbortController();
+    const aborting = async (): Promise<void> => { ctl.abort(); };
+    const cancelled = await sendWebhook(url, 'run.completed', report, { attempts: 5, sleep: aborting, signal: ctl.signal });
+    expect(cancelled).toMatchObject({ delivered: false, attempts: 1 });
+  });
+
+  it('never logs the secret, the body or the URL query', async () => {
+    rx = await receiver([503, 200]);
+    let logged = '';
+    const sink = new Writable({ write(chunk, _enc, cb) { logged += chunk.toString(); cb(); } });
+    const log = createLogger({ level: 'debug', pretty: false, destination: sink });
+    await sendWebhook(rx.url, 'run.completed', { ...report, note: 'body-marker' }, { secret: SECRET, sleep: async () => undefined, log });
+    expect(logged).toContain('webhook delivered');
+    expect(logged).toContain('/hooks/omnibatch');
+    for (const secret of [SECRET, 'q-secret-77', 'body-marker']) expect(logged).not.toContain(secret);
+  });
+
+  it('sends unsigned (and says so) without a secret; refuses a non-http URL without trying', async () => {
+    rx = await receiver();
+    const result = await sendWebhook(rx.url, 'ping', {}, {});
+    expect(result.delivered).toBe(true);
+    expect(rx.got[0].headers[HEADER.signature]).toBeUndefined();
+    expect(await sendWebhook('file:///etc/passwd', 'ping', {}, {})).toMatchObject({ delivered: false, attempts: 0 });
+    expect(await sendWebhook(rx.url, 'ping', { n: 1n }, {})).toMatchObject({ delivered: false, attempts: 0 });
+    expect(rx.got).toHaveLength(1);
+  });
+});
+
+describe('webhook decisions', () => {
+  it('backs off exponentially with equal jitter, capped', () => {
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, 1000, 60_000, () => 0))).toEqual([500, 1000, 2000, 4000]);
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, 1000, 60_000, () => 1))).toEqual([1000, 2000, 4000, 8000]);
+    expect(backoffDelay(20, 1000, 60_000, () => 1)).toBe(60_000);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('3', now)).toBe(3000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfter('garbage', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+
+  it('retries network errors, 408, 429 and 5xx only', () => {
+    expect(['network', 408, 429, 500, 503].map((s) => shouldRetry(s as number | 'network'))).toEqual([true, true, true, true, true]);
+    expect([400, 401, 403, 404, 410, 422, 301].map(shouldRetry)).toEqual([false, false, false, false, false, false, false]);
+  });
+
+  it('fires the budget notification once, when spending crosses 80%', () => {
+    expect(crossedBudgetThreshold(7_000_000, 8_000_000, 10_000_000)).toBe(true);
+    expect(crossedBudgetThreshold(8_000_000, 9_000_000, 10_000_000)).toBe(false);
+    expect(crossedBudgetThreshold(1_000_000, 7_999_999, 10_000_000)).toBe(false);
+    expect(crossedBudgetThreshold(0, 5, 0)).toBe(false);
+  });
+});
