@@ -1,0 +1,73 @@
+/**
+ * The dashboard: an express app with our runs page at `/`, its JSON at `/api/runs[/:id]`, and Bull Board
+ * at `/queues`, served by the ops HTTP helper (real port back for port 0, quick close).
+ */
+import express, { type Request, type Response } from 'express';
+import type { Queues } from '../jobs/queues.ts';
+import { startHttpServer, type RunningServer } from '../ops/http.ts';
+import type { Logger } from '../util/logger.ts';
+import { bullBoardRouter } from './board.ts';
+import { createRunsData, type RunsDataDeps } from './data.ts';
+import { runsPage } from './page.ts';
+
+export interface DashboardDeps extends RunsDataDeps {
+  queues: Queues;
+  log: Logger;
+}
+
+export interface DashboardOptions {
+  port: number;
+  host?: string;
+  /** Bull Board without retry/clean/delete/pause buttons */
+  readOnly?: boolean;
+}
+
+export const QUEUES_PATH = '/queues';
+const MAX_LIST = 200;
+
+export function listLimit(raw: unknown, fallback = 50): number {
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, MAX_LIST) : fallback;
+}
+
+export function createDashboardApp(deps: DashboardDeps, opts: { readOnly?: boolean } = {}): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const data = createRunsData(deps);
+  const page = runsPage();
+
+  const api = (fn: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
+    res.set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    try {
+      await fn(req, res);
+    } catch (err) {
+      // Redis down or a run's keys half-expired: the page shows "cannot reach" and keeps polling.
+      deps.log.warn({ err: (err as Error).message, path: req.path }, 'dashboard request failed');
+      res.status(503).json({ error: 'unavailable', message: (err as Error).message });
+    }
+  };
+
+  app.get('/', (_req, res) => {
+    res.set({ 'content-security-policy': page.csp, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+    res.type('html').send(page.html);
+  });
+  app.get('/api/runs', api(async (req, res) => {
+    res.json({ generatedAt: new Date().toISOString(), runs: await data.list(listLimit(req.query.limit)) });
+  }));
+  app.get('/api/runs/:id', api(async (req, res) => {
+    const detail = await data.detail(String(req.params.id));
+    if (!detail) res.status(404).json({ error: 'run_not_found', runId: req.params.id });
+    else res.json(detail);
+  }));
+  app.get('/healthz', api(async (_req, res) => {
+    await deps.redis.ping();
+    res.json({ status: 'ok' });
+  }));
+  app.use(QUEUES_PATH, bullBoardRouter(deps.queues, { basePath: QUEUES_PATH, readOnly: opts.readOnly ?? false, runsPath: '/' }));
+  return app;
+}
+
+export async function startDashboard(deps: DashboardDeps, opts: DashboardOptions): Promise<RunningServer> {
+  const app = createDashboardApp(deps, opts);
+  return startHttpServer((req, res) => { app(req, res); }, opts.port, opts.host ?? '127.0.0.1');
+}

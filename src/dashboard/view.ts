@@ -1,0 +1,221 @@
+/**
+ * The dashboard's JSON view-models, pure: run state + cost totals + samples in, plain data out. The page
+ * only lays these out, so what a number means (progress of what, cost against which budget) is decided
+ * and tested here.
+ */
+import { formatMicros } from '../cost/price.ts';
+import type { Sample } from '../runs/series.ts';
+import type { FileState, RunState } from '../runs/types.ts';
+import type { CostTotals } from '../workers/costs.ts';
+
+export interface Money {
+  micros: number;
+  amount: string;
+  currency: string | null;
+}
+
+export interface RunSummary {
+  runId: string;
+  createdAt: string;
+  endedAt: string | null;
+  status: RunState['status'];
+  stopReason: string | null;
+  task: string;
+  model: string;
+  source: string;
+  destination: string;
+  scanDone: boolean;
+  files: { total: number; done: number; succeeded: number; failed: number; skipped: number; notRun: number; pending: number };
+  progress: { fraction: number; text: string };
+  media: { ms: number; hours: number; text: string };
+  cost: Money & { priced: boolean; text: string };
+  budget: (Money & { fraction: number; text: string }) | null;
+}
+
+const FINISHED: ReadonlySet<RunState['status']> = new Set(['completed', 'completed_with_failures', 'stopped_budget', 'cancelled', 'stopped_error']);
+
+export function isFinished(status: RunState['status']): boolean {
+  return FINISHED.has(status);
+}
+
+function money(micros: number, currency: string | null): Money {
+  return { micros, amount: formatMicros(micros), currency };
+}
+
+export function costText(micros: number, currency: string | null, priced: boolean): string {
+  const amount = `${formatMicros(micros)}${currency ? ` ${currency}` : ''}`;
+  // Unknown money is never shown as zero (design: "priced": false, never zero cost).
+  if (!priced) return micros > 0 ? `${amount} + unpriced usage` : 'unpriced';
+  return amount;
+}
+
+export function runSummary(state: RunState, totals: CostTotals): RunSummary {
+  const c = state.counts;
+  const done = c.terminal;
+  const files = { total: c.total, done, succeeded: c.succeeded, failed: c.failed, skipped: c.skipped, notRun: c.not_run, pending: Math.max(0, c.total - done) };
+  const parts = [`${c.succeeded} succeeded`, `${c.failed} failed`, `${c.skipped} skipped`];
+  if (c.not_run) parts.push(`${c.not_run} not run`);
+  // While the scan still lists the source the total grows: '+' says the bar is of the files found so far.
+  const text = `${done} / ${c.total}${state.scanDone ? '' : '+'} files · ${parts.join(' · ')}`;
+  const hours = c.media_ms / 3_600_000;
+  const budgetMicros = state.spec.budgetMicros;
+  const budget = budgetMicros !== undefined && budgetMicros > 0
+    ? {
+        ...money(budgetMicros, totals.currency),
+        fraction: totals.costMicros / budgetMicros,
+        text: `of ${formatMicros(budgetMicros)}${totals.currency ? ` ${totals.currency}` : ''} budget (${((100 * totals.costMicros) / budgetMicros).toFixed(1)}%)`,
+      }
+    : null;
+  return {
+    runId: state.spec.runId,
+    createdAt: state.spec.createdAt,
+    endedAt: state.endedAt ?? null,
+    status: state.status,
+    stopReason: state.stopReason ?? null,
+    task: state.spec.task,
+    model: state.spec.model,
+    source: state.spec.source,
+    destination: state.spec.destination,
+    scanDone: state.scanDone,
+    files,
+    progress: { fraction: c.total ? Math.min(1, done / c.total) : state.scanDone ? 1 : 0, text },
+    media: { ms: c.media_ms, hours, text: `${hours.toFixed(hours < 10 ? 2 : 1)} h` },
+    cost: { ...money(totals.costMicros, totals.currency), priced: totals.priced, text: costText(totals.costMicros, totals.currency, totals.priced) },
+    budget,
+  };
+}
+
+/** Spec fields safe to show: no prompt text and no notify URL (a webhook URL may carry a token). */
+export function specView(state: RunState): Record<string, string | number | boolean | null> {
+  const s = state.spec;
+  return {
+    source: s.source, destination: s.destination, task: s.task, model: s.model, protocol: s.protocol, region: s.region,
+    inputMode: s.inputMode, maxFiles: s.maxFiles ?? null, schedule: s.schedule ?? null, manifest: s.manifest ?? null,
+    force: s.force, fingerprint: s.fingerprint,
+  };
+}
+
+// ---- failures ---------------------------------------------------------------------------------------
+
+export interface FailureRow { fileId: string; code: string; uri: string; message: string }
+
+export interface FailureDigest {
+  /** the first `limit` failed files met in the scan */
+  rows: FailureRow[];
+  /** every failed file, counted by code, most frequent first */
+  byCode: { code: string; count: number }[];
+  total: number;
+}
+
+/** A fold over the run's files (streamed, any number): keeps the first `limit` failures, counts all by code. */
+export interface FailureFold { rows: FailureRow[]; counts: Map<string, number>; total: number; limit: number }
+
+export function failureFold(limit = 50): FailureFold {
+  return { rows: [], counts: new Map(), total: 0, limit };
+}
+
+export function foldFailure(acc: FailureFold, fileId: string, f: FileState): void {
+  if (f.status !== 'failed') return;
+  acc.total++;
+  const code = f.code ?? 'unknown';
+  acc.counts.set(code, (acc.counts.get(code) ?? 0) + 1);
+  if (acc.rows.length < acc.limit) acc.rows.push({ fileId, code, uri: f.uri, message: (f.message ?? '').slice(0, 300) });
+}
+
+export function failureDigest(acc: FailureFold): FailureDigest {
+  const byCode = [...acc.counts].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+  return { rows: acc.rows, byCode, total: acc.total };
+}
+
+export function digestFailures(files: Iterable<[string, FileState]>, limit = 50): FailureDigest {
+  const acc = failureFold(limit);
+  for (const [id, f] of files) foldFailure(acc, id, f);
+  return failureDigest(acc);
+}
+
+/**
+ * How stale the failure list may get: rescanning a run's files costs one HSCAN pass over all of them, so
+ * a 5-file run rescans on every poll and a million-file run at most once a minute.
+ */
+export function failureRescanMs(totalFiles: number): number {
+  return Math.min(60_000, Math.floor(totalFiles / 2));
+}
+
+// ---- chart ------------------------------------------------------------------------------------------
+
+export interface ChartPoint {
+  t: number;
+  done: number;
+  failed: number;
+  costMicros: number;
+  /** terminal files per minute over the trailing window ending at t */
+  filesPerMin: number;
+}
+
+export interface Chart {
+  points: ChartPoint[];
+  currency: string | null;
+  start: number | null;
+  end: number | null;
+  maxCostMicros: number;
+  maxFilesPerMin: number;
+  windowMs: number;
+}
+
+/** The run as it is now, as a sample: the chart's last point moves even between worker samples. */
+export function liveSample(state: RunState, totals: CostTotals, now: number): Sample {
+  return { t: now, done: state.counts.terminal, failed: state.counts.failed, costMicros: totals.costMicros, mediaMs: state.counts.media_ms };
+}
+
+/**
+ * Samples -> chart points. Samples come from many workers whose writes may interleave, so they are
+ * sorted by time; throughput is the slope of `done` over a trailing window (1/40 of the span, at least
+ * 10 s) because single samples are bursty (a worker finishing four files at once).
+ */
+export function chartOf(samples: readonly Sample[], live: Sample | null, currency: string | null): Chart {
+  const all = [...samples];
+  const last = all.length ? all.reduce((a, b) => (b.t > a.t ? b : a)) : undefined;
+  if (live && (!last || live.t > last.t) && (!last || live.done !== last.done || live.costMicros !== last.costMicros || live.failed !== last.failed)) {
+    all.push(live);
+  }
+  all.sort((a, b) => a.t - b.t);
+  const start = all.length ? all[0].t : null;
+  const end = all.length ? all[all.length - 1].t : null;
+  const windowMs = Math.max(10_000, start !== null && end !== null ? (end - start) / 40 : 0);
+  const points: ChartPoint[] = [];
+  let j = 0;
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i];
+    while (j < i && all[j].t < s.t - windowMs) j++;
+    const from = j < i ? all[j] : i > 0 ? all[i - 1] : undefined;
+    const dt = from ? s.t - from.t : 0;
+    const filesPerMin = from && dt > 0 ? Math.max(0, ((s.done - from.done) * 60_000) / dt) : 0;
+    points.push({ t: s.t, done: s.done, failed: s.failed, costMicros: s.costMicros, filesPerMin: Math.round(filesPerMin * 100) / 100 });
+  }
+  return {
+    points, currency, start, end, windowMs,
+    maxCostMicros: points.reduce((m, p) => Math.max(m, p.costMicros), 0),
+    maxFilesPerMin: points.reduce((m, p) => Math.max(m, p.filesPerMin), 0),
+  };
+}
+
+export interface RunDetail {
+  run: RunSummary;
+  spec: Record<string, string | number | boolean | null>;
+  requests: { total: number; retries: number };
+  estimate: Money | null;
+  failures: FailureDigest;
+  chart: Chart;
+}
+
+export function runDetail(state: RunState, totals: CostTotals, failures: FailureDigest, samples: readonly Sample[], now: number): RunDetail {
+  const live = isFinished(state.status) && samples.length ? null : liveSample(state, totals, now);
+  return {
+    run: runSummary(state, totals),
+    spec: specView(state),
+    requests: { total: state.counts.requests, retries: state.counts.retries },
+    estimate: state.counts.est_micros > 0 ? money(state.counts.est_micros, totals.currency) : null,
+    failures,
+    chart: chartOf(samples, live, totals.currency),
+  };
+}

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { chartOf, costText, digestFailures, failureRescanMs, liveSample, runDetail, runSummary } from '../../src/dashboard/view.ts';
+import { emptyUsage } from '../../src/models/types.ts';
+import type { Sample } from '../../src/runs/series.ts';
+import type { FileState, RunState } from '../../src/runs/types.ts';
+import type { CostTotals } from '../../src/workers/costs.ts';
+
+function state(over: Partial<RunState['counts']> = {}, specOver: Partial<RunState['spec']> = {}, rest: Partial<RunState> = {}): RunState {
+  return {
+    spec: {
+      runId: '20260101T000000Z-abc123', createdAt: '2026-01-01T00:00:00.000Z', source: 's3://media/in/', destination: 's3://media/out/',
+      task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', protocol: 'chat', region: 'intl', force: false, fingerprint: 'fp',
+      inputMode: 'base64', prompt: 'a secret-ish prompt', notifyUrl: 'https://hooks.example/x?token=abc', ...specOver,
+    },
+    status: 'running', scanDone: true, generation: 0,
+    counts: { total: 10, succeeded: 3, failed: 1, skipped: 1, not_run: 0, terminal: 5, media_ms: 5_400_000, requests: 7, retries: 2,
+      est_micros: 900_000, est_low_micros: 0, est_high_micros: 0, ...over },
+    ...rest,
+  };
+}
+
+const totals = (costMicros: number, priced = true, currency: string | null = 'USD'): CostTotals =>
+  ({ usage: emptyUsage(), costMicros, currency, priced, chunks: 3, requests: 7 });
+
+const file = (status: FileState['status'], code?: string, uri = 's3://media/in/x.mp3'): FileState =>
+  ({ key: 'x.mp3', uri, etag: 'e', size: 1, status, ...(code && { code, message: `${code} happened` }) });
+
+describe('runSummary', () => {
+  it('counts every terminal file as progress and says how each ended', () => {
+    const s = runSummary(state(), totals(123_456));
+    expect(s.files).toEqual({ total: 10, done: 5, succeeded: 3, failed: 1, skipped: 1, notRun: 0, pending: 5 });
+    expect(s.progress).toEqual({ fraction: 0.5, text: '5 / 10 files · 3 succeeded · 1 failed · 1 skipped' });
+    expect(s.media).toEqual({ ms: 5_400_000, hours: 1.5, text: '1.50 h' });
+    expect(s.cost).toMatchObject({ micros: 123_456, amount: '0.123456', currency: 'USD', text: '0.123456 USD', priced: true });
+    expect(s.budget).toBeNull();
+  });
+
+  it('marks a total that is still growing while the scan runs', () => {
+    expect(runSummary(state({}, {}, { scanDone: false }), totals(0)).progress.text).toMatch(/^5 \/ 10\+ files/);
+    expect(runSummary(state({ total: 0, terminal: 0, succeeded: 0, failed: 0, skipped: 0 }, {}, { scanDone: false }), totals(0)).progress.fraction).toBe(0);
+  });
+
+  it('shows cost against the budget', () => {
+    const s = runSummary(state({}, { budgetMicros: 2_000_000 }), totals(500_000));
+    expect(s.budget).toEqual({ micros: 2_000_000, amount: '2.000000', currency: 'USD', fraction: 0.25, text: 'of 2.000000 USD budget (25.0%)' });
+  });
+
+  it('never shows unknown money as zero', () => {
+    expect(costText(0, null, false)).toBe('unpriced');
+    expect(costText(1_500, 'CNY', false)).toBe('0.001500 CNY + unpriced usage');
+    expect(costText(0, null, true)).toBe('0.000000');
+  });
+});
+
+describe('failures', () => {
+  it('keeps the first N failures and counts all of them by code', () => {
+    const files: [string, FileState][] = [
+      ['a', file('succeeded')], ['b', file('failed', 'media_corrupt', 's3://m/b.mp3')], ['c', file('failed', 'no_audio', 's3://m/c.mp4')],
+      ['d', file('failed', 'media_corrupt', 's3://m/d.mp3')], ['e', file('skipped')], ['f', file('failed')],
+    ];
+    const d = digestFailures(files, 2);
+    expect(d.total).toBe(4);
+    expect(d.rows).toEqual([
+      { fileId: 'b', code: 'media_corrupt', uri: 's3://m/b.mp3', message: 'media_corrupt happened' },
+      { fileId: 'c', code: 'no_audio', uri: 's3://m/c.mp4', message: 'no_audio happened' },
+    ]);
+    expect(d.byCode).toEqual([{ code: 'media_corrupt', count: 2 }, { code: 'no_audio', count: 1 }, { code: 'unknown', count: 1 }]);
+  });
+
+  it('rescans small runs on every poll and huge ones at most once a minute', () => {
+    expect(failureRescanMs(5)).toBe(2);
+    expect(failureRescanMs(100_000)).toBe(50_000);
+    expect(failureRescanMs(10_000_000)).toBe(60_000);
+  });
+});
+
+describe('chartOf', () => {
+  const s = (t: number, done: number, costMicros: number): Sample => ({ t, done, failed: 0, costMicros, mediaMs: 0 });
+
+  it('sorts interleaved samples and derives files per minute over a trailing window', () => {
+    const c = chartOf([s(20_000, 4, 200), s(0, 0, 0), s(10_000, 2, 100), s(30_000, 6, 300)], null, 'USD');
+    expect(c.points.map((p) => p.t)).toEqual([0, 10_000, 20_000, 30_000]);
+    // window = max(10 s, 30 s / 40) = 10 s: each point's rate is 2 files per 10 s
+    expect(c.points.map((p) => p.filesPerMin)).toEqual([0, 12, 12, 12]);
+    expect(c).toMatchObject({ start: 0, end: 30_000, maxCostMicros: 300, maxFilesPerMin: 12, windowMs: 10_000, currency: 'USD' });
+  });
+
+  it('smooths bursts over the window instead of spiking on one sample', () => {
+    const c = chartOf([s(0, 0, 0), s(1_000, 4, 0), s(2_000, 4, 0), s(11_000, 4, 0)], null, null);
+    expect(c.points.map((p) => p.filesPerMin)).toEqual([0, 240, 120, 0]);
+  });
+
+  it('adds the live point only when it is newer and differs from the last sample', () => {
+    expect(chartOf([s(0, 0, 0)], s(5_000, 1, 10), null).points).toHaveLength(2);
+    expect(chartOf([s(0, 1, 10)], s(5_000, 1, 10), null).points).toHaveLength(1);
+    expect(chartOf([], s(5_000, 0, 0), null).points).toHaveLength(1);
+  });
+});
+
+describe('runDetail', () => {
+  it('shows a spec without the prompt or the notify URL, and the live point of a running run', () => {
+    const st = state();
+    const d = runDetail(st, totals(10), digestFailures([]), [{ t: 1_000, done: 4, failed: 1, costMicros: 5, mediaMs: 0 }], 9_000);
+    expect(JSON.stringify(d.spec)).not.toMatch(/secret-ish|token=abc/);
+    expect(JSON.stringify(d)).not.toMatch(/secret-ish|token=abc/);
+    expect(d.chart.points.at(-1)).toMatchObject({ t: 9_000, done: 5, costMicros: 10 });
+    expect(d.requests).toEqual({ total: 7, retries: 2 });
+    expect(d.estimate).toEqual({ micros: 900_000, amount: '0.900000', currency: 'USD' });
+    expect(liveSample(st, totals(10), 9_000)).toEqual({ t: 9_000, done: 5, failed: 1, costMicros: 10, mediaMs: 5_400_000 });
+  });
+
+  it('ends a finished run on its last sample', () => {
+    const d = runDetail(state({}, {}, { status: 'completed' }), totals(10), digestFailures([]), [{ t: 1_000, done: 4, failed: 1, costMicros: 5, mediaMs: 0 }], 9_000);
+    expect(d.chart.points).toHaveLength(1);
+  });
+});
