@@ -44,11 +44,22 @@ export interface RunResult { stdout: string; stderr: string }
 const STDERR_TAIL = 8 * 1024;
 
 /** Runs a binary with an argument array (no shell: hostile file names are safe). Rejects with a coded error. */
-export function runBinary(bin: string, args: readonly string[], opts: { log?: Logger; signal?: AbortSignal; code?: string; maxStdout?: number } = {}): Promise<RunResult> {
+export interface RunOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+  code?: string;
+  maxStdout?: number;
+  /** working directory of the child (the cutter runs in its temp dir so output patterns stay relative and safe) */
+  cwd?: string;
+  /** every stderr chunk as it arrives, for callers that parse long logs (silencedetect) beyond the kept tail */
+  onStderr?: (text: string) => void;
+}
+
+export function runBinary(bin: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const log = opts.log ?? silentLogger;
   log.debug({ bin, args }, 'spawn');
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal });
+    const child = spawn(bin, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal, cwd: opts.cwd });
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
@@ -57,7 +68,9 @@ export function runBinary(bin: string, args: readonly string[], opts: { log?: Lo
       if (outBytes <= (opts.maxStdout ?? 64 * 1024 * 1024)) out.push(d);
     });
     child.stderr.on('data', (d: Buffer) => {
-      err += d.toString('utf8');
+      const text = d.toString('utf8');
+      opts.onStderr?.(text);
+      err += text;
       if (err.length > STDERR_TAIL * 2) err = err.slice(-STDERR_TAIL);
     });
     child.on('error', (e) => reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${bin} could not run: ${e.message}`, { retryable: false, cause: e })));
@@ -71,7 +84,7 @@ export function runBinary(bin: string, args: readonly string[], opts: { log?: Lo
   });
 }
 
-export function runFfmpeg(args: readonly string[], opts: { log?: Logger; signal?: AbortSignal } = {}): Promise<RunResult> {
+export function runFfmpeg(args: readonly string[], opts: Omit<RunOptions, 'code'> = {}): Promise<RunResult> {
   return runBinary(locateFfmpeg(opts.log).ffmpeg, ['-hide_banner', '-nostdin', ...args], opts);
 }
 

@@ -1,0 +1,42 @@
+/** What every command shares: config from flags + env + file, the root logger, the context. */
+import type { Command } from 'commander';
+import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
+import { createLogger, setRootLogger, type Logger } from '../util/logger.ts';
+import { createContext, type Context } from '../workers/context.ts';
+
+export function configFrom(cmd: Command, flags: ConfigInput = {}): Config {
+  const g = cmd.optsWithGlobals() as { config?: string; logLevel?: string };
+  return loadConfig({ file: g.config, flags: { ...flags, ...(g.logLevel && { logLevel: g.logLevel }) } });
+}
+
+export function loggerFor(cfg: Config): Logger {
+  const log = createLogger({ level: cfg.logLevel });
+  setRootLogger(log);
+  return log;
+}
+
+export async function withContext<T>(cmd: Command, flags: ConfigInput, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  const cfg = configFrom(cmd, flags);
+  const ctx = createContext(cfg, loggerFor(cfg));
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+export const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a whole number: ${v}`);
+  return n;
+};
+export const num = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`not a number: ${v}`);
+  return n;
+};
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

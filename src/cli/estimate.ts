@@ -1,0 +1,52 @@
+/** `omnibatch estimate <source> --task T [--model M] [--json]`: files, media hours, requests, cost range and wall time, before anything is sent. */
+import type { Command } from 'commander';
+import { loadPricing } from '../workers/context.ts';
+import { formatMicros } from '../cost/price.ts';
+import { estimateSource } from '../producers/estimate.ts';
+import { buildRunSpec, newRunId } from '../producers/run.ts';
+import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
+import { collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
+import { formatDuration } from './progress.ts';
+
+export function register(program: Command): void {
+  program.command('estimate')
+    .description('probe every object (without downloading it) and price the plan: nothing is sent to the model')
+    .argument('<source>')
+    .requiredOption('--task <task>')
+    .option('--model <model>')
+    .option('--prompt <text>')
+    .option('--include <glob>', '', collect)
+    .option('--exclude <glob>', '', collect)
+    .option('--max-files <n>', '', int)
+    .option('--chunk-seconds <s>', '', num)
+    .option('--infer-concurrency <n>', 'requests in flight the run would use', int)
+    .option('--rpm <n>', '', int)
+    .option('--tpm <n>', '', int)
+    .option('--pricing <file>', 'price override JSON')
+    .option('--json', 'print one JSON object')
+    .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
+      const cfg = configFrom(cmd, { inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing });
+      const log = loggerFor(cfg);
+      const spec = buildRunSpec({ source, destination: source, task: String(f.task), model: f.model as string | undefined, prompt: f.prompt as string | undefined,
+        include: f.include as string[] | undefined, exclude: f.exclude as string[] | undefined, maxFiles: f.maxFiles as number | undefined,
+        chunkSeconds: f.chunkSeconds as number | undefined }, cfg, newRunId());
+      const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
+      const { estimate: e, failures } = await estimateSource(src, spec, { log, pricing: loadPricing(cfg.pricingFile), concurrency: cfg.inferConcurrency,
+        rpm: cfg.rpm, tpm: cfg.tpm, base64MaxChars: cfg.base64MaxChars });
+      if (f.json) {
+        const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({ amount: c.priced ? formatMicros(c.amountMicros) : null, amount_micros: c.amountMicros, currency: c.currency, priced: c.priced });
+        return printJson({ source, task: spec.task, model: spec.model, region: spec.region, files: e.files, media_seconds: e.mediaSeconds, requests: e.requests,
+          input_tokens: e.input, output_tokens: e.output, cost: { low: money(e.cost.low), expected: money(e.cost.expected), high: money(e.cost.high) },
+          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, failures });
+      }
+      const c = e.cost;
+      const cur = c.expected.currency ?? '';
+      process.stdout.write([
+        `${e.files} files, ${(e.mediaSeconds / 3600).toFixed(2)} h of media, ${e.requests} requests (${spec.model}, ${spec.task}, ${spec.region})`,
+        `input tokens: ${e.input.total} (audio ${e.input.audio}, video ${e.input.video}, text ${e.input.text}); output tokens: ${e.output.low}-${e.output.high}`,
+        c.expected.priced ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})` : 'cost: unpriced (no published price for this model/region)',
+        `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
+        ...(failures.length ? [`${failures.length} object(s) could not be probed:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)] : []),
+      ].join('\n') + '\n');
+    });
+}

@@ -1,0 +1,70 @@
+/** `omnibatch run <source> --out <destination> --task T ...`: create a run; with --wait, see it to the end. */
+import type { Command } from 'commander';
+import { parseAmount } from '../cost/price.ts';
+import { createRun } from '../producers/run.ts';
+import { runKey } from '../storage/keys.ts';
+import { startWorkers } from '../workers/index.ts';
+import { collect, int, num, printJson, withContext } from './common.ts';
+import { exitCodeFor } from './progress.ts';
+import { waitForRun } from './wait.ts';
+
+interface RunFlags {
+  out: string; task: string; model?: string; prompt?: string; voice?: string; include?: string[]; exclude?: string[];
+  maxFiles?: number; budget?: string; force?: boolean; wait?: boolean; json?: boolean; manifest?: string;
+  chunkSeconds?: number; overlapSeconds?: number; notifyUrl?: string; inferConcurrency?: number; rpm?: number; tpm?: number; pricing?: string;
+}
+
+export function register(program: Command): void {
+  program.command('run')
+    .description('process every media object under <source>; results, report and cost ledger go to --out')
+    .argument('<source>', 's3://bucket/prefix/ or a local directory')
+    .requiredOption('--out <destination>', 's3://bucket/prefix/ or a local directory')
+    .requiredOption('--task <task>', 'caption | transcribe | moderate | describe | speak | custom')
+    .option('--model <model>', 'model id (default: the task\'s)')
+    .option('--prompt <text>', 'the prompt (task custom; overrides the task\'s)')
+    .option('--voice <voice>', 'voice for spoken output')
+    .option('--include <glob>', 'only keys matching (repeatable; replaces the media-extension filter)', collect)
+    .option('--exclude <glob>', 'skip keys matching (repeatable)', collect)
+    .option('--max-files <n>', 'at most this many files', int)
+    .option('--budget <amount>', 'stop before spending more than this (in the price table\'s currency)')
+    .option('--force', 'redo files whose result already exists')
+    .option('--manifest <file>', 'JSON lines or CSV of object URIs instead of a listing')
+    .option('--chunk-seconds <s>', 'target chunk length (default: the task\'s)', num)
+    .option('--overlap-seconds <s>', 'overlap between chunks', num)
+    .option('--notify-url <url>', 'POST the signed report here when the run ends')
+    .option('--infer-concurrency <n>', 'embedded workers: requests in flight', int)
+    .option('--rpm <n>', 'embedded workers: requests per minute', int)
+    .option('--tpm <n>', 'embedded workers: input tokens per minute', int)
+    .option('--pricing <file>', 'price override JSON')
+    .option('--wait', 'stay until the run ends (runs workers in this process when none is running)')
+    .option('--json', 'print one JSON object')
+    .action(async (source: string, f: RunFlags, cmd: Command) => {
+      const flags = { inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing };
+      const code = await withContext(cmd, flags, async (ctx) => {
+        const spec = await createRun(ctx, {
+          source, destination: f.out, task: f.task, model: f.model, prompt: f.prompt, voice: f.voice, include: f.include, exclude: f.exclude,
+          maxFiles: f.maxFiles, budgetMicros: f.budget !== undefined ? parseAmount(f.budget) : undefined, force: f.force,
+          chunkSeconds: f.chunkSeconds, overlapSeconds: f.overlapSeconds, manifest: f.manifest, notifyUrl: f.notifyUrl,
+        });
+        if (!f.wait) {
+          if (f.json) printJson({ run_id: spec.runId, task: spec.task, model: spec.model, source, destination: f.out });
+          else process.stdout.write(`${spec.runId}\n`);
+          return 0;
+        }
+        if (!f.json) process.stdout.write(`${spec.runId}\n`);
+        const running = await ctx.queues.infer.getWorkersCount() + await ctx.queues.prepare.getWorkersCount();
+        const embedded = running === 0 ? await startWorkers(ctx, { inferConcurrency: f.inferConcurrency, rpm: f.rpm }) : undefined;
+        if (embedded) ctx.log.info('no worker running: processing in this process');
+        try {
+          const state = await waitForRun(ctx, spec.runId, { quiet: f.json });
+          const report = await ctx.storage(spec.destination).getText(runKey(spec.runId, 'report.json'));
+          if (f.json) printJson({ run_id: spec.runId, ...(report ? { report: JSON.parse(report) } : { status: state.status }) });
+          else process.stdout.write(`${state.status}: results in ${spec.destination}, report in ${ctx.storage(spec.destination).uri}${runKey(spec.runId, 'report.json')}\n`);
+          return exitCodeFor(state.status);
+        } finally {
+          await embedded?.close();
+        }
+      });
+      process.exitCode = code;
+    });
+}

@@ -1,0 +1,44 @@
+/** `omnibatch status <runId> [--watch] [--json]` and `omnibatch runs`. */
+import type { Command } from 'commander';
+import { formatMicros } from '../cost/price.ts';
+import { OmniError } from '../util/errors.ts';
+import { int, printJson, withContext } from './common.ts';
+import { formatProgress } from './progress.ts';
+import { waitForRun } from './wait.ts';
+
+export function register(program: Command): void {
+  program.command('status')
+    .description("a run's progress: files, media time, requests, cost so far")
+    .argument('<runId>')
+    .option('--watch', 'keep showing progress until the run ends')
+    .option('--json', 'print one JSON object')
+    .action(async (runId: string, f: { watch?: boolean; json?: boolean }, cmd: Command) => {
+      await withContext(cmd, {}, async (ctx) => {
+        const state = f.watch ? await waitForRun(ctx, runId, { quiet: f.json }) : await ctx.runs.state(runId);
+        if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+        const t = await ctx.costs.totals(runId);
+        if (f.json) {
+          printJson({ run_id: runId, status: state.status, stop_reason: state.stopReason ?? null, scan_done: state.scanDone, counts: state.counts,
+            cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced }, spec: state.spec });
+        } else if (!f.watch) {
+          process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, elapsedS: 0 }, false)}\n`);
+        }
+      });
+    });
+
+  program.command('runs')
+    .description('recent runs, newest first')
+    .option('--limit <n>', 'how many', int, 20)
+    .option('--json', 'print JSON')
+    .action(async (f: { limit: number; json?: boolean }, cmd: Command) => {
+      await withContext(cmd, {}, async (ctx) => {
+        const rows = [];
+        for (const id of await ctx.runs.listRuns(f.limit)) {
+          const s = await ctx.runs.state(id);
+          if (s) rows.push({ run_id: id, status: s.status, task: s.spec.task, model: s.spec.model, source: s.spec.source, files: s.counts.total, done: s.counts.terminal, failed: s.counts.failed, created_at: s.spec.createdAt });
+        }
+        if (f.json) return printJson(rows);
+        for (const r of rows) process.stdout.write(`${r.run_id}  ${r.status.padEnd(24)} ${r.task.padEnd(10)} ${String(r.done).padStart(6)}/${r.files} files  ${r.failed} failed  ${r.source}\n`);
+      });
+    });
+}

@@ -1,0 +1,26 @@
+/** Waiting for a run to end while showing its progress (a live bar on a terminal, a plain line otherwise). */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunState } from '../runs/types.ts';
+import { OmniError } from '../util/errors.ts';
+import type { Context } from '../workers/context.ts';
+import { formatProgress, isFinal } from './progress.ts';
+
+export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
+  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
+  const started = Date.now();
+  let lastLine = 0;
+  for (;;) {
+    const state = await ctx.runs.state(runId);
+    if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+    const finished = isFinal(state.status);
+    if (!opts.quiet && (tty || finished || Date.now() - lastLine >= 5000)) {
+      const t = await ctx.costs.totals(runId);
+      const line = formatProgress({ state, costMicros: t.costMicros, currency: t.currency, elapsedS: (Date.now() - started) / 1000 }, tty);
+      process.stderr.write(tty ? `\r\x1b[2K${line}${finished ? '\n' : ''}` : `${line}\n`);
+      lastLine = Date.now();
+    }
+    if (finished) return state;
+    if (opts.signal?.aborted) return state;
+    await sleep(opts.pollMs ?? (tty ? 250 : 1000));
+  }
+}

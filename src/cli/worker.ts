@@ -1,0 +1,58 @@
+/** `omnibatch worker`: a long-running worker; start any number of them anywhere that reaches Redis and the bucket. */
+import type { Command } from 'commander';
+import { STAGES, type Stage } from '../jobs/catalog.ts';
+import { startMetricsServer } from '../ops/metrics.ts';
+import { sweepTempDirs } from '../storage/temp.ts';
+import { OmniError } from '../util/errors.ts';
+import { startWorkers } from '../workers/index.ts';
+import { createContext } from '../workers/context.ts';
+import { configFrom, int, loggerFor } from './common.ts';
+
+interface WorkerFlags {
+  stages?: string; prepareConcurrency?: number; inferConcurrency?: number; finalizeConcurrency?: number; rpm?: number; tpm?: number;
+  metricsPort?: number; shutdownTimeout?: number;
+}
+
+export function parseStages(list: string | undefined): Stage[] {
+  if (!list) return [...STAGES];
+  const stages = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = stages.filter((s) => !(STAGES as readonly string[]).includes(s));
+  if (bad.length) throw new OmniError('invalid_request', `unknown stage(s) ${bad.join(', ')}: use ${STAGES.join(',')}`, { retryable: false });
+  return stages as Stage[];
+}
+
+export function register(program: Command): void {
+  program.command('worker')
+    .description('process jobs from Redis until stopped (SIGTERM/SIGINT: finish or hand back in-flight jobs)')
+    .option('--stages <list>', `comma-separated stages (default: ${STAGES.join(',')})`)
+    .option('--prepare-concurrency <n>', 'prepare jobs at once in this worker (ffmpeg)', int)
+    .option('--infer-concurrency <n>', 'requests in flight across ALL workers', int)
+    .option('--finalize-concurrency <n>', 'finalize jobs at once in this worker', int)
+    .option('--rpm <n>', 'requests per minute across ALL workers', int)
+    .option('--tpm <n>', 'input tokens per minute across ALL workers', int)
+    .option('--metrics-port <port>', 'serve Prometheus metrics on this port', int)
+    .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
+    .action(async (f: WorkerFlags, cmd: Command) => {
+      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm });
+      const log = loggerFor(cfg);
+      const stages = parseStages(f.stages);
+      const swept = await sweepTempDirs({ base: cfg.tmpDir });
+      if (swept) log.info({ swept }, 'removed temp dirs left by killed workers');
+      const ctx = createContext(cfg, log);
+      const running = await startWorkers(ctx, { stages });
+      const metrics = f.metricsPort !== undefined ? await startMetricsServer(f.metricsPort) : undefined;
+      log.info({ stages, pid: process.pid, metricsPort: metrics?.port }, 'worker started');
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          log.info({ sig }, 'stopping: no new jobs');
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      await running.close(f.shutdownTimeout ?? 30_000);
+      await metrics?.close();
+      await ctx.close();
+      log.info('worker stopped');
+    });
+}

@@ -1,0 +1,66 @@
+/**
+ * The one catalogue of queues, job names and payloads. Producers and workers import only from here, and
+ * the handler map in src/workers/index.ts is typed against `Payloads`, so a job without a handler fails to
+ * compile. Payloads carry keys and ids, never secrets and never media.
+ */
+export const STAGES = ['scan', 'prepare', 'infer', 'finalize', 'report'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface ScanPayload {
+  runId?: string;
+  /** set by a job scheduler: the run is created when the job fires */
+  schedule?: string;
+}
+export interface PreparePayload {
+  runId: string;
+  fileId: string;
+  key: string;
+  etag: string;
+  size: number;
+  /** > 0 for files reopened by `omnibatch retry` (fresh job ids) */
+  generation?: number;
+}
+export interface InferPayload {
+  runId: string;
+  fileId: string;
+  key: string;
+  chunk: number;
+  chunks: number;
+  startS: number;
+  endS: number;
+  /** the staged chunk's key in the destination store */
+  stagingKey: string;
+  format: string;
+  kind: 'audio' | 'video';
+  generation?: number;
+}
+export interface FinalizePayload {
+  runId: string;
+  fileId: string;
+  key: string;
+  chunks: number;
+  generation?: number;
+}
+export interface ReportPayload {
+  runId: string;
+}
+
+export interface Payloads {
+  scan: ScanPayload;
+  prepare: PreparePayload;
+  infer: InferPayload;
+  finalize: FinalizePayload;
+  report: ReportPayload;
+}
+
+/**
+ * Job ids derive from run + object (+ chunk): enqueueing the same thing twice is a no-op in BullMQ.
+ * ':' is BullMQ's key separator and may not appear in custom ids, so parts are joined with '.'.
+ */
+export const jobIds = {
+  scan: (runId: string) => `scan.${runId}`,
+  prepare: (runId: string, fileId: string, generation = 0) => `prep.${runId}.${fileId}${generation ? `.r${generation}` : ''}`,
+  infer: (runId: string, fileId: string, chunk: number, generation = 0) => `inf.${runId}.${fileId}.${chunk}${generation ? `.r${generation}` : ''}`,
+  finalize: (runId: string, fileId: string, generation = 0) => `fin.${runId}.${fileId}${generation ? `.r${generation}` : ''}`,
+  report: (runId: string, generation = 0) => `rep.${runId}.${generation}`,
+} as const;

@@ -1,0 +1,236 @@
+/**
+ * Executes a plan with as few ffmpeg passes as possible:
+ *  1. ONE encode pass over the source into a single compressed file (mono 16 kHz mp3, or low-fps mp4 with
+ *     keyframes forced at every cut), optionally running silencedetect on the same decoded samples;
+ *  2. ONE stream-copy pass of that file through the segment muxer with explicit `-segment_times` (no decode;
+ *     a few ms per hour). Its segment list records where every chunk really starts and ends.
+ * Then every chunk is measured (times from the segment list, bytes from disk), and a chunk still over a
+ * limit is split again from the encoded file. All temp files live in a per-call directory, removed on success
+ * and failure; ffmpeg runs with that directory as cwd, so output names are fixed, relative and safe.
+ */
+import { copyFile, mkdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { ModelSpec } from '../models/catalog.ts';
+import { withTempDir } from '../storage/temp.ts';
+import { OmniError } from '../util/errors.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
+import { chooseCuts } from './cutpoints.ts';
+import { encodeArgs, splitArgs } from './encode-args.ts';
+import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
+import { base64Chars, chunkTokens, limitViolations } from './limits.ts';
+import { readPriming } from './lame-tag.ts';
+import { inputArg, lastOutTime } from './probe.ts';
+import { SilenceCollector, silenceFilter } from './silence.ts';
+import type { CutChunk, EncodeSpec, MediaInfo, Plan, Silence } from './types.ts';
+
+export interface CutOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+  /** where the per-call temp directory goes (default OMNIBATCH_TMP or the OS temp dir) */
+  tmpDir?: string;
+  /** checks input tokens of measured chunks too (durations are planned within them already) */
+  model?: ModelSpec;
+  /** silences on the source timeline, used when a chunk must be split again */
+  silences?: readonly Silence[];
+}
+
+/** The source, compressed once: the expensive pass. Times on its own timeline map to the source by offsetS/delayS. */
+export interface Encoded {
+  file: string;
+  encode: EncodeSpec;
+  /** where the encoded file starts on the source's timeline */
+  offsetS: number;
+  /** encoder priming at the start of the file (mp3: 1105 samples), not source audio */
+  delayS: number;
+  /** decodable length of the encoded file */
+  durationS: number;
+  silences?: Silence[];
+}
+
+/** A piece cut and measured in the temp dir, on the source's timeline. */
+export interface Piece { file: string; startS: number; endS: number; durationS: number; overlapS: number; bytes: number; base64Chars: number }
+
+let encodeSeq = 0;
+const TAIL_S = 0.25;
+
+export async function encodeWhole(file: string, encode: EncodeSpec, dir: string, opts: CutOptions & {
+  range?: { startS: number; endS: number };
+  /** video: source times at which chunks will be split */
+  keyframesS?: readonly number[];
+  detectSilence?: { noiseDb?: number; minSilenceS?: number };
+} = {}): Promise<Encoded> {
+  const log = opts.log ?? silentLogger;
+  const offsetS = opts.range?.startS ?? 0;
+  const out = `enc-${++encodeSeq}.${encode.format}`;
+  const collector = opts.detectSilence ? new SilenceCollector() : undefined;
+  const args = ['-v', collector ? 'info' : 'error', '-nostats',
+    ...encodeArgs(inputArg(file), encode, {
+      range: opts.range,
+      keyframesS: opts.keyframesS?.map((s) => s - offsetS).filter((s) => s > 0),
+      silenceFilter: opts.detectSilence && silenceFilter(opts.detectSilence.noiseDb, opts.detectSilence.minSilenceS),
+    }),
+    '-f', encode.format, '-y', out, '-progress', 'pipe:1'];
+  const { stdout } = await runFfmpeg(args, { log, signal: opts.signal, cwd: dir, onStderr: collector && ((t) => collector.push(t)) });
+  // mp3 keeps the encoder's priming in the file and declares it in its LAME tag; mp4 video starts at 0.
+  const delayS = encode.kind === 'audio' ? await primingS(path.join(dir, out), encode.sampleRate, opts) : 0;
+  // -progress reports the decodable output length; the file's own timeline adds the priming.
+  const durationS = lastOutTime(stdout) + delayS;
+  const silences = collector?.finish(offsetS + durationS).map((s) => ({ startS: s.startS + offsetS, endS: s.endS + offsetS }));
+  log.debug({ out, delayS, durationS, silences: silences?.length }, 'encoded');
+  return { file: path.join(dir, out), encode, offsetS, delayS, durationS, ...(silences && { silences }) };
+}
+
+/** Seconds of priming at the start of an encoded mp3: from its LAME tag, else from ffprobe's start_time. */
+async function primingS(file: string, sampleRate: number, opts: CutOptions): Promise<number> {
+  const samples = await readPriming(file);
+  if (samples !== undefined) return samples / sampleRate;
+  const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'error', '-select_streams', '0',
+    '-show_entries', 'stream=start_time', '-of', 'csv=p=0', `file:${file}`], { log: opts.log, signal: opts.signal });
+  return Math.max(0, Number(stdout.trim()) || 0);
+}
+
+interface Row { name: string; start: number; end: number }
+
+/** The segment list has microsecond precision; keep sums free of float noise. */
+const us = (s: number): number => Math.round(s * 1e6) / 1e6;
+
+function parseSegmentList(csv: string): Row[] {
+  return csv.split('\n').filter((l) => l.trim()).map((l) => {
+    const parts = l.split(',');
+    const end = Number(parts.pop());
+    const start = Number(parts.pop());
+    return { name: parts.join(',').replace(/^"|"$/g, ''), start, end };
+  });
+}
+
+/**
+ * Splits an encoded file into pieces given on the source's timeline, by stream copy in ONE ffmpeg process.
+ * Pieces that overlap (chunk overlap) cannot come out of one segment muxer, so overlapping neighbours go to
+ * two muxers fed by the same read: even pieces to one, odd to the other, the gaps between them discarded.
+ */
+export async function splitEncoded(enc: Encoded, pieces: readonly { startS: number; endS: number; overlapS?: number }[], dir: string, opts: CutOptions = {}): Promise<Piece[]> {
+  const log = opts.log ?? silentLogger;
+  const eps = 1e-3;
+  const toEnc = (s: number): number => (s - enc.offsetS <= eps ? 0 : s - enc.offsetS + enc.delayS);
+  const overlapping = pieces.some((p, i) => i > 0 && p.startS < pieces[i - 1].endS - eps);
+  const groups = overlapping ? [0, 1] : [0];
+  const tag = `split-${++encodeSeq}`;
+  const args = ['-v', 'error', '-nostats', '-i', `file:${path.basename(enc.file)}`];
+  const plans = groups.map((g) => {
+    const mine = pieces.map((p, i) => ({ p, i })).filter(({ i }) => !overlapping || i % 2 === g);
+    const times = [...new Set(mine.flatMap(({ p }) => [toEnc(p.startS), toEnc(p.endS)]).map((s) => Number(s.toFixed(6))))]
+      // A piece ending within a quarter second of the file's end ends AT the end: its plan was made on a
+      // duration that differs from the encoded one by the codec's padding, and a split there finds no packet.
+      .filter((s) => s > eps && s < enc.durationS - TAIL_S).sort((a, b) => a - b);
+    const ext = enc.encode.format;
+    args.push(...splitArgs(enc.encode, times, `${tag}-${g}-%05d.${ext}`, `${tag}-${g}.csv`));
+    return { g, mine, times };
+  });
+  await runFfmpeg(args, { log, signal: opts.signal, cwd: dir });
+
+  const out: Piece[] = new Array(pieces.length);
+  for (const { g, mine, times } of plans) {
+    const rows = parseSegmentList(await readFile(path.join(dir, `${tag}-${g}.csv`), 'utf8'));
+    if (rows.length !== times.length + 1) {
+      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments, expected ${times.length + 1}`, { retryable: false, details: { times, rows } });
+    }
+    const used = new Set<number>();
+    for (const { p, i } of mine) {
+      const s = toEnc(p.startS);
+      const r = s <= eps ? 0 : times.findIndex((t) => Math.abs(t - s) < eps) + 1;
+      if (r < 0 || (s > eps && r === 0)) throw new OmniError('ffmpeg_failed', `no segment starts at ${s.toFixed(3)} s`, { retryable: false });
+      const row = rows[r];
+      used.add(r);
+      const file = path.join(dir, row.name);
+      const bytes = (await stat(file)).size;
+      const startS = us(Math.max(enc.offsetS, enc.offsetS + row.start - enc.delayS));
+      out[i] = { file, startS, endS: us(enc.offsetS + row.end - enc.delayS), durationS: us(row.end - row.start), overlapS: 0, bytes, base64Chars: base64Chars(bytes) };
+    }
+    // The stretches between one muxer's pieces belong to the other muxer's pieces: not needed here.
+    await Promise.all(rows.map((row, r) => (used.has(r) ? undefined : unlink(path.join(dir, row.name)).catch(() => undefined))));
+  }
+  return relink(out);
+}
+
+/** Overlap of each piece with the one before, from the measured times (float noise below a microsecond is none). */
+function relink(pieces: Piece[]): Piece[] {
+  for (let i = 0; i < pieces.length; i++) {
+    const o = i === 0 ? 0 : pieces[i - 1].endS - pieces[i].startS;
+    pieces[i].overlapS = o > 1e-6 ? us(o) : 0;
+  }
+  return pieces;
+}
+
+/** How many pieces a measured chunk must become to fit every limit, with 10% to spare. */
+function piecesNeeded(p: Piece, plan: Plan, model?: ModelSpec): number {
+  const l = plan.limits;
+  const ratios = [p.durationS / l.maxSeconds, p.bytes / l.maxBytes, p.base64Chars / l.maxBase64Chars];
+  if (model) ratios.push((chunkTokens(p.durationS, plan.encode, model, l.promptTokens) - l.promptTokens) / Math.max(1, l.maxInputTokens - l.promptTokens));
+  return Math.max(2, Math.ceil(Math.max(...ratios) * 1.1));
+}
+
+/**
+ * Re-plans chunks that measured over a limit (an encoder overshooting its bitrate, a planner estimate off):
+ * each is cut again into smaller pieces, at silences where there are some, from the encoded file (audio:
+ * stream copy) or from the source (video: its keyframes must be where the new cuts are). Three rounds at most.
+ */
+export async function enforceLimits(source: string, enc: Encoded, plan: Plan, pieces: Piece[], dir: string, opts: CutOptions = {}): Promise<Piece[]> {
+  const log = opts.log ?? silentLogger;
+  const violations = (p: Piece): string[] => limitViolations(p, plan.limits, plan.encode, opts.model);
+  for (let round = 0; round < 3; round++) {
+    const bad = pieces.map((p, i) => ({ p, i })).filter(({ p }) => violations(p).length > 0);
+    if (bad.length === 0) return pieces;
+    log.info({ round, chunks: bad.map(({ i, p }) => ({ i, why: violations(p) })) }, 're-planning chunks over a limit');
+    const next: Piece[][] = pieces.map((p) => [p]);
+    for (const { p, i } of bad) {
+      const len = p.endS - p.startS;
+      const n = piecesNeeded(p, plan, opts.model);
+      const inside = (opts.silences ?? []).filter((s) => s.endS > p.startS && s.startS < p.endS)
+        .map((s) => ({ startS: s.startS - p.startS, endS: s.endS - p.startS }));
+      const cuts = chooseCuts(len, { targetS: len / n, windowS: len / n / 4, minChunkS: Math.min(0.5, len / n / 2), maxS: (len / n) * 1.25 }, inside);
+      const bounds = [p.startS, ...cuts.map((c) => p.startS + c.atS), p.endS];
+      const sub = bounds.slice(0, -1).map((s, k) => ({ startS: s, endS: bounds[k + 1], overlapS: k === 0 ? p.overlapS : 0 }));
+      if (plan.encode.kind === 'audio') {
+        next[i] = await splitEncoded(enc, sub, dir, opts);
+      } else {
+        const part = await encodeWhole(source, plan.encode, dir, { ...opts, range: { startS: p.startS, endS: p.endS }, keyframesS: bounds });
+        next[i] = await splitEncoded(part, sub, dir, opts);
+      }
+      await unlink(p.file).catch(() => undefined);
+    }
+    pieces = relink(next.flat());
+  }
+  const still = pieces.map((p, i) => ({ i, why: violations(p) })).filter((x) => x.why.length);
+  if (still.length === 0) return pieces;
+  throw new OmniError('plan_impossible', `chunk ${still[0].i} is still over a limit after re-planning: ${still[0].why.join('; ')}`, { retryable: false });
+}
+
+/** Moves finished pieces into the caller's directory as chunk-0000.<ext>, in timeline order. */
+export async function deliver(pieces: readonly Piece[], format: string, outDir: string): Promise<CutChunk[]> {
+  await mkdir(outDir, { recursive: true });
+  const out: CutChunk[] = [];
+  for (const [index, p] of pieces.entries()) {
+    const file = path.join(outDir, `chunk-${String(index).padStart(4, '0')}.${format}`);
+    await rename(p.file, file).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EXDEV') throw e;
+      await copyFile(p.file, file);
+      await rm(p.file, { force: true });
+    });
+    out.push({ index, file, startS: p.startS, durationS: p.durationS, endS: p.endS, overlapS: p.overlapS, bytes: p.bytes, base64Chars: p.base64Chars, format });
+  }
+  return out;
+}
+
+/** Executes a plan on a source: one encode pass, one copy split, measure, re-plan what is over a limit. */
+export async function cutChunks(file: string, info: MediaInfo, plan: Plan, outDir: string, opts: CutOptions = {}): Promise<CutChunk[]> {
+  return withTempDir('cut', async (dir) => {
+    const first = plan.chunks[0];
+    const last = plan.chunks[plan.chunks.length - 1];
+    const whole = first.startS <= 0 && last.endS >= info.durationS - 1e-3;
+    const keyframesS = plan.encode.kind === 'video' ? plan.chunks.flatMap((c) => [c.startS, c.endS]) : undefined;
+    const enc = await encodeWhole(file, plan.encode, dir, { ...opts, ...(!whole && { range: { startS: first.startS, endS: last.endS } }), keyframesS });
+    let pieces = await splitEncoded(enc, plan.chunks, dir, opts);
+    pieces = await enforceLimits(file, enc, plan, pieces, dir, opts);
+    return deliver(pieces, plan.encode.format, outDir);
+  }, { base: opts.tmpDir });
+}

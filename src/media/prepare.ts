@@ -1,0 +1,66 @@
+/**
+ * The adapter the pipeline calls: probe -> silences -> plan -> cut -> measure -> re-plan what is over a limit.
+ *
+ * Audio (every audio task, and video sources whose task or model wants sound only): the encode pass also runs
+ * silencedetect on the samples it encodes, so the source is decoded ONCE for both; the plan is then made on
+ * the encoded file's real length and silences, and cut from it by stream copy. The encoding does not depend
+ * on where the cuts fall (only on the longest chunk the limits allow), which is what lets it come first.
+ *
+ * Video: silencedetect reads the audio track alone (cheap next to a video encode), then the plan, then one
+ * encode with keyframes forced at every cut, then the copy split.
+ */
+import type { ModelSpec } from '../models/catalog.ts';
+import { withTempDir } from '../storage/temp.ts';
+import type { Logger } from '../util/logger.ts';
+import { deliver, encodeWhole, enforceLimits, splitEncoded } from './cut.ts';
+import { planChunks, resolveMode, type PlanPolicy } from './plan.ts';
+import { probeMedia } from './probe.ts';
+import { detectSilences } from './silence.ts';
+import type { CutChunk, EncodeSpec, MediaInfo, Plan } from './types.ts';
+
+export interface PrepareOptions {
+  outDir: string;
+  log?: Logger;
+  signal?: AbortSignal;
+  /** a probe already made (the pipeline probes first to pick the policy) */
+  info?: MediaInfo;
+  /** base of the per-call temp directory */
+  tmpDir?: string;
+  noiseDb?: number;
+  minSilenceS?: number;
+}
+
+const sameEncode = (a: EncodeSpec, b: EncodeSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+export async function prepareChunks(file: string, model: ModelSpec, policy: PlanPolicy, opts: PrepareOptions): Promise<{ info: MediaInfo; plan: Plan; chunks: CutChunk[] }> {
+  const { log, signal } = opts;
+  const probed = opts.info ?? (await probeMedia(file, { log, signal }));
+  const { mode } = resolveMode(probed, model, policy);
+  const detect = { noiseDb: opts.noiseDb, minSilenceS: opts.minSilenceS };
+  return withTempDir('prepare', async (dir) => {
+    const ctx = { log, signal, model, tmpDir: opts.tmpDir };
+    if (mode === 'audio') {
+      // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
+      const first = planChunks(probed, model, policy);
+      let enc = await encodeWhole(file, first.encode, dir, { ...ctx, detectSilence: detect });
+      // Plan on what was really encoded when the probe's figure is off by more than the codec's padding.
+      const encodedS = Math.max(0, enc.durationS - enc.delayS);
+      const info: MediaInfo = Math.abs(encodedS - probed.durationS) <= 0.1 ? probed : { ...probed, durationS: encodedS, durationSource: 'measured' };
+      const plan = planChunks(info, model, policy, enc.silences);
+      if (!sameEncode(plan.encode, enc.encode)) enc = await encodeWhole(file, plan.encode, dir, ctx);
+      const pieces = await splitEncoded(enc, plan.chunks, dir, ctx);
+      const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences: enc.silences });
+      const chunks = await deliver(fitted, plan.encode.format, opts.outDir);
+      log?.debug({ chunks: chunks.length, reason: plan.reason }, 'prepared');
+      return { info, plan, chunks };
+    }
+    const silences = probed.audio.length
+      ? await detectSilences(file, { ...detect, log, signal, streamIndex: probed.audio[0].index, durationS: probed.durationS })
+      : [];
+    const plan = planChunks(probed, model, policy, silences);
+    const enc = await encodeWhole(file, plan.encode, dir, { ...ctx, keyframesS: plan.chunks.flatMap((c) => [c.startS, c.endS]) });
+    const pieces = await splitEncoded(enc, plan.chunks, dir, ctx);
+    const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences });
+    return { info: probed, plan, chunks: await deliver(fitted, plan.encode.format, opts.outDir) };
+  }, { base: opts.tmpDir });
+}

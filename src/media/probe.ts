@@ -1,0 +1,201 @@
+/**
+ * ffprobe -> our own MediaInfo, with a decodable duration we can plan on.
+ *
+ * Duration heuristic (cheap in the common case, honest in the odd ones):
+ *  1. Read the header (one ffprobe). No audio or video stream -> media_unreadable; probe failure -> media_unreadable.
+ *  2. Trust a PCM track's header when the file holds that many bytes (ffprobe derives it from the data size).
+ *     Trust any other header's duration only when it passes two checks:
+ *     - ffprobe did not warn "Estimating duration from bitrate" (raw AAC/AMR/MP3: a guess from the first frames);
+ *     - the track we will send really ends there: the same ffprobe call seeks far past the end and reads the
+ *       last packets (no decoding); their end must be within max(0.1 s, 0.5%) of the claim. A truncated upload
+ *       (header: 19 min, data: 1.7 s) or a lying header fails this at once.
+ *  3. Otherwise (no duration, a guess, or a mismatch) measure: one ffmpeg pass decoding that audio track to
+ *     the null muxer (sample-exact), or for a video-only file a listing of its packets (no costly video decode).
+ *     0 s decodable -> media_empty; under 0.1 s -> media_too_short.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { OmniError } from '../util/errors.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
+import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
+import type { AudioStream, MediaInfo, VideoStream } from './types.ts';
+
+export const MIN_DECODABLE_S = 0.1;
+const still = new Set(['mjpeg', 'png', 'bmp', 'webp', 'gif', 'tiff']);
+
+export interface ProbeOptions { log?: Logger; signal?: AbortSignal }
+
+/** The caller's logger at most at debug level: commands are logged, failures become coded errors instead of warnings. */
+function quiet(log: Logger | undefined): Logger {
+  if (!log || !log.isLevelEnabled('debug')) return silentLogger;
+  return log;
+}
+
+const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+
+/** The argument ffmpeg/ffprobe get for an input: `file:` + absolute path, so names like `a:b.mp3` or `-x.wav` stay files. */
+export function inputArg(input: string): string {
+  return isUrl(input) ? input : `file:${path.resolve(input)}`;
+}
+
+const num = (v: unknown): number | undefined => {
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : Number.NaN;
+  return Number.isFinite(n) ? n : undefined;
+};
+const rate = (v: unknown): number => {
+  if (typeof v !== 'string') return 0;
+  const [a, b] = v.split('/').map(Number);
+  return b ? a / b : Number.isFinite(a) ? a : 0;
+};
+
+type Json = Record<string, unknown>;
+
+/** Pure: ffprobe's JSON -> MediaInfo (durationS = the header's claim, 0 when none). */
+export function parseProbe(json: Json, sizeBytes: number): MediaInfo {
+  const format = (json.format ?? {}) as Json;
+  const streams = ((json.streams ?? []) as Json[]);
+  const audio: AudioStream[] = [];
+  const video: VideoStream[] = [];
+  for (const s of streams) {
+    const index = Number(s.index);
+    if (s.codec_type === 'audio') {
+      audio.push({ index, codec: String(s.codec_name ?? 'unknown'), sampleRate: num(s.sample_rate) ?? 0, channels: num(s.channels) ?? 0,
+        ...(num(s.bit_rate) !== undefined && { bitrate: num(s.bit_rate) }) });
+    } else if (s.codec_type === 'video') {
+      const disp = (s.disposition ?? {}) as Json;
+      const codec = String(s.codec_name ?? 'unknown');
+      // Matroska attachments (cover art) are not flagged attached_pic, but have no frame rate.
+      const attachedPic = disp.attached_pic === 1 || (still.has(codec) && rate(s.avg_frame_rate) === 0);
+      video.push({ index, codec, width: num(s.width) ?? 0, height: num(s.height) ?? 0, fps: rate(s.avg_frame_rate) || rate(s.r_frame_rate), attachedPic });
+    }
+  }
+  video.sort((a, b) => Number(a.attachedPic) - Number(b.attachedPic));
+  let header = num(format.duration);
+  if (header === undefined) {
+    const ds = streams.map((s) => num(s.duration)).filter((d): d is number => d !== undefined);
+    if (ds.length) header = Math.max(...ds);
+  }
+  return {
+    durationS: header ?? 0,
+    ...(header !== undefined && { headerDurationS: header }),
+    durationSource: 'header',
+    sizeBytes: num(format.size) ?? sizeBytes,
+    container: String(format.format_name ?? 'unknown'),
+    ...(num(format.bit_rate) !== undefined && { bitrate: num(format.bit_rate) }),
+    audio,
+    video,
+  };
+}
+
+/** The track whose length we plan on: the first audio track, else the first real video track. */
+function primaryStream(info: MediaInfo): { index: number; kind: 'audio' | 'video' } {
+  if (info.audio.length) return { index: info.audio[0].index, kind: 'audio' };
+  return { index: info.video[0].index, kind: 'video' };
+}
+
+/**
+ * Where the track's last packets end (the probe read them after a seek far past the end). Undefined when that
+ * cannot be told: no packets of that track, or packets without timestamps (laced Matroska frames).
+ */
+export function tailEnd(packets: readonly Json[], streamIndex: number): number | undefined {
+  let end: number | undefined;
+  for (const p of packets) {
+    if (Number(p.stream_index) !== streamIndex) continue;
+    const pts = num(p.pts_time);
+    if (pts === undefined) return undefined;
+    const e = pts + (num(p.duration_time) ?? 0);
+    if (end === undefined || e > end) end = e;
+  }
+  return end;
+}
+
+/**
+ * Decodable seconds of one track. Audio: decoded to the null muxer (sample-exact, and cheap). Video: its packets
+ * listed without decoding (a video decode would cost as much as the encode), the latest pts + duration.
+ */
+export async function measureDuration(arg: string, streamIndex: number, kind: 'audio' | 'video', opts: ProbeOptions = {}): Promise<number> {
+  const unreadable = (e: unknown): never => {
+    throw new OmniError('media_unreadable', `the media could not be decoded: ${(e as Error).message}`, { retryable: false, cause: e });
+  };
+  if (kind === 'video') {
+    const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'error', '-select_streams', String(streamIndex),
+      '-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'json', arg], { ...opts, log: quiet(opts.log), code: 'media_unreadable' }).catch(unreadable);
+    const packets = ((JSON.parse(stdout) as Json).packets ?? []) as Json[];
+    return tailEnd(packets.filter((p) => num(p.pts_time) !== undefined), streamIndex) ?? 0;
+  }
+  const { stdout } = await runFfmpeg(['-v', 'error', '-nostats', '-i', arg, '-map', `0:${streamIndex}`, '-f', 'null', '-', '-progress', 'pipe:1'],
+    { ...opts, log: quiet(opts.log) }).catch(unreadable);
+  return lastOutTime(stdout);
+}
+
+/** PCM durations are bytes / byte rate: exact whenever the bytes are really there (ffprobe caps them at the file size). */
+function pcmConsistent(info: MediaInfo, header: number): boolean {
+  const a = info.audio[0];
+  if (!a || !a.codec.startsWith('pcm_') || !a.bitrate || !info.sizeBytes) return false;
+  return (header * a.bitrate) / 8 <= info.sizeBytes + 4096;
+}
+
+/** The final `out_time_us` of ffmpeg's -progress output, in seconds. */
+export function lastOutTime(progress: string): number {
+  let us = 0;
+  for (const m of progress.matchAll(/^out_time_us=(-?\d+)/gm)) us = Number(m[1]);
+  return Math.max(0, us / 1e6);
+}
+
+const SHOW = ['-print_format', 'json', '-show_format', '-show_streams'];
+/** Packets read after seeking this far: the demuxer lands on the last ones (no decoding, a few KB read). */
+const TAIL_ARGS = ['-show_entries', 'packet=stream_index,pts_time,duration_time', '-read_intervals', '99999999%'];
+
+/** One ffprobe for header and last packets; when seeking fails, the header alone. */
+async function ffprobeHeader(arg: string, opts: ProbeOptions): Promise<{ json: Json; stderr: string }> {
+  // A failure here is a verdict on the file (media_unreadable), not an operational warning: keep it out of the warn log.
+  const probe = (extra: string[]) => runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'warning', ...SHOW, ...extra, arg],
+    { log: quiet(opts.log), signal: opts.signal, code: 'media_unreadable' });
+  const { stdout, stderr } = await probe(TAIL_ARGS).catch(() => probe([])).catch((e: unknown) => {
+    if (!(e instanceof OmniError)) throw e;
+    // ffprobe's last line names the input (a long path) and then the reason: keep the reason.
+    const last = String(e.details?.stderr ?? '').trim().split('\n').pop() ?? '';
+    const reason = last.slice(last.lastIndexOf(': ') + 2) || e.message;
+    throw new OmniError('media_unreadable', `not readable as audio or video: ${reason}`, { retryable: false, cause: e });
+  });
+  return { json: JSON.parse(stdout) as Json, stderr };
+}
+
+export async function probeMedia(input: string, opts: ProbeOptions = {}): Promise<MediaInfo> {
+  const log = opts.log ?? silentLogger;
+  let size = 0;
+  if (!isUrl(input)) {
+    const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
+      throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { retryable: false, cause: e });
+    });
+    if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`, { retryable: false });
+    if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`, { retryable: false });
+    size = st.size;
+  }
+  const arg = inputArg(input);
+  const { json, stderr } = await ffprobeHeader(arg, { log, signal: opts.signal });
+  const info = parseProbe(json, size);
+  if (info.audio.length === 0 && info.video.length === 0) {
+    throw new OmniError('media_unreadable', 'the file has no audio or video stream', { retryable: false });
+  }
+  const primary = primaryStream(info);
+  const header = info.headerDurationS;
+  const end = tailEnd((json.packets ?? []) as Json[], primary.index);
+  let why: string | undefined;
+  if (header === undefined || header <= 0) why = 'no duration in the header';
+  else if (primary.kind === 'audio' && pcmConsistent(info, header)) why = undefined;
+  else if (/Estimating duration from bitrate/i.test(stderr)) why = 'header duration is estimated from the bitrate';
+  else if (end === undefined) why = 'the end of the track cannot be read from its last packets';
+  else if (Math.abs(end - header) > Math.max(0.1, header * 0.005)) why = `header claims ${header.toFixed(2)} s, the ${primary.kind} track ends at ${end.toFixed(2)} s`;
+  if (why) {
+    const measured = await measureDuration(arg, primary.index, primary.kind, { log, signal: opts.signal });
+    log.debug({ input, why, header, measured }, 'duration measured');
+    info.durationS = measured;
+    info.durationSource = 'measured';
+  }
+  if (info.durationS <= 0) throw new OmniError('media_empty', 'the file holds no decodable audio or video', { retryable: false });
+  if (info.durationS < MIN_DECODABLE_S) {
+    throw new OmniError('media_too_short', `only ${info.durationS.toFixed(3)} s decodable (minimum ${MIN_DECODABLE_S} s)`, { retryable: false });
+  }
+  return info;
+}

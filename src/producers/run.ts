@@ -1,0 +1,94 @@
+/** Creating a run: validate the request, fix its spec and fingerprint, store it, enqueue its scan. */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/index.ts';
+import { taskFingerprint } from '../outputs/fingerprint.ts';
+import { jobIds } from '../jobs/catalog.ts';
+import type { Queues } from '../jobs/queues.ts';
+import { findModel } from '../models/catalog.ts';
+import type { RunStore } from '../runs/store.ts';
+import type { RunSpec } from '../runs/types.ts';
+import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
+import { OmniError } from '../util/errors.ts';
+
+export interface RunRequest {
+  source: string;
+  destination: string;
+  task: string;
+  model?: string;
+  prompt?: string;
+  voice?: string;
+  include?: string[];
+  exclude?: string[];
+  maxFiles?: number;
+  budgetMicros?: number;
+  force?: boolean;
+  chunkSeconds?: number;
+  overlapSeconds?: number;
+  manifest?: string;
+  schedule?: string;
+  notifyUrl?: string;
+}
+
+/** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Pure: request + config -> the run's fixed spec, or a coded error naming what is wrong. */
+export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date()): RunSpec {
+  if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
+  const task: Task = req.task;
+  const ts = TASK_SPECS[task];
+  const modelName = req.model ?? ts.defaultModel;
+  const model = findModel(modelName);
+  if (!model) throw new OmniError('model_not_found', `unknown model "${modelName}"`, { retryable: false });
+  if (task === 'custom' && !req.prompt) throw new OmniError('invalid_request', 'task custom needs --prompt', { retryable: false });
+  if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_request', `${model.id} takes no prompt`, { retryable: false });
+  if (ts.prompt && !model.acceptsPrompt && task !== 'caption') {
+    throw new OmniError('invalid_request', `task ${task} needs a model that takes a prompt; ${model.id} does not`, { retryable: false });
+  }
+  if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_request', `${model.id} cannot speak`, { retryable: false });
+  const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
+  if (voice && model.voices.length && !model.voices.includes(voice)) {
+    throw new OmniError('invalid_request', `voice "${voice}" is not one of ${model.voices.join(', ')}`, { retryable: false });
+  }
+  const prompt = req.prompt ?? ts.prompt;
+  const spec: RunSpec = {
+    runId,
+    createdAt: now.toISOString(),
+    source: req.source,
+    destination: req.destination,
+    task,
+    model: model.id,
+    protocol: cfg.protocol,
+    region: cfg.region,
+    ...(prompt !== undefined && { prompt }),
+    ...(voice !== undefined && { voice }),
+    ...(req.include?.length && { include: req.include }),
+    ...(req.exclude?.length && { exclude: req.exclude }),
+    ...(req.maxFiles !== undefined && { maxFiles: req.maxFiles }),
+    ...(req.budgetMicros !== undefined && { budgetMicros: req.budgetMicros }),
+    force: req.force ?? false,
+    fingerprint: '',
+    ...(req.chunkSeconds !== undefined && { chunkSeconds: req.chunkSeconds }),
+    ...(req.overlapSeconds !== undefined && { overlapSeconds: req.overlapSeconds }),
+    inputMode: cfg.inputMode,
+    ...(req.manifest && { manifest: req.manifest }),
+    ...(req.schedule && { schedule: req.schedule }),
+    ...(req.notifyUrl && { notifyUrl: req.notifyUrl }),
+  };
+  spec.fingerprint = taskFingerprint({
+    task, model: model.id, prompt: spec.prompt, voice: spec.voice,
+    chunkPolicy: { ...ts.policy, ...(spec.chunkSeconds && { targetS: spec.chunkSeconds }), ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }) },
+  });
+  return spec;
+}
+
+export async function createRun(deps: { cfg: Config; runs: RunStore; queues: Queues }, req: RunRequest,
+  opts: { enqueueScan?: boolean } = {}): Promise<RunSpec> {
+  const spec = buildRunSpec(req, deps.cfg, newRunId());
+  await deps.runs.create(spec);
+  if (opts.enqueueScan ?? true) await deps.queues.scan.add('scan', { runId: spec.runId }, { jobId: jobIds.scan(spec.runId) });
+  return spec;
+}

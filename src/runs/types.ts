@@ -1,0 +1,103 @@
+/** What a run is (its spec, fixed at creation) and what each file of it became. */
+import type { Cost } from '../cost/price.ts';
+import type { Region } from '../models/catalog.ts';
+import type { Protocol, Usage } from '../models/types.ts';
+import type { Task } from '../tasks/catalog.ts';
+
+export interface RunSpec {
+  runId: string;
+  createdAt: string;
+  source: string;
+  destination: string;
+  task: Task;
+  model: string;
+  protocol: Protocol;
+  region: Region;
+  prompt?: string;
+  voice?: string;
+  include?: string[];
+  exclude?: string[];
+  maxFiles?: number;
+  budgetMicros?: number;
+  force: boolean;
+  fingerprint: string;
+  chunkSeconds?: number;
+  overlapSeconds?: number;
+  inputMode: 'base64' | 'url';
+  /** a manifest of object URIs instead of a listing */
+  manifest?: string;
+  schedule?: string;
+  notifyUrl?: string;
+}
+
+export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;
+export type FileStatus = (typeof FILE_STATUSES)[number];
+export const TERMINAL: readonly FileStatus[] = ['succeeded', 'failed', 'skipped', 'not_run'];
+
+export interface FileState {
+  key: string;
+  uri: string;
+  etag: string;
+  size: number;
+  status: FileStatus;
+  code?: string;
+  message?: string;
+  durationS?: number;
+  chunks?: number;
+  requests?: number;
+  usage?: Usage;
+  costMicros?: number;
+  currency?: string | null;
+  priced?: boolean;
+  flagged?: string[];
+}
+
+export type StopReason = 'budget' | 'cancelled' | 'auth' | 'error';
+
+export interface RunCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  not_run: number;
+  terminal: number;
+  media_ms: number;
+  requests: number;
+  retries: number;
+  /** the run's cost estimate, summed per file when it was planned (before any request) */
+  est_micros: number;
+  est_low_micros: number;
+  est_high_micros: number;
+}
+
+export interface RunState {
+  spec: RunSpec;
+  status: 'running' | 'stopping' | 'completed' | 'completed_with_failures' | 'stopped_budget' | 'cancelled' | 'stopped_error';
+  scanDone: boolean;
+  stopReason?: StopReason;
+  stopMessage?: string;
+  endedAt?: string;
+  generation: number;
+  counts: RunCounts;
+}
+
+/** One chunk's outcome, staged by infer and read by finalize: times on the source's timeline. */
+export interface ChunkResult {
+  index: number;
+  startS: number;
+  endS: number;
+  text: string;
+  usage: Usage;
+  cost: Cost;
+  /** requests this chunk took to succeed (1 = first try; moderation repairs count too) */
+  attempts: number;
+  requests: number;
+  /** the provider refused the content (DataInspectionFailed): recorded, not an error */
+  providerBlocked?: boolean;
+  /** moderation: the validated verdict (times relative to the chunk) */
+  verdict?: unknown;
+  /** speak: the chunk's WAV in staging */
+  audioKey?: string;
+  audioSeconds?: number;
+  requestId?: string | null;
+}

@@ -1,0 +1,88 @@
+/**
+ * Everything a handler needs, built once per process: config, logger, Redis, queues, the run store, storage
+ * (one client per location, cached), the model client, prices. Handlers receive it; they build nothing.
+ */
+import { readFileSync } from 'node:fs';
+import type { FlowProducer, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { endpointOf, type Config } from '../config/index.ts';
+import type { PricingOverride } from '../cost/price.ts';
+import { openFlowProducer, openQueues, closeQueues, redisConnection, type Queues } from '../jobs/queues.ts';
+import { createClient } from '../models/client.ts';
+import type { ModelClient } from '../models/types.ts';
+import { RunStore } from '../runs/store.ts';
+import type { RunSpec } from '../runs/types.ts';
+import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
+import type { Storage } from '../storage/types.ts';
+import { OmniError } from '../util/errors.ts';
+import type { Logger } from '../util/logger.ts';
+import { Costs } from './costs.ts';
+
+export interface Context {
+  cfg: Config;
+  log: Logger;
+  redis: Redis;
+  queues: Queues;
+  flows: FlowProducer;
+  runs: RunStore;
+  costs: Costs;
+  storage(location: string): Storage;
+  client: ModelClient;
+  pricing?: PricingOverride;
+  /** the spec of a run, cached: specs never change after creation */
+  spec(runId: string): Promise<RunSpec>;
+  /** prefix of every omnibatch key in Redis besides BullMQ's own */
+  keyPrefix: string;
+  close(): Promise<void>;
+}
+
+/** Per-job view: the job's child logger and, inside a worker, the worker (for rateLimit). */
+export interface JobContext extends Context {
+  worker?: Worker;
+  token?: string;
+}
+
+export function loadPricing(file: string | undefined): PricingOverride | undefined {
+  if (!file) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as PricingOverride;
+  } catch (err) {
+    throw new OmniError('config_invalid', `cannot read pricing file ${file}: ${(err as Error).message}`, { retryable: false });
+  }
+}
+
+export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient } = {}): Context {
+  const redis = redisConnection(cfg.redisUrl);
+  const queues = openQueues(redis, cfg.queuePrefix);
+  const flows = openFlowProducer(redis, cfg.queuePrefix);
+  const keyPrefix = `${cfg.queuePrefix}:omni`;
+  const runs = new RunStore(redis, keyPrefix);
+  const stores = new Map<string, Storage>();
+  const specs = new Map<string, RunSpec>();
+  const storageOpts = { ...storageOptionsFromConfig(cfg), log };
+  return {
+    cfg, log, redis, queues, flows, runs, keyPrefix,
+    costs: new Costs(redis, keyPrefix),
+    client: opts.client ?? createClient(endpointOf(cfg)),
+    pricing: loadPricing(cfg.pricingFile),
+    storage(location) {
+      let s = stores.get(location);
+      if (!s) { s = openStorage(location, storageOpts); stores.set(location, s); }
+      return s;
+    },
+    async spec(runId) {
+      let s = specs.get(runId);
+      if (!s) {
+        s = await runs.spec(runId);
+        if (!s) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+        specs.set(runId, s);
+      }
+      return s;
+    },
+    async close() {
+      await closeQueues(queues);
+      await flows.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

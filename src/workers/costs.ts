@@ -1,0 +1,63 @@
+/**
+ * The cost side of a run as the handlers use it: the ledger (idempotent per chunk), the budget
+ * reservations and the global TPM bucket, under one prefix. A thin facade over src/cost.
+ */
+import type { Redis } from 'ioredis';
+import { Budget, budgetChunkKey } from '../cost/budget.ts';
+import { Ledger } from '../cost/ledger.ts';
+import type { Cost } from '../cost/price.ts';
+import { TokenBucket, tpmBucketKey } from '../cost/token-bucket.ts';
+import type { Usage } from '../models/types.ts';
+
+export interface CostTotals {
+  usage: Usage;
+  costMicros: number;
+  currency: string | null;
+  priced: boolean;
+  chunks: number;
+  requests: number;
+}
+
+export class Costs {
+  readonly ledger: Ledger;
+  readonly budget: Budget;
+  readonly bucket: TokenBucket;
+
+  constructor(redis: Redis, readonly prefix: string) {
+    this.ledger = new Ledger(redis, prefix);
+    this.budget = new Budget(redis, prefix);
+    this.bucket = new TokenBucket(redis);
+  }
+
+  /** Counted once per (file, chunk), whoever records it and however often. */
+  async recordChunk(runId: string, fileId: string, chunk: number, attempt: string, usage: Usage, cost: Cost, requests: number): Promise<boolean> {
+    return (await this.ledger.recordChunk(runId, fileId, chunk, attempt, usage, cost, { requests })).recorded;
+  }
+
+  async reserve(runId: string, fileId: string, chunk: number, estimateMicros: number, budgetMicros: number): Promise<boolean> {
+    return (await this.budget.reserve(runId, budgetChunkKey(fileId, chunk), estimateMicros, budgetMicros)).granted;
+  }
+
+  async settle(runId: string, fileId: string, chunk: number, actualMicros: number): Promise<void> {
+    await this.budget.settle(runId, budgetChunkKey(fileId, chunk), actualMicros);
+  }
+
+  async release(runId: string, fileId: string, chunk: number): Promise<void> {
+    await this.budget.release(runId, budgetChunkKey(fileId, chunk));
+  }
+
+  /** Takes the request's input tokens from the model's global bucket; returns how long to wait (0 = go). */
+  async takeTokens(model: string, tokens: number, tpm: number): Promise<number> {
+    const r = await this.bucket.take(tpmBucketKey(this.prefix, model), tokens, tpm);
+    return r.ok ? 0 : Math.max(50, r.waitMs);
+  }
+
+  async settleTokens(model: string, estimated: number, actual: number): Promise<void> {
+    await this.bucket.settle(tpmBucketKey(this.prefix, model), estimated, actual);
+  }
+
+  async totals(runId: string): Promise<CostTotals> {
+    const t = await this.ledger.getLedger(runId);
+    return { usage: t.usage, costMicros: t.cost.amountMicros, currency: t.cost.currency, priced: t.cost.priced, chunks: t.chunks, requests: t.requests };
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * finalize: all chunk results of a file -> stitched on the source's timeline -> the task's outputs, then the
+ * result JSON last (its presence means "done" to a later run's scanner) -> the file succeeds -> staging goes.
+ */
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import { addCost, ZERO_COST } from '../cost/price.ts';
+import type { FinalizePayload } from '../jobs/catalog.ts';
+import { addUsage, emptyUsage } from '../models/types.ts';
+import { renderFileOutputs } from './render.ts';
+import type { ChunkResult } from '../runs/types.ts';
+import { outputKey, stagingKey } from '../storage/keys.ts';
+import { withTempDir } from '../storage/temp.ts';
+import { TASK_SPECS } from '../tasks/catalog.ts';
+import { OmniError } from '../util/errors.ts';
+import { concatWavFiles } from './audio.ts';
+import type { JobContext } from './context.ts';
+import { finishFile, isFileOpen } from './files.ts';
+import type { StagedFile } from './prepare.ts';
+
+export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Promise<{ outputs: string[] } | { skipped: string }> {
+  const { runId, fileId, key } = job.data;
+  const spec = await ctx.spec(runId);
+  if (!(await isFileOpen(ctx, runId, fileId))) return { skipped: 'file already finished' };
+  const dst = ctx.storage(spec.destination);
+  const file = await ctx.runs.file(runId, fileId);
+  const prepared = await readJson<StagedFile>(dst, stagingKey(runId, fileId, 0, 'prepared.json'));
+  const chunks: ChunkResult[] = [];
+  for (let i = 0; i < job.data.chunks; i++) {
+    const r = await readJson<ChunkResult>(dst, stagingKey(runId, fileId, i, 'result.json'));
+    if (r) chunks.push(r);
+  }
+  if (!prepared || chunks.length !== job.data.chunks) {
+    // A parent runs only after all its children succeeded; a missing result means staging was lost.
+    throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`, { retryable: true });
+  }
+  chunks.sort((a, b) => a.index - b.index);
+  const usage = chunks.reduce((u, c) => addUsage(u, c.usage), emptyUsage());
+  const cost = chunks.reduce((a, c) => addCost(a, c.cost), ZERO_COST);
+  const ts = TASK_SPECS[spec.task];
+
+  const rendered = renderFileOutputs({ spec, file: file!, durationS: prepared.durationS, chunks, usage, cost, overlapS: spec.overlapSeconds ?? ts.policy.overlapS });
+  const written: string[] = [];
+  for (const [ext, body] of Object.entries(rendered.files)) {
+    await dst.putText(outputKey(key, ext), body.text, body.contentType);
+    written.push(outputKey(key, ext));
+  }
+  if (ts.wantsAudioOut) {
+    await withTempDir(`fin-${fileId}`, async (dir) => {
+      const parts: string[] = [];
+      for (const c of chunks) {
+        if (!c.audioKey) continue;
+        const f = path.join(dir, `${c.index}.wav`);
+        await dst.download(c.audioKey, f);
+        parts.push(f);
+      }
+      const out = path.join(dir, 'all.wav');
+      await concatWavFiles(parts, out);
+      await dst.upload(out, outputKey(key, 'wav'), 'audio/wav');
+      written.push(outputKey(key, 'wav'));
+    }, { base: ctx.cfg.tmpDir });
+  }
+  // Last: the result JSON. A reader (and the next run's scanner) never sees a result whose outputs are missing.
+  await dst.putJson(outputKey(key, 'json'), rendered.result);
+  written.push(outputKey(key, 'json'));
+
+  await finishFile(ctx, runId, fileId, {
+    status: 'succeeded', durationS: prepared.durationS, chunks: chunks.length,
+    requests: chunks.reduce((n, c) => n + c.requests, 0), usage, costMicros: cost.amountMicros, currency: cost.currency, priced: cost.priced,
+    ...(rendered.flagged && { flagged: rendered.flagged }),
+  });
+  return { outputs: written };
+}
+
+async function readJson<T>(dst: ReturnType<JobContext['storage']>, key: string): Promise<T | undefined> {
+  const raw = await dst.getText(key);
+  return raw ? (JSON.parse(raw) as T) : undefined;
+}

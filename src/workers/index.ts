@@ -1,0 +1,142 @@
+/**
+ * The worker bootstrap: one BullMQ Worker per stage, an exhaustive handler map, and the one place where
+ * errors become queue behaviour: 429 -> worker.rateLimit (no attempt spent), retryable -> throw (backoff),
+ * permanent or out of attempts -> the file fails with its code and the job becomes UnrecoverableError.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { STAGES, type Payloads, type Stage } from '../jobs/catalog.ts';
+import { QUEUE_POLICY } from '../jobs/policy.ts';
+import { queueName, redisConnection } from '../jobs/queues.ts';
+import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
+import { describeError, isOmniError } from '../util/errors.ts';
+import type { Context, JobContext } from './context.ts';
+import { failFile } from './files.ts';
+import { finalize } from './finalize.ts';
+import { infer } from './infer.ts';
+import { prepare } from './prepare.ts';
+import { report } from './report.ts';
+import { scan } from './scan.ts';
+
+export type Handler<S extends Stage> = (job: Job<Payloads[S]>, ctx: JobContext) => Promise<unknown>;
+const handlers: { [S in Stage]: Handler<S> } = { scan, prepare, infer, finalize, report };
+
+export interface WorkerOptions {
+  stages?: readonly Stage[];
+  prepareConcurrency?: number;
+  inferConcurrency?: number;
+  finalizeConcurrency?: number;
+  /** global requests per minute across all workers */
+  rpm?: number;
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Codes that mean "nothing else will succeed": the run stops with that reason. */
+const RUN_FATAL = new Set(['auth', 'arrears']);
+/** Codes handled by waiting, without spending an attempt. */
+const RATE_LIMITED = new Set(['rate_limited', 'quota_exceeded']);
+
+export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Promise<RunningWorkers> {
+  const stages = opts.stages ?? STAGES;
+  const inferConcurrency = opts.inferConcurrency ?? ctx.cfg.inferConcurrency;
+  const rpm = opts.rpm ?? ctx.cfg.rpm;
+  // The API's limits are per account, not per process: both are global across every worker on the queue.
+  if (stages.includes('infer')) {
+    await ctx.queues.infer.setGlobalConcurrency(inferConcurrency);
+    if (rpm) await ctx.queues.infer.setGlobalRateLimit(rpm, 60_000);
+    else await ctx.queues.infer.removeGlobalRateLimit();
+  }
+  const concurrency: Record<Stage, number> = {
+    scan: 2,
+    prepare: opts.prepareConcurrency ?? ctx.cfg.prepareConcurrency,
+    infer: inferConcurrency,
+    finalize: opts.finalizeConcurrency ?? ctx.cfg.finalizeConcurrency,
+    report: 2,
+  };
+  const workers: Worker[] = [];
+  for (const stage of stages) {
+    const worker: Worker = new Worker(queueName(stage), (job, token) => processJob(stage, job as Job<never>, ctx, worker, token), {
+      connection: redisConnection(ctx.cfg.redisUrl),
+      prefix: ctx.cfg.queuePrefix,
+      concurrency: concurrency[stage],
+      lockDuration: ctx.cfg.lockDurationMs,
+      maxStalledCount: QUEUE_POLICY[stage].maxStalledCount,
+      // A killed worker's job comes back within about one lock duration.
+      stalledInterval: Math.max(500, Math.floor(ctx.cfg.lockDurationMs / 2)),
+      autorun: true,
+      name: `omnibatch-${stage}`,
+    });
+    worker.on('error', (err) => ctx.log.error({ stage, err: err.message }, 'worker error'));
+    workers.push(worker);
+  }
+  return {
+    workers,
+    async close(timeoutMs = 30_000) {
+      // Stop taking jobs; let in-flight ones finish, or hand them back (stalled) after the timeout.
+      const done = Promise.all(workers.map((w) => w.close()));
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+      if ((await Promise.race([done, timer])) === 'timeout') {
+        ctx.log.warn({ timeoutMs }, 'in-flight jobs did not finish in time: handing them back');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
+    },
+  };
+}
+
+async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx: Context, worker: Worker, token?: string): Promise<unknown> {
+  const data = job.data as Partial<Payloads['infer']>;
+  const log = ctx.log.child({ stage, jobId: job.id, runId: data.runId, key: data.key, chunk: data.chunk });
+  const jctx: JobContext = { ...ctx, log, worker, token };
+  const m = metrics();
+  const mstage = stage as MetricStage;
+  const ended = m.jobStarted(mstage);
+  try {
+    const result = await (handlers[stage] as Handler<S>)(job, jctx);
+    m.jobFinished(mstage, result && typeof result === 'object' && 'skipped' in result ? 'skipped' : 'completed');
+    return result;
+  } catch (err) {
+    if ((err as Error)?.name === 'RateLimitError') throw err;
+    const e = describeError(err);
+    if (isOmniError(err) && RATE_LIMITED.has(err.code)) {
+      const wait = err.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** Math.min(6, job.attemptsMade + 1));
+      log.warn({ code: e.code, waitMs: wait }, 'rate limited: pausing the queue');
+      await worker.rateLimit(wait);
+      throw Worker.RateLimitError();
+    }
+    const attempts = job.opts.attempts ?? 1;
+    const final = !e.retryable || job.attemptsMade + 1 >= attempts;
+    if (!final) {
+      log.warn({ code: e.code, attempt: job.attemptsMade + 1, of: attempts, err: e.message }, 'attempt failed: will retry');
+      m.jobFinished(mstage, 'retried');
+      m.retry(mstage, e.code);
+      if (data.runId) await ctx.runs.count(data.runId, 'retries', 1);
+      throw err;
+    }
+    log.error({ code: e.code, err: e.message }, 'failed');
+    m.jobFinished(mstage, 'failed');
+    await onFinalFailure(stage, job, jctx, e.code, e.message);
+    throw new UnrecoverableError(`${e.code}: ${e.message}`);
+  } finally {
+    ended();
+  }
+}
+
+async function onFinalFailure(stage: Stage, job: Job, ctx: JobContext, code: string, message: string): Promise<void> {
+  const d = job.data as Partial<Payloads['infer']> & { runId?: string };
+  if (!d.runId) return;
+  if (RUN_FATAL.has(code)) {
+    await ctx.runs.stop(d.runId, 'auth', `${code}: ${message}`);
+  }
+  if (stage === 'scan') {
+    await ctx.runs.stop(d.runId, 'error', `scan failed: ${code}: ${message}`);
+    const { enqueueReport } = await import('./report.ts');
+    if (await ctx.runs.scanDone(d.runId)) await enqueueReport(ctx, d.runId);
+    return;
+  }
+  if (stage === 'report' || !d.fileId) return;
+  await failFile(ctx, d.runId, d.fileId, code, message);
+}

@@ -1,0 +1,150 @@
+/**
+ * infer: one chunk -> one streaming request (plus at most one moderation repair) -> chunk result in staging.
+ * Exactly once where it matters: a staged result means the request already succeeded, so a redone job
+ * (its worker was killed) re-records the same ledger entry (idempotent) instead of paying again.
+ */
+import path from 'node:path';
+import { Worker, type Job } from 'bullmq';
+import { estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
+import { costOf } from '../cost/price.ts';
+import type { InferPayload } from '../jobs/catalog.ts';
+import { findModel } from '../models/catalog.ts';
+import { addUsage, emptyUsage, type ModelRequest, type ModelResult } from '../models/types.ts';
+import { parseVerdict } from '../outputs/moderation.ts';
+import { sendWebhook } from '../ops/webhook.ts';
+import type { ChunkResult, RunSpec } from '../runs/types.ts';
+import { stagingKey } from '../storage/keys.ts';
+import { withTempDir } from '../storage/temp.ts';
+import { TASK_SPECS } from '../tasks/catalog.ts';
+import { isOmniError, OmniError } from '../util/errors.ts';
+import type { JobContext } from './context.ts';
+import { finishNotRun, isFileOpen } from './files.ts';
+
+export type InferOutcome = { chunk: number; requests: number; reused: boolean } | { skipped: string };
+
+const REPAIR_PROMPT = 'Your previous answer was not the required JSON. Rewrite it as exactly ONE JSON object of the required shape, with nothing else:';
+
+function attemptToken(job: Job): string {
+  return `${job.id}#${job.attemptsMade + 1}`;
+}
+
+export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<InferOutcome> {
+  const d = job.data;
+  const spec = await ctx.spec(d.runId);
+  if (!(await isFileOpen(ctx, d.runId, d.fileId))) return { skipped: 'file already finished' };
+  const stop = await ctx.runs.stopReason(d.runId);
+  if (stop) {
+    await finishNotRun(ctx, d.runId, d.fileId, stop);
+    return { skipped: `run stopping (${stop})` };
+  }
+  const dst = ctx.storage(spec.destination);
+  const resultKey = stagingKey(d.runId, d.fileId, d.chunk, 'result.json');
+  const staged = await dst.getText(resultKey);
+  if (staged) {
+    const r = JSON.parse(staged) as ChunkResult;
+    await ctx.costs.recordChunk(d.runId, d.fileId, d.chunk, attemptToken(job), r.usage, r.cost, r.requests);
+    if (spec.budgetMicros !== undefined) await ctx.costs.settle(d.runId, d.fileId, d.chunk, r.cost.amountMicros);
+    return { chunk: d.chunk, requests: 0, reused: true };
+  }
+
+  const model = findModel(spec.model)!;
+  if (spec.budgetMicros !== undefined) {
+    const estimate = estimateChunkCost(d.endS - d.startS, { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt,
+      pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut });
+    const granted = await ctx.costs.reserve(d.runId, d.fileId, d.chunk, estimate.amountMicros, spec.budgetMicros);
+    if (!granted) {
+      if (await ctx.runs.stop(d.runId, 'budget', 'the next request could not be reserved within the budget')) {
+        ctx.log.warn({ budgetMicros: spec.budgetMicros }, 'budget reached: stopping the run');
+      }
+      await finishNotRun(ctx, d.runId, d.fileId, 'budget');
+      return { skipped: 'budget' };
+    }
+  }
+  const tokens = ctx.cfg.tpm ? estimateChunkInputTokens(d.endS - d.startS, { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt }) : 0;
+  if (ctx.cfg.tpm) {
+    const wait = await ctx.costs.takeTokens(model.id, tokens, ctx.cfg.tpm);
+    if (wait > 0 && ctx.worker) {
+      await ctx.worker.rateLimit(wait);
+      throw Worker.RateLimitError();
+    }
+  }
+
+  const result = await withTempDir(`inf-${d.fileId}-${d.chunk}`, async (dir) => {
+    const media: ModelRequest['media'] = spec.inputMode === 'url'
+      ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format }
+      : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format };
+    const ts = TASK_SPECS[spec.task];
+    const audioFile = ts.wantsAudioOut ? path.join(dir, 'out.wav') : undefined;
+    const req: ModelRequest = {
+      model: spec.model,
+      ...(spec.prompt && model.acceptsPrompt && { prompt: spec.prompt }),
+      media,
+      ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
+    };
+    const out = await runChunk(ctx, job, spec, req);
+    if (out.audioFile) {
+      out.chunk.audioKey = stagingKey(d.runId, d.fileId, d.chunk, 'audio.wav');
+      await dst.upload(out.audioFile, out.chunk.audioKey, 'audio/wav');
+    }
+    return out;
+  }, { base: ctx.cfg.tmpDir });
+
+  // The staged result is the commit point: from here on a redone job pays nothing.
+  await dst.putJson(resultKey, result.chunk);
+  await ctx.costs.recordChunk(d.runId, d.fileId, d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests);
+  if (spec.budgetMicros !== undefined) {
+    await ctx.costs.settle(d.runId, d.fileId, d.chunk, result.chunk.cost.amountMicros);
+    if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
+      // Told once per run (crossed() flips a flag atomically); delivery retries must not hold up the job.
+      void sendWebhook(spec.notifyUrl, 'run.budget_threshold', { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8,
+        totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, log: ctx.log });
+    }
+  }
+  if (ctx.cfg.tpm) await ctx.costs.settleTokens(model.id, tokens, result.chunk.usage.inputTotal);
+  return { chunk: d.chunk, requests: result.chunk.requests, reused: false };
+}
+
+async function download(dst: ReturnType<JobContext['storage']>, key: string, file: string): Promise<string> {
+  await dst.download(key, file);
+  return file;
+}
+
+/** The request itself, the moderation repair, and a provider refusal recorded as a result. */
+async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, req: ModelRequest): Promise<{ chunk: ChunkResult; audioFile?: string }> {
+  const d = job.data;
+  const base = { index: d.chunk, startS: d.startS, endS: d.endS, attempts: job.attemptsMade + 1 };
+  let r: ModelResult;
+  await ctx.runs.count(d.runId, 'requests', 1);
+  try {
+    r = await ctx.client.complete(req);
+  } catch (err) {
+    if (isOmniError(err) && err.code === 'content_blocked') {
+      const zero = costOf(emptyUsage(), spec.model, spec.region, ctx.pricing);
+      return { chunk: { ...base, text: '', usage: emptyUsage(), cost: zero, requests: 1, providerBlocked: true, ...(spec.task === 'moderate' && { verdict: { provider_blocked: true } }) } };
+    }
+    throw err;
+  }
+  let usage = r.usage;
+  let text = r.text;
+  let requests = 1;
+  let verdict: unknown;
+  if (spec.task === 'moderate') {
+    let parsed = parseVerdict(text);
+    if (!parsed.ok) {
+      // One repair: a cheap text-only request that turns the answer into the required JSON.
+      await ctx.runs.count(d.runId, 'requests', 1);
+      const repair = await ctx.client.complete({ model: spec.model, prompt: `${spec.prompt}\n\n${REPAIR_PROMPT}\n${text}` });
+      requests++;
+      usage = addUsage(usage, repair.usage);
+      parsed = parseVerdict(repair.text);
+      if (!parsed.ok) throw new OmniError('moderation_invalid', `the model did not return a valid verdict: ${parsed.message}`, { retryable: false });
+      text = repair.text;
+    }
+    verdict = parsed.verdict;
+  }
+  const cost = costOf(usage, spec.model, spec.region, ctx.pricing);
+  return {
+    chunk: { ...base, text, usage, cost, requests, requestId: r.requestId, ...(verdict !== undefined && { verdict }), ...(r.audio && { audioSeconds: r.audio.seconds }) },
+    ...(r.audio && { audioFile: r.audio.file }),
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * prepare: download one object -> probe -> plan -> cut and compress -> stage the chunks -> one flow of
+ * (finalize parent, one infer child per chunk). Broken media fails this file with its code; the run goes on.
+ */
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import { estimateRun } from '../cost/estimate.ts';
+import { jobIds, type InferPayload, type PreparePayload } from '../jobs/catalog.ts';
+import { QUEUE_POLICY } from '../jobs/policy.ts';
+import { queueName } from '../jobs/queues.ts';
+import { prepareChunks } from '../media/prepare.ts';
+import { probeMedia } from '../media/probe.ts';
+import type { MediaInfo } from '../media/types.ts';
+import { findModel } from '../models/catalog.ts';
+import { textTokens } from '../models/tokens.ts';
+import type { RunSpec } from '../runs/types.ts';
+import { stagingKey } from '../storage/keys.ts';
+import { withTempDir } from '../storage/temp.ts';
+import { TASK_SPECS } from '../tasks/catalog.ts';
+import { OmniError } from '../util/errors.ts';
+import type { JobContext } from './context.ts';
+import { finishNotRun, isFileOpen } from './files.ts';
+
+export interface PrepareResult { chunks: number; durationS: number; reason: string }
+export interface StagedFile { durationS: number; chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[] }
+
+export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promise<PrepareResult | { skipped: string }> {
+  const { runId, fileId, key } = job.data;
+  const spec = await ctx.spec(runId);
+  if (!(await isFileOpen(ctx, runId, fileId))) return { skipped: 'file already finished' };
+  const stop = await ctx.runs.stopReason(runId);
+  if (stop) {
+    await finishNotRun(ctx, runId, fileId, stop);
+    return { skipped: `run stopping (${stop})` };
+  }
+  // A redone job whose flow was already added (the worker died after it) has nothing left to do.
+  if (await ctx.queues.finalize.getJob(jobIds.finalize(runId, fileId, job.data.generation ?? 0))) return { skipped: 'flow exists' };
+  if (job.data.size < 0) throw new OmniError('storage_not_found', `${key} does not exist`, { retryable: false });
+
+  const model = findModel(spec.model)!;
+  const src = ctx.storage(spec.source);
+  const dst = ctx.storage(spec.destination);
+  return withTempDir(`prep-${fileId}`, async (dir) => {
+    const input = path.join(dir, 'source');
+    await src.download(key, input);
+    const info = await probeMedia(input, { log: ctx.log });
+    const policy = chunkPolicy(spec, info, ctx.cfg.base64MaxChars);
+    const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir });
+    ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
+
+    const staged: StagedFile = { durationS: info.durationS, chunks: [] };
+    for (const c of chunks) {
+      const sk = stagingKey(runId, fileId, c.index, `chunk.${c.format}`);
+      await dst.upload(c.file, sk);
+      staged.chunks.push({ index: c.index, startS: c.startS, endS: c.endS, key: sk, format: c.format, kind: plan.encode.kind });
+    }
+    await dst.putJson(stagingKey(runId, fileId, 0, 'prepared.json'), staged);
+    await ctx.runs.count(runId, 'media_ms', info.durationS * 1000);
+    await recordEstimate(ctx, spec, info, staged);
+
+    const generation = job.data.generation ?? 0;
+    const children = staged.chunks.map((c) => ({
+      name: 'infer' as const,
+      queueName: queueName('infer'),
+      data: { runId, fileId, key, chunk: c.index, chunks: staged.chunks.length, startS: c.startS, endS: c.endS, stagingKey: c.key, format: c.format, kind: c.kind, generation } satisfies InferPayload,
+      opts: { ...QUEUE_POLICY.infer.job, jobId: jobIds.infer(runId, fileId, c.index, generation), failParentOnFailure: true },
+    }));
+    await ctx.flows.add({
+      name: 'finalize',
+      queueName: queueName('finalize'),
+      data: { runId, fileId, key, chunks: staged.chunks.length, generation },
+      opts: { ...QUEUE_POLICY.finalize.job, jobId: jobIds.finalize(runId, fileId, generation) },
+      children,
+    });
+    return { chunks: chunks.length, durationS: info.durationS, reason: plan.reason };
+  }, { base: ctx.cfg.tmpDir });
+}
+
+/** The planner's policy for this run and file: the task's defaults, the run's overrides, video only where it helps. */
+export function chunkPolicy(spec: RunSpec, info: MediaInfo, base64MaxChars?: number) {
+  const ts = TASK_SPECS[spec.task];
+  const model = findModel(spec.model)!;
+  const hasVideo = info.video.some((v) => !v.attachedPic);
+  const mode: 'audio' | 'video' = ts.media === 'video' && hasVideo && model.inputs.includes('video') ? 'video' : 'audio';
+  return {
+    ...ts.policy,
+    ...(spec.chunkSeconds && { targetS: spec.chunkSeconds }),
+    ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }),
+    mode,
+    inputMode: spec.inputMode,
+    ...(base64MaxChars && { base64MaxChars }),
+    promptTokens: spec.prompt ? textTokens(spec.prompt) : 0,
+  };
+}
+
+/** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
+async function recordEstimate(ctx: JobContext, spec: RunSpec, info: MediaInfo, staged: StagedFile): Promise<void> {
+  const video = staged.chunks[0]?.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
+  const e = estimateRun([{ durationS: info.durationS, chunkSeconds: staged.chunks.map((c) => c.endS - c.startS), hasAudio: info.audio.length > 0,
+    ...(video && { video: { width: video.width, height: video.height } }) }], { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: ctx.pricing });
+  await ctx.runs.count(spec.runId, 'est_micros', e.cost.expected.amountMicros);
+  await ctx.runs.count(spec.runId, 'est_low_micros', e.cost.low.amountMicros);
+  await ctx.runs.count(spec.runId, 'est_high_micros', e.cost.high.amountMicros);
+}

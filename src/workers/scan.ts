@@ -1,0 +1,110 @@
+/**
+ * scan: list the source (or read the manifest) page by page, register each object with the run, skip those
+ * whose result already exists for the same ETag and fingerprint, enqueue one prepare job per object.
+ * Backpressure: waits while too many prepare jobs are pending, so Redis stays bounded for any prefix size.
+ */
+import type { Job } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jobIds, type PreparePayload, type ScanPayload } from '../jobs/catalog.ts';
+import { SCAN_BACKPRESSURE } from '../jobs/policy.ts';
+import { isReusableResult } from '../outputs/result.ts';
+import { compileFilter } from '../producers/filter.ts';
+import { keyUnderSource, readManifest } from '../producers/manifest.ts';
+import { createRun } from '../producers/run.ts';
+import { getSchedule } from '../producers/schedules.ts';
+import type { FileState, RunSpec } from '../runs/types.ts';
+import { fileIdOf, isInternalKey, outputKey } from '../storage/keys.ts';
+import type { ObjectInfo, Storage } from '../storage/types.ts';
+import { OmniError } from '../util/errors.ts';
+import type { JobContext } from './context.ts';
+import { enqueueReport } from './report.ts';
+
+export interface ScanResult { runId: string; registered: number; skipped: number; enqueued: number }
+
+const PAGE = 200;
+
+export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<ScanResult> {
+  let runId = job.data.runId;
+  if (!runId) {
+    const s = job.data.schedule ? await getSchedule(ctx, job.data.schedule) : undefined;
+    if (!s) return { runId: '', registered: 0, skipped: 0, enqueued: 0 }; // schedule removed: nothing to do
+    runId = (await createRun(ctx, { ...s.request, schedule: s.name }, { enqueueScan: false })).runId;
+    ctx.log.info({ runId, schedule: s.name }, 'scheduled run created');
+  }
+  const spec = await ctx.spec(runId);
+  const src = ctx.storage(spec.source);
+  const dst = ctx.storage(spec.destination);
+  const sameStore = src.uri === dst.uri;
+  const take = compileFilter(spec);
+  const result: ScanResult = { runId, registered: 0, skipped: 0, enqueued: 0 };
+  let batch: { obj: ObjectInfo; fileId: string }[] = [];
+
+  const flush = async () => {
+    const jobs: { name: 'prepare'; data: PreparePayload; opts: { jobId: string } }[] = [];
+    for (const { obj, fileId } of batch) {
+      if (!spec.force && (await resultReusable(dst, obj, spec))) {
+        await ctx.runs.finishFile(runId, fileId, fileState(src, obj, spec, 'skipped'));
+        result.skipped++;
+        continue;
+      }
+      jobs.push({ name: 'prepare', data: { runId, fileId, key: obj.key, etag: obj.etag, size: obj.size }, opts: { jobId: jobIds.prepare(runId, fileId) } });
+    }
+    batch = [];
+    if (jobs.length) await ctx.queues.prepare.addBulk(jobs);
+    result.enqueued += jobs.length;
+    await job.updateProgress({ registered: result.registered, skipped: result.skipped, enqueued: result.enqueued });
+    while ((await ctx.queues.prepare.getWaitingCount()) > SCAN_BACKPRESSURE.maxWaitingPrepare) {
+      if (await ctx.runs.stopReason(runId)) return;
+      await sleep(SCAN_BACKPRESSURE.pollMs);
+    }
+  };
+
+  for await (const obj of objects(spec, src)) {
+    if (!take(obj.key) || (sameStore && isInternalKey(obj.key))) continue;
+    const fileId = fileIdOf(obj.key);
+    const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, spec, 'pending'), spec.maxFiles ?? 0);
+    if (r === -1) break; // --max-files reached
+    if (r === 0) continue; // a redone scan: already registered (and enqueued, or skipped)
+    result.registered++;
+    batch.push({ obj, fileId });
+    if (batch.length >= PAGE) {
+      await flush();
+      if (await ctx.runs.stopReason(runId)) break;
+    }
+  }
+  await flush();
+  // A redone scan (the previous worker died) may have registered files whose prepare job was never added:
+  // job ids make re-adding them harmless.
+  if (await ctx.runs.scanDone(runId)) await enqueueReport(ctx, runId);
+  ctx.log.info(result, 'scan done');
+  return result;
+}
+
+function fileState(src: Storage, obj: ObjectInfo, spec: RunSpec, status: FileState['status']): FileState {
+  return { key: obj.key, uri: src.uri + obj.key, etag: obj.etag, size: obj.size, status };
+}
+
+async function resultReusable(dst: Storage, obj: ObjectInfo, spec: RunSpec): Promise<boolean> {
+  const raw = await dst.getText(outputKey(obj.key, 'json'));
+  if (!raw) return false;
+  try {
+    return isReusableResult(JSON.parse(raw), obj.etag, spec.fingerprint);
+  } catch {
+    return false; // a malformed result is redone, not trusted
+  }
+}
+
+/** The run's objects: a listing of the source, or the manifest's entries (HEAD each for ETag and size). */
+async function* objects(spec: RunSpec, src: Storage): AsyncGenerator<ObjectInfo> {
+  if (!spec.manifest) {
+    yield* src.list('');
+    return;
+  }
+  for await (const uri of readManifest(spec.manifest)) {
+    const key = keyUnderSource(uri, src.uri) ?? keyUnderSource(uri, spec.source);
+    if (!key) throw new OmniError('manifest_outside_source', `manifest entry ${uri} is not under the source ${spec.source}`, { retryable: false });
+    const info = await src.head(key);
+    // A listed object that is gone is still registered, so the report shows it as failed (storage_not_found).
+    yield info ?? { key, size: -1, etag: '', lastModified: new Date(0) };
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Two worker processes; one is SIGKILLed mid-run (and restarted): the run completes with no duplicate
+ * results and a ledger that matches the emulator's billing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRun } from '../../src/producers/run.ts';
+import { waitForRun } from '../../src/cli/wait.ts';
+import { media, REPO_ROOT } from '../helpers/paths.ts';
+import { startHarness, type Harness } from '../helpers/pipeline.ts';
+
+function startWorker(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'worker', '--infer-concurrency', '6'], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+describe('a worker killed with SIGKILL mid-run', () => {
+  let h: Harness;
+  const procs: ChildProcess[] = [];
+  beforeAll(async () => {
+    h = await startHarness({ emulator: { latencyMs: 400 }, env: { OMNIBATCH_LOCK_MS: '3000' } });
+  });
+  afterAll(async () => {
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    await h?.close();
+  });
+
+  it('loses nothing, duplicates nothing, and the ledger matches the billing', async () => {
+    const src = path.join(h.tmp, 'in');
+    const out = path.join(h.tmp, 'out');
+    await mkdir(src, { recursive: true });
+    const sources = ['whisper__jfk.flac', 'wenet__aishell-BAC009S0724W0121.wav', 'funasr__sample.wav', 'sb__common_voice_fr_17299458.wav'];
+    for (let i = 0; i < 24; i++) await cp(media(sources[i % sources.length]), path.join(src, `f${String(i).padStart(2, '0')}-${sources[i % sources.length]}`));
+    procs.push(startWorker(h.env), startWorker(h.env));
+    const spec = await createRun(h.ctx, { source: src, destination: out, task: 'caption' });
+    // Kill one worker once requests are in flight, then start a replacement.
+    for (let i = 0; i < 200 && h.emulator.stats().requests < 4; i++) await sleep(50);
+    procs[0].kill('SIGKILL');
+    await sleep(300);
+    procs.push(startWorker(h.env));
+    for (let i = 0; i < 200 && h.emulator.stats().completed < 12; i++) await sleep(50);
+    procs[1].kill('SIGKILL');
+    procs.push(startWorker(h.env));
+
+    const state = await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 200 });
+    expect(state.status).toBe('completed');
+    expect(state.counts).toMatchObject({ total: 24, succeeded: 24, failed: 0 });
+    const results = (await readdir(out)).filter((f) => f.endsWith('.json'));
+    expect(results.length).toBe(24);
+    for (const f of results) {
+      const doc = JSON.parse(await readFile(path.join(out, f), 'utf8'));
+      expect(doc.chunks.length).toBe(1);
+      // The emulator's answer begins "Audio clip, ..." once: no text appended twice.
+      expect(doc.text.match(/Audio clip/g)?.length ?? 0).toBe(1);
+    }
+    const ledger = await h.ctx.costs.totals(spec.runId);
+    expect(ledger.chunks).toBe(24);
+    const billed = h.emulator.stats().billed['qwen3-omni-30b-a3b-captioner'];
+    // Exact unless a kill landed after the emulator finished a response and before the worker staged it
+    // (that request was really billed twice): at most one chunk per kill.
+    const perChunkMax = Math.max(...(await Promise.all(results.map(async (f) => JSON.parse(await readFile(path.join(out, f), 'utf8')).usage.input.audio))));
+    expect(billed.input.audio - ledger.usage.input.audio).toBeGreaterThanOrEqual(0);
+    expect(billed.input.audio - ledger.usage.input.audio).toBeLessThanOrEqual(2 * perChunkMax);
+  }, 180_000);
+});

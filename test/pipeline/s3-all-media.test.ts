@@ -1,0 +1,74 @@
+/**
+ * A caption run over every file of ../shared/media uploaded to s3rver: a result for each readable file with
+ * audio, a failure row with a specific code for each broken or audio-less one, and the money adding up from
+ * the emulator's billing to the CSV.
+ */
+import { readdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../src/storage/index.ts';
+import type { Storage } from '../../src/storage/types.ts';
+import { media, SHARED_MEDIA } from '../helpers/paths.ts';
+import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+
+/** Files that cannot give a caption, with the code each must fail with. */
+const BROKEN: Record<string, string> = {
+  'mm__corrupt.mkv': 'media_unreadable',
+  'fp__invalid.flac': 'media_unreadable',
+  'pydub__test1_empty.wav': 'media_empty',
+  'fp__standard.mp4': 'media_no_audio',
+  "fluentff__te[s]t_ video ' _ .flv": 'media_no_audio',
+};
+
+describe('caption run over ../shared/media on s3rver', () => {
+  let s3: S3rverHandle;
+  let h: Harness;
+  let store: Storage;
+  let files: string[];
+  beforeAll(async () => {
+    s3 = await startS3rver({ buckets: ['media-it'] });
+    Object.assign(process.env, s3.env);
+    h = await startHarness({ env: { ...s3.env, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true' } });
+    store = openStorage('s3://media-it/', { s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
+    files = (await readdir(SHARED_MEDIA)).filter((f) => f !== 'SOURCES.md');
+    for (const f of files) await store.upload(media(f), `in/${f}`);
+    await h.startWorkers({ inferConcurrency: 8, prepareConcurrency: 2 });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+    await s3?.stop();
+  });
+
+  it('gives every file a result or a coded failure, and the costs agree everywhere', async () => {
+    const state = await h.run({ source: 's3://media-it/in/', destination: 's3://media-it/out/', task: 'caption' });
+    const runId = state.spec.runId;
+    expect(state.counts.total).toBe(files.length);
+    expect(state.counts.succeeded + state.counts.failed).toBe(files.length);
+
+    const failures = (await store.getText(`out/_runs/${runId}/failures.jsonl`))!.trim().split('\n').map((l) => JSON.parse(l));
+    const failed = Object.fromEntries(failures.map((f) => [f.uri.replace('s3://media-it/in/', ''), f.code]));
+    expect(failed).toEqual(BROKEN);
+    for (const f of files.filter((x) => !(x in BROKEN))) {
+      const doc = JSON.parse((await store.getText(`out/${f}.json`))!);
+      expect(doc.chunks.length, f).toBeGreaterThan(0);
+      expect(doc.text.length, f).toBeGreaterThan(0);
+      expect(await store.exists(`out/${f}.srt`), f).toBe(true);
+    }
+
+    const report = JSON.parse((await store.getText(`out/_runs/${runId}/report.json`))!);
+    expect(report.counts).toMatchObject({ total: files.length, succeeded: files.length - 5, failed: 5, skipped: 0 });
+    let sumResults = 0;
+    for (const f of files.filter((x) => !(x in BROKEN))) sumResults += JSON.parse((await store.getText(`out/${f}.json`))!).cost.amount_micros;
+    const csv = (await store.getText(`out/_runs/${runId}/cost.csv`))!.trim().split('\n');
+    const header = csv[0].split(',');
+    const col = header.indexOf('cost_micros');
+    // The CSV's URIs may be quoted (commas, quotes): take the cost from the end of each line.
+    const csvTotal = csv.slice(1).reduce((n, line) => n + Number(line.split(',').at(col - header.length) || 0), 0);
+    const billed = h.emulator.stats().billed['qwen3-omni-30b-a3b-captioner'];
+    const fromBilling = Math.round((billed.input.audio * 3_810_000 + billed.output.text * 3_060_000) / 1e6);
+    expect(report.cost.actual.amount_micros).toBe(sumResults);
+    expect(csvTotal).toBe(sumResults);
+    // Per-chunk rounding to whole micro-units: at most one micro-unit per chunk apart.
+    expect(Math.abs(fromBilling - sumResults)).toBeLessThanOrEqual(state.counts.succeeded);
+  });
+});
