@@ -76,7 +76,7 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
 
   const media: Measured[] = [];
   for (const part of parsed.messages.flatMap((m) => m.media)) {
-    const m = await env.measurer.measure(part, spec.limits.base64MaxChars);
+    const m = await env.measurer.measure(part, Math.min(spec.limits.base64MaxChars, opts.base64MaxChars ?? Infinity));
     if (isApiError(m)) return refuse(m);
     media.push(m);
   }

@@ -17,8 +17,10 @@ export interface PreparePayload {
   key: string;
   etag: string;
   size: number;
-  /** > 0 for files reopened by `omnibatch retry` (fresh job ids) */
+  /** > 0 for files reopened by `omnibatch retry` or re-planned (fresh job ids) */
   generation?: number;
+  /** how many times the service refused this file's chunks as too large: each halves the chunk targets */
+  shrink?: number;
 }
 export interface InferPayload {
   runId: string;
@@ -33,6 +35,7 @@ export interface InferPayload {
   format: string;
   kind: 'audio' | 'video';
   generation?: number;
+  shrink?: number;
 }
 export interface FinalizePayload {
   runId: string;

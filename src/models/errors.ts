@@ -102,8 +102,8 @@ export function retryAfterMs(headers: HeaderBag | undefined, now = Date.now()): 
 const TOO_LARGE_MESSAGE = new RegExp([
   'range of input length',
   'input length .*exceed',
-  '(exceed|too long|too large|too big|larger than|longer than|more than|over the|greater than|maximum|max\\b).*(duration|size|length|tokens?|seconds?|minutes?|bytes?|mb\\b|frames?)',
-  '(duration|file size|size|length|tokens?|bytes?|frames?)\\b.*(exceed|too long|too large|over the limit|must not be greater|should not exceed)',
+  '(exceed|too long|too large|too big|larger than|longer than|more than|over the|greater than|maximum|max\\b).*(duration|size|length|tokens?|seconds?|minutes?|bytes?|characters?|mb\\b|frames?)',
+  '(duration|file size|size|length|tokens?|bytes?|frames?|base64 data)\\b.*(exceed|too long|too large|over the limit|must not be greater|should not exceed)',
 ].join('|'), 'i');
 
 export function messageSaysTooLarge(message: string | undefined): boolean {

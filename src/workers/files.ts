@@ -1,12 +1,31 @@
 /** File-level transitions every handler shares: finish once, clean staging, end the run when it was the last. */
 import { sampleProgress } from '../runs/series.ts';
+import type { Job } from 'bullmq';
+import { jobIds, type InferPayload } from '../jobs/catalog.ts';
 import type { FileState, StopReason } from '../runs/types.ts';
-import { stagingPrefix } from '../storage/keys.ts';
+import { stagingKey, stagingPrefix } from '../storage/keys.ts';
 import type { Context } from './context.ts';
 import { enqueueReport } from './report.ts';
 
 export async function isFileOpen(ctx: Context, runId: string, fileId: string): Promise<boolean> {
   return (await ctx.runs.fileStatus(runId, fileId)) === 'pending';
+}
+
+/**
+ * A staged object's key for one generation of a file: a re-planned file's chunks never meet the results of
+ * the generation it replaced, and removing the file's staging prefix removes every generation.
+ */
+export function stagedKey(runId: string, fileId: string, generation: number | undefined, chunk: number, name: string): string {
+  return stagingKey(runId, fileId, chunk, generation ? `g${generation}.${name}` : name);
+}
+
+/** True when the file was re-planned after this job's generation was made: the job has nothing left to do. */
+export async function isSuperseded(ctx: Context, runId: string, fileId: string, generation: number | undefined): Promise<boolean> {
+  return (await ctx.redis.exists(replanKey(ctx, runId, fileId, (generation ?? 0) + 1))) === 1;
+}
+
+function replanKey(ctx: Context, runId: string, fileId: string, generation: number): string {
+  return `${ctx.keyPrefix}:replan:${runId}:${fileId}:${generation}`;
 }
 
 /** Makes the file terminal (once) and, when that ended the run, enqueues the run report. */
@@ -37,4 +56,23 @@ async function removeStaging(ctx: Context, runId: string, fileId: string): Promi
     // Staging is scratch space: a leftover is harmless (and swept with the run), a crash here is not.
     ctx.log.warn({ err: (err as Error).message }, 'staging cleanup failed');
   }
+}
+
+/**
+ * "A chunk refused for size -> re-plan smaller once": the file's staging goes, and a new generation of the
+ * file (fresh job ids) is prepared with halved targets. False when it was already re-planned: then it fails.
+ */
+export async function replanSmaller(job: Job<InferPayload>, ctx: Context): Promise<boolean> {
+  const d = job.data;
+  if ((d.shrink ?? 0) >= 1 || !(await isFileOpen(ctx, d.runId, d.fileId))) return false;
+  const file = await ctx.runs.file(d.runId, d.fileId);
+  if (!file) return false;
+  // Only the first sibling to get here re-plans: the file's generation is claimed atomically.
+  const generation = (d.generation ?? 0) + 1;
+  const claim = await ctx.redis.set(replanKey(ctx, d.runId, d.fileId, generation), '1', 'EX', 7 * 24 * 3600, 'NX');
+  if (claim !== 'OK') return true;
+  await removeStaging(ctx, d.runId, d.fileId);
+  await ctx.queues.prepare.add('prepare', { runId: d.runId, fileId: d.fileId, key: file.key, etag: file.etag, size: file.size, generation, shrink: (d.shrink ?? 0) + 1 },
+    { jobId: jobIds.prepare(d.runId, d.fileId, generation) });
+  return true;
 }

@@ -9,25 +9,26 @@ import type { FinalizePayload } from '../jobs/catalog.ts';
 import { addUsage, emptyUsage } from '../models/types.ts';
 import { renderFileOutputs } from './render.ts';
 import type { ChunkResult } from '../runs/types.ts';
-import { outputKey, stagingKey } from '../storage/keys.ts';
+import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { concatWavFiles } from './audio.ts';
 import type { JobContext } from './context.ts';
-import { finishFile, isFileOpen } from './files.ts';
+import { finishFile, isFileOpen, isSuperseded, stagedKey } from './files.ts';
 import type { StagedFile } from './prepare.ts';
 
 export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Promise<{ outputs: string[] } | { skipped: string }> {
   const { runId, fileId, key } = job.data;
   const spec = await ctx.spec(runId);
   if (!(await isFileOpen(ctx, runId, fileId))) return { skipped: 'file already finished' };
+  if (await isSuperseded(ctx, runId, fileId, job.data.generation)) return { skipped: 'file re-planned' };
   const dst = ctx.storage(spec.destination);
   const file = await ctx.runs.file(runId, fileId);
-  const prepared = await readJson<StagedFile>(dst, stagingKey(runId, fileId, 0, 'prepared.json'));
+  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'));
   const chunks: ChunkResult[] = [];
   for (let i = 0; i < job.data.chunks; i++) {
-    const r = await readJson<ChunkResult>(dst, stagingKey(runId, fileId, i, 'result.json'));
+    const r = await readJson<ChunkResult>(dst, stagedKey(runId, fileId, job.data.generation, i, 'result.json'));
     if (r) chunks.push(r);
   }
   if (!prepared || chunks.length !== job.data.chunks) {

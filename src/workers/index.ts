@@ -10,7 +10,7 @@ import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { describeError, isOmniError } from '../util/errors.ts';
 import type { Context, JobContext } from './context.ts';
-import { failFile } from './files.ts';
+import { failFile, replanSmaller } from './files.ts';
 import { finalize } from './finalize.ts';
 import { infer } from './infer.ts';
 import { prepare } from './prepare.ts';
@@ -115,6 +115,11 @@ async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx:
       m.retry(mstage, e.code);
       if (data.runId) await ctx.runs.count(data.runId, 'retries', 1);
       throw err;
+    }
+    if (stage === 'infer' && e.code === 'input_too_large' && (await replanSmaller(job as Job<Payloads['infer']>, jctx))) {
+      log.warn({ code: e.code, err: e.message }, 'the service refused the chunk as too large: planning the file again, smaller');
+      m.jobFinished(mstage, 'retried');
+      throw new UnrecoverableError(`${e.code}: re-planned smaller`);
     }
     log.error({ code: e.code, err: e.message }, 'failed');
     m.jobFinished(mstage, 'failed');

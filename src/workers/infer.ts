@@ -11,18 +11,23 @@ import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelRequest, type ModelResult } from '../models/types.ts';
 import { parseVerdict } from '../outputs/moderation.ts';
+import { metrics } from '../ops/metrics.ts';
 import { sendWebhook } from '../ops/webhook.ts';
 import type { ChunkResult, RunSpec } from '../runs/types.ts';
-import { stagingKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 import { isOmniError, OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
-import { finishNotRun, isFileOpen } from './files.ts';
+import { finishNotRun, isFileOpen, isSuperseded, stagedKey } from './files.ts';
 
 export type InferOutcome = { chunk: number; requests: number; reused: boolean } | { skipped: string };
 
 const REPAIR_PROMPT = 'Your previous answer was not the required JSON. Rewrite it as exactly ONE JSON object of the required shape, with nothing else:';
+
+/** The ledger's file identity: a re-planned or retried file's chunks are new chunks (and new money). */
+function ledgerFile(d: InferPayload): string {
+  return d.generation ? `${d.fileId}.g${d.generation}` : d.fileId;
+}
 
 function attemptToken(job: Job): string {
   return `${job.id}#${job.attemptsMade + 1}`;
@@ -32,18 +37,19 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
   const d = job.data;
   const spec = await ctx.spec(d.runId);
   if (!(await isFileOpen(ctx, d.runId, d.fileId))) return { skipped: 'file already finished' };
+  if (await isSuperseded(ctx, d.runId, d.fileId, d.generation)) return { skipped: 'file re-planned' };
   const stop = await ctx.runs.stopReason(d.runId);
   if (stop) {
     await finishNotRun(ctx, d.runId, d.fileId, stop);
     return { skipped: `run stopping (${stop})` };
   }
   const dst = ctx.storage(spec.destination);
-  const resultKey = stagingKey(d.runId, d.fileId, d.chunk, 'result.json');
+  const resultKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'result.json');
   const staged = await dst.getText(resultKey);
   if (staged) {
     const r = JSON.parse(staged) as ChunkResult;
-    await ctx.costs.recordChunk(d.runId, d.fileId, d.chunk, attemptToken(job), r.usage, r.cost, r.requests);
-    if (spec.budgetMicros !== undefined) await ctx.costs.settle(d.runId, d.fileId, d.chunk, r.cost.amountMicros);
+    await ctx.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), r.usage, r.cost, r.requests);
+    if (spec.budgetMicros !== undefined) await ctx.costs.settle(d.runId, ledgerFile(d), d.chunk, r.cost.amountMicros);
     return { chunk: d.chunk, requests: 0, reused: true };
   }
 
@@ -51,7 +57,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
   if (spec.budgetMicros !== undefined) {
     const estimate = estimateChunkCost(d.endS - d.startS, { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt,
       pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut });
-    const granted = await ctx.costs.reserve(d.runId, d.fileId, d.chunk, estimate.amountMicros, spec.budgetMicros);
+    const granted = await ctx.costs.reserve(d.runId, ledgerFile(d), d.chunk, estimate.amountMicros, spec.budgetMicros);
     if (!granted) {
       if (await ctx.runs.stop(d.runId, 'budget', 'the next request could not be reserved within the budget')) {
         ctx.log.warn({ budgetMicros: spec.budgetMicros }, 'budget reached: stopping the run');
@@ -83,7 +89,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
     };
     const out = await runChunk(ctx, job, spec, req);
     if (out.audioFile) {
-      out.chunk.audioKey = stagingKey(d.runId, d.fileId, d.chunk, 'audio.wav');
+      out.chunk.audioKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'audio.wav');
       await dst.upload(out.audioFile, out.chunk.audioKey, 'audio/wav');
     }
     return out;
@@ -91,9 +97,9 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
 
   // The staged result is the commit point: from here on a redone job pays nothing.
   await dst.putJson(resultKey, result.chunk);
-  await ctx.costs.recordChunk(d.runId, d.fileId, d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests);
+  await ctx.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests);
   if (spec.budgetMicros !== undefined) {
-    await ctx.costs.settle(d.runId, d.fileId, d.chunk, result.chunk.cost.amountMicros);
+    await ctx.costs.settle(d.runId, ledgerFile(d), d.chunk, result.chunk.cost.amountMicros);
     if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
       // Told once per run (crossed() flips a flag atomically); delivery retries must not hold up the job.
       void sendWebhook(spec.notifyUrl, 'run.budget_threshold', { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8,
@@ -115,9 +121,14 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
   const base = { index: d.chunk, startS: d.startS, endS: d.endS, attempts: job.attemptsMade + 1 };
   let r: ModelResult;
   await ctx.runs.count(d.runId, 'requests', 1);
+  const m = metrics();
+  const started = performance.now();
+  const observe = (outcome: string) => m.requestObserved({ model: spec.model, protocol: spec.protocol, outcome, seconds: (performance.now() - started) / 1000 });
   try {
     r = await ctx.client.complete(req);
+    observe('ok');
   } catch (err) {
+    observe(isOmniError(err) ? (err.code === 'rate_limited' || err.code === 'quota_exceeded' ? 'rate_limited' : err.code) : 'error');
     if (isOmniError(err) && err.code === 'content_blocked') {
       const zero = costOf(emptyUsage(), spec.model, spec.region, ctx.pricing);
       return { chunk: { ...base, text: '', usage: emptyUsage(), cost: zero, requests: 1, providerBlocked: true, ...(spec.task === 'moderate' && { verdict: { provider_blocked: true } }) } };
@@ -143,6 +154,8 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
     verdict = parsed.verdict;
   }
   const cost = costOf(usage, spec.model, spec.region, ctx.pricing);
+  m.tokens(usage, spec.model);
+  m.cost(cost, spec.model);
   return {
     chunk: { ...base, text, usage, cost, requests, requestId: r.requestId, ...(verdict !== undefined && { verdict }), ...(r.audio && { audioSeconds: r.audio.seconds }) },
     ...(r.audio && { audioFile: r.audio.file }),

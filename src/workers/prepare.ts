@@ -11,15 +11,15 @@ import { queueName } from '../jobs/queues.ts';
 import { prepareChunks } from '../media/prepare.ts';
 import { probeMedia } from '../media/probe.ts';
 import type { MediaInfo } from '../media/types.ts';
-import { findModel } from '../models/catalog.ts';
+import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { metrics } from '../ops/metrics.ts';
 import { textTokens } from '../models/tokens.ts';
 import type { RunSpec } from '../runs/types.ts';
-import { stagingKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
-import { finishNotRun, isFileOpen } from './files.ts';
+import { finishNotRun, isFileOpen, stagedKey } from './files.ts';
 
 export interface PrepareResult { chunks: number; durationS: number; reason: string }
 export interface StagedFile { durationS: number; chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[] }
@@ -44,25 +44,30 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
     const input = path.join(dir, 'source');
     await src.download(key, input);
     const info = await probeMedia(input, { log: ctx.log });
-    const policy = chunkPolicy(spec, info, ctx.cfg.base64MaxChars);
+    const policy = shrunk(chunkPolicy(spec, info, ctx.cfg.base64MaxChars), model, job.data.shrink ?? 0);
     const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir });
     ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
     const staged: StagedFile = { durationS: info.durationS, chunks: [] };
     for (const c of chunks) {
-      const sk = stagingKey(runId, fileId, c.index, `chunk.${c.format}`);
+      const sk = stagedKey(runId, fileId, job.data.generation, c.index, `chunk.${c.format}`);
       await dst.upload(c.file, sk);
       staged.chunks.push({ index: c.index, startS: c.startS, endS: c.endS, key: sk, format: c.format, kind: plan.encode.kind });
     }
-    await dst.putJson(stagingKey(runId, fileId, 0, 'prepared.json'), staged);
+    await dst.putJson(stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'), staged);
     await ctx.runs.count(runId, 'media_ms', info.durationS * 1000);
+    const m = metrics();
+    m.bytes('downloaded', job.data.size);
+    m.bytes('uploaded', chunks.reduce((n, c) => n + c.bytes, 0));
+    m.mediaSeconds(spec.task, info.durationS);
     await recordEstimate(ctx, spec, info, staged);
 
     const generation = job.data.generation ?? 0;
+    const shrink = job.data.shrink ?? 0;
     const children = staged.chunks.map((c) => ({
       name: 'infer' as const,
       queueName: queueName('infer'),
-      data: { runId, fileId, key, chunk: c.index, chunks: staged.chunks.length, startS: c.startS, endS: c.endS, stagingKey: c.key, format: c.format, kind: c.kind, generation } satisfies InferPayload,
+      data: { runId, fileId, key, chunk: c.index, chunks: staged.chunks.length, startS: c.startS, endS: c.endS, stagingKey: c.key, format: c.format, kind: c.kind, generation, shrink } satisfies InferPayload,
       opts: { ...QUEUE_POLICY.infer.job, jobId: jobIds.infer(runId, fileId, c.index, generation), failParentOnFailure: true },
     }));
     await ctx.flows.add({
@@ -74,6 +79,16 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
     });
     return { chunks: chunks.length, durationS: info.durationS, reason: plan.reason };
   }, { base: ctx.cfg.tmpDir });
+}
+
+/**
+ * After the service refused a chunk as too large (its limits are stricter than documented, or the request
+ * carried more than the media), the file is planned again with every target and byte ceiling halved.
+ */
+export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(policy: P, model: ModelSpec, times: number): P {
+  if (times <= 0) return policy;
+  const f = 2 ** times;
+  return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? model.limits.base64MaxChars) / f) };
 }
 
 /** The planner's policy for this run and file: the task's defaults, the run's overrides, video only where it helps. */

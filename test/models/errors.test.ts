@@ -102,6 +102,7 @@ describe('messageSaysTooLarge', () => {
     expect(messageSaysTooLarge('Range of input length should be [1, 30720]')).toBe(true);
     expect(messageSaysTooLarge('video file too large: 300 MB')).toBe(true);
     expect(messageSaysTooLarge('The input audio is longer than 20 minutes')).toBe(true);
+    expect(messageSaysTooLarge('The base64 data exceeds the limit of 4194304 characters.')).toBe(true);
     expect(messageSaysTooLarge('The audio format is not supported')).toBe(false);
     expect(messageSaysTooLarge('voice must be one of Cherry, Ethan')).toBe(false);
     expect(messageSaysTooLarge(undefined)).toBe(false);
