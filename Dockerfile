@@ -28,9 +28,9 @@ RUN mkdir -p /tmp/omnibatch && chown node:node /tmp/omnibatch
 USER node
 # The metrics port of `omnibatch worker --metrics-port 9464` and the emulator's usual port.
 EXPOSE 9464 8080
-# Default check: Redis answers PING at REDIS_URL (every role needs it). Compose overrides it per service
-# with an HTTP target (a worker's /healthz, the emulator's /healthz).
+# Default check (`omnibatch health`): Redis answers PING at REDIS_URL (every role needs it). Compose
+# overrides it per service with an HTTP target (a worker's /healthz, the emulator's /healthz).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "--import", "tsx", "src/ops/healthcheck.ts"]
+  CMD ["node", "bin/omnibatch.js", "health"]
 ENTRYPOINT ["node", "bin/omnibatch.js"]
 CMD ["--help"]

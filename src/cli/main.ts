@@ -11,6 +11,7 @@ const COMMAND_MODULES: Record<string, string> = {
   emulator: './emulator.ts',
   run: './run.ts',
   worker: './worker.ts',
+  health: './health.ts',
   status: './status.ts',
   runs: './status.ts',
   report: './report.ts',

@@ -6,6 +6,8 @@ export interface Progress {
   state: RunState;
   costMicros: number;
   currency: string | null;
+  /** false when some usage had no published price: the amount is then a lower bound */
+  priced?: boolean;
   elapsedS: number;
 }
 
@@ -30,7 +32,7 @@ export function formatProgress(p: Progress, tty: boolean): string {
   const fraction = total ? done / total : 0;
   const rate = p.elapsedS > 0 ? done / p.elapsedS : 0;
   const eta = p.state.scanDone && rate > 0 ? formatDuration((total - done) / rate) : '?';
-  const cost = `${formatMicros(p.costMicros)}${p.currency ? ` ${p.currency}` : ''}`;
+  const cost = `${formatMicros(p.costMicros)}${p.currency ? ` ${p.currency}` : ''}${p.priced === false ? ' (partly unpriced)' : ''}`;
   const parts = [
     `${done}/${total}${p.state.scanDone ? '' : '+'} files`,
     `${c.succeeded} ok`, `${c.failed} failed`, `${c.skipped} skipped`, ...(c.not_run ? [`${c.not_run} not run`] : []),

@@ -21,7 +21,7 @@ export function register(program: Command): void {
           printJson({ run_id: runId, status: state.status, stop_reason: state.stopReason ?? null, scan_done: state.scanDone, counts: state.counts,
             cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced }, spec: state.spec });
         } else if (!f.watch) {
-          process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, elapsedS: 0 }, false)}\n`);
+          process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: 0 }, false)}\n`);
         }
       });
     });

@@ -15,7 +15,7 @@ export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: bo
     const finished = isFinal(state.status);
     if (!opts.quiet && (tty || finished || Date.now() - lastLine >= 5000)) {
       const t = await ctx.costs.totals(runId);
-      const line = formatProgress({ state, costMicros: t.costMicros, currency: t.currency, elapsedS: (Date.now() - started) / 1000 }, tty);
+      const line = formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: (Date.now() - started) / 1000 }, tty);
       process.stderr.write(tty ? `\r\x1b[2K${line}${finished ? '\n' : ''}` : `${line}\n`);
       lastLine = Date.now();
     }

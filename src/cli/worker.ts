@@ -1,6 +1,7 @@
 /** `omnibatch worker`: a long-running worker; start any number of them anywhere that reaches Redis and the bucket. */
 import type { Command } from 'commander';
 import { STAGES, type Stage } from '../jobs/catalog.ts';
+import { checkTarget } from '../ops/healthcheck.ts';
 import { startMetricsServer } from '../ops/metrics.ts';
 import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
@@ -10,7 +11,7 @@ import { configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {
   stages?: string; prepareConcurrency?: number; inferConcurrency?: number; finalizeConcurrency?: number; rpm?: number; tpm?: number;
-  metricsPort?: number; shutdownTimeout?: number;
+  metricsPort?: number; metricsHost: string; shutdownTimeout?: number;
 }
 
 export function parseStages(list: string | undefined): Stage[] {
@@ -30,7 +31,8 @@ export function register(program: Command): void {
     .option('--finalize-concurrency <n>', 'finalize jobs at once in this worker', int)
     .option('--rpm <n>', 'requests per minute across ALL workers', int)
     .option('--tpm <n>', 'input tokens per minute across ALL workers', int)
-    .option('--metrics-port <port>', 'serve Prometheus metrics on this port', int)
+    .option('--metrics-port <port>', 'serve Prometheus metrics and /healthz on this port', int)
+    .option('--metrics-host <addr>', 'interface the metrics port binds', '0.0.0.0')
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
     .action(async (f: WorkerFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm });
@@ -40,7 +42,9 @@ export function register(program: Command): void {
       if (swept) log.info({ swept }, 'removed temp dirs left by killed workers');
       const ctx = createContext(cfg, log);
       const running = await startWorkers(ctx, { stages });
-      const metrics = f.metricsPort !== undefined ? await startMetricsServer(f.metricsPort) : undefined;
+      // /healthz: 503 (with the reason) while Redis does not answer PING
+      const health = async (): Promise<void> => { const h = await checkTarget(cfg.redisUrl, 2_000); if (!h.ok) throw new Error(h.detail); };
+      const metrics = f.metricsPort !== undefined ? await startMetricsServer(f.metricsPort, { host: f.metricsHost, health }) : undefined;
       log.info({ stages, pid: process.pid, metricsPort: metrics?.port }, 'worker started');
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {

@@ -1,10 +1,8 @@
 /**
- * The container healthcheck: `node --import tsx src/ops/healthcheck.ts [target]`, exit 0 when healthy.
+ * The check behind `omnibatch health [target]` (src/cli/health.ts), the container healthcheck.
  * target: an http(s) URL (healthy when it answers below 500, e.g. a worker's /healthz or the emulator),
- * or a redis(s) URL (healthy when it answers PING); default REDIS_URL, since every omnibatch role
- * needs Redis. Prints one line without credentials.
+ * or a redis(s) URL (healthy when it answers PING). The detail names no credentials.
  */
-import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 
 export interface Health { ok: boolean; detail: string }
@@ -49,11 +47,4 @@ function reason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (err as { code?: string }).code ?? err.message;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const target = process.argv[2] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const h = await checkTarget(target);
-  process.stdout.write(`${h.ok ? 'healthy' : 'unhealthy'}: ${h.detail}\n`);
-  process.exit(h.ok ? 0 : 1);
 }

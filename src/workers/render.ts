@@ -48,7 +48,8 @@ export function renderFileOutputs(input: RenderInput): Rendered {
       verdict: c.providerBlocked ? providerBlockedVerdict(c.endS - c.startS) : (c.verdict as Verdict),
     })), { durationS });
     files['moderation.json'] = { text: renderModerationJson(verdict), contentType: TYPES['moderation.json'] };
-    text = verdict.summary;
+    // A result needs non-empty text to be reusable by the next run's scanner.
+    text = verdict.summary.trim() || (verdict.flagged ? `flagged: ${flaggedCategories(verdict).join(', ')}` : 'nothing flagged');
     flagged = flaggedCategories(verdict);
   } else {
     // Captions describe each clip on its own: keep them as paragraphs. Transcripts read as one text.

@@ -2,9 +2,11 @@
  * The services of docker-compose.yml, started without Docker from the same file: redis-server with the
  * compose command (private port, its own temp dir), s3rver standing in for MinIO with the compose
  * credentials, the `samples` and `minio-init` one-shots done locally, and any omnibatch service spawned as
- * `node bin/omnibatch.js <its command>` with its compose environment, network names made local.
+ * `node bin/omnibatch.js <its command>` with the image's ENV (Dockerfile) and its compose environment,
+ * network names made local and each "container" given its own temp directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -16,6 +18,23 @@ import { loadCompose, localize, type ComposeModel, type Rewrite } from '../../sr
 import { REPO_ROOT } from '../helpers/paths.ts';
 
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
+export const DOCKERFILE = path.join(REPO_ROOT, 'Dockerfile');
+
+/** The ENV of the Dockerfile's last stage (the image every omnibatch service runs), `KEY=value` forms only. */
+export function imageEnv(text = readFileSync(DOCKERFILE, 'utf8')): Record<string, string> {
+  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const last = lines.map((l, i) => (/^FROM\s/i.test(l) ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
+  const env: Record<string, string> = {};
+  for (const line of lines.slice(last + 1)) {
+    if (!/^ENV\s/i.test(line)) continue;
+    for (const pair of line.slice(3).trim().split(/\s+/)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new Error(`Dockerfile: ENV ${pair} is not KEY=value`);
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return env;
+}
 
 export function loadModel(): ComposeModel {
   // no host variables: the file's own defaults, as a fresh `docker compose up` would see them
@@ -33,7 +52,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface RedisService { port: number; dir: string; url: string; stop(): Promise<void>; restart(): Promise<void> }
+export interface RedisService {
+  port: number; dir: string; url: string;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** stops the server, keeping its data dir (AOF) for `up()` on the same port */
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
 
 /** redis-server with the compose service's own arguments, on a private port and data dir. */
 export async function startRedis(model: ComposeModel): Promise<RedisService> {
@@ -57,6 +83,8 @@ export async function startRedis(model: ComposeModel): Promise<RedisService> {
   return {
     port, dir, url: `redis://127.0.0.1:${port}`,
     restart: async () => { await stop(); await launch(); },
+    down: stop,
+    up: launch,
     stop: async () => { await stop(); await rm(dir, { recursive: true, force: true }); },
   };
 }
@@ -139,15 +167,22 @@ export interface Spawned {
   output(): string;
 }
 
+export interface SpawnOptions {
+  /** arguments appended to the compose command */
+  args?: string[];
+  /** the container's own environment beyond the service's (the image's ENV, localized) */
+  env?: Record<string, string>;
+}
+
 /**
  * An omnibatch service (emulator, worker, example) as a local process: `node bin/omnibatch.js <command>`
- * with the service's compose environment. For the full compose run once `worker` and `run` exist.
+ * with the service's compose environment over `opts.env`, as compose's `environment` overrides the image's ENV.
  */
-export function spawnService(model: ComposeModel, name: string, rw: Rewrite, extraArgs: string[] = []): Spawned {
+export function spawnService(model: ComposeModel, name: string, rw: Rewrite, opts: SpawnOptions = {}): Spawned {
   const { command, environment } = localize(model.services[name], rw);
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), ...command, ...extraArgs], {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), ...command, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', ...environment },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', ...opts.env, ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // always drained, so a chatty process never blocks on a full pipe
@@ -158,9 +193,19 @@ export function spawnService(model: ComposeModel, name: string, rw: Rewrite, ext
   return { child, output: () => tail };
 }
 
+/** Stops a service as `docker compose down` does: SIGTERM, then SIGKILL once the grace period is over. */
+export async function stopService(spawned: Spawned | undefined, graceMs = 10_000): Promise<void> {
+  if (!spawned || spawned.child.exitCode !== null || spawned.child.signalCode !== null) return;
+  const exited = waitForExit(spawned);
+  spawned.child.kill('SIGTERM');
+  const timer = setTimeout(() => spawned.child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 /** Resolves with the exit code (a one-shot such as `example`); the output tail is in `spawned.output()`. */
 export function waitForExit(spawned: Spawned): Promise<number | null> {
   const { child } = spawned;
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }

@@ -1,24 +1,26 @@
 /**
  * docker-compose.yml, checked twice: as data (what it declares, and that it names only variables the code
  * reads), and by starting its services without Docker from the file itself: redis-server with the
- * compose arguments, s3rver for MinIO, the samples and minio-init one-shots, and the emulator service as
- * `omnibatch emulator` with the compose environment, probed with the compose healthchecks.
+ * compose arguments, s3rver for MinIO, the samples and minio-init one-shots, the emulator and two worker
+ * services as `omnibatch <command>` with the compose environment, probed with the compose healthchecks
+ * (`omnibatch health`), and then the example service's run, whose results are checked in the bucket.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { loadConfig, SETTINGS } from '../../src/config/index.ts';
 import { interpolate, loadCompose, localize, parseCompose, startOrder, type Rewrite } from '../../src/ops/compose.ts';
 import { checkTarget } from '../../src/ops/healthcheck.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import {
-  COMPOSE_FILE, freePort, loadModel, runMinioInit, runSamples, s3FromEnv, spawnService, startRedis, startS3,
-  waitForExit, type RedisService, type S3Service, type Spawned,
+  COMPOSE_FILE, DOCKERFILE, freePort, imageEnv, loadModel, runMinioInit, runSamples, s3FromEnv, spawnService, startRedis, startS3,
+  stopService, waitForExit, type RedisService, type S3Service, type Spawned,
 } from './compose-stack.ts';
 
 const model = loadModel();
@@ -66,7 +68,10 @@ describe('docker-compose.yml as data', () => {
     };
     expect(model.services.worker.healthcheck?.at(-1)).toBe(`http://127.0.0.1:${port('worker', '--metrics-port')}/healthz`);
     expect(model.services.emulator.healthcheck?.at(-1)).toBe(`http://127.0.0.1:${port('emulator', '--port')}/healthz`);
-    expect(model.services.worker.healthcheck?.slice(0, 5)).toEqual(['CMD', 'node', '--import', 'tsx', 'src/ops/healthcheck.ts']);
+    expect(model.services.worker.healthcheck?.slice(0, 4)).toEqual(['CMD', 'node', 'bin/omnibatch.js', 'health']);
+    expect(model.services.emulator.healthcheck?.slice(0, 4)).toEqual(['CMD', 'node', 'bin/omnibatch.js', 'health']);
+    // the image's default check is the same command, with no target: Redis at REDIS_URL
+    expect(readFileSync(DOCKERFILE, 'utf8')).toMatch(/^HEALTHCHECK .*\\\n\s*CMD \["node", "bin\/omnibatch\.js", "health"\]$/m);
   });
 
   it('takes overrides from the host environment as compose does', () => {
@@ -109,37 +114,58 @@ describe('compose interpolation and ordering', () => {
 });
 
 describe('the compose services, started without Docker', () => {
+  // a private Redis key prefix too, passed the way compose takes it: from the host environment
+  const prefix = `compose-${randomBytes(4).toString('hex')}`;
+  const stack = loadCompose(COMPOSE_FILE, { OMNIBATCH_PREFIX: prefix });
   let redis: RedisService;
   let s3: S3Service;
+  let tmp: string;
   let samplesDir: string;
   let emulator: Spawned | undefined;
+  const workers: { spawned: Spawned; metricsPort: number }[] = [];
+  let example: Spawned | undefined;
   let rw: Rewrite;
   let s3client: S3Client;
 
+  /** each "container" gets its own /tmp: the image's OMNIBATCH_TMP made a private directory */
+  const containerEnv = async (name: string): Promise<Record<string, string>> => {
+    const image = imageEnv();
+    const dir = await mkdtemp(path.join(tmp, `${name}-`));
+    return { ...image, OMNIBATCH_TMP: dir };
+  };
+
   beforeAll(async () => {
-    [redis, s3] = await Promise.all([startRedis(model), startS3(model)]);
-    samplesDir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-samples-'));
+    [redis, s3] = await Promise.all([startRedis(stack), startS3(stack)]);
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-compose-'));
+    samplesDir = path.join(tmp, 'samples');
+    await mkdir(samplesDir);
     const emulatorPort = await freePort();
     rw = {
       hosts: { 'redis:6379': `127.0.0.1:${redis.port}`, 'minio:9000': `127.0.0.1:${s3.port}`, 'emulator:8080': `127.0.0.1:${emulatorPort}` },
       paths: { '/samples': samplesDir },
     };
-    s3client = s3FromEnv(localize(model.services.worker, rw).environment);
+    s3client = s3FromEnv(localize(stack.services.worker, rw).environment);
     // the compose command with its port made private and its bind address local
-    emulator = spawnService(model, 'emulator', { ...rw, flags: { '--port': String(emulatorPort), '--host': '127.0.0.1' } });
+    emulator = spawnService(stack, 'emulator', { ...rw, flags: { '--port': String(emulatorPort), '--host': '127.0.0.1' } }, { env: await containerEnv('emulator') });
   });
 
   afterAll(async () => {
-    if (emulator) {
-      emulator.child.kill('SIGTERM');
-      await waitForExit(emulator);
-    }
+    // every child, also when a test failed half-way: the one-shot first, then the workers, then the emulator
+    example?.child.kill('SIGKILL');
+    await stopService(example);
+    await Promise.all(workers.map((w) => stopService(w.spawned)));
+    await stopService(emulator);
     s3client?.destroy();
-    await Promise.all([redis?.stop(), s3?.stop(), samplesDir && rm(samplesDir, { recursive: true, force: true })]);
+    await Promise.all([redis?.stop(), s3?.stop(), tmp && rm(tmp, { recursive: true, force: true })]);
+  });
+
+  it('passes the host OMNIBATCH_PREFIX to every omnibatch service, and the Dockerfile ENV is what the image adds', () => {
+    for (const name of OMNIBATCH_SERVICES) expect(stack.services[name].environment.OMNIBATCH_PREFIX, name).toBe(prefix);
+    expect(imageEnv()).toEqual({ NODE_ENV: 'production', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', OMNIBATCH_TMP: '/tmp/omnibatch' });
   });
 
   it('runs redis with the compose arguments, and its AOF keeps data across a restart', async () => {
-    const url = localize(model.services.worker, rw).environment.REDIS_URL;
+    const url = localize(stack.services.worker, rw).environment.REDIS_URL;
     expect(url).toBe(redis.url);
     let r = new Redis(url, { maxRetriesPerRequest: null });
     expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
@@ -150,18 +176,19 @@ describe('the compose services, started without Docker', () => {
     await redis.restart();
     r = new Redis(url, { maxRetriesPerRequest: null });
     expect(await r.get('compose:aof')).toBe('kept');
+    await r.del('compose:aof');
     await r.quit();
     expect(existsSync(path.join(redis.dir, 'appendonlydir'))).toBe(true);
   });
 
   it('seeds the example source prefix with the samples and minio-init one-shots, reachable with the omnibatch env', async () => {
-    await runSamples(model, samplesDir);
+    await runSamples(stack, samplesDir);
     expect(await readdir(samplesDir)).toEqual(['tone-440hz.mp3']);
-    const { bucket, keys } = await runMinioInit(model, s3client, samplesDir);
+    const { bucket, keys } = await runMinioInit(stack, s3client, samplesDir);
     expect(keys).toEqual(['in/tone-440hz.mp3']);
 
     // the example's source argument is where minio-init put the samples
-    const source = new URL(model.services.example.command![1]);
+    const source = new URL(stack.services.example.command![1]);
     expect(source.host).toBe(bucket);
     const listed = await s3client.send(new ListObjectsV2Command({ Bucket: source.host, Prefix: source.pathname.slice(1) }));
     expect(listed.Contents?.map((o) => o.Key)).toEqual(['in/tone-440hz.mp3']);
@@ -171,28 +198,107 @@ describe('the compose services, started without Docker', () => {
 
   it('starts the emulator service from its compose command; its compose healthcheck passes', async () => {
     const emulatorHost = rw.hosts['emulator:8080'];
-    const hc = localize(model.services.emulator, { hosts: { '127.0.0.1:8080': emulatorHost } }).healthcheck!;
-    for (let i = 0; i < 300 && !(await checkTarget(hc.at(-1)!, 500)).ok; i++) {
-      if (emulator!.child.exitCode !== null) throw new Error(`emulator exited: ${emulator!.output()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const hc = localize(stack.services.emulator, { hosts: { '127.0.0.1:8080': emulatorHost } }).healthcheck!;
+    await waitHealthy(hc.at(-1)!, emulator!);
     const result = await runCheck(hc.slice(1), {});
     expect(result).toEqual({ code: 0, out: `healthy: http://${emulatorHost}/healthz: HTTP 200\n` });
     // and the omnibatch env points its clients at that emulator
-    const cfg = loadConfig({ env: localize(model.services.worker, rw).environment });
+    const cfg = loadConfig({ env: localize(stack.services.worker, rw).environment });
     expect(cfg.baseUrlResolved).toBe(`http://${emulatorHost}/compatible-mode/v1`);
     expect(cfg.protocol).toBe('chat');
   });
 
-  it('the image healthcheck (no target) answers for Redis at REDIS_URL, and fails when Redis is gone', async () => {
-    const hc = ['node', '--import', 'tsx', 'src/ops/healthcheck.ts'];
+  it('the image healthcheck (`omnibatch health`, no target) answers for Redis at REDIS_URL, and fails when Redis is gone', async () => {
+    const hc = ['node', 'bin/omnibatch.js', 'health'];
     expect(await runCheck(hc, { REDIS_URL: redis.url })).toEqual({ code: 0, out: `healthy: ${redis.url}: PONG\n` });
     const closed = `redis://127.0.0.1:${await freePort()}`;
     const down = await runCheck(hc, { REDIS_URL: closed });
     expect(down.code).toBe(1);
     expect(down.out).toMatch(/^unhealthy: redis:\/\/127\.0\.0\.1:\d+: /);
   });
+
+  it('starts the worker service twice (deploy.replicas) from its compose command; both compose healthchecks pass', async () => {
+    const svc = stack.services.worker;
+    const composePort = svc.command![svc.command!.indexOf('--metrics-port') + 1];
+    for (let i = 0; i < svc.replicas; i++) {
+      const metricsPort = await freePort();
+      const spawned = spawnService(stack, 'worker', { ...rw, flags: { '--metrics-port': String(metricsPort) } },
+        { args: ['--metrics-host', '127.0.0.1'], env: await containerEnv(`worker-${i}`) });
+      workers.push({ spawned, metricsPort });
+    }
+    expect(workers.length).toBe(2);
+    for (const w of workers) {
+      const hc = localize(svc, { hosts: { [`127.0.0.1:${composePort}`]: `127.0.0.1:${w.metricsPort}` } }).healthcheck!;
+      expect(hc.slice(0, 4)).toEqual(['CMD', 'node', 'bin/omnibatch.js', 'health']);
+      await waitHealthy(hc.at(-1)!, w.spawned);
+      // exec form, as Docker runs it inside the container (with the container's environment)
+      const result = await runCheck(hc.slice(1), localize(svc, rw).environment);
+      expect(result, w.spawned.output()).toEqual({ code: 0, out: `healthy: http://127.0.0.1:${w.metricsPort}/healthz: HTTP 200\n` });
+    }
+  });
+
+  it('runs the example service: exit 0, results and a completed report in the bucket, inferred by the workers', async () => {
+    example = spawnService(stack, 'example', rw, { env: await containerEnv('example') });
+    let stdout = '';
+    example.child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    const code = await waitForExit(example);
+    expect(code, example.output()).toBe(0);
+
+    const out = new URL(stack.services.example.command![stack.services.example.command!.indexOf('--out') + 1]);
+    const bucket = out.host;
+    const outPrefix = out.pathname.slice(1);
+    const listed = await s3client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: outPrefix }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    for (const ext of ['json', 'txt', 'srt', 'vtt']) expect(keys, keys.join(', ')).toContain(`${outPrefix}tone-440hz.mp3.${ext}`);
+    const runIds = [...new Set(keys.filter((k) => k.startsWith(`${outPrefix}_runs/`)).map((k) => k.split('/')[2]))];
+    expect(runIds.length).toBe(1);
+    const [runId] = runIds;
+    expect(stdout.split('\n')[0]).toBe(runId);
+    expect(stdout).toContain(`completed: results in s3://${bucket}/${outPrefix}, report in s3://${bucket}/${outPrefix}_runs/${runId}/report.json`);
+    const report = JSON.parse(await getText(s3client, bucket, `${outPrefix}_runs/${runId}/report.json`));
+    expect(report).toMatchObject({ run_id: runId, status: 'completed', task: 'caption', counts: { total: 1, succeeded: 1, failed: 0 } });
+    const result = JSON.parse(await getText(s3client, bucket, `${outPrefix}tone-440hz.mp3.json`));
+    expect(result.text).toBeTruthy();
+
+    // the two worker services did the inference (`run --wait` embeds workers only when none is running)
+    const inferred = await Promise.all(workers.map(async (w) => {
+      const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
+      const m = /^omnibatch_jobs_total\{stage="infer",state="completed"\} (\d+)$/m.exec(text);
+      return m ? Number(m[1]) : 0;
+    }));
+    expect(Math.max(...inferred)).toBeGreaterThan(0);
+  });
+
+  it("a worker's /healthz answers 503 while Redis is down, and 200 once it is back", async () => {
+    const [w] = workers;
+    const url = `http://127.0.0.1:${w.metricsPort}/healthz`;
+    const hc = ['node', 'bin/omnibatch.js', 'health', url];
+    await redis.down();
+    const down = await runCheck(hc, {});
+    expect(down).toEqual({ code: 1, out: `unhealthy: ${url}: HTTP 503\n` });
+    const body = await (await fetch(url)).json() as { status: string; detail: string };
+    expect(body.status).toBe('unhealthy');
+    expect(body.detail).toMatch(new RegExp(`^redis://127\\.0\\.0\\.1:${redis.port}: `));
+    await redis.up();
+    await waitHealthy(url, w.spawned);
+    expect(await runCheck(hc, {})).toEqual({ code: 0, out: `healthy: ${url}: HTTP 200\n` });
+  });
 });
+
+/** Polls a healthcheck target until it passes, as compose's depends_on `service_healthy` waits. */
+async function waitHealthy(target: string, service: Spawned): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if ((await checkTarget(target, 500)).ok) return;
+    if (service.child.exitCode !== null) throw new Error(`service exited with ${service.child.exitCode}: ${service.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${target} never became healthy: ${service.output()}`);
+}
+
+async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return res.Body!.transformToString();
+}
 
 /** Runs a healthcheck command as Docker would (exec form, in the image's working directory). */
 function runCheck(argv: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {

@@ -1,0 +1,120 @@
+/**
+ * The command contract users script against, as real processes: run --wait --json and its exit codes,
+ * status, runs, report --csv, retry, cancel, estimate, schedule, and one clear line for bad settings.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { media, REPO_ROOT } from '../helpers/paths.ts';
+
+const exec = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
+
+describe('omnibatch commands', () => {
+  let emulator: Emulator;
+  let tmp: string;
+  let env: Record<string, string>;
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+    }
+  };
+  beforeAll(async () => {
+    emulator = await startEmulator({ apiKey: 'sk-cli-test' });
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-cli-'));
+    env = { OMNI_BASE_URL: `${emulator.url}/compatible-mode/v1`, OMNI_API_KEY: 'sk-cli-test', OMNIBATCH_PREFIX: `cli-${randomUUID().slice(0, 8)}`,
+      LOG_LEVEL: 'silent', OMNIBATCH_TMP: path.join(tmp, 'work'), OMNIBATCH_LOCK_MS: '3000' };
+    await mkdir(path.join(tmp, 'in'), { recursive: true });
+    await cp(media('whisper__jfk.flac'), path.join(tmp, 'in/jfk.flac'));
+    await cp(media('fp__invalid.flac'), path.join(tmp, 'in/broken.flac'));
+  });
+  afterAll(async () => {
+    const r = new Redis();
+    const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+    await emulator?.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('run --wait --json: one object with run_id first and the report; exit 2 when a file failed', async () => {
+    const r = await cli('run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out'), '--task', 'caption', '--wait', '--json');
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)[0]).toBe('run_id');
+    expect(out.report.status).toBe('completed_with_failures');
+    expect(out.report.counts).toMatchObject({ total: 2, succeeded: 1, failed: 1 });
+
+    const status = JSON.parse((await cli('status', out.run_id, '--json')).stdout);
+    expect(status).toMatchObject({ run_id: out.run_id, status: 'completed_with_failures' });
+    expect(status.cost.amount_micros).toBe(out.report.cost.actual.amount_micros);
+    expect((await cli('runs')).stdout).toContain(out.run_id);
+    const csv = (await cli('report', out.run_id, '--csv')).stdout.trim().split('\n');
+    expect(csv[0].startsWith('uri,status,')).toBe(true);
+    expect(csv).toHaveLength(3);
+
+    // retry: only the failed file goes again (and fails again with its code); the succeeded one is not re-sent.
+    const before = emulator.stats().requests;
+    expect((await cli('retry', out.run_id)).stdout).toContain('1 failed file(s) queued again');
+    const again = await cli('status', out.run_id, '--json');
+    expect(JSON.parse(again.stdout).status).toBe('running'); // no worker: the reopened file waits
+    const w = await cli('run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out'), '--task', 'caption', '--wait', '--json');
+    expect(JSON.parse(w.stdout).report.counts).toMatchObject({ skipped: 1, failed: 1 }); // its embedded workers also drained the retry
+    const retried = JSON.parse((await cli('status', out.run_id, '--json')).stdout);
+    expect(retried.status).toBe('completed_with_failures');
+    expect(emulator.stats().requests).toBe(before);
+  }, 120_000);
+
+  it('run without --wait prints the run id; cancel ends it with pending files not run', async () => {
+    const r = await cli('run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out2'), '--task', 'transcribe');
+    const runId = r.stdout.trim();
+    expect(runId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    expect((await cli('cancel', runId)).stdout).toContain('cancelled');
+    const s = JSON.parse((await cli('status', runId, '--json')).stdout);
+    expect(s.stop_reason).toBe('cancelled');
+  }, 60_000);
+
+  it('estimate prices the plan without sending anything', async () => {
+    const before = emulator.stats().requests;
+    const r = await cli('estimate', path.join(tmp, 'in'), '--task', 'caption', '--json');
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout);
+    expect(e.files).toBe(1);
+    expect(e.requests).toBe(1);
+    expect(e.input_tokens.audio).toBe(Math.ceil(11 * 12.5));
+    expect(e.cost.expected.currency).toBe('USD');
+    expect(e.failures.map((f: { code: string }) => f.code)).toEqual(['media_unreadable']);
+    expect(emulator.stats().requests).toBe(before);
+  }, 60_000);
+
+  it('schedule add/list/remove', async () => {
+    expect((await cli('schedule', 'add', 'nightly', path.join(tmp, 'in'), '--cron', '0 2 * * *', '--out', path.join(tmp, 'out3'), '--task', 'caption')).code).toBe(0);
+    expect((await cli('schedule', 'list')).stdout).toContain('nightly');
+    expect((await cli('schedule', 'remove', 'nightly')).stdout).toContain('removed');
+    expect((await cli('schedule', 'list')).stdout).not.toContain('nightly');
+  }, 60_000);
+
+  it('a bad setting stops with one message listing every bad setting', async () => {
+    const r = await exec(process.execPath, [BIN, 'runs'], { env: { ...process.env, ...env, REDIS_URL: 'http://nope', OMNI_PROTOCOL: 'grpc' } }).catch((e) => e);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^omnibatch: config_invalid: invalid configuration:/);
+    expect(r.stderr).toContain('REDIS_URL');
+    expect(r.stderr).toContain('OMNI_PROTOCOL');
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('never writes the API key to outputs', async () => {
+    const { stdout } = await exec('grep', ['-rl', 'sk-cli-test', tmp]).catch(() => ({ stdout: '' }));
+    expect(stdout).toBe('');
+  });
+});

@@ -1,0 +1,132 @@
+/** The pure decisions around the pipeline: filters, manifests, run specs, progress, exit codes, re-planning. */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exitCodeFor, formatDuration, formatProgress } from '../../src/cli/progress.ts';
+import { parseStages } from '../../src/cli/worker.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { MODELS } from '../../src/models/catalog.ts';
+import { compileFilter, extensionOf } from '../../src/producers/filter.ts';
+import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.ts';
+import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
+import { parseWavHeader, WavWriter } from '../../src/media/wav.ts';
+import type { RunState } from '../../src/runs/types.ts';
+import { concatWavFiles } from '../../src/workers/audio.ts';
+import { shrunk } from '../../src/workers/prepare.ts';
+
+const cfg = loadConfig({ env: {} });
+
+describe('source filter', () => {
+  it('takes media extensions by default, case-insensitively, and honours --include/--exclude', () => {
+    const f = compileFilter({});
+    expect(f('a/b.MP3')).toBe(true);
+    expect(f('a/notes.txt')).toBe(false);
+    expect(f('noext')).toBe(false);
+    expect(extensionOf('dir.v2/file')).toBe('');
+    const g = compileFilter({ include: ['**/*.txt'], exclude: ['private/**'] });
+    expect(g('a/notes.txt')).toBe(true);
+    expect(g('a/b.mp3')).toBe(false);
+    expect(g('private/x.txt')).toBe(false);
+    expect(compileFilter({ exclude: ['**/*.wav'] })('x/y.wav')).toBe(false);
+  });
+});
+
+describe('manifests', () => {
+  it('reads JSON lines, bare strings and CSV with quotes and a header', () => {
+    expect(parseManifestLine('{"uri": "s3://b/in/a.mp3"}')).toBe('s3://b/in/a.mp3');
+    expect(parseManifestLine('"s3://b/in/a b.mp3"')).toBe('s3://b/in/a b.mp3');
+    expect(parseManifestLine('uri,size')).toBeUndefined();
+    expect(parseManifestLine('"s3://b/in/x,""y"".mp3",12')).toBe('s3://b/in/x,"y".mp3');
+    expect(parseManifestLine('s3://b/in/c.mp3,100')).toBe('s3://b/in/c.mp3');
+    expect(parseManifestLine('   ')).toBeUndefined();
+    expect(() => parseManifestLine('{"size": 3}')).toThrow(/uri/);
+  });
+  it('places a URI under the source, or refuses it', () => {
+    expect(keyUnderSource('s3://b/in/a/b.mp3', 's3://b/in/')).toBe('a/b.mp3');
+    expect(keyUnderSource('s3://b/other/a.mp3', 's3://b/in/')).toBeUndefined();
+    expect(keyUnderSource('/data/in/x.wav', 'file:///data/in/')).toBe('x.wav');
+  });
+});
+
+describe('run specs', () => {
+  it('fills the task defaults and fingerprints what changes the answer', () => {
+    const a = buildRunSpec({ source: 's3://b/in/', destination: 's3://b/out/', task: 'caption' }, cfg, newRunId());
+    expect(a.model).toBe('qwen3-omni-30b-a3b-captioner');
+    expect(a.prompt).toBeUndefined();
+    const b = buildRunSpec({ source: 's3://b/in/', destination: 's3://b/out/', task: 'caption', chunkSeconds: 20 }, cfg, newRunId());
+    expect(b.fingerprint).not.toBe(a.fingerprint);
+    const c = buildRunSpec({ source: 'x', destination: 'y', task: 'caption', maxFiles: 3 }, cfg, newRunId());
+    expect(c.fingerprint).toBe(a.fingerprint); // where and how many do not change the answer
+    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'speak' }, cfg, newRunId()).voice).toBe('Cherry');
+  });
+  it('refuses what cannot work, with a code', () => {
+    const bad = (req: object) => { try { buildRunSpec({ source: 'x', destination: 'y', ...req } as never, cfg, newRunId()); return 'ok'; } catch (e) { return (e as { code: string }).code; } };
+    expect(bad({ task: 'sing' })).toBe('invalid_task');
+    expect(bad({ task: 'caption', model: 'gpt-5' })).toBe('model_not_found');
+    expect(bad({ task: 'custom' })).toBe('invalid_request');
+    expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_request');
+    expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_request');
+    expect(bad({ task: 'speak', voice: 'Nobody' })).toBe('invalid_request');
+  });
+  it('makes sortable, unique run ids', () => {
+    const a = newRunId(new Date('2026-11-23T13:05:01.123Z'));
+    expect(a).toMatch(/^20261123T130501Z-[0-9a-f]{6}$/);
+    expect(newRunId()).not.toBe(newRunId());
+  });
+});
+
+describe('progress and exit codes', () => {
+  const state = (over: Partial<RunState['counts']>, status: RunState['status'] = 'running', scanDone = true): RunState => ({
+    spec: { runId: 'r1' } as RunState['spec'], status, scanDone, generation: 0,
+    counts: { total: 10, succeeded: 4, failed: 1, skipped: 0, not_run: 0, terminal: 5, media_ms: 3_600_000, requests: 7, retries: 2, est_micros: 0, est_low_micros: 0, est_high_micros: 0, ...over },
+  });
+  it('shows files, media, requests, cost and an ETA', () => {
+    const line = formatProgress({ state: state({}), costMicros: 1_234_567, currency: 'USD', elapsedS: 50 }, false);
+    expect(line).toContain('5/10 files');
+    expect(line).toContain('1h00m media');
+    expect(line).toContain('cost 1.234567 USD');
+    expect(line).toContain('eta 50s');
+    expect(formatProgress({ state: state({}, 'running', false), costMicros: 0, currency: null, elapsedS: 1, priced: false }, true)).toMatch(/^\[#+\.+\] 5\/10\+ files.*partly unpriced/);
+    expect(formatDuration(59)).toBe('59s');
+    expect(formatDuration(3601)).toBe('1h00m');
+  });
+  it('maps final statuses to the documented exit codes', () => {
+    expect(exitCodeFor('completed')).toBe(0);
+    expect(exitCodeFor('completed_with_failures')).toBe(2);
+    expect(exitCodeFor('stopped_budget')).toBe(3);
+  });
+});
+
+describe('workers', () => {
+  it('parses --stages and refuses unknown ones', () => {
+    expect(parseStages('infer, finalize')).toEqual(['infer', 'finalize']);
+    expect(parseStages(undefined)).toHaveLength(5);
+    expect(() => parseStages('infer,cook')).toThrow(/cook/);
+  });
+  it('halves targets and the base64 ceiling when re-planning', () => {
+    const flash = MODELS['qwen3-omni-flash'];
+    const p = { targetS: 300, searchWindowS: 15 };
+    expect(shrunk(p, flash, 0)).toBe(p);
+    expect(shrunk(p, flash, 1)).toEqual({ targetS: 150, searchWindowS: 15, base64MaxChars: flash.limits.base64MaxChars / 2 });
+  });
+  it('joins chunk WAVs of any length into one valid file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wavcat-'));
+    try {
+      const parts: string[] = [];
+      for (const seconds of [1.5, 0, 2.25]) {
+        const w = await WavWriter.create(path.join(dir, `${parts.length}.wav`));
+        await w.write(Buffer.alloc(Math.round(seconds * 48000), 7));
+        await w.close();
+        parts.push(w.path);
+      }
+      const r = await concatWavFiles(parts, path.join(dir, 'all.wav'));
+      expect(r.seconds).toBeCloseTo(3.75, 5);
+      const all = await readFile(path.join(dir, 'all.wav'));
+      expect(parseWavHeader(all)?.dataBytes).toBe(3.75 * 48000);
+      expect(all.subarray(44).every((b) => b === 7)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
