@@ -182,22 +182,28 @@ export async function enforceLimits(source: string, enc: Encoded, plan: Plan, pi
     if (bad.length === 0) return pieces;
     log.info({ round, chunks: bad.map(({ i, p }) => ({ i, why: violations(p) })) }, 're-planning chunks over a limit');
     const next: Piece[][] = pieces.map((p) => [p]);
-    for (const { p, i } of bad) {
+    const subs = bad.map(({ p, i }) => {
       const len = p.endS - p.startS;
       const n = piecesNeeded(p, plan, opts.model);
       const inside = (opts.silences ?? []).filter((s) => s.endS > p.startS && s.startS < p.endS)
         .map((s) => ({ startS: s.startS - p.startS, endS: s.endS - p.startS }));
       const cuts = chooseCuts(len, { targetS: len / n, windowS: len / n / 4, minChunkS: Math.min(0.5, len / n / 2), maxS: (len / n) * 1.25 }, inside);
       const bounds = [p.startS, ...cuts.map((c) => p.startS + c.atS), p.endS];
-      const sub = bounds.slice(0, -1).map((s, k) => ({ startS: s, endS: bounds[k + 1], overlapS: k === 0 ? p.overlapS : 0 }));
-      if (plan.encode.kind === 'audio') {
-        next[i] = await splitEncoded(enc, sub, dir, opts);
-      } else {
-        const part = await encodeWhole(source, plan.encode, dir, { ...opts, range: { startS: p.startS, endS: p.endS }, keyframesS: bounds });
-        next[i] = await splitEncoded(part, sub, dir, opts);
+      return { p, i, bounds, sub: bounds.slice(0, -1).map((s, k) => ({ startS: s, endS: bounds[k + 1], overlapS: k === 0 ? p.overlapS : 0 })) };
+    });
+    if (plan.encode.kind === 'audio') {
+      // All the new pieces come out of the encoded file in one more copy pass.
+      const all = await splitEncoded(enc, subs.flatMap((s) => s.sub), dir, opts);
+      let k = 0;
+      for (const s of subs) next[s.i] = all.slice(k, (k += s.sub.length));
+    } else {
+      // Video can only be copy-cut at keyframes: encode just that stretch again, with keyframes at the new cuts.
+      for (const s of subs) {
+        const part = await encodeWhole(source, plan.encode, dir, { ...opts, range: { startS: s.p.startS, endS: s.p.endS }, keyframesS: s.bounds });
+        next[s.i] = await splitEncoded(part, s.sub, dir, opts);
       }
-      await unlink(p.file).catch(() => undefined);
     }
+    await Promise.all(subs.map((s) => unlink(s.p.file).catch(() => undefined)));
     pieces = relink(next.flat());
   }
   const still = pieces.map((p, i) => ({ i, why: violations(p) })).filter((x) => x.why.length);

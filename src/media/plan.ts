@@ -102,7 +102,7 @@ function hardCaps(info: MediaInfo, model: ModelSpec, mode: 'audio' | 'video', li
 }
 
 /** The encoding for chunks up to `lengthS` long: the best rung that fits (compress only as much as needed). */
-export function chooseEncode(info: MediaInfo, model: ModelSpec, mode: 'audio' | 'video', limits: EffectiveLimits, lengthS: number): EncodeSpec {
+export function chooseEncode(info: MediaInfo, mode: 'audio' | 'video', limits: EffectiveLimits, lengthS: number): EncodeSpec {
   if (mode === 'audio') {
     for (const kbps of AUDIO_LADDER_KBPS) {
       const e = audioEncode(info, kbps);
@@ -155,7 +155,7 @@ export function planChunks(info: MediaInfo, model: ModelSpec, policy: PlanPolicy
     notes.push(`chunk target ${fmt(policy.targetS)} lowered to ${fmt(targetS)}`);
   }
   if (durationS <= maxChunkS) reason = `the whole file fits one request (${reason})`;
-  const encode = chooseEncode(info, model, mode, limits, Math.min(maxChunkS, durationS));
+  const encode = chooseEncode(info, mode, limits, Math.min(maxChunkS, durationS));
   if (mode === 'audio' && encode.audioBitrateKbps !== AUDIO_LADDER_KBPS[0]) {
     notes.push(`audio compressed to ${encode.audioBitrateKbps} kbps to fit ${fmt(Math.min(maxChunkS, durationS))} chunks in ${limits.maxBytes} bytes`);
   }
@@ -168,7 +168,7 @@ export function planChunks(info: MediaInfo, model: ModelSpec, policy: PlanPolicy
     chunks.push({ index: i, startS: bounds[i] - lead, endS: bounds[i + 1], overlapS: lead });
   }
   const missed = cuts.filter((c) => !c.inSilence).length;
-  if (cuts.length > 0 && silences.length > 0 && missed > 0) notes.push(`${missed} of ${cuts.length} cuts found no silence within ±${fmt(policy.searchWindowS)} and fell on the target`);
+  if (missed > 0) notes.push(`${missed} of ${cuts.length} cuts found no silence within ±${fmt(policy.searchWindowS)} and fell on the target`);
   return { mode, chunks, encode, reason, targetS, maxChunkS, overlapS, limits, notes };
 }
 

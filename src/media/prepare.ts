@@ -9,10 +9,14 @@
  * Video: silencedetect reads the audio track alone (cheap next to a video encode), then the plan, then one
  * encode with keyframes forced at every cut, then the copy split.
  */
+import { copyFile, link, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { ModelSpec } from '../models/catalog.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { Logger } from '../util/logger.ts';
+import { asIsPlan } from './as-is.ts';
 import { deliver, encodeWhole, enforceLimits, splitEncoded } from './cut.ts';
+import { base64Chars } from './limits.ts';
 import { planChunks, resolveMode, type PlanPolicy } from './plan.ts';
 import { probeMedia } from './probe.ts';
 import { detectSilences } from './silence.ts';
@@ -30,12 +34,24 @@ export interface PrepareOptions {
   minSilenceS?: number;
 }
 
+/** The source itself as chunk 0 (a hard link when the filesystem allows: no bytes copied). */
+async function deliverAsIs(file: string, info: MediaInfo, format: string, outDir: string): Promise<CutChunk> {
+  await mkdir(outDir, { recursive: true });
+  const out = path.join(outDir, `chunk-0000.${format}`);
+  await link(file, out).catch(() => copyFile(file, out));
+  return { index: 0, file: out, startS: 0, durationS: info.durationS, endS: info.durationS, overlapS: 0, bytes: info.sizeBytes,
+    base64Chars: base64Chars(info.sizeBytes), format };
+}
+
 const sameEncode = (a: EncodeSpec, b: EncodeSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 export async function prepareChunks(file: string, model: ModelSpec, policy: PlanPolicy, opts: PrepareOptions): Promise<{ info: MediaInfo; plan: Plan; chunks: CutChunk[] }> {
   const { log, signal } = opts;
   const probed = opts.info ?? (await probeMedia(file, { log, signal }));
   const { mode } = resolveMode(probed, model, policy);
+  // A file the model takes as it is (one chunk, a format it reads, within every limit) skips ffmpeg entirely.
+  const asIs = asIsPlan(probed, model, policy);
+  if (asIs) return { info: probed, plan: asIs, chunks: [await deliverAsIs(file, probed, asIs.encode.format, opts.outDir)] };
   const detect = { noiseDb: opts.noiseDb, minSilenceS: opts.minSilenceS };
   return withTempDir('prepare', async (dir) => {
     const ctx = { log, signal, model, tmpDir: opts.tmpDir };

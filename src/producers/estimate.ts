@@ -32,7 +32,7 @@ export async function estimateSource(src: Storage, spec: RunSpec, opts: {
     try {
       const url = await src.presignGet(key, 900);
       const info = await probeMedia(url.startsWith('file://') ? fileURLToPath(url) : url, { log: opts.log });
-      const plan = planChunks(info, model, chunkPolicy(spec, info, opts.base64MaxChars));
+      const plan = planChunks(info, model, chunkPolicy(spec, opts.base64MaxChars));
       const video = plan.encode.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
       files.push({ uri: src.uri + key, durationS: info.durationS, chunkSeconds: plan.chunks.map((c) => c.endS - c.startS),
         hasAudio: info.audio.length > 0, ...(video && { video: { width: video.width, height: video.height } }) });

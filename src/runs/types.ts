@@ -1,5 +1,5 @@
 /** What a run is (its spec, fixed at creation) and what each file of it became. */
-import type { Cost } from '../cost/price.ts';
+import type { ResultChunk } from '../outputs/result.ts';
 import type { Region } from '../models/catalog.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import type { Task } from '../tasks/catalog.ts';
@@ -82,18 +82,9 @@ export interface RunState {
 }
 
 /** One chunk's outcome, staged by infer and read by finalize: times on the source's timeline. */
-export interface ChunkResult {
-  index: number;
-  startS: number;
-  endS: number;
-  text: string;
-  usage: Usage;
-  cost: Cost;
-  /** requests this chunk took to succeed (1 = first try; moderation repairs count too) */
-  attempts: number;
+export interface ChunkResult extends ResultChunk {
+  /** requests this chunk took (moderation repairs count too); `attempts` is the job's tries */
   requests: number;
-  /** the provider refused the content (DataInspectionFailed): recorded, not an error */
-  providerBlocked?: boolean;
   /** moderation: the validated verdict (times relative to the chunk) */
   verdict?: unknown;
   /** speak: the chunk's WAV in staging */

@@ -39,6 +39,17 @@ const RUN_FATAL = new Set(['auth', 'arrears']);
 /** Codes handled by waiting, without spending an attempt. */
 const RATE_LIMITED = new Set(['rate_limited', 'quota_exceeded']);
 
+/**
+ * --rpm as an even spacing of requests, not "rpm per fixed minute": BullMQ's limiter counts in fixed windows,
+ * the provider in a sliding 60 s one, so a full window's burst right after the previous window's burst put up
+ * to 2x rpm into one provider minute (bench rate-limit: 10% of requests were 429s at each window edge). One
+ * request per 60/rpm s, 2% wider to absorb the jitter between a job's start and its request reaching the API,
+ * never exceeds the quota in any 60 s, at 98% of it.
+ */
+export function rpmSpacingMs(rpm: number): number {
+  return Math.ceil((60_000 / rpm) * 1.02);
+}
+
 export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Promise<RunningWorkers> {
   const stages = opts.stages ?? STAGES;
   const inferConcurrency = opts.inferConcurrency ?? ctx.cfg.inferConcurrency;
@@ -46,7 +57,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
   // The API's limits are per account, not per process: both are global across every worker on the queue.
   if (stages.includes('infer')) {
     await ctx.queues.infer.setGlobalConcurrency(inferConcurrency);
-    if (rpm) await ctx.queues.infer.setGlobalRateLimit(rpm, 60_000);
+    if (rpm) await ctx.queues.infer.setGlobalRateLimit(1, rpmSpacingMs(rpm));
     else await ctx.queues.infer.removeGlobalRateLimit();
   }
   const concurrency: Record<Stage, number> = {

@@ -9,14 +9,14 @@ import { jobIds, type InferPayload, type PreparePayload } from '../jobs/catalog.
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
 import { prepareChunks } from '../media/prepare.ts';
+import type { PlanPolicy } from '../media/plan.ts';
+import { taskPolicy } from '../media/policy.ts';
 import { probeMedia } from '../media/probe.ts';
 import type { MediaInfo } from '../media/types.ts';
 import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
-import { textTokens } from '../models/tokens.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
-import { TASK_SPECS } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, stagedKey } from './files.ts';
@@ -44,7 +44,7 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
     const input = path.join(dir, 'source');
     await src.download(key, input);
     const info = await probeMedia(input, { log: ctx.log });
-    const policy = shrunk(chunkPolicy(spec, info, ctx.cfg.base64MaxChars), model, job.data.shrink ?? 0);
+    const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars), model, job.data.shrink ?? 0);
     const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir });
     ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
@@ -91,21 +91,10 @@ export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(p
   return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? model.limits.base64MaxChars) / f) };
 }
 
-/** The planner's policy for this run and file: the task's defaults, the run's overrides, video only where it helps. */
-export function chunkPolicy(spec: RunSpec, info: MediaInfo, base64MaxChars?: number) {
-  const ts = TASK_SPECS[spec.task];
-  const model = findModel(spec.model)!;
-  const hasVideo = info.video.some((v) => !v.attachedPic);
-  const mode: 'audio' | 'video' = ts.media === 'video' && hasVideo && model.inputs.includes('video') ? 'video' : 'audio';
-  return {
-    ...ts.policy,
-    ...(spec.chunkSeconds && { targetS: spec.chunkSeconds }),
-    ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }),
-    mode,
-    inputMode: spec.inputMode,
-    ...(base64MaxChars && { base64MaxChars }),
-    promptTokens: spec.prompt ? textTokens(spec.prompt) : 0,
-  };
+/** The planner's policy for this run: the task's defaults and the run's overrides (the planner picks the tracks). */
+export function chunkPolicy(spec: RunSpec, base64MaxChars?: number): PlanPolicy {
+  return taskPolicy(spec.task, findModel(spec.model)!, { chunkSeconds: spec.chunkSeconds, overlapSeconds: spec.overlapSeconds,
+    inputMode: spec.inputMode, base64MaxChars, prompt: spec.prompt });
 }
 
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */

@@ -66,8 +66,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   const result = buildResult({
     source: { uri: file.uri, key: file.key, etag: file.etag, size: file.size, durationS },
     task: spec.task, model: spec.model, protocol: spec.protocol, region: spec.region, fingerprint: spec.fingerprint,
-    chunks: chunks.map((c) => ({ index: c.index, startS: c.startS, endS: c.endS, text: c.text, usage: c.usage, cost: c.cost,
-      attempts: c.requests, ...(c.providerBlocked && { providerBlocked: true }) })),
+    chunks,
     text, outputs, createdAt: input.now ?? new Date(),
   });
   return { files, result, ...(flagged && { flagged }) };

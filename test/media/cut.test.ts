@@ -1,0 +1,269 @@
+/**
+ * The cutter on real ffmpeg and generated media: every chunk measured on disk against the limits, durations
+ * adding up to the source, cuts in the silences, offsets that are the real cut points.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cutChunks } from '../../src/media/cut.ts';
+import { ffprobeJson, runFfmpeg } from '../../src/media/ffmpeg.ts';
+import { base64Chars } from '../../src/media/limits.ts';
+import { planChunks } from '../../src/media/plan.ts';
+import { taskPolicy } from '../../src/media/policy.ts';
+import { prepareChunks } from '../../src/media/prepare.ts';
+import { probeMedia } from '../../src/media/probe.ts';
+import { detectSilences } from '../../src/media/silence.ts';
+import type { CutChunk, Plan } from '../../src/media/types.ts';
+import { MODELS } from '../../src/models/catalog.ts';
+import { OmniError } from '../../src/util/errors.ts';
+import { media } from '../helpers/paths.ts';
+import { gapsOf, noiseWithGaps, videoWithGaps } from './generate.ts';
+
+const captioner = MODELS['qwen3-omni-30b-a3b-captioner'];
+const flash = MODELS['qwen3-omni-flash'];
+const turbo = MODELS['qwen-omni-turbo'];
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'omnibatch-cut-test-'));
+/** Base of every per-call temp dir in this file: it must be empty whenever no call is running. */
+const tmpBase = path.join(root, 'tmp');
+const LONG_S = 720;
+const LONG_GAPS = { everyS: 7, lengthS: 0.6 };
+const long = path.join(root, 'long.wav');
+const video = path.join(root, 'video.mp4');
+const VIDEO_GAPS = { everyS: 9, lengthS: 0.8 };
+let n = 0;
+const out = (): string => path.join(root, `out-${++n}`);
+
+beforeAll(async () => {
+  mkdirSync(tmpBase);
+  await Promise.all([
+    noiseWithGaps(long, { seconds: LONG_S, rate: 22_050, channels: 2, gaps: LONG_GAPS }),
+    videoWithGaps(video, { seconds: 200, gaps: VIDEO_GAPS }),
+  ]);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function streamsOf(file: string): Promise<{ duration: number; streams: Record<string, unknown>[] }> {
+  const j = await ffprobeJson(file);
+  return { duration: Number((j.format as Record<string, unknown>).duration), streams: j.streams as Record<string, unknown>[] };
+}
+
+/** Every chunk measured on disk: within the plan's limits, and its record true to the file. */
+async function expectChunksFit(chunks: CutChunk[], plan: Plan): Promise<void> {
+  for (const c of chunks) {
+    const { duration } = await streamsOf(c.file);
+    const bytes = (await import('node:fs')).statSync(c.file).size;
+    expect(bytes).toBe(c.bytes);
+    expect(c.base64Chars).toBe(base64Chars(bytes));
+    expect(Math.abs(duration - c.durationS)).toBeLessThan(0.06);
+    expect(duration).toBeLessThanOrEqual(plan.limits.maxSeconds);
+    expect(bytes).toBeLessThanOrEqual(plan.limits.maxBytes);
+    expect(base64Chars(bytes)).toBeLessThanOrEqual(plan.limits.maxBase64Chars);
+  }
+}
+
+function expectContiguous(chunks: CutChunk[], sourceS: number, tol = 0.5): void {
+  expect(chunks[0].startS).toBe(0);
+  for (let i = 1; i < chunks.length; i++) expect(chunks[i].startS).toBeCloseTo(chunks[i - 1].endS - chunks[i].overlapS, 6);
+  expect(Math.abs(chunks[chunks.length - 1].endS - sourceS)).toBeLessThan(tol);
+}
+
+/** Where the noise first resumes inside a chunk file (the end of its leading silence). */
+async function firstSoundS(file: string): Promise<number> {
+  const { stderr } = await runFfmpeg(['-v', 'info', '-nostats', '-i', `file:${file}`, '-af', 'silencedetect=noise=-40dB:duration=0.05', '-f', 'null', '-']);
+  return Number(/silence_end: ([\d.]+)/.exec(stderr)?.[1] ?? Number.NaN);
+}
+
+describe('audio: captioner chunks of 12 minutes of gapped stereo noise', () => {
+  let res: Awaited<ReturnType<typeof prepareChunks>>;
+  beforeAll(async () => {
+    res = await prepareChunks(long, captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase });
+  });
+
+  it('writes mono 16 kHz mp3 chunks within every limit, measured on disk', async () => {
+    const { plan, chunks } = res;
+    expect(plan.encode).toMatchObject({ format: 'mp3', sampleRate: 16_000, channels: 1, audioBitrateKbps: 64 });
+    expect(chunks.length).toBeGreaterThanOrEqual(20);
+    expect(chunks.length).toBeLessThanOrEqual(29);
+    await expectChunksFit(chunks, plan);
+    const { streams } = await streamsOf(chunks[3].file);
+    expect(streams[0]).toMatchObject({ codec_name: 'mp3', sample_rate: '16000', channels: 1 });
+    for (const c of chunks.slice(0, -1)) expect(c.durationS).toBeLessThanOrEqual(35.2);
+  });
+
+  it('chunk durations add up to the source duration (no overlap)', () => {
+    const sum = res.chunks.reduce((a, c) => a + c.durationS, 0);
+    expect(Math.abs(sum - LONG_S)).toBeLessThan(0.5);
+    expectContiguous(res.chunks, LONG_S);
+  });
+
+  it('cuts inside the silences near each target', () => {
+    const gaps = gapsOf(LONG_S, LONG_GAPS);
+    for (const c of res.chunks.slice(1)) {
+      // One mp3 frame (36 ms) of slack: a copy-cut lands on a frame boundary.
+      expect(gaps.some((g) => c.startS > g.startS - 0.04 && c.startS < g.endS + 0.04)).toBe(true);
+    }
+  });
+
+  it('offsets are the real cut points: sound resumes in each chunk where the source says', async () => {
+    for (const c of [res.chunks[1], res.chunks[7], res.chunks[res.chunks.length - 1]]) {
+      const gap = gapsOf(LONG_S, LONG_GAPS).find((g) => c.startS >= g.startS - 0.04 && c.startS <= g.endS + 0.04)!;
+      const t = await firstSoundS(c.file);
+      expect(Math.abs(c.startS + t - gap.endS)).toBeLessThan(0.06);
+    }
+  });
+
+  it('leaves no temp directory behind', () => {
+    expect(readdirSync(tmpBase)).toEqual([]);
+  });
+});
+
+describe('audio: placement, overlap and re-planning', () => {
+  it('falls back to the targets when there is no silence to cut in', async () => {
+    const f = path.join(root, 'steady.wav');
+    await noiseWithGaps(f, { seconds: 130 });
+    const { chunks, plan } = await prepareChunks(f, captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase });
+    expect(plan.notes.join(' ')).toMatch(/4 of 4 cuts found no silence/);
+    const starts = chunks.map((c) => c.startS);
+    [0, 30, 60, 90, 120].forEach((want, i) => expect(Math.abs(starts[i] - want)).toBeLessThan(0.04));
+    expect(chunks).toHaveLength(5);
+  });
+
+  it('overlapping transcript chunks repeat the asked seconds and cover the source', async () => {
+    const { chunks, plan } = await prepareChunks(long, flash, taskPolicy('transcribe', flash, { chunkSeconds: 100, overlapSeconds: 2 }), { outDir: out(), tmpDir: tmpBase });
+    expect(chunks.length).toBeGreaterThanOrEqual(6);
+    await expectChunksFit(chunks, plan);
+    for (const c of chunks.slice(1)) expect(Math.abs(c.overlapS - 2)).toBeLessThan(0.04);
+    for (const c of chunks.slice(1)) expect(Math.abs(c.durationS - (c.endS - c.startS))).toBeLessThan(0.001);
+    expectContiguous(chunks, LONG_S);
+    const fresh = chunks.reduce((a, c) => a + c.durationS - c.overlapS, 0);
+    expect(Math.abs(fresh - LONG_S)).toBeLessThan(0.5);
+  });
+
+  it('detectSilences finds the generated gaps; cutChunks re-plans chunks measured over a limit', async () => {
+    const info = await probeMedia(long);
+    const silences = await detectSilences(long, { durationS: info.durationS });
+    const gaps = gapsOf(LONG_S, LONG_GAPS);
+    expect(silences).toHaveLength(gaps.length);
+    silences.forEach((s, i) => {
+      expect(Math.abs(s.startS - gaps[i].startS)).toBeLessThan(0.03);
+      expect(Math.abs(s.endS - gaps[i].endS)).toBeLessThan(0.03);
+    });
+    const plan = planChunks(info, captioner, taskPolicy('caption', captioner, { chunkSeconds: 60 }), silences);
+    // As if the encoder overshot its estimate: chunks of ~60 s at 64 kbps are ~480 KB; allow 200 KB.
+    const tight: Plan = { ...plan, limits: { ...plan.limits, maxBytes: 200_000 } };
+    const chunks = await cutChunks(long, info, tight, out(), { tmpDir: tmpBase, silences, model: captioner });
+    expect(chunks.length).toBeGreaterThan(plan.chunks.length * 2);
+    await expectChunksFit(chunks, tight);
+    expectContiguous(chunks, LONG_S);
+    expect(Math.abs(chunks.reduce((a, c) => a + c.durationS, 0) - LONG_S)).toBeLessThan(0.5);
+    expect(readdirSync(tmpBase)).toEqual([]);
+  });
+
+  it('removes its temp directory when ffmpeg fails', async () => {
+    const info = await probeMedia(long);
+    const plan = planChunks(info, captioner, taskPolicy('caption', captioner));
+    const broken: Plan = { ...plan, encode: { ...plan.encode, audioStream: 7 } };
+    const err = await cutChunks(long, info, broken, out(), { tmpDir: tmpBase }).catch((e: unknown) => e);
+    expect((err as OmniError).code).toBe('ffmpeg_failed');
+    expect(readdirSync(tmpBase)).toEqual([]);
+  });
+
+  it('works with hostile file and directory names (quotes, brackets, %d, colon, unicode)', async () => {
+    const dir = path.join(root, `in 'q' "dq" [b] %d é 音`);
+    mkdirSync(dir);
+    const f = path.join(dir, `-x:y 'a' [1] (2) 😀 %03d.wav`);
+    await noiseWithGaps(path.join(root, 'plain.wav'), { seconds: 70, gaps: { everyS: 6, lengthS: 0.5 } });
+    copyFileSync(path.join(root, 'plain.wav'), f);
+    const dest = path.join(root, `out %05d 'x' [y]`);
+    const { chunks } = await prepareChunks(f, captioner, taskPolicy('caption', captioner), { outDir: dest, tmpDir: tmpBase });
+    expect(chunks.length).toBe(3);
+    expect(readdirSync(dest).sort()).toEqual(['chunk-0000.mp3', 'chunk-0001.mp3', 'chunk-0002.mp3']);
+    expectContiguous(chunks, 70);
+  });
+});
+
+describe('video: a 200-second clip', () => {
+  it('qwen3-omni-flash: chunks <= 150 s, 2 fps, <= 640 px, small, cut in a silence', async () => {
+    const { plan, chunks } = await prepareChunks(video, flash, taskPolicy('describe', flash), { outDir: out(), tmpDir: tmpBase });
+    expect(plan.mode).toBe('video');
+    expect(chunks).toHaveLength(2);
+    await expectChunksFit(chunks, plan);
+    for (const c of chunks) {
+      expect(c.durationS).toBeLessThanOrEqual(150);
+      expect(c.bytes).toBeLessThan(3 * 1024 * 1024);
+      const { streams } = await streamsOf(c.file);
+      expect(streams.map((s) => s.codec_name)).toEqual(['h264', 'aac']);
+      expect(streams[0]).toMatchObject({ width: 320, height: 240, avg_frame_rate: '2/1' });
+      expect(streams[1]).toMatchObject({ channels: 1, sample_rate: '16000' });
+    }
+    const cut = chunks[1].startS;
+    // Video cuts land on a frame (every 0.5 s at 2 fps) in or right next to a gap.
+    expect(gapsOf(200, VIDEO_GAPS).some((g) => cut >= g.startS - 0.5 && cut <= g.endS + 0.5)).toBe(true);
+    expect(Math.abs(cut - 120)).toBeLessThanOrEqual(10.5);
+    expect(Math.abs(chunks.reduce((a, c) => a + c.durationS, 0) - 200)).toBeLessThan(0.6);
+    expectContiguous(chunks, 200, 0.6);
+  });
+
+  it('qwen-omni-turbo: chunks <= 40 s', async () => {
+    const { plan, chunks } = await prepareChunks(video, turbo, taskPolicy('moderate', turbo), { outDir: out(), tmpDir: tmpBase });
+    expect(plan.mode).toBe('video');
+    expect(chunks.length).toBeGreaterThanOrEqual(5);
+    await expectChunksFit(chunks, plan);
+    for (const c of chunks) expect(c.durationS).toBeLessThanOrEqual(40);
+    expectContiguous(chunks, 200, 0.6);
+  });
+
+  it('an audio task on a video takes the audio track only', async () => {
+    const { plan, chunks } = await prepareChunks(video, flash, taskPolicy('transcribe', flash), { outDir: out(), tmpDir: tmpBase });
+    expect(plan.mode).toBe('audio');
+    expect(chunks).toHaveLength(1);
+    const { streams } = await streamsOf(chunks[0].file);
+    expect(streams.map((s) => s.codec_type)).toEqual(['audio']);
+    expect(readdirSync(tmpBase)).toEqual([]);
+  });
+});
+
+describe('odd real files from ../shared/media', () => {
+  const cases: [string, number][] = [
+    ['fp__d_6_Channel_ID.wav', 5.83], // 6 channels -> mono
+    ['pydub__test-192khz-32bit.flac', 6.95], // 192 kHz / 32-bit -> 16 kHz
+    ['mm__sample.amr', 35.3], // AMR-NB, header duration a guess
+    ['filetype__fixture.3gp', 5.57], // 3GP: H.263 + AMR, audio task
+    ['mm__no-duration.webm', 25.49], // no duration in the header
+    ['filetype__fixture2.mkv', 1.7], // truncated: header says 1132 s
+  ];
+  it.each(cases)('%s -> mono 16 kHz mp3 covering %f s', async (name, seconds) => {
+    const { chunks } = await prepareChunks(media(name), captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase });
+    const total = chunks.reduce((a, c) => a + c.durationS, 0);
+    expect(Math.abs(total - seconds)).toBeLessThan(Math.max(0.2, seconds * 0.02));
+    const { streams } = await streamsOf(chunks[0].file);
+    expect(streams[0]).toMatchObject({ codec_name: 'mp3', sample_rate: '16000', channels: 1 });
+  });
+
+  it('a silence-only file is planned and cut like any audio (the model decides what it hears)', async () => {
+    const { chunks, plan } = await prepareChunks(media('mm__silence-2s-16000 [no-tags].CBR-128.mp3'), flash, taskPolicy('transcribe', flash), { outDir: out(), tmpDir: tmpBase });
+    expect(plan.mode).toBe('audio');
+    expect(chunks).toHaveLength(1);
+    expect(Math.abs(chunks[0].durationS - 2.0)).toBeLessThan(0.15);
+    expect((await streamsOf(chunks[0].file)).streams[0].codec_type).toBe('audio');
+  });
+
+  it('a video without audio: media_no_audio for an audio task, picture only for a video task', async () => {
+    const flv = media("fluentff__te[s]t_ video ' _ .flv");
+    const err = await prepareChunks(flv, captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase }).catch((e: unknown) => e);
+    expect((err as OmniError).code).toBe('media_no_audio');
+    const { chunks } = await prepareChunks(flv, flash, taskPolicy('describe', flash), { outDir: out(), tmpDir: tmpBase });
+    const { streams } = await streamsOf(chunks[0].file);
+    expect(streams.map((s) => s.codec_name)).toEqual(['h264']);
+  });
+
+  it('corrupt and empty files fail with their codes', async () => {
+    for (const [name, code] of [['mm__corrupt.mkv', 'media_unreadable'], ['pydub__test1_empty.wav', 'media_empty']]) {
+      const err = await prepareChunks(media(name), captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase }).catch((e: unknown) => e);
+      expect((err as OmniError).code).toBe(code);
+    }
+    expect(readdirSync(tmpBase)).toEqual([]);
+  });
+});
