@@ -91,7 +91,8 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
     if (!(audioOverride > 0)) return refuse(apiErrors.invalidParameter('x-emulator-audio-seconds must be a positive number'));
   }
   // The answer describes the first non-text item (a request carries at most one kind of media).
-  const { text, reasoning } = composeAnswer(parsed, media[0], spec.id, header(req, 'x-emulator-moderation') === 'invalid');
+  const { text, reasoning } = composeAnswer(parsed, media[0], spec.id,
+    header(req, 'x-emulator-moderation') === 'invalid' || (opts.invalidModerationWithMedia === true && media.length > 0));
   const audioSeconds = parsed.audioOut ? speechSeconds(text, audioOverride) : undefined;
   const billed = { input, output: billOutput(text, reasoning, audioSeconds, spec) };
   const requestId = randomUUID();

@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   seed?: number;
   /** when set, any other key -> 401 (`Bearer <key>` or the raw key) */
   apiKey?: string;
+  /** answer prose where a moderation verdict was asked for, on requests that carry media (a text-only repair gets JSON) */
+  invalidModerationWithMedia?: boolean;
   /** a stricter base64 ceiling than the documented one: to test what happens when the service refuses a size */
   base64MaxChars?: number;
   /** reserved: the generated speech is always PCM16 24 kHz mono (48,000 bytes a second) */
