@@ -52,6 +52,9 @@ return 1`;
 
 export type CountField = 'requests' | 'retries' | 'media_ms' | 'est_micros' | 'est_low_micros' | 'est_high_micros';
 
+/** How long a finished run's state stays in Redis (retry, status and the dashboard need it a while). */
+export const RUN_RETENTION_S = 30 * 24 * 3600;
+
 export class RunStore {
   constructor(readonly redis: Redis, readonly prefix: string) {}
 
@@ -153,8 +156,12 @@ export class RunStore {
     return ((await this.redis.hget(this.k(runId, 'state'), 'stopReason')) ?? undefined) as StopReason | undefined;
   }
 
-  async setFinal(runId: string, status: RunState['status']): Promise<void> {
+  /** The run's final status; its state then expires after `retentionS` (the report in the bucket outlives it). */
+  async setFinal(runId: string, status: RunState['status'], retentionS = RUN_RETENTION_S): Promise<void> {
     await this.redis.hset(this.k(runId, 'state'), { status, endedAt: new Date().toISOString() });
+    const m = this.redis.multi();
+    for (const key of this.keys(runId)) m.expire(key, retentionS);
+    await m.exec();
   }
 
   /** For `retry`: failed files back to pending; returns their ids and the new generation. */

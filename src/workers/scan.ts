@@ -22,6 +22,7 @@ import { enqueueReport } from './report.ts';
 export interface ScanResult { runId: string; registered: number; skipped: number; enqueued: number }
 
 const PAGE = 200;
+const REUSE_CHECKS = 16;
 
 export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<ScanResult> {
   let runId = job.data.runId;
@@ -41,9 +42,11 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
 
   const flush = async () => {
     const jobs: { name: 'prepare'; data: PreparePayload; opts: { jobId: string } }[] = [];
-    for (const { obj, fileId } of batch) {
-      if (!spec.force && (await resultReusable(dst, obj, spec))) {
-        await ctx.runs.finishFile(runId, fileId, fileState(src, obj, spec, 'skipped'));
+    // One GET per object decides a skip: done for a page at a time, in parallel (S3 latency, not CPU, bounds it).
+    const reusable = spec.force ? batch.map(() => false) : await mapLimit(batch, REUSE_CHECKS, ({ obj }) => resultReusable(dst, obj, spec));
+    for (const [i, { obj, fileId }] of batch.entries()) {
+      if (reusable[i]) {
+        await ctx.runs.finishFile(runId, fileId, fileState(src, obj, 'skipped'));
         result.skipped++;
         continue;
       }
@@ -62,7 +65,7 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   for await (const obj of objects(spec, src)) {
     if (!take(obj.key) || (sameStore && isInternalKey(obj.key))) continue;
     const fileId = fileIdOf(obj.key);
-    const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, spec, 'pending'), spec.maxFiles ?? 0);
+    const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'), spec.maxFiles ?? 0);
     if (r === -1) break; // --max-files reached
     if (r === 0) continue; // a redone scan: already registered (and enqueued, or skipped)
     result.registered++;
@@ -80,8 +83,21 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   return result;
 }
 
-function fileState(src: Storage, obj: ObjectInfo, spec: RunSpec, status: FileState['status']): FileState {
+function fileState(src: Storage, obj: ObjectInfo, status: FileState['status']): FileState {
   return { key: obj.key, uri: src.uri + obj.key, etag: obj.etag, size: obj.size, status };
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
 }
 
 async function resultReusable(dst: Storage, obj: ObjectInfo, spec: RunSpec): Promise<boolean> {
