@@ -12,7 +12,7 @@ import { describeError, isOmniError } from '../util/errors.ts';
 import type { Context, JobContext } from './context.ts';
 import { failFile, replanSmaller } from './files.ts';
 import { finalize } from './finalize.ts';
-import { infer } from './infer.ts';
+import { infer, ledgerFile } from './infer.ts';
 import { prepare } from './prepare.ts';
 import { report } from './report.ts';
 import { scan } from './scan.ts';
@@ -154,5 +154,7 @@ async function onFinalFailure(stage: Stage, job: Job, ctx: JobContext, code: str
     return;
   }
   if (stage === 'report' || !d.fileId) return;
+  // A budget reservation is for a request that will not happen now: give it back at once.
+  if (stage === 'infer') await ctx.costs.release(d.runId, ledgerFile(d as Payloads['infer']), (d as Payloads['infer']).chunk);
   await failFile(ctx, d.runId, d.fileId, code, message);
 }

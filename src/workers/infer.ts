@@ -10,22 +10,20 @@ import { costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelRequest, type ModelResult } from '../models/types.ts';
-import { parseVerdict } from '../outputs/moderation.ts';
+import { parseVerdict, verdictError, verdictRepairPrompt } from '../outputs/moderation.ts';
 import { metrics } from '../ops/metrics.ts';
 import { sendWebhook } from '../ops/webhook.ts';
 import type { ChunkResult, RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
-import { isOmniError, OmniError } from '../util/errors.ts';
+import { isOmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, isSuperseded, stagedKey } from './files.ts';
 
 export type InferOutcome = { chunk: number; requests: number; reused: boolean } | { skipped: string };
 
-const REPAIR_PROMPT = 'Your previous answer was not the required JSON. Rewrite it as exactly ONE JSON object of the required shape, with nothing else:';
-
 /** The ledger's file identity: a re-planned or retried file's chunks are new chunks (and new money). */
-function ledgerFile(d: InferPayload): string {
+export function ledgerFile(d: InferPayload): string {
   return d.generation ? `${d.fileId}.g${d.generation}` : d.fileId;
 }
 
@@ -142,13 +140,13 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
   if (spec.task === 'moderate') {
     let parsed = parseVerdict(text);
     if (!parsed.ok) {
-      // One repair: a cheap text-only request that turns the answer into the required JSON.
+      // One repair: a cheap text-only request that turns the first answer into the required JSON.
       await ctx.runs.count(d.runId, 'requests', 1);
-      const repair = await ctx.client.complete({ model: spec.model, prompt: `${spec.prompt}\n\n${REPAIR_PROMPT}\n${text}` });
+      const repair = await ctx.client.complete({ model: spec.model, prompt: `${verdictRepairPrompt(parsed)}\n\nYour previous answer:\n${text}` });
       requests++;
       usage = addUsage(usage, repair.usage);
       parsed = parseVerdict(repair.text);
-      if (!parsed.ok) throw new OmniError('moderation_invalid', `the model did not return a valid verdict: ${parsed.message}`, { retryable: false });
+      if (!parsed.ok) throw verdictError(parsed);
       text = repair.text;
     }
     verdict = parsed.verdict;
