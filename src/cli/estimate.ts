@@ -1,6 +1,6 @@
 /** `omnibatch estimate <source> --task T [--model M] [--json]`: files, media hours, requests, cost range and wall time, before anything is sent. */
 import type { Command } from 'commander';
-import { loadPricing } from '../workers/context.ts';
+import { loadPricing } from '../config/pricing.ts';
 import { formatMicros } from '../cost/price.ts';
 import { estimateSource } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';

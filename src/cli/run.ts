@@ -6,6 +6,9 @@ import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
 import { collect, int, num, printJson, withContext } from './common.ts';
 import { exitCodeFor } from './progress.ts';
+import { access } from 'node:fs/promises';
+import type { Storage } from '../storage/types.ts';
+import { describeError, OmniError } from '../util/errors.ts';
 import { waitForRun } from './wait.ts';
 
 interface RunFlags {
@@ -41,6 +44,12 @@ export function register(program: Command): void {
     .action(async (source: string, f: RunFlags, cmd: Command) => {
       const flags = { inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing };
       const code = await withContext(cmd, flags, async (ctx) => {
+        // Exit 1 "could not start": say why now, not as a failed run later.
+        await assertReadable(ctx.storage(source), source, f.manifest);
+        if (f.wait && !ctx.cfg.apiKey) {
+          const running = await ctx.queues.infer.getWorkersCount();
+          if (running === 0) throw new OmniError('config_invalid', 'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model', { retryable: false });
+        }
         const spec = await createRun(ctx, {
           source, destination: f.out, task: f.task, model: f.model, prompt: f.prompt, voice: f.voice, include: f.include, exclude: f.exclude,
           maxFiles: f.maxFiles, budgetMicros: f.budget !== undefined ? parseAmount(f.budget) : undefined, force: f.force,
@@ -67,4 +76,15 @@ export function register(program: Command): void {
       });
       process.exitCode = code;
     });
+}
+
+/** The source can be listed (and the manifest read) before a run is created for it. */
+async function assertReadable(src: Storage, location: string, manifest?: string): Promise<void> {
+  try {
+    if (manifest) await access(manifest);
+    else for await (const _ of src.list('')) break;
+  } catch (err) {
+    const e = describeError(err);
+    throw new OmniError('source_unreadable', `cannot read ${manifest ?? location}: ${e.code}: ${e.message}`, { retryable: false });
+  }
 }

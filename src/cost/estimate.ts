@@ -292,18 +292,27 @@ export interface ChunkCostOptions {
 }
 
 /**
- * A conservative upper estimate of one request, for the budget reservation: the exact input tokens and
- * the high output prior, or the request's own output cap (max_tokens) when that is lower, since it is
- * then an exact bound. `priced: false` when the model has no price: the caller decides whether a budget
- * can apply at all.
+ * One request's cost for the budget reservation: the exact input tokens and, when the request sets its own
+ * output cap (max_tokens), that cap: then it is an exact upper bound. Without a cap, the high output prior
+ * (an estimate, not a bound). `priced: false` when the model has no price: the caller decides whether a
+ * budget can apply at all.
  */
 export function estimateChunkCost(chunkSeconds: number, opts: ChunkCostOptions): Cost {
   const ctx = contextOf(opts);
   const c = estimateChunk(chunkSeconds, opts, ctx);
   if (opts.maxOutputTokens === undefined) return c.cost.high;
-  const text = Math.min(c.output.high.text, opts.maxOutputTokens);
+  const text = opts.maxOutputTokens;
   const out = { text, audio: ctx.audioOut ? Math.ceil(text * AUDIO_TOKENS_PER_TEXT_TOKEN) : 0 };
   return usageCost(usageOf(c.input, out), ctx.prices);
+}
+
+/**
+ * The output cap a budgeted request sends (max_tokens), so that its reservation is a bound, not a guess:
+ * twice the task's high prior, within the model's own ceiling. Generous, so an answer is rarely cut.
+ */
+export function budgetOutputCap(chunkSeconds: number, task: Task, model: string): number {
+  const prior = OUTPUT_PRIORS[task].high;
+  return Math.min(specOf(model).limits.maxOutputTokens, 2 * Math.ceil(prior.perRequest + prior.perSecond * chunkSeconds));
 }
 
 /** The input tokens one request will send: what the TPM bucket takes before the call. */

@@ -34,6 +34,8 @@ export interface InferPayload {
   stagingKey: string;
   format: string;
   kind: 'audio' | 'video';
+  /** the encoded picture size of a video chunk: its tokens count for budget and TPM */
+  video?: { width: number; height: number };
   generation?: number;
   shrink?: number;
 }

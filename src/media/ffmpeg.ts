@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { OmniError } from '../util/errors.ts';
+import { redactUrls } from '../util/redact.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 
 const require = createRequire(import.meta.url);
@@ -57,7 +58,7 @@ export interface RunOptions {
 
 export function runBinary(bin: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const log = opts.log ?? silentLogger;
-  log.debug({ bin, args }, 'spawn');
+  log.debug({ bin, args: args.map(redactUrls) }, 'spawn');
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal, cwd: opts.cwd });
     const out: Buffer[] = [];
@@ -77,7 +78,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     child.on('close', (code, sig) => {
       const stdout = Buffer.concat(out).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr: err });
-      const tail = err.slice(-2000).trim();
+      const tail = redactUrls(err.slice(-2000).trim());
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
       reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${bin.split('/').pop()} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, { retryable: false, details: { stderr: tail } }));
     });

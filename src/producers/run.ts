@@ -4,7 +4,10 @@ import type { Config } from '../config/index.ts';
 import { taskFingerprint } from '../outputs/fingerprint.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
-import { findModel } from '../models/catalog.ts';
+import { findModel, type PriceTable } from '../models/catalog.ts';
+import { loadPricing } from '../config/pricing.ts';
+import { resolvePrices } from '../cost/price.ts';
+import { parseLocation } from '../storage/index.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
@@ -52,6 +55,20 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
   if (voice && model.voices.length && !model.voices.includes(voice)) {
     throw new OmniError('invalid_request', `voice "${voice}" is not one of ${model.voices.join(', ')}`, { retryable: false });
+  }
+  if (req.budgetMicros !== undefined) {
+    // A budget needs prices for what every request sends; an unpriced request would reserve nothing.
+    // (A video chunk where only video input is unpriced fails alone, at its reservation.)
+    const prices = resolvePrices(model.id, cfg.region, loadPricing(cfg.pricingFile));
+    const needs: (keyof PriceTable)[] = ['inputAudio', ...(ts.prompt || req.prompt ? ['inputText' as const] : []),
+      ...(ts.wantsAudioOut ? ['outputAudio' as const] : ['outputTextMultimodal' as const])];
+    const missing = needs.filter((k) => prices?.[k] === undefined);
+    if (missing.length) {
+      throw new OmniError('budget_unpriced', `--budget needs prices for ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing)`, { retryable: false });
+    }
+  }
+  if (cfg.inputMode === 'url' && parseLocation(req.destination).kind !== 's3') {
+    throw new OmniError('invalid_request', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder', { retryable: false });
   }
   const prompt = req.prompt ?? ts.prompt;
   const spec: RunSpec = {

@@ -2,7 +2,6 @@
  * Everything a handler needs, built once per process: config, logger, Redis, queues, the run store, storage
  * (one client per location, cached), the model client, prices. Handlers receive it; they build nothing.
  */
-import { readFileSync } from 'node:fs';
 import type { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { endpointOf, type Config } from '../config/index.ts';
@@ -17,6 +16,7 @@ import type { Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { Costs } from './costs.ts';
+import { loadPricing } from '../config/pricing.ts';
 
 export interface Context {
   cfg: Config;
@@ -42,14 +42,6 @@ export interface JobContext extends Context {
   token?: string;
 }
 
-export function loadPricing(file: string | undefined): PricingOverride | undefined {
-  if (!file) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as PricingOverride;
-  } catch (err) {
-    throw new OmniError('config_invalid', `cannot read pricing file ${file}: ${(err as Error).message}`, { retryable: false });
-  }
-}
 
 export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient } = {}): Context {
   const redis = redisConnection(cfg.redisUrl);

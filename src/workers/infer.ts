@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { Worker, type Job } from 'bullmq';
-import { estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
-import { costOf } from '../cost/price.ts';
+import { budgetOutputCap, estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
+import { addCost, costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelRequest, type ModelResult } from '../models/types.ts';
@@ -16,7 +16,7 @@ import { sendWebhook } from '../ops/webhook.ts';
 import type { ChunkResult, RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
-import { isOmniError } from '../util/errors.ts';
+import { isOmniError, OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, isSuperseded, stagedKey } from './files.ts';
 
@@ -52,9 +52,15 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
   }
 
   const model = findModel(spec.model)!;
+  const seconds = d.endS - d.startS;
+  const sizing = { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt, ...(d.video && { video: d.video }) };
+  // Under a budget every request carries an output cap, so its reservation is an upper bound, not a guess.
+  const maxOutputTokens = spec.budgetMicros !== undefined ? budgetOutputCap(seconds, spec.task, model.id) : undefined;
   if (spec.budgetMicros !== undefined) {
-    const estimate = estimateChunkCost(d.endS - d.startS, { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt,
-      pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut });
+    const estimate = estimateChunkCost(seconds, { ...sizing, pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens });
+    if (!estimate.priced) {
+      throw new OmniError('budget_unpriced', `a budget cannot cover this ${d.kind} chunk: ${model.id} has no ${spec.region} price for part of it (add it with --pricing)`, { retryable: false });
+    }
     const granted = await ctx.costs.reserve(d.runId, ledgerFile(d), d.chunk, estimate.amountMicros, spec.budgetMicros);
     if (!granted) {
       if (await ctx.runs.stop(d.runId, 'budget', 'the next request could not be reserved within the budget')) {
@@ -64,7 +70,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
       return { skipped: 'budget' };
     }
   }
-  const tokens = ctx.cfg.tpm ? estimateChunkInputTokens(d.endS - d.startS, { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt }) : 0;
+  const tokens = ctx.cfg.tpm ? estimateChunkInputTokens(seconds, sizing) : 0;
   if (ctx.cfg.tpm) {
     const wait = await ctx.costs.takeTokens(model.id, tokens, ctx.cfg.tpm);
     if (wait > 0 && ctx.worker) {
@@ -84,6 +90,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
       ...(spec.prompt && model.acceptsPrompt && { prompt: spec.prompt }),
       media,
       ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
+      ...(maxOutputTokens && { maxOutputTokens }),
     };
     const out = await runChunk(ctx, job, spec, req);
     if (out.audioFile) {
@@ -134,24 +141,30 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
     throw err;
   }
   let usage = r.usage;
+  let cost = costOf(r.usage, spec.model, spec.region, ctx.pricing);
   let text = r.text;
   let requests = 1;
   let verdict: unknown;
   if (spec.task === 'moderate') {
     let parsed = parseVerdict(text);
     if (!parsed.ok) {
-      // One repair: a cheap text-only request that turns the first answer into the required JSON.
+      // One repair: a cheap text-only request that turns the first answer into the required JSON. It is
+      // priced on its own (text-only input has its own output price) and added to the chunk.
       await ctx.runs.count(d.runId, 'requests', 1);
       const repair = await ctx.client.complete({ model: spec.model, prompt: `${verdictRepairPrompt(parsed)}\n\nYour previous answer:\n${text}` });
       requests++;
       usage = addUsage(usage, repair.usage);
+      cost = addCost(cost, costOf(repair.usage, spec.model, spec.region, ctx.pricing));
       parsed = parseVerdict(repair.text);
-      if (!parsed.ok) throw verdictError(parsed);
+      if (!parsed.ok) {
+        // Both requests were paid: the ledger says so even though the file fails.
+        await ctx.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), usage, cost, requests);
+        throw verdictError(parsed);
+      }
       text = repair.text;
     }
     verdict = parsed.verdict;
   }
-  const cost = costOf(usage, spec.model, spec.region, ctx.pricing);
   m.tokens(usage, spec.model);
   m.cost(cost, spec.model);
   return {

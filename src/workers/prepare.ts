@@ -8,10 +8,12 @@ import { estimateRun } from '../cost/estimate.ts';
 import { jobIds, type InferPayload, type PreparePayload } from '../jobs/catalog.ts';
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
+import { asIsPlan } from '../media/as-is.ts';
 import { prepareChunks } from '../media/prepare.ts';
 import type { PlanPolicy } from '../media/plan.ts';
 import { taskPolicy } from '../media/policy.ts';
 import { probeMedia } from '../media/probe.ts';
+import { sniffFile } from '../media/sniff.ts';
 import type { MediaInfo } from '../media/types.ts';
 import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
@@ -43,8 +45,10 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
   return withTempDir(`prep-${fileId}`, async (dir) => {
     const input = path.join(dir, 'source');
     await src.download(key, input);
-    const info = await probeMedia(input, { log: ctx.log });
     const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars), model, job.data.shrink ?? 0);
+    // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).
+    const sniffed = await sniffFile(input);
+    const info = sniffed && asIsPlan(sniffed, model, policy) ? sniffed : await probeMedia(input, { log: ctx.log });
     const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir });
     ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
@@ -67,7 +71,8 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
     const children = staged.chunks.map((c) => ({
       name: 'infer' as const,
       queueName: queueName('infer'),
-      data: { runId, fileId, key, chunk: c.index, chunks: staged.chunks.length, startS: c.startS, endS: c.endS, stagingKey: c.key, format: c.format, kind: c.kind, generation, shrink } satisfies InferPayload,
+      data: { runId, fileId, key, chunk: c.index, chunks: staged.chunks.length, startS: c.startS, endS: c.endS, stagingKey: c.key, format: c.format, kind: c.kind, generation, shrink,
+        ...(plan.encode.video && { video: { width: plan.encode.video.width, height: plan.encode.video.height } }) } satisfies InferPayload,
       opts: { ...QUEUE_POLICY.infer.job, jobId: jobIds.infer(runId, fileId, c.index, generation), failParentOnFailure: true },
     }));
     await ctx.flows.add({

@@ -68,6 +68,10 @@ describe('run specs', () => {
     expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_request');
     expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_request');
     expect(bad({ task: 'speak', voice: 'Nobody' })).toBe('invalid_request');
+    expect(bad({ task: 'caption', model: 'qwen3.5-omni-plus', budgetMicros: 1_000_000 })).toBe('budget_unpriced');
+    expect(bad({ task: 'caption', budgetMicros: 1_000_000 })).toBe('ok');
+    const urlCfg = loadConfig({ env: { OMNIBATCH_INPUT_MODE: 'url' } });
+    expect(() => buildRunSpec({ source: 's3://b/in/', destination: './out', task: 'caption' }, urlCfg, newRunId())).toThrow(/s3:\/\/ destination/);
   });
   it('makes sortable, unique run ids', () => {
     const a = newRunId(new Date('2026-11-23T13:05:01.123Z'));
@@ -128,5 +132,17 @@ describe('workers', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('secrets in URLs', () => {
+  it('cuts the query string (signatures, tokens) off every URL in a text', async () => {
+    const { redactUrls } = await import('../../src/util/redact.ts');
+    const url = 'https://b.s3.amazonaws.com/in/a.mp3?X-Amz-Signature=abc123&X-Amz-Security-Token=tok';
+    const out = redactUrls(`ffprobe -i ${url} failed: 403 for '${url}'`);
+    expect(out).not.toContain('abc123');
+    expect(out).not.toContain('tok');
+    expect(out).toContain('https://b.s3.amazonaws.com/in/a.mp3?[redacted]');
+    expect(redactUrls('/tmp/a?b.wav stays')).toBe('/tmp/a?b.wav stays');
   });
 });
