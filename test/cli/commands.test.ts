@@ -82,6 +82,11 @@ describe('omnibatch commands', () => {
     expect((await cli('cancel', runId)).stdout).toContain('cancelled');
     const s = JSON.parse((await cli('status', runId, '--json')).stdout);
     expect(s.stop_reason).toBe('cancelled');
+    // No worker ran: every file ends not run, and the report (written by the next worker) says cancelled.
+    expect(s.counts).toMatchObject({ not_run: s.counts.total, succeeded: 0 });
+    const report = JSON.parse((await cli('report', runId, '--json')).stdout);
+    expect(report.status).toBe('cancelled');
+    expect(report.counts.not_run).toBe(report.counts.total);
   }, 60_000);
 
   it('estimate prices the plan without sending anything', async () => {
@@ -113,8 +118,26 @@ describe('omnibatch commands', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
-  it('never writes the API key to outputs', async () => {
-    const { stdout } = await exec('grep', ['-rl', 'sk-cli-test', tmp]).catch(() => ({ stdout: '' }));
-    expect(stdout).toBe('');
+  it('never writes the API key to outputs or Redis', async () => {
+    // grep exits 1 when nothing matches: that is the success case; any other failure is a test failure.
+    const found = await exec('grep', ['-rl', 'sk-cli-test', tmp]).then((r) => r.stdout, (e: { code: number; stdout: string }) => {
+      if (e.code === 1) return '';
+      throw e;
+    });
+    expect(found).toBe('');
+    const r = new Redis();
+    try {
+      const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) {
+        expect(k).not.toContain('sk-cli-test');
+        const type = await r.type(k);
+        const dump = type === 'string' ? await r.get(k) : type === 'hash' ? JSON.stringify(await r.hgetall(k))
+          : type === 'list' ? JSON.stringify(await r.lrange(k, 0, -1)) : type === 'zset' ? JSON.stringify(await r.zrange(k, 0, -1)) : '';
+        expect(dump ?? '', k).not.toContain('sk-cli-test');
+      }
+    } finally {
+      r.disconnect();
+    }
   });
 });

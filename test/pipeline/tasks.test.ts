@@ -46,7 +46,12 @@ describe('every task end to end', () => {
     expect(typeof v.flagged).toBe('boolean');
     for (const seg of v.segments) expect(seg.end_s).toBeLessThanOrEqual(30.1);
     const report = JSON.parse(await readFile(path.join(out, '_runs', s.spec.runId, 'report.json'), 'utf8'));
-    expect(report.moderation).toBeDefined();
+    const verdicts = await Promise.all(['bmff.mp4', 'creative.mp4'].map(async (f) => JSON.parse(await readFile(path.join(out, `${f}.moderation.json`), 'utf8'))));
+    const flagged = verdicts.filter((x) => x.flagged);
+    expect(report.moderation.flagged_files).toBe(flagged.length);
+    const byCategory: Record<string, number> = {};
+    for (const x of flagged) for (const c of x.categories) byCategory[c.name] = (byCategory[c.name] ?? 0) + 1;
+    expect(report.moderation.by_category).toEqual(byCategory);
     const doc = JSON.parse(await readFile(path.join(out, 'bmff.mp4.json'), 'utf8'));
     expect(doc.usage.input.video).toBeGreaterThan(0); // the picture was sent, not only the sound
   });
@@ -56,7 +61,11 @@ describe('every task end to end', () => {
     const s = await h.run({ source: videoDir, destination: out, task: 'describe' });
     expect(s.status).toBe('completed');
     const txt = await readFile(path.join(out, 'creative.mp4.txt'), 'utf8');
-    expect(txt).toMatch(/video/i);
+    // The picture (scaled for the model) and the sound both reached the model.
+    expect(txt).toMatch(/^Video clip, [\d.]+ s, \d+x\d+, audio 1 channel, 16000 Hz/);
+    const doc = JSON.parse(await readFile(path.join(out, 'creative.mp4.json'), 'utf8'));
+    expect(doc.usage.input.video).toBeGreaterThan(0);
+    expect(doc.usage.input.audio).toBeGreaterThan(0);
   });
 
   it('speak: one valid WAV for the whole source', async () => {
