@@ -1,23 +1,35 @@
-/** `omnibatch retry <runId>`: only the failed files, in the same run. */
+/** `omnibatch retry <runId>`: the failed and not-run files again, in the same run (a stopped run goes on too). */
 import type { Command } from 'commander';
-import { jobIds } from '../jobs/catalog.ts';
+import { jobIds, type PreparePayload } from '../jobs/catalog.ts';
+import type { Context } from '../workers/context.ts';
 import { withContext } from './common.ts';
+
+/**
+ * Reopens the run's failed and not-run files (and clears its stop reason) and enqueues each at a new generation
+ * of the file (the one counter `retry` and re-planning share: fresh job ids, staging and ledger keys). Files
+ * still pending from an interrupted earlier retry are enqueued again at their current generation (same job ids).
+ */
+export async function retryRun(ctx: Context, runId: string): Promise<{ reopened: number; requeued: number }> {
+  const { reopened, pending } = await ctx.runs.reopen(runId);
+  const jobs: { name: 'prepare'; data: PreparePayload; opts: { jobId: string } }[] = [];
+  const add = async (fileId: string, generation: number) => {
+    const f = await ctx.runs.file(runId, fileId);
+    if (f) jobs.push({ name: 'prepare', data: { runId, fileId, key: f.key, etag: f.etag, size: f.size, generation }, opts: { jobId: jobIds.prepare(runId, fileId, generation) } });
+  };
+  for (const { fileId, generation } of reopened) await add(fileId, generation);
+  for (const fileId of pending) await add(fileId, await ctx.runs.generation(runId, fileId));
+  if (jobs.length) await ctx.queues.prepare.addBulk(jobs);
+  return { reopened: reopened.length, requeued: pending.length };
+}
 
 export function register(program: Command): void {
   program.command('retry')
-    .description('process the failed files of a run again (same run, same report)')
+    .description('process the failed and not-run files of a run again (same run, same report; a stopped run goes on)')
     .argument('<runId>')
     .action(async (runId: string, _f: unknown, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {
-        const { fileIds, generation } = await ctx.runs.reopenFailed(runId);
-        const jobs = [];
-        for (const fileId of fileIds) {
-          const f = await ctx.runs.file(runId, fileId);
-          if (!f) continue;
-          jobs.push({ name: 'prepare' as const, data: { runId, fileId, key: f.key, etag: f.etag, size: f.size, generation }, opts: { jobId: jobIds.prepare(runId, fileId, generation) } });
-        }
-        if (jobs.length) await ctx.queues.prepare.addBulk(jobs);
-        process.stdout.write(`${jobs.length} failed file(s) queued again in run ${runId}\n`);
+        const { reopened, requeued } = await retryRun(ctx, runId);
+        process.stdout.write(`${reopened} failed file(s) queued again in run ${runId}${requeued ? ` (and ${requeued} still pending)` : ''}\n`);
       });
     });
 }

@@ -10,7 +10,7 @@ import { createContext } from '../workers/context.ts';
 import { configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {
-  stages?: string; prepareConcurrency?: number; inferConcurrency?: number; finalizeConcurrency?: number; rpm?: number; tpm?: number;
+  stages?: string; prepareConcurrency?: number; inferConcurrency?: number; inferWorkerConcurrency?: number; finalizeConcurrency?: number; rpm?: number; tpm?: number;
   metricsPort?: number; metricsHost: string; shutdownTimeout?: number;
 }
 
@@ -28,6 +28,7 @@ export function register(program: Command): void {
     .option('--stages <list>', `comma-separated stages (default: ${STAGES.join(',')})`)
     .option('--prepare-concurrency <n>', 'prepare jobs at once in this worker (ffmpeg)', int)
     .option('--infer-concurrency <n>', 'requests in flight across ALL workers', int)
+    .option('--infer-worker-concurrency <n>', 'requests in flight in THIS worker (default: all of --infer-concurrency)', int)
     .option('--finalize-concurrency <n>', 'finalize jobs at once in this worker', int)
     .option('--rpm <n>', 'requests per minute across ALL workers', int)
     .option('--tpm <n>', 'input tokens per minute across ALL workers', int)
@@ -35,7 +36,7 @@ export function register(program: Command): void {
     .option('--metrics-host <addr>', 'interface the metrics port binds', '0.0.0.0')
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
     .action(async (f: WorkerFlags, cmd: Command) => {
-      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm });
+      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, inferWorkerConcurrency: f.inferWorkerConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm });
       const log = loggerFor(cfg);
       const stages = parseStages(f.stages);
       const swept = await sweepTempDirs({ base: cfg.tmpDir });

@@ -37,6 +37,7 @@ export const SETTINGS = {
   base64MaxChars: { env: ['OMNIBATCH_BASE64_MAX'], schema: int(1024).optional(), help: "base64 ceiling per request (default: the model's, 10 MiB)" },
   prepareConcurrency: { env: ['OMNIBATCH_PREPARE_CONCURRENCY'], schema: int(1).default(Math.max(1, os.cpus().length)), help: 'prepare jobs per worker (ffmpeg, CPU-bound)' },
   inferConcurrency: { env: ['OMNIBATCH_INFER_CONCURRENCY'], schema: int(1).default(8), help: 'requests in flight across all workers' },
+  inferWorkerConcurrency: { env: ['OMNIBATCH_INFER_WORKER_CONCURRENCY'], schema: int(1).optional(), help: 'requests in flight in one worker process (default: all of the global limit)' },
   finalizeConcurrency: { env: ['OMNIBATCH_FINALIZE_CONCURRENCY'], schema: int(1).default(4), help: 'finalize jobs per worker' },
   rpm: { env: ['OMNIBATCH_RPM'], schema: int(1).optional(), help: 'requests per minute across all workers' },
   tpm: { env: ['OMNIBATCH_TPM'], schema: int(1).optional(), help: 'input tokens per minute across all workers' },

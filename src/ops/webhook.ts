@@ -6,7 +6,8 @@
  *   POST <url>, content-type: application/json
  *   body: {"schema":"omnibatch.webhook/v1","event":E,"delivery":D,"data":<payload>}
  *   X-Omnibatch-Event:     E (run.completed | run.stopped | run.failed | run.budget_threshold | ping)
- *   X-Omnibatch-Delivery:  D, a UUID, the same on every retry of one notification (dedupe on it)
+ *   X-Omnibatch-Delivery:  D, a UUID (run-end notifications: <runId>.<generation>), the same on every retry
+ *                          of one notification and on a redone report job (dedupe on it)
  *   X-Omnibatch-Timestamp: T, unix seconds when this attempt was sent
  *   X-Omnibatch-Signature: sha256=<hex HMAC-SHA256(secret, T + "\n" + D + "\n" + E + "\n" + body)>
  * The body is signed byte for byte as sent; the receiver verifies the raw body before parsing it and
@@ -100,6 +101,8 @@ export function crossedBudgetThreshold(prevSpentMicros: number, nowSpentMicros: 
 
 export interface SendOptions {
   secret?: string;
+  /** the notification's identity (default: a new UUID): give the same id when the same notification may be sent again */
+  deliveryId?: string;
   /** total tries, the first included */
   attempts?: number;
   baseDelayMs?: number;
@@ -128,7 +131,7 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
   const max = opts.maxDelayMs ?? 60_000;
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? abortableSleep;
-  const deliveryId = randomUUID();
+  const deliveryId = opts.deliveryId ?? randomUUID();
   // the URL may carry a token in its query: log only where it goes
   const log = (opts.log ?? silentLogger).child({ webhook: safeUrl(url), event, delivery: deliveryId });
   let body: string;

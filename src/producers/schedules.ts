@@ -1,8 +1,11 @@
 /**
  * Schedules are BullMQ job schedulers on the scan queue. The run request is kept in a Redis hash by name; each
  * firing creates a new run from it, and that run skips every object whose result already exists for the same
- * ETag and task fingerprint, so it processes only what is new or changed.
+ * ETag and task fingerprint, so it processes only what is new or changed. A firing while the schedule's last run
+ * is still going is skipped (RunStore.create), and a firing's run id derives from its job id, so a redone firing
+ * continues its run instead of starting another.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Queues } from '../jobs/queues.ts';
 import { OmniError } from '../util/errors.ts';
@@ -16,6 +19,16 @@ export interface ScheduleSpec {
 }
 
 const key = (prefix: string) => `${prefix}:schedules`;
+
+/**
+ * The run id of one firing, a pure function of its job: the firing time (BullMQ names a scheduler's jobs
+ * `repeat:<scheduler>:<millis>`; else the job's creation time) and a hash of the job id, in newRunId's format.
+ */
+export function scheduledRunId(jobId: string, timestampMs: number): string {
+  const fired = Number(/:(\d{10,})$/.exec(jobId)?.[1] ?? timestampMs);
+  const stamp = new Date(fired).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${createHash('sha256').update(jobId).digest('hex').slice(0, 6)}`;
+}
 
 export async function addSchedule(deps: { redis: Redis; queues: Queues; keyPrefix: string }, s: ScheduleSpec): Promise<void> {
   if (!/^[\w.-]+$/.test(s.name)) throw new OmniError('invalid_request', 'schedule names are letters, digits, ".", "_" and "-"', { retryable: false });

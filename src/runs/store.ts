@@ -41,13 +41,59 @@ local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
 if terminal >= total and redis.call('HSETNX', KEYS[2], 'ended', '1') == 1 then return 1 end
 return 0`;
 
-// KEYS: fstatus, files, counts, state   ARGV: fileId   (failed -> pending, for `retry`)
+// KEYS: fstatus, files, counts, state, gen   ARGV: fileId, fileJson   (failed or not run -> pending, for `retry`)
+// -> the file's new generation (0: not reopened). The generation moves in the same step, so a reopened file is
+// never pending at the generation whose jobs already ran.
 const REOPEN = `
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'failed' then return 0 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur ~= 'failed' and cur ~= 'not_run' then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], 'pending')
-redis.call('HINCRBY', KEYS[3], 'failed', -1)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[3], cur, -1)
 redis.call('HINCRBY', KEYS[3], 'terminal', -1)
 redis.call('HDEL', KEYS[4], 'ended')
+return redis.call('HINCRBY', KEYS[5], ARGV[1], 1)`;
+
+// KEYS: spec, state, counts, runs, schedule-runs   ARGV: specJson, runId, score, schedule ('' = none), prefix
+// -> 1 created, 0 already created (the same runId: a redone firing), -1 the schedule's last run is still going.
+// One script, so two firings of one schedule can never both find the previous run ended and both start.
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
+if ARGV[4] ~= '' then
+  local last = redis.call('HGET', KEYS[5], ARGV[4])
+  if last then
+    local st = redis.call('HGET', ARGV[5] .. ':run:' .. last .. ':state', 'status')
+    if st == 'running' or st == 'stopping' then return {-1, last} end
+  end
+  redis.call('HSET', KEYS[5], ARGV[4], ARGV[2])
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'status', 'running', 'scanDone', '0', 'generation', '0')
+redis.call('HSET', KEYS[3], 'total', 0, 'terminal', 0)
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return {1, ''}`;
+
+// KEYS: replan claim (file + the generation being replaced), generations   ARGV: fileId, from, ttlS
+// -> {1 first claimant | 0, the generation to prepare (0: the file has moved past it, nothing to do)}
+const REPLAN = `
+local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local g = tonumber(redis.call('GET', KEYS[1]) or '0')
+if g > 0 then
+  if cur > g then return {0, 0} end
+  return {0, g}
+end
+if cur > tonumber(ARGV[2]) then return {0, 0} end
+g = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('SET', KEYS[1], g, 'EX', ARGV[3])
+return {1, g}`;
+
+// KEYS: estimated, counts   ARGV: fileId, mediaMs, est, low, high   (a file's plan counts once, however often it is planned)
+const ADD_ESTIMATE = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], 'media_ms', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'est_micros', ARGV[3])
+redis.call('HINCRBY', KEYS[2], 'est_low_micros', ARGV[4])
+redis.call('HINCRBY', KEYS[2], 'est_high_micros', ARGV[5])
 return 1`;
 
 export type CountField = 'requests' | 'retries' | 'media_ms' | 'est_micros' | 'est_low_micros' | 'est_high_micros';
@@ -62,13 +108,15 @@ export class RunStore {
     return `${this.prefix}:run:${runId}:${part}`;
   }
 
-  async create(spec: RunSpec): Promise<void> {
-    const m = this.redis.multi();
-    m.set(this.k(spec.runId, 'spec'), JSON.stringify(spec));
-    m.hset(this.k(spec.runId, 'state'), { status: 'running', scanDone: '0', generation: '0' });
-    m.hset(this.k(spec.runId, 'counts'), { total: 0, terminal: 0 });
-    m.zadd(`${this.prefix}:runs`, Date.parse(spec.createdAt), spec.runId);
-    await m.exec();
+  /**
+   * Stores a new run. Idempotent for a given runId ('exists'). With `schedule`, the run is made only when that
+   * schedule's last run has ended ('busy' otherwise), and it becomes the schedule's last run.
+   */
+  async create(spec: RunSpec, opts: { schedule?: string } = {}): Promise<{ outcome: 'created' | 'exists' | 'busy'; lastRunId?: string }> {
+    const [r, last] = (await this.redis.eval(CREATE, 5, this.k(spec.runId, 'spec'), this.k(spec.runId, 'state'), this.k(spec.runId, 'counts'),
+      `${this.prefix}:runs`, `${this.prefix}:schedule-runs`,
+      JSON.stringify(spec), spec.runId, String(Date.parse(spec.createdAt)), opts.schedule ?? '', this.prefix)) as [number, string];
+    return { outcome: r === 1 ? 'created' : r === 0 ? 'exists' : 'busy', ...(last && { lastRunId: last }) };
   }
 
   async spec(runId: string): Promise<RunSpec | undefined> {
@@ -145,6 +193,31 @@ export class RunStore {
     if (by) await this.redis.hincrby(this.k(runId, 'counts'), field, Math.round(by));
   }
 
+  /** A file's media length and cost estimate, added to the run's counters once per file (a redone or re-planned prepare adds nothing). */
+  async addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean> {
+    const r = await this.redis.eval(ADD_ESTIMATE, 2, this.k(runId, 'estimated'), this.k(runId, 'counts'), fileId,
+      String(Math.round(e.mediaMs)), String(Math.round(e.est)), String(Math.round(e.low)), String(Math.round(e.high)));
+    return Number(r) === 1;
+  }
+
+  /**
+   * The file's generation: ONE counter per file, shared by `retry` and re-planning, so every generation's job ids,
+   * staging keys and ledger entries are new. 0 until the file is first retried or re-planned.
+   */
+  async generation(runId: string, fileId: string): Promise<number> {
+    return Number((await this.redis.hget(this.k(runId, 'gen'), fileId)) ?? 0);
+  }
+
+  /**
+   * Re-planning generation `from` of a file: the first caller allocates the next generation; every later caller
+   * (a sibling chunk, a redone job) gets the same one. generation 0: the file has since moved past it.
+   */
+  async replan(runId: string, fileId: string, from: number): Promise<{ first: boolean; generation: number }> {
+    const [first, g] = (await this.redis.eval(REPLAN, 2, `${this.prefix}:replan:${runId}:${fileId}:${from}`, this.k(runId, 'gen'),
+      fileId, String(from), String(7 * 24 * 3600))) as [number, number];
+    return { first: first === 1, generation: Number(g) };
+  }
+
   /** Asks every job of the run to stop (budget, cancel, auth); the first reason wins. */
   async stop(runId: string, reason: StopReason, message: string): Promise<boolean> {
     const first = await this.redis.hsetnx(this.k(runId, 'state'), 'stopReason', reason);
@@ -164,24 +237,49 @@ export class RunStore {
     await m.exec();
   }
 
-  /** For `retry`: failed files back to pending; returns their ids and the new generation. */
-  async reopenFailed(runId: string): Promise<{ fileIds: string[]; generation: number }> {
-    const ids: string[] = [];
-    for await (const [id, f] of this.files(runId)) if (f.status === 'failed') ids.push(id);
-    const reopened: string[] = [];
-    for (const id of ids) {
-      const r = await this.redis.eval(REOPEN, 4, this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'), this.k(runId, 'state'), id);
-      if (Number(r) === 1) reopened.push(id);
+  /**
+   * For `retry`: failed and not-run files back to pending, each at a new generation, and the run's stop reason
+   * cleared, so they can go again. `pending` lists files still pending (an earlier retry interrupted before its
+   * jobs were added): the caller enqueues them again at their current generation.
+   */
+  async reopen(runId: string): Promise<{ reopened: { fileId: string; generation: number }[]; pending: string[] }> {
+    const candidates = new Set<string>();
+    const pending = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.k(runId, 'fstatus'), cursor, 'COUNT', 500);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) {
+        if (flat[i + 1] === 'pending') pending.add(flat[i]);
+        else if (flat[i + 1] === 'failed' || flat[i + 1] === 'not_run') candidates.add(flat[i]);
+      }
+    } while (cursor !== '0');
+    const reopened: { fileId: string; generation: number }[] = [];
+    for (const fileId of candidates) {
+      const f = await this.file(runId, fileId);
+      if (!f) continue;
+      const { code: _code, message: _message, ...rest } = f;
+      const g = Number(await this.redis.eval(REOPEN, 5, this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'), this.k(runId, 'state'),
+        this.k(runId, 'gen'), fileId, JSON.stringify({ ...rest, status: 'pending' })));
+      if (g > 0) reopened.push({ fileId, generation: g });
     }
-    const generation = await this.redis.hincrby(this.k(runId, 'state'), 'generation', 1);
-    if (reopened.length) await this.redis.hset(this.k(runId, 'state'), { status: 'running' });
-    await this.redis.hdel(this.k(runId, 'state'), 'endedAt');
-    return { fileIds: reopened, generation };
+    if (reopened.length || pending.size) {
+      const state = this.k(runId, 'state');
+      // No stop (else the reopened files' jobs end as not run at once), and a new report generation (its job id).
+      await this.redis.multi().hdel(state, 'stopReason', 'stopMessage', 'endedAt').hset(state, { status: 'running' }).hincrby(state, 'generation', 1).exec();
+    }
+    return { reopened, pending: [...pending].filter((id) => !candidates.has(id)) };
+  }
+
+  /** True when the run has ended (every file terminal, scan done) but its final status is not written yet. */
+  async endedUnreported(runId: string): Promise<boolean> {
+    const [ended, status] = await this.redis.hmget(this.k(runId, 'state'), 'ended', 'status');
+    return ended === '1' && (status === 'running' || status === 'stopping');
   }
 
   /** Keys holding this run's state (for tests and cleanup). */
   keys(runId: string): string[] {
-    return ['spec', 'state', 'counts', 'files', 'fstatus'].map((p) => this.k(runId, p));
+    return ['spec', 'state', 'counts', 'files', 'fstatus', 'gen', 'estimated'].map((p) => this.k(runId, p));
   }
 }
 

@@ -151,9 +151,15 @@ export class LocalStorage implements Storage {
   async deletePrefix(prefix: string): Promise<number> {
     if (prefix === '') throw storageError('storage_invalid_key', 'deletePrefix needs a non-empty prefix (refusing to empty the whole location)');
     let deleted = 0;
-    for await (const page of this.listPages(prefix)) {
-      for (const o of page) await this.delete(o.key);
-      deleted += page.length;
+    try {
+      for await (const page of this.listPages(prefix)) {
+        for (const o of page) await this.delete(o.key);
+        deleted += page.length;
+      }
+    } catch (err) {
+      // Nothing was ever written here (the destination folder does not exist yet): nothing to delete.
+      if ((err as { code?: string }).code === 'storage_invalid_location') return 0;
+      throw err;
     }
     return deleted;
   }

@@ -5,10 +5,16 @@ import { jobIds, type InferPayload } from '../jobs/catalog.ts';
 import type { FileState, StopReason } from '../runs/types.ts';
 import { stagingKey, stagingPrefix } from '../storage/keys.ts';
 import type { Context } from './context.ts';
-import { enqueueReport } from './report.ts';
+import { enqueueReport, ensureReport } from './report.ts';
 
+/**
+ * True while the file is pending. A job that finds its file already finished also makes sure the run's report
+ * was enqueued: the job that ended the run may have died between the transition and enqueueing it.
+ */
 export async function isFileOpen(ctx: Context, runId: string, fileId: string): Promise<boolean> {
-  return (await ctx.runs.fileStatus(runId, fileId)) === 'pending';
+  const status = await ctx.runs.fileStatus(runId, fileId);
+  if (status && status !== 'pending') await ensureReport(ctx, runId);
+  return status === 'pending';
 }
 
 /**
@@ -19,13 +25,9 @@ export function stagedKey(runId: string, fileId: string, generation: number | un
   return stagingKey(runId, fileId, chunk, generation ? `g${generation}.${name}` : name);
 }
 
-/** True when the file was re-planned after this job's generation was made: the job has nothing left to do. */
+/** True when the file has a newer generation (re-planned or retried) than this job's: the job has nothing left to do. */
 export async function isSuperseded(ctx: Context, runId: string, fileId: string, generation: number | undefined): Promise<boolean> {
-  return (await ctx.redis.exists(replanKey(ctx, runId, fileId, (generation ?? 0) + 1))) === 1;
-}
-
-function replanKey(ctx: Context, runId: string, fileId: string, generation: number): string {
-  return `${ctx.keyPrefix}:replan:${runId}:${fileId}:${generation}`;
+  return (await ctx.runs.generation(runId, fileId)) > (generation ?? 0);
 }
 
 /** Makes the file terminal (once) and, when that ended the run, enqueues the run report. */
@@ -37,6 +39,8 @@ export async function finishFile(ctx: Context, runId: string, fileId: string, pa
   // the dashboard's chart point (never throws; at most one per interval across workers)
   if (r === 'done' || r === 'ended') await sampleProgress(ctx, runId, { ended: r === 'ended' });
   if (r === 'ended') await enqueueReport(ctx, runId);
+  // A redone job of a file that ended the run before its report was enqueued (the worker died in between).
+  if (r === 'already') await ensureReport(ctx, runId);
 }
 
 export async function failFile(ctx: Context, runId: string, fileId: string, code: string, message: string): Promise<void> {
@@ -67,11 +71,12 @@ export async function replanSmaller(job: Job<InferPayload>, ctx: Context): Promi
   if ((d.shrink ?? 0) >= 1 || !(await isFileOpen(ctx, d.runId, d.fileId))) return false;
   const file = await ctx.runs.file(d.runId, d.fileId);
   if (!file) return false;
-  // Only the first sibling to get here re-plans: the file's generation is claimed atomically.
-  const generation = (d.generation ?? 0) + 1;
-  const claim = await ctx.redis.set(replanKey(ctx, d.runId, d.fileId, generation), '1', 'EX', 7 * 24 * 3600, 'NX');
-  if (claim !== 'OK') return true;
-  await removeStaging(ctx, d.runId, d.fileId);
+  // One generation counter per file (shared with `retry`): the first sibling to get here allocates the next
+  // generation, the others (and a redone job) get the same one. The claim guards only the staging removal:
+  // the prepare job is added by every caller (its job id dedupes), so a kill between claim and add loses nothing.
+  const { first, generation } = await ctx.runs.replan(d.runId, d.fileId, d.generation ?? 0);
+  if (!generation) return true; // the file has already moved on to a newer generation
+  if (first) await removeStaging(ctx, d.runId, d.fileId);
   await ctx.queues.prepare.add('prepare', { runId: d.runId, fileId: d.fileId, key: file.key, etag: file.etag, size: file.size, generation, shrink: (d.shrink ?? 0) + 1 },
     { jobId: jobIds.prepare(d.runId, d.fileId, generation) });
   return true;

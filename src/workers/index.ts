@@ -10,7 +10,7 @@ import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { describeError, isOmniError } from '../util/errors.ts';
 import type { Context, JobContext } from './context.ts';
-import { failFile, replanSmaller } from './files.ts';
+import { failFile, isSuperseded, replanSmaller } from './files.ts';
 import { finalize } from './finalize.ts';
 import { infer, ledgerFile } from './infer.ts';
 import { prepare } from './prepare.ts';
@@ -24,6 +24,8 @@ export interface WorkerOptions {
   stages?: readonly Stage[];
   prepareConcurrency?: number;
   inferConcurrency?: number;
+  /** this process's share of the global infer limit (default: all of it) */
+  inferWorkerConcurrency?: number;
   finalizeConcurrency?: number;
   /** global requests per minute across all workers */
   rpm?: number;
@@ -63,11 +65,13 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
   const concurrency: Record<Stage, number> = {
     scan: 2,
     prepare: opts.prepareConcurrency ?? ctx.cfg.prepareConcurrency,
-    infer: inferConcurrency,
+    // A process may hold fewer requests than the account allows (its memory, its share when N workers scale out).
+    infer: Math.min(inferConcurrency, opts.inferWorkerConcurrency ?? ctx.cfg.inferWorkerConcurrency ?? inferConcurrency),
     finalize: opts.finalizeConcurrency ?? ctx.cfg.finalizeConcurrency,
     report: 2,
   };
   const workers: Worker[] = [];
+  const lost = new Set<Promise<void>>();
   for (const stage of stages) {
     const worker: Worker = new Worker(queueName(stage), (job, token) => processJob(stage, job as Job<never>, ctx, worker, token), {
       connection: redisConnection(ctx.cfg.redisUrl),
@@ -81,6 +85,10 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
       name: `omnibatch-${stage}`,
     });
     worker.on('error', (err) => ctx.log.error({ stage, err: err.message }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      const p = onFailedEvent(stage, job, err, ctx).finally(() => lost.delete(p));
+      lost.add(p);
+    });
     workers.push(worker);
   }
   return {
@@ -93,6 +101,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
         ctx.log.warn({ timeoutMs }, 'in-flight jobs did not finish in time: handing them back');
         await Promise.all(workers.map((w) => w.close(true)));
       }
+      await Promise.allSettled([...lost]);
       await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
     },
   };
@@ -141,6 +150,26 @@ async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx:
   }
 }
 
+/**
+ * BullMQ fails some jobs without calling the processor: a job that stalled more than maxStalledCount times (a
+ * file that crashes or OOMs its worker every time). Their file must still end, or the run never does. Jobs
+ * the processor failed itself (UnrecoverableError with our code, or a re-plan) were handled there; and failing
+ * a file twice is a no-op anyway.
+ */
+async function onFailedEvent(stage: Stage, job: Job | undefined, err: Error, ctx: Context): Promise<void> {
+  if (!job) return;
+  const byBullmq = /more than allowable limit/i.test(err?.message ?? '');
+  const final = Boolean(job.finishedOn) || job.attemptsMade >= (job.opts.attempts ?? 1);
+  if (!final || (!byBullmq && err?.name === 'UnrecoverableError')) return;
+  const log = ctx.log.child({ stage, jobId: job.id, runId: (job.data as { runId?: string }).runId });
+  try {
+    log.error({ code: 'worker_lost', err: err?.message }, 'failed without running to the end: the file fails');
+    await onFinalFailure(stage, job, { ...ctx, log }, 'worker_lost', `the job's worker was lost (${err?.message ?? 'unknown'})`);
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'could not record a lost job');
+  }
+}
+
 async function onFinalFailure(stage: Stage, job: Job, ctx: JobContext, code: string, message: string): Promise<void> {
   const d = job.data as Partial<Payloads['infer']> & { runId?: string };
   if (!d.runId) return;
@@ -149,11 +178,14 @@ async function onFinalFailure(stage: Stage, job: Job, ctx: JobContext, code: str
   }
   if (stage === 'scan') {
     await ctx.runs.stop(d.runId, 'error', `scan failed: ${code}: ${message}`);
-    const { enqueueReport } = await import('./report.ts');
-    if (await ctx.runs.scanDone(d.runId)) await enqueueReport(ctx, d.runId);
+    const { ensureReport } = await import('./report.ts');
+    await ctx.runs.scanDone(d.runId);
+    await ensureReport(ctx, d.runId);
     return;
   }
   if (stage === 'report' || !d.fileId) return;
+  // A job of a generation the file has left (re-planned, retried) does not decide the file's fate.
+  if (await isSuperseded(ctx, d.runId, d.fileId, d.generation)) return;
   // A budget reservation is for a request that will not happen now: give it back at once.
   if (stage === 'infer') await ctx.costs.release(d.runId, ledgerFile(d as Payloads['infer']), (d as Payloads['infer']).chunk);
   await failFile(ctx, d.runId, d.fileId, code, message);

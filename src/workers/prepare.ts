@@ -59,12 +59,11 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
       staged.chunks.push({ index: c.index, startS: c.startS, endS: c.endS, key: sk, format: c.format, kind: plan.encode.kind });
     }
     await dst.putJson(stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'), staged);
-    await ctx.runs.count(runId, 'media_ms', info.durationS * 1000);
     const m = metrics();
     m.bytes('downloaded', job.data.size);
     m.bytes('uploaded', chunks.reduce((n, c) => n + c.bytes, 0));
     m.mediaSeconds(spec.task, info.durationS);
-    await recordEstimate(ctx, spec, info, staged);
+    await recordEstimate(ctx, spec, fileId, info, staged);
 
     const generation = job.data.generation ?? 0;
     const shrink = job.data.shrink ?? 0;
@@ -103,11 +102,10 @@ export function chunkPolicy(spec: RunSpec, base64MaxChars?: number): PlanPolicy 
 }
 
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
-async function recordEstimate(ctx: JobContext, spec: RunSpec, info: MediaInfo, staged: StagedFile): Promise<void> {
+async function recordEstimate(ctx: JobContext, spec: RunSpec, fileId: string, info: MediaInfo, staged: StagedFile): Promise<void> {
   const video = staged.chunks[0]?.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
   const e = estimateRun([{ durationS: info.durationS, chunkSeconds: staged.chunks.map((c) => c.endS - c.startS), hasAudio: info.audio.length > 0,
     ...(video && { video: { width: video.width, height: video.height } }) }], { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: ctx.pricing });
-  await ctx.runs.count(spec.runId, 'est_micros', e.cost.expected.amountMicros);
-  await ctx.runs.count(spec.runId, 'est_low_micros', e.cost.low.amountMicros);
-  await ctx.runs.count(spec.runId, 'est_high_micros', e.cost.high.amountMicros);
+  // Once per file (with its media length): a prepare redone after a crash, a re-plan or a retry adds nothing.
+  await ctx.runs.addFileEstimate(spec.runId, fileId, { mediaMs: info.durationS * 1000, est: e.cost.expected.amountMicros, low: e.cost.low.amountMicros, high: e.cost.high.amountMicros });
 }

@@ -14,11 +14,21 @@ export async function enqueueReport(ctx: Context, runId: string): Promise<void> 
   await ctx.queues.report.add('report', { runId }, { jobId: jobIds.report(runId, state?.generation ?? 0) });
 }
 
+/**
+ * Enqueues the report when the run has ended but has no final status yet. The run ends once (one transition
+ * learns it): if that job's worker died before enqueueing the report, any later look at the run repairs it.
+ * Idempotent: the report's job id is the run's.
+ */
+export async function ensureReport(ctx: Context, runId: string): Promise<void> {
+  if (await ctx.runs.endedUnreported(runId)) await enqueueReport(ctx, runId);
+}
+
 export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<{ status: string }> {
   const { runId } = job.data;
   const spec = await ctx.spec(runId);
   const dst = ctx.storage(spec.destination);
   const r = await collectRunReport(ctx, runId);
+  const generation = (await ctx.runs.state(runId))?.generation ?? 0;
   await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
   await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
   await dst.putJson(runKey(runId, 'report.json'), r.report);
@@ -26,7 +36,8 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   ctx.log.info({ status: r.status }, 'run ended');
   if (spec.notifyUrl) {
     const event = r.status === 'completed' || r.status === 'completed_with_failures' ? 'run.completed' : 'run.stopped';
-    await sendWebhook(spec.notifyUrl, event, r.report, { secret: ctx.cfg.webhookSecret, log: ctx.log });
+    // The same delivery id on a redone report job (and a new one for the report after a `retry`): receivers dedupe on it.
+    await sendWebhook(spec.notifyUrl, event, r.report, { secret: ctx.cfg.webhookSecret, log: ctx.log, deliveryId: `${runId}.${generation}` });
   }
   return { status: r.status };
 }

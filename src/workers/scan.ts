@@ -10,16 +10,17 @@ import { SCAN_BACKPRESSURE } from '../jobs/policy.ts';
 import { isReusableResult } from '../outputs/result.ts';
 import { compileFilter } from '../producers/filter.ts';
 import { keyUnderSource, readManifest } from '../producers/manifest.ts';
-import { createRun } from '../producers/run.ts';
-import { getSchedule } from '../producers/schedules.ts';
+import { buildRunSpec } from '../producers/run.ts';
+import { getSchedule, scheduledRunId } from '../producers/schedules.ts';
 import type { FileState, RunSpec } from '../runs/types.ts';
 import { fileIdOf, isInternalKey, outputKey } from '../storage/keys.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
-import { enqueueReport } from './report.ts';
+import { failFile } from './files.ts';
+import { ensureReport } from './report.ts';
 
-export interface ScanResult { runId: string; registered: number; skipped: number; enqueued: number }
+export interface ScanResult { runId: string; registered: number; skipped: number; enqueued: number; firingSkipped?: string }
 
 const PAGE = 200;
 const REUSE_CHECKS = 16;
@@ -29,8 +30,18 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   if (!runId) {
     const s = job.data.schedule ? await getSchedule(ctx, job.data.schedule) : undefined;
     if (!s) return { runId: '', registered: 0, skipped: 0, enqueued: 0 }; // schedule removed: nothing to do
-    runId = (await createRun(ctx, { ...s.request, schedule: s.name }, { enqueueScan: false })).runId;
-    ctx.log.info({ runId, schedule: s.name }, 'scheduled run created');
+    // The firing's job id names its run: a redone firing (stalled, retried) continues the same run.
+    runId = scheduledRunId(job.id ?? '', job.timestamp);
+    const spec = buildRunSpec({ ...s.request, schedule: s.name }, ctx.cfg, runId);
+    const made = await ctx.runs.create(spec, { schedule: s.name });
+    if (made.outcome === 'busy') {
+      // The schedule's previous run is still going: starting another would enqueue its unfinished objects twice.
+      ctx.log.warn({ schedule: s.name, running: made.lastRunId }, 'schedule fired while its last run is still going: firing skipped');
+      return { runId: '', registered: 0, skipped: 0, enqueued: 0, firingSkipped: made.lastRunId };
+    }
+    // From here the job is this run's scan (a final failure then stops the run instead of leaving it running).
+    await job.updateData({ ...job.data, runId });
+    ctx.log.info({ runId, schedule: s.name, outcome: made.outcome }, 'scheduled run created');
   }
   const spec = await ctx.spec(runId);
   const src = ctx.storage(spec.source);
@@ -67,8 +78,18 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
     const fileId = fileIdOf(obj.key);
     const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'), spec.maxFiles ?? 0);
     if (r === -1) break; // --max-files reached
-    if (r === 0) continue; // a redone scan: already registered (and enqueued, or skipped)
-    result.registered++;
+    if (r === 0) {
+      // A redone scan: already registered. Registered files are enqueued only a page at a time, so one still
+      // pending at generation 0 may never have been: enqueue it again (its job id makes that harmless).
+      if ((await ctx.runs.fileStatus(runId, fileId)) !== 'pending' || (await ctx.runs.generation(runId, fileId)) !== 0) continue;
+    } else {
+      result.registered++;
+    }
+    const bad = keyProblem(obj.key);
+    if (bad) {
+      await failFile(ctx, runId, fileId, 'storage_invalid_key', bad);
+      continue;
+    }
     batch.push({ obj, fileId });
     if (batch.length >= PAGE) {
       await flush();
@@ -76,9 +97,10 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
     }
   }
   await flush();
-  // A redone scan (the previous worker died) may have registered files whose prepare job was never added:
-  // job ids make re-adding them harmless.
-  if (await ctx.runs.scanDone(runId)) await enqueueReport(ctx, runId);
+  // scanDone says "ended" once: a redone scan whose first run ended the run but died before enqueueing the
+  // report finds it ended and unreported.
+  await ctx.runs.scanDone(runId);
+  await ensureReport(ctx, runId);
   ctx.log.info(result, 'scan done');
   return result;
 }
@@ -100,6 +122,20 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
+/**
+ * Why no output can be written under this key, or undefined. S3 holds keys like 'a/../b', './x' or 'a//b' that
+ * no output may mirror (keys.ts): such an object fails alone with storage_invalid_key instead of failing the scan
+ * (and with it every object listed after it).
+ */
+function keyProblem(key: string): string | undefined {
+  try {
+    outputKey(key, 'json');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 async function resultReusable(dst: Storage, obj: ObjectInfo, spec: RunSpec): Promise<boolean> {
   const raw = await dst.getText(outputKey(obj.key, 'json'));
   if (!raw) return false;
@@ -119,7 +155,10 @@ async function* objects(spec: RunSpec, src: Storage): AsyncGenerator<ObjectInfo>
   for await (const uri of readManifest(spec.manifest)) {
     const key = keyUnderSource(uri, src.uri) ?? keyUnderSource(uri, spec.source);
     if (!key) throw new OmniError('manifest_outside_source', `manifest entry ${uri} is not under the source ${spec.source}`, { retryable: false });
-    const info = await src.head(key);
+    const info = await src.head(key).catch((err: unknown) => {
+      if (err instanceof OmniError && err.code === 'storage_invalid_key') return { key, size: 0, etag: '', lastModified: new Date(0) };
+      throw err;
+    });
     // A listed object that is gone is still registered, so the report shows it as failed (storage_not_found).
     yield info ?? { key, size: -1, etag: '', lastModified: new Date(0) };
   }

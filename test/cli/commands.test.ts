@@ -133,7 +133,7 @@ describe('omnibatch commands', () => {
         expect(k).not.toContain('sk-cli-test');
         const type = await r.type(k);
         const dump = type === 'string' ? await r.get(k) : type === 'hash' ? JSON.stringify(await r.hgetall(k))
-          : type === 'list' ? JSON.stringify(await r.lrange(k, 0, -1)) : type === 'zset' ? JSON.stringify(await r.zrange(k, 0, -1)) : '';
+          : type === 'list' ? JSON.stringify(await r.lrange(k, 0, -1)) : type === 'zset' ? JSON.stringify(await r.zrange(k, '0', '-1')) : '';
         expect(dump ?? '', k).not.toContain('sk-cli-test');
       }
     } finally {
