@@ -39,7 +39,7 @@ export const SETTINGS = {
   inferConcurrency: { env: ['OMNIBATCH_INFER_CONCURRENCY'], schema: int(1).default(8), help: 'requests in flight across all workers' },
   inferWorkerConcurrency: { env: ['OMNIBATCH_INFER_WORKER_CONCURRENCY'], schema: int(1).optional(), help: 'requests in flight in one worker process (default: all of the global limit)' },
   finalizeConcurrency: { env: ['OMNIBATCH_FINALIZE_CONCURRENCY'], schema: int(1).default(4), help: 'finalize jobs per worker' },
-  rpm: { env: ['OMNIBATCH_RPM'], schema: int(1).optional(), help: 'requests per minute across all workers' },
+  rpm: { env: ['OMNIBATCH_RPM'], schema: int(0).optional(), help: 'requests per minute across all workers (0: remove the limit)' },
   tpm: { env: ['OMNIBATCH_TPM'], schema: int(1).optional(), help: 'input tokens per minute across all workers' },
   connectTimeoutMs: { env: ['OMNIBATCH_CONNECT_TIMEOUT_MS'], schema: int(1).default(10_000), help: 'HTTP connect timeout' },
   firstByteTimeoutMs: { env: ['OMNIBATCH_FIRST_BYTE_TIMEOUT_MS'], schema: int(1).default(120_000), help: 'time to the first response byte' },
@@ -50,6 +50,8 @@ export const SETTINGS = {
 
 type Settings = typeof SETTINGS;
 export type Config = Readonly<{ [K in keyof Settings]: z.output<Settings[K]['schema']> }> & {
+  /** the settings given by a flag, a variable or the config file (not defaults): shared limits change only when asked */
+  readonly explicit: readonly (keyof Settings)[];
   readonly baseUrlResolved: string;
   readonly authStyleResolved: 'bearer' | 'raw';
 };
@@ -89,9 +91,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const region = cfg.region as 'intl' | 'cn';
   return Object.freeze({
     ...cfg,
+    explicit: Object.freeze(Object.keys(raw).filter((k) => raw[k] !== undefined)) as (keyof Settings)[],
     baseUrlResolved: ((cfg.baseUrl as string | undefined) ?? DEFAULT_BASES[protocol][region]).replace(/\/+$/, ''),
     authStyleResolved: (cfg.authStyle as 'bearer' | 'raw' | undefined) ?? (protocol === 'responses' ? 'raw' : 'bearer'),
-  }) as Config;
+  }) as unknown as Config;
 }
 
 function readConfigFile(path: string): ConfigInput {

@@ -17,6 +17,22 @@ export interface SourceFilter {
   exclude?: readonly string[];
 }
 
+/**
+ * When the destination is the source, or lies inside it, the listing also returns what runs wrote there:
+ * `_runs/`, `_staging/`, the destination's own subtree, and the spoken `.wav` of a media file (`a.flac.wav`),
+ * which would otherwise be taken as new media and paid for again on every run. Keys relative to the source.
+ */
+export function outputsOf(sourceUri: string, destinationUri: string): (key: string) => boolean {
+  if (!destinationUri.startsWith(sourceUri)) return () => false;
+  const destPrefix = destinationUri.slice(sourceUri.length);
+  return (key) => {
+    if (destPrefix && key.startsWith(destPrefix)) return true;
+    const rel = key.slice(destPrefix.length);
+    if (/^(_runs|_staging)\//.test(rel) || /\/(_runs|_staging)\//.test(rel)) return true;
+    return /\.wav$/i.test(key) && MEDIA_EXTENSIONS.has(extensionOf(key.slice(0, -4)));
+  };
+}
+
 /** A predicate over keys relative to the source: --include globs replace the extension rule; --exclude always applies. */
 export function compileFilter(f: SourceFilter): (key: string) => boolean {
   const opts = { dot: true, nocase: true };

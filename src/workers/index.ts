@@ -54,13 +54,18 @@ export function rpmSpacingMs(rpm: number): number {
 
 export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Promise<RunningWorkers> {
   const stages = opts.stages ?? STAGES;
-  const inferConcurrency = opts.inferConcurrency ?? ctx.cfg.inferConcurrency;
+  // The API's limits are per account, not per process: both are global across every worker on the queue, and
+  // a worker changes them only when told to (a flag or variable), never to its defaults: a worker started
+  // without --rpm must not lift the limit the others run under.
+  const asked = opts.inferConcurrency ?? (ctx.cfg.explicit.includes('inferConcurrency') ? ctx.cfg.inferConcurrency : undefined);
+  let inferConcurrency = asked ?? ctx.cfg.inferConcurrency;
   const rpm = opts.rpm ?? ctx.cfg.rpm;
-  // The API's limits are per account, not per process: both are global across every worker on the queue.
   if (stages.includes('infer')) {
-    await ctx.queues.infer.setGlobalConcurrency(inferConcurrency);
+    const current = await ctx.queues.infer.getGlobalConcurrency();
+    if (asked !== undefined || current === null) await ctx.queues.infer.setGlobalConcurrency(inferConcurrency);
+    else inferConcurrency = current;
     if (rpm) await ctx.queues.infer.setGlobalRateLimit(1, rpmSpacingMs(rpm));
-    else await ctx.queues.infer.removeGlobalRateLimit();
+    else if (rpm === 0) await ctx.queues.infer.removeGlobalRateLimit();
   }
   const concurrency: Record<Stage, number> = {
     scan: 2,

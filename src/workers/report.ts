@@ -5,7 +5,7 @@
 import type { Job } from 'bullmq';
 import { jobIds, type ReportPayload } from '../jobs/catalog.ts';
 import { sendWebhook } from '../ops/webhook.ts';
-import { runKey } from '../storage/keys.ts';
+import { runKey, stagingPrefix } from '../storage/keys.ts';
 import type { Context, JobContext } from './context.ts';
 import { collectRunReport } from './run-report.ts';
 
@@ -32,6 +32,9 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
   await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
   await dst.putJson(runKey(runId, 'report.json'), r.report);
+  // Every file is terminal: staging a file's own cleanup missed (its worker was killed between the file's end
+  // and the cleanup: bench chaos kill-9 left a file's staging in one run of two) goes with the run.
+  await dst.deletePrefix(stagingPrefix(runId)).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'run staging sweep failed'));
   await ctx.runs.setFinal(runId, r.status);
   ctx.log.info({ status: r.status }, 'run ended');
   if (spec.notifyUrl) {

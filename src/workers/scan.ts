@@ -8,12 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jobIds, type PreparePayload, type ScanPayload } from '../jobs/catalog.ts';
 import { SCAN_BACKPRESSURE } from '../jobs/policy.ts';
 import { isReusableResult } from '../outputs/result.ts';
-import { compileFilter } from '../producers/filter.ts';
+import { compileFilter, outputsOf } from '../producers/filter.ts';
 import { keyUnderSource, readManifest } from '../producers/manifest.ts';
 import { buildRunSpec } from '../producers/run.ts';
 import { getSchedule, scheduledRunId } from '../producers/schedules.ts';
 import type { FileState, RunSpec } from '../runs/types.ts';
-import { fileIdOf, isInternalKey, outputKey } from '../storage/keys.ts';
+import { fileIdOf, outputKey } from '../storage/keys.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
@@ -46,7 +46,7 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   const spec = await ctx.spec(runId);
   const src = ctx.storage(spec.source);
   const dst = ctx.storage(spec.destination);
-  const sameStore = src.uri === dst.uri;
+  const ownOutput = outputsOf(src.uri, dst.uri);
   const take = compileFilter(spec);
   const result: ScanResult = { runId, registered: 0, skipped: 0, enqueued: 0 };
   let batch: { obj: ObjectInfo; fileId: string }[] = [];
@@ -74,7 +74,7 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   };
 
   for await (const obj of objects(spec, src)) {
-    if (!take(obj.key) || (sameStore && isInternalKey(obj.key))) continue;
+    if (!take(obj.key) || ownOutput(obj.key)) continue;
     const fileId = fileIdOf(obj.key);
     const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'), spec.maxFiles ?? 0);
     if (r === -1) break; // --max-files reached

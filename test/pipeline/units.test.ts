@@ -7,7 +7,7 @@ import { exitCodeFor, formatDuration, formatProgress } from '../../src/cli/progr
 import { parseStages } from '../../src/cli/worker.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { MODELS } from '../../src/models/catalog.ts';
-import { compileFilter, extensionOf } from '../../src/producers/filter.ts';
+import { compileFilter, extensionOf, outputsOf } from '../../src/producers/filter.ts';
 import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { parseWavHeader, WavWriter } from '../../src/media/wav.ts';
@@ -29,6 +29,23 @@ describe('source filter', () => {
     expect(g('a/b.mp3')).toBe(false);
     expect(g('private/x.txt')).toBe(false);
     expect(compileFilter({ exclude: ['**/*.wav'] })('x/y.wav')).toBe(false);
+  });
+});
+
+describe('a destination inside the source', () => {
+  it("never takes the run's own outputs as new media", () => {
+    const same = outputsOf('file:///data/', 'file:///data/');
+    expect(same('_runs/r1/report.json')).toBe(true);
+    expect(same('_staging/r1/f/0/chunk.mp3')).toBe(true);
+    expect(same('talks/a.flac.wav')).toBe(true); // the spoken summary of talks/a.flac
+    expect(same('talks/a.wav')).toBe(false);
+    expect(same('talks/a.flac')).toBe(false);
+    const nested = outputsOf('s3://b/in/', 's3://b/in/out/');
+    expect(nested('out/x.mp3.json')).toBe(true);
+    expect(nested('out/_runs/r/report.json')).toBe(true);
+    expect(nested('x.mp3')).toBe(false);
+    const apart = outputsOf('s3://b/in/', 's3://b/out/');
+    expect(apart('a.flac.wav')).toBe(false);
   });
 });
 
