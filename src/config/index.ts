@@ -45,6 +45,7 @@ export const SETTINGS = {
   firstByteTimeoutMs: { env: ['OMNIBATCH_FIRST_BYTE_TIMEOUT_MS'], schema: int(1).default(120_000), help: 'time to the first response byte' },
   idleTimeoutMs: { env: ['OMNIBATCH_IDLE_TIMEOUT_MS'], schema: int(1).default(60_000), help: 'longest gap between stream events' },
   lockDurationMs: { env: ['OMNIBATCH_LOCK_MS'], schema: int(1000).default(30_000), help: "how soon a dead worker's job comes back (BullMQ lock; renewed while the worker lives)" },
+  runRetentionDays: { env: ['OMNIBATCH_RUN_RETENTION_DAYS'], schema: int(1).default(7), help: "days a finished run's state and ledger stay in Redis (its report stays in the bucket)" },
   webhookSecret: { env: ['OMNIBATCH_WEBHOOK_SECRET'], schema: z.string().optional(), help: 'HMAC-SHA256 key for webhook signatures' },
 } as const;
 

@@ -56,6 +56,15 @@ export class Costs {
     await this.bucket.settle(tpmBucketKey(this.prefix, model), estimated, actual);
   }
 
+  /** A finished run's ledger and budget keys expire with its state. */
+  async expire(runId: string, seconds: number): Promise<void> {
+    const l = this.ledger.keys(runId);
+    const b = this.budget.keys(runId);
+    const m = this.ledger.redis.multi();
+    for (const key of [l.chunks, l.totals, b.state, b.reservations, b.expiries, b.settled]) m.expire(key, seconds);
+    await m.exec();
+  }
+
   async totals(runId: string): Promise<CostTotals> {
     const t = await this.ledger.getLedger(runId);
     return { usage: t.usage, costMicros: t.cost.amountMicros, currency: t.cost.currency, priced: t.cost.priced, chunks: t.chunks, requests: t.requests };

@@ -35,7 +35,8 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   // Every file is terminal: staging a file's own cleanup missed (its worker was killed between the file's end
   // and the cleanup: bench chaos kill-9 left a file's staging in one run of two) goes with the run.
   await dst.deletePrefix(stagingPrefix(runId)).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'run staging sweep failed'));
-  await ctx.runs.setFinal(runId, r.status);
+  await ctx.runs.setFinal(runId, r.status, ctx.cfg.runRetentionDays * 24 * 3600);
+  await ctx.costs.expire(runId, ctx.cfg.runRetentionDays * 24 * 3600);
   ctx.log.info({ status: r.status }, 'run ended');
   if (spec.notifyUrl) {
     const event = r.status === 'completed' || r.status === 'completed_with_failures' ? 'run.completed' : 'run.stopped';
