@@ -41,16 +41,7 @@ export function loadModel(): ComposeModel {
   return loadCompose(COMPOSE_FILE, {});
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/demo/redis.ts';
 
 export interface RedisService {
   port: number; dir: string; url: string;
