@@ -41,7 +41,8 @@ export function loadModel(): ComposeModel {
   return loadCompose(COMPOSE_FILE, {});
 }
 
-export { freePort } from '../../src/demo/redis.ts';
+import { freePort } from '../../src/demo/redis.ts';
+export { freePort };
 
 export interface RedisService {
   port: number; dir: string; url: string;
