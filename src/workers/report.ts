@@ -32,6 +32,8 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
   await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
   await dst.putJson(runKey(runId, 'report.json'), r.report);
+  // Whatever staging is left (a file cleaned up while its storage blinked) goes with the run.
+  await dst.deletePrefix(stagingPrefix(runId)).catch((err: Error) => ctx.log.warn({ err: err.message }, 'run staging cleanup failed'));
   // Every file is terminal: staging a file's own cleanup missed (its worker was killed between the file's end
   // and the cleanup: bench chaos kill-9 left a file's staging in one run of two) goes with the run.
   await dst.deletePrefix(stagingPrefix(runId)).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'run staging sweep failed'));
