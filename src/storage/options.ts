@@ -16,7 +16,7 @@ export interface StorageOptions {
   uploadQueueSize?: number;
   /** Objects per listing page (default 1000, S3's maximum). */
   listPageSize?: number;
-  /** SDK attempts per request, first included (default 5), with the adaptive (throttling-aware) strategy. */
+  /** SDK attempts per request, first included (default 5), with the standard strategy (backoff with jitter). */
   maxAttempts?: number;
   /** TCP connect timeout (default 10 s). */
   connectTimeoutMs?: number;

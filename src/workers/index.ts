@@ -10,11 +10,11 @@ import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { describeError, isOmniError } from '../util/errors.ts';
 import type { Context, JobContext } from './context.ts';
-import { failFile, isSuperseded, replanSmaller } from './files.ts';
+import { failFile, finishNotRun, isSuperseded, replanSmaller } from './files.ts';
 import { finalize } from './finalize.ts';
 import { infer, ledgerFile } from './infer.ts';
 import { prepare } from './prepare.ts';
-import { report } from './report.ts';
+import { ensureReport, report } from './report.ts';
 import { scan } from './scan.ts';
 
 export type Handler<S extends Stage> = (job: Job<Payloads[S]>, ctx: JobContext) => Promise<unknown>;
@@ -183,8 +183,9 @@ async function onFinalFailure(stage: Stage, job: Job, ctx: JobContext, code: str
   }
   if (stage === 'scan') {
     await ctx.runs.stop(d.runId, 'error', `scan failed: ${code}: ${message}`);
-    const { ensureReport } = await import('./report.ts');
     await ctx.runs.scanDone(d.runId);
+    // Files the scan registered but never enqueued would stay pending for ever: the stopped run ends them.
+    for await (const [fileId, f] of ctx.runs.files(d.runId)) if (f.status === 'pending') await finishNotRun(ctx, d.runId, fileId, 'error');
     await ensureReport(ctx, d.runId);
     return;
   }

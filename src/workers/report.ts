@@ -32,11 +32,9 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
   await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
   await dst.putJson(runKey(runId, 'report.json'), r.report);
-  // Whatever staging is left (a file cleaned up while its storage blinked) goes with the run.
+  // Whatever staging is left goes with the run: a file cleaned up while its storage blinked, or whose worker was
+  // killed between the file's end and its cleanup (bench chaos kill-9 left one file's staging in one run of two).
   await dst.deletePrefix(stagingPrefix(runId)).catch((err: Error) => ctx.log.warn({ err: err.message }, 'run staging cleanup failed'));
-  // Every file is terminal: staging a file's own cleanup missed (its worker was killed between the file's end
-  // and the cleanup: bench chaos kill-9 left a file's staging in one run of two) goes with the run.
-  await dst.deletePrefix(stagingPrefix(runId)).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'run staging sweep failed'));
   await ctx.runs.setFinal(runId, r.status, ctx.cfg.runRetentionDays * 24 * 3600);
   await ctx.costs.expire(runId, ctx.cfg.runRetentionDays * 24 * 3600);
   ctx.log.info({ status: r.status }, 'run ended');

@@ -72,6 +72,20 @@ describe('errors, refusals and notifications', () => {
     expect(v.schema).toBe('omnibatch.moderation/v1');
   });
 
+  it('a scan that fails for good ends the run: files it registered end not run, the report says why', async () => {
+    h = await startHarness();
+    await h.startWorkers();
+    const dir = await folder(h, { 'a.flac': 'whisper__jfk.flac' });
+    const manifest = path.join(h.tmp, 'bad-manifest.jsonl');
+    await writeFile(manifest, `"${path.join(dir, 'a.flac')}"\n"/somewhere/else/b.flac"\n`);
+    const out = path.join(h.tmp, 'out');
+    const s = await h.run({ source: dir, destination: out, task: 'caption', manifest });
+    expect(s.status).toBe('stopped_error');
+    expect(s.counts).toMatchObject({ total: 1, not_run: 1 });
+    const report = JSON.parse(await readFile(path.join(out, '_runs', s.spec.runId, 'report.json'), 'utf8'));
+    expect(report.stop_reason).toMatch(/manifest_outside_source/);
+  });
+
   it('posts a signed report when the run ends; a manifest picks the files', async () => {
     const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
     server = createServer((req, res) => {

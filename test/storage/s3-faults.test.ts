@@ -149,7 +149,7 @@ describe('S3 transfers that break half-way', () => {
     expect(await direct.head('multi.bin')).toBeUndefined();
   });
 
-  it('503 SlowDown is retried by the SDK (adaptive mode); past maxAttempts it is retryable storage_unavailable', async () => {
+  it('503 SlowDown is retried by the SDK (standard mode: backoff); past maxAttempts it is retryable storage_unavailable', async () => {
     const s3 = await server();
     await store(s3.endpoint, s3.buckets[0]).putText('a.txt', 'hello');
     const slow = await throttling(s3, 1);
