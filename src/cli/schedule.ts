@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parseAmount } from '../cost/price.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';
 import { addSchedule, listSchedules, removeSchedule } from '../producers/schedules.ts';
-import { collect, int, printJson, withContext } from './common.ts';
+import { collect, int, num, printJson, withContext } from './common.ts';
 
 export function register(program: Command): void {
   const schedule = program.command('schedule').description('recurring runs (BullMQ job schedulers)');
@@ -21,14 +21,19 @@ export function register(program: Command): void {
     .option('--exclude <glob>', '', collect)
     .option('--max-files <n>', '', int)
     .option('--budget <amount>', 'per firing')
+    .option('--force', 'redo every object at every firing (not only new or changed ones)')
+    .option('--manifest <file>', 'JSON lines or CSV of object URIs instead of a listing')
+    .option('--chunk-seconds <s>', '', num)
+    .option('--overlap-seconds <s>', '', num)
     .option('--notify-url <url>')
-    .action(async (name: string, source: string, f: Record<string, string | string[] | number | undefined>, cmd: Command) => {
+    .action(async (name: string, source: string, f: Record<string, string | string[] | number | boolean | undefined>, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {
         const request = {
           source, destination: f.out as string, task: f.task as string, model: f.model as string | undefined, prompt: f.prompt as string | undefined,
           voice: f.voice as string | undefined, include: f.include as string[] | undefined, exclude: f.exclude as string[] | undefined,
           maxFiles: f.maxFiles as number | undefined, budgetMicros: f.budget !== undefined ? parseAmount(String(f.budget)) : undefined,
-          notifyUrl: f.notifyUrl as string | undefined,
+          notifyUrl: f.notifyUrl as string | undefined, force: f.force === true, manifest: f.manifest as string | undefined,
+          chunkSeconds: f.chunkSeconds as number | undefined, overlapSeconds: f.overlapSeconds as number | undefined,
         };
         buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
         await addSchedule(ctx, { name, cron: String(f.cron), ...(f.tz && { tz: String(f.tz) }), request });
