@@ -18,20 +18,12 @@ import { withHarness, type WorkerProc } from '../lib/harness.ts';
 import { distinctClips, makeAudio, replicate } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 import { checkOutputs, ledgerVsBilling } from '../lib/verify.ts';
+import { seededRandom as rng } from '../../src/util/random.ts';
 
 const MODEL = 'qwen3-omni-30b-a3b-captioner';
 const KILLS = 10;
 const INFER_PER_WORKER = 6;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const rand = rng(20261123);

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
+import { seededRandom } from '../../src/util/random.ts';
 
 export interface AudioSpec {
   seconds: number;
@@ -90,13 +91,7 @@ const WORDS = ('the quick brown fox jumps over a lazy dog while seven bright eng
 
 /** Deterministic sentences from a seed (mulberry32), ~12 words each. Pure. */
 export function sentences(seed: number, count: number): string {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const n = 6 + Math.floor(rand() * 13);

@@ -26,6 +26,8 @@
  */
 import { apiErrors } from './errors.ts';
 import type { ApiError } from './types.ts';
+import { seededRandom } from '../util/random.ts';
+export { seededRandom };
 
 export const FAULT_KINDS = ['server_error', 'unavailable', 'rate_limit', 'rate_limit_retry_after', 'quota', 'auth', 'arrears',
   'bad_request', 'too_large', 'model_not_found', 'inspect_input', 'cut', 'stall', 'inspect_output', 'stream_rate_limit'] as const;
@@ -50,17 +52,6 @@ export interface FaultRates {
   retryAfterS?: number;
 }
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The fault for one request. Draws a fixed number of values per request whatever the outcome, so the

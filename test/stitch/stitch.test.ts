@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { dedupeOverlaps, stitch, suffixPrefixMatch, type ChunkText, type Cue } from '../../src/stitch/index.ts';
 import { displayWidth, words } from '../../src/stitch/text.ts';
 import { breakPoints, splitSentences, wrapLines } from '../../src/stitch/segment.ts';
+import { seededRandom as rng } from '../../src/util/random.ts';
 
-/** mulberry32: a tiny seeded generator, so every "random" layout is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LATIN = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', 'and', 'then', 'it', 'rains,', 'loudly.', 'Really?',
   'extraordinarily', 'a', 'microphone', 'crackles;', 'music', 'plays!'];
