@@ -1,40 +1,24 @@
 /** `omnibatch run <source> --out <destination> --task T ...`: create a run; with --wait, see it to the end. */
 import type { Command } from 'commander';
-import { parseAmount } from '../cost/price.ts';
 import { createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
-import { collect, int, num, printJson, withContext } from './common.ts';
+import { int, printJson, withContext } from './common.ts';
+import { addRunRequestOptions, runRequestFrom, type RunRequestFlags } from './run-options.ts';
 import { exitCodeFor } from './progress.ts';
 import { access } from 'node:fs/promises';
 import type { Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import { waitForRun } from './wait.ts';
 
-interface RunFlags {
-  out: string; task: string; model?: string; prompt?: string; voice?: string; include?: string[]; exclude?: string[];
-  maxFiles?: number; budget?: string; force?: boolean; wait?: boolean; json?: boolean; manifest?: string;
-  chunkSeconds?: number; overlapSeconds?: number; notifyUrl?: string; inferConcurrency?: number; rpm?: number; tpm?: number; pricing?: string;
+interface RunFlags extends RunRequestFlags {
+  wait?: boolean; json?: boolean; inferConcurrency?: number; rpm?: number; tpm?: number; pricing?: string;
 }
 
 export function register(program: Command): void {
-  program.command('run')
+  addRunRequestOptions(program.command('run')
     .description('process every media object under <source>; results, report and cost ledger go to --out')
-    .argument('<source>', 's3://bucket/prefix/ or a local directory')
-    .requiredOption('--out <destination>', 's3://bucket/prefix/ or a local directory')
-    .requiredOption('--task <task>', 'caption | transcribe | moderate | describe | speak | custom')
-    .option('--model <model>', 'model id (default: the task\'s)')
-    .option('--prompt <text>', 'the prompt (task custom; overrides the task\'s)')
-    .option('--voice <voice>', 'voice for spoken output')
-    .option('--include <glob>', 'only keys matching (repeatable; replaces the media-extension filter)', collect)
-    .option('--exclude <glob>', 'skip keys matching (repeatable)', collect)
-    .option('--max-files <n>', 'at most this many files', int)
-    .option('--budget <amount>', 'stop before spending more than this (in the price table\'s currency)')
-    .option('--force', 'redo files whose result already exists')
-    .option('--manifest <file>', 'JSON lines or CSV of object URIs instead of a listing')
-    .option('--chunk-seconds <s>', 'target chunk length (default: the task\'s)', num)
-    .option('--overlap-seconds <s>', 'overlap between chunks', num)
-    .option('--notify-url <url>', 'POST the signed report here when the run ends')
+    .argument('<source>', 's3://bucket/prefix/ or a local directory'))
     .option('--infer-concurrency <n>', 'embedded workers: requests in flight', int)
     .option('--rpm <n>', 'embedded workers: requests per minute', int)
     .option('--tpm <n>', 'embedded workers: input tokens per minute', int)
@@ -50,11 +34,7 @@ export function register(program: Command): void {
           const running = await ctx.queues.infer.getWorkersCount();
           if (running === 0) throw new OmniError('config_invalid', 'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model', { retryable: false });
         }
-        const spec = await createRun(ctx, {
-          source, destination: f.out, task: f.task, model: f.model, prompt: f.prompt, voice: f.voice, include: f.include, exclude: f.exclude,
-          maxFiles: f.maxFiles, budgetMicros: f.budget !== undefined ? parseAmount(f.budget) : undefined, force: f.force,
-          chunkSeconds: f.chunkSeconds, overlapSeconds: f.overlapSeconds, manifest: f.manifest, notifyUrl: f.notifyUrl,
-        });
+        const spec = await createRun(ctx, runRequestFrom(source, f));
         if (!f.wait) {
           if (f.json) printJson({ run_id: spec.runId, task: spec.task, model: spec.model, source, destination: f.out });
           else process.stdout.write(`${spec.runId}\n`);

@@ -1,42 +1,22 @@
 /** `omnibatch schedule add|list|remove`: cron-driven runs that process only new or changed objects. */
 import type { Command } from 'commander';
-import { parseAmount } from '../cost/price.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';
 import { addSchedule, listSchedules, removeSchedule } from '../producers/schedules.ts';
-import { collect, int, num, printJson, withContext } from './common.ts';
+import { printJson, withContext } from './common.ts';
+import { addRunRequestOptions, runRequestFrom, type RunRequestFlags } from './run-options.ts';
 
 export function register(program: Command): void {
   const schedule = program.command('schedule').description('recurring runs (BullMQ job schedulers)');
-  schedule.command('add')
+  addRunRequestOptions(schedule.command('add')
     .argument('<name>')
     .argument('<source>')
     .requiredOption('--cron <expr>', 'cron pattern, e.g. "0 2 * * *"')
-    .option('--tz <zone>', 'time zone, e.g. Europe/Berlin')
-    .requiredOption('--out <destination>')
-    .requiredOption('--task <task>')
-    .option('--model <model>')
-    .option('--prompt <text>')
-    .option('--voice <voice>')
-    .option('--include <glob>', '', collect)
-    .option('--exclude <glob>', '', collect)
-    .option('--max-files <n>', '', int)
-    .option('--budget <amount>', 'per firing')
-    .option('--force', 'redo every object at every firing (not only new or changed ones)')
-    .option('--manifest <file>', 'JSON lines or CSV of object URIs instead of a listing')
-    .option('--chunk-seconds <s>', '', num)
-    .option('--overlap-seconds <s>', '', num)
-    .option('--notify-url <url>')
-    .action(async (name: string, source: string, f: Record<string, string | string[] | number | boolean | undefined>, cmd: Command) => {
+    .option('--tz <zone>', 'time zone, e.g. Europe/Berlin'))
+    .action(async (name: string, source: string, f: RunRequestFlags & { cron: string; tz?: string }, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {
-        const request = {
-          source, destination: f.out as string, task: f.task as string, model: f.model as string | undefined, prompt: f.prompt as string | undefined,
-          voice: f.voice as string | undefined, include: f.include as string[] | undefined, exclude: f.exclude as string[] | undefined,
-          maxFiles: f.maxFiles as number | undefined, budgetMicros: f.budget !== undefined ? parseAmount(String(f.budget)) : undefined,
-          notifyUrl: f.notifyUrl as string | undefined, force: f.force === true, manifest: f.manifest as string | undefined,
-          chunkSeconds: f.chunkSeconds as number | undefined, overlapSeconds: f.overlapSeconds as number | undefined,
-        };
+        const request = runRequestFrom(source, f);
         buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
-        await addSchedule(ctx, { name, cron: String(f.cron), ...(f.tz && { tz: String(f.tz) }), request });
+        await addSchedule(ctx, { name, cron: f.cron, ...(f.tz && { tz: f.tz }), request });
         process.stdout.write(`schedule ${name} added (${f.cron}${f.tz ? ` ${f.tz}` : ''})\n`);
       });
     });
