@@ -30,6 +30,8 @@ export interface HandlerEnv {
   measurer: MediaMeasurer;
   stats: () => EmulatorStats;
   maxBodyBytes: number;
+  /** how many text-only requests `failTextOnly` has failed so far */
+  textOnlyFailures?: number;
 }
 
 const WRITERS: Record<WireProtocol, (ctx: ReplyContext) => StreamWriter> = { chat: chatWriter, responses: responsesWriter, native: nativeWriter };
@@ -64,7 +66,11 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
   const forced = header(req, 'x-emulator-fault');
   if (forced !== undefined && !isFaultKind(forced)) return refuse(apiErrors.invalidParameter(`Unknown x-emulator-fault kind: ${forced}`));
   const drawn = drawFault(opts, env.rand);
-  const fault: FaultKind | undefined = forced ?? drawn;
+  // Test hook: fail the first N requests that carry no media (e.g. a moderation repair) with a 500.
+  const textOnly = parsed.messages.every((m) => m.media.length === 0);
+  const failText = textOnly && (env.textOnlyFailures ?? 0) < (opts.failTextOnly ?? 0);
+  if (failText) env.textOnlyFailures = (env.textOnlyFailures ?? 0) + 1;
+  const fault: FaultKind | undefined = forced ?? (failText ? 'server_error' : drawn);
   const countFault = () => { if (fault) env.stats().faults[fault] = (env.stats().faults[fault] ?? 0) + 1; };
   const early = fault && faultError(fault, parsed.model, opts.retryAfterS);
   if (early) { countFault(); return refuse(early); }

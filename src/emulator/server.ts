@@ -43,6 +43,8 @@ export interface EmulatorOptions {
   apiKey?: string;
   /** answer prose where a moderation verdict was asked for, on requests that carry media (a text-only repair gets JSON) */
   invalidModerationWithMedia?: boolean;
+  /** fail the first N text-only requests (no media) with a 500: to test what a failed follow-up request costs */
+  failTextOnly?: number;
   /** a stricter base64 ceiling than the documented one: to test what happens when the service refuses a size */
   base64MaxChars?: number;
   /** reserved: the generated speech is always PCM16 24 kHz mono (48,000 bytes a second) */

@@ -92,7 +92,12 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
       ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
       ...(maxOutputTokens && { maxOutputTokens }),
     };
-    const out = await runChunk(ctx, job, spec, req);
+    const firstKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'first.json');
+    const first: FirstAnswer = {
+      load: async () => { const raw = await dst.getText(firstKey); return raw ? (JSON.parse(raw) as ModelResult) : undefined; },
+      save: (r) => dst.putJson(firstKey, r),
+    };
+    const out = await runChunk(ctx, job, spec, req, first);
     if (out.audioFile) {
       out.chunk.audioKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'audio.wav');
       await dst.upload(out.audioFile, out.chunk.audioKey, 'audio/wav');
@@ -121,19 +126,35 @@ async function download(dst: ReturnType<JobContext['storage']>, key: string, fil
 }
 
 /** The request itself, the moderation repair, and a provider refusal recorded as a result. */
-async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, req: ModelRequest): Promise<{ chunk: ChunkResult; audioFile?: string }> {
-  const d = job.data;
-  const base = { index: d.chunk, startS: d.startS, endS: d.endS, attempts: job.attemptsMade + 1 };
-  let r: ModelResult;
-  await ctx.runs.count(d.runId, 'requests', 1);
-  const m = metrics();
+/** One request, counted for the run and timed for the metrics. */
+async function send(ctx: JobContext, spec: RunSpec, runId: string, req: ModelRequest): Promise<ModelResult> {
+  await ctx.runs.count(runId, 'requests', 1);
   const started = performance.now();
-  const observe = (outcome: string) => m.requestObserved({ model: spec.model, protocol: spec.protocol, outcome, seconds: (performance.now() - started) / 1000 });
+  const observe = (outcome: string) => metrics().requestObserved({ model: spec.model, protocol: spec.protocol, outcome, seconds: (performance.now() - started) / 1000 });
   try {
-    r = await ctx.client.complete(req);
+    const r = await ctx.client.complete(req);
     observe('ok');
+    return r;
   } catch (err) {
     observe(isOmniError(err) ? (err.code === 'rate_limited' || err.code === 'quota_exceeded' ? 'rate_limited' : err.code) : 'error');
+    throw err;
+  }
+}
+
+/** A moderation answer that needs a repair is staged first: if the repair fails, the redone job does not pay for it again. */
+interface FirstAnswer {
+  load(): Promise<ModelResult | undefined>;
+  save(r: ModelResult): Promise<void>;
+}
+
+async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, req: ModelRequest, first: FirstAnswer): Promise<{ chunk: ChunkResult; audioFile?: string }> {
+  const d = job.data;
+  const base = { index: d.chunk, startS: d.startS, endS: d.endS, attempts: job.attemptsMade + 1 };
+  const saved = spec.task === 'moderate' ? await first.load() : undefined;
+  let r: ModelResult;
+  try {
+    r = saved ?? (await send(ctx, spec, d.runId, req));
+  } catch (err) {
     if (isOmniError(err) && err.code === 'content_blocked') {
       const zero = costOf(emptyUsage(), spec.model, spec.region, ctx.pricing);
       return { chunk: { ...base, text: '', usage: emptyUsage(), cost: zero, requests: 1, providerBlocked: true, ...(spec.task === 'moderate' && { verdict: { provider_blocked: true } }) } };
@@ -148,10 +169,10 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
   if (spec.task === 'moderate') {
     let parsed = parseVerdict(text);
     if (!parsed.ok) {
+      if (!saved) await first.save(r);
       // One repair: a cheap text-only request that turns the first answer into the required JSON. It is
       // priced on its own (text-only input has its own output price) and added to the chunk.
-      await ctx.runs.count(d.runId, 'requests', 1);
-      const repair = await ctx.client.complete({ model: spec.model, prompt: `${verdictRepairPrompt(parsed)}\n\nYour previous answer:\n${text}` });
+      const repair = await send(ctx, spec, d.runId, { model: spec.model, prompt: `${verdictRepairPrompt(parsed)}\n\nYour previous answer:\n${text}` });
       requests++;
       usage = addUsage(usage, repair.usage);
       cost = addCost(cost, costOf(repair.usage, spec.model, spec.region, ctx.pricing));
@@ -165,8 +186,8 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
     }
     verdict = parsed.verdict;
   }
-  m.tokens(usage, spec.model);
-  m.cost(cost, spec.model);
+  metrics().tokens(usage, spec.model);
+  metrics().cost(cost, spec.model);
   return {
     chunk: { ...base, text, usage, cost, requests, requestId: r.requestId, ...(verdict !== undefined && { verdict }), ...(r.audio && { audioSeconds: r.audio.seconds }) },
     ...(r.audio && { audioFile: r.audio.file }),

@@ -86,6 +86,23 @@ describe('errors, refusals and notifications', () => {
     expect(report.stop_reason).toMatch(/manifest_outside_source/);
   });
 
+  it('a repair request that fails does not make the retried job pay for the first answer again', async () => {
+    h = await startHarness({ emulator: { invalidModerationWithMedia: true, failTextOnly: 1 } });
+    await h.startWorkers();
+    const dir = await folder(h, { 'a.flac': 'whisper__jfk.flac' });
+    const out = path.join(h.tmp, 'out');
+    const s = await h.run({ source: dir, destination: out, task: 'moderate' });
+    expect(s.status).toBe('completed');
+    const stats = h.emulator.stats();
+    // the answer with the media once, the repair refused with a 500, the repair again
+    expect(stats.requests).toBe(3);
+    expect(stats.byStatus['500']).toBe(1);
+    const doc = JSON.parse(await readFile(path.join(out, 'a.flac.json'), 'utf8'));
+    expect(doc.usage.input.audio).toBe(stats.billed['qwen3-omni-flash'].input.audio);
+    const ledger = await h.ctx.costs.totals(s.spec.runId);
+    expect(ledger.costMicros).toBe(doc.cost.amount_micros);
+  });
+
   it('posts a signed report when the run ends; a manifest picks the files', async () => {
     const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
     server = createServer((req, res) => {
