@@ -10,9 +10,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closeAll } from './lib/harness.ts';
 import type { ScenarioResult } from './lib/result.ts';
-import { runSuite } from './run.ts';
+import { runMain } from './run.ts';
 
 type Scenario = (opts: { quick: boolean }) => Promise<ScenarioResult>;
 
@@ -28,14 +27,5 @@ const CHAOS: Record<string, () => Promise<Scenario>> = {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  let code = 1;
-  try {
-    code = await runSuite(CHAOS, path.join(HERE, 'results', 'chaos'), process.argv.slice(2), path.join(HERE, 'results', 'quick', 'chaos'));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    code = 2;
-  } finally {
-    await closeAll();
-  }
-  process.exit(code);
+  await runMain(CHAOS, path.join(HERE, 'results', 'chaos'), path.join(HERE, 'results', 'quick', 'chaos'));
 }

@@ -62,10 +62,11 @@ export async function runSuite(registry: Record<string, () => Promise<Scenario>>
   return results.some((r) => r.pass === false) ? 1 : 0;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** A runner's main: the suite on the command line's scenarios, every started process closed, the exit code. */
+export async function runMain(registry: Record<string, () => Promise<Scenario>>, resultsDir: string, quickDir: string): Promise<never> {
   let code = 1;
   try {
-    code = await runSuite(SCENARIOS, path.join(HERE, 'results'), process.argv.slice(2), path.join(HERE, 'results', 'quick'));
+    code = await runSuite(registry, resultsDir, process.argv.slice(2), quickDir);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     code = 2;
@@ -73,4 +74,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     await closeAll();
   }
   process.exit(code);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await runMain(SCENARIOS, path.join(HERE, 'results'), path.join(HERE, 'results', 'quick'));
 }

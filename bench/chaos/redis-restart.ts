@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withHarness } from '../lib/harness.ts';
-import { distinctClips, makeAudio, replicate } from '../lib/media.ts';
+import { chaosCorpus } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 import { checkOutputs, ledgerVsBilling } from '../lib/verify.ts';
 
@@ -18,10 +18,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   return withHarness({ name: 'redis-restart', redis: 'aof', emulator: { latencyMs: 400 }, scanSecrets: true, env: { OMNIBATCH_LOCK_MS: '5000', LOG_LEVEL: 'debug' } }, async (h) => {
     const src = path.join(h.tmp, 'in');
     const out = path.join(h.tmp, 'out');
-    const clips = await distinctClips(path.join(h.tmp, 't'), 8, { seconds: 5, ext: 'mp3', rate: 16_000, channels: 1, kbps: 64 });
-    await replicate(clips, 180, src, 'a');
-    await replicate([await makeAudio(path.join(h.tmp, 't', 'long.flac'), { seconds: 75, ext: 'flac', rate: 22_050, kind: 'speech' })], 20, src, 'b');
-    const files = 200;
+    const files = await chaosCorpus(path.join(h.tmp, 't'), src);
     h.spawnWorker(['--infer-concurrency', '8']);
     h.spawnWorker(['--infer-concurrency', '8']);
     await sleep(2500);

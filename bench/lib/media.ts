@@ -126,3 +126,14 @@ export async function makeSpeech(file: string, seconds: number, seed: number, op
     await rm(wav, { force: true });
   }
 }
+
+/**
+ * The chaos corpus: 180 short single-chunk mp3 clips and 20 multi-chunk 75 s speech files (200 files), so a
+ * fault can land on a one-request file or mid-way through a file's chunks. `tmp` holds the templates.
+ */
+export async function chaosCorpus(tmp: string, src: string): Promise<number> {
+  const clips = await distinctClips(tmp, 8, { seconds: 5, ext: 'mp3', rate: 16_000, channels: 1, kbps: 64 });
+  await replicate(clips, 180, src, 'a');
+  await replicate([await makeAudio(path.join(tmp, 'long.flac'), { seconds: 75, ext: 'flac', rate: 22_050, kind: 'speech' })], 20, src, 'b');
+  return 200;
+}
