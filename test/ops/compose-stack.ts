@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { S3Client, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { loadCompose, localize, type ComposeModel, type Rewrite } from '../../src/ops/compose.ts';
+import { loadCompose, localize, type ComposeModel, type Rewrite } from './compose.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
