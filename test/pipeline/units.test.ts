@@ -10,7 +10,7 @@ import { MODELS } from '../../src/models/catalog.ts';
 import { compileFilter, extensionOf, outputsOf } from '../../src/producers/filter.ts';
 import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
-import { parseWavHeader, WavWriter } from '../../src/media/wav.ts';
+import { parseWavHeader, WavWriter } from '../../src/models/wav.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { concatWavFiles } from '../../src/workers/audio.ts';
 import { shrunk } from '../../src/workers/prepare.ts';

@@ -4,7 +4,7 @@
  * sends. Speech is not streamed: one `output_audio` part in response.output_item.done carries the whole
  * answer as a base64 RIFF WAV (memory is unavoidable here, as on the real gateway).
  */
-import { wavHeader } from '../../media/wav.ts';
+import { wavHeader } from '../../models/wav.ts';
 import { pcmChunks } from '../audio.ts';
 import { responsesUsage } from '../billing.ts';
 import type { ApiError } from '../types.ts';
