@@ -58,6 +58,7 @@ describe('manifests', () => {
     expect(parseManifestLine('s3://b/in/c.mp3,100')).toBe('s3://b/in/c.mp3');
     expect(parseManifestLine('   ')).toBeUndefined();
     expect(() => parseManifestLine('{"size": 3}')).toThrow(/uri/);
+    expect(() => parseManifestLine('{"uri": "s3://b/in/a.mp3"')).toThrow(expect.objectContaining({ code: 'manifest_invalid', retryable: false }));
   });
   it('places a URI under the source, or refuses it', () => {
     expect(keyUnderSource('s3://b/in/a/b.mp3', 's3://b/in/')).toBe('a/b.mp3');
