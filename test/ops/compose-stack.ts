@@ -122,7 +122,7 @@ export function s3FromEnv(env: Record<string, string>): S3Client {
     forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
     region: env.AWS_REGION,
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-    // see environment.md: the SDK's default checksums corrupt streamed bodies on s3rver
+    // see docs/operations.md "S3-compatible stores": the SDK's default checksums corrupt streamed bodies on s3rver
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });

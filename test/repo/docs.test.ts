@@ -31,4 +31,9 @@ describe('citations of docs/', () => {
     });
     expect(broken).toEqual([]);
   });
+
+  it('no longer point outside the repository (design.md, protocol.md, environment.md)', () => {
+    const outside = files.filter((f) => /(?<![\w/])(design|protocol|environment)\.md/.test(readFileSync(path.join(REPO_ROOT, f), 'utf8')));
+    expect(outside.filter((f) => f !== 'test/repo/docs.test.ts')).toEqual([]);
+  });
 });
