@@ -39,7 +39,7 @@ export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
     [usage.input.audio, prices.inputAudio],
     [usage.input.image, prices.inputImage],
     [usage.input.video, prices.inputVideo],
-    // When audio is produced its text is not billed (protocol.md §7: "out audio (text free)").
+    // When audio is produced its text is not billed (docs/protocols.md §7: "out audio (text free)").
     [audioOut ? 0 : usage.output.text + usage.output.reasoning, textOutPrice],
     [usage.output.audio, prices.outputAudio],
   ];

@@ -1,5 +1,5 @@
 /**
- * The global tokens-per-minute limit, shared by every worker on every machine (design.md, TPM): before
+ * The global tokens-per-minute limit, shared by every worker on every machine (docs/architecture.md, "Rate limits"): before
  * a request, take its estimated input tokens from the bucket; after it, settle with the real usage.
  * A request larger than the whole bucket goes through once the bucket is full, so nothing deadlocks.
  */

@@ -2,7 +2,7 @@
  * Generated speech: a quiet deterministic tone as PCM16, 24 kHz mono (what the real service streams),
  * produced one chunk at a time so a 20-minute answer never sits in memory.
  */
-import { MODEL_PCM } from '../media/wav.ts';
+import { MODEL_PCM } from '../models/wav.ts';
 
 export const SAMPLE_RATE = MODEL_PCM.sampleRate;
 const BYTES_PER_SECOND = SAMPLE_RATE * 2;

@@ -1,5 +1,5 @@
 /**
- * Billing by the documented rules (protocol.md §7) and the usage blocks of each protocol (§4). Pure.
+ * Billing by the documented rules (docs/protocols.md §7) and the usage blocks of each protocol (§4). Pure.
  * Text tokens: textTokens() over every text part of every message. Audio: ceil(max(1, s) x rate).
  * Video: the frame rule for the picture plus audio tokens for its audio track. Images: one token per
  * patch (32 px, turbo 28 px), 4..1280 tokens, +2.

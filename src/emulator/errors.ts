@@ -1,5 +1,5 @@
 /**
- * The refusals the real service sends (protocol.md §5), as protocol-neutral ApiErrors, and their
+ * The refusals the real service sends (docs/protocols.md §5), as protocol-neutral ApiErrors, and their
  * envelopes: compat/responses `{"error":{message,type,param,code},"request_id"}`, native `{code,message,request_id}`.
  */
 import type { ApiError, WireProtocol } from './types.ts';

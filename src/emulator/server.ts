@@ -1,6 +1,6 @@
 /**
  * The local API emulator: a real HTTP server on 127.0.0.1 that speaks the three protocols of
- * protocol.md, so tests, benchmarks and demos run the real client code over real HTTP. This file holds
+ * docs/protocols.md, so tests, benchmarks and demos run the real client code over real HTTP. This file holds
  * the routes, the admission rules (auth, --max-concurrency, --rpm) and the counters; handle.ts answers
  * one API request.
  */
@@ -66,7 +66,7 @@ const ROUTES: Record<string, WireProtocol> = {
   '/api/v1/services/aigc/multimodal-generation/generation': 'native',
 };
 
-/** The gateway's limit on a whole request body with base64 in it (protocol.md §6). */
+/** The gateway's limit on a whole request body with base64 in it (docs/protocols.md §6). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -1,6 +1,7 @@
 /** A task's chunk policy with the user's overrides, as the planner takes it. Pure. */
-import type { ModelSpec } from '../models/catalog.ts';
+import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { textTokens } from '../models/tokens.ts';
+import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import type { PlanPolicy } from './plan.ts';
 
@@ -25,4 +26,10 @@ export function taskPolicy(task: Task, model: ModelSpec, o: PolicyOverrides = {}
     ...(o.base64MaxChars !== undefined && { base64MaxChars: o.base64MaxChars }),
     promptTokens: prompt ? textTokens(prompt) : 0,
   };
+}
+
+/** The planner's policy for a run: the task's defaults and the run's overrides (the planner picks the tracks). */
+export function chunkPolicy(spec: RunSpec, base64MaxChars?: number): PlanPolicy {
+  return taskPolicy(spec.task, findModel(spec.model)!, { chunkSeconds: spec.chunkSeconds, overlapSeconds: spec.overlapSeconds,
+    inputMode: spec.inputMode, base64MaxChars, prompt: spec.prompt });
 }

@@ -1,6 +1,6 @@
 /**
- * The model catalogue: limits, token rules and prices of every model the tool knows, from design.md's
- * table and protocol.md §6-7. Pure data plus lookups; prices are integer micro-units of the currency per
+ * The model catalogue: limits, token rules and prices of every model the tool knows, from the
+ * tables of docs/protocols.md §6-7. Pure data plus lookups; prices are integer micro-units of the currency per
  * million tokens, so every cost computed from them is exact integer arithmetic.
  */
 export type Modality = 'text' | 'image' | 'audio' | 'video';
@@ -112,7 +112,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     prices: {
       cn: { currency: 'CNY', inputText: p(1.8), inputAudio: p(15.8), inputImage: p(3.3), inputVideo: p(3.3),
         outputTextTextOnly: p(6.9), outputTextMultimodal: p(12.7), outputAudio: p(62.6) },
-      // Singapore's image/video input price is not confirmed (protocol.md §7 [U]): left unpriced.
+      // Singapore's image/video input price is not confirmed (docs/protocols.md §7 [U]): left unpriced.
       intl: { currency: 'USD', inputText: p(0.43), inputAudio: p(3.81),
         outputTextTextOnly: p(1.66), outputTextMultimodal: p(3.06), outputAudio: p(15.11) },
     },

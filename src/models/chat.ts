@@ -1,5 +1,5 @@
 /**
- * OpenAI-compatible chat completions (DashScope compatible-mode), protocol.md §3.1: `data: <json>` frames,
+ * OpenAI-compatible chat completions (DashScope compatible-mode), docs/protocols.md §3.1: `data: <json>` frames,
  * text in `delta.content`, thinking in `delta.reasoning_content`, speech as base64 raw PCM16 24 kHz mono
  * in `delta.audio.data`, then a usage chunk with `choices: []`, then `data: [DONE]`. Both the usage chunk
  * and [DONE] must arrive: anything less is a cut stream, never a success.
@@ -16,7 +16,7 @@ export const CHAT_PATH = '/chat/completions';
 
 const PCM_BYTES_PER_SECOND = 24_000 * 2;
 
-/** compat usage -> Usage (protocol.md §4: only non-zero detail keys are present). */
+/** compat usage -> Usage (docs/protocols.md §4: only non-zero detail keys are present). */
 export function chatUsage(u: Record<string, unknown>, ctx: StreamContext, audioSecondsOut = 0): Usage {
   const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
   const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : {};

@@ -6,7 +6,7 @@
  * and a partial WAV is removed.
  */
 import { unlink } from 'node:fs/promises';
-import { MODEL_PCM, WavWriter, type WavFormat } from '../media/wav.ts';
+import { MODEL_PCM, WavWriter, type WavFormat } from './wav.ts';
 import { OmniError } from '../util/errors.ts';
 import { findModel } from './catalog.ts';
 import { ChatStream } from './chat.ts';

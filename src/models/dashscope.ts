@@ -1,5 +1,5 @@
 /**
- * DashScope native multimodal-generation (protocol.md §3.3): `id:N` / `event:result` / `:HTTP_STATUS/200`
+ * DashScope native multimodal-generation (docs/protocols.md §3.3): `id:N` / `event:result` / `:HTTP_STATUS/200`
  * / `data:{json}` frames, no space after the colons, no [DONE]. With `incremental_output: true` every
  * event carries only the new text. `finish_reason` is the *string* "null" until the last event says
  * "stop" (or "length"): that event is the only proof the answer is complete. Usage is cumulative on

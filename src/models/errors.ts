@@ -1,7 +1,7 @@
 /**
  * Error classification for the model service, pure: (HTTP status, headers, parsed body or in-stream
  * error frame) -> one OmniError with a machine-readable code, the provider's code, and whether trying
- * again can help. Every protocol's envelope is read here (protocol.md §5):
+ * again can help. Every protocol's envelope is read here (docs/protocols.md §5):
  *   compat / responses  {"error":{"message","type","param","code"},"request_id"}
  *   native              {"code","message","request_id"}
  *   responses failures  {"type":"response.failed","response":{"error":{"code","message"}}} / {"type":"error","code","message"}

@@ -1,5 +1,5 @@
 /**
- * ModelRequest -> URL, headers and JSON body per protocol (protocol.md §2). Pure, except `resolveMedia`,
+ * ModelRequest -> URL, headers and JSON body per protocol (docs/protocols.md §2). Pure, except `resolveMedia`,
  * which reads a local file into a `data:;base64,` URL (files under the 10 MB base64 ceiling by contract).
  */
 import { stat, readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * DMXAPI-style `/v1/responses` (protocol.md §3.2): `event: <name>` + `data: <json>` frames. Text in
+ * DMXAPI-style `/v1/responses` (docs/protocols.md §3.2): `event: <name>` + `data: <json>` frames. Text in
  * `response.output_text.delta`, the whole spoken answer as base64 in one `output_audio` part of
  * `response.output_item.done` (RIFF WAV or raw PCM: sniffed), usage in `response.completed`, which is the
  * final event (a trailing `data: [DONE]` may follow and is ignored). Without `response.completed` (or
@@ -22,7 +22,7 @@ export const RESPONSES_MAX_EVENT_CHARS = 256 * 1024 * 1024;
 const SLICE = 1024 * 1024;
 
 /**
- * responses usage -> Usage. DMXAPI reports no modality split (protocol.md §3.2); split fields are used
+ * responses usage -> Usage. DMXAPI reports no modality split (docs/protocols.md §3.2); split fields are used
  * when present (input_tokens_details.audio_tokens, ...), otherwise normalizeUsage's estimate applies.
  */
 export function responsesUsage(u: Record<string, unknown>, ctx: StreamContext, audioSecondsOut = 0): Usage {

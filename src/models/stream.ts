@@ -3,7 +3,7 @@
  * decoder that survives arbitrary chunk boundaries, and the rule that turns a provider's usage block
  * (split by modality or not) into our normalized Usage. All pure.
  */
-import { parseWavHeader, type WavFormat } from '../media/wav.ts';
+import { parseWavHeader, type WavFormat } from './wav.ts';
 import { OmniError } from '../util/errors.ts';
 import { textTokens } from './tokens.ts';
 import type { MediaKind, Usage } from './types.ts';

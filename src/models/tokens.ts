@@ -1,5 +1,5 @@
 /**
- * The documented token rules (protocol.md §7), shared by the emulator (to bill), the planner (to fit
+ * The documented token rules (docs/protocols.md §7), shared by the emulator (to bill), the planner (to fit
  * the input-token ceiling) and the estimator (to price before spending). Pure.
  */
 import type { TokenRules } from './catalog.ts';

@@ -1,5 +1,5 @@
 /**
- * The result document `<key>.json` (design.md "Outputs"): what was processed, how, what came out and
+ * The result document `<key>.json` (docs/architecture.md "Outputs"): what was processed, how, what came out and
  * what it cost, chunk by chunk. The scanner re-reads it to decide whether a new run may skip the object.
  */
 import { z } from 'zod';

@@ -7,12 +7,12 @@ import { estimateRun, type Estimate, type EstimateFile } from '../cost/estimate.
 import type { PricingOverride } from '../cost/price.ts';
 import { planChunks } from '../media/plan.ts';
 import { probeMedia } from '../media/probe.ts';
+import { chunkPolicy } from '../media/policy.ts';
 import { findModel } from '../models/catalog.ts';
 import type { RunSpec } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
 import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
-import { chunkPolicy } from '../workers/prepare.ts';
 import { compileFilter } from './filter.ts';
 
 export interface SourceEstimate {

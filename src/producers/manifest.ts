@@ -11,7 +11,13 @@ export function parseManifestLine(line: string): string | undefined {
   const t = line.trim();
   if (!t || t.startsWith('#')) return undefined;
   if (t.startsWith('{')) {
-    const o = JSON.parse(t) as Record<string, unknown>;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(t) as Record<string, unknown>;
+    } catch {
+      // the user's file, not our bug: a coded failure, not a SyntaxError (which reads as a programmer error)
+      throw new OmniError('manifest_invalid', `manifest line is not valid JSON: ${t.slice(0, 120)}`, { retryable: false });
+    }
     const u = o.uri ?? o.url ?? o.key;
     if (typeof u !== 'string') throw new OmniError('manifest_invalid', `manifest line has no "uri": ${t.slice(0, 120)}`, { retryable: false });
     return u;

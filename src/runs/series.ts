@@ -5,7 +5,6 @@
 import type { Redis } from 'ioredis';
 import { LEDGER_RETENTION_MS } from '../cost/ledger.ts';
 import type { Logger } from '../util/logger.ts';
-import type { Costs } from '../workers/costs.ts';
 import type { RunStore } from './store.ts';
 import type { RunSpec } from './types.ts';
 
@@ -60,7 +59,8 @@ export interface SampleDeps {
   redis: Redis;
   keyPrefix: string;
   runs: RunStore;
-  costs: Costs;
+  /** the run's spending so far (the workers' Costs): a port, so runs/ does not import workers/ */
+  costs: { totals(runId: string): Promise<{ costMicros: number }> };
   log: Logger;
   /** cached by the worker's context: specs never change */
   spec(runId: string): Promise<RunSpec>;

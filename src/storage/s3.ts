@@ -24,7 +24,7 @@ export function createS3Client(opts: ResolvedStorageOptions): S3Client {
     ...(opts.s3Endpoint && { endpoint: opts.s3Endpoint }),
     forcePathStyle: opts.s3ForcePathStyle ?? Boolean(opts.s3Endpoint),
     // With the defaults the SDK frames stream bodies as aws-chunked with trailing checksums, which
-    // s3rver (and some S3-compatible stores) store verbatim inside the object: see environment.md.
+    // s3rver (and some S3-compatible stores) store verbatim inside the object: see docs/operations.md "S3-compatible stores".
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     // 'standard': throttling (503 SlowDown) and resets are retried with exponential backoff and jitter. Not

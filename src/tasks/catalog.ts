@@ -1,5 +1,5 @@
 /**
- * The tasks a run can do (design.md "Tasks"): default model, what is asked, which media it needs, the
+ * The tasks a run can do (docs/architecture.md "Tasks"): default model, what is asked, which media it needs, the
  * chunk policy and which outputs it writes. Pure data.
  */
 export const TASKS = ['caption', 'transcribe', 'moderate', 'describe', 'speak', 'custom'] as const;

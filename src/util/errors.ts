@@ -47,9 +47,29 @@ export function isOmniError(err: unknown): err is OmniError {
   return err instanceof OmniError;
 }
 
-/** A one-line `code: message` for any thrown value; unknown errors become `internal`. */
+/**
+ * Errors that are bugs, not weather: a wrong type, a corrupt JSON document, a value out of range, a missing
+ * name. Trying again runs the same code on the same data and fails the same way, so they are never retried
+ * (p-retry's rule). A subclass counts (`instanceof`), an error of another realm by its name.
+ */
+const PROGRAMMER_ERRORS = ['TypeError', 'SyntaxError', 'RangeError', 'ReferenceError'] as const;
+
+export function isProgrammerError(err: unknown): err is Error {
+  // fetch() reports a network failure as TypeError("fetch failed") with the system error as its cause: weather.
+  if (err instanceof Error && typeof (err.cause as { code?: unknown } | undefined)?.code === 'string') return false;
+  if (err instanceof TypeError || err instanceof SyntaxError || err instanceof RangeError || err instanceof ReferenceError) return true;
+  return err instanceof Error && (PROGRAMMER_ERRORS as readonly string[]).includes(err.name);
+}
+
+/**
+ * A one-line `code: message` for any thrown value. Unknown errors become `internal`: a programmer error
+ * (TypeError, SyntaxError such as a corrupt staged JSON, RangeError, ReferenceError) is not retryable and its
+ * message says so, so the failures file tells a bug from a fault; anything else (a library's own Error) may be
+ * weather and is retried.
+ */
 export function describeError(err: unknown): { code: string; message: string; retryable: boolean } {
   if (isOmniError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (isProgrammerError(err)) return { code: 'internal', message: `programmer error (${err.name}), not retried: ${err.message}`, retryable: false };
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'internal', message, retryable: true };
 }

@@ -10,8 +10,7 @@ import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
 import { asIsPlan } from '../media/as-is.ts';
 import { prepareChunks } from '../media/prepare.ts';
-import type { PlanPolicy } from '../media/plan.ts';
-import { taskPolicy } from '../media/policy.ts';
+import { chunkPolicy } from '../media/policy.ts';
 import { probeMedia } from '../media/probe.ts';
 import { sniffFile } from '../media/sniff.ts';
 import type { MediaInfo } from '../media/types.ts';
@@ -93,12 +92,6 @@ export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(p
   if (times <= 0) return policy;
   const f = 2 ** times;
   return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? model.limits.base64MaxChars) / f) };
-}
-
-/** The planner's policy for this run: the task's defaults and the run's overrides (the planner picks the tracks). */
-export function chunkPolicy(spec: RunSpec, base64MaxChars?: number): PlanPolicy {
-  return taskPolicy(spec.task, findModel(spec.model)!, { chunkSeconds: spec.chunkSeconds, overlapSeconds: spec.overlapSeconds,
-    inputMode: spec.inputMode, base64MaxChars, prompt: spec.prompt });
 }
 
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */

@@ -43,7 +43,7 @@ describe('estimateRun', () => {
     expect(est.wall.seconds).toBeCloseTo(9.674, 9);
   });
 
-  it('reproduces design.md: an hour in 30 s chunks at 60 RPM needs two minutes; in 40-minute chunks TPM binds', () => {
+  it('reproduces docs/architecture.md ("Rate limits"): an hour in 30 s chunks at 60 RPM needs two minutes; in 40-minute chunks TPM binds', () => {
     const short = estimateRun([{ durationS: 3600, chunks: 120 }], { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', concurrency: 100, rpm: 60, tpm: 100_000, latency: 5 });
     expect(short.wall).toMatchObject({ seconds: 120, binding: 'rpm' });
     // 10 hours in 40-minute chunks: 15 requests (15 s at 60 RPM) but 450,000 tokens (270 s at 100,000 TPM)

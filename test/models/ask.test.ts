@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { planAsk, type Probed } from '../../src/cli/ask.ts';
 import { costOf, formatMicros } from '../../src/cost/price.ts';
 import { startEmulator } from '../../src/emulator/server.ts';
-import { parseWavHeader } from '../../src/media/wav.ts';
+import { parseWavHeader } from '../../src/models/wav.ts';
 import { emptyUsage, type Usage } from '../../src/models/types.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 

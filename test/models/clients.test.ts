@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.ts';
-import { parseWavHeader } from '../../src/media/wav.ts';
+import { parseWavHeader } from '../../src/models/wav.ts';
 import { createClient, type StreamingClient } from '../../src/models/client.ts';
 import type { EndpointConfig, ModelRequest, Protocol, Usage } from '../../src/models/types.ts';
 import { OmniError } from '../../src/util/errors.ts';

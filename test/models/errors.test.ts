@@ -1,5 +1,5 @@
 /**
- * The error classification table, case by case (pure): protocol.md §5's envelopes and messages, HTTP
+ * The error classification table, case by case (pure): docs/protocols.md §5's envelopes and messages, HTTP
  * statuses, Retry-After forms, in-stream frames and transport failures.
  */
 import { describe, expect, it } from 'vitest';

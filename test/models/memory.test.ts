@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseWavHeader } from '../../src/media/wav.ts';
+import { parseWavHeader } from '../../src/models/wav.ts';
 import { createClient } from '../../src/models/client.ts';
 
 const KEY = 'test-key-memory';

@@ -1,4 +1,4 @@
-/** Request building per protocol (protocol.md §2): URL, headers, bodies. Pure, plus the file -> data: URL read. */
+/** Request building per protocol (docs/protocols.md §2): URL, headers, bodies. Pure, plus the file -> data: URL read. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { S3Client, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { loadCompose, localize, type ComposeModel, type Rewrite } from '../../src/ops/compose.ts';
+import { loadCompose, localize, type ComposeModel, type Rewrite } from './compose.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
@@ -122,7 +122,7 @@ export function s3FromEnv(env: Record<string, string>): S3Client {
     forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
     region: env.AWS_REGION,
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-    // see environment.md: the SDK's default checksums corrupt streamed bodies on s3rver
+    // see docs/operations.md "S3-compatible stores": the SDK's default checksums corrupt streamed bodies on s3rver
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });

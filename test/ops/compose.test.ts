@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { loadConfig, SETTINGS } from '../../src/config/index.ts';
-import { interpolate, loadCompose, localize, parseCompose, startOrder, type Rewrite } from '../../src/ops/compose.ts';
+import { interpolate, loadCompose, localize, parseCompose, startOrder, type Rewrite } from './compose.ts';
 import { checkTarget } from '../../src/ops/healthcheck.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import {
@@ -92,6 +92,21 @@ describe('compose interpolation and ordering', () => {
     const env = { SET: 'v', EMPTY: '' };
     expect(interpolate('${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} ${UNSET} $SET $$SET', env)).toBe('v d  d  v $SET');
     expect(() => interpolate('${UNSET:?set UNSET first}', env)).toThrow(/UNSET is required: set UNSET first/);
+  });
+
+  it('reads YAML as compose v2 does: `yes` stays a string, << merges with explicit keys winning, duplicate keys refused', () => {
+    const m = parseCompose([
+      'x-base: &base',
+      '  image: img',
+      '  environment: { FLAG: yes, N: 1 }',
+      'services:',
+      '  s:',
+      '    <<: *base',
+      '    image: mine',
+    ].join('\n'));
+    expect(m.services.s.image).toBe('mine');
+    expect(m.services.s.environment).toEqual({ FLAG: 'yes', N: '1' });
+    expect(() => parseCompose('services:\n  a: {}\n  a: {}\n')).toThrow(/not valid YAML/);
   });
 
   it('refuses a dependency cycle and an unknown dependency', () => {

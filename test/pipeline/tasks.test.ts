@@ -2,7 +2,7 @@
 import { cp, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseWavHeader } from '../../src/media/wav.ts';
+import { parseWavHeader } from '../../src/models/wav.ts';
 import { media } from '../helpers/paths.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 

@@ -10,7 +10,7 @@ import { MODELS } from '../../src/models/catalog.ts';
 import { compileFilter, extensionOf, outputsOf } from '../../src/producers/filter.ts';
 import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
-import { parseWavHeader, WavWriter } from '../../src/media/wav.ts';
+import { parseWavHeader, WavWriter } from '../../src/models/wav.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { concatWavFiles } from '../../src/workers/audio.ts';
 import { shrunk } from '../../src/workers/prepare.ts';
@@ -58,6 +58,7 @@ describe('manifests', () => {
     expect(parseManifestLine('s3://b/in/c.mp3,100')).toBe('s3://b/in/c.mp3');
     expect(parseManifestLine('   ')).toBeUndefined();
     expect(() => parseManifestLine('{"size": 3}')).toThrow(/uri/);
+    expect(() => parseManifestLine('{"uri": "s3://b/in/a.mp3"')).toThrow(expect.objectContaining({ code: 'manifest_invalid', retryable: false }));
   });
   it('places a URI under the source, or refuses it', () => {
     expect(keyUnderSource('s3://b/in/a/b.mp3', 's3://b/in/')).toBe('a/b.mp3');

@@ -102,7 +102,7 @@ describe.each([
 
   it('round-trips small bodies: a file (one PUT), a Buffer and a short stream', async () => {
     const { store } = backend.fresh();
-    const small = randomBytes(300_000); // the size environment.md saw corrupted by aws-chunked stream PUTs
+    const small = randomBytes(300_000); // the size docs/operations.md reports corrupted by aws-chunked stream PUTs
     const file = path.join(work, `${name}-small.bin`);
     await writeFile(file, small);
     await store.upload(file, 'small/file.bin');

@@ -1,6 +1,8 @@
 /**
- * Runs our Lua scripts through ioredis' defineCommand, which sends EVALSHA and falls back to EVAL once
- * when the server does not have the script cached (after a restart or a failover).
+ * The one way the program runs a Lua script (the ledger, the budget, the TPM bucket and the run state alike):
+ * each script is defined once per connection with ioredis' defineCommand, which sends EVALSHA and falls back
+ * to EVAL once when the server does not have the script cached (after a restart or a failover), so the
+ * script's text crosses the wire once, not on every call.
  */
 import type { Redis } from 'ioredis';
 
@@ -14,7 +16,7 @@ export interface LuaScript {
 const defined = new WeakMap<Redis, Set<string>>();
 
 export async function runLua(redis: Redis, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  if (keys.length !== script.numberOfKeys) throw new Error(`${script.name}: expected ${script.numberOfKeys} keys, got ${keys.length}`);
+  if (keys.length !== script.numberOfKeys) throw new TypeError(`${script.name}: expected ${script.numberOfKeys} keys, got ${keys.length}`);
   let names = defined.get(redis);
   if (!names) defined.set(redis, (names = new Set()));
   if (!names.has(script.name)) {

@@ -1,5 +1,5 @@
 /**
- * OpenAI-compatible chat completions as DashScope streams them (protocol.md §3.1): `data: <json>\n\n`
+ * OpenAI-compatible chat completions as DashScope streams them (docs/protocols.md §3.1): `data: <json>\n\n`
  * chunks with constant id/created, a finish chunk, the usage chunk (`choices: []`, only with
  * stream_options.include_usage), then `data: [DONE]`. Audio deltas are raw PCM16 24 kHz, base64.
  */

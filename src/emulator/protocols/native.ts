@@ -1,5 +1,5 @@
 /**
- * DashScope native multimodal-generation SSE (protocol.md §3.3): `id:N\nevent:result\n:HTTP_STATUS/200\ndata:{...}`,
+ * DashScope native multimodal-generation SSE (docs/protocols.md §3.3): `id:N\nevent:result\n:HTTP_STATUS/200\ndata:{...}`,
  * no space after the colons, finish_reason the string "null" until "stop", cumulative usage on every
  * event, no [DONE]. Without incremental_output every event repeats the whole text so far.
  * Speech (not documented for this endpoint [U]) goes in `output.audio` as in DashScope's TTS responses.

@@ -1,10 +1,10 @@
 /**
- * DMXAPI-style `/v1/responses` SSE (protocol.md §3.2): `event: <name>\ndata: <json>\n\n`, modelled on
+ * DMXAPI-style `/v1/responses` SSE (docs/protocols.md §3.2): `event: <name>\ndata: <json>\n\n`, modelled on
  * OpenAI's event sequence, ending with response.completed (usage) and a trailing `data: [DONE]` as DMXAPI
  * sends. Speech is not streamed: one `output_audio` part in response.output_item.done carries the whole
  * answer as a base64 RIFF WAV (memory is unavoidable here, as on the real gateway).
  */
-import { wavHeader } from '../../media/wav.ts';
+import { wavHeader } from '../../models/wav.ts';
 import { pcmChunks } from '../audio.ts';
 import { responsesUsage } from '../billing.ts';
 import type { ApiError } from '../types.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ffprobeJson } from '../../src/media/ffmpeg.ts';
-import { MODEL_PCM, parseWavHeader, WavWriter, wavHeader } from '../../src/media/wav.ts';
+import { MODEL_PCM, parseWavHeader, WavWriter, wavHeader } from '../../src/models/wav.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibatch-wav-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,10 +3,25 @@
  * healthcheck, replicas), so that a test can start the very same services without Docker. Pure: text
  * and an environment in, data out; `loadCompose` is the one-line adapter that reads the file.
  * Interpolation follows compose: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$VAR`, `$$` -> `$`.
+ * Test-only code: nothing in the product reads docker-compose.yml.
  */
 import { readFileSync } from 'node:fs';
-import { OmniError } from '../util/errors.ts';
-import { parseYaml, type YamlValue } from './yaml-lite.ts';
+import { parse } from 'yaml';
+import { OmniError } from '../../src/util/errors.ts';
+
+export type YamlValue = string | number | boolean | null | YamlValue[] | { [key: string]: YamlValue };
+
+/**
+ * YAML 1.2's core schema, as compose v2 reads it (`yes`/`on` stay strings), with `<<` merge keys, which
+ * compose supports and 1.2 leaves out; a duplicate key is an error, never a silent overwrite.
+ */
+export function parseYaml(text: string): YamlValue {
+  try {
+    return parse(text, { merge: true, uniqueKeys: true, schema: 'core' }) as YamlValue;
+  } catch (err) {
+    throw new OmniError('compose_invalid', `docker-compose.yml is not valid YAML: ${(err as Error).message}`, { retryable: false, cause: err });
+  }
+}
 
 export type DependsCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 const CONDITIONS: readonly DependsCondition[] = ['service_started', 'service_healthy', 'service_completed_successfully'];
