@@ -64,7 +64,10 @@ function speech(work: string, lang: 'en' | 'fr'): string[] {
     const tmp = path.join(work, `.${process.pid}-${randomBytes(4).toString('hex')}.wav`);
     const r = spawnSync('espeak-ng', ['-v', lang, '-s', '165', '-w', tmp, TEXT[lang]], { timeout: 60_000, stdio: 'ignore' });
     if (r.status === 0) renameSync(tmp, wav);
-    else return ['-f', 'lavfi', '-i', "anoisesrc=r=22050:a=0.3:c=pink,volume='if(lt(mod(t,3.1),0.5),0,1)':eval=frame"];
+    else {
+      rmSync(tmp, { force: true });
+      return ['-f', 'lavfi', '-i', "anoisesrc=r=22050:a=0.3:c=pink,volume='if(lt(mod(t,3.1),0.5),0,1)':eval=frame"];
+    }
   }
   return ['-stream_loop', '-1', '-i', `file:${wav}`];
 }

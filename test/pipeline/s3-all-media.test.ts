@@ -64,5 +64,5 @@ describe('caption run over every test medium on s3rver', () => {
     expect(csvTotal).toBe(sumResults);
     // Per-chunk rounding to whole micro-units: at most one micro-unit per chunk apart.
     expect(Math.abs(fromBilling - sumResults)).toBeLessThanOrEqual(state.counts.succeeded);
-  });
+  }, 240_000); // ~75 files when ../shared/media is there, on two shared cores
 });
