@@ -17,7 +17,7 @@ import { detectSilences } from '../../src/media/silence.ts';
 import type { CutChunk, Plan } from '../../src/media/types.ts';
 import { MODELS } from '../../src/models/catalog.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { media } from '../helpers/paths.ts';
+import { media, SHARED_MEDIA } from '../helpers/paths.ts';
 import { gapsOf, noiseWithGaps, videoWithGaps } from './generate.ts';
 
 const captioner = MODELS['qwen3-omni-30b-a3b-captioner'];
@@ -225,17 +225,25 @@ describe('video: a 200-second clip', () => {
   });
 });
 
-describe('odd real files from ../shared/media', () => {
+describe('odd files (built-in, and ../shared/media\'s originals when it is there)', () => {
   const cases: [string, number][] = [
-    ['fp__d_6_Channel_ID.wav', 5.83], // 6 channels -> mono
-    ['pydub__test-192khz-32bit.flac', 6.95], // 192 kHz / 32-bit -> 16 kHz
+    ['speech-6ch-48k.wav', 4], // 6 channels -> mono
+    ['speech-192k-24bit.flac', 3], // 192 kHz -> 16 kHz
     ['mm__sample.amr', 35.3], // AMR-NB, header duration a guess
-    ['filetype__fixture.3gp', 5.57], // 3GP: H.263 + AMR, audio task
-    ['mm__no-duration.webm', 25.49], // no duration in the header
+    ['video-h263-aac.3gp', 4], // 3GP: H.263 + AAC, audio task
+    ['no-duration-opus.webm', 12.5], // no duration in the header
     ['filetype__fixture2.mkv', 1.7], // truncated: header says 1132 s
+    ['mm__alac-in-matroska-short.mka', 5.79], // laced ALAC, 41 000 Hz, header 4.8 s
   ];
-  it.each(cases)('%s -> mono 16 kHz mp3 covering %f s', async (name, seconds) => {
-    const { chunks } = await prepareChunks(media(name), captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase });
+  const shared: [string, number][] = SHARED_MEDIA ? [
+    ['fp__d_6_Channel_ID.wav', 5.83],
+    ['pydub__test-192khz-32bit.flac', 6.95],
+    ['filetype__fixture.3gp', 5.57], // H.263 + AMR
+    ['mm__no-duration.webm', 25.49],
+  ] : [];
+  const file = (name: string): string => (shared.some(([n]) => n === name) ? path.join(SHARED_MEDIA!, name) : media(name));
+  it.each([...cases, ...shared])('%s -> mono 16 kHz mp3 covering %f s', async (name, seconds) => {
+    const { chunks } = await prepareChunks(file(name), captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase });
     const total = chunks.reduce((a, c) => a + c.durationS, 0);
     expect(Math.abs(total - seconds)).toBeLessThan(Math.max(0.2, seconds * 0.02));
     const { streams } = await streamsOf(chunks[0].file);

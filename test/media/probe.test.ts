@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,14 +6,14 @@ import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { probeMedia } from '../../src/media/probe.ts';
 import type { MediaInfo } from '../../src/media/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { media, SHARED_MEDIA } from '../helpers/paths.ts';
+import { corpus, type CorpusFile } from '../helpers/paths.ts';
 
 type Verdict =
-  | { ok: number; source?: 'header' | 'measured'; check?: (i: MediaInfo) => void }
+  | { ok: number; within?: number; source?: 'header' | 'measured'; check?: (i: MediaInfo) => void }
   | { error: string };
 
 /**
- * One row per file of ../shared/media: the decodable duration from SOURCES.md (its "(decoded)" column), or the
+ * One row per file of ../shared/media (checked when it sits beside the checkout): the decodable duration from SOURCES.md (its "(decoded)" column), or the
  * error code. `source` pins whether the header was trusted (the cheap path) or the duration had to be measured.
  */
 const EXPECTED: Record<string, Verdict> = {
@@ -70,23 +70,60 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
-describe('probeMedia on every file of ../shared/media', () => {
-  const files = readdirSync(SHARED_MEDIA).filter((f) => f !== 'SOURCES.md').sort();
+/** Checks beyond the duration for the built-in files (test/helpers/media-catalog.ts), by name. */
+const BUILTIN_CHECKS: Record<string, (i: MediaInfo) => void> = {
+  'jfk-inaugural.flac': (i) => expect(i.audio[0]).toMatchObject({ codec: 'flac', sampleRate: 44_100, channels: 2 }),
+  'mm__sample.amr': (i) => expect(i.audio[0].codec).toBe('amr_nb'),
+  'filetype__fixture2.mkv': (i) => expect(i.headerDurationS).toBeCloseTo(1132.05, 1),
+  'fp__c_8kmp316.wav': (i) => expect(i.audio[0].codec).toBe('mp3'),
+  'mm__alac-in-matroska-short.mka': (i) => expect(i.audio[0]).toMatchObject({ codec: 'alac', sampleRate: 41_000 }),
+  'video-2.27s-640x480.mp4': (i) => {
+    expect(i.video[0]).toMatchObject({ codec: 'h264', width: 640, height: 480, attachedPic: false });
+    expect(i.audio[0]).toMatchObject({ codec: 'aac', sampleRate: 48_000, channels: 2 });
+  },
+  'video-only-9.4s.mp4': (i) => expect(i.audio).toHaveLength(0),
+  "te[s]t_ video ' _ no audio.flv": (i) => expect([i.audio.length, i.video.length]).toEqual([0, 1]),
+  'no-duration-opus.webm': (i) => expect(i.headerDurationS).toBeUndefined(),
+  'speech-6ch-48k.wav': (i) => expect(i.audio[0].channels).toBe(6),
+  'speech-192k-24bit.flac': (i) => expect(i.audio[0].sampleRate).toBe(192_000),
+  'flac-in-ogg.ogg': (i) => expect([i.container, i.audio[0].codec]).toEqual(['ogg', 'flac']),
+  'm4a-named-as.aac': (i) => expect(i.container).toMatch(/mp4/),
+  'video-h263-aac.3gp': (i) => expect(i.video[0].codec).toBe('h263'),
+  'video-two-audio-subtitles-cover.mkv': (i) => {
+    expect(i.audio).toHaveLength(2);
+    // The Matroska cover-art attachment is listed but flagged, after the real track.
+    expect(i.video.map((v) => [v.codec, v.attachedPic])).toEqual([['h264', false], ['mjpeg', true]]);
+  },
+  'mp3-with-cover.mp3': (i) => expect(i.video.map((v) => v.attachedPic)).toEqual([true]),
+  'truncated-half.mp3': (i) => expect(i.headerDurationS).toBeGreaterThan(7.9),
+};
 
-  it('has an expected verdict for every file in the directory', () => {
-    expect(files.length).toBeGreaterThanOrEqual(36);
-    expect(files.filter((f) => !(f in EXPECTED))).toEqual([]);
+/** What a file must probe as: the built-ins' from their catalogue truth, ../shared/media's from EXPECTED. */
+function verdictOf(f: CorpusFile): Verdict | undefined {
+  if (f.origin === 'shared') return EXPECTED[f.name];
+  const t = f.truth!;
+  if ('fails' in t) return { error: t.fails };
+  return { ok: t.seconds, within: t.within, source: t.measured ? 'measured' : undefined, check: BUILTIN_CHECKS[f.name] };
+}
+
+describe('probeMedia on every built-in test file, and on ../shared/media when it is there', () => {
+  const files = corpus();
+
+  it('has an expected verdict for every file, and covers every container family', () => {
+    expect(files.filter((f) => !verdictOf(f)).map((f) => f.key)).toEqual([]);
+    const exts = new Set(files.filter((f) => f.origin !== 'shared').map((f) => path.extname(f.name).toLowerCase()));
+    for (const ext of ['.wav', '.mp3', '.flac', '.ogg', '.aac', '.m4a', '.mp4', '.mov', '.mkv', '.mka', '.webm', '.amr', '.3gp', '.flv']) expect(exts, ext).toContain(ext);
   });
 
-  it.each(files)('%s', async (file) => {
-    const want = EXPECTED[file];
+  it.each(files.map((f) => [f.key, f] as const))('%s', async (_key, f) => {
+    const want = verdictOf(f)!;
     if ('error' in want) {
-      expect(await codeOf(probeMedia(media(file)))).toBe(want.error);
+      expect(await codeOf(probeMedia(f.file))).toBe(want.error);
       return;
     }
-    const info = await probeMedia(media(file));
-    // SOURCES.md's decoded durations are ffmpeg's, to 0.01 s; headers we trust may add the codec's padding.
-    expect(Math.abs(info.durationS - want.ok)).toBeLessThanOrEqual(Math.max(0.15, want.ok * 0.02));
+    const info = await probeMedia(f.file);
+    // Decoded durations are ffmpeg's, to 0.01 s; headers we trust may add the codec's padding.
+    expect(Math.abs(info.durationS - want.ok)).toBeLessThanOrEqual(want.within ?? Math.max(0.15, want.ok * 0.02));
     if (want.source) expect(info.durationSource).toBe(want.source);
     expect(info.sizeBytes).toBeGreaterThan(0);
     want.check?.(info);

@@ -12,7 +12,7 @@ import { taskPolicy } from '../../src/media/policy.ts';
 import { probeMedia } from '../../src/media/probe.ts';
 import { sniffFile, sniffMedia } from '../../src/media/sniff.ts';
 import { findModel } from '../../src/models/catalog.ts';
-import { SHARED_MEDIA } from '../helpers/paths.ts';
+import { corpus, media } from '../helpers/paths.ts';
 
 let dir: string;
 const make = async (name: string, args: string[]): Promise<string> => {
@@ -40,10 +40,10 @@ beforeAll(async () => {
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 describe('sniffMedia', () => {
-  it('matches probeMedia exactly on every WAV/mp3 it accepts (generated and ../shared/media)', async () => {
+  it('matches probeMedia exactly on every WAV/mp3 it accepts (generated here, the built-in corpus, ../shared/media if there)', async () => {
     const files = [
       ...(await readdir(dir)).map((f) => path.join(dir, f)),
-      ...(await readdir(SHARED_MEDIA)).filter((f) => /\.(wav|mp3)$/.test(f)).map((f) => path.join(SHARED_MEDIA, f)),
+      ...corpus().filter((f) => /\.(wav|mp3)$/.test(f.name)).map((f) => f.file),
     ];
     let accepted = 0;
     for (const f of files) {
@@ -60,7 +60,7 @@ describe('sniffMedia', () => {
 
   it('declines what it cannot vouch for: truncated, non-PCM16 WAV, empty data, garbage, mp3 in WAV', async () => {
     for (const name of ['truncated.mp3', 'truncated.wav', 'float.wav']) expect(await sniffFile(path.join(dir, name)), name).toBeUndefined();
-    for (const name of ['pydub__test1_empty.wav', 'fp__c_8kmp316.wav', 'fp__invalid.flac']) expect(await sniffFile(path.join(SHARED_MEDIA, name)), name).toBeUndefined();
+    for (const name of ['pydub__test1_empty.wav', 'fp__c_8kmp316.wav', 'fp__invalid.flac']) expect(await sniffFile(media(name)), name).toBeUndefined();
     expect(sniffMedia(Buffer.from('RIFF....WAVEjunk'), 16)).toBeUndefined();
     expect(sniffMedia(Buffer.alloc(0), 0)).toBeUndefined();
     expect(await sniffFile(path.join(dir, 'no-such-file.mp3'))).toBeUndefined();
@@ -85,6 +85,6 @@ describe('asIsPlan', () => {
     for (const name of ['long.mp3', 'stereo44k.wav', 'cover.mp3', 'float.wav']) {
       expect(asIsPlan(await probeMedia(path.join(dir, name)), model, policy), name).toBeUndefined();
     }
-    expect(asIsPlan(await probeMedia(path.join(SHARED_MEDIA, 'whisper__jfk.flac')), model, policy)).toBeUndefined();
+    expect(asIsPlan(await probeMedia(media('whisper__jfk.flac')), model, policy)).toBeUndefined();
   });
 });

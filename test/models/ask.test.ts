@@ -13,9 +13,11 @@ import { costOf, formatMicros } from '../../src/cost/price.ts';
 import { startEmulator } from '../../src/emulator/server.ts';
 import { parseWavHeader } from '../../src/models/wav.ts';
 import { emptyUsage, type Usage } from '../../src/models/types.ts';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { media, REPO_ROOT } from '../helpers/paths.ts';
 
 const KEY = 'test-key-ask';
+/** JFK's 11 s inaugural excerpt, FLAC 44.1 kHz stereo, named relative to the CLI's working directory. */
+const JFK = path.relative(REPO_ROOT, media('whisper__jfk.flac'));
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 let dir: string;
 
@@ -57,8 +59,8 @@ function billedUsage(model: string): Usage {
 }
 
 describe('omnibatch ask (CLI, real process)', () => {
-  it('captions ../shared/media/whisper__jfk.flac with the captioner: prints the caption, usage and a cost', async () => {
-    const r = await omnibatch(['ask', '../shared/media/whisper__jfk.flac', '--model', 'qwen3-omni-30b-a3b-captioner']);
+  it('captions an 11 s FLAC (JFK) with the captioner: prints the caption, usage and a cost', async () => {
+    const r = await omnibatch(['ask', JFK, '--model', 'qwen3-omni-30b-a3b-captioner']);
     expect(r.stderr).not.toMatch(/omnibatch: /);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Audio clip, 11\.\d+ s, 1 channel.*qwen3-omni-30b-a3b-captioner/);
@@ -74,7 +76,7 @@ describe('omnibatch ask (CLI, real process)', () => {
 
   it('--task speak --json: one JSON object; the WAV is written', async () => {
     const wav = path.join(dir, 'speak.wav');
-    const r = await omnibatch(['ask', '../shared/media/whisper__jfk.flac', '--task', 'speak', '--audio-out', wav, '--voice', 'Ethan', '--json']);
+    const r = await omnibatch(['ask', JFK, '--task', 'speak', '--audio-out', wav, '--voice', 'Ethan', '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, any>;
     expect(out).toMatchObject({ task: 'speak', model: 'qwen3-omni-flash', protocol: 'chat', region: 'intl', media: 'audio', finishReason: 'stop' });
@@ -88,7 +90,7 @@ describe('omnibatch ask (CLI, real process)', () => {
   });
 
   it('a coded error exits 1 with "omnibatch: <code>: <message>"', async () => {
-    const r = await omnibatch(['ask', '../shared/media/whisper__jfk.flac'], { OMNI_API_KEY: 'wrong-key' });
+    const r = await omnibatch(['ask', JFK], { OMNI_API_KEY: 'wrong-key' });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^omnibatch: auth: HTTP 401/m);
     expect(r.stderr).not.toContain('wrong-key');
