@@ -24,3 +24,10 @@ export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: bo
     await sleep(opts.pollMs ?? (tty ? 250 : 1000));
   }
 }
+
+/** Why a finished run did not complete, in one line for stderr and `status`; undefined when it completed. */
+export function stopLine(state: Pick<RunState, 'status' | 'stopReason' | 'stopMessage' | 'reportError'>): string | undefined {
+  if (state.reportError) return `report_unwritable: ${state.reportError}`;
+  if (!state.stopReason && !state.stopMessage) return undefined;
+  return `stopped (${state.stopReason ?? 'unknown'}): ${state.stopMessage ?? 'no reason recorded'}`;
+}
