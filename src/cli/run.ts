@@ -5,11 +5,10 @@ import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
 import { int, printJson, withContext } from './common.ts';
 import { addRunRequestOptions, runRequestFrom, type RunRequestFlags } from './run-options.ts';
-import { exitCodeFor } from './progress.ts';
 import { access } from 'node:fs/promises';
 import type { Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
-import { stopLine, waitForRun } from './wait.ts';
+import { stopLine, waitExitCode, waitForRun } from './wait.ts';
 
 interface RunFlags extends RunRequestFlags {
   wait?: boolean; json?: boolean; inferConcurrency?: number; rpm?: number; tpm?: number; pricing?: string;
@@ -52,8 +51,7 @@ export function register(program: Command): void {
           else process.stdout.write(`${state.status}: results in ${spec.destination}, report in ${ctx.storage(spec.destination).uri}${runKey(spec.runId, 'report.json')}\n`);
           const why = stopLine(state);
           if (why) process.stderr.write(`${why}\n`);
-          // No report: the run's record is incomplete whatever its files did.
-          return state.reportError ? 1 : exitCodeFor(state.status);
+          return waitExitCode(state);
         } finally {
           await embedded?.close();
         }

@@ -11,7 +11,7 @@ import { MODELS } from '../../src/models/catalog.ts';
 import { localNameProblem, MAX_SEGMENT_BYTES } from '../../src/storage/keys.ts';
 import { outputCapTokens, TASK_SPECS, TASKS, type Task } from '../../src/tasks/catalog.ts';
 import { OUTPUT_PRIORS } from '../../src/cost/estimate.ts';
-import { stopLine } from '../../src/cli/wait.ts';
+import { stopLine, waitExitCode } from '../../src/cli/wait.ts';
 import { isLastAttempt } from '../../src/workers/report.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { audioInfo, videoInfo } from './fixtures.ts';
@@ -114,6 +114,12 @@ describe('a run whose report could not be written', () => {
       .toBe('report_unwritable: s3://b/_runs/r/report.json: storage_unavailable: ECONNREFUSED');
     expect(stopLine({ status: 'cancelled', stopReason: 'cancelled', stopMessage: 'cancelled by the user' })).toBe('stopped (cancelled): cancelled by the user');
     expect(stopLine({ status: 'completed' })).toBeUndefined();
+  });
+
+  it('run --wait exits 1 when the report could not be written, whatever the files did', () => {
+    expect(waitExitCode({ status: 'stopped_error', reportError: 'x' })).toBe(1);
+    expect(waitExitCode({ status: 'completed' })).toBe(0);
+    expect(waitExitCode({ status: 'completed_with_failures' })).toBe(2);
   });
 
   it('the report gives up on a permanent error at once, on a retryable one after its last attempt', () => {
