@@ -7,6 +7,7 @@ import { buildRunSpec, newRunId } from '../producers/run.ts';
 import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
 import { collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
 import { formatDuration } from './progress.ts';
+import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
 
 export function register(program: Command): void {
   program.command('estimate')
@@ -32,12 +33,13 @@ export function register(program: Command): void {
         chunkSeconds: f.chunkSeconds as number | undefined }, cfg, newRunId());
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
       const { estimate: e, failures } = await estimateSource(src, spec, { log, pricing: loadPricing(cfg.pricingFile), concurrency: cfg.inferConcurrency,
-        rpm: cfg.rpm, tpm: cfg.tpm, base64MaxChars: cfg.base64MaxChars });
+        rpm: cfg.rpm, tpm: cfg.tpm, base64MaxChars: cfg.base64MaxChars, limits: fileLimitsOf(cfg) });
+      const limits = fileLimitsOf(cfg);
       if (f.json) {
         const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({ amount: c.priced ? formatMicros(c.amountMicros) : null, amount_micros: c.amountMicros, currency: c.currency, priced: c.priced });
         return printJson({ source, task: spec.task, model: spec.model, region: spec.region, files: e.files, media_seconds: e.mediaSeconds, requests: e.requests,
           input_tokens: e.input, output_tokens: e.output, cost: { low: money(e.cost.low), expected: money(e.cost.expected), high: money(e.cost.high) },
-          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, failures });
+          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, limits: limitsJson(limits), failures });
       }
       const c = e.cost;
       const cur = c.expected.currency ?? '';
@@ -46,7 +48,19 @@ export function register(program: Command): void {
         `input tokens: ${e.input.total} (audio ${e.input.audio}, video ${e.input.video}, text ${e.input.text}); output tokens: ${e.output.low}-${e.output.high}`,
         c.expected.priced ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})` : 'cost: unpriced (no published price for this model/region)',
         `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
-        ...(failures.length ? [`${failures.length} object(s) could not be probed:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)] : []),
+        `per-file limits: ${describeLimits(limits)}`,
+        ...(failures.length ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)] : []),
       ].join('\n') + '\n');
     });
+}
+
+function limitsJson(l: FileLimits): Record<string, number> {
+  return { max_download_bytes: l.maxDownloadBytes, max_media_seconds: l.maxMediaSeconds, max_pixels: l.maxPixels,
+    max_chunks_per_file: l.maxChunksPerFile, max_seconds_per_byte: l.maxSecondsPerByte };
+}
+
+/** The limits a run would apply, in one line: what the failures below were measured against. */
+export function describeLimits(l: FileLimits): string {
+  return [`${(l.maxDownloadBytes / 1024 ** 3).toFixed(l.maxDownloadBytes % 1024 ** 3 ? 2 : 0)} GiB`, `${formatDuration(l.maxMediaSeconds)} of media`,
+    `${l.maxPixels} pixels a frame`, `${l.maxChunksPerFile} requests`, `at least ${(1 / l.maxSecondsPerByte).toFixed(0)} bytes per media second`].join(', ');
 }

@@ -1,15 +1,14 @@
 /** `omnibatch run <source> --out <destination> --task T ...`: create a run; with --wait, see it to the end. */
 import type { Command } from 'commander';
-import { createRun } from '../producers/run.ts';
+import { assertWritable, createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
 import { int, printJson, withContext } from './common.ts';
 import { addRunRequestOptions, runRequestFrom, type RunRequestFlags } from './run-options.ts';
-import { exitCodeFor } from './progress.ts';
 import { access } from 'node:fs/promises';
 import type { Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
-import { waitForRun } from './wait.ts';
+import { stopLine, waitExitCode, waitForRun } from './wait.ts';
 
 interface RunFlags extends RunRequestFlags {
   wait?: boolean; json?: boolean; inferConcurrency?: number; rpm?: number; tpm?: number; pricing?: string;
@@ -30,6 +29,7 @@ export function register(program: Command): void {
       const code = await withContext(cmd, flags, async (ctx) => {
         // Exit 1 "could not start": say why now, not as a failed run later.
         await assertReadable(ctx.storage(source), source, f.manifest);
+        await assertWritable(ctx.storage(f.out), f.out);
         if (f.wait && !ctx.cfg.apiKey) {
           const running = await ctx.queues.infer.getWorkersCount();
           if (running === 0) throw new OmniError('config_invalid', 'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model', { retryable: false });
@@ -49,7 +49,9 @@ export function register(program: Command): void {
           const report = await ctx.storage(spec.destination).getText(runKey(spec.runId, 'report.json'));
           if (f.json) printJson({ run_id: spec.runId, ...(report ? { report: JSON.parse(report) } : { status: state.status }) });
           else process.stdout.write(`${state.status}: results in ${spec.destination}, report in ${ctx.storage(spec.destination).uri}${runKey(spec.runId, 'report.json')}\n`);
-          return exitCodeFor(state.status);
+          const why = stopLine(state);
+          if (why) process.stderr.write(`${why}\n`);
+          return waitExitCode(state);
         } finally {
           await embedded?.close();
         }

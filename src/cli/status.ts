@@ -4,7 +4,7 @@ import { formatMicros } from '../cost/price.ts';
 import { OmniError } from '../util/errors.ts';
 import { int, printJson, withContext } from './common.ts';
 import { formatProgress } from './progress.ts';
-import { waitForRun } from './wait.ts';
+import { stopLine, waitForRun } from './wait.ts';
 
 export function register(program: Command): void {
   program.command('status')
@@ -18,11 +18,14 @@ export function register(program: Command): void {
         if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
         const t = await ctx.costs.totals(runId);
         if (f.json) {
-          printJson({ run_id: runId, status: state.status, stop_reason: state.stopReason ?? null, scan_done: state.scanDone, counts: state.counts,
+          printJson({ run_id: runId, status: state.status, stop_reason: state.stopReason ?? null, stop_message: state.stopMessage ?? null,
+            report_error: state.reportError ?? null, scan_done: state.scanDone, counts: state.counts,
             cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced }, spec: state.spec });
         } else if (!f.watch) {
           process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: 0 }, false)}\n`);
         }
+        const why = stopLine(state);
+        if (why && !f.json) process.stdout.write(`${why}\n`);
       });
     });
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunState } from '../runs/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Context } from '../workers/context.ts';
-import { formatProgress, isFinal } from './progress.ts';
+import { exitCodeFor, formatProgress, isFinal } from './progress.ts';
 
 export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
@@ -23,4 +23,16 @@ export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: bo
     if (opts.signal?.aborted) return state;
     await sleep(opts.pollMs ?? (tty ? 250 : 1000));
   }
+}
+
+/** Why a finished run did not complete, in one line for stderr and `status`; undefined when it completed. */
+export function stopLine(state: Pick<RunState, 'status' | 'stopReason' | 'stopMessage' | 'reportError'>): string | undefined {
+  if (state.reportError) return `report_unwritable: ${state.reportError}`;
+  if (!state.stopReason && !state.stopMessage) return undefined;
+  return `stopped (${state.stopReason ?? 'unknown'}): ${state.stopMessage ?? 'no reason recorded'}`;
+}
+
+/** `run --wait`'s exit code: 1 when the run's report could not be written (its record is incomplete), else by status. */
+export function waitExitCode(state: Pick<RunState, 'status' | 'reportError'>): number {
+  return state.reportError ? 1 : exitCodeFor(state.status);
 }

@@ -47,6 +47,13 @@ export const SETTINGS = {
   lockDurationMs: { env: ['OMNIBATCH_LOCK_MS'], schema: int(1000).default(30_000), help: "how soon a dead worker's job comes back (BullMQ lock; renewed while the worker lives)" },
   runRetentionDays: { env: ['OMNIBATCH_RUN_RETENTION_DAYS'], schema: int(1).default(7), help: "days a finished run's state and ledger stay in Redis (its report stays in the bucket)" },
   webhookSecret: { env: ['OMNIBATCH_WEBHOOK_SECRET'], schema: z.string().optional(), help: 'HMAC-SHA256 key for webhook signatures' },
+  // Per-file limits: every media file is a stranger's; these keep one upload from taking the worker's disk, memory
+  // or the run's money. Defaults fit any real recording we expect (see src/media/limits.ts for the reasoning).
+  maxDownloadBytes: { env: ['OMNIBATCH_MAX_DOWNLOAD_BYTES'], schema: int(1).default(10 * 1024 ** 3), help: 'largest object a worker downloads (bytes); the download aborts as soon as it passes this' },
+  maxMediaSeconds: { env: ['OMNIBATCH_MAX_MEDIA_SECONDS'], schema: int(1).default(24 * 3600), help: 'longest media one file may hold (seconds)' },
+  maxPixels: { env: ['OMNIBATCH_MAX_PIXELS'], schema: int(1).default(8192 * 4320), help: "largest video frame (width x height) a file may declare: checked before anything decodes it" },
+  maxChunksPerFile: { env: ['OMNIBATCH_MAX_CHUNKS'], schema: int(1).default(3000), help: 'most requests one file may be planned into' },
+  maxSecondsPerByte: { env: ['OMNIBATCH_MAX_SECONDS_PER_BYTE'], schema: z.coerce.number().positive().default(0.1), help: 'media seconds per byte above which a file is refused as media_suspicious (0.1 = under 10 bytes a second)' },
 } as const;
 
 type Settings = typeof SETTINGS;

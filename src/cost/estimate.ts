@@ -306,15 +306,6 @@ export function estimateChunkCost(chunkSeconds: number, opts: ChunkCostOptions):
   return usageCost(usageOf(c.input, out), ctx.prices);
 }
 
-/**
- * The output cap a budgeted request sends (max_tokens), so that its reservation is a bound, not a guess:
- * twice the task's high prior, within the model's own ceiling. Generous, so an answer is rarely cut.
- */
-export function budgetOutputCap(chunkSeconds: number, task: Task, model: string): number {
-  const prior = OUTPUT_PRIORS[task].high;
-  return Math.min(specOf(model).limits.maxOutputTokens, 2 * Math.ceil(prior.perRequest + prior.perSecond * chunkSeconds));
-}
-
 /** The input tokens one request will send: what the TPM bucket takes before the call. */
 export function estimateChunkInputTokens(chunkSeconds: number, opts: Omit<ChunkCostOptions, 'maxOutputTokens'>): number {
   return estimateChunk(chunkSeconds, opts, contextOf(opts)).input.total;

@@ -5,7 +5,7 @@
 import type { ModelSpec } from '../models/catalog.ts';
 import { audioTokens, videoTokens } from '../models/tokens.ts';
 import { OmniError } from '../util/errors.ts';
-import type { EffectiveLimits, EncodeSpec } from './types.ts';
+import type { EffectiveLimits, EncodeSpec, MediaInfo } from './types.ts';
 
 /** Room kept for the `data:audio/mp3;base64,` prefix: the documented ceiling is on the whole string. */
 export const DATA_URL_PREFIX_RESERVE = 64;
@@ -106,4 +106,101 @@ export function limitViolations(chunk: { durationS: number; bytes: number }, lim
     if (tokens > limits.maxInputTokens) out.push(`${tokens} input tokens > ${limits.maxInputTokens}`);
   }
   return out;
+}
+
+/**
+ * Per-file limits: what one stranger's file may make the worker download, decode and pay for. Settings
+ * (config/index.ts); these are the defaults and the reasons for them.
+ */
+export interface FileLimits {
+  /** bytes one object may have; downloads abort as soon as they pass it */
+  maxDownloadBytes: number;
+  /** media seconds one file may hold */
+  maxMediaSeconds: number;
+  /** width x height of the largest video frame a file may declare */
+  maxPixels: number;
+  /** requests one file may be planned into */
+  maxChunksPerFile: number;
+  /** declared media seconds per byte of file above which the file is a bomb, not a recording */
+  maxSecondsPerByte: number;
+}
+
+/**
+ * 0.1 s per byte = fewer than 10 bytes for each second of media. The leanest real encodings stay far above:
+ * codec2 at 700 bit/s is 87 B/s, AMR-NB at 4.75 kbit/s 594 B/s (its DTX silence still 50 B/s in an .amr file),
+ * Opus at 6 kbit/s 750 B/s (with DTX and Ogg framing, over 150 B/s), a static H.264 picture at 1 frame/s a few
+ * tens of B/s. A 72 KB FLAC of 10 h of digital silence is 0.5 s per byte, a 16 KB one 2.2: they would be planned
+ * into hundreds of paid requests for nothing.
+ */
+export const DEFAULT_FILE_LIMITS: Readonly<FileLimits> = Object.freeze({
+  maxDownloadBytes: 10 * 1024 ** 3,
+  maxMediaSeconds: 24 * 3600,
+  // 8K DCI (8192 x 4320): any real camera; one frame is already 53 MB decoded.
+  maxPixels: 8192 * 4320,
+  // 24 h of 30 s caption chunks is 2,880 requests.
+  maxChunksPerFile: 3000,
+  maxSecondsPerByte: 0.1,
+});
+
+export type FileLimitCode = 'media_too_large' | 'media_too_long' | 'media_too_many_pixels' | 'plan_too_many_chunks' | 'media_suspicious';
+
+export interface FileLimitViolation { code: FileLimitCode; message: string }
+
+const fmtS = (s: number): string => (s >= 3600 ? `${(s / 3600).toFixed(2)} h` : `${s.toFixed(1)} s`);
+
+/** Before downloading: the object's announced size. */
+export function sizeViolation(bytes: number, limits: Pick<FileLimits, 'maxDownloadBytes'>): FileLimitViolation | undefined {
+  if (bytes > limits.maxDownloadBytes) {
+    return { code: 'media_too_large', message: `the object has ${bytes} bytes, more than the limit of ${limits.maxDownloadBytes} (OMNIBATCH_MAX_DOWNLOAD_BYTES)` };
+  }
+  return undefined;
+}
+
+/**
+ * After probing, before anything decodes the media: the first limit the file breaks, or undefined. The order
+ * puts the cheapest lie first: size, frame size (a decoder allocates it), then time per byte (a bomb, whatever
+ * its length), then length.
+ */
+export function mediaViolation(info: Pick<MediaInfo, 'durationS' | 'sizeBytes' | 'video'>, limits: FileLimits): FileLimitViolation | undefined {
+  const size = sizeViolation(info.sizeBytes, limits);
+  if (size) return size;
+  for (const v of info.video) {
+    const pixels = v.width * v.height;
+    if (pixels > limits.maxPixels) {
+      return { code: 'media_too_many_pixels', message: `a ${v.width}x${v.height} video frame (${pixels} pixels) is larger than the limit of ${limits.maxPixels} (OMNIBATCH_MAX_PIXELS)` };
+    }
+  }
+  if (info.sizeBytes > 0 && info.durationS / info.sizeBytes > limits.maxSecondsPerByte) {
+    const bps = info.sizeBytes / info.durationS;
+    return { code: 'media_suspicious', message: `${fmtS(info.durationS)} of media in ${info.sizeBytes} bytes (${bps.toFixed(2)} bytes a second): no real recording is that small; refused as a bomb (OMNIBATCH_MAX_SECONDS_PER_BYTE)` };
+  }
+  if (info.durationS > limits.maxMediaSeconds) {
+    return { code: 'media_too_long', message: `${fmtS(info.durationS)} of media, longer than the limit of ${fmtS(limits.maxMediaSeconds)} (OMNIBATCH_MAX_MEDIA_SECONDS)` };
+  }
+  return undefined;
+}
+
+/** After planning: too many requests for one file. */
+export function chunkCountViolation(chunks: number, limits: Pick<FileLimits, 'maxChunksPerFile'>): FileLimitViolation | undefined {
+  if (chunks > limits.maxChunksPerFile) {
+    return { code: 'plan_too_many_chunks', message: `the file would take ${chunks} requests, more than the limit of ${limits.maxChunksPerFile} (OMNIBATCH_MAX_CHUNKS)` };
+  }
+  return undefined;
+}
+
+/** A violation as the permanent coded error that fails its file. */
+export function limitError(v: FileLimitViolation): OmniError {
+  return new OmniError(v.code, v.message, { retryable: false });
+}
+
+/** Throws the first per-file limit the probed media breaks. */
+export function assertMediaLimits(info: Pick<MediaInfo, 'durationS' | 'sizeBytes' | 'video'>, limits: FileLimits): void {
+  const v = mediaViolation(info, limits);
+  if (v) throw limitError(v);
+}
+
+/** The per-file limits of a config (the settings have the same names). */
+export function fileLimitsOf(cfg: FileLimits): FileLimits {
+  return { maxDownloadBytes: cfg.maxDownloadBytes, maxMediaSeconds: cfg.maxMediaSeconds, maxPixels: cfg.maxPixels,
+    maxChunksPerFile: cfg.maxChunksPerFile, maxSecondsPerByte: cfg.maxSecondsPerByte };
 }

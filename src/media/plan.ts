@@ -14,7 +14,7 @@ import type { ModelSpec } from '../models/catalog.ts';
 import type { ChunkPolicy } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { chooseCuts } from './cutpoints.ts';
-import { DURATION_SLACK_S, effectiveLimits, estimateBytes, secondsForBytes, secondsForTokens } from './limits.ts';
+import { chunkCountViolation, DURATION_SLACK_S, effectiveLimits, estimateBytes, limitError, secondsForBytes, secondsForTokens } from './limits.ts';
 import type { EffectiveLimits, EncodeSpec, MediaInfo, Plan, PlannedChunk, Silence } from './types.ts';
 
 export type PlanPolicy = ChunkPolicy & {
@@ -24,6 +24,8 @@ export type PlanPolicy = ChunkPolicy & {
   promptTokens?: number;
   /** plan against the (stricter) thinking-mode input ceiling */
   thinking?: boolean;
+  /** refuse (plan_too_many_chunks) a file that would take more requests than this */
+  maxChunks?: number;
 };
 
 /** mp3 rungs for mono 16 kHz speech: 64 kbps is transparent enough for the model, 16 kbps still intelligible. */
@@ -160,6 +162,11 @@ export function planChunks(info: MediaInfo, model: ModelSpec, policy: PlanPolicy
     notes.push(`audio compressed to ${encode.audioBitrateKbps} kbps to fit ${fmt(Math.min(maxChunkS, durationS))} chunks in ${limits.maxBytes} bytes`);
   }
 
+  // Every chunk is at most maxChunkS long: a file needing more chunks than allowed is refused before its cuts are
+  // even listed (a header claiming years of media must not make millions of them).
+  const tooMany = (n: number) => policy.maxChunks !== undefined && chunkCountViolation(n, { maxChunksPerFile: policy.maxChunks });
+  const atLeast = tooMany(Math.ceil(durationS / maxChunkS));
+  if (atLeast) throw limitError(atLeast);
   const cuts = chooseCuts(durationS, { targetS, windowS: policy.searchWindowS, minChunkS: policy.minChunkS, maxS: maxChunkS - overlapS }, silences);
   const bounds = [0, ...cuts.map((c) => c.atS), durationS];
   const chunks: PlannedChunk[] = [];
@@ -167,6 +174,8 @@ export function planChunks(info: MediaInfo, model: ModelSpec, policy: PlanPolicy
     const lead = i === 0 ? 0 : Math.min(overlapS, bounds[i]);
     chunks.push({ index: i, startS: bounds[i] - lead, endS: bounds[i + 1], overlapS: lead });
   }
+  const exact = tooMany(chunks.length);
+  if (exact) throw limitError(exact);
   const missed = cuts.filter((c) => !c.inSilence).length;
   if (missed > 0) notes.push(`${missed} of ${cuts.length} cuts found no silence within ±${fmt(policy.searchWindowS)} and fell on the target`);
   return { mode, chunks, encode, reason, targetS, maxChunkS, overlapS, limits, notes };

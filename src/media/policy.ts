@@ -3,6 +3,7 @@ import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { textTokens } from '../models/tokens.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
+import type { FileLimits } from './limits.ts';
 import type { PlanPolicy } from './plan.ts';
 
 export interface PolicyOverrides {
@@ -29,7 +30,8 @@ export function taskPolicy(task: Task, model: ModelSpec, o: PolicyOverrides = {}
 }
 
 /** The planner's policy for a run: the task's defaults and the run's overrides (the planner picks the tracks). */
-export function chunkPolicy(spec: RunSpec, base64MaxChars?: number): PlanPolicy {
-  return taskPolicy(spec.task, findModel(spec.model)!, { chunkSeconds: spec.chunkSeconds, overlapSeconds: spec.overlapSeconds,
+export function chunkPolicy(spec: RunSpec, base64MaxChars?: number, limits?: Pick<FileLimits, 'maxChunksPerFile'>): PlanPolicy {
+  const policy = taskPolicy(spec.task, findModel(spec.model)!, { chunkSeconds: spec.chunkSeconds, overlapSeconds: spec.overlapSeconds,
     inputMode: spec.inputMode, base64MaxChars, prompt: spec.prompt });
+  return limits ? { ...policy, maxChunks: limits.maxChunksPerFile } : policy;
 }

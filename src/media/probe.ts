@@ -142,7 +142,9 @@ export function lastOutTime(progress: string): number {
   return Math.max(0, us / 1e6);
 }
 
-const SHOW = ['-print_format', 'json', '-show_format', '-show_streams'];
+// -skip_frame:v all: ffprobe reads frame sizes from the headers instead of decoding a frame (a 16000x16000 H.264
+// frame cost ffprobe 660 MB; skipped, 55 MB), so the pixel limit is checked before anything decodes a picture.
+const SHOW = ['-print_format', 'json', '-show_format', '-show_streams', '-skip_frame:v', 'all'];
 /** Packets read after seeking this far: the demuxer lands on the last ones (no decoding, a few KB read). */
 const TAIL_ARGS = ['-show_entries', 'packet=stream_index,pts_time,duration_time', '-read_intervals', '99999999%'];
 

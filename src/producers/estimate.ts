@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { estimateRun, type Estimate, type EstimateFile } from '../cost/estimate.ts';
 import type { PricingOverride } from '../cost/price.ts';
+import { assertMediaLimits, limitError, sizeViolation, type FileLimits } from '../media/limits.ts';
 import { planChunks } from '../media/plan.ts';
 import { probeMedia } from '../media/probe.ts';
 import { chunkPolicy } from '../media/policy.ts';
@@ -22,17 +23,22 @@ export interface SourceEstimate {
 
 export async function estimateSource(src: Storage, spec: RunSpec, opts: {
   log: Logger; pricing?: PricingOverride; concurrency: number; rpm?: number; tpm?: number; base64MaxChars?: number; probeConcurrency?: number;
+  /** the run's per-file limits: a file the run would refuse is listed as that failure and costs nothing here */
+  limits?: FileLimits;
 }): Promise<SourceEstimate> {
   const model = findModel(spec.model)!;
   const take = compileFilter(spec);
   const files: EstimateFile[] = [];
   const failures: SourceEstimate['failures'] = [];
   const pending = new Set<Promise<void>>();
-  const one = async (key: string) => {
+  const one = async (key: string, size: number) => {
     try {
+      const tooLarge = opts.limits && sizeViolation(size, opts.limits);
+      if (tooLarge) throw limitError(tooLarge);
       const url = await src.presignGet(key, 900);
       const info = await probeMedia(url.startsWith('file://') ? fileURLToPath(url) : url, { log: opts.log });
-      const plan = planChunks(info, model, chunkPolicy(spec, opts.base64MaxChars));
+      if (opts.limits) assertMediaLimits(info, opts.limits);
+      const plan = planChunks(info, model, chunkPolicy(spec, opts.base64MaxChars, opts.limits));
       const video = plan.encode.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
       files.push({ uri: src.uri + key, durationS: info.durationS, chunkSeconds: plan.chunks.map((c) => c.endS - c.startS),
         hasAudio: info.audio.length > 0, ...(video && { video: { width: video.width, height: video.height } }) });
@@ -46,7 +52,7 @@ export async function estimateSource(src: Storage, spec: RunSpec, opts: {
     if (!take(obj.key)) continue;
     if (spec.maxFiles !== undefined && n >= spec.maxFiles) break;
     n++;
-    const p = one(obj.key).finally(() => pending.delete(p));
+    const p = one(obj.key, obj.size).finally(() => pending.delete(p));
     pending.add(p);
     if (pending.size >= (opts.probeConcurrency ?? 4)) await Promise.race(pending);
   }

@@ -8,10 +8,12 @@ import { findModel, type PriceTable } from '../models/catalog.ts';
 import { loadPricing } from '../config/pricing.ts';
 import { resolvePrices } from '../cost/price.ts';
 import { parseLocation } from '../storage/index.ts';
+import { RUNS_DIR } from '../storage/keys.ts';
+import type { Storage } from '../storage/types.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
-import { OmniError } from '../util/errors.ts';
+import { describeError, OmniError } from '../util/errors.ts';
 
 export interface RunRequest {
   source: string;
@@ -108,4 +110,21 @@ export async function createRun(deps: { cfg: Config; runs: RunStore; queues: Que
   await deps.runs.create(spec);
   if (opts.enqueueScan ?? true) await deps.queues.scan.add('scan', { runId: spec.runId }, { jobId: jobIds.scan(spec.runId) });
   return spec;
+}
+
+/**
+ * The destination takes a write (and a delete) before a run is created for it: a probe object under
+ * `<destination>/_runs/`, where the run's report will go. An endpoint that refuses connections, a bucket that
+ * is not there or credentials that may not write fail here with one coded message, instead of a run whose
+ * every file and report fail later. The storage client's own retries apply, so a blink does not refuse a run.
+ */
+export async function assertWritable(dst: Storage, location: string): Promise<void> {
+  const key = `${RUNS_DIR}/write-check-${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await dst.putText(key, 'omnibatch checks that it can write here before a run starts; safe to delete\n');
+    await dst.delete(key);
+  } catch (err) {
+    const e = describeError(err);
+    throw new OmniError('destination_unwritable', `cannot write to ${location}: ${e.code}: ${e.message}`, { retryable: false, cause: err });
+  }
 }

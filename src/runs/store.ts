@@ -142,6 +142,7 @@ export class RunStore {
       scanDone: state.scanDone === '1',
       stopReason: state.stopReason as StopReason | undefined,
       stopMessage: state.stopMessage,
+      ...(state.reportError && { reportError: state.reportError }),
       endedAt: state.endedAt,
       generation: Number(state.generation ?? 0),
       counts: c,
@@ -239,6 +240,22 @@ export class RunStore {
   }
 
   /**
+   * The report could not be written after its retries: the run still ends, as stopped_error with the reason,
+   * so `run --wait` and `status` stop waiting and say why (a stop reason already recorded stays the first).
+   */
+  async reportFailed(runId: string, message: string, retentionS = RUN_RETENTION_S): Promise<void> {
+    const state = this.k(runId, 'state');
+    await this.redis.multi()
+      .hsetnx(state, 'stopReason', 'error')
+      .hsetnx(state, 'stopMessage', `the report could not be written: ${message}`)
+      .hset(state, { status: 'stopped_error', reportError: message, endedAt: new Date().toISOString() })
+      .exec();
+    const m = this.redis.multi();
+    for (const key of this.keys(runId)) m.expire(key, retentionS);
+    await m.exec();
+  }
+
+  /**
    * For `retry`: failed and not-run files back to pending, each at a new generation, and the run's stop reason
    * cleared, so they can go again. `pending` lists files still pending (an earlier retry interrupted before its
    * jobs were added): the caller enqueues them again at their current generation.
@@ -267,7 +284,7 @@ export class RunStore {
     if (reopened.length || pending.size) {
       const state = this.k(runId, 'state');
       // No stop (else the reopened files' jobs end as not run at once), and a new report generation (its job id).
-      await this.redis.multi().hdel(state, 'stopReason', 'stopMessage', 'endedAt').hset(state, { status: 'running' }).hincrby(state, 'generation', 1).exec();
+      await this.redis.multi().hdel(state, 'stopReason', 'stopMessage', 'endedAt', 'reportError').hset(state, { status: 'running' }).hincrby(state, 'generation', 1).exec();
     }
     return { reopened, pending: [...pending].filter((id) => !candidates.has(id)) };
   }

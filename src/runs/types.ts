@@ -76,6 +76,8 @@ export interface RunState {
   scanDone: boolean;
   stopReason?: StopReason;
   stopMessage?: string;
+  /** why the run's report could not be written (the run then ends stopped_error) */
+  reportError?: string;
   endedAt?: string;
   generation: number;
   counts: RunCounts;

@@ -67,6 +67,31 @@ export function outputKey(relKey: string, ext: string): string {
   return assertKey(`${assertKey(relKey)}.${clean}`);
 }
 
+/** The longest name a local filesystem takes for one path segment (ext4, xfs, btrfs, APFS, NTFS: 255 bytes). */
+export const MAX_SEGMENT_BYTES = 255;
+/** The longest suffix an output adds to its source's name: '.moderation.json' (every other is shorter). */
+export const LONGEST_OUTPUT_SUFFIX = '.moderation.json';
+
+/**
+ * Why the outputs of `relKey` cannot be written into a folder, or undefined: a segment (the last one with the
+ * longest output suffix) over 255 bytes fails with ENAMETOOLONG in the middle of a run. Checked before any file
+ * system call, so such an object fails alone (key_too_long) instead of failing the listing that met it.
+ */
+export function localNameProblem(relKey: string, maxSegmentBytes = MAX_SEGMENT_BYTES): string | undefined {
+  const segments = relKey.split('/');
+  for (const [i, segment] of segments.entries()) {
+    const name = i === segments.length - 1 ? `${segment}${LONGEST_OUTPUT_SUFFIX}` : segment;
+    const bytes = Buffer.byteLength(name, 'utf8');
+    if (bytes > maxSegmentBytes) {
+      const shown = segment.length > 40 ? `${segment.slice(0, 40)}...` : segment;
+      return i === segments.length - 1
+        ? `the name "${shown}" (${Buffer.byteLength(segment, 'utf8')} bytes) with its output suffix ${LONGEST_OUTPUT_SUFFIX} is ${bytes} bytes: a folder takes at most ${maxSegmentBytes}`
+        : `the folder name "${shown}" is ${bytes} bytes: a folder takes at most ${maxSegmentBytes}`;
+    }
+  }
+  return undefined;
+}
+
 /** One path segment built from an id or a name we generate: must not be empty, '.', '..' or contain '/'. */
 function idSegment(what: string, value: string): string {
   if (typeof value !== 'string' || value.includes('/') || segmentProblem(value)) {

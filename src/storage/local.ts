@@ -25,7 +25,7 @@ import { fromFsError, storageError } from './errors.ts';
 import { isInside, walkSorted } from './local-walk.ts';
 import { MAX_PRESIGN_SECONDS, type ResolvedStorageOptions } from './options.ts';
 import { jsonBytes, landStream, Meter } from './transfer.ts';
-import type { ObjectInfo, Storage, UploadBody } from './types.ts';
+import type { DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts';
 
 export function localEtag(s: { size: bigint; mtimeNs: bigint }): string {
   return `${s.size.toString(16)}-${s.mtimeNs.toString(16)}`;
@@ -164,12 +164,12 @@ export class LocalStorage implements Storage {
     return deleted;
   }
 
-  async download(key: string, file: string, signal?: AbortSignal): Promise<ObjectInfo> {
+  async download(key: string, file: string, signal?: AbortSignal, limits: DownloadLimits = {}): Promise<ObjectInfo> {
     const what = `download ${this.uriOf(key)}`;
     const f = await this.statFile(key, what);
     if (!f) throw storageError('storage_not_found', `${what}: no such file`);
     const before = infoOf(key, f.stats);
-    await landStream(createReadStream(f.real), file, { size: before.size }, what, (err) => fromFsError(err, what), signal);
+    await landStream(createReadStream(f.real), file, { size: before.size }, what, (err) => fromFsError(err, what), signal, limits.maxBytes);
     const after = await stat(f.real, { bigint: true }).catch(() => undefined);
     if (!after || localEtag(after) !== before.etag) {
       await rm(file, { force: true });

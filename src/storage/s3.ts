@@ -16,7 +16,7 @@ import { assertKey, assertPrefix } from './keys.ts';
 import { fromFsError, fromS3Error, storageError } from './errors.ts';
 import { MAX_PRESIGN_SECONDS, type ResolvedStorageOptions } from './options.ts';
 import { isPlainMd5, jsonBytes, landStream, Meter, stripQuotes } from './transfer.ts';
-import type { ObjectInfo, Storage, UploadBody } from './types.ts';
+import type { DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts';
 
 export function createS3Client(opts: ResolvedStorageOptions): S3Client {
   const config: S3ClientConfig = {
@@ -128,13 +128,13 @@ export class S3Storage implements Storage {
     return deleted;
   }
 
-  async download(key: string, file: string, signal?: AbortSignal): Promise<ObjectInfo> {
+  async download(key: string, file: string, signal?: AbortSignal, limits: DownloadLimits = {}): Promise<ObjectInfo> {
     const what = `download ${this.uriOf(key)}`;
     const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: signal })
       .catch((err) => { throw fromS3Error(err, what, signal); });
     const etag = stripQuotes(out.ETag);
     const meter = await landStream(out.Body as Readable, file, { size: out.ContentLength, md5: md5Comparable(etag, out) ? etag : undefined }, what,
-      (err) => fromS3Error(err, what, signal), signal);
+      (err) => fromS3Error(err, what, signal), signal, limits.maxBytes);
     this.opts.log.debug({ key, size: meter.bytes }, 'downloaded');
     return { key, size: meter.bytes, etag, lastModified: out.LastModified ?? new Date() };
   }

@@ -8,17 +8,32 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { OmniError } from '../util/errors.ts';
+import { OmniError } from '../util/errors.ts';
 import { fromFsError, isAbort, storageError } from './errors.ts';
 
-/** Counts and hashes what flows through it. */
+/** The permanent failure of an object larger than the caller allows (a stranger's upload, not a storage fault). */
+export function tooLargeError(what: string, bytes: number, maxBytes: number, announced: boolean): OmniError {
+  return new OmniError('media_too_large', `${what}: ${announced ? `the object has ${bytes} bytes` : `more than ${bytes - 1} bytes arrived`}, more than the limit of ${maxBytes} (OMNIBATCH_MAX_DOWNLOAD_BYTES)`,
+    { retryable: false, details: { maxBytes } });
+}
+
+/** Counts and hashes what flows through it; with `maxBytes`, fails the stream at the first byte past it. */
 export class Meter extends Transform {
   bytes = 0;
   private readonly hash: Hash = createHash('md5');
   private hex?: string;
 
+  constructor(private readonly limit?: { maxBytes: number; what: string }) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    // Checked as the bytes pass, so a lying Content-Length or a growing file costs at most one more read.
+    if (this.limit && this.bytes > this.limit.maxBytes) {
+      cb(tooLargeError(this.limit.what, this.limit.maxBytes + 1, this.limit.maxBytes, false));
+      return;
+    }
     this.hash.update(chunk);
     cb(null, chunk);
   }
@@ -51,9 +66,14 @@ export interface Expected {
  * the error is mapped: write-side errors as fs errors, read-side ones by `mapSourceError`.
  */
 export async function landStream(source: Readable, file: string, expected: Expected, what: string,
-  mapSourceError: (err: unknown) => OmniError, signal?: AbortSignal): Promise<Meter> {
+  mapSourceError: (err: unknown) => OmniError, signal?: AbortSignal, maxBytes?: number): Promise<Meter> {
   const part = `${file}.part`;
   let writeError: unknown;
+  if (maxBytes !== undefined && expected.size !== undefined && expected.size > maxBytes) {
+    // Announced too large: not one byte is read.
+    source.destroy();
+    throw tooLargeError(what, expected.size, maxBytes, true);
+  }
   try {
     await mkdir(path.dirname(file), { recursive: true });
   } catch (err) {
@@ -61,7 +81,7 @@ export async function landStream(source: Readable, file: string, expected: Expec
     throw fromFsError(err, `${what}: creating the folder of ${file}`);
   }
   try {
-    const meter = new Meter();
+    const meter = new Meter(maxBytes === undefined ? undefined : { maxBytes, what });
     const out = createWriteStream(part);
     out.on('error', (err) => { writeError ??= err; });
     await pipeline(source, meter, out, ...(signal ? [{ signal }] : []));

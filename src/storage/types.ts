@@ -18,6 +18,8 @@ export interface ObjectInfo {
  * Content-MD5; a larger file, or a stream (size unknown), goes through the multipart uploader, which
  * falls back to one PUT when the stream turns out small. Text content goes through putText.
  */
+export interface DownloadLimits { maxBytes?: number }
+
 export type UploadBody = string | Buffer | Readable;
 
 export interface Storage {
@@ -33,8 +35,12 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** Deletes every object under prefix (e.g. a run's staging); returns how many. */
   deletePrefix(prefix: string): Promise<number>;
-  /** Streams to `file`, verifies size (and MD5 where the ETag is one); never leaves a partial file. */
-  download(key: string, file: string, signal?: AbortSignal): Promise<ObjectInfo>;
+  /**
+   * Streams to `file`, verifies size (and MD5 where the ETag is one); never leaves a partial file. With
+   * `limits.maxBytes`, an object announced larger is refused before any byte is read, and a download that
+   * passes it is aborted there (media_too_large, permanent).
+   */
+  download(key: string, file: string, signal?: AbortSignal, limits?: DownloadLimits): Promise<ObjectInfo>;
   upload(body: UploadBody, key: string, contentType?: string): Promise<ObjectInfo>;
   /** Complete or not at all. */
   putJson(key: string, value: unknown): Promise<void>;

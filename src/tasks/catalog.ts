@@ -17,6 +17,12 @@ export interface ChunkPolicy {
   minChunkS: number;
 }
 
+/** Output tokens one request may generate: perRequest + perSecond x chunk seconds (sent as max_tokens). */
+export interface OutputCap {
+  perRequest: number;
+  perSecond: number;
+}
+
 export interface TaskSpec {
   task: Task;
   defaultModel: string;
@@ -26,6 +32,13 @@ export interface TaskSpec {
   wantsAudioOut: boolean;
   outputs: readonly OutputExt[];
   policy: ChunkPolicy;
+  /**
+   * Every request's output cap, with or without a budget: a speaker who says "repeat this forever" cannot make
+   * one request generate tens of thousands of paid tokens. Twice the high end of the task's output prior
+   * (cost/estimate.ts OUTPUT_PRIORS), so a real answer is practically never cut, and a cut one says so (finish
+   * reason "length").
+   */
+  outputCap: OutputCap;
 }
 
 export const MODERATION_PROMPT = [
@@ -39,22 +52,32 @@ export const MODERATION_PROMPT = [
 export const TASK_SPECS: Readonly<Record<Task, TaskSpec>> = Object.freeze({
   // The captioner's authors recommend clips of at most ~30 s for detailed captions.
   caption: { task: 'caption', defaultModel: 'qwen3-omni-30b-a3b-captioner', media: 'audio', wantsAudioOut: false,
-    outputs: ['txt', 'srt', 'vtt'], policy: { targetS: 30, searchWindowS: 5, overlapS: 0, minChunkS: 5 } },
+    outputs: ['txt', 'srt', 'vtt'], policy: { targetS: 30, searchWindowS: 5, overlapS: 0, minChunkS: 5 }, outputCap: { perRequest: 240, perSecond: 16 } },
   // Transcripts do better with minutes of context per request.
   transcribe: { task: 'transcribe', defaultModel: 'qwen3-omni-flash', media: 'audio', wantsAudioOut: false,
     prompt: 'Transcribe this audio verbatim, in the language that is spoken. Output only the transcript.',
-    outputs: ['txt', 'srt', 'vtt'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 } },
+    outputs: ['txt', 'srt', 'vtt'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 }, outputCap: { perRequest: 40, perSecond: 12 } },
   moderate: { task: 'moderate', defaultModel: 'qwen3-omni-flash', media: 'video', wantsAudioOut: false,
-    prompt: MODERATION_PROMPT, outputs: ['moderation.json'], policy: { targetS: 120, searchWindowS: 10, overlapS: 0, minChunkS: 10 } },
+    prompt: MODERATION_PROMPT, outputs: ['moderation.json'], policy: { targetS: 120, searchWindowS: 10, overlapS: 0, minChunkS: 10 },
+    outputCap: { perRequest: 500, perSecond: 1 } },
   describe: { task: 'describe', defaultModel: 'qwen3-omni-flash', media: 'video', wantsAudioOut: false,
     prompt: 'Describe what is seen and heard in this media: scenes, people, actions, speech, sounds and music.',
-    outputs: ['txt'], policy: { targetS: 120, searchWindowS: 10, overlapS: 0, minChunkS: 10 } },
+    outputs: ['txt'], policy: { targetS: 120, searchWindowS: 10, overlapS: 0, minChunkS: 10 }, outputCap: { perRequest: 600, perSecond: 8 } },
   speak: { task: 'speak', defaultModel: 'qwen3-omni-flash', media: 'audio', wantsAudioOut: true,
     prompt: 'Listen to this audio and give a short spoken summary of it.',
-    outputs: ['txt', 'wav'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 } },
+    outputs: ['txt', 'wav'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 }, outputCap: { perRequest: 400, perSecond: 0 } },
   custom: { task: 'custom', defaultModel: 'qwen3-omni-flash', media: 'audio', wantsAudioOut: false,
-    outputs: ['txt'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 } },
+    outputs: ['txt'], policy: { targetS: 300, searchWindowS: 15, overlapS: 0, minChunkS: 10 }, outputCap: { perRequest: 1000, perSecond: 8 } },
 });
+
+/**
+ * THE output cap of one request (max_tokens): the task's cap for a chunk this long, within the model's own
+ * ceiling. Every request sends it, and a budget reserves exactly it, so a reservation is a bound, not a guess.
+ */
+export function outputCapTokens(task: Task, chunkSeconds: number, modelMaxOutputTokens: number): number {
+  const cap = TASK_SPECS[task].outputCap;
+  return Math.max(1, Math.min(modelMaxOutputTokens, Math.ceil(cap.perRequest + cap.perSecond * Math.max(0, chunkSeconds))));
+}
 
 export function isTask(t: string): t is Task {
   return (TASKS as readonly string[]).includes(t);

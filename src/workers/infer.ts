@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { Worker, type Job } from 'bullmq';
-import { budgetOutputCap, estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
+import { estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
 import { addCost, costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
@@ -15,7 +15,7 @@ import { metrics } from '../ops/metrics.ts';
 import { sendWebhook } from '../ops/webhook.ts';
 import type { ChunkResult, RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
-import { TASK_SPECS } from '../tasks/catalog.ts';
+import { outputCapTokens, TASK_SPECS } from '../tasks/catalog.ts';
 import { isOmniError, OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, isSuperseded, stagedKey } from './files.ts';
@@ -54,8 +54,8 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
   const model = findModel(spec.model)!;
   const seconds = d.endS - d.startS;
   const sizing = { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt, ...(d.video && { video: d.video }) };
-  // Under a budget every request carries an output cap, so its reservation is an upper bound, not a guess.
-  const maxOutputTokens = spec.budgetMicros !== undefined ? budgetOutputCap(seconds, spec.task, model.id) : undefined;
+  // Every request carries the task's output cap (budget or not); under a budget it makes the reservation a bound.
+  const maxOutputTokens = outputCapTokens(spec.task, seconds, model.limits.maxOutputTokens);
   if (spec.budgetMicros !== undefined) {
     const estimate = estimateChunkCost(seconds, { ...sizing, pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens });
     if (!estimate.priced) {
@@ -172,7 +172,8 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
       if (!saved) await first.save(r);
       // One repair: a cheap text-only request that turns the first answer into the required JSON. It is
       // priced on its own (text-only input has its own output price) and added to the chunk.
-      const repair = await send(ctx, spec, d.runId, { model: spec.model, prompt: `${verdictRepairPrompt(parsed)}\n\nYour previous answer:\n${text}` });
+      const repair = await send(ctx, spec, d.runId, { model: spec.model, prompt: `${verdictRepairPrompt(parsed)}\n\nYour previous answer:\n${text}`,
+        ...(req.maxOutputTokens && { maxOutputTokens: req.maxOutputTokens }) });
       requests++;
       usage = addUsage(usage, repair.usage);
       cost = addCost(cost, costOf(repair.usage, spec.model, spec.region, ctx.pricing));

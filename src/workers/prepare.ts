@@ -9,6 +9,7 @@ import { jobIds, type InferPayload, type PreparePayload } from '../jobs/catalog.
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
 import { asIsPlan } from '../media/as-is.ts';
+import { assertMediaLimits, fileLimitsOf } from '../media/limits.ts';
 import { prepareChunks } from '../media/prepare.ts';
 import { chunkPolicy } from '../media/policy.ts';
 import { probeMedia } from '../media/probe.ts';
@@ -43,11 +44,14 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
   const dst = ctx.storage(spec.destination);
   return withTempDir(`prep-${fileId}`, async (dir) => {
     const input = path.join(dir, 'source');
-    await src.download(key, input);
-    const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars), model, job.data.shrink ?? 0);
+    const limits = fileLimitsOf(ctx.cfg);
+    await src.download(key, input, undefined, { maxBytes: limits.maxDownloadBytes });
+    const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars, limits), model, job.data.shrink ?? 0);
     // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).
     const sniffed = await sniffFile(input);
     const info = sniffed && asIsPlan(sniffed, model, policy) ? sniffed : await probeMedia(input, { log: ctx.log });
+    // Refused here, after the probe read the header and before anything decodes or plans the media.
+    assertMediaLimits(info, limits);
     const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir });
     ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 

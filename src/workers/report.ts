@@ -8,6 +8,12 @@ import { sendWebhook } from '../ops/webhook.ts';
 import { runKey, stagingPrefix } from '../storage/keys.ts';
 import type { Context, JobContext } from './context.ts';
 import { collectRunReport } from './run-report.ts';
+import { describeError } from '../util/errors.ts';
+
+/** True when a failure of this attempt is final: a permanent error, or the job's attempts are spent. */
+export function isLastAttempt(retryable: boolean, attemptsMade: number, attempts: number | undefined): boolean {
+  return !retryable || attemptsMade + 1 >= (attempts ?? 1);
+}
 
 export async function enqueueReport(ctx: Context, runId: string): Promise<void> {
   const state = await ctx.runs.state(runId);
@@ -29,13 +35,24 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   const dst = ctx.storage(spec.destination);
   const r = await collectRunReport(ctx, runId);
   const generation = (await ctx.runs.state(runId))?.generation ?? 0;
-  await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
-  await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
-  await dst.putJson(runKey(runId, 'report.json'), r.report);
+  const retentionS = ctx.cfg.runRetentionDays * 24 * 3600;
+  try {
+    await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
+    await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
+    await dst.putJson(runKey(runId, 'report.json'), r.report);
+  } catch (err) {
+    // The last attempt (or a refusal no attempt will change) still ends the run: stopped_error, with why.
+    const e = describeError(err);
+    if (isLastAttempt(e.retryable, job.attemptsMade, job.opts.attempts)) {
+      ctx.log.error({ code: e.code, err: e.message }, 'the run report could not be written: the run ends stopped_error');
+      await ctx.runs.reportFailed(runId, `${dst.uri}${runKey(runId, 'report.json')}: ${e.code}: ${e.message}`, retentionS);
+    }
+    throw err;
+  }
   // Whatever staging is left goes with the run: a file cleaned up while its storage blinked, or whose worker was
   // killed between the file's end and its cleanup (bench chaos kill-9 left one file's staging in one run of two).
   await dst.deletePrefix(stagingPrefix(runId)).catch((err: Error) => ctx.log.warn({ err: err.message }, 'run staging cleanup failed'));
-  await ctx.runs.setFinal(runId, r.status, ctx.cfg.runRetentionDays * 24 * 3600);
+  await ctx.runs.setFinal(runId, r.status, retentionS);
   await ctx.costs.expire(runId, ctx.cfg.runRetentionDays * 24 * 3600);
   ctx.log.info({ status: r.status }, 'run ended');
   if (spec.notifyUrl) {

@@ -13,9 +13,9 @@ import { keyUnderSource, readManifest } from '../producers/manifest.ts';
 import { buildRunSpec } from '../producers/run.ts';
 import { getSchedule, scheduledRunId } from '../producers/schedules.ts';
 import type { FileState, RunSpec } from '../runs/types.ts';
-import { fileIdOf, outputKey } from '../storage/keys.ts';
+import { fileIdOf, localNameProblem, outputKey } from '../storage/keys.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
-import { OmniError } from '../util/errors.ts';
+import { describeError, OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { failFile } from './files.ts';
 import { ensureReport } from './report.ts';
@@ -54,9 +54,14 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   const flush = async () => {
     const jobs: { name: 'prepare'; data: PreparePayload; opts: { jobId: string } }[] = [];
     // One GET per object decides a skip: done for a page at a time, in parallel (S3 latency, not CPU, bounds it).
-    const reusable = spec.force ? batch.map(() => false) : await mapLimit(batch, REUSE_CHECKS, ({ obj }) => resultReusable(dst, obj, spec));
+    const reusable: Reuse[] = spec.force ? batch.map(() => false) : await mapLimit(batch, REUSE_CHECKS, ({ obj }) => reuseOf(dst, obj, spec));
     for (const [i, { obj, fileId }] of batch.entries()) {
-      if (reusable[i]) {
+      const r = reusable[i];
+      if (typeof r === 'object') {
+        await failFile(ctx, runId, fileId, r.code, r.message);
+        continue;
+      }
+      if (r) {
         await ctx.runs.finishFile(runId, fileId, fileState(src, obj, 'skipped'));
         result.skipped++;
         continue;
@@ -85,9 +90,9 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
     } else {
       result.registered++;
     }
-    const bad = keyProblem(obj.key);
+    const bad = obj.problem ?? keyProblem(obj.key, dst);
     if (bad) {
-      await failFile(ctx, runId, fileId, 'storage_invalid_key', bad);
+      await failFile(ctx, runId, fileId, bad.code, bad.message);
       continue;
     }
     batch.push({ obj, fileId });
@@ -122,17 +127,39 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
+interface Problem { code: string; message: string }
+/** An object the scan met: its listing, and what already fails it (a manifest entry whose HEAD was refused). */
+type Listed = ObjectInfo & { problem?: Problem };
+/** Whether the object's result can be reused, or why checking that failed the object. */
+type Reuse = boolean | Problem;
+
 /**
  * Why no output can be written under this key, or undefined. S3 holds keys like 'a/../b', './x' or 'a//b' that
  * no output may mirror (keys.ts): such an object fails alone with storage_invalid_key instead of failing the scan
- * (and with it every object listed after it).
+ * (and with it every object listed after it). A folder destination also refuses names over 255 bytes once the
+ * output suffix is added (key_too_long), checked here before any file system call meets them.
  */
-function keyProblem(key: string): string | undefined {
+function keyProblem(key: string, dst: Storage): Problem | undefined {
   try {
     outputKey(key, 'json');
-    return undefined;
   } catch (err) {
-    return (err as Error).message;
+    return { code: 'storage_invalid_key', message: (err as Error).message };
+  }
+  const long = dst.uri.startsWith('file:') ? localNameProblem(key) : undefined;
+  return long ? { code: 'key_too_long', message: long } : undefined;
+}
+
+/**
+ * One object's reuse check. A permanent error is about this object (its name, its result file): it fails that
+ * file alone. A retryable one (the destination blinking) fails the scan attempt, which is redone from the start.
+ */
+async function reuseOf(dst: Storage, obj: ObjectInfo, spec: RunSpec): Promise<Reuse> {
+  try {
+    return await resultReusable(dst, obj, spec);
+  } catch (err) {
+    const e = describeError(err);
+    if (e.retryable) throw err;
+    return { code: e.code, message: `checking for an earlier result: ${e.message}` };
   }
 }
 
@@ -147,7 +174,7 @@ async function resultReusable(dst: Storage, obj: ObjectInfo, spec: RunSpec): Pro
 }
 
 /** The run's objects: a listing of the source, or the manifest's entries (HEAD each for ETag and size). */
-async function* objects(spec: RunSpec, src: Storage): AsyncGenerator<ObjectInfo> {
+async function* objects(spec: RunSpec, src: Storage): AsyncGenerator<Listed> {
   if (!spec.manifest) {
     yield* src.list('');
     return;
@@ -155,9 +182,12 @@ async function* objects(spec: RunSpec, src: Storage): AsyncGenerator<ObjectInfo>
   for await (const uri of readManifest(spec.manifest)) {
     const key = keyUnderSource(uri, src.uri) ?? keyUnderSource(uri, spec.source);
     if (!key) throw new OmniError('manifest_outside_source', `manifest entry ${uri} is not under the source ${spec.source}`, { retryable: false });
-    const info = await src.head(key).catch((err: unknown) => {
+    const info = await src.head(key).catch((err: unknown): Listed => {
       if (err instanceof OmniError && err.code === 'storage_invalid_key') return { key, size: 0, etag: '', lastModified: new Date(0) };
-      throw err;
+      // Anything else permanent (denied, a name the folder cannot hold) fails this entry, not the scan.
+      const e = describeError(err);
+      if (e.retryable) throw err;
+      return { key, size: 0, etag: '', lastModified: new Date(0), problem: { code: e.code, message: e.message } };
     });
     // A listed object that is gone is still registered, so the report shows it as failed (storage_not_found).
     yield info ?? { key, size: -1, etag: '', lastModified: new Date(0) };
