@@ -226,3 +226,24 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   }
   return info;
 }
+
+/** The lowest bitrate of real media (AMR-NB's lowest mode is 4.75 kbps): bytes / this is an upper bound on its length. */
+export const MIN_MEDIA_BPS = 4000;
+
+/**
+ * The facts of a file of which only part is on disk (estimate's bounded ranged download: its head and tail in a
+ * sparse file of the real size). One header probe through the allow-list; the header's claim is taken as it
+ * is (the run measures for real). No claim: the length is bounded by the size at MIN_MEDIA_BPS (`bounded`).
+ */
+export async function probePartial(file: string, opts: ProbeOptions = {}): Promise<{ info: MediaInfo; bounded: boolean }> {
+  const st = await stat(file);
+  const { json } = await ffprobeHeader(inputArg(file), { log: opts.log ?? silentLogger, signal: opts.signal });
+  const info = parseProbe(json, st.size);
+  checkContainer(info.container);
+  if (info.audio.length === 0 && info.video.length === 0) {
+    throw new OmniError('media_unreadable', 'the file has no audio or video stream', { retryable: false });
+  }
+  const header = info.headerDurationS;
+  if (header !== undefined && header > 0) return { info, bounded: false };
+  return { info: { ...info, durationS: (st.size * 8) / MIN_MEDIA_BPS }, bounded: true };
+}
