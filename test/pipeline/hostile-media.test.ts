@@ -96,3 +96,53 @@ describe('hostile playlists in a run', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   }, 180_000);
 });
+
+describe('deadlines and shutdown in a run', () => {
+  let h: Harness;
+  let hour: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    await h.startWorkers({ inferConcurrency: 2 });
+    const dir = path.join(h.tmp, 'in');
+    await mkdir(dir, { recursive: true });
+    hour = path.join(dir, 'hour.wav');
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=8000:a=0.2:d=3600', '-ac', '1', '-c:a', 'pcm_s16le', '-y', `file:${hour}`]);
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=4', '-c:a', 'libmp3lame', '-b:a', '32k', '-y', `file:${path.join(dir, 'short.mp3')}`]);
+  }, 60_000);
+  afterAll(async () => {
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    await h?.close();
+  });
+
+  it('a prepare past its deadline fails its file with media_timeout and frees the slot; the other file succeeds', async () => {
+    // Every child of this process gets 3 s: the hour-long encode cannot make it, the 4 s mp3 is sent as it is.
+    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '3000';
+    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '3000';
+    const t0 = Date.now();
+    const out = path.join(h.tmp, 'out-deadline');
+    const s = await h.run({ source: path.dirname(hour), destination: out, task: 'transcribe' });
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    expect(s.status).toBe('completed_with_failures');
+    expect(s.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(failures.map((f: { uri: string; code: string }) => [path.basename(f.uri), f.code])).toEqual([['hour.wav', 'media_timeout']]);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(processesWith(h.env.OMNIBATCH_TMP).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+  }, 120_000);
+
+  it('a worker that shuts down past its grace kills the ffmpeg of its in-flight prepare', async () => {
+    await createRun(h.ctx, { source: path.dirname(hour), destination: path.join(h.tmp, 'out-shutdown'), task: 'transcribe', force: true });
+    const needle = h.env.OMNIBATCH_TMP;
+    const until = Date.now() + 60_000;
+    while (!processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWith(needle).some((p) => p.includes('ffmpeg'))).toBe(true);
+    await h.workers!.close(500);
+    h.workers = undefined;
+    const left = Date.now() + 5000;
+    while (processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < left) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWith(needle).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+  }, 120_000);
+});
+
