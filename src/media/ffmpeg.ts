@@ -2,6 +2,8 @@
  * Thin adapter over the ffmpeg and ffprobe binaries: where they are, and running them. Decides nothing.
  * Location: FFMPEG_PATH/FFPROBE_PATH, else the system's (on PATH), else the static binaries shipped in
  * @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe, so a machine with only Node works after npm ci.
+ * Every child runs detached in its own process group, under a wall-clock deadline, and is killed with its whole
+ * group on that deadline, on an abort (job cancel, worker shutdown) and when this process exits: none outlives it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';

@@ -185,17 +185,14 @@ async function ffprobeHeader(arg: string, opts: ProbeOptions): Promise<{ json: J
 
 export async function probeMedia(input: string, opts: ProbeOptions = {}): Promise<MediaInfo> {
   const log = opts.log ?? silentLogger;
-  let size = 0;
-  if (isUrl(input)) inputArg(input);
-  {
-    const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
-      throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { retryable: false, cause: e });
-    });
-    if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`, { retryable: false });
-    if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`, { retryable: false });
-    size = st.size;
-  }
+  // A URL is refused before anything (inputArg throws): media is only ever read from a local copy.
   const arg = inputArg(input);
+  const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
+    throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { retryable: false, cause: e });
+  });
+  if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`, { retryable: false });
+  if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`, { retryable: false });
+  const size = st.size;
   const { json, stderr } = await ffprobeHeader(arg, { log, signal: opts.signal });
   const info = parseProbe(json, size);
   // Defence in depth: the whitelist already refused anything else at open.

@@ -110,6 +110,13 @@ describe('playlists and lists of files are refused before they open anything', (
     expect(liveChildren()).toBe(0);
   });
 
+  it('a URL is never probed: refused before any process starts', async () => {
+    const err = await probeMedia(`${server.url}/clip.mp3`).catch((e: unknown) => e as OmniError);
+    expect((err as OmniError).code).toBe('media_unreadable');
+    expect((err as OmniError).message).toMatch(/never from a URL/);
+    expect(server.hits()).toBe(0);
+  });
+
   it('the canary itself is ordinary media: the refusals above are about the playlists, not the file they name', async () => {
     const info = await probeMedia(canary);
     expect(info.container).toBe('mp3');
