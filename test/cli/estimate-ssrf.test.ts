@@ -84,6 +84,26 @@ describe('estimate reads no URL and follows no playlist', () => {
     expect(server.hits()).toBe(0);
   }, 60_000);
 
+  it('a large object whose header states no length is billed an upper bound from its size, and listed as such', async () => {
+    const dir = path.join(root, 'live');
+    mkdirSync(dir);
+    const file = path.join(dir, 'stream.webm');
+    // A live WebM: no duration anywhere in its header.
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=20', '-c:a', 'libopus', '-b:a', '64k', '-f', 'webm', '-live', '1', '-y', `file:${file}`]);
+    const size = statSync(file).size;
+    const store = openStorage(dir);
+    stores.push(store);
+    const whole = await estimateSource(store, spec(store.uri), { log: silentLogger, concurrency: 4 });
+    expect(whole.bounded).toEqual([]);
+    expect(whole.estimate.mediaSeconds).toBeCloseTo(20, 0);
+    const partial = await estimateSource(store, spec(store.uri), { log: silentLogger, concurrency: 4, probeBytes: 16 * 1024 });
+    expect(partial.failures).toEqual([]);
+    expect(partial.bounded).toEqual([{ uri: `${store.uri}stream.webm`, durationS: (size * 8) / 4000 }]);
+    // An upper bound: never below the real length.
+    expect(partial.estimate.mediaSeconds).toBeGreaterThanOrEqual(20);
+    expect(partial.estimate.cost.high.amountMicros).toBeGreaterThan(whole.estimate.cost.high.amountMicros);
+  }, 60_000);
+
   it('reads at most the bound: all of a small object, head and tail of a large one', () => {
     expect(probeRanges(1000, 4096)).toEqual([[0, 1000]]);
     expect(probeRanges(10_000_000, 4096)).toEqual([[0, 2048], [10_000_000 - 2048, 10_000_000]]);
