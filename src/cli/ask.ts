@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, endpointOf, type Config } from '../config/index.ts';
 import { costOf, formatMicros, type Cost, type PricingOverride } from '../cost/price.ts';
+import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
 import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { createClient } from '../models/client.ts';
@@ -152,7 +153,8 @@ async function ask(file: string, opts: AskOptions, cfg: Config): Promise<void> {
     let send = file;
     if (plan.encode && tmp) {
       send = path.join(tmp, `input.${plan.encode.format}`);
-      await runFfmpeg(['-y', '-i', file, ...plan.encode.args, send]);
+      // The same allow-list as every media read (no playlist, no URL, nothing but this file).
+      await runFfmpeg(['-y', ...mediaInputArgs(`file:${path.resolve(file)}`), ...plan.encode.args, send]);
     }
     const req: ModelRequest = {
       model: plan.model,

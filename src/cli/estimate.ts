@@ -32,14 +32,14 @@ export function register(program: Command): void {
         include: f.include as string[] | undefined, exclude: f.exclude as string[] | undefined, maxFiles: f.maxFiles as number | undefined,
         chunkSeconds: f.chunkSeconds as number | undefined }, cfg, newRunId());
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
-      const { estimate: e, failures } = await estimateSource(src, spec, { log, pricing: loadPricing(cfg.pricingFile), concurrency: cfg.inferConcurrency,
-        rpm: cfg.rpm, tpm: cfg.tpm, base64MaxChars: cfg.base64MaxChars, limits: fileLimitsOf(cfg) });
       const limits = fileLimitsOf(cfg);
+      const { estimate: e, failures, bounded } = await estimateSource(src, spec, { log, pricing: loadPricing(cfg.pricingFile), concurrency: cfg.inferConcurrency,
+        rpm: cfg.rpm, tpm: cfg.tpm, base64MaxChars: cfg.base64MaxChars, limits });
       if (f.json) {
         const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({ amount: c.priced ? formatMicros(c.amountMicros) : null, amount_micros: c.amountMicros, currency: c.currency, priced: c.priced });
         return printJson({ source, task: spec.task, model: spec.model, region: spec.region, files: e.files, media_seconds: e.mediaSeconds, requests: e.requests,
           input_tokens: e.input, output_tokens: e.output, cost: { low: money(e.cost.low), expected: money(e.cost.expected), high: money(e.cost.high) },
-          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, limits: limitsJson(limits), failures });
+          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, limits: limitsJson(limits), failures, bounded });
       }
       const c = e.cost;
       const cur = c.expected.currency ?? '';
@@ -49,6 +49,7 @@ export function register(program: Command): void {
         c.expected.priced ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})` : 'cost: unpriced (no published price for this model/region)',
         `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
         `per-file limits: ${describeLimits(limits)}`,
+        ...(bounded.length ? [`${bounded.length} object(s) state no length: billed at an upper bound from their size:`, ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`)] : []),
         ...(failures.length ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)] : []),
       ].join('\n') + '\n');
     });

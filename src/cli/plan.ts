@@ -57,7 +57,7 @@ export function register(program: Command): void {
       const { model, task, overrides } = resolveMedia(f, cfg);
       const info = await probeMedia(file, { log });
       const policy = taskPolicy(task, model, overrides);
-      const silences = info.audio.length ? await detectSilences(file, { log, streamIndex: info.audio[0].index, durationS: info.durationS }) : [];
+      const silences = info.audio.length ? await detectSilences(file, { log, streamIndex: info.audio[0].index, durationS: info.durationS, format: info.container }) : [];
       const plan = planChunks(info, model, policy, silences);
       if (f.json) printJson({ info, plan });
       else process.stdout.write(formatPlan(plan));

@@ -15,7 +15,9 @@ import { withTempDir } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { chooseCuts } from './cutpoints.ts';
-import { encodeArgs, splitArgs } from './encode-args.ts';
+import { demuxerOfEncoded, mediaInputArgs, probeInputArgs } from './allow-list.ts';
+import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
+import { encodeArgs, splitArgs, splitBatches, type SplitBatch } from './encode-args.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
 import { base64Chars, chunkTokens, limitViolations } from './limits.ts';
 import { readPriming } from './lame-tag.ts';
@@ -32,6 +34,12 @@ export interface CutOptions {
   model?: ModelSpec;
   /** silences on the source timeline, used when a chunk must be split again */
   silences?: readonly Silence[];
+  /** the source's demuxer as the probe named it (MediaInfo.container): every pass over the source forces it */
+  inputFormat?: string;
+  /** the source's length, to scale each pass's deadline (deadline.ts) */
+  sourceS?: number;
+  /** cut times per split run (tests shrink it; default MAX_TIMES_PER_ARG) */
+  maxTimesPerRun?: number;
 }
 
 /** The source, compressed once: the expensive pass. Times on its own timeline map to the source by offsetS/delayS. */
@@ -68,9 +76,12 @@ export async function encodeWhole(file: string, encode: EncodeSpec, dir: string,
       range: opts.range,
       keyframesS: opts.keyframesS?.map((s) => s - offsetS).filter((s) => s > 0),
       silenceFilter: opts.detectSilence && silenceFilter(opts.detectSilence.noiseDb, opts.detectSilence.minSilenceS),
+      inputFormat: opts.inputFormat,
     }),
     '-f', encode.format, '-y', out, '-progress', 'pipe:1'];
-  const { stdout } = await runFfmpeg(args, { log, signal: opts.signal, cwd: dir, onStderr: collector && ((t) => collector.push(t)) });
+  const mediaS = opts.range ? opts.range.endS - opts.range.startS : opts.sourceS;
+  const timeoutMs = childDeadlineMs(encode.kind === 'video' ? 'encode_video' : 'encode_audio', mediaS, deadlinePolicy());
+  const { stdout } = await runFfmpeg(args, { log, signal: opts.signal, cwd: dir, timeoutMs, onStderr: collector && ((t) => collector.push(t)) });
   // mp3 keeps the encoder's priming in the file and declares it in its LAME tag; mp4 video starts at 0.
   const delayS = encode.kind === 'audio' ? await primingS(path.join(dir, out), encode.sampleRate, opts) : 0;
   // -progress reports the decodable output length; the file's own timeline adds the priming.
@@ -85,11 +96,41 @@ async function primingS(file: string, sampleRate: number, opts: CutOptions): Pro
   const samples = await readPriming(file);
   if (samples !== undefined) return samples / sampleRate;
   const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'error', '-select_streams', '0',
-    '-show_entries', 'stream=start_time', '-of', 'csv=p=0', `file:${file}`], { log: opts.log, signal: opts.signal });
+    '-show_entries', 'stream=start_time', '-of', 'csv=p=0', ...probeInputArgs(`file:${file}`, 'mp3')],
+  { log: opts.log, signal: opts.signal, timeoutMs: childDeadlineMs('probe', undefined, deadlinePolicy()) });
   return Math.max(0, Number(stdout.trim()) || 0);
 }
 
 interface Row { name: string; start: number; end: number }
+
+/** Index of the sorted time within eps of s, or -1 (a binary search: a plan may hold tens of thousands). */
+export function nearIndex(sorted: readonly number[], s: number, eps: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < s - eps) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && Math.abs(sorted[lo] - s) < eps ? lo : -1;
+}
+
+/**
+ * The rows of a batched split as one list, as if one run had written them: each batch's real pieces in order;
+ * the stretches it read only to reach its first cut (or past its last) are deleted.
+ */
+async function mergedRows(dir: string, base: string, batches: readonly SplitBatch[]): Promise<Row[]> {
+  const all: Row[] = [];
+  for (const [k, b] of batches.entries()) {
+    const rows = parseSegmentList(await readFile(path.join(dir, `${base}-b${k}.csv`), 'utf8'));
+    if (rows.length !== b.times.length + 1) {
+      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments in batch ${k}, expected ${b.times.length + 1}`, { retryable: false });
+    }
+    rows.forEach((r, i) => (i >= b.keep[0] && i <= b.keep[1] ? all.push(r) : undefined));
+    await Promise.all(rows.filter((_, i) => i < b.keep[0] || i > b.keep[1]).map((r) => unlink(path.join(dir, r.name)).catch(() => undefined)));
+  }
+  return all;
+}
 
 /** The segment list has microsecond precision; keep sums free of float noise. */
 const us = (s: number): number => Math.round(s * 1e6) / 1e6;
@@ -115,29 +156,45 @@ export async function splitEncoded(enc: Encoded, pieces: readonly { startS: numb
   const overlapping = pieces.some((p, i) => i > 0 && p.startS < pieces[i - 1].endS - eps);
   const groups = overlapping ? [0, 1] : [0];
   const tag = `split-${++encodeSeq}`;
-  const args = ['-v', 'error', '-nostats', '-i', `file:${path.basename(enc.file)}`];
+  const input = mediaInputArgs(`file:${path.basename(enc.file)}`, demuxerOfEncoded(enc.encode.format));
   const plans = groups.map((g) => {
     const mine = pieces.map((p, i) => ({ p, i })).filter(({ i }) => !overlapping || i % 2 === g);
     const times = [...new Set(mine.flatMap(({ p }) => [toEnc(p.startS), toEnc(p.endS)]).map((s) => Number(s.toFixed(6))))]
       // A piece ending within a quarter second of the file's end ends AT the end: its plan was made on a
       // duration that differs from the encoded one by the codec's padding, and a split there finds no packet.
       .filter((s) => s > eps && s < enc.durationS - TAIL_S).sort((a, b) => a - b);
-    const ext = enc.encode.format;
-    args.push(...splitArgs(enc.encode, times, `${tag}-${g}-%05d.${ext}`, `${tag}-${g}.csv`));
-    return { g, mine, times };
+    return { g, mine, times, batches: splitBatches(times, opts.maxTimesPerRun) };
   });
-  await runFfmpeg(args, { log, signal: opts.signal, cwd: dir });
+  const ext = enc.encode.format;
+  const run = { log, signal: opts.signal, cwd: dir, timeoutMs: childDeadlineMs('copy', enc.durationS, deadlinePolicy()) };
+  if (plans.every((p) => p.batches.length === 1)) {
+    // The usual case: every group's muxer in ONE process, fed by one read of the file.
+    const args = ['-v', 'error', '-nostats', ...input];
+    for (const { g, times } of plans) args.push(...splitArgs(enc.encode, times, `${tag}-${g}-%05d.${ext}`, `${tag}-${g}.csv`));
+    await runFfmpeg(args, run);
+  } else {
+    // Too many cuts for one argument: one run per batch (encode-args.ts splitBatches), rows merged below.
+    for (const { g, batches } of plans) {
+      for (const [k, b] of batches.entries()) {
+        const seek = [...(b.fromS !== undefined ? ['-ss', b.fromS.toFixed(6)] : []), ...(b.toS !== undefined ? ['-to', b.toS.toFixed(6)] : [])];
+        await runFfmpeg(['-v', 'error', '-nostats', '-copyts', ...seek, ...input,
+          ...splitArgs(enc.encode, b.times, `${tag}-${g}-b${k}-%05d.${ext}`, `${tag}-${g}-b${k}.csv`)], run);
+      }
+    }
+  }
 
   const out: Piece[] = new Array(pieces.length);
-  for (const { g, mine, times } of plans) {
-    const rows = parseSegmentList(await readFile(path.join(dir, `${tag}-${g}.csv`), 'utf8'));
+  for (const { g, mine, times, batches } of plans) {
+    const rows = batches.length === 1
+      ? parseSegmentList(await readFile(path.join(dir, `${tag}-${g}.csv`), 'utf8'))
+      : await mergedRows(dir, `${tag}-${g}`, batches);
     if (rows.length !== times.length + 1) {
-      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments, expected ${times.length + 1}`, { retryable: false, details: { times, rows } });
+      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments, expected ${times.length + 1}`, { retryable: false, details: { times: times.length, rows: rows.length } });
     }
     const used = new Set<number>();
     for (const { p, i } of mine) {
       const s = toEnc(p.startS);
-      const r = s <= eps ? 0 : times.findIndex((t) => Math.abs(t - s) < eps) + 1;
+      const r = s <= eps ? 0 : nearIndex(times, s, eps) + 1;
       if (r < 0 || (s > eps && r === 0)) throw new OmniError('ffmpeg_failed', `no segment starts at ${s.toFixed(3)} s`, { retryable: false });
       const row = rows[r];
       used.add(r);
@@ -229,6 +286,7 @@ export async function deliver(pieces: readonly Piece[], format: string, outDir: 
 
 /** Executes a plan on a source: one encode pass, one copy split, measure, re-plan what is over a limit. */
 export async function cutChunks(file: string, info: MediaInfo, plan: Plan, outDir: string, opts: CutOptions = {}): Promise<CutChunk[]> {
+  opts = { ...opts, inputFormat: opts.inputFormat ?? info.container, sourceS: opts.sourceS ?? info.durationS };
   return withTempDir('cut', async (dir) => {
     const first = plan.chunks[0];
     const last = plan.chunks[plan.chunks.length - 1];

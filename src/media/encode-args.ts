@@ -2,7 +2,17 @@
  * ffmpeg argument arrays from an EncodeSpec: pure, so the exact commands are testable and the bench can
  * run the same encoding as one bare command. Arrays, never a shell string: hostile names stay data.
  */
+import { OmniError } from '../util/errors.ts';
+import { mediaInputArgs } from './allow-list.ts';
 import type { EncodeSpec } from './types.ts';
+
+/**
+ * At most this many times in one argument. Linux refuses any single argument over 128 KiB (MAX_ARG_STRLEN:
+ * E2BIG at exec); a time is at most 17 characters ("999999999.000000,"), so 2,000 stay under 34 KiB.
+ */
+export const MAX_TIMES_PER_ARG = 2000;
+/** The longest list of forced keyframes one encode takes (video plans; each chunk needs two). */
+export const MAX_KEYFRAME_ARG_CHARS = 64 * 1024;
 
 export interface EncodeArgOptions {
   /** a stretch of the source, in seconds (input-side seek: exact when transcoding) */
@@ -11,6 +21,8 @@ export interface EncodeArgOptions {
   keyframesS?: readonly number[];
   /** run silencedetect on the very samples being encoded (one decode of the source for both) */
   silenceFilter?: string;
+  /** the demuxer the probe named (allow-list.ts): the source is read with it and nothing else */
+  inputFormat?: string;
 }
 
 const t = (s: number): string => s.toFixed(6);
@@ -19,7 +31,7 @@ const t = (s: number): string => s.toFixed(6);
 export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {}): string[] {
   const args: string[] = [];
   if (o.range) args.push('-ss', t(o.range.startS), '-to', t(o.range.endS));
-  args.push('-i', input);
+  args.push(...mediaInputArgs(input, o.inputFormat));
   // Downmix and resample in one aformat: the auto-inserted resampler knows every layout (5.1, unknown 6ch).
   const audioChain = [`aformat=sample_rates=${e.sampleRate}:channel_layouts=${e.channels === 1 ? 'mono' : 'stereo'}`];
   if (o.silenceFilter) audioChain.push(o.silenceFilter);
@@ -37,10 +49,61 @@ export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {
     // No B-frames: at 2 frames/s they save little, and decode order = display order keeps copy-cuts exact.
     '-c:v', v.codec, '-preset', 'veryfast', '-crf', String(v.crf), '-bf', '0', '-pix_fmt', 'yuv420p');
   if (v.maxBitrateKbps) args.push('-maxrate', `${v.maxBitrateKbps}k`, '-bufsize', `${v.maxBitrateKbps * 2}k`);
-  if (o.keyframesS?.length) args.push('-force_key_frames', o.keyframesS.map(t).join(','));
+  if (o.keyframesS?.length) args.push('-force_key_frames', keyframeArg(o.keyframesS));
   if (e.audioStream !== undefined) args.push('-af', audioChain.join(','), '-c:a', e.audioCodec, '-b:a', `${e.audioBitrateKbps}k`);
   else args.push('-an');
   return args;
+}
+
+/** The forced keyframes as one bounded argument; a plan past the bound is refused, never an E2BIG at exec. */
+export function keyframeArg(times: readonly number[]): string {
+  const arg = times.map(t).join(',');
+  if (arg.length > MAX_KEYFRAME_ARG_CHARS) {
+    throw new OmniError('media_too_many_cuts', `a video plan with ${times.length} cut points is more than one encode can take`, { retryable: false });
+  }
+  return arg;
+}
+
+/**
+ * One stream-copy split of an encoded file, as ffmpeg runs: each takes at most MAX_TIMES_PER_ARG cut times.
+ * A single batch is the usual case. Past it, batch k reads only its stretch of the file (input seek, stream
+ * copy, original timestamps kept with -copyts so the segment list stays on the file's timeline) and cuts at
+ * its own times plus the next batch's first one, so its last real segment ends exactly there; the stretch
+ * before its first time and after its last belongs to the neighbours and is discarded.
+ */
+export interface SplitBatch {
+  /** the cut times this run uses */
+  times: number[];
+  /** input seek (absent for the first batch) */
+  fromS?: number;
+  /** input end (absent for the last batch) */
+  toS?: number;
+  /** rows of this run's segment list that are real pieces: [first, last] inclusive */
+  keep: [number, number];
+}
+
+/** Seconds read before a batch's first cut and after its last: any seek lands on a packet before the cut. */
+export const BATCH_MARGIN_S = 10;
+
+export function splitBatches(times: readonly number[], max = MAX_TIMES_PER_ARG): SplitBatch[] {
+  if (times.length <= max) return [{ times: [...times], keep: [0, times.length] }];
+  const out: SplitBatch[] = [];
+  // Each batch but the last repeats the next one's first time: max - 1 new times per batch.
+  const step = max - 1;
+  for (let i = 0; i < times.length; i += step) {
+    const first = i === 0;
+    const last = i + step >= times.length;
+    const mine = times.slice(i, last ? times.length : i + step + 1);
+    out.push({
+      times: mine,
+      ...(!first && { fromS: Math.max(0, mine[0] - BATCH_MARGIN_S) }),
+      ...(!last && { toS: mine[mine.length - 1] + BATCH_MARGIN_S }),
+      // rows: [before first time, between times..., after last time]
+      keep: [first ? 0 : 1, last ? mine.length : mine.length - 1],
+    });
+    if (last) break;
+  }
+  return out;
 }
 
 /** Stream-copy split of an encoded file at `times` (its own timeline) with the segment muxer; names stay relative. */
@@ -52,6 +115,7 @@ export function splitArgs(e: EncodeSpec, times: readonly number[], pattern: stri
 export function segmentArgs(e: EncodeSpec, times: readonly number[], pattern: string, list: string): string[] {
   const args = ['-f', 'segment', '-segment_list', list, '-segment_list_type', 'csv'];
   // No cut: one segment (the muxer's default would be one every 2 s).
+  if (times.length > MAX_TIMES_PER_ARG) throw new OmniError('internal', `${times.length} cut times in one argument: use splitBatches`, { retryable: false });
   if (times.length) args.push('-segment_times', times.map(t).join(','));
   else args.push('-segment_time', '1000000000');
   if (e.kind === 'audio') {

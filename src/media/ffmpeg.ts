@@ -2,12 +2,17 @@
  * Thin adapter over the ffmpeg and ffprobe binaries: where they are, and running them. Decides nothing.
  * Location: FFMPEG_PATH/FFPROBE_PATH, else the system's (on PATH), else the static binaries shipped in
  * @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe, so a machine with only Node works after npm ci.
+ * Every child runs detached in its own process group, under a wall-clock deadline, and is killed with its whole
+ * group on that deadline, on an abort (job cancel, worker shutdown) and when this process exits: none outlives it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
 import { redactUrls } from '../util/redact.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
+import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
 
 const require = createRequire(import.meta.url);
 let located: { ffmpeg: string; ffprobe: string; source: string } | undefined;
@@ -43,10 +48,13 @@ export function locateFfmpeg(log: Logger = silentLogger): { ffmpeg: string; ffpr
 export interface RunResult { stdout: string; stderr: string }
 
 const STDERR_TAIL = 8 * 1024;
+/** Between SIGTERM (ffmpeg finishes its output cleanly) and SIGKILL to the whole group. */
+export const KILL_GRACE_MS = 2_000;
 
 /** Runs a binary with an argument array (no shell: hostile file names are safe). Rejects with a coded error. */
 export interface RunOptions {
   log?: Logger;
+  /** aborting kills the child's process group; the promise rejects with the signal's reason when it is an OmniError */
   signal?: AbortSignal;
   code?: string;
   maxStdout?: number;
@@ -54,13 +62,85 @@ export interface RunOptions {
   cwd?: string;
   /** every stderr chunk as it arrives, for callers that parse long logs (silencedetect) beyond the kept tail */
   onStderr?: (text: string) => void;
+  /** wall-clock deadline (default: the ceiling of deadline.ts); past it the group is killed: `media_timeout` */
+  timeoutMs?: number;
+}
+
+/**
+ * Live children, by pid (= their process group id: each is spawned detached, so it leads its own group and
+ * whatever it starts dies with it). Killed when this process exits or is told to stop.
+ */
+const live = new Map<number, { bin: string }>();
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+/** SIGKILL to every live child's process group, now (synchronous: safe inside an 'exit' handler). */
+export function killAllChildren(): number {
+  const n = live.size;
+  for (const pid of live.keys()) killGroup(pid, 'SIGKILL');
+  live.clear();
+  return n;
+}
+
+/** How many children are running (the worker's shutdown and the tests look at it). */
+export function liveChildren(): number {
+  return live.size;
+}
+
+let hooked = false;
+/**
+ * Detached children do not get the terminal's SIGINT and outlive a process that dies of a signal, so:
+ * 'exit' kills them; a termination signal that nobody else handles kills them and then ends this process
+ * the default way (re-raised). Where another handler exists (the worker's graceful shutdown), it decides,
+ * and 'exit' is the backstop.
+ */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => { killAllChildren(); });
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      if (process.listenerCount(sig) > 1) return;
+      killAllChildren();
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
 }
 
 export function runBinary(bin: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const log = opts.log ?? silentLogger;
-  log.debug({ bin, args: args.map(redactUrls) }, 'spawn');
+  const name = bin.split('/').pop() ?? bin;
+  const timeoutMs = opts.timeoutMs ?? deadlinePolicy().ceilingMs;
+  log.debug({ bin, args: args.map(redactUrls), timeoutMs }, 'spawn');
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal, cwd: opts.cwd });
+    if (opts.signal?.aborted) return reject(abortError(opts.signal, name));
+    hookExit();
+    // detached: its own process group (and session), so a kill reaches everything it started.
+    const child = spawn(bin, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, detached: true });
+    const pid = child.pid;
+    if (pid !== undefined) live.set(pid, { bin: name });
+    let ended = false;
+    let stopped: OmniError | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const stop = (why: OmniError): void => {
+      if (ended || stopped || pid === undefined) return;
+      stopped = why;
+      log.warn({ bin: name, pid, code: why.code }, 'killing the process group');
+      killGroup(pid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+    };
+    const deadline = setTimeout(() => stop(new OmniError('media_timeout',
+      `${name} did not finish within ${Math.round(timeoutMs / 1000)} s: stopped`, { retryable: false, details: { timeoutMs } })), timeoutMs);
+    const onAbort = (): void => stop(abortError(opts.signal!, name));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
@@ -74,25 +154,54 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       err += text;
       if (err.length > STDERR_TAIL * 2) err = err.slice(-STDERR_TAIL);
     });
-    child.on('error', (e) => reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${bin} could not run: ${e.message}`, { retryable: false, cause: e })));
+    const finish = (): void => {
+      ended = true;
+      clearTimeout(deadline);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) {
+        live.delete(pid);
+        // The leader is gone; anything it left in its group goes with it.
+        if (stopped) killGroup(pid, 'SIGKILL');
+      }
+      if (killTimer) clearTimeout(killTimer);
+    };
+    child.on('error', (e) => {
+      finish();
+      reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${bin} could not run: ${e.message}`, { retryable: false, cause: e }));
+    });
     child.on('close', (code, sig) => {
+      finish();
+      if (stopped) return reject(stopped);
       const stdout = Buffer.concat(out).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr: err });
       const tail = redactUrls(err.slice(-2000).trim());
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
-      reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${bin.split('/').pop()} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, { retryable: false, details: { stderr: tail } }));
+      reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${name} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, { retryable: false, details: { stderr: tail } }));
     });
   });
+}
+
+/** The error an aborted run rejects with: the signal's own reason when it is coded, else `aborted` (retryable). */
+function abortError(signal: AbortSignal, name: string): OmniError {
+  const r: unknown = signal.reason;
+  if (r instanceof OmniError) return r;
+  return new OmniError('aborted', `${name} stopped: ${r instanceof Error ? r.message : 'aborted'}`, { retryable: true });
 }
 
 export function runFfmpeg(args: readonly string[], opts: Omit<RunOptions, 'code'> = {}): Promise<RunResult> {
   return runBinary(locateFfmpeg(opts.log).ffmpeg, ['-hide_banner', '-nostdin', ...args], opts);
 }
 
-/** ffprobe -print_format json on a file or URL; the parsed JSON. */
-export async function ffprobeJson(input: string, opts: { log?: Logger; signal?: AbortSignal; extra?: string[] } = {}): Promise<Record<string, unknown>> {
+/**
+ * ffprobe -print_format json on a local file; the parsed JSON. The allow-list applies (allow-list.ts): no URL,
+ * no playlist, no other file than this one is ever opened. Still pictures are admitted here (the emulator and
+ * `ask` probe images); the pipeline's own probe (probe.ts) admits media containers only.
+ */
+export async function ffprobeJson(input: string, opts: { log?: Logger; signal?: AbortSignal; extra?: string[]; format?: string; timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
+  const arg = input.startsWith('file:') ? input : `file:${path.resolve(input)}`;
   const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe,
-    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...(opts.extra ?? []), input],
-    { ...opts, code: 'media_unreadable' });
+    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...(opts.extra ?? []),
+      ...probeInputArgs(arg, opts.format, [...FORMAT_ALLOW, ...STILL_IMAGE_ALLOW])],
+    { ...opts, timeoutMs: opts.timeoutMs ?? childDeadlineMs('probe', undefined, deadlinePolicy()), code: 'media_unreadable' });
   return JSON.parse(stdout) as Record<string, unknown>;
 }

@@ -54,7 +54,8 @@ export async function prepareChunks(file: string, model: ModelSpec, policy: Plan
   if (asIs) return { info: probed, plan: asIs, chunks: [await deliverAsIs(file, probed, asIs.encode.format, opts.outDir)] };
   const detect = { noiseDb: opts.noiseDb, minSilenceS: opts.minSilenceS };
   return withTempDir('prepare', async (dir) => {
-    const ctx = { log, signal, model, tmpDir: opts.tmpDir };
+    // Every later pass over the source reads it with the demuxer the probe named (allow-list.ts), within a deadline.
+    const ctx = { log, signal, model, tmpDir: opts.tmpDir, inputFormat: probed.container, sourceS: probed.durationS };
     if (mode === 'audio') {
       // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
       const first = planChunks(probed, model, policy);
@@ -71,7 +72,7 @@ export async function prepareChunks(file: string, model: ModelSpec, policy: Plan
       return { info, plan, chunks };
     }
     const silences = probed.audio.length
-      ? await detectSilences(file, { ...detect, log, signal, streamIndex: probed.audio[0].index, durationS: probed.durationS })
+      ? await detectSilences(file, { ...detect, log, signal, streamIndex: probed.audio[0].index, durationS: probed.durationS, format: probed.container })
       : [];
     const plan = planChunks(probed, model, policy, silences);
     const enc = await encodeWhole(file, plan.encode, dir, { ...ctx, keyframesS: plan.chunks.flatMap((c) => [c.startS, c.endS]) });

@@ -12,11 +12,16 @@
  *  3. Otherwise (no duration, a guess, or a mismatch) measure: one ffmpeg pass decoding that audio track to
  *     the null muxer (sample-exact), or for a video-only file a listing of its packets (no costly video decode).
  *     0 s decodable -> media_empty; under 0.1 s -> media_too_short.
+ * Every pass reads the local file alone, through the allow-list (allow-list.ts): a playlist, a list of files or
+ * any other container that is not media in itself is refused (media_unsupported_container) before it opens
+ * anything; each pass has a deadline (deadline.ts; media_timeout). URLs are refused: nothing here fetches.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { checkContainer, mediaInputArgs, probeInputArgs, refusedFormat, unsupportedContainer } from './allow-list.ts';
+import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
 import type { AudioStream, MediaInfo, VideoStream } from './types.ts';
 
@@ -24,6 +29,8 @@ export const MIN_DECODABLE_S = 0.1;
 const still = new Set(['mjpeg', 'png', 'bmp', 'webp', 'gif', 'tiff']);
 
 export interface ProbeOptions { log?: Logger; signal?: AbortSignal }
+/** measureDuration: the demuxer the probe named, and the media length to scale its deadline by */
+export interface MeasureOptions extends ProbeOptions { format?: string; mediaS?: number }
 
 /** The caller's logger at most at debug level: commands are logged, failures become coded errors instead of warnings. */
 function quiet(log: Logger | undefined): Logger {
@@ -33,9 +40,21 @@ function quiet(log: Logger | undefined): Logger {
 
 const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
 
-/** The argument ffmpeg/ffprobe get for an input: `file:` + absolute path, so names like `a:b.mp3` or `-x.wav` stay files. */
+/**
+ * The argument ffmpeg/ffprobe get for an input: `file:` + absolute path, so names like `a:b.mp3` or `-x.wav`
+ * stay files. A URL is refused: media is always read from a local copy (estimate downloads a bounded range).
+ */
 export function inputArg(input: string): string {
-  return isUrl(input) ? input : `file:${path.resolve(input)}`;
+  if (isUrl(input)) throw new OmniError('media_unreadable', 'media is read from local files only, never from a URL', { retryable: false });
+  return `file:${path.resolve(input)}`;
+}
+
+/** A whitelist refusal or a deadline is the verdict; anything else ffprobe/ffmpeg says becomes media_unreadable. */
+function verdict<T>(e: unknown, fallback: () => T): T {
+  if (e instanceof OmniError && e.code !== 'media_unreadable' && e.code !== 'ffmpeg_failed') throw e;
+  const refused = e instanceof OmniError ? refusedFormat(String(e.details?.stderr ?? '')) : undefined;
+  if (refused) throw unsupportedContainer(refused);
+  return fallback();
 }
 
 const num = (v: unknown): number | undefined => {
@@ -113,18 +132,19 @@ export function tailEnd(packets: readonly Json[], streamIndex: number): number |
  * Decodable seconds of one track. Audio: decoded to the null muxer (sample-exact, and cheap). Video: its packets
  * listed without decoding (a video decode would cost as much as the encode), the latest pts + duration.
  */
-export async function measureDuration(arg: string, streamIndex: number, kind: 'audio' | 'video', opts: ProbeOptions = {}): Promise<number> {
-  const unreadable = (e: unknown): never => {
+export async function measureDuration(arg: string, streamIndex: number, kind: 'audio' | 'video', opts: MeasureOptions = {}): Promise<number> {
+  const unreadable = (e: unknown): never => verdict(e, () => {
     throw new OmniError('media_unreadable', `the media could not be decoded: ${(e as Error).message}`, { retryable: false, cause: e });
-  };
+  });
+  const run = { log: quiet(opts.log), signal: opts.signal, timeoutMs: childDeadlineMs('decode', opts.mediaS, deadlinePolicy()) };
   if (kind === 'video') {
     const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'error', '-select_streams', String(streamIndex),
-      '-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'json', arg], { ...opts, log: quiet(opts.log), code: 'media_unreadable' }).catch(unreadable);
+      '-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'json', ...probeInputArgs(arg, opts.format)], { ...run, code: 'media_unreadable' }).catch(unreadable);
     const packets = ((JSON.parse(stdout) as Json).packets ?? []) as Json[];
     return tailEnd(packets.filter((p) => num(p.pts_time) !== undefined), streamIndex) ?? 0;
   }
-  const { stdout } = await runFfmpeg(['-v', 'error', '-nostats', '-i', arg, '-map', `0:${streamIndex}`, '-f', 'null', '-', '-progress', 'pipe:1'],
-    { ...opts, log: quiet(opts.log) }).catch(unreadable);
+  const { stdout } = await runFfmpeg(['-v', 'error', '-nostats', ...mediaInputArgs(arg, opts.format), '-map', `0:${streamIndex}`, '-f', 'null', '-', '-progress', 'pipe:1'],
+    run).catch(unreadable);
   return lastOutTime(stdout);
 }
 
@@ -151,10 +171,12 @@ const TAIL_ARGS = ['-show_entries', 'packet=stream_index,pts_time,duration_time'
 /** One ffprobe for header and last packets; when seeking fails, the header alone. */
 async function ffprobeHeader(arg: string, opts: ProbeOptions): Promise<{ json: Json; stderr: string }> {
   // A failure here is a verdict on the file (media_unreadable), not an operational warning: keep it out of the warn log.
-  const probe = (extra: string[]) => runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'warning', ...SHOW, ...extra, arg],
-    { log: quiet(opts.log), signal: opts.signal, code: 'media_unreadable' });
-  const { stdout, stderr } = await probe(TAIL_ARGS).catch(() => probe([])).catch((e: unknown) => {
+  const probe = (extra: string[]) => runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'warning', ...SHOW, ...extra, ...probeInputArgs(arg)],
+    { log: quiet(opts.log), signal: opts.signal, code: 'media_unreadable', timeoutMs: childDeadlineMs('probe', undefined, deadlinePolicy()) });
+  // A refusal or a deadline is final: only a failed tail seek is worth a second, header-only probe.
+  const { stdout, stderr } = await probe(TAIL_ARGS).catch((e: unknown) => verdict(e, () => probe([]))).catch((e: unknown) => {
     if (!(e instanceof OmniError)) throw e;
+    verdict(e, () => undefined);
     // ffprobe's last line names the input (a long path) and then the reason: keep the reason.
     const last = String(e.details?.stderr ?? '').trim().split('\n').pop() ?? '';
     const reason = last.slice(last.lastIndexOf(': ') + 2) || e.message;
@@ -165,18 +187,18 @@ async function ffprobeHeader(arg: string, opts: ProbeOptions): Promise<{ json: J
 
 export async function probeMedia(input: string, opts: ProbeOptions = {}): Promise<MediaInfo> {
   const log = opts.log ?? silentLogger;
-  let size = 0;
-  if (!isUrl(input)) {
-    const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
-      throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { retryable: false, cause: e });
-    });
-    if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`, { retryable: false });
-    if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`, { retryable: false });
-    size = st.size;
-  }
+  // A URL is refused before anything (inputArg throws): media is only ever read from a local copy.
   const arg = inputArg(input);
+  const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
+    throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { retryable: false, cause: e });
+  });
+  if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`, { retryable: false });
+  if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`, { retryable: false });
+  const size = st.size;
   const { json, stderr } = await ffprobeHeader(arg, { log, signal: opts.signal });
   const info = parseProbe(json, size);
+  // Defence in depth: the whitelist already refused anything else at open.
+  checkContainer(info.container);
   if (info.audio.length === 0 && info.video.length === 0) {
     throw new OmniError('media_unreadable', 'the file has no audio or video stream', { retryable: false });
   }
@@ -190,7 +212,9 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   else if (end === undefined) why = 'the end of the track cannot be read from its last packets';
   else if (Math.abs(end - header) > Math.max(0.1, header * 0.005)) why = `header claims ${header.toFixed(2)} s, the ${primary.kind} track ends at ${end.toFixed(2)} s`;
   if (why) {
-    const measured = await measureDuration(arg, primary.index, primary.kind, { log, signal: opts.signal });
+    // The length is what is in doubt: scale the deadline by the claim, or by the bytes at a low real bitrate (16 kbps).
+    const mediaS = Math.max(header ?? 0, size / 2000);
+    const measured = await measureDuration(arg, primary.index, primary.kind, { log, signal: opts.signal, format: info.container, mediaS });
     log.debug({ input, why, header, measured }, 'duration measured');
     info.durationS = measured;
     info.durationSource = 'measured';
@@ -200,4 +224,25 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
     throw new OmniError('media_too_short', `only ${info.durationS.toFixed(3)} s decodable (minimum ${MIN_DECODABLE_S} s)`, { retryable: false });
   }
   return info;
+}
+
+/** The lowest bitrate of real media (AMR-NB's lowest mode is 4.75 kbps): bytes / this is an upper bound on its length. */
+export const MIN_MEDIA_BPS = 4000;
+
+/**
+ * The facts of a file of which only part is on disk (estimate's bounded ranged download: its head and tail in a
+ * sparse file of the real size). One header probe through the allow-list; the header's claim is taken as it
+ * is (the run measures for real). No claim: the length is bounded by the size at MIN_MEDIA_BPS (`bounded`).
+ */
+export async function probePartial(file: string, opts: ProbeOptions = {}): Promise<{ info: MediaInfo; bounded: boolean }> {
+  const st = await stat(file);
+  const { json } = await ffprobeHeader(inputArg(file), { log: opts.log ?? silentLogger, signal: opts.signal });
+  const info = parseProbe(json, st.size);
+  checkContainer(info.container);
+  if (info.audio.length === 0 && info.video.length === 0) {
+    throw new OmniError('media_unreadable', 'the file has no audio or video stream', { retryable: false });
+  }
+  const header = info.headerDurationS;
+  if (header !== undefined && header > 0) return { info, bounded: false };
+  return { info: { ...info, durationS: (st.size * 8) / MIN_MEDIA_BPS }, bounded: true };
 }

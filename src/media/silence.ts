@@ -4,6 +4,8 @@
  * standalone pass serves video sources and callers that only want the map.
  */
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { mediaInputArgs } from './allow-list.ts';
+import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
 import { runFfmpeg } from './ffmpeg.ts';
 import { inputArg } from './probe.ts';
 import type { Silence } from './types.ts';
@@ -63,8 +65,10 @@ export interface SilenceOptions {
   signal?: AbortSignal;
   /** absolute index of the audio stream (default: the first audio stream) */
   streamIndex?: number;
-  /** closes a silence still open at the end */
+  /** closes a silence still open at the end; also scales the pass's deadline */
   durationS?: number;
+  /** the demuxer the probe named (MediaInfo.container): forced, so the file is read as nothing else */
+  format?: string;
 }
 
 export async function detectSilences(file: string, opts: SilenceOptions = {}): Promise<Silence[]> {
@@ -72,8 +76,9 @@ export async function detectSilences(file: string, opts: SilenceOptions = {}): P
   const collector = new SilenceCollector();
   const map = opts.streamIndex === undefined ? '0:a:0' : `0:${opts.streamIndex}`;
   // -v info: silencedetect logs at info level; -nostats keeps progress lines out of the way.
-  await runFfmpeg(['-v', 'info', '-nostats', '-i', inputArg(file), '-map', map, '-vn', '-sn', '-dn',
-    '-af', silenceFilter(opts.noiseDb, opts.minSilenceS), '-f', 'null', '-'], { log, signal: opts.signal, onStderr: (t) => collector.push(t) });
+  await runFfmpeg(['-v', 'info', '-nostats', ...mediaInputArgs(inputArg(file), opts.format), '-map', map, '-vn', '-sn', '-dn',
+    '-af', silenceFilter(opts.noiseDb, opts.minSilenceS), '-f', 'null', '-'],
+  { log, signal: opts.signal, timeoutMs: childDeadlineMs('decode', opts.durationS, deadlinePolicy()), onStderr: (t) => collector.push(t) });
   const silences = collector.finish(opts.durationS);
   log.debug({ file, silences: silences.length }, 'silences detected');
   return silences;

@@ -1,50 +1,132 @@
 /**
- * `estimate`: probe every object of a source without downloading it (ffprobe reads a presigned URL, or
- * the local file), plan each one as the run would (pure planner), and price the plan. Nothing is sent.
+ * `estimate`: probe every object of a source, plan each one as the run would (pure planner), and price the
+ * plan. Nothing is sent.
+ *
+ * ffprobe never gets a URL (a playlist uploaded to the bucket would make it fetch any address it lists: SSRF).
+ * Each object is read through the store's own client, a bounded range at a time, into a local file:
+ *  - up to `probeBytes`: the whole object, probed exactly as the run probes it;
+ *  - larger: its first and last `probeBytes / 2` in a sparse file of its real size (headers live at one end
+ *    or the other: mp4's moov, a Xing tag, Matroska's info), probed for the header's claim; a file whose
+ *    header claims no length is billed an upper bound from its size (listed in `bounded`).
+ * Every probe runs with the media allow-list (media/allow-list.ts): local file only, real containers only.
  */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { estimateRun, type Estimate, type EstimateFile } from '../cost/estimate.ts';
 import type { PricingOverride } from '../cost/price.ts';
 import { assertMediaLimits, limitError, sizeViolation, type FileLimits } from '../media/limits.ts';
 import { planChunks } from '../media/plan.ts';
-import { probeMedia } from '../media/probe.ts';
+import { probeMedia, probePartial } from '../media/probe.ts';
 import { chunkPolicy } from '../media/policy.ts';
+import type { MediaInfo } from '../media/types.ts';
 import { findModel } from '../models/catalog.ts';
 import type { RunSpec } from '../runs/types.ts';
-import type { Storage } from '../storage/types.ts';
-import { describeError } from '../util/errors.ts';
+import { withTempDir } from '../storage/temp.ts';
+import type { ObjectInfo, Storage } from '../storage/types.ts';
+import { describeError, OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { compileFilter } from './filter.ts';
+
+/** Bytes read of one object at most (head + tail of a larger one). */
+export const DEFAULT_PROBE_BYTES = 16 * 1024 * 1024;
+const FETCH_TIMEOUT_MS = 120_000;
 
 export interface SourceEstimate {
   estimate: Estimate;
   failures: { uri: string; code: string; message: string }[];
+  /** objects whose header states no length: billed at an upper bound from their size */
+  bounded: { uri: string; durationS: number }[];
+}
+
+/** The byte ranges of an object to read: all of it, or its head and its tail (pure). [start, end) each. */
+export function probeRanges(size: number, probeBytes: number): [number, number][] {
+  if (size <= probeBytes) return [[0, size]];
+  const half = Math.floor(probeBytes / 2);
+  return [[0, half], [size - half, size]];
+}
+
+/**
+ * Copies [start, end) of an object into `fh` at the same offset. The store's presigned GET is fetched by THIS
+ * process with a Range header (never handed to ffmpeg), no redirect followed, and never more than end - start
+ * bytes kept, whatever the server sends.
+ */
+async function copyRange(url: string, start: number, end: number, fh: import('node:fs/promises').FileHandle, signal: AbortSignal): Promise<void> {
+  const want = end - start;
+  if (want <= 0) return;
+  let body: AsyncIterable<Uint8Array>;
+  if (url.startsWith('file://')) {
+    body = createReadStream(fileURLToPath(url), { start, end: end - 1, signal });
+  } else if (/^https?:\/\//i.test(url)) {
+    const res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` }, redirect: 'error', signal });
+    if (!res.ok || !res.body) throw new OmniError('storage_failed', `ranged read failed: HTTP ${res.status}`, { retryable: true });
+    // A server that ignores Range answers 200 from byte 0: only a 206 starts where asked.
+    if (res.status !== 206 && start !== 0) {
+      await res.body.cancel();
+      throw new OmniError('storage_failed', 'the store ignored a ranged read', { retryable: false });
+    }
+    body = res.body as unknown as AsyncIterable<Uint8Array>;
+  } else {
+    throw new OmniError('storage_failed', 'no ranged read for this store', { retryable: false });
+  }
+  let at = 0;
+  for await (const chunk of body) {
+    const take = chunk.subarray(0, Math.max(0, want - at));
+    if (take.length) await fh.write(take, 0, take.length, start + at);
+    at += take.length;
+    if (at >= want) break;
+  }
+}
+
+/** The object's bounded copy, probed: exactly as the run would when whole, from its header when partial. */
+export async function probeObject(src: Storage, obj: ObjectInfo, opts: { log: Logger; probeBytes?: number; tmpDir?: string }): Promise<{ info: MediaInfo; bounded: boolean }> {
+  const ranges = probeRanges(obj.size, opts.probeBytes ?? DEFAULT_PROBE_BYTES);
+  return withTempDir('estimate', async (dir) => {
+    const file = path.join(dir, 'object');
+    const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+    const url = await src.presignGet(obj.key, 900);
+    const fh = await open(file, 'w');
+    try {
+      // A sparse file of the object's real size: the parts not read are holes, never fetched.
+      await fh.truncate(obj.size);
+      for (const [start, end] of ranges) await copyRange(url, start, end, fh, signal);
+    } finally {
+      await fh.close();
+    }
+    if (ranges.length === 1) return { info: await probeMedia(file, { log: opts.log }), bounded: false };
+    return probePartial(file, { log: opts.log });
+  }, { base: opts.tmpDir });
 }
 
 export async function estimateSource(src: Storage, spec: RunSpec, opts: {
   log: Logger; pricing?: PricingOverride; concurrency: number; rpm?: number; tpm?: number; base64MaxChars?: number; probeConcurrency?: number;
   /** the run's per-file limits: a file the run would refuse is listed as that failure and costs nothing here */
   limits?: FileLimits;
+  /** bytes read of one object at most (default DEFAULT_PROBE_BYTES) */
+  probeBytes?: number;
+  tmpDir?: string;
 }): Promise<SourceEstimate> {
   const model = findModel(spec.model)!;
   const take = compileFilter(spec);
   const files: EstimateFile[] = [];
   const failures: SourceEstimate['failures'] = [];
+  const bounded: SourceEstimate['bounded'] = [];
   const pending = new Set<Promise<void>>();
-  const one = async (key: string, size: number) => {
+  const one = async (obj: ObjectInfo) => {
     try {
-      const tooLarge = opts.limits && sizeViolation(size, opts.limits);
+      const tooLarge = opts.limits && sizeViolation(obj.size, opts.limits);
       if (tooLarge) throw limitError(tooLarge);
-      const url = await src.presignGet(key, 900);
-      const info = await probeMedia(url.startsWith('file://') ? fileURLToPath(url) : url, { log: opts.log });
+      const { info, bounded: isBound } = await probeObject(src, obj, opts);
       if (opts.limits) assertMediaLimits(info, opts.limits);
       const plan = planChunks(info, model, chunkPolicy(spec, opts.base64MaxChars, opts.limits));
       const video = plan.encode.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
-      files.push({ uri: src.uri + key, durationS: info.durationS, chunkSeconds: plan.chunks.map((c) => c.endS - c.startS),
+      if (isBound) bounded.push({ uri: src.uri + obj.key, durationS: info.durationS });
+      files.push({ uri: src.uri + obj.key, durationS: info.durationS, chunkSeconds: plan.chunks.map((c) => c.endS - c.startS),
         hasAudio: info.audio.length > 0, ...(video && { video: { width: video.width, height: video.height } }) });
     } catch (err) {
       const e = describeError(err);
-      failures.push({ uri: src.uri + key, code: e.code, message: e.message });
+      failures.push({ uri: src.uri + obj.key, code: e.code, message: e.message });
     }
   };
   let n = 0;
@@ -52,12 +134,12 @@ export async function estimateSource(src: Storage, spec: RunSpec, opts: {
     if (!take(obj.key)) continue;
     if (spec.maxFiles !== undefined && n >= spec.maxFiles) break;
     n++;
-    const p = one(obj.key, obj.size).finally(() => pending.delete(p));
+    const p = one(obj).finally(() => pending.delete(p));
     pending.add(p);
     if (pending.size >= (opts.probeConcurrency ?? 4)) await Promise.race(pending);
   }
   await Promise.all(pending);
   const estimate = estimateRun(files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: opts.pricing,
     concurrency: opts.concurrency, rpm: opts.rpm, tpm: opts.tpm });
-  return { estimate, failures };
+  return { estimate, failures, bounded };
 }

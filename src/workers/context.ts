@@ -40,6 +40,11 @@ export interface Context {
 export interface JobContext extends Context {
   worker?: Worker;
   token?: string;
+  /**
+   * Aborted when the job is cancelled (BullMQ's cancelJob) or the worker shuts down past its grace: every child
+   * process the job started is killed with its process group (media/ffmpeg.ts).
+   */
+  signal?: AbortSignal;
 }
 
 

@@ -8,7 +8,8 @@ import { STAGES, type Payloads, type Stage } from '../jobs/catalog.ts';
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
-import { describeError, isOmniError } from '../util/errors.ts';
+import { killAllChildren } from '../media/ffmpeg.ts';
+import { describeError, isOmniError, OmniError } from '../util/errors.ts';
 import type { Context, JobContext } from './context.ts';
 import { failFile, finishNotRun, isSuperseded, replanSmaller } from './files.ts';
 import { finalize } from './finalize.ts';
@@ -77,8 +78,11 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
   };
   const workers: Worker[] = [];
   const lost = new Set<Promise<void>>();
+  // Aborted when shutdown gives up waiting: the in-flight jobs' children (ffmpeg) are killed, the jobs handed back.
+  const shutdown = new AbortController();
   for (const stage of stages) {
-    const worker: Worker = new Worker(queueName(stage), (job, token) => processJob(stage, job as Job<never>, ctx, worker, token), {
+    const worker: Worker = new Worker(queueName(stage), (job, token, signal) => processJob(stage, job as Job<never>, ctx, worker, token,
+      signal ? AbortSignal.any([shutdown.signal, signal]) : shutdown.signal), {
       connection: redisConnection(ctx.cfg.redisUrl),
       prefix: ctx.cfg.queuePrefix,
       concurrency: concurrency[stage],
@@ -104,18 +108,22 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([done, timer])) === 'timeout') {
         ctx.log.warn({ timeoutMs }, 'in-flight jobs did not finish in time: handing them back');
+        shutdown.abort(new OmniError('worker_shutdown', 'the worker shut down before the job finished', { retryable: true }));
         await Promise.all(workers.map((w) => w.close(true)));
       }
       await Promise.allSettled([...lost]);
       await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
+      // Nothing this worker started outlives it (a child of a job BullMQ stopped waiting for, say).
+      const killed = killAllChildren();
+      if (killed) ctx.log.warn({ killed }, 'killed child processes left at shutdown');
     },
   };
 }
 
-async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx: Context, worker: Worker, token?: string): Promise<unknown> {
+async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx: Context, worker: Worker, token?: string, signal?: AbortSignal): Promise<unknown> {
   const data = job.data as Partial<Payloads['infer']>;
   const log = ctx.log.child({ stage, jobId: job.id, runId: data.runId, key: data.key, chunk: data.chunk });
-  const jctx: JobContext = { ...ctx, log, worker, token };
+  const jctx: JobContext = { ...ctx, log, worker, token, signal };
   const m = metrics();
   const mstage = stage as MetricStage;
   const ended = m.jobStarted(mstage);

@@ -19,6 +19,7 @@ import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
+import type { Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, stagedKey } from './files.ts';
@@ -42,17 +43,51 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
   const model = findModel(spec.model)!;
   const src = ctx.storage(spec.source);
   const dst = ctx.storage(spec.destination);
+  // A cancel (of the run, or of this job) or the worker's shutdown kills the ffmpeg children at once.
+  const watch = watchStop(ctx, runId);
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, watch.signal]) : watch.signal;
+  try {
+    return await prepareFile(job, ctx, spec, model, src, dst, signal);
+  } catch (err) {
+    const stopped = await ctx.runs.stopReason(runId);
+    if (watch.signal.aborted && stopped) {
+      await finishNotRun(ctx, runId, fileId, stopped);
+      return { skipped: `run stopping (${stopped})` };
+    }
+    throw err;
+  } finally {
+    watch.stop();
+  }
+}
+
+/** How often a running prepare looks whether its run was stopped (one Redis read). */
+const STOP_POLL_MS = 1000;
+
+/** An AbortSignal that fires when the run is stopped (cancel, budget, auth): polled, since a stop is a Redis flag. */
+function watchStop(ctx: JobContext, runId: string): { signal: AbortSignal; stop(): void } {
+  const ac = new AbortController();
+  const timer = setInterval(() => {
+    ctx.runs.stopReason(runId).then((r) => {
+      if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`, { retryable: false }));
+    }, () => undefined);
+  }, STOP_POLL_MS);
+  timer.unref();
+  return { signal: ac.signal, stop: () => clearInterval(timer) };
+}
+
+async function prepareFile(job: Job<PreparePayload>, ctx: JobContext, spec: RunSpec, model: ModelSpec, src: Storage, dst: Storage, signal: AbortSignal): Promise<PrepareResult> {
+  const { runId, fileId, key } = job.data;
   return withTempDir(`prep-${fileId}`, async (dir) => {
     const input = path.join(dir, 'source');
     const limits = fileLimitsOf(ctx.cfg);
-    await src.download(key, input, undefined, { maxBytes: limits.maxDownloadBytes });
+    await src.download(key, input, signal, { maxBytes: limits.maxDownloadBytes });
     const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars, limits), model, job.data.shrink ?? 0);
     // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).
     const sniffed = await sniffFile(input);
-    const info = sniffed && asIsPlan(sniffed, model, policy) ? sniffed : await probeMedia(input, { log: ctx.log });
+    const info = sniffed && asIsPlan(sniffed, model, policy) ? sniffed : await probeMedia(input, { log: ctx.log, signal });
     // Refused here, after the probe read the header and before anything decodes or plans the media.
     assertMediaLimits(info, limits);
-    const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir });
+    const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir, signal });
     ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
     const staged: StagedFile = { durationS: info.durationS, chunks: [] };

@@ -1,0 +1,241 @@
+/**
+ * Hostile media against the real ffmpeg: playlists and lists of files named like audio must be refused before
+ * they open anything (the canary file is never read, the canary HTTP server is never asked), every child has a
+ * deadline, and a killed child takes its whole process group with it: nothing is left running.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeWhole, splitEncoded } from '../../src/media/cut.ts';
+import { killAllChildren, liveChildren, runBinary, runFfmpeg } from '../../src/media/ffmpeg.ts';
+import { planChunks } from '../../src/media/plan.ts';
+import { taskPolicy } from '../../src/media/policy.ts';
+import { prepareChunks } from '../../src/media/prepare.ts';
+import { probeMedia } from '../../src/media/probe.ts';
+import { detectSilences } from '../../src/media/silence.ts';
+import { MODELS } from '../../src/models/catalog.ts';
+import { OmniError } from '../../src/util/errors.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
+import { CANARY_ATIME, startCanaryServer, writeCanaryTone, writePlaylists, type HostilePlaylists } from '../fixtures/hostile/playlists.ts';
+import { noiseWithGaps } from './generate.ts';
+
+const flash = MODELS['qwen3-omni-flash'];
+// A unique directory name: any process still running with it on its command line is one of ours.
+const root = mkdtempSync(path.join(os.tmpdir(), `omnibatch-hostile-${randomUUID().slice(0, 8)}-`));
+let canary: string;
+let server: Awaited<ReturnType<typeof startCanaryServer>>;
+let files: HostilePlaylists;
+let atimeWorks = false;
+
+const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (e: unknown) => (e as OmniError).code);
+
+/** Processes whose command line mentions `needle` (reads /proc: no pgrep needed). */
+function processesWith(needle: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(needle)) out.push(`${pid}: ${cmd}`);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+async function gone(needle: string, withinMs = 5000): Promise<string[]> {
+  const until = Date.now() + withinMs;
+  let left = processesWith(needle);
+  while (left.length && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = processesWith(needle);
+  }
+  return left;
+}
+
+const canaryRead = (): boolean => statSync(canary).atimeMs !== CANARY_ATIME.getTime();
+
+beforeAll(async () => {
+  server = await startCanaryServer();
+  canary = await writeCanaryTone(root);
+  files = await writePlaylists(root, { canary, keyUrl: `${server.url}/key` });
+  // Does this filesystem record reads (relatime does, for an access time this old)? Checked on a control file.
+  const control = path.join(root, 'control.bin');
+  writeFileSync(control, 'x');
+  utimesSync(control, CANARY_ATIME, CANARY_ATIME);
+  readFileSync(control);
+  atimeWorks = statSync(control).atimeMs !== CANARY_ATIME.getTime();
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
+  delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+});
+
+describe('playlists and lists of files are refused before they open anything', () => {
+  const names: (keyof HostilePlaylists)[] = ['hlsMp3', 'hlsMp4', 'hlsBare', 'hlsLive', 'ffconcat', 'hlsKey'];
+
+  it.each(names)('%s: probe refuses with media_unsupported_container', async (name) => {
+    const err = await probeMedia(files[name]!).catch((e: unknown) => e as OmniError);
+    expect(err).toBeInstanceOf(OmniError);
+    expect((err as OmniError).code).toBe('media_unsupported_container');
+    expect((err as OmniError).retryable).toBe(false);
+  });
+
+  it.each(names)('%s: prepare produces no chunk, reads no canary, asks no server', async (name) => {
+    const out = path.join(root, `out-${name}`);
+    const err = await prepareChunks(files[name]!, flash, taskPolicy('transcribe', flash), { outDir: out, tmpDir: root }).catch((e: unknown) => e as OmniError);
+    expect((err as OmniError).code).toBe('media_unsupported_container');
+    expect(() => readdirSync(out)).toThrow();
+    expect(server.hits()).toBe(0);
+    if (atimeWorks) expect(canaryRead(), 'the canary file was read').toBe(false);
+  });
+
+  it('the live playlist ends with a coded failure within a small deadline and leaves no ffmpeg behind', async () => {
+    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '1500';
+    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '1500';
+    const t0 = Date.now();
+    const code = await codeOf(prepareChunks(files.hlsLive, flash, taskPolicy('transcribe', flash), { outDir: path.join(root, 'out-live2'), tmpDir: root }));
+    expect(code).toMatch(/^media_(unsupported_container|timeout)$/);
+    expect(Date.now() - t0).toBeLessThan(1500 + 5000);
+    expect(await gone(files.hlsLive)).toEqual([]);
+    expect(liveChildren()).toBe(0);
+  });
+
+  it('a URL is never probed: refused before any process starts', async () => {
+    const err = await probeMedia(`${server.url}/clip.mp3`).catch((e: unknown) => e as OmniError);
+    expect((err as OmniError).code).toBe('media_unreadable');
+    expect((err as OmniError).message).toMatch(/never from a URL/);
+    expect(server.hits()).toBe(0);
+  });
+
+  it('the canary itself is ordinary media: the refusals above are about the playlists, not the file they name', async () => {
+    const info = await probeMedia(canary);
+    expect(info.container).toBe('mp3');
+    expect(info.durationS).toBeGreaterThan(2.5);
+    expect(server.hits()).toBe(0);
+  });
+});
+
+describe('every child has a deadline and dies with its process group', () => {
+  it('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async () => {
+    const fifo = path.join(root, `fifo-${randomUUID().slice(0, 8)}.wav`);
+    execFileSync('mkfifo', [fifo]);
+    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '1000';
+    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '1000';
+    const t0 = Date.now();
+    const err = await detectSilences(fifo, { durationS: 5 }).catch((e: unknown) => e as OmniError);
+    expect((err as OmniError).code).toBe('media_timeout');
+    expect((err as OmniError).retryable).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(1000 + 4000);
+    expect(await gone(fifo)).toEqual([]);
+  });
+
+  it('the whole group is killed on timeout: a grandchild does not survive its parent', async () => {
+    const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
+    const err = await runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { timeoutMs: 400 }).catch((e: unknown) => e as OmniError);
+    expect((err as OmniError).code).toBe('media_timeout');
+    expect(await gone(`sleep ${mark}`)).toEqual([]);
+  });
+
+  it('an abort (a job cancel) kills the group at once and rejects with the abort\'s own coded reason', async () => {
+    const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
+    const ac = new AbortController();
+    const p = runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { signal: ac.signal, timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(processesWith(`sleep ${mark}`).length).toBeGreaterThan(0);
+    ac.abort(new OmniError('run_stopped', 'cancelled', { retryable: false }));
+    expect(await codeOf(p)).toBe('run_stopped');
+    expect(await gone(`sleep ${mark}`)).toEqual([]);
+    // Already aborted: nothing is spawned at all.
+    expect(await codeOf(runBinary('sh', ['-c', `sleep ${mark}`], { signal: ac.signal }))).toBe('run_stopped');
+  });
+
+  it('killAllChildren (worker shutdown) ends every live child', async () => {
+    const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
+    const p = runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(liveChildren()).toBeGreaterThan(0);
+    expect(killAllChildren()).toBeGreaterThan(0);
+    await p;
+    expect(await gone(`sleep ${mark}`)).toEqual([]);
+  });
+
+  it('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async () => {
+    const fifo = path.join(root, `fifo-exit-${randomUUID().slice(0, 8)}.wav`);
+    execFileSync('mkfifo', [fifo]);
+    const script = path.join(root, 'child.ts');
+    writeFileSync(script, `import { runFfmpeg } from ${JSON.stringify(path.join(REPO_ROOT, 'src/media/ffmpeg.ts'))};
+runFfmpeg(['-v', 'error', '-i', ${JSON.stringify(`file:${fifo}`)}, '-f', 'null', '-']).catch(() => undefined);
+setInterval(() => undefined, 1000);
+`);
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
+    const until = Date.now() + 20_000;
+    while (processesWith(fifo).filter((p) => p.includes('ffmpeg')).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWith(fifo).some((p) => p.includes('ffmpeg'))).toBe(true);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    expect(await gone(fifo)).toEqual([]);
+  }, 30_000);
+});
+
+describe('cut times in batches', () => {
+  it.each([0, 1])('a split in batches of a few cuts gives the same pieces, byte for byte, as one run (overlap %i s)', async (overlapSeconds) => {
+    const src = path.join(root, 'speech.wav');
+    await noiseWithGaps(src, { seconds: 40 });
+    const info = await probeMedia(src);
+    const plan = planChunks(info, flash, taskPolicy('transcribe', flash, { chunkSeconds: 3, overlapSeconds }));
+    expect(plan.chunks.length).toBeGreaterThan(6);
+    const dirA = path.join(root, `split-a${overlapSeconds}`);
+    const dirB = path.join(root, `split-b${overlapSeconds}`);
+    mkdirSync(dirA);
+    mkdirSync(dirB);
+    const enc = await encodeWhole(src, plan.encode, dirA, { inputFormat: info.container, sourceS: info.durationS });
+    const one = await splitEncoded(enc, plan.chunks, dirA);
+    const encB = { ...enc, file: path.join(dirB, path.basename(enc.file)) };
+    writeFileSync(encB.file, readFileSync(enc.file));
+    const batched = await splitEncoded(encB, plan.chunks, dirB, { maxTimesPerRun: 3 });
+    const hash = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+    expect(batched.map((p) => [p.startS, p.endS, p.overlapS, p.bytes])).toEqual(one.map((p) => [p.startS, p.endS, p.overlapS, p.bytes]));
+    expect(batched.map((p) => hash(p.file))).toEqual(one.map((p) => hash(p.file)));
+    // Only the pieces (and the encoded file) are left: the batches' lead-in and tail stretches were removed.
+    expect(readdirSync(dirB).filter((f) => f.endsWith('.mp3')).length).toBe(plan.chunks.length + 1);
+  }, 60_000);
+
+  it('an ffmpeg run never gets the source without the allow-list (the encode forces the probed demuxer)', async () => {
+    const src = path.join(root, 'speech.wav');
+    const seen: string[][] = [];
+    const info = await probeMedia(src);
+    const plan = planChunks(info, flash, taskPolicy('transcribe', flash));
+    const dir = path.join(root, 'enc-args');
+    mkdirSync(dir);
+    await encodeWhole(src, plan.encode, dir, { inputFormat: info.container, log: spyLog(seen) });
+    const args = seen.find((a) => a.includes(`file:${src}`))!;
+    expect(args).toBeDefined();
+    const i = args.indexOf(`file:${src}`);
+    expect(args.slice(i - 7, i + 1)).toEqual(['-protocol_whitelist', 'file', '-format_whitelist', expect.any(String), '-f', 'wav', '-i', `file:${src}`]);
+  }, 30_000);
+});
+
+/** A logger that records the args of every spawn (runBinary logs them at debug). */
+function spyLog(seen: string[][]): import('../../src/util/logger.ts').Logger {
+  const log = {
+    isLevelEnabled: () => true,
+    debug: (o: unknown) => { if (o && typeof o === 'object' && 'args' in o) seen.push((o as { args: string[] }).args); },
+    info: () => undefined, warn: () => undefined, error: () => undefined, trace: () => undefined, fatal: () => undefined,
+    child: () => log,
+  };
+  return log as unknown as import('../../src/util/logger.ts').Logger;
+}
+
+// Keep runFfmpeg imported for the fixture builders' sake (they spawn through it).
+void runFfmpeg;

@@ -1,0 +1,148 @@
+/**
+ * The whole pipeline over hostile playlists next to ordinary files: each playlist fails alone with
+ * media_unsupported_container, the ordinary files succeed, nothing reads the canary file or asks the canary
+ * server, and no ffmpeg outlives the run. A cancelled run kills the ffmpeg its prepare is running.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFfmpeg } from '../../src/media/ffmpeg.ts';
+import { createRun } from '../../src/producers/run.ts';
+import { waitForRun } from '../../src/cli/wait.ts';
+import { finishNotRun } from '../../src/workers/files.ts';
+import { startCanaryServer, writeCanaryTone, writePlaylists } from '../fixtures/hostile/playlists.ts';
+import { startHarness, type Harness } from '../helpers/pipeline.ts';
+
+/** Processes whose command line mentions `needle` (from /proc). */
+function processesWith(needle: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(needle)) out.push(cmd);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+describe('hostile playlists in a run', () => {
+  let h: Harness;
+  let server: Awaited<ReturnType<typeof startCanaryServer>>;
+  beforeAll(async () => {
+    server = await startCanaryServer();
+    h = await startHarness();
+    await h.startWorkers({ inferConcurrency: 2 });
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+    await server?.close();
+  });
+
+  it('fails only the playlists, with media_unsupported_container; the ordinary files succeed', async () => {
+    const dir = path.join(h.tmp, 'in');
+    const aside = path.join(h.tmp, 'aside');
+    await mkdir(dir, { recursive: true });
+    await mkdir(aside, { recursive: true });
+    // The canary lives outside the source: only a followed playlist entry could reach it.
+    const canary = await writeCanaryTone(aside);
+    await writePlaylists(dir, { canary, keyUrl: `${server.url}/key` });
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=6', '-c:a', 'libmp3lame', '-b:a', '32k', '-y', `file:${path.join(dir, 'voice.mp3')}`]);
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=22050:a=0.2:d=5', '-c:a', 'flac', '-y', `file:${path.join(dir, 'note.flac')}`]);
+    const atime = statSync(canary).atimeMs;
+
+    const out = path.join(h.tmp, 'out');
+    const s = await h.run({ source: dir, destination: out, task: 'transcribe' });
+    expect(s.status).toBe('completed_with_failures');
+    const runsDir = path.join(out, '_runs', s.spec.runId);
+    const failures = (await readFile(path.join(runsDir, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const codes = Object.fromEntries(failures.map((f: { uri: string; code: string }) => [path.basename(f.uri), f.code]));
+    expect(codes).toEqual({ 'clip.mp3': 'media_unsupported_container', 'clip.mp4': 'media_unsupported_container', 'keyed.mp3': 'media_unsupported_container',
+      'list.mp3': 'media_unsupported_container', 'live.mp3': 'media_unsupported_container' });
+    expect(s.counts).toMatchObject({ succeeded: 2, failed: 5 });
+    for (const ok of ['voice.mp3', 'note.flac']) expect(JSON.parse(await readFile(path.join(out, `${ok}.json`), 'utf8')).chunks.length).toBeGreaterThan(0);
+    expect(server.hits()).toBe(0);
+    // The canary was never opened (relatime records a read of a file whose access time is years old).
+    expect(statSync(canary).atimeMs).toBe(atime);
+    // The emulator heard no canary tone: every request carried one of the two ordinary files.
+    expect(h.emulator.stats().requests).toBe(2);
+    expect(processesWith(dir)).toEqual([]);
+    expect(processesWith(aside)).toEqual([]);
+  }, 120_000);
+
+  it('cancelling a run kills the ffmpeg its prepare is running, at once', async () => {
+    const dir = path.join(h.tmp, 'in-long');
+    await mkdir(dir, { recursive: true });
+    // An hour of noise: its encode runs for tens of seconds, long enough to be cancelled in the middle.
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=8000:a=0.2:d=3600', '-ac', '1', '-c:a', 'pcm_s16le', '-y', `file:${path.join(dir, 'hour.wav')}`]);
+    const spec = await createRun(h.ctx, { source: dir, destination: path.join(h.tmp, 'out-long'), task: 'transcribe' });
+    const runId = spec.runId;
+    // The worker downloads into its temp dir under OMNIBATCH_TMP; wait for an ffmpeg reading it.
+    const needle = h.env.OMNIBATCH_TMP;
+    const until = Date.now() + 60_000;
+    while (!processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWith(needle).some((p) => p.includes('ffmpeg'))).toBe(true);
+
+    const t0 = Date.now();
+    await h.ctx.runs.stop(runId, 'cancelled', 'cancelled by the test');
+    for await (const [fileId, f] of h.ctx.runs.files(runId)) if (f.status === 'pending') await finishNotRun(h.ctx, runId, fileId, 'cancelled');
+    const state = await waitForRun(h.ctx, runId, { quiet: true, pollMs: 100 });
+    expect(state.status).toBe('cancelled');
+    // The ffmpeg is gone within a poll of the stop flag and the kill grace, not at the end of its encode.
+    const left = Date.now() + 8000;
+    while (processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < left) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWith(needle).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  }, 180_000);
+});
+
+describe('deadlines and shutdown in a run', () => {
+  let h: Harness;
+  let hour: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    await h.startWorkers({ inferConcurrency: 2 });
+    const dir = path.join(h.tmp, 'in');
+    await mkdir(dir, { recursive: true });
+    hour = path.join(dir, 'hour.wav');
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=8000:a=0.2:d=3600', '-ac', '1', '-c:a', 'pcm_s16le', '-y', `file:${hour}`]);
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=4', '-c:a', 'libmp3lame', '-b:a', '32k', '-y', `file:${path.join(dir, 'short.mp3')}`]);
+  }, 60_000);
+  afterAll(async () => {
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    await h?.close();
+  });
+
+  it('a prepare past its deadline fails its file with media_timeout and frees the slot; the other file succeeds', async () => {
+    // Every child of this process gets 3 s: the hour-long encode cannot make it, the 4 s mp3 is sent as it is.
+    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '3000';
+    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '3000';
+    const t0 = Date.now();
+    const out = path.join(h.tmp, 'out-deadline');
+    const s = await h.run({ source: path.dirname(hour), destination: out, task: 'transcribe' });
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
+    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    expect(s.status).toBe('completed_with_failures');
+    expect(s.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(failures.map((f: { uri: string; code: string }) => [path.basename(f.uri), f.code])).toEqual([['hour.wav', 'media_timeout']]);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(processesWith(h.env.OMNIBATCH_TMP).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+  }, 120_000);
+
+  it('a worker that shuts down past its grace kills the ffmpeg of its in-flight prepare', async () => {
+    await createRun(h.ctx, { source: path.dirname(hour), destination: path.join(h.tmp, 'out-shutdown'), task: 'transcribe', force: true });
+    const needle = h.env.OMNIBATCH_TMP;
+    const until = Date.now() + 60_000;
+    while (!processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWith(needle).some((p) => p.includes('ffmpeg'))).toBe(true);
+    await h.workers!.close(500);
+    h.workers = undefined;
+    const left = Date.now() + 5000;
+    while (processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < left) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWith(needle).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+  }, 120_000);
+});
+
