@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { STAGES, type Stage } from '../jobs/catalog.ts';
 import { checkTarget } from '../ops/healthcheck.ts';
-import { startMetricsServer } from '../ops/metrics.ts';
+import { DEFAULT_METRICS_HOST, startMetricsServer } from '../ops/metrics.ts';
 import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { startWorkers } from '../workers/index.ts';
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--rpm <n>', 'requests per minute across ALL workers', int)
     .option('--tpm <n>', 'input tokens per minute across ALL workers', int)
     .option('--metrics-port <port>', 'serve Prometheus metrics and /healthz on this port', int)
-    .option('--metrics-host <addr>', 'interface the metrics port binds', '0.0.0.0')
+    .option('--metrics-host <addr>', 'interface the metrics port binds (0.0.0.0 for a scraper on another machine)', DEFAULT_METRICS_HOST)
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
     .action(async (f: WorkerFlags, cmd: Command) => {
       const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, inferWorkerConcurrency: f.inferWorkerConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm });
