@@ -11,7 +11,7 @@ import { configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {
   stages?: string; prepareConcurrency?: number; inferConcurrency?: number; inferWorkerConcurrency?: number; finalizeConcurrency?: number; rpm?: number; tpm?: number;
-  metricsPort?: number; metricsHost: string; shutdownTimeout?: number;
+  metricsPort?: number; metricsHost: string; shutdownTimeout?: number; allowUnsignedWebhooks?: boolean;
 }
 
 export function parseStages(list: string | undefined): Stage[] {
@@ -35,8 +35,10 @@ export function register(program: Command): void {
     .option('--metrics-port <port>', 'serve Prometheus metrics and /healthz on this port', int)
     .option('--metrics-host <addr>', 'interface the metrics port binds (0.0.0.0 for a scraper on another machine)', DEFAULT_METRICS_HOST)
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
+    .option('--allow-unsigned-webhooks', 'send run notifications unsigned when OMNIBATCH_WEBHOOK_SECRET is not set (refused otherwise)')
     .action(async (f: WorkerFlags, cmd: Command) => {
-      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, inferWorkerConcurrency: f.inferWorkerConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm });
+      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, inferWorkerConcurrency: f.inferWorkerConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm,
+        ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }) });
       const log = loggerFor(cfg);
       const stages = parseStages(f.stages);
       const swept = await sweepTempDirs({ base: cfg.tmpDir });

@@ -47,6 +47,7 @@ export const SETTINGS = {
   lockDurationMs: { env: ['OMNIBATCH_LOCK_MS'], schema: int(1000).default(30_000), help: "how soon a dead worker's job comes back (BullMQ lock; renewed while the worker lives)" },
   runRetentionDays: { env: ['OMNIBATCH_RUN_RETENTION_DAYS'], schema: int(1).default(7), help: "days a finished run's state and ledger stay in Redis (its report stays in the bucket)" },
   webhookSecret: { env: ['OMNIBATCH_WEBHOOK_SECRET'], schema: z.string().optional(), help: 'HMAC-SHA256 key for webhook signatures' },
+  allowUnsignedWebhooks: { env: ['OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS'], schema: bool.default(false), help: 'send webhooks without a signature when no secret is set (refused otherwise)' },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -28,6 +28,8 @@ export interface RunSpec {
   manifest?: string;
   schedule?: string;
   notifyUrl?: string;
+  /** the run was started with --allow-unsigned-webhooks: its notifications may go unsigned */
+  allowUnsignedWebhooks?: boolean;
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;

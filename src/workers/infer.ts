@@ -113,7 +113,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
     if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
       // Told once per run (crossed() flips a flag atomically); delivery retries must not hold up the job.
       void sendWebhook(spec.notifyUrl, 'run.budget_threshold', { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8,
-        totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, log: ctx.log });
+        totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log });
     }
   }
   if (ctx.cfg.tpm) await ctx.costs.settleTokens(model.id, tokens, result.chunk.usage.inputTotal);
