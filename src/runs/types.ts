@@ -87,7 +87,7 @@ export interface RunState {
 export interface ChunkResult extends ResultChunk {
   /** requests this chunk took (moderation repairs count too); `attempts` is the job's tries */
   requests: number;
-  /** moderation: the validated verdict (times relative to the chunk) */
+  /** moderation: the Assessment (validated verdict, times relative to the chunk; review flags; every raw answer) */
   verdict?: unknown;
   /** speak: the chunk's WAV in staging */
   audioKey?: string;
