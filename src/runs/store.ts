@@ -3,6 +3,7 @@
  * is atomic across any number of workers and idempotent: a file becomes terminal once, however often a
  * redone job reports it, and exactly one caller learns that the run has just ended.
  */
+import { redactText } from '../util/redact.ts';
 import type { Redis } from 'ioredis';
 import { FILE_STATUSES, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';
 
@@ -160,8 +161,10 @@ export class RunStore {
 
   /** Makes a file terminal once. Returns 'ended' when this transition ended the run. */
   async finishFile(runId: string, fileId: string, file: FileState): Promise<'ended' | 'done' | 'already' | 'unknown'> {
+    // an error message may quote a provider or a presigned URL: stored redacted
+    const stored = file.message === undefined ? file : { ...file, message: redactText(file.message) };
     const r = Number(await this.redis.eval(TRANSITION, 4, this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'),
-      this.k(runId, 'state'), fileId, file.status, JSON.stringify(file)));
+      this.k(runId, 'state'), fileId, file.status, JSON.stringify(stored)));
     return r === 2 ? 'ended' : r === 1 ? 'done' : r === 0 ? 'already' : 'unknown';
   }
 
@@ -221,7 +224,7 @@ export class RunStore {
   /** Asks every job of the run to stop (budget, cancel, auth); the first reason wins. */
   async stop(runId: string, reason: StopReason, message: string): Promise<boolean> {
     const first = await this.redis.hsetnx(this.k(runId, 'state'), 'stopReason', reason);
-    if (first) await this.redis.hset(this.k(runId, 'state'), { stopMessage: message, status: 'stopping' });
+    if (first) await this.redis.hset(this.k(runId, 'state'), { stopMessage: redactText(message), status: 'stopping' });
     return first === 1;
   }
 

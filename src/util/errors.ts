@@ -3,6 +3,8 @@
  * again can help. Workers map this once: retryable -> throw (BullMQ backs off), not retryable ->
  * UnrecoverableError. Messages never contain secrets.
  */
+import { redactText } from './redact.ts';
+
 export interface ErrorOptions {
   retryable: boolean;
   status?: number;
@@ -47,9 +49,12 @@ export function isOmniError(err: unknown): err is OmniError {
   return err instanceof OmniError;
 }
 
-/** A one-line `code: message` for any thrown value; unknown errors become `internal`. */
+/**
+ * A one-line `code: message` for any thrown value; unknown errors become `internal`. The message is
+ * redacted (URL queries, credentials, configured secrets): it is stored in Redis and in the run's files.
+ */
 export function describeError(err: unknown): { code: string; message: string; retryable: boolean } {
-  if (isOmniError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (isOmniError(err)) return { code: err.code, message: redactText(err.message), retryable: err.retryable };
   const message = err instanceof Error ? err.message : String(err);
-  return { code: 'internal', message, retryable: true };
+  return { code: 'internal', message: redactText(message), retryable: true };
 }

@@ -2,6 +2,7 @@
  * Everything a handler needs, built once per process: config, logger, Redis, queues, the run store, storage
  * (one client per location, cached), the model client, prices. Handlers receive it; they build nothing.
  */
+import { registerSecrets } from '../util/redact.ts';
 import type { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { endpointOf, type Config } from '../config/index.ts';
@@ -44,6 +45,8 @@ export interface JobContext extends Context {
 
 
 export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient } = {}): Context {
+  // masked by value in every log line and stored message from here on
+  registerSecrets([cfg.apiKey, cfg.webhookSecret, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]);
   const redis = redisConnection(cfg.redisUrl);
   const queues = openQueues(redis, cfg.queuePrefix);
   const flows = openFlowProducer(redis, cfg.queuePrefix);
