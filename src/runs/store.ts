@@ -3,8 +3,8 @@
  * is atomic across any number of workers and idempotent: a file becomes terminal once, however often a
  * redone job reports it, and exactly one caller learns that the run has just ended.
  */
-import { redactText } from '../util/redact.ts';
 import type { Redis } from 'ioredis';
+import { redactText } from '../util/redact.ts';
 import { FILE_STATUSES, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';
 
 const TERMINAL_LUA = "local t = { succeeded = 1, failed = 1, skipped = 1, not_run = 1 }";

@@ -54,6 +54,18 @@ export function redactText(text: string): string {
 /** @deprecated the narrower name: every URL query (and more) is redacted by redactText */
 export const redactUrls = redactText;
 
+/**
+ * Redacts a thrown error's message and stack where it stands: BullMQ stores both in Redis (failedReason,
+ * stacktrace) for every failed attempt, retried ones included.
+ */
+export function redactErrorInPlace(err: unknown): void {
+  if (!(err instanceof Error)) return;
+  try {
+    err.message = redactText(err.message);
+    if (err.stack) err.stack = redactText(err.stack);
+  } catch { /* a frozen error: nothing to do */ }
+}
+
 const MAX_DEPTH = 10;
 /** A field whose name says it holds a credential: its string value goes whole (x-amz-security-token, apiKey, ...). */
 const SECRET_KEY = /(token|secret|password|passwd|signature|authorization|cookie|apikey|api_key|api-key|accesskey|credential)s?$/;

@@ -2,7 +2,6 @@
  * Everything a handler needs, built once per process: config, logger, Redis, queues, the run store, storage
  * (one client per location, cached), the model client, prices. Handlers receive it; they build nothing.
  */
-import { registerSecrets } from '../util/redact.ts';
 import type { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { endpointOf, type Config } from '../config/index.ts';
@@ -16,6 +15,7 @@ import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
 import type { Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { registerSecrets } from '../util/redact.ts';
 import { Costs } from './costs.ts';
 import { loadPricing } from '../config/pricing.ts';
 

@@ -16,7 +16,7 @@ import { failureLine } from '../../src/outputs/failures.ts';
 import { openStorage } from '../../src/storage/index.ts';
 import { describeError, OmniError } from '../../src/util/errors.ts';
 import { createLogger, silentLogger } from '../../src/util/logger.ts';
-import { clearRegisteredSecrets, REDACTED, redactText, redactValue, registerSecrets } from '../../src/util/redact.ts';
+import { clearRegisteredSecrets, REDACTED, redactErrorInPlace, redactText, redactValue, registerSecrets } from '../../src/util/redact.ts';
 import { createContext } from '../../src/workers/context.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
@@ -185,6 +185,11 @@ describe('stored error messages', () => {
       expect(text).toContain('auth_failed');
       expect(text).not.toMatch(/configured-key|deadbeefcafe|Security-Token=tok/);
     }
+
+    // a retried attempt's error is kept by BullMQ (failedReason, stacktrace): redacted where it stands
+    const thrown = new Error(`503 from ${url}`);
+    redactErrorInPlace(thrown);
+    expect(`${thrown.message}\n${thrown.stack}`).not.toMatch(/deadbeefcafe|Security-Token=tok/);
 
     const line = failureLine({ uri: url, code: 'auth_failed', message: provider.message });
     expect(line).not.toMatch(/configured-key|deadbeefcafe/);
