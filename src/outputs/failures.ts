@@ -2,7 +2,7 @@
  * `failures.jsonl`: one JSON object per failed file, `{"uri","code","message"}`, one per line. Messages
  * (and URIs, which a manifest may give as presigned URLs) are redacted like log lines.
  */
-import { redactText } from '../util/redact.ts';
+import { redactText, redactUrls } from '../util/redact.ts';
 
 export interface FailureRow {
   uri: string;
@@ -13,7 +13,7 @@ export interface FailureRow {
 }
 
 export function failureLine(row: FailureRow): string {
-  return `${JSON.stringify({ uri: redactText(row.uri), code: row.code ?? 'unknown', message: redactText(row.message ?? '') })}\n`;
+  return `${JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'unknown', message: redactText(row.message ?? '') })}\n`;
 }
 
 export function renderFailuresJsonl(rows: Iterable<FailureRow>): string {

@@ -9,18 +9,25 @@
 
 export const REDACTED = '[redacted]';
 
-const RULES: readonly [RegExp, string][] = [
+const URL_RULES: readonly [RegExp, string][] = [
   // a URL's query string: presigned signatures, security tokens, ?token= of webhooks
   [/\b([a-z][a-z0-9+.-]*:\/\/[^\s?#'"<>`]+)\?[^\s'"<>#`]*/gi, `$1?${REDACTED}`],
   // a URL's user:password@ (redis://:pw@host, http://user:pw@host)
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@'"<>`]+@/gi, `$1${REDACTED}@`],
+];
+
+// Shapes are chosen so that ordinary names ("Basic training.mp3", "desk-lamp") are not taken for secrets.
+const RULES: readonly [RegExp, string][] = [
+  ...URL_RULES,
   // SigV4 parts outside a URL (a header dump, a canonical request in an SDK error)
   [/\b(X-Amz-(?:Signature|Security-Token|Credential)\s*[=:]\s*)[^\s&'"<>,;]+/gi, `$1${REDACTED}`],
   [/\b(Signature|Credential)=[^\s&'"<>,;]+/g, `$1=${REDACTED}`],
   // credentials in an Authorization header or quoted from one
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi, `$1 ${REDACTED}`],
-  // OpenAI/DashScope-style API keys
-  [/\bsk-[A-Za-z0-9][A-Za-z0-9_-]{7,}/g, `sk-${REDACTED}`],
+  [/\bBearer\s+[A-Za-z0-9._~+/=-]{12,}/gi, `Bearer ${REDACTED}`],
+  [/\b(authorization["']?\s*[:=]\s*["']?(?:Basic|Bearer|Digest)?\s*)[^\s"',;}]+/gi, `$1${REDACTED}`],
+  [/\bBasic\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}/g, `Basic ${REDACTED}`],
+  // OpenAI/DashScope-style API keys (sk- and at least 16 more characters, a digit among them)
+  [/\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,}/g, `sk-${REDACTED}`],
   // AWS access key ids, and secret keys / session tokens when they are named
   [/\b(?:AKIA|ASIA|AROA|AIDA|ANPA|AGPA)[A-Z0-9]{16}\b/g, REDACTED],
   [/\b((?:aws_)?(?:secret_access_key|secretAccessKey|SecretAccessKey|session_token|sessionToken|SessionToken|security_token)["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi, `$1${REDACTED}`],
@@ -51,8 +58,12 @@ export function redactText(text: string): string {
   return out;
 }
 
-/** @deprecated the narrower name: every URL query (and more) is redacted by redactText */
-export const redactUrls = redactText;
+/** Only URLs' query strings and user:password@: for identifiers (object URIs) that must stay readable. */
+export function redactUrls(text: string): string {
+  let out = text;
+  for (const [re, to] of URL_RULES) out = out.replace(re, to);
+  return out;
+}
 
 /**
  * Redacts a thrown error's message and stack where it stands: BullMQ stores both in Redis (failedReason,

@@ -60,8 +60,12 @@ describe('redactText', () => {
     expect(redactText('aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY')).toBe(`aws_secret_access_key = ${REDACTED}`);
     expect(redactText('{"sessionToken":"abc.def"}')).toBe(`{"sessionToken":"${REDACTED}"}`);
     expect(redactText('X-Amz-Security-Token: FQoGZXIvYXdz')).toBe(`X-Amz-Security-Token: ${REDACTED}`);
+    expect(redactText('Authorization: Basic b3BzOnMzY3JldA')).toBe(`Authorization: Basic ${REDACTED}`);
     const plain = 'task-42 at s3://media/in/a b.mp3 (etag 9b2cf535f27731c974343645a3985328, sha ok): media_corrupt';
     expect(redactText(plain)).toBe(plain);
+    for (const name of ['s3://m/in/Basic training 2024.mp3', '/in/desk-lamp-review-sk-notes.mp3', 'Bearer of bad news', 'the token bucket is full']) {
+      expect(redactText(name)).toBe(name);
+    }
   });
 
   it('masks configured secrets by value, whatever their shape', () => {
