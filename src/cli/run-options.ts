@@ -7,6 +7,7 @@ import { collect, int, num } from './common.ts';
 export interface RunRequestFlags {
   out: string; task: string; model?: string; prompt?: string; voice?: string; include?: string[]; exclude?: string[];
   maxFiles?: number; budget?: string; force?: boolean; manifest?: string; chunkSeconds?: number; overlapSeconds?: number; notifyUrl?: string;
+  allowUnsignedWebhooks?: boolean;
 }
 
 export function addRunRequestOptions(cmd: Command): Command {
@@ -24,7 +25,8 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--manifest <file>', 'JSON lines or CSV of object URIs instead of a listing')
     .option('--chunk-seconds <s>', 'target chunk length (default: the task\'s)', num)
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
-    .option('--notify-url <url>', 'POST the signed report here when the run ends');
+    .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
+    .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned");
 }
 
 export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
@@ -32,5 +34,6 @@ export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
     source, destination: f.out, task: f.task, model: f.model, prompt: f.prompt, voice: f.voice, include: f.include, exclude: f.exclude,
     maxFiles: f.maxFiles, budgetMicros: f.budget !== undefined ? parseAmount(f.budget) : undefined, force: f.force,
     chunkSeconds: f.chunkSeconds, overlapSeconds: f.overlapSeconds, manifest: f.manifest, notifyUrl: f.notifyUrl,
+    ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
   };
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { STAGES, type Stage } from '../jobs/catalog.ts';
 import { checkTarget } from '../ops/healthcheck.ts';
-import { startMetricsServer } from '../ops/metrics.ts';
+import { DEFAULT_METRICS_HOST, startMetricsServer } from '../ops/metrics.ts';
 import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { startWorkers } from '../workers/index.ts';
@@ -11,7 +11,7 @@ import { configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {
   stages?: string; prepareConcurrency?: number; inferConcurrency?: number; inferWorkerConcurrency?: number; finalizeConcurrency?: number; rpm?: number; tpm?: number;
-  metricsPort?: number; metricsHost: string; shutdownTimeout?: number;
+  metricsPort?: number; metricsHost: string; shutdownTimeout?: number; allowUnsignedWebhooks?: boolean;
 }
 
 export function parseStages(list: string | undefined): Stage[] {
@@ -33,10 +33,12 @@ export function register(program: Command): void {
     .option('--rpm <n>', 'requests per minute across ALL workers', int)
     .option('--tpm <n>', 'input tokens per minute across ALL workers', int)
     .option('--metrics-port <port>', 'serve Prometheus metrics and /healthz on this port', int)
-    .option('--metrics-host <addr>', 'interface the metrics port binds', '0.0.0.0')
+    .option('--metrics-host <addr>', 'interface the metrics port binds (0.0.0.0 for a scraper on another machine)', DEFAULT_METRICS_HOST)
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
+    .option('--allow-unsigned-webhooks', 'send run notifications unsigned when OMNIBATCH_WEBHOOK_SECRET is not set (refused otherwise)')
     .action(async (f: WorkerFlags, cmd: Command) => {
-      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, inferWorkerConcurrency: f.inferWorkerConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm });
+      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, inferWorkerConcurrency: f.inferWorkerConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm,
+        ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }) });
       const log = loggerFor(cfg);
       const stages = parseStages(f.stages);
       const swept = await sweepTempDirs({ base: cfg.tmpDir });

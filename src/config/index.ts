@@ -54,6 +54,7 @@ export const SETTINGS = {
   maxPixels: { env: ['OMNIBATCH_MAX_PIXELS'], schema: int(1).default(8192 * 4320), help: "largest video frame (width x height) a file may declare: checked before anything decodes it" },
   maxChunksPerFile: { env: ['OMNIBATCH_MAX_CHUNKS'], schema: int(1).default(3000), help: 'most requests one file may be planned into' },
   maxSecondsPerByte: { env: ['OMNIBATCH_MAX_SECONDS_PER_BYTE'], schema: z.coerce.number().positive().default(0.1), help: 'media seconds per byte above which a file is refused as media_suspicious (0.1 = under 10 bytes a second)' },
+  allowUnsignedWebhooks: { env: ['OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS'], schema: bool.default(false), help: 'send webhooks without a signature when no secret is set (refused otherwise)' },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -1,6 +1,7 @@
 /**
  * The dashboard: an express app with our runs page at `/`, its JSON at `/api/runs[/:id]`, and Bull Board
- * at `/queues`, served by the ops HTTP helper (real port back for port 0, quick close).
+ * at `/queues`, served by the ops HTTP helper (real port back for port 0, quick close). Every request
+ * passes the guard first (Host allow-list, credentials, Origin check, read-only): see guard.ts.
  */
 import express, { type Request, type Response } from 'express';
 import type { Queues } from '../jobs/queues.ts';
@@ -8,6 +9,7 @@ import { startHttpServer, type RunningServer } from '../ops/http.ts';
 import type { Logger } from '../util/logger.ts';
 import { bullBoardRouter } from './board.ts';
 import { createRunsData, type RunsDataDeps } from './data.ts';
+import { allowedHosts, checkExposure, guardMiddleware, type DashboardAuth } from './guard.ts';
 import { runsPage } from './page.ts';
 
 export interface DashboardDeps extends RunsDataDeps {
@@ -15,11 +17,18 @@ export interface DashboardDeps extends RunsDataDeps {
   log: Logger;
 }
 
-export interface DashboardOptions {
+export interface AccessOptions {
+  /** Bull Board's retry/clean/delete/pause/add; off by default (read-only) */
+  allowActions?: boolean;
+  /** required when `host` is not a loopback address */
+  auth?: DashboardAuth;
+  /** more names the dashboard may be reached by (a reverse proxy's, a DNS name): Host and Origin */
+  allowedHosts?: readonly string[];
+}
+
+export interface DashboardOptions extends AccessOptions {
   port: number;
   host?: string;
-  /** Bull Board without retry/clean/delete/pause buttons */
-  readOnly?: boolean;
 }
 
 export const QUEUES_PATH = '/queues';
@@ -30,9 +39,14 @@ export function listLimit(raw: unknown, fallback = 50): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, MAX_LIST) : fallback;
 }
 
-export function createDashboardApp(deps: DashboardDeps, opts: { readOnly?: boolean } = {}): express.Express {
+export function createDashboardApp(deps: DashboardDeps, opts: AccessOptions & { host?: string } = {}): express.Express {
+  const host = opts.host ?? '127.0.0.1';
+  const auth = opts.auth ?? {};
+  checkExposure(host, auth);
+  const allowActions = opts.allowActions ?? false;
   const app = express();
   app.disable('x-powered-by');
+  app.use(guardMiddleware({ allowedHosts: allowedHosts(host, opts.allowedHosts), auth, allowActions, queuesPath: QUEUES_PATH }));
   const data = createRunsData(deps);
   const page = runsPage();
 
@@ -63,7 +77,7 @@ export function createDashboardApp(deps: DashboardDeps, opts: { readOnly?: boole
     await deps.redis.ping();
     res.json({ status: 'ok' });
   }));
-  app.use(QUEUES_PATH, bullBoardRouter(deps.queues, { basePath: QUEUES_PATH, readOnly: opts.readOnly ?? false, runsPath: '/' }));
+  app.use(QUEUES_PATH, bullBoardRouter(deps.queues, { basePath: QUEUES_PATH, readOnly: !allowActions, runsPath: '/' }));
   return app;
 }
 

@@ -26,6 +26,8 @@ export interface ProbeFacts {
   hasVideo: boolean;
   width: number;
   height: number;
+  /** format tags' title, when set */
+  title?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -41,7 +43,10 @@ export function interpretProbe(probe: Json): ProbeFacts {
   const audio = streams.find((s) => s.codec_type === 'audio');
   const video = streams.find((s) => s.codec_type === 'video' && !((s.disposition as Json | undefined)?.attached_pic === 1));
   const durationS = Math.max(num(format.duration), ...streams.map((s) => num(s.duration)));
+  const tags = (format.tags ?? {}) as Json;
+  const title = typeof tags.title === 'string' ? tags.title : typeof tags.TITLE === 'string' ? tags.TITLE : undefined;
   return {
+    ...(title !== undefined && { title }),
     durationS,
     hasAudio: audio !== undefined,
     channels: audio ? num(audio.channels) : 0,
@@ -91,17 +96,18 @@ export class MediaMeasurer {
       if (isApiError(facts)) return facts;
       const bytes = loaded.reduce((a, l) => a + l.bytes, 0);
       const hash = loaded.length === 1 ? first.hash : createHash('sha256').update(loaded.map((l) => l.hash).join(',')).digest('hex');
+      const tagged = facts.title !== undefined ? { title: facts.title } : {};
       if (part.kind === 'audio') {
         if (!facts.hasAudio) return apiErrors.invalidParameter('The audio input has no decodable audio stream.');
         if (facts.durationS <= 0) return apiErrors.invalidParameter('The audio input is empty.');
-        return { kind: 'audio', bytes, hash, durationS: facts.durationS, hasAudio: true, channels: facts.channels, sampleRate: facts.sampleRate, width: 0, height: 0 };
+        return { kind: 'audio', bytes, hash, durationS: facts.durationS, hasAudio: true, channels: facts.channels, sampleRate: facts.sampleRate, width: 0, height: 0, ...tagged };
       }
       if (!facts.hasVideo) return apiErrors.invalidParameter(`The ${part.kind === 'image' ? 'image' : 'video'} input has no decodable picture.`);
       if (part.kind === 'image') return { kind: 'image', bytes, hash, durationS: 0, hasAudio: false, channels: 0, sampleRate: 0, width: facts.width, height: facts.height };
       return {
         kind: 'video', bytes, hash, durationS: part.kind === 'frames' ? 0 : facts.durationS,
         hasAudio: part.kind === 'video' && facts.hasAudio, channels: facts.channels, sampleRate: facts.sampleRate,
-        width: facts.width, height: facts.height, ...(part.kind === 'frames' ? { frames: loaded.length } : {}),
+        width: facts.width, height: facts.height, ...(part.kind === 'frames' ? { frames: loaded.length } : {}), ...tagged,
       };
     } finally {
       await Promise.all(loaded.filter((l) => l.temp).map((l) => unlink(l.file).catch(() => undefined)));

@@ -68,6 +68,8 @@ export interface Measured {
   height: number;
   /** image-list videos: how many frames were sent */
   frames?: number;
+  /** the container's title tag: test media carry emulator markers in it (answer.ts) */
+  title?: string;
 }
 
 /** Input tokens by modality and output tokens by kind: what a completed request bills. */

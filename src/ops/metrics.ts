@@ -97,7 +97,11 @@ export function metrics(): Metrics {
   return processMetrics;
 }
 
+/** Loopback unless asked: /metrics names models, stages and error codes; bind wider only behind a network boundary. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
 export interface MetricsServerOptions {
+  /** default DEFAULT_METRICS_HOST */
   host?: string;
   metrics?: Metrics;
   /** what /healthz checks (e.g. a Redis PING); a rejection or `false` answers 503 */
@@ -124,5 +128,5 @@ export function startMetricsServer(port: number, opts: MetricsServerOptions = {}
       return send(res, healthy ? 200 : 503, `${JSON.stringify({ status: healthy ? 'ok' : 'unhealthy', detail })}\n`, 'application/json');
     }
     return send(res, 404, 'not found: try /metrics or /healthz\n');
-  }, port, opts.host ?? '0.0.0.0');
+  }, port, opts.host ?? DEFAULT_METRICS_HOST);
 }

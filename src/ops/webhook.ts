@@ -11,7 +11,8 @@
  *   X-Omnibatch-Timestamp: T, unix seconds when this attempt was sent
  *   X-Omnibatch-Signature: sha256=<hex HMAC-SHA256(secret, T + "\n" + D + "\n" + E + "\n" + body)>
  * The body is signed byte for byte as sent; the receiver verifies the raw body before parsing it and
- * rejects a timestamp more than 5 minutes away (replays). Without a secret no signature is sent.
+ * rejects a timestamp more than 5 minutes away (replays). Without a secret nothing is sent, unless the
+ * operator allowed unsigned webhooks (`--allow-unsigned-webhooks`): a receiver could not tell ours from a forgery.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../util/logger.ts';
@@ -101,6 +102,8 @@ export function crossedBudgetThreshold(prevSpentMicros: number, nowSpentMicros: 
 
 export interface SendOptions {
   secret?: string;
+  /** without a secret: send unsigned (true) or refuse to send (default) */
+  allowUnsigned?: boolean;
   /** the notification's identity (default: a new UUID): give the same id when the same notification may be sent again */
   deliveryId?: string;
   /** total tries, the first included */
@@ -119,6 +122,8 @@ export interface SendOptions {
 
 export interface DeliveryResult {
   delivered: boolean;
+  /** why nothing was sent: `webhook_unsigned` (no secret, unsigned not allowed) */
+  refused?: 'webhook_unsigned';
   attempts: number;
   /** the last HTTP status, when there was an answer */
   status?: number;
@@ -145,7 +150,13 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
     log.error('webhook not sent: the URL is not http(s)');
     return { delivered: false, attempts: 0, deliveryId };
   }
-  if (!opts.secret) log.warn('webhook sent unsigned: OMNIBATCH_WEBHOOK_SECRET is not set');
+  if (!opts.secret) {
+    if (!opts.allowUnsigned) {
+      log.error({ code: 'webhook_unsigned' }, 'webhook not sent: OMNIBATCH_WEBHOOK_SECRET is not set (--allow-unsigned-webhooks sends it unsigned)');
+      return { delivered: false, attempts: 0, deliveryId, refused: 'webhook_unsigned' };
+    }
+    log.warn('webhook sent unsigned: OMNIBATCH_WEBHOOK_SECRET is not set and unsigned webhooks are allowed');
+  }
 
   let status: number | undefined;
   let made = 0;
@@ -187,6 +198,18 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
   }
   log.warn('webhook delivery cancelled');
   return { delivered: false, attempts: made, status, deliveryId };
+}
+
+/**
+ * Whether a run may name a notify URL: only with a secret to sign with, or with unsigned webhooks allowed
+ * (by the operator's setting or the run's own flag). Pure; a coded error names the fix.
+ */
+export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: string; message: string } | undefined {
+  if (!isHttpUrl(url)) return { code: 'invalid_request', message: `--notify-url must be an http(s) URL, got ${safeUrl(url)}` };
+  if (!signing.secret && !signing.allowUnsigned) {
+    return { code: 'webhook_unsigned', message: '--notify-url needs OMNIBATCH_WEBHOOK_SECRET to sign the notification (or --allow-unsigned-webhooks to send it unsigned)' };
+  }
+  return undefined;
 }
 
 function isHttpUrl(url: string): boolean {

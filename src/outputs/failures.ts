@@ -1,4 +1,9 @@
-/** `failures.jsonl`: one JSON object per failed file, `{"uri","code","message"}`, one per line. */
+/**
+ * `failures.jsonl`: one JSON object per failed file, `{"uri","code","message"}`, one per line. Messages
+ * (and URIs, which a manifest may give as presigned URLs) are redacted like log lines.
+ */
+import { redactText, redactUrls } from '../util/redact.ts';
+
 export interface FailureRow {
   uri: string;
   code?: string;
@@ -8,7 +13,7 @@ export interface FailureRow {
 }
 
 export function failureLine(row: FailureRow): string {
-  return `${JSON.stringify({ uri: row.uri, code: row.code ?? 'unknown', message: row.message ?? '' })}\n`;
+  return `${JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'unknown', message: redactText(row.message ?? '') })}\n`;
 }
 
 export function renderFailuresJsonl(rows: Iterable<FailureRow>): string {

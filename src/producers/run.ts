@@ -13,6 +13,7 @@ import type { Storage } from '../storage/types.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
+import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 
 export interface RunRequest {
@@ -32,6 +33,8 @@ export interface RunRequest {
   manifest?: string;
   schedule?: string;
   notifyUrl?: string;
+  /** the run's consent to unsigned notifications when no secret is set */
+  allowUnsignedWebhooks?: boolean;
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -72,6 +75,11 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   if (cfg.inputMode === 'url' && parseLocation(req.destination).kind !== 's3') {
     throw new OmniError('invalid_request', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder', { retryable: false });
   }
+  if (req.notifyUrl) {
+    const allowUnsigned = Boolean(req.allowUnsignedWebhooks || cfg.allowUnsignedWebhooks);
+    const problem = notifyUrlProblem(req.notifyUrl, { secret: cfg.webhookSecret, allowUnsigned });
+    if (problem) throw new OmniError(problem.code, problem.message, { retryable: false });
+  }
   const prompt = req.prompt ?? ts.prompt;
   const spec: RunSpec = {
     runId,
@@ -96,6 +104,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.manifest && { manifest: req.manifest }),
     ...(req.schedule && { schedule: req.schedule }),
     ...(req.notifyUrl && { notifyUrl: req.notifyUrl }),
+    ...(req.notifyUrl && req.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
   };
   spec.fingerprint = taskFingerprint({
     task, model: model.id, prompt: spec.prompt, voice: spec.voice,

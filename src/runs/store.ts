@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { runLua, type LuaScript } from '../cost/lua/run.ts';
+import { redactText } from '../util/redact.ts';
 import { FILE_STATUSES, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';
 
 const TERMINAL_LUA = "local t = { succeeded = 1, failed = 1, skipped = 1, not_run = 1 }";
@@ -162,8 +163,10 @@ export class RunStore {
 
   /** Makes a file terminal once. Returns 'ended' when this transition ended the run. */
   async finishFile(runId: string, fileId: string, file: FileState): Promise<'ended' | 'done' | 'already' | 'unknown'> {
+    // an error message may quote a provider or a presigned URL: stored redacted
+    const stored = file.message === undefined ? file : { ...file, message: redactText(file.message) };
     const r = Number(await runLua(this.redis, TRANSITION, [this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'),
-      this.k(runId, 'state')], [fileId, file.status, JSON.stringify(file)]));
+      this.k(runId, 'state')], [fileId, file.status, JSON.stringify(stored)]));
     return r === 2 ? 'ended' : r === 1 ? 'done' : r === 0 ? 'already' : 'unknown';
   }
 
@@ -223,7 +226,7 @@ export class RunStore {
   /** Asks every job of the run to stop (budget, cancel, auth); the first reason wins. */
   async stop(runId: string, reason: StopReason, message: string): Promise<boolean> {
     const first = await this.redis.hsetnx(this.k(runId, 'state'), 'stopReason', reason);
-    if (first) await this.redis.hset(this.k(runId, 'state'), { stopMessage: message, status: 'stopping' });
+    if (first) await this.redis.hset(this.k(runId, 'state'), { stopMessage: redactText(message), status: 'stopping' });
     return first === 1;
   }
 

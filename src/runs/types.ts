@@ -28,6 +28,8 @@ export interface RunSpec {
   manifest?: string;
   schedule?: string;
   notifyUrl?: string;
+  /** the run was started with --allow-unsigned-webhooks: its notifications may go unsigned */
+  allowUnsignedWebhooks?: boolean;
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;
@@ -87,7 +89,7 @@ export interface RunState {
 export interface ChunkResult extends ResultChunk {
   /** requests this chunk took (moderation repairs count too); `attempts` is the job's tries */
   requests: number;
-  /** moderation: the validated verdict (times relative to the chunk) */
+  /** moderation: the Assessment (validated verdict, times relative to the chunk; review flags; every raw answer) */
   verdict?: unknown;
   /** speak: the chunk's WAV in staging */
   audioKey?: string;

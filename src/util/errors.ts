@@ -3,6 +3,8 @@
  * again can help. Workers map this once: retryable -> throw (BullMQ backs off), not retryable ->
  * UnrecoverableError. Messages never contain secrets.
  */
+import { redactText } from './redact.ts';
+
 export interface ErrorOptions {
   retryable: boolean;
   status?: number;
@@ -65,11 +67,12 @@ export function isProgrammerError(err: unknown): err is Error {
  * A one-line `code: message` for any thrown value. Unknown errors become `internal`: a programmer error
  * (TypeError, SyntaxError such as a corrupt staged JSON, RangeError, ReferenceError) is not retryable and its
  * message says so, so the failures file tells a bug from a fault; anything else (a library's own Error) may be
- * weather and is retried.
+ * weather and is retried. The message is redacted (URL queries, credentials, configured secrets): it is stored
+ * in Redis and in the run's files.
  */
 export function describeError(err: unknown): { code: string; message: string; retryable: boolean } {
-  if (isOmniError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
-  if (isProgrammerError(err)) return { code: 'internal', message: `programmer error (${err.name}), not retried: ${err.message}`, retryable: false };
+  if (isOmniError(err)) return { code: err.code, message: redactText(err.message), retryable: err.retryable };
+  if (isProgrammerError(err)) return { code: 'internal', message: redactText(`programmer error (${err.name}), not retried: ${err.message}`), retryable: false };
   const message = err instanceof Error ? err.message : String(err);
-  return { code: 'internal', message, retryable: true };
+  return { code: 'internal', message: redactText(message), retryable: true };
 }

@@ -1,10 +1,13 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { redactText, redactValue } from './redact.ts';
 
 export type { Logger };
 
 /**
- * Secrets are redacted by the logger config, not by care: any field with one of these names, at the
- * top level or one or two levels down, is replaced before it is written.
+ * Secrets are redacted by the logger config, not by care, at every level (debug included):
+ *  - any field with one of these names, at the top level or one or two levels down, is replaced;
+ *  - every string of every field (any depth, errors included), of child bindings and of the message
+ *    passes through redactText: URL query strings and credentials, secret shapes, configured secrets.
  */
 const SECRET_FIELDS = ['apiKey', 'api_key', 'authorization', 'Authorization', 'secret', 'password',
   'secretAccessKey', 'accessKeyId', 'sessionToken', 'webhookSecret', 'x-api-key', 'token'];
@@ -15,11 +18,41 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
+    formatters: {
+      // `err` stays an Error here so pino's serializer keeps its type; the serializer below redacts it
+      log: (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, k === 'err' && v instanceof Error ? v : redactValue(v)])),
+      bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
+    },
+    serializers: { err: (e: Error) => redactValue({ ...pino.stdSerializers.err(e) }) },
+    hooks: {
+      // the message and its printf arguments; objects go through formatters.log
+      logMethod(args, method) {
+        let clean: unknown[] = args.map((a) => (typeof a === 'string' ? redactText(a) : a));
+        // log.x(err): pino would take the message from the error itself, unredacted
+        if (clean[0] instanceof Error) {
+          const err = clean[0];
+          clean = [{ err }, ...(typeof clean[1] === 'string' ? clean.slice(1) : [redactText(err.message), ...clean.slice(1)])];
+        }
+        return method.apply(this, clean as Parameters<typeof method>);
+      },
+    },
   };
   if (opts.pretty ?? (process.stderr.isTTY && !process.env.CI)) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } });
+    return redactChildBindings(pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } }));
   }
-  return pino(options, (opts.destination as pino.DestinationStream | undefined) ?? pino.destination(2));
+  return redactChildBindings(pino(options, (opts.destination as pino.DestinationStream | undefined) ?? pino.destination(2)));
+}
+
+/**
+ * pino applies `formatters.bindings` to the root's bindings only; a child's (`log.child({ url })`) are
+ * serialized once at creation. Children inherit this `child`, so bindings at every depth are redacted.
+ */
+function redactChildBindings(logger: Logger): Logger {
+  const original = logger.child;
+  logger.child = function child(this: Logger, bindings: Record<string, unknown>, options?: object) {
+    return original.call(this, redactValue(bindings) as Record<string, unknown>, options as never);
+  } as Logger['child'];
+  return logger;
 }
 
 let root: Logger | undefined;

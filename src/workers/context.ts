@@ -15,6 +15,7 @@ import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
 import type { Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { registerSecrets } from '../util/redact.ts';
 import { Costs } from './costs.ts';
 import { loadPricing } from '../config/pricing.ts';
 
@@ -49,6 +50,8 @@ export interface JobContext extends Context {
 
 
 export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient } = {}): Context {
+  // masked by value in every log line and stored message from here on
+  registerSecrets([cfg.apiKey, cfg.webhookSecret, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]);
   const redis = redisConnection(cfg.redisUrl);
   const queues = openQueues(redis, cfg.queuePrefix);
   const flows = openFlowProducer(redis, cfg.queuePrefix);

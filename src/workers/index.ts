@@ -10,6 +10,7 @@ import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { killAllChildren } from '../media/ffmpeg.ts';
 import { describeError, isOmniError, OmniError } from '../util/errors.ts';
+import { redactErrorInPlace } from '../util/redact.ts';
 import type { Context, JobContext } from './context.ts';
 import { failFile, finishNotRun, isSuperseded, replanSmaller } from './files.ts';
 import { finalize } from './finalize.ts';
@@ -133,6 +134,7 @@ async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx:
     return result;
   } catch (err) {
     if ((err as Error)?.name === 'RateLimitError') throw err;
+    redactErrorInPlace(err); // BullMQ keeps the message and stack of every failed attempt in Redis
     const e = describeError(err);
     if (isOmniError(err) && RATE_LIMITED.has(err.code)) {
       const wait = err.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** Math.min(6, job.attemptsMade + 1));

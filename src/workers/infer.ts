@@ -10,12 +10,13 @@ import { addCost, costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelRequest, type ModelResult } from '../models/types.ts';
-import { parseVerdict, verdictError, verdictRepairPrompt } from '../outputs/moderation.ts';
+import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
 import { metrics } from '../ops/metrics.ts';
 import { sendWebhook } from '../ops/webhook.ts';
 import type { ChunkResult, RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { outputCapTokens, TASK_SPECS } from '../tasks/catalog.ts';
+import { placeInstructions } from '../tasks/system-message.ts';
 import { isOmniError, OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, isSuperseded, stagedKey } from './files.ts';
@@ -87,7 +88,10 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
     const audioFile = ts.wantsAudioOut ? path.join(dir, 'out.wav') : undefined;
     const req: ModelRequest = {
       model: spec.model,
-      ...(spec.prompt && model.acceptsPrompt && { prompt: spec.prompt }),
+      // moderation: the instructions in a system message where the model takes one, apart from the media
+      ...(spec.prompt && model.acceptsPrompt && (spec.task === 'moderate'
+        ? placeInstructions(spec.model, { audioOut: Boolean(audioFile) }, spec.prompt, MODERATION_USER_TEXT)
+        : { prompt: spec.prompt })),
       media,
       ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
       ...(maxOutputTokens && { maxOutputTokens }),
@@ -113,7 +117,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
     if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
       // Told once per run (crossed() flips a flag atomically); delivery retries must not hold up the job.
       void sendWebhook(spec.notifyUrl, 'run.budget_threshold', { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8,
-        totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, log: ctx.log });
+        totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log });
     }
   }
   if (ctx.cfg.tpm) await ctx.costs.settleTokens(model.id, tokens, result.chunk.usage.inputTotal);
@@ -168,12 +172,15 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
   let verdict: unknown;
   if (spec.task === 'moderate') {
     let parsed = parseVerdict(text);
+    const answers = [r.text];
     if (!parsed.ok) {
       if (!saved) await first.save(r);
-      // One repair: a cheap text-only request that turns the first answer into the required JSON. It is
-      // priced on its own (text-only input has its own output price) and added to the chunk.
-      const repair = await send(ctx, spec, d.runId, { model: spec.model, prompt: `${verdictRepairPrompt(parsed)}\n\nYour previous answer:\n${text}`,
+      // One repair: a cheap text-only request that turns the first answer, whole, into the required JSON. It
+      // is priced on its own (text-only input has its own output price) and added to the chunk.
+      const fix = verdictRepairRequest(parsed, text, spec.prompt);
+      const repair = await send(ctx, spec, d.runId, { model: spec.model, ...placeInstructions(spec.model, { audioOut: false }, fix.instructions, fix.userText),
         ...(req.maxOutputTokens && { maxOutputTokens: req.maxOutputTokens }) });
+      answers.push(repair.text);
       requests++;
       usage = addUsage(usage, repair.usage);
       cost = addCost(cost, costOf(repair.usage, spec.model, spec.region, ctx.pricing));
@@ -185,7 +192,7 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
       }
       text = repair.text;
     }
-    verdict = parsed.verdict;
+    verdict = assessVerdict(parsed, { answers, repaired: answers.length > 1 });
   }
   metrics().tokens(usage, spec.model);
   metrics().cost(cost, spec.model);

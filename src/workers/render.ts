@@ -4,7 +4,7 @@
  */
 import type { Cost } from '../cost/price.ts';
 import type { Usage } from '../models/types.ts';
-import { flaggedCategories, mergeVerdicts, providerBlockedVerdict, renderModerationJson, type Verdict } from '../outputs/moderation.ts';
+import { asAssessment, flaggedCategories, mergeVerdicts, providerBlockedVerdict, renderModerationJson } from '../outputs/moderation.ts';
 import { buildResult, type ResultDoc } from '../outputs/result.ts';
 import { renderSrt, renderVtt } from '../outputs/subtitles.ts';
 import { renderTxt } from '../outputs/txt.ts';
@@ -43,10 +43,12 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   let text: string;
   let flagged: string[] | undefined;
   if (spec.task === 'moderate') {
-    const verdict = mergeVerdicts(chunks.map((c) => ({
-      index: c.index, startS: c.startS, endS: c.endS, providerBlocked: c.providerBlocked,
-      verdict: c.providerBlocked ? providerBlockedVerdict(c.endS - c.startS) : (c.verdict as Verdict),
-    })), { durationS });
+    const verdict = mergeVerdicts(chunks.map((c) => {
+      const base = { index: c.index, startS: c.startS, endS: c.endS, providerBlocked: c.providerBlocked };
+      if (c.providerBlocked) return { ...base, verdict: providerBlockedVerdict(c.endS - c.startS) };
+      const { verdict: v, ...review } = asAssessment(c.verdict);
+      return { ...base, verdict: v, review };
+    }), { durationS });
     files['moderation.json'] = { text: renderModerationJson(verdict), contentType: TYPES['moderation.json'] };
     // A result needs non-empty text to be reusable by the next run's scanner.
     text = verdict.summary.trim() || (verdict.flagged ? `flagged: ${flaggedCategories(verdict).join(', ')}` : 'nothing flagged');

@@ -58,7 +58,8 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   if (spec.notifyUrl) {
     const event = r.status === 'completed' || r.status === 'completed_with_failures' ? 'run.completed' : 'run.stopped';
     // The same delivery id on a redone report job (and a new one for the report after a `retry`): receivers dedupe on it.
-    await sendWebhook(spec.notifyUrl, event, r.report, { secret: ctx.cfg.webhookSecret, log: ctx.log, deliveryId: `${runId}.${generation}` });
+    await sendWebhook(spec.notifyUrl, event, r.report, { secret: ctx.cfg.webhookSecret,
+      allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log, deliveryId: `${runId}.${generation}` });
   }
   return { status: r.status };
 }

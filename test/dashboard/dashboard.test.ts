@@ -39,7 +39,7 @@ const fileOf = (runId: string, id: string): FileState =>
   ({ key: `in/${runId.slice(-6)}/${id}.mp3`, uri: `s3://media/in/${id}.mp3`, etag: `etag-${id}`, size: 1_000_000, status: 'pending' });
 
 function spec(createdAt: Date, budgetMicros?: number): RunSpec {
-  return buildRunSpec({ source: 's3://media/in/', destination: 's3://media/out/', task: 'caption', budgetMicros, notifyUrl: 'https://hooks.example/x?token=do-not-show' },
+  return buildRunSpec({ source: 's3://media/in/', destination: 's3://media/out/', task: 'caption', budgetMicros, notifyUrl: 'https://hooks.example/x?token=do-not-show', allowUnsignedWebhooks: true },
     ctx.cfg, newRunId(createdAt), createdAt);
 }
 

@@ -36,9 +36,9 @@ export function imageEnv(text = readFileSync(DOCKERFILE, 'utf8')): Record<string
   return env;
 }
 
-export function loadModel(): ComposeModel {
-  // no host variables: the file's own defaults, as a fresh `docker compose up` would see them
-  return loadCompose(COMPOSE_FILE, {});
+export function loadModel(secrets: Record<string, string>): ComposeModel {
+  // only the secrets the file requires (an operator's .env): the file's own defaults for the rest
+  return loadCompose(COMPOSE_FILE, secrets);
 }
 
 import { freePort } from '../../src/demo/redis.ts';
@@ -58,11 +58,13 @@ export async function startRedis(model: ComposeModel): Promise<RedisService> {
   const [bin, ...args] = model.services.redis.command ?? [];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-redis-'));
   const port = await freePort();
+  const password = args.includes('--requirepass') ? args[args.indexOf('--requirepass') + 1] : undefined;
+  const url = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
     child = spawn(bin, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no'],
       { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitForRedis(`redis://127.0.0.1:${port}`, child);
+    await waitForRedis(url, child);
   };
   const stop = async (): Promise<void> => {
     const c = child;
@@ -73,7 +75,7 @@ export async function startRedis(model: ComposeModel): Promise<RedisService> {
   };
   await launch();
   return {
-    port, dir, url: `redis://127.0.0.1:${port}`,
+    port, dir, url,
     restart: async () => { await stop(); await launch(); },
     down: stop,
     up: launch,

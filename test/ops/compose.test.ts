@@ -23,7 +23,9 @@ import {
   stopService, waitForExit, type RedisService, type S3Service, type Spawned,
 } from './compose-stack.ts';
 
-const model = loadModel();
+/** what an operator puts in .env: the file has no default secrets */
+const SECRETS = { REDIS_PASSWORD: randomBytes(12).toString('hex'), MINIO_ROOT_USER: 'compose-test', MINIO_ROOT_PASSWORD: randomBytes(12).toString('hex') };
+const model = loadModel(SECRETS);
 const OMNIBATCH_SERVICES = ['samples', 'emulator', 'worker', 'example'];
 
 describe('docker-compose.yml as data', () => {
@@ -57,6 +59,27 @@ describe('docker-compose.yml as data', () => {
     expect(env.AWS_SECRET_ACCESS_KEY).toBe(model.services.minio.environment.MINIO_ROOT_PASSWORD);
   });
 
+  it('has no default secrets: a fresh `up` without them stops, naming each', () => {
+    for (const missing of Object.keys(SECRETS)) {
+      const env: Record<string, string> = { ...SECRETS };
+      delete env[missing];
+      expect(() => loadCompose(COMPOSE_FILE, env), missing).toThrow(new RegExp(`${missing} is required`));
+    }
+  });
+
+  it('keeps Redis unpublished and password-protected, and publishes other ports on 127.0.0.1 only', () => {
+    expect(model.services.redis.ports).toEqual([]);
+    const cmd = model.services.redis.command ?? [];
+    expect(cmd[cmd.indexOf('--requirepass') + 1]).toBe(SECRETS.REDIS_PASSWORD);
+    expect(model.services.redis.environment.REDISCLI_AUTH).toBe(SECRETS.REDIS_PASSWORD);
+    const env = model.extensions['x-omnibatch-env'] as Record<string, string>;
+    expect(env.REDIS_URL).toBe(`redis://:${SECRETS.REDIS_PASSWORD}@redis:6379`);
+    expect(model.services.minio.environment).toEqual({ MINIO_ROOT_USER: SECRETS.MINIO_ROOT_USER, MINIO_ROOT_PASSWORD: SECRETS.MINIO_ROOT_PASSWORD });
+    const published = Object.values(model.services).flatMap((s) => s.ports.map((p) => `${s.name} ${p}`));
+    expect(published.length).toBeGreaterThan(0);
+    for (const p of published) expect(p).toMatch(/^\S+ 127\.0\.0\.1:\d+:\d+$/);
+  });
+
   it('starts services in dependency order', () => {
     expect(startOrder(model)).toEqual([['redis', 'minio', 'samples', 'emulator'], ['minio-init', 'worker'], ['example']]);
   });
@@ -75,7 +98,7 @@ describe('docker-compose.yml as data', () => {
   });
 
   it('takes overrides from the host environment as compose does', () => {
-    const m = loadCompose(COMPOSE_FILE, { OMNIBATCH_BUCKET: 'archive', OMNI_BASE_URL: '', OMNI_PROTOCOL: 'dashscope', OMNI_API_KEY: 'sk-real' });
+    const m = loadCompose(COMPOSE_FILE, { ...SECRETS, OMNIBATCH_BUCKET: 'archive', OMNI_BASE_URL: '', OMNI_PROTOCOL: 'dashscope', OMNI_API_KEY: 'sk-real' });
     expect(m.services.example.command?.slice(0, 3)).toEqual(['run', 's3://archive/in/', '--out']);
     expect(m.services['minio-init'].environment.BUCKET).toBe('archive');
     // an empty OMNI_BASE_URL means "the protocol's default", which the config resolves
@@ -131,7 +154,7 @@ describe('compose interpolation and ordering', () => {
 describe('the compose services, started without Docker', () => {
   // a private Redis key prefix too, passed the way compose takes it: from the host environment
   const prefix = `compose-${randomBytes(4).toString('hex')}`;
-  const stack = loadCompose(COMPOSE_FILE, { OMNIBATCH_PREFIX: prefix });
+  const stack = loadCompose(COMPOSE_FILE, { ...SECRETS, OMNIBATCH_PREFIX: prefix });
   let redis: RedisService;
   let s3: S3Service;
   let tmp: string;
@@ -225,7 +248,8 @@ describe('the compose services, started without Docker', () => {
 
   it('the image healthcheck (`omnibatch health`, no target) answers for Redis at REDIS_URL, and fails when Redis is gone', async () => {
     const hc = ['node', 'bin/omnibatch.js', 'health'];
-    expect(await runCheck(hc, { REDIS_URL: redis.url })).toEqual({ code: 0, out: `healthy: ${redis.url}: PONG\n` });
+    // the password in REDIS_URL is never printed
+    expect(await runCheck(hc, { REDIS_URL: redis.url })).toEqual({ code: 0, out: `healthy: redis://127.0.0.1:${redis.port}: PONG\n` });
     const closed = `redis://127.0.0.1:${await freePort()}`;
     const down = await runCheck(hc, { REDIS_URL: closed });
     expect(down.code).toBe(1);

@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/paths.ts';
 import { createMetrics, startMetricsServer, type Metrics } from '../../src/ops/metrics.ts';
 import type { RunningServer } from '../../src/ops/http.ts';
 import { emptyUsage } from '../../src/models/types.ts';
@@ -115,4 +120,57 @@ describe('metrics', () => {
     server = await startMetricsServer(0, { host: '127.0.0.1', metrics: a });
     await expect(startMetricsServer(server.port, { host: '127.0.0.1', metrics: b })).rejects.toMatchObject({ code: 'listen_failed' });
   });
+});
+
+/** The local addresses listening on `port`, from the kernel's socket tables (no connection is made). */
+function listeningOn(port: number): string[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const out: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(table, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || f[3] !== '0A') continue; // 0A: LISTEN
+      const [addr, p] = f[1].split(':');
+      if (p !== hexPort) continue;
+      out.push(addr.length === 8 ? addr.match(/../g)!.reverse().map((h) => parseInt(h, 16)).join('.') : addr === '0'.repeat(32) ? '::' : addr);
+    }
+  }
+  return out;
+}
+
+describe('metrics bind address', () => {
+  it('binds 127.0.0.1 when no host is given', async () => {
+    const s = await startMetricsServer(0, { metrics: createMetrics({ defaultMetrics: false }) });
+    try {
+      expect(listeningOn(s.port)).toEqual(['127.0.0.1']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('`omnibatch worker --metrics-port 0` listens on loopback only', async () => {
+    const prefix = `test-metrics-${randomUUID().slice(0, 8)}`;
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'worker', '--metrics-port', '0', '--stages', 'report'], {
+      cwd: REPO_ROOT, env: { ...process.env, OMNIBATCH_PREFIX: prefix, LOG_LEVEL: 'info', CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let err = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "worker started" line: ${err}`)), 30_000);
+        child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /"metricsPort":(\d+)/.exec(err);
+          if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+        });
+        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`worker exited ${code}: ${err}`)); });
+      });
+      expect(listeningOn(port)).toEqual(['127.0.0.1']);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 40_000);
 });

@@ -1,10 +1,16 @@
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
+import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { createLogger } from '../../src/util/logger.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
 import {
-  backoffDelay, crossedBudgetThreshold, HEADER, parseRetryAfter, sendWebhook, shouldRetry, signBody, verifySignature,
+  backoffDelay, crossedBudgetThreshold, HEADER, notifyUrlProblem, parseRetryAfter, sendWebhook, shouldRetry, signBody, verifySignature,
 } from '../../src/ops/webhook.ts';
 
 const SECRET = 'whsec-test-4f1c9a';
@@ -126,7 +132,7 @@ describe('sendWebhook against a real receiver', () => {
 
     const ctl = new AbortController();
     const aborting = async (): Promise<void> => { ctl.abort(); };
-    const cancelled = await sendWebhook(url, 'run.completed', report, { attempts: 5, sleep: aborting, signal: ctl.signal });
+    const cancelled = await sendWebhook(url, 'run.completed', report, { secret: SECRET, attempts: 5, sleep: aborting, signal: ctl.signal });
     expect(cancelled).toMatchObject({ delivered: false, attempts: 1 });
   });
 
@@ -141,15 +147,56 @@ describe('sendWebhook against a real receiver', () => {
     for (const secret of [SECRET, 'q-secret-77', 'body-marker']) expect(logged).not.toContain(secret);
   });
 
-  it('sends unsigned (and says so) without a secret; refuses a non-http URL without trying', async () => {
+  it('refuses to send without a secret unless unsigned webhooks are allowed, and says why', async () => {
     rx = await receiver();
-    const result = await sendWebhook(rx.url, 'ping', {}, {});
+    let logged = '';
+    const sink = new Writable({ write(chunk, _enc, cb) { logged += chunk.toString(); cb(); } });
+    const log = createLogger({ level: 'info', pretty: false, destination: sink });
+    const refused = await sendWebhook(rx.url, 'ping', {}, { log });
+    expect(refused).toMatchObject({ delivered: false, attempts: 0, refused: 'webhook_unsigned' });
+    expect(rx.got).toHaveLength(0);
+    expect(logged).toContain('"code":"webhook_unsigned"');
+
+    const result = await sendWebhook(rx.url, 'ping', {}, { allowUnsigned: true, log });
     expect(result.delivered).toBe(true);
     expect(rx.got[0].headers[HEADER.signature]).toBeUndefined();
-    expect(await sendWebhook('file:///etc/passwd', 'ping', {}, {})).toMatchObject({ delivered: false, attempts: 0 });
-    expect(await sendWebhook(rx.url, 'ping', { n: 1n }, {})).toMatchObject({ delivered: false, attempts: 0 });
-    expect(rx.got).toHaveLength(1);
+    expect(logged).toContain('webhook sent unsigned');
   });
+
+  it('refuses a non-http URL or a payload that is not JSON without trying', async () => {
+    rx = await receiver();
+    expect(await sendWebhook('file:///etc/passwd', 'ping', {}, { secret: SECRET })).toMatchObject({ delivered: false, attempts: 0 });
+    expect(await sendWebhook(rx.url, 'ping', { n: 1n }, { secret: SECRET })).toMatchObject({ delivered: false, attempts: 0 });
+    expect(rx.got).toHaveLength(0);
+  });
+});
+
+describe('a run naming a notify URL', () => {
+  const cfg = (env: Record<string, string> = {}) => loadConfig({ env });
+  const req = { source: '/in/', destination: '/out/', task: 'caption', notifyUrl: 'https://hooks.example/omnibatch' };
+
+  it('is refused up front without a secret, with a coded error', () => {
+    expect(() => buildRunSpec(req, cfg(), newRunId())).toThrow(expect.objectContaining({ code: 'webhook_unsigned', retryable: false }));
+    expect(() => buildRunSpec({ ...req, notifyUrl: 'file:///etc/passwd' }, cfg({ OMNIBATCH_WEBHOOK_SECRET: SECRET }), newRunId()))
+      .toThrow(expect.objectContaining({ code: 'invalid_request' }));
+  });
+
+  it('is accepted with a secret, or with unsigned webhooks allowed by the run or the operator', () => {
+    expect(buildRunSpec(req, cfg({ OMNIBATCH_WEBHOOK_SECRET: SECRET }), newRunId()).allowUnsignedWebhooks).toBeUndefined();
+    expect(buildRunSpec({ ...req, allowUnsignedWebhooks: true }, cfg(), newRunId()).allowUnsignedWebhooks).toBe(true);
+    expect(buildRunSpec(req, cfg({ OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS: '1' }), newRunId()).notifyUrl).toBe(req.notifyUrl);
+    expect(notifyUrlProblem(req.notifyUrl, { secret: SECRET })).toBeUndefined();
+  });
+
+  it('`omnibatch run --notify-url` without a secret exits 1 with the code, before anything is queued', async () => {
+    const env: Record<string, string | undefined> = { ...process.env, OMNIBATCH_PREFIX: `test-whk-${process.pid}`, LOG_LEVEL: 'silent' };
+    delete env.OMNIBATCH_WEBHOOK_SECRET;
+    delete env.OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS;
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'run', os.tmpdir(), '--out', path.join(os.tmpdir(), 'never'),
+      '--task', 'caption', '--notify-url', 'http://127.0.0.1:9/hook'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('webhook_unsigned');
+  }, 70_000);
 });
 
 describe('webhook decisions', () => {
