@@ -12,7 +12,10 @@ export const apiErrors = {
   invalidParameter: (message: string): ApiError => ({ status: 400, code: 'InvalidParameter', compatCode: 'invalid_parameter_error',
     compatType: 'invalid_request_error', message }),
   streamOnly: (): ApiError => apiErrors.invalidParameter('This model only support stream mode, please enable the stream parameter to access the model. '),
-  inputLength: (max: number): ApiError => apiErrors.invalidParameter(`<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, ${max}]`),
+  // The real envelope of an input overflow: DashScope's algorithm code on a 400, and DMXAPI relays it.
+  inputLength: (max: number): ApiError => ({ status: 400, code: 'InternalError.Algo.InvalidParameter', relayCode: 'InternalError.Algo.InvalidParameter',
+    compatCode: 'invalid_parameter_error', compatType: 'invalid_request_error', message: `Range of input length should be [1, ${max}]`,
+    compatMessage: `<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, ${max}]` }),
   modelNotFound: (model: string): ApiError => ({ status: 404, code: 'ModelNotFound', compatCode: 'model_not_found', compatType: 'invalid_request_error',
     message: 'Model can not be found.', compatMessage: `The model \`${model}\` does not exist or you do not have access to it.` }),
   inspectInput: (): ApiError => ({ status: 400, code: 'DataInspectionFailed', compatCode: 'data_inspection_failed', compatType: 'data_inspection_failed',
@@ -44,8 +47,10 @@ export const apiErrors = {
 /** The JSON body of an error response in the protocol's envelope. */
 export function errorBody(protocol: WireProtocol, err: ApiError, requestId: string): Record<string, unknown> {
   if (protocol === 'native') return { code: err.code, message: err.message, request_id: requestId };
+  // DMXAPI passes some upstream codes through unchanged (relayCode), with the upstream's own message.
+  const relayed = protocol === 'responses' && err.relayCode !== undefined;
   return {
-    error: { message: err.compatMessage ?? err.message, type: err.compatType, param: null, code: err.compatCode },
+    error: { message: relayed ? err.message : err.compatMessage ?? err.message, type: err.compatType, param: null, code: relayed ? err.relayCode : err.compatCode },
     request_id: requestId,
   };
 }

@@ -44,6 +44,8 @@ export interface ApiError {
   compatCode: string;
   compatType: string;
   message: string;
+  /** the code DMXAPI's /v1/responses relays from upstream instead of compatCode (input overflow) */
+  relayCode?: string;
   /** compat message when it differs from the native one */
   compatMessage?: string;
   retryAfterS?: number;

@@ -127,8 +127,9 @@ export function buildBody(protocol: Protocol, req: ModelRequest, media?: MediaRe
   if (protocol === 'chat') {
     return { ...common, messages: chatMessages(req, media), ...(req.maxOutputTokens && { max_tokens: req.maxOutputTokens }) };
   }
-  // DMXAPI keeps the chat body, with `input` for `messages` and chat-style content parts.
-  return { ...common, input: chatMessages(req, media), ...(req.maxOutputTokens && { max_output_tokens: req.maxOutputTokens }) };
+  // DMXAPI keeps the chat body, with `input` for `messages` and chat-style content parts. No output cap:
+  // its seeds (000, 002) never show max_output_tokens, so it is not sent (and not relied on by a budget).
+  return { ...common, input: chatMessages(req, media) };
 }
 
 function nativeBody(req: ModelRequest, media: MediaRef | undefined): Record<string, unknown> {

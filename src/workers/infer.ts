@@ -55,7 +55,9 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
   const seconds = d.endS - d.startS;
   const sizing = { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt, ...(d.video && { video: d.video }) };
   // Under a budget every request carries an output cap, so its reservation is an upper bound, not a guess.
-  const maxOutputTokens = spec.budgetMicros !== undefined ? budgetOutputCap(seconds, spec.task, model.id) : undefined;
+  // DMXAPI (responses) never shows an output cap (seeds 000, 002): none is sent, so the reservation is the model's own ceiling.
+  const maxOutputTokens = spec.budgetMicros === undefined ? undefined
+    : spec.protocol === 'responses' ? model.limits.maxOutputTokens : budgetOutputCap(seconds, spec.task, model.id);
   if (spec.budgetMicros !== undefined) {
     const estimate = estimateChunkCost(seconds, { ...sizing, pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens });
     if (!estimate.priced) {
@@ -81,8 +83,8 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
 
   const result = await withTempDir(`inf-${d.fileId}-${d.chunk}`, async (dir) => {
     const media: ModelRequest['media'] = spec.inputMode === 'url'
-      ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format }
-      : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format };
+      ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format, seconds }
+      : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format, seconds };
     const ts = TASK_SPECS[spec.task];
     const audioFile = ts.wantsAudioOut ? path.join(dir, 'out.wav') : undefined;
     const req: ModelRequest = {
