@@ -10,7 +10,7 @@
  */
 import { findModel, type ModelSpec, type Region } from '../models/catalog.ts';
 import { audioTokens, textTokens, videoTokens } from '../models/tokens.ts';
-import type { Usage } from '../models/types.ts';
+import type { Protocol, Usage } from '../models/types.ts';
 import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { addCost, resolvePrices, usageCost, ZERO_COST, type Cost, type PricingOverride } from './price.ts';
@@ -324,6 +324,17 @@ export function estimateChunkCost(chunkSeconds: number, opts: ChunkCostOptions):
 export function budgetOutputCap(chunkSeconds: number, task: Task, model: string): number {
   const prior = OUTPUT_PRIORS[task].high;
   return Math.min(specOf(model).limits.maxOutputTokens, 2 * Math.ceil(prior.perRequest + prior.perSecond * chunkSeconds));
+}
+
+/**
+ * A budgeted request's output bound per protocol: `send` is the cap put in the request (undefined: none),
+ * `reserve` the output tokens its reservation assumes. DMXAPI's /v1/responses never shows an output cap in
+ * its seeds (000, 002), so none is sent there and only the model's own ceiling bounds the answer.
+ */
+export function budgetOutputBound(protocol: Protocol, chunkSeconds: number, task: Task, model: string): { send?: number; reserve: number } {
+  if (protocol === 'responses') return { reserve: specOf(model).limits.maxOutputTokens };
+  const cap = budgetOutputCap(chunkSeconds, task, model);
+  return { send: cap, reserve: cap };
 }
 
 /** The input tokens one request will send: what the TPM bucket takes before the call. */

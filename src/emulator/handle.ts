@@ -92,7 +92,7 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
     media.push(m);
   }
   const input = billInput(parsed, media, spec, opts.templateTextTokens);
-  const tooMuch = checkMeasured(media, { input, output: { text: 0, audio: 0, reasoning: 0 } }, parsed, spec);
+  const tooMuch = checkMeasured(media, { input, output: { text: 0, audio: 0, reasoning: 0 } }, parsed, spec, opts.maxInputTokens);
   if (tooMuch) return refuse(tooMuch);
 
   let audioOverride: number | undefined;

@@ -61,7 +61,8 @@ export function checkBase64(chars: number, spec: ModelSpec): ApiError | undefine
   return undefined;
 }
 
-export function checkMeasured(media: readonly Measured[], billed: Billed, req: ParsedRequest, spec: ModelSpec): ApiError | undefined {
+/** @param maxInputTokens a stricter ceiling than the model's (tests of the overflow path) */
+export function checkMeasured(media: readonly Measured[], billed: Billed, req: ParsedRequest, spec: ModelSpec, maxInputTokens = Infinity): ApiError | undefined {
   for (const m of media) {
     if (m.kind === 'audio') {
       const lim = spec.limits.audio;
@@ -78,7 +79,7 @@ export function checkMeasured(media: readonly Measured[], billed: Billed, req: P
       return apiErrors.invalidParameter(`The image size exceeds the limit of ${spec.limits.imageMaxBytes} bytes.`);
     }
   }
-  const max = req.thinking ? (spec.limits.maxInputTokensThinking ?? spec.limits.maxInputTokens) : spec.limits.maxInputTokens;
+  const max = Math.min(maxInputTokens, req.thinking ? (spec.limits.maxInputTokensThinking ?? spec.limits.maxInputTokens) : spec.limits.maxInputTokens);
   const input = billed.input.text + billed.input.audio + billed.input.image + billed.input.video;
   if (input > max) return apiErrors.inputLength(max);
   return undefined;

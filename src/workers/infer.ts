@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { Worker, type Job } from 'bullmq';
-import { budgetOutputCap, estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
+import { budgetOutputBound, estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
 import { addCost, costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
@@ -55,9 +55,9 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
   const seconds = d.endS - d.startS;
   const sizing = { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt, ...(d.video && { video: d.video }) };
   // Under a budget every request carries an output cap, so its reservation is an upper bound, not a guess.
-  // DMXAPI (responses) never shows an output cap (seeds 000, 002): none is sent, so the reservation is the model's own ceiling.
-  const maxOutputTokens = spec.budgetMicros === undefined ? undefined
-    : spec.protocol === 'responses' ? model.limits.maxOutputTokens : budgetOutputCap(seconds, spec.task, model.id);
+  // Per protocol: responses sends no cap (its seeds show none), so its reservation is the model's own ceiling.
+  const bound = spec.budgetMicros !== undefined ? budgetOutputBound(spec.protocol, seconds, spec.task, model.id) : undefined;
+  const maxOutputTokens = bound?.reserve;
   if (spec.budgetMicros !== undefined) {
     const estimate = estimateChunkCost(seconds, { ...sizing, pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens });
     if (!estimate.priced) {
@@ -92,7 +92,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
       ...(spec.prompt && model.acceptsPrompt && { prompt: spec.prompt }),
       media,
       ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
-      ...(maxOutputTokens && { maxOutputTokens }),
+      ...(bound?.send && { maxOutputTokens: bound.send }),
     };
     const firstKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'first.json');
     const first: FirstAnswer = {
