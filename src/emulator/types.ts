@@ -32,7 +32,7 @@ export interface ParsedRequest {
   messages: ParsedMessage[];
   thinking: boolean;
   /** set when the output modalities include audio */
-  audioOut?: { voice: string | undefined };
+  audioOut?: { voice: string | undefined; format?: string | undefined };
 }
 
 /** One refusal, protocol-neutral: native code and compat code/type, HTTP status, message. */

@@ -15,11 +15,14 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
   for (const m of req.messages) {
     if (m.role !== 'user' && m.media.length > 0) return apiErrors.invalidParameter(`The ${m.role} message may contain text only.`);
     const kinds = new Set(m.media.map((p) => modality(p.kind)));
-    if (kinds.size > 1) return apiErrors.invalidParameter(`Only one non-text modality is allowed per user message, got: ${[...kinds].join(', ')}.`);
+    if (kinds.size > 1 && !spec.mixedMedia) return apiErrors.invalidParameter(`Only one non-text modality is allowed per user message, got: ${[...kinds].join(', ')}.`);
   }
   const all = req.messages.flatMap((m) => m.media);
-  if (all.filter((p) => p.kind === 'audio').length > 1) return apiErrors.invalidParameter('Only one audio file is allowed per request.');
-  if (all.filter((p) => p.kind === 'video' || p.kind === 'frames').length > 1) return apiErrors.invalidParameter('Only one video is allowed per request.');
+  // One audio file and one video per request, except where any combination is allowed (002:52).
+  if (!spec.mixedMedia) {
+    if (all.filter((p) => p.kind === 'audio').length > 1) return apiErrors.invalidParameter('Only one audio file is allowed per request.');
+    if (all.filter((p) => p.kind === 'video' || p.kind === 'frames').length > 1) return apiErrors.invalidParameter('Only one video is allowed per request.');
+  }
   for (const p of all) {
     if (!spec.inputs.includes(modality(p.kind) as never)) return apiErrors.invalidParameter(`The model ${spec.id} does not accept ${modality(p.kind)} input.`);
   }
@@ -33,6 +36,8 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
   if (req.audioOut) {
     if (!spec.outputs.includes('audio')) return apiErrors.invalidParameter(`The model ${spec.id} does not support audio output.`);
     if (req.thinking) return apiErrors.invalidParameter('Audio output is not supported in thinking mode: set modalities to ["text"].');
+    // 001:190 / 000:1004: "只支持设定为"wav"".
+    if (req.audioOut.format !== undefined && req.audioOut.format !== 'wav') return apiErrors.invalidParameter(`Audio format ${req.audioOut.format} is not supported: only "wav".`);
     if (req.audioOut.voice !== undefined && refusesVoice(req.model, req.audioOut.voice)) {
       return apiErrors.invalidParameter(`Voice ${req.audioOut.voice} is not supported by ${req.model}.`);
     }

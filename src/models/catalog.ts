@@ -97,6 +97,8 @@ export interface ModelSpec {
   streamOnly: boolean;
   /** the seed forbids a system message when audio output is asked for */
   noSystemWithAudio: boolean;
+  /** one user message may mix several non-text modalities (qwen3.5-omni: 002:52); others take one (001:180) */
+  mixedMedia: boolean;
   voices: VoiceList;
   defaultVoice?: string;
   limits: ModelLimits;
@@ -181,6 +183,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     streamOnly: true,
     // 001:1432 "Qwen3-Omni-Flash模型已支持设定System Message".
     noSystemWithAudio: false,
+    mixedMedia: false,
     voices: FLASH_VOICES,
     defaultVoice: 'Cherry',
     limits: {
@@ -216,6 +219,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     streamOnly: true,
     // 001:186 "Qwen-Omni-Turbo 在输出模态包括音频时不支持设定 System Message".
     noSystemWithAudio: true,
+    mixedMedia: false,
     voices: TURBO_VOICES,
     defaultVoice: 'Cherry',
     limits: {
@@ -249,6 +253,8 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     streamOnly: true,
     // 002:46,87 "输出含音频时不支持" a system message.
     noSystemWithAudio: true,
+    // 002:52 "支持文本与图片、音频、视频的任意组合同时输入,不限于单一模态".
+    mixedMedia: true,
     voices: PLUS_VOICES,
     defaultVoice: 'Tina',
     // Token ceilings are unpublished: the media limits bind long before these generous values (002:2: 3 h audio, 1 h video).
@@ -272,6 +278,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     supportsThinking: false,
     streamOnly: true,
     noSystemWithAudio: true,
+    mixedMedia: false,
     voices: OPEN_VOICES,
     defaultVoice: 'Ethan',
     // 001:166: 32,768 context / 30,720 in / 2,048 out; media limits as turbo's (unverified).
@@ -294,6 +301,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     supportsThinking: false,
     streamOnly: false,
     noSystemWithAudio: false,
+    mixedMedia: false,
     voices: NO_VOICES,
     limits: {
       maxInputTokens: 32_768, maxOutputTokens: 32_768,
