@@ -26,11 +26,12 @@ async function noise(dir: string, name: string, seconds: number): Promise<void> 
   await runFfmpeg(['-v', 'error', '-y', '-f', 'lavfi', '-i', `anoisesrc=d=${seconds}:c=pink:r=16000:a=0.2`, '-ac', '1', path.join(dir, name)]);
 }
 
-describe('an input overflow with the real envelope', () => {
+describe('an input overflow with the real envelope, over DMXAPI (which relays the upstream code)', () => {
   let h: Harness;
   beforeAll(async () => {
     // The (emulated) service's input ceiling is 700 tokens: a 60 s chunk (750 audio tokens) overflows.
-    h = await startHarness({ emulator: { maxInputTokens: 700 } });
+    const port = await freePort();
+    h = await startHarness({ emulator: { port, maxInputTokens: 700 }, env: { OMNI_PROTOCOL: 'responses', OMNI_BASE_URL: `http://127.0.0.1:${port}/v1` } });
     await h.startWorkers({ inferConcurrency: 2 });
   });
   afterAll(async () => h?.close());
@@ -39,7 +40,7 @@ describe('an input overflow with the real envelope', () => {
     const dir = path.join(h.tmp, 'in');
     await noise(dir, 'long.wav', 120);
     const out = path.join(h.tmp, 'out');
-    const s = await h.run({ source: dir, destination: out, task: 'transcribe', chunkSeconds: 100 });
+    const s = await h.run({ source: dir, destination: out, task: 'transcribe', model: 'qwen3-omni-flash-all', chunkSeconds: 100 });
     expect(s.status).toBe('completed');
     const doc = JSON.parse(await readFile(path.join(out, 'long.wav.json'), 'utf8'));
     expect(doc.chunks.at(-1).end_s).toBeGreaterThan(119);
