@@ -375,3 +375,9 @@ export function servingWarning(name: string, protocol: Protocol): string | undef
   const others = findModel(name)!.names.filter((n) => n.protocols.includes(protocol)).map((n) => n.name);
   return `${name} is not documented for the ${protocol} protocol (it is for ${served.protocols.join(', ')})${others.length ? `; that endpoint documents ${others.join(', ')}` : ''}`;
 }
+
+/** The name of `model`'s entry that `protocol`'s endpoint serves (a task's default on DMXAPI is the -all name). */
+export function nameFor(model: string, protocol: Protocol): string {
+  if (serves(model, protocol)) return model;
+  return findModel(model)?.names.find((n) => n.protocols.includes(protocol))?.name ?? model;
+}

@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts';
 import { taskFingerprint } from '../outputs/fingerprint.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
-import { checkVoice, findModel, protocolRefusal, servingWarning, type PriceTable } from '../models/catalog.ts';
+import { checkVoice, findModel, nameFor, protocolRefusal, servingWarning, type PriceTable } from '../models/catalog.ts';
 import { rootLogger } from '../util/logger.ts';
 import { loadPricing } from '../config/pricing.ts';
 import { resolvePrices } from '../cost/price.ts';
@@ -48,7 +48,8 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
-  const modelName = req.model ?? ts.defaultModel;
+  // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
+  const modelName = req.model ?? nameFor(ts.defaultModel, cfg.protocol);
   const model = findModel(modelName);
   if (!model) throw new OmniError('model_not_found', `unknown model "${modelName}"`, { retryable: false });
   const refusal = protocolRefusal(modelName, cfg.protocol);

@@ -71,6 +71,9 @@ describe('1. the model name is sent as given', () => {
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash-all' }, responses, newRunId()).model).toBe('qwen3-omni-flash-all');
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3.5-omni-plus-all' }, responses, newRunId()).model).toBe('qwen3.5-omni-plus-all');
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash-2025-09-15' }, chat, newRunId()).model).toBe('qwen3-omni-flash-2025-09-15');
+    // A task's default model goes by the name the protocol's endpoint serves.
+    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe' }, responses, newRunId()).model).toBe('qwen3-omni-flash-all');
+    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe' }, chat, newRunId()).model).toBe('qwen3-omni-flash');
     for (const alias of ['qwen-omni-turbo-2025-01-19', 'qwen-omni-turbo-0119', 'qwen-omni-turbo-latest']) expect(findModel(alias)?.id).toBe('qwen-omni-turbo');
     expect(findModel('qwen3-omni-flash-0915')?.id).toBe('qwen3-omni-flash');
     // The result records both names.
