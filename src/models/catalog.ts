@@ -1,7 +1,10 @@
 /**
- * The model catalogue: limits, token rules and prices of every model the tool knows, from design.md's
- * table and protocol.md §6-7. Pure data plus lookups; prices are integer micro-units of the currency per
- * million tokens, so every cost computed from them is exact integer arithmetic.
+ * The model catalogue: names, limits, voices, token rules and prices of every model the tool knows, from
+ * the seed documents (../shared/seeds, cited as file:line) and protocol.md §6-7 where no seed speaks. Each
+ * model lists every name a provider serves with the protocols that serve it: the name a user gives is
+ * what is sent (DMXAPI's `-all` names, DashScope's snapshots); the entry only supplies limits and prices.
+ * Every price carries its source (`priceSources`): a seed line, or "unverified". Pure data plus lookups;
+ * prices are integer micro-units of the currency per million tokens, so costs are exact integer arithmetic.
  */
 import type { Protocol } from './types.ts';
 
