@@ -32,18 +32,18 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
     if (req.messages.some((m) => m.texts.length > 0)) return apiErrors.invalidParameter(`The model ${spec.id} does not accept text input: send audio only.`);
     if (all.length !== 1 || all[0].kind !== 'audio') return apiErrors.invalidParameter(`The model ${spec.id} requires exactly one audio input.`);
   }
-  if (req.thinking && !spec.supportsThinking) return apiErrors.invalidParameter(`The model ${spec.id} does not support enable_thinking.`);
+  if (req.thinking && !spec.supportsThinking) return apiErrors.algoInvalid(`The model ${spec.id} does not support enable_thinking.`);
   if (req.audioOut) {
-    if (!spec.outputs.includes('audio')) return apiErrors.invalidParameter(`The model ${spec.id} does not support audio output.`);
-    if (req.thinking) return apiErrors.invalidParameter('Audio output is not supported in thinking mode: set modalities to ["text"].');
+    if (!spec.outputs.includes('audio')) return apiErrors.algoInvalid(`The model ${spec.id} does not support audio output.`);
+    if (req.thinking) return apiErrors.algoInvalid('Audio output is not supported in thinking mode: set modalities to ["text"].');
     // 001:190 / 000:1004: "只支持设定为"wav"".
-    if (req.audioOut.format !== undefined && req.audioOut.format !== 'wav') return apiErrors.invalidParameter(`Audio format ${req.audioOut.format} is not supported: only "wav".`);
+    if (req.audioOut.format !== undefined && req.audioOut.format !== 'wav') return apiErrors.algoInvalid(`Audio format ${req.audioOut.format} is not supported: only "wav".`);
     if (req.audioOut.voice !== undefined && refusesVoice(req.model, req.audioOut.voice)) {
-      return apiErrors.invalidParameter(`Voice ${req.audioOut.voice} is not supported by ${req.model}.`);
+      return apiErrors.algoInvalid(`Voice ${req.audioOut.voice} is not supported by ${req.model}.`);
     }
     // Per seed: turbo (001:186) and qwen3.5-omni-plus (002:46,87) refuse it; qwen3-omni-flash accepts it (001:1432).
     if (spec.noSystemWithAudio && req.messages.some((m) => m.role === 'system')) {
-      return apiErrors.invalidParameter('A system message is not supported when audio output is requested.');
+      return apiErrors.algoInvalid('A system message is not supported when audio output is requested.');
     }
   }
   return undefined;

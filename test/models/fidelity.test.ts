@@ -132,6 +132,19 @@ describe('2. a 4xx is never a server error; an input overflow re-plans', () => {
   });
 });
 
+describe('2b. bad parameters in the algorithm layer\'s envelope are permanent request errors', () => {
+  it('over DMXAPI (relayed InternalError.Algo.InvalidParameter) and compat, a refused voice or system message is invalid_request', async () => {
+    const voice = await post('responses', speech('qwen3-omni-flash-all', 'Nobody'));
+    expect(voice.status).toBe(400);
+    expect(await voice.json()).toMatchObject({ error: { code: 'InternalError.Algo.InvalidParameter', message: 'Voice Nobody is not supported by qwen3-omni-flash-all.' } });
+    const file = path.join(dir, 'never.wav');
+    const err = await withClient('responses', (c) => failure(c.complete({ model: 'qwen3-omni-flash-all', prompt: 'x', audioOut: { voice: 'Nobody', file } })));
+    expect(err).toMatchObject({ code: 'invalid_request', retryable: false, status: 400, providerCode: 'InternalError.Algo.InvalidParameter' });
+    const compat = await post('chat', speech('qwen-omni-turbo', 'Cherry', { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }] }));
+    expect(await compat.json()).toMatchObject({ error: { code: 'invalid_parameter_error', message: '<400> InternalError.Algo.InvalidParameter: A system message is not supported when audio output is requested.' } });
+  });
+});
+
 describe('3. voices come from each name\'s seed', () => {
   it('documented voices pass; an unknown one warns unless the seed closes the list', () => {
     expect(checkVoice('qwen3-omni-flash-all', 'Serena')).toEqual({ ok: true });
