@@ -197,7 +197,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     },
     tokens: QWEN3_TOKENS,
     prices: {
-      // unverified: no seed gives qwen3-omni-flash prices; protocol.md §7 [O] (official model list page).
+      // Every qwen3-omni-flash price is unverified: no seed gives them; protocol.md §7 [O] (official model list page).
       cn: { currency: 'CNY', inputText: p(1.8), inputAudio: p(15.8), inputImage: p(3.3), inputVideo: p(3.3),
         outputTextTextOnly: p(6.9), outputTextMultimodal: p(12.7), outputAudio: p(62.6) },
       // unverified: protocol.md §7 [O]+[3P]. Singapore's image/video input price is not confirmed: left unpriced.
@@ -233,11 +233,18 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     },
     tokens: TURBO_TOKENS,
     prices: {
-      // 004:72 per thousand tokens: text 0.0004, audio 0.025, image/video 0.0015; out text 0.0016 / 0.0045.
-      // Audio output is not in the seed (004:100 "当前仅支持文本输出"): ¥50 is unverified (protocol.md §7).
-      cn: { currency: 'CNY', inputText: p(0.4), inputAudio: p(25), inputImage: p(1.5), inputVideo: p(1.5),
-        outputTextTextOnly: p(1.6), outputTextMultimodal: p(4.5), outputAudio: p(50) },
-      // unverified: protocol.md §7 [O]/[3P].
+      // 004:72 gives them per thousand tokens (0.0004元 = ¥0.4 per million).
+      cn: {
+        currency: 'CNY',
+        inputText: p(0.4), // 004:72 "文本0.0004元"
+        inputAudio: p(25), // 004:72 "音频0.025元"
+        inputImage: p(1.5), // 004:72 "图片/视频0.0015元"
+        inputVideo: p(1.5), // 004:72 "图片/视频0.0015元"
+        outputTextTextOnly: p(1.6), // 004:72 "0.0016元(输入仅包含文本时)"
+        outputTextMultimodal: p(4.5), // 004:72 "0.0045元(输入包含图片/音频/视频时)"
+        outputAudio: p(50), // unverified: not in the seed (004:100 "当前仅支持文本输出"); protocol.md §7
+      },
+      // Every Singapore turbo price is unverified: protocol.md §7 [O]/[3P].
       intl: { currency: 'USD', inputText: p(0.07), inputAudio: p(4.44), inputImage: p(0.21), inputVideo: p(0.21),
         outputTextTextOnly: p(0.27), outputTextMultimodal: p(0.63), outputAudio: p(8.89) },
     },
@@ -315,8 +322,20 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     // 003 gives one input price and one output price, in dollars for both regions. The one input price
     // covers text too: the service reports hidden template text tokens, which must not leave a chunk unpriced.
     prices: {
-      intl: { currency: 'USD', inputAudio: p(3.81), inputText: p(3.81), outputTextTextOnly: p(3.06), outputTextMultimodal: p(3.06) },
-      cn: { currency: 'USD', inputAudio: p(2.265), inputText: p(2.265), outputTextTextOnly: p(1.821), outputTextMultimodal: p(1.821) },
+      intl: {
+        currency: 'USD',
+        inputAudio: p(3.81), // 003:6 輸入成本 $3.81
+        inputText: p(3.81), // 003:6 the same single input price (template tokens)
+        outputTextTextOnly: p(3.06), // 003:6 輸出成本 $3.06
+        outputTextMultimodal: p(3.06), // 003:6
+      },
+      cn: {
+        currency: 'USD',
+        inputAudio: p(2.265), // 003:10 輸入成本 $2.265
+        inputText: p(2.265), // 003:10 the same single input price (template tokens)
+        outputTextTextOnly: p(1.821), // 003:10 輸出成本 $1.821
+        outputTextMultimodal: p(1.821), // 003:10
+      },
     },
     priceSources: { intl: `${S003}:6`, cn: `${S003}:10` },
   }),
