@@ -10,8 +10,8 @@
  */
 import { findModel, type ModelSpec, type Region } from '../models/catalog.ts';
 import { audioTokens, textTokens, videoTokens } from '../models/tokens.ts';
-import type { Usage } from '../models/types.ts';
-import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
+import type { Protocol, Usage } from '../models/types.ts';
+import { outputCapTokens, TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { addCost, resolvePrices, usageCost, ZERO_COST, type Cost, type PricingOverride } from './price.ts';
 
@@ -33,7 +33,7 @@ export interface Range<T> {
  *   characters/s, one token each); expected 3/s for pauses, high 6/s for fast speech, low 0 for music.
  * - moderate: one JSON verdict per chunk; an empty verdict is about 25 tokens, a busy one a few hundred.
  * - describe: a scene-by-scene description, 120 tokens plus 1.5/s (50 to 300 plus 4/s).
- * - speak: a short summary (80 text tokens, 30 to 200), spoken: see AUDIO_TOKENS_PER_TEXT_TOKEN.
+ * - speak: a short summary (80 text tokens, 30 to 200), spoken: see audioTokensPerTextToken.
  * - custom: anything; a wide range.
  */
 export const OUTPUT_PRIORS: Readonly<Record<Task, Range<OutputPrior>>> = Object.freeze({
@@ -45,8 +45,19 @@ export const OUTPUT_PRIORS: Readonly<Record<Task, Range<OutputPrior>>> = Object.
   custom: { low: { perRequest: 10, perSecond: 0 }, expected: { perRequest: 100, perSecond: 1 }, high: { perRequest: 500, perSecond: 4 } },
 });
 
-/** Spoken output at 12.5 audio tokens/s carries about 3.75 text tokens/s: 10/3 audio tokens per text token. */
-export const AUDIO_TOKENS_PER_TEXT_TOKEN = 10 / 3;
+/** Speech carries about 3.75 text tokens a second (150 words/min, see `transcribe` above). */
+export const SPOKEN_TEXT_TOKENS_PER_SECOND = 3.75;
+
+/**
+ * Audio tokens per spoken text token, from the model's own audio token rate: 12.5/s (qwen3) -> 10/3,
+ * 25/s (qwen-omni-turbo) -> 20/3. One ratio for every model would under-reserve the faster-rate models.
+ */
+export function audioTokensPerTextToken(spec: ModelSpec): number {
+  return spec.tokens.audioTokensPerSecond / SPOKEN_TEXT_TOKENS_PER_SECOND;
+}
+
+/** The qwen3 ratio (12.5 audio tokens/s): kept for callers that have no model at hand. */
+export const AUDIO_TOKENS_PER_TEXT_TOKEN = 12.5 / SPOKEN_TEXT_TOKENS_PER_SECOND;
 
 /** Seconds one request takes: a fixed part, decoding the media, and generating the expected output. */
 export interface LatencyModel {
@@ -143,7 +154,7 @@ export function chunkLengths(file: EstimateFile, task: Task): number[] {
 
 function outputTokens(prior: OutputPrior, seconds: number, spec: ModelSpec, audioOut: boolean): { text: number; audio: number } {
   const text = Math.min(spec.limits.maxOutputTokens, Math.ceil(prior.perRequest + prior.perSecond * seconds));
-  return { text, audio: audioOut ? Math.ceil(text * AUDIO_TOKENS_PER_TEXT_TOKEN) : 0 };
+  return { text, audio: audioOut ? Math.ceil(text * audioTokensPerTextToken(spec)) : 0 };
 }
 
 function usageOf(input: TokenCounts, out: { text: number; audio: number }): Usage {
@@ -302,8 +313,21 @@ export function estimateChunkCost(chunkSeconds: number, opts: ChunkCostOptions):
   const c = estimateChunk(chunkSeconds, opts, ctx);
   if (opts.maxOutputTokens === undefined) return c.cost.high;
   const text = opts.maxOutputTokens;
-  const out = { text, audio: ctx.audioOut ? Math.ceil(text * AUDIO_TOKENS_PER_TEXT_TOKEN) : 0 };
+  const out = { text, audio: ctx.audioOut ? Math.ceil(text * audioTokensPerTextToken(ctx.spec)) : 0 };
   return usageCost(usageOf(c.input, out), ctx.prices);
+}
+
+/**
+ * A request's output bound per protocol: `send` is the cap put in the request (undefined: none), `reserve`
+ * the output tokens a budget reservation assumes. Every request carries the task's cap (outputCapTokens),
+ * budget or not, except on DMXAPI's /v1/responses, whose seeds (000, 002) never show an output cap: none is
+ * sent there and only the model's own ceiling bounds the answer.
+ */
+export function outputBound(protocol: Protocol, chunkSeconds: number, task: Task, model: string): { send?: number; reserve: number } {
+  const ceiling = specOf(model).limits.maxOutputTokens;
+  if (protocol === 'responses') return { reserve: ceiling };
+  const cap = outputCapTokens(task, chunkSeconds, ceiling);
+  return { send: cap, reserve: cap };
 }
 
 /** The input tokens one request will send: what the TPM bucket takes before the call. */

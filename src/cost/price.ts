@@ -1,6 +1,7 @@
 /**
  * Tokens -> money, pure. Amounts are integer micro-units of the price table's currency; a usage with a
- * non-zero count in a category that has no published price is `priced: false`, never zero.
+ * non-zero count in a category that has no published price is `priced: false`, never zero. The prices
+ * themselves, each with its source (seed file and line, or "unverified"), are in models/catalog.ts.
  */
 import { findModel, type PriceTable, type Region, type Currency } from '../models/catalog.ts';
 import type { Usage } from '../models/types.ts';
@@ -39,8 +40,9 @@ export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
     [usage.input.audio, prices.inputAudio],
     [usage.input.image, prices.inputImage],
     [usage.input.video, prices.inputVideo],
-    // When audio is produced its text is not billed (docs/protocols.md §7: "out audio (text free)").
-    [audioOut ? 0 : usage.output.text + usage.output.reasoning, textOutPrice],
+    // When audio is produced its text is not billed (docs/protocols.md §7: "out audio (text free)"), but only a
+    // reported split proves that tokens are text: an inferred split (DMXAPI totals) prices both parts.
+    [audioOut && !usage.inferred ? 0 : usage.output.text + usage.output.reasoning, textOutPrice],
     [usage.output.audio, prices.outputAudio],
   ];
   let scaled = 0; // micro-units x 1e6 (tokens x micro-units per million tokens)

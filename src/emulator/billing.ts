@@ -17,9 +17,13 @@ export function imageTokens(width: number, height: number, rules: TokenRules): n
   return (w / rules.patchPx) * (h / rules.patchPx) + 2;
 }
 
-export function billInput(req: ParsedRequest, media: readonly Measured[], spec: ModelSpec): Billed['input'] {
+/**
+ * @param templateTokens hidden template text tokens a prompt-less model (the captioner) reports anyway:
+ *   real usage blocks count them, so a client must price them (an unpriced chunk would fail a budget)
+ */
+export function billInput(req: ParsedRequest, media: readonly Measured[], spec: ModelSpec, templateTokens = 0): Billed['input'] {
   const rules = spec.tokens;
-  const input = { text: 0, audio: 0, image: 0, video: 0 };
+  const input = { text: spec.acceptsPrompt ? 0 : templateTokens, audio: 0, image: 0, video: 0 };
   for (const m of req.messages) for (const t of m.texts) input.text += textTokens(t);
   for (const m of media) {
     if (m.kind === 'audio') input.audio += audioTokens(m.durationS, rules);

@@ -11,8 +11,17 @@ export const apiErrors = {
     message: 'Invalid API-key provided.', compatMessage: `Incorrect API key provided. For details, see: ${DOC}#apikey-error` }),
   invalidParameter: (message: string): ApiError => ({ status: 400, code: 'InvalidParameter', compatCode: 'invalid_parameter_error',
     compatType: 'invalid_request_error', message }),
+  /**
+   * A parameter the model's algorithm layer refuses (voice, system message, thinking with audio, format,
+   * input overflow): DashScope answers 400 with code InternalError.Algo.InvalidParameter (native), the compat
+   * API wraps it in invalid_parameter_error with the code in the message, DMXAPI relays the upstream code.
+   */
+  algoInvalid: (message: string): ApiError => ({ status: 400, code: 'InternalError.Algo.InvalidParameter', relayCode: 'InternalError.Algo.InvalidParameter',
+    compatCode: 'invalid_parameter_error', compatType: 'invalid_request_error', message,
+    compatMessage: `<400> InternalError.Algo.InvalidParameter: ${message}` }),
   streamOnly: (): ApiError => apiErrors.invalidParameter('This model only support stream mode, please enable the stream parameter to access the model. '),
-  inputLength: (max: number): ApiError => apiErrors.invalidParameter(`<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, ${max}]`),
+  // The real envelope of an input overflow.
+  inputLength: (max: number): ApiError => apiErrors.algoInvalid(`Range of input length should be [1, ${max}]`),
   modelNotFound: (model: string): ApiError => ({ status: 404, code: 'ModelNotFound', compatCode: 'model_not_found', compatType: 'invalid_request_error',
     message: 'Model can not be found.', compatMessage: `The model \`${model}\` does not exist or you do not have access to it.` }),
   inspectInput: (): ApiError => ({ status: 400, code: 'DataInspectionFailed', compatCode: 'data_inspection_failed', compatType: 'data_inspection_failed',
@@ -44,8 +53,10 @@ export const apiErrors = {
 /** The JSON body of an error response in the protocol's envelope. */
 export function errorBody(protocol: WireProtocol, err: ApiError, requestId: string): Record<string, unknown> {
   if (protocol === 'native') return { code: err.code, message: err.message, request_id: requestId };
+  // DMXAPI passes some upstream codes through unchanged (relayCode), with the upstream's own message.
+  const relayed = protocol === 'responses' && err.relayCode !== undefined;
   return {
-    error: { message: err.compatMessage ?? err.message, type: err.compatType, param: null, code: err.compatCode },
+    error: { message: relayed ? err.message : err.compatMessage ?? err.message, type: err.compatType, param: null, code: relayed ? err.relayCode : err.compatCode },
     request_id: requestId,
   };
 }

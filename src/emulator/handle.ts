@@ -5,7 +5,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { findModel } from '../models/catalog.ts';
+import { findModel, serves } from '../models/catalog.ts';
+import type { Protocol } from '../models/types.ts';
 import { composeAnswer, splitPieces } from './answer.ts';
 import { speechSeconds } from './audio.ts';
 import { billInput, billOutput } from './billing.ts';
@@ -33,6 +34,9 @@ export interface HandlerEnv {
   /** how many text-only requests `failTextOnly` has failed so far */
   textOnlyFailures?: number;
 }
+
+/** The route's protocol in the catalogue's terms: which names its real endpoint serves. */
+const SERVING: Record<WireProtocol, Protocol> = { chat: 'chat', responses: 'responses', native: 'dashscope' };
 
 const WRITERS: Record<WireProtocol, (ctx: ReplyContext) => StreamWriter> = { chat: chatWriter, responses: responsesWriter, native: nativeWriter };
 
@@ -76,7 +80,8 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
   if (early) { countFault(); return refuse(early); }
 
   const spec = findModel(parsed.model);
-  if (!spec) return refuse(apiErrors.modelNotFound(parsed.model));
+  // A name the real endpoint of this protocol does not serve (an -all name on DashScope, omni on native).
+  if (!spec || !serves(parsed.model, SERVING[protocol])) return refuse(apiErrors.modelNotFound(parsed.model));
   const invalid = checkRequest(parsed, spec);
   if (invalid) return refuse(invalid);
 
@@ -86,8 +91,8 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
     if (isApiError(m)) return refuse(m);
     media.push(m);
   }
-  const input = billInput(parsed, media, spec);
-  const tooMuch = checkMeasured(media, { input, output: { text: 0, audio: 0, reasoning: 0 } }, parsed, spec);
+  const input = billInput(parsed, media, spec, opts.templateTextTokens);
+  const tooMuch = checkMeasured(media, { input, output: { text: 0, audio: 0, reasoning: 0 } }, parsed, spec, opts.maxInputTokens);
   if (tooMuch) return refuse(tooMuch);
 
   let audioOverride: number | undefined;
@@ -107,6 +112,7 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
     requestId, created: Math.floor(Date.now() / 1000), model: parsed.model,
     answer: { spec, text, reasoning, audioSeconds, billed },
     includeUsage: parsed.includeUsage, incremental: parsed.incremental,
+    audioParts: Math.max(1, Number(header(req, 'x-emulator-audio-parts') ?? opts.responsesAudioParts ?? 1) || 1),
   };
   const writer = WRITERS[protocol](ctx);
   const streamFault = fault && isStreamFault(fault) ? fault : undefined;
@@ -116,7 +122,7 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
 
   if (!parsed.stream) return answerWhole(res, writer, opts.latencyMs ?? 0, streamFault, refuse, () => { status(200); done(); });
   status(200);
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
+  res.writeHead(200, { 'content-type': opts.streamContentType ?? 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
   const outcome = await playStream(res, writer, { reasoning: splitPieces(reasoning), text: splitPieces(text), audioSeconds }, opts.latencyMs ?? 0, streamFault);
   if (outcome === 'completed') done();
 }

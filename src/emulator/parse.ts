@@ -77,7 +77,7 @@ function messages(list: unknown, native: boolean): ParsedMessage[] | ApiError {
 function audioOut(body: Json): ParsedRequest['audioOut'] {
   const modalities = Array.isArray(body.modalities) ? body.modalities : [];
   if (!modalities.includes('audio')) return undefined;
-  return { voice: isObj(body.audio) ? str(body.audio.voice) : undefined };
+  return { voice: isObj(body.audio) ? str(body.audio.voice) : undefined, format: isObj(body.audio) ? str(body.audio.format) : undefined };
 }
 
 /**

@@ -47,6 +47,14 @@ export interface EmulatorOptions {
   failTextOnly?: number;
   /** a stricter base64 ceiling than the documented one: to test what happens when the service refuses a size */
   base64MaxChars?: number;
+  /** a stricter input-token ceiling than the model's: beyond it, the real overflow envelope (400 InternalError.Algo.InvalidParameter) */
+  maxInputTokens?: number;
+  /** hidden template text tokens the captioner's usage reports on top of the audio (real usage has them) */
+  templateTextTokens?: number;
+  /** /v1/responses: split the spoken answer over this many output_item.done events (seed 002 joins them all) */
+  responsesAudioParts?: number;
+  /** the content-type of 2xx streams (default text/event-stream): DMXAPI's is unconfirmed (docs/protocols.md §8) */
+  streamContentType?: string;
   /** reserved: the generated speech is always PCM16 24 kHz mono (48,000 bytes a second) */
   audioBytesPerSecond?: number;
 }

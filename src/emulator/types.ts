@@ -32,7 +32,7 @@ export interface ParsedRequest {
   messages: ParsedMessage[];
   thinking: boolean;
   /** set when the output modalities include audio */
-  audioOut?: { voice: string | undefined };
+  audioOut?: { voice: string | undefined; format?: string | undefined };
 }
 
 /** One refusal, protocol-neutral: native code and compat code/type, HTTP status, message. */
@@ -44,6 +44,8 @@ export interface ApiError {
   compatCode: string;
   compatType: string;
   message: string;
+  /** the code DMXAPI's /v1/responses relays from upstream instead of compatCode (input overflow) */
+  relayCode?: string;
   /** compat message when it differs from the native one */
   compatMessage?: string;
   retryAfterS?: number;

@@ -2,7 +2,7 @@
  * What the real service refuses, as pure checks. `checkRequest` runs before any media is fetched;
  * `checkMeasured` once the media has been measured and the input billed.
  */
-import type { ModelSpec } from '../models/catalog.ts';
+import { voicesFor, type ModelSpec } from '../models/catalog.ts';
 import { apiErrors } from './errors.ts';
 import type { ApiError, Billed, Measured, ParsedRequest } from './types.ts';
 
@@ -15,11 +15,14 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
   for (const m of req.messages) {
     if (m.role !== 'user' && m.media.length > 0) return apiErrors.invalidParameter(`The ${m.role} message may contain text only.`);
     const kinds = new Set(m.media.map((p) => modality(p.kind)));
-    if (kinds.size > 1) return apiErrors.invalidParameter(`Only one non-text modality is allowed per user message, got: ${[...kinds].join(', ')}.`);
+    if (kinds.size > 1 && !spec.mixedMedia) return apiErrors.invalidParameter(`Only one non-text modality is allowed per user message, got: ${[...kinds].join(', ')}.`);
   }
   const all = req.messages.flatMap((m) => m.media);
-  if (all.filter((p) => p.kind === 'audio').length > 1) return apiErrors.invalidParameter('Only one audio file is allowed per request.');
-  if (all.filter((p) => p.kind === 'video' || p.kind === 'frames').length > 1) return apiErrors.invalidParameter('Only one video is allowed per request.');
+  // One audio file and one video per request, except where any combination is allowed (002:52).
+  if (!spec.mixedMedia) {
+    if (all.filter((p) => p.kind === 'audio').length > 1) return apiErrors.invalidParameter('Only one audio file is allowed per request.');
+    if (all.filter((p) => p.kind === 'video' || p.kind === 'frames').length > 1) return apiErrors.invalidParameter('Only one video is allowed per request.');
+  }
   for (const p of all) {
     if (!spec.inputs.includes(modality(p.kind) as never)) return apiErrors.invalidParameter(`The model ${spec.id} does not accept ${modality(p.kind)} input.`);
   }
@@ -29,18 +32,30 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
     if (req.messages.some((m) => m.texts.length > 0)) return apiErrors.invalidParameter(`The model ${spec.id} does not accept text input: send audio only.`);
     if (all.length !== 1 || all[0].kind !== 'audio') return apiErrors.invalidParameter(`The model ${spec.id} requires exactly one audio input.`);
   }
-  if (req.thinking && !spec.supportsThinking) return apiErrors.invalidParameter(`The model ${spec.id} does not support enable_thinking.`);
+  if (req.thinking && !spec.supportsThinking) return apiErrors.algoInvalid(`The model ${spec.id} does not support enable_thinking.`);
   if (req.audioOut) {
-    if (!spec.outputs.includes('audio')) return apiErrors.invalidParameter(`The model ${spec.id} does not support audio output.`);
-    if (req.thinking) return apiErrors.invalidParameter('Audio output is not supported in thinking mode: set modalities to ["text"].');
-    if (req.audioOut.voice !== undefined && !spec.voices.includes(req.audioOut.voice)) {
-      return apiErrors.invalidParameter(`Voice ${req.audioOut.voice} is not supported by ${spec.id}.`);
+    if (!spec.outputs.includes('audio')) return apiErrors.algoInvalid(`The model ${spec.id} does not support audio output.`);
+    if (req.thinking) return apiErrors.algoInvalid('Audio output is not supported in thinking mode: set modalities to ["text"].');
+    // 001:190 / 000:1004: "只支持设定为"wav"".
+    if (req.audioOut.format !== undefined && req.audioOut.format !== 'wav') return apiErrors.algoInvalid(`Audio format ${req.audioOut.format} is not supported: only "wav".`);
+    if (req.audioOut.voice !== undefined && refusesVoice(req.model, req.audioOut.voice)) {
+      return apiErrors.algoInvalid(`Voice ${req.audioOut.voice} is not supported by ${req.model}.`);
     }
-    if (spec.id === 'qwen-omni-turbo' && req.messages.some((m) => m.role === 'system')) {
-      return apiErrors.invalidParameter('A system message is not supported when audio output is requested.');
+    // Per seed: turbo (001:186) and qwen3.5-omni-plus (002:46,87) refuse it; qwen3-omni-flash accepts it (001:1432).
+    if (spec.noSystemWithAudio && req.messages.some((m) => m.role === 'system')) {
+      return apiErrors.algoInvalid('A system message is not supported when audio output is requested.');
     }
   }
   return undefined;
+}
+
+/**
+ * The real service knows all its voices; we know them only where the seed's table is complete. Where a
+ * seed names a few of many (qwen3.5-omni-plus: 6 of 55) the emulator cannot tell, so it accepts any.
+ */
+function refusesVoice(model: string, voice: string): boolean {
+  const list = voicesFor(model);
+  return list.names.length >= list.documented && !list.names.includes(voice);
 }
 
 /** Size of a data: URL's payload, checked before decoding it. */
@@ -51,7 +66,8 @@ export function checkBase64(chars: number, spec: ModelSpec): ApiError | undefine
   return undefined;
 }
 
-export function checkMeasured(media: readonly Measured[], billed: Billed, req: ParsedRequest, spec: ModelSpec): ApiError | undefined {
+/** @param maxInputTokens a stricter ceiling than the model's (tests of the overflow path) */
+export function checkMeasured(media: readonly Measured[], billed: Billed, req: ParsedRequest, spec: ModelSpec, maxInputTokens = Infinity): ApiError | undefined {
   for (const m of media) {
     if (m.kind === 'audio') {
       const lim = spec.limits.audio;
@@ -68,7 +84,7 @@ export function checkMeasured(media: readonly Measured[], billed: Billed, req: P
       return apiErrors.invalidParameter(`The image size exceeds the limit of ${spec.limits.imageMaxBytes} bytes.`);
     }
   }
-  const max = req.thinking ? (spec.limits.maxInputTokensThinking ?? spec.limits.maxInputTokens) : spec.limits.maxInputTokens;
+  const max = Math.min(maxInputTokens, req.thinking ? (spec.limits.maxInputTokensThinking ?? spec.limits.maxInputTokens) : spec.limits.maxInputTokens);
   const input = billed.input.text + billed.input.audio + billed.input.image + billed.input.video;
   if (input > max) return apiErrors.inputLength(max);
   return undefined;

@@ -1,8 +1,13 @@
 /**
- * The model catalogue: limits, token rules and prices of every model the tool knows, from the
- * tables of docs/protocols.md §6-7. Pure data plus lookups; prices are integer micro-units of the currency per
- * million tokens, so every cost computed from them is exact integer arithmetic.
+ * The model catalogue: names, limits, voices, token rules and prices of every model the tool knows, from
+ * the seed documents (seeds, cited as file:line) and docs/protocols.md §6-7 where no seed speaks. Each
+ * model lists every name a provider serves with the protocols that serve it: the name a user gives is
+ * what is sent (DMXAPI's `-all` names, DashScope's snapshots); the entry only supplies limits and prices.
+ * Every price carries its source (`priceSources`): a seed line, or "unverified". Pure data plus lookups;
+ * prices are integer micro-units of the currency per million tokens, so costs are exact integer arithmetic.
  */
+import type { Protocol } from './types.ts';
+
 export type Modality = 'text' | 'image' | 'audio' | 'video';
 export type Region = 'cn' | 'intl';
 export type Currency = 'USD' | 'CNY';
@@ -57,10 +62,35 @@ export interface PriceTable {
   outputAudio?: number;
 }
 
+/**
+ * A voice list as a seed gives it. `closed` only where the seed says these are all the voices
+ * ("仅支持 4 种"): then an unknown voice is refused before sending. Otherwise an unknown voice is a
+ * warning and the service decides (a seed may name 6 of 55 voices).
+ */
+export interface VoiceList {
+  names: readonly string[];
+  closed: boolean;
+  /** how many voices the seed says the model has (may exceed names.length) */
+  documented: number;
+  source: string;
+}
+
+/** One name a provider serves for a model, and over which of our protocols (its endpoint). */
+export interface ServedName {
+  name: string;
+  protocols: readonly Protocol[];
+  /** this name's own voice list, when it differs from the model's (DMXAPI's -all names list more) */
+  voices?: VoiceList;
+  /** seed file and line, or "unverified" */
+  source: string;
+}
+
 export interface ModelSpec {
   id: string;
-  /** names the provider accepts for it (DMXAPI appends -all) */
+  /** every other name the model answers to (derived from `names`) */
   aliases: readonly string[];
+  /** every name a provider serves, the id included, with the protocols that serve it */
+  names: readonly ServedName[];
   inputs: readonly Modality[];
   outputs: readonly ('text' | 'audio')[];
   /** accepts a text prompt (the captioner does not) */
@@ -68,11 +98,17 @@ export interface ModelSpec {
   supportsThinking: boolean;
   /** stream: true is required */
   streamOnly: boolean;
-  voices: readonly string[];
+  /** the seed forbids a system message when audio output is asked for */
+  noSystemWithAudio: boolean;
+  /** one user message may mix several non-text modalities (qwen3.5-omni: 002:52); others take one (001:180) */
+  mixedMedia: boolean;
+  voices: VoiceList;
   defaultVoice?: string;
   limits: ModelLimits;
   tokens: TokenRules;
   prices: Partial<Record<Region, PriceTable>>;
+  /** where each price came from: seed file + line, or "unverified" (printed by `omnibatch models`) */
+  priceSources: Partial<Record<Region, string>>;
 }
 
 const MB = 1024 * 1024;
@@ -85,22 +121,73 @@ const QWEN3_TOKENS: TokenRules = {
   audioTokensPerSecond: 12.5, audioMinSeconds: 1, patchPx: 32, videoFps: 2,
   minPixelsPerFrame: 64 * 32 * 32, maxPixelsPerFrame: 768 * 32 * 32, maxPixelsTotal: 16384 * 32 * 32,
 };
+const TURBO_TOKENS: TokenRules = { ...QWEN3_TOKENS, audioTokensPerSecond: 25, patchPx: 28,
+  minPixelsPerFrame: 4 * 28 * 28 * 16, maxPixelsPerFrame: 768 * 28 * 28, maxPixelsTotal: 16384 * 28 * 28 };
 
-const QWEN3_OMNI_VOICES = ['Cherry', 'Ethan', 'Nofish', 'Jennifer', 'Ryan', 'Katerina', 'Elias', 'Jada', 'Dylan',
-  'Sunny', 'Li', 'Marcus', 'Roy', 'Peter', 'Rocky', 'Kiki', 'Eric'] as const;
+const S000 = '000_140c921e6e1fa389.txt';
+const S001 = '001_e5431944fd097365.txt';
+const S002 = '002_475cae2f45b3f3a7.txt';
+const S003 = '003_2471c9f9fd3ad8bb.txt';
+const S004 = '004_d822c83e2c1d0130.txt';
+
+/** DashScope qwen3-omni-flash, non-thinking: "支持的音色种类增加至 17 种" and the table that follows. */
+const FLASH_VOICES: VoiceList = {
+  names: ['Cherry', 'Ethan', 'Nofish', 'Jennifer', 'Ryan', 'Katerina', 'Elias', 'Jada', 'Dylan',
+    'Sunny', 'Li', 'Marcus', 'Roy', 'Peter', 'Rocky', 'Kiki', 'Eric'],
+  closed: false, documented: 17, source: `${S001}:151,1442-1458`,
+};
+
+/** DMXAPI qwen3-omni-flash-all: the 49-row voice table (its examples use Serena). */
+const FLASH_ALL_VOICES: VoiceList = {
+  names: ['Cherry', 'Serena', 'Ethan', 'Chelsie', 'Momo', 'Vivian', 'Moon', 'Maia', 'Kai', 'Nofish', 'Bella',
+    'Jennifer', 'Ryan', 'Katerina', 'Aiden', 'Eldric Sage', 'Mia', 'Mochi', 'Bellona', 'Vincent', 'Bunny', 'Neil',
+    'Elias', 'Arthur', 'Nini', 'Ebona', 'Seren', 'Pip', 'Stella', 'Bodega', 'Sonrisa', 'Alek', 'Dolce', 'Sohee',
+    'Ono Anna', 'Lenn', 'Emilien', 'Andre', 'Radio Gol', 'Jada', 'Dylan', 'Li', 'Marcus', 'Roy', 'Peter', 'Sunny',
+    'Eric', 'Rocky', 'Kiki'],
+  closed: false, documented: 49, source: `${S000}:1011-1059`,
+};
+
+/** qwen3.5-omni-plus-all: "55 种拟人音色", of which the seed names six (its example uses Tina). */
+const PLUS_VOICES: VoiceList = {
+  names: ['Tina', 'Cherry', 'Serena', 'Ethan', 'Chelsie', 'Dylan'],
+  closed: false, documented: 55, source: `${S002}:2,92-96`,
+};
+
+/** qwen-omni-turbo: "Qwen-Omni-Turbo 仅支持 4 种" (only four): the one closed list. */
+const TURBO_VOICES: VoiceList = {
+  names: ['Cherry', 'Serena', 'Ethan', 'Chelsie'], closed: true, documented: 4, source: `${S001}:151,1462-1465`,
+};
+
+/** the open-source qwen2.5-omni table */
+const OPEN_VOICES: VoiceList = { names: ['Ethan', 'Chelsie'], closed: false, documented: 2, source: `${S001}:1466-1470` };
+
+const NO_VOICES: VoiceList = { names: [], closed: true, documented: 0, source: `${S003}:173-174 (text output only)` };
 
 const BASE64_MAX = 10 * MB;
 
+type SpecInput = Omit<ModelSpec, 'aliases'>;
+const spec = (s: SpecInput): ModelSpec => ({ ...s, aliases: s.names.map((n) => n.name).filter((n) => n !== s.id) });
+
 export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
-  'qwen3-omni-flash': {
+  'qwen3-omni-flash': spec({
     id: 'qwen3-omni-flash',
-    aliases: ['qwen3-omni-flash-all', 'qwen3-omni-flash-2025-12-01', 'qwen3-omni-flash-2025-09-15'],
+    names: [
+      { name: 'qwen3-omni-flash', protocols: ['chat'], source: `${S001}:159` },
+      { name: 'qwen3-omni-flash-2025-09-15', protocols: ['chat'], source: `${S001}:161` },
+      { name: 'qwen3-omni-flash-0915', protocols: ['chat'], source: `${S001}:161 (又称)` },
+      // A later snapshot; DMXAPI's 49-voice table is said to be its list (docs/protocols.md §2.1).
+      { name: 'qwen3-omni-flash-2025-12-01', protocols: ['chat'], voices: FLASH_ALL_VOICES, source: 'unverified (docs/protocols.md §2.1, §8)' },
+      { name: 'qwen3-omni-flash-all', protocols: ['responses'], voices: FLASH_ALL_VOICES, source: `${S000}:46` },
+    ],
     inputs: ['text', 'image', 'audio', 'video'],
     outputs: ['text', 'audio'],
     acceptsPrompt: true,
     supportsThinking: true,
     streamOnly: true,
-    voices: QWEN3_OMNI_VOICES,
+    // 001:1432 "Qwen3-Omni-Flash模型已支持设定System Message".
+    noSystemWithAudio: false,
+    mixedMedia: false,
+    voices: FLASH_VOICES,
     defaultVoice: 'Cherry',
     limits: {
       maxInputTokens: 49_152, maxInputTokensThinking: 16_384, maxOutputTokens: 16_384,
@@ -110,22 +197,33 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     },
     tokens: QWEN3_TOKENS,
     prices: {
+      // Every qwen3-omni-flash price is unverified: no seed gives them; docs/protocols.md §7 [O] (official model list page).
       cn: { currency: 'CNY', inputText: p(1.8), inputAudio: p(15.8), inputImage: p(3.3), inputVideo: p(3.3),
         outputTextTextOnly: p(6.9), outputTextMultimodal: p(12.7), outputAudio: p(62.6) },
-      // Singapore's image/video input price is not confirmed (docs/protocols.md §7 [U]): left unpriced.
+      // unverified: docs/protocols.md §7 [O]+[3P]. Singapore's image/video input price is not confirmed: left unpriced.
       intl: { currency: 'USD', inputText: p(0.43), inputAudio: p(3.81),
         outputTextTextOnly: p(1.66), outputTextMultimodal: p(3.06), outputAudio: p(15.11) },
     },
-  },
-  'qwen-omni-turbo': {
+    priceSources: { cn: 'unverified (docs/protocols.md §7 [O])', intl: 'unverified (docs/protocols.md §7 [O]/[3P]; image/video unpriced)' },
+  }),
+  'qwen-omni-turbo': spec({
     id: 'qwen-omni-turbo',
-    aliases: ['qwen-omni-turbo-latest', 'qwen-omni-turbo-2025-03-26'],
+    names: [
+      { name: 'qwen-omni-turbo', protocols: ['chat'], source: `${S004}:41-43` },
+      { name: 'qwen-omni-turbo-latest', protocols: ['chat'], source: `${S004}:57` },
+      { name: 'qwen-omni-turbo-2025-01-19', protocols: ['chat'], source: `${S004}:63` },
+      { name: 'qwen-omni-turbo-0119', protocols: ['chat'], source: `${S004}:65 (又称)` },
+      { name: 'qwen-omni-turbo-2025-03-26', protocols: ['chat'], source: 'unverified (docs/protocols.md §8)' },
+    ],
     inputs: ['text', 'image', 'audio', 'video'],
     outputs: ['text', 'audio'],
     acceptsPrompt: true,
     supportsThinking: false,
     streamOnly: true,
-    voices: ['Cherry', 'Serena', 'Ethan', 'Chelsie'],
+    // 001:186 "Qwen-Omni-Turbo 在输出模态包括音频时不支持设定 System Message".
+    noSystemWithAudio: true,
+    mixedMedia: false,
+    voices: TURBO_VOICES,
     defaultVoice: 'Cherry',
     limits: {
       maxInputTokens: 30_720, maxOutputTokens: 2_048,
@@ -133,26 +231,43 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       video: { maxSeconds: 40, maxBytes: 150 * MB, minFrames: 4, maxFrames: 80 },
       imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
     },
-    tokens: { ...QWEN3_TOKENS, audioTokensPerSecond: 25, patchPx: 28,
-      minPixelsPerFrame: 4 * 28 * 28 * 16, maxPixelsPerFrame: 768 * 28 * 28, maxPixelsTotal: 16384 * 28 * 28 },
+    tokens: TURBO_TOKENS,
     prices: {
-      cn: { currency: 'CNY', inputText: p(0.4), inputAudio: p(25), inputImage: p(1.5), inputVideo: p(1.5),
-        outputTextTextOnly: p(1.6), outputTextMultimodal: p(4.5), outputAudio: p(50) },
+      // 004:72 gives them per thousand tokens (0.0004元 = ¥0.4 per million).
+      cn: {
+        currency: 'CNY',
+        inputText: p(0.4), // 004:72 "文本0.0004元"
+        inputAudio: p(25), // 004:72 "音频0.025元"
+        inputImage: p(1.5), // 004:72 "图片/视频0.0015元"
+        inputVideo: p(1.5), // 004:72 "图片/视频0.0015元"
+        outputTextTextOnly: p(1.6), // 004:72 "0.0016元(输入仅包含文本时)"
+        outputTextMultimodal: p(4.5), // 004:72 "0.0045元(输入包含图片/音频/视频时)"
+        outputAudio: p(50), // unverified: not in the seed (004:100 "当前仅支持文本输出"); docs/protocols.md §7
+      },
+      // Every Singapore turbo price is unverified: docs/protocols.md §7 [O]/[3P].
       intl: { currency: 'USD', inputText: p(0.07), inputAudio: p(4.44), inputImage: p(0.21), inputVideo: p(0.21),
         outputTextTextOnly: p(0.27), outputTextMultimodal: p(0.63), outputAudio: p(8.89) },
     },
-  },
-  'qwen3.5-omni-plus': {
+    priceSources: { cn: `${S004}:72 (outputAudio unverified)`, intl: 'unverified (docs/protocols.md §7)' },
+  }),
+  'qwen3.5-omni-plus': spec({
     id: 'qwen3.5-omni-plus',
-    aliases: ['qwen3.5-omni-plus-all'],
+    names: [
+      { name: 'qwen3.5-omni-plus-all', protocols: ['responses'], source: `${S002}:7,43` },
+      { name: 'qwen3.5-omni-plus', protocols: ['chat'], source: 'unverified (no seed calls it by this name)' },
+    ],
     inputs: ['text', 'image', 'audio', 'video'],
     outputs: ['text', 'audio'],
     acceptsPrompt: true,
     supportsThinking: false,
     streamOnly: true,
-    voices: QWEN3_OMNI_VOICES,
-    defaultVoice: 'Cherry',
-    // Token ceilings are unpublished: the media limits bind long before these generous values.
+    // 002:46,87 "输出含音频时不支持" a system message.
+    noSystemWithAudio: true,
+    // 002:52 "支持文本与图片、音频、视频的任意组合同时输入,不限于单一模态".
+    mixedMedia: true,
+    voices: PLUS_VOICES,
+    defaultVoice: 'Tina',
+    // Token ceilings are unpublished: the media limits bind long before these generous values (002:2: 3 h audio, 1 h video).
     limits: {
       maxInputTokens: 1_000_000, maxOutputTokens: 32_768,
       audio: { maxSeconds: 3 * 3600, maxBytes: 1024 * MB },
@@ -162,28 +277,68 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     // Its token rate is unpublished; 12.5/s (the qwen3 rate) is used for estimates only. No prices: unpriced.
     tokens: QWEN3_TOKENS,
     prices: {},
-  },
-  'qwen3-omni-30b-a3b-captioner': {
+    priceSources: {},
+  }),
+  'qwen2.5-omni-7b': spec({
+    id: 'qwen2.5-omni-7b',
+    names: [{ name: 'qwen2.5-omni-7b', protocols: ['chat'], source: `${S001}:166,178` }],
+    inputs: ['text', 'image', 'audio', 'video'],
+    outputs: ['text', 'audio'],
+    acceptsPrompt: true,
+    supportsThinking: false,
+    streamOnly: true,
+    noSystemWithAudio: true,
+    mixedMedia: false,
+    voices: OPEN_VOICES,
+    defaultVoice: 'Ethan',
+    // 001:166: 32,768 context / 30,720 in / 2,048 out; media limits as turbo's (unverified).
+    limits: {
+      maxInputTokens: 30_720, maxOutputTokens: 2_048,
+      audio: { maxSeconds: 3 * 60, maxBytes: 10 * MB },
+      video: { maxSeconds: 40, maxBytes: 150 * MB, minFrames: 4, maxFrames: 80 },
+      imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
+    },
+    tokens: TURBO_TOKENS,
+    prices: {},
+    priceSources: {},
+  }),
+  'qwen3-omni-30b-a3b-captioner': spec({
     id: 'qwen3-omni-30b-a3b-captioner',
-    aliases: [],
+    names: [{ name: 'qwen3-omni-30b-a3b-captioner', protocols: ['chat', 'dashscope'], source: `${S003}:6,74,160` }],
     inputs: ['audio'],
     outputs: ['text'],
     acceptsPrompt: false,
     supportsThinking: false,
     streamOnly: false,
-    voices: [],
+    noSystemWithAudio: false,
+    mixedMedia: false,
+    voices: NO_VOICES,
     limits: {
       maxInputTokens: 32_768, maxOutputTokens: 32_768,
       audio: { maxSeconds: 40 * 60, maxBytes: 1024 * MB },
       base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
     },
     tokens: QWEN3_TOKENS,
-    // The seed documents list both regions' captioner prices in dollars (003); kept as published.
+    // 003 gives one input price and one output price, in dollars for both regions. The one input price
+    // covers text too: the service reports hidden template text tokens, which must not leave a chunk unpriced.
     prices: {
-      intl: { currency: 'USD', inputAudio: p(3.81), outputTextTextOnly: p(3.06), outputTextMultimodal: p(3.06) },
-      cn: { currency: 'USD', inputAudio: p(2.265), outputTextTextOnly: p(1.821), outputTextMultimodal: p(1.821) },
+      intl: {
+        currency: 'USD',
+        inputAudio: p(3.81), // 003:6 輸入成本 $3.81
+        inputText: p(3.81), // 003:6 the same single input price (template tokens)
+        outputTextTextOnly: p(3.06), // 003:6 輸出成本 $3.06
+        outputTextMultimodal: p(3.06), // 003:6
+      },
+      cn: {
+        currency: 'USD',
+        inputAudio: p(2.265), // 003:10 輸入成本 $2.265
+        inputText: p(2.265), // 003:10 the same single input price (template tokens)
+        outputTextTextOnly: p(1.821), // 003:10 輸出成本 $1.821
+        outputTextMultimodal: p(1.821), // 003:10
+      },
     },
-  },
+    priceSources: { intl: `${S003}:6`, cn: `${S003}:10` },
+  }),
 });
 
 export const MODEL_IDS = Object.keys(MODELS);
@@ -192,4 +347,59 @@ export const MODEL_IDS = Object.keys(MODELS);
 export function findModel(name: string): ModelSpec | undefined {
   if (MODELS[name]) return MODELS[name];
   return Object.values(MODELS).find((m) => m.aliases.includes(name));
+}
+
+/** The catalogue entry of one served name. */
+export function servedName(name: string): ServedName | undefined {
+  return findModel(name)?.names.find((n) => n.name === name);
+}
+
+/** Whether the endpoint of `protocol` serves this exact name (the emulator answers 404 otherwise). */
+export function serves(name: string, protocol: Protocol): boolean {
+  return servedName(name)?.protocols.includes(protocol) ?? false;
+}
+
+/** The voices documented for this exact name (DMXAPI's -all names have their own, longer lists). */
+export function voicesFor(name: string): VoiceList {
+  const spec = findModel(name);
+  return servedName(name)?.voices ?? spec?.voices ?? NO_VOICES;
+}
+
+export type VoiceVerdict = { ok: true } | { ok: false; refuse: boolean; message: string };
+
+/** A voice against the name's list: known, refused (closed list), or only a warning (the service decides). */
+export function checkVoice(name: string, voice: string): VoiceVerdict {
+  const list = voicesFor(name);
+  if (list.names.includes(voice)) return { ok: true };
+  const known = list.names.length < list.documented ? `${list.names.length} of its ${list.documented} voices are documented` : `its voices are ${list.names.join(', ')}`;
+  return { ok: false, refuse: list.closed, message: `voice "${voice}" is not documented for ${name} (${known}; ${list.source})` };
+}
+
+/**
+ * Why `protocol` cannot carry this model at all, or undefined. Qwen-Omni models are documented for the
+ * OpenAI-compatible API only (001, 004:118); the native endpoint is documented for the captioner (003).
+ */
+export function protocolRefusal(name: string, protocol: Protocol): string | undefined {
+  const spec = findModel(name);
+  if (!spec || protocol !== 'dashscope') return undefined;
+  if (spec.names.some((n) => n.protocols.includes('dashscope'))) return undefined;
+  return `${name} is served through the OpenAI-compatible API only (seeds 001, 004): use --protocol chat (DashScope) or responses (DMXAPI -all names); the native dashscope protocol is documented for ${nativeModels().join(', ')}`;
+}
+
+function nativeModels(): string[] {
+  return Object.values(MODELS).filter((m) => m.names.some((n) => n.protocols.includes('dashscope'))).map((m) => m.id);
+}
+
+/** A name the catalogue does not list for this protocol's endpoint: a warning (the service decides). */
+export function servingWarning(name: string, protocol: Protocol): string | undefined {
+  const served = servedName(name);
+  if (!served || served.protocols.includes(protocol)) return undefined;
+  const others = findModel(name)!.names.filter((n) => n.protocols.includes(protocol)).map((n) => n.name);
+  return `${name} is not documented for the ${protocol} protocol (it is for ${served.protocols.join(', ')})${others.length ? `; that endpoint documents ${others.join(', ')}` : ''}`;
+}
+
+/** The name of `model`'s entry that `protocol`'s endpoint serves (a task's default on DMXAPI is the -all name). */
+export function nameFor(model: string, protocol: Protocol): string {
+  if (serves(model, protocol)) return model;
+  return findModel(model)?.names.find((n) => n.protocols.includes(protocol))?.name ?? model;
 }

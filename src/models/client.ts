@@ -8,7 +8,7 @@
 import { unlink } from 'node:fs/promises';
 import { MODEL_PCM, WavWriter, type WavFormat } from './wav.ts';
 import { OmniError } from '../util/errors.ts';
-import { findModel } from './catalog.ts';
+import { findModel, protocolRefusal } from './catalog.ts';
 import { ChatStream } from './chat.ts';
 import { DashscopeStream } from './dashscope.ts';
 import { createAgent, postStream, type OpenStream } from './http.ts';
@@ -32,6 +32,8 @@ export function streamContext(req: ModelRequest): StreamContext {
     mediaKind: req.media?.kind,
     promptText: [req.system, req.prompt].filter(Boolean).join('\n'),
     audioTokensPerSecond: spec?.tokens.audioTokensPerSecond ?? 12.5,
+    ...(req.media?.seconds !== undefined && { mediaSeconds: req.media.seconds }),
+    ...(req.media?.hasAudio !== undefined && { mediaHasAudio: req.media.hasAudio }),
   };
 }
 
@@ -84,6 +86,9 @@ class AudioSink {
 
 async function complete(endpoint: EndpointConfig, url: string, agent: ReturnType<typeof createAgent>, req: ModelRequest, hooks: StreamHooks = {}): Promise<ModelResult> {
   const spec = findModel(req.model);
+  // Refused here, before any media is read: the service would answer with a bare 404.
+  const refusal = protocolRefusal(req.model, endpoint.protocol);
+  if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
   const media = req.media ? await resolveMedia(req.media, spec?.limits.base64MaxChars) : undefined;
   const body = JSON.stringify(buildBody(endpoint.protocol, req, media));
   const ctx = streamContext(req);

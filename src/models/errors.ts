@@ -123,6 +123,9 @@ const CODE_RULES: Rule[] = [
   [/^Throttling(\..*)?$|^limit_requests$|^limit_burst_rate$|^rate_limit(_exceeded)?$/i, 'rate_limited'],
   [/^ModelNotFound$|^model_not_found$/i, 'model_not_found'],
   [/^BadRequest\.TooLarge$|^RequestTooLarge$/i, 'input_too_large'],
+  // DashScope's algorithm layer reports bad parameters and input overflow as InternalError.Algo.InvalidParameter
+  // on a 400: a request error, never a server error (the too-large message check below refines it).
+  [/InvalidParameter$|^invalid_parameter(_error)?$/i, 'invalid_request'],
   [/^InternalError(\..*)?$|^internal_error$|^ModelUnavailable$|^model_unavailable$|^ServiceUnavailable$|^server_error$|^ModelServingError$/i, 'server_error'],
   [/^RequestTimeOut$|^timeout$/i, 'timeout'],
 ];
@@ -154,9 +157,13 @@ function byStatus(status: number | undefined, message: string | undefined): Mode
 export function classifyError(input: ErrorInput): OmniError {
   const p = providerError(input.body);
   const providerCode = p.code ?? p.type;
+  const clientError = input.status !== undefined && input.status >= 400 && input.status < 500;
   let code = byProviderCode([p.code, p.type]);
-  // An InvalidParameter-style 400 (or in-stream invalid parameter) whose message names a limit.
-  if (code === undefined && messageSaysTooLarge(p.message) && (input.status === 400 || /invalid_?param/i.test(providerCode ?? ''))) {
+  // The HTTP status first: a 4xx is about the request, whatever its code says (InternalError.* on a 400).
+  if (clientError && (code === 'server_error' || code === 'timeout')) code = undefined;
+  // A 400 or an invalid-parameter error whose message names a limit: the chunk must be made smaller.
+  if ((code === undefined || code === 'invalid_request') && messageSaysTooLarge(p.message)
+    && (input.status === 400 || /invalid_?param/i.test(providerCode ?? ''))) {
     code = 'input_too_large';
   }
   code ??= byStatus(input.status, p.message);

@@ -76,23 +76,39 @@ export async function postStream(opts: PostOptions): Promise<OpenStream> {
   const headers = res.headers;
   const contentType = String(headers['content-type'] ?? '');
   const isStream = contentType.includes('text/event-stream');
-  if (status < 200 || status >= 300 || !isStream) {
+  const ok = status >= 200 && status < 300;
+  // DMXAPI's stream content type is unconfirmed (docs/protocols.md §8): a 2xx that is not declared JSON is read
+  // as SSE, unless its first bytes are a JSON object (an error envelope without a content type).
+  let first: Buffer | undefined;
+  const body = res.body[Symbol.asyncIterator]();
+  let ambiguousJson = false;
+  if (ok && !isStream && !/json/i.test(contentType)) {
+    try {
+      const n = await body.next();
+      first = n.done ? Buffer.alloc(0) : (n.value as Buffer);
+    } catch (err) {
+      cleanup();
+      throw reason ?? classifyTransportError(err, { streamStarted: false, status });
+    }
+    ambiguousJson = first.toString('utf8').trimStart().startsWith('{');
+  }
+  if (!ok || /json/i.test(contentType) || ambiguousJson) {
     let text: string;
     try {
-      text = await readBounded(res.body, ERROR_BODY_MAX);
+      text = (first?.toString('utf8') ?? '') + await readBounded({ [Symbol.asyncIterator]: () => body, destroy: () => res.body.destroy() }, ERROR_BODY_MAX);
     } catch (err) {
       cleanup();
       throw reason ?? classifyTransportError(err, { streamStarted: false, status });
     }
     cleanup();
-    const body = errorBodyOf(text, isStream);
-    if (status >= 200 && status < 300) {
-      // A 2xx that is not an event stream: an error envelope, or something we did not ask for.
-      const err = classifyError({ status, headers, body });
+    const errBody = errorBodyOf(text, isStream);
+    if (ok) {
+      // A 2xx JSON answer: an error envelope, or something we did not ask for.
+      const err = classifyError({ status, headers, body: errBody });
       if (err.code !== 'unknown' || err.providerCode) throw err;
       throw new OmniError('unknown', `expected an event stream, got ${contentType || 'no content type'}: ${text.slice(0, 200)}`, { retryable: true, status });
     }
-    throw classifyError({ status, headers, body });
+    throw classifyError({ status, headers, body: errBody });
   }
 
   let closed = false;
@@ -108,7 +124,8 @@ export async function postStream(opts: PostOptions): Promise<OpenStream> {
     },
     async *chunks() {
       try {
-        for await (const chunk of res.body) yield chunk as Buffer;
+        if (first?.length) yield first;
+        for (let n = await body.next(); !n.done; n = await body.next()) yield n.value as Buffer;
       } catch (err) {
         throw reason ?? classifyTransportError(err, { streamStarted: true, status });
       }

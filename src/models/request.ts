@@ -96,9 +96,21 @@ function chatMessages(req: ModelRequest, media: MediaRef | undefined): Record<st
   if (media) content.push(chatMediaPart(media, prompted));
   if (prompted && req.prompt) content.push({ type: 'text', text: req.prompt });
   const messages: Record<string, unknown>[] = [];
-  if (prompted && req.system) messages.push({ role: 'system', content: req.system });
+  if (prompted && req.system) messages.push(...systemMessages(req));
   messages.push({ role: 'user', content });
   return messages;
+}
+
+/**
+ * The system text as a system message, except where the model's seed forbids one beside audio output
+ * (qwen-omni-turbo 001:186, qwen3.5-omni-plus 002:46,87): there the seed's own workaround (001:1433),
+ * a user message with the role and an assistant message taking it up, opens the conversation instead.
+ */
+function systemMessages(req: ModelRequest): Record<string, unknown>[] {
+  if (req.audioOut && findModel(req.model)?.noSystemWithAudio) {
+    return [{ role: 'user', content: [{ type: 'text', text: req.system }] }, { role: 'assistant', content: [{ type: 'text', text: 'OK.' }] }];
+  }
+  return [{ role: 'system', content: req.system }];
 }
 
 /** enable_thinking only where the model has the switch (sending it elsewhere risks an InvalidParameter). */
@@ -127,8 +139,9 @@ export function buildBody(protocol: Protocol, req: ModelRequest, media?: MediaRe
   if (protocol === 'chat') {
     return { ...common, messages: chatMessages(req, media), ...(req.maxOutputTokens && { max_tokens: req.maxOutputTokens }) };
   }
-  // DMXAPI keeps the chat body, with `input` for `messages` and chat-style content parts.
-  return { ...common, input: chatMessages(req, media), ...(req.maxOutputTokens && { max_output_tokens: req.maxOutputTokens }) };
+  // DMXAPI keeps the chat body, with `input` for `messages` and chat-style content parts. No output cap:
+  // its seeds (000, 002) never show max_output_tokens, so it is not sent (and not relied on by a budget).
+  return { ...common, input: chatMessages(req, media) };
 }
 
 function nativeBody(req: ModelRequest, media: MediaRef | undefined): Record<string, unknown> {

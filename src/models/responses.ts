@@ -1,7 +1,8 @@
 /**
  * DMXAPI-style `/v1/responses` (docs/protocols.md §3.2): `event: <name>` + `data: <json>` frames. Text in
- * `response.output_text.delta`, the whole spoken answer as base64 in one `output_audio` part of
- * `response.output_item.done` (RIFF WAV or raw PCM: sniffed), usage in `response.completed`, which is the
+ * `response.output_text.delta`, the spoken answer as base64 in the `output_audio` parts of every
+ * `response.output_item.done`, joined in order as seed 002 joins them (one RIFF WAV or raw PCM: sniffed
+ * once at the start), usage in `response.completed`, which is the
  * final event (a trailing `data: [DONE]` may follow and is ignored). Without `response.completed` (or
  * `response.incomplete`) the stream is cut. Event names not listed are ignored, as OpenAI clients do.
  */
@@ -42,6 +43,8 @@ const AUDIO_DELTA_EVENTS = new Set(['response.output_audio.delta', 'response.aud
 export class ResponsesStream implements ProtocolStream {
   private readonly sniffer = new RiffSniffer();
   private streamedAudio: Base64Stream | undefined;
+  /** the parts of all output_item.done events are one base64 string, cut anywhere: one decoder */
+  private itemAudio: Base64Stream | undefined;
   private audioSeen = false;
   private pcmBytes = 0;
   private bytesPerSecond = 24_000 * 2;
@@ -104,13 +107,12 @@ export class ResponsesStream implements ProtocolStream {
     for (const part of Array.isArray(item.content) ? item.content : []) {
       if (!isObj(part) || !isObj(part.audio) || typeof part.audio.data !== 'string' || !part.audio.data) continue;
       if (part.type !== undefined && part.type !== 'output_audio' && part.type !== 'audio') continue;
-      // One answer, one audio: already had it (as deltas or in an earlier item).
-      if (this.audioSeen) continue;
+      // Audio already streamed as deltas: the parts would repeat it.
+      if (this.streamedAudio) continue;
       this.audioSeen = true;
       const b64 = part.audio.data;
-      const dec = new Base64Stream();
-      for (let i = 0; i < b64.length; i += SLICE) yield* this.track(this.sniffer.push(dec.push(b64.slice(i, i + SLICE))));
-      yield* this.track(this.sniffer.push(dec.end()));
+      this.itemAudio ??= new Base64Stream();
+      for (let i = 0; i < b64.length; i += SLICE) yield* this.track(this.sniffer.push(this.itemAudio.push(b64.slice(i, i + SLICE))));
     }
   }
 
@@ -124,7 +126,8 @@ export class ResponsesStream implements ProtocolStream {
 
   finish(): { tail: Delta[]; summary: StreamSummary } {
     if (!this.completed) throw truncatedError('no response.completed');
-    const tail = this.track([...(this.streamedAudio ? this.sniffer.push(this.streamedAudio.end()) : []), ...this.sniffer.end()]);
+    const rest = (this.streamedAudio ?? this.itemAudio)?.end();
+    const tail = this.track([...(rest ? this.sniffer.push(rest) : []), ...this.sniffer.end()]);
     const usage = this.usage ?? {};
     return {
       tail,

@@ -35,6 +35,10 @@ export interface StreamContext {
   promptText: string;
   /** output audio tokens per second (12.5 for qwen3) */
   audioTokensPerSecond: number;
+  /** the media's length, seconds, when known (a video's audio track is billed as audio tokens) */
+  mediaSeconds?: number;
+  /** a video's sound track (default true) */
+  mediaHasAudio?: boolean;
 }
 
 export interface ProtocolStream {
@@ -105,28 +109,35 @@ export interface RawUsage {
  * Provider usage -> Usage, with one rule for what the provider did not split:
  * - input: the modality counts given are kept. A remainder (total minus the given counts) goes to `text`
  *   when any count was given (compat omits zero keys; the remainder is the prompt). When no split was
- *   given at all (DMXAPI responses), the request's own text is estimated with the text-token rule and
- *   the rest is attributed to the request's media modality; without media, everything is text.
+ *   given at all (DMXAPI responses), the request's own text is estimated with the text-token rule; a
+ *   video's sound track is audio (ceil(max(1, s) x rate), billed separately from the picture: 000:705,
+ *   001:642); the rest is the request's media modality; without media, everything is text.
  * - output: counts given are kept; an unsplit remainder becomes `audio` up to the audio the stream
  *   actually delivered (seconds x tokens/s) and `text` for the rest.
- * Totals are the sums of the parts, never less than the provider's totals.
+ * A split made here across more than one kind is marked `inferred`. Totals are the sums of the parts.
  */
 export function normalizeUsage(raw: RawUsage, ctx: StreamContext, audioSecondsOut = 0): Usage {
+  let inferred = false;
   const input = { text: num(raw.input.text), audio: num(raw.input.audio), image: num(raw.input.image), video: num(raw.input.video) };
   const given = input.text + input.audio + input.image + input.video;
   const inRest = Math.max(0, num(raw.inputTotal) - given);
   if (inRest > 0) {
     if (given > 0 || !ctx.mediaKind) input.text += inRest;
     else {
+      inferred = true;
       const text = Math.min(inRest, textTokens(ctx.promptText));
+      const track = ctx.mediaKind === 'video' && ctx.mediaHasAudio !== false && ctx.mediaSeconds !== undefined
+        ? Math.min(inRest - text, Math.ceil(Math.max(1, ctx.mediaSeconds) * ctx.audioTokensPerSecond)) : 0;
       input.text += text;
-      input[ctx.mediaKind] += inRest - text;
+      input.audio += track;
+      input[ctx.mediaKind] += inRest - text - track;
     }
   }
   const output = { text: num(raw.output.text), audio: num(raw.output.audio), reasoning: num(raw.output.reasoning) };
   const outRest = Math.max(0, num(raw.outputTotal) - (output.text + output.audio + output.reasoning));
   if (outRest > 0) {
     const audio = output.audio === 0 && audioSecondsOut > 0 ? Math.min(outRest, Math.ceil(audioSecondsOut * ctx.audioTokensPerSecond)) : 0;
+    if (audio > 0) inferred = true;
     output.audio += audio;
     output.text += outRest - audio;
   }
@@ -135,6 +146,7 @@ export function normalizeUsage(raw: RawUsage, ctx: StreamContext, audioSecondsOu
     output,
     inputTotal: input.text + input.audio + input.image + input.video,
     outputTotal: output.text + output.audio + output.reasoning,
+    ...(inferred && { inferred: true as const }),
   };
 }
 

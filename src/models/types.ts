@@ -7,6 +7,11 @@ export interface Usage {
   output: { text: number; audio: number; reasoning: number };
   inputTotal: number;
   outputTotal: number;
+  /**
+   * The provider gave totals only (DMXAPI /v1/responses) and the modality split was inferred from the
+   * request and the audio received: the ledger says so, and the text output is priced even beside audio.
+   */
+  inferred?: true;
 }
 
 export function emptyUsage(): Usage {
@@ -19,6 +24,7 @@ export function addUsage(a: Usage, b: Usage): Usage {
     output: { text: a.output.text + b.output.text, audio: a.output.audio + b.output.audio, reasoning: a.output.reasoning + b.output.reasoning },
     inputTotal: a.inputTotal + b.inputTotal,
     outputTotal: a.outputTotal + b.outputTotal,
+    ...((a.inferred || b.inferred) && { inferred: true as const }),
   };
 }
 
@@ -30,6 +36,10 @@ export interface MediaInput {
   source: { file: string } | { url: string };
   /** container/codec hint for input_audio.format (mp3, wav, ...) */
   format?: string;
+  /** its length, when known: to split an unsplit usage total (a video's audio track is billed as audio) */
+  seconds?: number;
+  /** a video with a sound track (default true: the pipeline refuses silent videos) */
+  hasAudio?: boolean;
 }
 
 export interface ModelRequest {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { addCost, ZERO_COST, type Cost } from '../cost/price.ts';
-import type { Region } from '../models/catalog.ts';
+import { findModel, type Region } from '../models/catalog.ts';
 import { addUsage, emptyUsage, PROTOCOLS, type Protocol, type Usage } from '../models/types.ts';
 import { TASKS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
@@ -29,6 +29,7 @@ export interface ResultChunk {
 export interface ResultInput {
   source: { uri: string; key: string; etag: string; size: number; durationS: number; versionId?: string };
   task: Task;
+  /** the model name as requested and sent (an alias or snapshot stays as given) */
   model: string;
   protocol: Protocol;
   region: Region;
@@ -66,6 +67,8 @@ export const resultDocSchema = z.object({
   }),
   task: z.enum(TASKS),
   model: z.string().min(1),
+  /** the catalogue entry whose limits and prices applied (absent in older results) */
+  model_id: z.string().min(1).optional(),
   protocol: z.enum(PROTOCOLS as [Protocol, ...Protocol[]]),
   region: z.enum(['intl', 'cn']),
   fingerprint: z.string().min(1),
@@ -107,6 +110,7 @@ export function buildResult(input: ResultInput): ResultDoc {
     },
     task: input.task,
     model: input.model,
+    ...(findModel(input.model) && { model_id: findModel(input.model)!.id }),
     protocol: input.protocol,
     region: input.region,
     fingerprint: input.fingerprint,

@@ -4,7 +4,8 @@ import type { Config } from '../config/index.ts';
 import { taskFingerprint } from '../outputs/fingerprint.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
-import { findModel, type PriceTable } from '../models/catalog.ts';
+import { checkVoice, findModel, nameFor, protocolRefusal, servingWarning, type PriceTable } from '../models/catalog.ts';
+import { rootLogger } from '../util/logger.ts';
 import { loadPricing } from '../config/pricing.ts';
 import { resolvePrices } from '../cost/price.ts';
 import { parseLocation } from '../storage/index.ts';
@@ -43,14 +44,23 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Pure: request + config -> the run's fixed spec, or a coded error naming what is wrong. */
-export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date()): RunSpec {
+/**
+ * Pure: request + config -> the run's fixed spec, or a coded error naming what is wrong. The model name is
+ * kept exactly as given (it is what is sent); the catalogue entry only supplies limits and prices.
+ * @param warn told what the service will decide for itself (an undocumented voice or name)
+ */
+export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date(), warn: (msg: string) => void = () => {}): RunSpec {
   if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
-  const modelName = req.model ?? ts.defaultModel;
+  // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
+  const modelName = req.model ?? nameFor(ts.defaultModel, cfg.protocol);
   const model = findModel(modelName);
   if (!model) throw new OmniError('model_not_found', `unknown model "${modelName}"`, { retryable: false });
+  const refusal = protocolRefusal(modelName, cfg.protocol);
+  if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
+  const unserved = servingWarning(modelName, cfg.protocol);
+  if (unserved) warn(unserved);
   if (task === 'custom' && !req.prompt) throw new OmniError('invalid_request', 'task custom needs --prompt', { retryable: false });
   if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_request', `${model.id} takes no prompt`, { retryable: false });
   if (ts.prompt && !model.acceptsPrompt && task !== 'caption') {
@@ -58,8 +68,10 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   }
   if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_request', `${model.id} cannot speak`, { retryable: false });
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
-  if (voice && model.voices.length && !model.voices.includes(voice)) {
-    throw new OmniError('invalid_request', `voice "${voice}" is not one of ${model.voices.join(', ')}`, { retryable: false });
+  const voiceVerdict = voice ? checkVoice(modelName, voice) : { ok: true as const };
+  if (!voiceVerdict.ok) {
+    if (voiceVerdict.refuse) throw new OmniError('invalid_request', voiceVerdict.message, { retryable: false });
+    warn(`${voiceVerdict.message}: sent as given, the service decides`);
   }
   if (req.budgetMicros !== undefined) {
     // A budget needs prices for what every request sends; an unpriced request would reserve nothing.
@@ -87,7 +99,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     source: req.source,
     destination: req.destination,
     task,
-    model: model.id,
+    model: modelName,
     protocol: cfg.protocol,
     region: cfg.region,
     ...(prompt !== undefined && { prompt }),
@@ -107,7 +119,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.notifyUrl && req.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
   };
   spec.fingerprint = taskFingerprint({
-    task, model: model.id, prompt: spec.prompt, voice: spec.voice,
+    task, model: modelName, prompt: spec.prompt, voice: spec.voice,
     chunkPolicy: { ...ts.policy, ...(spec.chunkSeconds && { targetS: spec.chunkSeconds }), ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }) },
   });
   return spec;
@@ -115,7 +127,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
 
 export async function createRun(deps: { cfg: Config; runs: RunStore; queues: Queues }, req: RunRequest,
   opts: { enqueueScan?: boolean } = {}): Promise<RunSpec> {
-  const spec = buildRunSpec(req, deps.cfg, newRunId());
+  const spec = buildRunSpec(req, deps.cfg, newRunId(), new Date(), (msg) => rootLogger().warn({ model: req.model, voice: req.voice }, msg));
   await deps.runs.create(spec);
   if (opts.enqueueScan ?? true) await deps.queues.scan.add('scan', { runId: spec.runId }, { jobId: jobIds.scan(spec.runId) });
   return spec;

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { Worker, type Job } from 'bullmq';
-import { estimateChunkCost, estimateChunkInputTokens } from '../cost/estimate.ts';
+import { estimateChunkCost, estimateChunkInputTokens, outputBound } from '../cost/estimate.ts';
 import { addCost, costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
@@ -15,7 +15,7 @@ import { metrics } from '../ops/metrics.ts';
 import { sendWebhook } from '../ops/webhook.ts';
 import type { ChunkResult, RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
-import { outputCapTokens, TASK_SPECS } from '../tasks/catalog.ts';
+import { TASK_SPECS } from '../tasks/catalog.ts';
 import { placeInstructions } from '../tasks/system-message.ts';
 import { isOmniError, OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
@@ -55,8 +55,10 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
   const model = findModel(spec.model)!;
   const seconds = d.endS - d.startS;
   const sizing = { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt, ...(d.video && { video: d.video }) };
-  // Every request carries the task's output cap (budget or not); under a budget it makes the reservation a bound.
-  const maxOutputTokens = outputCapTokens(spec.task, seconds, model.limits.maxOutputTokens);
+  // Every request carries the task's output cap, budget or not (responses: none is sent, the model's ceiling
+  // bounds it); under a budget the reservation assumes that bound, so it is an upper bound, not a guess.
+  const bound = outputBound(spec.protocol, seconds, spec.task, model.id);
+  const maxOutputTokens = bound.reserve;
   if (spec.budgetMicros !== undefined) {
     const estimate = estimateChunkCost(seconds, { ...sizing, pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens });
     if (!estimate.priced) {
@@ -82,8 +84,8 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
 
   const result = await withTempDir(`inf-${d.fileId}-${d.chunk}`, async (dir) => {
     const media: ModelRequest['media'] = spec.inputMode === 'url'
-      ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format }
-      : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format };
+      ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format, seconds }
+      : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format, seconds };
     const ts = TASK_SPECS[spec.task];
     const audioFile = ts.wantsAudioOut ? path.join(dir, 'out.wav') : undefined;
     const req: ModelRequest = {
@@ -94,7 +96,7 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
         : { prompt: spec.prompt })),
       media,
       ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
-      ...(maxOutputTokens && { maxOutputTokens }),
+      ...(bound.send && { maxOutputTokens: bound.send }),
     };
     const firstKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'first.json');
     const first: FirstAnswer = {

@@ -128,14 +128,12 @@ describe('native multimodal-generation', () => {
     expect(texts.at(-1)).toMatch(/^Audio clip, 11\.00 s/);
   });
 
-  it('streams speech of an omni model in output.audio chunks of raw PCM, billed as audio tokens', async () => {
+  it('does not serve an omni model: Qwen-Omni is OpenAI-compatible only (seeds 001, 004), 404 ModelNotFound', async () => {
     const body = { model: 'qwen3-omni-flash', input: { messages: [{ role: 'user', content: [{ text: 'Say hello' }] }] },
       parameters: { incremental_output: true, modalities: ['text', 'audio'], audio: { voice: 'Cherry' } } };
-    const events = frames(await (await post(emu.url, NATIVE, body)).text()).map(json);
-    const pcm = events.reduce((n, e) => n + (e.output.audio ? Buffer.from(e.output.audio.data, 'base64').length : 0), 0);
-    const text = events.map((e) => e.output.choices[0].message.content[0]?.text ?? '').join('');
-    expect(pcm).toBe(Math.round(Math.max(1, 0.08 * Array.from(text).length) * 24000) * 2);
-    expect(events.at(-1).usage.output_tokens_details.audio_tokens).toBe(Math.ceil((pcm / 48000) * 12.5));
+    const r = await post(emu.url, NATIVE, body, { 'x-dashscope-sse': 'enable' });
+    expect(r.status).toBe(404);
+    expect(await r.json()).toMatchObject({ code: 'ModelNotFound', message: 'Model can not be found.' });
   });
 
   it('answers the captioner with one JSON body when not streaming', async () => {

@@ -1,5 +1,5 @@
 // The official openai npm client reads the emulator's chat-completions streams: proof the emulator speaks the
-// protocol as the world's clients understand it.
+// protocol as the world's clients understand it. (The seeds' exact calls, both protocols: openai-seeds.test.ts.)
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobeJson } from '../../src/media/ffmpeg.ts';

@@ -9,6 +9,20 @@ import { startEmulator } from '../../src/emulator/server.ts';
 import { createClient, type StreamingClient } from '../../src/models/client.ts';
 import type { EndpointConfig, Protocol } from '../../src/models/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
+import type { ModelRequest } from '../../src/models/types.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { silentWav } from './helpers.ts';
+
+// What each protocol's endpoint serves: DashScope chat names, DMXAPI's -all names, and on the native
+// protocol only the captioner (audio, no prompt).
+const WAV = path.join(mkdtempSync(path.join(os.tmpdir(), 'omni-faults-')), 'silence.wav');
+writeFileSync(WAV, silentWav(1));
+function base(protocol: Protocol): ModelRequest {
+  if (protocol === 'dashscope') return { model: 'qwen3-omni-30b-a3b-captioner', media: { kind: 'audio', source: { file: WAV } } };
+  return { model: protocol === 'responses' ? 'qwen3-omni-flash-all' : 'qwen3-omni-flash', prompt: 'hello' };
+}
 
 const KEY = 'test-key-faults';
 const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses: '/v1', dashscope: '/api/v1' };
@@ -58,7 +72,7 @@ describe.each(PROTOCOLS)('%s: forced faults', (protocol) => {
   afterAll(async () => { await client.close(); });
 
   it.each(Object.entries(FAULTS))('%s', async (kind, want) => {
-    const err = await failure(client.complete({ model: 'qwen3-omni-flash', prompt: 'hello', headers: { 'x-emulator-fault': kind } }));
+    const err = await failure(client.complete({ ...base(protocol), headers: { 'x-emulator-fault': kind } }));
     expect(err.code).toBe(want.code);
     expect(err.retryable).toBe(want.retryable);
     if (want.status !== 'any') expect(err.status).toBe(want.status);
@@ -74,7 +88,7 @@ describe.each(PROTOCOLS)('%s: forced faults', (protocol) => {
   it('a wrong key is auth, not retryable', async () => {
     const other = createClient({ ...endpoint(protocol, emu.url), apiKey: 'wrong' });
     try {
-      expect(await failure(other.complete({ model: 'qwen3-omni-flash', prompt: 'x' }))).toMatchObject({ code: 'auth', retryable: false, status: 401 });
+      expect(await failure(other.complete(base(protocol)))).toMatchObject({ code: 'auth', retryable: false, status: 401 });
     } finally { await other.close(); }
   });
 
@@ -114,7 +128,7 @@ describe('beyond forced faults', () => {
     const slow = await startEmulator({ apiKey: KEY, ttfbMs: 5000 });
     const client = createClient(endpoint(protocol, slow.url, { firstByteTimeoutMs: 300, idleTimeoutMs: 10_000 }));
     try {
-      const err = await failure(client.complete({ model: 'qwen3-omni-flash', prompt: 'x' }));
+      const err = await failure(client.complete(base(protocol)));
       expect(err).toMatchObject({ code: 'timeout', retryable: true, details: { phase: 'first byte', ms: 300 } });
     } finally {
       await client.close();

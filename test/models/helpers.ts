@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeEventStream } from '../../src/models/client.ts';
 import type { Delta, StreamContext } from '../../src/models/stream.ts';
 import type { Protocol } from '../../src/models/types.ts';
-import type { WavFormat } from '../../src/models/wav.ts';
+import { wavHeader, type WavFormat } from '../../src/models/wav.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const fixture = (name: string): Buffer => readFileSync(path.join(here, 'fixtures', name));
@@ -29,3 +29,12 @@ export async function decodeChunks(protocol: Protocol, chunks: Uint8Array[], ctx
 
 /** The body split in two at `at`. */
 export const splitAt = (buf: Buffer, at: number): Buffer[] => [buf.subarray(0, at), buf.subarray(at)];
+
+/** The name each protocol's real endpoint serves for qwen3-omni-flash (DMXAPI only the -all name: seed 000). */
+export const FLASH_NAME = { chat: 'qwen3-omni-flash', responses: 'qwen3-omni-flash-all' } as const;
+
+/** A silent PCM WAV of `seconds` (24 kHz mono): valid media made without any tool. */
+export function silentWav(seconds: number): Buffer {
+  const pcm = Buffer.alloc(Math.round(seconds * 24_000) * 2);
+  return Buffer.concat([wavHeader(pcm.length), pcm]);
+}

@@ -70,9 +70,10 @@ describe('buildBody', () => {
     });
   });
 
-  it('responses: the chat body with input for messages', () => {
-    const b = buildBody('responses', { ...flash, audioOut: { voice: 'Tina', file: 'x.wav' }, maxOutputTokens: 100 }, audio);
-    expect(b).toMatchObject({ model: 'qwen3-omni-flash', stream: true, stream_options: { include_usage: true }, modalities: ['text', 'audio'], max_output_tokens: 100 });
+  it('responses: the chat body with input for messages, and no output cap (DMXAPI never shows one)', () => {
+    const b = buildBody('responses', { ...flash, model: 'qwen3-omni-flash-all', audioOut: { voice: 'Serena', file: 'x.wav' }, maxOutputTokens: 100 }, audio);
+    expect(b).toMatchObject({ model: 'qwen3-omni-flash-all', stream: true, stream_options: { include_usage: true }, modalities: ['text', 'audio'] });
+    expect(b).not.toHaveProperty('max_output_tokens');
     expect(b).not.toHaveProperty('messages');
     expect((b as { input: unknown[] }).input).toHaveLength(2);
   });

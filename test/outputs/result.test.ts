@@ -29,7 +29,7 @@ describe('result document', () => {
     expect(doc).toEqual({
       schema: 'omnibatch.result/v1',
       source: { uri: 's3://media/in/a/b.mp3', key: 'in/a/b.mp3', etag: '"abc123"', size: 1_234_567, duration_s: 65.02 },
-      task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', protocol: 'chat', region: 'intl', fingerprint: '0123456789abcdef',
+      task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', model_id: 'qwen3-omni-30b-a3b-captioner', protocol: 'chat', region: 'intl', fingerprint: '0123456789abcdef',
       chunks: [
         { index: 0, start_s: 0, end_s: 30.1, text: 'A dog barks.', attempts: 1,
           usage: { input: { text: 0, audio: 377, image: 0, video: 0, total: 377 }, output: { text: 30, audio: 0, reasoning: 0, total: 30 }, total: 407 },

@@ -61,11 +61,17 @@ export function responsesWriter(ctx: ReplyContext): StreamWriter {
     finish: () => {
       const text = ctx.answer.text;
       const content: unknown[] = [textPart(text)];
-      if (ctx.answer.audioSeconds !== undefined) content.push({ type: 'output_audio', audio: { data: wavBase64(), id: `audio_${hex}`, format: 'wav' } });
+      // The WAV's base64 split (on 4-character boundaries) over `audioParts` output_item.done events: a
+      // client must join every part, as seed 002's sample does, not keep the first.
+      const pieces = ctx.answer.audioSeconds !== undefined ? splitBase64(wavBase64(), ctx.audioParts ?? 1) : [];
+      const audioPart = (data: string) => ({ type: 'output_audio', audio: { data, id: `audio_${hex}`, format: 'wav' } });
+      const early = pieces.slice(0, -1).map((data) => ev('response.output_item.done', { output_index: msgIndex, item: messageItem('completed', [audioPart(data)]) }));
+      if (pieces.length) content.push(audioPart(pieces[pieces.length - 1]));
       const output = [...(thinking ? [reasoningItem('completed')] : []), messageItem('completed', [textPart(text)])];
       return [
         ev('response.output_text.done', { item_id: msgId, output_index: msgIndex, content_index: 0, text }),
         ev('response.content_part.done', { item_id: msgId, output_index: msgIndex, content_index: 0, part: textPart(text) }),
+        ...early,
         ev('response.output_item.done', { output_index: msgIndex, item: messageItem('completed', content) }),
         // The audio is not repeated here: it was in output_item.done, and it may be minutes long.
         ev('response.completed', { response: response('completed', { output, usage: responsesUsage(ctx.answer.billed) }) }),
@@ -81,4 +87,13 @@ export function responsesWriter(ctx: ReplyContext): StreamWriter {
       usage: responsesUsage(ctx.answer.billed),
     }),
   };
+}
+
+/** base64 -> n pieces of near-equal length, each a whole number of 4-character quanta (the last may be shorter). */
+export function splitBase64(b64: string, n: number): string[] {
+  const quanta = b64.length / 4;
+  const per = Math.max(1, Math.ceil(quanta / Math.max(1, n))) * 4;
+  const out: string[] = [];
+  for (let i = 0; i < b64.length; i += per) out.push(b64.slice(i, i + per));
+  return out.length ? out : [b64];
 }

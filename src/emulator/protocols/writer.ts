@@ -11,6 +11,8 @@ export interface ReplyContext {
   answer: Answer;
   includeUsage: boolean;
   incremental: boolean;
+  /** responses: how many output_item.done events carry the speech (default 1) */
+  audioParts?: number;
 }
 
 export interface StreamWriter {
