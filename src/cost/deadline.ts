@@ -49,7 +49,8 @@ export function parseDeadline(text: string, now: Date): Date {
 export function longestChunkS(model: string, task: EstimateOptions['task'], promptTokens = 0): number {
   const spec = findModel(model);
   if (!spec) throw new OmniError('unknown_model', `unknown model: ${model}`, { retryable: false });
-  const media = TASK_SPECS[task].media === 'video' && spec.limits.video ? spec.limits.video.maxSeconds : spec.limits.audio.maxSeconds;
+  const media = TASK_SPECS[task].media === 'video' && spec.limits.video ? spec.limits.video.maxSeconds
+    : spec.limits.audio?.maxSeconds ?? spec.limits.video?.maxSeconds ?? 3600;
   // The input-token ceiling, minus the prompt, at the model's audio rate (video adds frames: the media limit is tighter).
   const byTokens = Math.floor((spec.limits.maxInputTokens - promptTokens) / spec.tokens.audioTokensPerSecond);
   return Math.max(1, Math.min(media, byTokens));

@@ -17,6 +17,8 @@ import { compileFilter } from './filter.ts';
 
 export interface SourceEstimate {
   estimate: Estimate;
+  /** every probed file, as planned: the deadline planner re-plans them at other chunk lengths */
+  files: EstimateFile[];
   failures: { uri: string; code: string; message: string }[];
 }
 
@@ -53,5 +55,5 @@ export async function estimateSource(src: Storage, spec: RunSpec, opts: {
   await Promise.all(pending);
   const estimate = estimateRun(files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: opts.pricing,
     concurrency: opts.concurrency, rpm: opts.rpm, tpm: opts.tpm });
-  return { estimate, failures };
+  return { estimate, files, failures };
 }

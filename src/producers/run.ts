@@ -12,6 +12,7 @@ import type { RunStore } from '../runs/store.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
+import { parseDeadline } from '../cost/deadline.ts';
 
 export interface RunRequest {
   source: string;
@@ -30,6 +31,10 @@ export interface RunRequest {
   manifest?: string;
   schedule?: string;
   notifyUrl?: string;
+  /** --deadline as typed (a duration or time of day is relative to the run's creation: a schedule's firing) */
+  deadline?: string;
+  /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */
+  plannedWallS?: number;
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -94,6 +99,8 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.manifest && { manifest: req.manifest }),
     ...(req.schedule && { schedule: req.schedule }),
     ...(req.notifyUrl && { notifyUrl: req.notifyUrl }),
+    ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
+    ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
   };
   spec.fingerprint = taskFingerprint({
     task, model: model.id, prompt: spec.prompt, voice: spec.voice,

@@ -28,6 +28,9 @@ export interface RunSpec {
   manifest?: string;
   schedule?: string;
   notifyUrl?: string;
+  /** --deadline: when the run must end (ISO), and when the planner predicted it would (cost/deadline.ts) */
+  deadline?: string;
+  predictedFinishAt?: string;
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;
