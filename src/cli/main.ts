@@ -24,6 +24,7 @@ const COMMAND_MODULES: Record<string, string> = {
   probe: './probe.ts',
   plan: './plan.ts',
   chunk: './chunk.ts',
+  metrics: './metrics.ts',
 };
 
 /**

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { STAGES, type Stage } from '../jobs/catalog.ts';
 import { checkTarget } from '../ops/healthcheck.ts';
-import { startMetricsServer } from '../ops/metrics.ts';
+import { metrics as processMetrics, startMetricsServer } from '../ops/metrics.ts';
+import { readDepth } from '../ops/depth.ts';
 import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { startWorkers } from '../workers/index.ts';
@@ -45,6 +46,7 @@ export function register(program: Command): void {
       const running = await startWorkers(ctx, { stages });
       // /healthz: 503 (with the reason) while Redis does not answer PING
       const health = async (): Promise<void> => { const h = await checkTarget(cfg.redisUrl, 2_000); if (!h.ok) throw new Error(h.detail); };
+      if (f.metricsPort !== undefined) processMetrics().depthSource(() => readDepth(ctx)); // queue depth for autoscalers
       const metrics = f.metricsPort !== undefined ? await startMetricsServer(f.metricsPort, { host: f.metricsHost, health }) : undefined;
       log.info({ stages, pid: process.pid, metricsPort: metrics?.port }, 'worker started');
       await new Promise<void>((resolve) => {
