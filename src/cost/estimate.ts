@@ -316,7 +316,18 @@ export function budgetOutputCap(chunkSeconds: number, task: Task, model: string)
   return Math.min(specOf(model).limits.maxOutputTokens, 2 * Math.ceil(prior.perRequest + prior.perSecond * chunkSeconds));
 }
 
-/** The input tokens one request will send: what the TPM bucket takes before the call. */
+/**
+ * What one request reserves in the TPM window before it is sent: its exact input tokens plus the task's
+ * expected output (the provider counts both against the quota); settled to the real usage afterwards.
+ */
+export function estimateChunkTokens(chunkSeconds: number, opts: Omit<ChunkCostOptions, 'maxOutputTokens'> & { maxOutputTokens?: number }): { input: number; output: number } {
+  const ctx = contextOf(opts);
+  const c = estimateChunk(chunkSeconds, opts, ctx);
+  const out = c.output.expected.text + c.output.expected.audio;
+  return { input: c.input.total, output: opts.maxOutputTokens !== undefined ? Math.min(out, opts.maxOutputTokens) : out };
+}
+
+/** The input tokens one request will send. */
 export function estimateChunkInputTokens(chunkSeconds: number, opts: Omit<ChunkCostOptions, 'maxOutputTokens'>): number {
   return estimateChunk(chunkSeconds, opts, contextOf(opts)).input.total;
 }
