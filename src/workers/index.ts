@@ -124,7 +124,7 @@ async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx:
     m.jobFinished(mstage, result && typeof result === 'object' && 'skipped' in result ? 'skipped' : 'completed');
     return result;
   } catch (err) {
-    if ((err as Error)?.name === 'RateLimitError') throw err;
+    if ((err as Error)?.name === 'RateLimitError' || (err as Error)?.name === 'DelayedError') throw err; // no attempt spent
     const e = describeError(err);
     if (isOmniError(err) && RATE_LIMITED.has(err.code)) {
       const wait = err.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** Math.min(6, job.attemptsMade + 1));

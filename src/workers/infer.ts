@@ -4,7 +4,7 @@
  * (its worker was killed) re-records the same ledger entry (idempotent) instead of paying again.
  */
 import path from 'node:path';
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { budgetOutputCap, estimateChunkCost, estimateChunkTokens } from '../cost/estimate.ts';
 import { addCost, costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
@@ -77,9 +77,10 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
     const t = estimateChunkTokens(seconds, { ...sizing, ...(maxOutputTokens !== undefined && { maxOutputTokens }) });
     const r = await ctx.costs.reserveTokens(model.id, t.input + t.output, ctx.cfg.tpm);
     if ('id' in r) reservation = r.id;
-    else if (ctx.worker) {
-      await ctx.worker.rateLimit(r.waitMs);
-      throw Worker.RateLimitError();
+    else if (ctx.worker && ctx.token) {
+      // This job waits, not the queue: another model's requests (a quota of their own) go on meanwhile.
+      await job.moveToDelayed(Date.now() + r.waitMs, ctx.token);
+      throw new DelayedError();
     }
   }
 
