@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .argument('<source>', 's3://bucket/prefix/ or a local directory'))
     .option('--infer-concurrency <n>', 'embedded workers: requests in flight', int)
     .option('--rpm <n>', 'embedded workers: requests per minute', int)
-    .option('--tpm <n>', 'embedded workers: input tokens per minute', int)
+    .option('--tpm <n>', 'embedded workers: input + output tokens per minute', int)
     .option('--pricing <file>', 'price override JSON')
     .option('--wait', 'stay until the run ends (runs workers in this process when none is running)')
     .option('--json', 'print one JSON object')

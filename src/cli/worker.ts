@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option('--infer-worker-concurrency <n>', 'requests in flight in THIS worker (default: all of --infer-concurrency)', int)
     .option('--finalize-concurrency <n>', 'finalize jobs at once in this worker', int)
     .option('--rpm <n>', 'requests per minute across ALL workers', int)
-    .option('--tpm <n>', 'input tokens per minute across ALL workers', int)
+    .option('--tpm <n>', 'input + output tokens per minute across ALL workers (per model, as the provider meters them)', int)
     .option('--metrics-port <port>', 'serve Prometheus metrics and /healthz on this port', int)
     .option('--metrics-host <addr>', 'interface the metrics port binds', '0.0.0.0')
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
