@@ -16,7 +16,7 @@ export type ReserveResult = { ok: true; id: string; used: number } | { ok: false
  * reservation and the request reaching the provider (download, encode, connect), which varies per request.
  * Two reservations a minute apart here may arrive up to that variation closer together there.
  */
-export const TPM_WINDOW_MS = 61_000;
+export const TPM_WINDOW_MS = 60_500;
 
 /** One quota per model, as the provider meters it. */
 export function tpmBucketKey(prefix: string, model: string): string {
