@@ -9,7 +9,7 @@
  * together), and the share of requests answered 429. Target >= 0.95 with <= 2 % 429s. The steady part starts
  * one window after the first request (the first minute may take the whole quota at once, as the provider
  * allows) and ends when the time is up or either run is about to run out of work; the runs are then cancelled.
- * --quick: 260 s on a smaller archive (about 2 minutes of steady part).
+ * --quick: 300 s on a smaller archive (one to two minutes of steady part).
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,8 +52,8 @@ function billedTokens(h: Harness): Record<string, number> {
 }
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
-  const durationMs = opts.quick ? 260_000 : 600_000;
-  const clips = opts.quick ? 420 : 1_000;
+  const durationMs = opts.quick ? 300_000 : 600_000;
+  const clips = opts.quick ? 500 : 1_100;
   const long = opts.quick ? 4 : 12;
   const medium = opts.quick ? 8 : 20;
   return withHarness({ name: 'tpm', emulator: { latencyMs: 1500, rpm: RPM, tpm: TPM } }, async (h) => {
