@@ -124,4 +124,32 @@ describe('--deadline', () => {
     expect(d.prediction_error_s).toBe(Math.round((Date.parse(d.actual_finish) - Date.parse(d.predicted_finish)) / 1000));
     expect(d.late_s).toBeLessThan(0);
   }, 180_000);
+
+  it('schedule add --deadline plans now, fixes the chunk length into the schedule, and refuses what cannot be met', async () => {
+    const add = (name: string, deadline: string) => cli('schedule', 'add', name, path.join(tmp, 'small'), '--cron', '0 2 * * *', '--out', path.join(tmp, 'sched-out'),
+      '--task', 'caption', '--deadline', deadline);
+    const saved = { ...env };
+    env.OMNIBATCH_TPM = '5000';
+    env.OMNIBATCH_INFER_CONCURRENCY = '1000';
+    try {
+      const late = await add('late', '30m');
+      expect(late.code).toBe(1);
+      expect(late.stderr).toMatch(/deadline_unreachable: .*earliest achievable finish/);
+      const fixed = await add('fixed', '2026-12-02T06:00:00Z');
+      expect(fixed.stderr).toMatch(/deadline_invalid: .*duration \(8h\) or a time of day/);
+      env.OMNIBATCH_TPM = '1000000';
+      env.OMNIBATCH_RPM = '2'; // 10 x 40 min: 800 30-s requests at 2 RPM are 6 h 40 min; 45-s chunks (540) make 4 h 30 min
+      const ok = await add('nightly', '5h');
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/45-s chunks \(longer than the 30-s default/);
+      const list = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as { name: string; request: Record<string, unknown> }[];
+      expect(list.map((x) => x.name)).toEqual(['nightly']);
+      expect(list[0].request).toMatchObject({ chunkSeconds: 45, deadline: '5h' });
+      expect(list[0].request.plannedWallS as number).toBeLessThanOrEqual(5 * 3600);
+      await cli('schedule', 'remove', 'nightly');
+    } finally {
+      for (const k of Object.keys(env)) delete env[k];
+      Object.assign(env, saved);
+    }
+  }, 180_000);
 });
