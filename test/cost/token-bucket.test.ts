@@ -34,6 +34,17 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     expect(await bucket.used(k)).toBe(45_000);
   });
 
+  it('spreads waiters at the quota\'s pace, so they come back one by one', async () => {
+    const k = key('waiters');
+    expect((await bucket.reserve(k, 100_000, 100_000, { nowMs: T0 })).ok).toBe(true);
+    // each 10,000 takes 6 s of a 100,000-a-minute quota: the first waits for the window, the next 6 s more each
+    const waits = [];
+    for (let i = 0; i < 3; i++) waits.push((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 1_000 })) as { ok: false; waitMs: number });
+    expect(waits.map((w) => w.waitMs)).toEqual([59_001, 65_001, 71_001]);
+    // a waiter told to come back later than the window needs still gets in when there is room
+    expect((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 60_001 })).ok).toBe(true);
+  });
+
   it('settles to the real usage: more takes the difference (others wait), less gives it back', async () => {
     const k = key('settle');
     const r = await bucket.reserve(k, 10_000, 20_000, { nowMs: T0 });

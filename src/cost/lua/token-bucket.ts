@@ -7,7 +7,7 @@
  * answers with 429s.
  *
  * Keys: the log (sorted set id -> reserve time, ms) and the amounts (hash id -> tokens, `_sum` -> their
- * sum). Tokens are whole numbers, so the sum is exact integer arithmetic.
+ * sum, `_next` -> the time the next waiter is told to come back). Tokens are whole numbers, so the sum is exact integer arithmetic.
  */
 import type { LuaScript } from './run.ts';
 
@@ -65,6 +65,13 @@ else
       break
     end
   end
+  -- Waiters are spread at the quota's pace (need x window / tpm apart), so they come back one by one as
+  -- the window frees, not all at the first freeing: each failed try costs a job start (and an RPM slot).
+  local at = now + wait
+  local cursor = tonumber(redis.call('HGET', KEYS[2], '_next') or '0')
+  if cursor > at then at = cursor end
+  redis.call('HSET', KEYS[2], '_next', at + math.ceil(math.min(need, tpm) * win / tpm))
+  wait = at - now
 end
 redis.call('HSET', KEYS[2], '_sum', sum)
 redis.call('PEXPIRE', KEYS[1], win + 60000)
