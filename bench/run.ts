@@ -25,6 +25,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   tokens: async () => (await import('./scenarios/tokens.ts')).run,
   'vs-sequential': async () => (await import('./scenarios/vs-sequential.ts')).run,
   'scale-out': async () => (await import('./scenarios/scale-out.ts')).run,
+  tpm: async () => (await import('./scenarios/tpm.ts')).run,
 };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .option('--latency-ms <ms>', 'added response time, spread over each stream', number(0))
     .option('--ttfb-ms <ms>', 'delay before the first byte', number(0))
     .option('--rpm <n>', 'requests per minute before 429 Throttling.RateQuota', number(1, Infinity, true))
+    .option('--tpm <n>', 'input + output tokens per model per minute before 429 Throttling.AllocationQuota', number(1, Infinity, true))
     .option('--max-concurrency <n>', 'requests in flight before 429 Throttling', number(1, Infinity, true))
     .option('--fail-5xx <rate>', 'share of requests answered 500/503 (0..1)', rate)
     .option('--fail-429 <rate>', 'share of requests answered 429 (0..1)', rate)
@@ -40,6 +41,7 @@ export function register(program: Command): void {
         latencyMs: flags.latencyMs as number | undefined,
         ttfbMs: flags.ttfbMs as number | undefined,
         rpm: flags.rpm as number | undefined,
+        tpm: flags.tpm as number | undefined,
         maxConcurrency: flags.maxConcurrency as number | undefined,
         fail5xx: flags.fail5xx as number | undefined,
         fail429: flags.fail429 as number | undefined,

@@ -1,4 +1,7 @@
-/** `omnibatch estimate <source> --task T [--model M] [--json]`: files, media hours, requests, cost range and wall time, before anything is sent. */
+/**
+ * `omnibatch estimate <source> --task T [--model M] [--deadline D] [--json]`: files, media hours, requests, cost
+ * range and wall time, before anything is sent; with --deadline, at the chunk length the deadline planner picks.
+ */
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
 import { formatMicros } from '../cost/price.ts';
@@ -8,6 +11,8 @@ import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
 import { collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
 import { formatDuration } from './progress.ts';
 import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
+import { parseDeadline, planForDeadline, type DeadlinePlan } from '../cost/deadline.ts';
+import { DEADLINE_HELP, deadlineLines } from './run-options.ts';
 
 export function register(program: Command): void {
   program.command('estimate')
@@ -24,6 +29,7 @@ export function register(program: Command): void {
     .option('--rpm <n>', '', int)
     .option('--tpm <n>', '', int)
     .option('--pricing <file>', 'price override JSON')
+    .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
       const cfg = configFrom(cmd, { inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing });
@@ -31,15 +37,25 @@ export function register(program: Command): void {
       const spec = buildRunSpec({ source, destination: source, task: String(f.task), model: f.model as string | undefined, prompt: f.prompt as string | undefined,
         include: f.include as string[] | undefined, exclude: f.exclude as string[] | undefined, maxFiles: f.maxFiles as number | undefined,
         chunkSeconds: f.chunkSeconds as number | undefined }, cfg, newRunId());
+      const now = new Date();
+      // A malformed deadline is refused before anything is probed.
+      const deadline = f.deadline !== undefined ? parseDeadline(String(f.deadline), now) : undefined;
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
       const limits = fileLimitsOf(cfg);
-      const { estimate: e, failures, bounded } = await estimateSource(src, spec, { log, pricing: loadPricing(cfg.pricingFile), concurrency: cfg.inferConcurrency,
+      const pricing = loadPricing(cfg.pricingFile);
+      const probed = await estimateSource(src, spec, { log, pricing, concurrency: cfg.inferConcurrency,
         rpm: cfg.rpm, tpm: cfg.tpm, base64MaxChars: cfg.base64MaxChars, limits });
+      const { failures, bounded } = probed;
+      const plan: DeadlinePlan | undefined = deadline && planForDeadline(probed.files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt,
+        pricing, concurrency: cfg.inferConcurrency, rpm: cfg.rpm, tpm: cfg.tpm, deadline, now, ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }) });
+      const e = plan ? plan.estimate : probed.estimate;
       if (f.json) {
         const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({ amount: c.priced ? formatMicros(c.amountMicros) : null, amount_micros: c.amountMicros, currency: c.currency, priced: c.priced });
         return printJson({ source, task: spec.task, model: spec.model, region: spec.region, files: e.files, media_seconds: e.mediaSeconds, requests: e.requests,
           input_tokens: e.input, output_tokens: e.output, cost: { low: money(e.cost.low), expected: money(e.cost.expected), high: money(e.cost.high) },
-          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, limits: limitsJson(limits), failures, bounded });
+          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, limits: limitsJson(limits), failures, bounded,
+          ...(plan && { deadline: { deadline: plan.deadline.toISOString(), chunk_seconds: plan.chunkSeconds, default_chunk_seconds: plan.shortestS, lengthened: plan.lengthened,
+            predicted_finish: plan.predictedFinish.toISOString(), note: plan.note, tried: plan.tried.map((r) => ({ chunk_seconds: r.chunkSeconds, requests: r.requests, wall_seconds: r.wallSeconds, binding: r.binding })) } }) });
       }
       const c = e.cost;
       const cur = c.expected.currency ?? '';
@@ -49,6 +65,7 @@ export function register(program: Command): void {
         c.expected.priced ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})` : 'cost: unpriced (no published price for this model/region)',
         `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
         `per-file limits: ${describeLimits(limits)}`,
+        ...(plan ? deadlineLines(plan) : []),
         ...(bounded.length ? [`${bounded.length} object(s) state no length: billed at an upper bound from their size:`, ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`)] : []),
         ...(failures.length ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)] : []),
       ].join('\n') + '\n');

@@ -25,6 +25,7 @@ const COMMAND_MODULES: Record<string, string> = {
   plan: './plan.ts',
   chunk: './chunk.ts',
   models: './models.ts',
+  metrics: './metrics.ts',
 };
 
 /**

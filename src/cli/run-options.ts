@@ -1,14 +1,23 @@
 /** The options that describe a run, shared by `run` and `schedule add`, and the run request they make. */
 import type { Command } from 'commander';
-import { parseAmount } from '../cost/price.ts';
-import type { RunRequest } from '../producers/run.ts';
+import type { Config } from '../config/index.ts';
+import { planForDeadline, parseDeadline, type DeadlinePlan } from '../cost/deadline.ts';
+import { parseAmount, type PricingOverride } from '../cost/price.ts';
+import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
+import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
+import type { Storage } from '../storage/types.ts';
+import type { Logger } from '../util/logger.ts';
 import { collect, int, num } from './common.ts';
+import { formatDuration } from './progress.ts';
 
 export interface RunRequestFlags {
   out: string; task: string; model?: string; prompt?: string; voice?: string; include?: string[]; exclude?: string[];
   maxFiles?: number; budget?: string; force?: boolean; manifest?: string; chunkSeconds?: number; overlapSeconds?: number; notifyUrl?: string;
   allowUnsignedWebhooks?: boolean;
+  deadline?: string;
 }
+
+export const DEADLINE_HELP = 'finish by then (8h, 90m, 06:00, or an ISO time): picks the shortest chunk length that makes it at --rpm/--tpm, or refuses';
 
 export function addRunRequestOptions(cmd: Command): Command {
   return cmd
@@ -25,6 +34,7 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--manifest <file>', 'JSON lines or CSV of object URIs instead of a listing')
     .option('--chunk-seconds <s>', 'target chunk length (default: the task\'s)', num)
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
+    .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
     .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned");
 }
@@ -36,4 +46,41 @@ export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
     chunkSeconds: f.chunkSeconds, overlapSeconds: f.overlapSeconds, manifest: f.manifest, notifyUrl: f.notifyUrl,
     ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
   };
+}
+
+export interface DeadlineDeps {
+  cfg: Config;
+  log: Logger;
+  source: Storage;
+  pricing?: PricingOverride;
+}
+
+export interface PlannedDeadline {
+  /** the request with the chosen chunk length, the deadline and the predicted wall time */
+  request: RunRequest;
+  plan: DeadlinePlan;
+  failures: SourceEstimate['failures'];
+}
+
+/**
+ * Probe the source (nothing is downloaded or sent), plan the chunk length for the deadline at the
+ * configured RPM, TPM and concurrency, and fix it into the request. Throws deadline_unreachable (with the
+ * earliest achievable finish) before any run exists.
+ */
+export async function planDeadline(deps: DeadlineDeps, request: RunRequest, deadlineText: string, now = new Date()): Promise<PlannedDeadline> {
+  const deadline = parseDeadline(deadlineText, now);
+  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now);
+  const { files, failures } = await estimateSource(deps.source, spec, { log: deps.log, pricing: deps.pricing, concurrency: deps.cfg.inferConcurrency,
+    rpm: deps.cfg.rpm, tpm: deps.cfg.tpm, base64MaxChars: deps.cfg.base64MaxChars });
+  const plan = planForDeadline(files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: deps.pricing,
+    concurrency: deps.cfg.inferConcurrency, rpm: deps.cfg.rpm, tpm: deps.cfg.tpm, deadline, now, ...(request.chunkSeconds !== undefined && { shortestS: request.chunkSeconds }) });
+  return { request: { ...request, chunkSeconds: plan.chunkSeconds, deadline: deadlineText, plannedWallS: plan.estimate.wall.seconds }, plan, failures };
+}
+
+/** Two lines for stderr/stdout: the chosen length and why, and the predicted finish. */
+export function deadlineLines(plan: DeadlinePlan): string[] {
+  return [
+    `deadline ${plan.deadline.toISOString()}: ${plan.chunkSeconds}-s chunks${plan.lengthened ? ` (longer than the ${plan.shortestS}-s default, to make the deadline)` : ''}`,
+    `  ${plan.note}; predicted finish ${plan.predictedFinish.toISOString()} (in ${formatDuration(plan.estimate.wall.seconds)}, bound by ${plan.estimate.wall.binding})`,
+  ];
 }

@@ -4,7 +4,8 @@ import { assertWritable, createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
 import { int, printJson, withContext } from './common.ts';
-import { addRunRequestOptions, runRequestFrom, type RunRequestFlags } from './run-options.ts';
+import { addRunRequestOptions, deadlineLines, planDeadline, runRequestFrom, type RunRequestFlags } from './run-options.ts';
+import { exitCodeFor } from './progress.ts';
 import { access } from 'node:fs/promises';
 import type { Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
@@ -20,7 +21,7 @@ export function register(program: Command): void {
     .argument('<source>', 's3://bucket/prefix/ or a local directory'))
     .option('--infer-concurrency <n>', 'embedded workers: requests in flight', int)
     .option('--rpm <n>', 'embedded workers: requests per minute', int)
-    .option('--tpm <n>', 'embedded workers: input tokens per minute', int)
+    .option('--tpm <n>', 'embedded workers: input + output tokens per minute', int)
     .option('--pricing <file>', 'price override JSON')
     .option('--wait', 'stay until the run ends (runs workers in this process when none is running)')
     .option('--json', 'print one JSON object')
@@ -34,7 +35,14 @@ export function register(program: Command): void {
           const running = await ctx.queues.infer.getWorkersCount();
           if (running === 0) throw new OmniError('config_invalid', 'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model', { retryable: false });
         }
-        const spec = await createRun(ctx, runRequestFrom(source, f));
+        let request = runRequestFrom(source, f);
+        if (f.deadline !== undefined) {
+          // Planned (and refused when unreachable) before the run exists: nothing is enqueued or sent until then.
+          const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
+          request = planned.request;
+          process.stderr.write(deadlineLines(planned.plan).join('\n') + '\n');
+        }
+        const spec = await createRun(ctx, request);
         if (!f.wait) {
           if (f.json) printJson({ run_id: spec.runId, task: spec.task, model: spec.model, source, destination: f.out });
           else process.stdout.write(`${spec.runId}\n`);

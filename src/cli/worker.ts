@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { STAGES, type Stage } from '../jobs/catalog.ts';
 import { checkTarget } from '../ops/healthcheck.ts';
-import { DEFAULT_METRICS_HOST, startMetricsServer } from '../ops/metrics.ts';
+import { DEFAULT_METRICS_HOST, metrics as processMetrics, startMetricsServer } from '../ops/metrics.ts';
+import { readDepth } from '../ops/depth.ts';
 import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { startWorkers } from '../workers/index.ts';
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .option('--infer-worker-concurrency <n>', 'requests in flight in THIS worker (default: all of --infer-concurrency)', int)
     .option('--finalize-concurrency <n>', 'finalize jobs at once in this worker', int)
     .option('--rpm <n>', 'requests per minute across ALL workers', int)
-    .option('--tpm <n>', 'input tokens per minute across ALL workers', int)
+    .option('--tpm <n>', 'input + output tokens per minute across ALL workers (per model, as the provider meters them)', int)
     .option('--metrics-port <port>', 'serve Prometheus metrics and /healthz on this port', int)
     .option('--metrics-host <addr>', 'interface the metrics port binds (0.0.0.0 for a scraper on another machine)', DEFAULT_METRICS_HOST)
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
@@ -47,6 +48,7 @@ export function register(program: Command): void {
       const running = await startWorkers(ctx, { stages });
       // /healthz: 503 (with the reason) while Redis does not answer PING
       const health = async (): Promise<void> => { const h = await checkTarget(cfg.redisUrl, 2_000); if (!h.ok) throw new Error(h.detail); };
+      if (f.metricsPort !== undefined) processMetrics().depthSource(() => readDepth(ctx)); // queue depth for autoscalers
       const metrics = f.metricsPort !== undefined ? await startMetricsServer(f.metricsPort, { host: f.metricsHost, health }) : undefined;
       log.info({ stages, pid: process.pid, metricsPort: metrics?.port }, 'worker started');
       await new Promise<void>((resolve) => {

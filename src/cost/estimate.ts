@@ -225,14 +225,14 @@ function latencyOf(c: ChunkEstimate, latency: number | LatencyModel): number {
 
 /**
  * Wall time is the longest of: the requests' own time shared by `concurrency` slots, the requests at
- * `rpm`, and the input tokens at `tpm` (what the token bucket meters). Short chunks hit RPM first,
- * long chunks hit TPM first.
+ * `rpm`, and the tokens at `tpm` (input plus expected output: what DashScope counts against the quota and
+ * what the token bucket meters). Short chunks hit RPM first, long chunks hit TPM first.
  */
-export function wallTime(requests: number, inputTokens: number, busySeconds: number, opts: Pick<EstimateOptions, 'concurrency' | 'rpm' | 'tpm'>): WallTime {
+export function wallTime(requests: number, tokens: number, busySeconds: number, opts: Pick<EstimateOptions, 'concurrency' | 'rpm' | 'tpm'>): WallTime {
   const byConstraint = {
     concurrency: busySeconds / Math.max(1, opts.concurrency ?? 8),
     rpm: opts.rpm ? (requests / opts.rpm) * 60 : null,
-    tpm: opts.tpm ? (inputTokens / opts.tpm) * 60 : null,
+    tpm: opts.tpm ? (tokens / opts.tpm) * 60 : null,
   };
   let binding: WallTime['binding'] = 'concurrency';
   let seconds = byConstraint.concurrency;
@@ -273,18 +273,19 @@ export function estimateRun(files: readonly EstimateFile[], opts: EstimateOption
     // An unpriced model has no currency: say so rather than show a zero in none.
     return ctx.prices ? c : { amountMicros: 0, currency: null, priced: false };
   };
+  const output = {
+    low: perFile.reduce((a, f) => a + f.output.low, 0),
+    expected: perFile.reduce((a, f) => a + f.output.expected, 0),
+    high: perFile.reduce((a, f) => a + f.output.high, 0),
+  };
   return {
     files: files.length,
     mediaSeconds: files.reduce((a, f) => a + f.durationS, 0),
     requests,
     input,
-    output: {
-      low: perFile.reduce((a, f) => a + f.output.low, 0),
-      expected: perFile.reduce((a, f) => a + f.output.expected, 0),
-      high: perFile.reduce((a, f) => a + f.output.high, 0),
-    },
+    output,
     cost: { low: sum('low'), expected: sum('expected'), high: sum('high') },
-    wall: wallTime(requests, input.total, busy, opts),
+    wall: wallTime(requests, input.total + output.expected, busy, opts),
     perFile,
   };
 }
@@ -330,7 +331,18 @@ export function outputBound(protocol: Protocol, chunkSeconds: number, task: Task
   return { send: cap, reserve: cap };
 }
 
-/** The input tokens one request will send: what the TPM bucket takes before the call. */
+/**
+ * What one request reserves in the TPM window before it is sent: its exact input tokens plus the task's
+ * expected output (the provider counts both against the quota); settled to the real usage afterwards.
+ */
+export function estimateChunkTokens(chunkSeconds: number, opts: Omit<ChunkCostOptions, 'maxOutputTokens'> & { maxOutputTokens?: number }): { input: number; output: number } {
+  const ctx = contextOf(opts);
+  const c = estimateChunk(chunkSeconds, opts, ctx);
+  const out = c.output.expected.text + c.output.expected.audio;
+  return { input: c.input.total, output: opts.maxOutputTokens !== undefined ? Math.min(out, opts.maxOutputTokens) : out };
+}
+
+/** The input tokens one request will send. */
 export function estimateChunkInputTokens(chunkSeconds: number, opts: Omit<ChunkCostOptions, 'maxOutputTokens'>): number {
   return estimateChunk(chunkSeconds, opts, contextOf(opts)).input.total;
 }

@@ -1,46 +1,61 @@
 /**
- * The global tokens-per-minute limit, shared by every worker on every machine (docs/architecture.md, "Rate limits"): before
- * a request, take its estimated input tokens from the bucket; after it, settle with the real usage.
- * A request larger than the whole bucket goes through once the bucket is full, so nothing deadlocks.
+ * The global tokens-per-minute limit, shared by every worker on every machine (docs/architecture.md, "Rate limits"), metered as
+ * DashScope meters it: input plus output tokens in a sliding minute (lua/token-bucket.ts says why a log,
+ * not a bucket). Before a request, reserve its known input tokens plus the task's expected output; after
+ * it, settle the reservation to the real usage; when it failed, give back what it never used (refund).
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { runLua } from './lua/run.ts';
-import { SETTLE_TOKENS, TAKE, UNITS_PER_TOKEN } from './lua/token-bucket.ts';
+import { RESERVE, SETTLE } from './lua/token-bucket.ts';
 
-export type TakeResult = { ok: true; level: number } | { ok: false; waitMs: number; level: number };
+export type ReserveResult = { ok: true; id: string; used: number } | { ok: false; waitMs: number; used: number };
 
-/** One bucket per account quota: per model, as the provider meters it. */
+/**
+ * The window the reservations are kept for: the provider's minute plus a margin for the time between a
+ * reservation and the request reaching the provider (download, encode, connect), which varies per request.
+ * Two reservations a minute apart here may arrive up to that variation closer together there.
+ */
+export const TPM_WINDOW_MS = 60_500;
+
+/** One quota per model, as the provider meters it. */
 export function tpmBucketKey(prefix: string, model: string): string {
   return `${prefix}:tpm:${model}`;
 }
+const keysOf = (key: string): [string, string] => [`${key}:log`, `${key}:amounts`];
 
 export class TokenBucket {
-  constructor(readonly redis: Redis) {}
+  constructor(readonly redis: Redis, readonly windowMs = TPM_WINDOW_MS) {}
 
   /**
-   * Takes `tokens` if the bucket holds them; else says how long until it will. `nowMs` is for tests:
-   * by default the Redis server's clock is used, so machines with skewed clocks agree.
+   * Reserves `tokens` if the window has room for them; else says how long until it will. `nowMs` is for
+   * tests: by default the Redis server's clock is used, so machines with skewed clocks agree.
    */
-  async take(key: string, tokens: number, tpm: number, nowMs?: number): Promise<TakeResult> {
+  async reserve(key: string, tokens: number, tpm: number, opts: { id?: string; nowMs?: number } = {}): Promise<ReserveResult> {
     if (!(tpm > 0)) throw new RangeError(`tpm must be positive, got ${tpm}`);
     if (!(tokens >= 0)) throw new RangeError(`tokens must be >= 0, got ${tokens}`);
-    const [ok, wait, units] = (await runLua(this.redis, TAKE, [key], [tokens, tpm, nowMs ?? ''])) as [number, number, string];
-    const level = Number(units) / UNITS_PER_TOKEN;
-    return ok === 1 ? { ok: true, level } : { ok: false, waitMs: wait, level };
+    const id = opts.id ?? randomUUID();
+    const [ok, wait, used] = (await runLua(this.redis, RESERVE, keysOf(key), [Math.ceil(tokens), tpm, this.windowMs, id, opts.nowMs ?? ''])) as [number, number, number];
+    return ok === 1 ? { ok: true, id, used } : { ok: false, waitMs: wait, used };
   }
 
   /**
-   * Corrects the bucket by what the request really used: more than estimated takes the difference
-   * (possibly into debt), less gives it back (up to the capacity). Returns actual - estimated.
+   * Sets a reservation to what the request really used: more than reserved takes the difference (the
+   * window may go over, and later requests wait for it), less gives it back. Returns the window's tokens
+   * after, or undefined when the reservation has already left the window.
    */
-  async settle(key: string, estimated: number, actual: number): Promise<number> {
-    await runLua(this.redis, SETTLE_TOKENS, [key], [estimated, actual]);
-    return actual - estimated;
+  async settle(key: string, id: string, actual: number): Promise<number | undefined> {
+    const r = Number(await runLua(this.redis, SETTLE, keysOf(key), [id, actual]));
+    return r < 0 ? undefined : r;
   }
 
-  /** The level right now without refilling it (for status displays and tests). */
-  async level(key: string): Promise<number | null> {
-    const v = await this.redis.hget(key, 'level');
-    return v === null ? null : Number(v) / UNITS_PER_TOKEN;
+  /** A failed request that used nothing: its whole reservation goes back at once. */
+  async refund(key: string, id: string): Promise<number | undefined> {
+    return this.settle(key, id, 0);
+  }
+
+  /** Tokens reserved in the window as last computed (for status displays and tests). */
+  async used(key: string): Promise<number> {
+    return Number((await this.redis.hget(keysOf(key)[1], '_sum')) ?? 0);
   }
 }

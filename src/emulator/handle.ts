@@ -13,6 +13,7 @@ import { billInput, billOutput } from './billing.ts';
 import { apiErrors } from './errors.ts';
 import { drawFault, faultError, isFaultKind, isStreamFault, type FaultKind, type StreamFault } from './faults.ts';
 import type { MediaMeasurer } from './measure.ts';
+import type { TokenQuota } from './quota.ts';
 import { parseRequest } from './parse.ts';
 import { chatWriter } from './protocols/chat.ts';
 import { nativeWriter } from './protocols/native.ts';
@@ -33,6 +34,8 @@ export interface HandlerEnv {
   maxBodyBytes: number;
   /** how many text-only requests `failTextOnly` has failed so far */
   textOnlyFailures?: number;
+  /** --tpm: the sliding-minute token quota */
+  quota?: TokenQuota;
 }
 
 /** The route's protocol in the catalogue's terms: which names its real endpoint serves. */
@@ -106,6 +109,8 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
     header(req, 'x-emulator-moderation') === 'invalid' || (opts.invalidModerationWithMedia === true && media.length > 0));
   const audioSeconds = parsed.audioOut ? speechSeconds(text, audioOverride) : undefined;
   const billed = { input, output: billOutput(text, reasoning, audioSeconds, spec) };
+  const tokens = Object.values(billed.input).reduce((a, n) => a + n, 0) + Object.values(billed.output).reduce((a, n) => a + n, 0);
+  if (env.quota && !env.quota.admit(spec.id, Date.now(), tokens)) return refuse(apiErrors.allocationQuota(opts.retryAfterS));
   const requestId = randomUUID();
   const ctx: ReplyContext = {
     id: protocol === 'responses' ? `resp_${randomBytes(16).toString('hex')}` : protocol === 'chat' ? `chatcmpl-${requestId}` : requestId,

@@ -4,6 +4,7 @@
  * the routes, the admission rules (auth, --max-concurrency, --rpm) and the counters; handle.ts answers
  * one API request.
  */
+import { TokenQuota } from './quota.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +30,8 @@ export interface EmulatorOptions {
   ttfbMs?: number;
   /** beyond it: 429 Throttling.RateQuota (sliding 60 s window) */
   rpm?: number;
+  /** input + output tokens per model in any 60 s beyond it: 429 Throttling.AllocationQuota (quota.ts) */
+  tpm?: number;
   /** beyond it: 429 Throttling (burst) */
   maxConcurrency?: number;
   fail5xx?: number;
@@ -100,6 +103,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     measurer: new MediaMeasurer({ base64MaxChars: maxBase64, urlMaxBytes: maxUrl }),
     stats: () => stats,
     maxBodyBytes: MAX_BODY_BYTES,
+    ...(opts.tpm && { quota: new TokenQuota(opts.tpm) }),
   };
 
   const refuse = (res: ServerResponse, protocol: WireProtocol, err: ApiError): void => {
@@ -111,7 +115,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/stats' && req.method === 'GET') return sendJson(res, 200, stats);
-    if (path === '/stats/reset' && req.method === 'POST') { stats = emptyStats(); rpm?.reset(); return sendJson(res, 200, { ok: true }); }
+    if (path === '/stats/reset' && req.method === 'POST') { stats = emptyStats(); rpm?.reset(); env.quota?.reset(); return sendJson(res, 200, { ok: true }); }
 
     stats.requests++;
     const protocol = ROUTES[path];
@@ -147,7 +151,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     url: `http://127.0.0.1:${port}`,
     port,
     stats: () => structuredClone(stats),
-    resetStats: () => { stats = emptyStats(); rpm?.reset(); },
+    resetStats: () => { stats = emptyStats(); rpm?.reset(); env.quota?.reset(); },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Stalled streams would otherwise hold close() open until their clients give up.

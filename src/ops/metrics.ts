@@ -7,10 +7,12 @@
 import type http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Usage } from '../models/types.ts';
+import { STAGES } from '../jobs/catalog.ts';
 import type { Cost } from '../cost/price.ts';
 import { send, startHttpServer, type RunningServer } from './http.ts';
+import { emptyDepth, QUEUE_STATES, type DepthSnapshot } from './depth.ts';
 
-export type Stage = 'scan' | 'prepare' | 'infer' | 'finalize' | 'report';
+export type Stage = (typeof STAGES)[number];
 export type JobState = 'completed' | 'failed' | 'retried' | 'skipped';
 /** 'ok', 'rate_limited', or the OmniError code of the failure (a bounded set) */
 export type RequestOutcome = 'ok' | 'rate_limited' | (string & {});
@@ -32,6 +34,11 @@ export interface Metrics {
   retry(stage: Stage, code: string): void;
   bytes(direction: ByteDirection, n: number): void;
   mediaSeconds(task: string, seconds: number): void;
+  /**
+   * Where the queue-depth and work-left gauges read from on each scrape (ops/depth.ts readDepth). Without
+   * one (or when it fails) they still export, as zeros, with omnibatch_depth_up 0 on failure.
+   */
+  depthSource(read: (() => Promise<DepthSnapshot>) | undefined): void;
   /** Prometheus text exposition */
   render(): Promise<string>;
   readonly contentType: string;
@@ -54,6 +61,66 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const retries = new Counter({ name: 'omnibatch_retries_total', help: 'Retries scheduled, by stage and error code', labelNames: ['stage', 'code'] as const, registers });
   const bytes = new Counter({ name: 'omnibatch_bytes_total', help: 'Bytes moved to and from object storage', labelNames: ['direction'] as const, registers });
   const media = new Counter({ name: 'omnibatch_media_seconds_total', help: 'Seconds of source media processed, by task', labelNames: ['task'] as const, registers });
+  // An idle process still exports every stage's series, at zero: a scraper sees the worker, not a gap.
+  for (const stage of STAGES) {
+    active.set({ stage }, 0);
+    for (const state of ['completed', 'failed', 'retried', 'skipped'] as const) jobs.inc({ stage, state }, 0);
+  }
+
+  // Autoscaling gauges, read from Redis once per scrape (all gauges share one snapshot).
+  let readDepth: (() => Promise<DepthSnapshot>) | undefined;
+  let pending: Promise<{ snap: DepthSnapshot; ok: boolean }> | undefined;
+  const snapshot = () => {
+    pending ??= (async () => {
+      try {
+        return { snap: readDepth ? await readDepth() : emptyDepth(), ok: true };
+      } catch {
+        return { snap: emptyDepth(), ok: false };
+      } finally {
+        setTimeout(() => { pending = undefined; }, 250).unref();
+      }
+    })();
+    return pending;
+  };
+  new Gauge({
+    name: 'omnibatch_queue_jobs', help: 'Jobs in each queue by state (waiting, active, delayed, failed): scale workers on waiting',
+    labelNames: ['queue', 'state'] as const, registers,
+    async collect() {
+      const { snap } = await snapshot();
+      for (const stage of STAGES) for (const state of QUEUE_STATES) this.set({ queue: stage, state }, snap.queues[stage][state]);
+    },
+  });
+  new Gauge({
+    name: 'omnibatch_depth_up', help: '1 when the last queue-depth read from Redis succeeded', registers,
+    async collect() { this.set((await snapshot()).ok ? 1 : 0); },
+  });
+  new Gauge({
+    name: 'omnibatch_runs_live', help: 'Runs running or stopping', registers,
+    async collect() { this.set((await snapshot()).snap.runs.length); },
+  });
+  new Gauge({
+    name: 'omnibatch_files_left', help: 'Files not yet ended, over all live runs', registers,
+    async collect() { this.set((await snapshot()).snap.runs.reduce((a, r) => a + r.filesLeft, 0)); },
+  });
+  new Gauge({
+    name: 'omnibatch_work_seconds_left', help: 'Predicted seconds of work left over all live runs at their current pace (runs with no pace yet count 0)', registers,
+    async collect() { this.set((await snapshot()).snap.runs.reduce((a, r) => a + (Number.isNaN(r.secondsLeft) ? 0 : r.secondsLeft), 0)); },
+  });
+  // Per run: run ids are labels here because live runs are few and their series vanish when they end.
+  new Gauge({
+    name: 'omnibatch_run_files_left', help: 'Files not yet ended, per live run', labelNames: ['run_id'] as const, registers,
+    async collect() {
+      this.reset();
+      for (const r of (await snapshot()).snap.runs) this.set({ run_id: r.runId }, r.filesLeft);
+    },
+  });
+  new Gauge({
+    name: 'omnibatch_run_work_seconds_left', help: 'Predicted seconds of work left per live run at its current pace (NaN: no pace yet)', labelNames: ['run_id'] as const, registers,
+    async collect() {
+      this.reset();
+      for (const r of (await snapshot()).snap.runs) this.set({ run_id: r.runId }, r.secondsLeft);
+    },
+  });
 
   return {
     registry,
@@ -86,6 +153,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     mediaSeconds(task, seconds) {
       if (seconds > 0) media.inc({ task }, seconds);
     },
+    depthSource(read) { readDepth = read; pending = undefined; },
     render: () => registry.metrics(),
   };
 }

@@ -121,6 +121,9 @@ export interface ReportInput {
   stopReason?: string;
   startedAt: Date | string;
   finishedAt?: Date | string | null;
+  /** --deadline runs: the deadline and the planner's predicted finish (ISO) */
+  deadline?: string;
+  predictedFinishAt?: string;
 }
 
 export interface ReportDoc {
@@ -149,6 +152,8 @@ export interface ReportDoc {
   stop_reason?: string;
   started_at: string;
   finished_at: string | null;
+  /** --deadline runs: predicted vs actual finish; `late_s` > 0 when the run ended after its deadline */
+  deadline?: { deadline: string | null; predicted_finish: string | null; actual_finish: string | null; prediction_error_s: number | null; late_s: number | null };
 }
 
 const iso = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString());
@@ -195,6 +200,19 @@ export function buildReport(input: ReportInput): ReportDoc {
     ...(input.stopReason !== undefined && { stop_reason: input.stopReason }),
     started_at: iso(input.startedAt),
     finished_at: input.finishedAt ? iso(input.finishedAt) : null,
+    ...((input.deadline || input.predictedFinishAt) && { deadline: deadlineJson(input) }),
+  };
+}
+
+function deadlineJson(input: ReportInput): NonNullable<ReportDoc['deadline']> {
+  const actual = input.finishedAt ? iso(input.finishedAt) : null;
+  const diffS = (a: string | null, b: string | undefined) => (a && b ? Math.round((Date.parse(a) - Date.parse(b)) / 1000) : null);
+  return {
+    deadline: input.deadline ?? null,
+    predicted_finish: input.predictedFinishAt ?? null,
+    actual_finish: actual,
+    prediction_error_s: diffS(actual, input.predictedFinishAt),
+    late_s: diffS(actual, input.deadline),
   };
 }
 

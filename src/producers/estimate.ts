@@ -35,6 +35,8 @@ const FETCH_TIMEOUT_MS = 120_000;
 
 export interface SourceEstimate {
   estimate: Estimate;
+  /** every probed file, as planned: the deadline planner re-plans them at other chunk lengths */
+  files: EstimateFile[];
   failures: { uri: string; code: string; message: string }[];
   /** objects whose header states no length: billed at an upper bound from their size */
   bounded: { uri: string; durationS: number }[];
@@ -141,5 +143,5 @@ export async function estimateSource(src: Storage, spec: RunSpec, opts: {
   await Promise.all(pending);
   const estimate = estimateRun(files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: opts.pricing,
     concurrency: opts.concurrency, rpm: opts.rpm, tpm: opts.tpm });
-  return { estimate, failures, bounded };
+  return { estimate, files, failures, bounded };
 }

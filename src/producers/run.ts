@@ -16,6 +16,7 @@ import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
 import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
+import { parseDeadline } from '../cost/deadline.ts';
 
 export interface RunRequest {
   source: string;
@@ -36,6 +37,10 @@ export interface RunRequest {
   notifyUrl?: string;
   /** the run's consent to unsigned notifications when no secret is set */
   allowUnsignedWebhooks?: boolean;
+  /** --deadline as typed (a duration or time of day is relative to the run's creation: a schedule's firing) */
+  deadline?: string;
+  /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */
+  plannedWallS?: number;
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -117,6 +122,8 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.schedule && { schedule: req.schedule }),
     ...(req.notifyUrl && { notifyUrl: req.notifyUrl }),
     ...(req.notifyUrl && req.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
+    ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
+    ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
   };
   spec.fingerprint = taskFingerprint({
     task, model: modelName, prompt: spec.prompt, voice: spec.voice,

@@ -30,6 +30,9 @@ export interface RunSpec {
   notifyUrl?: string;
   /** the run was started with --allow-unsigned-webhooks: its notifications may go unsigned */
   allowUnsignedWebhooks?: boolean;
+  /** --deadline: when the run must end (ISO), and when the planner predicted it would (cost/deadline.ts) */
+  deadline?: string;
+  predictedFinishAt?: string;
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;

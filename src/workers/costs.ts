@@ -46,14 +46,15 @@ export class Costs {
     await this.budget.release(runId, budgetChunkKey(fileId, chunk));
   }
 
-  /** Takes the request's input tokens from the model's global bucket; returns how long to wait (0 = go). */
-  async takeTokens(model: string, tokens: number, tpm: number): Promise<number> {
-    const r = await this.bucket.take(tpmBucketKey(this.prefix, model), tokens, tpm);
-    return r.ok ? 0 : Math.max(50, r.waitMs);
+  /** Reserves a request's tokens in the model's global TPM window: its id, or how long to wait. */
+  async reserveTokens(model: string, tokens: number, tpm: number): Promise<{ id: string } | { waitMs: number }> {
+    const r = await this.bucket.reserve(tpmBucketKey(this.prefix, model), tokens, tpm);
+    return r.ok ? { id: r.id } : { waitMs: Math.max(50, r.waitMs) };
   }
 
-  async settleTokens(model: string, estimated: number, actual: number): Promise<void> {
-    await this.bucket.settle(tpmBucketKey(this.prefix, model), estimated, actual);
+  /** The reservation becomes the request's real usage (0: a failed request gives it all back). */
+  async settleTokens(model: string, id: string, actual: number): Promise<void> {
+    await this.bucket.settle(tpmBucketKey(this.prefix, model), id, actual);
   }
 
   /** A finished run's ledger and budget keys expire with its state. */

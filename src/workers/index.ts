@@ -133,7 +133,7 @@ async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx:
     m.jobFinished(mstage, result && typeof result === 'object' && 'skipped' in result ? 'skipped' : 'completed');
     return result;
   } catch (err) {
-    if ((err as Error)?.name === 'RateLimitError') throw err;
+    if ((err as Error)?.name === 'RateLimitError' || (err as Error)?.name === 'DelayedError') throw err; // no attempt spent
     redactErrorInPlace(err); // BullMQ keeps the message and stack of every failed attempt in Redis
     const e = describeError(err);
     if (isOmniError(err) && RATE_LIMITED.has(err.code)) {

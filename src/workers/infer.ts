@@ -4,8 +4,8 @@
  * (its worker was killed) re-records the same ledger entry (idempotent) instead of paying again.
  */
 import path from 'node:path';
-import { Worker, type Job } from 'bullmq';
-import { estimateChunkCost, estimateChunkInputTokens, outputBound } from '../cost/estimate.ts';
+import { DelayedError, type Job } from 'bullmq';
+import { estimateChunkCost, estimateChunkTokens, outputBound } from '../cost/estimate.ts';
 import { addCost, costOf } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { findModel } from '../models/catalog.ts';
@@ -73,16 +73,23 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
       return { skipped: 'budget' };
     }
   }
-  const tokens = ctx.cfg.tpm ? estimateChunkInputTokens(seconds, sizing) : 0;
+  // TPM: reserve the known input tokens plus the task's expected output before sending; settled to the
+  // real usage after, or given back when the request failed without using any.
+  let reservation: string | undefined;
   if (ctx.cfg.tpm) {
-    const wait = await ctx.costs.takeTokens(model.id, tokens, ctx.cfg.tpm);
-    if (wait > 0 && ctx.worker) {
-      await ctx.worker.rateLimit(wait);
-      throw Worker.RateLimitError();
+    const t = estimateChunkTokens(seconds, { ...sizing, ...(maxOutputTokens !== undefined && { maxOutputTokens }) });
+    const r = await ctx.costs.reserveTokens(model.id, t.input + t.output, ctx.cfg.tpm);
+    if ('id' in r) reservation = r.id;
+    else if (ctx.worker && ctx.token) {
+      // This job waits, not the queue: another model's requests (a quota of their own) go on meanwhile.
+      await job.moveToDelayed(Date.now() + r.waitMs, ctx.token);
+      throw new DelayedError();
     }
   }
 
-  const result = await withTempDir(`inf-${d.fileId}-${d.chunk}`, async (dir) => {
+  let result: Awaited<ReturnType<typeof runChunk>>;
+  try {
+    result = await withTempDir(`inf-${d.fileId}-${d.chunk}`, async (dir) => {
     const media: ModelRequest['media'] = spec.inputMode === 'url'
       ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format, seconds }
       : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format, seconds };
@@ -110,6 +117,10 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
     }
     return out;
   }, { base: ctx.cfg.tmpDir });
+  } catch (err) {
+    if (reservation && usedNoTokens(err)) await ctx.costs.settleTokens(model.id, reservation, 0).catch(() => undefined);
+    throw err;
+  }
 
   // The staged result is the commit point: from here on a redone job pays nothing.
   await dst.putJson(resultKey, result.chunk);
@@ -122,8 +133,18 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
         totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log });
     }
   }
-  if (ctx.cfg.tpm) await ctx.costs.settleTokens(model.id, tokens, result.chunk.usage.inputTotal);
+  if (reservation) await ctx.costs.settleTokens(model.id, reservation, result.chunk.usage.inputTotal + result.chunk.usage.outputTotal);
   return { chunk: d.chunk, requests: result.chunk.requests, reused: false };
+}
+
+/**
+ * A request refused before the provider admitted it (a 429, a 5xx or a 4xx at the door) used no tokens of
+ * the quota; one that failed after its stream began (cut, timeout) may have been counted, so it keeps its
+ * reservation until the window forgets it.
+ */
+const REFUSED_AT_THE_DOOR = new Set(['rate_limited', 'quota_exceeded', 'server_error', 'invalid_request', 'input_too_large', 'auth', 'arrears', 'model_not_found']);
+function usedNoTokens(err: unknown): boolean {
+  return !isOmniError(err) || REFUSED_AT_THE_DOOR.has(err.code);
 }
 
 async function download(dst: ReturnType<JobContext['storage']>, key: string, file: string): Promise<string> {

@@ -46,6 +46,8 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
     ...(state.stopMessage && { stopReason: state.stopMessage }),
     startedAt: spec.createdAt,
     finishedAt: finished ? new Date() : null,
+    ...(spec.deadline && { deadline: spec.deadline }),
+    ...(spec.predictedFinishAt && { predictedFinishAt: spec.predictedFinishAt }),
   });
   // Everything paid, including chunks of files that did not finish (a budget stop, a file failing after
   // some chunks): equal to cost.actual when every file that cost money succeeded.

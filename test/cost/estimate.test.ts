@@ -38,7 +38,7 @@ describe('estimateRun', () => {
     //   30 s: 2 + 0.6 + 3.6 = 6.2 (twice); 5 s: 2 + 0.1 + 1.6 = 3.7; 0.4 s: 2 + 0.008 + 1.24 = 3.248 -> 19.348 / 2 slots
     expect(est.wall.byConstraint.concurrency).toBeCloseTo(9.674, 9);
     expect(est.wall.byConstraint.rpm).toBe(4); // 4 requests at 60/min
-    expect(est.wall.byConstraint.tpm).toBeCloseTo(0.4956, 9); // 826 tokens at 100,000/min
+    expect(est.wall.byConstraint.tpm).toBeCloseTo(0.7968, 9); // 826 input + 502 expected output tokens at 100,000/min
     expect(est.wall.binding).toBe('concurrency');
     expect(est.wall.seconds).toBeCloseTo(9.674, 9);
   });
@@ -46,10 +46,12 @@ describe('estimateRun', () => {
   it('reproduces docs/architecture.md ("Rate limits"): an hour in 30 s chunks at 60 RPM needs two minutes; in 40-minute chunks TPM binds', () => {
     const short = estimateRun([{ durationS: 3600, chunks: 120 }], { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', concurrency: 100, rpm: 60, tpm: 100_000, latency: 5 });
     expect(short.wall).toMatchObject({ seconds: 120, binding: 'rpm' });
-    // 10 hours in 40-minute chunks: 15 requests (15 s at 60 RPM) but 450,000 tokens (270 s at 100,000 TPM)
+    // 10 hours in 40-minute chunks: 15 requests (15 s at 60 RPM) but 450,000 audio tokens in and 15 x (60 + 4 x 2400)
+    // = 144,900 expected out (DashScope counts both): 594,900 tokens, 356.94 s at 100,000 TPM
     const long = estimateRun([{ durationS: 36_000, chunkSeconds: Array(15).fill(2400) }], { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', concurrency: 100, rpm: 60, tpm: 100_000, latency: 5 });
     expect(long.input.audio).toBe(450_000);
-    expect(long.wall).toMatchObject({ seconds: 270, binding: 'tpm' });
+    expect(long.wall.binding).toBe('tpm');
+    expect(long.wall.seconds).toBeCloseTo(356.94, 9);
   });
 
   it('counts the prompt per request and video frames for video tasks, and says unpriced when there is no price', () => {

@@ -10,7 +10,7 @@ const key = (name: string): string => tpmBucketKey(prefix, name);
 
 beforeAll(() => {
   redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
-  bucket = new TokenBucket(redis);
+  bucket = new TokenBucket(redis, 60_000);
 });
 afterAll(async () => {
   const keys = await redis.keys(`${prefix}:*`);
@@ -20,58 +20,101 @@ afterAll(async () => {
 
 const T0 = 1_700_000_000_000;
 
-describe('TPM token bucket', () => {
-  it('starts full, refills at tpm/60000 per ms up to its capacity, and says how long to wait', async () => {
-    const k = key('refill');
-    // 60,000 TPM = 1 token per ms
-    expect(await bucket.take(k, 50_000, 60_000, T0)).toEqual({ ok: true, level: 10_000 });
-    expect(await bucket.take(k, 20_000, 60_000, T0)).toEqual({ ok: false, waitMs: 10_000, level: 10_000 });
-    expect(await bucket.take(k, 20_000, 60_000, T0 + 9_999)).toEqual({ ok: false, waitMs: 1, level: 19_999 });
-    expect(await bucket.take(k, 20_000, 60_000, T0 + 10_000)).toEqual({ ok: true, level: 0 });
-    // an hour idle refills only up to the capacity
-    expect(await bucket.take(k, 0, 60_000, T0 + 3_600_000)).toEqual({ ok: true, level: 60_000 });
+describe('TPM reservations (sliding-minute window in Redis)', () => {
+  it('admits up to tpm in any window and says when the oldest reservations leave it', async () => {
+    const k = key('window');
+    const a = await bucket.reserve(k, 60_000, 100_000, { nowMs: T0 });
+    expect(a).toMatchObject({ ok: true, used: 60_000 });
+    expect(await bucket.reserve(k, 40_000, 100_000, { nowMs: T0 + 10_000 })).toMatchObject({ ok: true, used: 100_000 });
+    // full: 5,000 more need the first 60,000 (reserved at T0) to leave, at T0 + 60,000
+    expect(await bucket.reserve(k, 5_000, 100_000, { nowMs: T0 + 20_000 })).toEqual({ ok: false, waitMs: 40_001, used: 100_000 });
+    expect(await bucket.reserve(k, 5_000, 100_000, { nowMs: T0 + 60_001 })).toMatchObject({ ok: true, used: 45_000 });
+    // 80,000 more need the 40,000 of T0 + 10,000 gone too
+    expect(await bucket.reserve(k, 80_000, 100_000, { nowMs: T0 + 60_002 })).toEqual({ ok: false, waitMs: 9_999, used: 45_000 });
+    expect(await bucket.used(k)).toBe(45_000);
   });
 
-  it('uses fractional refill rates exactly (100,000 TPM = 5/3 tokens per ms)', async () => {
-    const k = key('fraction');
-    expect((await bucket.take(k, 100_000, 100_000, T0)).ok).toBe(true);
-    // 4,500 tokens need 2,700 ms
-    expect(await bucket.take(k, 4_500, 100_000, T0)).toMatchObject({ ok: false, waitMs: 2_700 });
-    expect(await bucket.take(k, 4_500, 100_000, T0 + 2_699)).toEqual({ ok: false, waitMs: 1, level: 4_498 + 1 / 3 });
-    expect(await bucket.take(k, 4_500, 100_000, T0 + 2_700)).toMatchObject({ ok: true });
+  it('spreads waiters at the quota\'s pace, so they come back one by one', async () => {
+    const k = key('waiters');
+    expect((await bucket.reserve(k, 100_000, 100_000, { nowMs: T0 })).ok).toBe(true);
+    // each 10,000 takes 6 s of a 100,000-a-minute quota: the first waits for the window, the next 6 s more each
+    const waits = [];
+    for (let i = 0; i < 3; i++) waits.push((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 1_000 })) as { ok: false; waitMs: number });
+    expect(waits.map((w) => w.waitMs)).toEqual([59_001, 65_001, 71_001]);
+    // a waiter told to come back later than the window needs still gets in when there is room
+    expect((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 60_001 })).ok).toBe(true);
   });
 
-  it('lets a request larger than the capacity through once the bucket is full, then makes others wait for the debt', async () => {
-    const k = key('huge');
-    expect(await bucket.take(k, 1_000, 60_000, T0)).toEqual({ ok: true, level: 59_000 });
-    expect(await bucket.take(k, 90_000, 60_000, T0)).toEqual({ ok: false, waitMs: 1_000, level: 59_000 });
-    expect(await bucket.take(k, 90_000, 60_000, T0 + 1_000)).toEqual({ ok: true, level: -30_000 });
-    expect(await bucket.take(k, 1, 60_000, T0 + 1_000)).toEqual({ ok: false, waitMs: 30_001, level: -30_000 });
-  });
-
-  it('settles to the real usage: more takes the difference, less gives it back up to the capacity', async () => {
+  it('settles to the real usage: more takes the difference (others wait), less gives it back', async () => {
     const k = key('settle');
-    await bucket.take(k, 10_000, 60_000, T0);
-    expect(await bucket.settle(k, 10_000, 12_500)).toBe(2_500);
-    expect(await bucket.level(k)).toBe(47_500);
-    expect(await bucket.settle(k, 10_000, 4_000)).toBe(-6_000);
-    expect(await bucket.level(k)).toBe(53_500);
-    expect(await bucket.settle(k, 50_000, 0)).toBe(-50_000);
-    expect(await bucket.level(k)).toBe(60_000);
-    expect(await bucket.settle(key('absent'), 10, 20)).toBe(10);
+    const r = await bucket.reserve(k, 10_000, 20_000, { nowMs: T0 });
+    if (!r.ok) throw new Error('not admitted');
+    expect(await bucket.settle(k, r.id, 18_000)).toBe(18_000);
+    expect((await bucket.reserve(k, 5_000, 20_000, { nowMs: T0 + 1 })).ok).toBe(false);
+    expect(await bucket.settle(k, r.id, 4_000)).toBe(4_000);
+    expect((await bucket.reserve(k, 5_000, 20_000, { nowMs: T0 + 2 })).ok).toBe(true);
+    expect(await bucket.used(k)).toBe(9_000);
   });
 
-  it('never grants more than the bucket holds to concurrent takers', async () => {
+  it('a failed request gives back what it never used at once, not when the minute has passed', async () => {
+    const k = key('refund');
+    const r = await bucket.reserve(k, 20_000, 20_000, { nowMs: T0 });
+    expect(r.ok).toBe(true);
+    expect((await bucket.reserve(k, 1_000, 20_000, { nowMs: T0 + 100 })).ok).toBe(false);
+    expect(await bucket.refund(k, (r as { id: string }).id)).toBe(0);
+    expect(await bucket.reserve(k, 20_000, 20_000, { nowMs: T0 + 200 })).toMatchObject({ ok: true, used: 20_000 });
+  });
+
+  it('a reservation that left the window settles to nothing', async () => {
+    const k = key('late');
+    const r = await bucket.reserve(k, 1_000, 20_000, { nowMs: T0 });
+    await bucket.reserve(k, 1, 20_000, { nowMs: T0 + 120_000 }); // expires the first
+    expect(await bucket.settle(k, (r as { id: string }).id, 5_000)).toBeUndefined();
+    expect(await bucket.used(k)).toBe(1);
+  });
+
+  it('lets a request larger than tpm into an empty window only', async () => {
+    const k = key('huge');
+    expect((await bucket.reserve(k, 1_000, 60_000, { nowMs: T0 })).ok).toBe(true);
+    expect(await bucket.reserve(k, 90_000, 60_000, { nowMs: T0 + 1 })).toEqual({ ok: false, waitMs: 60_000, used: 1_000 });
+    expect(await bucket.reserve(k, 90_000, 60_000, { nowMs: T0 + 60_001 })).toMatchObject({ ok: true, used: 90_000 });
+    expect(await bucket.reserve(k, 1, 60_000, { nowMs: T0 + 60_002 })).toMatchObject({ ok: false, waitMs: 60_000 });
+  });
+
+  it('never grants more than tpm to concurrent reservers', async () => {
     const k = key('race');
-    const results = await Promise.all(Array.from({ length: 30 }, () => bucket.take(k, 10_000, 100_000, T0)));
+    const results = await Promise.all(Array.from({ length: 30 }, () => bucket.reserve(k, 10_000, 100_000, { nowMs: T0 })));
     expect(results.filter((r) => r.ok)).toHaveLength(10);
   });
 
-  it('works on the server clock when no time is given, and expires once it would be full again', async () => {
+  it('never lets more than tpm into any sliding minute under random traffic with settles', async () => {
+    const k = key('random');
+    const tpm = 50_000;
+    let seed = 3;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const admitted: { at: number; id: string; n: number }[] = [];
+    for (let t = 0; t < 240_000; t += 50 + Math.floor(rand() * 400)) {
+      const n = 500 + Math.floor(rand() * 3_000);
+      const r = await bucket.reserve(k, n, tpm, { nowMs: T0 + t });
+      if (!r.ok) continue;
+      // usage 60-100 % of the reservation, settled at once
+      const actual = Math.floor(n * (0.6 + 0.4 * rand()));
+      await bucket.settle(k, r.id, actual);
+      admitted.push({ at: t, id: r.id, n: actual });
+    }
+    for (const a of admitted) {
+      const inWindow = admitted.filter((b) => b.at > a.at - 60_000 && b.at <= a.at).reduce((s, b) => s + b.n, 0);
+      expect(inWindow).toBeLessThanOrEqual(tpm);
+    }
+    const total = admitted.reduce((s, a) => s + a.n, 0);
+    expect(total / 4).toBeGreaterThan(0.9 * tpm); // and it uses the quota: over 90 % of 4 minutes' worth
+  });
+
+  it('works on the server clock and expires its keys a minute after the window', async () => {
     const k = key('clock');
-    expect((await bucket.take(k, 6_000, 60_000)).ok).toBe(true);
-    const ttl = await redis.pttl(k);
+    expect((await bucket.reserve(k, 6_000, 60_000)).ok).toBe(true);
+    const ttl = await redis.pttl(`${k}:log`);
     expect(ttl).toBeGreaterThan(60_000);
-    expect(ttl).toBeLessThanOrEqual(66_000);
+    expect(ttl).toBeLessThanOrEqual(120_000);
   });
 });

@@ -106,3 +106,17 @@ describe('failures.jsonl', () => {
     expect(renderFailuresJsonl([])).toBe('');
   });
 });
+
+describe('deadline runs', () => {
+  const base = { runId: 'r', status: 'completed' as const, task: 'caption', model: 'm', region: 'intl', files: [], startedAt: '2026-12-01T22:00:00.000Z' };
+  it('shows predicted vs actual finish and how late against the deadline', () => {
+    const doc = buildReport({ ...base, deadline: '2026-12-02T06:00:00.000Z', predictedFinishAt: '2026-12-02T05:00:00.000Z', finishedAt: '2026-12-02T05:10:00.000Z' });
+    expect(doc.deadline).toEqual({ deadline: '2026-12-02T06:00:00.000Z', predicted_finish: '2026-12-02T05:00:00.000Z', actual_finish: '2026-12-02T05:10:00.000Z',
+      prediction_error_s: 600, late_s: -3000 });
+  });
+  it('has no deadline section without one, and nulls while the run is going', () => {
+    expect(buildReport({ ...base, finishedAt: '2026-12-02T05:10:00.000Z' }).deadline).toBeUndefined();
+    expect(buildReport({ ...base, deadline: '2026-12-02T06:00:00.000Z', predictedFinishAt: '2026-12-02T05:00:00.000Z' }).deadline)
+      .toMatchObject({ actual_finish: null, prediction_error_s: null, late_s: null });
+  });
+});

@@ -1,72 +1,96 @@
 /**
- * The global TPM bucket: capacity `tpm` tokens, refilled continuously at tpm/60000 per millisecond.
- * The level is kept in units of 1/60000 token, so the refill (ms x tpm units) is integer arithmetic and
- * a wait computed now is exactly enough later (no 4499.999... after 2700 ms at 100,000 TPM).
- * The level may go below zero (a request larger than the capacity, or usage above its estimate): a debt
- * the refill pays back before anyone else runs.
+ * The global TPM limit as a sliding-window reservation log, the same shape as the provider's quota (a
+ * sliding minute of input + output tokens): every request reserves its tokens under an id at the time it
+ * is sent; the sum of the reservations younger than the window may not pass `tpm`. A reservation is later
+ * settled to the request's real usage, or to zero when it failed and used nothing. A token bucket would
+ * let a full bucket plus a minute's refill (2 x tpm) into one provider minute, which a sliding quota
+ * answers with 429s.
+ *
+ * Keys: the log (sorted set id -> reserve time, ms) and the amounts (hash id -> tokens, `_sum` -> their
+ * sum, `_next` -> the time the next waiter is told to come back). Tokens are whole numbers, so the sum is exact integer arithmetic.
  */
 import type { LuaScript } from './run.ts';
 
-/** Units per token in the stored level. */
-export const UNITS_PER_TOKEN = 60_000;
-
 const common = `
-local U = ${UNITS_PER_TOKEN}
-local function fmt(x) return string.format('%.0f', x) end`;
-
-// KEYS: bucket   ARGV: tokens, tpm, nowMs ('' = server time)
-// -> {ok (1|0), waitMs, level in units (string)}
-export const TAKE: LuaScript = {
-  name: 'omnibatchTpmTake',
-  numberOfKeys: 1,
-  lua: `${common}
-local now = tonumber(ARGV[3])
-if not now then
+local function nowMs(arg)
+  local n = tonumber(arg)
+  if n then return n end
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local need = math.ceil(tonumber(ARGV[1]) * U)
+-- Drops reservations that left the window; returns the sum of the rest.
+local function expire(log, amounts, now, win)
+  local sum = tonumber(redis.call('HGET', amounts, '_sum') or '0')
+  while true do
+    local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - win, 'LIMIT', 0, 500)
+    if #old == 0 then break end
+    local a = redis.call('HMGET', amounts, unpack(old))
+    for i = 1, #a do sum = sum - (tonumber(a[i]) or 0) end
+    redis.call('HDEL', amounts, unpack(old))
+    redis.call('ZREM', log, unpack(old))
+  end
+  if sum < 0 then sum = 0 end
+  return sum
+end`;
+
+// KEYS: log, amounts   ARGV: tokens, tpm, windowMs, id, nowMs ('' = server time)
+// -> {ok (1|0), waitMs, tokens in the window after}
+export const RESERVE: LuaScript = {
+  name: 'omnibatchTpmReserve',
+  numberOfKeys: 2,
+  lua: `${common}
+local now = nowMs(ARGV[5])
+local need = math.ceil(tonumber(ARGV[1]))
 local tpm = tonumber(ARGV[2])
-local cap = tpm * U
-local s = redis.call('HMGET', KEYS[1], 'level', 'ts')
-local level = tonumber(s[1])
-local ts = tonumber(s[2])
-if not level or not ts then level = cap; ts = now end
--- A clock that went backwards refills nothing (and does not move ts back).
-if now > ts then
-  level = math.min(cap, level + (now - ts) * tpm)
-  ts = now
-end
-local ok = 0
-local wait = 0
--- Larger than the whole bucket: allowed once the bucket is full, so it can never wait forever.
-if need <= level or (need > cap and level >= cap) then
-  level = level - need
+local win = tonumber(ARGV[3])
+local sum = expire(KEYS[1], KEYS[2], now, win)
+local ok, wait = 0, 0
+-- Larger than the whole quota: allowed into an empty window, so it can never wait forever.
+if sum + need <= tpm or (sum == 0 and need > tpm) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('HSET', KEYS[2], ARGV[4], need)
+  sum = sum + need
   ok = 1
 else
-  wait = math.ceil((math.min(need, cap) - level) / tpm)
+  -- The earliest time enough of the window has left: the oldest reservations first.
+  local mustFree = sum + need - tpm
+  if need > tpm then mustFree = sum end
+  local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  local freed = 0
+  wait = win
+  for i = 1, #entries, 2 do
+    freed = freed + (tonumber(redis.call('HGET', KEYS[2], entries[i])) or 0)
+    if freed >= mustFree then
+      wait = math.max(1, tonumber(entries[i + 1]) + win - now + 1)
+      break
+    end
+  end
+  -- Waiters are spread at the quota's pace (need x window / tpm apart), so they come back one by one as
+  -- the window frees, not all at the first freeing: each failed try costs a job start (and an RPM slot).
+  local at = now + wait
+  local cursor = tonumber(redis.call('HGET', KEYS[2], '_next') or '0')
+  if cursor > at then at = cursor end
+  redis.call('HSET', KEYS[2], '_next', at + math.ceil(math.min(need, tpm) * win / tpm))
+  wait = at - now
 end
-redis.call('HSET', KEYS[1], 'level', fmt(level), 'ts', fmt(ts), 'tpm', ARGV[2])
--- Kept until it would be full again, plus a minute; a missing bucket is a full one.
-redis.call('PEXPIRE', KEYS[1], math.ceil((cap - math.min(level, cap)) / tpm) + 60000)
-return {ok, wait, fmt(level)}
+redis.call('HSET', KEYS[2], '_sum', sum)
+redis.call('PEXPIRE', KEYS[1], win + 60000)
+redis.call('PEXPIRE', KEYS[2], win + 60000)
+return {ok, wait, sum}
 `,
 };
 
-// KEYS: bucket   ARGV: estimated, actual   -> the level after in units ('' when there is no bucket)
-export const SETTLE_TOKENS: LuaScript = {
-  name: 'omnibatchTpmSettle',
-  numberOfKeys: 1,
-  lua: `${common}
-local s = redis.call('HMGET', KEYS[1], 'level', 'tpm')
-local level = tonumber(s[1])
-local tpm = tonumber(s[2])
-if not level or not tpm then return '' end
-local cap = tpm * U
-level = math.min(cap, level - math.ceil((tonumber(ARGV[2]) - tonumber(ARGV[1])) * U))
-redis.call('HSET', KEYS[1], 'level', fmt(level))
-local need = math.ceil((cap - level) / tpm) + 60000
-if redis.call('PTTL', KEYS[1]) < need then redis.call('PEXPIRE', KEYS[1], need) end
-return fmt(level)
+// KEYS: log, amounts   ARGV: id, actual tokens
+// -> the tokens in the window after, or -1 when the reservation has left the window (nothing to correct:
+//    the provider's minute has moved on too)
+export const SETTLE: LuaScript = {
+  name: 'omnibatchTpmSettleReservation',
+  numberOfKeys: 2,
+  lua: `
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if not cur then return -1 end
+local actual = math.max(0, math.ceil(tonumber(ARGV[2])))
+redis.call('HSET', KEYS[2], ARGV[1], actual)
+return redis.call('HINCRBY', KEYS[2], '_sum', actual - tonumber(cur))
 `,
 };

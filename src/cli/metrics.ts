@@ -1,0 +1,34 @@
+/**
+ * `omnibatch metrics --port N`: the queue-depth and work-left gauges (and /healthz) without a worker, for
+ * an autoscaler that must see the backlog while zero workers run. Light: Redis and the queues only.
+ */
+import type { Command } from 'commander';
+import { checkTarget } from '../ops/healthcheck.ts';
+import { readDepth } from '../ops/depth.ts';
+import { createMetrics, startMetricsServer } from '../ops/metrics.ts';
+import { createContext } from '../workers/context.ts';
+import { configFrom, int, loggerFor } from './common.ts';
+
+export function register(program: Command): void {
+  program.command('metrics')
+    .description('serve queue-depth gauges (Prometheus /metrics and /healthz) for autoscaling; needs Redis, no worker')
+    .requiredOption('--port <port>', 'port to serve on (0: any free port, printed)', int)
+    .option('--host <addr>', 'interface to bind (0.0.0.0 inside a container)', '127.0.0.1')
+    .action(async (f: { port: number; host: string }, cmd: Command) => {
+      const cfg = configFrom(cmd);
+      const log = loggerFor(cfg);
+      const ctx = createContext(cfg, log);
+      const metrics = createMetrics();
+      metrics.depthSource(() => readDepth(ctx));
+      const health = async (): Promise<void> => { const h = await checkTarget(cfg.redisUrl, 2_000); if (!h.ok) throw new Error(h.detail); };
+      const server = await startMetricsServer(f.port, { host: f.host, metrics, health });
+      process.stdout.write(`metrics on ${server.url}/metrics\n`);
+      log.info({ port: server.port }, 'metrics exporter started');
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      await server.close();
+      await ctx.close();
+    });
+}

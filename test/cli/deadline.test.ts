@@ -1,0 +1,155 @@
+/**
+ * `estimate --deadline` on a 10,000-audio-minute archive, as a real process, and `run --deadline` refused
+ * before anything exists. The archive is one generated 40-minute MP3 hard-linked 250 times: estimate only
+ * probes (never decodes) each object, so the links stand for 250 distinct files at the cost of one.
+ */
+import { execFile } from 'node:child_process';
+import { link, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { REPO_ROOT } from '../helpers/paths.ts';
+import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+
+const exec = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
+const FILES = 250;
+const FILE_S = 2400;
+
+describe('--deadline', () => {
+  let tmp: string;
+  let env: Record<string, string>;
+  let emulator: Emulator | undefined;
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 180_000 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+    }
+  };
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-deadline-'));
+    env = { OMNIBATCH_PREFIX: `deadline-${randomUUID().slice(0, 8)}`, LOG_LEVEL: 'silent', OMNIBATCH_TMP: path.join(tmp, 'work'),
+      OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1', OMNI_API_KEY: 'sk-deadline-test' }; // nothing may leave loopback
+    await mkdir(path.join(tmp, 'archive'), { recursive: true });
+    const one = path.join(tmp, 'one.mp3');
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(FILE_S), '-c:a', 'libmp3lame', '-b:a', '8k', one], { timeout: 60_000 });
+    for (let i = 0; i < FILES; i++) await link(one, path.join(tmp, 'archive', `tape-${String(i).padStart(3, '0')}.mp3`));
+    await mkdir(path.join(tmp, 'small'), { recursive: true });
+    for (let i = 0; i < 10; i++) await link(one, path.join(tmp, 'small', `tape-${i}.mp3`));
+  }, 120_000);
+  afterAll(async () => {
+    const r = new Redis();
+    const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+    await emulator?.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('estimate --deadline 8h on 10,000 audio-minutes: 30-s chunks at 60 RPM, longer ones at 30 RPM, and says so', async () => {
+    const t0 = Date.now();
+    const fast = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '60', '--tpm', '1000000', '--deadline', '8h', '--json');
+    expect(fast.stderr).toBe('');
+    const a = JSON.parse(fast.stdout);
+    expect(a.files).toBe(FILES);
+    expect(a.media_seconds / 60).toBeGreaterThanOrEqual(10_000);
+    expect(a.deadline).toMatchObject({ chunk_seconds: 30, default_chunk_seconds: 30, lengthened: false });
+    expect(a.requests).toBe(FILES * 81); // 2400.19 s (the encoder's padding) in at most 30-s parts
+    expect(a.wall_binding).toBe('rpm');
+
+    const slow = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '30', '--tpm', '1000000', '--deadline', '8h', '--json');
+    const b = JSON.parse(slow.stdout);
+    expect(b.deadline.chunk_seconds).toBe(45);
+    expect(b.deadline.lengthened).toBe(true);
+    expect(b.deadline.tried[0]).toMatchObject({ chunk_seconds: 30, binding: 'rpm' });
+    expect(b.deadline.tried[0].wall_seconds).toBeGreaterThan(8 * 3600);
+    expect(b.requests).toBe(FILES * 54);
+    expect(b.input_tokens.audio).toBeGreaterThan(7_500_000);
+    expect(b.cost.expected.priced).toBe(true);
+    const finish = Date.parse(b.deadline.predicted_finish);
+    expect(finish).toBeGreaterThan(t0);
+    expect(finish).toBeLessThanOrEqual(Date.parse(b.deadline.deadline));
+    expect(Date.parse(b.deadline.deadline) - t0).toBeGreaterThanOrEqual(8 * 3600 * 1000 - 1000);
+
+    // The human form names the chosen length, why, requests, tokens, cost and the predicted finish.
+    const text = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '30', '--tpm', '1000000', '--deadline', '8h');
+    expect(text.stdout).toMatch(/13500 requests/);
+    expect(text.stdout).toMatch(/input tokens: \d+/);
+    expect(text.stdout).toMatch(/cost: [\d.]+ - [\d.]+ USD/);
+    expect(text.stdout).toMatch(/45-s chunks \(longer than the 30-s default, to make the deadline\)/);
+    expect(text.stdout).toMatch(/30-s chunks would take 11 h \d+ min \(bound by rpm\)/);
+    expect(text.stdout).toMatch(/predicted finish \d{4}-\d\d-\d\dT/);
+  }, 300_000);
+
+  it('a deadline no chunk length can meet is refused with the earliest achievable finish; run creates nothing', async () => {
+    // 10 x 40 min: 300,000 audio tokens at 5,000 TPM take an hour whatever the chunk length (ample concurrency: TPM binds).
+    const e = await cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--tpm', '5000', '--infer-concurrency', '1000', '--deadline', '30m');
+    expect(e.code).not.toBe(0);
+    expect(e.stderr).toMatch(/deadline_unreachable: no chunk length finishes by .*: the earliest achievable finish is \d{4}-\d\d-\d\dT[\d:.]+Z .*bound by tpm/);
+
+    const r = await cli('run', path.join(tmp, 'small'), '--out', path.join(tmp, 'out'), '--task', 'caption', '--tpm', '5000', '--infer-concurrency', '1000', '--deadline', '30m');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/deadline_unreachable/);
+    const redis = new Redis();
+    try {
+      expect(await redis.keys(`${env.OMNIBATCH_PREFIX}:*run*`)).toEqual([]);
+      expect(await redis.keys(`${env.OMNIBATCH_PREFIX}:bull:*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+    const bad = await cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--deadline', 'tomorrowish');
+    expect(bad.stderr).toMatch(/deadline_invalid/);
+  }, 300_000);
+
+  it('run --deadline stores the predicted finish and the report shows predicted vs actual', async () => {
+    emulator = await startEmulator({ apiKey: 'sk-deadline-test' });
+    env.OMNI_BASE_URL = `${emulator.url}/compatible-mode/v1`;
+    await mkdir(path.join(tmp, 'tiny'), { recursive: true });
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=16000', '-t', '50', '-c:a', 'libmp3lame', '-b:a', '32k',
+      path.join(tmp, 'tiny', 'clip.mp3')], { timeout: 60_000 });
+    const t0 = Date.now();
+    const r = await cli('run', path.join(tmp, 'tiny'), '--out', path.join(tmp, 'tiny-out'), '--task', 'caption', '--deadline', '2h', '--wait', '--json');
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout).report.deadline;
+    expect(Date.parse(d.deadline) - t0).toBeGreaterThanOrEqual(2 * 3600 * 1000 - 1000);
+    expect(Date.parse(d.predicted_finish)).toBeGreaterThan(t0);
+    expect(Date.parse(d.predicted_finish)).toBeLessThan(Date.parse(d.deadline));
+    expect(Date.parse(d.actual_finish)).toBeGreaterThan(t0);
+    expect(d.prediction_error_s).toBe(Math.round((Date.parse(d.actual_finish) - Date.parse(d.predicted_finish)) / 1000));
+    expect(d.late_s).toBeLessThan(0);
+  }, 180_000);
+
+  it('schedule add --deadline plans now, fixes the chunk length into the schedule, and refuses what cannot be met', async () => {
+    const add = (name: string, deadline: string) => cli('schedule', 'add', name, path.join(tmp, 'small'), '--cron', '0 2 * * *', '--out', path.join(tmp, 'sched-out'),
+      '--task', 'caption', '--deadline', deadline);
+    const saved = { ...env };
+    env.OMNIBATCH_TPM = '5000';
+    env.OMNIBATCH_INFER_CONCURRENCY = '1000';
+    try {
+      const late = await add('late', '30m');
+      expect(late.code).toBe(1);
+      expect(late.stderr).toMatch(/deadline_unreachable: .*earliest achievable finish/);
+      const fixed = await add('fixed', '2026-12-02T06:00:00Z');
+      expect(fixed.stderr).toMatch(/deadline_invalid: .*duration \(8h\) or a time of day/);
+      env.OMNIBATCH_TPM = '1000000';
+      env.OMNIBATCH_RPM = '2'; // 10 x 40 min: 800 30-s requests at 2 RPM are 6 h 40 min; 45-s chunks (540) make 4 h 30 min
+      const ok = await add('nightly', '5h');
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/45-s chunks \(longer than the 30-s default/);
+      const list = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as { name: string; request: Record<string, unknown> }[];
+      expect(list.map((x) => x.name)).toEqual(['nightly']);
+      expect(list[0].request).toMatchObject({ chunkSeconds: 45, deadline: '5h' });
+      expect(list[0].request.plannedWallS as number).toBeLessThanOrEqual(5 * 3600);
+      await cli('schedule', 'remove', 'nightly');
+    } finally {
+      for (const k of Object.keys(env)) delete env[k];
+      Object.assign(env, saved);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,58 @@
+/**
+ * The TPM reservations through the real pipeline (emulator over HTTP, real Redis, ffmpeg, in-process workers):
+ * every request reserves its input plus expected output before it is sent; what stays in the model's window
+ * after the run is exactly what the emulator billed for completed requests: settled to the real usage, and
+ * nothing left behind by requests that were refused at the door (429).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
+import { startHarness, type Harness } from '../helpers/pipeline.ts';
+
+const exec = promisify(execFile);
+const CAPTIONER = 'qwen3-omni-30b-a3b-captioner';
+
+async function clips(dir: string, n: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < n; i++) {
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${300 + 40 * i}:sample_rate=16000`, '-t', String(4 + i), '-c:a', 'libmp3lame', '-b:a', '32k',
+      path.join(dir, `clip-${i}.mp3`)], { timeout: 30_000 });
+  }
+}
+
+const billedTotal = (h: Harness): number => {
+  const b = h.emulator.stats().billed[CAPTIONER];
+  return b ? Object.values(b.input).reduce((a, n) => a + n, 0) + Object.values(b.output).reduce((a, n) => a + n, 0) : 0;
+};
+
+describe('TPM reservations in the pipeline', () => {
+  let h: Harness | undefined;
+  afterEach(async () => { await h?.close(); h = undefined; });
+
+  it('settles every reservation to the real usage (input + output)', async () => {
+    h = await startHarness({ env: { OMNIBATCH_TPM: '100000' }, emulator: { tpm: 100_000 } });
+    await clips(path.join(h.tmp, 'in'), 4);
+    await h.startWorkers();
+    const state = await h.run({ source: path.join(h.tmp, 'in'), destination: path.join(h.tmp, 'out'), task: 'caption' });
+    expect(state.counts.succeeded).toBe(4);
+    const used = await new TokenBucket(h.ctx.redis).used(tpmBucketKey(h.ctx.keyPrefix, CAPTIONER));
+    expect(billedTotal(h)).toBeGreaterThan(0);
+    expect(used).toBe(billedTotal(h));
+    expect(h.emulator.stats().byStatus['429'] ?? 0).toBe(0);
+  }, 120_000);
+
+  it('gives back the reservation of a request refused at the door', async () => {
+    h = await startHarness({ env: { OMNIBATCH_TPM: '100000' }, emulator: { maxConcurrency: 1, latencyMs: 300 } }); // concurrent requests: 429 Throttling at the door
+    await clips(path.join(h.tmp, 'in'), 4);
+    await h.startWorkers();
+    const state = await h.run({ source: path.join(h.tmp, 'in'), destination: path.join(h.tmp, 'out'), task: 'caption' });
+    const s = h.emulator.stats();
+    expect(s.byStatus['429'] ?? 0, JSON.stringify(s)).toBeGreaterThan(0); // some were refused
+    expect(state.counts.succeeded).toBe(4);
+    const used = await new TokenBucket(h.ctx.redis).used(tpmBucketKey(h.ctx.keyPrefix, CAPTIONER));
+    expect(used).toBe(billedTotal(h)); // a refused request left nothing reserved
+  }, 180_000);
+});
