@@ -1,6 +1,6 @@
 /** `omnibatch models [--json]`: the model catalogue with names, protocols, limits, voices and priced sources. */
 import type { Command } from 'commander';
-import { describeCatalog, renderCatalog } from '../models/describe.ts';
+import { describeCatalog, renderCatalog } from './models-table.ts';
 import { printJson } from './common.ts';
 
 export function register(program: Command): void {

@@ -1,5 +1,5 @@
 /**
- * The account's tokens-per-minute quota, as DashScope meters it (protocol.md §5: TPM beyond the quota is
+ * The account's tokens-per-minute quota, as DashScope meters it (docs/protocols.md §5: TPM beyond the quota is
  * 429 Throttling.AllocationQuota): input plus output tokens of every request admitted in the last 60 s,
  * per model. A request is counted in full at admission (the emulator knows its answer before it streams
  * it), so the window holds exactly what was admitted; one that would take the window over the quota is

@@ -175,8 +175,8 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       { name: 'qwen3-omni-flash', protocols: ['chat'], source: `${S001}:159` },
       { name: 'qwen3-omni-flash-2025-09-15', protocols: ['chat'], source: `${S001}:161` },
       { name: 'qwen3-omni-flash-0915', protocols: ['chat'], source: `${S001}:161 (又称)` },
-      // A later snapshot; DMXAPI's 49-voice table is said to be its list (docs/protocols.md §2.1).
-      { name: 'qwen3-omni-flash-2025-12-01', protocols: ['chat'], voices: FLASH_ALL_VOICES, source: 'unverified (docs/protocols.md §2.1, §8)' },
+      // A later snapshot; DMXAPI's 49-voice table is said to be its list (docs/protocols.md §2).
+      { name: 'qwen3-omni-flash-2025-12-01', protocols: ['chat'], voices: FLASH_ALL_VOICES, source: 'unverified (docs/protocols.md §2, §8)' },
       { name: 'qwen3-omni-flash-all', protocols: ['responses'], voices: FLASH_ALL_VOICES, source: `${S000}:46` },
     ],
     inputs: ['text', 'image', 'audio', 'video'],

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TokenQuota, TokenWindow } from '../../src/emulator/quota.ts';
 import { startEmulator } from '../../src/emulator/server.ts';
-import { CHAT, chatRequest, frames, NATIVE, post } from './helpers.ts';
+import { media } from '../helpers/paths.ts';
+import { CHAT, chatRequest, dataUrl, frames, NATIVE, nativeRequest, post } from './helpers.ts';
 
 describe('TokenWindow (sliding-minute token quota)', () => {
   it('admits up to the quota in any 60 s, refusing what would go over, and frees tokens as they leave the window', () => {
@@ -73,13 +74,21 @@ describe('emulator --tpm', () => {
       const codes: number[] = [];
       for (let i = 0; i < 3; i++) { const r = await post(e.url, CHAT, chatRequest()); codes.push(r.status); if (r.status === 429) expect(await r.json()).toMatchObject({ error: { code: 'insufficient_quota', type: 'insufficient_quota' } }); else await r.text(); }
       expect(codes).toEqual([200, 200, 429]);
-      // the native envelope of the same refusal
-      const nat = await post(e.url, NATIVE, { model: 'qwen3-omni-flash', input: { messages: [{ role: 'user', content: [{ text: 'Hello there' }] }] } }, { 'x-dashscope-sse': 'enable' });
-      expect(nat.status).toBe(429);
-      expect(await nat.json()).toMatchObject({ code: 'Throttling.AllocationQuota', message: 'Allocated quota exceeded, please increase your quota limit.' });
+      // the native envelope of the same refusal (native serves the captioner only: seeds 001/004). The captioner's
+      // quota is its own: its first request fills an empty window, the next one is refused.
+      const captioner = nativeRequest(dataUrl(media('whisper__jfk.flac')));
+      const tiny = await startEmulator({ tpm: 1 });
+      try {
+        expect((await post(tiny.url, NATIVE, captioner, { 'x-dashscope-sse': 'enable' }).then(async (r) => { await r.text(); return r.status; }))).toBe(200);
+        const nat = await post(tiny.url, NATIVE, captioner, { 'x-dashscope-sse': 'enable' });
+        expect(nat.status).toBe(429);
+        expect(await nat.json()).toMatchObject({ code: 'Throttling.AllocationQuota', message: 'Allocated quota exceeded, please increase your quota limit.' });
+      } finally {
+        await tiny.close();
+      }
       // another model has its own quota
       expect((await post(e.url, CHAT, chatRequest({ model: 'qwen-omni-turbo' }))).status).toBe(200);
-      expect(e.stats()).toMatchObject({ completed: 3, byStatus: { 200: 3, 429: 2 } });
+      expect(e.stats()).toMatchObject({ completed: 3, byStatus: { 200: 3, 429: 1 } });
       expect((await fetch(`${e.url}/stats/reset`, { method: 'POST' })).status).toBe(200);
       expect((await post(e.url, CHAT, chatRequest())).status).toBe(200); // reset clears the window too
     } finally {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { MODELS, voicesFor } from '../../src/models/catalog.ts';
-import { describeCatalog, renderCatalog } from '../../src/models/describe.ts';
+import { describeCatalog, renderCatalog } from '../../src/cli/models-table.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
 const run = promisify(execFile);

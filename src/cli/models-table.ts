@@ -3,7 +3,7 @@
  * them, limits, voices, and every price with its source. Pure: data in, rows and lines out.
  */
 import { formatMicros } from '../cost/price.ts';
-import { MODELS, type ModelSpec, type PriceTable, type Region } from './catalog.ts';
+import { MODELS, type ModelSpec, type PriceTable, type Region } from '../models/catalog.ts';
 
 const PRICE_KEYS: readonly (keyof Omit<PriceTable, 'currency'>)[] = ['inputText', 'inputAudio', 'inputImage', 'inputVideo',
   'outputTextTextOnly', 'outputTextMultimodal', 'outputAudio'];
