@@ -12,10 +12,10 @@ import { loadConfig, endpointOf, type Config } from '../config/index.ts';
 import { costOf, formatMicros, type Cost, type PricingOverride } from '../cost/price.ts';
 import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
-import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { findModel, nameFor, type ModelSpec } from '../models/catalog.ts';
 import { createClient } from '../models/client.ts';
 import { base64Length } from '../models/request.ts';
-import type { ModelRequest, ModelResult, Usage } from '../models/types.ts';
+import type { ModelRequest, ModelResult, Protocol, Usage } from '../models/types.ts';
 import { TASK_SPECS, TASKS, isTask, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 
@@ -64,12 +64,13 @@ const bad = (code: string, message: string): OmniError => new OmniError(code, me
  * (the captioner captions; a prompted model transcribes). Audio is sent unless the task wants video and
  * the file has a picture. Files over the base64 ceiling or in other containers are re-encoded small.
  */
-export function planAsk(opts: AskOptions, probe: Probed, file: string): AskPlan {
+export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol: Protocol = 'chat'): AskPlan {
   if (opts.task !== undefined && !isTask(opts.task)) throw bad('invalid_request', `unknown task ${opts.task}: one of ${TASKS.join(', ')}`);
   const given = opts.model ? findModel(opts.model) : undefined;
   const task: Task = (opts.task as Task | undefined) ?? (opts.prompt ? 'custom' : given && given.acceptsPrompt ? 'transcribe' : 'caption');
   const spec = TASK_SPECS[task];
-  const model = opts.model ?? spec.defaultModel;
+  // The task's default under the name this protocol's endpoint serves (DMXAPI: the -all name); a given name is sent as given.
+  const model = opts.model ?? nameFor(spec.defaultModel, protocol);
   const m: ModelSpec | undefined = findModel(model);
   const acceptsPrompt = m?.acceptsPrompt ?? true;
   if (opts.prompt && !acceptsPrompt) throw bad('invalid_request', `${model} takes no prompt (audio only): drop --prompt`);
@@ -146,7 +147,7 @@ async function ask(file: string, opts: AskOptions, cfg: Config): Promise<void> {
   if (!cfg.apiKey) throw bad('config_invalid', 'no API key: set OMNI_API_KEY (or DASHSCOPE_API_KEY)');
   const size = (await stat(file).catch(() => { throw bad('media_unreadable', `cannot read ${file}`); })).size;
   const probe = summarizeProbe(await ffprobeJson(file), file, size);
-  const plan = planAsk(opts, probe, file);
+  const plan = planAsk(opts, probe, file, cfg.protocol as Protocol);
   const tmp = plan.encode ? await mkdtemp(path.join(cfg.tmpDir, 'omnibatch-ask-')) : undefined;
   const client = createClient(endpointOf(cfg));
   try {

@@ -113,6 +113,9 @@ describe('planAsk (pure)', () => {
   it('--prompt means custom; a prompted model without a task transcribes', () => {
     expect(planAsk({ prompt: 'who speaks?' }, mp3, 'a.mp3')).toMatchObject({ task: 'custom', model: 'qwen3-omni-flash', prompt: 'who speaks?' });
     expect(planAsk({ model: 'qwen3-omni-flash' }, mp3, 'a.mp3').task).toBe('transcribe');
+    // DMXAPI serves the -all names: the default goes under that name there, a given name as given
+    expect(planAsk({ prompt: 'who speaks?' }, mp3, 'a.mp3', 'responses').model).toBe('qwen3-omni-flash-all');
+    expect(planAsk({ model: 'qwen3-omni-flash', prompt: 'x' }, mp3, 'a.mp3', 'responses').model).toBe('qwen3-omni-flash');
   });
 
   it('sends video only when the task wants it, else the audio track', () => {
