@@ -34,6 +34,10 @@ export function register(program: Command): void {
     .option('--inspect-fail <rate>', 'share of requests refused with DataInspectionFailed (0..1)', rate)
     .option('--seed <n>', 'seed of the fault draws', number(0, 2 ** 32 - 1, true))
     .option('--api-key <key>', 'accept only this key (Bearer or raw)')
+    .option('--max-input-tokens <n>', "a stricter input-token ceiling than the model's: beyond it the real overflow envelope (400 InternalError.Algo.InvalidParameter)", number(1, Infinity, true))
+    .option('--template-text-tokens <n>', "hidden template text tokens the captioner's usage reports on top of the audio", number(0, Infinity, true))
+    .option('--responses-audio-parts <n>', '/v1/responses: split the spoken answer over this many output_item.done events', number(1, Infinity, true))
+    .option('--stream-content-type <type>', 'content-type of 2xx streams (default text/event-stream)')
     .action(async (flags: Record<string, unknown>) => {
       const opts: EmulatorOptions = {
         port: flags.port as number,
@@ -51,6 +55,10 @@ export function register(program: Command): void {
         inspectFail: flags.inspectFail as number | undefined,
         seed: flags.seed as number | undefined,
         apiKey: flags.apiKey as string | undefined,
+        maxInputTokens: flags.maxInputTokens as number | undefined,
+        templateTextTokens: flags.templateTextTokens as number | undefined,
+        responsesAudioParts: flags.responsesAudioParts as number | undefined,
+        streamContentType: flags.streamContentType as string | undefined,
       };
       const emu = await startEmulator(opts);
       process.stdout.write([

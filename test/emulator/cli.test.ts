@@ -32,6 +32,26 @@ describe('omnibatch emulator', () => {
     expect(out).toContain('emulator stopped');
   });
 
+  it('takes the fidelity options from flags (stream content type, input ceiling)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/emulator/cli-runner.ts'),
+      'emulator', '--port', '0', '--stream-content-type', 'text/plain; charset=utf-8', '--responses-audio-parts', '3', '--template-text-tokens', '7'],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (d: string) => { out += d; });
+      while (!out.includes('/api/v1')) await once(child.stdout, 'data');
+      const url = /emulator listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
+      const r = await post(url, CHAT, chatRequest());
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      await r.text();
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
   it('rejects a bad flag value', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/emulator/cli-runner.ts'), 'emulator', '--cut', '2'],
       { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
