@@ -10,6 +10,8 @@ import type { Logger } from '../util/logger.ts';
 import { collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
+import { fileLimitsOf } from '../media/limits.ts';
+
 export interface RunRequestFlags {
   out: string; task: string; model?: string; prompt?: string; voice?: string; include?: string[]; exclude?: string[];
   maxFiles?: number; budget?: string; force?: boolean; manifest?: string; chunkSeconds?: number; overlapSeconds?: number; notifyUrl?: string;
@@ -71,7 +73,7 @@ export async function planDeadline(deps: DeadlineDeps, request: RunRequest, dead
   const deadline = parseDeadline(deadlineText, now);
   const spec = buildRunSpec(request, deps.cfg, newRunId(now), now);
   const { files, failures } = await estimateSource(deps.source, spec, { log: deps.log, pricing: deps.pricing, concurrency: deps.cfg.inferConcurrency,
-    rpm: deps.cfg.rpm, tpm: deps.cfg.tpm, base64MaxChars: deps.cfg.base64MaxChars });
+    rpm: deps.cfg.rpm, tpm: deps.cfg.tpm, base64MaxChars: deps.cfg.base64MaxChars, limits: fileLimitsOf(deps.cfg) });
   const plan = planForDeadline(files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: deps.pricing,
     concurrency: deps.cfg.inferConcurrency, rpm: deps.cfg.rpm, tpm: deps.cfg.tpm, deadline, now, ...(request.chunkSeconds !== undefined && { shortestS: request.chunkSeconds }) });
   return { request: { ...request, chunkSeconds: plan.chunkSeconds, deadline: deadlineText, plannedWallS: plan.estimate.wall.seconds }, plan, failures };
