@@ -3,14 +3,13 @@ import type { Command } from 'commander';
 import type { Config } from '../config/index.ts';
 import { planForDeadline, parseDeadline, type DeadlinePlan } from '../cost/deadline.ts';
 import { parseAmount, type PricingOverride } from '../cost/price.ts';
+import { fileLimitsOf } from '../media/limits.ts';
 import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/logger.ts';
 import { collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
-
-import { fileLimitsOf } from '../media/limits.ts';
 
 export interface RunRequestFlags {
   out: string; task: string; model?: string; prompt?: string; voice?: string; include?: string[]; exclude?: string[];
