@@ -33,12 +33,11 @@ import { withHarness } from '../lib/harness.ts';
 import { watchMemory } from '../lib/measure.ts';
 import { makeSpeech, makeVideo } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
+import { toneShare } from '../lib/tone.ts';
 
 /** The download cap of this run's worker: the oversize object is one byte over it; every normal file is far under. */
 const CAP_BYTES = 4 * 1024 * 1024;
 const RATE = 16_000;
-/** Half a second at 16 kHz holds 617 whole cycles of 1234 Hz: a pure tone puts all its energy in that bin. */
-const WINDOW = RATE / 2;
 /** Share of a window's energy at the canary's pitch above which the window carries the canary. */
 const TONE_SHARE = 0.3;
 
@@ -55,35 +54,13 @@ function processesWith(needle: string): string[] {
   return out;
 }
 
-/** The largest share of a half-second window's energy at `hz` (Goertzel), over 16-bit mono PCM at RATE. Pure. */
-export function toneShare(pcm: Int16Array, hz: number): number {
-  const coeff = 2 * Math.cos((2 * Math.PI * hz) / RATE);
-  let best = 0;
-  for (let start = 0; start + WINDOW <= pcm.length; start += WINDOW / 2) {
-    let s1 = 0;
-    let s2 = 0;
-    let energy = 0;
-    for (let i = start; i < start + WINDOW; i++) {
-      const x = pcm[i] / 32768;
-      energy += x * x;
-      const s0 = x + coeff * s1 - s2;
-      s2 = s1;
-      s1 = s0;
-    }
-    if (energy < 1e-6) continue;
-    const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    best = Math.max(best, (2 * power) / (WINDOW * energy));
-  }
-  return best;
-}
-
 /** Decodes any media file's audio to 16 kHz mono PCM (empty when it has none) and measures the canary's share. */
 async function canaryShare(file: string): Promise<number> {
   const pcmFile = `${file}.pcm`;
   try {
     await runFfmpeg(['-v', 'error', '-i', `file:${file}`, '-vn', '-ac', '1', '-ar', String(RATE), '-f', 's16le', '-y', `file:${pcmFile}`]);
     const buf = await readFile(pcmFile);
-    return toneShare(new Int16Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 2)), CANARY_HZ);
+    return toneShare(new Int16Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 2)), CANARY_HZ, RATE);
   } catch {
     return 0;
   } finally {
