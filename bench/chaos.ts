@@ -21,6 +21,7 @@ const CHAOS: Record<string, () => Promise<Scenario>> = {
   'redis-restart': async () => (await import('./chaos/redis-restart.ts')).run,
   'storage-faults': async () => (await import('./chaos/storage-faults.ts')).run,
   'bad-inputs': async () => (await import('./chaos/bad-inputs.ts')).run,
+  hostile: async () => (await import('./chaos/hostile.ts')).run,
   secrets: async () => (await import('./chaos/secrets.ts')).run,
 };
 
