@@ -136,6 +136,17 @@ describe('the infer handler over fakes', () => {
     expect(f.costs.settled.get('f1#0')).toBe(first);
   });
 
+  it('a job killed after staging its result: the redone job records it and settles its budget, without a request', async () => {
+    const f = setup({ spec: { budgetMicros: 5_000_000 } });
+    await f.costs.reserve('r1', 'f1', 0, 9_999, 5_000_000); // the dead attempt's reservation, never settled
+    f.storage.put(resultKey, JSON.stringify(stagedResult));
+    expect(await runInfer(job({}, 1), f.ports)).toEqual({ chunk: 0, requests: 0, reused: true });
+    expect(f.client.requests).toHaveLength(0);
+    expect(f.costs.ledger.get('f1#0')).toMatchObject({ attempt: 'j1#2', requests: 1, cost: { amountMicros: 42 } });
+    expect(f.costs.reserved.size).toBe(0);
+    expect(f.costs.settled.get('f1#0')).toBe(42);
+  });
+
   it('stops the run for its budget when the chunk cannot be reserved', async () => {
     const f = setup({ spec: { budgetMicros: 1 }, answers: [{ text: 'never' }] });
     expect(await runInfer(job(), f.ports)).toEqual({ skipped: 'budget' });
