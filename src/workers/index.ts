@@ -12,11 +12,11 @@ import { killAllChildren } from '../media/ffmpeg.ts';
 import { describeError, isOmniError, OmniError } from '../util/errors.ts';
 import { redactErrorInPlace } from '../util/redact.ts';
 import type { Context, JobContext } from './context.ts';
-import { failFile, finishNotRun, isSuperseded, replanSmaller } from './files.ts';
+import { failureHooks, onFinalFailure, type FailureHook } from './failure-hooks.ts';
 import { finalize } from './finalize.ts';
-import { infer, ledgerFile } from './infer.ts';
+import { infer } from './infer.ts';
 import { prepare } from './prepare.ts';
-import { ensureReport, report } from './report.ts';
+import { report } from './report.ts';
 import { scan } from './scan.ts';
 
 export type Handler<S extends Stage> = (job: Job<Payloads[S]>, ctx: JobContext) => Promise<unknown>;
@@ -38,8 +38,6 @@ export interface RunningWorkers {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Codes that mean "nothing else will succeed": the run stops with that reason. */
-const RUN_FATAL = new Set(['auth', 'arrears']);
 /** Codes handled by waiting, without spending an attempt. */
 const RATE_LIMITED = new Set(['rate_limited', 'quota_exceeded']);
 
@@ -151,10 +149,11 @@ async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx:
       if (data.runId) await ctx.runs.count(data.runId, 'retries', 1);
       throw err;
     }
-    if (stage === 'infer' && e.code === 'input_too_large' && (await replanSmaller(job as Job<Payloads['infer']>, jctx))) {
-      log.warn({ code: e.code, err: e.message }, 'the service refused the chunk as too large: planning the file again, smaller');
+    const rescued = await (failureHooks[stage] as FailureHook<S>).rescue?.(job, jctx, e.code);
+    if (rescued) {
+      log.warn({ code: e.code, err: e.message }, rescued.note);
       m.jobFinished(mstage, 'retried');
-      throw new UnrecoverableError(`${e.code}: re-planned smaller`);
+      throw new UnrecoverableError(`${e.code}: ${rescued.outcome}`);
     }
     log.error({ code: e.code, err: e.message }, 'failed');
     m.jobFinished(mstage, 'failed');
@@ -183,26 +182,4 @@ async function onFailedEvent(stage: Stage, job: Job | undefined, err: Error, ctx
   } catch (e) {
     log.error({ err: (e as Error).message }, 'could not record a lost job');
   }
-}
-
-async function onFinalFailure(stage: Stage, job: Job, ctx: JobContext, code: string, message: string): Promise<void> {
-  const d = job.data as Partial<Payloads['infer']> & { runId?: string };
-  if (!d.runId) return;
-  if (RUN_FATAL.has(code)) {
-    await ctx.runs.stop(d.runId, 'auth', `${code}: ${message}`);
-  }
-  if (stage === 'scan') {
-    await ctx.runs.stop(d.runId, 'error', `scan failed: ${code}: ${message}`);
-    await ctx.runs.scanDone(d.runId);
-    // Files the scan registered but never enqueued would stay pending for ever: the stopped run ends them.
-    for await (const [fileId, f] of ctx.runs.files(d.runId)) if (f.status === 'pending') await finishNotRun(ctx, d.runId, fileId, 'error');
-    await ensureReport(ctx, d.runId);
-    return;
-  }
-  if (stage === 'report' || !d.fileId) return;
-  // A job of a generation the file has left (re-planned, retried) does not decide the file's fate.
-  if (await isSuperseded(ctx, d.runId, d.fileId, d.generation)) return;
-  // A budget reservation is for a request that will not happen now: give it back at once.
-  if (stage === 'infer') await ctx.costs.release(d.runId, ledgerFile(d as Payloads['infer']), (d as Payloads['infer']).chunk);
-  await failFile(ctx, d.runId, d.fileId, code, message);
 }

@@ -5,21 +5,25 @@
  */
 import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
-import { estimateChunkCost, estimateChunkTokens, outputBound } from '../cost/estimate.ts';
-import { addCost, costOf } from '../cost/price.ts';
+import { addCost, costOf, type PricingOverride } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
-import { findModel } from '../models/catalog.ts';
-import { addUsage, emptyUsage, type ModelRequest, type ModelResult } from '../models/types.ts';
+import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { addUsage, emptyUsage, type ModelClient, type ModelRequest, type ModelResult } from '../models/types.ts';
 import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
 import { metrics } from '../ops/metrics.ts';
 import { sendWebhook } from '../ops/webhook.ts';
-import type { ChunkResult, RunSpec } from '../runs/types.ts';
+import type { CountField } from '../runs/store.ts';
+import type { ChunkResult, RunSpec, StopReason } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
+import type { Storage } from '../storage/types.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 import { placeInstructions } from '../tasks/system-message.ts';
 import { isOmniError, OmniError } from '../util/errors.ts';
+import type { Logger } from '../util/logger.ts';
 import type { JobContext } from './context.ts';
-import { finishNotRun, isFileOpen, isSuperseded, stagedKey } from './files.ts';
+import type { Costs } from './costs.ts';
+import { finishNotRun, isFileOpen, stagedKey } from './files.ts';
+import { decideInfer, type InferDecision, type InferFacts } from './infer-decide.ts';
 
 export type InferOutcome = { chunk: number; requests: number; reused: boolean } | { skipped: string };
 
@@ -28,65 +32,151 @@ export function ledgerFile(d: InferPayload): string {
   return d.generation ? `${d.fileId}.g${d.generation}` : d.fileId;
 }
 
-function attemptToken(job: Job): string {
+function attemptToken(job: InferJob): string {
   return `${job.id}#${job.attemptsMade + 1}`;
 }
 
-export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<InferOutcome> {
-  const d = job.data;
-  const spec = await ctx.spec(d.runId);
-  if (!(await isFileOpen(ctx, d.runId, d.fileId))) return { skipped: 'file already finished' };
-  if (await isSuperseded(ctx, d.runId, d.fileId, d.generation)) return { skipped: 'file re-planned' };
-  const stop = await ctx.runs.stopReason(d.runId);
-  if (stop) {
-    await finishNotRun(ctx, d.runId, d.fileId, stop);
-    return { skipped: `run stopping (${stop})` };
-  }
-  const dst = ctx.storage(spec.destination);
-  const resultKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'result.json');
-  const staged = await dst.getText(resultKey);
-  if (staged) {
-    const r = JSON.parse(staged) as ChunkResult;
-    await ctx.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), r.usage, r.cost, r.requests);
-    if (spec.budgetMicros !== undefined) await ctx.costs.settle(d.runId, ledgerFile(d), d.chunk, r.cost.amountMicros);
-    return { chunk: d.chunk, requests: 0, reused: true };
-  }
+/** A job as the handler reads it. */
+export interface InferJob {
+  id?: string;
+  attemptsMade: number;
+  data: InferPayload;
+}
 
-  const model = findModel(spec.model)!;
-  const seconds = d.endS - d.startS;
-  const sizing = { model: model.id, region: spec.region, task: spec.task, prompt: spec.prompt, ...(d.video && { video: d.video }) };
-  // Every request carries the task's output cap, budget or not (responses: none is sent, the model's ceiling
-  // bounds it); under a budget the reservation assumes that bound, so it is an upper bound, not a guess.
-  const bound = outputBound(spec.protocol, seconds, spec.task, model.id);
-  const maxOutputTokens = bound.reserve;
-  if (spec.budgetMicros !== undefined) {
-    const estimate = estimateChunkCost(seconds, { ...sizing, pricing: ctx.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens });
-    if (!estimate.priced) {
-      throw new OmniError('budget_unpriced', `a budget cannot cover this ${d.kind} chunk: ${model.id} has no ${spec.region} price for part of it (add it with --pricing)`, { retryable: false });
-    }
-    const granted = await ctx.costs.reserve(d.runId, ledgerFile(d), d.chunk, estimate.amountMicros, spec.budgetMicros);
-    if (!granted) {
-      if (await ctx.runs.stop(d.runId, 'budget', 'the next request could not be reserved within the budget')) {
-        ctx.log.warn({ budgetMicros: spec.budgetMicros }, 'budget reached: stopping the run');
-      }
-      await finishNotRun(ctx, d.runId, d.fileId, 'budget');
-      return { skipped: 'budget' };
-    }
-  }
-  // TPM: reserve the known input tokens plus the task's expected output before sending; settled to the
-  // real usage after, or given back when the request failed without using any.
-  let reservation: string | undefined;
-  if (ctx.cfg.tpm) {
-    const t = estimateChunkTokens(seconds, { ...sizing, ...(maxOutputTokens !== undefined && { maxOutputTokens }) });
-    const r = await ctx.costs.reserveTokens(model.id, t.input + t.output, ctx.cfg.tpm);
-    if ('id' in r) reservation = r.id;
-    else if (ctx.worker && ctx.token) {
+/** The run store, as infer uses it: the file's state and the run's stop flag and counters. */
+export interface InferRuns {
+  /** true while the file is pending (and, when it is not, the run's report is made sure of) */
+  isFileOpen(runId: string, fileId: string): Promise<boolean>;
+  generation(runId: string, fileId: string): Promise<number>;
+  stopReason(runId: string): Promise<StopReason | undefined>;
+  stop(runId: string, reason: StopReason, message: string): Promise<boolean>;
+  finishNotRun(runId: string, fileId: string, reason: StopReason): Promise<void>;
+  count(runId: string, field: CountField, by: number): Promise<void>;
+}
+
+/** The ledger, the budget and the TPM bucket, as infer uses them. */
+export type InferCosts = Pick<Costs, 'recordChunk' | 'reserve' | 'settle' | 'reserveTokens' | 'settleTokens'>;
+
+export type InferStorage = Pick<Storage, 'getText' | 'putJson' | 'upload' | 'download' | 'presignGet'>;
+
+/** Everything infer touches, narrowed: tests give it in-memory fakes (test/fakes/). */
+export interface InferPorts {
+  spec(runId: string): Promise<RunSpec>;
+  runs: InferRuns;
+  costs: InferCosts;
+  storage(location: string): InferStorage;
+  client: Pick<ModelClient, 'complete'>;
+  pricing?: PricingOverride;
+  tpm?: number;
+  tmpDir?: string;
+  log: Logger;
+  /** Puts this job back until `ms` from now (never returns); absent outside a worker. */
+  delay?(ms: number): Promise<never>;
+  /** After a budgeted chunk settled: the 80% alert, told once per run. */
+  budgetSettled(spec: RunSpec, d: InferPayload): Promise<void>;
+}
+
+/** The ports of one job, over the process's context. */
+export function inferPorts(ctx: JobContext, job: Job<InferPayload>): InferPorts {
+  const { worker, token } = ctx;
+  return {
+    spec: (runId) => ctx.spec(runId),
+    runs: {
+      isFileOpen: (runId, fileId) => isFileOpen(ctx, runId, fileId),
+      generation: (runId, fileId) => ctx.runs.generation(runId, fileId),
+      stopReason: (runId) => ctx.runs.stopReason(runId),
+      stop: (runId, reason, message) => ctx.runs.stop(runId, reason, message),
+      finishNotRun: (runId, fileId, reason) => finishNotRun(ctx, runId, fileId, reason),
+      count: (runId, field, by) => ctx.runs.count(runId, field, by),
+    },
+    costs: ctx.costs,
+    storage: (location) => ctx.storage(location),
+    client: ctx.client,
+    pricing: ctx.pricing,
+    tpm: ctx.cfg.tpm,
+    tmpDir: ctx.cfg.tmpDir,
+    log: ctx.log,
+    ...(worker && token && {
       // This job waits, not the queue: another model's requests (a quota of their own) go on meanwhile.
-      await job.moveToDelayed(Date.now() + r.waitMs, ctx.token);
-      throw new DelayedError();
+      async delay(ms: number): Promise<never> {
+        await job.moveToDelayed(Date.now() + ms, token);
+        throw new DelayedError();
+      },
+    }),
+    async budgetSettled(spec, d) {
+      if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
+        // Told once per run (crossed() flips a flag atomically); delivery retries must not hold up the job.
+        void sendWebhook(spec.notifyUrl, 'run.budget_threshold', { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8,
+          totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log });
+      }
+    },
+  };
+}
+
+export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<InferOutcome> {
+  return runInfer(job, inferPorts(ctx, job));
+}
+
+/** Reads what the decision needs, in its order: a closed or superseded file reads nothing more. */
+async function readFacts(d: InferPayload, spec: RunSpec, p: InferPorts, dst: InferStorage, resultKey: string): Promise<InferFacts> {
+  const facts: InferFacts = { spec, chunk: d, pricing: p.pricing, tpm: p.tpm, canDelay: p.delay !== undefined, fileOpen: false, superseded: false };
+  if (!(facts.fileOpen = await p.runs.isFileOpen(d.runId, d.fileId))) return facts;
+  if ((facts.superseded = (await p.runs.generation(d.runId, d.fileId)) > (d.generation ?? 0))) return facts;
+  if ((facts.stop = await p.runs.stopReason(d.runId))) return facts;
+  const staged = await dst.getText(resultKey);
+  if (staged) facts.staged = JSON.parse(staged) as ChunkResult;
+  return facts;
+}
+
+/** The handler over its ports: asks decideInfer what to do until it is told to finish or to send. */
+export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutcome> {
+  const d = job.data;
+  const spec = await p.spec(d.runId);
+  const dst = p.storage(spec.destination);
+  const resultKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'result.json');
+  const model = findModel(spec.model)!;
+  const facts = await readFacts(d, spec, p, dst, resultKey);
+  for (;;) {
+    const next = decideInfer(facts);
+    switch (next.kind) {
+      case 'skip':
+        return { skipped: next.reason };
+      case 'not-run':
+        await p.runs.finishNotRun(d.runId, d.fileId, next.stop);
+        return { skipped: `run stopping (${next.stop})` };
+      case 'reuse': {
+        const r = next.result;
+        await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), r.usage, r.cost, r.requests);
+        if (next.settleBudget) await p.costs.settle(d.runId, ledgerFile(d), d.chunk, r.cost.amountMicros);
+        return { chunk: d.chunk, requests: 0, reused: true };
+      }
+      case 'unpriced':
+        throw new OmniError('budget_unpriced', `a budget cannot cover this ${d.kind} chunk: ${model.id} has no ${spec.region} price for part of it (add it with --pricing)`, { retryable: false });
+      case 'reserve-budget':
+        facts.budgetGranted = await p.costs.reserve(d.runId, ledgerFile(d), d.chunk, next.estimateMicros, next.budgetMicros);
+        continue;
+      case 'stop-budget':
+        if (await p.runs.stop(d.runId, 'budget', 'the next request could not be reserved within the budget')) {
+          p.log.warn({ budgetMicros: spec.budgetMicros }, 'budget reached: stopping the run');
+        }
+        await p.runs.finishNotRun(d.runId, d.fileId, 'budget');
+        return { skipped: 'budget' };
+      case 'reserve-tokens':
+        facts.tokens = await p.costs.reserveTokens(model.id, next.tokens, next.tpm);
+        continue;
+      case 'wait-tpm':
+        return p.delay!(next.delayMs);
+      case 'send':
+        return sendChunk(job, p, spec, model, dst, resultKey, next);
     }
   }
+}
 
+async function sendChunk(job: InferJob, p: InferPorts, spec: RunSpec, model: ModelSpec, dst: InferStorage, resultKey: string,
+                         next: Extract<InferDecision, { kind: 'send' }>): Promise<InferOutcome> {
+  const d = job.data;
+  const seconds = d.endS - d.startS;
+  const reservation = next.reservation;
   let result: Awaited<ReturnType<typeof runChunk>>;
   try {
     result = await withTempDir(`inf-${d.fileId}-${d.chunk}`, async (dir) => {
@@ -103,37 +193,33 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
         : { prompt: spec.prompt })),
       media,
       ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
-      ...(bound.send && { maxOutputTokens: bound.send }),
+      ...(next.sendMaxOutputTokens && { maxOutputTokens: next.sendMaxOutputTokens }),
     };
     const firstKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'first.json');
     const first: FirstAnswer = {
       load: async () => { const raw = await dst.getText(firstKey); return raw ? (JSON.parse(raw) as ModelResult) : undefined; },
       save: (r) => dst.putJson(firstKey, r),
     };
-    const out = await runChunk(ctx, job, spec, req, first);
+    const out = await runChunk(p, job, spec, req, first);
     if (out.audioFile) {
       out.chunk.audioKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'audio.wav');
       await dst.upload(out.audioFile, out.chunk.audioKey, 'audio/wav');
     }
     return out;
-  }, { base: ctx.cfg.tmpDir });
+  }, { base: p.tmpDir });
   } catch (err) {
-    if (reservation && usedNoTokens(err)) await ctx.costs.settleTokens(model.id, reservation, 0).catch(() => undefined);
+    if (reservation && usedNoTokens(err)) await p.costs.settleTokens(model.id, reservation, 0).catch(() => undefined);
     throw err;
   }
 
   // The staged result is the commit point: from here on a redone job pays nothing.
   await dst.putJson(resultKey, result.chunk);
-  await ctx.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests);
+  await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests);
   if (spec.budgetMicros !== undefined) {
-    await ctx.costs.settle(d.runId, ledgerFile(d), d.chunk, result.chunk.cost.amountMicros);
-    if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
-      // Told once per run (crossed() flips a flag atomically); delivery retries must not hold up the job.
-      void sendWebhook(spec.notifyUrl, 'run.budget_threshold', { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8,
-        totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log });
-    }
+    await p.costs.settle(d.runId, ledgerFile(d), d.chunk, result.chunk.cost.amountMicros);
+    await p.budgetSettled(spec, d);
   }
-  if (reservation) await ctx.costs.settleTokens(model.id, reservation, result.chunk.usage.inputTotal + result.chunk.usage.outputTotal);
+  if (reservation) await p.costs.settleTokens(model.id, reservation, result.chunk.usage.inputTotal + result.chunk.usage.outputTotal);
   return { chunk: d.chunk, requests: result.chunk.requests, reused: false };
 }
 
@@ -147,19 +233,18 @@ function usedNoTokens(err: unknown): boolean {
   return !isOmniError(err) || REFUSED_AT_THE_DOOR.has(err.code);
 }
 
-async function download(dst: ReturnType<JobContext['storage']>, key: string, file: string): Promise<string> {
+async function download(dst: InferStorage, key: string, file: string): Promise<string> {
   await dst.download(key, file);
   return file;
 }
 
-/** The request itself, the moderation repair, and a provider refusal recorded as a result. */
 /** One request, counted for the run and timed for the metrics. */
-async function send(ctx: JobContext, spec: RunSpec, runId: string, req: ModelRequest): Promise<ModelResult> {
-  await ctx.runs.count(runId, 'requests', 1);
+async function send(p: InferPorts, spec: RunSpec, runId: string, req: ModelRequest): Promise<ModelResult> {
+  await p.runs.count(runId, 'requests', 1);
   const started = performance.now();
   const observe = (outcome: string) => metrics().requestObserved({ model: spec.model, protocol: spec.protocol, outcome, seconds: (performance.now() - started) / 1000 });
   try {
-    const r = await ctx.client.complete(req);
+    const r = await p.client.complete(req);
     observe('ok');
     return r;
   } catch (err) {
@@ -174,22 +259,23 @@ interface FirstAnswer {
   save(r: ModelResult): Promise<void>;
 }
 
-async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, req: ModelRequest, first: FirstAnswer): Promise<{ chunk: ChunkResult; audioFile?: string }> {
+/** The request itself, the moderation repair, and a provider refusal recorded as a result. */
+async function runChunk(p: InferPorts, job: InferJob, spec: RunSpec, req: ModelRequest, first: FirstAnswer): Promise<{ chunk: ChunkResult; audioFile?: string }> {
   const d = job.data;
   const base = { index: d.chunk, startS: d.startS, endS: d.endS, attempts: job.attemptsMade + 1 };
   const saved = spec.task === 'moderate' ? await first.load() : undefined;
   let r: ModelResult;
   try {
-    r = saved ?? (await send(ctx, spec, d.runId, req));
+    r = saved ?? (await send(p, spec, d.runId, req));
   } catch (err) {
     if (isOmniError(err) && err.code === 'content_blocked') {
-      const zero = costOf(emptyUsage(), spec.model, spec.region, ctx.pricing);
+      const zero = costOf(emptyUsage(), spec.model, spec.region, p.pricing);
       return { chunk: { ...base, text: '', usage: emptyUsage(), cost: zero, requests: 1, providerBlocked: true, ...(spec.task === 'moderate' && { verdict: { provider_blocked: true } }) } };
     }
     throw err;
   }
   let usage = r.usage;
-  let cost = costOf(r.usage, spec.model, spec.region, ctx.pricing);
+  let cost = costOf(r.usage, spec.model, spec.region, p.pricing);
   let text = r.text;
   let requests = 1;
   let verdict: unknown;
@@ -201,16 +287,16 @@ async function runChunk(ctx: JobContext, job: Job<InferPayload>, spec: RunSpec, 
       // One repair: a cheap text-only request that turns the first answer, whole, into the required JSON. It
       // is priced on its own (text-only input has its own output price) and added to the chunk.
       const fix = verdictRepairRequest(parsed, text, spec.prompt);
-      const repair = await send(ctx, spec, d.runId, { model: spec.model, ...placeInstructions(spec.model, { audioOut: false }, fix.instructions, fix.userText),
+      const repair = await send(p, spec, d.runId, { model: spec.model, ...placeInstructions(spec.model, { audioOut: false }, fix.instructions, fix.userText),
         ...(req.maxOutputTokens && { maxOutputTokens: req.maxOutputTokens }) });
       answers.push(repair.text);
       requests++;
       usage = addUsage(usage, repair.usage);
-      cost = addCost(cost, costOf(repair.usage, spec.model, spec.region, ctx.pricing));
+      cost = addCost(cost, costOf(repair.usage, spec.model, spec.region, p.pricing));
       parsed = parseVerdict(repair.text);
       if (!parsed.ok) {
         // Both requests were paid: the ledger says so even though the file fails.
-        await ctx.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), usage, cost, requests);
+        await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), usage, cost, requests);
         throw verdictError(parsed);
       }
       text = repair.text;

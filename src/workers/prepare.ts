@@ -8,8 +8,7 @@ import { estimateRun } from '../cost/estimate.ts';
 import { jobIds, type InferPayload, type PreparePayload } from '../jobs/catalog.ts';
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
-import { asIsPlan } from '../media/as-is.ts';
-import { assertMediaLimits, fileLimitsOf } from '../media/limits.ts';
+import { fileLimitsOf } from '../media/limits.ts';
 import { prepareChunks } from '../media/prepare.ts';
 import { chunkPolicy } from '../media/policy.ts';
 import { probeMedia } from '../media/probe.ts';
@@ -23,6 +22,7 @@ import type { Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, stagedKey } from './files.ts';
+import { decidePrepareMedia, decidePrepareStart, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
 
 export interface PrepareResult { chunks: number; durationS: number; reason: string }
 export interface StagedFile { durationS: number; chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[] }
@@ -30,15 +30,15 @@ export interface StagedFile { durationS: number; chunks: { index: number; startS
 export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promise<PrepareResult | { skipped: string }> {
   const { runId, fileId, key } = job.data;
   const spec = await ctx.spec(runId);
-  if (!(await isFileOpen(ctx, runId, fileId))) return { skipped: 'file already finished' };
-  const stop = await ctx.runs.stopReason(runId);
-  if (stop) {
-    await finishNotRun(ctx, runId, fileId, stop);
-    return { skipped: `run stopping (${stop})` };
+  const start = decidePrepareStart(await startFacts(job.data, ctx));
+  switch (start.kind) {
+    case 'skip': return { skipped: start.reason };
+    case 'not-run':
+      await finishNotRun(ctx, runId, fileId, start.stop);
+      return { skipped: `run stopping (${start.stop})` };
+    case 'refuse': throw start.error;
+    case 'prepare': break;
   }
-  // A redone job whose flow was already added (the worker died after it) has nothing left to do.
-  if (await ctx.queues.finalize.getJob(jobIds.finalize(runId, fileId, job.data.generation ?? 0))) return { skipped: 'flow exists' };
-  if (job.data.size < 0) throw new OmniError('storage_not_found', `${key} does not exist`, { retryable: false });
 
   const model = findModel(spec.model)!;
   const src = ctx.storage(spec.source);
@@ -58,6 +58,16 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
   } finally {
     watch.stop();
   }
+}
+
+/** Reads what decidePrepareStart needs, in its order: a closed file or a stopping run reads nothing more. */
+async function startFacts(d: PreparePayload, ctx: JobContext): Promise<PrepareStartFacts> {
+  const facts: PrepareStartFacts = { fileOpen: false, flowExists: false, key: d.key, size: d.size };
+  if (!(facts.fileOpen = await isFileOpen(ctx, d.runId, d.fileId))) return facts;
+  if ((facts.stop = await ctx.runs.stopReason(d.runId))) return facts;
+  // A redone job whose flow was already added (the worker died after it) has nothing left to do.
+  facts.flowExists = Boolean(await ctx.queues.finalize.getJob(jobIds.finalize(d.runId, d.fileId, d.generation ?? 0)));
+  return facts;
 }
 
 /** How often a running prepare looks whether its run was stopped (one Redis read). */
@@ -82,11 +92,12 @@ async function prepareFile(job: Job<PreparePayload>, ctx: JobContext, spec: RunS
     const limits = fileLimitsOf(ctx.cfg);
     await src.download(key, input, signal, { maxBytes: limits.maxDownloadBytes });
     const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars, limits), model, job.data.shrink ?? 0);
-    // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).
-    const sniffed = await sniffFile(input);
-    const info = sniffed && asIsPlan(sniffed, model, policy) ? sniffed : await probeMedia(input, { log: ctx.log, signal });
-    // Refused here, after the probe read the header and before anything decodes or plans the media.
-    assertMediaLimits(info, limits);
+    const facts: PrepareMediaFacts = { sniffed: await sniffFile(input), model, policy, limits };
+    let media = decidePrepareMedia(facts);
+    if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await probeMedia(input, { log: ctx.log, signal }) });
+    if (media.kind === 'refuse') throw media.error;
+    if (media.kind !== 'plan') throw new Error('decidePrepareMedia asked to probe twice');
+    const { info } = media;
     const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir, signal });
     ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 

@@ -1,0 +1,74 @@
+/**
+ * What a stage's final failure does to its run, one hook per stage: a table typed over every Stage, so a new
+ * stage without one does not compile. The worker bootstrap (index.ts) calls them; it decides only when a
+ * failure is final.
+ */
+import type { Job } from 'bullmq';
+import type { Payloads, Stage } from '../jobs/catalog.ts';
+import type { JobContext } from './context.ts';
+import { failFile, finishNotRun, isSuperseded, replanSmaller } from './files.ts';
+import { ledgerFile } from './infer.ts';
+import { ensureReport } from './report.ts';
+
+export interface FailureHook<S extends Stage> {
+  /**
+   * A final failure the stage turns into something else before its file fails: what was done (the job ends
+   * without failing its file), or undefined (it fails).
+   */
+  rescue?(job: Job<Payloads[S]>, ctx: JobContext, code: string): Promise<{ note: string; outcome: string } | undefined>;
+  /** The job failed for good with `code` (its run and its file, when it has one, are known). */
+  onFailed(job: Job<Payloads[S]>, ctx: JobContext, code: string, message: string): Promise<void>;
+}
+
+/** Codes that mean "nothing else will succeed": the run stops with that reason. */
+const RUN_FATAL = new Set(['auth', 'arrears']);
+
+/** A file-level job: its file fails with the code, unless the job's generation was left behind. */
+async function failItsFile(job: Job<{ runId: string; fileId: string; generation?: number }>, ctx: JobContext, code: string, message: string): Promise<void> {
+  const d = job.data;
+  if (!(await isCurrent(ctx, d))) return;
+  await failFile(ctx, d.runId, d.fileId, code, message);
+}
+
+/** A job of a generation the file has left (re-planned, retried) does not decide the file's fate. */
+async function isCurrent(ctx: JobContext, d: { runId: string; fileId?: string; generation?: number }): Promise<boolean> {
+  return Boolean(d.fileId) && !(await isSuperseded(ctx, d.runId, d.fileId!, d.generation));
+}
+
+export const failureHooks: { [S in Stage]: FailureHook<S> } = {
+  scan: {
+    async onFailed(job, ctx, code, message) {
+      const { runId } = job.data;
+      if (!runId) return;
+      await ctx.runs.stop(runId, 'error', `scan failed: ${code}: ${message}`);
+      await ctx.runs.scanDone(runId);
+      // Files the scan registered but never enqueued would stay pending for ever: the stopped run ends them.
+      for await (const [fileId, f] of ctx.runs.files(runId)) if (f.status === 'pending') await finishNotRun(ctx, runId, fileId, 'error');
+      await ensureReport(ctx, runId);
+    },
+  },
+  prepare: { onFailed: failItsFile },
+  infer: {
+    async rescue(job, ctx, code) {
+      if (code !== 'input_too_large' || !(await replanSmaller(job, ctx))) return undefined;
+      return { note: 'the service refused the chunk as too large: planning the file again, smaller', outcome: 're-planned smaller' };
+    },
+    async onFailed(job, ctx, code, message) {
+      const d = job.data;
+      if (!(await isCurrent(ctx, d))) return;
+      // A budget reservation is for a request that will not happen now: give it back at once.
+      await ctx.costs.release(d.runId, ledgerFile(d), d.chunk);
+      await failFile(ctx, d.runId, d.fileId, code, message);
+    },
+  },
+  finalize: { onFailed: failItsFile },
+  report: { async onFailed() {} },
+};
+
+/** Every stage's common part first (a fatal code stops the run), then the stage's own hook. */
+export async function onFinalFailure<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx: JobContext, code: string, message: string): Promise<void> {
+  const d = job.data as { runId?: string };
+  if (!d.runId) return;
+  if (RUN_FATAL.has(code)) await ctx.runs.stop(d.runId, 'auth', `${code}: ${message}`);
+  await (failureHooks[stage] as FailureHook<S>).onFailed(job, ctx, code, message);
+}

@@ -1,0 +1,62 @@
+/**
+ * What a prepare job does, as data (the handler, prepare.ts, carries it out): whether it runs at all, then
+ * how its media is read (the sniffed header as it is, or ffprobe) and whether a per-file limit refuses it
+ * before anything decodes. Pure: tested without ffmpeg, Redis or storage.
+ */
+import { asIsPlan } from '../media/as-is.ts';
+import { limitError, mediaViolation, type FileLimits } from '../media/limits.ts';
+import type { PlanPolicy } from '../media/plan.ts';
+import type { MediaInfo } from '../media/types.ts';
+import type { ModelSpec } from '../models/catalog.ts';
+import type { StopReason } from '../runs/types.ts';
+import { OmniError } from '../util/errors.ts';
+
+export interface PrepareStartFacts {
+  fileOpen: boolean;
+  stop?: StopReason;
+  /** the file's finalize job (of this generation) exists: a redone job whose flow was already added */
+  flowExists: boolean;
+  key: string;
+  /** the listed size; negative: the object was gone when the scan looked */
+  size: number;
+}
+
+export type PrepareStart =
+  | { kind: 'skip'; reason: 'file already finished' | 'flow exists' }
+  | { kind: 'not-run'; stop: StopReason }
+  | { kind: 'refuse'; error: OmniError }
+  | { kind: 'prepare' };
+
+export function decidePrepareStart(f: PrepareStartFacts): PrepareStart {
+  if (!f.fileOpen) return { kind: 'skip', reason: 'file already finished' };
+  if (f.stop) return { kind: 'not-run', stop: f.stop };
+  if (f.flowExists) return { kind: 'skip', reason: 'flow exists' };
+  if (f.size < 0) return { kind: 'refuse', error: new OmniError('storage_not_found', `${f.key} does not exist`, { retryable: false }) };
+  return { kind: 'prepare' };
+}
+
+export interface PrepareMediaFacts {
+  /** the header read without ffprobe (sniff.ts), when the format is one it knows */
+  sniffed?: MediaInfo;
+  /** ffprobe's answer, once asked for */
+  probed?: MediaInfo;
+  model: ModelSpec;
+  policy: PlanPolicy;
+  limits: FileLimits;
+}
+
+export type PrepareMedia =
+  | { kind: 'probe' }
+  | { kind: 'refuse'; error: OmniError }
+  | { kind: 'plan'; info: MediaInfo; read: 'as-is' | 'probe' };
+
+export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
+  // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).
+  const asIs = !f.probed && f.sniffed && asIsPlan(f.sniffed, f.model, f.policy) ? f.sniffed : undefined;
+  const info = f.probed ?? asIs;
+  if (!info) return { kind: 'probe' };
+  // Refused here, after the header was read and before anything decodes or plans the media.
+  const v = mediaViolation(info, f.limits);
+  if (v) return { kind: 'refuse', error: limitError(v) };
+  return { kind: 'plan', info, read: f.probed ? 'probe' : 'as-is' };
+}

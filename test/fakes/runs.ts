@@ -1,0 +1,48 @@
+/** An in-memory run store with the port infer uses (src/workers/infer.ts InferRuns): files, generations, stop flag, counters. */
+import type { InferRuns } from '../../src/workers/infer.ts';
+import type { CountField } from '../../src/runs/store.ts';
+import type { FileStatus, StopReason } from '../../src/runs/types.ts';
+
+export class FakeRuns implements InferRuns {
+  readonly status = new Map<string, FileStatus>();
+  readonly generations = new Map<string, number>();
+  readonly counts = new Map<string, number>();
+  /** every finishNotRun call, in order */
+  readonly notRun: { fileId: string; reason: StopReason }[] = [];
+  stopped?: { reason: StopReason; message: string };
+
+  /** A pending file (what a fresh run has). */
+  addFile(fileId: string, generation = 0): this {
+    this.status.set(fileId, 'pending');
+    this.generations.set(fileId, generation);
+    return this;
+  }
+
+  async isFileOpen(_runId: string, fileId: string): Promise<boolean> {
+    return this.status.get(fileId) === 'pending';
+  }
+
+  async generation(_runId: string, fileId: string): Promise<number> {
+    return this.generations.get(fileId) ?? 0;
+  }
+
+  async stopReason(): Promise<StopReason | undefined> {
+    return this.stopped?.reason;
+  }
+
+  /** True only for the call that stopped the run (the real one is a SET NX). */
+  async stop(_runId: string, reason: StopReason, message: string): Promise<boolean> {
+    if (this.stopped) return false;
+    this.stopped = { reason, message };
+    return true;
+  }
+
+  async finishNotRun(_runId: string, fileId: string, reason: StopReason): Promise<void> {
+    this.notRun.push({ fileId, reason });
+    if (this.status.get(fileId) === 'pending') this.status.set(fileId, 'not_run');
+  }
+
+  async count(_runId: string, field: CountField, by: number): Promise<void> {
+    this.counts.set(field, (this.counts.get(field) ?? 0) + by);
+  }
+}
