@@ -17,6 +17,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export const WEBHOOK_EVENTS = ['run.completed', 'run.stopped', 'run.failed', 'run.budget_threshold', 'ping'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
@@ -204,7 +205,7 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
  * Whether a run may name a notify URL: only with a secret to sign with, or with unsigned webhooks allowed
  * (by the operator's setting or the run's own flag). Pure; a coded error names the fix.
  */
-export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: string; message: string } | undefined {
+export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: FailureCode; message: string } | undefined {
   if (!isHttpUrl(url)) return { code: 'invalid_request', message: `--notify-url must be an http(s) URL, got ${safeUrl(url)}` };
   if (!signing.secret && !signing.allowUnsigned) {
     return { code: 'webhook_unsigned', message: '--notify-url needs OMNIBATCH_WEBHOOK_SECRET to sign the notification (or --allow-unsigned-webhooks to send it unsigned)' };
