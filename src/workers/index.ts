@@ -5,7 +5,7 @@
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { STAGES, type Payloads, type Stage } from '../jobs/catalog.ts';
-import { QUEUE_POLICY } from '../jobs/policy.ts';
+import { notifyBackoff, QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { killAllChildren } from '../media/ffmpeg.ts';
@@ -15,12 +15,13 @@ import type { Context, JobContext } from './context.ts';
 import { failFile, finishNotRun, isSuperseded, replanSmaller } from './files.ts';
 import { finalize } from './finalize.ts';
 import { infer, ledgerFile } from './infer.ts';
+import { notify } from './notify.ts';
 import { prepare } from './prepare.ts';
 import { ensureReport, report } from './report.ts';
 import { scan } from './scan.ts';
 
 export type Handler<S extends Stage> = (job: Job<Payloads[S]>, ctx: JobContext) => Promise<unknown>;
-const handlers: { [S in Stage]: Handler<S> } = { scan, prepare, infer, finalize, report };
+const handlers: { [S in Stage]: Handler<S> } = { scan, prepare, infer, finalize, report, notify };
 
 export interface WorkerOptions {
   stages?: readonly Stage[];
@@ -76,6 +77,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
     infer: Math.min(inferConcurrency, opts.inferWorkerConcurrency ?? ctx.cfg.inferWorkerConcurrency ?? inferConcurrency),
     finalize: opts.finalizeConcurrency ?? ctx.cfg.finalizeConcurrency,
     report: 2,
+    notify: 4,
   };
   const workers: Worker[] = [];
   const lost = new Set<Promise<void>>();
@@ -93,6 +95,8 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
       stalledInterval: Math.max(500, Math.floor(ctx.cfg.lockDurationMs / 2)),
       autorun: true,
       name: `omnibatch-${stage}`,
+      // used only by jobs whose backoff type asks for it (notify: a receiver's Retry-After)
+      settings: { backoffStrategy: notifyBackoff },
     });
     worker.on('error', (err) => ctx.log.error({ stage, err: err.message }, 'worker error'));
     worker.on('failed', (job, err) => {
