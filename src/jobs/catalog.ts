@@ -3,8 +3,6 @@
  * the handler map in src/workers/index.ts is typed against `Payloads`, so a job without a handler fails to
  * compile. Payloads carry keys and ids, never secrets and never media.
  */
-import type { WebhookEvent } from '../ops/webhook.ts';
-
 export const STAGES = ['scan', 'prepare', 'infer', 'finalize', 'report', 'notify'] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -51,6 +49,10 @@ export interface FinalizePayload {
 export interface ReportPayload {
   runId: string;
 }
+/** What a webhook tells (X-Omnibatch-Event); ops/webhook.ts documents the wire contract. */
+export const WEBHOOK_EVENTS = ['run.completed', 'run.stopped', 'run.failed', 'run.budget_threshold', 'ping'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
 /** A webhook to deliver: the signing secret stays in the sending worker's settings, never in the job. */
 export interface NotifyPayload {
   url: string;

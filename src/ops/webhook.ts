@@ -22,8 +22,9 @@ import { OmniError } from '../util/errors.ts';
 import { retryAfterMs } from '../models/errors.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 
-export const WEBHOOK_EVENTS = ['run.completed', 'run.stopped', 'run.failed', 'run.budget_threshold', 'ping'] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+import type { WebhookEvent } from '../jobs/catalog.ts';
+
+export { WEBHOOK_EVENTS, type WebhookEvent } from '../jobs/catalog.ts';
 
 export const HEADER = {
   event: 'x-omnibatch-event',
