@@ -17,7 +17,7 @@ import { createClient } from '../models/client.ts';
 import { base64Length } from '../models/request.ts';
 import type { ModelRequest, ModelResult, Protocol, Usage } from '../models/types.ts';
 import { TASK_SPECS, TASKS, isTask, type Task } from '../tasks/catalog.ts';
-import { OmniError } from '../util/errors.ts';
+import { OmniError, type FailureCode } from '../util/errors.ts';
 
 export interface AskOptions {
   task?: string;
@@ -57,7 +57,7 @@ export interface AskPlan {
 /** Containers sent as they are (the captioner's documented set; anything else is re-encoded to mp3). */
 const AUDIO_AS_IS = new Set(['mp3', 'wav', 'aac', 'amr']);
 const VIDEO_AS_IS = new Set(['mp4', 'mov', 'webm', 'mkv', 'avi', 'flv']);
-const bad = (code: string, message: string): OmniError => new OmniError(code, message, { retryable: false });
+const bad = (code: FailureCode, message: string): OmniError => new OmniError(code, message, { retryable: false });
 
 /**
  * The request to make, pure. Task: --task, else `custom` with --prompt, else the model's natural task
@@ -65,7 +65,7 @@ const bad = (code: string, message: string): OmniError => new OmniError(code, me
  * the file has a picture. Files over the base64 ceiling or in other containers are re-encoded small.
  */
 export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol: Protocol = 'chat'): AskPlan {
-  if (opts.task !== undefined && !isTask(opts.task)) throw bad('invalid_request', `unknown task ${opts.task}: one of ${TASKS.join(', ')}`);
+  if (opts.task !== undefined && !isTask(opts.task)) throw bad('invalid_task', `unknown task ${opts.task}: one of ${TASKS.join(', ')}`);
   const given = opts.model ? findModel(opts.model) : undefined;
   const task: Task = (opts.task as Task | undefined) ?? (opts.prompt ? 'custom' : given && given.acceptsPrompt ? 'transcribe' : 'caption');
   const spec = TASK_SPECS[task];

@@ -48,7 +48,7 @@ export function parseDeadline(text: string, now: Date): Date {
 /** The longest chunk one request of this model may carry for the task, in seconds. */
 export function longestChunkS(model: string, task: EstimateOptions['task'], promptTokens = 0): number {
   const spec = findModel(model);
-  if (!spec) throw new OmniError('unknown_model', `unknown model: ${model}`, { retryable: false });
+  if (!spec) throw new OmniError('model_unknown', `unknown model: ${model}`, { retryable: false });
   const media = TASK_SPECS[task].media === 'video' && spec.limits.video ? spec.limits.video.maxSeconds
     : spec.limits.audio?.maxSeconds ?? spec.limits.video?.maxSeconds ?? 3600;
   // The input-token ceiling, minus the prompt, at the model's audio rate (video adds frames: the media limit is tighter).

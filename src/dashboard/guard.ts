@@ -14,7 +14,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import type { NextFunction, Request, Response } from 'express';
-import { OmniError } from '../util/errors.ts';
+import { OmniError, type FailureCode } from '../util/errors.ts';
 
 export interface DashboardAuth {
   /** accepted as a bearer token or as the basic-auth password (any user name) */
@@ -38,7 +38,7 @@ export interface GuardRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-export type GuardVerdict = { ok: true } | { ok: false; status: number; code: string; message: string; headers?: Record<string, string> };
+export type GuardVerdict = { ok: true } | { ok: false; status: number; code: FailureCode; message: string; headers?: Record<string, string> };
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];

@@ -3,7 +3,7 @@
  * the handler map in src/workers/index.ts is typed against `Payloads`, so a job without a handler fails to
  * compile. Payloads carry keys and ids, never secrets and never media.
  */
-export const STAGES = ['scan', 'prepare', 'infer', 'finalize', 'report'] as const;
+export const STAGES = ['scan', 'prepare', 'infer', 'finalize', 'report', 'notify'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface ScanPayload {
@@ -49,6 +49,22 @@ export interface FinalizePayload {
 export interface ReportPayload {
   runId: string;
 }
+/** What a webhook tells (X-Omnibatch-Event); ops/webhook.ts documents the wire contract. */
+export const WEBHOOK_EVENTS = ['run.completed', 'run.stopped', 'run.failed', 'run.budget_threshold', 'ping'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** A webhook to deliver: the signing secret stays in the sending worker's settings, never in the job. */
+export interface NotifyPayload {
+  url: string;
+  event: WebhookEvent;
+  /** the notification's `data`: the run report, or the budget threshold's totals */
+  body: unknown;
+  runId: string;
+  /** the receiver's dedupe key (X-Omnibatch-Delivery), the same on every attempt */
+  deliveryId: string;
+  /** the run was started with --allow-unsigned-webhooks (the worker's own setting may allow it too) */
+  allowUnsigned: boolean;
+}
 
 export interface Payloads {
   scan: ScanPayload;
@@ -56,6 +72,7 @@ export interface Payloads {
   infer: InferPayload;
   finalize: FinalizePayload;
   report: ReportPayload;
+  notify: NotifyPayload;
 }
 
 /**
@@ -68,4 +85,6 @@ export const jobIds = {
   infer: (runId: string, fileId: string, chunk: number, generation = 0) => `inf.${runId}.${fileId}.${chunk}${generation ? `.r${generation}` : ''}`,
   finalize: (runId: string, fileId: string, generation = 0) => `fin.${runId}.${fileId}${generation ? `.r${generation}` : ''}`,
   report: (runId: string, generation = 0) => `rep.${runId}.${generation}`,
+  // one notification per run, event and generation: a redone report (or infer) job enqueues it again as a no-op
+  notify: (runId: string, event: WebhookEvent | 'run.end', generation = 0) => `ntf.${runId}.${event}.${generation}`,
 } as const;

@@ -3,6 +3,8 @@
  * - prepare is ffmpeg work: a few attempts (storage blips); its lock is renewed while ffmpeg runs.
  * - infer is the API call: most failures are transient (5xx, cut streams, timeouts), so more attempts with
  *   exponential backoff and jitter; 429s do not spend attempts (worker.rateLimit).
+ * - notify is a webhook POST: a receiver may be down for a while, so many attempts with a long exponential
+ *   backoff (8 to 17 minutes in all); a Retry-After from the receiver replaces the backoff (notifyBackoff).
  * - finished jobs are trimmed: their facts live in the run state, the ledger and the outputs.
  */
 import type { DefaultJobOptions } from 'bullmq';
@@ -14,6 +16,9 @@ export interface StagePolicy {
   maxStalledCount: number;
 }
 
+export const NOTIFY_BACKOFF = 'notify';
+const MAX_NOTIFY_DELAY_MS = 10 * 60_000;
+
 const keep = { removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600, count: 10_000 } };
 
 export const QUEUE_POLICY: Readonly<Record<Stage, StagePolicy>> = Object.freeze({
@@ -22,7 +27,23 @@ export const QUEUE_POLICY: Readonly<Record<Stage, StagePolicy>> = Object.freeze(
   infer: { job: { attempts: 6, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
   finalize: { job: { attempts: 5, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
   report: { job: { attempts: 8, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
+  notify: { job: { attempts: 10, backoff: { type: NOTIFY_BACKOFF, delay: 2000 }, ...keep }, maxStalledCount: 10 },
 });
+
+/**
+ * BullMQ's custom backoff (Worker settings.backoffStrategy), used by the notify queue: the receiver's
+ * Retry-After when its error carries one (capped at 10 min), else exponential with equal jitter from the job's
+ * delay. Pure; BullMQ calls it only for jobs whose backoff type is NOTIFY_BACKOFF.
+ */
+export function notifyBackoff(attemptsMade: number, _type: string | undefined, err: Error | undefined, job: { opts: DefaultJobOptions } | undefined,
+  random: () => number = Math.random): number {
+  const retryAfter = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (typeof retryAfter === 'number' && retryAfter >= 0) return Math.min(MAX_NOTIFY_DELAY_MS, retryAfter);
+  const b = job?.opts.backoff;
+  const base = typeof b === 'object' && b.delay ? b.delay : 2000;
+  const exp = Math.min(MAX_NOTIFY_DELAY_MS, base * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
 
 /** The scanner pauses while more than this many prepare jobs wait, so Redis memory stays bounded. */
 export const SCAN_BACKPRESSURE = { maxWaitingPrepare: 2000, pollMs: 500 };

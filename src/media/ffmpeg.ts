@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { OmniError } from '../util/errors.ts';
+import { OmniError, type FailureCode } from '../util/errors.ts';
 import { redactUrls } from '../util/redact.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
@@ -56,7 +56,7 @@ export interface RunOptions {
   log?: Logger;
   /** aborting kills the child's process group; the promise rejects with the signal's reason when it is an OmniError */
   signal?: AbortSignal;
-  code?: string;
+  code?: FailureCode;
   maxStdout?: number;
   /** working directory of the child (the cutter runs in its temp dir so output patterns stay relative and safe) */
   cwd?: string;

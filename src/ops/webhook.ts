@@ -1,6 +1,7 @@
 /**
- * Run notifications: a signed JSON POST, retried with backoff, that never throws for a failed delivery
- * (a receiver being down must not fail a run that succeeded).
+ * Run notifications: one signed JSON POST per attempt. The notify queue (workers/notify.ts) retries it with
+ * backoff, apart from the run: a receiver being down must not fail a run that succeeded, and a notification
+ * outlives the worker that enqueued it.
  *
  * The wire contract (stable; the README documents it):
  *   POST <url>, content-type: application/json
@@ -17,9 +18,13 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
+import { OmniError } from '../util/errors.ts';
+import { retryAfterMs } from '../models/errors.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
-export const WEBHOOK_EVENTS = ['run.completed', 'run.stopped', 'run.failed', 'run.budget_threshold', 'ping'] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+import type { WebhookEvent } from '../jobs/catalog.ts';
+
+export { WEBHOOK_EVENTS, type WebhookEvent } from '../jobs/catalog.ts';
 
 export const HEADER = {
   event: 'x-omnibatch-event',
@@ -73,31 +78,9 @@ export function verifySignature(args: {
   return { ok: true };
 }
 
-/** Exponential backoff with equal jitter: attempt 1 waits base/2..base, attempt 2 base..2*base, ... up to max. */
-export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
-  const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + random() * (exp / 2));
-}
-
-/** Retry-After as seconds or an HTTP date -> milliseconds from `nowMs`; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
 /** Network errors, 5xx, 408 and 429 are worth another try; any other answer will not change. */
 export function shouldRetry(status: number | 'network'): boolean {
   return status === 'network' || status >= 500 || status === 429 || status === 408;
-}
-
-/** True exactly once: when spending moves from below `fraction` of the budget to at or above it. */
-export function crossedBudgetThreshold(prevSpentMicros: number, nowSpentMicros: number, budgetMicros: number, fraction = 0.8): boolean {
-  if (!(budgetMicros > 0)) return false;
-  const line = budgetMicros * fraction;
-  return prevSpentMicros < line && nowSpentMicros >= line;
 }
 
 export interface SendOptions {
@@ -106,36 +89,30 @@ export interface SendOptions {
   allowUnsigned?: boolean;
   /** the notification's identity (default: a new UUID): give the same id when the same notification may be sent again */
   deliveryId?: string;
-  /** total tries, the first included */
-  attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  /** per attempt */
   timeoutMs?: number;
   signal?: AbortSignal;
   log?: Logger;
-  /** seams for tests: jitter source, clock, and how to wait */
-  random?: () => number;
+  /** clock (tests) */
   now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface DeliveryResult {
   delivered: boolean;
   /** why nothing was sent: `webhook_unsigned` (no secret, unsigned not allowed) */
   refused?: 'webhook_unsigned';
-  attempts: number;
-  /** the last HTTP status, when there was an answer */
+  /** the HTTP status, when there was an answer */
   status?: number;
   deliveryId: string;
 }
 
+/**
+ * One signed POST. Retrying is the notify queue's job (workers/notify.ts, jobs/policy.ts): a network error,
+ * 408, 429 or 5xx throws a retryable `webhook_failed` carrying the receiver's Retry-After; any other non-2xx
+ * throws a permanent `webhook_refused`. What can never be sent (no secret and unsigned not allowed, a URL that
+ * is not http(s), a payload that is not JSON) is logged and returned undelivered: no attempt would change it.
+ */
 export async function sendWebhook(url: string, event: WebhookEvent, payload: unknown, opts: SendOptions = {}): Promise<DeliveryResult> {
-  const attempts = Math.max(1, opts.attempts ?? 5);
-  const base = opts.baseDelayMs ?? 1_000;
-  const max = opts.maxDelayMs ?? 60_000;
   const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? abortableSleep;
   const deliveryId = opts.deliveryId ?? randomUUID();
   // the URL may carry a token in its query: log only where it goes
   const log = (opts.log ?? silentLogger).child({ webhook: safeUrl(url), event, delivery: deliveryId });
@@ -144,67 +121,58 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
     body = JSON.stringify({ schema: 'omnibatch.webhook/v1', event, delivery: deliveryId, data: payload });
   } catch (err) {
     log.error({ err: errorText(err) }, 'webhook not sent: the payload is not JSON');
-    return { delivered: false, attempts: 0, deliveryId };
+    return { delivered: false, deliveryId };
   }
   if (!isHttpUrl(url)) {
     log.error('webhook not sent: the URL is not http(s)');
-    return { delivered: false, attempts: 0, deliveryId };
+    return { delivered: false, deliveryId };
   }
   if (!opts.secret) {
     if (!opts.allowUnsigned) {
       log.error({ code: 'webhook_unsigned' }, 'webhook not sent: OMNIBATCH_WEBHOOK_SECRET is not set (--allow-unsigned-webhooks sends it unsigned)');
-      return { delivered: false, attempts: 0, deliveryId, refused: 'webhook_unsigned' };
+      return { delivered: false, deliveryId, refused: 'webhook_unsigned' };
     }
     log.warn('webhook sent unsigned: OMNIBATCH_WEBHOOK_SECRET is not set and unsigned webhooks are allowed');
   }
 
-  let status: number | undefined;
-  let made = 0;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (opts.signal?.aborted) break;
-    made = attempt;
-    const timestamp = Math.floor(now() / 1000);
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': 'omnibatch-webhook/1',
-      [HEADER.event]: event,
-      [HEADER.delivery]: deliveryId,
-      [HEADER.timestamp]: String(timestamp),
-    };
-    if (opts.secret) headers[HEADER.signature] = `sha256=${signBody(body, opts.secret, { timestamp, deliveryId, event })}`;
+  const timestamp = Math.floor(now() / 1000);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'omnibatch-webhook/1',
+    [HEADER.event]: event,
+    [HEADER.delivery]: deliveryId,
+    [HEADER.timestamp]: String(timestamp),
+  };
+  if (opts.secret) headers[HEADER.signature] = `sha256=${signBody(body, opts.secret, { timestamp, deliveryId, event })}`;
 
-    let retryAfterMs: number | undefined;
-    let outcome: number | 'network';
-    try {
-      const signals = [AbortSignal.timeout(opts.timeoutMs ?? 10_000), ...(opts.signal ? [opts.signal] : [])];
-      const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any(signals), redirect: 'manual' });
-      await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused or closed cleanly
-      status = outcome = res.status;
-      if (res.status >= 200 && res.status < 300) {
-        log.info({ attempt, status }, 'webhook delivered');
-        return { delivered: true, attempts: attempt, status, deliveryId };
-      }
-      retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), now());
-      log.warn({ attempt, status }, 'webhook refused');
-    } catch (err) {
-      outcome = 'network';
-      log.warn({ attempt, err: errorText(err) }, 'webhook not reached');
-    }
-    if (!shouldRetry(outcome) || attempt === attempts || opts.signal?.aborted) {
-      log.error({ attempts: attempt, status }, 'webhook not delivered');
-      return { delivered: false, attempts: attempt, status, deliveryId };
-    }
-    await sleep(Math.min(max, retryAfterMs ?? backoffDelay(attempt, base, max, opts.random)), opts.signal);
+  let res: Response;
+  try {
+    const signals = [AbortSignal.timeout(opts.timeoutMs ?? 10_000), ...(opts.signal ? [opts.signal] : [])];
+    res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any(signals), redirect: 'manual' });
+    await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused or closed cleanly
+  } catch (err) {
+    log.warn({ err: errorText(err) }, 'webhook not reached');
+    throw new OmniError('webhook_failed', `webhook receiver ${safeUrl(url)} not reached: ${errorText(err)}`, { retryable: true });
   }
-  log.warn('webhook delivery cancelled');
-  return { delivered: false, attempts: made, status, deliveryId };
+  const status = res.status;
+  if (status >= 200 && status < 300) {
+    log.info({ status }, 'webhook delivered');
+    return { delivered: true, status, deliveryId };
+  }
+  log.warn({ status }, 'webhook refused');
+  if (!shouldRetry(status)) {
+    throw new OmniError('webhook_refused', `webhook receiver ${safeUrl(url)} answered ${status}`, { retryable: false, status });
+  }
+  // The one Retry-After reader (models/errors.ts): seconds, an HTTP date, or retry-after-ms.
+  throw new OmniError('webhook_failed', `webhook receiver ${safeUrl(url)} answered ${status}`,
+    { retryable: true, status, retryAfterMs: retryAfterMs(res.headers, now()) });
 }
 
 /**
  * Whether a run may name a notify URL: only with a secret to sign with, or with unsigned webhooks allowed
  * (by the operator's setting or the run's own flag). Pure; a coded error names the fix.
  */
-export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: string; message: string } | undefined {
+export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: FailureCode; message: string } | undefined {
   if (!isHttpUrl(url)) return { code: 'invalid_request', message: `--notify-url must be an http(s) URL, got ${safeUrl(url)}` };
   if (!signing.secret && !signing.allowUnsigned) {
     return { code: 'webhook_unsigned', message: '--notify-url needs OMNIBATCH_WEBHOOK_SECRET to sign the notification (or --allow-unsigned-webhooks to send it unsigned)' };
@@ -234,17 +202,4 @@ function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? err.message;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

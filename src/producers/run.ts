@@ -61,7 +61,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
   const modelName = req.model ?? nameFor(ts.defaultModel, cfg.protocol);
   const model = findModel(modelName);
-  if (!model) throw new OmniError('model_not_found', `unknown model "${modelName}"`, { retryable: false });
+  if (!model) throw new OmniError('model_unknown', `unknown model "${modelName}"`, { retryable: false });
   const refusal = protocolRefusal(modelName, cfg.protocol);
   if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
   const unserved = servingWarning(modelName, cfg.protocol);

@@ -3,7 +3,10 @@
  * again can help. Workers map this once: retryable -> throw (BullMQ backs off), not retryable ->
  * UnrecoverableError. Messages never contain secrets.
  */
+import type { FailureCode } from './failure-codes.ts';
 import { redactText } from './redact.ts';
+
+export type { FailureCode } from './failure-codes.ts';
 
 export interface ErrorOptions {
   retryable: boolean;
@@ -15,14 +18,14 @@ export interface ErrorOptions {
 }
 
 export class OmniError extends Error {
-  readonly code: string;
+  readonly code: FailureCode;
   readonly retryable: boolean;
   readonly status?: number;
   readonly providerCode?: string;
   readonly retryAfterMs?: number;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, opts: ErrorOptions) {
+  constructor(code: FailureCode, message: string, opts: ErrorOptions) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'OmniError';
     this.code = code;
@@ -70,7 +73,7 @@ export function isProgrammerError(err: unknown): err is Error {
  * weather and is retried. The message is redacted (URL queries, credentials, configured secrets): it is stored
  * in Redis and in the run's files.
  */
-export function describeError(err: unknown): { code: string; message: string; retryable: boolean } {
+export function describeError(err: unknown): { code: FailureCode; message: string; retryable: boolean } {
   if (isOmniError(err)) return { code: err.code, message: redactText(err.message), retryable: err.retryable };
   if (isProgrammerError(err)) return { code: 'internal', message: redactText(`programmer error (${err.name}), not retried: ${err.message}`), retryable: false };
   const message = err instanceof Error ? err.message : String(err);

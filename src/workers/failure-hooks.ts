@@ -62,7 +62,9 @@ export const failureHooks: { [S in Stage]: FailureHook<S> } = {
     },
   },
   finalize: { onFailed: failItsFile },
-  report: { async onFailed() {} },
+  report: { async onFailed() {} }, // the report handler ends its run itself when it cannot write (report.ts)
+  // A notification that failed for good is in the worker's log and BullMQ's failed set; no file or run depends on it.
+  notify: { async onFailed() {} },
 };
 
 /** Every stage's common part first (a fatal code stops the run), then the stage's own hook. */

@@ -4,6 +4,7 @@ import type { Job } from 'bullmq';
 import { jobIds, type InferPayload } from '../jobs/catalog.ts';
 import type { FileState, StopReason } from '../runs/types.ts';
 import { stagingKey, stagingPrefix } from '../storage/keys.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 import type { Context } from './context.ts';
 import { enqueueReport, ensureReport } from './report.ts';
 
@@ -48,7 +49,7 @@ export async function failFile(ctx: Context, runId: string, fileId: string, code
 }
 
 export async function finishNotRun(ctx: Context, runId: string, fileId: string, reason: StopReason): Promise<void> {
-  await finishFile(ctx, runId, fileId, { status: 'not_run', code: `stopped_${reason}`, message: `not run: the run was stopped (${reason})` });
+  await finishFile(ctx, runId, fileId, { status: 'not_run', code: `stopped_${reason}` satisfies FailureCode, message: `not run: the run was stopped (${reason})` });
 }
 
 async function removeStaging(ctx: Context, runId: string, fileId: string): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { STAGES, type Payloads, type Stage } from '../jobs/catalog.ts';
-import { QUEUE_POLICY } from '../jobs/policy.ts';
+import { notifyBackoff, QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { killAllChildren } from '../media/ffmpeg.ts';
@@ -15,12 +15,13 @@ import type { Context, JobContext } from './context.ts';
 import { failureHooks, onFinalFailure, type FailureHook } from './failure-hooks.ts';
 import { finalize } from './finalize.ts';
 import { infer } from './infer.ts';
+import { notify } from './notify.ts';
 import { prepare } from './prepare.ts';
 import { report } from './report.ts';
 import { scan } from './scan.ts';
 
 export type Handler<S extends Stage> = (job: Job<Payloads[S]>, ctx: JobContext) => Promise<unknown>;
-const handlers: { [S in Stage]: Handler<S> } = { scan, prepare, infer, finalize, report };
+const handlers: { [S in Stage]: Handler<S> } = { scan, prepare, infer, finalize, report, notify };
 
 export interface WorkerOptions {
   stages?: readonly Stage[];
@@ -74,6 +75,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
     infer: Math.min(inferConcurrency, opts.inferWorkerConcurrency ?? ctx.cfg.inferWorkerConcurrency ?? inferConcurrency),
     finalize: opts.finalizeConcurrency ?? ctx.cfg.finalizeConcurrency,
     report: 2,
+    notify: 4,
   };
   const workers: Worker[] = [];
   const lost = new Set<Promise<void>>();
@@ -91,6 +93,8 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
       stalledInterval: Math.max(500, Math.floor(ctx.cfg.lockDurationMs / 2)),
       autorun: true,
       name: `omnibatch-${stage}`,
+      // used only by jobs whose backoff type asks for it (notify: a receiver's Retry-After)
+      settings: { backoffStrategy: notifyBackoff },
     });
     worker.on('error', (err) => ctx.log.error({ stage, err: err.message }, 'worker error'));
     worker.on('failed', (job, err) => {
@@ -146,7 +150,8 @@ async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx:
       log.warn({ code: e.code, attempt: job.attemptsMade + 1, of: attempts, err: e.message }, 'attempt failed: will retry');
       m.jobFinished(mstage, 'retried');
       m.retry(mstage, e.code);
-      if (data.runId) await ctx.runs.count(data.runId, 'retries', 1);
+      // a run's retries are its requests' and files': a webhook delivery retried after the report is not one
+      if (data.runId && stage !== 'notify') await ctx.runs.count(data.runId, 'retries', 1);
       throw err;
     }
     const rescued = await (failureHooks[stage] as FailureHook<S>).rescue?.(job, jctx, e.code);

@@ -11,7 +11,7 @@ import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelClient, type ModelRequest, type ModelResult } from '../models/types.ts';
 import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
 import { metrics } from '../ops/metrics.ts';
-import { sendWebhook } from '../ops/webhook.ts';
+import { enqueueNotify } from './notify.ts';
 import type { CountField } from '../runs/store.ts';
 import type { ChunkResult, RunSpec, StopReason } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
@@ -105,9 +105,9 @@ export function inferPorts(ctx: JobContext, job: Job<InferPayload>): InferPorts 
     }),
     async budgetSettled(spec, d) {
       if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
-        // Told once per run (crossed() flips a flag atomically); delivery retries must not hold up the job.
-        void sendWebhook(spec.notifyUrl, 'run.budget_threshold', { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8,
-          totals: await ctx.costs.totals(d.runId) }, { secret: ctx.cfg.webhookSecret, allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log });
+        // Told once per run (crossed() flips a flag atomically); queued, so delivery neither holds up the job nor dies with it.
+        await enqueueNotify(ctx, { runId: d.runId, url: spec.notifyUrl, event: 'run.budget_threshold', allowUnsigned: spec.allowUnsignedWebhooks === true,
+          body: { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8, totals: await ctx.costs.totals(d.runId) } });
       }
     },
   };

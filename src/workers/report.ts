@@ -4,11 +4,11 @@
  */
 import type { Job } from 'bullmq';
 import { jobIds, type ReportPayload } from '../jobs/catalog.ts';
-import { sendWebhook } from '../ops/webhook.ts';
 import { runKey, stagingPrefix } from '../storage/keys.ts';
 import type { Context, JobContext } from './context.ts';
 import { collectRunReport } from './run-report.ts';
 import { describeError } from '../util/errors.ts';
+import { enqueueNotify } from './notify.ts';
 
 /** True when a failure of this attempt is final: a permanent error, or the job's attempts are spent. */
 export function isLastAttempt(retryable: boolean, attemptsMade: number, attempts: number | undefined): boolean {
@@ -57,9 +57,9 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   ctx.log.info({ status: r.status }, 'run ended');
   if (spec.notifyUrl) {
     const event = r.status === 'completed' || r.status === 'completed_with_failures' ? 'run.completed' : 'run.stopped';
-    // The same delivery id on a redone report job (and a new one for the report after a `retry`): receivers dedupe on it.
-    await sendWebhook(spec.notifyUrl, event, r.report, { secret: ctx.cfg.webhookSecret,
-      allowUnsigned: ctx.cfg.allowUnsignedWebhooks || spec.allowUnsignedWebhooks === true, log: ctx.log, deliveryId: `${runId}.${generation}` });
+    // Queued, not sent: delivery retries on its own queue. The same job and delivery id on a redone report job
+    // (and new ones for the report after a `retry`): receivers dedupe on the delivery id.
+    await enqueueNotify(ctx, { runId, url: spec.notifyUrl, event, body: r.report, allowUnsigned: spec.allowUnsignedWebhooks === true, generation });
   }
   return { status: r.status };
 }

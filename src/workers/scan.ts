@@ -15,7 +15,7 @@ import { getSchedule, scheduledRunId } from '../producers/schedules.ts';
 import type { FileState, RunSpec } from '../runs/types.ts';
 import { fileIdOf, localNameProblem, outputKey } from '../storage/keys.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
-import { describeError, OmniError } from '../util/errors.ts';
+import { describeError, OmniError, type FailureCode } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { failFile } from './files.ts';
 import { ensureReport } from './report.ts';
@@ -127,7 +127,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-interface Problem { code: string; message: string }
+interface Problem { code: FailureCode; message: string }
 /** An object the scan met: its listing, and what already fails it (a manifest entry whose HEAD was refused). */
 type Listed = ObjectInfo & { problem?: Problem };
 /** Whether the object's result can be reused, or why checking that failed the object. */

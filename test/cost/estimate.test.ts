@@ -64,7 +64,7 @@ describe('estimateRun', () => {
     expect(v.input.video).toBe(4404);
     const unpriced = estimateRun([{ durationS: 60 }], { model: 'qwen3.5-omni-plus', region: 'intl', task: 'transcribe' });
     expect(unpriced.cost.expected).toEqual({ amountMicros: 0, currency: null, priced: false });
-    expect(() => estimateRun([{ durationS: 1 }], { model: 'nope', region: 'intl', task: 'caption' })).toThrow(expect.objectContaining({ code: 'unknown_model' }));
+    expect(() => estimateRun([{ durationS: 1 }], { model: 'nope', region: 'intl', task: 'caption' })).toThrow(expect.objectContaining({ code: 'model_unknown' }));
   });
 
   it('wallTime picks RPM when no concurrency bound is tighter', () => {

@@ -9,9 +9,9 @@ import { loadConfig } from '../../src/config/index.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
-import {
-  backoffDelay, crossedBudgetThreshold, HEADER, notifyUrlProblem, parseRetryAfter, sendWebhook, shouldRetry, signBody, verifySignature,
-} from '../../src/ops/webhook.ts';
+import { HEADER, notifyUrlProblem, sendWebhook, shouldRetry, signBody, verifySignature } from '../../src/ops/webhook.ts';
+import { notifyBackoff, QUEUE_POLICY } from '../../src/jobs/policy.ts';
+import { OmniError } from '../../src/util/errors.ts';
 
 const SECRET = 'whsec-test-4f1c9a';
 
@@ -41,10 +41,11 @@ async function receiver(script: Array<number | { status: number; headers: Record
   };
 }
 
-/** Records the waits instead of sleeping them: retries without wall-clock time or timing assertions. */
-function recorder(): { waits: number[]; sleep: (ms: number) => Promise<void> } {
-  const waits: number[] = [];
-  return { waits, sleep: async (ms) => { waits.push(ms); } };
+/** The error a send threw (the notify queue's retry decision rides on it). */
+async function thrown(p: Promise<unknown>): Promise<OmniError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  if (!(err instanceof OmniError)) throw new Error(`expected an OmniError, got ${String(err)}`);
+  return err;
 }
 
 const report = { run_id: 'run-1', status: 'completed', counts: { done: 3, failed: 0 }, cost: { currency: 'USD', amount: '0.0123' } };
@@ -56,7 +57,7 @@ describe('sendWebhook against a real receiver', () => {
   it('delivers the run report, signed so that the receiver verifies it', async () => {
     rx = await receiver();
     const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET });
-    expect(result).toMatchObject({ delivered: true, attempts: 1, status: 200 });
+    expect(result).toMatchObject({ delivered: true, status: 200 });
     expect(rx.got).toHaveLength(1);
     const [req] = rx.got;
     expect(req.headers['content-type']).toBe('application/json');
@@ -83,57 +84,37 @@ describe('sendWebhook against a real receiver', () => {
     expect(verifySignature({ body: req.body, secret: SECRET, headers: req.headers, nowS: ts + 301 })).toEqual({ ok: false, reason: 'stale_timestamp' });
   });
 
-  it('retries 503 twice with growing backoff, then is delivered on the third attempt under one delivery id', async () => {
-    rx = await receiver([503, 503, 200]);
-    const { waits, sleep } = recorder();
-    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, baseDelayMs: 1000, sleep, random: () => 1 });
-    expect(result).toMatchObject({ delivered: true, attempts: 3, status: 200 });
-    expect(rx.got).toHaveLength(3);
-    expect(waits).toEqual([1000, 2000]);
-    expect(new Set(rx.got.map((r) => r.headers[HEADER.delivery]))).toEqual(new Set([result.deliveryId]));
+  it('sends once: a 503 throws a retryable webhook_failed for the queue to retry, under the same delivery id', async () => {
+    rx = await receiver([503, 200]);
+    const err = await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, deliveryId: 'run-1.0' }));
+    expect(err).toMatchObject({ code: 'webhook_failed', retryable: true, status: 503 });
+    expect(err.retryAfterMs).toBeUndefined();
+    expect(rx.got).toHaveLength(1);
+    const again = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, deliveryId: 'run-1.0' });
+    expect(again).toMatchObject({ delivered: true, status: 200, deliveryId: 'run-1.0' });
+    expect(rx.got.map((r) => r.headers[HEADER.delivery])).toEqual(['run-1.0', 'run-1.0']);
     for (const r of rx.got) expect(verifySignature({ body: r.body, secret: SECRET, headers: r.headers })).toEqual({ ok: true });
   });
 
-  it('does not retry a 400', async () => {
+  it('a 400 throws a permanent webhook_refused', async () => {
     rx = await receiver([400]);
-    const { waits, sleep } = recorder();
-    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, sleep });
-    expect(result).toMatchObject({ delivered: false, attempts: 1, status: 400 });
+    expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET }))).toMatchObject({ code: 'webhook_refused', retryable: false, status: 400 });
     expect(rx.got).toHaveLength(1);
-    expect(waits).toEqual([]);
   });
 
-  it('honours Retry-After on a 429', async () => {
-    rx = await receiver([{ status: 429, headers: { 'retry-after': '7' } }, 200]);
-    const { waits, sleep } = recorder();
-    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, sleep, random: () => 0 });
-    expect(result).toMatchObject({ delivered: true, attempts: 2 });
-    expect(waits).toEqual([7000]);
+  it("carries a 429's Retry-After (seconds or an HTTP date) on the error", async () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    rx = await receiver([{ status: 429, headers: { 'retry-after': '7' } }, { status: 503, headers: { 'retry-after': 'Thu, 01 Jan 2026 00:00:10 GMT' } }]);
+    expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET }))).toMatchObject({ code: 'webhook_failed', retryable: true, retryAfterMs: 7000 });
+    expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, now: () => now }))).toMatchObject({ retryAfterMs: 10_000 });
   });
 
-  it('gives up after `attempts` on 5xx and returns delivered:false instead of throwing', async () => {
-    rx = await receiver([500, 502, 503]);
-    const { waits, sleep } = recorder();
-    const result = await sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, attempts: 3, sleep, random: () => 0.5 });
-    expect(result).toMatchObject({ delivered: false, attempts: 3, status: 503 });
-    expect(waits).toHaveLength(2);
-  });
-
-  it('retries a receiver that is not listening, and stops when the signal aborts', async () => {
+  it('a receiver that is not listening is a retryable webhook_failed', async () => {
     rx = await receiver();
     const url = rx.url;
     await rx.close();
     rx = undefined;
-    const { waits, sleep } = recorder();
-    const down = await sendWebhook(url, 'run.completed', report, { secret: SECRET, attempts: 3, sleep });
-    expect(down).toMatchObject({ delivered: false, attempts: 3 });
-    expect(down.status).toBeUndefined();
-    expect(waits).toHaveLength(2);
-
-    const ctl = new AbortController();
-    const aborting = async (): Promise<void> => { ctl.abort(); };
-    const cancelled = await sendWebhook(url, 'run.completed', report, { secret: SECRET, attempts: 5, sleep: aborting, signal: ctl.signal });
-    expect(cancelled).toMatchObject({ delivered: false, attempts: 1 });
+    expect(await thrown(sendWebhook(url, 'run.completed', report, { secret: SECRET }))).toMatchObject({ code: 'webhook_failed', retryable: true, status: undefined });
   });
 
   it('never logs the secret, the body or the URL query', async () => {
@@ -141,7 +122,8 @@ describe('sendWebhook against a real receiver', () => {
     let logged = '';
     const sink = new Writable({ write(chunk, _enc, cb) { logged += chunk.toString(); cb(); } });
     const log = createLogger({ level: 'debug', pretty: false, destination: sink });
-    await sendWebhook(rx.url, 'run.completed', { ...report, note: 'body-marker' }, { secret: SECRET, sleep: async () => undefined, log });
+    await thrown(sendWebhook(rx.url, 'run.completed', { ...report, note: 'body-marker' }, { secret: SECRET, log }));
+    await sendWebhook(rx.url, 'run.completed', { ...report, note: 'body-marker' }, { secret: SECRET, log });
     expect(logged).toContain('webhook delivered');
     expect(logged).toContain('/hooks/omnibatch');
     for (const secret of [SECRET, 'q-secret-77', 'body-marker']) expect(logged).not.toContain(secret);
@@ -153,7 +135,7 @@ describe('sendWebhook against a real receiver', () => {
     const sink = new Writable({ write(chunk, _enc, cb) { logged += chunk.toString(); cb(); } });
     const log = createLogger({ level: 'info', pretty: false, destination: sink });
     const refused = await sendWebhook(rx.url, 'ping', {}, { log });
-    expect(refused).toMatchObject({ delivered: false, attempts: 0, refused: 'webhook_unsigned' });
+    expect(refused).toMatchObject({ delivered: false, refused: 'webhook_unsigned' });
     expect(rx.got).toHaveLength(0);
     expect(logged).toContain('"code":"webhook_unsigned"');
 
@@ -165,8 +147,8 @@ describe('sendWebhook against a real receiver', () => {
 
   it('refuses a non-http URL or a payload that is not JSON without trying', async () => {
     rx = await receiver();
-    expect(await sendWebhook('file:///etc/passwd', 'ping', {}, { secret: SECRET })).toMatchObject({ delivered: false, attempts: 0 });
-    expect(await sendWebhook(rx.url, 'ping', { n: 1n }, { secret: SECRET })).toMatchObject({ delivered: false, attempts: 0 });
+    expect(await sendWebhook('file:///etc/passwd', 'ping', {}, { secret: SECRET })).toMatchObject({ delivered: false });
+    expect(await sendWebhook(rx.url, 'ping', { n: 1n }, { secret: SECRET })).toMatchObject({ delivered: false });
     expect(rx.got).toHaveLength(0);
   });
 });
@@ -200,29 +182,18 @@ describe('a run naming a notify URL', () => {
 });
 
 describe('webhook decisions', () => {
-  it('backs off exponentially with equal jitter, capped', () => {
-    expect([1, 2, 3, 4].map((n) => backoffDelay(n, 1000, 60_000, () => 0))).toEqual([500, 1000, 2000, 4000]);
-    expect([1, 2, 3, 4].map((n) => backoffDelay(n, 1000, 60_000, () => 1))).toEqual([1000, 2000, 4000, 8000]);
-    expect(backoffDelay(20, 1000, 60_000, () => 1)).toBe(60_000);
-  });
-
-  it('reads Retry-After as seconds or as an HTTP date', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    expect(parseRetryAfter('3', now)).toBe(3000);
-    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now)).toBe(10_000);
-    expect(parseRetryAfter('garbage', now)).toBeUndefined();
-    expect(parseRetryAfter(null, now)).toBeUndefined();
+  it("the notify queue backs off exponentially with equal jitter, capped, unless the receiver's Retry-After says otherwise", () => {
+    const job = { opts: QUEUE_POLICY.notify.job };
+    expect([1, 2, 3, 4].map((n) => notifyBackoff(n, 'notify', new Error('x'), job, () => 0))).toEqual([1000, 2000, 4000, 8000]);
+    expect([1, 2, 3, 4].map((n) => notifyBackoff(n, 'notify', new Error('x'), job, () => 1))).toEqual([2000, 4000, 8000, 16000]);
+    expect(notifyBackoff(30, 'notify', undefined, job, () => 1)).toBe(600_000);
+    const later = new OmniError('webhook_failed', '429', { retryable: true, retryAfterMs: 7000 });
+    expect(notifyBackoff(1, 'notify', later, job)).toBe(7000);
+    expect(notifyBackoff(5, 'notify', new OmniError('webhook_failed', '503', { retryable: true, retryAfterMs: 3_600_000 }), job)).toBe(600_000);
   });
 
   it('retries network errors, 408, 429 and 5xx only', () => {
     expect(['network', 408, 429, 500, 503].map((s) => shouldRetry(s as number | 'network'))).toEqual([true, true, true, true, true]);
     expect([400, 401, 403, 404, 410, 422, 301].map(shouldRetry)).toEqual([false, false, false, false, false, false, false]);
-  });
-
-  it('fires the budget notification once, when spending crosses 80%', () => {
-    expect(crossedBudgetThreshold(7_000_000, 8_000_000, 10_000_000)).toBe(true);
-    expect(crossedBudgetThreshold(8_000_000, 9_000_000, 10_000_000)).toBe(false);
-    expect(crossedBudgetThreshold(1_000_000, 7_999_999, 10_000_000)).toBe(false);
-    expect(crossedBudgetThreshold(0, 5, 0)).toBe(false);
   });
 });

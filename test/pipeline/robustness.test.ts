@@ -1,7 +1,7 @@
 /**
  * Robustness of the run's hand-offs on real Redis, ffmpeg and the emulator: a redone scan, a run that ended
  * without its report, a job BullMQ fails by itself, schedule firings, retry after a re-plan, retry of a
- * stopped run, estimates counted once, and a stable webhook delivery id.
+ * stopped run, estimates counted once, and a run end notified once.
  */
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -236,7 +236,7 @@ describe('robustness of the run hand-offs', () => {
     expect(twice).toMatchObject({ media_ms: once.media_ms, est_micros: once.est_micros, est_low_micros: once.est_low_micros, est_high_micros: once.est_high_micros });
   });
 
-  it('a redone report job sends its webhook with the same delivery id', async () => {
+  it('a redone report job notifies nothing new: one notify job per run end, one delivery id', async () => {
     const deliveries: string[] = [];
     const server: Server = createServer((req, res) => {
       deliveries.push(String(req.headers['x-omnibatch-delivery']));
@@ -252,6 +252,11 @@ describe('robustness of the run hand-offs', () => {
     await until('the first delivery', async () => (deliveries.length ? true : undefined));
     const job = (await h.ctx.queues.report.getJob(jobIds.report(s.spec.runId, 0)))!;
     await report(job, { ...h.ctx });
-    expect(deliveries).toEqual([`${s.spec.runId}.0`, `${s.spec.runId}.0`]);
+    // the redo enqueued the same job id: no new job, so nothing is waiting to be sent again
+    await until('the notify job to finish', async () => ((await h.ctx.queues.notify.getJob(jobIds.notify(s.spec.runId, 'run.end', 0)))?.finishedOn ? true : undefined));
+    const counts = await h.ctx.queues.notify.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
+    expect(counts).toMatchObject({ waiting: 0, delayed: 0, active: 0, completed: 1, failed: 0 });
+    expect((await h.ctx.queues.notify.getJob(jobIds.notify(s.spec.runId, 'run.end', 0)))?.data.deliveryId).toBe(`${s.spec.runId}.0`);
+    expect(deliveries).toEqual([`${s.spec.runId}.0`]);
   });
 });

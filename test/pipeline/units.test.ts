@@ -81,7 +81,7 @@ describe('run specs', () => {
   it('refuses what cannot work, with a code', () => {
     const bad = (req: object) => { try { buildRunSpec({ source: 'x', destination: 'y', ...req } as never, cfg, newRunId()); return 'ok'; } catch (e) { return (e as { code: string }).code; } };
     expect(bad({ task: 'sing' })).toBe('invalid_task');
-    expect(bad({ task: 'caption', model: 'gpt-5' })).toBe('model_not_found');
+    expect(bad({ task: 'caption', model: 'gpt-5' })).toBe('model_unknown');
     expect(bad({ task: 'custom' })).toBe('invalid_request');
     expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_request');
     expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_request');
@@ -125,7 +125,7 @@ describe('progress and exit codes', () => {
 describe('workers', () => {
   it('parses --stages and refuses unknown ones', () => {
     expect(parseStages('infer, finalize')).toEqual(['infer', 'finalize']);
-    expect(parseStages(undefined)).toHaveLength(5);
+    expect(parseStages(undefined)).toEqual(['scan', 'prepare', 'infer', 'finalize', 'report', 'notify']);
     expect(() => parseStages('infer,cook')).toThrow(/cook/);
   });
   it('halves targets and the base64 ceiling when re-planning', () => {

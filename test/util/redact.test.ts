@@ -169,7 +169,7 @@ describe('stored error messages', () => {
   it('pass through the same redaction: describeError, run state in Redis, failures.jsonl', async () => {
     registerSecrets(['sk-configured-key-000111']);
     const url = 'https://media.s3.amazonaws.com/in/a.mp3?X-Amz-Signature=deadbeefcafe&X-Amz-Security-Token=tok';
-    const provider = new OmniError('auth_failed', `Incorrect API key provided: sk-configured-key-000111 (while fetching ${url})`, { retryable: false });
+    const provider = new OmniError('auth', `Incorrect API key provided: sk-configured-key-000111 (while fetching ${url})`, { retryable: false });
     const d = describeError(provider);
     expect(d.message).not.toMatch(/configured-key|deadbeefcafe|Security-Token=tok/);
     expect(describeError(new Error(`connect ECONNREFUSED for ${url}`)).message).toBe(`connect ECONNREFUSED for https://media.s3.amazonaws.com/in/a.mp3?${REDACTED}`);

@@ -186,8 +186,8 @@ describe('the infer handler over fakes', () => {
     const door = setup({ tpm: 100_000, answers: [new OmniError('rate_limited', '429', { retryable: true })] });
     await expect(runInfer(job(), door.ports)).rejects.toMatchObject({ code: 'rate_limited' });
     expect(door.costs.tokenSettles).toEqual([{ model: 'qwen3-omni-flash', id: 't1', actual: 0 }]);
-    const cut = setup({ tpm: 100_000, answers: [new OmniError('stream_cut', 'cut', { retryable: true })] });
-    await expect(runInfer(job(), cut.ports)).rejects.toMatchObject({ code: 'stream_cut' });
+    const cut = setup({ tpm: 100_000, answers: [new OmniError('stream_truncated', 'cut', { retryable: true })] });
+    await expect(runInfer(job(), cut.ports)).rejects.toMatchObject({ code: 'stream_truncated' });
     expect(cut.costs.tokenSettles).toEqual([]);
     expect(cut.storage.text(resultKey)).toBeUndefined();
   });

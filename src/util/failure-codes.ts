@@ -1,0 +1,135 @@
+/**
+ * Every failure code the product raises, in one table: whether trying again can help (where that is fixed by
+ * the code; `varies` where the raiser decides), what it means in one line, and what the user can do. OmniError
+ * takes a `FailureCode`, so a free string does not compile; the README's "Troubleshooting by error code" table
+ * is generated from this one (`npm run docs:codes`, checked by test/repo/failure-codes.test.ts).
+ *
+ * The model service's own codes (ModelNotFound, Throttling.RateQuota, ...) are not ours: src/models/errors.ts
+ * maps them onto these, and the emulator answers with the service's.
+ */
+export type Retryability = boolean | 'varies';
+
+export interface FailureCodeInfo {
+  retryable: Retryability;
+  /** what happened, one line */
+  meaning: string;
+  /** what to do about it */
+  action: string;
+}
+
+export const FAILURE_CODES = {
+  // --- media: the file itself (one bad file never stops a run) ---
+  media_unreadable: { retryable: false, meaning: 'ffprobe cannot read the file (corrupt, not media)', action: 'the file is listed in `failures.jsonl`; the run goes on' },
+  media_empty: { retryable: false, meaning: 'the file has no decodable samples', action: 'nothing to caption' },
+  media_too_short: { retryable: false, meaning: 'the media lasts under 0.1 s', action: 'nothing to caption' },
+  media_no_audio: { retryable: false, meaning: 'an audio task on a file with no audio track (e.g. a silent video)', action: 'use `describe` for video' },
+  media_unsupported_container: { retryable: false, meaning: 'the file\'s container is not on the demuxer allow-list', action: 'convert it to a common format (wav, flac, mp3, m4a, mp4, webm, ...)' },
+  media_too_large: { retryable: false, meaning: 'the object is larger than `OMNIBATCH_MAX_DOWNLOAD_BYTES`', action: 'raise the limit if the file is genuine' },
+  media_too_long: { retryable: false, meaning: 'the media lasts longer than `OMNIBATCH_MAX_MEDIA_SECONDS`', action: 'raise the limit if the file is genuine' },
+  media_too_many_pixels: { retryable: false, meaning: 'a video frame larger than `OMNIBATCH_MAX_PIXELS`', action: 'raise the limit if the file is genuine' },
+  media_suspicious: { retryable: false, meaning: 'far more media seconds per byte than any real recording: refused as a bomb', action: 'raise `OMNIBATCH_MAX_SECONDS_PER_BYTE` if the file is genuine' },
+  media_too_many_cuts: { retryable: false, meaning: 'a video plan with more cut points than one encode can take', action: 'a larger `--chunk-seconds`' },
+  media_timeout: { retryable: false, meaning: 'ffmpeg or ffprobe ran past its deadline on the file', action: 'the file fails; check it with `omnibatch probe`' },
+  ffmpeg_failed: { retryable: false, meaning: 'ffmpeg exited with an error while cutting or encoding', action: 'the message has the last lines of ffmpeg\'s output' },
+  ffmpeg_missing: { retryable: false, meaning: 'no ffmpeg/ffprobe binary could be run', action: 'install ffmpeg, or set `FFMPEG_PATH` / `FFPROBE_PATH`' },
+  audio_invalid: { retryable: false, meaning: 'a chunk\'s synthesised audio is not 24 kHz mono PCM16 WAV', action: 'the file fails; report it' },
+  audio_write_failed: { retryable: false, meaning: '`ask --audio-out` could not write the audio file', action: 'check the path and its permissions' },
+  plan_impossible: { retryable: false, meaning: 'no chunking fits the model\'s limits (e.g. a video chunk over the model\'s byte limit at the lowest quality)', action: 'choose another model, or `--chunk-seconds`' },
+  plan_too_many_chunks: { retryable: false, meaning: 'the file would take more requests than `OMNIBATCH_MAX_CHUNKS`', action: 'a larger `--chunk-seconds`, or raise the limit' },
+
+  // --- the model service ---
+  rate_limited: { retryable: true, meaning: '429 from the service: requests per minute', action: 'handled: the queue pauses for Retry-After or a backoff; no attempt is spent. Set `--rpm` to stay under your quota' },
+  quota_exceeded: { retryable: true, meaning: '429 from the service: tokens per minute', action: 'handled as `rate_limited`. Set `--tpm` to stay under your quota' },
+  server_error: { retryable: true, meaning: '5xx from the service', action: 'retried with exponential backoff and jitter' },
+  timeout: { retryable: true, meaning: 'the service stalled (connect, first byte or idle deadline)', action: 'retried with exponential backoff and jitter; partial text is thrown away' },
+  connection: { retryable: true, meaning: 'the request never got an answer (reset, refused, DNS)', action: 'retried with exponential backoff and jitter' },
+  stream_truncated: { retryable: true, meaning: 'a stream that ended without its final event', action: 'retried; partial text is thrown away' },
+  input_too_large: { retryable: false, meaning: 'the service refused the request\'s size', action: 'the file is planned again with smaller chunks; if it still fails, the file fails with the service\'s message' },
+  invalid_request: { retryable: false, meaning: 'the service (or our own check of a flag) refused the request\'s parameters', action: 'the message names the parameter' },
+  content_blocked: { retryable: false, meaning: 'DataInspectionFailed: the service\'s content filter refused the input or output', action: 'recorded as `provider_blocked` (a verdict for moderation), not a failure' },
+  auth: { retryable: false, meaning: 'bad key, or another region\'s key', action: 'the run stops (`stopped_error`): nothing else would succeed. Fix the key or `--region`' },
+  arrears: { retryable: false, meaning: 'the account is in arrears', action: 'the run stops (`stopped_error`); top up the account' },
+  model_not_found: { retryable: false, meaning: 'the service answered 404: it does not serve this model name on this endpoint', action: 'check `--model` against `omnibatch models` and the protocol' },
+  aborted: { retryable: false, meaning: 'the request or child process was aborted (shutdown, a stopped run)', action: 'nothing: the job is handed back or the run was stopped' },
+  unknown: { retryable: 'varies', meaning: 'the service failed with a code we do not know', action: 'retried unless a 4xx says the request is wrong; report the message' },
+  protocol_unsupported: { retryable: false, meaning: 'the model cannot be called over the chosen `--protocol`', action: 'drop `--protocol`, or pick one the model supports' },
+  verdict_no_json: { retryable: false, meaning: 'the model\'s moderation answer had no JSON object, even after one repair request', action: 'the file fails' },
+  verdict_invalid_json: { retryable: false, meaning: 'the model\'s moderation verdict was not valid JSON, even after one repair request', action: 'the file fails' },
+  verdict_schema: { retryable: false, meaning: 'the model\'s moderation verdict did not match the schema, even after one repair request', action: 'the file fails' },
+
+  // --- storage ---
+  storage_unavailable: { retryable: true, meaning: 'S3 503/5xx/throttling/reset, or a local disk full', action: 'retried' },
+  storage_integrity: { retryable: true, meaning: 'a size or MD5 mismatch between what was sent and what was stored', action: 'retried' },
+  storage_aborted: { retryable: true, meaning: 'a transfer was stopped by a shutdown', action: 'redone by the next worker' },
+  storage_invalid_key: { retryable: false, meaning: 'a key no output may mirror (`..`, `./`, `//`)', action: 'the file fails; rename the object' },
+  key_too_long: { retryable: false, meaning: 'with a folder destination, an output name would be over 255 bytes', action: 'the file fails; shorten the key, or write to S3' },
+  storage_not_found: { retryable: false, meaning: 'a missing object or file', action: 'the file fails' },
+  storage_denied: { retryable: false, meaning: 'no permission (or a symlink leaving the root)', action: 'check the credentials and the bucket policy' },
+  storage_invalid_location: { retryable: false, meaning: 'a bad location string, a missing bucket or root folder', action: 'check the `s3://bucket/prefix` or folder' },
+  storage_rejected: { retryable: false, meaning: 'any other 4xx from the store: the request itself is wrong', action: 'the message has the store\'s answer' },
+  storage_failed: { retryable: 'varies', meaning: 'estimate could not read a byte range of the object', action: 'the file is estimated from its size only' },
+  source_unreadable: { retryable: false, meaning: 'the source or the manifest cannot be read', action: 'check the location and permissions' },
+  destination_unwritable: { retryable: false, meaning: 'the run\'s destination refused a test write before the run started', action: 'check the location and permissions' },
+  staging_missing: { retryable: true, meaning: 'a file\'s staged chunk results are incomplete when it is finalized', action: 'retried; the missing chunks are redone' },
+
+  // --- the run ---
+  stopped_budget: { retryable: false, meaning: 'on a `not_run` row: the run reached its budget before the file was processed', action: 'a new run with a higher `--budget` (finished files are skipped, nothing is paid twice)' },
+  stopped_cancelled: { retryable: false, meaning: 'on a `not_run` row: the run was cancelled before the file was processed', action: '`retry` the run' },
+  stopped_auth: { retryable: false, meaning: 'on a `not_run` row: the run stopped on `auth`/`arrears` before the file was processed', action: 'fix the key or account, then `retry`' },
+  stopped_error: { retryable: false, meaning: 'on a `not_run` row: the run stopped on an error before the file was processed', action: 'fix the cause, then `retry`' },
+  run_stopped: { retryable: false, meaning: 'the run was stopped while the file was being prepared', action: 'nothing: the file ends `not_run`' },
+  run_not_found: { retryable: false, meaning: 'no run with this id (or it has expired)', action: 'check the id with `omnibatch runs`' },
+  worker_lost: { retryable: false, meaning: 'the file\'s job crashed or was killed more times than BullMQ allows (`maxStalledCount`)', action: 'look for out-of-memory kills; `retry`' },
+  worker_shutdown: { retryable: true, meaning: 'the worker shut down before the job finished', action: 'nothing: another worker takes the job' },
+  budget_unpriced: { retryable: false, meaning: 'a budget cannot bound a request whose model/region has no published price', action: 'add prices with `--pricing`' },
+  cost_currency_mismatch: { retryable: false, meaning: 'costs in two currencies cannot be added', action: 'use one region (or one pricing file currency) per run' },
+  deadline_invalid: { retryable: false, meaning: 'a `--deadline` that is not a duration or a time', action: 'e.g. `--deadline 2h` or an ISO time' },
+  deadline_unreachable: { retryable: false, meaning: 'no concurrency within the quota finishes the run by `--deadline`', action: 'a later deadline, a higher `--rpm`/`--tpm`, or fewer files' },
+  manifest_invalid: { retryable: false, meaning: 'a manifest line is not a key or URI', action: 'the message names the line' },
+  manifest_outside_source: { retryable: false, meaning: 'a manifest entry is not under the run\'s source', action: 'list only objects under the source' },
+  invalid_task: { retryable: false, meaning: 'an unknown `--task`', action: 'caption, transcribe, moderate, describe, speak or custom' },
+  model_unknown: { retryable: false, meaning: 'a `--model` omnibatch does not know', action: 'one of `omnibatch models`' },
+
+  // --- settings, processes, surfaces ---
+  config_invalid: { retryable: false, meaning: 'a bad setting', action: 'the message lists every bad setting' },
+  redis_unavailable: { retryable: false, meaning: '`demo` found no Redis and could not start one', action: 'install Redis or set `REDIS_URL`' },
+  listen_failed: { retryable: false, meaning: 'a server (metrics, dashboard, emulator) could not listen on its port', action: 'pick a free port' },
+  internal: { retryable: 'varies', meaning: 'an error without a code. `programmer error (SyntaxError), not retried: ...` (also TypeError, RangeError, ReferenceError) is a bug or corrupt data, such as a damaged staged result: the file fails at once; any other internal error is retried', action: 'report the message; `retry` the run once fixed' },
+  webhook_unsigned: { retryable: false, meaning: '`--notify-url` without `OMNIBATCH_WEBHOOK_SECRET`', action: 'set the secret (and verify signatures at the receiver), or `--allow-unsigned-webhooks`' },
+  webhook_failed: { retryable: true, meaning: 'the webhook receiver answered 408/429/5xx or could not be reached', action: 'retried by the `notify` queue with backoff (Retry-After honoured); after its attempts, the notification is dropped' },
+  webhook_refused: { retryable: false, meaning: 'the webhook receiver answered another non-2xx status', action: 'not retried: fix the receiver' },
+  dashboard_auth_required: { retryable: false, meaning: '`dashboard --host` beyond loopback with no credentials', action: '`--auth-token` or `--basic-auth`, or bind 127.0.0.1' },
+  dashboard_auth_invalid: { retryable: false, meaning: '`--basic-auth` is not `user:password`', action: 'give both, separated by a colon' },
+  auth_required: { retryable: false, meaning: 'the dashboard asked a request for its credentials (401)', action: 'send the token or basic auth' },
+  host_not_allowed: { retryable: false, meaning: 'the dashboard refused a request for an unknown Host', action: '`--allowed-host NAME` for a proxy\'s name' },
+  csrf_origin_mismatch: { retryable: false, meaning: 'the dashboard refused a mutation from another origin', action: 'act from the dashboard\'s own pages' },
+  dashboard_read_only: { retryable: false, meaning: 'the dashboard refused a mutation without `--allow-actions`', action: '`--allow-actions` to act from the board' },
+} as const satisfies Record<string, FailureCodeInfo>;
+
+export type FailureCode = keyof typeof FAILURE_CODES;
+
+export function isFailureCode(code: string): code is FailureCode {
+  return Object.hasOwn(FAILURE_CODES, code);
+}
+
+const escapeCell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The README's table, one row per code in the table's order. */
+export function failureCodesTable(): string {
+  const rows = (Object.entries(FAILURE_CODES) as [FailureCode, FailureCodeInfo][]).map(([code, c]) => {
+    const retry = c.retryable === 'varies' ? 'varies' : c.retryable ? 'yes' : 'no';
+    return `| \`${code}\` | ${retry} | ${escapeCell(c.meaning)} | ${escapeCell(c.action)} |`;
+  });
+  return ['| code | retried | what happened | what to do |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+export const CODES_BEGIN = '<!-- failure-codes:begin (generated from src/util/failure-codes.ts by `npm run docs:codes`) -->';
+export const CODES_END = '<!-- failure-codes:end -->';
+
+/** README text with the table between the markers replaced by the generated one. */
+export function withFailureCodesTable(readme: string): string {
+  const begin = readme.indexOf(CODES_BEGIN);
+  const end = readme.indexOf(CODES_END);
+  if (begin < 0 || end < begin) throw new Error('README.md has no failure-codes markers');
+  return `${readme.slice(0, begin + CODES_BEGIN.length)}\n${failureCodesTable()}\n${readme.slice(end)}`;
+}
