@@ -56,9 +56,6 @@ export function audioTokensPerTextToken(spec: ModelSpec): number {
   return spec.tokens.audioTokensPerSecond / SPOKEN_TEXT_TOKENS_PER_SECOND;
 }
 
-/** The qwen3 ratio (12.5 audio tokens/s): kept for callers that have no model at hand. */
-export const AUDIO_TOKENS_PER_TEXT_TOKEN = 12.5 / SPOKEN_TEXT_TOKENS_PER_SECOND;
-
 /** Seconds one request takes: a fixed part, decoding the media, and generating the expected output. */
 export interface LatencyModel {
   baseS: number;
