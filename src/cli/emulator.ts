@@ -34,25 +34,10 @@ export function register(program: Command): void {
     .option('--inspect-fail <rate>', 'share of requests refused with DataInspectionFailed (0..1)', rate)
     .option('--seed <n>', 'seed of the fault draws', number(0, 2 ** 32 - 1, true))
     .option('--api-key <key>', 'accept only this key (Bearer or raw)')
-    .action(async (flags: Record<string, unknown>) => {
-      const opts: EmulatorOptions = {
-        port: flags.port as number,
-        host: flags.host as string,
-        latencyMs: flags.latencyMs as number | undefined,
-        ttfbMs: flags.ttfbMs as number | undefined,
-        rpm: flags.rpm as number | undefined,
-        tpm: flags.tpm as number | undefined,
-        maxConcurrency: flags.maxConcurrency as number | undefined,
-        fail5xx: flags.fail5xx as number | undefined,
-        fail429: flags.fail429 as number | undefined,
-        retryAfterS: flags.retryAfter as number | undefined,
-        cut: flags.cut as number | undefined,
-        stall: flags.stall as number | undefined,
-        inspectFail: flags.inspectFail as number | undefined,
-        seed: flags.seed as number | undefined,
-        apiKey: flags.apiKey as string | undefined,
-      };
-      const emu = await startEmulator(opts);
+    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after
+    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS'> & { retryAfter?: number }) => {
+      const { retryAfter, ...rest } = flags;
+      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter });
       process.stdout.write([
         `emulator listening on ${emu.url}`,
         `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
