@@ -48,7 +48,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     for (let i = 0; i < KILLS; i++) {
       await sleep(800 + Math.floor(rand() * 2200));
       const state = await h.ctx.runs.state(runId);
-      if (!state || state.status !== 'running') break;
+      if (state?.status !== 'running') break;
       const victim = live.splice(Math.floor(rand() * live.length), 1)[0];
       await h.stopWorker(victim, 'SIGKILL');
       kills.push({ atS: round((Date.now() - t0) / 1000, 2), pid: victim.pid, status: `${state.counts.terminal}/${state.counts.total} done`, requests: h.emulator.stats().requests });

@@ -19,7 +19,7 @@ const RPM = 120;
 interface Watched { t: number; admitted: number; requests: number; r429: number }
 
 /** Runs the files with one worker process, sampling the emulator's counters every 100 ms. */
-async function runWith(h: Harness, src: string, out: string, files: number, workerArgs: string[], timeoutMs: number) {
+async function runWith(h: Harness, src: string, out: string, workerArgs: string[], timeoutMs: number) {
   h.emulator.resetStats();
   const w = h.spawnWorker(['--infer-concurrency', '16', ...workerArgs]);
   await sleep(2500); // boot
@@ -62,12 +62,12 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     await replicate(templates, filesA, path.join(h.tmp, 'a'));
     await replicate(templates, filesB, path.join(h.tmp, 'b'));
 
-    const a = await runWith(h, path.join(h.tmp, 'a'), path.join(h.tmp, 'out-a'), filesA, ['--rpm', String(RPM)], 900_000);
+    const a = await runWith(h, path.join(h.tmp, 'a'), path.join(h.tmp, 'out-a'), ['--rpm', String(RPM)], 900_000);
     const rate = achievedRpm(a.series, filesA, RPM);
     const a429 = a.stats.byStatus['429'] ?? 0;
     // B starts from a clean window: resetStats() in runWith also empties the emulator's RPM window.
     // `--rpm 0` lifts the shared limit run A set (a worker without --rpm leaves the account's limits as they are).
-    const b = await runWith(h, path.join(h.tmp, 'b'), path.join(h.tmp, 'out-b'), filesB, ['--rpm', '0'], 900_000);
+    const b = await runWith(h, path.join(h.tmp, 'b'), path.join(h.tmp, 'out-b'), ['--rpm', '0'], 900_000);
     const b429 = b.stats.byStatus['429'] ?? 0;
     return result('rate-limit', 'rpm_fraction_with_rpm_flag', [
       check('achieved_rpm_fraction', rate.rpm / RPM, '>=', 0.95),

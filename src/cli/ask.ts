@@ -5,7 +5,6 @@
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, endpointOf, type Config } from '../config/index.ts';
@@ -67,7 +66,7 @@ const bad = (code: FailureCode, message: string): OmniError => new OmniError(cod
 export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol: Protocol = 'chat'): AskPlan {
   if (opts.task !== undefined && !isTask(opts.task)) throw bad('invalid_task', `unknown task ${opts.task}: one of ${TASKS.join(', ')}`);
   const given = opts.model ? findModel(opts.model) : undefined;
-  const task: Task = (opts.task as Task | undefined) ?? (opts.prompt ? 'custom' : given && given.acceptsPrompt ? 'transcribe' : 'caption');
+  const task: Task = (opts.task as Task | undefined) ?? (opts.prompt ? 'custom' : given?.acceptsPrompt ? 'transcribe' : 'caption');
   const spec = TASK_SPECS[task];
   // The task's default under the name this protocol's endpoint serves (DMXAPI: the -all name); a given name is sent as given.
   const model = opts.model ?? nameFor(spec.defaultModel, protocol);

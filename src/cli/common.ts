@@ -1,7 +1,7 @@
 /** What every command shares: config from flags + env + file, the root logger, the context. */
 import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
-import { createLogger, setRootLogger, type Logger } from '../util/logger.ts';
+import { createLogger, type Logger } from '../util/logger.ts';
 import { createContext, type Context } from '../workers/context.ts';
 
 export function configFrom(cmd: Command, flags: ConfigInput = {}): Config {
@@ -10,9 +10,7 @@ export function configFrom(cmd: Command, flags: ConfigInput = {}): Config {
 }
 
 export function loggerFor(cfg: Config): Logger {
-  const log = createLogger({ level: cfg.logLevel });
-  setRootLogger(log);
-  return log;
+  return createLogger({ level: cfg.logLevel });
 }
 
 export async function withContext<T>(cmd: Command, flags: ConfigInput, fn: (ctx: Context) => Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { startDashboard } from '../dashboard/server.ts';
+import type { RunningServer } from '../ops/http.ts';
 import { createContext } from '../workers/context.ts';
 import { collect, configFrom, int, loggerFor } from './common.ts';
 
@@ -25,7 +26,7 @@ export function register(program: Command): void {
       const env = process.env;
       const auth = { token: f.authToken ?? (env.OMNIBATCH_DASHBOARD_TOKEN || undefined), basic: f.basicAuth ?? (env.OMNIBATCH_DASHBOARD_BASIC_AUTH || undefined) };
       const ctx = createContext(cfg, log);
-      let server;
+      let server: RunningServer;
       try {
         server = await startDashboard(ctx, { port: f.port, host: f.host, allowActions: f.allowActions, auth, allowedHosts: f.allowedHost });
       } catch (err) {

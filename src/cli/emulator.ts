@@ -38,29 +38,10 @@ export function register(program: Command): void {
     .option('--template-text-tokens <n>', "hidden template text tokens the captioner's usage reports on top of the audio", number(0, Infinity, true))
     .option('--responses-audio-parts <n>', '/v1/responses: split the spoken answer over this many output_item.done events', number(1, Infinity, true))
     .option('--stream-content-type <type>', 'content-type of 2xx streams (default text/event-stream)')
-    .action(async (flags: Record<string, unknown>) => {
-      const opts: EmulatorOptions = {
-        port: flags.port as number,
-        host: flags.host as string,
-        latencyMs: flags.latencyMs as number | undefined,
-        ttfbMs: flags.ttfbMs as number | undefined,
-        rpm: flags.rpm as number | undefined,
-        tpm: flags.tpm as number | undefined,
-        maxConcurrency: flags.maxConcurrency as number | undefined,
-        fail5xx: flags.fail5xx as number | undefined,
-        fail429: flags.fail429 as number | undefined,
-        retryAfterS: flags.retryAfter as number | undefined,
-        cut: flags.cut as number | undefined,
-        stall: flags.stall as number | undefined,
-        inspectFail: flags.inspectFail as number | undefined,
-        seed: flags.seed as number | undefined,
-        apiKey: flags.apiKey as string | undefined,
-        maxInputTokens: flags.maxInputTokens as number | undefined,
-        templateTextTokens: flags.templateTextTokens as number | undefined,
-        responsesAudioParts: flags.responsesAudioParts as number | undefined,
-        streamContentType: flags.streamContentType as string | undefined,
-      };
-      const emu = await startEmulator(opts);
+    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after
+    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS'> & { retryAfter?: number }) => {
+      const { retryAfter, ...rest } = flags;
+      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter });
       process.stdout.write([
         `emulator listening on ${emu.url}`,
         `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,

@@ -68,7 +68,8 @@ export function register(program: Command): void {
         ...(plan ? deadlineLines(plan) : []),
         ...(bounded.length ? [`${bounded.length} object(s) state no length: billed at an upper bound from their size:`, ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`)] : []),
         ...(failures.length ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)] : []),
-      ].join('\n') + '\n');
+        '',
+      ].join('\n'));
     });
 }
 

@@ -5,7 +5,6 @@ import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
 import { int, printJson, withContext } from './common.ts';
 import { addRunRequestOptions, deadlineLines, planDeadline, runRequestFrom, type RunRequestFlags } from './run-options.ts';
-import { exitCodeFor } from './progress.ts';
 import { access } from 'node:fs/promises';
 import type { Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
@@ -40,7 +39,7 @@ export function register(program: Command): void {
           // Planned (and refused when unreachable) before the run exists: nothing is enqueued or sent until then.
           const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
           request = planned.request;
-          process.stderr.write(deadlineLines(planned.plan).join('\n') + '\n');
+          process.stderr.write(`${deadlineLines(planned.plan).join('\n')}\n`);
         }
         const spec = await createRun(ctx, request);
         if (!f.wait) {

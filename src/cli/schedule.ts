@@ -25,7 +25,7 @@ export function register(program: Command): void {
           // records its predicted finish from the planned wall time.
           const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
           request = planned.request;
-          process.stdout.write(deadlineLines(planned.plan).join('\n') + '\n');
+          process.stdout.write(`${deadlineLines(planned.plan).join('\n')}\n`);
         }
         buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
         await addSchedule(ctx, { name, cron: f.cron, ...(f.tz && { tz: f.tz }), request });

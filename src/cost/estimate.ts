@@ -56,9 +56,6 @@ export function audioTokensPerTextToken(spec: ModelSpec): number {
   return spec.tokens.audioTokensPerSecond / SPOKEN_TEXT_TOKENS_PER_SECOND;
 }
 
-/** The qwen3 ratio (12.5 audio tokens/s): kept for callers that have no model at hand. */
-export const AUDIO_TOKENS_PER_TEXT_TOKEN = 12.5 / SPOKEN_TEXT_TOKENS_PER_SECOND;
-
 /** Seconds one request takes: a fixed part, decoding the media, and generating the expected output. */
 export interface LatencyModel {
   baseS: number;
@@ -79,7 +76,8 @@ export interface EstimateFile {
   video?: { width: number; height: number };
 }
 
-export interface EstimateOptions {
+/** What a request is priced on: a run's estimate and one chunk's both start from it. */
+export interface PricedTask {
   model: string;
   region: Region;
   task: Task;
@@ -88,6 +86,9 @@ export interface EstimateOptions {
   /** spoken output (default: what the task asks) */
   audioOut?: boolean;
   pricing?: PricingOverride;
+}
+
+export interface EstimateOptions extends PricedTask {
   /** requests in flight at once (default 8) */
   concurrency?: number;
   rpm?: number;
@@ -290,13 +291,7 @@ export function estimateRun(files: readonly EstimateFile[], opts: EstimateOption
   };
 }
 
-export interface ChunkCostOptions {
-  model: string;
-  region: Region;
-  task: Task;
-  prompt?: string;
-  audioOut?: boolean;
-  pricing?: PricingOverride;
+export interface ChunkCostOptions extends PricedTask {
   hasAudio?: boolean;
   video?: { width: number; height: number };
   /** the request's own output cap (max_tokens), when it sets one */

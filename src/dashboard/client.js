@@ -27,7 +27,7 @@
     return e;
   }
 
-  const runHref = (id) => '#run=' + encodeURIComponent(id);
+  const runHref = (id) => `#run=${encodeURIComponent(id)}`;
   const selectedRun = () => {
     const m = /^#run=(.+)$/.exec(location.hash);
     return m ? decodeURIComponent(m[1]) : null;
@@ -38,20 +38,20 @@
   async function getJson(url) {
     const res = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } });
     if (res.status === 404) return null;
-    if (!res.ok) throw new Error('HTTP ' + res.status);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return res.json();
   }
 
   function bar(fraction, cls) {
-    const outer = h('div', { class: 'bar ' + (cls || '') });
+    const outer = h('div', { class: `bar ${cls || ''}` });
     const inner = h('div', { class: 'fill' });
-    inner.style.width = Math.max(0, Math.min(100, fraction * 100)).toFixed(1) + '%';
+    inner.style.width = `${Math.max(0, Math.min(100, fraction * 100)).toFixed(1)}%`;
     outer.append(inner);
     return outer;
   }
 
   function setBar(outer, fraction, over) {
-    outer.firstChild.style.width = Math.max(0, Math.min(100, fraction * 100)).toFixed(1) + '%';
+    outer.firstChild.style.width = `${Math.max(0, Math.min(100, fraction * 100)).toFixed(1)}%`;
     outer.classList.toggle('over', !!over);
   }
 
@@ -89,9 +89,9 @@
   }
 
   function updateRow(r, run) {
-    r.what.textContent = run.task + ' · ' + run.model + ' · ' + time(run.createdAt) + ' · ' + run.source;
+    r.what.textContent = `${run.task} · ${run.model} · ${time(run.createdAt)} · ${run.source}`;
     r.status.textContent = run.status.replace(/_/g, ' ');
-    r.status.className = 'badge status-' + run.status;
+    r.status.className = `badge status-${run.status}`;
     setBar(r.bar, run.progress.fraction, false);
     r.progress.textContent = run.progress.text;
     r.media.textContent = run.media.text;
@@ -131,7 +131,7 @@
 
   function niceMax(v) {
     if (!(v > 0)) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    const p = 10 ** Math.floor(Math.log10(v));
     // quarters of these are short numbers (0.25, 0.5, 1, 2.5): the grid has four rows
     for (const m of [1, 2, 4, 10]) if (m * p >= v) return m * p;
     return 10 * p;
@@ -146,7 +146,7 @@
   function drawChart(svg, chart) {
     const W = 760, H = 270, L = 76, R = 64, T = 28, B = 30;
     svg.replaceChildren();
-    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
     const pts = chart.points;
     svg.dataset.points = String(pts.length);
     if (!pts.length) {
@@ -171,9 +171,9 @@
     svg.append(s('text', { x: L, y: H - 8, class: 'axis' }, clock(t0)));
     svg.append(s('text', { x: W - R, y: H - 8, 'text-anchor': 'end', class: 'axis' }, clock(t1)));
     const line = (fy, key, cls) => {
-      const p = pts.map((pt) => x(pt.t).toFixed(1) + ',' + fy(pt[key]).toFixed(1)).join(' ');
-      svg.append(s('polyline', { points: p, class: 'line ' + cls }));
-      if (pts.length <= 80) for (const pt of pts) svg.append(s('circle', { cx: x(pt.t), cy: fy(pt[key]), r: 2.5, class: 'dot ' + cls }));
+      const p = pts.map((pt) => `${x(pt.t).toFixed(1)},${fy(pt[key]).toFixed(1)}`).join(' ');
+      svg.append(s('polyline', { points: p, class: `line ${cls}` }));
+      if (pts.length <= 80) for (const pt of pts) svg.append(s('circle', { cx: x(pt.t), cy: fy(pt[key]), r: 2.5, class: `dot ${cls}` }));
     };
     line(yr, 'filesPerMin', 'rate');
     line(yc, 'costMicros', 'cost');
@@ -185,7 +185,7 @@
     const section = $('#detail');
     section.hidden = false;
     if (!d) {
-      $('#d-title').textContent = 'Run not found: ' + selectedRun();
+      $('#d-title').textContent = `Run not found: ${selectedRun()}`;
       for (const id of ['#d-cards', '#d-spec', '#d-codes']) $(id).replaceChildren();
       $('#failures tbody').replaceChildren();
       return;
@@ -193,17 +193,17 @@
     const run = d.run;
     section.dataset.runId = run.runId;
     $('#d-title').textContent = run.runId;
-    const status = h('span', { class: 'badge status-' + run.status, text: run.status.replace(/_/g, ' ') });
+    const status = h('span', { class: `badge status-${run.status}`, text: run.status.replace(/_/g, ' ') });
     const card = (label, ...content) => h('div', { class: 'card' }, h('div', { class: 'muted small', text: label }), ...content);
     $('#d-cards').replaceChildren(
-      card('Status', status, run.stopReason ? h('div', { class: 'small', text: 'stopped: ' + run.stopReason }) : null),
+      card('Status', status, run.stopReason ? h('div', { class: 'small', text: `stopped: ${run.stopReason}` }) : null),
       card('Progress', bar(run.progress.fraction), h('div', { class: 'small detail-progress', text: run.progress.text })),
       card('Cost so far', h('div', { class: 'big', text: run.cost.text }),
-        run.budget ? bar(run.budget.fraction, 'budget' + (run.budget.fraction >= 0.8 ? ' over' : '')) : null,
+        run.budget ? bar(run.budget.fraction, `budget${run.budget.fraction >= 0.8 ? ' over' : ''}`) : null,
         h('div', { class: 'small muted', text: run.budget ? run.budget.text : 'no budget' }),
-        d.estimate ? h('div', { class: 'small muted', text: 'estimate ' + d.estimate.amount + (d.estimate.currency ? ' ' + d.estimate.currency : '') }) : null),
+        d.estimate ? h('div', { class: 'small muted', text: `estimate ${d.estimate.amount}${d.estimate.currency ? ` ${d.estimate.currency}` : ''}` }) : null),
       card('Media', h('div', { class: 'big', text: run.media.text })),
-      card('Requests', h('div', { class: 'big', text: String(d.requests.total) }), h('div', { class: 'small muted', text: d.requests.retries + ' retries' })),
+      card('Requests', h('div', { class: 'big', text: String(d.requests.total) }), h('div', { class: 'small muted', text: `${d.requests.retries} retries` })),
     );
     const dl = [];
     for (const [k, v] of Object.entries(d.spec)) if (v !== null && v !== '') dl.push(h('dt', { text: k }), h('dd', { text: String(v) }));
@@ -211,12 +211,12 @@
     drawChart($('#chart'), d.chart);
     const f = d.failures;
     $('#d-codes').replaceChildren(...(f.total
-      ? f.byCode.map((c) => h('span', { class: 'code-chip' }, h('code', { text: c.code }), ' × ' + c.count))
+      ? f.byCode.map((c) => h('span', { class: 'code-chip' }, h('code', { text: c.code }), ` × ${c.count}`))
       : [h('span', { class: 'muted', text: 'no failures' })]));
     $('#failures').hidden = f.rows.length === 0;
     $('#failures tbody').replaceChildren(...f.rows.map((row) => h('tr', {},
       h('td', {}, h('code', { text: row.code })), h('td', { class: 'uri', text: row.uri }), h('td', { class: 'muted small', text: row.message }))));
-    $('#d-more').textContent = f.total > f.rows.length ? 'showing the first ' + f.rows.length + ' of ' + f.total + ' failed files' : '';
+    $('#d-more').textContent = f.total > f.rows.length ? `showing the first ${f.rows.length} of ${f.total} failed files` : '';
   }
 
   // ---- polling ------------------------------------------------------------------------------------
@@ -237,12 +237,12 @@
       const list = await getJson('api/runs');
       renderList(list.runs);
       const id = selectedRun();
-      if (id) renderDetail(await getJson('api/runs/' + encodeURIComponent(id)));
+      if (id) renderDetail(await getJson(`api/runs/${encodeURIComponent(id)}`));
       else $('#detail').hidden = true;
-      $('#updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+      $('#updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
       $('#updated').classList.remove('bad');
     } catch (err) {
-      $('#updated').textContent = 'cannot reach the dashboard server (' + err.message + '), retrying';
+      $('#updated').textContent = `cannot reach the dashboard server (${err.message}), retrying`;
       $('#updated').classList.add('bad');
     } finally {
       busy = false;

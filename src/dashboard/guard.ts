@@ -156,7 +156,10 @@ export function checkRequest(req: GuardRequest, policy: GuardPolicy): GuardVerdi
 export function guardMiddleware(policy: GuardPolicy) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const verdict = checkRequest({ method: req.method, path: req.path, headers: req.headers }, policy);
-    if (verdict.ok) return next();
+    if (verdict.ok) {
+      next();
+      return;
+    }
     res.status(verdict.status).set({ 'cache-control': 'no-store', ...verdict.headers }).json({ error: verdict.code, message: verdict.message });
   };
 }

@@ -49,6 +49,7 @@ export interface FaultRates {
   cut?: number;
   stall?: number;
   inspectFail?: number;
+  /** when set, 429s carry Retry-After: N */
   retryAfterS?: number;
 }
 

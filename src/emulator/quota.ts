@@ -52,7 +52,10 @@ export class TokenQuota {
 
   admit(model: string, now: number, tokens: number): boolean {
     let w = this.windows.get(model);
-    if (!w) this.windows.set(model, (w = new TokenWindow(this.tpm, this.windowMs)));
+    if (!w) {
+      w = new TokenWindow(this.tpm, this.windowMs);
+      this.windows.set(model, w);
+    }
     const ok = w.admit(now, tokens);
     if (!ok) this.refused++;
     return ok;

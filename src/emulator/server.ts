@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { MODELS } from '../models/catalog.ts';
 import { errorBody, errorHeaders, apiErrors } from './errors.ts';
-import { seededRandom } from './faults.ts';
+import { seededRandom, type FaultRates } from './faults.ts';
 import { handleApi, type HandlerEnv } from './handle.ts';
 import { MediaMeasurer } from './measure.ts';
 import { pause } from './sink.ts';
@@ -19,7 +19,8 @@ import type { ApiError, WireProtocol } from './types.ts';
 
 export type { EmulatorStats } from './stats.ts';
 
-export interface EmulatorOptions {
+/** The fault settings are faults.ts's FaultRates. */
+export interface EmulatorOptions extends FaultRates {
   /** 0 = ephemeral (default) */
   port?: number;
   /** interface to bind (default 127.0.0.1; 0.0.0.0 in a container, so other containers reach it) */
@@ -34,13 +35,6 @@ export interface EmulatorOptions {
   tpm?: number;
   /** beyond it: 429 Throttling (burst) */
   maxConcurrency?: number;
-  fail5xx?: number;
-  fail429?: number;
-  cut?: number;
-  stall?: number;
-  inspectFail?: number;
-  /** when set, 429s carry Retry-After: N */
-  retryAfterS?: number;
   seed?: number;
   /** when set, any other key -> 401 (`Bearer <key>` or the raw key) */
   apiKey?: string;

@@ -16,7 +16,8 @@ export function emptyStats(): EmulatorStats {
 }
 
 export function addBilled(stats: EmulatorStats, model: string, b: Billed): void {
-  const t = (stats.billed[model] ??= { input: { text: 0, audio: 0, image: 0, video: 0 }, output: { text: 0, audio: 0, reasoning: 0 } });
+  stats.billed[model] ??= { input: { text: 0, audio: 0, image: 0, video: 0 }, output: { text: 0, audio: 0, reasoning: 0 } };
+  const t = stats.billed[model];
   for (const k of Object.keys(b.input) as (keyof Billed['input'])[]) t.input[k] += b.input[k];
   for (const k of Object.keys(b.output) as (keyof Billed['output'])[]) t.output[k] += b.output[k];
 }

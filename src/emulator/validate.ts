@@ -58,14 +58,6 @@ function refusesVoice(model: string, voice: string): boolean {
   return list.names.length >= list.documented && !list.names.includes(voice);
 }
 
-/** Size of a data: URL's payload, checked before decoding it. */
-export function checkBase64(chars: number, spec: ModelSpec): ApiError | undefined {
-  if (chars >= spec.limits.base64MaxChars) {
-    return apiErrors.invalidParameter(`The base64 data exceeds the limit of ${spec.limits.base64MaxChars} characters.`);
-  }
-  return undefined;
-}
-
 /** @param maxInputTokens a stricter ceiling than the model's (tests of the overflow path) */
 export function checkMeasured(media: readonly Measured[], billed: Billed, req: ParsedRequest, spec: ModelSpec, maxInputTokens = Infinity): ApiError | undefined {
   for (const m of media) {

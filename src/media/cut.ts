@@ -126,7 +126,7 @@ async function mergedRows(dir: string, base: string, batches: readonly SplitBatc
     if (rows.length !== b.times.length + 1) {
       throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments in batch ${k}, expected ${b.times.length + 1}`, { retryable: false });
     }
-    rows.forEach((r, i) => (i >= b.keep[0] && i <= b.keep[1] ? all.push(r) : undefined));
+    all.push(...rows.slice(b.keep[0], b.keep[1] + 1));
     await Promise.all(rows.filter((_, i) => i < b.keep[0] || i > b.keep[1]).map((r) => unlink(path.join(dir, r.name)).catch(() => undefined)));
   }
   return all;
@@ -252,7 +252,10 @@ export async function enforceLimits(source: string, enc: Encoded, plan: Plan, pi
       // All the new pieces come out of the encoded file in one more copy pass.
       const all = await splitEncoded(enc, subs.flatMap((s) => s.sub), dir, opts);
       let k = 0;
-      for (const s of subs) next[s.i] = all.slice(k, (k += s.sub.length));
+      for (const s of subs) {
+        next[s.i] = all.slice(k, k + s.sub.length);
+        k += s.sub.length;
+      }
     } else {
       // Video can only be copy-cut at keyframes: encode just that stretch again, with keyframes at the new cuts.
       for (const s of subs) {

@@ -34,7 +34,7 @@ export interface MeasureOptions extends ProbeOptions { format?: string; mediaS?:
 
 /** The caller's logger at most at debug level: commands are logged, failures become coded errors instead of warnings. */
 function quiet(log: Logger | undefined): Logger {
-  if (!log || !log.isLevelEnabled('debug')) return silentLogger;
+  if (!log?.isLevelEnabled('debug')) return silentLogger;
   return log;
 }
 
@@ -151,7 +151,7 @@ export async function measureDuration(arg: string, streamIndex: number, kind: 'a
 /** PCM durations are bytes / byte rate: exact whenever the bytes are really there (ffprobe caps them at the file size). */
 function pcmConsistent(info: MediaInfo, header: number): boolean {
   const a = info.audio[0];
-  if (!a || !a.codec.startsWith('pcm_') || !a.bitrate || !info.sizeBytes) return false;
+  if (!a?.codec.startsWith('pcm_') || !a.bitrate || !info.sizeBytes) return false;
   return (header * a.bitrate) / 8 <= info.sizeBytes + 4096;
 }
 

@@ -39,7 +39,7 @@ export function sniffWav(head: Buffer, sizeBytes: number): MediaInfo | undefined
       if (format === 0xfffe && size >= 40 && body + 26 <= head.length) format = head.readUInt16LE(body + 24);
       fmt = { format, channels: head.readUInt16LE(body + 2), rate: head.readUInt32LE(body + 4), block: head.readUInt16LE(body + 12), bits: head.readUInt16LE(body + 14) };
     } else if (id === 'data') {
-      if (!fmt || fmt.format !== 1 || fmt.bits !== 16 || fmt.channels < 1 || fmt.rate <= 0 || fmt.block !== fmt.channels * 2) return undefined;
+      if (fmt?.format !== 1 || fmt.bits !== 16 || fmt.channels < 1 || fmt.rate <= 0 || fmt.block !== fmt.channels * 2) return undefined;
       // A streamed WAV (size unknown, 0 or 0xFFFFFFFF) or a truncated one: let ffprobe measure it.
       if (size === 0 || size === 0xffffffff || body + size > sizeBytes) return undefined;
       const durationS = Math.floor(size / fmt.block) / fmt.rate;

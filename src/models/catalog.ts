@@ -165,6 +165,14 @@ const NO_VOICES: VoiceList = { names: [], closed: true, documented: 0, source: `
 
 const BASE64_MAX = 10 * MB;
 
+/** Qwen-Omni-Turbo's limits, which qwen2.5-omni-7b shares (see its entry). */
+const TURBO_LIMITS: ModelLimits = Object.freeze({
+  maxInputTokens: 30_720, maxOutputTokens: 2_048,
+  audio: { maxSeconds: 3 * 60, maxBytes: 10 * MB },
+  video: { maxSeconds: 40, maxBytes: 150 * MB, minFrames: 4, maxFrames: 80 },
+  imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
+});
+
 type SpecInput = Omit<ModelSpec, 'aliases'>;
 const spec = (s: SpecInput): ModelSpec => ({ ...s, aliases: s.names.map((n) => n.name).filter((n) => n !== s.id) });
 
@@ -225,12 +233,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     mixedMedia: false,
     voices: TURBO_VOICES,
     defaultVoice: 'Cherry',
-    limits: {
-      maxInputTokens: 30_720, maxOutputTokens: 2_048,
-      audio: { maxSeconds: 3 * 60, maxBytes: 10 * MB },
-      video: { maxSeconds: 40, maxBytes: 150 * MB, minFrames: 4, maxFrames: 80 },
-      imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
-    },
+    limits: TURBO_LIMITS,
     tokens: TURBO_TOKENS,
     prices: {
       // 004:72 gives them per thousand tokens (0.0004元 = ¥0.4 per million).
@@ -292,12 +295,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     voices: OPEN_VOICES,
     defaultVoice: 'Ethan',
     // 001:166: 32,768 context / 30,720 in / 2,048 out; media limits as turbo's (unverified).
-    limits: {
-      maxInputTokens: 30_720, maxOutputTokens: 2_048,
-      audio: { maxSeconds: 3 * 60, maxBytes: 10 * MB },
-      video: { maxSeconds: 40, maxBytes: 150 * MB, minFrames: 4, maxFrames: 80 },
-      imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
-    },
+    limits: TURBO_LIMITS,
     tokens: TURBO_TOKENS,
     prices: {},
     priceSources: {},

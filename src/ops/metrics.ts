@@ -173,7 +173,7 @@ export interface MetricsServerOptions {
   host?: string;
   metrics?: Metrics;
   /** what /healthz checks (e.g. a Redis PING); a rejection or `false` answers 503 */
-  health?: () => Promise<boolean | void> | boolean | void;
+  health?: () => unknown;
 }
 
 /** Serves GET /metrics (Prometheus text) and GET /healthz. Port 0 picks a free port. */

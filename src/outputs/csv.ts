@@ -42,9 +42,3 @@ export function costCsvRow(row: FileRow): string {
   ];
   return `${fields.map(csvField).join(',')}\n`;
 }
-
-export function renderCostCsv(rows: Iterable<FileRow>): string {
-  let out = costCsvHeader();
-  for (const r of rows) out += costCsvRow(r);
-  return out;
-}

@@ -216,10 +216,6 @@ function deadlineJson(input: ReportInput): NonNullable<ReportDoc['deadline']> {
   };
 }
 
-export function renderReportJson(doc: ReportDoc): string {
-  return `${JSON.stringify(doc, null, 2)}\n`;
-}
-
 /** One line for a terminal: "12 files: 10 succeeded, 1 failed, 1 skipped; 0.123456 USD". */
 export function reportLine(doc: ReportDoc): string {
   const c = doc.counts;

@@ -132,10 +132,6 @@ export function buildResult(input: ResultInput): ResultDoc {
   };
 }
 
-export function renderResultJson(doc: ResultDoc): string {
-  return `${JSON.stringify(doc, null, 2)}\n`;
-}
-
 export type Validation = { ok: true; doc: ResultDoc } | { ok: false; reason: string };
 
 /** Parses (when given text or bytes) and validates a result document. */

@@ -5,7 +5,7 @@ import { taskFingerprint } from '../outputs/fingerprint.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
 import { checkVoice, findModel, nameFor, protocolRefusal, servingWarning, type PriceTable } from '../models/catalog.ts';
-import { rootLogger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 import { loadPricing } from '../config/pricing.ts';
 import { resolvePrices } from '../cost/price.ts';
 import { parseLocation } from '../storage/index.ts';
@@ -132,9 +132,9 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   return spec;
 }
 
-export async function createRun(deps: { cfg: Config; runs: RunStore; queues: Queues }, req: RunRequest,
+export async function createRun(deps: { cfg: Config; log: Logger; runs: RunStore; queues: Queues }, req: RunRequest,
   opts: { enqueueScan?: boolean } = {}): Promise<RunSpec> {
-  const spec = buildRunSpec(req, deps.cfg, newRunId(), new Date(), (msg) => rootLogger().warn({ model: req.model, voice: req.voice }, msg));
+  const spec = buildRunSpec(req, deps.cfg, newRunId(), new Date(), (msg) => deps.log.warn({ model: req.model, voice: req.voice }, msg));
   await deps.runs.create(spec);
   if (opts.enqueueScan ?? true) await deps.queues.scan.add('scan', { runId: spec.runId }, { jobId: jobIds.scan(spec.runId) });
   return spec;

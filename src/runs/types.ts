@@ -37,7 +37,6 @@ export interface RunSpec {
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;
 export type FileStatus = (typeof FILE_STATUSES)[number];
-export const TERMINAL: readonly FileStatus[] = ['succeeded', 'failed', 'skipped', 'not_run'];
 
 export interface FileState {
   key: string;

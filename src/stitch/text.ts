@@ -27,10 +27,6 @@ export function words(text: string): WordToken[] {
   return out;
 }
 
-export function wordCount(text: string): number {
-  return words(text).length;
-}
-
 /** Columns on screen: East Asian wide characters take two. */
 export function displayWidth(text: string): number {
   let w = 0;

@@ -55,11 +55,6 @@ export function assertPrefix(prefix: string): string {
   return prefix;
 }
 
-/** A key relative to the source prefix, validated: the key mirrored under the destination prefix. */
-export function relativeKey(sourcePrefixKey: string): string {
-  return assertKey(sourcePrefixKey);
-}
-
 /** 'a/b.mp3' + 'json' -> 'a/b.mp3.json'; ext may be compound ('moderation.json'). */
 export function outputKey(relKey: string, ext: string): string {
   const clean = ext.replace(/^\.+/, '');

@@ -6,7 +6,7 @@
  * Order: within a directory a sub-directory sorts as `name/`, and names compare as UTF-8 bytes, which
  * makes the walk yield keys in exactly S3's ListObjectsV2 order ('a-b' before 'a/x').
  */
-import type { Dirent, BigIntStats } from 'node:fs';
+import type { BigIntStats, Dir, Dirent } from 'node:fs';
 import { opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { compareKeys } from './keys.ts';
@@ -50,7 +50,7 @@ async function classify(d: Dirent, abs: string, realRoot: string): Promise<'file
  * `relDir` is '' or ends with '/'. A missing directory yields nothing.
  */
 export async function* walkSorted(realRoot: string, absDir: string, relDir: string, namePrefix = ''): AsyncGenerator<WalkEntry> {
-  let dir;
+  let dir: Dir;
   try {
     dir = await opendir(absDir);
   } catch (err) {

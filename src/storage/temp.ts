@@ -8,6 +8,7 @@
  * whatever a caller passes (a key, a '..') stays one path segment inside the base.
  */
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,7 +60,7 @@ function isAlive(pid: number): boolean {
 export async function sweepTempDirs(opts: { base?: string; maxAgeMs?: number } = {}): Promise<number> {
   const base = tempBase(opts.base);
   const maxAgeMs = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(base, { withFileTypes: true });
   } catch {

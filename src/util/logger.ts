@@ -55,14 +55,5 @@ function redactChildBindings(logger: Logger): Logger {
   return logger;
 }
 
-let root: Logger | undefined;
-/** The process's root logger; commands call `setRootLogger` once after reading flags. */
-export function rootLogger(): Logger {
-  root ??= createLogger();
-  return root;
-}
-export function setRootLogger(logger: Logger): void {
-  root = logger;
-}
 /** A logger that writes nothing: for library code called without one (tests of pure parts). */
 export const silentLogger: Logger = pino({ level: 'silent' });

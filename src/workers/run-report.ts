@@ -2,7 +2,7 @@
 import { findModel } from '../models/catalog.ts';
 import { resolvePrices, type Cost } from '../cost/price.ts';
 import { costJson } from '../outputs/amounts.ts';
-import { renderCostCsv, costCsvHeader, costCsvRow } from '../outputs/csv.ts';
+import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
 import { failureLine } from '../outputs/failures.ts';
 import { addFileRow, buildReport, decideRunStatus, emptyTotals, type ReportDoc } from '../outputs/report.ts';
 import type { RunState } from '../runs/types.ts';

@@ -91,7 +91,10 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     const k = key('random');
     const tpm = 50_000;
     let seed = 3;
-    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rand = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const admitted: { at: number; id: string; n: number }[] = [];
     for (let t = 0; t < 240_000; t += 50 + Math.floor(rand() * 400)) {
       const n = 500 + Math.floor(rand() * 3_000);

@@ -83,8 +83,7 @@ describe('compat chat completions', () => {
       const { value, done } = await reader.read();
       if (done) break;
       buf += dec.decode(value, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
         const data = buf.slice(6, i);
         buf = buf.slice(i + 2);
         if (data === '[DONE]') continue;

@@ -31,7 +31,10 @@ describe('TokenWindow (sliding-minute token quota)', () => {
     const w = new TokenWindow(10_000);
     const admitted: { at: number; n: number }[] = [];
     let seed = 7;
-    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rand = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     for (let t = 0; t < 600_000; t += Math.floor(rand() * 500)) {
       const n = 1 + Math.floor(rand() * 900);
       if (w.admit(t, n)) admitted.push({ at: t, n });

@@ -16,7 +16,7 @@ import { probeMedia } from '../../src/media/probe.ts';
 import { detectSilences } from '../../src/media/silence.ts';
 import type { CutChunk, Plan } from '../../src/media/types.ts';
 import { MODELS } from '../../src/models/catalog.ts';
-import { OmniError } from '../../src/util/errors.ts';
+import type { OmniError } from '../../src/util/errors.ts';
 import { media, SHARED_MEDIA } from '../helpers/paths.ts';
 import { gapsOf, noiseWithGaps, videoWithGaps } from './generate.ts';
 
@@ -126,7 +126,7 @@ describe('audio: placement, overlap and re-planning', () => {
     const { chunks, plan } = await prepareChunks(f, captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase });
     expect(plan.notes.join(' ')).toMatch(/4 of 4 cuts found no silence/);
     const starts = chunks.map((c) => c.startS);
-    [0, 30, 60, 90, 120].forEach((want, i) => expect(Math.abs(starts[i] - want)).toBeLessThan(0.04));
+    for (const [i, want] of [0, 30, 60, 90, 120].entries()) expect(Math.abs(starts[i] - want)).toBeLessThan(0.04);
     expect(chunks).toHaveLength(5);
   });
 

@@ -6,7 +6,7 @@ import {
 import { childDeadlineMs, deadlinePolicy, DEFAULT_DEADLINES } from '../../src/media/deadline.ts';
 import { BATCH_MARGIN_S, encodeArgs, keyframeArg, MAX_TIMES_PER_ARG, segmentArgs, splitArgs, splitBatches } from '../../src/media/encode-args.ts';
 import type { EncodeSpec } from '../../src/media/types.ts';
-import { OmniError } from '../../src/util/errors.ts';
+import type { OmniError } from '../../src/util/errors.ts';
 
 const audio: EncodeSpec = { kind: 'audio', format: 'mp3', audioCodec: 'libmp3lame', sampleRate: 16000, channels: 1, audioBitrateKbps: 32, audioStream: 0 };
 const video: EncodeSpec = { kind: 'video', format: 'mp4', audioCodec: 'aac', sampleRate: 16000, channels: 1, audioBitrateKbps: 32, audioStream: 1, videoStream: 0,
@@ -99,7 +99,7 @@ describe('cut times never make one unbounded argument', () => {
     let kept = 0;
     const cuts = new Set<number>();
     for (const [k, b] of batches.entries()) {
-      b.times.forEach((t) => cuts.add(t));
+      for (const t of b.times) cuts.add(t);
       kept += b.keep[1] - b.keep[0] + 1;
       if (k > 0) {
         expect(b.times[0]).toBe(batches[k - 1].times.at(-1));

@@ -34,7 +34,7 @@ afterAll(async () => {
 
 const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses: '/v1', dashscope: '/api/v1' };
 
-export function endpoint(protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}): EndpointConfig {
+function endpoint(protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}): EndpointConfig {
   return {
     protocol, baseUrl: url + BASE[protocol], apiKey: KEY, authStyle: protocol === 'responses' ? 'raw' : 'bearer',
     connectTimeoutMs: 2000, firstByteTimeoutMs: 10_000, idleTimeoutMs: 10_000, ...over,

@@ -14,6 +14,7 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseWavHeader } from '../../src/models/wav.ts';
 import { createClient } from '../../src/models/client.ts';
+import type { ModelResult } from '../../src/models/types.ts';
 
 const KEY = 'test-key-memory';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -69,7 +70,7 @@ it('a 1200 s audio answer grows the heap + buffers and the RSS by under 64 MB; t
     };
     const timer = setInterval(sample, 5);
     const file = path.join(dir, 'long.wav');
-    let result;
+    let result: ModelResult;
     try {
       result = await client.complete({
         model: 'qwen3-omni-flash', prompt: 'Tell a very long story.', audioOut: { voice: 'Cherry', file },

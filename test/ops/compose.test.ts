@@ -113,7 +113,9 @@ describe('docker-compose.yml as data', () => {
 describe('compose interpolation and ordering', () => {
   it('interpolates like compose: defaults, empty vs unset, bare names, $$ and required variables', () => {
     const env = { SET: 'v', EMPTY: '' };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's ${VAR} syntax, not a template literal
     expect(interpolate('${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} ${UNSET} $SET $$SET', env)).toBe('v d  d  v $SET');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's ${VAR} syntax, not a template literal
     expect(() => interpolate('${UNSET:?set UNSET first}', env)).toThrow(/UNSET is required: set UNSET first/);
   });
 

@@ -176,7 +176,7 @@ export function startOrder(model: ComposeModel): string[][] {
   while (done.size < names.length) {
     const level = names.filter((n) => !done.has(n) && Object.keys(model.services[n].dependsOn).every((d) => done.has(d)));
     if (level.length === 0) bad(`dependency cycle among ${names.filter((n) => !done.has(n)).join(', ')}`);
-    level.forEach((n) => done.add(n));
+    for (const n of level) done.add(n);
     levels.push(level);
   }
   return levels;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addFileRow, buildReport, decideRunStatus, emptyTotals, reportLine, totalsOf, type FileRow } from '../../src/outputs/report.ts';
-import { csvField, renderCostCsv } from '../../src/outputs/csv.ts';
-import { renderFailuresJsonl } from '../../src/outputs/failures.ts';
+import { costCsvHeader, costCsvRow, csvField } from '../../src/outputs/csv.ts';
+import { failureLine } from '../../src/outputs/failures.ts';
 import type { Usage } from '../../src/models/types.ts';
 
 const usage = (audio: number, text: number): Usage => ({
@@ -71,7 +71,7 @@ describe('run report', () => {
 
 describe('cost.csv', () => {
   it('has one row per file, no total row, RFC 4180 quoting, and sums to the report', () => {
-    const csv = renderCostCsv(rows);
+    const csv = costCsvHeader() + rows.map(costCsvRow).join('');
     const lines = csv.split('\n');
     expect(lines[0]).toBe('uri,status,duration_s,chunks,requests,input_text_tokens,input_audio_tokens,input_image_tokens,input_video_tokens,output_text_tokens,output_audio_tokens,output_reasoning_tokens,cost_amount,cost_micros,currency,priced');
     expect(lines[1]).toBe('s3://b/in/a.mp3,succeeded,65.5,3,4,5,819,0,0,120,0,0,0.003500,3500,USD,true');
@@ -97,13 +97,12 @@ describe('cost.csv', () => {
 
 describe('failures.jsonl', () => {
   it('has one JSON line per failed file with uri, code and message', () => {
-    const out = renderFailuresJsonl(rows);
+    const out = rows.filter((r) => r.status === 'failed').map(failureLine).join('');
     expect(out.split('\n')).toEqual([
       '{"uri":"s3://b/in/broken.mp3","code":"media_corrupt","message":"ffprobe: invalid data\\nfound"}',
       '{"uri":"s3://b/in/half.mp3","code":"provider_error","message":"500"}',
       '',
     ]);
-    expect(renderFailuresJsonl([])).toBe('');
   });
 });
 

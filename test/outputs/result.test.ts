@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildResult, checkReusable, isReusableResult, renderResultJson, validateResultDoc, type ResultInput } from '../../src/outputs/result.ts';
+import { buildResult, checkReusable, isReusableResult, validateResultDoc, type ResultInput } from '../../src/outputs/result.ts';
 import { costFromJson, usageFromJson } from '../../src/outputs/amounts.ts';
 import type { Usage } from '../../src/models/types.ts';
 
@@ -48,7 +48,7 @@ describe('result document', () => {
 
   it('round-trips through JSON text and the schema', () => {
     const doc = buildResult(input);
-    const v = validateResultDoc(renderResultJson(doc));
+    const v = validateResultDoc(JSON.stringify(doc, null, 2));
     expect(v).toEqual({ ok: true, doc });
     expect(usageFromJson(doc.chunks[0].usage)).toEqual(usage(377, 30));
     expect(costFromJson(doc.cost)).toEqual({ amountMicros: 3254, currency: 'USD', priced: true });
@@ -69,7 +69,7 @@ describe('result document', () => {
 
 describe('isReusableResult', () => {
   const doc = buildResult(input);
-  const text = renderResultJson(doc);
+  const text = JSON.stringify(doc, null, 2);
 
   it('reuses a well-formed result for the same ETag (quoted or not) and fingerprint', () => {
     expect(isReusableResult(text, 'abc123', '0123456789abcdef')).toBe(true);

@@ -18,7 +18,10 @@ const defined = new WeakMap<Redis, Set<string>>();
 export async function runLua(redis: Redis, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
   if (keys.length !== script.numberOfKeys) throw new TypeError(`${script.name}: expected ${script.numberOfKeys} keys, got ${keys.length}`);
   let names = defined.get(redis);
-  if (!names) defined.set(redis, (names = new Set()));
+  if (!names) {
+    names = new Set();
+    defined.set(redis, names);
+  }
   if (!names.has(script.name)) {
     redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
     names.add(script.name);
