@@ -120,9 +120,12 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
 /** Reads what the decision needs, in its order: a closed or superseded file reads nothing more. */
 async function readFacts(d: InferPayload, spec: RunSpec, p: InferPorts, dst: InferStorage, resultKey: string): Promise<InferFacts> {
   const facts: InferFacts = { spec, chunk: d, pricing: p.pricing, tpm: p.tpm, canDelay: p.delay !== undefined, fileOpen: false, superseded: false };
-  if (!(facts.fileOpen = await p.runs.isFileOpen(d.runId, d.fileId))) return facts;
-  if ((facts.superseded = (await p.runs.generation(d.runId, d.fileId)) > (d.generation ?? 0))) return facts;
-  if ((facts.stop = await p.runs.stopReason(d.runId))) return facts;
+  facts.fileOpen = await p.runs.isFileOpen(d.runId, d.fileId);
+  if (!facts.fileOpen) return facts;
+  facts.superseded = (await p.runs.generation(d.runId, d.fileId)) > (d.generation ?? 0);
+  if (facts.superseded) return facts;
+  facts.stop = await p.runs.stopReason(d.runId);
+  if (facts.stop) return facts;
   const staged = await dst.getText(resultKey);
   if (staged) facts.staged = JSON.parse(staged) as ChunkResult;
   return facts;

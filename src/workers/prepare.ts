@@ -28,7 +28,7 @@ export interface PrepareResult { chunks: number; durationS: number; reason: stri
 export interface StagedFile { durationS: number; chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[] }
 
 export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promise<PrepareResult | { skipped: string }> {
-  const { runId, fileId, key } = job.data;
+  const { runId, fileId } = job.data;
   const spec = await ctx.spec(runId);
   const start = decidePrepareStart(await startFacts(job.data, ctx));
   switch (start.kind) {
@@ -63,8 +63,10 @@ export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promis
 /** Reads what decidePrepareStart needs, in its order: a closed file or a stopping run reads nothing more. */
 async function startFacts(d: PreparePayload, ctx: JobContext): Promise<PrepareStartFacts> {
   const facts: PrepareStartFacts = { fileOpen: false, flowExists: false, key: d.key, size: d.size };
-  if (!(facts.fileOpen = await isFileOpen(ctx, d.runId, d.fileId))) return facts;
-  if ((facts.stop = await ctx.runs.stopReason(d.runId))) return facts;
+  facts.fileOpen = await isFileOpen(ctx, d.runId, d.fileId);
+  if (!facts.fileOpen) return facts;
+  facts.stop = await ctx.runs.stopReason(d.runId);
+  if (facts.stop) return facts;
   // A redone job whose flow was already added (the worker died after it) has nothing left to do.
   facts.flowExists = Boolean(await ctx.queues.finalize.getJob(jobIds.finalize(d.runId, d.fileId, d.generation ?? 0)));
   return facts;

@@ -51,7 +51,11 @@ describe('the notify queue', () => {
   afterEach(async () => {
     await h?.close();
     h = undefined;
-    await new Promise<void>((r) => (server ? (server.closeAllConnections(), server.close(() => r())) : r()));
+    await new Promise<void>((r) => {
+      if (!server) return r();
+      server.closeAllConnections();
+      server.close(() => r());
+    });
     server = undefined;
   });
 

@@ -228,7 +228,7 @@ describe('the infer handler over fakes', () => {
     it('records both paid requests when the repair fails too, and a redone job does not pay for the first again', async () => {
       const f = setup({ spec: { task: 'moderate' }, answers: [{ text: 'no json' }, { text: 'still none' }, { text: verdict }] });
       await expect(runInfer(job(), f.ports)).rejects.toMatchObject({ code: expect.stringMatching(/^verdict_/) });
-      expect(f.costs.ledger.get(ledgerFile(payload) + '#0')).toMatchObject({ requests: 2 });
+      expect(f.costs.ledger.get(`${ledgerFile(payload)}#0`)).toMatchObject({ requests: 2 });
       expect(f.storage.text(resultKey)).toBeUndefined();
       // the retry loads the staged first answer and sends only the repair
       expect(await runInfer(job({}, 1), f.ports)).toEqual({ chunk: 0, requests: 2, reused: false });
