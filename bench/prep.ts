@@ -70,11 +70,25 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; cpuS: numbe
 
 /** Speech-like stereo 44.1 kHz audio: pink noise and a tone, with pauses of 0.4-1.2 s at irregular intervals. */
 async function generate(file: string, seconds: number): Promise<void> {
-  const gate = "if(lt(mod(t,7.3),0.6)+lt(mod(t,17.9),1.2)+lt(mod(t,29.3),0.4),0,1)";
-  await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `anoisesrc=r=44100:a=0.25:c=pink:d=${seconds}`,
-    '-f', 'lavfi', '-i', `sine=f=220:r=44100:d=${seconds}`,
-    '-filter_complex', `[0][1]amix=inputs=2,volume='${gate}':eval=frame,pan=stereo|c0=c0|c1=0.9*c0`,
-    '-c:a', 'pcm_s16le', '-y', file]);
+  const gate = 'if(lt(mod(t,7.3),0.6)+lt(mod(t,17.9),1.2)+lt(mod(t,29.3),0.4),0,1)';
+  await runFfmpeg([
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `anoisesrc=r=44100:a=0.25:c=pink:d=${seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=f=220:r=44100:d=${seconds}`,
+    '-filter_complex',
+    `[0][1]amix=inputs=2,volume='${gate}':eval=frame,pan=stereo|c0=c0|c1=0.9*c0`,
+    '-c:a',
+    'pcm_s16le',
+    '-y',
+    file,
+  ]);
 }
 
 export async function runPrep(opts: { quick: boolean }): Promise<Record<string, unknown>> {
@@ -110,8 +124,11 @@ export async function runPrep(opts: { quick: boolean }): Promise<Record<string, 
       const times = chunks.slice(1).map((c) => c.startS + delayS);
       await rm(path.join(root, 'bare'), { recursive: true, force: true });
       await mkdir(path.join(root, 'bare'));
-      const b = await measure(() => runFfmpeg(['-v', 'error', '-nostats', ...encodeArgs(`file:${src}`, plan.encode),
-        ...segmentArgs(plan.encode, times, 'seg-%05d.mp3', 'list.csv')], { cwd: path.join(root, 'bare') }));
+      const b = await measure(() =>
+        runFfmpeg(['-v', 'error', '-nostats', ...encodeArgs(`file:${src}`, plan.encode), ...segmentArgs(plan.encode, times, 'seg-%05d.mp3', 'list.csv')], {
+          cwd: path.join(root, 'bare'),
+        }),
+      );
       bareAll.push(round(b.cpuS));
       if (!bare || b.cpuS < bare.cpuS) bare = b;
     }
@@ -133,8 +150,23 @@ export async function runPrep(opts: { quick: boolean }): Promise<Record<string, 
       encode: `${plan.encode.format} ${plan.encode.sampleRate} Hz mono ${plan.encode.audioBitrateKbps} kbps`,
       chunks: chunks.length,
       rounds: { ours: oursAll, bare: bareAll },
-      ours: { cpuS: round(ours.cpuS), childCpuS: round(ours.childCpuS), selfCpuS: round(ours.selfCpuS), wallS: round(ours.wallS), bytes: ourBytes, childPeakRssMb: mb(ours.childPeakKb) },
-      bare: { cpuS: round(bare.cpuS), childCpuS: round(bare.childCpuS), selfCpuS: round(bare.selfCpuS), wallS: round(bare.wallS), bytes: bareBytes, segments: bareFiles.length, childPeakRssMb: mb(bare.childPeakKb) },
+      ours: {
+        cpuS: round(ours.cpuS),
+        childCpuS: round(ours.childCpuS),
+        selfCpuS: round(ours.selfCpuS),
+        wallS: round(ours.wallS),
+        bytes: ourBytes,
+        childPeakRssMb: mb(ours.childPeakKb),
+      },
+      bare: {
+        cpuS: round(bare.cpuS),
+        childCpuS: round(bare.childCpuS),
+        selfCpuS: round(bare.selfCpuS),
+        wallS: round(bare.wallS),
+        bytes: bareBytes,
+        segments: bareFiles.length,
+        childPeakRssMb: mb(bare.childPeakKb),
+      },
       nodePeakRssMb: mb(process.resourceUsage().maxRSS),
       cpus: os.cpus().length,
       node: process.version,

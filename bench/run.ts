@@ -30,7 +30,12 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export async function runSuite(registry: Record<string, () => Promise<Scenario>>, resultsDir: string, argv: readonly string[], quickDir = resultsDir): Promise<number> {
+export async function runSuite(
+  registry: Record<string, () => Promise<Scenario>>,
+  resultsDir: string,
+  argv: readonly string[],
+  quickDir = resultsDir,
+): Promise<number> {
   const { names, quick, json } = parseArgs(argv, Object.keys(registry));
   const say = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
   const stop = async (sig: string) => {

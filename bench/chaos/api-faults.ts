@@ -32,20 +32,35 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const stats = h.emulator.stats();
     const faults = stats.faults;
     const kinds = (...k: string[]) => k.reduce((n, x) => n + (faults[x] ?? 0), 0);
-    return result('api-faults', 'files_succeeded_fraction', [
-      check('succeeded_fraction', state.counts.succeeded / files, '==', 1),
-      check('results', outputs.results, '==', files),
-      check('results_with_text_twice', outputs.textTwice.length + outputs.badChunks.length, '==', 0),
-      check('faults_5xx', kinds('server_error', 'unavailable'), '>=', 1),
-      check('faults_429', kinds('rate_limit', 'rate_limit_retry_after'), '>=', 1),
-      check('faults_cut', kinds('cut'), '>=', 1),
-      check('faults_stall', kinds('stall'), '>=', 1),
-      check('billed_minus_ledger_tokens', ledger.diff, '==', 0),
-      check('ledger_chunks_vs_result_chunks', ledger.ledgerChunks - outputs.chunks, '==', 0),
-    ], {
-      files, chunks: outputs.chunks, status: state.status, failures: await h.failures(runId), faults, byStatus: stats.byStatus,
-      requests: stats.requests, completed: stats.completed, retries: state.counts.retries, ledger, wallS: round((state.endedAtMs - t0) / 1000, 1),
-      textTwice: outputs.textTwice.slice(0, 5),
-    }, opts.quick);
+    return result(
+      'api-faults',
+      'files_succeeded_fraction',
+      [
+        check('succeeded_fraction', state.counts.succeeded / files, '==', 1),
+        check('results', outputs.results, '==', files),
+        check('results_with_text_twice', outputs.textTwice.length + outputs.badChunks.length, '==', 0),
+        check('faults_5xx', kinds('server_error', 'unavailable'), '>=', 1),
+        check('faults_429', kinds('rate_limit', 'rate_limit_retry_after'), '>=', 1),
+        check('faults_cut', kinds('cut'), '>=', 1),
+        check('faults_stall', kinds('stall'), '>=', 1),
+        check('billed_minus_ledger_tokens', ledger.diff, '==', 0),
+        check('ledger_chunks_vs_result_chunks', ledger.ledgerChunks - outputs.chunks, '==', 0),
+      ],
+      {
+        files,
+        chunks: outputs.chunks,
+        status: state.status,
+        failures: await h.failures(runId),
+        faults,
+        byStatus: stats.byStatus,
+        requests: stats.requests,
+        completed: stats.completed,
+        retries: state.counts.retries,
+        ledger,
+        wallS: round((state.endedAtMs - t0) / 1000, 1),
+        textTwice: outputs.textTwice.slice(0, 5),
+      },
+      opts.quick,
+    );
   });
 }

@@ -17,7 +17,15 @@ import { makeAudio } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 
 /** Failure codes that name the problem (anything else, e.g. an internal error, fails the scenario). */
-const SPECIFIC = new Set(['media_unreadable', 'media_empty', 'media_too_short', 'media_no_audio', 'storage_invalid_key', 'storage_not_found', 'plan_impossible']);
+const SPECIFIC = new Set([
+  'media_unreadable',
+  'media_empty',
+  'media_too_short',
+  'media_no_audio',
+  'storage_invalid_key',
+  'storage_not_found',
+  'plan_impossible',
+]);
 
 const GENERATED_FAILURES: Record<string, string> = {
   'gen/empty.mp3': 'media_empty',
@@ -25,7 +33,12 @@ const GENERATED_FAILURES: Record<string, string> = {
   'gen/text.wav': 'media_unreadable',
 };
 
-interface Row { key: string; status: string; code?: string; chunks?: number }
+interface Row {
+  key: string;
+  status: string;
+  code?: string;
+  chunks?: number;
+}
 
 async function rows(h: Harness, runId: string): Promise<Row[]> {
   const out: Row[] = [];
@@ -85,19 +98,34 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const runB = await h.createRun({ source: src, destination: path.join(h.tmp, 'out-b'), task: 'caption', manifest });
     const b = await h.waitRun(runB, { timeoutMs: 300_000, pollMs: 250 });
     const rowsB = await rows(h, runB);
-    const wrongB = judge(rowsB, { [`names/../${goodKey}`]: 'storage_invalid_key', 'names/./a..b.flac': 'storage_invalid_key', 'gone/missing.mp3': 'storage_not_found' });
+    const wrongB = judge(rowsB, {
+      [`names/../${goodKey}`]: 'storage_invalid_key',
+      'names/./a..b.flac': 'storage_invalid_key',
+      'gone/missing.mp3': 'storage_not_found',
+    });
 
-    return result('bad-inputs', 'rows_not_as_expected', [
-      check('rows_not_as_expected', wrongA.length + wrongB.length, '==', 0),
-      check('listing_run_rows', rowsA.length, '==', listed),
-      check('listing_run_counts_add_up', a.counts.succeeded + a.counts.failed, '==', a.counts.total),
-      check('manifest_run_rows', rowsB.length, '==', entries.length),
-      check('silence_3h_chunks', silence?.chunks ?? 0, '>=', 360),
-    ], {
-      listing: { status: a.status, counts: { total: a.counts.total, succeeded: a.counts.succeeded, failed: a.counts.failed }, failures: await h.failures(runA),
-        wallS: round((a.endedAtMs - t0) / 1000, 1), silence3h: silence },
-      manifest: { status: b.status, stopMessage: b.stopMessage, rows: rowsB },
-      wrong: [...wrongA, ...wrongB].slice(0, 20),
-    }, opts.quick);
+    return result(
+      'bad-inputs',
+      'rows_not_as_expected',
+      [
+        check('rows_not_as_expected', wrongA.length + wrongB.length, '==', 0),
+        check('listing_run_rows', rowsA.length, '==', listed),
+        check('listing_run_counts_add_up', a.counts.succeeded + a.counts.failed, '==', a.counts.total),
+        check('manifest_run_rows', rowsB.length, '==', entries.length),
+        check('silence_3h_chunks', silence?.chunks ?? 0, '>=', 360),
+      ],
+      {
+        listing: {
+          status: a.status,
+          counts: { total: a.counts.total, succeeded: a.counts.succeeded, failed: a.counts.failed },
+          failures: await h.failures(runA),
+          wallS: round((a.endedAtMs - t0) / 1000, 1),
+          silence3h: silence,
+        },
+        manifest: { status: b.status, stopMessage: b.stopMessage, rows: rowsB },
+        wrong: [...wrongA, ...wrongB].slice(0, 20),
+      },
+      opts.quick,
+    );
   });
 }

@@ -49,7 +49,9 @@ function processesWith(needle: string): string[] {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
       if (cmd.includes(needle)) out.push(`${pid}: ${cmd.slice(0, 200)}`);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -68,7 +70,11 @@ async function canaryShare(file: string): Promise<number> {
   }
 }
 
-interface Recorded { requests: number; payloads: string[]; urlMedia: string[] }
+interface Recorded {
+  requests: number;
+  payloads: string[];
+  urlMedia: string[];
+}
 
 /** Every base64 data URL in a parsed JSON body (audio and video go as `data:;base64,`, with no media type). */
 function dataUrls(v: unknown, out: string[] = []): string[] {
@@ -107,7 +113,9 @@ async function startRecordingProxy(upstream: string, dir: string): Promise<{ url
             await writeFile(file, Buffer.from(d.slice(d.indexOf(',') + 1), 'base64'));
           }
           rec.urlMedia.push(...mediaUrls(json));
-        } catch { /* not JSON: forwarded as it is */ }
+        } catch {
+          /* not JSON: forwarded as it is */
+        }
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
         const r = await fetch(`${upstream}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
@@ -119,111 +127,153 @@ async function startRecordingProxy(upstream: string, dir: string): Promise<{ url
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, rec, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    rec,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const canaryServer = await startCanaryServer();
   try {
-    return await withHarness({ name: 'hostile', emulator: { latencyMs: 0 }, scanSecrets: true, env: { OMNIBATCH_MAX_DOWNLOAD_BYTES: String(CAP_BYTES) } }, async (h) => {
-      const cacheDir = process.env.OMNIBATCH_HOSTILE_CACHE ?? path.join(os.tmpdir(), 'omnibatch-hostile-cache');
-      const tb = Date.now();
-      const corpus = await buildHostileCorpus(path.join(h.tmp, 'corpus'), { keyUrl: `${canaryServer.url}/key`, hugeFrame: cacheDir, maxDownloadBytes: CAP_BYTES });
-      const src = corpus.source;
-      const normal = [
-        await makeSpeech(path.join(src, 'normal', 'talk-1.mp3'), 12, 1),
-        await makeSpeech(path.join(src, 'normal', 'talk-2.wav'), 8, 2, { ext: 'wav' }),
-        path.join(src, 'normal', 'tone-440.flac'),
-        path.join(src, 'normal', 'tone-660.m4a'),
-        await makeVideo(path.join(src, 'normal', 'clip.mkv'), 6, { kbps: 600, width: 320, height: 240 }),
-      ];
-      await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=f=440:r=${RATE}:d=5`, '-c:a', 'flac', '-y', `file:${normal[2]}`]);
-      await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=f=660:r=${RATE}:d=4`, '-c:a', 'aac', '-b:a', '48k', '-y', `file:${normal[3]}`]);
-      const normalKeys = normal.map((f) => path.relative(src, f));
-      const buildS = (Date.now() - tb) / 1000;
+    return await withHarness(
+      { name: 'hostile', emulator: { latencyMs: 0 }, scanSecrets: true, env: { OMNIBATCH_MAX_DOWNLOAD_BYTES: String(CAP_BYTES) } },
+      async (h) => {
+        const cacheDir = process.env.OMNIBATCH_HOSTILE_CACHE ?? path.join(os.tmpdir(), 'omnibatch-hostile-cache');
+        const tb = Date.now();
+        const corpus = await buildHostileCorpus(path.join(h.tmp, 'corpus'), {
+          keyUrl: `${canaryServer.url}/key`,
+          hugeFrame: cacheDir,
+          maxDownloadBytes: CAP_BYTES,
+        });
+        const src = corpus.source;
+        const normal = [
+          await makeSpeech(path.join(src, 'normal', 'talk-1.mp3'), 12, 1),
+          await makeSpeech(path.join(src, 'normal', 'talk-2.wav'), 8, 2, { ext: 'wav' }),
+          path.join(src, 'normal', 'tone-440.flac'),
+          path.join(src, 'normal', 'tone-660.m4a'),
+          await makeVideo(path.join(src, 'normal', 'clip.mkv'), 6, { kbps: 600, width: 320, height: 240 }),
+        ];
+        await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=f=440:r=${RATE}:d=5`, '-c:a', 'flac', '-y', `file:${normal[2]}`]);
+        await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=f=660:r=${RATE}:d=4`, '-c:a', 'aac', '-b:a', '48k', '-y', `file:${normal[3]}`]);
+        const normalKeys = normal.map((f) => path.relative(src, f));
+        const buildS = (Date.now() - tb) / 1000;
 
-      // The detector finds the canary where it is (a copy, so the planted one keeps its old access time) and
-      // nowhere in the normal files.
-      await mkdir(path.join(h.tmp, 'control'), { recursive: true });
-      const control = await writeCanaryTone(path.join(h.tmp, 'control'), 'control');
-      const controlShare = await canaryShare(control);
-      const normalShares = await Promise.all(normal.map((f) => canaryShare(f)));
-      const canaryAtime = (await stat(corpus.canary)).atimeMs;
+        // The detector finds the canary where it is (a copy, so the planted one keeps its old access time) and
+        // nowhere in the normal files.
+        await mkdir(path.join(h.tmp, 'control'), { recursive: true });
+        const control = await writeCanaryTone(path.join(h.tmp, 'control'), 'control');
+        const controlShare = await canaryShare(control);
+        const normalShares = await Promise.all(normal.map((f) => canaryShare(f)));
+        const canaryAtime = (await stat(corpus.canary)).atimeMs;
 
-      const proxy = await startRecordingProxy(h.emulator.url, path.join(h.tmp, 'recorded'));
-      h.onClose(() => proxy.close());
-      const w = h.spawnWorker([], { OMNI_BASE_URL: `${proxy.url}/compatible-mode/v1` });
-      const mem = watchMemory(w.pid, 100);
-      await sleep(2500);
-      const t0 = Date.now();
-      const out = path.join(h.tmp, 'out');
-      // include '**': the extension-less playlist is listed too (a default listing skips names without a media extension)
-      const runId = await h.createRun({ source: src, destination: out, task: 'moderate', include: ['**'] });
-      const state = await h.waitRun(runId, { timeoutMs: 600_000, pollMs: 250 });
-      const wallS = (state.endedAtMs - t0) / 1000;
-      const leftAtEnd = processesWith(h.tmp);
-      const m = await mem.stop();
-      await h.stopWorker(w, 'SIGTERM');
-      await sleep(500);
-      const leftAfterStop = processesWith(h.tmp);
+        const proxy = await startRecordingProxy(h.emulator.url, path.join(h.tmp, 'recorded'));
+        h.onClose(() => proxy.close());
+        const w = h.spawnWorker([], { OMNI_BASE_URL: `${proxy.url}/compatible-mode/v1` });
+        const mem = watchMemory(w.pid, 100);
+        await sleep(2500);
+        const t0 = Date.now();
+        const out = path.join(h.tmp, 'out');
+        // include '**': the extension-less playlist is listed too (a default listing skips names without a media extension)
+        const runId = await h.createRun({ source: src, destination: out, task: 'moderate', include: ['**'] });
+        const state = await h.waitRun(runId, { timeoutMs: 600_000, pollMs: 250 });
+        const wallS = (state.endedAtMs - t0) / 1000;
+        const leftAtEnd = processesWith(h.tmp);
+        const m = await mem.stop();
+        await h.stopWorker(w, 'SIGTERM');
+        await sleep(500);
+        const leftAfterStop = processesWith(h.tmp);
 
-      const rows: Record<string, { status: string; code?: string }> = {};
-      for await (const [, f] of h.ctx.runs.files(runId)) rows[f.key] = { status: f.status, code: f.code };
-      const wrong: string[] = [];
-      for (const e of corpus.entries) {
-        const r = rows[e.key];
-        const got = r ? `${r.status} ${r.code ?? ''}`.trim() : 'not listed';
-        if (!r || r.status !== e.expect.status || (e.expect.code && r.code !== e.expect.code)) wrong.push(`${e.kind}: expected ${e.expect.status} ${e.expect.code ?? ''}, got ${got}`);
-      }
-      const normalOk = normalKeys.filter((k) => rows[k]?.status === 'succeeded').length;
-      for (const k of normalKeys) if (rows[k]?.status !== 'succeeded') wrong.push(`${k}: expected succeeded, got ${rows[k]?.status ?? 'not listed'} ${rows[k]?.code ?? ''}`);
-      const expectedRows = corpus.entries.length + normal.length;
+        const rows: Record<string, { status: string; code?: string }> = {};
+        for await (const [, f] of h.ctx.runs.files(runId)) rows[f.key] = { status: f.status, code: f.code };
+        const wrong: string[] = [];
+        for (const e of corpus.entries) {
+          const r = rows[e.key];
+          const got = r ? `${r.status} ${r.code ?? ''}`.trim() : 'not listed';
+          if (!r || r.status !== e.expect.status || (e.expect.code && r.code !== e.expect.code))
+            wrong.push(`${e.kind}: expected ${e.expect.status} ${e.expect.code ?? ''}, got ${got}`);
+        }
+        const normalOk = normalKeys.filter((k) => rows[k]?.status === 'succeeded').length;
+        for (const k of normalKeys)
+          if (rows[k]?.status !== 'succeeded') wrong.push(`${k}: expected succeeded, got ${rows[k]?.status ?? 'not listed'} ${rows[k]?.code ?? ''}`);
+        const expectedRows = corpus.entries.length + normal.length;
 
-      const steer = corpus.entries.find((e) => e.kind === 'verdict_steering')!;
-      const verdict = JSON.parse(await readFile(path.join(out, `${steer.key}.moderation.json`), 'utf8').catch(() => '{}')) as
-        { flagged?: boolean; needs_review?: boolean; chunks?: { answers?: string[] }[] };
-      const steered = (verdict.chunks?.[0]?.answers?.[0] ?? '').includes('{"flagged": false}');
+        const steer = corpus.entries.find((e) => e.kind === 'verdict_steering')!;
+        const verdict = JSON.parse(await readFile(path.join(out, `${steer.key}.moderation.json`), 'utf8').catch(() => '{}')) as {
+          flagged?: boolean;
+          needs_review?: boolean;
+          chunks?: { answers?: string[] }[];
+        };
+        const steered = (verdict.chunks?.[0]?.answers?.[0] ?? '').includes('{"flagged": false}');
 
-      const shares = await Promise.all(proxy.rec.payloads.map((f) => canaryShare(f)));
-      const carrying = shares.filter((s) => s > TONE_SHARE).length;
-      const emulatorRequests = h.emulator.stats().requests;
-      const canaryAtimeAfter = (await stat(corpus.canary)).atimeMs;
+        const shares = await Promise.all(proxy.rec.payloads.map((f) => canaryShare(f)));
+        const carrying = shares.filter((s) => s > TONE_SHARE).length;
+        const emulatorRequests = h.emulator.stats().requests;
+        const canaryAtimeAfter = (await stat(corpus.canary)).atimeMs;
 
-      return result('hostile', 'hostile_files_not_as_expected', [
-        check('hostile_files_not_as_expected', wrong.length, '==', 0),
-        check('run_finished', ['completed', 'completed_with_failures'].includes(state.status) ? 1 : 0, '==', 1),
-        check('rows', Object.keys(rows).length, '==', expectedRows),
-        check('normal_files_succeeded', normalOk, '==', normal.length),
-        check('steering_true_verdict_flagged', verdict.flagged === true && verdict.needs_review === true ? 1 : 0, '==', 1),
-        check('requests_carrying_canary_audio', carrying, '==', 0),
-        // the proxy saw the media (at least one payload per file that succeeded), so the check above is not vacuous
-        check('media_payloads_inspected', proxy.rec.payloads.length, '>=', normal.length + 1),
-        check('canary_detector_finds_canary', controlShare > TONE_SHARE ? 1 : 0, '==', 1),
-        check('canary_detector_false_positives_on_normal_files', normalShares.filter((s) => s > TONE_SHARE).length, '==', 0),
-        check('canary_file_read', canaryAtimeAfter === canaryAtime && canaryAtime === CANARY_ATIME.getTime() ? 0 : 1, '==', 0),
-        check('canary_server_hits', canaryServer.hits(), '==', 0),
-        check('requests_not_through_proxy', emulatorRequests - proxy.rec.requests, '==', 0),
-        check('media_given_by_url', proxy.rec.urlMedia.length, '==', 0),
-        check('processes_left_at_run_end', leftAtEnd.length, '==', 0),
-        check('processes_left_after_worker_stop', leftAfterStop.length, '==', 0),
-        check('worker_peak_rss_mb', m.peakMb, '<=', 300),
-      ], {
-        status: state.status,
-        counts: { total: state.counts.total, succeeded: state.counts.succeeded, failed: state.counts.failed },
-        wallS: round(wallS, 1),
-        corpusBuildS: round(buildS, 1),
-        hostile: Object.fromEntries(corpus.entries.map((e) => [e.kind, { key: e.key.length > 40 ? `${e.key.slice(0, 12)}...(${Buffer.byteLength(e.key)} bytes)` : e.key, expected: e.expect.code ?? e.expect.status, got: rows[e.key] }])),
-        normal: Object.fromEntries(normalKeys.map((k) => [k, rows[k]])),
-        steering: { flagged: verdict.flagged, needsReview: verdict.needs_review, dictatedJsonInAnswer: steered },
-        requests: { emulator: emulatorRequests, proxied: proxy.rec.requests, mediaPayloads: proxy.rec.payloads.length,
-          maxCanaryShare: round(Math.max(0, ...shares), 4), controlCanaryShare: round(controlShare, 4), maxNormalFileShare: round(Math.max(0, ...normalShares), 4) },
-        canaryServer: { hits: canaryServer.hits(), paths: canaryServer.paths.slice(0, 10) },
-        processes: { atRunEnd: leftAtEnd.slice(0, 10), afterStop: leftAfterStop.slice(0, 10) },
-        workerPeakRssMb: m.peakMb, childPeakRssMb: m.childPeakMb,
-        failures: await h.failures(runId),
-        wrong,
-      }, opts.quick);
-    });
+        return result(
+          'hostile',
+          'hostile_files_not_as_expected',
+          [
+            check('hostile_files_not_as_expected', wrong.length, '==', 0),
+            check('run_finished', ['completed', 'completed_with_failures'].includes(state.status) ? 1 : 0, '==', 1),
+            check('rows', Object.keys(rows).length, '==', expectedRows),
+            check('normal_files_succeeded', normalOk, '==', normal.length),
+            check('steering_true_verdict_flagged', verdict.flagged === true && verdict.needs_review === true ? 1 : 0, '==', 1),
+            check('requests_carrying_canary_audio', carrying, '==', 0),
+            // the proxy saw the media (at least one payload per file that succeeded), so the check above is not vacuous
+            check('media_payloads_inspected', proxy.rec.payloads.length, '>=', normal.length + 1),
+            check('canary_detector_finds_canary', controlShare > TONE_SHARE ? 1 : 0, '==', 1),
+            check('canary_detector_false_positives_on_normal_files', normalShares.filter((s) => s > TONE_SHARE).length, '==', 0),
+            check('canary_file_read', canaryAtimeAfter === canaryAtime && canaryAtime === CANARY_ATIME.getTime() ? 0 : 1, '==', 0),
+            check('canary_server_hits', canaryServer.hits(), '==', 0),
+            check('requests_not_through_proxy', emulatorRequests - proxy.rec.requests, '==', 0),
+            check('media_given_by_url', proxy.rec.urlMedia.length, '==', 0),
+            check('processes_left_at_run_end', leftAtEnd.length, '==', 0),
+            check('processes_left_after_worker_stop', leftAfterStop.length, '==', 0),
+            check('worker_peak_rss_mb', m.peakMb, '<=', 300),
+          ],
+          {
+            status: state.status,
+            counts: { total: state.counts.total, succeeded: state.counts.succeeded, failed: state.counts.failed },
+            wallS: round(wallS, 1),
+            corpusBuildS: round(buildS, 1),
+            hostile: Object.fromEntries(
+              corpus.entries.map((e) => [
+                e.kind,
+                {
+                  key: e.key.length > 40 ? `${e.key.slice(0, 12)}...(${Buffer.byteLength(e.key)} bytes)` : e.key,
+                  expected: e.expect.code ?? e.expect.status,
+                  got: rows[e.key],
+                },
+              ]),
+            ),
+            normal: Object.fromEntries(normalKeys.map((k) => [k, rows[k]])),
+            steering: { flagged: verdict.flagged, needsReview: verdict.needs_review, dictatedJsonInAnswer: steered },
+            requests: {
+              emulator: emulatorRequests,
+              proxied: proxy.rec.requests,
+              mediaPayloads: proxy.rec.payloads.length,
+              maxCanaryShare: round(Math.max(0, ...shares), 4),
+              controlCanaryShare: round(controlShare, 4),
+              maxNormalFileShare: round(Math.max(0, ...normalShares), 4),
+            },
+            canaryServer: { hits: canaryServer.hits(), paths: canaryServer.paths.slice(0, 10) },
+            processes: { atRunEnd: leftAtEnd.slice(0, 10), afterStop: leftAfterStop.slice(0, 10) },
+            workerPeakRssMb: m.peakMb,
+            childPeakRssMb: m.childPeakMb,
+            failures: await h.failures(runId),
+            wrong,
+          },
+          opts.quick,
+        );
+      },
+    );
   } finally {
     await canaryServer.close();
   }

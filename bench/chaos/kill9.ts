@@ -24,7 +24,6 @@ const MODEL = 'qwen3-omni-30b-a3b-captioner';
 const KILLS = 10;
 const INFER_PER_WORKER = 6;
 
-
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const rand = rng(20261123);
   return withHarness({ name: 'kill9', emulator: { latencyMs: 500 }, scanSecrets: true, env: { OMNIBATCH_LOCK_MS: '3000', LOG_LEVEL: 'debug' } }, async (h) => {
@@ -51,7 +50,12 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       if (state?.status !== 'running') break;
       const victim = live.splice(Math.floor(rand() * live.length), 1)[0];
       await h.stopWorker(victim, 'SIGKILL');
-      kills.push({ atS: round((Date.now() - t0) / 1000, 2), pid: victim.pid, status: `${state.counts.terminal}/${state.counts.total} done`, requests: h.emulator.stats().requests });
+      kills.push({
+        atS: round((Date.now() - t0) / 1000, 2),
+        pid: victim.pid,
+        status: `${state.counts.terminal}/${state.counts.total} done`,
+        requests: h.emulator.stats().requests,
+      });
       live.push(h.spawnWorker(args));
     }
     const state = await h.waitRun(runId, { timeoutMs: 600_000, pollMs: 250 });
@@ -59,22 +63,37 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const ledger = await ledgerVsBilling(h, runId, MODEL);
     // Requests the emulator completed beyond one per chunk: each one a response lost to a kill, then redone.
     const redone = ledger.completed - outputs.chunks;
-    return result('kill-9', 'files_succeeded_fraction', [
-      check('succeeded_fraction', state.counts.succeeded / files, '==', 1),
-      check('kills_mid_run', kills.length, '==', KILLS),
-      check('results', outputs.results, '==', files),
-      check('results_with_text_twice', outputs.textTwice.length + outputs.badChunks.length, '==', 0),
-      check('staging_left', outputs.staging, '==', 0),
-      check('ledger_chunks_vs_result_chunks', ledger.ledgerChunks - outputs.chunks, '==', 0),
-      check('redone_completed_requests_min', redone, '>=', 0),
-      check('redone_completed_requests_max', redone, '<=', kills.length * INFER_PER_WORKER),
-      check('billed_minus_ledger_tokens_min', ledger.diff, '>=', 0),
-      check('billed_minus_ledger_tokens_max', ledger.diff, '<=', redone * outputs.maxChunkAudioTokens),
-    ], {
-      files, chunks: outputs.chunks, kills, status: state.status, failures: await h.failures(runId),
-      ledger, redoneCompletedRequests: redone, maxChunkAudioTokens: outputs.maxChunkAudioTokens,
-      emulator: { requests: h.emulator.stats().requests, completed: h.emulator.stats().completed, byStatus: h.emulator.stats().byStatus },
-      textTwice: outputs.textTwice.slice(0, 5), stagingLeft: outputs.stagingKeys, retries: state.counts.retries, wallS: round((state.endedAtMs - t0) / 1000, 1),
-    }, opts.quick);
+    return result(
+      'kill-9',
+      'files_succeeded_fraction',
+      [
+        check('succeeded_fraction', state.counts.succeeded / files, '==', 1),
+        check('kills_mid_run', kills.length, '==', KILLS),
+        check('results', outputs.results, '==', files),
+        check('results_with_text_twice', outputs.textTwice.length + outputs.badChunks.length, '==', 0),
+        check('staging_left', outputs.staging, '==', 0),
+        check('ledger_chunks_vs_result_chunks', ledger.ledgerChunks - outputs.chunks, '==', 0),
+        check('redone_completed_requests_min', redone, '>=', 0),
+        check('redone_completed_requests_max', redone, '<=', kills.length * INFER_PER_WORKER),
+        check('billed_minus_ledger_tokens_min', ledger.diff, '>=', 0),
+        check('billed_minus_ledger_tokens_max', ledger.diff, '<=', redone * outputs.maxChunkAudioTokens),
+      ],
+      {
+        files,
+        chunks: outputs.chunks,
+        kills,
+        status: state.status,
+        failures: await h.failures(runId),
+        ledger,
+        redoneCompletedRequests: redone,
+        maxChunkAudioTokens: outputs.maxChunkAudioTokens,
+        emulator: { requests: h.emulator.stats().requests, completed: h.emulator.stats().completed, byStatus: h.emulator.stats().byStatus },
+        textTwice: outputs.textTwice.slice(0, 5),
+        stagingLeft: outputs.stagingKeys,
+        retries: state.counts.retries,
+        wallS: round((state.endedAtMs - t0) / 1000, 1),
+      },
+      opts.quick,
+    );
   });
 }

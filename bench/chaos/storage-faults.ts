@@ -35,7 +35,12 @@ function normalized(json: string): unknown {
   return doc;
 }
 
-async function runOnce(h: Harness, endpoint: string, dest: string, s3env: Record<string, string>): Promise<{ runId: string; state: Awaited<ReturnType<Harness['waitRun']>> }> {
+async function runOnce(
+  h: Harness,
+  endpoint: string,
+  dest: string,
+  s3env: Record<string, string>,
+): Promise<{ runId: string; state: Awaited<ReturnType<Harness['waitRun']>> }> {
   const w = h.spawnWorker(['--infer-concurrency', '8'], { ...s3env, S3_ENDPOINT: endpoint });
   await sleep(2500);
   const runId = await h.createRun({ source: 's3://media/in/', destination: dest, task: 'caption' });
@@ -56,7 +61,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const clips = await distinctClips(path.join(h.tmp, 't'), 8, { seconds: 5, ext: 'mp3', rate: 16_000, channels: 1, kbps: 64 });
     const wavs = await distinctClips(path.join(h.tmp, 'tw'), 2, { seconds: 8, ext: 'wav', rate: 44_100, channels: 2 });
     const long = await makeAudio(path.join(h.tmp, 't', 'long.flac'), { seconds: 75, ext: 'flac', rate: 22_050, kind: 'speech' });
-    const keys = [...await replicate(clips, 40, local, 'a'), ...await replicate(wavs, 10, local, 'b'), ...await replicate([long], 5, local, 'c')];
+    const keys = [...(await replicate(clips, 40, local, 'a')), ...(await replicate(wavs, 10, local, 'b')), ...(await replicate([long], 5, local, 'c'))];
     for (const k of keys) await direct.upload(await readFile(path.join(local, k)), `in/${k}`);
     const files = keys.length;
 
@@ -83,27 +88,45 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     for (const [k, o] of outObjs) {
       const mine = await bytesOf(direct, `out/${k}`, tmp);
       if (o.etag.replace(/"/g, '') !== createHash('md5').update(mine).digest('hex')) badEtag.push(k);
-      if (!refObjs.has(k)) { differing.push(`${k}: not in the clean run`); continue; }
+      if (!refObjs.has(k)) {
+        differing.push(`${k}: not in the clean run`);
+        continue;
+      }
       const theirs = await bytesOf(direct, `ref/${k}`, tmp);
-      const same = k.endsWith('.json') ? JSON.stringify(normalized(mine.toString('utf8'))) === JSON.stringify(normalized(theirs.toString('utf8'))) : mine.equals(theirs);
+      const same = k.endsWith('.json')
+        ? JSON.stringify(normalized(mine.toString('utf8'))) === JSON.stringify(normalized(theirs.toString('utf8')))
+        : mine.equals(theirs);
       if (!same) differing.push(k);
     }
     for (const k of refObjs.keys()) if (!outObjs.has(k)) differing.push(`${k}: missing`);
     let staging = 0;
     for await (const _ of direct.list('out/_staging/')) staging++;
-    return result('storage-faults', 'files_succeeded_fraction', [
-      check('succeeded_fraction', faulty.state.counts.succeeded / files, '==', 1),
-      check('reference_succeeded_fraction', ref.state.counts.succeeded / files, '==', 1),
-      check('outputs_compared', outObjs.size, '==', files * 4),
-      check('outputs_differing_from_clean_run', differing.length, '==', 0),
-      check('objects_etag_not_md5', badEtag.length, '==', 0),
-      check('faults_injected', proxy.stats.slowDown + proxy.stats.resetBefore + proxy.stats.resetAfter, '>=', 10),
-      check('staging_left', staging, '==', 0),
-      // Not a target of the issue: a guard on the SDK retry mode ('adaptive' made this run 8x slower than the clean one).
-      check('wall_vs_clean_run', wallS / refWallS, '<=', 3),
-    ], {
-      files, proxy: proxy.stats, status: faulty.state.status, failures: await h.failures(faulty.runId), retries: faulty.state.counts.retries,
-      differing: differing.slice(0, 10), badEtag: badEtag.slice(0, 10), wallS: round(wallS, 1), cleanRunWallS: round(refWallS, 1),
-    }, opts.quick);
+    return result(
+      'storage-faults',
+      'files_succeeded_fraction',
+      [
+        check('succeeded_fraction', faulty.state.counts.succeeded / files, '==', 1),
+        check('reference_succeeded_fraction', ref.state.counts.succeeded / files, '==', 1),
+        check('outputs_compared', outObjs.size, '==', files * 4),
+        check('outputs_differing_from_clean_run', differing.length, '==', 0),
+        check('objects_etag_not_md5', badEtag.length, '==', 0),
+        check('faults_injected', proxy.stats.slowDown + proxy.stats.resetBefore + proxy.stats.resetAfter, '>=', 10),
+        check('staging_left', staging, '==', 0),
+        // Not a target of the issue: a guard on the SDK retry mode ('adaptive' made this run 8x slower than the clean one).
+        check('wall_vs_clean_run', wallS / refWallS, '<=', 3),
+      ],
+      {
+        files,
+        proxy: proxy.stats,
+        status: faulty.state.status,
+        failures: await h.failures(faulty.runId),
+        retries: faulty.state.counts.retries,
+        differing: differing.slice(0, 10),
+        badEtag: badEtag.slice(0, 10),
+        wallS: round(wallS, 1),
+        cleanRunWallS: round(refWallS, 1),
+      },
+      opts.quick,
+    );
   });
 }

@@ -15,9 +15,9 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-
-const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>'
-  + '<RequestId>FAULTPROXY</RequestId></Error>';
+const SLOW_DOWN =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>' +
+  '<RequestId>FAULTPROXY</RequestId></Error>';
 
 export async function startFaultProxy(targetPort: number, opts: { slowDown: number; reset: number; seed?: number }): Promise<FaultProxy> {
   const rand = rng(opts.seed ?? 7);

@@ -78,7 +78,13 @@ export class Harness {
     const cleanups: (() => Promise<unknown>)[] = [];
     try {
       // /dev/shm when there is one: file creation on this VM's ext4 costs ~1.5 ms, on tmpfs ~0.02 ms.
-      const base = opts.tmpBase ?? process.env.BENCH_TMP ?? (await mkdir('/dev/shm', { recursive: true }).then(() => '/dev/shm', () => os.tmpdir()));
+      const base =
+        opts.tmpBase ??
+        process.env.BENCH_TMP ??
+        (await mkdir('/dev/shm', { recursive: true }).then(
+          () => '/dev/shm',
+          () => os.tmpdir(),
+        ));
       const tmp = await mkdtemp(path.join(base, `omnibatch-bench-${opts.name}-`));
       cleanups.push(() => rm(tmp, { recursive: true, force: true }));
       const emulator = await startEmulator({ apiKey: BENCH_API_KEY, ...opts.emulator });
@@ -161,7 +167,10 @@ export class Harness {
   }
 
   /** Polls the run until it ends; throws after timeoutMs (the caller's close() still cleans up). */
-  async waitRun(runId: string, opts: { timeoutMs: number; pollMs?: number; onPoll?: (s: RunState) => void | Promise<void> }): Promise<RunState & { endedAtMs: number }> {
+  async waitRun(
+    runId: string,
+    opts: { timeoutMs: number; pollMs?: number; onPoll?: (s: RunState) => void | Promise<void> },
+  ): Promise<RunState & { endedAtMs: number }> {
     const deadline = Date.now() + opts.timeoutMs;
     for (;;) {
       const s = await this.ctx.runs.state(runId);

@@ -4,7 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 
-export interface Sample { t: number; done: number }
+export interface Sample {
+  t: number;
+  done: number;
+}
 
 /**
  * Steady-state rate from a series of (time, items done): items per second between the moments `from` and

@@ -30,8 +30,18 @@ const CODEC: Record<AudioSpec['ext'], string[]> = {
 /** Speech-like: pink noise and a tone, with pauses of 0.4-1.2 s at irregular intervals (cuts find silence). */
 function speechSource(seconds: number, rate: number): string[] {
   const gate = 'if(lt(mod(t,7.3),0.6)+lt(mod(t,17.9),1.2)+lt(mod(t,29.3),0.4),0,1)';
-  return ['-f', 'lavfi', '-i', `anoisesrc=r=${rate}:a=0.25:c=pink:d=${seconds}`, '-f', 'lavfi', '-i', `sine=f=220:r=${rate}:d=${seconds}`,
-    '-filter_complex', `[0][1]amix=inputs=2,volume='${gate}':eval=frame`];
+  return [
+    '-f',
+    'lavfi',
+    '-i',
+    `anoisesrc=r=${rate}:a=0.25:c=pink:d=${seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=f=220:r=${rate}:d=${seconds}`,
+    '-filter_complex',
+    `[0][1]amix=inputs=2,volume='${gate}':eval=frame`,
+  ];
 }
 
 export async function makeAudio(file: string, spec: AudioSpec): Promise<string> {
@@ -39,11 +49,25 @@ export async function makeAudio(file: string, spec: AudioSpec): Promise<string> 
   const rate = spec.rate ?? 16_000;
   const channels = spec.channels ?? 1;
   const kind = spec.kind ?? 440;
-  const input = kind === 'speech' ? speechSource(spec.seconds, rate)
-    : kind === 'silence' ? ['-f', 'lavfi', '-i', `anullsrc=r=${rate}:cl=mono`, '-t', String(spec.seconds)]
-      : ['-f', 'lavfi', '-i', `sine=f=${kind}:r=${rate}:d=${spec.seconds}`];
-  await runFfmpeg(['-v', 'error', ...input, '-ac', String(channels), '-ar', String(rate), ...CODEC[spec.ext],
-    ...(spec.kbps && (spec.ext === 'mp3' || spec.ext === 'm4a') ? ['-b:a', `${spec.kbps}k`] : []), '-y', `file:${file}`]);
+  const input =
+    kind === 'speech'
+      ? speechSource(spec.seconds, rate)
+      : kind === 'silence'
+        ? ['-f', 'lavfi', '-i', `anullsrc=r=${rate}:cl=mono`, '-t', String(spec.seconds)]
+        : ['-f', 'lavfi', '-i', `sine=f=${kind}:r=${rate}:d=${spec.seconds}`];
+  await runFfmpeg([
+    '-v',
+    'error',
+    ...input,
+    '-ac',
+    String(channels),
+    '-ar',
+    String(rate),
+    ...CODEC[spec.ext],
+    ...(spec.kbps && (spec.ext === 'mp3' || spec.ext === 'm4a') ? ['-b:a', `${spec.kbps}k`] : []),
+    '-y',
+    `file:${file}`,
+  ]);
   return file;
 }
 
@@ -75,9 +99,32 @@ export async function distinctClips(dir: string, n: number, spec: Omit<AudioSpec
 export async function makeVideo(file: string, seconds: number, opts: { kbps?: number; width?: number; height?: number } = {}): Promise<string> {
   await mkdir(path.dirname(file), { recursive: true });
   const kbps = opts.kbps ?? 8000;
-  await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${opts.width ?? 1280}x${opts.height ?? 720}:rate=25:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `sine=f=330:r=44100:d=${seconds}`, '-c:v', 'mpeg4', '-b:v', `${kbps - 128}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,
-    '-c:a', 'aac', '-b:a', '128k', '-y', `file:${file}`]);
+  await runFfmpeg([
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${opts.width ?? 1280}x${opts.height ?? 720}:rate=25:duration=${seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=f=330:r=44100:d=${seconds}`,
+    '-c:v',
+    'mpeg4',
+    '-b:v',
+    `${kbps - 128}k`,
+    '-maxrate',
+    `${kbps}k`,
+    '-bufsize',
+    `${kbps * 2}k`,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-y',
+    `file:${file}`,
+  ]);
   return file;
 }
 
@@ -86,8 +133,10 @@ export function wavSeconds(bytes: number, rate: number, channels: number): numbe
   return Math.round((bytes / (rate * channels * 2)) * 1000) / 1000;
 }
 
-const WORDS = ('the quick brown fox jumps over a lazy dog while seven bright engineers measure every token of audio they send '
-  + 'to a distant model and count the cost in tiny units so nothing drifts across a million requests on a quiet night in the archive').split(' ');
+const WORDS = (
+  'the quick brown fox jumps over a lazy dog while seven bright engineers measure every token of audio they send ' +
+  'to a distant model and count the cost in tiny units so nothing drifts across a million requests on a quiet night in the archive'
+).split(' ');
 
 /** Deterministic sentences from a seed (mulberry32), ~12 words each. Pure. */
 export function sentences(seed: number, count: number): string {
@@ -118,8 +167,24 @@ export async function makeSpeech(file: string, seconds: number, seed: number, op
   });
   try {
     if (!ok) return await makeAudio(file, { seconds, ext, rate: 22_050, channels: 1, kind: 'speech', kbps: opts.kbps ?? 48 });
-    await runFfmpeg(['-v', 'error', '-stream_loop', '-1', '-i', `file:${wav}`, '-t', String(seconds), '-ac', '1', '-ar', '22050', ...CODEC[ext],
-      ...(ext === 'mp3' ? ['-b:a', `${opts.kbps ?? 48}k`] : []), '-y', `file:${file}`]);
+    await runFfmpeg([
+      '-v',
+      'error',
+      '-stream_loop',
+      '-1',
+      '-i',
+      `file:${wav}`,
+      '-t',
+      String(seconds),
+      '-ac',
+      '1',
+      '-ar',
+      '22050',
+      ...CODEC[ext],
+      ...(ext === 'mp3' ? ['-b:a', `${opts.kbps ?? 48}k`] : []),
+      '-y',
+      `file:${file}`,
+    ]);
     return file;
   } finally {
     await rm(text, { force: true });

@@ -38,10 +38,21 @@ export async function timedRun(h: Harness, req: RunRequest, opts: { files: numbe
       series.push({ t: now, done: s.counts.succeeded });
       const e = h.emulator.stats();
       if (!firstRequest && e.requests > before.requests) firstRequest = now;
-      if (e.completed > completed) { completed = e.completed; lastCompletion = now; }
+      if (e.completed > completed) {
+        completed = e.completed;
+        lastCompletion = now;
+      }
     },
   });
   series.push({ t: state.endedAtMs, done: state.counts.succeeded });
-  return { runId, state, wallS: (state.endedAtMs - t0) / 1000, series, steady: steadyRate(series, opts.files), failures: await h.failures(runId),
-    rampS: firstRequest ? (firstRequest - t0) / 1000 : 0, tailS: lastCompletion ? (state.endedAtMs - lastCompletion) / 1000 : 0 };
+  return {
+    runId,
+    state,
+    wallS: (state.endedAtMs - t0) / 1000,
+    series,
+    steady: steadyRate(series, opts.files),
+    failures: await h.failures(runId),
+    rampS: firstRequest ? (firstRequest - t0) / 1000 : 0,
+    tailS: lastCompletion ? (state.endedAtMs - lastCompletion) / 1000 : 0,
+  };
 }

@@ -59,7 +59,17 @@ export function reportOnly(scenario: string, metric: string, value: number, deta
 
 export function failed(scenario: string, err: unknown, quick: boolean): ScenarioResult {
   const e = err as Error;
-  return { scenario, metric: 'error', value: null, target: null, pass: false, quick, checks: [], error: e?.message ?? String(err), stack: e?.stack?.split('\n').slice(0, 6) };
+  return {
+    scenario,
+    metric: 'error',
+    value: null,
+    target: null,
+    pass: false,
+    quick,
+    checks: [],
+    error: e?.message ?? String(err),
+    stack: e?.stack?.split('\n').slice(0, 6),
+  };
 }
 
 export function round(n: number, digits = 3): number {
@@ -68,7 +78,13 @@ export function round(n: number, digits = 3): number {
 }
 
 export function machine(): Record<string, unknown> {
-  return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, at: new Date().toISOString() };
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    at: new Date().toISOString(),
+  };
 }
 
 /** bench/results/<scenario>.json (full runs), bench/results/quick/... (--quick), bench/results/chaos/... */
@@ -87,11 +103,18 @@ export function table(results: readonly ScenarioResult[]): string {
     r.value === null ? '-' : String(r.value),
     r.target ?? '(report)',
     r.pass === null ? 'n/a' : r.pass ? 'PASS' : 'FAIL',
-    r.checks.filter((c) => !c.pass).map((c) => `${c.name} ${c.value} !${c.op} ${c.target}`).join('; ') || (typeof r.error === 'string' ? r.error.slice(0, 80) : ''),
+    r.checks
+      .filter((c) => !c.pass)
+      .map((c) => `${c.name} ${c.value} !${c.op} ${c.target}`)
+      .join('; ') || (typeof r.error === 'string' ? r.error.slice(0, 80) : ''),
   ]);
   const head = ['scenario', 'metric', 'value', 'target', 'pass', 'missed'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

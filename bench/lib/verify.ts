@@ -47,9 +47,16 @@ export interface OutputCheck {
 export async function checkOutputs(outDir: string): Promise<OutputCheck> {
   const files = await listOutputs(outDir);
   const results = files.filter((f) => f.endsWith('.json') && !f.startsWith('_runs/') && !f.startsWith('_staging/'));
-  const c: OutputCheck = { results: results.length, textTwice: [], badChunks: [], staging: files.filter((f) => f.startsWith('_staging/')).length,
+  const c: OutputCheck = {
+    results: results.length,
+    textTwice: [],
+    badChunks: [],
+    staging: files.filter((f) => f.startsWith('_staging/')).length,
     stagingKeys: files.filter((f) => f.startsWith('_staging/')).slice(0, 12),
-    chunks: 0, maxChunkAudioTokens: 0, docs: new Map() };
+    chunks: 0,
+    maxChunkAudioTokens: 0,
+    docs: new Map(),
+  };
   for (const f of results) {
     const doc = JSON.parse(await readFile(path.join(outDir, f), 'utf8')) as ResultDoc;
     c.docs.set(f, doc);
@@ -63,7 +70,11 @@ export async function checkOutputs(outDir: string): Promise<OutputCheck> {
 }
 
 /** The run's ledger (audio input tokens, chunks) against what the emulator billed for completed requests. */
-export async function ledgerVsBilling(h: Harness, runId: string, model: string): Promise<{ ledgerAudio: number; billedAudio: number; diff: number; ledgerChunks: number; completed: number }> {
+export async function ledgerVsBilling(
+  h: Harness,
+  runId: string,
+  model: string,
+): Promise<{ ledgerAudio: number; billedAudio: number; diff: number; ledgerChunks: number; completed: number }> {
   const t = await h.ctx.costs.totals(runId);
   const s = h.emulator.stats();
   const billedAudio = s.billed[model]?.input.audio ?? 0;

@@ -20,14 +20,26 @@ import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 
 const MB = 1024 * 1024;
 
-interface Input { label: string; bytes: number; kind: 'wav' | 'video'; task: 'caption' | 'describe'; rate?: number }
+interface Input {
+  label: string;
+  bytes: number;
+  kind: 'wav' | 'video';
+  task: 'caption' | 'describe';
+  rate?: number;
+}
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const inputs: Input[] = opts.quick
-    ? [{ label: '10MB', bytes: 10 * MB, kind: 'wav', task: 'caption', rate: 44_100 }, { label: '100MB-video', bytes: 100 * MB, kind: 'video', task: 'describe' },
-      { label: '200MB', bytes: 200 * MB, kind: 'wav', task: 'caption', rate: 36_000 }]
-    : [{ label: '100MB', bytes: 100 * MB, kind: 'wav', task: 'caption', rate: 44_100 }, { label: '1GB-video', bytes: 1024 * MB, kind: 'video', task: 'describe' },
-      { label: '2GB', bytes: 2048 * MB, kind: 'wav', task: 'caption', rate: 36_000 }];
+    ? [
+        { label: '10MB', bytes: 10 * MB, kind: 'wav', task: 'caption', rate: 44_100 },
+        { label: '100MB-video', bytes: 100 * MB, kind: 'video', task: 'describe' },
+        { label: '200MB', bytes: 200 * MB, kind: 'wav', task: 'caption', rate: 36_000 },
+      ]
+    : [
+        { label: '100MB', bytes: 100 * MB, kind: 'wav', task: 'caption', rate: 44_100 },
+        { label: '1GB-video', bytes: 1024 * MB, kind: 'video', task: 'describe' },
+        { label: '2GB', bytes: 2048 * MB, kind: 'wav', task: 'caption', rate: 36_000 },
+      ];
   // On disk, not /dev/shm: gigabytes of tmpfs would be the machine's RAM, and a worker's temp copy goes there too.
   return withHarness({ name: 'memory', emulator: { latencyMs: 0 }, tmpBase: os.tmpdir() }, async (h) => {
     const rows: Record<string, unknown>[] = [];
@@ -51,17 +63,33 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       const m = await mem.stop();
       await h.stopWorker(w, 'SIGTERM');
       peaks[input.label] = m.peakMb;
-      rows.push({ input: input.label, bytes: size, seconds: round(seconds, 1), task: input.task, status: run.state.status, chunks: run.state.counts.requests,
-        wallS: round(run.wallS, 1), workerPeakRssMb: m.peakMb, ffmpegPeakRssMb: m.childPeakMb, failures: run.failures });
+      rows.push({
+        input: input.label,
+        bytes: size,
+        seconds: round(seconds, 1),
+        task: input.task,
+        status: run.state.status,
+        chunks: run.state.counts.requests,
+        wallS: round(run.wallS, 1),
+        workerPeakRssMb: m.peakMb,
+        ffmpegPeakRssMb: m.childPeakMb,
+        failures: run.failures,
+      });
       await rm(dir, { recursive: true, force: true });
     }
     const [small, mid, large] = inputs.map((i) => peaks[i.label]);
-    return result('memory', 'peak_ratio_largest_vs_smallest', [
-      check(`peak_${inputs[2].label}_over_${inputs[0].label}`, large / small, '<=', 1.3),
-      check(`peak_${inputs[0].label}_mb`, small, '<=', 300),
-      check(`peak_${inputs[1].label}_mb`, mid, '<=', 300),
-      check(`peak_${inputs[2].label}_mb`, large, '<=', 300),
-      check('all_succeeded', rows.filter((r) => r.status === 'completed').length, '==', inputs.length),
-    ], { inputs: rows }, opts.quick);
+    return result(
+      'memory',
+      'peak_ratio_largest_vs_smallest',
+      [
+        check(`peak_${inputs[2].label}_over_${inputs[0].label}`, large / small, '<=', 1.3),
+        check(`peak_${inputs[0].label}_mb`, small, '<=', 300),
+        check(`peak_${inputs[1].label}_mb`, mid, '<=', 300),
+        check(`peak_${inputs[2].label}_mb`, large, '<=', 300),
+        check('all_succeeded', rows.filter((r) => r.status === 'completed').length, '==', inputs.length),
+      ],
+      { inputs: rows },
+      opts.quick,
+    );
   });
 }

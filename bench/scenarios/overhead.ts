@@ -32,7 +32,10 @@ async function noopJobsPerS(h: Harness, n: number): Promise<number> {
     try {
       const finished = new Promise<void>((resolve) => {
         w.on('completed', () => {
-          if (++done === n) { elapsed = performance.now() - t0; resolve(); }
+          if (++done === n) {
+            elapsed = performance.now() - t0;
+            resolve();
+          }
         });
       });
       const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no-op reference did not finish in 120 s')), 120_000).unref());
@@ -64,24 +67,41 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const run = await timedRun(h, { source: src, destination: path.join(h.tmp, 'out'), task: 'caption' }, { files, timeoutMs: 900_000, pollMs: 200 });
     const [w1, r1, s1, c1, st1] = [await processCpuS(w.pid), await h.redisCpuS(), await selfCpuS(), await h.redisCommands(), await h.redisCommandStats()];
     // Calls per file by command (commands run inside Lua scripts included), the top ten.
-    const byCommand = Object.fromEntries(Object.entries(st1).map(([k, v]) => [k, round((v - (st0[k] ?? 0)) / files, 1)] as const)
-      .filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 10));
+    const byCommand = Object.fromEntries(
+      Object.entries(st1)
+        .map(([k, v]) => [k, round((v - (st0[k] ?? 0)) / files, 1)] as const)
+        .filter(([, v]) => v > 0)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10),
+    );
     const filesPerS = files / run.wallS;
     const ms = (a: number, b: number | undefined) => (b === undefined ? null : round(((b - a) * 1000) / files, 2));
     const perFile = { worker: ms(w0, w1), redis: r0 === undefined ? null : ms(r0, r1), emulatorAndDriver: ms(s0, s1) };
-    return reportOnly('overhead', 'files_per_s_over_noop_jobs_per_s', filesPerS / noop, {
-      files,
-      filesPerS: round(filesPerS, 1),
-      steadyFilesPerS: round(run.steady.rate, 1),
-      noopJobsPerS: round(noop, 0),
-      redisCommandsPerFile: c0 === undefined || c1 === undefined ? null : round((c1 - c0) / files, 1),
-      redisCallsPerFileByCommand: byCommand,
-      cpuMsPerFile: { ...perFile, total: round(Object.values(perFile).reduce<number>((a, b) => a + (b ?? 0), 0), 2) },
-      wallS: round(run.wallS, 2),
-      status: run.state.status,
-      succeeded: run.state.counts.succeeded,
-      failures: run.failures,
-      emulator: { requests: h.emulator.stats().requests, byStatus: h.emulator.stats().byStatus },
-    }, opts.quick);
+    return reportOnly(
+      'overhead',
+      'files_per_s_over_noop_jobs_per_s',
+      filesPerS / noop,
+      {
+        files,
+        filesPerS: round(filesPerS, 1),
+        steadyFilesPerS: round(run.steady.rate, 1),
+        noopJobsPerS: round(noop, 0),
+        redisCommandsPerFile: c0 === undefined || c1 === undefined ? null : round((c1 - c0) / files, 1),
+        redisCallsPerFileByCommand: byCommand,
+        cpuMsPerFile: {
+          ...perFile,
+          total: round(
+            Object.values(perFile).reduce<number>((a, b) => a + (b ?? 0), 0),
+            2,
+          ),
+        },
+        wallS: round(run.wallS, 2),
+        status: run.state.status,
+        succeeded: run.state.counts.succeeded,
+        failures: run.failures,
+        emulator: { requests: h.emulator.stats().requests, byStatus: h.emulator.stats().byStatus },
+      },
+      opts.quick,
+    );
   });
 }

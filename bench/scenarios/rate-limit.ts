@@ -16,7 +16,12 @@ import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 
 const RPM = 120;
 
-interface Watched { t: number; admitted: number; requests: number; r429: number }
+interface Watched {
+  t: number;
+  admitted: number;
+  requests: number;
+  r429: number;
+}
 
 /** Runs the files with one worker process, sampling the emulator's counters every 100 ms. */
 async function runWith(h: Harness, src: string, out: string, workerArgs: string[], timeoutMs: number) {
@@ -69,19 +74,39 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     // `--rpm 0` lifts the shared limit run A set (a worker without --rpm leaves the account's limits as they are).
     const b = await runWith(h, path.join(h.tmp, 'b'), path.join(h.tmp, 'out-b'), ['--rpm', '0'], 900_000);
     const b429 = b.stats.byStatus['429'] ?? 0;
-    return result('rate-limit', 'rpm_fraction_with_rpm_flag', [
-      check('achieved_rpm_fraction', rate.rpm / RPM, '>=', 0.95),
-      check('share_429_with_rpm', a429 / Math.max(1, a.stats.requests), '<=', 0.02),
-      check('with_rpm_succeeded', a.state.counts.succeeded, '==', filesA),
-      check('without_rpm_succeeded', b.state.counts.succeeded, '==', filesB),
-      // B must really have run into the limit, or it proves nothing.
-      check('without_rpm_hit_429s', b429, '>=', 1),
-    ], {
-      rpmLimit: RPM,
-      withRpm: { files: filesA, achievedRpm: round(rate.rpm, 1), minutes: rate.minutes, requests: a.stats.requests, r429: a429, status: a.state.status,
-        retries: a.state.counts.retries, failures: a.failures },
-      withoutRpm: { files: filesB, requests: b.stats.requests, r429: b429, share429: round(b429 / Math.max(1, b.stats.requests), 3), status: b.state.status,
-        failures: b.failures },
-    }, opts.quick);
+    return result(
+      'rate-limit',
+      'rpm_fraction_with_rpm_flag',
+      [
+        check('achieved_rpm_fraction', rate.rpm / RPM, '>=', 0.95),
+        check('share_429_with_rpm', a429 / Math.max(1, a.stats.requests), '<=', 0.02),
+        check('with_rpm_succeeded', a.state.counts.succeeded, '==', filesA),
+        check('without_rpm_succeeded', b.state.counts.succeeded, '==', filesB),
+        // B must really have run into the limit, or it proves nothing.
+        check('without_rpm_hit_429s', b429, '>=', 1),
+      ],
+      {
+        rpmLimit: RPM,
+        withRpm: {
+          files: filesA,
+          achievedRpm: round(rate.rpm, 1),
+          minutes: rate.minutes,
+          requests: a.stats.requests,
+          r429: a429,
+          status: a.state.status,
+          retries: a.state.counts.retries,
+          failures: a.failures,
+        },
+        withoutRpm: {
+          files: filesB,
+          requests: b.stats.requests,
+          r429: b429,
+          share429: round(b429 / Math.max(1, b.stats.requests), 3),
+          status: b.state.status,
+          failures: b.failures,
+        },
+      },
+      opts.quick,
+    );
   });
 }

@@ -31,28 +31,41 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const t0 = Date.now();
     const runId = await h.createRun({ source: src, destination: path.join(h.tmp, 'out'), task: 'caption' });
     const series: Sample[] = [];
-    const state = await h.waitRun(runId, { timeoutMs: 600_000, pollMs: 100, onPoll: (s) => { series.push({ t: Date.now(), done: s.counts.succeeded }); } });
+    const state = await h.waitRun(runId, {
+      timeoutMs: 600_000,
+      pollMs: 100,
+      onPoll: (s) => {
+        series.push({ t: Date.now(), done: s.counts.succeeded });
+      },
+    });
     const wallS = (state.endedAtMs - t0) / 1000;
     const cpuMsPerFile = {
-      worker: await processCpu(w.pid).then((c) => round((c.selfS - cpu0.worker.selfS) * 1000 / files, 1)),
-      workerChildren: await processCpu(w.pid).then((c) => round((c.childrenS - cpu0.worker.childrenS) * 1000 / files, 1)),
-      redis: round((((await h.redisCpuS()) ?? 0) - (cpu0.redis ?? 0)) * 1000 / files, 1),
-      emulatorAndDriver: round(((await selfCpuS()) - cpu0.self) * 1000 / files, 1),
+      worker: await processCpu(w.pid).then((c) => round(((c.selfS - cpu0.worker.selfS) * 1000) / files, 1)),
+      workerChildren: await processCpu(w.pid).then((c) => round(((c.childrenS - cpu0.worker.childrenS) * 1000) / files, 1)),
+      redis: round(((((await h.redisCpuS()) ?? 0) - (cpu0.redis ?? 0)) * 1000) / files, 1),
+      emulatorAndDriver: round((((await selfCpuS()) - cpu0.self) * 1000) / files, 1),
     };
     const ceiling = concurrency / (latencyMs / 1000);
     const steady = steadyRate(series, files);
     const stats = h.emulator.stats();
-    return result('saturation', 'ceiling_fraction', [
-      check('steady_fraction_of_ceiling', steady.rate / ceiling, '>=', 0.9),
-      check('files_succeeded', state.counts.succeeded, '==', files),
-    ], {
-      files, concurrency, latencyMs, ceilingPerS: ceiling,
-      steadyFilesPerS: round(steady.rate, 2), steadyWindowS: round(steady.windowS, 2),
-      endToEnd: { wallS: round(wallS, 2), filesPerS: round(files / wallS, 2), fractionOfCeiling: round(files / wallS / ceiling, 3) },
-      emulator: { requests: stats.requests, completed: stats.completed, maxInFlight: stats.maxInFlight, byStatus: stats.byStatus },
-      cpuMsPerFile,
-      status: state.status,
-      failures: await h.failures(runId),
-    }, opts.quick);
+    return result(
+      'saturation',
+      'ceiling_fraction',
+      [check('steady_fraction_of_ceiling', steady.rate / ceiling, '>=', 0.9), check('files_succeeded', state.counts.succeeded, '==', files)],
+      {
+        files,
+        concurrency,
+        latencyMs,
+        ceilingPerS: ceiling,
+        steadyFilesPerS: round(steady.rate, 2),
+        steadyWindowS: round(steady.windowS, 2),
+        endToEnd: { wallS: round(wallS, 2), filesPerS: round(files / wallS, 2), fractionOfCeiling: round(files / wallS / ceiling, 3) },
+        emulator: { requests: stats.requests, completed: stats.completed, maxInFlight: stats.maxInFlight, byStatus: stats.byStatus },
+        cpuMsPerFile,
+        status: state.status,
+        failures: await h.failures(runId),
+      },
+      opts.quick,
+    );
   });
 }

@@ -35,8 +35,18 @@ export function cpuBusy(a: os.CpuInfo[], b: os.CpuInfo[]): number {
   return total > 0 ? busy / total : 0;
 }
 
-interface Step { files: number; filesPerS: number; ratio?: number; windowS: number; wallS: number; maxInFlight: number; cpuBusy: number;
-  redisCommandsPerFile: number | null; succeeded: number; failures: unknown }
+interface Step {
+  files: number;
+  filesPerS: number;
+  ratio?: number;
+  windowS: number;
+  wallS: number;
+  maxInFlight: number;
+  cpuBusy: number;
+  redisCommandsPerFile: number | null;
+  succeeded: number;
+  failures: unknown;
+}
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const perWorkerFiles = opts.quick ? 20 : 40;
@@ -45,13 +55,18 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   return withHarness({ name: 'scale-out', emulator: { latencyMs: 1000 } }, async (h) => {
     // FLAC, 44.1 kHz stereo: must be encoded (distinct pitches: no two templates alike)
     const templates: string[] = [];
-    for (let i = 0; i < 8; i++) templates.push(await makeAudio(path.join(h.tmp, 'templates', `clip-${i}.flac`), { seconds: 10, ext: 'flac', rate: 44_100, channels: 2, kind: 200 + i * 7 }));
+    for (let i = 0; i < 8; i++)
+      templates.push(
+        await makeAudio(path.join(h.tmp, 'templates', `clip-${i}.flac`), { seconds: 10, ext: 'flac', rate: 44_100, channels: 2, kind: 200 + i * 7 }),
+      );
     const steps: Record<number, Step> = {};
     for (const n of counts) {
       const files = perWorkerFiles * n;
       const src = path.join(h.tmp, `in-${n}`);
       await replicate(templates, files, src);
-      const procs = Array.from({ length: n }, () => h.spawnWorker(['--infer-concurrency', String(GLOBAL), '--infer-worker-concurrency', String(PER_WORKER), '--prepare-concurrency', '1']));
+      const procs = Array.from({ length: n }, () =>
+        h.spawnWorker(['--infer-concurrency', String(GLOBAL), '--infer-worker-concurrency', String(PER_WORKER), '--prepare-concurrency', '1']),
+      );
       await sleep(3000 + 500 * n); // boot: the workers are up before the run is submitted
       h.emulator.resetStats();
       const cmd0 = await h.redisCommands();
@@ -59,26 +74,44 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       const r = await timedRun(h, { source: src, destination: path.join(h.tmp, `out-${n}`), task: 'caption' }, { files, timeoutMs: 900_000 });
       const cpu1 = os.cpus();
       const cmd1 = await h.redisCommands();
-      steps[n] = { files, filesPerS: round(r.steady.rate, 2), windowS: round(r.steady.windowS, 1), wallS: round(r.wallS, 1),
-        maxInFlight: h.emulator.stats().maxInFlight, cpuBusy: round(cpuBusy(cpu0, cpu1), 3),
+      steps[n] = {
+        files,
+        filesPerS: round(r.steady.rate, 2),
+        windowS: round(r.steady.windowS, 1),
+        wallS: round(r.wallS, 1),
+        maxInFlight: h.emulator.stats().maxInFlight,
+        cpuBusy: round(cpuBusy(cpu0, cpu1), 3),
         redisCommandsPerFile: cmd0 !== undefined && cmd1 !== undefined ? round((cmd1 - cmd0) / files, 1) : null,
-        succeeded: r.state.counts.succeeded, failures: r.failures };
+        succeeded: r.state.counts.succeeded,
+        failures: r.failures,
+      };
       await Promise.all(procs.map((w) => h.stopWorker(w)));
     }
     const base = steps[1].filesPerS;
     for (const n of counts) steps[n].ratio = round(steps[n].filesPerS / base, 3);
     const cpuBound = counts.filter((n) => n > 1 && n <= cores);
     const bend = counts.find((n) => n > 1 && (steps[n].ratio ?? 0) < 0.9 * n);
-    return result('scale-out', 'throughput_ratio_per_worker', [
-      // the headline: the worst ratio/N among the worker counts this machine has cores for
-      check('min_ratio_per_worker_within_cores', cpuBound.length ? Math.min(...cpuBound.map((n) => (steps[n].ratio ?? 0) / n)) : 1, '>=', 0.9),
-      check('all_succeeded', counts.every((n) => steps[n].succeeded === steps[n].files) ? 1 : 0, '==', 1),
-    ], {
-      input: '10-s FLAC 44.1 kHz stereo clips (every file encoded in prepare)', cores, perWorkerConcurrency: PER_WORKER, globalConcurrency: GLOBAL,
-      latencyMs: 1000, apiCeilingPerWorker: PER_WORKER, ratios: Object.fromEntries(counts.map((n) => [n, steps[n].ratio])),
-      bendsAt: bend ?? null,
-      bendReason: bend === undefined ? null : steps[bend].cpuBusy >= 0.85 ? 'cpu' : 'not cpu: see redisCommandsPerFile and maxInFlight',
-      steps,
-    }, opts.quick);
+    return result(
+      'scale-out',
+      'throughput_ratio_per_worker',
+      [
+        // the headline: the worst ratio/N among the worker counts this machine has cores for
+        check('min_ratio_per_worker_within_cores', cpuBound.length ? Math.min(...cpuBound.map((n) => (steps[n].ratio ?? 0) / n)) : 1, '>=', 0.9),
+        check('all_succeeded', counts.every((n) => steps[n].succeeded === steps[n].files) ? 1 : 0, '==', 1),
+      ],
+      {
+        input: '10-s FLAC 44.1 kHz stereo clips (every file encoded in prepare)',
+        cores,
+        perWorkerConcurrency: PER_WORKER,
+        globalConcurrency: GLOBAL,
+        latencyMs: 1000,
+        apiCeilingPerWorker: PER_WORKER,
+        ratios: Object.fromEntries(counts.map((n) => [n, steps[n].ratio])),
+        bendsAt: bend ?? null,
+        bendReason: bend === undefined ? null : steps[bend].cpuBusy >= 0.85 ? 'cpu' : 'not cpu: see redisCommandsPerFile and maxInFlight',
+        steps,
+      },
+      opts.quick,
+    );
   });
 }

@@ -33,15 +33,29 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     for await (const [, f] of h.ctx.runs.files(run.runId)) planned += f.chunks ?? 0;
     const nominal = files * Math.ceil(seconds / policy.targetS);
     const floor = files * Math.ceil(seconds / (policy.targetS + policy.searchWindowS));
-    return result('tokens', 'billed_audio_tokens_over_media_seconds_x_12_5', [
-      check('billed_over_reference', billed / reference, '<=', 1.01),
-      check('requests_over_planned_chunks', stats.requests / Math.max(1, planned), '==', 1),
-      check('files_succeeded', run.state.counts.succeeded, '==', files),
-    ], {
-      files, mediaHours: round(mediaS / 3600, 2), referenceTokens: reference, billedAudioTokens: billed,
-      requests: stats.requests, plannedChunks: planned, nominalChunks: nominal, floorChunks: floor,
-      tokensPerChunkOverhead: round((billed - reference) / Math.max(1, planned), 2),
-      byStatus: stats.byStatus, wallS: round(run.wallS, 1), failures: run.failures,
-    }, opts.quick);
+    return result(
+      'tokens',
+      'billed_audio_tokens_over_media_seconds_x_12_5',
+      [
+        check('billed_over_reference', billed / reference, '<=', 1.01),
+        check('requests_over_planned_chunks', stats.requests / Math.max(1, planned), '==', 1),
+        check('files_succeeded', run.state.counts.succeeded, '==', files),
+      ],
+      {
+        files,
+        mediaHours: round(mediaS / 3600, 2),
+        referenceTokens: reference,
+        billedAudioTokens: billed,
+        requests: stats.requests,
+        plannedChunks: planned,
+        nominalChunks: nominal,
+        floorChunks: floor,
+        tokensPerChunkOverhead: round((billed - reference) / Math.max(1, planned), 2),
+        byStatus: stats.byStatus,
+        wallS: round(run.wallS, 1),
+        failures: run.failures,
+      },
+      opts.quick,
+    );
   });
 }

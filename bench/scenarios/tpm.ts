@@ -25,10 +25,19 @@ const RPM = 300;
 const CAPTIONER = 'qwen3-omni-30b-a3b-captioner';
 const FLASH = 'qwen3-omni-flash';
 
-export interface TokenSample { t: number; tokens: Record<string, number>; left: number[] }
+export interface TokenSample {
+  t: number;
+  tokens: Record<string, number>;
+  left: number[];
+}
 
 /** Tokens per minute between the first sample at or after `from` and the last at or before `to`, per model. Pure. */
-export function tokensPerMinute(series: readonly TokenSample[], from: number, to: number, models: readonly string[]): Record<string, number> & { minutes: number } {
+export function tokensPerMinute(
+  series: readonly TokenSample[],
+  from: number,
+  to: number,
+  models: readonly string[],
+): Record<string, number> & { minutes: number } {
   const a = series.find((s) => s.t >= from);
   const b = [...series].reverse().find((s) => s.t <= to);
   const out = { minutes: 0 } as Record<string, number> & { minutes: number };
@@ -58,8 +67,10 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const medium = opts.quick ? 8 : 20;
   return withHarness({ name: 'tpm', emulator: { latencyMs: 1500, rpm: RPM, tpm: TPM } }, async (h) => {
     const clipT = await distinctClips(path.join(h.tmp, 't-clips'), 8, { seconds: 28, ext: 'mp3', rate: 16_000, channels: 1, kbps: 32 });
-    const longT = [await makeAudio(path.join(h.tmp, 't-long', 'a.mp3'), { seconds: 2400, ext: 'mp3', rate: 16_000, kbps: 24, kind: 330 }),
-      await makeAudio(path.join(h.tmp, 't-long', 'b.mp3'), { seconds: 2400, ext: 'mp3', rate: 16_000, kbps: 24, kind: 'speech' })];
+    const longT = [
+      await makeAudio(path.join(h.tmp, 't-long', 'a.mp3'), { seconds: 2400, ext: 'mp3', rate: 16_000, kbps: 24, kind: 330 }),
+      await makeAudio(path.join(h.tmp, 't-long', 'b.mp3'), { seconds: 2400, ext: 'mp3', rate: 16_000, kbps: 24, kind: 'speech' }),
+    ];
     const mediumT = await distinctClips(path.join(h.tmp, 't-medium'), 3, { seconds: 300, ext: 'mp3', rate: 16_000, channels: 1, kbps: 32 });
     await replicate(clipT, clips, path.join(h.tmp, 'clips'), 'c');
     await replicate(longT, long, path.join(h.tmp, 'long'), 'l');
@@ -101,21 +112,32 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const fraction = (m: string) => (rate[m] ?? 0) / TPM;
     const both = ((rate[CAPTIONER] ?? 0) + (rate[FLASH] ?? 0)) / (2 * TPM);
     const r429 = stats.byStatus['429'] ?? 0;
-    return result('tpm', 'tokens_per_minute_over_quota', [
-      check('tpm_fraction_both_models', both, '>=', 0.95),
-      check('share_429', r429 / Math.max(1, stats.requests), '<=', 0.02),
-      check('steady_minutes', rate.minutes, '>=', opts.quick ? 1.5 : 5),
-    ], {
-      tpmQuotaPerModel: TPM, rpmQuota: RPM, workers: 2, windowMs: TPM_WINDOW_MS,
-      steady: { fromS: round((from - t0) / 1000, 1), toS: round((to - t0) / 1000, 1), minutes: round(rate.minutes, 2) },
-      perModel: {
-        [CAPTIONER]: { tokensPerMinute: Math.round(rate[CAPTIONER] ?? 0), fraction: round(fraction(CAPTIONER), 3) },
-        [FLASH]: { tokensPerMinute: Math.round(rate[FLASH] ?? 0), fraction: round(fraction(FLASH), 3) },
+    return result(
+      'tpm',
+      'tokens_per_minute_over_quota',
+      [
+        check('tpm_fraction_both_models', both, '>=', 0.95),
+        check('share_429', r429 / Math.max(1, stats.requests), '<=', 0.02),
+        check('steady_minutes', rate.minutes, '>=', opts.quick ? 1.5 : 5),
+      ],
+      {
+        tpmQuotaPerModel: TPM,
+        rpmQuota: RPM,
+        workers: 2,
+        windowMs: TPM_WINDOW_MS,
+        steady: { fromS: round((from - t0) / 1000, 1), toS: round((to - t0) / 1000, 1), minutes: round(rate.minutes, 2) },
+        perModel: {
+          [CAPTIONER]: { tokensPerMinute: Math.round(rate[CAPTIONER] ?? 0), fraction: round(fraction(CAPTIONER), 3) },
+          [FLASH]: { tokensPerMinute: Math.round(rate[FLASH] ?? 0), fraction: round(fraction(FLASH), 3) },
+        },
+        requests: stats.requests,
+        completed: stats.completed,
+        r429,
+        byStatus: stats.byStatus,
+        archive: { clips30s: clips, files5min: medium, files40min: long },
+        failures: { captions: await h.failures(captions), transcripts: await h.failures(transcripts) },
       },
-      requests: stats.requests, completed: stats.completed, r429, byStatus: stats.byStatus,
-      archive: { clips30s: clips, files5min: medium, files40min: long },
-      failures: { captions: await h.failures(captions), transcripts: await h.failures(transcripts) },
-    }, opts.quick);
+      opts.quick,
+    );
   });
 }
-

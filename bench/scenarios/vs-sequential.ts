@@ -72,14 +72,31 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     await sleep(2500); // boot: a long-running worker is already up when a run is submitted
     const run = await timedRun(h, { source: src, destination: path.join(h.tmp, 'out'), task: 'caption' }, { files, timeoutMs: 600_000, pollMs: 25 });
     const speedup = seqS / run.wallS;
-    return result('vs-sequential', 'speedup_over_sequential', [
-      check('speedup', speedup, '>=', 0.9 * concurrency),
-      check('files_succeeded', run.state.counts.succeeded, '==', files),
-    ], {
-      targetSpeedup: 0.9 * concurrency, files, concurrency, latencyMs,
-      sequential: { wallS: round(seqS, 2), measuredFiles: sequentialSample, measuredS: round(seqMeasuredS, 2), perFileS: round(seqMeasuredS / sequentialSample, 3), requests: seqRequests },
-      pipeline: { wallS: round(run.wallS, 2), idealS: round((files / concurrency) * (latencyMs / 1000), 2), firstRequestAfterS: round(run.rampS, 3),
-        runEndAfterLastAnswerS: round(run.tailS, 3), failures: run.failures },
-    }, opts.quick);
+    return result(
+      'vs-sequential',
+      'speedup_over_sequential',
+      [check('speedup', speedup, '>=', 0.9 * concurrency), check('files_succeeded', run.state.counts.succeeded, '==', files)],
+      {
+        targetSpeedup: 0.9 * concurrency,
+        files,
+        concurrency,
+        latencyMs,
+        sequential: {
+          wallS: round(seqS, 2),
+          measuredFiles: sequentialSample,
+          measuredS: round(seqMeasuredS, 2),
+          perFileS: round(seqMeasuredS / sequentialSample, 3),
+          requests: seqRequests,
+        },
+        pipeline: {
+          wallS: round(run.wallS, 2),
+          idealS: round((files / concurrency) * (latencyMs / 1000), 2),
+          firstRequestAfterS: round(run.rampS, 3),
+          runEndAfterLastAnswerS: round(run.tailS, 3),
+          failures: run.failures,
+        },
+      },
+      opts.quick,
+    );
   });
 }

@@ -85,7 +85,10 @@ export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol:
 
   const limit = kind === 'audio' ? m?.limits.audio : m?.limits.video;
   if (limit && probe.durationS > limit.maxSeconds) {
-    throw bad('input_too_large', `${probe.durationS.toFixed(1)} s of ${kind} is over ${model}'s ${limit.maxSeconds} s per request: use \`omnibatch run\`, which splits it`);
+    throw bad(
+      'input_too_large',
+      `${probe.durationS.toFixed(1)} s of ${kind} is over ${model}'s ${limit.maxSeconds} s per request: use \`omnibatch run\`, which splits it`,
+    );
   }
   const base64Max = m?.limits.base64MaxChars ?? 10 * 1024 * 1024;
   const fits = base64Length(probe.sizeBytes) < base64Max * 0.98;
@@ -96,8 +99,29 @@ export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol:
     encode = { format: 'mp3', args: ['-vn', '-ac', '1', '-ar', '16000', '-c:a', 'libmp3lame', '-b:a', `${kbps}k`] };
   } else if (kind === 'video' && (!VIDEO_AS_IS.has(probe.ext) || !fits)) {
     // the model samples ~2 frames/s at modest resolution: a small re-encode loses nothing it would see
-    encode = { format: 'mp4', args: ['-vf', 'scale=-2:480', '-r', '2', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '32',
-      '-c:a', 'aac', '-ac', '1', '-b:a', '32k', '-movflags', '+faststart'] };
+    encode = {
+      format: 'mp4',
+      args: [
+        '-vf',
+        'scale=-2:480',
+        '-r',
+        '2',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-crf',
+        '32',
+        '-c:a',
+        'aac',
+        '-ac',
+        '1',
+        '-b:a',
+        '32k',
+        '-movflags',
+        '+faststart',
+      ],
+    };
   }
 
   const wantsAudio = opts.audioOut !== undefined || spec.wantsAudioOut;
@@ -124,7 +148,10 @@ export function summarizeProbe(json: Record<string, unknown>, file: string, size
 }
 
 const plural = (parts: Record<string, number>): string =>
-  Object.entries(parts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  Object.entries(parts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || 'none';
 
 export function usageLine(u: Usage): string {
   return `usage: input ${u.inputTotal} tokens (${plural(u.input)}), output ${u.outputTotal} tokens (${plural(u.output)})`;
@@ -137,14 +164,20 @@ export function costLine(c: Cost): string {
 
 function readPricing(file: string | undefined): PricingOverride | undefined {
   if (!file) return undefined;
-  try { return JSON.parse(readFileSync(file, 'utf8')) as PricingOverride; } catch (err) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as PricingOverride;
+  } catch (err) {
     throw bad('config_invalid', `cannot read pricing file ${file}: ${(err as Error).message}`);
   }
 }
 
 async function ask(file: string, opts: AskOptions, cfg: Config): Promise<void> {
   if (!cfg.apiKey) throw bad('config_invalid', 'no API key: set OMNI_API_KEY (or DASHSCOPE_API_KEY)');
-  const size = (await stat(file).catch(() => { throw bad('media_unreadable', `cannot read ${file}`); })).size;
+  const size = (
+    await stat(file).catch(() => {
+      throw bad('media_unreadable', `cannot read ${file}`);
+    })
+  ).size;
   const probe = summarizeProbe(await ffprobeJson(file), file, size);
   const plan = planAsk(opts, probe, file, cfg.protocol as Protocol);
   const tmp = plan.encode ? await mkdtemp(path.join(cfg.tmpDir, 'omnibatch-ask-')) : undefined;
@@ -165,7 +198,18 @@ async function ask(file: string, opts: AskOptions, cfg: Config): Promise<void> {
       ...(opts.maxTokens && { maxOutputTokens: Number(opts.maxTokens) }),
     };
     let streamed = false;
-    const result = await client.complete(req, opts.json ? {} : { onText: (t) => { streamed = true; process.stdout.write(t); } })
+    const result = await client
+      .complete(
+        req,
+        opts.json
+          ? {}
+          : {
+              onText: (t) => {
+                streamed = true;
+                process.stdout.write(t);
+              },
+            },
+      )
       .catch((err: unknown) => {
         // the text printed so far is not an answer: end its line so the error stands on its own
         if (streamed) process.stdout.write('\n');
@@ -189,10 +233,19 @@ function report(result: ModelResult, cost: Cost, streamed: boolean): void {
 
 function jsonResult(file: string, plan: AskPlan, cfg: Config, r: ModelResult, cost: Cost): Record<string, unknown> {
   return {
-    file, task: plan.task, model: plan.model, protocol: cfg.protocol, region: cfg.region, media: plan.kind,
-    text: r.text, reasoning: r.reasoning || undefined, audio: r.audio, usage: r.usage,
+    file,
+    task: plan.task,
+    model: plan.model,
+    protocol: cfg.protocol,
+    region: cfg.region,
+    media: plan.kind,
+    text: r.text,
+    reasoning: r.reasoning || undefined,
+    audio: r.audio,
+    usage: r.usage,
     cost: { currency: cost.currency, amount: formatMicros(cost.amountMicros), amountMicros: cost.amountMicros, priced: cost.priced },
-    finishReason: r.finishReason, requestId: r.requestId,
+    finishReason: r.finishReason,
+    requestId: r.requestId,
   };
 }
 

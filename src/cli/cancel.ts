@@ -4,7 +4,8 @@ import { finishNotRun } from '../workers/files.ts';
 import { withContext } from './common.ts';
 
 export function register(program: Command): void {
-  program.command('cancel')
+  program
+    .command('cancel')
     .description('stop a run: pending files end as not run (in-flight requests finish)')
     .argument('<runId>')
     .action(async (runId: string, _f: unknown, cmd: Command) => {

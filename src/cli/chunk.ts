@@ -9,9 +9,7 @@ import { configFrom, loggerFor } from './common.ts';
 import { mediaOptions, resolveMedia, type MediaFlags } from './plan.ts';
 
 export function register(program: Command): void {
-  mediaOptions(program.command('chunk')
-    .description('cut and compress a file into chunks that fit the model; writes <out-dir>/chunks.json')
-    .argument('<file>'))
+  mediaOptions(program.command('chunk').description('cut and compress a file into chunks that fit the model; writes <out-dir>/chunks.json').argument('<file>'))
     .requiredOption('--out-dir <dir>', 'where the chunk files and chunks.json go')
     .action(async (file: string, f: MediaFlags & { outDir: string }, cmd: Command) => {
       const cfg = configFrom(cmd);
@@ -21,7 +19,10 @@ export function register(program: Command): void {
       const { info, plan, chunks } = await prepareChunks(file, model, taskPolicy(task, model, overrides), { outDir, log, tmpDir: cfg.tmpDir });
       const listed = chunks.map((c) => ({ ...c, file: path.basename(c.file) }));
       const { chunks: planned, ...planRest } = plan;
-      await writeFile(path.join(outDir, 'chunks.json'), `${JSON.stringify({ source: file, task, model: model.id, info, plan: { ...planRest, planned }, chunks: listed }, null, 2)}\n`);
+      await writeFile(
+        path.join(outDir, 'chunks.json'),
+        `${JSON.stringify({ source: file, task, model: model.id, info, plan: { ...planRest, planned }, chunks: listed }, null, 2)}\n`,
+      );
       process.stdout.write(`${describePlan(plan)}\n${chunks.length} chunk(s) written to ${outDir} (chunks.json)\n`);
     });
 }

@@ -8,10 +8,18 @@ import type { RunningServer } from '../ops/http.ts';
 import { createContext } from '../workers/context.ts';
 import { collect, configFrom, int, loggerFor } from './common.ts';
 
-interface DashboardFlags { port: number; host: string; allowActions?: boolean; authToken?: string; basicAuth?: string; allowedHost?: string[] }
+interface DashboardFlags {
+  port: number;
+  host: string;
+  allowActions?: boolean;
+  authToken?: string;
+  basicAuth?: string;
+  allowedHost?: string[];
+}
 
 export function register(program: Command): void {
-  program.command('dashboard')
+  program
+    .command('dashboard')
     .description('serve a web page of runs (progress, cost against budget, failures, charts) and Bull Board for the queues')
     .option('--port <port>', 'port to listen on (0 picks a free one)', int, 3000)
     // Loopback by default: anything wider needs credentials (refused without them).
@@ -24,7 +32,10 @@ export function register(program: Command): void {
       const cfg = configFrom(cmd);
       const log = loggerFor(cfg);
       const env = process.env;
-      const auth = { token: f.authToken ?? (env.OMNIBATCH_DASHBOARD_TOKEN || undefined), basic: f.basicAuth ?? (env.OMNIBATCH_DASHBOARD_BASIC_AUTH || undefined) };
+      const auth = {
+        token: f.authToken ?? (env.OMNIBATCH_DASHBOARD_TOKEN || undefined),
+        basic: f.basicAuth ?? (env.OMNIBATCH_DASHBOARD_BASIC_AUTH || undefined),
+      };
       const ctx = createContext(cfg, log);
       let server: RunningServer;
       try {

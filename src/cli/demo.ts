@@ -22,7 +22,8 @@ import { exitCodeFor } from './progress.ts';
 const DEMO_MEDIA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../demo/media');
 
 export function register(program: Command): void {
-  program.command('demo')
+  program
+    .command('demo')
     .description('run caption, transcribe and moderate end to end against the built-in emulator, on local folders')
     .option('--dir <dir>', 'where the demo writes its input and output', 'omnibatch-demo')
     .action(async (f: { dir: string }) => {
@@ -34,8 +35,25 @@ export function register(program: Command): void {
       for (const name of readdirSync(DEMO_MEDIA).filter((n) => !n.endsWith('.md'))) cpSync(path.join(DEMO_MEDIA, name), path.join(input, name));
       const say = (s: string) => process.stdout.write(`${s}\n`);
       say('omnibatch demo: generating a short test video...');
-      await runFfmpeg(['-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=6', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=6',
-        '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', path.join(input, 'test-pattern.mp4')]);
+      await runFfmpeg([
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=320x240:rate=10:duration=6',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:duration=6',
+        '-c:v',
+        'libx264',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-shortest',
+        path.join(input, 'test-pattern.mp4'),
+      ]);
 
       let redis: PrivateRedis | undefined;
       let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -45,8 +63,15 @@ export function register(program: Command): void {
         say(`omnibatch demo: no Redis at REDIS_URL; started a private redis-server on ${redisUrl}`);
       }
       const emulator = await startEmulator({ latencyMs: 300 });
-      const env = { ...process.env, REDIS_URL: redisUrl, OMNI_BASE_URL: `${emulator.url}/compatible-mode/v1`, OMNI_PROTOCOL: 'chat',
-        OMNI_API_KEY: 'demo-key', OMNIBATCH_PREFIX: `omnibatch-demo-${process.pid}`, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+      const env = {
+        ...process.env,
+        REDIS_URL: redisUrl,
+        OMNI_BASE_URL: `${emulator.url}/compatible-mode/v1`,
+        OMNI_PROTOCOL: 'chat',
+        OMNI_API_KEY: 'demo-key',
+        OMNIBATCH_PREFIX: `omnibatch-demo-${process.pid}`,
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      };
       const cfg = loadConfig({ env });
       const ctx = createContext(cfg, createLogger({ level: cfg.logLevel }));
       const workers = await startWorkers(ctx, { inferConcurrency: 8 });

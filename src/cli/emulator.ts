@@ -34,7 +34,11 @@ export function register(program: Command): void {
     .option('--inspect-fail <rate>', 'share of requests refused with DataInspectionFailed (0..1)', rate)
     .option('--seed <n>', 'seed of the fault draws', number(0, 2 ** 32 - 1, true))
     .option('--api-key <key>', 'accept only this key (Bearer or raw)')
-    .option('--max-input-tokens <n>', "a stricter input-token ceiling than the model's: beyond it the real overflow envelope (400 InternalError.Algo.InvalidParameter)", number(1, Infinity, true))
+    .option(
+      '--max-input-tokens <n>',
+      "a stricter input-token ceiling than the model's: beyond it the real overflow envelope (400 InternalError.Algo.InvalidParameter)",
+      number(1, Infinity, true),
+    )
     .option('--template-text-tokens <n>', "hidden template text tokens the captioner's usage reports on top of the audio", number(0, Infinity, true))
     .option('--responses-audio-parts <n>', '/v1/responses: split the spoken answer over this many output_item.done events', number(1, Infinity, true))
     .option('--stream-content-type <type>', 'content-type of 2xx streams (default text/event-stream)')
@@ -42,16 +46,22 @@ export function register(program: Command): void {
     .action(async (flags: Omit<EmulatorOptions, 'retryAfterS'> & { retryAfter?: number }) => {
       const { retryAfter, ...rest } = flags;
       const emu = await startEmulator({ ...rest, retryAfterS: retryAfter });
-      process.stdout.write([
-        `emulator listening on ${emu.url}`,
-        `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
-        `  OMNI_PROTOCOL=responses OMNI_BASE_URL=${emu.url}/v1`,
-        `  OMNI_PROTOCOL=dashscope OMNI_BASE_URL=${emu.url}/api/v1`,
-        `  stats: ${emu.url}/stats`,
-        '',
-      ].join('\n'));
+      process.stdout.write(
+        [
+          `emulator listening on ${emu.url}`,
+          `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
+          `  OMNI_PROTOCOL=responses OMNI_BASE_URL=${emu.url}/v1`,
+          `  OMNI_PROTOCOL=dashscope OMNI_BASE_URL=${emu.url}/api/v1`,
+          `  stats: ${emu.url}/stats`,
+          '',
+        ].join('\n'),
+      );
       await new Promise<void>((resolve) => {
-        const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });

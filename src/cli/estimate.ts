@@ -15,7 +15,8 @@ import { parseDeadline, planForDeadline, type DeadlinePlan } from '../cost/deadl
 import { DEADLINE_HELP, deadlineLines } from './run-options.ts';
 
 export function register(program: Command): void {
-  program.command('estimate')
+  program
+    .command('estimate')
     .description('probe every object (without downloading it) and price the plan: nothing is sent to the model')
     .argument('<source>')
     .requiredOption('--task <task>')
@@ -34,52 +35,133 @@ export function register(program: Command): void {
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
       const cfg = configFrom(cmd, { inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing });
       const log = loggerFor(cfg);
-      const spec = buildRunSpec({ source, destination: source, task: String(f.task), model: f.model as string | undefined, prompt: f.prompt as string | undefined,
-        include: f.include as string[] | undefined, exclude: f.exclude as string[] | undefined, maxFiles: f.maxFiles as number | undefined,
-        chunkSeconds: f.chunkSeconds as number | undefined }, cfg, newRunId());
+      const spec = buildRunSpec(
+        {
+          source,
+          destination: source,
+          task: String(f.task),
+          model: f.model as string | undefined,
+          prompt: f.prompt as string | undefined,
+          include: f.include as string[] | undefined,
+          exclude: f.exclude as string[] | undefined,
+          maxFiles: f.maxFiles as number | undefined,
+          chunkSeconds: f.chunkSeconds as number | undefined,
+        },
+        cfg,
+        newRunId(),
+      );
       const now = new Date();
       // A malformed deadline is refused before anything is probed.
       const deadline = f.deadline !== undefined ? parseDeadline(String(f.deadline), now) : undefined;
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
       const limits = fileLimitsOf(cfg);
       const pricing = loadPricing(cfg.pricingFile);
-      const probed = await estimateSource(src, spec, { log, pricing, concurrency: cfg.inferConcurrency,
-        rpm: cfg.rpm, tpm: cfg.tpm, base64MaxChars: cfg.base64MaxChars, limits });
+      const probed = await estimateSource(src, spec, {
+        log,
+        pricing,
+        concurrency: cfg.inferConcurrency,
+        rpm: cfg.rpm,
+        tpm: cfg.tpm,
+        base64MaxChars: cfg.base64MaxChars,
+        limits,
+      });
       const { failures, bounded } = probed;
-      const plan: DeadlinePlan | undefined = deadline && planForDeadline(probed.files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt,
-        pricing, concurrency: cfg.inferConcurrency, rpm: cfg.rpm, tpm: cfg.tpm, deadline, now, ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }) });
+      const plan: DeadlinePlan | undefined =
+        deadline &&
+        planForDeadline(probed.files, {
+          model: spec.model,
+          region: spec.region,
+          task: spec.task,
+          prompt: spec.prompt,
+          pricing,
+          concurrency: cfg.inferConcurrency,
+          rpm: cfg.rpm,
+          tpm: cfg.tpm,
+          deadline,
+          now,
+          ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }),
+        });
       const e = plan ? plan.estimate : probed.estimate;
       if (f.json) {
-        const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({ amount: c.priced ? formatMicros(c.amountMicros) : null, amount_micros: c.amountMicros, currency: c.currency, priced: c.priced });
-        return printJson({ source, task: spec.task, model: spec.model, region: spec.region, files: e.files, media_seconds: e.mediaSeconds, requests: e.requests,
-          input_tokens: e.input, output_tokens: e.output, cost: { low: money(e.cost.low), expected: money(e.cost.expected), high: money(e.cost.high) },
-          wall_seconds: e.wall.seconds, wall_binding: e.wall.binding, limits: limitsJson(limits), failures, bounded,
-          ...(plan && { deadline: { deadline: plan.deadline.toISOString(), chunk_seconds: plan.chunkSeconds, default_chunk_seconds: plan.shortestS, lengthened: plan.lengthened,
-            predicted_finish: plan.predictedFinish.toISOString(), note: plan.note, tried: plan.tried.map((r) => ({ chunk_seconds: r.chunkSeconds, requests: r.requests, wall_seconds: r.wallSeconds, binding: r.binding })) } }) });
+        const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({
+          amount: c.priced ? formatMicros(c.amountMicros) : null,
+          amount_micros: c.amountMicros,
+          currency: c.currency,
+          priced: c.priced,
+        });
+        return printJson({
+          source,
+          task: spec.task,
+          model: spec.model,
+          region: spec.region,
+          files: e.files,
+          media_seconds: e.mediaSeconds,
+          requests: e.requests,
+          input_tokens: e.input,
+          output_tokens: e.output,
+          cost: { low: money(e.cost.low), expected: money(e.cost.expected), high: money(e.cost.high) },
+          wall_seconds: e.wall.seconds,
+          wall_binding: e.wall.binding,
+          limits: limitsJson(limits),
+          failures,
+          bounded,
+          ...(plan && {
+            deadline: {
+              deadline: plan.deadline.toISOString(),
+              chunk_seconds: plan.chunkSeconds,
+              default_chunk_seconds: plan.shortestS,
+              lengthened: plan.lengthened,
+              predicted_finish: plan.predictedFinish.toISOString(),
+              note: plan.note,
+              tried: plan.tried.map((r) => ({ chunk_seconds: r.chunkSeconds, requests: r.requests, wall_seconds: r.wallSeconds, binding: r.binding })),
+            },
+          }),
+        });
       }
       const c = e.cost;
       const cur = c.expected.currency ?? '';
-      process.stdout.write([
-        `${e.files} files, ${(e.mediaSeconds / 3600).toFixed(2)} h of media, ${e.requests} requests (${spec.model}, ${spec.task}, ${spec.region})`,
-        `input tokens: ${e.input.total} (audio ${e.input.audio}, video ${e.input.video}, text ${e.input.text}); output tokens: ${e.output.low}-${e.output.high}`,
-        c.expected.priced ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})` : 'cost: unpriced (no published price for this model/region)',
-        `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
-        `per-file limits: ${describeLimits(limits)}`,
-        ...(plan ? deadlineLines(plan) : []),
-        ...(bounded.length ? [`${bounded.length} object(s) state no length: billed at an upper bound from their size:`, ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`)] : []),
-        ...(failures.length ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)] : []),
-        '',
-      ].join('\n'));
+      process.stdout.write(
+        [
+          `${e.files} files, ${(e.mediaSeconds / 3600).toFixed(2)} h of media, ${e.requests} requests (${spec.model}, ${spec.task}, ${spec.region})`,
+          `input tokens: ${e.input.total} (audio ${e.input.audio}, video ${e.input.video}, text ${e.input.text}); output tokens: ${e.output.low}-${e.output.high}`,
+          c.expected.priced
+            ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})`
+            : 'cost: unpriced (no published price for this model/region)',
+          `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
+          `per-file limits: ${describeLimits(limits)}`,
+          ...(plan ? deadlineLines(plan) : []),
+          ...(bounded.length
+            ? [
+                `${bounded.length} object(s) state no length: billed at an upper bound from their size:`,
+                ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`),
+              ]
+            : []),
+          ...(failures.length
+            ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)]
+            : []),
+          '',
+        ].join('\n'),
+      );
     });
 }
 
 function limitsJson(l: FileLimits): Record<string, number> {
-  return { max_download_bytes: l.maxDownloadBytes, max_media_seconds: l.maxMediaSeconds, max_pixels: l.maxPixels,
-    max_chunks_per_file: l.maxChunksPerFile, max_seconds_per_byte: l.maxSecondsPerByte };
+  return {
+    max_download_bytes: l.maxDownloadBytes,
+    max_media_seconds: l.maxMediaSeconds,
+    max_pixels: l.maxPixels,
+    max_chunks_per_file: l.maxChunksPerFile,
+    max_seconds_per_byte: l.maxSecondsPerByte,
+  };
 }
 
 /** The limits a run would apply, in one line: what the failures below were measured against. */
 export function describeLimits(l: FileLimits): string {
-  return [`${(l.maxDownloadBytes / 1024 ** 3).toFixed(l.maxDownloadBytes % 1024 ** 3 ? 2 : 0)} GiB`, `${formatDuration(l.maxMediaSeconds)} of media`,
-    `${l.maxPixels} pixels a frame`, `${l.maxChunksPerFile} requests`, `at least ${(1 / l.maxSecondsPerByte).toFixed(0)} bytes per media second`].join(', ');
+  return [
+    `${(l.maxDownloadBytes / 1024 ** 3).toFixed(l.maxDownloadBytes % 1024 ** 3 ? 2 : 0)} GiB`,
+    `${formatDuration(l.maxMediaSeconds)} of media`,
+    `${l.maxPixels} pixels a frame`,
+    `${l.maxChunksPerFile} requests`,
+    `at least ${(1 / l.maxSecondsPerByte).toFixed(0)} bytes per media second`,
+  ].join(', ');
 }

@@ -15,7 +15,8 @@ const ms = (v: string): number => {
 };
 
 export function register(program: Command): void {
-  program.command('health')
+  program
+    .command('health')
     .description('check a URL (http: below 500; redis: answers PING), default REDIS_URL; exit 0 when healthy (container healthcheck)')
     .argument('[target]', 'http(s):// or redis(s):// URL (default: REDIS_URL)')
     .option('--timeout <ms>', 'give up after this long', ms, 3_000)

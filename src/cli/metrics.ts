@@ -10,7 +10,8 @@ import { createContext } from '../workers/context.ts';
 import { configFrom, int, loggerFor } from './common.ts';
 
 export function register(program: Command): void {
-  program.command('metrics')
+  program
+    .command('metrics')
     .description('serve queue-depth gauges (Prometheus /metrics and /healthz) for autoscaling; needs Redis, no worker')
     .requiredOption('--port <port>', 'port to serve on (0: any free port, printed)', int)
     .option('--host <addr>', 'interface to bind (0.0.0.0 inside a container)', '127.0.0.1')
@@ -20,7 +21,10 @@ export function register(program: Command): void {
       const ctx = createContext(cfg, log);
       const metrics = createMetrics();
       metrics.depthSource(() => readDepth(ctx));
-      const health = async (): Promise<void> => { const h = await checkTarget(cfg.redisUrl, 2_000); if (!h.ok) throw new Error(h.detail); };
+      const health = async (): Promise<void> => {
+        const h = await checkTarget(cfg.redisUrl, 2_000);
+        if (!h.ok) throw new Error(h.detail);
+      };
       const server = await startMetricsServer(f.port, { host: f.host, metrics, health });
       process.stdout.write(`metrics on ${server.url}/metrics\n`);
       log.info({ port: server.port }, 'metrics exporter started');

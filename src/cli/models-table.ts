@@ -5,16 +5,29 @@
 import { formatMicros } from '../cost/price.ts';
 import { MODELS, type ModelSpec, type PriceTable, type Region } from '../models/catalog.ts';
 
-const PRICE_KEYS: readonly (keyof Omit<PriceTable, 'currency'>)[] = ['inputText', 'inputAudio', 'inputImage', 'inputVideo',
-  'outputTextTextOnly', 'outputTextMultimodal', 'outputAudio'];
+const PRICE_KEYS: readonly (keyof Omit<PriceTable, 'currency'>)[] = [
+  'inputText',
+  'inputAudio',
+  'inputImage',
+  'inputVideo',
+  'outputTextTextOnly',
+  'outputTextMultimodal',
+  'outputAudio',
+];
 
 export interface ModelDescription {
   id: string;
   names: { name: string; protocols: string[]; source: string; voices?: number }[];
   inputs: string[];
   outputs: string[];
-  limits: { max_input_tokens: number; max_input_tokens_thinking?: number; max_output_tokens: number;
-    audio_max_seconds?: number; video_max_seconds?: number; base64_max_chars: number };
+  limits: {
+    max_input_tokens: number;
+    max_input_tokens_thinking?: number;
+    max_output_tokens: number;
+    audio_max_seconds?: number;
+    video_max_seconds?: number;
+    base64_max_chars: number;
+  };
   audio_tokens_per_second: number;
   no_system_with_audio: boolean;
   voices: { names: string[]; documented: number; closed: boolean; source: string; default?: string };
@@ -48,8 +61,13 @@ export function describeModel(m: ModelSpec): ModelDescription {
     },
     audio_tokens_per_second: m.tokens.audioTokensPerSecond,
     no_system_with_audio: m.noSystemWithAudio,
-    voices: { names: [...m.voices.names], documented: m.voices.documented, closed: m.voices.closed, source: m.voices.source,
-      ...(m.defaultVoice && { default: m.defaultVoice }) },
+    voices: {
+      names: [...m.voices.names],
+      documented: m.voices.documented,
+      closed: m.voices.closed,
+      source: m.voices.source,
+      ...(m.defaultVoice && { default: m.defaultVoice }),
+    },
     prices,
   };
 }
@@ -66,17 +84,23 @@ export function renderCatalog(models: readonly ModelDescription[]): string {
     for (const n of m.names) out.push(`  name ${n.name}  [${n.protocols.join(', ')}]  (${n.source})${n.voices ? `  ${n.voices} voices` : ''}`);
     const l = m.limits;
     out.push(`  in: ${m.inputs.join(', ')}  out: ${m.outputs.join(', ')}  audio ${m.audio_tokens_per_second} tokens/s`);
-    out.push(`  limits: input ${l.max_input_tokens}${l.max_input_tokens_thinking ? ` (thinking ${l.max_input_tokens_thinking})` : ''} tokens, output ${l.max_output_tokens}`
-      + `${l.audio_max_seconds ? `, audio ${l.audio_max_seconds} s` : ''}${l.video_max_seconds ? `, video ${l.video_max_seconds} s` : ''}`);
+    out.push(
+      `  limits: input ${l.max_input_tokens}${l.max_input_tokens_thinking ? ` (thinking ${l.max_input_tokens_thinking})` : ''} tokens, output ${l.max_output_tokens}` +
+        `${l.audio_max_seconds ? `, audio ${l.audio_max_seconds} s` : ''}${l.video_max_seconds ? `, video ${l.video_max_seconds} s` : ''}`,
+    );
     const v = m.voices;
     if (v.documented > 0) {
-      out.push(`  voices (${v.names.length} of ${v.documented}${v.closed ? ', closed' : ''}; ${v.source}): ${v.names.join(', ')}${v.default ? `  default ${v.default}` : ''}`);
+      out.push(
+        `  voices (${v.names.length} of ${v.documented}${v.closed ? ', closed' : ''}; ${v.source}): ${v.names.join(', ')}${v.default ? `  default ${v.default}` : ''}`,
+      );
     }
     if (m.no_system_with_audio) out.push('  no system message with audio output');
     const regions = Object.entries(m.prices);
     if (regions.length === 0) out.push('  prices: none published (unpriced)');
     for (const [region, p] of regions) {
-      const known = Object.entries(p!.per_million).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`);
+      const known = Object.entries(p!.per_million)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => `${k} ${v}`);
       out.push(`  prices ${region} (${p!.currency}/1M tokens; ${p!.source}): ${known.join(', ')}`);
     }
     out.push('');

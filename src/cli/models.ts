@@ -4,7 +4,8 @@ import { describeCatalog, renderCatalog } from './models-table.ts';
 import { printJson } from './common.ts';
 
 export function register(program: Command): void {
-  program.command('models')
+  program
+    .command('models')
     .description('list the model catalogue: names and the protocols that serve them, limits, voices, prices with their source')
     .option('--json', 'print JSON')
     .action((f: { json?: boolean }) => {

@@ -28,28 +28,36 @@ export function mediaOptions(cmd: Command): Command {
     .option('--input-mode <mode>', 'base64 | url: how chunks travel (sets the byte limit)');
 }
 
-export function resolveMedia(f: MediaFlags, defaults: { inputMode: 'base64' | 'url'; base64MaxChars?: number }): { task: Task; model: ModelSpec; overrides: PolicyOverrides } {
+export function resolveMedia(
+  f: MediaFlags,
+  defaults: { inputMode: 'base64' | 'url'; base64MaxChars?: number },
+): { task: Task; model: ModelSpec; overrides: PolicyOverrides } {
   if (!isTask(f.task)) throw new OmniError('invalid_task', `unknown task ${f.task} (one of ${TASKS.join(', ')})`, { retryable: false });
   const name = f.model ?? TASK_SPECS[f.task].defaultModel;
   const model = findModel(name);
   if (!model) throw new OmniError('model_unknown', `unknown model ${name} (one of ${MODEL_IDS.join(', ')})`, { retryable: false });
   const inputMode = f.inputMode ?? defaults.inputMode;
-  if (inputMode !== 'base64' && inputMode !== 'url') throw new OmniError('invalid_request', `--input-mode must be base64 or url, not ${inputMode}`, { retryable: false });
-  return { task: f.task, model, overrides: { chunkSeconds: f.chunkSeconds, overlapSeconds: f.overlapSeconds, inputMode, base64MaxChars: defaults.base64MaxChars } };
+  if (inputMode !== 'base64' && inputMode !== 'url')
+    throw new OmniError('invalid_request', `--input-mode must be base64 or url, not ${inputMode}`, { retryable: false });
+  return {
+    task: f.task,
+    model,
+    overrides: { chunkSeconds: f.chunkSeconds, overlapSeconds: f.overlapSeconds, inputMode, base64MaxChars: defaults.base64MaxChars },
+  };
 }
 
 export function formatPlan(plan: Plan): string {
   const lines = [describePlan(plan), ...plan.notes.map((n) => `note: ${n}`)];
   for (const c of plan.chunks) {
-    lines.push(`  #${String(c.index).padStart(4)}  ${c.startS.toFixed(3).padStart(10)} -> ${c.endS.toFixed(3).padStart(10)}  (${(c.endS - c.startS).toFixed(2)} s)`);
+    lines.push(
+      `  #${String(c.index).padStart(4)}  ${c.startS.toFixed(3).padStart(10)} -> ${c.endS.toFixed(3).padStart(10)}  (${(c.endS - c.startS).toFixed(2)} s)`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
 
 export function register(program: Command): void {
-  mediaOptions(program.command('plan')
-    .description('plan the chunks and encoding of a file for a task and model (nothing is cut)')
-    .argument('<file>'))
+  mediaOptions(program.command('plan').description('plan the chunks and encoding of a file for a task and model (nothing is cut)').argument('<file>'))
     .option('--json', 'print {info, plan} as JSON')
     .action(async (file: string, f: MediaFlags & { json?: boolean }, cmd: Command) => {
       const cfg = configFrom(cmd);
@@ -57,7 +65,9 @@ export function register(program: Command): void {
       const { model, task, overrides } = resolveMedia(f, cfg);
       const info = await probeMedia(file, { log });
       const policy = taskPolicy(task, model, overrides);
-      const silences = info.audio.length ? await detectSilences(file, { log, streamIndex: info.audio[0].index, durationS: info.durationS, format: info.container }) : [];
+      const silences = info.audio.length
+        ? await detectSilences(file, { log, streamIndex: info.audio[0].index, durationS: info.durationS, format: info.container })
+        : [];
       const plan = planChunks(info, model, policy, silences);
       if (f.json) printJson({ info, plan });
       else process.stdout.write(formatPlan(plan));

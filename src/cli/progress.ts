@@ -35,8 +35,14 @@ export function formatProgress(p: Progress, tty: boolean): string {
   const cost = `${formatMicros(p.costMicros)}${p.currency ? ` ${p.currency}` : ''}${p.priced === false ? ' (partly unpriced)' : ''}`;
   const parts = [
     `${done}/${total}${p.state.scanDone ? '' : '+'} files`,
-    `${c.succeeded} ok`, `${c.failed} failed`, `${c.skipped} skipped`, ...(c.not_run ? [`${c.not_run} not run`] : []),
-    `${formatDuration(c.media_ms / 1000)} media`, `${c.requests} requests`, `cost ${cost}`, `eta ${eta}`,
+    `${c.succeeded} ok`,
+    `${c.failed} failed`,
+    `${c.skipped} skipped`,
+    ...(c.not_run ? [`${c.not_run} not run`] : []),
+    `${formatDuration(c.media_ms / 1000)} media`,
+    `${c.requests} requests`,
+    `cost ${cost}`,
+    `eta ${eta}`,
   ];
   return tty ? `${bar(fraction)} ${parts.join(' | ')}` : `${p.state.spec.runId} ${p.state.status}: ${parts.join(', ')}`;
 }
@@ -44,12 +50,18 @@ export function formatProgress(p: Progress, tty: boolean): string {
 /** The process exit code for a finished run: 0 all done or skipped, 2 some failed, 3 stopped by the budget. */
 export function exitCodeFor(status: RunState['status']): number {
   switch (status) {
-    case 'completed': return 0;
-    case 'completed_with_failures': return 2;
-    case 'stopped_budget': return 3;
-    case 'cancelled': return 2;
-    case 'stopped_error': return 2;
-    default: return 1;
+    case 'completed':
+      return 0;
+    case 'completed_with_failures':
+      return 2;
+    case 'stopped_budget':
+      return 3;
+    case 'cancelled':
+      return 2;
+    case 'stopped_error':
+      return 2;
+    default:
+      return 1;
   }
 }
 

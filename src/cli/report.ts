@@ -5,7 +5,8 @@ import { printJson, withContext } from './common.ts';
 import { collectRunReport } from '../workers/run-report.ts';
 
 export function register(program: Command): void {
-  program.command('report')
+  program
+    .command('report')
     .description("a run's report: status, counts, usage, estimated and actual cost; --csv: the per-file cost ledger")
     .argument('<runId>')
     .option('--json', 'the report as JSON')

@@ -14,7 +14,12 @@ export async function retryRun(ctx: Context, runId: string): Promise<{ reopened:
   const jobs: { name: 'prepare'; data: PreparePayload; opts: { jobId: string } }[] = [];
   const add = async (fileId: string, generation: number) => {
     const f = await ctx.runs.file(runId, fileId);
-    if (f) jobs.push({ name: 'prepare', data: { runId, fileId, key: f.key, etag: f.etag, size: f.size, generation }, opts: { jobId: jobIds.prepare(runId, fileId, generation) } });
+    if (f)
+      jobs.push({
+        name: 'prepare',
+        data: { runId, fileId, key: f.key, etag: f.etag, size: f.size, generation },
+        opts: { jobId: jobIds.prepare(runId, fileId, generation) },
+      });
   };
   for (const { fileId, generation } of reopened) await add(fileId, generation);
   for (const fileId of pending) await add(fileId, await ctx.runs.generation(runId, fileId));
@@ -23,7 +28,8 @@ export async function retryRun(ctx: Context, runId: string): Promise<{ reopened:
 }
 
 export function register(program: Command): void {
-  program.command('retry')
+  program
+    .command('retry')
     .description('process the failed and not-run files of a run again (same run, same report; a stopped run goes on)')
     .argument('<runId>')
     .action(async (runId: string, _f: unknown, cmd: Command) => {

@@ -12,8 +12,20 @@ import { collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
 export interface RunRequestFlags {
-  out: string; task: string; model?: string; prompt?: string; voice?: string; include?: string[]; exclude?: string[];
-  maxFiles?: number; budget?: string; force?: boolean; manifest?: string; chunkSeconds?: number; overlapSeconds?: number; notifyUrl?: string;
+  out: string;
+  task: string;
+  model?: string;
+  prompt?: string;
+  voice?: string;
+  include?: string[];
+  exclude?: string[];
+  maxFiles?: number;
+  budget?: string;
+  force?: boolean;
+  manifest?: string;
+  chunkSeconds?: number;
+  overlapSeconds?: number;
+  notifyUrl?: string;
   allowUnsignedWebhooks?: boolean;
   deadline?: string;
 }
@@ -24,16 +36,16 @@ export function addRunRequestOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--out <destination>', 's3://bucket/prefix/ or a local directory')
     .requiredOption('--task <task>', 'caption | transcribe | moderate | describe | speak | custom')
-    .option('--model <model>', 'model id (default: the task\'s)')
-    .option('--prompt <text>', 'the prompt (task custom; overrides the task\'s)')
+    .option('--model <model>', "model id (default: the task's)")
+    .option('--prompt <text>', "the prompt (task custom; overrides the task's)")
     .option('--voice <voice>', 'voice for spoken output')
     .option('--include <glob>', 'only keys matching (repeatable; replaces the media-extension filter)', collect)
     .option('--exclude <glob>', 'skip keys matching (repeatable)', collect)
     .option('--max-files <n>', 'at most this many files', int)
-    .option('--budget <amount>', 'stop before spending more than this (in the price table\'s currency)')
+    .option('--budget <amount>', "stop before spending more than this (in the price table's currency)")
     .option('--force', 'redo files whose result already exists')
     .option('--manifest <file>', 'JSON lines or CSV of object URIs instead of a listing')
-    .option('--chunk-seconds <s>', 'target chunk length (default: the task\'s)', num)
+    .option('--chunk-seconds <s>', "target chunk length (default: the task's)", num)
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
     .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
@@ -42,9 +54,21 @@ export function addRunRequestOptions(cmd: Command): Command {
 
 export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
   return {
-    source, destination: f.out, task: f.task, model: f.model, prompt: f.prompt, voice: f.voice, include: f.include, exclude: f.exclude,
-    maxFiles: f.maxFiles, budgetMicros: f.budget !== undefined ? parseAmount(f.budget) : undefined, force: f.force,
-    chunkSeconds: f.chunkSeconds, overlapSeconds: f.overlapSeconds, manifest: f.manifest, notifyUrl: f.notifyUrl,
+    source,
+    destination: f.out,
+    task: f.task,
+    model: f.model,
+    prompt: f.prompt,
+    voice: f.voice,
+    include: f.include,
+    exclude: f.exclude,
+    maxFiles: f.maxFiles,
+    budgetMicros: f.budget !== undefined ? parseAmount(f.budget) : undefined,
+    force: f.force,
+    chunkSeconds: f.chunkSeconds,
+    overlapSeconds: f.overlapSeconds,
+    manifest: f.manifest,
+    notifyUrl: f.notifyUrl,
     ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
   };
 }
@@ -71,10 +95,28 @@ export interface PlannedDeadline {
 export async function planDeadline(deps: DeadlineDeps, request: RunRequest, deadlineText: string, now = new Date()): Promise<PlannedDeadline> {
   const deadline = parseDeadline(deadlineText, now);
   const spec = buildRunSpec(request, deps.cfg, newRunId(now), now);
-  const { files, failures } = await estimateSource(deps.source, spec, { log: deps.log, pricing: deps.pricing, concurrency: deps.cfg.inferConcurrency,
-    rpm: deps.cfg.rpm, tpm: deps.cfg.tpm, base64MaxChars: deps.cfg.base64MaxChars, limits: fileLimitsOf(deps.cfg) });
-  const plan = planForDeadline(files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: deps.pricing,
-    concurrency: deps.cfg.inferConcurrency, rpm: deps.cfg.rpm, tpm: deps.cfg.tpm, deadline, now, ...(request.chunkSeconds !== undefined && { shortestS: request.chunkSeconds }) });
+  const { files, failures } = await estimateSource(deps.source, spec, {
+    log: deps.log,
+    pricing: deps.pricing,
+    concurrency: deps.cfg.inferConcurrency,
+    rpm: deps.cfg.rpm,
+    tpm: deps.cfg.tpm,
+    base64MaxChars: deps.cfg.base64MaxChars,
+    limits: fileLimitsOf(deps.cfg),
+  });
+  const plan = planForDeadline(files, {
+    model: spec.model,
+    region: spec.region,
+    task: spec.task,
+    prompt: spec.prompt,
+    pricing: deps.pricing,
+    concurrency: deps.cfg.inferConcurrency,
+    rpm: deps.cfg.rpm,
+    tpm: deps.cfg.tpm,
+    deadline,
+    now,
+    ...(request.chunkSeconds !== undefined && { shortestS: request.chunkSeconds }),
+  });
   return { request: { ...request, chunkSeconds: plan.chunkSeconds, deadline: deadlineText, plannedWallS: plan.estimate.wall.seconds }, plan, failures };
 }
 

@@ -11,13 +11,21 @@ import { describeError, OmniError } from '../util/errors.ts';
 import { stopLine, waitExitCode, waitForRun } from './wait.ts';
 
 interface RunFlags extends RunRequestFlags {
-  wait?: boolean; json?: boolean; inferConcurrency?: number; rpm?: number; tpm?: number; pricing?: string;
+  wait?: boolean;
+  json?: boolean;
+  inferConcurrency?: number;
+  rpm?: number;
+  tpm?: number;
+  pricing?: string;
 }
 
 export function register(program: Command): void {
-  addRunRequestOptions(program.command('run')
-    .description('process every media object under <source>; results, report and cost ledger go to --out')
-    .argument('<source>', 's3://bucket/prefix/ or a local directory'))
+  addRunRequestOptions(
+    program
+      .command('run')
+      .description('process every media object under <source>; results, report and cost ledger go to --out')
+      .argument('<source>', 's3://bucket/prefix/ or a local directory'),
+  )
     .option('--infer-concurrency <n>', 'embedded workers: requests in flight', int)
     .option('--rpm <n>', 'embedded workers: requests per minute', int)
     .option('--tpm <n>', 'embedded workers: input + output tokens per minute', int)
@@ -32,7 +40,12 @@ export function register(program: Command): void {
         await assertWritable(ctx.storage(f.out), f.out);
         if (f.wait && !ctx.cfg.apiKey) {
           const running = await ctx.queues.infer.getWorkersCount();
-          if (running === 0) throw new OmniError('config_invalid', 'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model', { retryable: false });
+          if (running === 0)
+            throw new OmniError(
+              'config_invalid',
+              'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model',
+              { retryable: false },
+            );
         }
         let request = runRequestFrom(source, f);
         if (f.deadline !== undefined) {
@@ -48,14 +61,17 @@ export function register(program: Command): void {
           return 0;
         }
         if (!f.json) process.stdout.write(`${spec.runId}\n`);
-        const running = await ctx.queues.infer.getWorkersCount() + await ctx.queues.prepare.getWorkersCount();
+        const running = (await ctx.queues.infer.getWorkersCount()) + (await ctx.queues.prepare.getWorkersCount());
         const embedded = running === 0 ? await startWorkers(ctx, { inferConcurrency: f.inferConcurrency, rpm: f.rpm }) : undefined;
         if (embedded) ctx.log.info('no worker running: processing in this process');
         try {
           const state = await waitForRun(ctx, spec.runId, { quiet: f.json });
           const report = await ctx.storage(spec.destination).getText(runKey(spec.runId, 'report.json'));
           if (f.json) printJson({ run_id: spec.runId, ...(report ? { report: JSON.parse(report) } : { status: state.status }) });
-          else process.stdout.write(`${state.status}: results in ${spec.destination}, report in ${ctx.storage(spec.destination).uri}${runKey(spec.runId, 'report.json')}\n`);
+          else
+            process.stdout.write(
+              `${state.status}: results in ${spec.destination}, report in ${ctx.storage(spec.destination).uri}${runKey(spec.runId, 'report.json')}\n`,
+            );
           const why = stopLine(state);
           if (why) process.stderr.write(`${why}\n`);
           return waitExitCode(state);

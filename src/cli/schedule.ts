@@ -8,42 +8,50 @@ import { OmniError } from '../util/errors.ts';
 
 export function register(program: Command): void {
   const schedule = program.command('schedule').description('recurring runs (BullMQ job schedulers)');
-  addRunRequestOptions(schedule.command('add')
-    .argument('<name>')
-    .argument('<source>')
-    .requiredOption('--cron <expr>', 'cron pattern, e.g. "0 2 * * *"')
-    .option('--tz <zone>', 'time zone, e.g. Europe/Berlin'))
-    .action(async (name: string, source: string, f: RunRequestFlags & { cron: string; tz?: string }, cmd: Command) => {
-      await withContext(cmd, {}, async (ctx) => {
-        let request = runRequestFrom(source, f);
-        if (f.deadline !== undefined) {
-          // Each firing's deadline is relative to it: a fixed instant would be past after the first night.
-          if (!/^(\d+(\.\d+)?[smhd])+$|^\d{1,2}:\d{2}$/i.test(f.deadline.trim())) {
-            throw new OmniError('deadline_invalid', `schedule add --deadline takes a duration (8h) or a time of day (06:00), not ${JSON.stringify(f.deadline)}`, { retryable: false });
-          }
-          // Planned on the source as it is now; the chunk length is fixed into the schedule, and each firing
-          // records its predicted finish from the planned wall time.
-          const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
-          request = planned.request;
-          process.stdout.write(`${deadlineLines(planned.plan).join('\n')}\n`);
+  addRunRequestOptions(
+    schedule
+      .command('add')
+      .argument('<name>')
+      .argument('<source>')
+      .requiredOption('--cron <expr>', 'cron pattern, e.g. "0 2 * * *"')
+      .option('--tz <zone>', 'time zone, e.g. Europe/Berlin'),
+  ).action(async (name: string, source: string, f: RunRequestFlags & { cron: string; tz?: string }, cmd: Command) => {
+    await withContext(cmd, {}, async (ctx) => {
+      let request = runRequestFrom(source, f);
+      if (f.deadline !== undefined) {
+        // Each firing's deadline is relative to it: a fixed instant would be past after the first night.
+        if (!/^(\d+(\.\d+)?[smhd])+$|^\d{1,2}:\d{2}$/i.test(f.deadline.trim())) {
+          throw new OmniError('deadline_invalid', `schedule add --deadline takes a duration (8h) or a time of day (06:00), not ${JSON.stringify(f.deadline)}`, {
+            retryable: false,
+          });
         }
-        buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
-        await addSchedule(ctx, { name, cron: f.cron, ...(f.tz && { tz: f.tz }), request });
-        process.stdout.write(`schedule ${name} added (${f.cron}${f.tz ? ` ${f.tz}` : ''})\n`);
-      });
+        // Planned on the source as it is now; the chunk length is fixed into the schedule, and each firing
+        // records its predicted finish from the planned wall time.
+        const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
+        request = planned.request;
+        process.stdout.write(`${deadlineLines(planned.plan).join('\n')}\n`);
+      }
+      buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
+      await addSchedule(ctx, { name, cron: f.cron, ...(f.tz && { tz: f.tz }), request });
+      process.stdout.write(`schedule ${name} added (${f.cron}${f.tz ? ` ${f.tz}` : ''})\n`);
     });
-  schedule.command('list')
+  });
+  schedule
+    .command('list')
     .option('--json')
     .action(async (f: { json?: boolean }, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {
         const all = await listSchedules(ctx);
         if (f.json) return printJson(all);
         for (const s of all) {
-          process.stdout.write(`${s.name}  ${s.cron}${s.tz ? ` (${s.tz})` : ''}  ${s.request.task}  ${s.request.source} -> ${s.request.destination}  next: ${s.next ? new Date(s.next).toISOString() : '-'}\n`);
+          process.stdout.write(
+            `${s.name}  ${s.cron}${s.tz ? ` (${s.tz})` : ''}  ${s.request.task}  ${s.request.source} -> ${s.request.destination}  next: ${s.next ? new Date(s.next).toISOString() : '-'}\n`,
+          );
         }
       });
     });
-  schedule.command('remove')
+  schedule
+    .command('remove')
     .argument('<name>')
     .action(async (name: string, _f: unknown, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {

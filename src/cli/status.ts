@@ -7,7 +7,8 @@ import { formatProgress } from './progress.ts';
 import { stopLine, waitForRun } from './wait.ts';
 
 export function register(program: Command): void {
-  program.command('status')
+  program
+    .command('status')
     .description("a run's progress: files, media time, requests, cost so far")
     .argument('<runId>')
     .option('--watch', 'keep showing progress until the run ends')
@@ -18,9 +19,17 @@ export function register(program: Command): void {
         if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
         const t = await ctx.costs.totals(runId);
         if (f.json) {
-          printJson({ run_id: runId, status: state.status, stop_reason: state.stopReason ?? null, stop_message: state.stopMessage ?? null,
-            report_error: state.reportError ?? null, scan_done: state.scanDone, counts: state.counts,
-            cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced }, spec: state.spec });
+          printJson({
+            run_id: runId,
+            status: state.status,
+            stop_reason: state.stopReason ?? null,
+            stop_message: state.stopMessage ?? null,
+            report_error: state.reportError ?? null,
+            scan_done: state.scanDone,
+            counts: state.counts,
+            cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced },
+            spec: state.spec,
+          });
         } else if (!f.watch) {
           process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: 0 }, false)}\n`);
         }
@@ -29,7 +38,8 @@ export function register(program: Command): void {
       });
     });
 
-  program.command('runs')
+  program
+    .command('runs')
     .description('recent runs, newest first')
     .option('--limit <n>', 'how many', int, 20)
     .option('--json', 'print JSON')
@@ -38,10 +48,24 @@ export function register(program: Command): void {
         const rows = [];
         for (const id of await ctx.runs.listRuns(f.limit)) {
           const s = await ctx.runs.state(id);
-          if (s) rows.push({ run_id: id, status: s.status, task: s.spec.task, model: s.spec.model, source: s.spec.source, files: s.counts.total, done: s.counts.terminal, failed: s.counts.failed, created_at: s.spec.createdAt });
+          if (s)
+            rows.push({
+              run_id: id,
+              status: s.status,
+              task: s.spec.task,
+              model: s.spec.model,
+              source: s.spec.source,
+              files: s.counts.total,
+              done: s.counts.terminal,
+              failed: s.counts.failed,
+              created_at: s.spec.createdAt,
+            });
         }
         if (f.json) return printJson(rows);
-        for (const r of rows) process.stdout.write(`${r.run_id}  ${r.status.padEnd(24)} ${r.task.padEnd(10)} ${String(r.done).padStart(6)}/${r.files} files  ${r.failed} failed  ${r.source}\n`);
+        for (const r of rows)
+          process.stdout.write(
+            `${r.run_id}  ${r.status.padEnd(24)} ${r.task.padEnd(10)} ${String(r.done).padStart(6)}/${r.files} files  ${r.failed} failed  ${r.source}\n`,
+          );
       });
     });
 }

@@ -11,20 +11,33 @@ import { createContext } from '../workers/context.ts';
 import { configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {
-  stages?: string; prepareConcurrency?: number; inferConcurrency?: number; inferWorkerConcurrency?: number; finalizeConcurrency?: number; rpm?: number; tpm?: number;
-  metricsPort?: number; metricsHost: string; shutdownTimeout?: number; allowUnsignedWebhooks?: boolean;
+  stages?: string;
+  prepareConcurrency?: number;
+  inferConcurrency?: number;
+  inferWorkerConcurrency?: number;
+  finalizeConcurrency?: number;
+  rpm?: number;
+  tpm?: number;
+  metricsPort?: number;
+  metricsHost: string;
+  shutdownTimeout?: number;
+  allowUnsignedWebhooks?: boolean;
 }
 
 export function parseStages(list: string | undefined): Stage[] {
   if (!list) return [...STAGES];
-  const stages = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const stages = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = stages.filter((s) => !(STAGES as readonly string[]).includes(s));
   if (bad.length) throw new OmniError('invalid_request', `unknown stage(s) ${bad.join(', ')}: use ${STAGES.join(',')}`, { retryable: false });
   return stages as Stage[];
 }
 
 export function register(program: Command): void {
-  program.command('worker')
+  program
+    .command('worker')
     .description('process jobs from Redis until stopped (SIGTERM/SIGINT: finish or hand back in-flight jobs)')
     .option('--stages <list>', `comma-separated stages (default: ${STAGES.join(',')})`)
     .option('--prepare-concurrency <n>', 'prepare jobs at once in this worker (ffmpeg)', int)
@@ -38,8 +51,15 @@ export function register(program: Command): void {
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
     .option('--allow-unsigned-webhooks', 'send run notifications unsigned when OMNIBATCH_WEBHOOK_SECRET is not set (refused otherwise)')
     .action(async (f: WorkerFlags, cmd: Command) => {
-      const cfg = configFrom(cmd, { prepareConcurrency: f.prepareConcurrency, inferConcurrency: f.inferConcurrency, inferWorkerConcurrency: f.inferWorkerConcurrency, finalizeConcurrency: f.finalizeConcurrency, rpm: f.rpm, tpm: f.tpm,
-        ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }) });
+      const cfg = configFrom(cmd, {
+        prepareConcurrency: f.prepareConcurrency,
+        inferConcurrency: f.inferConcurrency,
+        inferWorkerConcurrency: f.inferWorkerConcurrency,
+        finalizeConcurrency: f.finalizeConcurrency,
+        rpm: f.rpm,
+        tpm: f.tpm,
+        ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
+      });
       const log = loggerFor(cfg);
       const stages = parseStages(f.stages);
       const swept = await sweepTempDirs({ base: cfg.tmpDir });
@@ -47,7 +67,10 @@ export function register(program: Command): void {
       const ctx = createContext(cfg, log);
       const running = await startWorkers(ctx, { stages });
       // /healthz: 503 (with the reason) while Redis does not answer PING
-      const health = async (): Promise<void> => { const h = await checkTarget(cfg.redisUrl, 2_000); if (!h.ok) throw new Error(h.detail); };
+      const health = async (): Promise<void> => {
+        const h = await checkTarget(cfg.redisUrl, 2_000);
+        if (!h.ok) throw new Error(h.detail);
+      };
       if (f.metricsPort !== undefined) processMetrics().depthSource(() => readDepth(ctx)); // queue depth for autoscalers
       const metrics = f.metricsPort !== undefined ? await startMetricsServer(f.metricsPort, { host: f.metricsHost, health }) : undefined;
       log.info({ stages, pid: process.pid, metricsPort: metrics?.port }, 'worker started');

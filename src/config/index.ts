@@ -25,8 +25,22 @@ export const SETTINGS = {
   region: { env: ['OMNI_REGION'], schema: z.enum(['intl', 'cn']).default('intl'), help: 'intl | cn: default base URL and price table' },
   baseUrl: { env: ['OMNI_BASE_URL'], schema: z.string().url().optional(), help: "base URL the protocol's path is appended to" },
   authStyle: { env: ['OMNI_AUTH_STYLE'], schema: z.enum(['bearer', 'raw']).optional(), help: 'bearer (default) | raw (DMXAPI: the key alone)' },
-  redisUrl: { env: ['REDIS_URL'], schema: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'), help: 'Redis for queues, ledger and state' },
-  queuePrefix: { env: ['OMNIBATCH_PREFIX'], schema: z.string().regex(/^[\w.-]+$/).default('omnibatch'), help: 'Redis key prefix of every queue and key' },
+  redisUrl: {
+    env: ['REDIS_URL'],
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .default('redis://127.0.0.1:6379'),
+    help: 'Redis for queues, ledger and state',
+  },
+  queuePrefix: {
+    env: ['OMNIBATCH_PREFIX'],
+    schema: z
+      .string()
+      .regex(/^[\w.-]+$/)
+      .default('omnibatch'),
+    help: 'Redis key prefix of every queue and key',
+  },
   s3Endpoint: { env: ['S3_ENDPOINT'], schema: z.string().url().optional(), help: 'S3-compatible endpoint (MinIO, R2, OSS, s3rver)' },
   s3ForcePathStyle: { env: ['S3_FORCE_PATH_STYLE'], schema: bool.optional(), help: 'path-style bucket addressing (default: on when S3_ENDPOINT is set)' },
   awsRegion: { env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], schema: z.string().default('us-east-1'), help: 'S3 region' },
@@ -35,26 +49,58 @@ export const SETTINGS = {
   pricingFile: { env: ['OMNIBATCH_PRICING'], schema: z.string().optional(), help: 'JSON price override merged over the built-in table' },
   inputMode: { env: ['OMNIBATCH_INPUT_MODE'], schema: z.enum(['base64', 'url']).default('base64'), help: 'send chunks as base64 or as presigned URLs' },
   base64MaxChars: { env: ['OMNIBATCH_BASE64_MAX'], schema: int(1024).optional(), help: "base64 ceiling per request (default: the model's, 10 MiB)" },
-  prepareConcurrency: { env: ['OMNIBATCH_PREPARE_CONCURRENCY'], schema: int(1).default(Math.max(1, os.cpus().length)), help: 'prepare jobs per worker (ffmpeg, CPU-bound)' },
+  prepareConcurrency: {
+    env: ['OMNIBATCH_PREPARE_CONCURRENCY'],
+    schema: int(1).default(Math.max(1, os.cpus().length)),
+    help: 'prepare jobs per worker (ffmpeg, CPU-bound)',
+  },
   inferConcurrency: { env: ['OMNIBATCH_INFER_CONCURRENCY'], schema: int(1).default(8), help: 'requests in flight across all workers' },
-  inferWorkerConcurrency: { env: ['OMNIBATCH_INFER_WORKER_CONCURRENCY'], schema: int(1).optional(), help: 'requests in flight in one worker process (default: all of the global limit)' },
+  inferWorkerConcurrency: {
+    env: ['OMNIBATCH_INFER_WORKER_CONCURRENCY'],
+    schema: int(1).optional(),
+    help: 'requests in flight in one worker process (default: all of the global limit)',
+  },
   finalizeConcurrency: { env: ['OMNIBATCH_FINALIZE_CONCURRENCY'], schema: int(1).default(4), help: 'finalize jobs per worker' },
   rpm: { env: ['OMNIBATCH_RPM'], schema: int(0).optional(), help: 'requests per minute across all workers (0: remove the limit)' },
   tpm: { env: ['OMNIBATCH_TPM'], schema: int(1).optional(), help: 'input tokens per minute across all workers' },
   connectTimeoutMs: { env: ['OMNIBATCH_CONNECT_TIMEOUT_MS'], schema: int(1).default(10_000), help: 'HTTP connect timeout' },
   firstByteTimeoutMs: { env: ['OMNIBATCH_FIRST_BYTE_TIMEOUT_MS'], schema: int(1).default(120_000), help: 'time to the first response byte' },
   idleTimeoutMs: { env: ['OMNIBATCH_IDLE_TIMEOUT_MS'], schema: int(1).default(60_000), help: 'longest gap between stream events' },
-  lockDurationMs: { env: ['OMNIBATCH_LOCK_MS'], schema: int(1000).default(30_000), help: "how soon a dead worker's job comes back (BullMQ lock; renewed while the worker lives)" },
-  runRetentionDays: { env: ['OMNIBATCH_RUN_RETENTION_DAYS'], schema: int(1).default(7), help: "days a finished run's state and ledger stay in Redis (its report stays in the bucket)" },
+  lockDurationMs: {
+    env: ['OMNIBATCH_LOCK_MS'],
+    schema: int(1000).default(30_000),
+    help: "how soon a dead worker's job comes back (BullMQ lock; renewed while the worker lives)",
+  },
+  runRetentionDays: {
+    env: ['OMNIBATCH_RUN_RETENTION_DAYS'],
+    schema: int(1).default(7),
+    help: "days a finished run's state and ledger stay in Redis (its report stays in the bucket)",
+  },
   webhookSecret: { env: ['OMNIBATCH_WEBHOOK_SECRET'], schema: z.string().optional(), help: 'HMAC-SHA256 key for webhook signatures' },
   // Per-file limits: every media file is a stranger's; these keep one upload from taking the worker's disk, memory
   // or the run's money. Defaults fit any real recording we expect (see src/media/limits.ts for the reasoning).
-  maxDownloadBytes: { env: ['OMNIBATCH_MAX_DOWNLOAD_BYTES'], schema: int(1).default(10 * 1024 ** 3), help: 'largest object a worker downloads (bytes); the download aborts as soon as it passes this' },
+  maxDownloadBytes: {
+    env: ['OMNIBATCH_MAX_DOWNLOAD_BYTES'],
+    schema: int(1).default(10 * 1024 ** 3),
+    help: 'largest object a worker downloads (bytes); the download aborts as soon as it passes this',
+  },
   maxMediaSeconds: { env: ['OMNIBATCH_MAX_MEDIA_SECONDS'], schema: int(1).default(24 * 3600), help: 'longest media one file may hold (seconds)' },
-  maxPixels: { env: ['OMNIBATCH_MAX_PIXELS'], schema: int(1).default(8192 * 4320), help: "largest video frame (width x height) a file may declare: checked before anything decodes it" },
+  maxPixels: {
+    env: ['OMNIBATCH_MAX_PIXELS'],
+    schema: int(1).default(8192 * 4320),
+    help: 'largest video frame (width x height) a file may declare: checked before anything decodes it',
+  },
   maxChunksPerFile: { env: ['OMNIBATCH_MAX_CHUNKS'], schema: int(1).default(3000), help: 'most requests one file may be planned into' },
-  maxSecondsPerByte: { env: ['OMNIBATCH_MAX_SECONDS_PER_BYTE'], schema: z.coerce.number().positive().default(0.1), help: 'media seconds per byte above which a file is refused as media_suspicious (0.1 = under 10 bytes a second)' },
-  allowUnsignedWebhooks: { env: ['OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS'], schema: bool.default(false), help: 'send webhooks without a signature when no secret is set (refused otherwise)' },
+  maxSecondsPerByte: {
+    env: ['OMNIBATCH_MAX_SECONDS_PER_BYTE'],
+    schema: z.coerce.number().positive().default(0.1),
+    help: 'media seconds per byte above which a file is refused as media_suspicious (0.1 = under 10 bytes a second)',
+  },
+  allowUnsignedWebhooks: {
+    env: ['OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS'],
+    schema: bool.default(false),
+    help: 'send webhooks without a signature when no secret is set (refused otherwise)',
+  },
 } as const;
 
 type Settings = typeof SETTINGS;

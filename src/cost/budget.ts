@@ -52,7 +52,11 @@ function assertMicros(name: string, v: number): void {
 }
 
 export class Budget {
-  constructor(readonly redis: Redis, readonly prefix = 'omnibatch', readonly retentionMs = BUDGET_RETENTION_MS) {}
+  constructor(
+    readonly redis: Redis,
+    readonly prefix = 'omnibatch',
+    readonly retentionMs = BUDGET_RETENTION_MS,
+  ) {}
 
   keys(runId: string): { state: string; reservations: string; expiries: string; settled: string } {
     const base = `${this.prefix}:run:${runId}:budget`;
@@ -69,17 +73,30 @@ export class Budget {
     assertMicros('estimate', estimateMicros);
     assertMicros('budget', budgetMicros);
     const [code, spent, reserved] = (await runLua(this.redis, RESERVE, this.keyList(runId), [
-      chunkKey, estimateMicros, budgetMicros, opts.nowMs ?? '', opts.ttlMs ?? RESERVATION_TTL_MS, this.retentionMs,
+      chunkKey,
+      estimateMicros,
+      budgetMicros,
+      opts.nowMs ?? '',
+      opts.ttlMs ?? RESERVATION_TTL_MS,
+      this.retentionMs,
     ])) as [number, number, number];
     const outcome = OUTCOMES[code];
     return { granted: outcome !== 'denied', outcome, spentMicros: spent, reservedMicros: reserved, budgetMicros };
   }
 
   /** Replaces the chunk's reservation with its actual cost. Returns false when it was already settled. */
-  async settle(runId: string, chunkKey: string, actualMicros: number, opts: { nowMs?: number } = {}): Promise<{ applied: boolean; spentMicros: number; reservedMicros: number }> {
+  async settle(
+    runId: string,
+    chunkKey: string,
+    actualMicros: number,
+    opts: { nowMs?: number } = {},
+  ): Promise<{ applied: boolean; spentMicros: number; reservedMicros: number }> {
     assertMicros('actual', actualMicros);
     const [applied, spent, reserved] = (await runLua(this.redis, SETTLE, this.keyList(runId), [
-      chunkKey, actualMicros, opts.nowMs ?? '', this.retentionMs,
+      chunkKey,
+      actualMicros,
+      opts.nowMs ?? '',
+      this.retentionMs,
     ])) as [number, number, number];
     return { applied: applied === 1, spentMicros: spent, reservedMicros: reserved };
   }

@@ -49,8 +49,10 @@ export function parseDeadline(text: string, now: Date): Date {
 export function longestChunkS(model: string, task: EstimateOptions['task'], promptTokens = 0): number {
   const spec = findModel(model);
   if (!spec) throw new OmniError('model_unknown', `unknown model: ${model}`, { retryable: false });
-  const media = TASK_SPECS[task].media === 'video' && spec.limits.video ? spec.limits.video.maxSeconds
-    : spec.limits.audio?.maxSeconds ?? spec.limits.video?.maxSeconds ?? 3600;
+  const media =
+    TASK_SPECS[task].media === 'video' && spec.limits.video
+      ? spec.limits.video.maxSeconds
+      : (spec.limits.audio?.maxSeconds ?? spec.limits.video?.maxSeconds ?? 3600);
   // The input-token ceiling, minus the prompt, at the model's audio rate (video adds frames: the media limit is tighter).
   const byTokens = Math.floor((spec.limits.maxInputTokens - promptTokens) / spec.tokens.audioTokensPerSecond);
   return Math.max(1, Math.min(media, byTokens));
@@ -100,8 +102,13 @@ export interface DeadlinePlan {
 
 /** Each file in equal parts of at most `chunkS` (what the media planner aims at, before it moves cuts to silences). */
 function atChunkLength(files: readonly EstimateFile[], chunkS: number): EstimateFile[] {
-  return files.map((f) => ({ ...(f.uri !== undefined && { uri: f.uri }), durationS: f.durationS, chunks: Math.max(1, Math.ceil(f.durationS / chunkS)),
-    ...(f.hasAudio !== undefined && { hasAudio: f.hasAudio }), ...(f.video && { video: f.video }) }));
+  return files.map((f) => ({
+    ...(f.uri !== undefined && { uri: f.uri }),
+    durationS: f.durationS,
+    chunks: Math.max(1, Math.ceil(f.durationS / chunkS)),
+    ...(f.hasAudio !== undefined && { hasAudio: f.hasAudio }),
+    ...(f.video && { video: f.video }),
+  }));
 }
 
 export function planForDeadline(files: readonly EstimateFile[], opts: DeadlineOptions): DeadlinePlan {
@@ -120,7 +127,12 @@ export function planForDeadline(files: readonly EstimateFile[], opts: DeadlineOp
       const lengthened = chunkSeconds > shortestS;
       const first = tried[0];
       return {
-        deadline, chunkSeconds, shortestS, lengthened, estimate, tried,
+        deadline,
+        chunkSeconds,
+        shortestS,
+        lengthened,
+        estimate,
+        tried,
         predictedFinish: new Date(now.getTime() + rung.wallSeconds * 1000),
         note: lengthened
           ? `${shortestS}-s chunks would take ${fmtS(first.wallSeconds)} (bound by ${first.binding}): ${chunkSeconds}-s chunks finish in ${fmtS(rung.wallSeconds)}, before the deadline`
@@ -129,10 +141,20 @@ export function planForDeadline(files: readonly EstimateFile[], opts: DeadlineOp
     }
   }
   const earliest = new Date(now.getTime() + fastest!.rung.wallSeconds * 1000);
-  throw new OmniError('deadline_unreachable',
+  throw new OmniError(
+    'deadline_unreachable',
     `no chunk length finishes by ${deadline.toISOString()}: the earliest achievable finish is ${earliest.toISOString()} ` +
-    `(${fastest!.rung.chunkSeconds}-s chunks, ${fmtS(fastest!.rung.wallSeconds)}, bound by ${fastest!.rung.binding})`,
-    { retryable: false, details: { deadline: deadline.toISOString(), earliest_finish: earliest.toISOString(), chunk_seconds: fastest!.rung.chunkSeconds, binding: fastest!.rung.binding } });
+      `(${fastest!.rung.chunkSeconds}-s chunks, ${fmtS(fastest!.rung.wallSeconds)}, bound by ${fastest!.rung.binding})`,
+    {
+      retryable: false,
+      details: {
+        deadline: deadline.toISOString(),
+        earliest_finish: earliest.toISOString(),
+        chunk_seconds: fastest!.rung.chunkSeconds,
+        binding: fastest!.rung.binding,
+      },
+    },
+  );
 }
 
 function fmtS(s: number): string {

@@ -178,7 +178,7 @@ interface ChunkContext {
 function contextOf(opts: Omit<EstimateOptions, 'concurrency' | 'rpm' | 'tpm' | 'latency'>): ChunkContext {
   const spec = specOf(opts.model);
   const taskSpec = TASK_SPECS[opts.task];
-  const prompt = spec.acceptsPrompt ? opts.prompt ?? taskSpec.prompt ?? '' : '';
+  const prompt = spec.acceptsPrompt ? (opts.prompt ?? taskSpec.prompt ?? '') : '';
   return {
     spec,
     task: opts.task,
@@ -215,8 +215,13 @@ function estimateChunk(seconds: number, file: Pick<EstimateFile, 'hasAudio' | 'v
 }
 
 const zeroCounts = (): TokenCounts => ({ text: 0, audio: 0, image: 0, video: 0, total: 0 });
-const addCounts = (a: TokenCounts, b: TokenCounts): TokenCounts =>
-  ({ text: a.text + b.text, audio: a.audio + b.audio, image: a.image + b.image, video: a.video + b.video, total: a.total + b.total });
+const addCounts = (a: TokenCounts, b: TokenCounts): TokenCounts => ({
+  text: a.text + b.text,
+  audio: a.audio + b.audio,
+  image: a.image + b.image,
+  video: a.video + b.video,
+  total: a.total + b.total,
+});
 const outTotal = (o: { text: number; audio: number }): number => o.text + o.audio;
 
 function latencyOf(c: ChunkEstimate, latency: number | LatencyModel): number {
@@ -237,8 +242,14 @@ export function wallTime(requests: number, tokens: number, busySeconds: number, 
   };
   let binding: WallTime['binding'] = 'concurrency';
   let seconds = byConstraint.concurrency;
-  if (byConstraint.rpm !== null && byConstraint.rpm > seconds) { seconds = byConstraint.rpm; binding = 'rpm'; }
-  if (byConstraint.tpm !== null && byConstraint.tpm > seconds) { seconds = byConstraint.tpm; binding = 'tpm'; }
+  if (byConstraint.rpm !== null && byConstraint.rpm > seconds) {
+    seconds = byConstraint.rpm;
+    binding = 'rpm';
+  }
+  if (byConstraint.tpm !== null && byConstraint.tpm > seconds) {
+    seconds = byConstraint.tpm;
+    binding = 'tpm';
+  }
   return { seconds, binding, byConstraint };
 }
 
@@ -330,7 +341,10 @@ export function outputBound(protocol: Protocol, chunkSeconds: number, task: Task
  * What one request reserves in the TPM window before it is sent: its exact input tokens plus the task's
  * expected output (the provider counts both against the quota); settled to the real usage afterwards.
  */
-export function estimateChunkTokens(chunkSeconds: number, opts: Omit<ChunkCostOptions, 'maxOutputTokens'> & { maxOutputTokens?: number }): { input: number; output: number } {
+export function estimateChunkTokens(
+  chunkSeconds: number,
+  opts: Omit<ChunkCostOptions, 'maxOutputTokens'> & { maxOutputTokens?: number },
+): { input: number; output: number } {
   const ctx = contextOf(opts);
   const c = estimateChunk(chunkSeconds, opts, ctx);
   const out = c.output.expected.text + c.output.expected.audio;

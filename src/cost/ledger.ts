@@ -54,30 +54,58 @@ export function chunkField(fileId: string, chunkIndex: number): string {
 }
 
 export class Ledger {
-  constructor(readonly redis: Redis, readonly prefix = 'omnibatch') {}
+  constructor(
+    readonly redis: Redis,
+    readonly prefix = 'omnibatch',
+  ) {}
 
   keys(runId: string): { chunks: string; totals: string } {
     const base = `${this.prefix}:run:${runId}:ledger`;
     return { chunks: `${base}:chunks`, totals: `${base}:totals` };
   }
 
-  async recordChunk(runId: string, fileId: string, chunkIndex: number, attemptToken: string, usage: Usage, cost: Cost,
-                    opts: LedgerOptions = {}): Promise<RecordOutcome> {
+  async recordChunk(
+    runId: string,
+    fileId: string,
+    chunkIndex: number,
+    attemptToken: string,
+    usage: Usage,
+    cost: Cost,
+    opts: LedgerOptions = {},
+  ): Promise<RecordOutcome> {
     const requests = opts.requests ?? 1;
     const record: ChunkRecord = { attempt: attemptToken, usage, cost, requests, recordedAt: (opts.now ?? new Date()).toISOString() };
     const values: Record<(typeof LEDGER_COUNTERS)[number], number> = {
-      in_text: usage.input.text, in_audio: usage.input.audio, in_image: usage.input.image, in_video: usage.input.video,
-      out_text: usage.output.text, out_audio: usage.output.audio, out_reasoning: usage.output.reasoning,
-      in_total: usage.inputTotal, out_total: usage.outputTotal, cost_micros: cost.amountMicros, requests,
+      in_text: usage.input.text,
+      in_audio: usage.input.audio,
+      in_image: usage.input.image,
+      in_video: usage.input.video,
+      out_text: usage.output.text,
+      out_audio: usage.output.audio,
+      out_reasoning: usage.output.reasoning,
+      in_total: usage.inputTotal,
+      out_total: usage.outputTotal,
+      cost_micros: cost.amountMicros,
+      requests,
     };
     for (const [k, v] of Object.entries(values)) {
       if (!Number.isSafeInteger(v)) throw new TypeError(`ledger: ${k} must be an integer, got ${v}`);
     }
     const k = this.keys(runId);
-    const [recorded, json] = (await runLua(this.redis, RECORD_CHUNK, [k.chunks, k.totals], [
-      chunkField(fileId, chunkIndex), attemptToken, JSON.stringify(record), opts.retentionMs ?? LEDGER_RETENTION_MS,
-      ...LEDGER_COUNTERS.map((c) => values[c]), cost.currency ?? '', cost.priced ? '1' : '0',
-    ])) as [number, string];
+    const [recorded, json] = (await runLua(
+      this.redis,
+      RECORD_CHUNK,
+      [k.chunks, k.totals],
+      [
+        chunkField(fileId, chunkIndex),
+        attemptToken,
+        JSON.stringify(record),
+        opts.retentionMs ?? LEDGER_RETENTION_MS,
+        ...LEDGER_COUNTERS.map((c) => values[c]),
+        cost.currency ?? '',
+        cost.priced ? '1' : '0',
+      ],
+    )) as [number, string];
     return { recorded: recorded === 1, record: JSON.parse(json) as ChunkRecord };
   }
 

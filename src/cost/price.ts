@@ -49,7 +49,10 @@ export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
   let priced = true;
   for (const [tokens, price] of lines) {
     if (tokens === 0) continue;
-    if (price === undefined) { priced = false; continue; }
+    if (price === undefined) {
+      priced = false;
+      continue;
+    }
     scaled += tokens * price;
   }
   return { amountMicros: Math.round(scaled / 1_000_000), currency: prices.currency, priced };

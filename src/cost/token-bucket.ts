@@ -25,7 +25,10 @@ export function tpmBucketKey(prefix: string, model: string): string {
 const keysOf = (key: string): [string, string] => [`${key}:log`, `${key}:amounts`];
 
 export class TokenBucket {
-  constructor(readonly redis: Redis, readonly windowMs = TPM_WINDOW_MS) {}
+  constructor(
+    readonly redis: Redis,
+    readonly windowMs = TPM_WINDOW_MS,
+  ) {}
 
   /**
    * Reserves `tokens` if the window has room for them; else says how long until it will. `nowMs` is for
@@ -35,7 +38,11 @@ export class TokenBucket {
     if (!(tpm > 0)) throw new RangeError(`tpm must be positive, got ${tpm}`);
     if (!(tokens >= 0)) throw new RangeError(`tokens must be >= 0, got ${tokens}`);
     const id = opts.id ?? randomUUID();
-    const [ok, wait, used] = (await runLua(this.redis, RESERVE, keysOf(key), [Math.ceil(tokens), tpm, this.windowMs, id, opts.nowMs ?? ''])) as [number, number, number];
+    const [ok, wait, used] = (await runLua(this.redis, RESERVE, keysOf(key), [Math.ceil(tokens), tpm, this.windowMs, id, opts.nowMs ?? ''])) as [
+      number,
+      number,
+      number,
+    ];
     return ok === 1 ? { ok: true, id, used } : { ok: false, waitMs: wait, used };
   }
 

@@ -18,12 +18,15 @@ export interface BoardOptions {
 export function bullBoardRouter(queues: Queues, opts: BoardOptions): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(opts.basePath);
   createBullBoard({
-    queues: STAGES.map((stage) => new BullMQAdapter(queues[stage] as unknown as Queue, {
-      readOnlyMode: opts.readOnly,
-      // read-only means nothing changes from the browser; `omnibatch retry` retries a run's failed files
-      allowRetries: !opts.readOnly,
-      description: `omnibatch ${stage} stage`,
-    })),
+    queues: STAGES.map(
+      (stage) =>
+        new BullMQAdapter(queues[stage] as unknown as Queue, {
+          readOnlyMode: opts.readOnly,
+          // read-only means nothing changes from the browser; `omnibatch retry` retries a run's failed files
+          allowRetries: !opts.readOnly,
+          description: `omnibatch ${stage} stage`,
+        }),
+    ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'omnibatch queues', miscLinks: [{ text: 'Runs', url: opts.runsPath }], hideDocsLink: true } },
   });

@@ -84,7 +84,9 @@
       if (ev.target === r.id) return; // the link itself sets the hash
       location.hash = runHref(run.runId);
     });
-    r.tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') location.hash = runHref(run.runId); });
+    r.tr.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') location.hash = runHref(run.runId);
+    });
     return r;
   }
 
@@ -144,7 +146,12 @@
   }
 
   function drawChart(svg, chart) {
-    const W = 760, H = 270, L = 76, R = 64, T = 28, B = 30;
+    const W = 760,
+      H = 270,
+      L = 76,
+      R = 64,
+      T = 28,
+      B = 30;
     svg.replaceChildren();
     svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
     const pts = chart.points;
@@ -198,10 +205,13 @@
     $('#d-cards').replaceChildren(
       card('Status', status, run.stopReason ? h('div', { class: 'small', text: `stopped: ${run.stopReason}` }) : null),
       card('Progress', bar(run.progress.fraction), h('div', { class: 'small detail-progress', text: run.progress.text })),
-      card('Cost so far', h('div', { class: 'big', text: run.cost.text }),
+      card(
+        'Cost so far',
+        h('div', { class: 'big', text: run.cost.text }),
         run.budget ? bar(run.budget.fraction, `budget${run.budget.fraction >= 0.8 ? ' over' : ''}`) : null,
         h('div', { class: 'small muted', text: run.budget ? run.budget.text : 'no budget' }),
-        d.estimate ? h('div', { class: 'small muted', text: `estimate ${d.estimate.amount}${d.estimate.currency ? ` ${d.estimate.currency}` : ''}` }) : null),
+        d.estimate ? h('div', { class: 'small muted', text: `estimate ${d.estimate.amount}${d.estimate.currency ? ` ${d.estimate.currency}` : ''}` }) : null,
+      ),
       card('Media', h('div', { class: 'big', text: run.media.text })),
       card('Requests', h('div', { class: 'big', text: String(d.requests.total) }), h('div', { class: 'small muted', text: `${d.requests.retries} retries` })),
     );
@@ -210,12 +220,17 @@
     $('#d-spec').replaceChildren(...dl);
     drawChart($('#chart'), d.chart);
     const f = d.failures;
-    $('#d-codes').replaceChildren(...(f.total
-      ? f.byCode.map((c) => h('span', { class: 'code-chip' }, h('code', { text: c.code }), ` × ${c.count}`))
-      : [h('span', { class: 'muted', text: 'no failures' })]));
+    $('#d-codes').replaceChildren(
+      ...(f.total
+        ? f.byCode.map((c) => h('span', { class: 'code-chip' }, h('code', { text: c.code }), ` × ${c.count}`))
+        : [h('span', { class: 'muted', text: 'no failures' })]),
+    );
     $('#failures').hidden = f.rows.length === 0;
-    $('#failures tbody').replaceChildren(...f.rows.map((row) => h('tr', {},
-      h('td', {}, h('code', { text: row.code })), h('td', { class: 'uri', text: row.uri }), h('td', { class: 'muted small', text: row.message }))));
+    $('#failures tbody').replaceChildren(
+      ...f.rows.map((row) =>
+        h('tr', {}, h('td', {}, h('code', { text: row.code })), h('td', { class: 'uri', text: row.uri }), h('td', { class: 'muted small', text: row.message })),
+      ),
+    );
     $('#d-more').textContent = f.total > f.rows.length ? `showing the first ${f.rows.length} of ${f.total} failed files` : '';
   }
 

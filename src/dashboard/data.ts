@@ -6,7 +6,17 @@ import type { Redis } from 'ioredis';
 import { readSeries } from '../runs/series.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { Costs } from '../workers/costs.ts';
-import { failureDigest, failureFold, failureRescanMs, foldFailure, runDetail, runSummary, type FailureDigest, type RunDetail, type RunSummary } from './view.ts';
+import {
+  failureDigest,
+  failureFold,
+  failureRescanMs,
+  foldFailure,
+  runDetail,
+  runSummary,
+  type FailureDigest,
+  type RunDetail,
+  type RunSummary,
+} from './view.ts';
 
 export interface RunsDataDeps {
   redis: Redis;
@@ -20,7 +30,12 @@ export interface RunsData {
   detail(runId: string, now?: number): Promise<RunDetail | undefined>;
 }
 
-interface CachedFailures { failed: number; generation: number; at: number; digest: FailureDigest }
+interface CachedFailures {
+  failed: number;
+  generation: number;
+  at: number;
+  digest: FailureDigest;
+}
 
 export const FAILURES_SHOWN = 50;
 
@@ -41,10 +56,12 @@ export function createRunsData(deps: RunsDataDeps): RunsData {
   return {
     async list(limit) {
       const ids = await deps.runs.listRuns(limit);
-      const rows = await Promise.all(ids.map(async (id) => {
-        const [state, totals] = await Promise.all([deps.runs.state(id), deps.costs.totals(id)]);
-        return state ? runSummary(state, totals) : undefined;
-      }));
+      const rows = await Promise.all(
+        ids.map(async (id) => {
+          const [state, totals] = await Promise.all([deps.runs.state(id), deps.costs.totals(id)]);
+          return state ? runSummary(state, totals) : undefined;
+        }),
+      );
       return rows.filter((r): r is RunSummary => r !== undefined);
     },
 

@@ -89,9 +89,11 @@ export function checkExposure(bindHost: string, auth: DashboardAuth): void {
     throw new OmniError('dashboard_auth_invalid', 'basic auth must be user:password', { retryable: false });
   }
   if (isLoopback(bindHost) || hasAuth(auth)) return;
-  throw new OmniError('dashboard_auth_required',
+  throw new OmniError(
+    'dashboard_auth_required',
     `the dashboard would listen on ${bindHost || 'every interface'} with no credentials: set --auth-token (OMNIBATCH_DASHBOARD_TOKEN) or --basic-auth user:password (OMNIBATCH_DASHBOARD_BASIC_AUTH), or bind 127.0.0.1`,
-    { retryable: false });
+    { retryable: false },
+  );
 }
 
 export const hasAuth = (auth: DashboardAuth): boolean => Boolean(auth.token || auth.basic);
@@ -123,8 +125,11 @@ function sameSite(url: string | undefined, host: string, policy: GuardPolicy): b
   if (!url || url === 'null') return false;
   try {
     const u = new URL(url);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && policy.allowedHosts.has(stripBrackets(u.hostname))
-      && u.host.toLowerCase() === host.trim().toLowerCase();
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') &&
+      policy.allowedHosts.has(stripBrackets(u.hostname)) &&
+      u.host.toLowerCase() === host.trim().toLowerCase()
+    );
   } catch {
     return false;
   }
@@ -134,21 +139,42 @@ function sameSite(url: string | undefined, host: string, policy: GuardPolicy): b
 export function checkRequest(req: GuardRequest, policy: GuardPolicy): GuardVerdict {
   const host = header(req, 'host') ?? '';
   if (!host || !policy.allowedHosts.has(hostName(host))) {
-    return { ok: false, status: 421, code: 'host_not_allowed', message: `this dashboard does not answer to the host "${host.slice(0, 100)}" (add it with --allowed-host)` };
+    return {
+      ok: false,
+      status: 421,
+      code: 'host_not_allowed',
+      message: `this dashboard does not answer to the host "${host.slice(0, 100)}" (add it with --allowed-host)`,
+    };
   }
   if (hasAuth(policy.auth) && !authorized(req, policy.auth)) {
-    return { ok: false, status: 401, code: 'auth_required', message: 'credentials required', headers: { 'www-authenticate': 'Basic realm="omnibatch", charset="UTF-8"' } };
+    return {
+      ok: false,
+      status: 401,
+      code: 'auth_required',
+      message: 'credentials required',
+      headers: { 'www-authenticate': 'Basic realm="omnibatch", charset="UTF-8"' },
+    };
   }
   const method = req.method.toUpperCase();
   if (SAFE_METHODS.has(method)) return { ok: true };
   const origin = header(req, 'origin');
   const fromHere = origin !== undefined ? sameSite(origin, host, policy) : sameSite(header(req, 'referer'), host, policy);
   if (!fromHere) {
-    return { ok: false, status: 403, code: 'csrf_origin_mismatch', message: `a ${method} must come from this dashboard's own pages (Origin ${origin ?? '(none)'})` };
+    return {
+      ok: false,
+      status: 403,
+      code: 'csrf_origin_mismatch',
+      message: `a ${method} must come from this dashboard's own pages (Origin ${origin ?? '(none)'})`,
+    };
   }
   const underQueues = req.path === policy.queuesPath || req.path.startsWith(`${policy.queuesPath}/`);
   if (!policy.allowActions && underQueues) {
-    return { ok: false, status: 405, code: 'dashboard_read_only', message: 'the dashboard is read-only: start it with --allow-actions to retry, clean, pause or add jobs' };
+    return {
+      ok: false,
+      status: 405,
+      code: 'dashboard_read_only',
+      message: 'the dashboard is read-only: start it with --allow-actions to retry, clean, pause or add jobs',
+    };
   }
   return { ok: true };
 }
@@ -160,6 +186,9 @@ export function guardMiddleware(policy: GuardPolicy) {
       next();
       return;
     }
-    res.status(verdict.status).set({ 'cache-control': 'no-store', ...verdict.headers }).json({ error: verdict.code, message: verdict.message });
+    res
+      .status(verdict.status)
+      .set({ 'cache-control': 'no-store', ...verdict.headers })
+      .json({ error: verdict.code, message: verdict.message });
   };
 }

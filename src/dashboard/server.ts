@@ -65,23 +65,38 @@ export function createDashboardApp(deps: DashboardDeps, opts: AccessOptions & { 
     res.set({ 'content-security-policy': page.csp, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
     res.type('html').send(page.html);
   });
-  app.get('/api/runs', api(async (req, res) => {
-    res.json({ generatedAt: new Date().toISOString(), runs: await data.list(listLimit(req.query.limit)) });
-  }));
-  app.get('/api/runs/:id', api(async (req, res) => {
-    const detail = await data.detail(String(req.params.id));
-    if (!detail) res.status(404).json({ error: 'run_not_found', runId: req.params.id });
-    else res.json(detail);
-  }));
-  app.get('/healthz', api(async (_req, res) => {
-    await deps.redis.ping();
-    res.json({ status: 'ok' });
-  }));
+  app.get(
+    '/api/runs',
+    api(async (req, res) => {
+      res.json({ generatedAt: new Date().toISOString(), runs: await data.list(listLimit(req.query.limit)) });
+    }),
+  );
+  app.get(
+    '/api/runs/:id',
+    api(async (req, res) => {
+      const detail = await data.detail(String(req.params.id));
+      if (!detail) res.status(404).json({ error: 'run_not_found', runId: req.params.id });
+      else res.json(detail);
+    }),
+  );
+  app.get(
+    '/healthz',
+    api(async (_req, res) => {
+      await deps.redis.ping();
+      res.json({ status: 'ok' });
+    }),
+  );
   app.use(QUEUES_PATH, bullBoardRouter(deps.queues, { basePath: QUEUES_PATH, readOnly: !allowActions, runsPath: '/' }));
   return app;
 }
 
 export async function startDashboard(deps: DashboardDeps, opts: DashboardOptions): Promise<RunningServer> {
   const app = createDashboardApp(deps, opts);
-  return startHttpServer((req, res) => { app(req, res); }, opts.port, opts.host ?? '127.0.0.1');
+  return startHttpServer(
+    (req, res) => {
+      app(req, res);
+    },
+    opts.port,
+    opts.host ?? '127.0.0.1',
+  );
 }

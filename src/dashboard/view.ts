@@ -59,13 +59,14 @@ export function runSummary(state: RunState, totals: CostTotals): RunSummary {
   const text = `${done} / ${c.total}${state.scanDone ? '' : '+'} files · ${parts.join(' · ')}`;
   const hours = c.media_ms / 3_600_000;
   const budgetMicros = state.spec.budgetMicros;
-  const budget = budgetMicros !== undefined && budgetMicros > 0
-    ? {
-        ...money(budgetMicros, totals.currency),
-        fraction: totals.costMicros / budgetMicros,
-        text: `of ${formatMicros(budgetMicros)}${totals.currency ? ` ${totals.currency}` : ''} budget (${((100 * totals.costMicros) / budgetMicros).toFixed(1)}%)`,
-      }
-    : null;
+  const budget =
+    budgetMicros !== undefined && budgetMicros > 0
+      ? {
+          ...money(budgetMicros, totals.currency),
+          fraction: totals.costMicros / budgetMicros,
+          text: `of ${formatMicros(budgetMicros)}${totals.currency ? ` ${totals.currency}` : ''} budget (${((100 * totals.costMicros) / budgetMicros).toFixed(1)}%)`,
+        }
+      : null;
   return {
     runId: state.spec.runId,
     createdAt: state.spec.createdAt,
@@ -89,15 +90,29 @@ export function runSummary(state: RunState, totals: CostTotals): RunSummary {
 export function specView(state: RunState): Record<string, string | number | boolean | null> {
   const s = state.spec;
   return {
-    source: s.source, destination: s.destination, task: s.task, model: s.model, protocol: s.protocol, region: s.region,
-    inputMode: s.inputMode, maxFiles: s.maxFiles ?? null, schedule: s.schedule ?? null, manifest: s.manifest ?? null,
-    force: s.force, fingerprint: s.fingerprint,
+    source: s.source,
+    destination: s.destination,
+    task: s.task,
+    model: s.model,
+    protocol: s.protocol,
+    region: s.region,
+    inputMode: s.inputMode,
+    maxFiles: s.maxFiles ?? null,
+    schedule: s.schedule ?? null,
+    manifest: s.manifest ?? null,
+    force: s.force,
+    fingerprint: s.fingerprint,
   };
 }
 
 // ---- failures ---------------------------------------------------------------------------------------
 
-export interface FailureRow { fileId: string; code: string; uri: string; message: string }
+export interface FailureRow {
+  fileId: string;
+  code: string;
+  uri: string;
+  message: string;
+}
 
 export interface FailureDigest {
   /** the first `limit` failed files met in the scan */
@@ -108,7 +123,12 @@ export interface FailureDigest {
 }
 
 /** A fold over the run's files (streamed, any number): keeps the first `limit` failures, counts all by code. */
-export interface FailureFold { rows: FailureRow[]; counts: Map<string, number>; total: number; limit: number }
+export interface FailureFold {
+  rows: FailureRow[];
+  counts: Map<string, number>;
+  total: number;
+  limit: number;
+}
 
 export function failureFold(limit = 50): FailureFold {
   return { rows: [], counts: new Map(), total: 0, limit };
@@ -193,7 +213,11 @@ export function chartOf(samples: readonly Sample[], live: Sample | null, currenc
     points.push({ t: s.t, done: s.done, failed: s.failed, costMicros: s.costMicros, filesPerMin: Math.round(filesPerMin * 100) / 100 });
   }
   return {
-    points, currency, start, end, windowMs,
+    points,
+    currency,
+    start,
+    end,
+    windowMs,
     maxCostMicros: points.reduce((m, p) => Math.max(m, p.costMicros), 0),
     maxFilesPerMin: points.reduce((m, p) => Math.max(m, p.filesPerMin), 0),
   };

@@ -46,12 +46,25 @@ export interface PrivateRedis {
 
 export async function startPrivateRedis(opts: { persistence?: boolean; port?: number } = {}): Promise<PrivateRedis> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    throw new OmniError('redis_unavailable', 'no Redis answers at REDIS_URL and no redis-server binary is installed: install Redis or set REDIS_URL', { retryable: false });
+    throw new OmniError('redis_unavailable', 'no Redis answers at REDIS_URL and no redis-server binary is installed: install Redis or set REDIS_URL', {
+      retryable: false,
+    });
   }
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibatch-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--appendonly', opts.persistence ? 'yes' : 'no', ...(opts.persistence ? ['--appendfsync', 'always'] : [])];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    opts.persistence ? 'yes' : 'no',
+    ...(opts.persistence ? ['--appendfsync', 'always'] : []),
+  ];
   const url = `redis://127.0.0.1:${port}`;
   const start = async (): Promise<ChildProcess> => {
     const child = spawn('redis-server', args, { stdio: 'ignore' });
@@ -62,13 +75,17 @@ export async function startPrivateRedis(opts: { persistence?: boolean; port?: nu
     child.kill('SIGKILL');
     throw new OmniError('redis_unavailable', `private redis-server on port ${port} did not start`, { retryable: false });
   };
-  const stopChild = (child: ChildProcess) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+  const stopChild = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
   const handle: PrivateRedis = {
-    url, port, dir, process: await start(),
+    url,
+    port,
+    dir,
+    process: await start(),
     async stop() {
       await stopChild(handle.process);
       rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,10 @@ function hashNumbers(hash: string): () => number {
   let state = createHash('sha256').update(hash).digest();
   let i = 0;
   return () => {
-    if (i + 4 > state.length) { state = createHash('sha256').update(state).digest(); i = 0; }
+    if (i + 4 > state.length) {
+      state = createHash('sha256').update(state).digest();
+      i = 0;
+    }
     const n = state.readUInt32BE(i);
     i += 4;
     return n;
@@ -107,7 +110,10 @@ export function markedModeration(media: Measured | undefined): string | undefine
   return undefined;
 }
 
-export interface AnswerText { text: string; reasoning: string }
+export interface AnswerText {
+  text: string;
+  reasoning: string;
+}
 
 /**
  * The answer to one request. `media` is the one non-text item (if any); `model` is named in the text.
@@ -118,9 +124,7 @@ export function composeAnswer(req: ParsedRequest, media: Measured | undefined, m
   const promptHash = createHash('sha256').update(prompt).digest('hex');
   const key = media?.hash ?? promptHash;
   const head = describeMeasured(media, promptHash);
-  const reasoning = req.thinking
-    ? `The user sent ${media ? `a ${media.kind}` : 'a text prompt'}. ${head}. I should answer briefly and precisely.`
-    : '';
+  const reasoning = req.thinking ? `The user sent ${media ? `a ${media.kind}` : 'a text prompt'}. ${head}. I should answer briefly and precisely.` : '';
   if (isModerationPrompt(req)) {
     if (invalidModeration) return { text: `Sure! ${head}. Nothing here looks harmful to me, so I would not flag it.`, reasoning };
     const marked = markedModeration(media);
@@ -140,7 +144,7 @@ export function splitPieces(text: string): string[] {
   if (chars.length === 0) return [];
   const next = hashNumbers(createHash('sha256').update(text).digest('hex'));
   const out: string[] = [];
-  for (let i = 0; i < chars.length;) {
+  for (let i = 0; i < chars.length; ) {
     const n = 5 + (next() % 16);
     out.push(chars.slice(i, i + n).join(''));
     i += n;

@@ -29,8 +29,23 @@ import type { ApiError } from './types.ts';
 import { seededRandom } from '../util/random.ts';
 export { seededRandom };
 
-export const FAULT_KINDS = ['server_error', 'unavailable', 'rate_limit', 'rate_limit_retry_after', 'quota', 'auth', 'arrears',
-  'bad_request', 'too_large', 'model_not_found', 'inspect_input', 'cut', 'stall', 'inspect_output', 'stream_rate_limit'] as const;
+export const FAULT_KINDS = [
+  'server_error',
+  'unavailable',
+  'rate_limit',
+  'rate_limit_retry_after',
+  'quota',
+  'auth',
+  'arrears',
+  'bad_request',
+  'too_large',
+  'model_not_found',
+  'inspect_input',
+  'cut',
+  'stall',
+  'inspect_output',
+  'stream_rate_limit',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export type StreamFault = 'cut' | 'stall' | 'inspect_output' | 'stream_rate_limit';
@@ -53,7 +68,6 @@ export interface FaultRates {
   retryAfterS?: number;
 }
 
-
 /**
  * The fault for one request. Draws a fixed number of values per request whatever the outcome, so the
  * sequence of faults depends only on the seed and the order of requests.
@@ -71,17 +85,29 @@ export function drawFault(rates: FaultRates, rand: () => number): FaultKind | un
 /** The error response of a fault that refuses before streaming; undefined for the in-stream kinds. */
 export function faultError(kind: FaultKind, model: string, retryAfterS: number | undefined): ApiError | undefined {
   switch (kind) {
-    case 'server_error': return apiErrors.internal();
-    case 'unavailable': return apiErrors.unavailable();
-    case 'rate_limit': return apiErrors.rateQuota();
-    case 'rate_limit_retry_after': return apiErrors.rateQuota(retryAfterS ?? 2);
-    case 'quota': return apiErrors.allocationQuota();
-    case 'auth': return apiErrors.invalidKey();
-    case 'arrears': return apiErrors.arrears();
-    case 'bad_request': return apiErrors.invalidParameter('<400> InternalError.Algo.InvalidParameter: injected bad request');
-    case 'too_large': return apiErrors.tooLarge();
-    case 'model_not_found': return apiErrors.modelNotFound(model);
-    case 'inspect_input': return apiErrors.inspectInput();
-    default: return undefined;
+    case 'server_error':
+      return apiErrors.internal();
+    case 'unavailable':
+      return apiErrors.unavailable();
+    case 'rate_limit':
+      return apiErrors.rateQuota();
+    case 'rate_limit_retry_after':
+      return apiErrors.rateQuota(retryAfterS ?? 2);
+    case 'quota':
+      return apiErrors.allocationQuota();
+    case 'auth':
+      return apiErrors.invalidKey();
+    case 'arrears':
+      return apiErrors.arrears();
+    case 'bad_request':
+      return apiErrors.invalidParameter('<400> InternalError.Algo.InvalidParameter: injected bad request');
+    case 'too_large':
+      return apiErrors.tooLarge();
+    case 'model_not_found':
+      return apiErrors.modelNotFound(model);
+    case 'inspect_input':
+      return apiErrors.inspectInput();
+    default:
+      return undefined;
   }
 }

@@ -49,7 +49,10 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
   let n = 0;
   for await (const chunk of req) {
     n += (chunk as Buffer).length;
-    if (n > max) { req.resume(); return undefined; }
+    if (n > max) {
+      req.resume();
+      return undefined;
+    }
     parts.push(chunk as Buffer);
   }
   return Buffer.concat(parts);
@@ -60,12 +63,22 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: IncomingMessage, res: ServerResponse, refuse: (e: ApiError) => void): Promise<void> {
+export async function handleApi(
+  env: HandlerEnv,
+  protocol: WireProtocol,
+  req: IncomingMessage,
+  res: ServerResponse,
+  refuse: (e: ApiError) => void,
+): Promise<void> {
   const { opts } = env;
   const raw = await readBody(req, env.maxBodyBytes);
   if (!raw) return refuse(apiErrors.tooLarge());
   let body: unknown;
-  try { body = JSON.parse(raw.toString('utf8')); } catch { return refuse(apiErrors.invalidParameter('The request body is not valid JSON.')); }
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return refuse(apiErrors.invalidParameter('The request body is not valid JSON.'));
+  }
   const parsed = parseRequest(protocol, body, header(req, 'x-dashscope-sse')?.toLowerCase() === 'enable');
   if (isApiError(parsed)) return refuse(parsed);
 
@@ -78,9 +91,14 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
   const failText = textOnly && (env.textOnlyFailures ?? 0) < (opts.failTextOnly ?? 0);
   if (failText) env.textOnlyFailures = (env.textOnlyFailures ?? 0) + 1;
   const fault: FaultKind | undefined = forced ?? (failText ? 'server_error' : drawn);
-  const countFault = () => { if (fault) env.stats().faults[fault] = (env.stats().faults[fault] ?? 0) + 1; };
+  const countFault = () => {
+    if (fault) env.stats().faults[fault] = (env.stats().faults[fault] ?? 0) + 1;
+  };
   const early = fault && faultError(fault, parsed.model, opts.retryAfterS);
-  if (early) { countFault(); return refuse(early); }
+  if (early) {
+    countFault();
+    return refuse(early);
+  }
 
   const spec = findModel(parsed.model);
   // A name the real endpoint of this protocol does not serve (an -all name on DashScope, omni on native).
@@ -105,8 +123,12 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
     if (!(audioOverride > 0)) return refuse(apiErrors.invalidParameter('x-emulator-audio-seconds must be a positive number'));
   }
   // The answer describes the first non-text item (a request carries at most one kind of media).
-  const { text, reasoning } = composeAnswer(parsed, media[0], spec.id,
-    header(req, 'x-emulator-moderation') === 'invalid' || (opts.invalidModerationWithMedia === true && media.length > 0));
+  const { text, reasoning } = composeAnswer(
+    parsed,
+    media[0],
+    spec.id,
+    header(req, 'x-emulator-moderation') === 'invalid' || (opts.invalidModerationWithMedia === true && media.length > 0),
+  );
   const audioSeconds = parsed.audioOut ? speechSeconds(text, audioOverride) : undefined;
   const billed = { input, output: billOutput(text, reasoning, audioSeconds, spec) };
   const tokens = Object.values(billed.input).reduce((a, n) => a + n, 0) + Object.values(billed.output).reduce((a, n) => a + n, 0);
@@ -114,27 +136,50 @@ export async function handleApi(env: HandlerEnv, protocol: WireProtocol, req: In
   const requestId = randomUUID();
   const ctx: ReplyContext = {
     id: protocol === 'responses' ? `resp_${randomBytes(16).toString('hex')}` : protocol === 'chat' ? `chatcmpl-${requestId}` : requestId,
-    requestId, created: Math.floor(Date.now() / 1000), model: parsed.model,
+    requestId,
+    created: Math.floor(Date.now() / 1000),
+    model: parsed.model,
     answer: { spec, text, reasoning, audioSeconds, billed },
-    includeUsage: parsed.includeUsage, incremental: parsed.incremental,
+    includeUsage: parsed.includeUsage,
+    incremental: parsed.incremental,
     audioParts: Math.max(1, Number(header(req, 'x-emulator-audio-parts') ?? opts.responsesAudioParts ?? 1) || 1),
   };
   const writer = WRITERS[protocol](ctx);
   const streamFault = fault && isStreamFault(fault) ? fault : undefined;
   if (streamFault) countFault();
-  const status = (s: number) => { env.stats().byStatus[s] = (env.stats().byStatus[s] ?? 0) + 1; };
-  const done = () => { env.stats().completed++; addBilled(env.stats(), spec.id, billed); };
+  const status = (s: number) => {
+    env.stats().byStatus[s] = (env.stats().byStatus[s] ?? 0) + 1;
+  };
+  const done = () => {
+    env.stats().completed++;
+    addBilled(env.stats(), spec.id, billed);
+  };
 
-  if (!parsed.stream) return answerWhole(res, writer, opts.latencyMs ?? 0, streamFault, refuse, () => { status(200); done(); });
+  if (!parsed.stream)
+    return answerWhole(res, writer, opts.latencyMs ?? 0, streamFault, refuse, () => {
+      status(200);
+      done();
+    });
   status(200);
-  res.writeHead(200, { 'content-type': opts.streamContentType ?? 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
+  res.writeHead(200, {
+    'content-type': opts.streamContentType ?? 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-request-id': requestId,
+  });
   const outcome = await playStream(res, writer, { reasoning: splitPieces(reasoning), text: splitPieces(text), audioSeconds }, opts.latencyMs ?? 0, streamFault);
   if (outcome === 'completed') done();
 }
 
 /** A non-streaming answer (the captioner may be called without SSE). */
-async function answerWhole(res: ServerResponse, writer: StreamWriter, latencyMs: number, fault: StreamFault | undefined,
-  refuse: (e: ApiError) => void, onOk: () => void): Promise<void> {
+async function answerWhole(
+  res: ServerResponse,
+  writer: StreamWriter,
+  latencyMs: number,
+  fault: StreamFault | undefined,
+  refuse: (e: ApiError) => void,
+  onOk: () => void,
+): Promise<void> {
   if (latencyMs > 0 && !(await pause(latencyMs))) return;
   if (fault === 'stall') return; // headers never come; close() or the client ends it
   if (fault === 'inspect_output') return refuse(apiErrors.inspectOutput());

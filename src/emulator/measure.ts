@@ -60,7 +60,12 @@ export function interpretProbe(probe: Json): ProbeFacts {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const CACHE_MAX = 2000;
 
-interface Loaded { hash: string; bytes: number; file: string; temp: boolean }
+interface Loaded {
+  hash: string;
+  bytes: number;
+  file: string;
+  temp: boolean;
+}
 
 export class MediaMeasurer {
   private readonly cache = new Map<string, Promise<ProbeFacts | ApiError>>();
@@ -95,19 +100,44 @@ export class MediaMeasurer {
       const facts = await this.probe(first);
       if (isApiError(facts)) return facts;
       const bytes = loaded.reduce((a, l) => a + l.bytes, 0);
-      const hash = loaded.length === 1 ? first.hash : createHash('sha256').update(loaded.map((l) => l.hash).join(',')).digest('hex');
+      const hash =
+        loaded.length === 1
+          ? first.hash
+          : createHash('sha256')
+              .update(loaded.map((l) => l.hash).join(','))
+              .digest('hex');
       const tagged = facts.title !== undefined ? { title: facts.title } : {};
       if (part.kind === 'audio') {
         if (!facts.hasAudio) return apiErrors.invalidParameter('The audio input has no decodable audio stream.');
         if (facts.durationS <= 0) return apiErrors.invalidParameter('The audio input is empty.');
-        return { kind: 'audio', bytes, hash, durationS: facts.durationS, hasAudio: true, channels: facts.channels, sampleRate: facts.sampleRate, width: 0, height: 0, ...tagged };
+        return {
+          kind: 'audio',
+          bytes,
+          hash,
+          durationS: facts.durationS,
+          hasAudio: true,
+          channels: facts.channels,
+          sampleRate: facts.sampleRate,
+          width: 0,
+          height: 0,
+          ...tagged,
+        };
       }
       if (!facts.hasVideo) return apiErrors.invalidParameter(`The ${part.kind === 'image' ? 'image' : 'video'} input has no decodable picture.`);
-      if (part.kind === 'image') return { kind: 'image', bytes, hash, durationS: 0, hasAudio: false, channels: 0, sampleRate: 0, width: facts.width, height: facts.height };
+      if (part.kind === 'image')
+        return { kind: 'image', bytes, hash, durationS: 0, hasAudio: false, channels: 0, sampleRate: 0, width: facts.width, height: facts.height };
       return {
-        kind: 'video', bytes, hash, durationS: part.kind === 'frames' ? 0 : facts.durationS,
-        hasAudio: part.kind === 'video' && facts.hasAudio, channels: facts.channels, sampleRate: facts.sampleRate,
-        width: facts.width, height: facts.height, ...(part.kind === 'frames' ? { frames: loaded.length } : {}), ...tagged,
+        kind: 'video',
+        bytes,
+        hash,
+        durationS: part.kind === 'frames' ? 0 : facts.durationS,
+        hasAudio: part.kind === 'video' && facts.hasAudio,
+        channels: facts.channels,
+        sampleRate: facts.sampleRate,
+        width: facts.width,
+        height: facts.height,
+        ...(part.kind === 'frames' ? { frames: loaded.length } : {}),
+        ...tagged,
       };
     } finally {
       await Promise.all(loaded.filter((l) => l.temp).map((l) => unlink(l.file).catch(() => undefined)));
@@ -145,7 +175,11 @@ export class MediaMeasurer {
       return { hash, bytes: buf.length, file, temp: true };
     }
     let parsed: URL;
-    try { parsed = new URL(url); } catch { return apiErrors.invalidParameter(`Invalid media URL: ${url.slice(0, 80)}`); }
+    try {
+      parsed = new URL(url);
+    } catch {
+      return apiErrors.invalidParameter(`Invalid media URL: ${url.slice(0, 80)}`);
+    }
     if (parsed.protocol === 'file:') {
       const file = fileURLToPath(parsed);
       try {

@@ -17,7 +17,10 @@ function urlOf(v: unknown): string | undefined {
 
 /** One chat-style content part; an ApiError when it is malformed. */
 function chatPart(part: unknown, into: ParsedMessage): ApiError | undefined {
-  if (typeof part === 'string') { into.texts.push(part); return undefined; }
+  if (typeof part === 'string') {
+    into.texts.push(part);
+    return undefined;
+  }
   if (!isObj(part)) return apiErrors.invalidParameter('content parts must be objects');
   const type = str(part.type);
   const media = (kind: MediaPart['kind'], v: unknown): ApiError | undefined => {
@@ -27,20 +30,27 @@ function chatPart(part: unknown, into: ParsedMessage): ApiError | undefined {
     return undefined;
   };
   switch (type) {
-    case 'text': case 'input_text': case 'output_text':
+    case 'text':
+    case 'input_text':
+    case 'output_text':
       into.texts.push(str(part.text) ?? '');
       return undefined;
-    case 'input_audio': return media('audio', part.input_audio);
-    case 'image_url': return media('image', part.image_url);
-    case 'input_image': return media('image', part.image_url ?? part);
-    case 'video_url': return media('video', part.video_url);
+    case 'input_audio':
+      return media('audio', part.input_audio);
+    case 'image_url':
+      return media('image', part.image_url);
+    case 'input_image':
+      return media('image', part.image_url ?? part);
+    case 'video_url':
+      return media('video', part.video_url);
     case 'video': {
       const frames = Array.isArray(part.video) ? part.video.filter((u): u is string => typeof u === 'string') : [];
       if (frames.length === 0) return apiErrors.invalidParameter('the video part needs a list of image URLs');
       into.media.push({ kind: 'frames', urls: frames });
       return undefined;
     }
-    default: return apiErrors.invalidParameter(`unsupported content part type: ${String(type)}`);
+    default:
+      return apiErrors.invalidParameter(`unsupported content part type: ${String(type)}`);
   }
 }
 
@@ -94,7 +104,11 @@ export function parseRequest(protocol: WireProtocol, body: unknown, sseHeader = 
     if ('status' in msgs) return msgs;
     const incremental = params.incremental_output === true;
     return {
-      protocol, model, messages: msgs, incremental, includeUsage: true,
+      protocol,
+      model,
+      messages: msgs,
+      incremental,
+      includeUsage: true,
       stream: sseHeader || incremental,
       thinking: params.enable_thinking === true,
       audioOut: audioOut(params),
@@ -104,7 +118,10 @@ export function parseRequest(protocol: WireProtocol, body: unknown, sseHeader = 
   if ('status' in msgs) return msgs;
   const streamOptions = isObj(body.stream_options) ? body.stream_options : {};
   return {
-    protocol, model, messages: msgs, incremental: true,
+    protocol,
+    model,
+    messages: msgs,
+    incremental: true,
     stream: body.stream === true,
     includeUsage: protocol === 'responses' || streamOptions.include_usage === true,
     thinking: body.enable_thinking === true,

@@ -12,7 +12,10 @@ export class TokenWindow {
   private entries: { at: number; tokens: number }[] = [];
   private head = 0;
   private sum = 0;
-  constructor(readonly limit: number, readonly windowMs = 60_000) {
+  constructor(
+    readonly limit: number,
+    readonly windowMs = 60_000,
+  ) {
     if (!(limit > 0)) throw new RangeError(`limit must be positive, got ${limit}`);
   }
 
@@ -21,7 +24,10 @@ export class TokenWindow {
     while (this.head < this.entries.length && this.entries[this.head].at <= now - this.windowMs) {
       this.sum -= this.entries[this.head++].tokens;
     }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) { this.entries = this.entries.slice(this.head); this.head = 0; }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
     return this.sum;
   }
 
@@ -48,7 +54,10 @@ export class TokenWindow {
 export class TokenQuota {
   private windows = new Map<string, TokenWindow>();
   refused = 0;
-  constructor(readonly tpm: number, readonly windowMs = 60_000) {}
+  constructor(
+    readonly tpm: number,
+    readonly windowMs = 60_000,
+  ) {}
 
   admit(model: string, now: number, tokens: number): boolean {
     let w = this.windows.get(model);

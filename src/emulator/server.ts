@@ -109,11 +109,19 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/stats' && req.method === 'GET') return sendJson(res, 200, stats);
-    if (path === '/stats/reset' && req.method === 'POST') { stats = emptyStats(); rpm?.reset(); env.quota?.reset(); return sendJson(res, 200, { ok: true }); }
+    if (path === '/stats/reset' && req.method === 'POST') {
+      stats = emptyStats();
+      rpm?.reset();
+      env.quota?.reset();
+      return sendJson(res, 200, { ok: true });
+    }
 
     stats.requests++;
     const protocol = ROUTES[path];
-    if (!protocol || req.method !== 'POST') { req.resume(); return refuse(res, 'chat', apiErrors.notFound(path)); }
+    if (!protocol || req.method !== 'POST') {
+      req.resume();
+      return refuse(res, 'chat', apiErrors.notFound(path));
+    }
     if (opts.maxConcurrency !== undefined && stats.inFlight >= opts.maxConcurrency) {
       req.resume();
       return refuse(res, protocol, apiErrors.burst(opts.retryAfterS));
@@ -122,11 +130,19 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const counted = stats;
     counted.inFlight++;
     counted.maxInFlight = Math.max(counted.maxInFlight, counted.inFlight);
-    res.on('close', () => { counted.inFlight--; });
+    res.on('close', () => {
+      counted.inFlight--;
+    });
 
     if (opts.ttfbMs && !(await pause(opts.ttfbMs))) return;
-    if (opts.apiKey !== undefined && keyOf(req) !== opts.apiKey) { req.resume(); return refuse(res, protocol, apiErrors.invalidKey()); }
-    if (rpm && !rpm.admit(Date.now())) { req.resume(); return refuse(res, protocol, apiErrors.rateQuota(opts.retryAfterS)); }
+    if (opts.apiKey !== undefined && keyOf(req) !== opts.apiKey) {
+      req.resume();
+      return refuse(res, protocol, apiErrors.invalidKey());
+    }
+    if (rpm && !rpm.admit(Date.now())) {
+      req.resume();
+      return refuse(res, protocol, apiErrors.rateQuota(opts.retryAfterS));
+    }
     await handleApi(env, protocol, req, res, (err) => refuse(res, protocol, err));
   }
 
@@ -138,14 +154,21 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     stats: () => structuredClone(stats),
-    resetStats: () => { stats = emptyStats(); rpm?.reset(); env.quota?.reset(); },
+    resetStats: () => {
+      stats = emptyStats();
+      rpm?.reset();
+      env.quota?.reset();
+    },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Stalled streams would otherwise hold close() open until their clients give up.

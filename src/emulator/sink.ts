@@ -13,7 +13,11 @@ export class FrameSink {
   /**
    * @param totalFrames how many frames the stream will have (to spread the latency over them)
    */
-  constructor(private readonly res: ServerResponse, private readonly latencyMs: number, private readonly totalFrames: number) {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly latencyMs: number,
+    private readonly totalFrames: number,
+  ) {
     res.on('close', () => this.gone.abort());
   }
 
@@ -52,7 +56,11 @@ export async function pause(ms: number, signal?: AbortSignal): Promise<boolean> 
 function drained(res: ServerResponse, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const done = (ok: boolean) => { res.off('drain', onDrain); signal.removeEventListener('abort', onAbort); resolve(ok); };
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain);
+      signal.removeEventListener('abort', onAbort);
+      resolve(ok);
+    };
     const onDrain = () => done(true);
     const onAbort = () => done(false);
     res.once('drain', onDrain);

@@ -25,7 +25,10 @@ export function addBilled(stats: EmulatorStats, model: string, b: Billed): void 
 /** At most `limit` admissions in any 60 s window. */
 export class SlidingWindow {
   private times: number[] = [];
-  constructor(private readonly limit: number, private readonly windowMs = 60_000) {}
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs = 60_000,
+  ) {}
 
   /** Admits (and records) a request at `now`, or refuses it. */
   admit(now: number): boolean {

@@ -15,7 +15,8 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
   for (const m of req.messages) {
     if (m.role !== 'user' && m.media.length > 0) return apiErrors.invalidParameter(`The ${m.role} message may contain text only.`);
     const kinds = new Set(m.media.map((p) => modality(p.kind)));
-    if (kinds.size > 1 && !spec.mixedMedia) return apiErrors.invalidParameter(`Only one non-text modality is allowed per user message, got: ${[...kinds].join(', ')}.`);
+    if (kinds.size > 1 && !spec.mixedMedia)
+      return apiErrors.invalidParameter(`Only one non-text modality is allowed per user message, got: ${[...kinds].join(', ')}.`);
   }
   const all = req.messages.flatMap((m) => m.media);
   // One audio file and one video per request, except where any combination is allowed (002:52).
@@ -37,7 +38,8 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
     if (!spec.outputs.includes('audio')) return apiErrors.algoInvalid(`The model ${spec.id} does not support audio output.`);
     if (req.thinking) return apiErrors.algoInvalid('Audio output is not supported in thinking mode: set modalities to ["text"].');
     // 001:190 / 000:1004: "只支持设定为"wav"".
-    if (req.audioOut.format !== undefined && req.audioOut.format !== 'wav') return apiErrors.algoInvalid(`Audio format ${req.audioOut.format} is not supported: only "wav".`);
+    if (req.audioOut.format !== undefined && req.audioOut.format !== 'wav')
+      return apiErrors.algoInvalid(`Audio format ${req.audioOut.format} is not supported: only "wav".`);
     if (req.audioOut.voice !== undefined && refusesVoice(req.model, req.audioOut.voice)) {
       return apiErrors.algoInvalid(`Voice ${req.audioOut.voice} is not supported by ${req.model}.`);
     }
@@ -59,7 +61,13 @@ function refusesVoice(model: string, voice: string): boolean {
 }
 
 /** @param maxInputTokens a stricter ceiling than the model's (tests of the overflow path) */
-export function checkMeasured(media: readonly Measured[], billed: Billed, req: ParsedRequest, spec: ModelSpec, maxInputTokens = Infinity): ApiError | undefined {
+export function checkMeasured(
+  media: readonly Measured[],
+  billed: Billed,
+  req: ParsedRequest,
+  spec: ModelSpec,
+  maxInputTokens = Infinity,
+): ApiError | undefined {
   for (const m of media) {
     if (m.kind === 'audio') {
       const lim = spec.limits.audio;
@@ -70,7 +78,8 @@ export function checkMeasured(media: readonly Measured[], billed: Billed, req: P
       if (lim && m.frames !== undefined && (m.frames < lim.minFrames || m.frames > lim.maxFrames)) {
         return apiErrors.invalidParameter(`The number of video frames must be between ${lim.minFrames} and ${lim.maxFrames}.`);
       }
-      if (lim && m.frames === undefined && m.durationS > lim.maxSeconds) return apiErrors.invalidParameter(`The video duration exceeds the limit of ${lim.maxSeconds} seconds.`);
+      if (lim && m.frames === undefined && m.durationS > lim.maxSeconds)
+        return apiErrors.invalidParameter(`The video duration exceeds the limit of ${lim.maxSeconds} seconds.`);
       if (lim && m.bytes > lim.maxBytes) return apiErrors.invalidParameter(`The video file size exceeds the limit of ${lim.maxBytes} bytes.`);
     } else if (spec.limits.imageMaxBytes !== undefined && m.bytes > spec.limits.imageMaxBytes) {
       return apiErrors.invalidParameter(`The image size exceeds the limit of ${spec.limits.imageMaxBytes} bytes.`);

@@ -35,8 +35,13 @@ export const QUEUE_POLICY: Readonly<Record<Stage, StagePolicy>> = Object.freeze(
  * Retry-After when its error carries one (capped at 10 min), else exponential with equal jitter from the job's
  * delay. Pure; BullMQ calls it only for jobs whose backoff type is NOTIFY_BACKOFF.
  */
-export function notifyBackoff(attemptsMade: number, _type: string | undefined, err: Error | undefined, job: { opts: DefaultJobOptions } | undefined,
-  random: () => number = Math.random): number {
+export function notifyBackoff(
+  attemptsMade: number,
+  _type: string | undefined,
+  err: Error | undefined,
+  job: { opts: DefaultJobOptions } | undefined,
+  random: () => number = Math.random,
+): number {
   const retryAfter = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
   if (typeof retryAfter === 'number' && retryAfter >= 0) return Math.min(MAX_NOTIFY_DELAY_MS, retryAfter);
   const b = job?.opts.backoff;

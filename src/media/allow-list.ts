@@ -21,8 +21,34 @@ export const PROTOCOL_ALLOW = 'file';
  * admits "matroska,webm". Opus and Vorbis live in `ogg`; RF64/BW64 in `wav`.
  */
 export const FORMAT_ALLOW: readonly string[] = Object.freeze([
-  'mov', 'matroska', 'mp3', 'wav', 'w64', 'flac', 'ogg', 'aac', 'loas', 'mpegts', 'mpeg', 'asf', 'aiff',
-  'amr', 'amrnb', 'amrwb', 'flv', 'caf', 'avi', 'ac3', 'eac3', 'au', 'wv', 'ape', 'tta', 'dts', 'mpc', 'mpc8',
+  'mov',
+  'matroska',
+  'mp3',
+  'wav',
+  'w64',
+  'flac',
+  'ogg',
+  'aac',
+  'loas',
+  'mpegts',
+  'mpeg',
+  'asf',
+  'aiff',
+  'amr',
+  'amrnb',
+  'amrwb',
+  'flv',
+  'caf',
+  'avi',
+  'ac3',
+  'eac3',
+  'au',
+  'wv',
+  'ape',
+  'tta',
+  'dts',
+  'mpc',
+  'mpc8',
 ]);
 
 const ALLOWED = new Set(FORMAT_ALLOW);
@@ -45,9 +71,11 @@ export function isAllowedContainer(container: string): boolean {
 
 /** The refusal of a container that is not media in itself (a playlist, a list of files, a device, a filter). */
 export function unsupportedContainer(container: string): OmniError {
-  return new OmniError('media_unsupported_container',
+  return new OmniError(
+    'media_unsupported_container',
     `the file is a "${demuxerOf(container)}" container, not audio or video in itself: refused (only ${FORMAT_ALLOW.join(', ')} are read)`,
-    { retryable: false, details: { container } });
+    { retryable: false, details: { container } },
+  );
 }
 
 /** Throws media_unsupported_container unless the probed container is on the allow-list. */

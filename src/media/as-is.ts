@@ -33,15 +33,22 @@ export function asIsPlan(info: MediaInfo, model: ModelSpec, policy: PlanPolicy):
   const rule = AS_IS[info.container];
   const audio = info.audio[0];
   if (!rule || audio.codec !== rule.codec) return undefined;
-  const kbps = ((info.sizeBytes * 8) / Math.max(info.durationS, 1e-3)) / 1000;
+  const kbps = (info.sizeBytes * 8) / Math.max(info.durationS, 1e-3) / 1000;
   if (!(kbps <= AS_IS_MAX_KBPS)) return undefined;
   const plan = planChunks(info, model, policy);
   if (plan.chunks.length !== 1) return undefined;
   if (info.sizeBytes > plan.limits.maxBytes || base64Chars(info.sizeBytes) > plan.limits.maxBase64Chars) return undefined;
   return {
     ...plan,
-    encode: { kind: 'audio', format: rule.format, audioCodec: audio.codec, sampleRate: audio.sampleRate, channels: audio.channels,
-      audioBitrateKbps: Math.round(kbps), audioStream: audio.index },
+    encode: {
+      kind: 'audio',
+      format: rule.format,
+      audioCodec: audio.codec,
+      sampleRate: audio.sampleRate,
+      channels: audio.channels,
+      audioBitrateKbps: Math.round(kbps),
+      audioStream: audio.index,
+    },
     reason: `the file fits one request as it is (${rule.format}, ${Math.round(kbps)} kbps): sent unchanged`,
     notes: [...plan.notes, 'no re-encode: the source is already in a format the model takes'],
   };

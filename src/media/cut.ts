@@ -56,29 +56,51 @@ export interface Encoded {
 }
 
 /** A piece cut and measured in the temp dir, on the source's timeline. */
-export interface Piece { file: string; startS: number; endS: number; durationS: number; overlapS: number; bytes: number; base64Chars: number }
+export interface Piece {
+  file: string;
+  startS: number;
+  endS: number;
+  durationS: number;
+  overlapS: number;
+  bytes: number;
+  base64Chars: number;
+}
 
 let encodeSeq = 0;
 const TAIL_S = 0.25;
 
-export async function encodeWhole(file: string, encode: EncodeSpec, dir: string, opts: CutOptions & {
-  range?: { startS: number; endS: number };
-  /** video: source times at which chunks will be split */
-  keyframesS?: readonly number[];
-  detectSilence?: { noiseDb?: number; minSilenceS?: number };
-} = {}): Promise<Encoded> {
+export async function encodeWhole(
+  file: string,
+  encode: EncodeSpec,
+  dir: string,
+  opts: CutOptions & {
+    range?: { startS: number; endS: number };
+    /** video: source times at which chunks will be split */
+    keyframesS?: readonly number[];
+    detectSilence?: { noiseDb?: number; minSilenceS?: number };
+  } = {},
+): Promise<Encoded> {
   const log = opts.log ?? silentLogger;
   const offsetS = opts.range?.startS ?? 0;
   const out = `enc-${++encodeSeq}.${encode.format}`;
   const collector = opts.detectSilence ? new SilenceCollector() : undefined;
-  const args = ['-v', collector ? 'info' : 'error', '-nostats',
+  const args = [
+    '-v',
+    collector ? 'info' : 'error',
+    '-nostats',
     ...encodeArgs(inputArg(file), encode, {
       range: opts.range,
       keyframesS: opts.keyframesS?.map((s) => s - offsetS).filter((s) => s > 0),
       silenceFilter: opts.detectSilence && silenceFilter(opts.detectSilence.noiseDb, opts.detectSilence.minSilenceS),
       inputFormat: opts.inputFormat,
     }),
-    '-f', encode.format, '-y', out, '-progress', 'pipe:1'];
+    '-f',
+    encode.format,
+    '-y',
+    out,
+    '-progress',
+    'pipe:1',
+  ];
   const mediaS = opts.range ? opts.range.endS - opts.range.startS : opts.sourceS;
   const timeoutMs = childDeadlineMs(encode.kind === 'video' ? 'encode_video' : 'encode_audio', mediaS, deadlinePolicy());
   const { stdout } = await runFfmpeg(args, { log, signal: opts.signal, cwd: dir, timeoutMs, onStderr: collector && ((t) => collector.push(t)) });
@@ -95,13 +117,19 @@ export async function encodeWhole(file: string, encode: EncodeSpec, dir: string,
 async function primingS(file: string, sampleRate: number, opts: CutOptions): Promise<number> {
   const samples = await readPriming(file);
   if (samples !== undefined) return samples / sampleRate;
-  const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'error', '-select_streams', '0',
-    '-show_entries', 'stream=start_time', '-of', 'csv=p=0', ...probeInputArgs(`file:${file}`, 'mp3')],
-  { log: opts.log, signal: opts.signal, timeoutMs: childDeadlineMs('probe', undefined, deadlinePolicy()) });
+  const { stdout } = await runBinary(
+    locateFfmpeg(opts.log).ffprobe,
+    ['-v', 'error', '-select_streams', '0', '-show_entries', 'stream=start_time', '-of', 'csv=p=0', ...probeInputArgs(`file:${file}`, 'mp3')],
+    { log: opts.log, signal: opts.signal, timeoutMs: childDeadlineMs('probe', undefined, deadlinePolicy()) },
+  );
   return Math.max(0, Number(stdout.trim()) || 0);
 }
 
-interface Row { name: string; start: number; end: number }
+interface Row {
+  name: string;
+  start: number;
+  end: number;
+}
 
 /** Index of the sorted time within eps of s, or -1 (a binary search: a plan may hold tens of thousands). */
 export function nearIndex(sorted: readonly number[], s: number, eps: number): number {
@@ -136,12 +164,15 @@ async function mergedRows(dir: string, base: string, batches: readonly SplitBatc
 const us = (s: number): number => Math.round(s * 1e6) / 1e6;
 
 function parseSegmentList(csv: string): Row[] {
-  return csv.split('\n').filter((l) => l.trim()).map((l) => {
-    const parts = l.split(',');
-    const end = Number(parts.pop());
-    const start = Number(parts.pop());
-    return { name: parts.join(',').replace(/^"|"$/g, ''), start, end };
-  });
+  return csv
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const parts = l.split(',');
+      const end = Number(parts.pop());
+      const start = Number(parts.pop());
+      return { name: parts.join(',').replace(/^"|"$/g, ''), start, end };
+    });
 }
 
 /**
@@ -149,7 +180,12 @@ function parseSegmentList(csv: string): Row[] {
  * Pieces that overlap (chunk overlap) cannot come out of one segment muxer, so overlapping neighbours go to
  * two muxers fed by the same read: even pieces to one, odd to the other, the gaps between them discarded.
  */
-export async function splitEncoded(enc: Encoded, pieces: readonly { startS: number; endS: number; overlapS?: number }[], dir: string, opts: CutOptions = {}): Promise<Piece[]> {
+export async function splitEncoded(
+  enc: Encoded,
+  pieces: readonly { startS: number; endS: number; overlapS?: number }[],
+  dir: string,
+  opts: CutOptions = {},
+): Promise<Piece[]> {
   const log = opts.log ?? silentLogger;
   const eps = 1e-3;
   const toEnc = (s: number): number => (s - enc.offsetS <= eps ? 0 : s - enc.offsetS + enc.delayS);
@@ -162,7 +198,8 @@ export async function splitEncoded(enc: Encoded, pieces: readonly { startS: numb
     const times = [...new Set(mine.flatMap(({ p }) => [toEnc(p.startS), toEnc(p.endS)]).map((s) => Number(s.toFixed(6))))]
       // A piece ending within a quarter second of the file's end ends AT the end: its plan was made on a
       // duration that differs from the encoded one by the codec's padding, and a split there finds no packet.
-      .filter((s) => s > eps && s < enc.durationS - TAIL_S).sort((a, b) => a - b);
+      .filter((s) => s > eps && s < enc.durationS - TAIL_S)
+      .sort((a, b) => a - b);
     return { g, mine, times, batches: splitBatches(times, opts.maxTimesPerRun) };
   });
   const ext = enc.encode.format;
@@ -177,19 +214,31 @@ export async function splitEncoded(enc: Encoded, pieces: readonly { startS: numb
     for (const { g, batches } of plans) {
       for (const [k, b] of batches.entries()) {
         const seek = [...(b.fromS !== undefined ? ['-ss', b.fromS.toFixed(6)] : []), ...(b.toS !== undefined ? ['-to', b.toS.toFixed(6)] : [])];
-        await runFfmpeg(['-v', 'error', '-nostats', '-copyts', ...seek, ...input,
-          ...splitArgs(enc.encode, b.times, `${tag}-${g}-b${k}-%05d.${ext}`, `${tag}-${g}-b${k}.csv`)], run);
+        await runFfmpeg(
+          [
+            '-v',
+            'error',
+            '-nostats',
+            '-copyts',
+            ...seek,
+            ...input,
+            ...splitArgs(enc.encode, b.times, `${tag}-${g}-b${k}-%05d.${ext}`, `${tag}-${g}-b${k}.csv`),
+          ],
+          run,
+        );
       }
     }
   }
 
   const out: Piece[] = new Array(pieces.length);
   for (const { g, mine, times, batches } of plans) {
-    const rows = batches.length === 1
-      ? parseSegmentList(await readFile(path.join(dir, `${tag}-${g}.csv`), 'utf8'))
-      : await mergedRows(dir, `${tag}-${g}`, batches);
+    const rows =
+      batches.length === 1 ? parseSegmentList(await readFile(path.join(dir, `${tag}-${g}.csv`), 'utf8')) : await mergedRows(dir, `${tag}-${g}`, batches);
     if (rows.length !== times.length + 1) {
-      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments, expected ${times.length + 1}`, { retryable: false, details: { times: times.length, rows: rows.length } });
+      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments, expected ${times.length + 1}`, {
+        retryable: false,
+        details: { times: times.length, rows: rows.length },
+      });
     }
     const used = new Set<number>();
     for (const { p, i } of mine) {
@@ -201,7 +250,15 @@ export async function splitEncoded(enc: Encoded, pieces: readonly { startS: numb
       const file = path.join(dir, row.name);
       const bytes = (await stat(file)).size;
       const startS = us(Math.max(enc.offsetS, enc.offsetS + row.start - enc.delayS));
-      out[i] = { file, startS, endS: us(enc.offsetS + row.end - enc.delayS), durationS: us(row.end - row.start), overlapS: 0, bytes, base64Chars: base64Chars(bytes) };
+      out[i] = {
+        file,
+        startS,
+        endS: us(enc.offsetS + row.end - enc.delayS),
+        durationS: us(row.end - row.start),
+        overlapS: 0,
+        bytes,
+        base64Chars: base64Chars(bytes),
+      };
     }
     // The stretches between one muxer's pieces belong to the other muxer's pieces: not needed here.
     await Promise.all(rows.map((row, r) => (used.has(r) ? undefined : unlink(path.join(dir, row.name)).catch(() => undefined))));
@@ -242,7 +299,8 @@ export async function enforceLimits(source: string, enc: Encoded, plan: Plan, pi
     const subs = bad.map(({ p, i }) => {
       const len = p.endS - p.startS;
       const n = piecesNeeded(p, plan, opts.model);
-      const inside = (opts.silences ?? []).filter((s) => s.endS > p.startS && s.startS < p.endS)
+      const inside = (opts.silences ?? [])
+        .filter((s) => s.endS > p.startS && s.startS < p.endS)
         .map((s) => ({ startS: s.startS - p.startS, endS: s.endS - p.startS }));
       const cuts = chooseCuts(len, { targetS: len / n, windowS: len / n / 4, minChunkS: Math.min(0.5, len / n / 2), maxS: (len / n) * 1.25 }, inside);
       const bounds = [p.startS, ...cuts.map((c) => p.startS + c.atS), p.endS];
@@ -250,7 +308,12 @@ export async function enforceLimits(source: string, enc: Encoded, plan: Plan, pi
     });
     if (plan.encode.kind === 'audio') {
       // All the new pieces come out of the encoded file in one more copy pass.
-      const all = await splitEncoded(enc, subs.flatMap((s) => s.sub), dir, opts);
+      const all = await splitEncoded(
+        enc,
+        subs.flatMap((s) => s.sub),
+        dir,
+        opts,
+      );
       let k = 0;
       for (const s of subs) {
         next[s.i] = all.slice(k, k + s.sub.length);
@@ -290,14 +353,18 @@ export async function deliver(pieces: readonly Piece[], format: string, outDir: 
 /** Executes a plan on a source: one encode pass, one copy split, measure, re-plan what is over a limit. */
 export async function cutChunks(file: string, info: MediaInfo, plan: Plan, outDir: string, opts: CutOptions = {}): Promise<CutChunk[]> {
   opts = { ...opts, inputFormat: opts.inputFormat ?? info.container, sourceS: opts.sourceS ?? info.durationS };
-  return withTempDir('cut', async (dir) => {
-    const first = plan.chunks[0];
-    const last = plan.chunks[plan.chunks.length - 1];
-    const whole = first.startS <= 0 && last.endS >= info.durationS - 1e-3;
-    const keyframesS = plan.encode.kind === 'video' ? plan.chunks.flatMap((c) => [c.startS, c.endS]) : undefined;
-    const enc = await encodeWhole(file, plan.encode, dir, { ...opts, ...(!whole && { range: { startS: first.startS, endS: last.endS } }), keyframesS });
-    let pieces = await splitEncoded(enc, plan.chunks, dir, opts);
-    pieces = await enforceLimits(file, enc, plan, pieces, dir, opts);
-    return deliver(pieces, plan.encode.format, outDir);
-  }, { base: opts.tmpDir });
+  return withTempDir(
+    'cut',
+    async (dir) => {
+      const first = plan.chunks[0];
+      const last = plan.chunks[plan.chunks.length - 1];
+      const whole = first.startS <= 0 && last.endS >= info.durationS - 1e-3;
+      const keyframesS = plan.encode.kind === 'video' ? plan.chunks.flatMap((c) => [c.startS, c.endS]) : undefined;
+      const enc = await encodeWhole(file, plan.encode, dir, { ...opts, ...(!whole && { range: { startS: first.startS, endS: last.endS } }), keyframesS });
+      let pieces = await splitEncoded(enc, plan.chunks, dir, opts);
+      pieces = await enforceLimits(file, enc, plan, pieces, dir, opts);
+      return deliver(pieces, plan.encode.format, outDir);
+    },
+    { base: opts.tmpDir },
+  );
 }

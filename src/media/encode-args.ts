@@ -36,18 +36,30 @@ export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {
   const audioChain = [`aformat=sample_rates=${e.sampleRate}:channel_layouts=${e.channels === 1 ? 'mono' : 'stereo'}`];
   if (o.silenceFilter) audioChain.push(o.silenceFilter);
   if (e.kind === 'audio') {
-    args.push('-map', `0:${e.audioStream}`, '-vn', '-sn', '-dn', '-af', audioChain.join(','),
-      '-c:a', e.audioCodec, '-b:a', `${e.audioBitrateKbps}k`);
+    args.push('-map', `0:${e.audioStream}`, '-vn', '-sn', '-dn', '-af', audioChain.join(','), '-c:a', e.audioCodec, '-b:a', `${e.audioBitrateKbps}k`);
     return args;
   }
   const v = e.video!;
   args.push('-map', `0:${e.videoStream}`);
   if (e.audioStream !== undefined) args.push('-map', `0:${e.audioStream}`);
-  args.push('-sn', '-dn',
+  args.push(
+    '-sn',
+    '-dn',
     // The model samples ~2 frames/s: drop the rest first, then shrink (no upscaling; rotation-aware via iw/ih).
-    '-vf', `fps=${v.fps},scale=w='min(${v.maxWidth},iw)':h='min(${v.maxHeight},ih)':force_original_aspect_ratio=decrease:force_divisible_by=2`,
+    '-vf',
+    `fps=${v.fps},scale=w='min(${v.maxWidth},iw)':h='min(${v.maxHeight},ih)':force_original_aspect_ratio=decrease:force_divisible_by=2`,
     // No B-frames: at 2 frames/s they save little, and decode order = display order keeps copy-cuts exact.
-    '-c:v', v.codec, '-preset', 'veryfast', '-crf', String(v.crf), '-bf', '0', '-pix_fmt', 'yuv420p');
+    '-c:v',
+    v.codec,
+    '-preset',
+    'veryfast',
+    '-crf',
+    String(v.crf),
+    '-bf',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+  );
   if (v.maxBitrateKbps) args.push('-maxrate', `${v.maxBitrateKbps}k`, '-bufsize', `${v.maxBitrateKbps * 2}k`);
   if (o.keyframesS?.length) args.push('-force_key_frames', keyframeArg(o.keyframesS));
   if (e.audioStream !== undefined) args.push('-af', audioChain.join(','), '-c:a', e.audioCodec, '-b:a', `${e.audioBitrateKbps}k`);

@@ -29,13 +29,29 @@ export function locateFfmpeg(log: Logger = silentLogger): { ffmpeg: string; ffpr
   let ffmpeg: string | undefined = envFf;
   let ffprobe: string | undefined = envFp;
   let source = envFf || envFp ? 'environment' : '';
-  if (!ffmpeg && onPath('ffmpeg')) { ffmpeg = 'ffmpeg'; source ||= 'system'; }
-  if (!ffprobe && onPath('ffprobe')) { ffprobe = 'ffprobe'; source ||= 'system'; }
+  if (!ffmpeg && onPath('ffmpeg')) {
+    ffmpeg = 'ffmpeg';
+    source ||= 'system';
+  }
+  if (!ffprobe && onPath('ffprobe')) {
+    ffprobe = 'ffprobe';
+    source ||= 'system';
+  }
   if (!ffmpeg) {
-    try { ffmpeg = (require('@ffmpeg-installer/ffmpeg') as { path: string }).path; source ||= 'npm package'; } catch { /* not installed */ }
+    try {
+      ffmpeg = (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+      source ||= 'npm package';
+    } catch {
+      /* not installed */
+    }
   }
   if (!ffprobe) {
-    try { ffprobe = (require('@ffprobe-installer/ffprobe') as { path: string }).path; source ||= 'npm package'; } catch { /* not installed */ }
+    try {
+      ffprobe = (require('@ffprobe-installer/ffprobe') as { path: string }).path;
+      source ||= 'npm package';
+    } catch {
+      /* not installed */
+    }
   }
   if (!ffmpeg || !ffprobe) {
     throw new OmniError('ffmpeg_missing', 'ffmpeg/ffprobe not found: install ffmpeg, or set FFMPEG_PATH and FFPROBE_PATH', { retryable: false });
@@ -45,7 +61,10 @@ export function locateFfmpeg(log: Logger = silentLogger): { ffmpeg: string; ffpr
   return located;
 }
 
-export interface RunResult { stdout: string; stderr: string }
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
 
 const STDERR_TAIL = 8 * 1024;
 /** Between SIGTERM (ffmpeg finishes its output cleanly) and SIGKILL to the whole group. */
@@ -103,7 +122,9 @@ let hooked = false;
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => { killAllChildren(); });
+  process.on('exit', () => {
+    killAllChildren();
+  });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     const onSignal = (): void => {
       if (process.listenerCount(sig) > 1) return;
@@ -137,8 +158,16 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       killGroup(pid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     };
-    const deadline = setTimeout(() => stop(new OmniError('media_timeout',
-      `${name} did not finish within ${Math.round(timeoutMs / 1000)} s: stopped`, { retryable: false, details: { timeoutMs } })), timeoutMs);
+    const deadline = setTimeout(
+      () =>
+        stop(
+          new OmniError('media_timeout', `${name} did not finish within ${Math.round(timeoutMs / 1000)} s: stopped`, {
+            retryable: false,
+            details: { timeoutMs },
+          }),
+        ),
+      timeoutMs,
+    );
     const onAbort = (): void => stop(abortError(opts.signal!, name));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const out: Buffer[] = [];
@@ -176,7 +205,12 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       if (code === 0) return resolve({ stdout, stderr: err });
       const tail = redactUrls(err.slice(-2000).trim());
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
-      reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${name} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, { retryable: false, details: { stderr: tail } }));
+      reject(
+        new OmniError(opts.code ?? 'ffmpeg_failed', `${name} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, {
+          retryable: false,
+          details: { stderr: tail },
+        }),
+      );
     });
   });
 }
@@ -197,11 +231,24 @@ export function runFfmpeg(args: readonly string[], opts: Omit<RunOptions, 'code'
  * no playlist, no other file than this one is ever opened. Still pictures are admitted here (the emulator and
  * `ask` probe images); the pipeline's own probe (probe.ts) admits media containers only.
  */
-export async function ffprobeJson(input: string, opts: { log?: Logger; signal?: AbortSignal; extra?: string[]; format?: string; timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
+export async function ffprobeJson(
+  input: string,
+  opts: { log?: Logger; signal?: AbortSignal; extra?: string[]; format?: string; timeoutMs?: number } = {},
+): Promise<Record<string, unknown>> {
   const arg = input.startsWith('file:') ? input : `file:${path.resolve(input)}`;
-  const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe,
-    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...(opts.extra ?? []),
-      ...probeInputArgs(arg, opts.format, [...FORMAT_ALLOW, ...STILL_IMAGE_ALLOW])],
-    { ...opts, timeoutMs: opts.timeoutMs ?? childDeadlineMs('probe', undefined, deadlinePolicy()), code: 'media_unreadable' });
+  const { stdout } = await runBinary(
+    locateFfmpeg(opts.log).ffprobe,
+    [
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_format',
+      '-show_streams',
+      ...(opts.extra ?? []),
+      ...probeInputArgs(arg, opts.format, [...FORMAT_ALLOW, ...STILL_IMAGE_ALLOW]),
+    ],
+    { ...opts, timeoutMs: opts.timeoutMs ?? childDeadlineMs('probe', undefined, deadlinePolicy()), code: 'media_unreadable' },
+  );
   return JSON.parse(stdout) as Record<string, unknown>;
 }

@@ -21,7 +21,7 @@ export function parsePriming(buf: Buffer): number | undefined {
   const layer = (buf[off + 1] >> 1) & 3; // 1 = Layer III
   if (layer !== 1 || version === 1) return undefined;
   const mono = buf[off + 3] >> 6 === 3;
-  const sideInfo = version === 3 ? (mono ? 17 : 32) : (mono ? 9 : 17);
+  const sideInfo = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
   let p = off + 4 + sideInfo;
   const tag = buf.toString('latin1', p, p + 4);
   if (tag !== 'Xing' && tag !== 'Info') return undefined;

@@ -144,14 +144,20 @@ export const DEFAULT_FILE_LIMITS: Readonly<FileLimits> = Object.freeze({
 
 export type FileLimitCode = 'media_too_large' | 'media_too_long' | 'media_too_many_pixels' | 'plan_too_many_chunks' | 'media_suspicious';
 
-export interface FileLimitViolation { code: FileLimitCode; message: string }
+export interface FileLimitViolation {
+  code: FileLimitCode;
+  message: string;
+}
 
 const fmtS = (s: number): string => (s >= 3600 ? `${(s / 3600).toFixed(2)} h` : `${s.toFixed(1)} s`);
 
 /** Before downloading: the object's announced size. */
 export function sizeViolation(bytes: number, limits: Pick<FileLimits, 'maxDownloadBytes'>): FileLimitViolation | undefined {
   if (bytes > limits.maxDownloadBytes) {
-    return { code: 'media_too_large', message: `the object has ${bytes} bytes, more than the limit of ${limits.maxDownloadBytes} (OMNIBATCH_MAX_DOWNLOAD_BYTES)` };
+    return {
+      code: 'media_too_large',
+      message: `the object has ${bytes} bytes, more than the limit of ${limits.maxDownloadBytes} (OMNIBATCH_MAX_DOWNLOAD_BYTES)`,
+    };
   }
   return undefined;
 }
@@ -167,15 +173,24 @@ export function mediaViolation(info: Pick<MediaInfo, 'durationS' | 'sizeBytes' |
   for (const v of info.video) {
     const pixels = v.width * v.height;
     if (pixels > limits.maxPixels) {
-      return { code: 'media_too_many_pixels', message: `a ${v.width}x${v.height} video frame (${pixels} pixels) is larger than the limit of ${limits.maxPixels} (OMNIBATCH_MAX_PIXELS)` };
+      return {
+        code: 'media_too_many_pixels',
+        message: `a ${v.width}x${v.height} video frame (${pixels} pixels) is larger than the limit of ${limits.maxPixels} (OMNIBATCH_MAX_PIXELS)`,
+      };
     }
   }
   if (info.sizeBytes > 0 && info.durationS / info.sizeBytes > limits.maxSecondsPerByte) {
     const bps = info.sizeBytes / info.durationS;
-    return { code: 'media_suspicious', message: `${fmtS(info.durationS)} of media in ${info.sizeBytes} bytes (${bps.toFixed(2)} bytes a second): no real recording is that small; refused as a bomb (OMNIBATCH_MAX_SECONDS_PER_BYTE)` };
+    return {
+      code: 'media_suspicious',
+      message: `${fmtS(info.durationS)} of media in ${info.sizeBytes} bytes (${bps.toFixed(2)} bytes a second): no real recording is that small; refused as a bomb (OMNIBATCH_MAX_SECONDS_PER_BYTE)`,
+    };
   }
   if (info.durationS > limits.maxMediaSeconds) {
-    return { code: 'media_too_long', message: `${fmtS(info.durationS)} of media, longer than the limit of ${fmtS(limits.maxMediaSeconds)} (OMNIBATCH_MAX_MEDIA_SECONDS)` };
+    return {
+      code: 'media_too_long',
+      message: `${fmtS(info.durationS)} of media, longer than the limit of ${fmtS(limits.maxMediaSeconds)} (OMNIBATCH_MAX_MEDIA_SECONDS)`,
+    };
   }
   return undefined;
 }
@@ -183,7 +198,10 @@ export function mediaViolation(info: Pick<MediaInfo, 'durationS' | 'sizeBytes' |
 /** After planning: too many requests for one file. */
 export function chunkCountViolation(chunks: number, limits: Pick<FileLimits, 'maxChunksPerFile'>): FileLimitViolation | undefined {
   if (chunks > limits.maxChunksPerFile) {
-    return { code: 'plan_too_many_chunks', message: `the file would take ${chunks} requests, more than the limit of ${limits.maxChunksPerFile} (OMNIBATCH_MAX_CHUNKS)` };
+    return {
+      code: 'plan_too_many_chunks',
+      message: `the file would take ${chunks} requests, more than the limit of ${limits.maxChunksPerFile} (OMNIBATCH_MAX_CHUNKS)`,
+    };
   }
   return undefined;
 }
@@ -201,6 +219,11 @@ export function assertMediaLimits(info: Pick<MediaInfo, 'durationS' | 'sizeBytes
 
 /** The per-file limits of a config (the settings have the same names). */
 export function fileLimitsOf(cfg: FileLimits): FileLimits {
-  return { maxDownloadBytes: cfg.maxDownloadBytes, maxMediaSeconds: cfg.maxMediaSeconds, maxPixels: cfg.maxPixels,
-    maxChunksPerFile: cfg.maxChunksPerFile, maxSecondsPerByte: cfg.maxSecondsPerByte };
+  return {
+    maxDownloadBytes: cfg.maxDownloadBytes,
+    maxMediaSeconds: cfg.maxMediaSeconds,
+    maxPixels: cfg.maxPixels,
+    maxChunksPerFile: cfg.maxChunksPerFile,
+    maxSecondsPerByte: cfg.maxSecondsPerByte,
+  };
 }

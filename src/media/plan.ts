@@ -74,31 +74,50 @@ export function scaledSize(width: number, height: number, maxSide = VIDEO_MAX_SI
 }
 
 function audioEncode(info: MediaInfo, kbps: number): EncodeSpec {
-  return { kind: 'audio', format: 'mp3', audioCodec: 'libmp3lame', sampleRate: AUDIO_SAMPLE_RATE, channels: 1, audioBitrateKbps: kbps, audioStream: info.audio[0].index };
+  return {
+    kind: 'audio',
+    format: 'mp3',
+    audioCodec: 'libmp3lame',
+    sampleRate: AUDIO_SAMPLE_RATE,
+    channels: 1,
+    audioBitrateKbps: kbps,
+    audioStream: info.audio[0].index,
+  };
 }
 
 function videoEncode(info: MediaInfo, videoKbps: number): EncodeSpec {
   const v = info.video.find((s) => !s.attachedPic)!;
   const size = scaledSize(v.width, v.height);
   return {
-    kind: 'video', format: 'mp4', audioCodec: 'aac', sampleRate: AUDIO_SAMPLE_RATE, channels: 1,
+    kind: 'video',
+    format: 'mp4',
+    audioCodec: 'aac',
+    sampleRate: AUDIO_SAMPLE_RATE,
+    channels: 1,
     ...(info.audio.length > 0 && { audioBitrateKbps: VIDEO_AUDIO_KBPS, audioStream: info.audio[0].index }),
     videoStream: v.index,
     video: { codec: 'libx264', fps: VIDEO_FPS, maxWidth: VIDEO_MAX_SIDE, maxHeight: VIDEO_MAX_SIDE, crf: VIDEO_CRF, maxBitrateKbps: videoKbps, ...size },
   };
 }
 
-interface Cap { s: number; why: string }
+interface Cap {
+  s: number;
+  why: string;
+}
 
 /** The longest chunk each limit allows, at the cheapest encoding this mode has. */
 function hardCaps(info: MediaInfo, model: ModelSpec, mode: 'audio' | 'video', limits: EffectiveLimits, policy: PlanPolicy): Cap[] {
   const cheapest = mode === 'audio' ? audioEncode(info, AUDIO_LADDER_KBPS[AUDIO_LADDER_KBPS.length - 1]) : videoEncode(info, VIDEO_MIN_KBPS);
-  const transport = policy.inputMode === 'base64' ? `base64 limit of ${policy.base64MaxChars ?? model.limits.base64MaxChars} chars` : `${limits.maxBytes}-byte limit`;
+  const transport =
+    policy.inputMode === 'base64' ? `base64 limit of ${policy.base64MaxChars ?? model.limits.base64MaxChars} chars` : `${limits.maxBytes}-byte limit`;
   const rate = mode === 'audio' ? `${cheapest.audioBitrateKbps} kbps` : `${VIDEO_MIN_KBPS} kbps video`;
   const durationCap = limits.maxSeconds - DURATION_SLACK_S;
   return [
     { s: durationCap, why: `${model.id}'s ${mode} limit of ${limits.maxSeconds} s` },
-    { s: secondsForTokens(limits, cheapest, model, durationCap), why: `${model.id}'s input limit of ${limits.maxInputTokens} tokens (prompt ${limits.promptTokens})` },
+    {
+      s: secondsForTokens(limits, cheapest, model, durationCap),
+      why: `${model.id}'s input limit of ${limits.maxInputTokens} tokens (prompt ${limits.promptTokens})`,
+    },
     { s: secondsForBytes(limits.maxBytes, cheapest), why: `the ${transport} at ${rate}` },
   ];
 }
@@ -184,8 +203,9 @@ export function planChunks(info: MediaInfo, model: ModelSpec, policy: PlanPolicy
 /** Readable one-line summary of a plan, for logs and the CLI. */
 export function describePlan(plan: Plan): string {
   const e = plan.encode;
-  const enc = e.kind === 'audio'
-    ? `${e.format} ${e.sampleRate / 1000} kHz mono ${e.audioBitrateKbps} kbps`
-    : `${e.format} ${e.video!.width}x${e.video!.height} ${e.video!.fps} fps <= ${e.video!.maxBitrateKbps} kbps${e.audioStream === undefined ? ', no audio' : `, aac ${e.audioBitrateKbps} kbps`}`;
+  const enc =
+    e.kind === 'audio'
+      ? `${e.format} ${e.sampleRate / 1000} kHz mono ${e.audioBitrateKbps} kbps`
+      : `${e.format} ${e.video!.width}x${e.video!.height} ${e.video!.fps} fps <= ${e.video!.maxBitrateKbps} kbps${e.audioStream === undefined ? ', no audio' : `, aac ${e.audioBitrateKbps} kbps`}`;
   return `${plan.chunks.length} ${plan.mode} chunk(s) of <= ${fmt(plan.maxChunkS)} (${plan.reason}); ${enc}`;
 }

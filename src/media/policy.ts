@@ -31,7 +31,12 @@ export function taskPolicy(task: Task, model: ModelSpec, o: PolicyOverrides = {}
 
 /** The planner's policy for a run: the task's defaults and the run's overrides (the planner picks the tracks). */
 export function chunkPolicy(spec: RunSpec, base64MaxChars?: number, limits?: Pick<FileLimits, 'maxChunksPerFile'>): PlanPolicy {
-  const policy = taskPolicy(spec.task, findModel(spec.model)!, { chunkSeconds: spec.chunkSeconds, overlapSeconds: spec.overlapSeconds,
-    inputMode: spec.inputMode, base64MaxChars, prompt: spec.prompt });
+  const policy = taskPolicy(spec.task, findModel(spec.model)!, {
+    chunkSeconds: spec.chunkSeconds,
+    overlapSeconds: spec.overlapSeconds,
+    inputMode: spec.inputMode,
+    base64MaxChars,
+    prompt: spec.prompt,
+  });
   return limits ? { ...policy, maxChunks: limits.maxChunksPerFile } : policy;
 }

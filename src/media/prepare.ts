@@ -39,13 +39,27 @@ async function deliverAsIs(file: string, info: MediaInfo, format: string, outDir
   await mkdir(outDir, { recursive: true });
   const out = path.join(outDir, `chunk-0000.${format}`);
   await link(file, out).catch(() => copyFile(file, out));
-  return { index: 0, file: out, startS: 0, durationS: info.durationS, endS: info.durationS, overlapS: 0, bytes: info.sizeBytes,
-    base64Chars: base64Chars(info.sizeBytes), format };
+  return {
+    index: 0,
+    file: out,
+    startS: 0,
+    durationS: info.durationS,
+    endS: info.durationS,
+    overlapS: 0,
+    bytes: info.sizeBytes,
+    base64Chars: base64Chars(info.sizeBytes),
+    format,
+  };
 }
 
 const sameEncode = (a: EncodeSpec, b: EncodeSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-export async function prepareChunks(file: string, model: ModelSpec, policy: PlanPolicy, opts: PrepareOptions): Promise<{ info: MediaInfo; plan: Plan; chunks: CutChunk[] }> {
+export async function prepareChunks(
+  file: string,
+  model: ModelSpec,
+  policy: PlanPolicy,
+  opts: PrepareOptions,
+): Promise<{ info: MediaInfo; plan: Plan; chunks: CutChunk[] }> {
   const { log, signal } = opts;
   const probed = opts.info ?? (await probeMedia(file, { log, signal }));
   const { mode } = resolveMode(probed, model, policy);
@@ -53,31 +67,35 @@ export async function prepareChunks(file: string, model: ModelSpec, policy: Plan
   const asIs = asIsPlan(probed, model, policy);
   if (asIs) return { info: probed, plan: asIs, chunks: [await deliverAsIs(file, probed, asIs.encode.format, opts.outDir)] };
   const detect = { noiseDb: opts.noiseDb, minSilenceS: opts.minSilenceS };
-  return withTempDir('prepare', async (dir) => {
-    // Every later pass over the source reads it with the demuxer the probe named (allow-list.ts), within a deadline.
-    const ctx = { log, signal, model, tmpDir: opts.tmpDir, inputFormat: probed.container, sourceS: probed.durationS };
-    if (mode === 'audio') {
-      // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
-      const first = planChunks(probed, model, policy);
-      let enc = await encodeWhole(file, first.encode, dir, { ...ctx, detectSilence: detect });
-      // Plan on what was really encoded when the probe's figure is off by more than the codec's padding.
-      const encodedS = Math.max(0, enc.durationS - enc.delayS);
-      const info: MediaInfo = Math.abs(encodedS - probed.durationS) <= 0.1 ? probed : { ...probed, durationS: encodedS, durationSource: 'measured' };
-      const plan = planChunks(info, model, policy, enc.silences);
-      if (!sameEncode(plan.encode, enc.encode)) enc = await encodeWhole(file, plan.encode, dir, ctx);
+  return withTempDir(
+    'prepare',
+    async (dir) => {
+      // Every later pass over the source reads it with the demuxer the probe named (allow-list.ts), within a deadline.
+      const ctx = { log, signal, model, tmpDir: opts.tmpDir, inputFormat: probed.container, sourceS: probed.durationS };
+      if (mode === 'audio') {
+        // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
+        const first = planChunks(probed, model, policy);
+        let enc = await encodeWhole(file, first.encode, dir, { ...ctx, detectSilence: detect });
+        // Plan on what was really encoded when the probe's figure is off by more than the codec's padding.
+        const encodedS = Math.max(0, enc.durationS - enc.delayS);
+        const info: MediaInfo = Math.abs(encodedS - probed.durationS) <= 0.1 ? probed : { ...probed, durationS: encodedS, durationSource: 'measured' };
+        const plan = planChunks(info, model, policy, enc.silences);
+        if (!sameEncode(plan.encode, enc.encode)) enc = await encodeWhole(file, plan.encode, dir, ctx);
+        const pieces = await splitEncoded(enc, plan.chunks, dir, ctx);
+        const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences: enc.silences });
+        const chunks = await deliver(fitted, plan.encode.format, opts.outDir);
+        log?.debug({ chunks: chunks.length, reason: plan.reason }, 'prepared');
+        return { info, plan, chunks };
+      }
+      const silences = probed.audio.length
+        ? await detectSilences(file, { ...detect, log, signal, streamIndex: probed.audio[0].index, durationS: probed.durationS, format: probed.container })
+        : [];
+      const plan = planChunks(probed, model, policy, silences);
+      const enc = await encodeWhole(file, plan.encode, dir, { ...ctx, keyframesS: plan.chunks.flatMap((c) => [c.startS, c.endS]) });
       const pieces = await splitEncoded(enc, plan.chunks, dir, ctx);
-      const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences: enc.silences });
-      const chunks = await deliver(fitted, plan.encode.format, opts.outDir);
-      log?.debug({ chunks: chunks.length, reason: plan.reason }, 'prepared');
-      return { info, plan, chunks };
-    }
-    const silences = probed.audio.length
-      ? await detectSilences(file, { ...detect, log, signal, streamIndex: probed.audio[0].index, durationS: probed.durationS, format: probed.container })
-      : [];
-    const plan = planChunks(probed, model, policy, silences);
-    const enc = await encodeWhole(file, plan.encode, dir, { ...ctx, keyframesS: plan.chunks.flatMap((c) => [c.startS, c.endS]) });
-    const pieces = await splitEncoded(enc, plan.chunks, dir, ctx);
-    const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences });
-    return { info: probed, plan, chunks: await deliver(fitted, plan.encode.format, opts.outDir) };
-  }, { base: opts.tmpDir });
+      const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences });
+      return { info: probed, plan, chunks: await deliver(fitted, plan.encode.format, opts.outDir) };
+    },
+    { base: opts.tmpDir },
+  );
 }

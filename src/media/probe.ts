@@ -28,9 +28,15 @@ import type { AudioStream, MediaInfo, VideoStream } from './types.ts';
 export const MIN_DECODABLE_S = 0.1;
 const still = new Set(['mjpeg', 'png', 'bmp', 'webp', 'gif', 'tiff']);
 
-export interface ProbeOptions { log?: Logger; signal?: AbortSignal }
+export interface ProbeOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+}
 /** measureDuration: the demuxer the probe named, and the media length to scale its deadline by */
-export interface MeasureOptions extends ProbeOptions { format?: string; mediaS?: number }
+export interface MeasureOptions extends ProbeOptions {
+  format?: string;
+  mediaS?: number;
+}
 
 /** The caller's logger at most at debug level: commands are logged, failures become coded errors instead of warnings. */
 function quiet(log: Logger | undefined): Logger {
@@ -72,14 +78,19 @@ type Json = Record<string, unknown>;
 /** Pure: ffprobe's JSON -> MediaInfo (durationS = the header's claim, 0 when none). */
 export function parseProbe(json: Json, sizeBytes: number): MediaInfo {
   const format = (json.format ?? {}) as Json;
-  const streams = ((json.streams ?? []) as Json[]);
+  const streams = (json.streams ?? []) as Json[];
   const audio: AudioStream[] = [];
   const video: VideoStream[] = [];
   for (const s of streams) {
     const index = Number(s.index);
     if (s.codec_type === 'audio') {
-      audio.push({ index, codec: String(s.codec_name ?? 'unknown'), sampleRate: num(s.sample_rate) ?? 0, channels: num(s.channels) ?? 0,
-        ...(num(s.bit_rate) !== undefined && { bitrate: num(s.bit_rate) }) });
+      audio.push({
+        index,
+        codec: String(s.codec_name ?? 'unknown'),
+        sampleRate: num(s.sample_rate) ?? 0,
+        channels: num(s.channels) ?? 0,
+        ...(num(s.bit_rate) !== undefined && { bitrate: num(s.bit_rate) }),
+      });
     } else if (s.codec_type === 'video') {
       const disp = (s.disposition ?? {}) as Json;
       const codec = String(s.codec_name ?? 'unknown');
@@ -133,18 +144,39 @@ export function tailEnd(packets: readonly Json[], streamIndex: number): number |
  * listed without decoding (a video decode would cost as much as the encode), the latest pts + duration.
  */
 export async function measureDuration(arg: string, streamIndex: number, kind: 'audio' | 'video', opts: MeasureOptions = {}): Promise<number> {
-  const unreadable = (e: unknown): never => verdict(e, () => {
-    throw new OmniError('media_unreadable', `the media could not be decoded: ${(e as Error).message}`, { retryable: false, cause: e });
-  });
+  const unreadable = (e: unknown): never =>
+    verdict(e, () => {
+      throw new OmniError('media_unreadable', `the media could not be decoded: ${(e as Error).message}`, { retryable: false, cause: e });
+    });
   const run = { log: quiet(opts.log), signal: opts.signal, timeoutMs: childDeadlineMs('decode', opts.mediaS, deadlinePolicy()) };
   if (kind === 'video') {
-    const { stdout } = await runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'error', '-select_streams', String(streamIndex),
-      '-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'json', ...probeInputArgs(arg, opts.format)], { ...run, code: 'media_unreadable' }).catch(unreadable);
+    const { stdout } = await runBinary(
+      locateFfmpeg(opts.log).ffprobe,
+      [
+        '-v',
+        'error',
+        '-select_streams',
+        String(streamIndex),
+        '-show_entries',
+        'packet=stream_index,pts_time,duration_time',
+        '-of',
+        'json',
+        ...probeInputArgs(arg, opts.format),
+      ],
+      { ...run, code: 'media_unreadable' },
+    ).catch(unreadable);
     const packets = ((JSON.parse(stdout) as Json).packets ?? []) as Json[];
-    return tailEnd(packets.filter((p) => num(p.pts_time) !== undefined), streamIndex) ?? 0;
+    return (
+      tailEnd(
+        packets.filter((p) => num(p.pts_time) !== undefined),
+        streamIndex,
+      ) ?? 0
+    );
   }
-  const { stdout } = await runFfmpeg(['-v', 'error', '-nostats', ...mediaInputArgs(arg, opts.format), '-map', `0:${streamIndex}`, '-f', 'null', '-', '-progress', 'pipe:1'],
-    run).catch(unreadable);
+  const { stdout } = await runFfmpeg(
+    ['-v', 'error', '-nostats', ...mediaInputArgs(arg, opts.format), '-map', `0:${streamIndex}`, '-f', 'null', '-', '-progress', 'pipe:1'],
+    run,
+  ).catch(unreadable);
   return lastOutTime(stdout);
 }
 
@@ -171,17 +203,28 @@ const TAIL_ARGS = ['-show_entries', 'packet=stream_index,pts_time,duration_time'
 /** One ffprobe for header and last packets; when seeking fails, the header alone. */
 async function ffprobeHeader(arg: string, opts: ProbeOptions): Promise<{ json: Json; stderr: string }> {
   // A failure here is a verdict on the file (media_unreadable), not an operational warning: keep it out of the warn log.
-  const probe = (extra: string[]) => runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'warning', ...SHOW, ...extra, ...probeInputArgs(arg)],
-    { log: quiet(opts.log), signal: opts.signal, code: 'media_unreadable', timeoutMs: childDeadlineMs('probe', undefined, deadlinePolicy()) });
+  const probe = (extra: string[]) =>
+    runBinary(locateFfmpeg(opts.log).ffprobe, ['-v', 'warning', ...SHOW, ...extra, ...probeInputArgs(arg)], {
+      log: quiet(opts.log),
+      signal: opts.signal,
+      code: 'media_unreadable',
+      timeoutMs: childDeadlineMs('probe', undefined, deadlinePolicy()),
+    });
   // A refusal or a deadline is final: only a failed tail seek is worth a second, header-only probe.
-  const { stdout, stderr } = await probe(TAIL_ARGS).catch((e: unknown) => verdict(e, () => probe([]))).catch((e: unknown) => {
-    if (!(e instanceof OmniError)) throw e;
-    verdict(e, () => undefined);
-    // ffprobe's last line names the input (a long path) and then the reason: keep the reason.
-    const last = String(e.details?.stderr ?? '').trim().split('\n').pop() ?? '';
-    const reason = last.slice(last.lastIndexOf(': ') + 2) || e.message;
-    throw new OmniError('media_unreadable', `not readable as audio or video: ${reason}`, { retryable: false, cause: e });
-  });
+  const { stdout, stderr } = await probe(TAIL_ARGS)
+    .catch((e: unknown) => verdict(e, () => probe([])))
+    .catch((e: unknown) => {
+      if (!(e instanceof OmniError)) throw e;
+      verdict(e, () => undefined);
+      // ffprobe's last line names the input (a long path) and then the reason: keep the reason.
+      const last =
+        String(e.details?.stderr ?? '')
+          .trim()
+          .split('\n')
+          .pop() ?? '';
+      const reason = last.slice(last.lastIndexOf(': ') + 2) || e.message;
+      throw new OmniError('media_unreadable', `not readable as audio or video: ${reason}`, { retryable: false, cause: e });
+    });
   return { json: JSON.parse(stdout) as Json, stderr };
 }
 
@@ -210,7 +253,8 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   else if (primary.kind === 'audio' && pcmConsistent(info, header)) why = undefined;
   else if (/Estimating duration from bitrate/i.test(stderr)) why = 'header duration is estimated from the bitrate';
   else if (end === undefined) why = 'the end of the track cannot be read from its last packets';
-  else if (Math.abs(end - header) > Math.max(0.1, header * 0.005)) why = `header claims ${header.toFixed(2)} s, the ${primary.kind} track ends at ${end.toFixed(2)} s`;
+  else if (Math.abs(end - header) > Math.max(0.1, header * 0.005))
+    why = `header claims ${header.toFixed(2)} s, the ${primary.kind} track ends at ${end.toFixed(2)} s`;
   if (why) {
     // The length is what is in doubt: scale the deadline by the claim, or by the bytes at a low real bitrate (16 kbps).
     const mediaS = Math.max(header ?? 0, size / 2000);

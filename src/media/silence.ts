@@ -76,9 +76,25 @@ export async function detectSilences(file: string, opts: SilenceOptions = {}): P
   const collector = new SilenceCollector();
   const map = opts.streamIndex === undefined ? '0:a:0' : `0:${opts.streamIndex}`;
   // -v info: silencedetect logs at info level; -nostats keeps progress lines out of the way.
-  await runFfmpeg(['-v', 'info', '-nostats', ...mediaInputArgs(inputArg(file), opts.format), '-map', map, '-vn', '-sn', '-dn',
-    '-af', silenceFilter(opts.noiseDb, opts.minSilenceS), '-f', 'null', '-'],
-  { log, signal: opts.signal, timeoutMs: childDeadlineMs('decode', opts.durationS, deadlinePolicy()), onStderr: (t) => collector.push(t) });
+  await runFfmpeg(
+    [
+      '-v',
+      'info',
+      '-nostats',
+      ...mediaInputArgs(inputArg(file), opts.format),
+      '-map',
+      map,
+      '-vn',
+      '-sn',
+      '-dn',
+      '-af',
+      silenceFilter(opts.noiseDb, opts.minSilenceS),
+      '-f',
+      'null',
+      '-',
+    ],
+    { log, signal: opts.signal, timeoutMs: childDeadlineMs('decode', opts.durationS, deadlinePolicy()), onStderr: (t) => collector.push(t) },
+  );
   const silences = collector.finish(opts.durationS);
   log.debug({ file, silences: silences.length }, 'silences detected');
   return silences;

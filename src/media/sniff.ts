@@ -17,9 +17,14 @@ export const SNIFF_BYTES = 64 * 1024;
 
 function info(container: string, codec: string, durationS: number, sizeBytes: number, sampleRate: number, channels: number, bitrate: number): MediaInfo {
   return {
-    durationS, headerDurationS: durationS, durationSource: 'header', sizeBytes, container,
+    durationS,
+    headerDurationS: durationS,
+    durationSource: 'header',
+    sizeBytes,
+    container,
     bitrate: Math.floor((sizeBytes * 8) / durationS),
-    audio: [{ index: 0, codec, sampleRate, channels, bitrate }], video: [],
+    audio: [{ index: 0, codec, sampleRate, channels, bitrate }],
+    video: [],
   };
 }
 
@@ -37,7 +42,13 @@ export function sniffWav(head: Buffer, sizeBytes: number): MediaInfo | undefined
       let format = head.readUInt16LE(body);
       // WAVE_FORMAT_EXTENSIBLE: the sub-format GUID starts with the real format tag.
       if (format === 0xfffe && size >= 40 && body + 26 <= head.length) format = head.readUInt16LE(body + 24);
-      fmt = { format, channels: head.readUInt16LE(body + 2), rate: head.readUInt32LE(body + 4), block: head.readUInt16LE(body + 12), bits: head.readUInt16LE(body + 14) };
+      fmt = {
+        format,
+        channels: head.readUInt16LE(body + 2),
+        rate: head.readUInt32LE(body + 4),
+        block: head.readUInt16LE(body + 12),
+        bits: head.readUInt16LE(body + 14),
+      };
     } else if (id === 'data') {
       if (fmt?.format !== 1 || fmt.bits !== 16 || fmt.channels < 1 || fmt.rate <= 0 || fmt.block !== fmt.channels * 2) return undefined;
       // A streamed WAV (size unknown, 0 or 0xFFFFFFFF) or a truncated one: let ffprobe measure it.
@@ -68,7 +79,7 @@ export function sniffMp3(head: Buffer, sizeBytes: number): MediaInfo | undefined
   if (layer !== 1 || version === 1 || rateIndex === 3 || kbpsIndex === 0 || kbpsIndex === 15) return undefined;
   const rate = MP3_RATES[version][rateIndex];
   const spf = version === 3 ? 1152 : 576;
-  const side = version === 3 ? (mono ? 17 : 32) : (mono ? 9 : 17);
+  const side = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
   const p = off + 4 + side;
   if (p + 16 > head.length) return undefined;
   const tag = head.toString('latin1', p, p + 4);

@@ -32,7 +32,10 @@ export interface MediaInfo {
   video: VideoStream[];
 }
 
-export interface Silence { startS: number; endS: number }
+export interface Silence {
+  startS: number;
+  endS: number;
+}
 
 export interface PlannedChunk {
   index: number;

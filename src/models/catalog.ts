@@ -118,11 +118,22 @@ const M = 1_000_000; // micro-units per currency unit
 const p = (units: number): number => Math.round(units * M);
 
 const QWEN3_TOKENS: TokenRules = {
-  audioTokensPerSecond: 12.5, audioMinSeconds: 1, patchPx: 32, videoFps: 2,
-  minPixelsPerFrame: 64 * 32 * 32, maxPixelsPerFrame: 768 * 32 * 32, maxPixelsTotal: 16384 * 32 * 32,
+  audioTokensPerSecond: 12.5,
+  audioMinSeconds: 1,
+  patchPx: 32,
+  videoFps: 2,
+  minPixelsPerFrame: 64 * 32 * 32,
+  maxPixelsPerFrame: 768 * 32 * 32,
+  maxPixelsTotal: 16384 * 32 * 32,
 };
-const TURBO_TOKENS: TokenRules = { ...QWEN3_TOKENS, audioTokensPerSecond: 25, patchPx: 28,
-  minPixelsPerFrame: 4 * 28 * 28 * 16, maxPixelsPerFrame: 768 * 28 * 28, maxPixelsTotal: 16384 * 28 * 28 };
+const TURBO_TOKENS: TokenRules = {
+  ...QWEN3_TOKENS,
+  audioTokensPerSecond: 25,
+  patchPx: 28,
+  minPixelsPerFrame: 4 * 28 * 28 * 16,
+  maxPixelsPerFrame: 768 * 28 * 28,
+  maxPixelsTotal: 16384 * 28 * 28,
+};
 
 const S000 = '000_140c921e6e1fa389.txt';
 const S001 = '001_e5431944fd097365.txt';
@@ -132,30 +143,102 @@ const S004 = '004_d822c83e2c1d0130.txt';
 
 /** DashScope qwen3-omni-flash, non-thinking: "支持的音色种类增加至 17 种" and the table that follows. */
 const FLASH_VOICES: VoiceList = {
-  names: ['Cherry', 'Ethan', 'Nofish', 'Jennifer', 'Ryan', 'Katerina', 'Elias', 'Jada', 'Dylan',
-    'Sunny', 'Li', 'Marcus', 'Roy', 'Peter', 'Rocky', 'Kiki', 'Eric'],
-  closed: false, documented: 17, source: `${S001}:151,1442-1458`,
+  names: [
+    'Cherry',
+    'Ethan',
+    'Nofish',
+    'Jennifer',
+    'Ryan',
+    'Katerina',
+    'Elias',
+    'Jada',
+    'Dylan',
+    'Sunny',
+    'Li',
+    'Marcus',
+    'Roy',
+    'Peter',
+    'Rocky',
+    'Kiki',
+    'Eric',
+  ],
+  closed: false,
+  documented: 17,
+  source: `${S001}:151,1442-1458`,
 };
 
 /** DMXAPI qwen3-omni-flash-all: the 49-row voice table (its examples use Serena). */
 const FLASH_ALL_VOICES: VoiceList = {
-  names: ['Cherry', 'Serena', 'Ethan', 'Chelsie', 'Momo', 'Vivian', 'Moon', 'Maia', 'Kai', 'Nofish', 'Bella',
-    'Jennifer', 'Ryan', 'Katerina', 'Aiden', 'Eldric Sage', 'Mia', 'Mochi', 'Bellona', 'Vincent', 'Bunny', 'Neil',
-    'Elias', 'Arthur', 'Nini', 'Ebona', 'Seren', 'Pip', 'Stella', 'Bodega', 'Sonrisa', 'Alek', 'Dolce', 'Sohee',
-    'Ono Anna', 'Lenn', 'Emilien', 'Andre', 'Radio Gol', 'Jada', 'Dylan', 'Li', 'Marcus', 'Roy', 'Peter', 'Sunny',
-    'Eric', 'Rocky', 'Kiki'],
-  closed: false, documented: 49, source: `${S000}:1011-1059`,
+  names: [
+    'Cherry',
+    'Serena',
+    'Ethan',
+    'Chelsie',
+    'Momo',
+    'Vivian',
+    'Moon',
+    'Maia',
+    'Kai',
+    'Nofish',
+    'Bella',
+    'Jennifer',
+    'Ryan',
+    'Katerina',
+    'Aiden',
+    'Eldric Sage',
+    'Mia',
+    'Mochi',
+    'Bellona',
+    'Vincent',
+    'Bunny',
+    'Neil',
+    'Elias',
+    'Arthur',
+    'Nini',
+    'Ebona',
+    'Seren',
+    'Pip',
+    'Stella',
+    'Bodega',
+    'Sonrisa',
+    'Alek',
+    'Dolce',
+    'Sohee',
+    'Ono Anna',
+    'Lenn',
+    'Emilien',
+    'Andre',
+    'Radio Gol',
+    'Jada',
+    'Dylan',
+    'Li',
+    'Marcus',
+    'Roy',
+    'Peter',
+    'Sunny',
+    'Eric',
+    'Rocky',
+    'Kiki',
+  ],
+  closed: false,
+  documented: 49,
+  source: `${S000}:1011-1059`,
 };
 
 /** qwen3.5-omni-plus-all: "55 种拟人音色", of which the seed names six (its example uses Tina). */
 const PLUS_VOICES: VoiceList = {
   names: ['Tina', 'Cherry', 'Serena', 'Ethan', 'Chelsie', 'Dylan'],
-  closed: false, documented: 55, source: `${S002}:2,92-96`,
+  closed: false,
+  documented: 55,
+  source: `${S002}:2,92-96`,
 };
 
 /** qwen-omni-turbo: "Qwen-Omni-Turbo 仅支持 4 种" (only four): the one closed list. */
 const TURBO_VOICES: VoiceList = {
-  names: ['Cherry', 'Serena', 'Ethan', 'Chelsie'], closed: true, documented: 4, source: `${S001}:151,1462-1465`,
+  names: ['Cherry', 'Serena', 'Ethan', 'Chelsie'],
+  closed: true,
+  documented: 4,
+  source: `${S001}:151,1462-1465`,
 };
 
 /** the open-source qwen2.5-omni table */
@@ -167,10 +250,13 @@ const BASE64_MAX = 10 * MB;
 
 /** Qwen-Omni-Turbo's limits, which qwen2.5-omni-7b shares (see its entry). */
 const TURBO_LIMITS: ModelLimits = Object.freeze({
-  maxInputTokens: 30_720, maxOutputTokens: 2_048,
+  maxInputTokens: 30_720,
+  maxOutputTokens: 2_048,
   audio: { maxSeconds: 3 * 60, maxBytes: 10 * MB },
   video: { maxSeconds: 40, maxBytes: 150 * MB, minFrames: 4, maxFrames: 80 },
-  imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
+  imageMaxBytes: 10 * MB,
+  base64MaxChars: BASE64_MAX,
+  urlMaxBytes: 1024 * MB,
 });
 
 type SpecInput = Omit<ModelSpec, 'aliases'>;
@@ -198,19 +284,30 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     voices: FLASH_VOICES,
     defaultVoice: 'Cherry',
     limits: {
-      maxInputTokens: 49_152, maxInputTokensThinking: 16_384, maxOutputTokens: 16_384,
+      maxInputTokens: 49_152,
+      maxInputTokensThinking: 16_384,
+      maxOutputTokens: 16_384,
       audio: { maxSeconds: 20 * 60, maxBytes: 100 * MB },
       video: { maxSeconds: 150, maxBytes: 256 * MB, minFrames: 2, maxFrames: 128 },
-      imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
+      imageMaxBytes: 10 * MB,
+      base64MaxChars: BASE64_MAX,
+      urlMaxBytes: 1024 * MB,
     },
     tokens: QWEN3_TOKENS,
     prices: {
       // Every qwen3-omni-flash price is unverified: no seed gives them; docs/protocols.md §7 [O] (official model list page).
-      cn: { currency: 'CNY', inputText: p(1.8), inputAudio: p(15.8), inputImage: p(3.3), inputVideo: p(3.3),
-        outputTextTextOnly: p(6.9), outputTextMultimodal: p(12.7), outputAudio: p(62.6) },
+      cn: {
+        currency: 'CNY',
+        inputText: p(1.8),
+        inputAudio: p(15.8),
+        inputImage: p(3.3),
+        inputVideo: p(3.3),
+        outputTextTextOnly: p(6.9),
+        outputTextMultimodal: p(12.7),
+        outputAudio: p(62.6),
+      },
       // unverified: docs/protocols.md §7 [O]+[3P]. Singapore's image/video input price is not confirmed: left unpriced.
-      intl: { currency: 'USD', inputText: p(0.43), inputAudio: p(3.81),
-        outputTextTextOnly: p(1.66), outputTextMultimodal: p(3.06), outputAudio: p(15.11) },
+      intl: { currency: 'USD', inputText: p(0.43), inputAudio: p(3.81), outputTextTextOnly: p(1.66), outputTextMultimodal: p(3.06), outputAudio: p(15.11) },
     },
     priceSources: { cn: 'unverified (docs/protocols.md §7 [O])', intl: 'unverified (docs/protocols.md §7 [O]/[3P]; image/video unpriced)' },
   }),
@@ -248,8 +345,16 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
         outputAudio: p(50), // unverified: not in the seed (004:100 "当前仅支持文本输出"); docs/protocols.md §7
       },
       // Every Singapore turbo price is unverified: docs/protocols.md §7 [O]/[3P].
-      intl: { currency: 'USD', inputText: p(0.07), inputAudio: p(4.44), inputImage: p(0.21), inputVideo: p(0.21),
-        outputTextTextOnly: p(0.27), outputTextMultimodal: p(0.63), outputAudio: p(8.89) },
+      intl: {
+        currency: 'USD',
+        inputText: p(0.07),
+        inputAudio: p(4.44),
+        inputImage: p(0.21),
+        inputVideo: p(0.21),
+        outputTextTextOnly: p(0.27),
+        outputTextMultimodal: p(0.63),
+        outputAudio: p(8.89),
+      },
     },
     priceSources: { cn: `${S004}:72 (outputAudio unverified)`, intl: 'unverified (docs/protocols.md §7)' },
   }),
@@ -272,10 +377,13 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     defaultVoice: 'Tina',
     // Token ceilings are unpublished: the media limits bind long before these generous values (002:2: 3 h audio, 1 h video).
     limits: {
-      maxInputTokens: 1_000_000, maxOutputTokens: 32_768,
+      maxInputTokens: 1_000_000,
+      maxOutputTokens: 32_768,
       audio: { maxSeconds: 3 * 3600, maxBytes: 1024 * MB },
       video: { maxSeconds: 3600, maxBytes: 1024 * MB, minFrames: 2, maxFrames: 7200 },
-      imageMaxBytes: 10 * MB, base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
+      imageMaxBytes: 10 * MB,
+      base64MaxChars: BASE64_MAX,
+      urlMaxBytes: 1024 * MB,
     },
     // Its token rate is unpublished; 12.5/s (the qwen3 rate) is used for estimates only. No prices: unpriced.
     tokens: QWEN3_TOKENS,
@@ -312,9 +420,11 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     mixedMedia: false,
     voices: NO_VOICES,
     limits: {
-      maxInputTokens: 32_768, maxOutputTokens: 32_768,
+      maxInputTokens: 32_768,
+      maxOutputTokens: 32_768,
       audio: { maxSeconds: 40 * 60, maxBytes: 1024 * MB },
-      base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB,
+      base64MaxChars: BASE64_MAX,
+      urlMaxBytes: 1024 * MB,
     },
     tokens: QWEN3_TOKENS,
     // 003 gives one input price and one output price, in dollars for both regions. The one input price
@@ -369,7 +479,8 @@ export type VoiceVerdict = { ok: true } | { ok: false; refuse: boolean; message:
 export function checkVoice(name: string, voice: string): VoiceVerdict {
   const list = voicesFor(name);
   if (list.names.includes(voice)) return { ok: true };
-  const known = list.names.length < list.documented ? `${list.names.length} of its ${list.documented} voices are documented` : `its voices are ${list.names.join(', ')}`;
+  const known =
+    list.names.length < list.documented ? `${list.names.length} of its ${list.documented} voices are documented` : `its voices are ${list.names.join(', ')}`;
   return { ok: false, refuse: list.closed, message: `voice "${voice}" is not documented for ${name} (${known}; ${list.source})` };
 }
 
@@ -385,14 +496,18 @@ export function protocolRefusal(name: string, protocol: Protocol): string | unde
 }
 
 function nativeModels(): string[] {
-  return Object.values(MODELS).filter((m) => m.names.some((n) => n.protocols.includes('dashscope'))).map((m) => m.id);
+  return Object.values(MODELS)
+    .filter((m) => m.names.some((n) => n.protocols.includes('dashscope')))
+    .map((m) => m.id);
 }
 
 /** A name the catalogue does not list for this protocol's endpoint: a warning (the service decides). */
 export function servingWarning(name: string, protocol: Protocol): string | undefined {
   const served = servedName(name);
   if (!served || served.protocols.includes(protocol)) return undefined;
-  const others = findModel(name)!.names.filter((n) => n.protocols.includes(protocol)).map((n) => n.name);
+  const others = findModel(name)!
+    .names.filter((n) => n.protocols.includes(protocol))
+    .map((n) => n.name);
   return `${name} is not documented for the ${protocol} protocol (it is for ${served.protocols.join(', ')})${others.length ? `; that endpoint documents ${others.join(', ')}` : ''}`;
 }
 

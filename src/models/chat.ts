@@ -7,8 +7,17 @@
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
 import {
-  Base64Stream, eventJson, isObj, normalizeUsage, num, optStr, statusFromComments,
-  type Delta, type ProtocolStream, type StreamContext, type StreamSummary,
+  Base64Stream,
+  eventJson,
+  isObj,
+  normalizeUsage,
+  num,
+  optStr,
+  statusFromComments,
+  type Delta,
+  type ProtocolStream,
+  type StreamContext,
+  type StreamSummary,
 } from './stream.ts';
 import type { Usage } from './types.ts';
 
@@ -20,12 +29,16 @@ const PCM_BYTES_PER_SECOND = 24_000 * 2;
 export function chatUsage(u: Record<string, unknown>, ctx: StreamContext, audioSecondsOut = 0): Usage {
   const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
   const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : {};
-  return normalizeUsage({
-    inputTotal: num(u.prompt_tokens),
-    input: { text: num(pd.text_tokens), audio: num(pd.audio_tokens), image: num(pd.image_tokens), video: num(pd.video_tokens) },
-    outputTotal: num(u.completion_tokens),
-    output: { text: num(cd.text_tokens), audio: num(cd.audio_tokens), reasoning: num(cd.reasoning_tokens) },
-  }, ctx, audioSecondsOut);
+  return normalizeUsage(
+    {
+      inputTotal: num(u.prompt_tokens),
+      input: { text: num(pd.text_tokens), audio: num(pd.audio_tokens), image: num(pd.image_tokens), video: num(pd.video_tokens) },
+      outputTotal: num(u.completion_tokens),
+      output: { text: num(cd.text_tokens), audio: num(cd.audio_tokens), reasoning: num(cd.reasoning_tokens) },
+    },
+    ctx,
+    audioSecondsOut,
+  );
 }
 
 export class ChatStream implements ProtocolStream {
@@ -62,7 +75,10 @@ export class ChatStream implements ProtocolStream {
       if (isObj(delta.audio)) {
         if (typeof delta.audio.data === 'string' && delta.audio.data) {
           const pcm = this.audio.push(delta.audio.data);
-          if (pcm.length) { this.audioBytes += pcm.length; out.push({ kind: 'audio', pcm }); }
+          if (pcm.length) {
+            this.audioBytes += pcm.length;
+            out.push({ kind: 'audio', pcm });
+          }
         }
         if (typeof delta.audio.transcript === 'string' && delta.audio.transcript) out.push({ kind: 'transcript', text: delta.audio.transcript });
       }

@@ -61,7 +61,10 @@ class AudioSink {
 
   async apply(d: Delta): Promise<void> {
     if (!this.file) return;
-    if (d.kind === 'audio_format') { this.format = d.format; return; }
+    if (d.kind === 'audio_format') {
+      this.format = d.format;
+      return;
+    }
     if (d.kind !== 'audio') return;
     try {
       this.writer ??= await WavWriter.create(this.file, this.format);
@@ -84,7 +87,13 @@ class AudioSink {
   }
 }
 
-async function complete(endpoint: EndpointConfig, url: string, agent: ReturnType<typeof createAgent>, req: ModelRequest, hooks: StreamHooks = {}): Promise<ModelResult> {
+async function complete(
+  endpoint: EndpointConfig,
+  url: string,
+  agent: ReturnType<typeof createAgent>,
+  req: ModelRequest,
+  hooks: StreamHooks = {},
+): Promise<ModelResult> {
   const spec = findModel(req.model);
   // Refused here, before any media is read: the service would answer with a bare 404.
   const refusal = protocolRefusal(req.model, endpoint.protocol);
@@ -130,7 +139,12 @@ export interface DecodedStream {
  * Bytes of one response -> text, reasoning, audio deltas and the summary; throws the classified error
  * of an error frame or a missing final event. The same path serves the network and recorded streams.
  */
-export async function decodeEventStream(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, protocol: Protocol, ctx: StreamContext, opts: DecodeOptions = {}): Promise<DecodedStream> {
+export async function decodeEventStream(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  protocol: Protocol,
+  ctx: StreamContext,
+  opts: DecodeOptions = {},
+): Promise<DecodedStream> {
   const sse = new SseDecoder({ maxEventChars: DECODERS[protocol].maxEventChars });
   const proto = DECODERS[protocol].create(ctx);
   let text = '';
@@ -138,10 +152,18 @@ export async function decodeEventStream(chunks: AsyncIterable<Uint8Array> | Iter
   let transcript = '';
   const apply = async (d: Delta): Promise<void> => {
     switch (d.kind) {
-      case 'text': text += d.text; opts.onText?.(d.text); return;
-      case 'reasoning': reasoning += d.text; return;
-      case 'transcript': transcript += d.text; return;
-      default: await opts.onAudio?.(d);
+      case 'text':
+        text += d.text;
+        opts.onText?.(d.text);
+        return;
+      case 'reasoning':
+        reasoning += d.text;
+        return;
+      case 'transcript':
+        transcript += d.text;
+        return;
+      default:
+        await opts.onAudio?.(d);
     }
   };
   const handle = async (events: SseEvent[]): Promise<void> => {
@@ -158,7 +180,14 @@ export async function decodeEventStream(chunks: AsyncIterable<Uint8Array> | Iter
   return { text: text || summary.fallbackText || transcript, reasoning, summary };
 }
 
-async function consume(stream: OpenStream, protocol: Protocol, ctx: StreamContext, sink: AudioSink, req: ModelRequest, hooks: StreamHooks): Promise<ModelResult> {
+async function consume(
+  stream: OpenStream,
+  protocol: Protocol,
+  ctx: StreamContext,
+  sink: AudioSink,
+  req: ModelRequest,
+  hooks: StreamHooks,
+): Promise<ModelResult> {
   const { text, reasoning, summary } = await decodeEventStream(stream.chunks(), protocol, ctx, {
     onText: hooks.onText,
     onAudio: (d) => sink.apply(d),

@@ -9,8 +9,18 @@
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
 import {
-  Base64Stream, RiffSniffer, eventJson, isObj, normalizeUsage, num, optStr, statusFromComments,
-  type Delta, type ProtocolStream, type StreamContext, type StreamSummary,
+  Base64Stream,
+  RiffSniffer,
+  eventJson,
+  isObj,
+  normalizeUsage,
+  num,
+  optStr,
+  statusFromComments,
+  type Delta,
+  type ProtocolStream,
+  type StreamContext,
+  type StreamSummary,
 } from './stream.ts';
 import type { Usage } from './types.ts';
 
@@ -24,12 +34,21 @@ export function dashscopeUsage(u: Record<string, unknown>, ctx: StreamContext, a
   const id = isObj(u.input_tokens_details) ? u.input_tokens_details : {};
   const od = isObj(u.output_tokens_details) ? u.output_tokens_details : {};
   const pick = (detail: unknown, legacy: unknown): number => num(detail) || num(legacy);
-  return normalizeUsage({
-    inputTotal: num(u.input_tokens),
-    input: { text: num(id.text_tokens), audio: pick(id.audio_tokens, u.audio_tokens), image: pick(id.image_tokens, u.image_tokens), video: pick(id.video_tokens, u.video_tokens) },
-    outputTotal: num(u.output_tokens),
-    output: { text: num(od.text_tokens), audio: num(od.audio_tokens), reasoning: num(od.reasoning_tokens) },
-  }, ctx, audioSecondsOut);
+  return normalizeUsage(
+    {
+      inputTotal: num(u.input_tokens),
+      input: {
+        text: num(id.text_tokens),
+        audio: pick(id.audio_tokens, u.audio_tokens),
+        image: pick(id.image_tokens, u.image_tokens),
+        video: pick(id.video_tokens, u.video_tokens),
+      },
+      outputTotal: num(u.output_tokens),
+      output: { text: num(od.text_tokens), audio: num(od.audio_tokens), reasoning: num(od.reasoning_tokens) },
+    },
+    ctx,
+    audioSecondsOut,
+  );
 }
 
 const isFinal = (reason: unknown): reason is string => typeof reason === 'string' && reason !== '' && reason !== 'null';

@@ -9,9 +9,20 @@
 import { OmniError } from '../util/errors.ts';
 
 export type ModelErrorCode =
-  | 'rate_limited' | 'quota_exceeded' | 'server_error' | 'timeout' | 'connection' | 'stream_truncated'
-  | 'invalid_request' | 'input_too_large' | 'content_blocked' | 'auth' | 'arrears' | 'model_not_found'
-  | 'aborted' | 'unknown';
+  | 'rate_limited'
+  | 'quota_exceeded'
+  | 'server_error'
+  | 'timeout'
+  | 'connection'
+  | 'stream_truncated'
+  | 'invalid_request'
+  | 'input_too_large'
+  | 'content_blocked'
+  | 'auth'
+  | 'arrears'
+  | 'model_not_found'
+  | 'aborted'
+  | 'unknown';
 
 /** Whether a retry of the same request can succeed, per code (unknown depends on the status: see below). */
 export const RETRYABLE: Readonly<Record<ModelErrorCode, boolean>> = Object.freeze({
@@ -56,12 +67,16 @@ export interface ProviderError {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const obj = (v: unknown): Record<string, unknown> | undefined =>
-  (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
 /** Reads code/type/message/request id out of any of the envelopes above. */
 export function providerError(body: unknown): ProviderError {
   if (typeof body === 'string') {
-    try { return providerError(JSON.parse(body)); } catch { return { message: body.slice(0, 500) || undefined }; }
+    try {
+      return providerError(JSON.parse(body));
+    } catch {
+      return { message: body.slice(0, 500) || undefined };
+    }
   }
   const b = obj(body);
   if (!b) return {};
@@ -99,12 +114,15 @@ export function retryAfterMs(headers: HeaderBag | undefined, now = Date.now()): 
  * smaller, not retried. Covers "Range of input length should be [1, N]" (token ceiling), "Exceeded limit
  * on max bytes per data-uri item", "The audio duration exceeds ..." and the like.
  */
-const TOO_LARGE_MESSAGE = new RegExp([
-  'range of input length',
-  'input length .*exceed',
-  '(exceed|too long|too large|too big|larger than|longer than|more than|over the|greater than|maximum|max\\b).*(duration|size|length|tokens?|seconds?|minutes?|bytes?|characters?|mb\\b|frames?)',
-  '(duration|file size|size|length|tokens?|bytes?|frames?|base64 data)\\b.*(exceed|too long|too large|over the limit|must not be greater|should not exceed)',
-].join('|'), 'i');
+const TOO_LARGE_MESSAGE = new RegExp(
+  [
+    'range of input length',
+    'input length .*exceed',
+    '(exceed|too long|too large|too big|larger than|longer than|more than|over the|greater than|maximum|max\\b).*(duration|size|length|tokens?|seconds?|minutes?|bytes?|characters?|mb\\b|frames?)',
+    '(duration|file size|size|length|tokens?|bytes?|frames?|base64 data)\\b.*(exceed|too long|too large|over the limit|must not be greater|should not exceed)',
+  ].join('|'),
+  'i',
+);
 
 export function messageSaysTooLarge(message: string | undefined): boolean {
   return !!message && TOO_LARGE_MESSAGE.test(message);
@@ -162,8 +180,11 @@ export function classifyError(input: ErrorInput): OmniError {
   // The HTTP status first: a 4xx is about the request, whatever its code says (InternalError.* on a 400).
   if (clientError && (code === 'server_error' || code === 'timeout')) code = undefined;
   // A 400 or an invalid-parameter error whose message names a limit: the chunk must be made smaller.
-  if ((code === undefined || code === 'invalid_request') && messageSaysTooLarge(p.message)
-    && (input.status === 400 || /invalid_?param/i.test(providerCode ?? ''))) {
+  if (
+    (code === undefined || code === 'invalid_request') &&
+    messageSaysTooLarge(p.message) &&
+    (input.status === 400 || /invalid_?param/i.test(providerCode ?? ''))
+  ) {
     code = 'input_too_large';
   }
   code ??= byStatus(input.status, p.message);
@@ -197,8 +218,20 @@ export function abortedError(reason: unknown): OmniError {
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
-const CONNECTION_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
 
 /**
  * A transport failure (undici/Node error) -> timeout or connection. After the response started, a broken
@@ -214,7 +247,11 @@ export function classifyTransportError(err: unknown, opts: { streamStarted: bool
     return new OmniError('timeout', `${errno}: ${msg}`, { retryable: true, cause: err, status: opts.status });
   }
   if (opts.streamStarted) {
-    return new OmniError('stream_truncated', `stream broken before its final event: ${errno ?? ''} ${msg}`.trim(), { retryable: true, cause: err, status: opts.status });
+    return new OmniError('stream_truncated', `stream broken before its final event: ${errno ?? ''} ${msg}`.trim(), {
+      retryable: true,
+      cause: err,
+      status: opts.status,
+    });
   }
   // ECONNRESET, ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, ...: the request never got an answer.
   const known = errno !== undefined && CONNECTION_CODES.has(errno);

@@ -95,7 +95,7 @@ export async function postStream(opts: PostOptions): Promise<OpenStream> {
   if (!ok || /json/i.test(contentType) || ambiguousJson) {
     let text: string;
     try {
-      text = (first?.toString('utf8') ?? '') + await readBounded({ [Symbol.asyncIterator]: () => body, destroy: () => res.body.destroy() }, ERROR_BODY_MAX);
+      text = (first?.toString('utf8') ?? '') + (await readBounded({ [Symbol.asyncIterator]: () => body, destroy: () => res.body.destroy() }, ERROR_BODY_MAX));
     } catch (err) {
       cleanup();
       throw reason ?? classifyTransportError(err, { streamStarted: false, status });
@@ -115,7 +115,9 @@ export async function postStream(opts: PostOptions): Promise<OpenStream> {
   return {
     status,
     headers,
-    progress: () => { if (!closed) arm('idle', opts.idleTimeoutMs); },
+    progress: () => {
+      if (!closed) arm('idle', opts.idleTimeoutMs);
+    },
     close: () => {
       if (closed) return;
       closed = true;
@@ -140,7 +142,10 @@ async function readBounded(body: AsyncIterable<unknown> & { destroy(): void }, m
   let text = '';
   for await (const chunk of body) {
     text += dec.decode(chunk as Buffer, { stream: true });
-    if (text.length > max) { body.destroy(); break; }
+    if (text.length > max) {
+      body.destroy();
+      break;
+    }
   }
   return text + dec.decode();
 }
@@ -151,8 +156,18 @@ function errorBodyOf(text: string, isStream: boolean): unknown {
     const dec = new SseDecoder();
     const events = [...dec.push(Buffer.from(text)), ...dec.end()];
     const ev = events.find((e) => e.event === 'error' || /"(error|code)"/.test(e.data)) ?? events[0];
-    if (ev) { try { return JSON.parse(ev.data); } catch { return ev.data; } }
+    if (ev) {
+      try {
+        return JSON.parse(ev.data);
+      } catch {
+        return ev.data;
+      }
+    }
     return text;
   }
-  try { return JSON.parse(text); } catch { return text; }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

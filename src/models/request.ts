@@ -68,8 +68,11 @@ export async function resolveMedia(media: MediaInput, base64MaxChars = 10 * 1024
   const size = (await stat(file)).size;
   const prefix = media.kind === 'image' ? `data:image/${IMAGE_MIME[format ?? ''] ?? 'png'};base64,` : 'data:;base64,';
   if (base64Length(size) + prefix.length >= base64MaxChars) {
-    throw new OmniError('input_too_large', `${path.basename(file)}: ${size} bytes is ${base64Length(size)} base64 characters, over the ${base64MaxChars} limit`,
-      { retryable: false, details: { bytes: size, base64MaxChars } });
+    throw new OmniError(
+      'input_too_large',
+      `${path.basename(file)}: ${size} bytes is ${base64Length(size)} base64 characters, over the ${base64MaxChars} limit`,
+      { retryable: false, details: { bytes: size, base64MaxChars } },
+    );
   }
   return { kind: media.kind, url: prefix + (await readFile(file)).toString('base64'), format };
 }
@@ -108,7 +111,10 @@ function chatMessages(req: ModelRequest, media: MediaRef | undefined): Record<st
  */
 function systemMessages(req: ModelRequest): Record<string, unknown>[] {
   if (req.audioOut && findModel(req.model)?.noSystemWithAudio) {
-    return [{ role: 'user', content: [{ type: 'text', text: req.system }] }, { role: 'assistant', content: [{ type: 'text', text: 'OK.' }] }];
+    return [
+      { role: 'user', content: [{ type: 'text', text: req.system }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'OK.' }] },
+    ];
   }
   return [{ role: 'system', content: req.system }];
 }

@@ -41,7 +41,9 @@ export class SseDecoder {
         this.out.push({ event: ev.event, id: ev.id, data: ev.data, comments: this.comments, ...(this.flushing && { partial: true }) });
         this.comments = [];
       },
-      onComment: (c) => { this.comments.push(c.trim()); },
+      onComment: (c) => {
+        this.comments.push(c.trim());
+      },
       onError: (err) => {
         if (err.type === 'max-buffer-size-exceeded') {
           this.failure = new OmniError('unknown', `stream event larger than ${opts.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS} characters`, { retryable: false });

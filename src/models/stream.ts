@@ -126,8 +126,10 @@ export function normalizeUsage(raw: RawUsage, ctx: StreamContext, audioSecondsOu
     else {
       inferred = true;
       const text = Math.min(inRest, textTokens(ctx.promptText));
-      const track = ctx.mediaKind === 'video' && ctx.mediaHasAudio !== false && ctx.mediaSeconds !== undefined
-        ? Math.min(inRest - text, Math.ceil(Math.max(1, ctx.mediaSeconds) * ctx.audioTokensPerSecond)) : 0;
+      const track =
+        ctx.mediaKind === 'video' && ctx.mediaHasAudio !== false && ctx.mediaSeconds !== undefined
+          ? Math.min(inRest - text, Math.ceil(Math.max(1, ctx.mediaSeconds) * ctx.audioTokensPerSecond))
+          : 0;
       input.text += text;
       input.audio += track;
       input[ctx.mediaKind] += inRest - text - track;
@@ -179,7 +181,10 @@ export class RiffSniffer {
     const h = parseWavHeader(buf);
     if (!h) {
       // The header is not complete yet; headers larger than this are not WAV files we can read.
-      if (buf.length < 64 * 1024) { this.head = [buf]; return []; }
+      if (buf.length < 64 * 1024) {
+        this.head = [buf];
+        return [];
+      }
       return this.decide(buf);
     }
     this.decided = true;

@@ -51,7 +51,7 @@ export function videoFrames(seconds: number, rules: TokenRules, minFrames: numbe
 /** video_tokens = ceil(nframes/2) x (h/patch) x (w/patch) + 2, with per-frame pixels bounded by the total budget. */
 export function videoTokens(seconds: number, width: number, height: number, rules: TokenRules, minFrames: number, maxFrames: number): number {
   const frames = videoFrames(seconds, rules, minFrames, maxFrames);
-  const perFrameCap = Math.max(rules.minPixelsPerFrame, Math.min(rules.maxPixelsPerFrame, Math.floor(rules.maxPixelsTotal / frames * 2)));
+  const perFrameCap = Math.max(rules.minPixelsPerFrame, Math.min(rules.maxPixelsPerFrame, Math.floor((rules.maxPixelsTotal / frames) * 2)));
   const { w, h } = framePatches(width, height, rules, perFrameCap);
   return Math.ceil(frames / 2) * (h / rules.patchPx) * (w / rules.patchPx) + 2;
 }

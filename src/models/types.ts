@@ -20,7 +20,12 @@ export function emptyUsage(): Usage {
 
 export function addUsage(a: Usage, b: Usage): Usage {
   return {
-    input: { text: a.input.text + b.input.text, audio: a.input.audio + b.input.audio, image: a.input.image + b.input.image, video: a.input.video + b.input.video },
+    input: {
+      text: a.input.text + b.input.text,
+      audio: a.input.audio + b.input.audio,
+      image: a.input.image + b.input.image,
+      video: a.input.video + b.input.video,
+    },
     output: { text: a.output.text + b.output.text, audio: a.output.audio + b.output.audio, reasoning: a.output.reasoning + b.output.reasoning },
     inputTotal: a.inputTotal + b.inputTotal,
     outputTotal: a.outputTotal + b.outputTotal,

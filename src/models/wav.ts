@@ -56,7 +56,10 @@ export class WavWriter {
   private pending = Promise.resolve();
   private odd: Buffer | undefined;
 
-  private constructor(readonly path: string, readonly format: WavFormat) {}
+  private constructor(
+    readonly path: string,
+    readonly format: WavFormat,
+  ) {}
 
   static async create(path: string, format: WavFormat = MODEL_PCM): Promise<WavWriter> {
     const w = new WavWriter(path, format);
@@ -78,7 +81,9 @@ export class WavWriter {
     if (data.length === 0) return this.pending;
     const at = 44 + this.bytes;
     this.bytes += data.length;
-    this.pending = this.pending.then(async () => { await this.fh!.write(data, 0, data.length, at); });
+    this.pending = this.pending.then(async () => {
+      await this.fh!.write(data, 0, data.length, at);
+    });
     return this.pending;
   }
 

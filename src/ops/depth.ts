@@ -59,10 +59,12 @@ const LIVE: readonly RunState['status'][] = ['running', 'stopping'];
 /** One scrape's snapshot: every queue's counts and every live run among the latest `maxRuns`. */
 export async function readDepth(deps: { queues: Queues; runs: RunStore }, opts: { maxRuns?: number; now?: Date } = {}): Promise<DepthSnapshot> {
   const snap = emptyDepth();
-  await Promise.all(STAGES.map(async (stage) => {
-    const q = deps.queues[stage] as unknown as Queue;
-    snap.queues[stage] = queueDepth(await q.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed'));
-  }));
+  await Promise.all(
+    STAGES.map(async (stage) => {
+      const q = deps.queues[stage] as unknown as Queue;
+      snap.queues[stage] = queueDepth(await q.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed'));
+    }),
+  );
   const ids = await deps.runs.listRuns(opts.maxRuns ?? 50);
   const states = await Promise.all(ids.map((id) => deps.runs.state(id)));
   const now = opts.now ?? new Date();

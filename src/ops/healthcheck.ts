@@ -5,7 +5,10 @@
  */
 import { Redis } from 'ioredis';
 
-export interface Health { ok: boolean; detail: string }
+export interface Health {
+  ok: boolean;
+  detail: string;
+}
 
 export async function checkTarget(target: string, timeoutMs = 3_000): Promise<Health> {
   let url: URL;
@@ -26,8 +29,12 @@ export async function checkTarget(target: string, timeoutMs = 3_000): Promise<He
   }
   if (url.protocol === 'redis:' || url.protocol === 'rediss:') {
     const redis = new Redis(target, {
-      lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs,
-      maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null,
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      commandTimeout: timeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
     });
     redis.on('error', () => undefined); // reported through the rejected promise below
     try {

@@ -25,20 +25,24 @@ export async function startHttpServer(handler: Handler, port: number, host = '0.
   // a scraper's idle keep-alive socket must not hold the process open after close()
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(new OmniError('listen_failed',
-      `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { retryable: false, cause: err }));
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(new OmniError('listen_failed', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { retryable: false, cause: err }));
     server.once('error', onError);
-    server.listen(port, host, () => { server.off('error', onError); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
   });
   const actual = (server.address() as AddressInfo).port;
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
     port: actual,
     url: `http://${shownHost}:${actual}`,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -49,18 +49,51 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  const jobs = new Counter({ name: 'omnibatch_jobs_total', help: 'Jobs finished, by stage and final state', labelNames: ['stage', 'state'] as const, registers });
+  const jobs = new Counter({
+    name: 'omnibatch_jobs_total',
+    help: 'Jobs finished, by stage and final state',
+    labelNames: ['stage', 'state'] as const,
+    registers,
+  });
   const active = new Gauge({ name: 'omnibatch_jobs_active', help: 'Jobs running now in this process, by stage', labelNames: ['stage'] as const, registers });
   const duration = new Histogram({
-    name: 'omnibatch_request_duration_seconds', help: 'Model request wall time, first byte sent to last byte read',
-    labelNames: ['model', 'protocol', 'outcome'] as const, buckets: REQUEST_BUCKETS, registers,
+    name: 'omnibatch_request_duration_seconds',
+    help: 'Model request wall time, first byte sent to last byte read',
+    labelNames: ['model', 'protocol', 'outcome'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers,
   });
-  const tokens = new Counter({ name: 'omnibatch_tokens_total', help: 'Tokens billed, by model, direction (input|output) and modality', labelNames: ['model', 'direction', 'modality'] as const, registers });
-  const cost = new Counter({ name: 'omnibatch_cost_micros_total', help: 'Money spent, integer micro-units of the currency', labelNames: ['model', 'currency'] as const, registers });
-  const limited = new Counter({ name: 'omnibatch_rate_limited_total', help: 'Requests refused with 429 (throttling)', labelNames: ['model'] as const, registers });
-  const retries = new Counter({ name: 'omnibatch_retries_total', help: 'Retries scheduled, by stage and error code', labelNames: ['stage', 'code'] as const, registers });
+  const tokens = new Counter({
+    name: 'omnibatch_tokens_total',
+    help: 'Tokens billed, by model, direction (input|output) and modality',
+    labelNames: ['model', 'direction', 'modality'] as const,
+    registers,
+  });
+  const cost = new Counter({
+    name: 'omnibatch_cost_micros_total',
+    help: 'Money spent, integer micro-units of the currency',
+    labelNames: ['model', 'currency'] as const,
+    registers,
+  });
+  const limited = new Counter({
+    name: 'omnibatch_rate_limited_total',
+    help: 'Requests refused with 429 (throttling)',
+    labelNames: ['model'] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'omnibatch_retries_total',
+    help: 'Retries scheduled, by stage and error code',
+    labelNames: ['stage', 'code'] as const,
+    registers,
+  });
   const bytes = new Counter({ name: 'omnibatch_bytes_total', help: 'Bytes moved to and from object storage', labelNames: ['direction'] as const, registers });
-  const media = new Counter({ name: 'omnibatch_media_seconds_total', help: 'Seconds of source media processed, by task', labelNames: ['task'] as const, registers });
+  const media = new Counter({
+    name: 'omnibatch_media_seconds_total',
+    help: 'Seconds of source media processed, by task',
+    labelNames: ['task'] as const,
+    registers,
+  });
   // An idle process still exports every stage's series, at zero: a scraper sees the worker, not a gap.
   for (const stage of STAGES) {
     active.set({ stage }, 0);
@@ -77,45 +110,71 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       } catch {
         return { snap: emptyDepth(), ok: false };
       } finally {
-        setTimeout(() => { pending = undefined; }, 250).unref();
+        setTimeout(() => {
+          pending = undefined;
+        }, 250).unref();
       }
     })();
     return pending;
   };
   new Gauge({
-    name: 'omnibatch_queue_jobs', help: 'Jobs in each queue by state (waiting, active, delayed, failed): scale workers on waiting',
-    labelNames: ['queue', 'state'] as const, registers,
+    name: 'omnibatch_queue_jobs',
+    help: 'Jobs in each queue by state (waiting, active, delayed, failed): scale workers on waiting',
+    labelNames: ['queue', 'state'] as const,
+    registers,
     async collect() {
       const { snap } = await snapshot();
       for (const stage of STAGES) for (const state of QUEUE_STATES) this.set({ queue: stage, state }, snap.queues[stage][state]);
     },
   });
   new Gauge({
-    name: 'omnibatch_depth_up', help: '1 when the last queue-depth read from Redis succeeded', registers,
-    async collect() { this.set((await snapshot()).ok ? 1 : 0); },
+    name: 'omnibatch_depth_up',
+    help: '1 when the last queue-depth read from Redis succeeded',
+    registers,
+    async collect() {
+      this.set((await snapshot()).ok ? 1 : 0);
+    },
   });
   new Gauge({
-    name: 'omnibatch_runs_live', help: 'Runs running or stopping', registers,
-    async collect() { this.set((await snapshot()).snap.runs.length); },
+    name: 'omnibatch_runs_live',
+    help: 'Runs running or stopping',
+    registers,
+    async collect() {
+      this.set((await snapshot()).snap.runs.length);
+    },
   });
   new Gauge({
-    name: 'omnibatch_files_left', help: 'Files not yet ended, over all live runs', registers,
-    async collect() { this.set((await snapshot()).snap.runs.reduce((a, r) => a + r.filesLeft, 0)); },
+    name: 'omnibatch_files_left',
+    help: 'Files not yet ended, over all live runs',
+    registers,
+    async collect() {
+      this.set((await snapshot()).snap.runs.reduce((a, r) => a + r.filesLeft, 0));
+    },
   });
   new Gauge({
-    name: 'omnibatch_work_seconds_left', help: 'Predicted seconds of work left over all live runs at their current pace (runs with no pace yet count 0)', registers,
-    async collect() { this.set((await snapshot()).snap.runs.reduce((a, r) => a + (Number.isNaN(r.secondsLeft) ? 0 : r.secondsLeft), 0)); },
+    name: 'omnibatch_work_seconds_left',
+    help: 'Predicted seconds of work left over all live runs at their current pace (runs with no pace yet count 0)',
+    registers,
+    async collect() {
+      this.set((await snapshot()).snap.runs.reduce((a, r) => a + (Number.isNaN(r.secondsLeft) ? 0 : r.secondsLeft), 0));
+    },
   });
   // Per run: run ids are labels here because live runs are few and their series vanish when they end.
   new Gauge({
-    name: 'omnibatch_run_files_left', help: 'Files not yet ended, per live run', labelNames: ['run_id'] as const, registers,
+    name: 'omnibatch_run_files_left',
+    help: 'Files not yet ended, per live run',
+    labelNames: ['run_id'] as const,
+    registers,
     async collect() {
       this.reset();
       for (const r of (await snapshot()).snap.runs) this.set({ run_id: r.runId }, r.filesLeft);
     },
   });
   new Gauge({
-    name: 'omnibatch_run_work_seconds_left', help: 'Predicted seconds of work left per live run at its current pace (NaN: no pace yet)', labelNames: ['run_id'] as const, registers,
+    name: 'omnibatch_run_work_seconds_left',
+    help: 'Predicted seconds of work left per live run at its current pace (NaN: no pace yet)',
+    labelNames: ['run_id'] as const,
+    registers,
     async collect() {
       this.reset();
       for (const r of (await snapshot()).snap.runs) this.set({ run_id: r.runId }, r.secondsLeft);
@@ -153,7 +212,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     mediaSeconds(task, seconds) {
       if (seconds > 0) media.inc({ task }, seconds);
     },
-    depthSource(read) { readDepth = read; pending = undefined; },
+    depthSource(read) {
+      readDepth = read;
+      pending = undefined;
+    },
     render: () => registry.metrics(),
   };
 }
@@ -179,22 +241,26 @@ export interface MetricsServerOptions {
 /** Serves GET /metrics (Prometheus text) and GET /healthz. Port 0 picks a free port. */
 export function startMetricsServer(port: number, opts: MetricsServerOptions = {}): Promise<RunningServer> {
   const m = opts.metrics ?? metrics();
-  return startHttpServer(async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
-    if (path === '/metrics') return send(res, 200, await m.render(), m.contentType);
-    if (path === '/healthz') {
-      let healthy = true;
-      let detail = 'ok';
-      try {
-        healthy = (await opts.health?.()) !== false;
-        if (!healthy) detail = 'unhealthy';
-      } catch (err) {
-        healthy = false;
-        detail = err instanceof Error ? err.message : String(err);
+  return startHttpServer(
+    async (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
+      if (path === '/metrics') return send(res, 200, await m.render(), m.contentType);
+      if (path === '/healthz') {
+        let healthy = true;
+        let detail = 'ok';
+        try {
+          healthy = (await opts.health?.()) !== false;
+          if (!healthy) detail = 'unhealthy';
+        } catch (err) {
+          healthy = false;
+          detail = err instanceof Error ? err.message : String(err);
+        }
+        return send(res, healthy ? 200 : 503, `${JSON.stringify({ status: healthy ? 'ok' : 'unhealthy', detail })}\n`, 'application/json');
       }
-      return send(res, healthy ? 200 : 503, `${JSON.stringify({ status: healthy ? 'ok' : 'unhealthy', detail })}\n`, 'application/json');
-    }
-    return send(res, 404, 'not found: try /metrics or /healthz\n');
-  }, port, opts.host ?? DEFAULT_METRICS_HOST);
+      return send(res, 404, 'not found: try /metrics or /healthz\n');
+    },
+    port,
+    opts.host ?? DEFAULT_METRICS_HOST,
+  );
 }

@@ -44,10 +44,7 @@ export interface SignedMeta {
 
 /** Hex HMAC-SHA256 of `timestamp\ndeliveryId\nevent\nbody`: the headers are bound to the body. */
 export function signBody(body: string, secret: string, meta: SignedMeta): string {
-  return createHmac('sha256', secret)
-    .update(`${meta.timestamp}\n${meta.deliveryId}\n${meta.event}\n`)
-    .update(body)
-    .digest('hex');
+  return createHmac('sha256', secret).update(`${meta.timestamp}\n${meta.deliveryId}\n${meta.event}\n`).update(body).digest('hex');
 }
 
 export type VerifyResult = { ok: true } | { ok: false; reason: 'missing_header' | 'bad_signature' | 'stale_timestamp' };
@@ -164,8 +161,11 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
     throw new OmniError('webhook_refused', `webhook receiver ${safeUrl(url)} answered ${status}`, { retryable: false, status });
   }
   // The one Retry-After reader (models/errors.ts): seconds, an HTTP date, or retry-after-ms.
-  throw new OmniError('webhook_failed', `webhook receiver ${safeUrl(url)} answered ${status}`,
-    { retryable: true, status, retryAfterMs: retryAfterMs(res.headers, now()) });
+  throw new OmniError('webhook_failed', `webhook receiver ${safeUrl(url)} answered ${status}`, {
+    retryable: true,
+    status,
+    retryAfterMs: retryAfterMs(res.headers, now()),
+  });
 }
 
 /**
@@ -175,7 +175,10 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
 export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: FailureCode; message: string } | undefined {
   if (!isHttpUrl(url)) return { code: 'invalid_request', message: `--notify-url must be an http(s) URL, got ${safeUrl(url)}` };
   if (!signing.secret && !signing.allowUnsigned) {
-    return { code: 'webhook_unsigned', message: '--notify-url needs OMNIBATCH_WEBHOOK_SECRET to sign the notification (or --allow-unsigned-webhooks to send it unsigned)' };
+    return {
+      code: 'webhook_unsigned',
+      message: '--notify-url needs OMNIBATCH_WEBHOOK_SECRET to sign the notification (or --allow-unsigned-webhooks to send it unsigned)',
+    };
   }
   return undefined;
 }

@@ -20,7 +20,10 @@ export type UsageJson = z.infer<typeof usageJsonSchema>;
 
 export const costJsonSchema = z.object({
   currency: z.string().nullable(),
-  amount: z.string().regex(/^-?\d+\.\d{6}$/u).nullable(),
+  amount: z
+    .string()
+    .regex(/^-?\d+\.\d{6}$/u)
+    .nullable(),
   amount_micros: z.number().int().nullable(),
   priced: z.boolean(),
 });

@@ -7,10 +7,22 @@ import { formatMicros } from '../cost/price.ts';
 import type { FileRow } from './report.ts';
 
 export const COST_CSV_COLUMNS = [
-  'uri', 'status', 'duration_s', 'chunks', 'requests',
-  'input_text_tokens', 'input_audio_tokens', 'input_image_tokens', 'input_video_tokens',
-  'output_text_tokens', 'output_audio_tokens', 'output_reasoning_tokens',
-  'cost_amount', 'cost_micros', 'currency', 'priced',
+  'uri',
+  'status',
+  'duration_s',
+  'chunks',
+  'requests',
+  'input_text_tokens',
+  'input_audio_tokens',
+  'input_image_tokens',
+  'input_video_tokens',
+  'output_text_tokens',
+  'output_audio_tokens',
+  'output_reasoning_tokens',
+  'cost_amount',
+  'cost_micros',
+  'currency',
+  'priced',
 ] as const;
 
 /** Quoted when it holds a comma, quote, CR/LF or edge whitespace; inner quotes doubled. */
@@ -33,8 +45,13 @@ export function costCsvRow(row: FileRow): string {
     row.durationS === undefined ? '' : Math.round(row.durationS * 1000) / 1000,
     row.chunks ?? '',
     row.requests ?? '',
-    u?.input.text ?? '', u?.input.audio ?? '', u?.input.image ?? '', u?.input.video ?? '',
-    u?.output.text ?? '', u?.output.audio ?? '', u?.output.reasoning ?? '',
+    u?.input.text ?? '',
+    u?.input.audio ?? '',
+    u?.input.image ?? '',
+    u?.input.video ?? '',
+    u?.output.text ?? '',
+    u?.output.audio ?? '',
+    u?.output.reasoning ?? '',
     hasCost ? formatMicros(row.costMicros!) : '',
     hasCost ? row.costMicros : '',
     row.currency ?? '',

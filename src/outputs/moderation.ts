@@ -17,34 +17,53 @@ export const PROVIDER_BLOCKED = 'provider_blocked';
 const rank = (s: Severity): number => SEVERITIES.indexOf(s);
 
 const lower = (v: unknown): unknown => (typeof v === 'string' ? v.trim().toLowerCase() : v);
-const categoryName = z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase().replace(/[\s-]+/gu, '_') : v), z.string().min(1));
+const categoryName = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .trim()
+          .toLowerCase()
+          .replace(/[\s-]+/gu, '_')
+      : v,
+  z.string().min(1),
+);
 
 export const verdictSchema = z.object({
   flagged: z.boolean(),
   categories: z.array(z.object({ name: categoryName, severity: z.preprocess(lower, z.enum(SEVERITIES)) })).default([]),
-  segments: z.array(z.object({
-    start_s: z.number().finite(),
-    end_s: z.number().finite(),
-    category: categoryName,
-    evidence: z.string().default(''),
-  })).default([]),
+  segments: z
+    .array(
+      z.object({
+        start_s: z.number().finite(),
+        end_s: z.number().finite(),
+        category: categoryName,
+        evidence: z.string().default(''),
+      }),
+    )
+    .default([]),
   summary: z.string().default(''),
 });
 export type Verdict = z.infer<typeof verdictSchema>;
 
 export type VerdictErrorCode = 'verdict_no_json' | 'verdict_invalid_json' | 'verdict_schema';
 export type VerdictParse =
-  | { ok: true; verdict: Verdict; /** other JSON objects in the answer state a different `flagged` */ conflicting: boolean }
+  | { ok: true; verdict: Verdict /** other JSON objects in the answer state a different `flagged` */; conflicting: boolean }
   | { ok: false; code: VerdictErrorCode; message: string };
 
-interface Span { start: number; end: number }
+interface Span {
+  start: number;
+  end: number;
+}
 
 /** Every top-level balanced {...} of the text, in order; an object nested in another is part of it. */
 function topLevelObjects(text: string): Span[] {
   const out: Span[] = [];
-  for (let i = text.indexOf('{'); i >= 0;) {
+  for (let i = text.indexOf('{'); i >= 0; ) {
     const end = balancedEnd(text, i);
-    if (end < 0) { i = text.indexOf('{', i + 1); continue; }
+    if (end < 0) {
+      i = text.indexOf('{', i + 1);
+      continue;
+    }
     out.push({ start: i, end });
     i = text.indexOf('{', end + 1);
   }
@@ -94,7 +113,11 @@ function parseObject(candidate: string): Record<string, unknown> | undefined {
     value = JSON.parse(candidate);
   } catch {
     // Models sometimes leave a trailing comma; one lenient retry, nothing cleverer.
-    try { value = JSON.parse(candidate.replace(/,\s*([}\]])/gu, '$1')); } catch { return undefined; }
+    try {
+      value = JSON.parse(candidate.replace(/,\s*([}\]])/gu, '$1'));
+    } catch {
+      return undefined;
+    }
   }
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
@@ -102,7 +125,8 @@ function parseObject(candidate: string): Record<string, unknown> | undefined {
 export function parseVerdict(text: string): VerdictParse {
   const { candidate, spans, chosen } = verdictSpan(text);
   if (candidate === undefined) {
-    return text.includes('{') ? { ok: false, code: 'verdict_invalid_json', message: 'the answer contains no valid JSON object' }
+    return text.includes('{')
+      ? { ok: false, code: 'verdict_invalid_json', message: 'the answer contains no valid JSON object' }
       : { ok: false, code: 'verdict_no_json', message: 'the answer contains no JSON object' };
   }
   const value = parseObject(candidate);
@@ -113,10 +137,14 @@ export function parseVerdict(text: string): VerdictParse {
     return { ok: false, code: 'verdict_schema', message: `the verdict does not match the schema (${issue.path.join('.') || '(root)'}: ${issue.message})` };
   }
   // Other objects that state a verdict of their own, and a different one: someone tried to steer it.
-  const conflicting = spans.some((sp) => sp !== chosen && (() => {
-    const other = parseObject(text.slice(sp.start, sp.end + 1));
-    return typeof other?.flagged === 'boolean' && other.flagged !== parsed.data.flagged;
-  })());
+  const conflicting = spans.some(
+    (sp) =>
+      sp !== chosen &&
+      (() => {
+        const other = parseObject(text.slice(sp.start, sp.end + 1));
+        return typeof other?.flagged === 'boolean' && other.flagged !== parsed.data.flagged;
+      })(),
+  );
   return { ok: true, verdict: parsed.data, conflicting };
 }
 
@@ -171,7 +199,11 @@ export const MODERATION_USER_TEXT = 'Review this media as your instructions say.
  * answer's final verdict as JSON. The answer is data between markers (not the first JSON object pulled out
  * of it, which the media may have put there).
  */
-export function verdictRepairRequest(failure: { message: string }, answer: string, instructions = MODERATION_PROMPT): { instructions: string; userText: string } {
+export function verdictRepairRequest(
+  failure: { message: string },
+  answer: string,
+  instructions = MODERATION_PROMPT,
+): { instructions: string; userText: string } {
   return {
     instructions: [
       instructions,
@@ -228,8 +260,15 @@ export interface FileVerdict {
   segments: { start_s: number; end_s: number; category: string; evidence: string; chunk: number }[];
   summary: string;
   chunks: {
-    index: number; start_s: number; end_s: number; flagged: boolean; provider_blocked?: true; summary: string;
-    model_flagged?: boolean; needs_review?: boolean; review_reasons?: ReviewReason[];
+    index: number;
+    start_s: number;
+    end_s: number;
+    flagged: boolean;
+    provider_blocked?: true;
+    summary: string;
+    model_flagged?: boolean;
+    needs_review?: boolean;
+    review_reasons?: ReviewReason[];
     /** every raw answer of the model for this chunk: the first, then the repair's */
     answers?: string[];
   }[];
@@ -267,23 +306,32 @@ export function mergeVerdicts(chunks: readonly ChunkVerdict[], opts: { durationS
       if (!severity.has(seg.category)) raise(seg.category, 'low');
       const a = Math.min(seg.start_s, seg.end_s);
       const b = Math.max(seg.start_s, seg.end_s);
-      segments.push({ start_s: ms(clamp(c.startS + a, lo, hi)), end_s: ms(clamp(c.startS + b, lo, hi)), category: seg.category, evidence: seg.evidence, chunk: c.index });
+      segments.push({
+        start_s: ms(clamp(c.startS + a, lo, hi)),
+        end_s: ms(clamp(c.startS + b, lo, hi)),
+        category: seg.category,
+        evidence: seg.evidence,
+        chunk: c.index,
+      });
     }
   }
   segments.sort((x, y) => x.start_s - y.start_s || x.end_s - y.end_s);
   const flaggedChunks = ordered.filter((c) => derivedFlag(c.verdict));
-  const summaries = flaggedChunks.length > 0
-    ? flaggedChunks.map((c) => (ordered.length > 1 ? `[${stamp(c.startS)}-${stamp(c.endS)}] ${c.verdict.summary}` : c.verdict.summary))
-    : [...new Set(ordered.map((c) => c.verdict.summary.trim()))];
+  const summaries =
+    flaggedChunks.length > 0
+      ? flaggedChunks.map((c) => (ordered.length > 1 ? `[${stamp(c.startS)}-${stamp(c.endS)}] ${c.verdict.summary}` : c.verdict.summary))
+      : [...new Set(ordered.map((c) => c.verdict.summary.trim()))];
   return {
     schema: MODERATION_SCHEMA,
     status: ordered.some((c) => c.providerBlocked) ? 'provider_blocked' : 'reviewed',
     flagged: flaggedChunks.length > 0,
     needs_review: ordered.some((c) => c.review?.needs_review),
-    categories: [...severity].map(([name, s]) => ({ name, severity: s }))
-      .sort((x, y) => rank(y.severity) - rank(x.severity) || x.name.localeCompare(y.name)),
+    categories: [...severity].map(([name, s]) => ({ name, severity: s })).sort((x, y) => rank(y.severity) - rank(x.severity) || x.name.localeCompare(y.name)),
     segments,
-    summary: summaries.map((s) => s.trim()).filter(Boolean).join(' '),
+    summary: summaries
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .join(' '),
     chunks: ordered.map((c) => ({
       index: c.index,
       start_s: c.startS,
@@ -291,7 +339,12 @@ export function mergeVerdicts(chunks: readonly ChunkVerdict[], opts: { durationS
       flagged: derivedFlag(c.verdict),
       ...(c.providerBlocked && { provider_blocked: true as const }),
       summary: c.verdict.summary,
-      ...(c.review && { model_flagged: c.review.model_flagged, needs_review: c.review.needs_review, review_reasons: c.review.review_reasons, answers: c.review.answers }),
+      ...(c.review && {
+        model_flagged: c.review.model_flagged,
+        needs_review: c.review.needs_review,
+        review_reasons: c.review.review_reasons,
+        answers: c.review.answers,
+      }),
     })),
   };
 }

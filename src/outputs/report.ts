@@ -49,8 +49,13 @@ export interface RunTotals {
 export function emptyTotals(): RunTotals {
   return {
     counts: { total: 0, succeeded: 0, failed: 0, skipped: 0, not_run: 0, pending: 0 },
-    mediaSeconds: 0, requests: 0, retries: 0, usage: emptyUsage(), cost: ZERO_COST,
-    flaggedFiles: 0, flaggedByCategory: {},
+    mediaSeconds: 0,
+    requests: 0,
+    retries: 0,
+    usage: emptyUsage(),
+    cost: ZERO_COST,
+    flaggedFiles: 0,
+    flaggedByCategory: {},
   };
 }
 
@@ -72,7 +77,7 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
   for (const name of new Set(flagged)) byCategory[name] = (byCategory[name] ?? 0) + 1;
   return {
     counts,
-    mediaSeconds: t.mediaSeconds + (row.status === 'succeeded' ? row.durationS ?? 0 : 0),
+    mediaSeconds: t.mediaSeconds + (row.status === 'succeeded' ? (row.durationS ?? 0) : 0),
     requests: t.requests + requests,
     retries: t.retries + (row.retries ?? Math.max(0, requests - (row.chunks ?? requests))),
     usage: row.usage ? addUsage(t.usage, row.usage) : t.usage,
@@ -153,7 +158,13 @@ export interface ReportDoc {
   started_at: string;
   finished_at: string | null;
   /** --deadline runs: predicted vs actual finish; `late_s` > 0 when the run ended after its deadline */
-  deadline?: { deadline: string | null; predicted_finish: string | null; actual_finish: string | null; prediction_error_s: number | null; late_s: number | null };
+  deadline?: {
+    deadline: string | null;
+    predicted_finish: string | null;
+    actual_finish: string | null;
+    prediction_error_s: number | null;
+    late_s: number | null;
+  };
 }
 
 const iso = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString());

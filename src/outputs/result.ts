@@ -44,16 +44,18 @@ export interface ResultInput {
 
 const seconds = z.number().finite().nonnegative();
 
-const chunkSchema = z.object({
-  index: z.number().int().nonnegative(),
-  start_s: seconds,
-  end_s: seconds,
-  text: z.string(),
-  usage: usageJsonSchema,
-  cost: costJsonSchema,
-  attempts: z.number().int().nonnegative(),
-  provider_blocked: z.boolean().optional(),
-}).refine((c) => c.end_s >= c.start_s, { message: 'chunk ends before it starts' });
+const chunkSchema = z
+  .object({
+    index: z.number().int().nonnegative(),
+    start_s: seconds,
+    end_s: seconds,
+    text: z.string(),
+    usage: usageJsonSchema,
+    cost: costJsonSchema,
+    attempts: z.number().int().nonnegative(),
+    provider_blocked: z.boolean().optional(),
+  })
+  .refine((c) => c.end_s >= c.start_s, { message: 'chunk ends before it starts' });
 
 export const resultDocSchema = z.object({
   schema: z.literal(RESULT_SCHEMA),
@@ -159,7 +161,10 @@ export type ReuseDecision =
 
 /** S3 sends ETags quoted and some listings do not; a weak validator prefix is not part of the value either. */
 export function normalizeEtag(etag: string): string {
-  return etag.trim().replace(/^W\//u, '').replace(/^"(.*)"$/u, '$1');
+  return etag
+    .trim()
+    .replace(/^W\//u, '')
+    .replace(/^"(.*)"$/u, '$1');
 }
 
 /**

@@ -20,7 +20,11 @@ export function formatTimestamp(seconds: number, separator: ',' | '.'): string {
   return `${pad(h)}:${pad(m)}:${pad(s)}${separator}${pad(ms % 1000, 3)}`;
 }
 
-interface TimedLines { startMs: number; endMs: number; lines: string[] }
+interface TimedLines {
+  startMs: number;
+  endMs: number;
+  lines: string[];
+}
 
 function prepare(cues: readonly Cue[], opts: SubtitleOptions): TimedLines[] {
   const limit = opts.durationS === undefined ? Infinity : Math.round(opts.durationS * 1000);
@@ -29,7 +33,10 @@ function prepare(cues: readonly Cue[], opts: SubtitleOptions): TimedLines[] {
     const startMs = Math.max(0, Math.round(c.startS * 1000));
     const endMs = Math.min(limit, Math.round(c.endS * 1000));
     // A blank line would end the cue early in both formats.
-    const lines = c.text.split(/\r?\n/u).map((l) => l.trim()).filter(Boolean);
+    const lines = c.text
+      .split(/\r?\n/u)
+      .map((l) => l.trim())
+      .filter(Boolean);
     if (endMs > startMs && lines.length > 0) out.push({ startMs, endMs, lines });
   }
   return out;

@@ -46,7 +46,10 @@ export interface SourceEstimate {
 export function probeRanges(size: number, probeBytes: number): [number, number][] {
   if (size <= probeBytes) return [[0, size]];
   const half = Math.floor(probeBytes / 2);
-  return [[0, half], [size - half, size]];
+  return [
+    [0, half],
+    [size - half, size],
+  ];
 }
 
 /**
@@ -82,33 +85,51 @@ async function copyRange(url: string, start: number, end: number, fh: import('no
 }
 
 /** The object's bounded copy, probed: exactly as the run would when whole, from its header when partial. */
-export async function probeObject(src: Storage, obj: ObjectInfo, opts: { log: Logger; probeBytes?: number; tmpDir?: string }): Promise<{ info: MediaInfo; bounded: boolean }> {
+export async function probeObject(
+  src: Storage,
+  obj: ObjectInfo,
+  opts: { log: Logger; probeBytes?: number; tmpDir?: string },
+): Promise<{ info: MediaInfo; bounded: boolean }> {
   const ranges = probeRanges(obj.size, opts.probeBytes ?? DEFAULT_PROBE_BYTES);
-  return withTempDir('estimate', async (dir) => {
-    const file = path.join(dir, 'object');
-    const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
-    const url = await src.presignGet(obj.key, 900);
-    const fh = await open(file, 'w');
-    try {
-      // A sparse file of the object's real size: the parts not read are holes, never fetched.
-      await fh.truncate(obj.size);
-      for (const [start, end] of ranges) await copyRange(url, start, end, fh, signal);
-    } finally {
-      await fh.close();
-    }
-    if (ranges.length === 1) return { info: await probeMedia(file, { log: opts.log }), bounded: false };
-    return probePartial(file, { log: opts.log });
-  }, { base: opts.tmpDir });
+  return withTempDir(
+    'estimate',
+    async (dir) => {
+      const file = path.join(dir, 'object');
+      const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+      const url = await src.presignGet(obj.key, 900);
+      const fh = await open(file, 'w');
+      try {
+        // A sparse file of the object's real size: the parts not read are holes, never fetched.
+        await fh.truncate(obj.size);
+        for (const [start, end] of ranges) await copyRange(url, start, end, fh, signal);
+      } finally {
+        await fh.close();
+      }
+      if (ranges.length === 1) return { info: await probeMedia(file, { log: opts.log }), bounded: false };
+      return probePartial(file, { log: opts.log });
+    },
+    { base: opts.tmpDir },
+  );
 }
 
-export async function estimateSource(src: Storage, spec: RunSpec, opts: {
-  log: Logger; pricing?: PricingOverride; concurrency: number; rpm?: number; tpm?: number; base64MaxChars?: number; probeConcurrency?: number;
-  /** the run's per-file limits: a file the run would refuse is listed as that failure and costs nothing here */
-  limits?: FileLimits;
-  /** bytes read of one object at most (default DEFAULT_PROBE_BYTES) */
-  probeBytes?: number;
-  tmpDir?: string;
-}): Promise<SourceEstimate> {
+export async function estimateSource(
+  src: Storage,
+  spec: RunSpec,
+  opts: {
+    log: Logger;
+    pricing?: PricingOverride;
+    concurrency: number;
+    rpm?: number;
+    tpm?: number;
+    base64MaxChars?: number;
+    probeConcurrency?: number;
+    /** the run's per-file limits: a file the run would refuse is listed as that failure and costs nothing here */
+    limits?: FileLimits;
+    /** bytes read of one object at most (default DEFAULT_PROBE_BYTES) */
+    probeBytes?: number;
+    tmpDir?: string;
+  },
+): Promise<SourceEstimate> {
   const model = findModel(spec.model)!;
   const take = compileFilter(spec);
   const files: EstimateFile[] = [];
@@ -124,8 +145,13 @@ export async function estimateSource(src: Storage, spec: RunSpec, opts: {
       const plan = planChunks(info, model, chunkPolicy(spec, opts.base64MaxChars, opts.limits));
       const video = plan.encode.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
       if (isBound) bounded.push({ uri: src.uri + obj.key, durationS: info.durationS });
-      files.push({ uri: src.uri + obj.key, durationS: info.durationS, chunkSeconds: plan.chunks.map((c) => c.endS - c.startS),
-        hasAudio: info.audio.length > 0, ...(video && { video: { width: video.width, height: video.height } }) });
+      files.push({
+        uri: src.uri + obj.key,
+        durationS: info.durationS,
+        chunkSeconds: plan.chunks.map((c) => c.endS - c.startS),
+        hasAudio: info.audio.length > 0,
+        ...(video && { video: { width: video.width, height: video.height } }),
+      });
     } catch (err) {
       const e = describeError(err);
       failures.push({ uri: src.uri + obj.key, code: e.code, message: e.message });
@@ -141,7 +167,15 @@ export async function estimateSource(src: Storage, spec: RunSpec, opts: {
     if (pending.size >= (opts.probeConcurrency ?? 4)) await Promise.race(pending);
   }
   await Promise.all(pending);
-  const estimate = estimateRun(files, { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: opts.pricing,
-    concurrency: opts.concurrency, rpm: opts.rpm, tpm: opts.tpm });
+  const estimate = estimateRun(files, {
+    model: spec.model,
+    region: spec.region,
+    task: spec.task,
+    prompt: spec.prompt,
+    pricing: opts.pricing,
+    concurrency: opts.concurrency,
+    rpm: opts.rpm,
+    tpm: opts.tpm,
+  });
   return { estimate, files, failures, bounded };
 }

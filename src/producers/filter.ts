@@ -2,9 +2,48 @@
 import picomatch from 'picomatch';
 
 /** Extensions ffmpeg reads that people keep audio and video in; anything else is ignored unless --include names it. */
-export const MEDIA_EXTENSIONS = new Set(['mp3', 'wav', 'flac', 'ogg', 'oga', 'opus', 'm4a', 'aac', 'amr', 'awb', 'wma', 'aif', 'aiff', 'aifc',
-  'mka', 'caf', 'ac3', 'eac3', 'au', 'mp2', 'spx', 'mp4', 'm4v', 'mov', 'mkv', 'webm', 'avi', 'flv', '3gp', '3g2', 'ts', 'mts', 'm2ts',
-  'mpg', 'mpeg', 'wmv', 'ogv', 'vob', 'dv', 'mxf']);
+export const MEDIA_EXTENSIONS = new Set([
+  'mp3',
+  'wav',
+  'flac',
+  'ogg',
+  'oga',
+  'opus',
+  'm4a',
+  'aac',
+  'amr',
+  'awb',
+  'wma',
+  'aif',
+  'aiff',
+  'aifc',
+  'mka',
+  'caf',
+  'ac3',
+  'eac3',
+  'au',
+  'mp2',
+  'spx',
+  'mp4',
+  'm4v',
+  'mov',
+  'mkv',
+  'webm',
+  'avi',
+  'flv',
+  '3gp',
+  '3g2',
+  'ts',
+  'mts',
+  'm2ts',
+  'mpg',
+  'mpeg',
+  'wmv',
+  'ogv',
+  'vob',
+  'dv',
+  'mxf',
+]);
 
 export function extensionOf(key: string): string {
   const base = key.slice(key.lastIndexOf('/') + 1);

@@ -45,7 +45,10 @@ export interface RunRequest {
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -55,7 +58,8 @@ export function newRunId(now = new Date()): string {
  * @param warn told what the service will decide for itself (an undocumented voice or name)
  */
 export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date(), warn: (msg: string) => void = () => {}): RunSpec {
-  if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
+  if (!isTask(req.task))
+    throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
   // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
@@ -82,15 +86,24 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     // A budget needs prices for what every request sends; an unpriced request would reserve nothing.
     // (A video chunk where only video input is unpriced fails alone, at its reservation.)
     const prices = resolvePrices(model.id, cfg.region, loadPricing(cfg.pricingFile));
-    const needs: (keyof PriceTable)[] = ['inputAudio', ...(ts.prompt || req.prompt ? ['inputText' as const] : []),
-      ...(ts.wantsAudioOut ? ['outputAudio' as const] : ['outputTextMultimodal' as const])];
+    const needs: (keyof PriceTable)[] = [
+      'inputAudio',
+      ...(ts.prompt || req.prompt ? ['inputText' as const] : []),
+      ...(ts.wantsAudioOut ? ['outputAudio' as const] : ['outputTextMultimodal' as const]),
+    ];
     const missing = needs.filter((k) => prices?.[k] === undefined);
     if (missing.length) {
-      throw new OmniError('budget_unpriced', `--budget needs prices for ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing)`, { retryable: false });
+      throw new OmniError(
+        'budget_unpriced',
+        `--budget needs prices for ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing)`,
+        { retryable: false },
+      );
     }
   }
   if (cfg.inputMode === 'url' && parseLocation(req.destination).kind !== 's3') {
-    throw new OmniError('invalid_request', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder', { retryable: false });
+    throw new OmniError('invalid_request', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder', {
+      retryable: false,
+    });
   }
   if (req.notifyUrl) {
     const allowUnsigned = Boolean(req.allowUnsignedWebhooks || cfg.allowUnsignedWebhooks);
@@ -126,14 +139,24 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
   };
   spec.fingerprint = taskFingerprint({
-    task, model: modelName, prompt: spec.prompt, voice: spec.voice,
-    chunkPolicy: { ...ts.policy, ...(spec.chunkSeconds && { targetS: spec.chunkSeconds }), ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }) },
+    task,
+    model: modelName,
+    prompt: spec.prompt,
+    voice: spec.voice,
+    chunkPolicy: {
+      ...ts.policy,
+      ...(spec.chunkSeconds && { targetS: spec.chunkSeconds }),
+      ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }),
+    },
   });
   return spec;
 }
 
-export async function createRun(deps: { cfg: Config; log: Logger; runs: RunStore; queues: Queues }, req: RunRequest,
-  opts: { enqueueScan?: boolean } = {}): Promise<RunSpec> {
+export async function createRun(
+  deps: { cfg: Config; log: Logger; runs: RunStore; queues: Queues },
+  req: RunRequest,
+  opts: { enqueueScan?: boolean } = {},
+): Promise<RunSpec> {
   const spec = buildRunSpec(req, deps.cfg, newRunId(), new Date(), (msg) => deps.log.warn({ model: req.model, voice: req.voice }, msg));
   await deps.runs.create(spec);
   if (opts.enqueueScan ?? true) await deps.queues.scan.add('scan', { runId: spec.runId }, { jobId: jobIds.scan(spec.runId) });

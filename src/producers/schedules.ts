@@ -26,7 +26,10 @@ const key = (prefix: string) => `${prefix}:schedules`;
  */
 export function scheduledRunId(jobId: string, timestampMs: number): string {
   const fired = Number(/:(\d{10,})$/.exec(jobId)?.[1] ?? timestampMs);
-  const stamp = new Date(fired).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date(fired)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${createHash('sha256').update(jobId).digest('hex').slice(0, 6)}`;
 }
 
@@ -34,8 +37,11 @@ export async function addSchedule(deps: { redis: Redis; queues: Queues; keyPrefi
   if (!/^[\w.-]+$/.test(s.name)) throw new OmniError('invalid_request', 'schedule names are letters, digits, ".", "_" and "-"', { retryable: false });
   await deps.redis.hset(key(deps.keyPrefix), s.name, JSON.stringify(s));
   // BullMQ types the scheduler id as the job name; any string is accepted at run time.
-  await deps.queues.scan.upsertJobScheduler(`schedule.${s.name}` as 'scan', { pattern: s.cron, ...(s.tz && { tz: s.tz }) },
-    { name: 'scan', data: { schedule: s.name } });
+  await deps.queues.scan.upsertJobScheduler(
+    `schedule.${s.name}` as 'scan',
+    { pattern: s.cron, ...(s.tz && { tz: s.tz }) },
+    { name: 'scan', data: { schedule: s.name } },
+  );
 }
 
 export async function getSchedule(deps: { redis: Redis; keyPrefix: string }, name: string): Promise<ScheduleSpec | undefined> {

@@ -85,7 +85,11 @@ export async function sampleProgress(deps: SampleDeps, runId: string, opts: { en
     if (!state) return;
     const totals = await deps.costs.totals(runId);
     await appendSample(deps.redis, deps.keyPrefix, runId, {
-      t: now, done: state.counts.terminal, failed: state.counts.failed, costMicros: totals.costMicros, mediaMs: state.counts.media_ms,
+      t: now,
+      done: state.counts.terminal,
+      failed: state.counts.failed,
+      costMicros: totals.costMicros,
+      mediaMs: state.counts.media_ms,
     });
   } catch (err) {
     deps.log.debug({ err: (err as Error).message, runId }, 'progress sample skipped');

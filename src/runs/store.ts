@@ -8,10 +8,13 @@ import { runLua, type LuaScript } from '../cost/lua/run.ts';
 import { redactText } from '../util/redact.ts';
 import { FILE_STATUSES, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';
 
-const TERMINAL_LUA = "local t = { succeeded = 1, failed = 1, skipped = 1, not_run = 1 }";
+const TERMINAL_LUA = 'local t = { succeeded = 1, failed = 1, skipped = 1, not_run = 1 }';
 
 // KEYS: fstatus, files, counts, state   ARGV: fileId, status, fileJson
-const TRANSITION: LuaScript = { name: 'omnibatchRunTransition', numberOfKeys: 4, lua: `${TERMINAL_LUA}
+const TRANSITION: LuaScript = {
+  name: 'omnibatchRunTransition',
+  numberOfKeys: 4,
+  lua: `${TERMINAL_LUA}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return -1 end
 if t[cur] then return 0 end
@@ -23,30 +26,42 @@ local total = tonumber(redis.call('HGET', KEYS[3], 'total') or '0')
 if redis.call('HGET', KEYS[4], 'scanDone') == '1' and terminal >= total then
   if redis.call('HSETNX', KEYS[4], 'ended', '1') == 1 then return 2 end
 end
-return 1` };
+return 1`,
+};
 
 // KEYS: fstatus, files, counts   ARGV: fileId, fileJson, maxFiles (0 = none)
-const REGISTER: LuaScript = { name: 'omnibatchRunRegister', numberOfKeys: 3, lua: `
+const REGISTER: LuaScript = {
+  name: 'omnibatchRunRegister',
+  numberOfKeys: 3,
+  lua: `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 local max = tonumber(ARGV[3])
 if max > 0 and tonumber(redis.call('HGET', KEYS[3], 'total') or '0') >= max then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], 'pending')
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HINCRBY', KEYS[3], 'total', 1)
-return 1` };
+return 1`,
+};
 
 // KEYS: counts, state
-const SCAN_DONE: LuaScript = { name: 'omnibatchRunScanDone', numberOfKeys: 2, lua: `
+const SCAN_DONE: LuaScript = {
+  name: 'omnibatchRunScanDone',
+  numberOfKeys: 2,
+  lua: `
 redis.call('HSET', KEYS[2], 'scanDone', '1')
 local terminal = tonumber(redis.call('HGET', KEYS[1], 'terminal') or '0')
 local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
 if terminal >= total and redis.call('HSETNX', KEYS[2], 'ended', '1') == 1 then return 1 end
-return 0` };
+return 0`,
+};
 
 // KEYS: fstatus, files, counts, state, gen   ARGV: fileId, fileJson   (failed or not run -> pending, for `retry`)
 // -> the file's new generation (0: not reopened). The generation moves in the same step, so a reopened file is
 // never pending at the generation whose jobs already ran.
-const REOPEN: LuaScript = { name: 'omnibatchRunReopen', numberOfKeys: 5, lua: `
+const REOPEN: LuaScript = {
+  name: 'omnibatchRunReopen',
+  numberOfKeys: 5,
+  lua: `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur ~= 'failed' and cur ~= 'not_run' then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], 'pending')
@@ -54,12 +69,16 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HINCRBY', KEYS[3], cur, -1)
 redis.call('HINCRBY', KEYS[3], 'terminal', -1)
 redis.call('HDEL', KEYS[4], 'ended')
-return redis.call('HINCRBY', KEYS[5], ARGV[1], 1)` };
+return redis.call('HINCRBY', KEYS[5], ARGV[1], 1)`,
+};
 
 // KEYS: spec, state, counts, runs, schedule-runs   ARGV: specJson, runId, score, schedule ('' = none), prefix
 // -> 1 created, 0 already created (the same runId: a redone firing), -1 the schedule's last run is still going.
 // One script, so two firings of one schedule can never both find the previous run ended and both start.
-const CREATE: LuaScript = { name: 'omnibatchRunCreate', numberOfKeys: 5, lua: `
+const CREATE: LuaScript = {
+  name: 'omnibatchRunCreate',
+  numberOfKeys: 5,
+  lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
 if ARGV[4] ~= '' then
   local last = redis.call('HGET', KEYS[5], ARGV[4])
@@ -73,11 +92,15 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'status', 'running', 'scanDone', '0', 'generation', '0')
 redis.call('HSET', KEYS[3], 'total', 0, 'terminal', 0)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
-return {1, ''}` };
+return {1, ''}`,
+};
 
 // KEYS: replan claim (file + the generation being replaced), generations   ARGV: fileId, from, ttlS
 // -> {1 first claimant | 0, the generation to prepare (0: the file has moved past it, nothing to do)}
-const REPLAN: LuaScript = { name: 'omnibatchRunReplan', numberOfKeys: 2, lua: `
+const REPLAN: LuaScript = {
+  name: 'omnibatchRunReplan',
+  numberOfKeys: 2,
+  lua: `
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 local g = tonumber(redis.call('GET', KEYS[1]) or '0')
 if g > 0 then
@@ -87,16 +110,21 @@ end
 if cur > tonumber(ARGV[2]) then return {0, 0} end
 g = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 redis.call('SET', KEYS[1], g, 'EX', ARGV[3])
-return {1, g}` };
+return {1, g}`,
+};
 
 // KEYS: estimated, counts   ARGV: fileId, mediaMs, est, low, high   (a file's plan counts once, however often it is planned)
-const ADD_ESTIMATE: LuaScript = { name: 'omnibatchRunAddEstimate', numberOfKeys: 2, lua: `
+const ADD_ESTIMATE: LuaScript = {
+  name: 'omnibatchRunAddEstimate',
+  numberOfKeys: 2,
+  lua: `
 if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
 redis.call('HINCRBY', KEYS[2], 'media_ms', ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'est_micros', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'est_low_micros', ARGV[4])
 redis.call('HINCRBY', KEYS[2], 'est_high_micros', ARGV[5])
-return 1` };
+return 1`,
+};
 
 export type CountField = 'requests' | 'retries' | 'media_ms' | 'est_micros' | 'est_low_micros' | 'est_high_micros';
 
@@ -104,7 +132,10 @@ export type CountField = 'requests' | 'retries' | 'media_ms' | 'est_micros' | 'e
 export const RUN_RETENTION_S = 30 * 24 * 3600;
 
 export class RunStore {
-  constructor(readonly redis: Redis, readonly prefix: string) {}
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
 
   private k(runId: string, part: string): string {
     return `${this.prefix}:run:${runId}:${part}`;
@@ -115,9 +146,12 @@ export class RunStore {
    * schedule's last run has ended ('busy' otherwise), and it becomes the schedule's last run.
    */
   async create(spec: RunSpec, opts: { schedule?: string } = {}): Promise<{ outcome: 'created' | 'exists' | 'busy'; lastRunId?: string }> {
-    const [r, last] = (await runLua(this.redis, CREATE, [this.k(spec.runId, 'spec'), this.k(spec.runId, 'state'), this.k(spec.runId, 'counts'),
-      `${this.prefix}:runs`, `${this.prefix}:schedule-runs`],
-      [JSON.stringify(spec), spec.runId, String(Date.parse(spec.createdAt)), opts.schedule ?? '', this.prefix])) as [number, string];
+    const [r, last] = (await runLua(
+      this.redis,
+      CREATE,
+      [this.k(spec.runId, 'spec'), this.k(spec.runId, 'state'), this.k(spec.runId, 'counts'), `${this.prefix}:runs`, `${this.prefix}:schedule-runs`],
+      [JSON.stringify(spec), spec.runId, String(Date.parse(spec.createdAt)), opts.schedule ?? '', this.prefix],
+    )) as [number, string];
     return { outcome: r === 1 ? 'created' : r === 0 ? 'exists' : 'busy', ...(last && { lastRunId: last }) };
   }
 
@@ -134,9 +168,20 @@ export class RunStore {
     ]);
     if (!spec) return undefined;
     const n = (k: string) => Number(counts[k] ?? 0);
-    const c: RunCounts = { total: n('total'), succeeded: n('succeeded'), failed: n('failed'), skipped: n('skipped'), not_run: n('not_run'),
-      terminal: n('terminal'), media_ms: n('media_ms'), requests: n('requests'), retries: n('retries'),
-      est_micros: n('est_micros'), est_low_micros: n('est_low_micros'), est_high_micros: n('est_high_micros') };
+    const c: RunCounts = {
+      total: n('total'),
+      succeeded: n('succeeded'),
+      failed: n('failed'),
+      skipped: n('skipped'),
+      not_run: n('not_run'),
+      terminal: n('terminal'),
+      media_ms: n('media_ms'),
+      requests: n('requests'),
+      retries: n('retries'),
+      est_micros: n('est_micros'),
+      est_low_micros: n('est_low_micros'),
+      est_high_micros: n('est_high_micros'),
+    };
     return {
       spec,
       status: (state.status ?? 'running') as RunState['status'],
@@ -156,8 +201,12 @@ export class RunStore {
 
   /** 1 registered, 0 already known, -1 over --max-files */
   async registerFile(runId: string, fileId: string, file: FileState, maxFiles = 0): Promise<1 | 0 | -1> {
-    const r = await runLua(this.redis, REGISTER, [this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts')],
-      [fileId, JSON.stringify(file), String(maxFiles)]);
+    const r = await runLua(
+      this.redis,
+      REGISTER,
+      [this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts')],
+      [fileId, JSON.stringify(file), String(maxFiles)],
+    );
     return Number(r) as 1 | 0 | -1;
   }
 
@@ -165,8 +214,14 @@ export class RunStore {
   async finishFile(runId: string, fileId: string, file: FileState): Promise<'ended' | 'done' | 'already' | 'unknown'> {
     // an error message may quote a provider or a presigned URL: stored redacted
     const stored = file.message === undefined ? file : { ...file, message: redactText(file.message) };
-    const r = Number(await runLua(this.redis, TRANSITION, [this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'),
-      this.k(runId, 'state')], [fileId, file.status, JSON.stringify(stored)]));
+    const r = Number(
+      await runLua(
+        this.redis,
+        TRANSITION,
+        [this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'), this.k(runId, 'state')],
+        [fileId, file.status, JSON.stringify(stored)],
+      ),
+    );
     return r === 2 ? 'ended' : r === 1 ? 'done' : r === 0 ? 'already' : 'unknown';
   }
 
@@ -200,8 +255,12 @@ export class RunStore {
 
   /** A file's media length and cost estimate, added to the run's counters once per file (a redone or re-planned prepare adds nothing). */
   async addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean> {
-    const r = await runLua(this.redis, ADD_ESTIMATE, [this.k(runId, 'estimated'), this.k(runId, 'counts')], [fileId,
-      String(Math.round(e.mediaMs)), String(Math.round(e.est)), String(Math.round(e.low)), String(Math.round(e.high))]);
+    const r = await runLua(
+      this.redis,
+      ADD_ESTIMATE,
+      [this.k(runId, 'estimated'), this.k(runId, 'counts')],
+      [fileId, String(Math.round(e.mediaMs)), String(Math.round(e.est)), String(Math.round(e.low)), String(Math.round(e.high))],
+    );
     return Number(r) === 1;
   }
 
@@ -218,8 +277,12 @@ export class RunStore {
    * (a sibling chunk, a redone job) gets the same one. generation 0: the file has since moved past it.
    */
   async replan(runId: string, fileId: string, from: number): Promise<{ first: boolean; generation: number }> {
-    const [first, g] = (await runLua(this.redis, REPLAN, [`${this.prefix}:replan:${runId}:${fileId}:${from}`, this.k(runId, 'gen')],
-      [fileId, String(from), String(7 * 24 * 3600)])) as [number, number];
+    const [first, g] = (await runLua(
+      this.redis,
+      REPLAN,
+      [`${this.prefix}:replan:${runId}:${fileId}:${from}`, this.k(runId, 'gen')],
+      [fileId, String(from), String(7 * 24 * 3600)],
+    )) as [number, number];
     return { first: first === 1, generation: Number(g) };
   }
 
@@ -248,7 +311,8 @@ export class RunStore {
    */
   async reportFailed(runId: string, message: string, retentionS = RUN_RETENTION_S): Promise<void> {
     const state = this.k(runId, 'state');
-    await this.redis.multi()
+    await this.redis
+      .multi()
       .hsetnx(state, 'stopReason', 'error')
       .hsetnx(state, 'stopMessage', `the report could not be written: ${message}`)
       .hset(state, { status: 'stopped_error', reportError: message, endedAt: new Date().toISOString() })
@@ -280,14 +344,25 @@ export class RunStore {
       const f = await this.file(runId, fileId);
       if (!f) continue;
       const { code: _code, message: _message, ...rest } = f;
-      const g = Number(await runLua(this.redis, REOPEN, [this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'), this.k(runId, 'state'),
-        this.k(runId, 'gen')], [fileId, JSON.stringify({ ...rest, status: 'pending' })]));
+      const g = Number(
+        await runLua(
+          this.redis,
+          REOPEN,
+          [this.k(runId, 'fstatus'), this.k(runId, 'files'), this.k(runId, 'counts'), this.k(runId, 'state'), this.k(runId, 'gen')],
+          [fileId, JSON.stringify({ ...rest, status: 'pending' })],
+        ),
+      );
       if (g > 0) reopened.push({ fileId, generation: g });
     }
     if (reopened.length || pending.size) {
       const state = this.k(runId, 'state');
       // No stop (else the reopened files' jobs end as not run at once), and a new report generation (its job id).
-      await this.redis.multi().hdel(state, 'stopReason', 'stopMessage', 'endedAt', 'reportError').hset(state, { status: 'running' }).hincrby(state, 'generation', 1).exec();
+      await this.redis
+        .multi()
+        .hdel(state, 'stopReason', 'stopMessage', 'endedAt', 'reportError')
+        .hset(state, { status: 'running' })
+        .hincrby(state, 'generation', 1)
+        .exec();
     }
     return { reopened, pending: [...pending].filter((id) => !candidates.has(id)) };
   }

@@ -28,7 +28,13 @@ export interface CueOptions {
   minPieceWidth?: number;
 }
 
-interface Resolved { maxMs: number; minMs: number; lineWidth: number; lines: number; minPieceWidth: number }
+interface Resolved {
+  maxMs: number;
+  minMs: number;
+  lineWidth: number;
+  lines: number;
+  minPieceWidth: number;
+}
 
 /** How many rounds of "split the pieces still too long" to try; each round at least halves the worst. */
 const SPLIT_ROUNDS = 8;
@@ -67,7 +73,10 @@ export function buildCues(chunks: readonly DedupedChunk[], opts: CueOptions): Cu
   chunks.forEach((c, i) => {
     const text = joinPair(carried, normalizeSpace(c.text));
     const { startMs, endMs } = windows[i];
-    if (endMs <= startMs) { carried = text; return; }
+    if (endMs <= startMs) {
+      carried = text;
+      return;
+    }
     carried = '';
     cues.push(...chunkCues(text, startMs, endMs, r));
   });
@@ -106,7 +115,10 @@ function mergeShort(pieces: readonly string[], msPerWeight: number, r: Resolved)
     const prev = out.at(-1);
     if (prev !== undefined) {
       const joined = joinPair(prev, p);
-      if (displayWidth(joined) <= r.lineWidth && weightOf(joined) * msPerWeight <= r.maxMs) { out[out.length - 1] = joined; continue; }
+      if (displayWidth(joined) <= r.lineWidth && weightOf(joined) * msPerWeight <= r.maxMs) {
+        out[out.length - 1] = joined;
+        continue;
+      }
     }
     out.push(p);
   }
@@ -124,9 +136,8 @@ function splitLong(pieces: string[], span: number, r: Resolved): string[] {
       if (partCount > 1 && breakPoints(p).length > 0) {
         // Clause boundaries first; a later round cuts between words what is still too long.
         const clauses = clauseCuts(p);
-        const parts = clauses.length > 0
-          ? splitBalanced(p, Math.min(partCount, clauses.length + 1), speechWeight, clauses)
-          : splitBalanced(p, partCount, speechWeight);
+        const parts =
+          clauses.length > 0 ? splitBalanced(p, Math.min(partCount, clauses.length + 1), speechWeight, clauses) : splitBalanced(p, partCount, speechWeight);
         if (parts.length > 1) changed = true;
         next.push(...parts);
       } else next.push(p);
@@ -152,7 +163,12 @@ export function allocate(weights: readonly number[], span: number, minMs: number
     const freeWeight = weights.reduce((a, w, i) => (pinned[i] ? a : a + w), 0);
     shares = weights.map((w, i) => (pinned[i] ? floor : (w / freeWeight) * free));
     let more = false;
-    shares.forEach((s, i) => { if (!pinned[i] && s < floor) { pinned[i] = true; more = true; } });
+    shares.forEach((s, i) => {
+      if (!pinned[i] && s < floor) {
+        pinned[i] = true;
+        more = true;
+      }
+    });
     if (!more) break;
   }
   return shares;

@@ -71,18 +71,27 @@ export function breakPoints(text: string): number[] {
  * Splits `text` into `parts` pieces of about equal `weight`, at the given points (default: every break
  * point). Fewer pieces come back when there are not enough points.
  */
-export function splitBalanced(text: string, parts: number, weight: (s: string) => number,
-                              points: readonly number[] = breakPoints(text)): string[] {
+export function splitBalanced(text: string, parts: number, weight: (s: string) => number, points: readonly number[] = breakPoints(text)): string[] {
   if (parts <= 1 || points.length === 0) return [text.trim()];
   // Weights of the runs between points, summed: linear in the text, not quadratic.
   const cumulative: number[] = [];
   let acc = 0;
-  points.forEach((p, i) => { acc += weight(text.slice(i === 0 ? 0 : points[i - 1], p)); cumulative.push(acc); });
+  points.forEach((p, i) => {
+    acc += weight(text.slice(i === 0 ? 0 : points[i - 1], p));
+    cumulative.push(acc);
+  });
   const total = acc + weight(text.slice(points.at(-1)));
   const chosen: number[] = [];
   let from = 0;
   // A cut right after punctuation ("，", ",") reads better, so it counts as half as far from the target.
-  const afterPunct = points.map((p) => /\p{P}/u.test(text.slice(Math.max(0, p - 2), p).trimEnd().slice(-1)));
+  const afterPunct = points.map((p) =>
+    /\p{P}/u.test(
+      text
+        .slice(Math.max(0, p - 2), p)
+        .trimEnd()
+        .slice(-1),
+    ),
+  );
   const cost = (i: number, target: number): number => Math.abs(cumulative[i] - target) * (afterPunct[i] ? 0.5 : 1);
   for (let j = 1; j < parts; j++) {
     const target = (total * j) / parts;
@@ -105,9 +114,15 @@ export function splitBalanced(text: string, parts: number, weight: (s: string) =
 export function fitPieces(text: string, fits: (piece: string) => boolean, columnsPerPiece = 84): string[] {
   const out: string[] = [];
   for (const sentence of splitSentences(text)) {
-    if (fits(sentence)) { out.push(sentence); continue; }
+    if (fits(sentence)) {
+      out.push(sentence);
+      continue;
+    }
     for (const clause of splitClauses(sentence)) {
-      if (fits(clause)) { out.push(clause); continue; }
+      if (fits(clause)) {
+        out.push(clause);
+        continue;
+      }
       out.push(...splitUntilFits(clause, fits, columnsPerPiece));
     }
   }
@@ -142,7 +157,10 @@ export function wrapLines(text: string, maxWidth: number, maxLines = 2): string 
       const a = text.slice(0, p).trim();
       const b = text.slice(p).trim();
       const w = Math.max(displayWidth(a), displayWidth(b));
-      if (w < bestWidth) { bestWidth = w; best = [a, b]; }
+      if (w < bestWidth) {
+        bestWidth = w;
+        best = [a, b];
+      }
     }
     if (best && bestWidth <= maxWidth) return best.join('\n');
   }

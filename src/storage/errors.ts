@@ -13,21 +13,62 @@
  */
 import { OmniError } from '../util/errors.ts';
 
-export type StorageErrorCode = 'storage_not_found' | 'storage_denied' | 'storage_invalid_key' | 'storage_invalid_location'
-  | 'storage_rejected' | 'storage_unavailable' | 'storage_integrity' | 'storage_aborted';
+export type StorageErrorCode =
+  | 'storage_not_found'
+  | 'storage_denied'
+  | 'storage_invalid_key'
+  | 'storage_invalid_location'
+  | 'storage_rejected'
+  | 'storage_unavailable'
+  | 'storage_integrity'
+  | 'storage_aborted';
 
 const RETRYABLE: ReadonlySet<StorageErrorCode> = new Set(['storage_unavailable', 'storage_integrity', 'storage_aborted']);
 
-export function storageError(code: StorageErrorCode, message: string, extra: { status?: number; providerCode?: string; cause?: unknown; details?: Record<string, unknown> } = {}): OmniError {
+export function storageError(
+  code: StorageErrorCode,
+  message: string,
+  extra: { status?: number; providerCode?: string; cause?: unknown; details?: Record<string, unknown> } = {},
+): OmniError {
   return new OmniError(code, message, { retryable: RETRYABLE.has(code), ...extra });
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN',
-  'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
-const DENIED_NAMES = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken',
-  'InvalidToken', 'AllAccessDisabled', 'CredentialsProviderError']);
-const UNAVAILABLE_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeoutException',
-  'InternalError', 'ServiceUnavailable', 'TimeoutError', 'RequestAbortedError']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const DENIED_NAMES = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'AllAccessDisabled',
+  'CredentialsProviderError',
+]);
+const UNAVAILABLE_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'RequestAbortedError',
+]);
 
 interface SdkLikeError {
   name?: string;

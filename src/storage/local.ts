@@ -40,7 +40,10 @@ const isCode = (err: unknown, ...codes: string[]) => codes.includes((err as Node
 export class LocalStorage implements Storage {
   readonly uri: string;
 
-  constructor(private readonly root: string, private readonly opts: ResolvedStorageOptions) {
+  constructor(
+    private readonly root: string,
+    private readonly opts: ResolvedStorageOptions,
+  ) {
     const href = pathToFileURL(root).href;
     this.uri = href.endsWith('/') ? href : `${href}/`;
   }
@@ -56,7 +59,11 @@ export class LocalStorage implements Storage {
       if (!(await stat(real)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
       return real;
     } catch (err) {
-      throw storageError('storage_invalid_location', `${this.uri}: the folder does not exist or is not a folder (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+      throw storageError(
+        'storage_invalid_location',
+        `${this.uri}: the folder does not exist or is not a folder (${(err as NodeJS.ErrnoException).code ?? err})`,
+        { cause: err },
+      );
     }
   }
 
@@ -181,14 +188,18 @@ export class LocalStorage implements Storage {
   async upload(body: UploadBody, key: string): Promise<ObjectInfo> {
     const what = `upload ${this.uriOf(key)}`;
     if (typeof body !== 'string') return this.writeAtomic(key, body, what);
-    const s = await stat(body).catch((err) => { throw fromFsError(err, `${what}: reading ${body}`); });
+    const s = await stat(body).catch((err) => {
+      throw fromFsError(err, `${what}: reading ${body}`);
+    });
     return this.writeAtomic(key, createReadStream(body), what, s.size);
   }
 
   /** Creates the key's folders one by one, refusing to pass through a symlink that leads outside the root. */
   private async ensureParent(key: string, what: string): Promise<string> {
     const target = confinedPath(this.root, key);
-    await mkdir(this.root, { recursive: true }).catch((err) => { throw fromFsError(err, `${what}: creating ${this.root}`); });
+    await mkdir(this.root, { recursive: true }).catch((err) => {
+      throw fromFsError(err, `${what}: creating ${this.root}`);
+    });
     const realRoot = await this.realRoot();
     let dir = path.resolve(this.root);
     for (const segment of key.split('/').slice(0, -1)) {
@@ -202,7 +213,9 @@ export class LocalStorage implements Storage {
         }
       } catch (err) {
         if (!isCode(err, 'ENOENT')) throw fromFsError(err, what);
-        await mkdir(dir).catch((e) => { if (!isCode(e, 'EEXIST')) throw fromFsError(e, what); });
+        await mkdir(dir).catch((e) => {
+          if (!isCode(e, 'EEXIST')) throw fromFsError(e, what);
+        });
       }
     }
     return target;

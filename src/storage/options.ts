@@ -26,8 +26,8 @@ export interface StorageOptions {
   idleTimeoutMs?: number;
 }
 
-export type ResolvedStorageOptions = Required<Omit<StorageOptions, 's3Endpoint' | 's3ForcePathStyle' | 'awsRegion'>>
-  & Pick<StorageOptions, 's3Endpoint' | 's3ForcePathStyle' | 'awsRegion'>;
+export type ResolvedStorageOptions = Required<Omit<StorageOptions, 's3Endpoint' | 's3ForcePathStyle' | 'awsRegion'>> &
+  Pick<StorageOptions, 's3Endpoint' | 's3ForcePathStyle' | 'awsRegion'>;
 
 const MiB = 1024 * 1024;
 /** The longest a SigV4 presigned URL may live (7 days); the local backend applies the same bound. */

@@ -7,8 +7,15 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
-  ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -50,8 +57,12 @@ function md5Comparable(etag: string, out: { ServerSideEncryption?: string; SSECu
 export class S3Storage implements Storage {
   readonly uri: string;
 
-  constructor(private readonly bucket: string, private readonly prefix: string,
-    private readonly client: S3Client, private readonly opts: ResolvedStorageOptions) {
+  constructor(
+    private readonly bucket: string,
+    private readonly prefix: string,
+    private readonly client: S3Client,
+    private readonly opts: ResolvedStorageOptions,
+  ) {
     this.uri = `s3://${bucket}/${prefix}`;
   }
 
@@ -69,9 +80,19 @@ export class S3Storage implements Storage {
     let startAfter: string | undefined;
     for (;;) {
       const what = `list ${this.uri}${prefix}`;
-      const out = await this.client.send(new ListObjectsV2Command({
-        Bucket: this.bucket, Prefix: fullPrefix, MaxKeys: this.opts.listPageSize, ContinuationToken: token, StartAfter: startAfter,
-      })).catch((err) => { throw fromS3Error(err, what); });
+      const out = await this.client
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: fullPrefix,
+            MaxKeys: this.opts.listPageSize,
+            ContinuationToken: token,
+            StartAfter: startAfter,
+          }),
+        )
+        .catch((err) => {
+          throw fromS3Error(err, what);
+        });
       const contents = out.Contents ?? [];
       const page: ObjectInfo[] = [];
       for (const o of contents) {
@@ -107,17 +128,25 @@ export class S3Storage implements Storage {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
-      .catch((err) => { throw fromS3Error(err, `delete ${this.uriOf(key)}`); });
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch((err) => {
+      throw fromS3Error(err, `delete ${this.uriOf(key)}`);
+    });
   }
 
   async deletePrefix(prefix: string): Promise<number> {
     if (prefix === '') throw storageError('storage_invalid_key', 'deletePrefix needs a non-empty prefix (refusing to empty the whole location)');
     let deleted = 0;
     for await (const page of this.listPages(prefix)) {
-      const out = await this.client.send(new DeleteObjectsCommand({
-        Bucket: this.bucket, Delete: { Objects: page.map((o) => ({ Key: this.prefix + o.key })), Quiet: true },
-      })).catch((err) => { throw fromS3Error(err, `delete ${this.uri}${prefix}*`); });
+      const out = await this.client
+        .send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: page.map((o) => ({ Key: this.prefix + o.key })), Quiet: true },
+          }),
+        )
+        .catch((err) => {
+          throw fromS3Error(err, `delete ${this.uri}${prefix}*`);
+        });
       const failed = out.Errors ?? [];
       if (failed.length > 0) {
         const first = failed[0];
@@ -130,11 +159,19 @@ export class S3Storage implements Storage {
 
   async download(key: string, file: string, signal?: AbortSignal, limits: DownloadLimits = {}): Promise<ObjectInfo> {
     const what = `download ${this.uriOf(key)}`;
-    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: signal })
-      .catch((err) => { throw fromS3Error(err, what, signal); });
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal: signal }).catch((err) => {
+      throw fromS3Error(err, what, signal);
+    });
     const etag = stripQuotes(out.ETag);
-    const meter = await landStream(out.Body as Readable, file, { size: out.ContentLength, md5: md5Comparable(etag, out) ? etag : undefined }, what,
-      (err) => fromS3Error(err, what, signal), signal, limits.maxBytes);
+    const meter = await landStream(
+      out.Body as Readable,
+      file,
+      { size: out.ContentLength, md5: md5Comparable(etag, out) ? etag : undefined },
+      what,
+      (err) => fromS3Error(err, what, signal),
+      signal,
+      limits.maxBytes,
+    );
     this.opts.log.debug({ key, size: meter.bytes }, 'downloaded');
     return { key, size: meter.bytes, etag, lastModified: out.LastModified ?? new Date() };
   }
@@ -144,21 +181,38 @@ export class S3Storage implements Storage {
     assertKey(key);
     if (Buffer.isBuffer(body)) return this.putBuffer(key, body, contentType);
     if (typeof body !== 'string') return this.multipart(body, key, contentType);
-    const size = await stat(body).then((s) => s.size, (err) => { throw fromFsError(err, `${what}: reading ${body}`); });
+    const size = await stat(body).then(
+      (s) => s.size,
+      (err) => {
+        throw fromFsError(err, `${what}: reading ${body}`);
+      },
+    );
     if (size >= this.opts.multipartThresholdBytes) return this.multipart(createReadStream(body), key, contentType, size);
     // Below the threshold the file is read whole (at most 16 MiB by default): a Buffer body can be
     // retried by the SDK and carries a Content-MD5, which a one-shot stream body could not.
-    const data = await readFile(body).catch((err) => { throw fromFsError(err, `${what}: reading ${body}`); });
+    const data = await readFile(body).catch((err) => {
+      throw fromFsError(err, `${what}: reading ${body}`);
+    });
     return this.putBuffer(key, data, contentType);
   }
 
   private async putBuffer(key: string, data: Buffer, contentType?: string): Promise<ObjectInfo> {
     const md5 = createHash('md5').update(data);
     // Content-MD5 makes the service itself refuse a body that arrived damaged.
-    const out = await this.client.send(new PutObjectCommand({
-      Bucket: this.bucket, Key: this.full(key), Body: data, ContentLength: data.length, ContentType: contentType,
-      ContentMD5: md5.copy().digest('base64'),
-    })).catch((err) => { throw fromS3Error(err, `upload ${this.uriOf(key)}`); });
+    const out = await this.client
+      .send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          Body: data,
+          ContentLength: data.length,
+          ContentType: contentType,
+          ContentMD5: md5.copy().digest('base64'),
+        }),
+      )
+      .catch((err) => {
+        throw fromS3Error(err, `upload ${this.uriOf(key)}`);
+      });
     const etag = stripQuotes(out.ETag);
     await this.verifyStored(key, { etag, comparable: md5Comparable(etag, out), bytes: data.length, md5: md5.digest('hex') });
     // PutObject does not return Last-Modified; the local clock is close enough for a write we just made.
@@ -190,10 +244,18 @@ export class S3Storage implements Storage {
       await this.abortMultipart(key, upload.uploadId);
       throw fromS3Error(err, what);
     }
-    const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
-      .catch((err) => { throw fromS3Error(err, `${what}: checking the stored object`); });
+    const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch((err) => {
+      throw fromS3Error(err, `${what}: checking the stored object`);
+    });
     const info: ObjectInfo = { key, size: out.ContentLength ?? 0, etag: stripQuotes(out.ETag), lastModified: out.LastModified ?? new Date() };
-    await this.verifyStored(key, { etag: info.etag, comparable: md5Comparable(info.etag, out), bytes: meter.bytes, md5: meter.md5(), expectedSize, storedSize: info.size });
+    await this.verifyStored(key, {
+      etag: info.etag,
+      comparable: md5Comparable(info.etag, out),
+      bytes: meter.bytes,
+      md5: meter.md5(),
+      expectedSize,
+      storedSize: info.size,
+    });
     this.opts.log.debug({ key, size: info.size, multipart: upload.uploadId !== undefined }, 'uploaded');
     return info;
   }
@@ -203,14 +265,21 @@ export class S3Storage implements Storage {
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId }));
     } catch (err) {
-      this.opts.log.warn({ key, uploadId, err: fromS3Error(err, 'abort').message }, 'could not abort a failed multipart upload; a bucket lifecycle rule must clean its parts');
+      this.opts.log.warn(
+        { key, uploadId, err: fromS3Error(err, 'abort').message },
+        'could not abort a failed multipart upload; a bucket lifecycle rule must clean its parts',
+      );
     }
   }
 
   /** What we sent vs what the store says it holds; on a mismatch the bad object is removed. */
-  private async verifyStored(key: string, c: { etag: string; comparable: boolean; bytes: number; md5: string; expectedSize?: number; storedSize?: number }): Promise<void> {
+  private async verifyStored(
+    key: string,
+    c: { etag: string; comparable: boolean; bytes: number; md5: string; expectedSize?: number; storedSize?: number },
+  ): Promise<void> {
     let problem: string | undefined;
-    if (c.expectedSize !== undefined && c.bytes !== c.expectedSize) problem = `sent ${c.bytes} bytes, the file had ${c.expectedSize} (changed while uploading?)`;
+    if (c.expectedSize !== undefined && c.bytes !== c.expectedSize)
+      problem = `sent ${c.bytes} bytes, the file had ${c.expectedSize} (changed while uploading?)`;
     else if (c.storedSize !== undefined && c.storedSize !== c.bytes) problem = `stored ${c.storedSize} bytes, sent ${c.bytes}`;
     else if (c.comparable && c.etag.toLowerCase() !== c.md5) problem = `stored ETag ${c.etag} is not the MD5 of what was sent (${c.md5})`;
     if (!problem) return;

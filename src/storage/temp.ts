@@ -26,7 +26,12 @@ export function tempBase(base?: string): string {
 }
 
 function safeLabel(label: string): string {
-  return (label.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/\.{2,}/g, '_').slice(0, 48)) || 'job';
+  return (
+    label
+      .replace(/[^A-Za-z0-9_.-]+/g, '_')
+      .replace(/\.{2,}/g, '_')
+      .slice(0, 48) || 'job'
+  );
 }
 
 export async function withTempDir<T>(label: string, fn: (dir: string) => Promise<T>, opts: { base?: string } = {}): Promise<T> {
@@ -76,11 +81,19 @@ export async function sweepTempDirs(opts: { base?: string; maxAgeMs?: number } =
     const sameHost = m[1] === HOST_TAG;
     let stale = sameHost && (pid === process.pid || !isAlive(pid));
     if (!stale) {
-      const mtime = await stat(dir).then((s) => s.mtimeMs, () => undefined);
+      const mtime = await stat(dir).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
       stale = mtime !== undefined && Date.now() - mtime > maxAgeMs;
     }
     if (!stale) continue;
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).then(() => { removed++; }, () => undefined);
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).then(
+      () => {
+        removed++;
+      },
+      () => undefined,
+    );
   }
   return removed;
 }

@@ -13,8 +13,11 @@ import { fromFsError, isAbort, storageError } from './errors.ts';
 
 /** The permanent failure of an object larger than the caller allows (a stranger's upload, not a storage fault). */
 export function tooLargeError(what: string, bytes: number, maxBytes: number, announced: boolean): OmniError {
-  return new OmniError('media_too_large', `${what}: ${announced ? `the object has ${bytes} bytes` : `more than ${bytes - 1} bytes arrived`}, more than the limit of ${maxBytes} (OMNIBATCH_MAX_DOWNLOAD_BYTES)`,
-    { retryable: false, details: { maxBytes } });
+  return new OmniError(
+    'media_too_large',
+    `${what}: ${announced ? `the object has ${bytes} bytes` : `more than ${bytes - 1} bytes arrived`}, more than the limit of ${maxBytes} (OMNIBATCH_MAX_DOWNLOAD_BYTES)`,
+    { retryable: false, details: { maxBytes } },
+  );
 }
 
 /** Counts and hashes what flows through it; with `maxBytes`, fails the stream at the first byte past it. */
@@ -65,8 +68,15 @@ export interface Expected {
  * source -> `<file>.part` -> verify -> rename to `file`. On any failure the part file is removed and
  * the error is mapped: write-side errors as fs errors, read-side ones by `mapSourceError`.
  */
-export async function landStream(source: Readable, file: string, expected: Expected, what: string,
-  mapSourceError: (err: unknown) => OmniError, signal?: AbortSignal, maxBytes?: number): Promise<Meter> {
+export async function landStream(
+  source: Readable,
+  file: string,
+  expected: Expected,
+  what: string,
+  mapSourceError: (err: unknown) => OmniError,
+  signal?: AbortSignal,
+  maxBytes?: number,
+): Promise<Meter> {
   const part = `${file}.part`;
   let writeError: unknown;
   if (maxBytes !== undefined && expected.size !== undefined && expected.size > maxBytes) {
@@ -83,15 +93,22 @@ export async function landStream(source: Readable, file: string, expected: Expec
   try {
     const meter = new Meter(maxBytes === undefined ? undefined : { maxBytes, what });
     const out = createWriteStream(part);
-    out.on('error', (err) => { writeError ??= err; });
+    out.on('error', (err) => {
+      writeError ??= err;
+    });
     await pipeline(source, meter, out, ...(signal ? [{ signal }] : []));
     if (expected.size !== undefined && meter.bytes !== expected.size) {
-      throw storageError('storage_integrity', `${what}: got ${meter.bytes} bytes, expected ${expected.size}`, { details: { got: meter.bytes, expected: expected.size } });
+      throw storageError('storage_integrity', `${what}: got ${meter.bytes} bytes, expected ${expected.size}`, {
+        details: { got: meter.bytes, expected: expected.size },
+      });
     }
     if (expected.md5 !== undefined && meter.md5() !== expected.md5.toLowerCase()) {
       throw storageError('storage_integrity', `${what}: MD5 ${meter.md5()} differs from ETag ${expected.md5}`);
     }
-    await rename(part, file).catch((err) => { writeError ??= err; throw err; });
+    await rename(part, file).catch((err) => {
+      writeError ??= err;
+      throw err;
+    });
     return meter;
   } catch (err) {
     source.destroy();

@@ -18,7 +18,9 @@ export interface ObjectInfo {
  * Content-MD5; a larger file, or a stream (size unknown), goes through the multipart uploader, which
  * falls back to one PUT when the stream turns out small. Text content goes through putText.
  */
-export interface DownloadLimits { maxBytes?: number }
+export interface DownloadLimits {
+  maxBytes?: number;
+}
 
 export type UploadBody = string | Buffer | Readable;
 

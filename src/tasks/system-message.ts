@@ -27,7 +27,9 @@ export const SYSTEM_MESSAGE_RULES: Readonly<Record<string, Rule>> = Object.freez
 /** Model ids carry dated or provider suffixes (qwen3-omni-flash-2025-12-01, qwen3.5-omni-plus-all): the longest known prefix decides. */
 export function allowsSystemMessage(model: string, ctx: SystemMessageContext): boolean {
   const id = model.toLowerCase();
-  const known = Object.keys(SYSTEM_MESSAGE_RULES).filter((k) => id === k || id.startsWith(`${k}-`)).sort((a, b) => b.length - a.length)[0];
+  const known = Object.keys(SYSTEM_MESSAGE_RULES)
+    .filter((k) => id === k || id.startsWith(`${k}-`))
+    .sort((a, b) => b.length - a.length)[0];
   return (known ? SYSTEM_MESSAGE_RULES[known] : textOnly)(ctx);
 }
 

@@ -9,8 +9,20 @@ export type { Logger };
  *  - every string of every field (any depth, errors included), of child bindings and of the message
  *    passes through redactText: URL query strings and credentials, secret shapes, configured secrets.
  */
-const SECRET_FIELDS = ['apiKey', 'api_key', 'authorization', 'Authorization', 'secret', 'password',
-  'secretAccessKey', 'accessKeyId', 'sessionToken', 'webhookSecret', 'x-api-key', 'token'];
+const SECRET_FIELDS = [
+  'apiKey',
+  'api_key',
+  'authorization',
+  'Authorization',
+  'secret',
+  'password',
+  'secretAccessKey',
+  'accessKeyId',
+  'sessionToken',
+  'webhookSecret',
+  'x-api-key',
+  'token',
+];
 export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 
 export function createLogger(opts: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {

@@ -30,7 +30,10 @@ const RULES: readonly [RegExp, string][] = [
   [/\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,}/g, `sk-${REDACTED}`],
   // AWS access key ids, and secret keys / session tokens when they are named
   [/\b(?:AKIA|ASIA|AROA|AIDA|ANPA|AGPA)[A-Z0-9]{16}\b/g, REDACTED],
-  [/\b((?:aws_)?(?:secret_access_key|secretAccessKey|SecretAccessKey|session_token|sessionToken|SessionToken|security_token)["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi, `$1${REDACTED}`],
+  [
+    /\b((?:aws_)?(?:secret_access_key|secretAccessKey|SecretAccessKey|session_token|sessionToken|SessionToken|security_token)["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi,
+    `$1${REDACTED}`,
+  ],
 ];
 
 /** A cheap test that lets most strings skip the rules. */
@@ -74,7 +77,9 @@ export function redactErrorInPlace(err: unknown): void {
   try {
     err.message = redactText(err.message);
     if (err.stack) err.stack = redactText(err.stack);
-  } catch { /* a frozen error: nothing to do */ }
+  } catch {
+    /* a frozen error: nothing to do */
+  }
 }
 
 const MAX_DEPTH = 10;

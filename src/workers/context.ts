@@ -48,7 +48,6 @@ export interface JobContext extends Context {
   signal?: AbortSignal;
 }
 
-
 export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient } = {}): Context {
   // masked by value in every log line and stored message from here on
   registerSecrets([cfg.apiKey, cfg.webhookSecret, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]);
@@ -61,13 +60,22 @@ export function createContext(cfg: Config, log: Logger, opts: { client?: ModelCl
   const specs = new Map<string, RunSpec>();
   const storageOpts = { ...storageOptionsFromConfig(cfg), log };
   return {
-    cfg, log, redis, queues, flows, runs, keyPrefix,
+    cfg,
+    log,
+    redis,
+    queues,
+    flows,
+    runs,
+    keyPrefix,
     costs: new Costs(redis, keyPrefix),
     client: opts.client ?? createClient(endpointOf(cfg)),
     pricing: loadPricing(cfg.pricingFile),
     storage(location) {
       let s = stores.get(location);
-      if (!s) { s = openStorage(location, storageOpts); stores.set(location, s); }
+      if (!s) {
+        s = openStorage(location, storageOpts);
+        stores.set(location, s);
+      }
       return s;
     },
     async spec(runId) {

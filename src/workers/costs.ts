@@ -23,7 +23,10 @@ export class Costs {
   readonly budget: Budget;
   readonly bucket: TokenBucket;
 
-  constructor(redis: Redis, readonly prefix: string) {
+  constructor(
+    redis: Redis,
+    readonly prefix: string,
+  ) {
     this.ledger = new Ledger(redis, prefix);
     this.budget = new Budget(redis, prefix);
     this.bucket = new TokenBucket(redis);

@@ -49,7 +49,11 @@ export async function failFile(ctx: Context, runId: string, fileId: string, code
 }
 
 export async function finishNotRun(ctx: Context, runId: string, fileId: string, reason: StopReason): Promise<void> {
-  await finishFile(ctx, runId, fileId, { status: 'not_run', code: `stopped_${reason}` satisfies FailureCode, message: `not run: the run was stopped (${reason})` });
+  await finishFile(ctx, runId, fileId, {
+    status: 'not_run',
+    code: `stopped_${reason}` satisfies FailureCode,
+    message: `not run: the run was stopped (${reason})`,
+  });
 }
 
 async function removeStaging(ctx: Context, runId: string, fileId: string): Promise<void> {
@@ -78,7 +82,10 @@ export async function replanSmaller(job: Job<InferPayload>, ctx: Context): Promi
   const { first, generation } = await ctx.runs.replan(d.runId, d.fileId, d.generation ?? 0);
   if (!generation) return true; // the file has already moved on to a newer generation
   if (first) await removeStaging(ctx, d.runId, d.fileId);
-  await ctx.queues.prepare.add('prepare', { runId: d.runId, fileId: d.fileId, key: file.key, etag: file.etag, size: file.size, generation, shrink: (d.shrink ?? 0) + 1 },
-    { jobId: jobIds.prepare(d.runId, d.fileId, generation) });
+  await ctx.queues.prepare.add(
+    'prepare',
+    { runId: d.runId, fileId: d.fileId, key: file.key, etag: file.etag, size: file.size, generation, shrink: (d.shrink ?? 0) + 1 },
+    { jobId: jobIds.prepare(d.runId, d.fileId, generation) },
+  );
   return true;
 }

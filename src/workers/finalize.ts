@@ -40,34 +40,52 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
   const cost = chunks.reduce((a, c) => addCost(a, c.cost), ZERO_COST);
   const ts = TASK_SPECS[spec.task];
 
-  const rendered = renderFileOutputs({ spec, file: file!, durationS: prepared.durationS, chunks, usage, cost, overlapS: spec.overlapSeconds ?? ts.policy.overlapS });
+  const rendered = renderFileOutputs({
+    spec,
+    file: file!,
+    durationS: prepared.durationS,
+    chunks,
+    usage,
+    cost,
+    overlapS: spec.overlapSeconds ?? ts.policy.overlapS,
+  });
   const written: string[] = [];
   for (const [ext, body] of Object.entries(rendered.files)) {
     await dst.putText(outputKey(key, ext), body.text, body.contentType);
     written.push(outputKey(key, ext));
   }
   if (ts.wantsAudioOut) {
-    await withTempDir(`fin-${fileId}`, async (dir) => {
-      const parts: string[] = [];
-      for (const c of chunks) {
-        if (!c.audioKey) continue;
-        const f = path.join(dir, `${c.index}.wav`);
-        await dst.download(c.audioKey, f);
-        parts.push(f);
-      }
-      const out = path.join(dir, 'all.wav');
-      await concatWavFiles(parts, out);
-      await dst.upload(out, outputKey(key, 'wav'), 'audio/wav');
-      written.push(outputKey(key, 'wav'));
-    }, { base: ctx.cfg.tmpDir });
+    await withTempDir(
+      `fin-${fileId}`,
+      async (dir) => {
+        const parts: string[] = [];
+        for (const c of chunks) {
+          if (!c.audioKey) continue;
+          const f = path.join(dir, `${c.index}.wav`);
+          await dst.download(c.audioKey, f);
+          parts.push(f);
+        }
+        const out = path.join(dir, 'all.wav');
+        await concatWavFiles(parts, out);
+        await dst.upload(out, outputKey(key, 'wav'), 'audio/wav');
+        written.push(outputKey(key, 'wav'));
+      },
+      { base: ctx.cfg.tmpDir },
+    );
   }
   // Last: the result JSON. A reader (and the next run's scanner) never sees a result whose outputs are missing.
   await dst.putJson(outputKey(key, 'json'), rendered.result);
   written.push(outputKey(key, 'json'));
 
   await finishFile(ctx, runId, fileId, {
-    status: 'succeeded', durationS: prepared.durationS, chunks: chunks.length,
-    requests: chunks.reduce((n, c) => n + c.requests, 0), usage, costMicros: cost.amountMicros, currency: cost.currency, priced: cost.priced,
+    status: 'succeeded',
+    durationS: prepared.durationS,
+    chunks: chunks.length,
+    requests: chunks.reduce((n, c) => n + c.requests, 0),
+    usage,
+    costMicros: cost.amountMicros,
+    currency: cost.currency,
+    priced: cost.priced,
     ...(rendered.flagged && { flagged: rendered.flagged }),
   });
   return { outputs: written };

@@ -82,20 +82,23 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
   // Aborted when shutdown gives up waiting: the in-flight jobs' children (ffmpeg) are killed, the jobs handed back.
   const shutdown = new AbortController();
   for (const stage of stages) {
-    const worker: Worker = new Worker(queueName(stage), (job, token, signal) => processJob(stage, job as Job<never>, ctx, worker, token,
-      signal ? AbortSignal.any([shutdown.signal, signal]) : shutdown.signal), {
-      connection: redisConnection(ctx.cfg.redisUrl),
-      prefix: ctx.cfg.queuePrefix,
-      concurrency: concurrency[stage],
-      lockDuration: ctx.cfg.lockDurationMs,
-      maxStalledCount: QUEUE_POLICY[stage].maxStalledCount,
-      // A killed worker's job comes back within about one lock duration.
-      stalledInterval: Math.max(500, Math.floor(ctx.cfg.lockDurationMs / 2)),
-      autorun: true,
-      name: `omnibatch-${stage}`,
-      // used only by jobs whose backoff type asks for it (notify: a receiver's Retry-After)
-      settings: { backoffStrategy: notifyBackoff },
-    });
+    const worker: Worker = new Worker(
+      queueName(stage),
+      (job, token, signal) => processJob(stage, job as Job<never>, ctx, worker, token, signal ? AbortSignal.any([shutdown.signal, signal]) : shutdown.signal),
+      {
+        connection: redisConnection(ctx.cfg.redisUrl),
+        prefix: ctx.cfg.queuePrefix,
+        concurrency: concurrency[stage],
+        lockDuration: ctx.cfg.lockDurationMs,
+        maxStalledCount: QUEUE_POLICY[stage].maxStalledCount,
+        // A killed worker's job comes back within about one lock duration.
+        stalledInterval: Math.max(500, Math.floor(ctx.cfg.lockDurationMs / 2)),
+        autorun: true,
+        name: `omnibatch-${stage}`,
+        // used only by jobs whose backoff type asks for it (notify: a receiver's Retry-After)
+        settings: { backoffStrategy: notifyBackoff },
+      },
+    );
     worker.on('error', (err) => ctx.log.error({ stage, err: err.message }, 'worker error'));
     worker.on('failed', (job, err) => {
       const p = onFailedEvent(stage, job, err, ctx).finally(() => lost.delete(p));
@@ -123,7 +126,14 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
   };
 }
 
-async function processJob<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx: Context, worker: Worker, token?: string, signal?: AbortSignal): Promise<unknown> {
+async function processJob<S extends Stage>(
+  stage: S,
+  job: Job<Payloads[S]>,
+  ctx: Context,
+  worker: Worker,
+  token?: string,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const data = job.data as Partial<Payloads['infer']>;
   const log = ctx.log.child({ stage, jobId: job.id, runId: data.runId, key: data.key, chunk: data.chunk });
   const jctx: JobContext = { ...ctx, log, worker, token, signal };

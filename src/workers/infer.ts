@@ -96,18 +96,24 @@ export function inferPorts(ctx: JobContext, job: Job<InferPayload>): InferPorts 
     tpm: ctx.cfg.tpm,
     tmpDir: ctx.cfg.tmpDir,
     log: ctx.log,
-    ...(worker && token && {
-      // This job waits, not the queue: another model's requests (a quota of their own) go on meanwhile.
-      async delay(ms: number): Promise<never> {
-        await job.moveToDelayed(Date.now() + ms, token);
-        throw new DelayedError();
-      },
-    }),
+    ...(worker &&
+      token && {
+        // This job waits, not the queue: another model's requests (a quota of their own) go on meanwhile.
+        async delay(ms: number): Promise<never> {
+          await job.moveToDelayed(Date.now() + ms, token);
+          throw new DelayedError();
+        },
+      }),
     async budgetSettled(spec, d) {
       if (spec.notifyUrl && (await ctx.costs.budget.crossed(d.runId, 0.8, spec.budgetMicros))) {
         // Told once per run (crossed() flips a flag atomically); queued, so delivery neither holds up the job nor dies with it.
-        await enqueueNotify(ctx, { runId: d.runId, url: spec.notifyUrl, event: 'run.budget_threshold', allowUnsigned: spec.allowUnsignedWebhooks === true,
-          body: { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8, totals: await ctx.costs.totals(d.runId) } });
+        await enqueueNotify(ctx, {
+          runId: d.runId,
+          url: spec.notifyUrl,
+          event: 'run.budget_threshold',
+          allowUnsigned: spec.allowUnsignedWebhooks === true,
+          body: { run_id: d.runId, budget_micros: spec.budgetMicros, fraction: 0.8, totals: await ctx.costs.totals(d.runId) },
+        });
       }
     },
   };
@@ -154,7 +160,11 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
         return { chunk: d.chunk, requests: 0, reused: true };
       }
       case 'unpriced':
-        throw new OmniError('budget_unpriced', `a budget cannot cover this ${d.kind} chunk: ${model.id} has no ${spec.region} price for part of it (add it with --pricing)`, { retryable: false });
+        throw new OmniError(
+          'budget_unpriced',
+          `a budget cannot cover this ${d.kind} chunk: ${model.id} has no ${spec.region} price for part of it (add it with --pricing)`,
+          { retryable: false },
+        );
       case 'reserve-budget':
         facts.budgetGranted = await p.costs.reserve(d.runId, ledgerFile(d), d.chunk, next.estimateMicros, next.budgetMicros);
         continue;
@@ -175,41 +185,58 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
   }
 }
 
-async function sendChunk(job: InferJob, p: InferPorts, spec: RunSpec, model: ModelSpec, dst: InferStorage, resultKey: string,
-                         next: Extract<InferDecision, { kind: 'send' }>): Promise<InferOutcome> {
+async function sendChunk(
+  job: InferJob,
+  p: InferPorts,
+  spec: RunSpec,
+  model: ModelSpec,
+  dst: InferStorage,
+  resultKey: string,
+  next: Extract<InferDecision, { kind: 'send' }>,
+): Promise<InferOutcome> {
   const d = job.data;
   const seconds = d.endS - d.startS;
   const reservation = next.reservation;
   let result: Awaited<ReturnType<typeof runChunk>>;
   try {
-    result = await withTempDir(`inf-${d.fileId}-${d.chunk}`, async (dir) => {
-    const media: ModelRequest['media'] = spec.inputMode === 'url'
-      ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format, seconds }
-      : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format, seconds };
-    const ts = TASK_SPECS[spec.task];
-    const audioFile = ts.wantsAudioOut ? path.join(dir, 'out.wav') : undefined;
-    const req: ModelRequest = {
-      model: spec.model,
-      // moderation: the instructions in a system message where the model takes one, apart from the media
-      ...(spec.prompt && model.acceptsPrompt && (spec.task === 'moderate'
-        ? placeInstructions(spec.model, { audioOut: Boolean(audioFile) }, spec.prompt, MODERATION_USER_TEXT)
-        : { prompt: spec.prompt })),
-      media,
-      ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
-      ...(next.sendMaxOutputTokens && { maxOutputTokens: next.sendMaxOutputTokens }),
-    };
-    const firstKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'first.json');
-    const first: FirstAnswer = {
-      load: async () => { const raw = await dst.getText(firstKey); return raw ? (JSON.parse(raw) as ModelResult) : undefined; },
-      save: (r) => dst.putJson(firstKey, r),
-    };
-    const out = await runChunk(p, job, spec, req, first);
-    if (out.audioFile) {
-      out.chunk.audioKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'audio.wav');
-      await dst.upload(out.audioFile, out.chunk.audioKey, 'audio/wav');
-    }
-    return out;
-  }, { base: p.tmpDir });
+    result = await withTempDir(
+      `inf-${d.fileId}-${d.chunk}`,
+      async (dir) => {
+        const media: ModelRequest['media'] =
+          spec.inputMode === 'url'
+            ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format, seconds }
+            : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format, seconds };
+        const ts = TASK_SPECS[spec.task];
+        const audioFile = ts.wantsAudioOut ? path.join(dir, 'out.wav') : undefined;
+        const req: ModelRequest = {
+          model: spec.model,
+          // moderation: the instructions in a system message where the model takes one, apart from the media
+          ...(spec.prompt &&
+            model.acceptsPrompt &&
+            (spec.task === 'moderate'
+              ? placeInstructions(spec.model, { audioOut: Boolean(audioFile) }, spec.prompt, MODERATION_USER_TEXT)
+              : { prompt: spec.prompt })),
+          media,
+          ...(audioFile && { audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: audioFile } }),
+          ...(next.sendMaxOutputTokens && { maxOutputTokens: next.sendMaxOutputTokens }),
+        };
+        const firstKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'first.json');
+        const first: FirstAnswer = {
+          load: async () => {
+            const raw = await dst.getText(firstKey);
+            return raw ? (JSON.parse(raw) as ModelResult) : undefined;
+          },
+          save: (r) => dst.putJson(firstKey, r),
+        };
+        const out = await runChunk(p, job, spec, req, first);
+        if (out.audioFile) {
+          out.chunk.audioKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'audio.wav');
+          await dst.upload(out.audioFile, out.chunk.audioKey, 'audio/wav');
+        }
+        return out;
+      },
+      { base: p.tmpDir },
+    );
   } catch (err) {
     if (reservation && usedNoTokens(err)) await p.costs.settleTokens(model.id, reservation, 0).catch(() => undefined);
     throw err;
@@ -231,7 +258,16 @@ async function sendChunk(job: InferJob, p: InferPorts, spec: RunSpec, model: Mod
  * the quota; one that failed after its stream began (cut, timeout) may have been counted, so it keeps its
  * reservation until the window forgets it.
  */
-const REFUSED_AT_THE_DOOR = new Set(['rate_limited', 'quota_exceeded', 'server_error', 'invalid_request', 'input_too_large', 'auth', 'arrears', 'model_not_found']);
+const REFUSED_AT_THE_DOOR = new Set([
+  'rate_limited',
+  'quota_exceeded',
+  'server_error',
+  'invalid_request',
+  'input_too_large',
+  'auth',
+  'arrears',
+  'model_not_found',
+]);
 function usedNoTokens(err: unknown): boolean {
   return !isOmniError(err) || REFUSED_AT_THE_DOOR.has(err.code);
 }
@@ -245,7 +281,8 @@ async function download(dst: InferStorage, key: string, file: string): Promise<s
 async function send(p: InferPorts, spec: RunSpec, runId: string, req: ModelRequest): Promise<ModelResult> {
   await p.runs.count(runId, 'requests', 1);
   const started = performance.now();
-  const observe = (outcome: string) => metrics().requestObserved({ model: spec.model, protocol: spec.protocol, outcome, seconds: (performance.now() - started) / 1000 });
+  const observe = (outcome: string) =>
+    metrics().requestObserved({ model: spec.model, protocol: spec.protocol, outcome, seconds: (performance.now() - started) / 1000 });
   try {
     const r = await p.client.complete(req);
     observe('ok');
@@ -263,7 +300,13 @@ interface FirstAnswer {
 }
 
 /** The request itself, the moderation repair, and a provider refusal recorded as a result. */
-async function runChunk(p: InferPorts, job: InferJob, spec: RunSpec, req: ModelRequest, first: FirstAnswer): Promise<{ chunk: ChunkResult; audioFile?: string }> {
+async function runChunk(
+  p: InferPorts,
+  job: InferJob,
+  spec: RunSpec,
+  req: ModelRequest,
+  first: FirstAnswer,
+): Promise<{ chunk: ChunkResult; audioFile?: string }> {
   const d = job.data;
   const base = { index: d.chunk, startS: d.startS, endS: d.endS, attempts: job.attemptsMade + 1 };
   const saved = spec.task === 'moderate' ? await first.load() : undefined;
@@ -273,7 +316,17 @@ async function runChunk(p: InferPorts, job: InferJob, spec: RunSpec, req: ModelR
   } catch (err) {
     if (isOmniError(err) && err.code === 'content_blocked') {
       const zero = costOf(emptyUsage(), spec.model, spec.region, p.pricing);
-      return { chunk: { ...base, text: '', usage: emptyUsage(), cost: zero, requests: 1, providerBlocked: true, ...(spec.task === 'moderate' && { verdict: { provider_blocked: true } }) } };
+      return {
+        chunk: {
+          ...base,
+          text: '',
+          usage: emptyUsage(),
+          cost: zero,
+          requests: 1,
+          providerBlocked: true,
+          ...(spec.task === 'moderate' && { verdict: { provider_blocked: true } }),
+        },
+      };
     }
     throw err;
   }
@@ -290,8 +343,11 @@ async function runChunk(p: InferPorts, job: InferJob, spec: RunSpec, req: ModelR
       // One repair: a cheap text-only request that turns the first answer, whole, into the required JSON. It
       // is priced on its own (text-only input has its own output price) and added to the chunk.
       const fix = verdictRepairRequest(parsed, text, spec.prompt);
-      const repair = await send(p, spec, d.runId, { model: spec.model, ...placeInstructions(spec.model, { audioOut: false }, fix.instructions, fix.userText),
-        ...(req.maxOutputTokens && { maxOutputTokens: req.maxOutputTokens }) });
+      const repair = await send(p, spec, d.runId, {
+        model: spec.model,
+        ...placeInstructions(spec.model, { audioOut: false }, fix.instructions, fix.userText),
+        ...(req.maxOutputTokens && { maxOutputTokens: req.maxOutputTokens }),
+      });
       answers.push(repair.text);
       requests++;
       usage = addUsage(usage, repair.usage);
@@ -309,7 +365,16 @@ async function runChunk(p: InferPorts, job: InferJob, spec: RunSpec, req: ModelR
   metrics().tokens(usage, spec.model);
   metrics().cost(cost, spec.model);
   return {
-    chunk: { ...base, text, usage, cost, requests, requestId: r.requestId, ...(verdict !== undefined && { verdict }), ...(r.audio && { audioSeconds: r.audio.seconds }) },
+    chunk: {
+      ...base,
+      text,
+      usage,
+      cost,
+      requests,
+      requestId: r.requestId,
+      ...(verdict !== undefined && { verdict }),
+      ...(r.audio && { audioSeconds: r.audio.seconds }),
+    },
     ...(r.audio && { audioFile: r.audio.file }),
   };
 }

@@ -25,11 +25,18 @@ export async function notify(job: Job<NotifyPayload>, ctx: JobContext): Promise<
  * that enqueues it again adds nothing. The receiver dedupes on the delivery id: `<runId>.<generation>` for the
  * run's end (the documented contract), `<runId>.<event>.<generation>` for the rest.
  */
-export async function enqueueNotify(ctx: Context, args: { runId: string; url: string; event: WebhookEvent; body: unknown; allowUnsigned: boolean; generation?: number }): Promise<void> {
+export async function enqueueNotify(
+  ctx: Context,
+  args: { runId: string; url: string; event: WebhookEvent; body: unknown; allowUnsigned: boolean; generation?: number },
+): Promise<void> {
   const generation = args.generation ?? 0;
   const runEnd = args.event === 'run.completed' || args.event === 'run.stopped' || args.event === 'run.failed';
   const payload: NotifyPayload = {
-    url: args.url, event: args.event, body: args.body, runId: args.runId, allowUnsigned: args.allowUnsigned,
+    url: args.url,
+    event: args.event,
+    body: args.body,
+    runId: args.runId,
+    allowUnsigned: args.allowUnsigned,
     deliveryId: runEnd ? `${args.runId}.${generation}` : `${args.runId}.${args.event}.${generation}`,
   };
   // run.completed and run.stopped of one generation share a job id: a run ends once.

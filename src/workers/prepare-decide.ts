@@ -45,10 +45,7 @@ export interface PrepareMediaFacts {
   limits: FileLimits;
 }
 
-export type PrepareMedia =
-  | { kind: 'probe' }
-  | { kind: 'refuse'; error: OmniError }
-  | { kind: 'plan'; info: MediaInfo; read: 'as-is' | 'probe' };
+export type PrepareMedia = { kind: 'probe' } | { kind: 'refuse'; error: OmniError } | { kind: 'plan'; info: MediaInfo; read: 'as-is' | 'probe' };
 
 export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
   // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).

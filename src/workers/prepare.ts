@@ -24,20 +24,30 @@ import type { JobContext } from './context.ts';
 import { finishNotRun, isFileOpen, stagedKey } from './files.ts';
 import { decidePrepareMedia, decidePrepareStart, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
 
-export interface PrepareResult { chunks: number; durationS: number; reason: string }
-export interface StagedFile { durationS: number; chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[] }
+export interface PrepareResult {
+  chunks: number;
+  durationS: number;
+  reason: string;
+}
+export interface StagedFile {
+  durationS: number;
+  chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[];
+}
 
 export async function prepare(job: Job<PreparePayload>, ctx: JobContext): Promise<PrepareResult | { skipped: string }> {
   const { runId, fileId } = job.data;
   const spec = await ctx.spec(runId);
   const start = decidePrepareStart(await startFacts(job.data, ctx));
   switch (start.kind) {
-    case 'skip': return { skipped: start.reason };
+    case 'skip':
+      return { skipped: start.reason };
     case 'not-run':
       await finishNotRun(ctx, runId, fileId, start.stop);
       return { skipped: `run stopping (${start.stop})` };
-    case 'refuse': throw start.error;
-    case 'prepare': break;
+    case 'refuse':
+      throw start.error;
+    case 'prepare':
+      break;
   }
 
   const model = findModel(spec.model)!;
@@ -79,61 +89,98 @@ const STOP_POLL_MS = 1000;
 function watchStop(ctx: JobContext, runId: string): { signal: AbortSignal; stop(): void } {
   const ac = new AbortController();
   const timer = setInterval(() => {
-    ctx.runs.stopReason(runId).then((r) => {
-      if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`, { retryable: false }));
-    }, () => undefined);
+    ctx.runs.stopReason(runId).then(
+      (r) => {
+        if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`, { retryable: false }));
+      },
+      () => undefined,
+    );
   }, STOP_POLL_MS);
   timer.unref();
   return { signal: ac.signal, stop: () => clearInterval(timer) };
 }
 
-async function prepareFile(job: Job<PreparePayload>, ctx: JobContext, spec: RunSpec, model: ModelSpec, src: Storage, dst: Storage, signal: AbortSignal): Promise<PrepareResult> {
+async function prepareFile(
+  job: Job<PreparePayload>,
+  ctx: JobContext,
+  spec: RunSpec,
+  model: ModelSpec,
+  src: Storage,
+  dst: Storage,
+  signal: AbortSignal,
+): Promise<PrepareResult> {
   const { runId, fileId, key } = job.data;
-  return withTempDir(`prep-${fileId}`, async (dir) => {
-    const input = path.join(dir, 'source');
-    const limits = fileLimitsOf(ctx.cfg);
-    await src.download(key, input, signal, { maxBytes: limits.maxDownloadBytes });
-    const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars, limits), model, job.data.shrink ?? 0);
-    const facts: PrepareMediaFacts = { sniffed: await sniffFile(input), model, policy, limits };
-    let media = decidePrepareMedia(facts);
-    if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await probeMedia(input, { log: ctx.log, signal }) });
-    if (media.kind === 'refuse') throw media.error;
-    if (media.kind !== 'plan') throw new Error('decidePrepareMedia asked to probe twice');
-    const { info } = media;
-    const { plan, chunks } = await prepareChunks(input, model, policy, { outDir: path.join(dir, 'chunks'), log: ctx.log, info, tmpDir: ctx.cfg.tmpDir, signal });
-    ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
+  return withTempDir(
+    `prep-${fileId}`,
+    async (dir) => {
+      const input = path.join(dir, 'source');
+      const limits = fileLimitsOf(ctx.cfg);
+      await src.download(key, input, signal, { maxBytes: limits.maxDownloadBytes });
+      const policy = shrunk(chunkPolicy(spec, ctx.cfg.base64MaxChars, limits), model, job.data.shrink ?? 0);
+      const facts: PrepareMediaFacts = { sniffed: await sniffFile(input), model, policy, limits };
+      let media = decidePrepareMedia(facts);
+      if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await probeMedia(input, { log: ctx.log, signal }) });
+      if (media.kind === 'refuse') throw media.error;
+      if (media.kind !== 'plan') throw new Error('decidePrepareMedia asked to probe twice');
+      const { info } = media;
+      const { plan, chunks } = await prepareChunks(input, model, policy, {
+        outDir: path.join(dir, 'chunks'),
+        log: ctx.log,
+        info,
+        tmpDir: ctx.cfg.tmpDir,
+        signal,
+      });
+      ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
-    const staged: StagedFile = { durationS: info.durationS, chunks: [] };
-    for (const c of chunks) {
-      const sk = stagedKey(runId, fileId, job.data.generation, c.index, `chunk.${c.format}`);
-      await dst.upload(c.file, sk);
-      staged.chunks.push({ index: c.index, startS: c.startS, endS: c.endS, key: sk, format: c.format, kind: plan.encode.kind });
-    }
-    await dst.putJson(stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'), staged);
-    const m = metrics();
-    m.bytes('downloaded', job.data.size);
-    m.bytes('uploaded', chunks.reduce((n, c) => n + c.bytes, 0));
-    m.mediaSeconds(spec.task, info.durationS);
-    await recordEstimate(ctx, spec, fileId, info, staged);
+      const staged: StagedFile = { durationS: info.durationS, chunks: [] };
+      for (const c of chunks) {
+        const sk = stagedKey(runId, fileId, job.data.generation, c.index, `chunk.${c.format}`);
+        await dst.upload(c.file, sk);
+        staged.chunks.push({ index: c.index, startS: c.startS, endS: c.endS, key: sk, format: c.format, kind: plan.encode.kind });
+      }
+      await dst.putJson(stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'), staged);
+      const m = metrics();
+      m.bytes('downloaded', job.data.size);
+      m.bytes(
+        'uploaded',
+        chunks.reduce((n, c) => n + c.bytes, 0),
+      );
+      m.mediaSeconds(spec.task, info.durationS);
+      await recordEstimate(ctx, spec, fileId, info, staged);
 
-    const generation = job.data.generation ?? 0;
-    const shrink = job.data.shrink ?? 0;
-    const children = staged.chunks.map((c) => ({
-      name: 'infer' as const,
-      queueName: queueName('infer'),
-      data: { runId, fileId, key, chunk: c.index, chunks: staged.chunks.length, startS: c.startS, endS: c.endS, stagingKey: c.key, format: c.format, kind: c.kind, generation, shrink,
-        ...(plan.encode.video && { video: { width: plan.encode.video.width, height: plan.encode.video.height } }) } satisfies InferPayload,
-      opts: { ...QUEUE_POLICY.infer.job, jobId: jobIds.infer(runId, fileId, c.index, generation), failParentOnFailure: true },
-    }));
-    await ctx.flows.add({
-      name: 'finalize',
-      queueName: queueName('finalize'),
-      data: { runId, fileId, key, chunks: staged.chunks.length, generation },
-      opts: { ...QUEUE_POLICY.finalize.job, jobId: jobIds.finalize(runId, fileId, generation) },
-      children,
-    });
-    return { chunks: chunks.length, durationS: info.durationS, reason: plan.reason };
-  }, { base: ctx.cfg.tmpDir });
+      const generation = job.data.generation ?? 0;
+      const shrink = job.data.shrink ?? 0;
+      const children = staged.chunks.map((c) => ({
+        name: 'infer' as const,
+        queueName: queueName('infer'),
+        data: {
+          runId,
+          fileId,
+          key,
+          chunk: c.index,
+          chunks: staged.chunks.length,
+          startS: c.startS,
+          endS: c.endS,
+          stagingKey: c.key,
+          format: c.format,
+          kind: c.kind,
+          generation,
+          shrink,
+          ...(plan.encode.video && { video: { width: plan.encode.video.width, height: plan.encode.video.height } }),
+        } satisfies InferPayload,
+        opts: { ...QUEUE_POLICY.infer.job, jobId: jobIds.infer(runId, fileId, c.index, generation), failParentOnFailure: true },
+      }));
+      await ctx.flows.add({
+        name: 'finalize',
+        queueName: queueName('finalize'),
+        data: { runId, fileId, key, chunks: staged.chunks.length, generation },
+        opts: { ...QUEUE_POLICY.finalize.job, jobId: jobIds.finalize(runId, fileId, generation) },
+        children,
+      });
+      return { chunks: chunks.length, durationS: info.durationS, reason: plan.reason };
+    },
+    { base: ctx.cfg.tmpDir },
+  );
 }
 
 /**
@@ -149,8 +196,22 @@ export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(p
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
 async function recordEstimate(ctx: JobContext, spec: RunSpec, fileId: string, info: MediaInfo, staged: StagedFile): Promise<void> {
   const video = staged.chunks[0]?.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
-  const e = estimateRun([{ durationS: info.durationS, chunkSeconds: staged.chunks.map((c) => c.endS - c.startS), hasAudio: info.audio.length > 0,
-    ...(video && { video: { width: video.width, height: video.height } }) }], { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: ctx.pricing });
+  const e = estimateRun(
+    [
+      {
+        durationS: info.durationS,
+        chunkSeconds: staged.chunks.map((c) => c.endS - c.startS),
+        hasAudio: info.audio.length > 0,
+        ...(video && { video: { width: video.width, height: video.height } }),
+      },
+    ],
+    { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: ctx.pricing },
+  );
   // Once per file (with its media length): a prepare redone after a crash, a re-plan or a retry adds nothing.
-  await ctx.runs.addFileEstimate(spec.runId, fileId, { mediaMs: info.durationS * 1000, est: e.cost.expected.amountMicros, low: e.cost.low.amountMicros, high: e.cost.high.amountMicros });
+  await ctx.runs.addFileEstimate(spec.runId, fileId, {
+    mediaMs: info.durationS * 1000,
+    est: e.cost.expected.amountMicros,
+    low: e.cost.low.amountMicros,
+    high: e.cost.high.amountMicros,
+  });
 }

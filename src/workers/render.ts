@@ -32,8 +32,11 @@ export interface Rendered {
 }
 
 const TYPES: Record<string, string> = {
-  txt: 'text/plain; charset=utf-8', srt: 'application/x-subrip; charset=utf-8', vtt: 'text/vtt; charset=utf-8',
-  'moderation.json': 'application/json', wav: 'audio/wav',
+  txt: 'text/plain; charset=utf-8',
+  srt: 'application/x-subrip; charset=utf-8',
+  vtt: 'text/vtt; charset=utf-8',
+  'moderation.json': 'application/json',
+  wav: 'audio/wav',
 };
 
 export function renderFileOutputs(input: RenderInput): Rendered {
@@ -43,12 +46,15 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   let text: string;
   let flagged: string[] | undefined;
   if (spec.task === 'moderate') {
-    const verdict = mergeVerdicts(chunks.map((c) => {
-      const base = { index: c.index, startS: c.startS, endS: c.endS, providerBlocked: c.providerBlocked };
-      if (c.providerBlocked) return { ...base, verdict: providerBlockedVerdict(c.endS - c.startS) };
-      const { verdict: v, ...review } = asAssessment(c.verdict);
-      return { ...base, verdict: v, review };
-    }), { durationS });
+    const verdict = mergeVerdicts(
+      chunks.map((c) => {
+        const base = { index: c.index, startS: c.startS, endS: c.endS, providerBlocked: c.providerBlocked };
+        if (c.providerBlocked) return { ...base, verdict: providerBlockedVerdict(c.endS - c.startS) };
+        const { verdict: v, ...review } = asAssessment(c.verdict);
+        return { ...base, verdict: v, review };
+      }),
+      { durationS },
+    );
     files['moderation.json'] = { text: renderModerationJson(verdict), contentType: TYPES['moderation.json'] };
     // A result needs non-empty text to be reusable by the next run's scanner.
     text = verdict.summary.trim() || (verdict.flagged ? `flagged: ${flaggedCategories(verdict).join(', ')}` : 'nothing flagged');
@@ -67,9 +73,15 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   const outputs = [...Object.keys(files), ...(ts.wantsAudioOut ? ['wav'] : [])].map((ext) => `${base}.${ext}`);
   const result = buildResult({
     source: { uri: file.uri, key: file.key, etag: file.etag, size: file.size, durationS },
-    task: spec.task, model: spec.model, protocol: spec.protocol, region: spec.region, fingerprint: spec.fingerprint,
+    task: spec.task,
+    model: spec.model,
+    protocol: spec.protocol,
+    region: spec.region,
+    fingerprint: spec.fingerprint,
     chunks,
-    text, outputs, createdAt: input.now ?? new Date(),
+    text,
+    outputs,
+    createdAt: input.now ?? new Date(),
   });
   return { files, result, ...(flagged && { flagged }) };
 }

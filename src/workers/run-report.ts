@@ -32,14 +32,24 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   totals = { ...totals, requests: state.counts.requests, retries: state.counts.retries };
   const finished = state.scanDone && state.counts.terminal >= state.counts.total;
   const status = decideRunStatus({
-    finished, cancelled: state.stopReason === 'cancelled', stoppedBudget: state.stopReason === 'budget',
-    stoppedError: state.stopReason === 'auth' || state.stopReason === 'error', failed: totals.counts.failed,
+    finished,
+    cancelled: state.stopReason === 'cancelled',
+    stoppedBudget: state.stopReason === 'budget',
+    stoppedError: state.stopReason === 'auth' || state.stopReason === 'error',
+    failed: totals.counts.failed,
   });
   const currency = resolvePrices(spec.model, spec.region, ctx.pricing)?.currency ?? null;
   const priced = currency !== null && Boolean(findModel(spec.model));
   const est = (micros: number): Cost => ({ amountMicros: micros, currency, priced });
   const doc = buildReport({
-    runId, status, task: spec.task, model: spec.model, region: spec.region, protocol: spec.protocol, source: spec.source, destination: spec.destination,
+    runId,
+    status,
+    task: spec.task,
+    model: spec.model,
+    region: spec.region,
+    protocol: spec.protocol,
+    source: spec.source,
+    destination: spec.destination,
     totals,
     estimated: { expected: est(state.counts.est_micros), low: est(state.counts.est_low_micros), high: est(state.counts.est_high_micros) },
     ...(spec.budgetMicros !== undefined && { budget: { amountMicros: spec.budgetMicros, currency, priced: true } }),
@@ -52,6 +62,12 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   // Everything paid, including chunks of files that did not finish (a budget stop, a file failing after
   // some chunks): equal to cost.actual when every file that cost money succeeded.
   const ledger = await ctx.costs.totals(runId);
-  const report = { ...doc, cost: { ...doc.cost, ledger: costJson({ amountMicros: ledger.costMicros, currency: (ledger.currency ?? currency) as Cost['currency'], priced: ledger.priced }) } };
+  const report = {
+    ...doc,
+    cost: {
+      ...doc.cost,
+      ledger: costJson({ amountMicros: ledger.costMicros, currency: (ledger.currency ?? currency) as Cost['currency'], priced: ledger.priced }),
+    },
+  };
   return { status, report, costCsv: csv, failuresJsonl: failures };
 }

@@ -20,7 +20,13 @@ import type { JobContext } from './context.ts';
 import { failFile } from './files.ts';
 import { ensureReport } from './report.ts';
 
-export interface ScanResult { runId: string; registered: number; skipped: number; enqueued: number; firingSkipped?: string }
+export interface ScanResult {
+  runId: string;
+  registered: number;
+  skipped: number;
+  enqueued: number;
+  firingSkipped?: string;
+}
 
 const PAGE = 200;
 const REUSE_CHECKS = 16;
@@ -127,7 +133,10 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-interface Problem { code: FailureCode; message: string }
+interface Problem {
+  code: FailureCode;
+  message: string;
+}
 /** An object the scan met: its listing, and what already fails it (a manifest entry whose HEAD was refused). */
 type Listed = ObjectInfo & { problem?: Problem };
 /** Whether the object's result can be reused, or why checking that failed the object. */

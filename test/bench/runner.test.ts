@@ -39,7 +39,13 @@ describe('parseArgs', () => {
 describe('steadyRate', () => {
   it('counts only between 10% and 90% of the total', () => {
     // A slow start (ramp), then 10 items/s, then a slow drain.
-    const series = [{ t: 0, done: 0 }, { t: 5000, done: 10 }, { t: 6000, done: 20 }, { t: 13_000, done: 90 }, { t: 20_000, done: 100 }];
+    const series = [
+      { t: 0, done: 0 },
+      { t: 5000, done: 10 },
+      { t: 6000, done: 20 },
+      { t: 13_000, done: 90 },
+      { t: 20_000, done: 100 },
+    ];
     expect(steadyRate(series, 100)).toEqual({ rate: 10, windowS: 8, items: 80 });
     expect(steadyRate([{ t: 0, done: 0 }], 100).rate).toBe(0);
   });

@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { toneShare } from '../../bench/lib/tone.ts';
 
 const RATE = 16_000;
-const tone = (hz: number, s: number, amp = 0.5): number[] => Array.from({ length: Math.round(RATE * s) }, (_, i) => amp * Math.sin((2 * Math.PI * hz * i) / RATE));
+const tone = (hz: number, s: number, amp = 0.5): number[] =>
+  Array.from({ length: Math.round(RATE * s) }, (_, i) => amp * Math.sin((2 * Math.PI * hz * i) / RATE));
 /** Seeded noise in [-amp, amp] (an LCG: reproducible). */
 const noise = (s: number, amp = 0.3, seed = 7): number[] => {
   let x = seed;
   return Array.from({ length: Math.round(RATE * s) }, () => {
     x = (x * 1664525 + 1013904223) >>> 0;
-    return amp * (x / 2 ** 32 * 2 - 1);
+    return amp * ((x / 2 ** 32) * 2 - 1);
   });
 };
 const pcm = (samples: number[]): Int16Array => Int16Array.from(samples, (v) => Math.round(v * 32767));

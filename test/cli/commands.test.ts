@@ -32,8 +32,14 @@ describe('omnibatch commands', () => {
   beforeAll(async () => {
     emulator = await startEmulator({ apiKey: 'sk-cli-test' });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-cli-'));
-    env = { OMNI_BASE_URL: `${emulator.url}/compatible-mode/v1`, OMNI_API_KEY: 'sk-cli-test', OMNIBATCH_PREFIX: `cli-${randomUUID().slice(0, 8)}`,
-      LOG_LEVEL: 'silent', OMNIBATCH_TMP: path.join(tmp, 'work'), OMNIBATCH_LOCK_MS: '3000' };
+    env = {
+      OMNI_BASE_URL: `${emulator.url}/compatible-mode/v1`,
+      OMNI_API_KEY: 'sk-cli-test',
+      OMNIBATCH_PREFIX: `cli-${randomUUID().slice(0, 8)}`,
+      LOG_LEVEL: 'silent',
+      OMNIBATCH_TMP: path.join(tmp, 'work'),
+      OMNIBATCH_LOCK_MS: '3000',
+    };
     await mkdir(path.join(tmp, 'in'), { recursive: true });
     await cp(media('whisper__jfk.flac'), path.join(tmp, 'in/jfk.flac'));
     await cp(media('fp__invalid.flac'), path.join(tmp, 'in/broken.flac'));
@@ -103,7 +109,9 @@ describe('omnibatch commands', () => {
   }, 60_000);
 
   it('schedule add/list/remove', async () => {
-    expect((await cli('schedule', 'add', 'nightly', path.join(tmp, 'in'), '--cron', '0 2 * * *', '--out', path.join(tmp, 'out3'), '--task', 'caption')).code).toBe(0);
+    expect(
+      (await cli('schedule', 'add', 'nightly', path.join(tmp, 'in'), '--cron', '0 2 * * *', '--out', path.join(tmp, 'out3'), '--task', 'caption')).code,
+    ).toBe(0);
     expect((await cli('schedule', 'list')).stdout).toContain('nightly');
     expect((await cli('schedule', 'remove', 'nightly')).stdout).toContain('removed');
     expect((await cli('schedule', 'list')).stdout).not.toContain('nightly');
@@ -120,10 +128,13 @@ describe('omnibatch commands', () => {
 
   it('never writes the API key to outputs or Redis', async () => {
     // grep exits 1 when nothing matches: that is the success case; any other failure is a test failure.
-    const found = await exec('grep', ['-rl', 'sk-cli-test', tmp]).then((r) => r.stdout, (e: { code: number; stdout: string }) => {
-      if (e.code === 1) return '';
-      throw e;
-    });
+    const found = await exec('grep', ['-rl', 'sk-cli-test', tmp]).then(
+      (r) => r.stdout,
+      (e: { code: number; stdout: string }) => {
+        if (e.code === 1) return '';
+        throw e;
+      },
+    );
     expect(found).toBe('');
     const r = new Redis();
     try {
@@ -132,8 +143,16 @@ describe('omnibatch commands', () => {
       for (const k of keys) {
         expect(k).not.toContain('sk-cli-test');
         const type = await r.type(k);
-        const dump = type === 'string' ? await r.get(k) : type === 'hash' ? JSON.stringify(await r.hgetall(k))
-          : type === 'list' ? JSON.stringify(await r.lrange(k, 0, -1)) : type === 'zset' ? JSON.stringify(await r.zrange(k, '0', '-1')) : '';
+        const dump =
+          type === 'string'
+            ? await r.get(k)
+            : type === 'hash'
+              ? JSON.stringify(await r.hgetall(k))
+              : type === 'list'
+                ? JSON.stringify(await r.lrange(k, 0, -1))
+                : type === 'zset'
+                  ? JSON.stringify(await r.zrange(k, '0', '-1'))
+                  : '';
         expect(dump ?? '', k).not.toContain('sk-cli-test');
       }
     } finally {

@@ -34,11 +34,18 @@ describe('--deadline', () => {
   };
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-deadline-'));
-    env = { OMNIBATCH_PREFIX: `deadline-${randomUUID().slice(0, 8)}`, LOG_LEVEL: 'silent', OMNIBATCH_TMP: path.join(tmp, 'work'),
-      OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1', OMNI_API_KEY: 'sk-deadline-test' }; // nothing may leave loopback
+    env = {
+      OMNIBATCH_PREFIX: `deadline-${randomUUID().slice(0, 8)}`,
+      LOG_LEVEL: 'silent',
+      OMNIBATCH_TMP: path.join(tmp, 'work'),
+      OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1',
+      OMNI_API_KEY: 'sk-deadline-test',
+    }; // nothing may leave loopback
     await mkdir(path.join(tmp, 'archive'), { recursive: true });
     const one = path.join(tmp, 'one.mp3');
-    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(FILE_S), '-c:a', 'libmp3lame', '-b:a', '8k', one], { timeout: 60_000 });
+    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(FILE_S), '-c:a', 'libmp3lame', '-b:a', '8k', one], {
+      timeout: 60_000,
+    });
     for (let i = 0; i < FILES; i++) await link(one, path.join(tmp, 'archive', `tape-${String(i).padStart(3, '0')}.mp3`));
     await mkdir(path.join(tmp, 'small'), { recursive: true });
     for (let i = 0; i < 10; i++) await link(one, path.join(tmp, 'small', `tape-${i}.mp3`));
@@ -93,7 +100,20 @@ describe('--deadline', () => {
     expect(e.code).not.toBe(0);
     expect(e.stderr).toMatch(/deadline_unreachable: no chunk length finishes by .*: the earliest achievable finish is \d{4}-\d\d-\d\dT[\d:.]+Z .*bound by tpm/);
 
-    const r = await cli('run', path.join(tmp, 'small'), '--out', path.join(tmp, 'out'), '--task', 'caption', '--tpm', '5000', '--infer-concurrency', '1000', '--deadline', '30m');
+    const r = await cli(
+      'run',
+      path.join(tmp, 'small'),
+      '--out',
+      path.join(tmp, 'out'),
+      '--task',
+      'caption',
+      '--tpm',
+      '5000',
+      '--infer-concurrency',
+      '1000',
+      '--deadline',
+      '30m',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/deadline_unreachable/);
     const redis = new Redis();
@@ -111,8 +131,26 @@ describe('--deadline', () => {
     emulator = await startEmulator({ apiKey: 'sk-deadline-test' });
     env.OMNI_BASE_URL = `${emulator.url}/compatible-mode/v1`;
     await mkdir(path.join(tmp, 'tiny'), { recursive: true });
-    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=16000', '-t', '50', '-c:a', 'libmp3lame', '-b:a', '32k',
-      path.join(tmp, 'tiny', 'clip.mp3')], { timeout: 60_000 });
+    await exec(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:sample_rate=16000',
+        '-t',
+        '50',
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        '32k',
+        path.join(tmp, 'tiny', 'clip.mp3'),
+      ],
+      { timeout: 60_000 },
+    );
     const t0 = Date.now();
     const r = await cli('run', path.join(tmp, 'tiny'), '--out', path.join(tmp, 'tiny-out'), '--task', 'caption', '--deadline', '2h', '--wait', '--json');
     expect(r.code).toBe(0);
@@ -126,8 +164,21 @@ describe('--deadline', () => {
   }, 180_000);
 
   it('schedule add --deadline plans now, fixes the chunk length into the schedule, and refuses what cannot be met', async () => {
-    const add = (name: string, deadline: string) => cli('schedule', 'add', name, path.join(tmp, 'small'), '--cron', '0 2 * * *', '--out', path.join(tmp, 'sched-out'),
-      '--task', 'caption', '--deadline', deadline);
+    const add = (name: string, deadline: string) =>
+      cli(
+        'schedule',
+        'add',
+        name,
+        path.join(tmp, 'small'),
+        '--cron',
+        '0 2 * * *',
+        '--out',
+        path.join(tmp, 'sched-out'),
+        '--task',
+        'caption',
+        '--deadline',
+        deadline,
+      );
     const saved = { ...env };
     env.OMNIBATCH_TPM = '5000';
     env.OMNIBATCH_INFER_CONCURRENCY = '1000';

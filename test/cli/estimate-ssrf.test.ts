@@ -31,8 +31,34 @@ beforeAll(async () => {
   canary = await writeCanaryTone(root);
   // Every hostile playlist, next to two ordinary files: a short mp3, and an mp4 whose index (moov) is at its end.
   await writePlaylists(local, { canary, keyUrl: `${server.url}/key` });
-  await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=16000:d=8', '-c:a', 'libmp3lame', '-b:a', '32k', '-y', `file:${path.join(local, 'tone.mp3')}`]);
-  await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=30', '-c:a', 'aac', '-b:a', '64k', '-y', `file:${path.join(local, 'talk.m4a')}`]);
+  await runFfmpeg([
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=f=440:r=16000:d=8',
+    '-c:a',
+    'libmp3lame',
+    '-b:a',
+    '32k',
+    '-y',
+    `file:${path.join(local, 'tone.mp3')}`,
+  ]);
+  await runFfmpeg([
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'anoisesrc=r=16000:a=0.2:d=30',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '64k',
+    '-y',
+    `file:${path.join(local, 'talk.m4a')}`,
+  ]);
   s3 = await startS3rver();
   Object.assign(process.env, s3.env);
   const bucket = openStorage(`s3://${s3.buckets[0]}/in/`, { s3Endpoint: s3.endpoint, s3ForcePathStyle: true, awsRegion: 'us-east-1' });
@@ -57,20 +83,24 @@ function spec(source: string) {
 const HOSTILE = ['clip.mp3', 'clip.mp4', 'keyed.mp3', 'list.mp3', 'live.mp3'];
 
 describe('estimate reads no URL and follows no playlist', () => {
-  it.each(['s3', 'local'])('%s source: hostile playlists fail media_unsupported_container; the canary server gets 0 requests', async (kind) => {
-    const store = kind === 's3' ? stores[0] : openStorage(local);
-    if (kind === 'local') stores.push(store);
-    const r = await estimateSource(store, spec(store.uri), { log: silentLogger, concurrency: 4 });
-    const failed = Object.fromEntries(r.failures.map((f) => [f.uri.slice(store.uri.length), f.code]));
-    expect(failed).toEqual(Object.fromEntries(HOSTILE.map((k) => [k, 'media_unsupported_container'])));
-    expect(server.hits()).toBe(0);
-    // The ordinary files are estimated as before.
-    expect(r.estimate.files).toBe(2);
-    expect(r.estimate.mediaSeconds).toBeGreaterThan(8 + 29);
-    expect(r.bounded).toEqual([]);
-    // Nothing read the canary (where this filesystem records access times at all).
-    expect(statSync(canary).atimeMs === CANARY_ATIME.getTime() || !atimeRecorded()).toBe(true);
-  }, 120_000);
+  it.each(['s3', 'local'])(
+    '%s source: hostile playlists fail media_unsupported_container; the canary server gets 0 requests',
+    async (kind) => {
+      const store = kind === 's3' ? stores[0] : openStorage(local);
+      if (kind === 'local') stores.push(store);
+      const r = await estimateSource(store, spec(store.uri), { log: silentLogger, concurrency: 4 });
+      const failed = Object.fromEntries(r.failures.map((f) => [f.uri.slice(store.uri.length), f.code]));
+      expect(failed).toEqual(Object.fromEntries(HOSTILE.map((k) => [k, 'media_unsupported_container'])));
+      expect(server.hits()).toBe(0);
+      // The ordinary files are estimated as before.
+      expect(r.estimate.files).toBe(2);
+      expect(r.estimate.mediaSeconds).toBeGreaterThan(8 + 29);
+      expect(r.bounded).toEqual([]);
+      // Nothing read the canary (where this filesystem records access times at all).
+      expect(statSync(canary).atimeMs === CANARY_ATIME.getTime() || !atimeRecorded()).toBe(true);
+    },
+    120_000,
+  );
 
   it('a large object is read in a bounded head and tail, and its header still gives its length (moov at the end)', async () => {
     const size = statSync(path.join(local, 'talk.m4a')).size;
@@ -89,7 +119,24 @@ describe('estimate reads no URL and follows no playlist', () => {
     mkdirSync(dir);
     const file = path.join(dir, 'stream.webm');
     // A live WebM: no duration anywhere in its header.
-    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=20', '-c:a', 'libopus', '-b:a', '64k', '-f', 'webm', '-live', '1', '-y', `file:${file}`]);
+    await runFfmpeg([
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'anoisesrc=r=16000:a=0.2:d=20',
+      '-c:a',
+      'libopus',
+      '-b:a',
+      '64k',
+      '-f',
+      'webm',
+      '-live',
+      '1',
+      '-y',
+      `file:${file}`,
+    ]);
     const size = statSync(file).size;
     const store = openStorage(dir);
     stores.push(store);
@@ -106,7 +153,10 @@ describe('estimate reads no URL and follows no playlist', () => {
 
   it('reads at most the bound: all of a small object, head and tail of a large one', () => {
     expect(probeRanges(1000, 4096)).toEqual([[0, 1000]]);
-    expect(probeRanges(10_000_000, 4096)).toEqual([[0, 2048], [10_000_000 - 2048, 10_000_000]]);
+    expect(probeRanges(10_000_000, 4096)).toEqual([
+      [0, 2048],
+      [10_000_000 - 2048, 10_000_000],
+    ]);
     const read = probeRanges(1e12, 16 * 1024 * 1024).reduce((n, [a, b]) => n + (b - a), 0);
     expect(read).toBe(16 * 1024 * 1024);
   });

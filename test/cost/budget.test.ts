@@ -22,8 +22,9 @@ describe('budget reservations', () => {
     // Separate connections, so the calls really interleave at the server.
     const clients = Array.from({ length: 5 }, () => new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'));
     try {
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) =>
-        new Budget(clients[i % clients.length], prefix).reserve('race', budgetChunkKey(`f${i}`, 0), 100_000, 1_000_000)));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => new Budget(clients[i % clients.length], prefix).reserve('race', budgetChunkKey(`f${i}`, 0), 100_000, 1_000_000)),
+      );
       expect(results.filter((r) => r.granted)).toHaveLength(10);
       expect(results.filter((r) => r.outcome === 'denied')).toHaveLength(40);
       expect(await budget.state('race')).toEqual({ budgetMicros: 1_000_000, spentMicros: 0, reservedMicros: 1_000_000, openReservations: 10 });

@@ -67,7 +67,11 @@ describe('planForDeadline', () => {
   it('refuses a deadline no chunk length can meet, naming the earliest finish', () => {
     // 7.5 M audio tokens at 100,000 TPM take 75 min whatever the chunk length.
     let err: OmniError | undefined;
-    try { planForDeadline(archive, { ...caption, rpm: 60, tpm: 100_000, deadline: parseDeadline('1h', now), now }); } catch (e) { err = e as OmniError; }
+    try {
+      planForDeadline(archive, { ...caption, rpm: 60, tpm: 100_000, deadline: parseDeadline('1h', now), now });
+    } catch (e) {
+      err = e as OmniError;
+    }
     expect(err).toBeInstanceOf(OmniError);
     expect(err!.code).toBe('deadline_unreachable');
     expect(err!.retryable).toBe(false);

@@ -3,10 +3,13 @@ import { estimateChunkCost, estimateChunkInputTokens, estimateRun, wallTime } fr
 
 describe('estimateRun', () => {
   // Captioner, Singapore prices: audio in $3.81/M, text out $3.06/M; 12.5 audio tokens/s, < 1 s counts as 1 s; no prompt.
-  const est = estimateRun([
-    { uri: 'a.mp3', durationS: 65, chunkSeconds: [30, 30, 5] },
-    { uri: 'b.wav', durationS: 0.4, chunks: 1 },
-  ], { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', concurrency: 2, rpm: 60, tpm: 100_000 });
+  const est = estimateRun(
+    [
+      { uri: 'a.mp3', durationS: 65, chunkSeconds: [30, 30, 5] },
+      { uri: 'b.wav', durationS: 0.4, chunks: 1 },
+    ],
+    { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', concurrency: 2, rpm: 60, tpm: 100_000 },
+  );
 
   it('counts input tokens by the documented rules', () => {
     // 30 s -> 375, 30 s -> 375, 5 s -> ceil(62.5) = 63, 0.4 s -> 1 s -> ceil(12.5) = 13
@@ -44,11 +47,27 @@ describe('estimateRun', () => {
   });
 
   it('reproduces docs/architecture.md ("Rate limits"): an hour in 30 s chunks at 60 RPM needs two minutes; in 40-minute chunks TPM binds', () => {
-    const short = estimateRun([{ durationS: 3600, chunks: 120 }], { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', concurrency: 100, rpm: 60, tpm: 100_000, latency: 5 });
+    const short = estimateRun([{ durationS: 3600, chunks: 120 }], {
+      model: 'qwen3-omni-30b-a3b-captioner',
+      region: 'intl',
+      task: 'caption',
+      concurrency: 100,
+      rpm: 60,
+      tpm: 100_000,
+      latency: 5,
+    });
     expect(short.wall).toMatchObject({ seconds: 120, binding: 'rpm' });
     // 10 hours in 40-minute chunks: 15 requests (15 s at 60 RPM) but 450,000 audio tokens in and 15 x (60 + 4 x 2400)
     // = 144,900 expected out (DashScope counts both): 594,900 tokens, 356.94 s at 100,000 TPM
-    const long = estimateRun([{ durationS: 36_000, chunkSeconds: Array(15).fill(2400) }], { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', concurrency: 100, rpm: 60, tpm: 100_000, latency: 5 });
+    const long = estimateRun([{ durationS: 36_000, chunkSeconds: Array(15).fill(2400) }], {
+      model: 'qwen3-omni-30b-a3b-captioner',
+      region: 'intl',
+      task: 'caption',
+      concurrency: 100,
+      rpm: 60,
+      tpm: 100_000,
+      latency: 5,
+    });
     expect(long.input.audio).toBe(450_000);
     expect(long.wall.binding).toBe('tpm');
     expect(long.wall.seconds).toBeCloseTo(356.94, 9);
@@ -56,15 +75,21 @@ describe('estimateRun', () => {
 
   it('counts the prompt per request and video frames for video tasks, and says unpriced when there is no price', () => {
     const prompt = 'abcdefgh'; // 2 text tokens
-    const v = estimateRun([{ durationS: 20, chunks: 2, video: { width: 640, height: 360 } }],
-      { model: 'qwen3-omni-flash', region: 'cn', task: 'describe', prompt });
+    const v = estimateRun([{ durationS: 20, chunks: 2, video: { width: 640, height: 360 } }], {
+      model: 'qwen3-omni-flash',
+      region: 'cn',
+      task: 'describe',
+      prompt,
+    });
     expect(v.input.text).toBe(4);
     expect(v.input.audio).toBe(250);
     // 10 s at 2 fps = 20 frames; 640x360 -> 640x352 (whole 32-px patches) = 20 x 11 patches; ceil(20/2) x 220 + 2 = 2202 per chunk
     expect(v.input.video).toBe(4404);
     const unpriced = estimateRun([{ durationS: 60 }], { model: 'qwen3.5-omni-plus', region: 'intl', task: 'transcribe' });
     expect(unpriced.cost.expected).toEqual({ amountMicros: 0, currency: null, priced: false });
-    expect(() => estimateRun([{ durationS: 1 }], { model: 'nope', region: 'intl', task: 'caption' })).toThrow(expect.objectContaining({ code: 'model_unknown' }));
+    expect(() => estimateRun([{ durationS: 1 }], { model: 'nope', region: 'intl', task: 'caption' })).toThrow(
+      expect.objectContaining({ code: 'model_unknown' }),
+    );
   });
 
   it('wallTime picks RPM when no concurrency bound is tighter', () => {
@@ -75,8 +100,11 @@ describe('estimateRun', () => {
 describe('estimateChunkCost (budget reservation)', () => {
   it('is the high prior with exact input tokens, and never above a request output cap', () => {
     // 30 s caption chunk: 375 audio, high output 360 -> 2530 micro-USD (see above)
-    expect(estimateChunkCost(30, { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption' }))
-      .toEqual({ amountMicros: 2530, currency: 'USD', priced: true });
+    expect(estimateChunkCost(30, { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption' })).toEqual({
+      amountMicros: 2530,
+      currency: 'USD',
+      priced: true,
+    });
     // capped at 100 output tokens: 1428.75 + 306 -> 1735
     expect(estimateChunkCost(30, { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption', maxOutputTokens: 100 }).amountMicros).toBe(1735);
     expect(estimateChunkInputTokens(30, { model: 'qwen3-omni-30b-a3b-captioner', region: 'intl', task: 'caption' })).toBe(375);

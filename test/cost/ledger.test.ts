@@ -19,14 +19,20 @@ afterAll(async () => {
 });
 
 const usage = (audio: number, text: number): Usage => ({
-  input: { text: 7, audio, image: 0, video: 0 }, output: { text, audio: 0, reasoning: 2 }, inputTotal: audio + 7, outputTotal: text + 2,
+  input: { text: 7, audio, image: 0, video: 0 },
+  output: { text, audio: 0, reasoning: 2 },
+  inputTotal: audio + 7,
+  outputTotal: text + 2,
 });
 
 describe('ledger', () => {
   it('counts a chunk once when 20 copies of it race (a redone job after a killed worker)', async () => {
     const run = 'race';
-    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      ledger.recordChunk(run, 'in/a.mp3', 0, `job-a:${i}`, usage(375, 100 + i), { amountMicros: 1_800 + i, currency: 'USD', priced: true })));
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        ledger.recordChunk(run, 'in/a.mp3', 0, `job-a:${i}`, usage(375, 100 + i), { amountMicros: 1_800 + i, currency: 'USD', priced: true }),
+      ),
+    );
     const winners = outcomes.filter((o) => o.recorded);
     expect(winners).toHaveLength(1);
     // everyone learns which attempt won, and its numbers
@@ -36,7 +42,9 @@ describe('ledger', () => {
     expect(totals).toEqual({
       usage: usage(375, 100 + i),
       cost: { amountMicros: 1_800 + i, currency: 'USD', priced: true },
-      chunks: 1, requests: 1, retries: 0,
+      chunks: 1,
+      requests: 1,
+      retries: 0,
     });
   });
 

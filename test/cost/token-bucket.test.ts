@@ -34,7 +34,7 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     expect(await bucket.used(k)).toBe(45_000);
   });
 
-  it('spreads waiters at the quota\'s pace, so they come back one by one', async () => {
+  it("spreads waiters at the quota's pace, so they come back one by one", async () => {
     const k = key('waiters');
     expect((await bucket.reserve(k, 100_000, 100_000, { nowMs: T0 })).ok).toBe(true);
     // each 10,000 takes 6 s of a 100,000-a-minute quota: the first waits for the window, the next 6 s more each

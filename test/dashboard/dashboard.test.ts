@@ -21,8 +21,16 @@ import { silentLogger } from '../../src/util/logger.ts';
 import { createContext, type Context } from '../../src/workers/context.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 const SCREENSHOT = path.join(REPO_ROOT, 'test-artifacts', 'dashboard.png');
 
 const prefix = `test-dash-${randomUUID().slice(0, 8)}`;
@@ -35,12 +43,28 @@ const pageErrors: string[] = [];
 let live: RunSpec;
 let older: RunSpec;
 const fileIds = ['f0', 'f1', 'f2', 'f3', 'f4'];
-const fileOf = (runId: string, id: string): FileState =>
-  ({ key: `in/${runId.slice(-6)}/${id}.mp3`, uri: `s3://media/in/${id}.mp3`, etag: `etag-${id}`, size: 1_000_000, status: 'pending' });
+const fileOf = (runId: string, id: string): FileState => ({
+  key: `in/${runId.slice(-6)}/${id}.mp3`,
+  uri: `s3://media/in/${id}.mp3`,
+  etag: `etag-${id}`,
+  size: 1_000_000,
+  status: 'pending',
+});
 
 function spec(createdAt: Date, budgetMicros?: number): RunSpec {
-  return buildRunSpec({ source: 's3://media/in/', destination: 's3://media/out/', task: 'caption', budgetMicros, notifyUrl: 'https://hooks.example/x?token=do-not-show', allowUnsignedWebhooks: true },
-    ctx.cfg, newRunId(createdAt), createdAt);
+  return buildRunSpec(
+    {
+      source: 's3://media/in/',
+      destination: 's3://media/out/',
+      task: 'caption',
+      budgetMicros,
+      notifyUrl: 'https://hooks.example/x?token=do-not-show',
+      allowUnsignedWebhooks: true,
+    },
+    ctx.cfg,
+    newRunId(createdAt),
+    createdAt,
+  );
 }
 
 /** What a worker does when a file ends: ledger, media time, the terminal transition, a chart sample. */
@@ -55,7 +79,13 @@ async function finish(runId: string, id: string, status: 'succeeded' | 'failed',
   const patch = status === 'failed' ? { status, code: 'media_corrupt', message: 'ffprobe: invalid data found when processing input' } : { status };
   expect(await ctx.runs.finishFile(runId, id, { ...fileOf(runId, id), ...patch })).not.toBe('unknown');
   const [state, totals] = await Promise.all([ctx.runs.state(runId), ctx.costs.totals(runId)]);
-  await appendSample(ctx.redis, ctx.keyPrefix, runId, { t, done: state!.counts.terminal, failed: state!.counts.failed, costMicros: totals.costMicros, mediaMs: state!.counts.media_ms });
+  await appendSample(ctx.redis, ctx.keyPrefix, runId, {
+    t,
+    done: state!.counts.terminal,
+    failed: state!.counts.failed,
+    costMicros: totals.costMicros,
+    mediaMs: state!.counts.media_ms,
+  });
 }
 
 /**
@@ -64,13 +94,19 @@ async function finish(runId: string, id: string, status: 'succeeded' | 'failed',
  */
 type Doc = { querySelector(sel: string): { textContent: string | null; getAttribute(name: string): string | null } | null };
 type Win = { document: Doc; sameDocument?: boolean };
-const waitForText = (selector: string, text: string) => page.waitForFunction(([sel, want]) =>
-  (globalThis as unknown as Win).document.querySelector(sel)?.textContent?.includes(want) ?? false, [selector, text] as const);
+const waitForText = (selector: string, text: string) =>
+  page.waitForFunction(([sel, want]) => (globalThis as unknown as Win).document.querySelector(sel)?.textContent?.includes(want) ?? false, [
+    selector,
+    text,
+  ] as const);
 const waitForAttr = (selector: string, name: string, test: 'equals' | 'above', value: string | number) =>
-  page.waitForFunction(([sel, attr, how, v]) => {
-    const got = (globalThis as unknown as Win).document.querySelector(sel)?.getAttribute(attr) ?? null;
-    return how === 'equals' ? got === v : Number(got) > Number(v);
-  }, [selector, name, test, value] as const);
+  page.waitForFunction(
+    ([sel, attr, how, v]) => {
+      const got = (globalThis as unknown as Win).document.querySelector(sel)?.getAttribute(attr) ?? null;
+      return how === 'equals' ? got === v : Number(got) > Number(v);
+    },
+    [selector, name, test, value] as const,
+  );
 
 beforeAll(async () => {
   ctx = createContext(loadConfig({ flags: { queuePrefix: prefix, logLevel: 'silent' } }), silentLogger);
@@ -93,7 +129,9 @@ beforeAll(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   // CSP violations and script errors surface here: the page must run with its own inline script only.
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(`${msg.text()} ${msg.location().url}`); });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(`${msg.text()} ${msg.location().url}`);
+  });
 });
 
 afterAll(async () => {
@@ -114,7 +152,11 @@ describe('dashboard', () => {
     const body = (await res.json()) as { generatedAt: string; runs: Record<string, unknown>[] };
     expect(body.runs.map((r) => r.runId)).toEqual([live.runId, older.runId]);
     expect(body.runs[0]).toMatchObject({
-      status: 'running', task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', source: 's3://media/in/', scanDone: true,
+      status: 'running',
+      task: 'caption',
+      model: 'qwen3-omni-30b-a3b-captioner',
+      source: 's3://media/in/',
+      scanDone: true,
       files: { total: 5, done: 0, succeeded: 0, failed: 0, skipped: 0, notRun: 0, pending: 5 },
       progress: { fraction: 0, text: '0 / 5 files · 0 succeeded · 0 failed · 0 skipped' },
       media: { ms: 0, hours: 0, text: '0.00 h' },
@@ -132,7 +174,9 @@ describe('dashboard', () => {
     await waitForText(`tr[data-run-id="${live.runId}"] .progress-text`, '0 / 5 files');
     // one render draws every row, newest first
     expect(await page.locator('#runs tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run-id')))).toEqual([live.runId, older.runId]);
-    await page.evaluate(() => { (globalThis as unknown as Win).sameDocument = true; });
+    await page.evaluate(() => {
+      (globalThis as unknown as Win).sameDocument = true;
+    });
 
     const t0 = Date.now() - 100_000;
     await finish(live.runId, 'f0', 'succeeded', t0, 12_000);

@@ -18,14 +18,20 @@ const prefix = `test-dashsec-${randomUUID().slice(0, 8)}`;
 let ctx: Context;
 const servers: RunningServer[] = [];
 
-interface Reply { status: number; body: string; headers: http.IncomingHttpHeaders }
+interface Reply {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
 
 function request(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
       let data = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { data += c; });
+      res.on('data', (c: string) => {
+        data += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, headers: res.headers }));
     });
     req.on('error', reject);

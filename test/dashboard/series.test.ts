@@ -67,7 +67,10 @@ describe('progress series', () => {
     await ctx.runs.finishFile(spec.runId, 'c', { ...file('c'), status: 'skipped' });
     await sampleProgress(ctx, spec.runId, { ended: true });
     const s = await readSeries(ctx.redis, ctx.keyPrefix, spec.runId);
-    expect(s.map((x) => [x.done, x.failed])).toEqual([[1, 0], [3, 1]]);
+    expect(s.map((x) => [x.done, x.failed])).toEqual([
+      [1, 0],
+      [3, 1],
+    ]);
   });
 
   it('never throws: a sample that cannot be taken is skipped', async () => {

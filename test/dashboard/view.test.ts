@@ -8,22 +8,60 @@ import type { CostTotals } from '../../src/workers/costs.ts';
 function state(over: Partial<RunState['counts']> = {}, specOver: Partial<RunState['spec']> = {}, rest: Partial<RunState> = {}): RunState {
   return {
     spec: {
-      runId: '20260101T000000Z-abc123', createdAt: '2026-01-01T00:00:00.000Z', source: 's3://media/in/', destination: 's3://media/out/',
-      task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', protocol: 'chat', region: 'intl', force: false, fingerprint: 'fp',
-      inputMode: 'base64', prompt: 'a secret-ish prompt', notifyUrl: 'https://hooks.example/x?token=abc', ...specOver,
+      runId: '20260101T000000Z-abc123',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      source: 's3://media/in/',
+      destination: 's3://media/out/',
+      task: 'caption',
+      model: 'qwen3-omni-30b-a3b-captioner',
+      protocol: 'chat',
+      region: 'intl',
+      force: false,
+      fingerprint: 'fp',
+      inputMode: 'base64',
+      prompt: 'a secret-ish prompt',
+      notifyUrl: 'https://hooks.example/x?token=abc',
+      ...specOver,
     },
-    status: 'running', scanDone: true, generation: 0,
-    counts: { total: 10, succeeded: 3, failed: 1, skipped: 1, not_run: 0, terminal: 5, media_ms: 5_400_000, requests: 7, retries: 2,
-      est_micros: 900_000, est_low_micros: 0, est_high_micros: 0, ...over },
+    status: 'running',
+    scanDone: true,
+    generation: 0,
+    counts: {
+      total: 10,
+      succeeded: 3,
+      failed: 1,
+      skipped: 1,
+      not_run: 0,
+      terminal: 5,
+      media_ms: 5_400_000,
+      requests: 7,
+      retries: 2,
+      est_micros: 900_000,
+      est_low_micros: 0,
+      est_high_micros: 0,
+      ...over,
+    },
     ...rest,
   };
 }
 
-const totals = (costMicros: number, priced = true, currency: string | null = 'USD'): CostTotals =>
-  ({ usage: emptyUsage(), costMicros, currency, priced, chunks: 3, requests: 7 });
+const totals = (costMicros: number, priced = true, currency: string | null = 'USD'): CostTotals => ({
+  usage: emptyUsage(),
+  costMicros,
+  currency,
+  priced,
+  chunks: 3,
+  requests: 7,
+});
 
-const file = (status: FileState['status'], code?: string, uri = 's3://media/in/x.mp3'): FileState =>
-  ({ key: 'x.mp3', uri, etag: 'e', size: 1, status, ...(code && { code, message: `${code} happened` }) });
+const file = (status: FileState['status'], code?: string, uri = 's3://media/in/x.mp3'): FileState => ({
+  key: 'x.mp3',
+  uri,
+  etag: 'e',
+  size: 1,
+  status,
+  ...(code && { code, message: `${code} happened` }),
+});
 
 describe('runSummary', () => {
   it('counts every terminal file as progress and says how each ended', () => {
@@ -55,8 +93,12 @@ describe('runSummary', () => {
 describe('failures', () => {
   it('keeps the first N failures and counts all of them by code', () => {
     const files: [string, FileState][] = [
-      ['a', file('succeeded')], ['b', file('failed', 'media_corrupt', 's3://m/b.mp3')], ['c', file('failed', 'no_audio', 's3://m/c.mp4')],
-      ['d', file('failed', 'media_corrupt', 's3://m/d.mp3')], ['e', file('skipped')], ['f', file('failed')],
+      ['a', file('succeeded')],
+      ['b', file('failed', 'media_corrupt', 's3://m/b.mp3')],
+      ['c', file('failed', 'no_audio', 's3://m/c.mp4')],
+      ['d', file('failed', 'media_corrupt', 's3://m/d.mp3')],
+      ['e', file('skipped')],
+      ['f', file('failed')],
     ];
     const d = digestFailures(files, 2);
     expect(d.total).toBe(4);
@@ -64,7 +106,11 @@ describe('failures', () => {
       { fileId: 'b', code: 'media_corrupt', uri: 's3://m/b.mp3', message: 'media_corrupt happened' },
       { fileId: 'c', code: 'no_audio', uri: 's3://m/c.mp4', message: 'no_audio happened' },
     ]);
-    expect(d.byCode).toEqual([{ code: 'media_corrupt', count: 2 }, { code: 'no_audio', count: 1 }, { code: 'unknown', count: 1 }]);
+    expect(d.byCode).toEqual([
+      { code: 'media_corrupt', count: 2 },
+      { code: 'no_audio', count: 1 },
+      { code: 'unknown', count: 1 },
+    ]);
   });
 
   it('rescans small runs on every poll and huge ones at most once a minute', () => {
@@ -110,7 +156,13 @@ describe('runDetail', () => {
   });
 
   it('ends a finished run on its last sample', () => {
-    const d = runDetail(state({}, {}, { status: 'completed' }), totals(10), digestFailures([]), [{ t: 1_000, done: 4, failed: 1, costMicros: 5, mediaMs: 0 }], 9_000);
+    const d = runDetail(
+      state({}, {}, { status: 'completed' }),
+      totals(10),
+      digestFailures([]),
+      [{ t: 1_000, done: 4, failed: 1, costMicros: 5, mediaMs: 0 }],
+      9_000,
+    );
     expect(d.chart.points).toHaveLength(1);
   });
 });

@@ -6,8 +6,13 @@ import { CHAT, chatRequest, dataUrl, drain, frames, json, NATIVE, nativeRequest,
 
 let emu: Emulator;
 let jfk: string;
-beforeAll(async () => { emu = await startEmulator(); jfk = dataUrl(media('whisper__jfk.flac')); });
-afterAll(async () => { await emu.close(); });
+beforeAll(async () => {
+  emu = await startEmulator();
+  jfk = dataUrl(media('whisper__jfk.flac'));
+});
+afterAll(async () => {
+  await emu.close();
+});
 
 const fault = (kind: string) => ({ 'x-emulator-fault': kind });
 
@@ -65,7 +70,10 @@ describe('forced in-stream faults', () => {
     const c = frames(await (await post(emu.url, CHAT, chatRequest(), fault('inspect_output'))).text());
     expect(c.at(-1)!.data).toBe('[DONE]');
     const err = json(c.at(-2)!);
-    expect(err).toEqual({ error: { code: 'data_inspection_failed', param: null, message: 'Output data may contain inappropriate content.', type: 'data_inspection_failed' }, id: json(c[0]).id });
+    expect(err).toEqual({
+      error: { code: 'data_inspection_failed', param: null, message: 'Output data may contain inappropriate content.', type: 'data_inspection_failed' },
+      id: json(c[0]).id,
+    });
     expect(c.slice(0, -2).some((x) => json(x).choices[0]?.delta?.content)).toBe(true);
 
     const n = await (await post(emu.url, NATIVE, nativeRequest(jfk), fault('inspect_output'))).text();
@@ -83,7 +91,9 @@ describe('forced in-stream faults', () => {
     const n = await post(emu.url, NATIVE, nativeRequest(jfk), fault('stream_rate_limit'));
     expect(n.status).toBe(200);
     const body = await n.text();
-    expect(body).toMatch(/id:\d+\nevent:error\n:HTTP_STATUS\/429\ndata:\{"request_id":"[^"]+","code":"Throttling\.AllocationQuota","message":"Allocated quota exceeded, please increase your quota limit\."\}\n\n$/);
+    expect(body).toMatch(
+      /id:\d+\nevent:error\n:HTTP_STATUS\/429\ndata:\{"request_id":"[^"]+","code":"Throttling\.AllocationQuota","message":"Allocated quota exceeded, please increase your quota limit\."\}\n\n$/,
+    );
     const c = frames(await (await post(emu.url, CHAT, chatRequest(), fault('stream_rate_limit'))).text());
     expect(json(c.at(-2)!).error.code).toBe('insufficient_quota');
   });
@@ -145,7 +155,11 @@ describe('rate-drawn faults and limits', () => {
     let cut = 0;
     for (let i = 0; i < 10; i++) {
       const r = await post(e.url, CHAT, chatRequest());
-      if (r.status === 429) { expect(r.headers.get('retry-after')).toBe('7'); await r.text(); continue; }
+      if (r.status === 429) {
+        expect(r.headers.get('retry-after')).toBe('7');
+        await r.text();
+        continue;
+      }
       expect(await r.text()).not.toMatch(/\[DONE\]/);
       cut++;
     }
@@ -172,8 +186,12 @@ describe('rate-drawn faults and limits', () => {
 
   it('latency and time to first byte change the pace, never the content', async () => {
     const slow = await startEmulator({ latencyMs: 120, ttfbMs: 30 });
-    const read = async (e: Emulator) => frames(await (await post(e.url, CHAT, chatRequest())).text()).slice(0, -1).map(json)
-      .map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    const read = async (e: Emulator) =>
+      frames(await (await post(e.url, CHAT, chatRequest())).text())
+        .slice(0, -1)
+        .map(json)
+        .map((c) => c.choices[0]?.delta?.content ?? '')
+        .join('');
     expect(await read(slow)).toBe(await read(emu));
     expect(slow.stats().completed).toBe(1);
     await slow.close();

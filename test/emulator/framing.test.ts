@@ -7,8 +7,12 @@ import { CHAT, chatRequest, dataUrl, frames, json, NATIVE, nativeRequest, post, 
 
 const JFK = media('whisper__jfk.flac');
 let emu: Emulator;
-beforeAll(async () => { emu = await startEmulator(); });
-afterAll(async () => { await emu.close(); });
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu.close();
+});
 
 describe('compat chat completions', () => {
   it('frames every chunk as data: <json>, constant id/created, role first, finish, usage (choices: []), [DONE]', async () => {
@@ -32,8 +36,11 @@ describe('compat chat completions', () => {
     expect(text).toMatch(/^Text prompt \[[0-9a-f]{8}\] \(qwen3-omni-flash\)\. /);
     expect(chunks.length).toBeGreaterThan(5);
     expect(usage.usage).toEqual({
-      prompt_tokens: 3, completion_tokens: expect.any(Number), total_tokens: expect.any(Number),
-      prompt_tokens_details: { text_tokens: 3 }, completion_tokens_details: { text_tokens: usage.usage.completion_tokens },
+      prompt_tokens: 3,
+      completion_tokens: expect.any(Number),
+      total_tokens: expect.any(Number),
+      prompt_tokens_details: { text_tokens: 3 },
+      completion_tokens_details: { text_tokens: usage.usage.completion_tokens },
     });
     expect(usage.usage.total_tokens).toBe(3 + usage.usage.completion_tokens);
   });
@@ -41,12 +48,19 @@ describe('compat chat completions', () => {
   it('sends no usage chunk without stream_options.include_usage', async () => {
     const f = frames(await (await post(emu.url, CHAT, chatRequest({ stream_options: undefined }))).text());
     expect(f.at(-1)!.data).toBe('[DONE]');
-    expect(f.slice(0, -1).map(json).every((c) => c.usage === null && c.choices.length === 1)).toBe(true);
+    expect(
+      f
+        .slice(0, -1)
+        .map(json)
+        .every((c) => c.usage === null && c.choices.length === 1),
+    ).toBe(true);
     expect(emu.stats().completed).toBeGreaterThanOrEqual(2);
   });
 
   it('thinking: reasoning_content deltas first (content null), then content; reasoning_tokens billed', async () => {
-    const chunks = frames(await (await post(emu.url, CHAT, chatRequest({ enable_thinking: true }))).text()).slice(0, -1).map(json);
+    const chunks = frames(await (await post(emu.url, CHAT, chatRequest({ enable_thinking: true }))).text())
+      .slice(0, -1)
+      .map(json);
     expect(chunks[0].choices[0].delta).toEqual({ content: null, role: 'assistant', reasoning_content: '' });
     const firstText = chunks.findIndex((c) => c.choices[0]?.delta?.content);
     const reasoning = chunks.filter((c) => c.choices[0]?.delta?.reasoning_content);
@@ -58,9 +72,16 @@ describe('compat chat completions', () => {
   });
 
   it('moderation prompts get one JSON verdict; x-emulator-moderation: invalid gets prose', async () => {
-    const content = [{ type: 'input_audio', input_audio: { data: dataUrl(JFK) } }, { type: 'text', text: 'You are a content moderator. Answer with ONE JSON object.' }];
-    const read = async (h: Record<string, string> = {}) => frames(await (await post(emu.url, CHAT, chatRequest({}, content), h)).text())
-      .slice(0, -1).map(json).map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    const content = [
+      { type: 'input_audio', input_audio: { data: dataUrl(JFK) } },
+      { type: 'text', text: 'You are a content moderator. Answer with ONE JSON object.' },
+    ];
+    const read = async (h: Record<string, string> = {}) =>
+      frames(await (await post(emu.url, CHAT, chatRequest({}, content), h)).text())
+        .slice(0, -1)
+        .map(json)
+        .map((c) => c.choices[0]?.delta?.content ?? '')
+        .join('');
     const verdict = JSON.parse(await read());
     expect(typeof verdict.flagged).toBe('boolean');
     for (const s of verdict.segments) expect(s.end_s).toBeLessThanOrEqual(11);
@@ -89,7 +110,10 @@ describe('compat chat completions', () => {
         if (data === '[DONE]') continue;
         const c = JSON.parse(data);
         const a = c.choices[0]?.delta?.audio;
-        if (a) { pcm += Buffer.from(a.data, 'base64').length; expect(a.id).toBe(`audio_${c.id.slice('chatcmpl-'.length)}`); }
+        if (a) {
+          pcm += Buffer.from(a.data, 'base64').length;
+          expect(a.id).toBe(`audio_${c.id.slice('chatcmpl-'.length)}`);
+        }
         if (c.usage) usage = c.usage;
       }
     }
@@ -128,8 +152,11 @@ describe('native multimodal-generation', () => {
   });
 
   it('does not serve an omni model: Qwen-Omni is OpenAI-compatible only (seeds 001, 004), 404 ModelNotFound', async () => {
-    const body = { model: 'qwen3-omni-flash', input: { messages: [{ role: 'user', content: [{ text: 'Say hello' }] }] },
-      parameters: { incremental_output: true, modalities: ['text', 'audio'], audio: { voice: 'Cherry' } } };
+    const body = {
+      model: 'qwen3-omni-flash',
+      input: { messages: [{ role: 'user', content: [{ text: 'Say hello' }] }] },
+      parameters: { incremental_output: true, modalities: ['text', 'audio'], audio: { voice: 'Cherry' } },
+    };
     const r = await post(emu.url, NATIVE, body, { 'x-dashscope-sse': 'enable' });
     expect(r.status).toBe(404);
     expect(await r.json()).toMatchObject({ code: 'ModelNotFound', message: 'Model can not be found.' });
@@ -138,10 +165,11 @@ describe('native multimodal-generation', () => {
   it('answers the captioner with one JSON body when not streaming', async () => {
     const r = await post(emu.url, NATIVE, nativeRequest(dataUrl(JFK), { parameters: {} }));
     expect(r.headers.get('content-type')).toBe('application/json');
-    const b = await r.json() as any;
+    const b = (await r.json()) as any;
     expect(b).toEqual({
       output: { choices: [{ finish_reason: 'stop', message: { role: 'assistant', content: [{ text: expect.stringMatching(/^Audio clip, 11\.00 s/) }] } }] },
-      usage: expect.objectContaining({ input_tokens: 138 }), request_id: expect.any(String),
+      usage: expect.objectContaining({ input_tokens: 138 }),
+      request_id: expect.any(String),
     });
   });
 });
@@ -157,15 +185,32 @@ describe('DMXAPI responses', () => {
     }
     const names = named.map((x) => x.event);
     const uniq = names.filter((n, i) => n !== names[i - 1]);
-    expect(uniq).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.output_text.delta',
-      'response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed']);
+    expect(uniq).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
     expect(named.map((x) => json(x).sequence_number)).toEqual(named.map((_, i) => i));
-    const text = named.filter((x) => x.event === 'response.output_text.delta').map((x) => json(x).delta).join('');
+    const text = named
+      .filter((x) => x.event === 'response.output_text.delta')
+      .map((x) => json(x).delta)
+      .join('');
     expect(json(named.find((x) => x.event === 'response.output_text.done')!).text).toBe(text);
     const completed = json(named.at(-1)!).response;
     expect(completed).toMatchObject({ status: 'completed', model: 'qwen3-omni-flash-all' });
-    expect(completed.usage).toEqual({ input_tokens: 3, input_tokens_details: { cached_tokens: 0 }, output_tokens: expect.any(Number),
-      output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 3 + completed.usage.output_tokens });
+    expect(completed.usage).toEqual({
+      input_tokens: 3,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: expect.any(Number),
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 3 + completed.usage.output_tokens,
+    });
   });
 
   it('thinking: a reasoning item with reasoning_text deltas comes before the message', async () => {

@@ -17,27 +17,36 @@ export async function post(base: string, path: string, body: unknown, headers: R
   return fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), signal });
 }
 
-export interface SseFrame { raw: string; event?: string; id?: string; comments: string[]; data: string }
+export interface SseFrame {
+  raw: string;
+  event?: string;
+  id?: string;
+  comments: string[];
+  data: string;
+}
 
 /** Splits an SSE body into frames (blank-line separated), keeping the raw text of each. */
 export function frames(body: string): SseFrame[] {
-  return body.split('\n\n').filter((f) => f.length > 0).map((raw) => {
-    const f: SseFrame = { raw, comments: [], data: '' };
-    const data: string[] = [];
-    for (const line of raw.split('\n')) {
-      if (line.startsWith(':')) f.comments.push(line.slice(1));
-      else {
-        const i = line.indexOf(':');
-        const key = line.slice(0, i);
-        const value = line.slice(i + 1).replace(/^ /, '');
-        if (key === 'data') data.push(value);
-        else if (key === 'event') f.event = value;
-        else if (key === 'id') f.id = value;
+  return body
+    .split('\n\n')
+    .filter((f) => f.length > 0)
+    .map((raw) => {
+      const f: SseFrame = { raw, comments: [], data: '' };
+      const data: string[] = [];
+      for (const line of raw.split('\n')) {
+        if (line.startsWith(':')) f.comments.push(line.slice(1));
+        else {
+          const i = line.indexOf(':');
+          const key = line.slice(0, i);
+          const value = line.slice(i + 1).replace(/^ /, '');
+          if (key === 'data') data.push(value);
+          else if (key === 'event') f.event = value;
+          else if (key === 'id') f.id = value;
+        }
       }
-    }
-    f.data = data.join('\n');
-    return f;
-  });
+      f.data = data.join('\n');
+      return f;
+    });
 }
 
 export const json = (f: SseFrame): any => JSON.parse(f.data);
@@ -46,7 +55,12 @@ export function chatRequest(extra: Record<string, unknown> = {}, content: unknow
   return { model: 'qwen3-omni-flash', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content }], ...extra };
 }
 export function nativeRequest(audio: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { model: 'qwen3-omni-30b-a3b-captioner', input: { messages: [{ role: 'user', content: [{ audio }] }] }, parameters: { incremental_output: true }, ...extra };
+  return {
+    model: 'qwen3-omni-30b-a3b-captioner',
+    input: { messages: [{ role: 'user', content: [{ audio }] }] },
+    parameters: { incremental_output: true },
+    ...extra,
+  };
 }
 export function responsesRequest(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { model: 'qwen3-omni-flash-all', stream: true, input: [{ role: 'user', content: 'Hello there' }], ...extra };

@@ -17,11 +17,26 @@ const turbo = MODELS['qwen-omni-turbo'];
 const captioner = MODELS['qwen3-omni-30b-a3b-captioner'];
 
 const audio = (durationS: number, extra: Partial<Measured> = {}): Measured => ({
-  kind: 'audio', bytes: 1000, hash: 'ab'.repeat(32), durationS, hasAudio: true, channels: 1, sampleRate: 16000, width: 0, height: 0, ...extra,
+  kind: 'audio',
+  bytes: 1000,
+  hash: 'ab'.repeat(32),
+  durationS,
+  hasAudio: true,
+  channels: 1,
+  sampleRate: 16000,
+  width: 0,
+  height: 0,
+  ...extra,
 });
 const req = (over: Partial<ParsedRequest> = {}): ParsedRequest => ({
-  protocol: 'chat', model: 'qwen3-omni-flash', stream: true, includeUsage: true, incremental: true, thinking: false,
-  messages: [{ role: 'user', texts: ['What is said?'], media: [{ kind: 'audio', urls: ['data:;base64,AAAA'] }] }], ...over,
+  protocol: 'chat',
+  model: 'qwen3-omni-flash',
+  stream: true,
+  includeUsage: true,
+  incremental: true,
+  thinking: false,
+  messages: [{ role: 'user', texts: ['What is said?'], media: [{ kind: 'audio', urls: ['data:;base64,AAAA'] }] }],
+  ...over,
 });
 
 describe('billing', () => {
@@ -33,7 +48,17 @@ describe('billing', () => {
   });
 
   it('bills a video by the frame rule plus its audio track', () => {
-    const v: Measured = { kind: 'video', bytes: 1, hash: 'cd'.repeat(32), durationS: 10, hasAudio: true, channels: 2, sampleRate: 48000, width: 640, height: 360 };
+    const v: Measured = {
+      kind: 'video',
+      bytes: 1,
+      hash: 'cd'.repeat(32),
+      durationS: 10,
+      hasAudio: true,
+      channels: 2,
+      sampleRate: 48000,
+      width: 640,
+      height: 360,
+    };
     const b = billInput(req({ messages: [{ role: 'user', texts: [], media: [{ kind: 'video', urls: ['x'] }] }] }), [v], flash);
     // 20 frames -> 10 pairs x (11 x 20 patches of 32 px, 640x352 rounded) + 2
     expect(b.video).toBe(10 * 11 * 20 + 2);
@@ -56,7 +81,12 @@ describe('billing', () => {
     expect(u.completion_tokens).toBe(u.completion_tokens_details.audio_tokens + 3);
     expect(u.total_tokens).toBe(u.prompt_tokens + u.completion_tokens);
     const n = nativeUsage(b) as Record<string, any>;
-    expect(n).toMatchObject({ input_tokens: 143, output_tokens: u.completion_tokens, total_tokens: u.total_tokens, input_tokens_details: { audio_tokens: 138, text_tokens: 5 } });
+    expect(n).toMatchObject({
+      input_tokens: 143,
+      output_tokens: u.completion_tokens,
+      total_tokens: u.total_tokens,
+      input_tokens_details: { audio_tokens: 138, text_tokens: 5 },
+    });
     expect(responsesUsage(b)).toMatchObject({ input_tokens: 143, output_tokens: u.completion_tokens, total_tokens: u.total_tokens });
   });
 });
@@ -79,7 +109,11 @@ describe('answers', () => {
       if (v.flagged) {
         flagged++;
         expect(v.categories[0].severity).toMatch(/^(low|medium|high)$/);
-        for (const s of v.segments) { expect(s.start_s).toBeGreaterThanOrEqual(0); expect(s.end_s).toBeLessThanOrEqual(20); expect(s.end_s).toBeGreaterThanOrEqual(s.start_s); }
+        for (const s of v.segments) {
+          expect(s.start_s).toBeGreaterThanOrEqual(0);
+          expect(s.end_s).toBeLessThanOrEqual(20);
+          expect(s.end_s).toBeGreaterThanOrEqual(s.start_s);
+        }
       } else expect(v).toEqual({ flagged: false, categories: [], segments: [], summary: expect.any(String) });
     }
     expect(flagged).toBeGreaterThan(60);
@@ -93,7 +127,10 @@ describe('answers', () => {
     const pieces = splitPieces(text);
     expect(pieces.join('')).toBe(text);
     expect(pieces.length).toBeGreaterThan(3);
-    for (const p of pieces.slice(0, -1)) { expect(Array.from(p).length).toBeGreaterThanOrEqual(5); expect(Array.from(p).length).toBeLessThanOrEqual(20); }
+    for (const p of pieces.slice(0, -1)) {
+      expect(Array.from(p).length).toBeGreaterThanOrEqual(5);
+      expect(Array.from(p).length).toBeLessThanOrEqual(20);
+    }
     expect(splitPieces(text)).toEqual(pieces);
   });
 });
@@ -105,7 +142,11 @@ describe('speech', () => {
     expect(speechSeconds('hi', 1200)).toBe(1200);
     let bytes = 0;
     let n = 0;
-    for (const c of pcmChunks(2.3, 0.5)) { bytes += c.length; n++; expect(c.length).toBeLessThanOrEqual(24000); }
+    for (const c of pcmChunks(2.3, 0.5)) {
+      bytes += c.length;
+      n++;
+      expect(c.length).toBeLessThanOrEqual(24000);
+    }
     expect(bytes).toBe(pcmBytes(2.3));
     expect(bytes).toBe(110_400);
     expect(n).toBe(pcmChunkCount(2.3, 0.5));
@@ -116,7 +157,10 @@ describe('speech', () => {
 
 describe('faults', () => {
   it('draws the same faults from the same seed, at about the set rates', () => {
-    const run = (seed: number) => { const r = seededRandom(seed); return Array.from({ length: 2000 }, () => drawFault({ fail5xx: 0.1, cut: 0.2 }, r)); };
+    const run = (seed: number) => {
+      const r = seededRandom(seed);
+      return Array.from({ length: 2000 }, () => drawFault({ fail5xx: 0.1, cut: 0.2 }, r));
+    };
     expect(run(7)).toEqual(run(7));
     expect(run(7)).not.toEqual(run(8));
     const kinds = run(7);
@@ -145,8 +189,22 @@ describe('faults', () => {
 
 describe('parse and validate', () => {
   it('normalizes chat, responses and native bodies', () => {
-    const chat = parseRequest('chat', { model: 'm', stream: true, stream_options: { include_usage: true }, modalities: ['text', 'audio'], audio: { voice: 'Cherry' },
-      messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'data:;base64,AA', format: 'wav' } }, { type: 'text', text: 'hi' }] }] });
+    const chat = parseRequest('chat', {
+      model: 'm',
+      stream: true,
+      stream_options: { include_usage: true },
+      modalities: ['text', 'audio'],
+      audio: { voice: 'Cherry' },
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_audio', input_audio: { data: 'data:;base64,AA', format: 'wav' } },
+            { type: 'text', text: 'hi' },
+          ],
+        },
+      ],
+    });
     expect(chat).toMatchObject({ stream: true, includeUsage: true, audioOut: { voice: 'Cherry' }, messages: [{ texts: ['hi'], media: [{ kind: 'audio' }] }] });
     const resp = parseRequest('responses', { model: 'm', stream: true, input: 'hello' });
     expect(resp).toMatchObject({ includeUsage: true, messages: [{ role: 'user', texts: ['hello'] }] });
@@ -159,15 +217,36 @@ describe('parse and validate', () => {
     const msg = (c: string) => checkRequest(req(), flash)?.message ?? c;
     expect(msg('ok')).toBe('ok');
     expect(checkRequest(req({ stream: false }), flash)?.message).toMatch(/only support stream mode/);
-    expect(checkRequest(req({ messages: [{ role: 'user', texts: [], media: [{ kind: 'audio', urls: ['a'] }, { kind: 'image', urls: ['b'] }] }] }), flash)?.status).toBe(400);
+    expect(
+      checkRequest(
+        req({
+          messages: [
+            {
+              role: 'user',
+              texts: [],
+              media: [
+                { kind: 'audio', urls: ['a'] },
+                { kind: 'image', urls: ['b'] },
+              ],
+            },
+          ],
+        }),
+        flash,
+      )?.status,
+    ).toBe(400);
     expect(checkRequest(req({ model: captioner.id }), captioner)?.message).toMatch(/does not accept text/);
-    expect(checkRequest(req({ model: captioner.id, stream: false, messages: [{ role: 'user', texts: [], media: [{ kind: 'audio', urls: ['a'] }] }] }), captioner)).toBeUndefined();
+    expect(
+      checkRequest(req({ model: captioner.id, stream: false, messages: [{ role: 'user', texts: [], media: [{ kind: 'audio', urls: ['a'] }] }] }), captioner),
+    ).toBeUndefined();
     expect(checkRequest(req({ thinking: true, audioOut: { voice: 'Cherry' } }), flash)?.message).toMatch(/thinking/);
     expect(checkRequest(req({ thinking: true }), turbo)?.status).toBe(400);
-    expect(checkMeasured([audio(1201)], { input: { text: 0, audio: 0, image: 0, video: 0 }, output: { text: 0, audio: 0, reasoning: 0 } }, req(), flash)?.message)
-      .toBe('The audio duration exceeds the limit of 1200 seconds.');
-    expect(checkMeasured([], { input: { text: 16_385, audio: 0, image: 0, video: 0 }, output: { text: 0, audio: 0, reasoning: 0 } }, req({ thinking: true }), flash)?.message)
-      .toMatch(/\[1, 16384\]/);
+    expect(
+      checkMeasured([audio(1201)], { input: { text: 0, audio: 0, image: 0, video: 0 }, output: { text: 0, audio: 0, reasoning: 0 } }, req(), flash)?.message,
+    ).toBe('The audio duration exceeds the limit of 1200 seconds.');
+    expect(
+      checkMeasured([], { input: { text: 16_385, audio: 0, image: 0, video: 0 }, output: { text: 0, audio: 0, reasoning: 0 } }, req({ thinking: true }), flash)
+        ?.message,
+    ).toMatch(/\[1, 16384\]/);
   });
 });
 

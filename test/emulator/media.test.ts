@@ -28,7 +28,11 @@ beforeAll(async () => {
   await runFfmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=320x320', '-frames:v', '1', '-y', png]);
   // A loopback file server, as a presigned URL of local storage would be.
   files = createServer((req, res) => {
-    if (req.url === '/jfk.flac') { res.writeHead(200, { 'content-type': 'audio/flac' }); res.end(readFileSync(JFK)); return; }
+    if (req.url === '/jfk.flac') {
+      res.writeHead(200, { 'content-type': 'audio/flac' });
+      res.end(readFileSync(JFK));
+      return;
+    }
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
@@ -56,17 +60,36 @@ describe('media sources', () => {
 
   it('bills a video by frames plus its audio track, and names both', async () => {
     const clip = media('pydub__creative_common.mp4');
-    const v = frames(await (await post(emu.url, CHAT, chatRequest({}, [{ type: 'video_url', video_url: { url: dataUrl(clip) } }, { type: 'text', text: 'hi' }]))).text());
+    const v = frames(
+      await (
+        await post(
+          emu.url,
+          CHAT,
+          chatRequest({}, [
+            { type: 'video_url', video_url: { url: dataUrl(clip) } },
+            { type: 'text', text: 'hi' },
+          ]),
+        )
+      ).text(),
+    );
     const usage = json(v.at(-2)!).usage;
     // 2.27 s at 2 fps -> 5 frames, rounded up to an even 6; 640x480 = 20x15 patches: 3 x 300 + 2.
     // Its audio track: ceil(2.27 x 12.5) = 29.
     expect(usage.prompt_tokens_details).toEqual({ video_tokens: 902, audio_tokens: 29, text_tokens: 1 });
-    const text = v.slice(0, -2).map(json).map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    const text = v
+      .slice(0, -2)
+      .map(json)
+      .map((c) => c.choices[0]?.delta?.content ?? '')
+      .join('');
     expect(text).toMatch(new RegExp(`^Video clip, 2\\.27 s, 640x480, audio 2 channels, 48000 Hz \\[${shortHash(clip)}\\]`));
   });
 
   it('bills an image per patch, and an image-list video per frame pair', async () => {
-    const img = frames(await (await post(emu.url, CHAT, chatRequest({}, [{ type: 'image_url', image_url: { url: `data:image/png;base64,${readFileSync(png).toString('base64')}` } }]))).text());
+    const img = frames(
+      await (
+        await post(emu.url, CHAT, chatRequest({}, [{ type: 'image_url', image_url: { url: `data:image/png;base64,${readFileSync(png).toString('base64')}` } }]))
+      ).text(),
+    );
     expect(json(img.at(-2)!).usage.prompt_tokens_details).toEqual({ image_tokens: 102 });
     const list = Array.from({ length: 4 }, () => pathToFileURL(png).href);
     const vid = frames(await (await post(emu.url, CHAT, chatRequest({}, [{ type: 'video', video: list }]))).text());

@@ -15,14 +15,23 @@ beforeAll(async () => {
   emu = await startEmulator({ apiKey: 'sk-test' });
   client = new OpenAI({ apiKey: 'sk-test', baseURL: `${emu.url}/compatible-mode/v1`, maxRetries: 0 });
 });
-afterAll(async () => { await emu.close(); });
+afterAll(async () => {
+  await emu.close();
+});
 
 type Delta = { content?: string | null; audio?: { data?: string } };
 
-type ResponsesEvent = { type: string; delta?: string; item?: { content?: { type?: string; audio?: { data?: string } }[] }; response?: { usage?: Record<string, unknown>; model?: string } };
+type ResponsesEvent = {
+  type: string;
+  delta?: string;
+  item?: { content?: { type?: string; audio?: { data?: string } }[] };
+  response?: { usage?: Record<string, unknown>; model?: string };
+};
 
 /** What seed 002's sample collects from a responses stream: text deltas, every output_item.done audio part, the usage. */
-async function collect(stream: AsyncIterable<unknown>): Promise<{ text: string; audio: Buffer; usage?: Record<string, unknown>; types: string[]; model?: string }> {
+async function collect(
+  stream: AsyncIterable<unknown>,
+): Promise<{ text: string; audio: Buffer; usage?: Record<string, unknown>; types: string[]; model?: string }> {
   let text = '';
   const parts: string[] = [];
   let usage: Record<string, unknown> | undefined;
@@ -33,12 +42,15 @@ async function collect(stream: AsyncIterable<unknown>): Promise<{ text: string; 
     types.push(ev.type);
     if (ev.type === 'response.output_text.delta') text += ev.delta ?? '';
     if (ev.type === 'response.output_item.done') for (const part of ev.item?.content ?? []) if (part.audio?.data) parts.push(part.audio.data);
-    if (ev.type === 'response.completed') { usage = ev.response?.usage; model = ev.response?.model; }
+    if (ev.type === 'response.completed') {
+      usage = ev.response?.usage;
+      model = ev.response?.model;
+    }
   }
   return { text, audio: Buffer.from(parts.join(''), 'base64'), usage, types, model };
 }
 
-describe('the official openai client with the seeds\' exact parameters', () => {
+describe("the official openai client with the seeds' exact parameters", () => {
   it('seed 001:125 (DashScope): chat.completions.create({stream:true}), text + Cherry audio', async () => {
     const stream = await client.chat.completions.create({
       model: 'qwen3-omni-flash',
@@ -73,8 +85,9 @@ describe('the official openai client with the seeds\' exact parameters', () => {
       audio: { voice: 'Serena', format: 'wav' },
     };
     // The spoken answer split over three output_item.done events: joined, as seed 002 joins them.
-    const stream = await dmx().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsStreaming,
-      { headers: { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '2' } });
+    const stream = await dmx().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsStreaming, {
+      headers: { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '2' },
+    });
     const got = await collect(stream);
     expect(got.types[0]).toBe('response.created');
     expect(got.types.at(-1)).toBe('response.completed');
@@ -88,8 +101,14 @@ describe('the official openai client with the seeds\' exact parameters', () => {
   });
 
   it('seed 000:174 (DMXAPI): thinking mode, text only', async () => {
-    const params = { model: 'qwen3-omni-flash-all', input: [{ role: 'user', content: '你是谁?' }], stream: true,
-      stream_options: { include_usage: true }, modalities: ['text'], enable_thinking: true };
+    const params = {
+      model: 'qwen3-omni-flash-all',
+      input: [{ role: 'user', content: '你是谁?' }],
+      stream: true,
+      stream_options: { include_usage: true },
+      modalities: ['text'],
+      enable_thinking: true,
+    };
     const got = await collect(await dmx().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsStreaming));
     expect(got.types).toContain('response.reasoning_text.delta');
     expect(got.audio.length).toBe(0);
@@ -100,15 +119,41 @@ describe('the official openai client with the seeds\' exact parameters', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'omni-sdk-'));
     try {
       const video = path.join(dir, '111.mp4');
-      await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10:duration=3', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=3',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', '-y', `file:${video}`]);
+      await runFfmpeg([
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=320x240:rate=10:duration=3',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=330:duration=3',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-shortest',
+        '-y',
+        `file:${video}`,
+      ]);
       const base64Video = (await readFile(video)).toString('base64');
       const params = {
         model: 'qwen3.5-omni-plus-all',
-        input: [{ role: 'user', content: [
-          { type: 'video_url', video_url: { url: `data:;base64,${base64Video}` } },
-          { type: 'text', text: '视频中呈现了什么内容?' },
-        ] }],
+        input: [
+          {
+            role: 'user',
+            content: [
+              { type: 'video_url', video_url: { url: `data:;base64,${base64Video}` } },
+              { type: 'text', text: '视频中呈现了什么内容?' },
+            ],
+          },
+        ],
         stream: true,
         stream_options: { include_usage: true },
         modalities: ['text', 'audio'],
@@ -118,11 +163,12 @@ describe('the official openai client with the seeds\' exact parameters', () => {
       expect(got.text).toMatch(/^Video clip, 3\.00 s, 320x240, audio 1 channel, 44100 Hz \[[0-9a-f]{8}\] \(qwen3\.5-omni-plus\)\./);
       expect(got.audio.toString('ascii', 0, 4)).toBe('RIFF');
       expect(got.usage!.input_tokens).toBeGreaterThan(Math.ceil(3 * 12.5));
-    } finally { await rm(dir, { recursive: true, force: true }); }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
-  it('a name DMXAPI does not serve: the SDK\'s NotFoundError', async () => {
-    await expect(dmx().responses.create({ model: 'qwen3-omni-flash', input: 'hi', stream: true }))
-      .rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  it("a name DMXAPI does not serve: the SDK's NotFoundError", async () => {
+    await expect(dmx().responses.create({ model: 'qwen3-omni-flash', input: 'hi', stream: true })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 });

@@ -63,7 +63,11 @@ describe('TokenQuota', () => {
 describe('emulator --tpm', () => {
   const tokensOf = async (r: Response): Promise<number> => {
     const body = await r.text();
-    const usage = frames(body).map((f) => f.data).filter((d) => d.includes('"usage"')).map((d) => JSON.parse(d).usage).find((u) => u);
+    const usage = frames(body)
+      .map((f) => f.data)
+      .filter((d) => d.includes('"usage"'))
+      .map((d) => JSON.parse(d).usage)
+      .find((u) => u);
     return usage.total_tokens as number;
   };
   it('answers 429 Throttling.AllocationQuota (insufficient_quota on compat) past the token quota, per model, and counts the refused nothing', async () => {
@@ -75,14 +79,24 @@ describe('emulator --tpm', () => {
     const e = await startEmulator({ tpm: Math.floor(2.5 * n) });
     try {
       const codes: number[] = [];
-      for (let i = 0; i < 3; i++) { const r = await post(e.url, CHAT, chatRequest()); codes.push(r.status); if (r.status === 429) expect(await r.json()).toMatchObject({ error: { code: 'insufficient_quota', type: 'insufficient_quota' } }); else await r.text(); }
+      for (let i = 0; i < 3; i++) {
+        const r = await post(e.url, CHAT, chatRequest());
+        codes.push(r.status);
+        if (r.status === 429) expect(await r.json()).toMatchObject({ error: { code: 'insufficient_quota', type: 'insufficient_quota' } });
+        else await r.text();
+      }
       expect(codes).toEqual([200, 200, 429]);
       // the native envelope of the same refusal (native serves the captioner only: seeds 001/004). The captioner's
       // quota is its own: its first request fills an empty window, the next one is refused.
       const captioner = nativeRequest(dataUrl(media('whisper__jfk.flac')));
       const tiny = await startEmulator({ tpm: 1 });
       try {
-        expect((await post(tiny.url, NATIVE, captioner, { 'x-dashscope-sse': 'enable' }).then(async (r) => { await r.text(); return r.status; }))).toBe(200);
+        expect(
+          await post(tiny.url, NATIVE, captioner, { 'x-dashscope-sse': 'enable' }).then(async (r) => {
+            await r.text();
+            return r.status;
+          }),
+        ).toBe(200);
         const nat = await post(tiny.url, NATIVE, captioner, { 'x-dashscope-sse': 'enable' });
         expect(nat.status).toBe(429);
         expect(await nat.json()).toMatchObject({ code: 'Throttling.AllocationQuota', message: 'Allocated quota exceeded, please increase your quota limit.' });

@@ -24,7 +24,10 @@ beforeAll(async () => {
     runFfmpeg(['-f', 'lavfi', '-i', 'color=c=gray:s=64x64:r=1', '-t', '41', '-c:v', 'libx264', '-y', longVideo]),
   ]);
 });
-afterAll(async () => { await emu.close(); await rm(dir, { recursive: true, force: true }); });
+afterAll(async () => {
+  await emu.close();
+  await rm(dir, { recursive: true, force: true });
+});
 
 const AUTH = { authorization: 'Bearer sk-right' };
 const audioPart = (file: string) => ({ type: 'input_audio', input_audio: { data: dataUrl(file), format: 'mp3' } });
@@ -32,13 +35,13 @@ const audioPart = (file: string) => ({ type: 'input_audio', input_audio: { data:
 async function compatError(res: Response, status: number, code: string): Promise<any> {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/application\/json/);
-  const body = await res.json() as any;
+  const body = (await res.json()) as any;
   expect(body).toEqual({ error: { message: expect.any(String), type: expect.any(String), param: null, code }, request_id: expect.any(String) });
   return body.error;
 }
 async function nativeError(res: Response, status: number, code: string): Promise<any> {
   expect(res.status).toBe(status);
-  const body = await res.json() as any;
+  const body = (await res.json()) as any;
   expect(body).toEqual({ code, message: expect.any(String), request_id: expect.any(String) });
   return body;
 }
@@ -49,16 +52,18 @@ describe('refusals', () => {
     expect(e.message).toMatch(/^Incorrect API key provided/);
     expect(e.type).toBe('invalid_request_error');
     await compatError(await post(emu.url, CHAT, chatRequest()), 401, 'invalid_api_key');
-    expect((await nativeError(await post(emu.url, NATIVE, nativeRequest(dataUrl(JFK)), { authorization: 'sk-wrong' }), 401, 'InvalidApiKey')).message)
-      .toBe('Invalid API-key provided.');
+    expect((await nativeError(await post(emu.url, NATIVE, nativeRequest(dataUrl(JFK)), { authorization: 'sk-wrong' }), 401, 'InvalidApiKey')).message).toBe(
+      'Invalid API-key provided.',
+    );
     expect((await post(emu.url, CHAT, chatRequest(), AUTH)).status).toBe(200);
     expect((await post(emu.url, RESPONSES, responsesRequest(), { authorization: 'sk-right' })).status).toBe(200);
   });
 
   it('an unknown model: 404 model_not_found / ModelNotFound', async () => {
     await compatError(await post(emu.url, CHAT, chatRequest({ model: 'qwen9-omni' }), AUTH), 404, 'model_not_found');
-    expect((await nativeError(await post(emu.url, NATIVE, nativeRequest(dataUrl(JFK), { model: 'qwen9-omni' }), AUTH), 404, 'ModelNotFound')).message)
-      .toBe('Model can not be found.');
+    expect((await nativeError(await post(emu.url, NATIVE, nativeRequest(dataUrl(JFK), { model: 'qwen9-omni' }), AUTH), 404, 'ModelNotFound')).message).toBe(
+      'Model can not be found.',
+    );
   });
 
   it('stream not true on a stream-only omni model: 400', async () => {
@@ -80,7 +85,11 @@ describe('refusals', () => {
   });
 
   it('audio and video over the model duration limits: 400 naming the limit', async () => {
-    const e = await compatError(await post(emu.url, CHAT, chatRequest({ model: 'qwen-omni-turbo' }, [audioPart(longAudio)]), AUTH), 400, 'invalid_parameter_error');
+    const e = await compatError(
+      await post(emu.url, CHAT, chatRequest({ model: 'qwen-omni-turbo' }, [audioPart(longAudio)]), AUTH),
+      400,
+      'invalid_parameter_error',
+    );
     expect(e.message).toBe('The audio duration exceeds the limit of 180 seconds.');
     // The same clip is within qwen3-omni-flash's 20 minutes.
     expect((await post(emu.url, CHAT, chatRequest({}, [audioPart(longAudio)]), AUTH)).status).toBe(200);
@@ -91,9 +100,17 @@ describe('refusals', () => {
 
   it('the captioner: text, or anything but audio, is refused', async () => {
     const cap = { model: 'qwen3-omni-30b-a3b-captioner' };
-    const e = await compatError(await post(emu.url, CHAT, chatRequest(cap, [audioPart(JFK), { type: 'text', text: 'describe' }]), AUTH), 400, 'invalid_parameter_error');
+    const e = await compatError(
+      await post(emu.url, CHAT, chatRequest(cap, [audioPart(JFK), { type: 'text', text: 'describe' }]), AUTH),
+      400,
+      'invalid_parameter_error',
+    );
     expect(e.message).toMatch(/does not accept text/);
-    await compatError(await post(emu.url, CHAT, chatRequest(cap, [{ type: 'video_url', video_url: { url: dataUrl(longVideo) } }]), AUTH), 400, 'invalid_parameter_error');
+    await compatError(
+      await post(emu.url, CHAT, chatRequest(cap, [{ type: 'video_url', video_url: { url: dataUrl(longVideo) } }]), AUTH),
+      400,
+      'invalid_parameter_error',
+    );
     const native = { model: 'qwen3-omni-30b-a3b-captioner', input: { messages: [{ role: 'user', content: [{ audio: dataUrl(JFK) }, { text: 'describe' }] }] } };
     await nativeError(await post(emu.url, NATIVE, native, AUTH), 400, 'InvalidParameter');
   });
@@ -110,13 +127,16 @@ describe('refusals', () => {
 
   it('URLs off loopback are refused without being fetched; undecodable media is refused', async () => {
     const remote = [{ type: 'input_audio', input_audio: { data: 'https://example.com/a.wav' } }];
-    expect((await compatError(await post(emu.url, CHAT, chatRequest({}, remote), AUTH), 400, 'invalid_parameter_error')).message)
-      .toMatch(/only fetches loopback/);
-    expect((await nativeError(await post(emu.url, NATIVE, nativeRequest('https://example.com/a.wav'), AUTH), 400, 'BadRequest.InputDownloadFailed')).message)
-      .toMatch(/example\.com/);
+    expect((await compatError(await post(emu.url, CHAT, chatRequest({}, remote), AUTH), 400, 'invalid_parameter_error')).message).toMatch(
+      /only fetches loopback/,
+    );
+    expect(
+      (await nativeError(await post(emu.url, NATIVE, nativeRequest('https://example.com/a.wav'), AUTH), 400, 'BadRequest.InputDownloadFailed')).message,
+    ).toMatch(/example\.com/);
     await nativeError(await post(emu.url, NATIVE, nativeRequest(dataUrl(media('fp__invalid.flac'))), AUTH), 400, 'InvalidParameter');
-    expect((await nativeError(await post(emu.url, NATIVE, nativeRequest(dataUrl(media('pydub__test1_empty.wav'))), AUTH), 400, 'InvalidParameter')).message)
-      .toMatch(/empty/);
+    expect(
+      (await nativeError(await post(emu.url, NATIVE, nativeRequest(dataUrl(media('pydub__test1_empty.wav'))), AUTH), 400, 'InvalidParameter')).message,
+    ).toMatch(/empty/);
   });
 
   it('a body over the gateway limit: 413 BadRequest.TooLarge', async () => {

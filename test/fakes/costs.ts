@@ -8,7 +8,12 @@ import type { Cost } from '../../src/cost/price.ts';
 import type { Usage } from '../../src/models/types.ts';
 import type { InferCosts } from '../../src/workers/infer.ts';
 
-export interface LedgerRow { attempt: string; usage: Usage; cost: Cost; requests: number }
+export interface LedgerRow {
+  attempt: string;
+  usage: Usage;
+  cost: Cost;
+  requests: number;
+}
 
 export class FakeCosts implements InferCosts {
   readonly ledger = new Map<string, LedgerRow>();
@@ -24,7 +29,10 @@ export class FakeCosts implements InferCosts {
   private nextId = 0;
 
   /** @param tpmRoom tokens the window has free (Infinity: never full); @param waitMs what a refusal says to wait */
-  constructor(public tpmRoom = Infinity, public waitMs = 1500) {}
+  constructor(
+    public tpmRoom = Infinity,
+    public waitMs = 1500,
+  ) {}
 
   async recordChunk(_runId: string, fileId: string, chunk: number, attempt: string, usage: Usage, cost: Cost, requests: number): Promise<boolean> {
     this.recordCalls++;

@@ -20,12 +20,24 @@ export interface FakeInfer {
 
 export function fakeSpec(over: Partial<RunSpec> = {}): RunSpec {
   return {
-    runId: 'r1', createdAt: '2026-01-01T00:00:00.000Z', source: 'mem://in/', destination: 'mem://out/', task: 'transcribe',
-    model: 'qwen3-omni-flash', protocol: 'chat', region: 'intl', force: false, fingerprint: 'f', inputMode: 'base64', ...over,
+    runId: 'r1',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    source: 'mem://in/',
+    destination: 'mem://out/',
+    task: 'transcribe',
+    model: 'qwen3-omni-flash',
+    protocol: 'chat',
+    region: 'intl',
+    force: false,
+    fingerprint: 'f',
+    inputMode: 'base64',
+    ...over,
   };
 }
 
-export function fakeInfer(opts: { spec?: Partial<RunSpec>; answers?: Answer[]; tpm?: number; tpmRoom?: number; canDelay?: boolean; tmpDir?: string } = {}): FakeInfer {
+export function fakeInfer(
+  opts: { spec?: Partial<RunSpec>; answers?: Answer[]; tpm?: number; tpmRoom?: number; canDelay?: boolean; tmpDir?: string } = {},
+): FakeInfer {
   const spec = fakeSpec(opts.spec);
   const runs = new FakeRuns();
   const costs = new FakeCosts(opts.tpmRoom);
@@ -35,7 +47,9 @@ export function fakeInfer(opts: { spec?: Partial<RunSpec>; answers?: Answer[]; t
   const alerts: string[] = [];
   const ports: InferPorts = {
     spec: async (runId) => ({ ...spec, runId }),
-    runs, costs, client,
+    runs,
+    costs,
+    client,
     storage: () => storage,
     tpm: opts.tpm,
     tmpDir: opts.tmpDir,
@@ -46,7 +60,9 @@ export function fakeInfer(opts: { spec?: Partial<RunSpec>; answers?: Answer[]; t
         throw Object.assign(new Error('delayed'), { name: 'DelayedError' });
       },
     }),
-    async budgetSettled(_spec, d) { alerts.push(d.runId); },
+    async budgetSettled(_spec, d) {
+      alerts.push(d.runId);
+    },
   };
   return { ports, runs, costs, storage, client, delays, alerts };
 }

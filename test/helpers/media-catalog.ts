@@ -49,9 +49,10 @@ function ff(args: string[]): void {
 }
 
 const TEXT: Record<string, string> = {
-  en: 'The quick brown fox jumps over the lazy dog. Seven engineers measure every token they send to a distant model. '
-    + 'Nothing drifts across a million requests on a quiet night in the archive.',
-  fr: 'Le vent du nord souffle sur la ville. Les enfants rentrent de l\'école et la boulangerie ferme ses portes.',
+  en:
+    'The quick brown fox jumps over the lazy dog. Seven engineers measure every token they send to a distant model. ' +
+    'Nothing drifts across a million requests on a quiet night in the archive.',
+  fr: "Le vent du nord souffle sur la ville. Les enfants rentrent de l'école et la boulangerie ferme ses portes.",
 };
 
 /**
@@ -72,8 +73,15 @@ function speech(work: string, lang: 'en' | 'fr'): string[] {
   return ['-stream_loop', '-1', '-i', `file:${wav}`];
 }
 
-const audio = (seconds: number, rate: number, channels: number, codec: string[]): string[] =>
-  ['-t', String(seconds), '-ar', String(rate), '-ac', String(channels), ...codec];
+const audio = (seconds: number, rate: number, channels: number, codec: string[]): string[] => [
+  '-t',
+  String(seconds),
+  '-ar',
+  String(rate),
+  '-ac',
+  String(channels),
+  ...codec,
+];
 const testsrc = (size: string, fps: number, seconds: number): string[] => ['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`];
 const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '30', '-pix_fmt', 'yuv420p'];
 const out = (f: string): string[] => ['-y', `file:${f}`];
@@ -81,14 +89,28 @@ const out = (f: string): string[] => ['-y', `file:${f}`];
 /** A 44-byte PCM WAV header over `dataBytes` of 16 kHz mono 16-bit data (which may not all be there). */
 function wavHeader(dataBytes: number): Buffer {
   const h = Buffer.alloc(44);
-  h.write('RIFF', 0); h.writeUInt32LE(36 + dataBytes, 4); h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22); h.writeUInt32LE(16_000, 24);
-  h.writeUInt32LE(32_000, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34); h.write('data', 36); h.writeUInt32LE(dataBytes, 40);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(16_000, 24);
+  h.writeUInt32LE(32_000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(dataBytes, 40);
   return h;
 }
 
-const demo = (name: string, seconds: number, standsFor: string, covers: string): Fixture =>
-  ({ name, origin: 'demo', covers, truth: { seconds }, standsFor: [standsFor] });
+const demo = (name: string, seconds: number, standsFor: string, covers: string): Fixture => ({
+  name,
+  origin: 'demo',
+  covers,
+  truth: { seconds },
+  standsFor: [standsFor],
+});
 const vendored = (name: string, truth: Truth, covers: string): Fixture => ({ name, origin: 'vendored', covers, truth, standsFor: [name] });
 
 export const FIXTURES: readonly Fixture[] = [
@@ -102,89 +124,398 @@ export const FIXTURES: readonly Fixture[] = [
   vendored('fp__c_8kmp316.wav', { seconds: 13.68, measured: true }, 'MP3 inside a WAV (RIFF) container, 8 kHz'),
   vendored('mm__alac-in-matroska-short.mka', { seconds: 5.79, measured: true }, 'laced ALAC in Matroska at 41 000 Hz: header 4.8 s, decodes 5.79 s'),
 
-  { name: 'speech-en-6s-16k.wav', origin: 'generated', covers: 'speech, WAV 16 kHz mono', truth: { seconds: 6 }, standsFor: ['funasr__sample.wav'],
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(6, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]) },
-  { name: 'speech-en-70.47s-16k.wav', origin: 'generated', covers: 'speech over two minutes of chunks, WAV 16 kHz', truth: { seconds: 70.47 }, standsFor: ['funasr__0.wav'],
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(70.47, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]) },
-  { name: 'speech-fr-3.62s-16k.wav', origin: 'generated', covers: 'speech-fr, WAV 16 kHz', truth: { seconds: 3.62 }, standsFor: ['sb__common_voice_fr_17299458.wav'],
-    make: (f, w) => ff([...speech(w, 'fr'), ...audio(3.62, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]) },
-  { name: 'speech-en-71.7s-32k.mp3', origin: 'generated', covers: 'speech, 72 s mp3 32 kHz mono (three caption chunks)', truth: { seconds: 71.7 }, standsFor: ['chatterbox__linda_johnson_02.mp3'],
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(71.7, 32_000, 1, ['-c:a', 'libmp3lame', '-b:a', '48k']), ...out(f)]) },
-  { name: 'near-silence-2s [no-tags].CBR-128.mp3', origin: 'generated', covers: 'near-silence (-48 dBFS), CBR mp3 without tags, spaces and brackets in the name',
-    truth: { seconds: 2.0 }, standsFor: ['mm__silence-2s-16000 [no-tags].CBR-128.mp3'],
-    make: (f) => ff(['-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.004:c=white:d=2', ...audio(2, 16_000, 2, ['-c:a', 'libmp3lame', '-b:a', '128k']),
-      '-id3v2_version', '0', '-write_id3v1', '0', '-map_metadata', '-1', ...out(f)]) },
-  { name: 'header-only.wav', origin: 'generated', covers: 'a 44-byte WAV: header, no samples', truth: { fails: 'media_empty' }, standsFor: ['pydub__test1_empty.wav'],
-    make: (f) => writeFileSync(f, wavHeader(0)) },
-  { name: 'magic-only.flac', origin: 'generated', covers: 'five bytes: the FLAC magic and a newline', truth: { fails: 'media_unreadable' }, standsFor: ['fp__invalid.flac'],
-    make: (f) => writeFileSync(f, 'fLaC\n') },
-  { name: 'video-2.27s-640x480.mp4', origin: 'generated', covers: 'mp4 h264 640x480 + AAC 48 kHz stereo, 2.27 s', truth: { seconds: 2.27 }, standsFor: ['pydub__creative_common.mp4'],
-    make: (f, w) => ff([...testsrc('640x480', 30, 2.27), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '2.27', ...H264,
-      '-ar', '48000', '-ac', '2', '-c:a', 'aac', '-b:a', '96k', ...out(f)]) },
-  { name: 'video-30s-160x90.mp4', origin: 'generated', covers: 'mp4 h264 160x90 + AAC 22.05 kHz stereo, 30 s', truth: { seconds: 30 }, standsFor: ['fp__bmff.mp4'],
-    make: (f, w) => ff([...testsrc('160x90', 15, 30), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '30', ...H264,
-      '-ar', '22050', '-ac', '2', '-c:a', 'aac', '-b:a', '48k', ...out(f)]) },
-  { name: 'video-only-9.4s.mp4', origin: 'generated', covers: 'mp4 h264 with no audio stream', truth: { seconds: 9.4 }, noAudio: true, standsFor: ['fp__standard.mp4'],
-    make: (f) => ff([...testsrc('320x240', 25, 9.4), ...H264, ...out(f)]) },
-  { name: "te[s]t_ video ' _ no audio.flv", origin: 'generated', covers: 'flv h264 without audio; brackets, quote and spaces in the name', truth: { seconds: 1.8 }, noAudio: true,
-    standsFor: ["fluentff__te[s]t_ video ' _ .flv"], make: (f) => ff([...testsrc('320x240', 25, 1.8), ...H264, '-f', 'flv', ...out(f)]) },
-  { name: 'no-duration-opus.webm', origin: 'generated', covers: 'WebM/Opus written live: no duration in the header (as browsers record)', truth: { seconds: 12.5, measured: true },
-    standsFor: ['mm__no-duration.webm'], make: (f, w) => ff([...speech(w, 'en'), ...audio(12.5, 48_000, 1, ['-c:a', 'libopus', '-b:a', '32k']), '-live', '1', '-f', 'webm', ...out(f)]) },
+  {
+    name: 'speech-en-6s-16k.wav',
+    origin: 'generated',
+    covers: 'speech, WAV 16 kHz mono',
+    truth: { seconds: 6 },
+    standsFor: ['funasr__sample.wav'],
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(6, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]),
+  },
+  {
+    name: 'speech-en-70.47s-16k.wav',
+    origin: 'generated',
+    covers: 'speech over two minutes of chunks, WAV 16 kHz',
+    truth: { seconds: 70.47 },
+    standsFor: ['funasr__0.wav'],
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(70.47, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]),
+  },
+  {
+    name: 'speech-fr-3.62s-16k.wav',
+    origin: 'generated',
+    covers: 'speech-fr, WAV 16 kHz',
+    truth: { seconds: 3.62 },
+    standsFor: ['sb__common_voice_fr_17299458.wav'],
+    make: (f, w) => ff([...speech(w, 'fr'), ...audio(3.62, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]),
+  },
+  {
+    name: 'speech-en-71.7s-32k.mp3',
+    origin: 'generated',
+    covers: 'speech, 72 s mp3 32 kHz mono (three caption chunks)',
+    truth: { seconds: 71.7 },
+    standsFor: ['chatterbox__linda_johnson_02.mp3'],
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(71.7, 32_000, 1, ['-c:a', 'libmp3lame', '-b:a', '48k']), ...out(f)]),
+  },
+  {
+    name: 'near-silence-2s [no-tags].CBR-128.mp3',
+    origin: 'generated',
+    covers: 'near-silence (-48 dBFS), CBR mp3 without tags, spaces and brackets in the name',
+    truth: { seconds: 2.0 },
+    standsFor: ['mm__silence-2s-16000 [no-tags].CBR-128.mp3'],
+    make: (f) =>
+      ff([
+        '-f',
+        'lavfi',
+        '-i',
+        'anoisesrc=r=16000:a=0.004:c=white:d=2',
+        ...audio(2, 16_000, 2, ['-c:a', 'libmp3lame', '-b:a', '128k']),
+        '-id3v2_version',
+        '0',
+        '-write_id3v1',
+        '0',
+        '-map_metadata',
+        '-1',
+        ...out(f),
+      ]),
+  },
+  {
+    name: 'header-only.wav',
+    origin: 'generated',
+    covers: 'a 44-byte WAV: header, no samples',
+    truth: { fails: 'media_empty' },
+    standsFor: ['pydub__test1_empty.wav'],
+    make: (f) => writeFileSync(f, wavHeader(0)),
+  },
+  {
+    name: 'magic-only.flac',
+    origin: 'generated',
+    covers: 'five bytes: the FLAC magic and a newline',
+    truth: { fails: 'media_unreadable' },
+    standsFor: ['fp__invalid.flac'],
+    make: (f) => writeFileSync(f, 'fLaC\n'),
+  },
+  {
+    name: 'video-2.27s-640x480.mp4',
+    origin: 'generated',
+    covers: 'mp4 h264 640x480 + AAC 48 kHz stereo, 2.27 s',
+    truth: { seconds: 2.27 },
+    standsFor: ['pydub__creative_common.mp4'],
+    make: (f, w) =>
+      ff([
+        ...testsrc('640x480', 30, 2.27),
+        ...speech(w, 'en'),
+        '-map',
+        '0:v',
+        '-map',
+        '1:a',
+        '-t',
+        '2.27',
+        ...H264,
+        '-ar',
+        '48000',
+        '-ac',
+        '2',
+        '-c:a',
+        'aac',
+        '-b:a',
+        '96k',
+        ...out(f),
+      ]),
+  },
+  {
+    name: 'video-30s-160x90.mp4',
+    origin: 'generated',
+    covers: 'mp4 h264 160x90 + AAC 22.05 kHz stereo, 30 s',
+    truth: { seconds: 30 },
+    standsFor: ['fp__bmff.mp4'],
+    make: (f, w) =>
+      ff([
+        ...testsrc('160x90', 15, 30),
+        ...speech(w, 'en'),
+        '-map',
+        '0:v',
+        '-map',
+        '1:a',
+        '-t',
+        '30',
+        ...H264,
+        '-ar',
+        '22050',
+        '-ac',
+        '2',
+        '-c:a',
+        'aac',
+        '-b:a',
+        '48k',
+        ...out(f),
+      ]),
+  },
+  {
+    name: 'video-only-9.4s.mp4',
+    origin: 'generated',
+    covers: 'mp4 h264 with no audio stream',
+    truth: { seconds: 9.4 },
+    noAudio: true,
+    standsFor: ['fp__standard.mp4'],
+    make: (f) => ff([...testsrc('320x240', 25, 9.4), ...H264, ...out(f)]),
+  },
+  {
+    name: "te[s]t_ video ' _ no audio.flv",
+    origin: 'generated',
+    covers: 'flv h264 without audio; brackets, quote and spaces in the name',
+    truth: { seconds: 1.8 },
+    noAudio: true,
+    standsFor: ["fluentff__te[s]t_ video ' _ .flv"],
+    make: (f) => ff([...testsrc('320x240', 25, 1.8), ...H264, '-f', 'flv', ...out(f)]),
+  },
+  {
+    name: 'no-duration-opus.webm',
+    origin: 'generated',
+    covers: 'WebM/Opus written live: no duration in the header (as browsers record)',
+    truth: { seconds: 12.5, measured: true },
+    standsFor: ['mm__no-duration.webm'],
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(12.5, 48_000, 1, ['-c:a', 'libopus', '-b:a', '32k']), '-live', '1', '-f', 'webm', ...out(f)]),
+  },
 
   // Breadth: every container and codec family the pipeline claims to take, and lying headers.
-  { name: 'tone-stereo-44k.wav', origin: 'generated', covers: 'tone, WAV 44.1 kHz stereo', truth: { seconds: 5 },
-    make: (f) => ff(['-f', 'lavfi', '-i', 'sine=f=440:r=44100:d=5', ...audio(5, 44_100, 2, ['-c:a', 'pcm_s16le']), ...out(f)]) },
-  { name: 'speech-6ch-48k.wav', origin: 'generated', covers: 'six-channel (5.1) PCM WAV, 48 kHz', truth: { seconds: 4 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(4, 48_000, 6, ['-c:a', 'pcm_s16le']), ...out(f)]) },
-  { name: 'speech-192k-24bit.flac', origin: 'generated', covers: 'FLAC 192 kHz / 24-bit stereo', truth: { seconds: 3 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(3, 192_000, 2, ['-c:a', 'flac', '-sample_fmt', 's32']), ...out(f)]) },
-  { name: 'flac-in-ogg.ogg', origin: 'generated', covers: 'FLAC in Ogg (unusual pair)', truth: { seconds: 3.5 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(3.5, 44_100, 1, ['-c:a', 'flac']), '-f', 'ogg', ...out(f)]) },
-  { name: 'speech-vorbis.ogg', origin: 'generated', covers: 'Vorbis in Ogg', truth: { seconds: 4 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(4, 44_100, 2, ['-c:a', 'libvorbis', '-q:a', '2']), ...out(f)]) },
-  { name: 'speech-adts.aac', origin: 'generated', covers: 'raw ADTS AAC, no container (duration only by decoding)', truth: { seconds: 8, measured: true },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(8, 44_100, 2, ['-c:a', 'aac', '-b:a', '96k']), '-f', 'adts', ...out(f)]) },
-  { name: 'speech-aac.m4a', origin: 'generated', covers: 'm4a / AAC 44.1 kHz mono', truth: { seconds: 6 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(6, 44_100, 1, ['-c:a', 'aac', '-b:a', '64k']), ...out(f)]) },
-  { name: 'm4a-named-as.aac', origin: 'generated', covers: 'wrong extension: an MP4/M4A container named .aac', truth: { seconds: 5 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(5, 44_100, 1, ['-c:a', 'aac', '-b:a', '64k']), '-f', 'ipod', ...out(f)]) },
-  { name: 'video-h264-aac.mov', origin: 'generated', covers: 'QuickTime mov, h264 + AAC', truth: { seconds: 3 },
-    make: (f, w) => ff([...testsrc('320x240', 25, 3), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '3', ...H264, '-ar', '44100', '-c:a', 'aac', ...out(f)]) },
-  { name: 'video-h263-aac.3gp', origin: 'generated', covers: '3GP phone clip, H.263 + AAC', truth: { seconds: 4 },
-    make: (f, w) => ff([...testsrc('176x144', 15, 4), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '4', '-c:v', 'h263',
-      '-ar', '16000', '-ac', '1', '-c:a', 'aac', '-b:a', '24k', ...out(f)]) },
-  { name: 'video-h264-aac.flv', origin: 'generated', covers: 'flv h264 + AAC', truth: { seconds: 3 },
-    make: (f, w) => ff([...testsrc('320x240', 25, 3), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '3', ...H264, '-ar', '44100', '-c:a', 'aac', ...out(f)]) },
-  { name: 'video-vp8-vorbis.webm', origin: 'generated', covers: 'WebM VP8 + Vorbis', truth: { seconds: 3 },
-    make: (f, w) => ff([...testsrc('320x240', 15, 3), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '3', '-c:v', 'libvpx', '-b:v', '200k',
-      '-deadline', 'realtime', '-ar', '44100', '-ac', '1', '-c:a', 'libvorbis', '-f', 'webm', ...out(f)]) },
-  { name: 'video-two-audio-subtitles-cover.mkv', origin: 'generated', truth: { seconds: 3 },
+  {
+    name: 'tone-stereo-44k.wav',
+    origin: 'generated',
+    covers: 'tone, WAV 44.1 kHz stereo',
+    truth: { seconds: 5 },
+    make: (f) => ff(['-f', 'lavfi', '-i', 'sine=f=440:r=44100:d=5', ...audio(5, 44_100, 2, ['-c:a', 'pcm_s16le']), ...out(f)]),
+  },
+  {
+    name: 'speech-6ch-48k.wav',
+    origin: 'generated',
+    covers: 'six-channel (5.1) PCM WAV, 48 kHz',
+    truth: { seconds: 4 },
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(4, 48_000, 6, ['-c:a', 'pcm_s16le']), ...out(f)]),
+  },
+  {
+    name: 'speech-192k-24bit.flac',
+    origin: 'generated',
+    covers: 'FLAC 192 kHz / 24-bit stereo',
+    truth: { seconds: 3 },
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(3, 192_000, 2, ['-c:a', 'flac', '-sample_fmt', 's32']), ...out(f)]),
+  },
+  {
+    name: 'flac-in-ogg.ogg',
+    origin: 'generated',
+    covers: 'FLAC in Ogg (unusual pair)',
+    truth: { seconds: 3.5 },
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(3.5, 44_100, 1, ['-c:a', 'flac']), '-f', 'ogg', ...out(f)]),
+  },
+  {
+    name: 'speech-vorbis.ogg',
+    origin: 'generated',
+    covers: 'Vorbis in Ogg',
+    truth: { seconds: 4 },
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(4, 44_100, 2, ['-c:a', 'libvorbis', '-q:a', '2']), ...out(f)]),
+  },
+  {
+    name: 'speech-adts.aac',
+    origin: 'generated',
+    covers: 'raw ADTS AAC, no container (duration only by decoding)',
+    truth: { seconds: 8, measured: true },
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(8, 44_100, 2, ['-c:a', 'aac', '-b:a', '96k']), '-f', 'adts', ...out(f)]),
+  },
+  {
+    name: 'speech-aac.m4a',
+    origin: 'generated',
+    covers: 'm4a / AAC 44.1 kHz mono',
+    truth: { seconds: 6 },
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(6, 44_100, 1, ['-c:a', 'aac', '-b:a', '64k']), ...out(f)]),
+  },
+  {
+    name: 'm4a-named-as.aac',
+    origin: 'generated',
+    covers: 'wrong extension: an MP4/M4A container named .aac',
+    truth: { seconds: 5 },
+    make: (f, w) => ff([...speech(w, 'en'), ...audio(5, 44_100, 1, ['-c:a', 'aac', '-b:a', '64k']), '-f', 'ipod', ...out(f)]),
+  },
+  {
+    name: 'video-h264-aac.mov',
+    origin: 'generated',
+    covers: 'QuickTime mov, h264 + AAC',
+    truth: { seconds: 3 },
+    make: (f, w) =>
+      ff([...testsrc('320x240', 25, 3), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '3', ...H264, '-ar', '44100', '-c:a', 'aac', ...out(f)]),
+  },
+  {
+    name: 'video-h263-aac.3gp',
+    origin: 'generated',
+    covers: '3GP phone clip, H.263 + AAC',
+    truth: { seconds: 4 },
+    make: (f, w) =>
+      ff([
+        ...testsrc('176x144', 15, 4),
+        ...speech(w, 'en'),
+        '-map',
+        '0:v',
+        '-map',
+        '1:a',
+        '-t',
+        '4',
+        '-c:v',
+        'h263',
+        '-ar',
+        '16000',
+        '-ac',
+        '1',
+        '-c:a',
+        'aac',
+        '-b:a',
+        '24k',
+        ...out(f),
+      ]),
+  },
+  {
+    name: 'video-h264-aac.flv',
+    origin: 'generated',
+    covers: 'flv h264 + AAC',
+    truth: { seconds: 3 },
+    make: (f, w) =>
+      ff([...testsrc('320x240', 25, 3), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '3', ...H264, '-ar', '44100', '-c:a', 'aac', ...out(f)]),
+  },
+  {
+    name: 'video-vp8-vorbis.webm',
+    origin: 'generated',
+    covers: 'WebM VP8 + Vorbis',
+    truth: { seconds: 3 },
+    make: (f, w) =>
+      ff([
+        ...testsrc('320x240', 15, 3),
+        ...speech(w, 'en'),
+        '-map',
+        '0:v',
+        '-map',
+        '1:a',
+        '-t',
+        '3',
+        '-c:v',
+        'libvpx',
+        '-b:v',
+        '200k',
+        '-deadline',
+        'realtime',
+        '-ar',
+        '44100',
+        '-ac',
+        '1',
+        '-c:a',
+        'libvorbis',
+        '-f',
+        'webm',
+        ...out(f),
+      ]),
+  },
+  {
+    name: 'video-two-audio-subtitles-cover.mkv',
+    origin: 'generated',
+    truth: { seconds: 3 },
     covers: 'Matroska h264 + two AAC tracks (48 kHz stereo, 22.05 kHz mono) + SubRip + a cover-art attachment (listed as an attached picture)',
     make: (f, w) => {
       const srt = path.join(w, `.${process.pid}-subs.srt`);
       const jpg = path.join(w, `.${process.pid}-cover.jpg`);
       writeFileSync(srt, '1\n00:00:00,500 --> 00:00:02,000\nHello.\n');
       ff(['-f', 'lavfi', '-i', 'color=red:size=64x64:d=1', '-frames:v', '1', ...out(jpg)]);
-      ff([...testsrc('320x240', 25, 3), ...speech(w, 'en'), '-f', 'lavfi', '-i', 'sine=f=300:r=22050:d=3', '-i', `file:${srt}`,
-        '-map', '0:v', '-map', '1:a', '-map', '2:a', '-map', '3:s', '-t', '3', ...H264, '-c:a', 'aac', '-ar:a:0', '48000', '-ac:a:0', '2', '-c:s', 'srt',
-        '-attach', jpg, '-metadata:s:t', 'mimetype=image/jpeg', '-metadata:s:t', 'filename=cover.jpg', ...out(f)]);
+      ff([
+        ...testsrc('320x240', 25, 3),
+        ...speech(w, 'en'),
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=f=300:r=22050:d=3',
+        '-i',
+        `file:${srt}`,
+        '-map',
+        '0:v',
+        '-map',
+        '1:a',
+        '-map',
+        '2:a',
+        '-map',
+        '3:s',
+        '-t',
+        '3',
+        ...H264,
+        '-c:a',
+        'aac',
+        '-ar:a:0',
+        '48000',
+        '-ac:a:0',
+        '2',
+        '-c:s',
+        'srt',
+        '-attach',
+        jpg,
+        '-metadata:s:t',
+        'mimetype=image/jpeg',
+        '-metadata:s:t',
+        'filename=cover.jpg',
+        ...out(f),
+      ]);
       rmSync(srt, { force: true });
       rmSync(jpg, { force: true });
-    } },
-  { name: 'mp3-with-cover.mp3', origin: 'generated', covers: 'mp3 with a PNG cover picture and ID3 tags', truth: { seconds: 3 },
-    make: (f, w) => ff([...speech(w, 'en'), '-f', 'lavfi', '-i', 'color=blue:size=64x64:d=1', '-map', '0:a', '-map', '1:v', '-t', '3', '-ar', '22050', '-ac', '1',
-      '-c:a', 'libmp3lame', '-c:v', 'png', '-frames:v', '1', '-disposition:v', 'attached_pic', '-metadata', 'title=cover test', ...out(f)]) },
-  { name: 'truncated-half.mp3', origin: 'generated', covers: 'lying header: a VBR mp3 whose Xing header counts 8 s, cut after half its bytes', truth: { seconds: 4, measured: true, within: 0.5 },
+    },
+  },
+  {
+    name: 'mp3-with-cover.mp3',
+    origin: 'generated',
+    covers: 'mp3 with a PNG cover picture and ID3 tags',
+    truth: { seconds: 3 },
+    make: (f, w) =>
+      ff([
+        ...speech(w, 'en'),
+        '-f',
+        'lavfi',
+        '-i',
+        'color=blue:size=64x64:d=1',
+        '-map',
+        '0:a',
+        '-map',
+        '1:v',
+        '-t',
+        '3',
+        '-ar',
+        '22050',
+        '-ac',
+        '1',
+        '-c:a',
+        'libmp3lame',
+        '-c:v',
+        'png',
+        '-frames:v',
+        '1',
+        '-disposition:v',
+        'attached_pic',
+        '-metadata',
+        'title=cover test',
+        ...out(f),
+      ]),
+  },
+  {
+    name: 'truncated-half.mp3',
+    origin: 'generated',
+    covers: 'lying header: a VBR mp3 whose Xing header counts 8 s, cut after half its bytes',
+    truth: { seconds: 4, measured: true, within: 0.5 },
     make: (f, w) => {
       ff([...speech(w, 'en'), ...audio(8, 22_050, 1, ['-c:a', 'libmp3lame', '-q:a', '5']), ...out(f)]);
       const bytes = readFileSync(f).length;
       truncateSync(f, Math.floor(bytes / 2));
-    } },
-  { name: 'truncated-header-6s.wav', origin: 'generated', covers: 'lying header: a WAV whose header says 6 s over 2 s of samples', truth: { seconds: 2 },
+    },
+  },
+  {
+    name: 'truncated-header-6s.wav',
+    origin: 'generated',
+    covers: 'lying header: a WAV whose header says 6 s over 2 s of samples',
+    truth: { seconds: 2 },
     make: (f, w) => {
       ff([...speech(w, 'en'), ...audio(2, 16_000, 1, ['-c:a', 'pcm_s16le']), '-f', 's16le', ...out(f)]);
       writeFileSync(f, Buffer.concat([wavHeader(6 * 32_000), readFileSync(f)]));
-    } },
+    },
+  },
 ];
 
 function locate(f: Fixture): string {

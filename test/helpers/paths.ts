@@ -43,15 +43,25 @@ export interface CorpusFile {
 
 /** Every built-in file (made if needed), then every file of ../shared/media when it is there. */
 export function corpus(opts: { shared?: boolean } = {}): CorpusFile[] {
-  const out: CorpusFile[] = FIXTURES.map((f) => ({ key: `${f.origin}/${f.name}`, file: ensureFixture(f), origin: f.origin, truth: f.truth, noAudio: f.noAudio, name: f.name }));
-  if (opts.shared !== false) out.push(...sharedMedia().map((name) => ({ key: `shared/${name}`, file: path.join(SHARED_MEDIA!, name), origin: 'shared' as const, name })));
+  const out: CorpusFile[] = FIXTURES.map((f) => ({
+    key: `${f.origin}/${f.name}`,
+    file: ensureFixture(f),
+    origin: f.origin,
+    truth: f.truth,
+    noAudio: f.noAudio,
+    name: f.name,
+  }));
+  if (opts.shared !== false)
+    out.push(...sharedMedia().map((name) => ({ key: `shared/${name}`, file: path.join(SHARED_MEDIA!, name), origin: 'shared' as const, name })));
   return out;
 }
 
 /** The names in ../shared/media, or none when it is absent or hidden. */
 export function sharedMedia(): string[] {
   if (!SHARED_MEDIA) return [];
-  return readdirSync(SHARED_MEDIA).filter((f) => f !== 'SOURCES.md').sort();
+  return readdirSync(SHARED_MEDIA)
+    .filter((f) => f !== 'SOURCES.md')
+    .sort();
 }
 
 export { FIXTURES, type Fixture, type Truth };

@@ -46,7 +46,11 @@ export async function startHarness(opts: { emulator?: EmulatorOptions; env?: Rec
   const cfg = loadConfig({ env: { ...process.env, ...env } });
   const ctx = createContext(cfg, createLogger({ level: cfg.logLevel, pretty: false }));
   const h: Harness = {
-    emulator, cfg, ctx, env, tmp,
+    emulator,
+    cfg,
+    ctx,
+    env,
+    tmp,
     async startWorkers(wopts) {
       h.workers = await startWorkers(ctx, wopts);
       return h.workers;

@@ -13,8 +13,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function omnibatch(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), ...args],
-      { cwd: dir, env: { ...process.env, LOG_LEVEL: 'warn', OMNIBATCH_TMP: path.join(dir, 'tmp') } });
+    const { stdout, stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), ...args], {
+      cwd: dir,
+      env: { ...process.env, LOG_LEVEL: 'warn', OMNIBATCH_TMP: path.join(dir, 'tmp') },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -42,8 +44,21 @@ describe('media commands', () => {
   });
 
   it('plan --json honours --model, --chunk-seconds, --overlap-seconds and --input-mode', async () => {
-    const r = await omnibatch('plan', media('funasr__0.wav'), '--task', 'transcribe', '--model', 'qwen-omni-turbo',
-      '--chunk-seconds', '20', '--overlap-seconds', '1', '--input-mode', 'url', '--json');
+    const r = await omnibatch(
+      'plan',
+      media('funasr__0.wav'),
+      '--task',
+      'transcribe',
+      '--model',
+      'qwen-omni-turbo',
+      '--chunk-seconds',
+      '20',
+      '--overlap-seconds',
+      '1',
+      '--input-mode',
+      'url',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const { plan, info } = JSON.parse(r.stdout);
     expect(info.durationS).toBeCloseTo(70.47, 1);

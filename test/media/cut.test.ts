@@ -131,7 +131,10 @@ describe('audio: placement, overlap and re-planning', () => {
   });
 
   it('overlapping transcript chunks repeat the asked seconds and cover the source', async () => {
-    const { chunks, plan } = await prepareChunks(long, flash, taskPolicy('transcribe', flash, { chunkSeconds: 100, overlapSeconds: 2 }), { outDir: out(), tmpDir: tmpBase });
+    const { chunks, plan } = await prepareChunks(long, flash, taskPolicy('transcribe', flash, { chunkSeconds: 100, overlapSeconds: 2 }), {
+      outDir: out(),
+      tmpDir: tmpBase,
+    });
     expect(chunks.length).toBeGreaterThanOrEqual(6);
     await expectChunksFit(chunks, plan);
     for (const c of chunks.slice(1)) expect(Math.abs(c.overlapS - 2)).toBeLessThan(0.04);
@@ -225,7 +228,7 @@ describe('video: a 200-second clip', () => {
   });
 });
 
-describe('odd files (built-in, and ../shared/media\'s originals when it is there)', () => {
+describe("odd files (built-in, and ../shared/media's originals when it is there)", () => {
   const cases: [string, number][] = [
     ['speech-6ch-48k.wav', 4], // 6 channels -> mono
     ['speech-192k-24bit.flac', 3], // 192 kHz -> 16 kHz
@@ -235,12 +238,14 @@ describe('odd files (built-in, and ../shared/media\'s originals when it is there
     ['filetype__fixture2.mkv', 1.7], // truncated: header says 1132 s
     ['mm__alac-in-matroska-short.mka', 5.79], // laced ALAC, 41 000 Hz, header 4.8 s
   ];
-  const shared: [string, number][] = SHARED_MEDIA ? [
-    ['fp__d_6_Channel_ID.wav', 5.83],
-    ['pydub__test-192khz-32bit.flac', 6.95],
-    ['filetype__fixture.3gp', 5.57], // H.263 + AMR
-    ['mm__no-duration.webm', 25.49],
-  ] : [];
+  const shared: [string, number][] = SHARED_MEDIA
+    ? [
+        ['fp__d_6_Channel_ID.wav', 5.83],
+        ['pydub__test-192khz-32bit.flac', 6.95],
+        ['filetype__fixture.3gp', 5.57], // H.263 + AMR
+        ['mm__no-duration.webm', 25.49],
+      ]
+    : [];
   const file = (name: string): string => (shared.some(([n]) => n === name) ? path.join(SHARED_MEDIA!, name) : media(name));
   it.each([...cases, ...shared])('%s -> mono 16 kHz mp3 covering %f s', async (name, seconds) => {
     const { chunks } = await prepareChunks(file(name), captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase });
@@ -251,7 +256,10 @@ describe('odd files (built-in, and ../shared/media\'s originals when it is there
   });
 
   it('a silence-only file is planned and cut like any audio (the model decides what it hears)', async () => {
-    const { chunks, plan } = await prepareChunks(media('mm__silence-2s-16000 [no-tags].CBR-128.mp3'), flash, taskPolicy('transcribe', flash), { outDir: out(), tmpDir: tmpBase });
+    const { chunks, plan } = await prepareChunks(media('mm__silence-2s-16000 [no-tags].CBR-128.mp3'), flash, taskPolicy('transcribe', flash), {
+      outDir: out(),
+      tmpDir: tmpBase,
+    });
     expect(plan.mode).toBe('audio');
     expect(chunks).toHaveLength(1);
     expect(Math.abs(chunks[0].durationS - 2.0)).toBeLessThan(0.15);
@@ -268,7 +276,10 @@ describe('odd files (built-in, and ../shared/media\'s originals when it is there
   });
 
   it('corrupt and empty files fail with their codes', async () => {
-    for (const [name, code] of [['mm__corrupt.mkv', 'media_unreadable'], ['pydub__test1_empty.wav', 'media_empty']]) {
+    for (const [name, code] of [
+      ['mm__corrupt.mkv', 'media_unreadable'],
+      ['pydub__test1_empty.wav', 'media_empty'],
+    ]) {
       const err = await prepareChunks(media(name), captioner, taskPolicy('caption', captioner), { outDir: out(), tmpDir: tmpBase }).catch((e: unknown) => e);
       expect((err as OmniError).code).toBe(code);
     }

@@ -29,9 +29,15 @@ describe('estimate and the per-file limits', () => {
     const cfg = loadConfig({ env: {} });
     const spec = buildRunSpec({ source: dir, destination: dir, task: 'caption' }, cfg, 'r1');
     const src = openStorage(dir);
-    const { estimate, failures } = await estimateSource(src, spec, { log: silentLogger, concurrency: 8,
-      limits: { ...DEFAULT_FILE_LIMITS, maxDownloadBytes: 200_000 } });
-    expect(failures.map((f) => [path.basename(f.uri), f.code]).sort()).toEqual([['big.wav', 'media_too_large'], ['silence-10h.flac', 'media_suspicious']]);
+    const { estimate, failures } = await estimateSource(src, spec, {
+      log: silentLogger,
+      concurrency: 8,
+      limits: { ...DEFAULT_FILE_LIMITS, maxDownloadBytes: 200_000 },
+    });
+    expect(failures.map((f) => [path.basename(f.uri), f.code]).sort()).toEqual([
+      ['big.wav', 'media_too_large'],
+      ['silence-10h.flac', 'media_suspicious'],
+    ]);
     expect(estimate.files).toBe(1);
     expect(estimate.requests).toBe(1);
     expect(estimate.mediaSeconds).toBeLessThan(10);

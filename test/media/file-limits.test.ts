@@ -60,11 +60,19 @@ describe('per-file media limits', () => {
     expect(chunkCountViolation(3000, L)).toBeUndefined();
     // 10 h of captions is 1,200 requests: refused at a limit of 1,000, planned at the default
     const tenHours = audioInfo(36_000);
-    const refused = (() => { try { planChunks(tenHours, MODELS['qwen3-omni-30b-a3b-captioner'], policy('caption', { maxChunks: 1000 })); } catch (e) { return e; } })();
+    const refused = (() => {
+      try {
+        planChunks(tenHours, MODELS['qwen3-omni-30b-a3b-captioner'], policy('caption', { maxChunks: 1000 }));
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(refused).toBeInstanceOf(OmniError);
     expect((refused as OmniError).code).toBe('plan_too_many_chunks');
     expect((refused as OmniError).retryable).toBe(false);
-    expect(planChunks(tenHours, MODELS['qwen3-omni-30b-a3b-captioner'], policy('caption', { maxChunks: L.maxChunksPerFile })).chunks.length).toBeGreaterThan(1000);
+    expect(planChunks(tenHours, MODELS['qwen3-omni-30b-a3b-captioner'], policy('caption', { maxChunks: L.maxChunksPerFile })).chunks.length).toBeGreaterThan(
+      1000,
+    );
     // a header claiming a century is refused at once (no millions of cuts in memory)
     const century = audioInfo(100 * 365 * 86_400);
     expect(() => planChunks(century, flash, policy('transcribe', { maxChunks: 3000 }))).toThrow(/requests, more than the limit of 3000/);
@@ -73,8 +81,15 @@ describe('per-file media limits', () => {
   it('the settings default to the documented limits and can be changed', () => {
     const cfg = loadConfig({ env: {} });
     expect(fileLimitsOf(cfg)).toEqual(L);
-    const tight = loadConfig({ env: { OMNIBATCH_MAX_DOWNLOAD_BYTES: '1000', OMNIBATCH_MAX_MEDIA_SECONDS: '60', OMNIBATCH_MAX_PIXELS: '100',
-      OMNIBATCH_MAX_CHUNKS: '2', OMNIBATCH_MAX_SECONDS_PER_BYTE: '0.5' } });
+    const tight = loadConfig({
+      env: {
+        OMNIBATCH_MAX_DOWNLOAD_BYTES: '1000',
+        OMNIBATCH_MAX_MEDIA_SECONDS: '60',
+        OMNIBATCH_MAX_PIXELS: '100',
+        OMNIBATCH_MAX_CHUNKS: '2',
+        OMNIBATCH_MAX_SECONDS_PER_BYTE: '0.5',
+      },
+    });
     expect(fileLimitsOf(tight)).toEqual({ maxDownloadBytes: 1000, maxMediaSeconds: 60, maxPixels: 100, maxChunksPerFile: 2, maxSecondsPerByte: 0.5 });
     expect(() => loadConfig({ env: { OMNIBATCH_MAX_SECONDS_PER_BYTE: '0' } })).toThrow(/maxSecondsPerByte/);
   });
@@ -110,8 +125,14 @@ describe('the output cap of every request', () => {
 
 describe('a run whose report could not be written', () => {
   it('says so in one line; a stop reason alone is shown too; a completed run says nothing', () => {
-    expect(stopLine({ status: 'stopped_error', stopReason: 'error', stopMessage: 'the report could not be written: x', reportError: 's3://b/_runs/r/report.json: storage_unavailable: ECONNREFUSED' }))
-      .toBe('report_unwritable: s3://b/_runs/r/report.json: storage_unavailable: ECONNREFUSED');
+    expect(
+      stopLine({
+        status: 'stopped_error',
+        stopReason: 'error',
+        stopMessage: 'the report could not be written: x',
+        reportError: 's3://b/_runs/r/report.json: storage_unavailable: ECONNREFUSED',
+      }),
+    ).toBe('report_unwritable: s3://b/_runs/r/report.json: storage_unavailable: ECONNREFUSED');
     expect(stopLine({ status: 'cancelled', stopReason: 'cancelled', stopMessage: 'cancelled by the user' })).toBe('stopped (cancelled): cancelled by the user');
     expect(stopLine({ status: 'completed' })).toBeUndefined();
   });

@@ -16,8 +16,20 @@ export async function noiseWithGaps(file: string, o: { seconds: number; rate?: n
   const frame = Math.round(rate / 64);
   const gate = o.gaps ? `volume='if(gte(t,${o.gaps.everyS})*lt(mod(t,${o.gaps.everyS}),${o.gaps.lengthS}),0,1)':eval=frame,` : '';
   const pan = o.channels === 2 ? 'pan=stereo|c0=c0|c1=0.8*c0' : 'pan=mono|c0=c0';
-  await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `anoisesrc=r=${rate}:a=0.3:c=pink:d=${o.seconds}:nb_samples=${frame}`,
-    '-af', `${gate}${pan}`, '-c:a', 'pcm_s16le', '-y', `file:${file}`]);
+  await runFfmpeg([
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `anoisesrc=r=${rate}:a=0.3:c=pink:d=${o.seconds}:nb_samples=${frame}`,
+    '-af',
+    `${gate}${pan}`,
+    '-c:a',
+    'pcm_s16le',
+    '-y',
+    `file:${file}`,
+  ]);
 }
 
 /** The gaps noiseWithGaps makes, on the source's timeline. */
@@ -30,8 +42,33 @@ export function gapsOf(seconds: number, g: Gaps): Silence[] {
 /** A test-pattern video (320x240, 10 fps) with gapped noise as its sound. */
 export async function videoWithGaps(file: string, o: { seconds: number; gaps: Gaps }): Promise<void> {
   const g = o.gaps;
-  await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=10:duration=${o.seconds}`,
-    '-f', 'lavfi', '-i', `anoisesrc=r=16000:a=0.3:c=pink:d=${o.seconds}:nb_samples=250`,
-    '-af', `volume='if(gte(t,${g.everyS})*lt(mod(t,${g.everyS}),${g.lengthS}),0,1)':eval=frame`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '28', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '48k', '-shortest', '-y', `file:${file}`]);
+  await runFfmpeg([
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=320x240:rate=10:duration=${o.seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `anoisesrc=r=16000:a=0.3:c=pink:d=${o.seconds}:nb_samples=250`,
+    '-af',
+    `volume='if(gte(t,${g.everyS})*lt(mod(t,${g.everyS}),${g.lengthS}),0,1)':eval=frame`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-crf',
+    '28',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '48k',
+    '-shortest',
+    '-y',
+    `file:${file}`,
+  ]);
 }

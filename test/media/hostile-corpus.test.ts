@@ -34,9 +34,21 @@ describe('the hostile corpus', () => {
 
   it('writes every kind, each with its expected outcome, into a manifest outside the source', async () => {
     const byKind = Object.fromEntries(c.entries.map((e) => [e.kind, e]));
-    expect(Object.keys(byKind).sort()).toEqual(['ffconcat', 'hls_bare', 'hls_key', 'hls_live', 'hls_mp3', 'hls_mp4', 'huge_frame', 'long_name',
-      'oversize', 'silent_flac', 'verdict_steering']);
-    for (const k of ['ffconcat', 'hls_bare', 'hls_key', 'hls_live', 'hls_mp3', 'hls_mp4']) expect(byKind[k].expect).toEqual({ status: 'failed', code: 'media_unsupported_container' });
+    expect(Object.keys(byKind).sort()).toEqual([
+      'ffconcat',
+      'hls_bare',
+      'hls_key',
+      'hls_live',
+      'hls_mp3',
+      'hls_mp4',
+      'huge_frame',
+      'long_name',
+      'oversize',
+      'silent_flac',
+      'verdict_steering',
+    ]);
+    for (const k of ['ffconcat', 'hls_bare', 'hls_key', 'hls_live', 'hls_mp3', 'hls_mp4'])
+      expect(byKind[k].expect).toEqual({ status: 'failed', code: 'media_unsupported_container' });
     expect(byKind.silent_flac.expect.code).toBe('media_suspicious');
     expect(byKind.huge_frame.expect.code).toBe('media_too_many_pixels');
     expect(byKind.long_name.expect.code).toBe('key_too_long');
@@ -69,7 +81,10 @@ describe('the hostile corpus', () => {
 
   it('the media layer decides what the manifest says, and probing the playlists never reads the canary', async () => {
     for (const e of c.entries.filter((x) => x.expect.code === 'media_unsupported_container')) {
-      const err = await probeMedia(e.file).then(() => undefined, (x: unknown) => x);
+      const err = await probeMedia(e.file).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       expect(err, e.key).toBeInstanceOf(OmniError);
       expect((err as OmniError).code, e.key).toBe('media_unsupported_container');
     }

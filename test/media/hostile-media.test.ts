@@ -31,7 +31,11 @@ let server: Awaited<ReturnType<typeof startCanaryServer>>;
 let files: HostilePlaylists;
 let atimeWorks = false;
 
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (e: unknown) => (e as OmniError).code);
+const codeOf = async (p: Promise<unknown>): Promise<string | undefined> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => (e as OmniError).code,
+  );
 
 /** Processes whose command line mentions `needle` (reads /proc: no pgrep needed). */
 function processesWith(needle: string): string[] {
@@ -41,7 +45,9 @@ function processesWith(needle: string): string[] {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (cmd.includes(needle)) out.push(`${pid}: ${cmd}`);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -146,7 +152,7 @@ describe('every child has a deadline and dies with its process group', () => {
     expect(await gone(`sleep ${mark}`)).toEqual([]);
   });
 
-  it('an abort (a job cancel) kills the group at once and rejects with the abort\'s own coded reason', async () => {
+  it("an abort (a job cancel) kills the group at once and rejects with the abort's own coded reason", async () => {
     const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
     const ac = new AbortController();
     const p = runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { signal: ac.signal, timeoutMs: 60_000 });
@@ -173,10 +179,13 @@ describe('every child has a deadline and dies with its process group', () => {
     const fifo = path.join(root, `fifo-exit-${randomUUID().slice(0, 8)}.wav`);
     execFileSync('mkfifo', [fifo]);
     const script = path.join(root, 'child.ts');
-    writeFileSync(script, `import { runFfmpeg } from ${JSON.stringify(path.join(REPO_ROOT, 'src/media/ffmpeg.ts'))};
+    writeFileSync(
+      script,
+      `import { runFfmpeg } from ${JSON.stringify(path.join(REPO_ROOT, 'src/media/ffmpeg.ts'))};
 runFfmpeg(['-v', 'error', '-i', ${JSON.stringify(`file:${fifo}`)}, '-f', 'null', '-']).catch(() => undefined);
 setInterval(() => undefined, 1000);
-`);
+`,
+    );
     const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
     const until = Date.now() + 20_000;
     while (processesWith(fifo).filter((p) => p.includes('ffmpeg')).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
@@ -189,27 +198,31 @@ setInterval(() => undefined, 1000);
 });
 
 describe('cut times in batches', () => {
-  it.each([0, 1])('a split in batches of a few cuts gives the same pieces, byte for byte, as one run (overlap %i s)', async (overlapSeconds) => {
-    const src = path.join(root, 'speech.wav');
-    await noiseWithGaps(src, { seconds: 40 });
-    const info = await probeMedia(src);
-    const plan = planChunks(info, flash, taskPolicy('transcribe', flash, { chunkSeconds: 3, overlapSeconds }));
-    expect(plan.chunks.length).toBeGreaterThan(6);
-    const dirA = path.join(root, `split-a${overlapSeconds}`);
-    const dirB = path.join(root, `split-b${overlapSeconds}`);
-    mkdirSync(dirA);
-    mkdirSync(dirB);
-    const enc = await encodeWhole(src, plan.encode, dirA, { inputFormat: info.container, sourceS: info.durationS });
-    const one = await splitEncoded(enc, plan.chunks, dirA);
-    const encB = { ...enc, file: path.join(dirB, path.basename(enc.file)) };
-    writeFileSync(encB.file, readFileSync(enc.file));
-    const batched = await splitEncoded(encB, plan.chunks, dirB, { maxTimesPerRun: 3 });
-    const hash = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
-    expect(batched.map((p) => [p.startS, p.endS, p.overlapS, p.bytes])).toEqual(one.map((p) => [p.startS, p.endS, p.overlapS, p.bytes]));
-    expect(batched.map((p) => hash(p.file))).toEqual(one.map((p) => hash(p.file)));
-    // Only the pieces (and the encoded file) are left: the batches' lead-in and tail stretches were removed.
-    expect(readdirSync(dirB).filter((f) => f.endsWith('.mp3')).length).toBe(plan.chunks.length + 1);
-  }, 60_000);
+  it.each([0, 1])(
+    'a split in batches of a few cuts gives the same pieces, byte for byte, as one run (overlap %i s)',
+    async (overlapSeconds) => {
+      const src = path.join(root, 'speech.wav');
+      await noiseWithGaps(src, { seconds: 40 });
+      const info = await probeMedia(src);
+      const plan = planChunks(info, flash, taskPolicy('transcribe', flash, { chunkSeconds: 3, overlapSeconds }));
+      expect(plan.chunks.length).toBeGreaterThan(6);
+      const dirA = path.join(root, `split-a${overlapSeconds}`);
+      const dirB = path.join(root, `split-b${overlapSeconds}`);
+      mkdirSync(dirA);
+      mkdirSync(dirB);
+      const enc = await encodeWhole(src, plan.encode, dirA, { inputFormat: info.container, sourceS: info.durationS });
+      const one = await splitEncoded(enc, plan.chunks, dirA);
+      const encB = { ...enc, file: path.join(dirB, path.basename(enc.file)) };
+      writeFileSync(encB.file, readFileSync(enc.file));
+      const batched = await splitEncoded(encB, plan.chunks, dirB, { maxTimesPerRun: 3 });
+      const hash = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+      expect(batched.map((p) => [p.startS, p.endS, p.overlapS, p.bytes])).toEqual(one.map((p) => [p.startS, p.endS, p.overlapS, p.bytes]));
+      expect(batched.map((p) => hash(p.file))).toEqual(one.map((p) => hash(p.file)));
+      // Only the pieces (and the encoded file) are left: the batches' lead-in and tail stretches were removed.
+      expect(readdirSync(dirB).filter((f) => f.endsWith('.mp3')).length).toBe(plan.chunks.length + 1);
+    },
+    60_000,
+  );
 
   it('an ffmpeg run never gets the source without the allow-list (the encode forces the probed demuxer)', async () => {
     const src = path.join(root, 'speech.wav');
@@ -230,8 +243,14 @@ describe('cut times in batches', () => {
 function spyLog(seen: string[][]): import('../../src/util/logger.ts').Logger {
   const log = {
     isLevelEnabled: () => true,
-    debug: (o: unknown) => { if (o && typeof o === 'object' && 'args' in o) seen.push((o as { args: string[] }).args); },
-    info: () => undefined, warn: () => undefined, error: () => undefined, trace: () => undefined, fatal: () => undefined,
+    debug: (o: unknown) => {
+      if (o && typeof o === 'object' && 'args' in o) seen.push((o as { args: string[] }).args);
+    },
+    info: () => undefined,
+    warn: () => undefined,
+    error: () => undefined,
+    trace: () => undefined,
+    fatal: () => undefined,
     child: () => log,
   };
   return log as unknown as import('../../src/util/logger.ts').Logger;

@@ -1,7 +1,14 @@
 /** Pure argument builders: the allow-list, deadlines, and bounded cut-time arguments (no ffmpeg here). */
 import { describe, expect, it } from 'vitest';
 import {
-  checkContainer, demuxerOf, demuxerOfEncoded, FORMAT_ALLOW, isAllowedContainer, mediaInputArgs, probeInputArgs, refusedFormat,
+  checkContainer,
+  demuxerOf,
+  demuxerOfEncoded,
+  FORMAT_ALLOW,
+  isAllowedContainer,
+  mediaInputArgs,
+  probeInputArgs,
+  refusedFormat,
 } from '../../src/media/allow-list.ts';
 import { childDeadlineMs, deadlinePolicy, DEFAULT_DEADLINES } from '../../src/media/deadline.ts';
 import { BATCH_MARGIN_S, encodeArgs, keyframeArg, MAX_TIMES_PER_ARG, segmentArgs, splitArgs, splitBatches } from '../../src/media/encode-args.ts';
@@ -9,10 +16,23 @@ import type { EncodeSpec } from '../../src/media/types.ts';
 import type { OmniError } from '../../src/util/errors.ts';
 
 const audio: EncodeSpec = { kind: 'audio', format: 'mp3', audioCodec: 'libmp3lame', sampleRate: 16000, channels: 1, audioBitrateKbps: 32, audioStream: 0 };
-const video: EncodeSpec = { kind: 'video', format: 'mp4', audioCodec: 'aac', sampleRate: 16000, channels: 1, audioBitrateKbps: 32, audioStream: 1, videoStream: 0,
-  video: { codec: 'libx264', fps: 2, maxWidth: 640, maxHeight: 640, crf: 30, width: 640, height: 360 } };
+const video: EncodeSpec = {
+  kind: 'video',
+  format: 'mp4',
+  audioCodec: 'aac',
+  sampleRate: 16000,
+  channels: 1,
+  audioBitrateKbps: 32,
+  audioStream: 1,
+  videoStream: 0,
+  video: { codec: 'libx264', fps: 2, maxWidth: 640, maxHeight: 640, crf: 30, width: 640, height: 360 },
+};
 const codeOf = (f: () => unknown): string | undefined => {
-  try { f(); } catch (e) { return (e as OmniError).code; }
+  try {
+    f();
+  } catch (e) {
+    return (e as OmniError).code;
+  }
   return undefined;
 };
 
@@ -28,19 +48,23 @@ describe('media allow-list', () => {
   });
 
   it('holds the real containers under their demuxer names, and no playlist or indirection', () => {
-    for (const f of ['mov', 'matroska', 'mp3', 'wav', 'flac', 'ogg', 'aac', 'mpegts', 'mpeg', 'asf', 'aiff', 'amr', 'flv', 'caf', 'w64']) expect(FORMAT_ALLOW).toContain(f);
+    for (const f of ['mov', 'matroska', 'mp3', 'wav', 'flac', 'ogg', 'aac', 'mpegts', 'mpeg', 'asf', 'aiff', 'amr', 'flv', 'caf', 'w64'])
+      expect(FORMAT_ALLOW).toContain(f);
     for (const c of ['mov,mp4,m4a,3gp,3g2,mj2', 'matroska,webm', 'mp3', 'wav', 'ogg']) expect(isAllowedContainer(c)).toBe(true);
     for (const c of ['hls', 'dash', 'concat', 'ffconcat', 'image2', 'tty', 'lavfi', 'png_pipe', 'jpeg_pipe', 'image2pipe', 'unknown', 'applehttp,hls']) {
       expect(isAllowedContainer(c), c).toBe(false);
-      expect(codeOf(() => checkContainer(c)), c).toBe('media_unsupported_container');
+      expect(
+        codeOf(() => checkContainer(c)),
+        c,
+      ).toBe('media_unsupported_container');
     }
     // Forcing a demuxer the list does not hold is refused, not passed on.
     expect(codeOf(() => mediaInputArgs('file:/x', 'hls'))).toBe('media_unsupported_container');
   });
 
-  it('reads the refused demuxer from ffmpeg\'s complaint', () => {
+  it("reads the refused demuxer from ffmpeg's complaint", () => {
     expect(refusedFormat("[hls @ 0x55a03f091280] Format not on whitelist 'mov,matroska'\nfile:/x: Invalid argument")).toBe('hls');
-    expect(refusedFormat('[concat @ 0x1] Format not on whitelist \'mp3\'')).toBe('concat');
+    expect(refusedFormat("[concat @ 0x1] Format not on whitelist 'mp3'")).toBe('concat');
     expect(refusedFormat('moov atom not found')).toBeUndefined();
     expect(demuxerOf('mov,mp4,m4a,3gp,3g2,mj2')).toBe('mov');
     expect(demuxerOfEncoded('mp4')).toBe('mov');
@@ -50,7 +74,20 @@ describe('media allow-list', () => {
   it('the encode reads the source through the allow-list with the probed demuxer', () => {
     const a = encodeArgs('file:/s.mkv', audio, { inputFormat: 'matroska,webm', range: { startS: 1, endS: 2 } });
     const i = a.indexOf('-i');
-    expect(a.slice(0, i + 2)).toEqual(['-ss', '1.000000', '-to', '2.000000', '-protocol_whitelist', 'file', '-format_whitelist', FORMAT_ALLOW.join(','), '-f', 'matroska', '-i', 'file:/s.mkv']);
+    expect(a.slice(0, i + 2)).toEqual([
+      '-ss',
+      '1.000000',
+      '-to',
+      '2.000000',
+      '-protocol_whitelist',
+      'file',
+      '-format_whitelist',
+      FORMAT_ALLOW.join(','),
+      '-f',
+      'matroska',
+      '-i',
+      'file:/s.mkv',
+    ]);
   });
 });
 
@@ -71,7 +108,10 @@ describe('child deadlines', () => {
     const p = deadlinePolicy({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: '500', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '1500' });
     expect(childDeadlineMs('probe', undefined, p)).toBe(500);
     expect(childDeadlineMs('encode_video', 3600, p)).toBe(1500);
-    expect(deadlinePolicy({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: 'x', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '-1' })).toMatchObject({ floorMs: DEFAULT_DEADLINES.floorMs, ceilingMs: DEFAULT_DEADLINES.ceilingMs });
+    expect(deadlinePolicy({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: 'x', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '-1' })).toMatchObject({
+      floorMs: DEFAULT_DEADLINES.floorMs,
+      ceilingMs: DEFAULT_DEADLINES.ceilingMs,
+    });
     // A ceiling under the floor is lifted to it.
     expect(deadlinePolicy({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: '5000', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '100' }).ceilingMs).toBe(5000);
   });
@@ -124,7 +164,7 @@ describe('cut times never make one unbounded argument', () => {
     expect(splitBatches([])).toEqual([{ times: [], keep: [0, 0] }]);
   });
 
-  it('a video plan\'s forced keyframes are bounded too: refused with a code past the bound', () => {
+  it("a video plan's forced keyframes are bounded too: refused with a code past the bound", () => {
     expect(keyframeArg([1, 2.5])).toBe('1.000000,2.500000');
     expect(codeOf(() => keyframeArg(times))).toBe('media_too_many_cuts');
     expect(codeOf(() => encodeArgs('file:/v.mp4', video, { keyframesS: times }))).toBe('media_too_many_cuts');

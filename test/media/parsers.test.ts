@@ -11,7 +11,7 @@ import { SilenceCollector } from '../../src/media/silence.ts';
 describe('SilenceCollector', () => {
   it('pairs starts and ends across arbitrary chunk splits, and closes a trailing silence', () => {
     const log = [
-      'Input #0, wav, from \'x.wav\':',
+      "Input #0, wav, from 'x.wav':",
       '[silencedetect @ 0x55d0] silence_start: -0.00125',
       '[silencedetect @ 0x55d0] silence_end: 1.5 | silence_duration: 1.50125',
       'size=N/A time=00:00:02.00 bitrate=N/A speed= 800x',
@@ -22,7 +22,11 @@ describe('SilenceCollector', () => {
     ].join('\n');
     const c = new SilenceCollector();
     for (let i = 0; i < log.length; i += 7) c.push(log.slice(i, i + 7));
-    expect(c.finish(14)).toEqual([{ startS: 0, endS: 1.5 }, { startS: 7.25, endS: 8.0625 }, { startS: 12.5, endS: 14 }]);
+    expect(c.finish(14)).toEqual([
+      { startS: 0, endS: 1.5 },
+      { startS: 7.25, endS: 8.0625 },
+      { startS: 12.5, endS: 14 },
+    ]);
   });
 });
 
@@ -31,7 +35,10 @@ describe('parsePriming', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("reads the encoder delay ffmpeg's own demuxer reports (start_time), at 16 and 44.1 kHz", async () => {
-    for (const [rate, ch] of [[16_000, 1], [44_100, 2]]) {
+    for (const [rate, ch] of [
+      [16_000, 1],
+      [44_100, 2],
+    ]) {
       const f = path.join(dir, `t${rate}.mp3`);
       await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=r=${rate}:d=2`, '-ac', String(ch), '-c:a', 'libmp3lame', '-b:a', '64k', '-y', f]);
       const startTime = Number(((await ffprobeJson(f)).streams as { start_time: string }[])[0].start_time);

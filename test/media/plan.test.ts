@@ -94,7 +94,10 @@ describe('planChunks on 2-hour and 6-hour inputs', () => {
   });
 
   it('keeps video chunks within 150 s for flash and 40 s for turbo, whatever the target', () => {
-    for (const [model, max] of [[flash, 150], [turbo, 40]] as const) {
+    for (const [model, max] of [
+      [flash, 150],
+      [turbo, 40],
+    ] as const) {
       const plan = planChunks(videoInfo(3600), model, policy('describe', { targetS: 600 }));
       expect(plan.mode).toBe('video');
       expect(plan.maxChunkS).toBeLessThanOrEqual(max - 0.5);
@@ -131,9 +134,23 @@ describe('cut placement', () => {
   });
 
   it('prefers the longest pause in the window, then the nearest', () => {
-    const s = [{ startS: 26, endS: 26.4 }, { startS: 33, endS: 34.5 }, { startS: 29.8, endS: 30.3 }];
+    const s = [
+      { startS: 26, endS: 26.4 },
+      { startS: 33, endS: 34.5 },
+      { startS: 29.8, endS: 30.3 },
+    ];
     expect(pickSilence(s, 25, 35, 30)).toBeCloseTo(33.75, 6);
-    expect(pickSilence([{ startS: 26, endS: 26.5 }, { startS: 31, endS: 31.5 }], 25, 35, 30)).toBeCloseTo(31.25, 6);
+    expect(
+      pickSilence(
+        [
+          { startS: 26, endS: 26.5 },
+          { startS: 31, endS: 31.5 },
+        ],
+        25,
+        35,
+        30,
+      ),
+    ).toBeCloseTo(31.25, 6);
     expect(pickSilence(s, 40, 50, 45)).toBeUndefined();
   });
 
@@ -213,7 +230,11 @@ describe('modes and media errors', () => {
     const cap = planChunks(videoInfo(300), captioner, policy('describe'));
     expect(cap.mode).toBe('audio');
     expect(cap.notes.join(' ')).toMatch(/takes no video/);
-    const pic = planChunks(audioInfo(300, { video: [{ index: 1, codec: 'mjpeg', width: 600, height: 600, fps: 0, attachedPic: true }] }), flash, policy('describe'));
+    const pic = planChunks(
+      audioInfo(300, { video: [{ index: 1, codec: 'mjpeg', width: 600, height: 600, fps: 0, attachedPic: true }] }),
+      flash,
+      policy('describe'),
+    );
     expect(pic.mode).toBe('audio');
   });
 

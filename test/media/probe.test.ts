@@ -8,9 +8,7 @@ import type { MediaInfo } from '../../src/media/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { corpus, type CorpusFile } from '../helpers/paths.ts';
 
-type Verdict =
-  | { ok: number; within?: number; source?: 'header' | 'measured'; check?: (i: MediaInfo) => void }
-  | { error: string };
+type Verdict = { ok: number; within?: number; source?: 'header' | 'measured'; check?: (i: MediaInfo) => void } | { error: string };
 
 /**
  * One row per file of ../shared/media (checked when it sits beside the checkout): the decodable duration from SOURCES.md (its "(decoded)" column), or the
@@ -45,7 +43,14 @@ const EXPECTED: Record<string, Verdict> = {
   'pydub__creative_common.mp4': { ok: 2.26, check: (i) => expect(i.video[0]).toMatchObject({ codec: 'h264', width: 640, height: 480, attachedPic: false }) },
   'fp__bmff.mp4': { ok: 30.0 },
   // The Matroska cover-art attachment is listed but flagged, after the real track.
-  'mm__big-buck-bunny_trailer-short.vp8.webm': { ok: 7.14, check: (i) => expect(i.video.map((v) => [v.codec, v.attachedPic])).toEqual([['vp8', false], ['mjpeg', true]]) },
+  'mm__big-buck-bunny_trailer-short.vp8.webm': {
+    ok: 7.14,
+    check: (i) =>
+      expect(i.video.map((v) => [v.codec, v.attachedPic])).toEqual([
+        ['vp8', false],
+        ['mjpeg', true],
+      ]),
+  },
   // Header 3.4 s; the first audio track ends at 2.0 s.
   'mm__matroska-test-w1-test5-short.mkv': { ok: 2.01, source: 'measured', check: (i) => expect(i.audio).toHaveLength(2) },
   'fluentff__IMG_0034.MOV': { ok: 2.67 },
@@ -92,7 +97,10 @@ const BUILTIN_CHECKS: Record<string, (i: MediaInfo) => void> = {
   'video-two-audio-subtitles-cover.mkv': (i) => {
     expect(i.audio).toHaveLength(2);
     // The Matroska cover-art attachment is listed but flagged, after the real track.
-    expect(i.video.map((v) => [v.codec, v.attachedPic])).toEqual([['h264', false], ['mjpeg', true]]);
+    expect(i.video.map((v) => [v.codec, v.attachedPic])).toEqual([
+      ['h264', false],
+      ['mjpeg', true],
+    ]);
   },
   'mp3-with-cover.mp3': (i) => expect(i.video.map((v) => v.attachedPic)).toEqual([true]),
   'truncated-half.mp3': (i) => expect(i.headerDurationS).toBeGreaterThan(7.9),
@@ -112,7 +120,8 @@ describe('probeMedia on every built-in test file, and on ../shared/media when it
   it('has an expected verdict for every file, and covers every container family', () => {
     expect(files.filter((f) => !verdictOf(f)).map((f) => f.key)).toEqual([]);
     const exts = new Set(files.filter((f) => f.origin !== 'shared').map((f) => path.extname(f.name).toLowerCase()));
-    for (const ext of ['.wav', '.mp3', '.flac', '.ogg', '.aac', '.m4a', '.mp4', '.mov', '.mkv', '.mka', '.webm', '.amr', '.3gp', '.flv']) expect(exts, ext).toContain(ext);
+    for (const ext of ['.wav', '.mp3', '.flac', '.ogg', '.aac', '.m4a', '.mp4', '.mov', '.mkv', '.mka', '.webm', '.amr', '.3gp', '.flv'])
+      expect(exts, ext).toContain(ext);
   });
 
   it.each(files.map((f) => [f.key, f] as const))('%s', async (_key, f) => {

@@ -30,8 +30,28 @@ beforeAll(async () => {
   await make('stereo44k.wav', ['-f', 'lavfi', '-i', 'sine=r=44100:d=5', '-ac', '2']);
   await make('float.wav', ['-f', 'lavfi', '-i', 'sine=r=16000:d=2', '-c:a', 'pcm_f32le']);
   await make('long.mp3', ['-f', 'lavfi', '-i', 'sine=r=16000:d=65', '-c:a', 'libmp3lame', '-b:a', '32k']);
-  await make('cover.mp3', ['-f', 'lavfi', '-i', 'sine=r=16000:d=3', '-f', 'lavfi', '-i', 'color=red:size=64x64:d=1', '-map', '0', '-map', '1',
-    '-c:a', 'libmp3lame', '-c:v', 'png', '-frames:v', '1', '-disposition:v', 'attached_pic']);
+  await make('cover.mp3', [
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=r=16000:d=3',
+    '-f',
+    'lavfi',
+    '-i',
+    'color=red:size=64x64:d=1',
+    '-map',
+    '0',
+    '-map',
+    '1',
+    '-c:a',
+    'libmp3lame',
+    '-c:v',
+    'png',
+    '-frames:v',
+    '1',
+    '-disposition:v',
+    'attached_pic',
+  ]);
   const full = await readFile(path.join(dir, 'stereo44k-vbr.mp3'));
   await writeFile(path.join(dir, 'truncated.mp3'), full.subarray(0, Math.floor(full.length / 2)));
   const wav = await readFile(path.join(dir, 'mono16k.wav'));
@@ -43,7 +63,9 @@ describe('sniffMedia', () => {
   it('matches probeMedia exactly on every WAV/mp3 it accepts (generated here, the built-in corpus, ../shared/media if there)', async () => {
     const files = [
       ...(await readdir(dir)).map((f) => path.join(dir, f)),
-      ...corpus().filter((f) => /\.(wav|mp3)$/.test(f.name)).map((f) => f.file),
+      ...corpus()
+        .filter((f) => /\.(wav|mp3)$/.test(f.name))
+        .map((f) => f.file),
     ];
     let accepted = 0;
     for (const f of files) {

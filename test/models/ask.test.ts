@@ -36,13 +36,25 @@ function omnibatch(args: string[], env: Record<string, string> = {}): Promise<{ 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/omnibatch.js', ...args], {
       cwd: REPO_ROOT,
-      env: { ...clean, OMNI_API_KEY: KEY, OMNI_BASE_URL: `${emu.url}/compatible-mode/v1`, OMNI_PROTOCOL: 'chat', OMNI_REGION: 'intl', OMNIBATCH_TMP: dir, ...env },
+      env: {
+        ...clean,
+        OMNI_API_KEY: KEY,
+        OMNI_BASE_URL: `${emu.url}/compatible-mode/v1`,
+        OMNI_PROTOCOL: 'chat',
+        OMNI_REGION: 'intl',
+        OMNIBATCH_TMP: dir,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -66,7 +78,9 @@ describe('omnibatch ask (CLI, real process)', () => {
     expect(r.stdout).toMatch(/^Audio clip, 11\.\d+ s, 1 channel.*qwen3-omni-30b-a3b-captioner/);
     const billed = billedUsage('qwen3-omni-30b-a3b-captioner');
     expect(billed.input.audio).toBeGreaterThanOrEqual(138);
-    expect(r.stderr).toContain(`usage: input ${billed.inputTotal} tokens (audio ${billed.input.audio}), output ${billed.outputTotal} tokens (text ${billed.output.text})`);
+    expect(r.stderr).toContain(
+      `usage: input ${billed.inputTotal} tokens (audio ${billed.input.audio}), output ${billed.outputTotal} tokens (text ${billed.output.text})`,
+    );
     const cost = costOf(billed, 'qwen3-omni-30b-a3b-captioner', 'intl');
     expect(cost.priced).toBe(true);
     expect(cost.amountMicros).toBeGreaterThan(0);

@@ -21,7 +21,7 @@ describe('the catalogue', () => {
     }
   });
 
-  it('knows each seed\'s voice list by name: 17 on DashScope, 49 for the DMXAPI -all name, 6 of 55 for qwen3.5-omni-plus', () => {
+  it("knows each seed's voice list by name: 17 on DashScope, 49 for the DMXAPI -all name, 6 of 55 for qwen3.5-omni-plus", () => {
     expect(voicesFor('qwen3-omni-flash').names).toHaveLength(17);
     expect(voicesFor('qwen3-omni-flash-all').names).toHaveLength(49);
     expect(voicesFor('qwen3-omni-flash-all').names).toContain('Serena');
@@ -37,9 +37,19 @@ describe('the catalogue', () => {
     expect(flash.names).toContainEqual({ name: 'qwen3-omni-flash-all', protocols: ['responses'], source: '000_140c921e6e1fa389.txt:46', voices: 49 });
     expect(flash.limits).toMatchObject({ max_input_tokens: 49_152, max_input_tokens_thinking: 16_384, max_output_tokens: 16_384 });
     const captioner = models.find((m) => m.id === 'qwen3-omni-30b-a3b-captioner')!;
-    expect(captioner.prices.intl).toEqual({ currency: 'USD', source: '003_2471c9f9fd3ad8bb.txt:6', per_million: {
-      inputText: '3.810000', inputAudio: '3.810000', inputImage: null, inputVideo: null,
-      outputTextTextOnly: '3.060000', outputTextMultimodal: '3.060000', outputAudio: null } });
+    expect(captioner.prices.intl).toEqual({
+      currency: 'USD',
+      source: '003_2471c9f9fd3ad8bb.txt:6',
+      per_million: {
+        inputText: '3.810000',
+        inputAudio: '3.810000',
+        inputImage: null,
+        inputVideo: null,
+        outputTextTextOnly: '3.060000',
+        outputTextMultimodal: '3.060000',
+        outputAudio: null,
+      },
+    });
     const text = renderCatalog(models);
     expect(text).toContain('name qwen-omni-turbo-0119  [chat]  (004_d822c83e2c1d0130.txt:65 (又称))');
     expect(text).toMatch(/prices cn \(CNY\/1M tokens; 004_d822c83e2c1d0130\.txt:72 \(outputAudio unverified\)\): inputText 0\.400000/);

@@ -36,13 +36,22 @@ const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses:
 
 function endpoint(protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}): EndpointConfig {
   return {
-    protocol, baseUrl: url + BASE[protocol], apiKey: KEY, authStyle: protocol === 'responses' ? 'raw' : 'bearer',
-    connectTimeoutMs: 2000, firstByteTimeoutMs: 10_000, idleTimeoutMs: 10_000, ...over,
+    protocol,
+    baseUrl: url + BASE[protocol],
+    apiKey: KEY,
+    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
+    connectTimeoutMs: 2000,
+    firstByteTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+    ...over,
   };
 }
 
 async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OmniError);
   return err as OmniError;
 }
@@ -56,8 +65,12 @@ function billed(model: string): Pick<Usage, 'input' | 'output'> {
 describe.each(['chat', 'responses'] as const)('%s client', (protocol) => {
   const name = FLASH_NAME[protocol];
   let client: StreamingClient;
-  beforeAll(() => { client = createClient(endpoint(protocol, emu.url)); });
-  afterAll(async () => { await client.close(); });
+  beforeAll(() => {
+    client = createClient(endpoint(protocol, emu.url));
+  });
+  afterAll(async () => {
+    await client.close();
+  });
   beforeEach(() => emu.resetStats());
 
   it('text: streams deltas to the hook, returns text, usage as billed, finish reason, request id', async () => {
@@ -81,7 +94,9 @@ describe.each(['chat', 'responses'] as const)('%s client', (protocol) => {
   it('text + audio: the WAV on disk is valid and as long as the audio tokens billed (12.5 per second)', async () => {
     const file = path.join(dir, `${protocol}-speech.wav`);
     const r = await client.complete({
-      model: name, prompt: 'Read this aloud.', audioOut: { voice: 'Cherry', file },
+      model: name,
+      prompt: 'Read this aloud.',
+      audioOut: { voice: 'Cherry', file },
       headers: { 'x-emulator-audio-seconds': '4' },
     });
     const wav = readFileSync(file);
@@ -156,10 +171,15 @@ describe('dashscope (native) client', () => {
     wav = path.join(dir, 'silence.wav');
     writeFileSync(wav, silentWav(2));
   });
-  afterAll(async () => { await client.close(); });
+  afterAll(async () => {
+    await client.close();
+  });
   beforeEach(() => emu.resetStats());
-  const captioner = (headers: Record<string, string> = {}): ModelRequest =>
-    ({ model: 'qwen3-omni-30b-a3b-captioner', media: { kind: 'audio', source: { file: wav } }, headers });
+  const captioner = (headers: Record<string, string> = {}): ModelRequest => ({
+    model: 'qwen3-omni-30b-a3b-captioner',
+    media: { kind: 'audio', source: { file: wav } },
+    headers,
+  });
 
   it('refuses an omni model before sending: Qwen-Omni is OpenAI-compatible only (seeds 001, 004)', async () => {
     const err = await failure(client.complete({ model: 'qwen3-omni-flash', prompt: 'hello' }));
@@ -176,20 +196,30 @@ describe('dashscope (native) client', () => {
   });
 
   it('429 with Retry-After, a cut stream, a stall', async () => {
-    expect(await failure(client.complete(captioner({ 'x-emulator-fault': 'rate_limit_retry_after' }))))
-      .toMatchObject({ code: 'rate_limited', retryable: true, status: 429, retryAfterMs: 2000 });
+    expect(await failure(client.complete(captioner({ 'x-emulator-fault': 'rate_limit_retry_after' })))).toMatchObject({
+      code: 'rate_limited',
+      retryable: true,
+      status: 429,
+      retryAfterMs: 2000,
+    });
     expect(await failure(client.complete(captioner({ 'x-emulator-fault': 'cut' })))).toMatchObject({ code: 'stream_truncated', retryable: true });
     const impatient = createClient(endpoint('dashscope', emu.url, { idleTimeoutMs: 300 }));
     try {
       expect(await failure(impatient.complete(captioner({ 'x-emulator-fault': 'stall' })))).toMatchObject({ code: 'timeout', retryable: true });
-    } finally { await impatient.close(); }
+    } finally {
+      await impatient.close();
+    }
   });
 });
 
 describe.each(['chat', 'dashscope'] as const)('%s: captioner', (protocol) => {
   let client: StreamingClient;
-  beforeAll(() => { client = createClient(endpoint(protocol, emu.url)); });
-  afterAll(async () => { await client.close(); });
+  beforeAll(() => {
+    client = createClient(endpoint(protocol, emu.url));
+  });
+  afterAll(async () => {
+    await client.close();
+  });
   beforeEach(() => emu.resetStats());
 
   it('the captioner on a real file: no prompt, audio tokens by duration, English caption', async () => {
@@ -200,5 +230,4 @@ describe.each(['chat', 'dashscope'] as const)('%s: captioner', (protocol) => {
     expect(r.usage.input).toEqual({ text: 0, audio: 138, image: 0, video: 0 });
     expect({ input: r.usage.input, output: r.usage.output }).toEqual(billed('qwen3-omni-30b-a3b-captioner'));
   });
-
 });

@@ -26,20 +26,31 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    name: 'chat text + audio + usage', protocol: 'chat', file: 'chat-audio.sse', terminal: 'data: [DONE]',
+    name: 'chat text + audio + usage',
+    protocol: 'chat',
+    file: 'chat-audio.sse',
+    terminal: 'data: [DONE]',
     check(d) {
       expect(d.text).toBe(CHAT_TEXT);
       expect(d.streamed).toBe(CHAT_TEXT);
       expect(d.pcm.equals(fixtureHex('chat-audio.pcm.hex'))).toBe(true);
       expect(d.format).toBeUndefined();
-      expect(d.summary.usage).toEqual({ input: { text: 207, audio: 0, image: 0, video: 0 }, output: { text: 20, audio: 83, reasoning: 0 }, inputTotal: 207, outputTotal: 103 });
+      expect(d.summary.usage).toEqual({
+        input: { text: 207, audio: 0, image: 0, video: 0 },
+        output: { text: 20, audio: 83, reasoning: 0 },
+        inputTotal: 207,
+        outputTotal: 103,
+      });
       expect(d.summary.finishReason).toBe('stop');
       expect(d.summary.requestId).toBe('chatcmpl-a68eca3b-c67e-4666-a72f-73c0b4919860');
       expect(d.summary.model).toBe('qwen3-omni-flash');
     },
   },
   {
-    name: 'chat thinking (CRLF)', protocol: 'chat', file: 'chat-thinking.sse', terminal: 'data: [DONE]',
+    name: 'chat thinking (CRLF)',
+    protocol: 'chat',
+    file: 'chat-thinking.sse',
+    terminal: 'data: [DONE]',
     check(d) {
       expect(d.reasoning).toBe('嗯，用户想知道我是谁。');
       expect(d.text).toBe('告诉我你的问题。');
@@ -49,17 +60,29 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'dashscope native captioner', protocol: 'dashscope', file: 'dashscope-caption.sse', terminal: '"finish_reason":"stop"}]},"usage":{"input_tokens":138,"output_tokens":16,"input_tokens_details":{"audio_tokens":138},"output_tokens_details":{"text_tokens":16}},"request_id":"a1959ad1-7e5c-9b2a-8f3d-2c6b0e1f4a77"}',
+    name: 'dashscope native captioner',
+    protocol: 'dashscope',
+    file: 'dashscope-caption.sse',
+    terminal:
+      '"finish_reason":"stop"}]},"usage":{"input_tokens":138,"output_tokens":16,"input_tokens_details":{"audio_tokens":138},"output_tokens_details":{"text_tokens":16}},"request_id":"a1959ad1-7e5c-9b2a-8f3d-2c6b0e1f4a77"}',
     ctx: { ...CTX, model: 'qwen3-omni-30b-a3b-captioner', mediaKind: 'audio' },
     check(d) {
       expect(d.text).toBe('The audio is a man saying “你好” (hello) — calm, clear.');
-      expect(d.summary.usage).toEqual({ input: { text: 0, audio: 138, image: 0, video: 0 }, output: { text: 16, audio: 0, reasoning: 0 }, inputTotal: 138, outputTotal: 16 });
+      expect(d.summary.usage).toEqual({
+        input: { text: 0, audio: 138, image: 0, video: 0 },
+        output: { text: 16, audio: 0, reasoning: 0 },
+        inputTotal: 138,
+        outputTotal: 16,
+      });
       expect(d.summary.finishReason).toBe('stop');
       expect(d.summary.requestId).toBe('a1959ad1-7e5c-9b2a-8f3d-2c6b0e1f4a77');
     },
   },
   {
-    name: 'responses text + RIFF audio', protocol: 'responses', file: 'responses-wav.sse', terminal: '"total_tokens":4332}}}',
+    name: 'responses text + RIFF audio',
+    protocol: 'responses',
+    file: 'responses-wav.sse',
+    terminal: '"total_tokens":4332}}}',
     ctx: { ...CTX, model: 'qwen3.5-omni-plus-all', mediaKind: 'video', promptText: '视频中呈现了什么内容?' },
     check(d) {
       expect(d.text).toBe('视频展示了一本黄色封面的书，书名为《都柏林人》(Dubliners)。');
@@ -77,7 +100,10 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'responses raw PCM audio', protocol: 'responses', file: 'responses-pcm.sse', terminal: '"total_tokens":4332}}}',
+    name: 'responses raw PCM audio',
+    protocol: 'responses',
+    file: 'responses-pcm.sse',
+    terminal: '"total_tokens":4332}}}',
     check(d) {
       expect(d.pcm.equals(fixtureHex('responses.pcm.hex'))).toBe(true);
       expect(d.format).toBeUndefined();
@@ -88,7 +114,10 @@ const CASES: Case[] = [
 ];
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err, `expected ${code}`).toBeInstanceOf(OmniError);
   expect((err as OmniError).code).toBe(code);
   return err as OmniError;
@@ -135,7 +164,14 @@ describe.each(CASES)('$name', (c) => {
 describe('errors inside streams', () => {
   const ERR_CASES: { file: string; protocol: Protocol; code: string; retryable: boolean; status?: number; providerCode: string }[] = [
     { file: 'chat-inspect-output.sse', protocol: 'chat', code: 'content_blocked', retryable: false, providerCode: 'data_inspection_failed' },
-    { file: 'dashscope-error-429.sse', protocol: 'dashscope', code: 'quota_exceeded', retryable: true, status: 429, providerCode: 'Throttling.AllocationQuota' },
+    {
+      file: 'dashscope-error-429.sse',
+      protocol: 'dashscope',
+      code: 'quota_exceeded',
+      retryable: true,
+      status: 429,
+      providerCode: 'Throttling.AllocationQuota',
+    },
     { file: 'responses-failed.sse', protocol: 'responses', code: 'server_error', retryable: true, providerCode: 'server_error' },
     { file: 'responses-error.sse', protocol: 'responses', code: 'rate_limited', retryable: true, providerCode: 'limit_requests' },
   ];

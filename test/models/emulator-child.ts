@@ -5,4 +5,6 @@ import { startEmulator } from '../../src/emulator/server.ts';
 const em = await startEmulator({ apiKey: process.argv[2] });
 process.stdout.write(`${em.url}\n`);
 process.stdin.resume();
-process.stdin.on('end', () => { void em.close().then(() => process.exit(0)); });
+process.stdin.on('end', () => {
+  void em.close().then(() => process.exit(0));
+});

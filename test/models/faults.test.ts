@@ -30,18 +30,32 @@ const PROTOCOLS = ['chat', 'responses', 'dashscope'] as const;
 
 function endpoint(protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}): EndpointConfig {
   return {
-    protocol, baseUrl: url + BASE[protocol], apiKey: KEY, authStyle: protocol === 'responses' ? 'raw' : 'bearer',
-    connectTimeoutMs: 2000, firstByteTimeoutMs: 10_000, idleTimeoutMs: 400, ...over,
+    protocol,
+    baseUrl: url + BASE[protocol],
+    apiKey: KEY,
+    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
+    connectTimeoutMs: 2000,
+    firstByteTimeoutMs: 10_000,
+    idleTimeoutMs: 400,
+    ...over,
   };
 }
 
 async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OmniError);
   return err as OmniError;
 }
 
-interface Expect { code: string; retryable: boolean; status?: number | 'any'; retryAfterMs?: number }
+interface Expect {
+  code: string;
+  retryable: boolean;
+  status?: number | 'any';
+  retryAfterMs?: number;
+}
 
 /** status 'any': an in-stream error after HTTP 200 carries the frame's status only where the protocol has one (native). */
 const FAULTS: Record<string, Expect> = {
@@ -63,13 +77,21 @@ const FAULTS: Record<string, Expect> = {
 };
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
-beforeAll(async () => { emu = await startEmulator({ apiKey: KEY }); });
-afterAll(async () => { await emu?.close(); });
+beforeAll(async () => {
+  emu = await startEmulator({ apiKey: KEY });
+});
+afterAll(async () => {
+  await emu?.close();
+});
 
 describe.each(PROTOCOLS)('%s: forced faults', (protocol) => {
   let client: StreamingClient;
-  beforeAll(() => { client = createClient(endpoint(protocol, emu.url)); });
-  afterAll(async () => { await client.close(); });
+  beforeAll(() => {
+    client = createClient(endpoint(protocol, emu.url));
+  });
+  afterAll(async () => {
+    await client.close();
+  });
 
   it.each(Object.entries(FAULTS))('%s', async (kind, want) => {
     const err = await failure(client.complete({ ...base(protocol), headers: { 'x-emulator-fault': kind } }));
@@ -89,7 +111,9 @@ describe.each(PROTOCOLS)('%s: forced faults', (protocol) => {
     const other = createClient({ ...endpoint(protocol, emu.url), apiKey: 'wrong' });
     try {
       expect(await failure(other.complete(base(protocol)))).toMatchObject({ code: 'auth', retryable: false, status: 401 });
-    } finally { await other.close(); }
+    } finally {
+      await other.close();
+    }
   });
 
   it('an unknown model is model_not_found', async () => {
@@ -121,7 +145,9 @@ describe('beyond forced faults', () => {
     const client = createClient(endpoint('chat', `http://127.0.0.1:${port}`));
     try {
       expect(await failure(client.complete({ model: 'qwen3-omni-flash', prompt: 'x' }))).toMatchObject({ code: 'connection', retryable: true });
-    } finally { await client.close(); }
+    } finally {
+      await client.close();
+    }
   });
 
   it.each(PROTOCOLS)('%s: a slow first byte -> timeout (first byte)', async (protocol) => {
@@ -141,12 +167,16 @@ describe('beyond forced faults', () => {
     const ac = new AbortController();
     try {
       // the stall keeps the stream open; the first text delta triggers the abort
-      const err = await failure(client.complete(
-        { model: 'qwen3-omni-flash', prompt: 'x', signal: ac.signal, headers: { 'x-emulator-fault': 'stall' } },
-        { onText: () => ac.abort(new Error('user pressed ^C')) },
-      ));
+      const err = await failure(
+        client.complete(
+          { model: 'qwen3-omni-flash', prompt: 'x', signal: ac.signal, headers: { 'x-emulator-fault': 'stall' } },
+          { onText: () => ac.abort(new Error('user pressed ^C')) },
+        ),
+      );
       expect(err).toMatchObject({ code: 'aborted', retryable: false });
       expect(err.message).toContain('user pressed ^C');
-    } finally { await client.close(); }
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -33,24 +33,48 @@ let dir: string;
 let wav: string;
 
 function endpoint(protocol: Protocol, url = emu.url): EndpointConfig {
-  return { protocol, baseUrl: url + BASE[protocol], apiKey: KEY, authStyle: protocol === 'responses' ? 'raw' : 'bearer',
-    connectTimeoutMs: 2000, firstByteTimeoutMs: 10_000, idleTimeoutMs: 10_000 };
+  return {
+    protocol,
+    baseUrl: url + BASE[protocol],
+    apiKey: KEY,
+    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
+    connectTimeoutMs: 2000,
+    firstByteTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+  };
 }
 async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OmniError);
   return err as OmniError;
 }
 const post = (protocol: Protocol, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(emu.url + BASE[protocol] + (protocol === 'chat' ? '/chat/completions' : protocol === 'responses' ? '/responses' : '/services/aigc/multimodal-generation/generation'),
-    { method: 'POST', headers: { 'content-type': 'application/json', authorization: KEY, ...headers }, body: JSON.stringify(body) });
+  fetch(
+    emu.url +
+      BASE[protocol] +
+      (protocol === 'chat' ? '/chat/completions' : protocol === 'responses' ? '/responses' : '/services/aigc/multimodal-generation/generation'),
+    { method: 'POST', headers: { 'content-type': 'application/json', authorization: KEY, ...headers }, body: JSON.stringify(body) },
+  );
 const speech = (model: string, voice: string, extra: Record<string, unknown> = {}) => ({
-  model, stream: true, stream_options: { include_usage: true }, modalities: ['text', 'audio'], audio: { voice, format: 'wav' },
-  input: [{ role: 'user', content: '你是谁?' }], messages: [{ role: 'user', content: '你是谁?' }], ...extra,
+  model,
+  stream: true,
+  stream_options: { include_usage: true },
+  modalities: ['text', 'audio'],
+  audio: { voice, format: 'wav' },
+  input: [{ role: 'user', content: '你是谁?' }],
+  messages: [{ role: 'user', content: '你是谁?' }],
+  ...extra,
 });
 async function withClient<T>(protocol: Protocol, f: (c: StreamingClient) => Promise<T>, url?: string): Promise<T> {
   const c = createClient(endpoint(protocol, url));
-  try { return await f(c); } finally { await c.close(); }
+  try {
+    return await f(c);
+  } finally {
+    await c.close();
+  }
 }
 
 beforeAll(async () => {
@@ -68,18 +92,43 @@ describe('1. the model name is sent as given', () => {
   it('a run keeps the -all name, a snapshot and an alias; the catalogue entry only supplies limits and prices', () => {
     const responses = loadConfig({ env: { OMNI_PROTOCOL: 'responses' } });
     const chat = loadConfig({ env: {} });
-    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash-all' }, responses, newRunId()).model).toBe('qwen3-omni-flash-all');
-    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3.5-omni-plus-all' }, responses, newRunId()).model).toBe('qwen3.5-omni-plus-all');
-    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash-2025-09-15' }, chat, newRunId()).model).toBe('qwen3-omni-flash-2025-09-15');
+    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash-all' }, responses, newRunId()).model).toBe(
+      'qwen3-omni-flash-all',
+    );
+    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3.5-omni-plus-all' }, responses, newRunId()).model).toBe(
+      'qwen3.5-omni-plus-all',
+    );
+    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash-2025-09-15' }, chat, newRunId()).model).toBe(
+      'qwen3-omni-flash-2025-09-15',
+    );
     // A task's default model goes by the name the protocol's endpoint serves.
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe' }, responses, newRunId()).model).toBe('qwen3-omni-flash-all');
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe' }, chat, newRunId()).model).toBe('qwen3-omni-flash');
     for (const alias of ['qwen-omni-turbo-2025-01-19', 'qwen-omni-turbo-0119', 'qwen-omni-turbo-latest']) expect(findModel(alias)?.id).toBe('qwen-omni-turbo');
     expect(findModel('qwen3-omni-flash-0915')?.id).toBe('qwen3-omni-flash');
     // The result records both names.
-    const doc = buildResult({ source: { uri: 'a', key: 'a', etag: 'e', size: 1, durationS: 1 }, task: 'transcribe', model: 'qwen3-omni-flash-all',
-      protocol: 'responses', region: 'intl', fingerprint: 'f', chunks: [{ index: 0, startS: 0, endS: 1, text: 't', usage: { input: { text: 1, audio: 0, image: 0, video: 0 }, output: { text: 1, audio: 0, reasoning: 0 }, inputTotal: 1, outputTotal: 1 }, cost: { amountMicros: 0, currency: 'USD', priced: true }, attempts: 1 }],
-      text: 't', outputs: [], createdAt: '2026-01-01T00:00:00Z' });
+    const doc = buildResult({
+      source: { uri: 'a', key: 'a', etag: 'e', size: 1, durationS: 1 },
+      task: 'transcribe',
+      model: 'qwen3-omni-flash-all',
+      protocol: 'responses',
+      region: 'intl',
+      fingerprint: 'f',
+      chunks: [
+        {
+          index: 0,
+          startS: 0,
+          endS: 1,
+          text: 't',
+          usage: { input: { text: 1, audio: 0, image: 0, video: 0 }, output: { text: 1, audio: 0, reasoning: 0 }, inputTotal: 1, outputTotal: 1 },
+          cost: { amountMicros: 0, currency: 'USD', priced: true },
+          attempts: 1,
+        },
+      ],
+      text: 't',
+      outputs: [],
+      createdAt: '2026-01-01T00:00:00Z',
+    });
     expect(doc).toMatchObject({ model: 'qwen3-omni-flash-all', model_id: 'qwen3-omni-flash' });
   });
 
@@ -101,26 +150,47 @@ describe('1. the model name is sent as given', () => {
 
 describe('2. a 4xx is never a server error; an input overflow re-plans', () => {
   it('classifies by HTTP status first, then by code and message', () => {
-    const overflow = classifyError({ status: 400, body: { code: 'InternalError.Algo.InvalidParameter', message: 'Range of input length should be [1, 49152]' } });
+    const overflow = classifyError({
+      status: 400,
+      body: { code: 'InternalError.Algo.InvalidParameter', message: 'Range of input length should be [1, 49152]' },
+    });
     expect(overflow).toMatchObject({ code: 'input_too_large', retryable: false, providerCode: 'InternalError.Algo.InvalidParameter' });
-    expect(classifyError({ status: 400, body: { code: 'InternalError.Algo.InvalidParameter', message: 'Input should be a valid voice' } }))
-      .toMatchObject({ code: 'invalid_request', retryable: false });
+    expect(classifyError({ status: 400, body: { code: 'InternalError.Algo.InvalidParameter', message: 'Input should be a valid voice' } })).toMatchObject({
+      code: 'invalid_request',
+      retryable: false,
+    });
     expect(classifyError({ status: 400, body: { code: 'InternalError', message: 'bad input' } })).toMatchObject({ code: 'invalid_request', retryable: false });
-    expect(classifyError({ inStream: true, body: { code: 'InternalError.Algo.InvalidParameter', message: 'Range of input length should be [1, 30720]' } }))
-      .toMatchObject({ code: 'input_too_large', retryable: false });
-    expect(classifyError({ status: 500, body: { code: 'InternalError', message: 'An internal error has occured' } })).toMatchObject({ code: 'server_error', retryable: true });
+    expect(
+      classifyError({ inStream: true, body: { code: 'InternalError.Algo.InvalidParameter', message: 'Range of input length should be [1, 30720]' } }),
+    ).toMatchObject({ code: 'input_too_large', retryable: false });
+    expect(classifyError({ status: 500, body: { code: 'InternalError', message: 'An internal error has occured' } })).toMatchObject({
+      code: 'server_error',
+      retryable: true,
+    });
   });
 
   it('the emulator answers an overflow with the real envelope on every protocol, and the client makes it input_too_large', async () => {
     const tight = await startEmulator({ apiKey: KEY, maxInputTokens: 40 });
     try {
-      const native = await fetch(`${tight.url}/api/v1/services/aigc/multimodal-generation/generation`, { method: 'POST',
+      const native = await fetch(`${tight.url}/api/v1/services/aigc/multimodal-generation/generation`, {
+        method: 'POST',
         headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'qwen3-omni-30b-a3b-captioner', input: { messages: [{ role: 'user', content: [{ audio: `data:;base64,${silentWav(4).toString('base64')}` }] }] } }) });
+        body: JSON.stringify({
+          model: 'qwen3-omni-30b-a3b-captioner',
+          input: { messages: [{ role: 'user', content: [{ audio: `data:;base64,${silentWav(4).toString('base64')}` }] }] },
+        }),
+      });
       expect(native.status).toBe(400);
       expect(await native.json()).toMatchObject({ code: 'InternalError.Algo.InvalidParameter', message: 'Range of input length should be [1, 40]' });
-      const dmx = await fetch(`${tight.url}/v1/responses`, { method: 'POST', headers: { authorization: KEY, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'qwen3-omni-flash-all', stream: true, input: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: `data:;base64,${silentWav(4).toString('base64')}` } }] }] }) });
+      const dmx = await fetch(`${tight.url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'qwen3-omni-flash-all',
+          stream: true,
+          input: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: `data:;base64,${silentWav(4).toString('base64')}` } }] }],
+        }),
+      });
       expect(dmx.status).toBe(400);
       expect(await dmx.json()).toMatchObject({ error: { code: 'InternalError.Algo.InvalidParameter', message: 'Range of input length should be [1, 40]' } });
       for (const protocol of ['chat', 'responses', 'dashscope'] as const) {
@@ -128,24 +198,41 @@ describe('2. a 4xx is never a server error; an input overflow re-plans', () => {
         const err = await withClient(protocol, (c) => failure(c.complete({ model, media: { kind: 'audio', source: { file: wav } } })), tight.url);
         expect(err).toMatchObject({ code: 'input_too_large', retryable: false, status: 400 });
       }
-    } finally { await tight.close(); }
+    } finally {
+      await tight.close();
+    }
   });
 });
 
-describe('2b. bad parameters in the algorithm layer\'s envelope are permanent request errors', () => {
+describe("2b. bad parameters in the algorithm layer's envelope are permanent request errors", () => {
   it('over DMXAPI (relayed InternalError.Algo.InvalidParameter) and compat, a refused voice or system message is invalid_request', async () => {
     const voice = await post('responses', speech('qwen3-omni-flash-all', 'Nobody'));
     expect(voice.status).toBe(400);
-    expect(await voice.json()).toMatchObject({ error: { code: 'InternalError.Algo.InvalidParameter', message: 'Voice Nobody is not supported by qwen3-omni-flash-all.' } });
+    expect(await voice.json()).toMatchObject({
+      error: { code: 'InternalError.Algo.InvalidParameter', message: 'Voice Nobody is not supported by qwen3-omni-flash-all.' },
+    });
     const file = path.join(dir, 'never.wav');
     const err = await withClient('responses', (c) => failure(c.complete({ model: 'qwen3-omni-flash-all', prompt: 'x', audioOut: { voice: 'Nobody', file } })));
     expect(err).toMatchObject({ code: 'invalid_request', retryable: false, status: 400, providerCode: 'InternalError.Algo.InvalidParameter' });
-    const compat = await post('chat', speech('qwen-omni-turbo', 'Cherry', { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }] }));
-    expect(await compat.json()).toMatchObject({ error: { code: 'invalid_parameter_error', message: '<400> InternalError.Algo.InvalidParameter: A system message is not supported when audio output is requested.' } });
+    const compat = await post(
+      'chat',
+      speech('qwen-omni-turbo', 'Cherry', {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'hi' },
+        ],
+      }),
+    );
+    expect(await compat.json()).toMatchObject({
+      error: {
+        code: 'invalid_parameter_error',
+        message: '<400> InternalError.Algo.InvalidParameter: A system message is not supported when audio output is requested.',
+      },
+    });
   });
 });
 
-describe('3. voices come from each name\'s seed', () => {
+describe("3. voices come from each name's seed", () => {
   it('documented voices pass; an unknown one warns unless the seed closes the list', () => {
     expect(checkVoice('qwen3-omni-flash-all', 'Serena')).toEqual({ ok: true });
     expect(checkVoice('qwen3-omni-flash-all', 'Eldric Sage')).toEqual({ ok: true });
@@ -154,14 +241,22 @@ describe('3. voices come from each name\'s seed', () => {
     expect(checkVoice('qwen-omni-turbo', 'Tina')).toMatchObject({ ok: false, refuse: true });
     const cfg = loadConfig({ env: { OMNI_PROTOCOL: 'responses' } });
     const warnings: string[] = [];
-    const spec = buildRunSpec({ source: 'x', destination: 'y', task: 'speak', model: 'qwen3.5-omni-plus-all', voice: 'Aurora' }, cfg, newRunId(), new Date(), (m) => warnings.push(m));
+    const spec = buildRunSpec(
+      { source: 'x', destination: 'y', task: 'speak', model: 'qwen3.5-omni-plus-all', voice: 'Aurora' },
+      cfg,
+      newRunId(),
+      new Date(),
+      (m) => warnings.push(m),
+    );
     expect(spec.voice).toBe('Aurora');
     expect(warnings.join()).toMatch(/not documented for qwen3\.5-omni-plus-all \(6 of its 55 voices/);
-    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'speak', model: 'qwen3-omni-flash-all', voice: 'Serena' }, cfg, newRunId()).voice).toBe('Serena');
+    expect(buildRunSpec({ source: 'x', destination: 'y', task: 'speak', model: 'qwen3-omni-flash-all', voice: 'Serena' }, cfg, newRunId()).voice).toBe(
+      'Serena',
+    );
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'speak', model: 'qwen3.5-omni-plus-all' }, cfg, newRunId()).voice).toBe('Tina');
   });
 
-  it('the emulator takes the seeds\' voices and refuses where its list is complete', async () => {
+  it("the emulator takes the seeds' voices and refuses where its list is complete", async () => {
     expect((await post('responses', speech('qwen3-omni-flash-all', 'Serena'))).status).toBe(200);
     expect((await post('responses', speech('qwen3-omni-flash-all', 'Radio Gol'))).status).toBe(200);
     expect((await post('responses', speech('qwen3.5-omni-plus-all', 'Tina'))).status).toBe(200);
@@ -173,17 +268,25 @@ describe('3. voices come from each name\'s seed', () => {
 
 describe('4. the responses protocol joins every audio part', () => {
   it('a spoken answer split over three output_item.done events arrives whole in the WAV', async () => {
-    const raw = await (await post('responses', speech('qwen3-omni-flash-all', 'Serena'), { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '3' })).text();
+    const raw = await (
+      await post('responses', speech('qwen3-omni-flash-all', 'Serena'), { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '3' })
+    ).text();
     expect(raw.match(/"output_audio"/g)).toHaveLength(3);
     const file = path.join(dir, 'joined.wav');
-    const r = await withClient('responses', (c) => c.complete({ model: 'qwen3-omni-flash-all', prompt: '你是谁?', audioOut: { voice: 'Serena', file },
-      headers: { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '3' } }));
+    const r = await withClient('responses', (c) =>
+      c.complete({
+        model: 'qwen3-omni-flash-all',
+        prompt: '你是谁?',
+        audioOut: { voice: 'Serena', file },
+        headers: { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '3' },
+      }),
+    );
     expect(r.audio).toEqual({ file, bytes: 3 * 48_000, seconds: 3 });
     expect(parseWavHeader(await readFile(file))!.dataBytes).toBe(3 * 48_000);
   });
 });
 
-describe('5. an unsplit usage: a video\'s sound is audio, both output parts are priced, the split is marked inferred', () => {
+describe("5. an unsplit usage: a video's sound is audio, both output parts are priced, the split is marked inferred", () => {
   const ctx = { model: 'qwen3-omni-flash-all', promptText: 'Describe it.', audioTokensPerSecond: 12.5 };
   it('infers the split from the request and the audio received', () => {
     const u = normalizeUsage({ inputTotal: 2624, input: {}, outputTotal: 1708, output: {} }, { ...ctx, mediaKind: 'video', mediaSeconds: 10 }, 20);
@@ -196,19 +299,47 @@ describe('5. an unsplit usage: a video\'s sound is audio, both output parts are 
 
   it('prices the inferred text output even beside audio; a reported split keeps the text free', () => {
     const prices = resolvePrices('qwen3-omni-flash', 'intl')!;
-    const base: Usage = { input: { text: 0, audio: 100, image: 0, video: 0 }, output: { text: 1000, audio: 250, reasoning: 0 }, inputTotal: 100, outputTotal: 1250 };
+    const base: Usage = {
+      input: { text: 0, audio: 100, image: 0, video: 0 },
+      output: { text: 1000, audio: 250, reasoning: 0 },
+      inputTotal: 100,
+      outputTotal: 1250,
+    };
     const reported = usageCost(base, prices).amountMicros;
     const inferred = usageCost({ ...base, inferred: true }, prices).amountMicros;
-    expect(inferred - reported).toBe(Math.round(1000 * prices.outputTextMultimodal! / 1e6));
+    expect(inferred - reported).toBe(Math.round((1000 * prices.outputTextMultimodal!) / 1e6));
   });
 
-  it('over DMXAPI, a video chunk\'s audio track is billed as audio, as the emulator billed it', async () => {
+  it("over DMXAPI, a video chunk's audio track is billed as audio, as the emulator billed it", async () => {
     const video = path.join(dir, 'clip.mp4');
-    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10:duration=3', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', '-y', `file:${video}`]);
-    const seconds = Number((((await ffprobeJson(video)).format) as { duration: string }).duration);
+    await runFfmpeg([
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=10:duration=3',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:duration=3',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-shortest',
+      '-y',
+      `file:${video}`,
+    ]);
+    const seconds = Number(((await ffprobeJson(video)).format as { duration: string }).duration);
     emu.resetStats();
-    const r = await withClient('responses', (c) => c.complete({ model: 'qwen3-omni-flash-all', prompt: 'Describe it.', media: { kind: 'video', source: { file: video }, seconds } }));
+    const r = await withClient('responses', (c) =>
+      c.complete({ model: 'qwen3-omni-flash-all', prompt: 'Describe it.', media: { kind: 'video', source: { file: video }, seconds } }),
+    );
     const billed = emu.stats().billed['qwen3-omni-flash'];
     expect(billed.input.audio).toBeGreaterThan(0);
     expect(r.usage.input).toEqual(billed.input);
@@ -219,21 +350,27 @@ describe('5. an unsplit usage: a video\'s sound is audio, both output parts are 
 describe('6. the native protocol carries the captioner only', () => {
   it('a run refuses --protocol dashscope for an omni model, with a clear message', () => {
     const cfg = loadConfig({ env: { OMNI_PROTOCOL: 'dashscope' } });
-    const err = (() => { try { buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash' }, cfg, newRunId()); } catch (e) { return e as OmniError; } })();
+    const err = (() => {
+      try {
+        buildRunSpec({ source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3-omni-flash' }, cfg, newRunId());
+      } catch (e) {
+        return e as OmniError;
+      }
+    })();
     expect(err).toMatchObject({ code: 'protocol_unsupported' });
     expect(err!.message).toMatch(/OpenAI-compatible API only.*qwen3-omni-30b-a3b-captioner/);
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'caption' }, cfg, newRunId()).model).toBe('qwen3-omni-30b-a3b-captioner');
   });
 });
 
-describe('7. spoken-output estimates follow each model\'s audio token rate', () => {
+describe("7. spoken-output estimates follow each model's audio token rate", () => {
   it('turbo (25/s) reserves twice the audio tokens of flash (12.5/s) for the same text', () => {
     const opts = { region: 'cn' as const, task: 'speak' as const };
     const flash = estimateRun([{ durationS: 30 }], { ...opts, model: 'qwen3-omni-flash' });
     const turbo = estimateRun([{ durationS: 30 }], { ...opts, model: 'qwen-omni-turbo' });
     // speak's expected prior is 80 text tokens: 80 x 10/3 and 80 x 20/3 audio tokens.
-    expect(flash.output.expected).toBe(80 + Math.ceil(80 * 10 / 3));
-    expect(turbo.output.expected).toBe(80 + Math.ceil(80 * 20 / 3));
+    expect(flash.output.expected).toBe(80 + Math.ceil((80 * 10) / 3));
+    expect(turbo.output.expected).toBe(80 + Math.ceil((80 * 20) / 3));
     // A capped budget reservation: 300 text tokens are 2,000 audio tokens on turbo (the text itself is free beside audio).
     const capped = estimateChunkCost(30, { ...opts, model: 'qwen-omni-turbo', audioOut: true, maxOutputTokens: 300 });
     const prices = resolvePrices('qwen-omni-turbo', 'cn')!;
@@ -242,24 +379,33 @@ describe('7. spoken-output estimates follow each model\'s audio token rate', () 
   });
 });
 
-describe('8. the captioner\'s template text tokens are priced', () => {
+describe("8. the captioner's template text tokens are priced", () => {
   it('an emulator that reports template tokens leaves the chunk priced', async () => {
     const templ = await startEmulator({ apiKey: KEY, templateTextTokens: 17 });
     try {
       for (const protocol of ['chat', 'dashscope'] as const) {
-        const r = await withClient(protocol, (c) => c.complete({ model: 'qwen3-omni-30b-a3b-captioner', media: { kind: 'audio', source: { file: wav } } }), templ.url);
+        const r = await withClient(
+          protocol,
+          (c) => c.complete({ model: 'qwen3-omni-30b-a3b-captioner', media: { kind: 'audio', source: { file: wav } } }),
+          templ.url,
+        );
         expect(r.usage.input).toEqual({ text: 17, audio: 50, image: 0, video: 0 });
         const cost = costOf(r.usage, 'qwen3-omni-30b-a3b-captioner', 'intl');
         expect(cost.priced).toBe(true);
         expect(cost.amountMicros).toBe(Math.round((67 * 3_810_000 + r.usage.output.text * 3_060_000) / 1e6));
       }
-    } finally { await templ.close(); }
+    } finally {
+      await templ.close();
+    }
   });
 });
 
 describe('9. no system message beside audio where the seed forbids it', () => {
   it('the emulator refuses it for turbo and qwen3.5-omni-plus, accepts it for qwen3-omni-flash', async () => {
-    const sys = [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: '你是谁?' }];
+    const sys = [
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: '你是谁?' },
+    ];
     expect((await post('responses', speech('qwen3.5-omni-plus-all', 'Tina', { input: sys }))).status).toBe(400);
     expect((await post('chat', speech('qwen-omni-turbo', 'Cherry', { messages: sys }))).status).toBe(400);
     expect((await post('chat', speech('qwen3-omni-flash', 'Cherry', { messages: sys }))).status).toBe(200);
@@ -269,9 +415,17 @@ describe('9. no system message beside audio where the seed forbids it', () => {
   it('the client moves the role into an opening user/assistant pair there (001:1433), and the request is accepted', async () => {
     const body = buildBody('responses', { model: 'qwen3.5-omni-plus-all', system: 'Be brief.', prompt: 'Hi', audioOut: { voice: 'Tina', file: 'x.wav' } });
     expect((body.input as { role: string }[]).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
-    expect((buildBody('chat', { model: 'qwen3-omni-flash', system: 'Be brief.', prompt: 'Hi', audioOut: { voice: 'Cherry', file: 'x.wav' } }).messages as { role: string }[])[0].role).toBe('system');
+    expect(
+      (
+        buildBody('chat', { model: 'qwen3-omni-flash', system: 'Be brief.', prompt: 'Hi', audioOut: { voice: 'Cherry', file: 'x.wav' } }).messages as {
+          role: string;
+        }[]
+      )[0].role,
+    ).toBe('system');
     const file = path.join(dir, 'plus.wav');
-    const r = await withClient('responses', (c) => c.complete({ model: 'qwen3.5-omni-plus-all', system: 'Be brief.', prompt: 'Hi', audioOut: { voice: 'Tina', file } }));
+    const r = await withClient('responses', (c) =>
+      c.complete({ model: 'qwen3.5-omni-plus-all', system: 'Be brief.', prompt: 'Hi', audioOut: { voice: 'Tina', file } }),
+    );
     expect(r.audio?.seconds).toBeGreaterThan(0);
   });
 });
@@ -283,10 +437,12 @@ describe('10. DMXAPI: any 2xx SSE is a stream; no output cap is relied on', () =
       const r = await withClient('responses', (c) => c.complete({ model: 'qwen3-omni-flash-all', prompt: 'hi' }), plain.url);
       expect(r.text).toContain('qwen3-omni-flash');
       expect(r.finishReason).toBe('stop');
-    } finally { await plain.close(); }
+    } finally {
+      await plain.close();
+    }
   });
 
-  it('a budgeted responses request sends no cap and reserves the model\'s whole output ceiling', () => {
+  it("a budgeted responses request sends no cap and reserves the model's whole output ceiling", () => {
     expect(outputBound('responses', 30, 'speak', 'qwen3-omni-flash-all')).toEqual({ reserve: MODELS['qwen3-omni-flash'].limits.maxOutputTokens });
     const chat = outputBound('chat', 30, 'speak', 'qwen3-omni-flash');
     expect(chat.send).toBe(chat.reserve);

@@ -50,13 +50,22 @@ function collectGarbage(): void {
 
 it('a 1200 s audio answer grows the heap + buffers and the RSS by under 64 MB; the WAV is 1200 s', async () => {
   const client = createClient({
-    protocol: 'chat', baseUrl: `${url}/compatible-mode/v1`, apiKey: KEY, authStyle: 'bearer',
-    connectTimeoutMs: 2000, firstByteTimeoutMs: 30_000, idleTimeoutMs: 30_000,
+    protocol: 'chat',
+    baseUrl: `${url}/compatible-mode/v1`,
+    apiKey: KEY,
+    authStyle: 'bearer',
+    connectTimeoutMs: 2000,
+    firstByteTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
   });
   try {
     // warm-up (a 2-minute answer): code compiled, sockets, pools and the young generation sized, before the baseline
-    await client.complete({ model: 'qwen3-omni-flash', prompt: 'warm up', audioOut: { voice: 'Cherry', file: path.join(dir, 'warm.wav') },
-      headers: { 'x-emulator-audio-seconds': '120' } });
+    await client.complete({
+      model: 'qwen3-omni-flash',
+      prompt: 'warm up',
+      audioOut: { voice: 'Cherry', file: path.join(dir, 'warm.wav') },
+      headers: { 'x-emulator-audio-seconds': '120' },
+    });
     collectGarbage();
     const base = process.memoryUsage();
     let peakRss = base.rss;
@@ -72,10 +81,15 @@ it('a 1200 s audio answer grows the heap + buffers and the RSS by under 64 MB; t
     const file = path.join(dir, 'long.wav');
     let result: ModelResult;
     try {
-      result = await client.complete({
-        model: 'qwen3-omni-flash', prompt: 'Tell a very long story.', audioOut: { voice: 'Cherry', file },
-        headers: { 'x-emulator-audio-seconds': '1200' },
-      }, { onText: sample });
+      result = await client.complete(
+        {
+          model: 'qwen3-omni-flash',
+          prompt: 'Tell a very long story.',
+          audioOut: { voice: 'Cherry', file },
+          headers: { 'x-emulator-audio-seconds': '1200' },
+        },
+        { onText: sample },
+      );
     } finally {
       clearInterval(timer);
     }

@@ -1,15 +1,19 @@
 /** Request building per protocol (docs/protocols.md §2): URL, headers, bodies. Pure, plus the file -> data: URL read. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  buildBody, endpointUrl, requestHeaders, resolveMedia, type MediaRef,
-} from '../../src/models/request.ts';
+import { buildBody, endpointUrl, requestHeaders, resolveMedia, type MediaRef } from '../../src/models/request.ts';
 import type { EndpointConfig, ModelRequest, Protocol } from '../../src/models/types.ts';
 import { media } from '../helpers/paths.ts';
 
 const ep = (protocol: Protocol, over: Partial<EndpointConfig> = {}): EndpointConfig => ({
-  protocol, baseUrl: 'https://example.test/base/', apiKey: 'sk-secret', authStyle: 'bearer',
-  connectTimeoutMs: 1, firstByteTimeoutMs: 1, idleTimeoutMs: 1, ...over,
+  protocol,
+  baseUrl: 'https://example.test/base/',
+  apiKey: 'sk-secret',
+  authStyle: 'bearer',
+  connectTimeoutMs: 1,
+  firstByteTimeoutMs: 1,
+  idleTimeoutMs: 1,
+  ...over,
 });
 const audio: MediaRef = { kind: 'audio', url: 'data:;base64,AAAA', format: 'mp3' };
 
@@ -34,10 +38,18 @@ describe('buildBody', () => {
 
   it('chat: media part then text, stream + include_usage, no modalities unless speech is asked for', () => {
     expect(buildBody('chat', flash, audio)).toEqual({
-      model: 'qwen3-omni-flash', stream: true, stream_options: { include_usage: true },
+      model: 'qwen3-omni-flash',
+      stream: true,
+      stream_options: { include_usage: true },
       messages: [
         { role: 'system', content: 'Be brief.' },
-        { role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'data:;base64,AAAA', format: 'mp3' } }, { type: 'text', text: '这段音频在说什么' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'input_audio', input_audio: { data: 'data:;base64,AAAA', format: 'mp3' } },
+            { type: 'text', text: '这段音频在说什么' },
+          ],
+        },
       ],
     });
   });
@@ -60,9 +72,13 @@ describe('buildBody', () => {
 
   it('the captioner: audio alone, no format, no prompt, no system, in every protocol', () => {
     const cap: ModelRequest = { model: 'qwen3-omni-30b-a3b-captioner', prompt: 'ignored', system: 'ignored' };
-    expect(buildBody('chat', cap, audio)).toMatchObject({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'data:;base64,AAAA' } }] }] });
+    expect(buildBody('chat', cap, audio)).toMatchObject({
+      messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'data:;base64,AAAA' } }] }],
+    });
     expect((buildBody('chat', cap, audio) as { messages: unknown[] }).messages).toHaveLength(1);
-    expect(buildBody('responses', cap, audio)).toMatchObject({ input: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'data:;base64,AAAA' } }] }] });
+    expect(buildBody('responses', cap, audio)).toMatchObject({
+      input: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'data:;base64,AAAA' } }] }],
+    });
     expect(buildBody('dashscope', cap, audio)).toEqual({
       model: 'qwen3-omni-30b-a3b-captioner',
       input: { messages: [{ role: 'user', content: [{ audio: 'data:;base64,AAAA' }] }] },
@@ -81,7 +97,12 @@ describe('buildBody', () => {
   it('dashscope: native content items and parameters', () => {
     expect(buildBody('dashscope', { ...flash, thinking: true }, { kind: 'video', url: 'https://x/v.mp4' })).toEqual({
       model: 'qwen3-omni-flash',
-      input: { messages: [{ role: 'system', content: [{ text: 'Be brief.' }] }, { role: 'user', content: [{ video: 'https://x/v.mp4' }, { text: '这段音频在说什么' }] }] },
+      input: {
+        messages: [
+          { role: 'system', content: [{ text: 'Be brief.' }] },
+          { role: 'user', content: [{ video: 'https://x/v.mp4' }, { text: '这段音频在说什么' }] },
+        ],
+      },
       parameters: { incremental_output: true, enable_thinking: true },
     });
   });
@@ -93,10 +114,17 @@ describe('resolveMedia', () => {
     const ref = await resolveMedia({ kind: 'audio', source: { file } });
     expect(ref.format).toBe('flac');
     expect(ref.url).toBe(`data:;base64,${readFileSync(file).toString('base64')}`);
-    expect(await resolveMedia({ kind: 'audio', source: { url: 'https://x/a.MP3?sig=1' } })).toEqual({ kind: 'audio', url: 'https://x/a.MP3?sig=1', format: 'mp3' });
+    expect(await resolveMedia({ kind: 'audio', source: { url: 'https://x/a.MP3?sig=1' } })).toEqual({
+      kind: 'audio',
+      url: 'https://x/a.MP3?sig=1',
+      format: 'mp3',
+    });
   });
 
   it('refuses a file over the base64 ceiling before reading it', async () => {
-    await expect(resolveMedia({ kind: 'audio', source: { file: media('whisper__jfk.flac') } }, 1000)).rejects.toMatchObject({ code: 'input_too_large', retryable: false });
+    await expect(resolveMedia({ kind: 'audio', source: { file: media('whisper__jfk.flac') } }, 1000)).rejects.toMatchObject({
+      code: 'input_too_large',
+      retryable: false,
+    });
   });
 });

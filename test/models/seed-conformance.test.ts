@@ -15,10 +15,23 @@ import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { fixture } from './helpers.ts';
 
-interface Accepted { source: string; protocol: 'chat' | 'responses' | 'native'; sse?: boolean; body: Record<string, unknown> }
+interface Accepted {
+  source: string;
+  protocol: 'chat' | 'responses' | 'native';
+  sse?: boolean;
+  body: Record<string, unknown>;
+}
 interface Refused {
-  source: string; why: string; protocol: Accepted['protocol']; from: string; status: number;
-  set?: Record<string, unknown>; prepend?: unknown; addPart?: unknown; dropFrames?: number; appendTurns?: boolean;
+  source: string;
+  why: string;
+  protocol: Accepted['protocol'];
+  from: string;
+  status: number;
+  set?: Record<string, unknown>;
+  prepend?: unknown;
+  addPart?: unknown;
+  dropFrames?: number;
+  appendTurns?: boolean;
 }
 const SEEDS = JSON.parse(fixture('seed-requests.json').toString('utf8')) as { accepted: Accepted[]; refused: Refused[] };
 const KEY = 'sk-seed-conformance';
@@ -49,12 +62,29 @@ beforeAll(async () => {
   await make('dog_and_girl.jpeg', picture('640x480'));
   for (const n of [1, 2, 3, 4]) await make(`football${n}.jpg`, picture('480x320'));
   await make('test.png', picture('320x240'));
-  await make('1.mp4', ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10:duration=3', ...tone(3),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest']);
+  await make('1.mp4', [
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=10:duration=3',
+    ...tone(3),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-shortest',
+  ]);
   cdn = createServer((req, res) => {
     const name = decodeURIComponent(path.posix.basename((req.url ?? '').split('?')[0]));
     const body = files.get(name);
-    if (!body) { res.writeHead(404).end(); return; }
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'content-length': body.length }).end(body);
   });
   await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
@@ -73,8 +103,11 @@ const b64 = (name: string) => files.get(name)!.toString('base64');
 function localize(v: unknown): unknown {
   if (typeof v === 'string') {
     if (v === TRUNCATED) return `data:;base64,${b64('welcome.mp3')}`;
-    return v.replace(/^https:\/\/([^/]+)\//, `${cdnUrl}/$1/`)
-      .replace('{base64_image}', b64('test.png')).replace('{base64_audio}', b64('welcome.mp3')).replace('{base64_video}', b64('1.mp4'));
+    return v
+      .replace(/^https:\/\/([^/]+)\//, `${cdnUrl}/$1/`)
+      .replace('{base64_image}', b64('test.png'))
+      .replace('{base64_audio}', b64('welcome.mp3'))
+      .replace('{base64_video}', b64('1.mp4'));
   }
   if (Array.isArray(v)) return v.map(localize);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, localize(x)]));
@@ -85,7 +118,11 @@ async function send(protocol: Accepted['protocol'], body: unknown, sse = false):
   const res = await fetch(emu.url + PATHS[protocol], {
     method: 'POST',
     // DashScope takes `Bearer <key>`; DMXAPI's samples send the raw key.
-    headers: { 'content-type': 'application/json', authorization: protocol === 'responses' ? KEY : `Bearer ${KEY}`, ...(sse && { 'x-dashscope-sse': 'enable' }) },
+    headers: {
+      'content-type': 'application/json',
+      authorization: protocol === 'responses' ? KEY : `Bearer ${KEY}`,
+      ...(sse && { 'x-dashscope-sse': 'enable' }),
+    },
     body: JSON.stringify(localize(body)),
   });
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
@@ -105,13 +142,20 @@ function variant(r: Refused): Record<string, unknown> {
   return body;
 }
 
-describe('the seeds\' request bodies', () => {
+describe("the seeds' request bodies", () => {
   it('cover every seed, both DMXAPI models, DashScope omni and the captioner on both its protocols', () => {
     const seeds = new Set(SEEDS.accepted.map((a) => a.source.slice(0, 3)));
     expect([...seeds].sort()).toEqual(['000', '001', '002', '003', '004']);
     const models = new Set(SEEDS.accepted.map((a) => `${a.protocol}:${a.body.model}`));
-    for (const m of ['responses:qwen3-omni-flash-all', 'responses:qwen3.5-omni-plus-all', 'chat:qwen3-omni-flash', 'chat:qwen-omni-turbo',
-      'chat:qwen3-omni-30b-a3b-captioner', 'native:qwen3-omni-30b-a3b-captioner']) expect(models).toContain(m);
+    for (const m of [
+      'responses:qwen3-omni-flash-all',
+      'responses:qwen3.5-omni-plus-all',
+      'chat:qwen3-omni-flash',
+      'chat:qwen-omni-turbo',
+      'chat:qwen3-omni-30b-a3b-captioner',
+      'native:qwen3-omni-30b-a3b-captioner',
+    ])
+      expect(models).toContain(m);
     const voices = new Set(SEEDS.accepted.map((a) => (a.body.audio as { voice?: string } | undefined)?.voice).filter(Boolean));
     expect([...voices].sort()).toEqual(['Cherry', 'Serena', 'Tina']);
   });
@@ -119,7 +163,8 @@ describe('the seeds\' request bodies', () => {
   it.each(SEEDS.accepted.map((a) => [a.source, a] as const))('%s is accepted', async (_s, a) => {
     const r = await send(a.protocol, a.body, a.sse);
     expect(r.status, r.text.slice(0, 300)).toBe(200);
-    const streamed = a.body.stream === true || a.sse === true || (a.body.parameters as { incremental_output?: boolean } | undefined)?.incremental_output === true;
+    const streamed =
+      a.body.stream === true || a.sse === true || (a.body.parameters as { incremental_output?: boolean } | undefined)?.incremental_output === true;
     if (!streamed) {
       expect(r.type).toMatch(/json/);
       return;

@@ -22,7 +22,10 @@ export const DOCKERFILE = path.join(REPO_ROOT, 'Dockerfile');
 
 /** The ENV of the Dockerfile's last stage (the image every omnibatch service runs), `KEY=value` forms only. */
 export function imageEnv(text = readFileSync(DOCKERFILE, 'utf8')): Record<string, string> {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim());
   const last = lines.map((l, i) => (/^FROM\s/i.test(l) ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
   const env: Record<string, string> = {};
   for (const line of lines.slice(last + 1)) {
@@ -45,7 +48,9 @@ import { freePort } from '../../src/demo/redis.ts';
 export { freePort };
 
 export interface RedisService {
-  port: number; dir: string; url: string;
+  port: number;
+  dir: string;
+  url: string;
   stop(): Promise<void>;
   restart(): Promise<void>;
   /** stops the server, keeping its data dir (AOF) for `up()` on the same port */
@@ -62,8 +67,9 @@ export async function startRedis(model: ComposeModel): Promise<RedisService> {
   const url = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    child = spawn(bin, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no'],
-      { stdio: ['ignore', 'ignore', 'inherit'] });
+    child = spawn(bin, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     await waitForRedis(url, child);
   };
   const stop = async (): Promise<void> => {
@@ -75,11 +81,19 @@ export async function startRedis(model: ComposeModel): Promise<RedisService> {
   };
   await launch();
   return {
-    port, dir, url,
-    restart: async () => { await stop(); await launch(); },
+    port,
+    dir,
+    url,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
     down: stop,
     up: launch,
-    stop: async () => { await stop(); await rm(dir, { recursive: true, force: true }); },
+    stop: async () => {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -91,7 +105,9 @@ async function waitForRedis(url: string, child: ChildProcess): Promise<void> {
     try {
       await r.connect();
       if ((await r.ping()) === 'PONG') return;
-    } catch { /* not up yet */ } finally {
+    } catch {
+      /* not up yet */
+    } finally {
       r.disconnect();
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -99,7 +115,12 @@ async function waitForRedis(url: string, child: ChildProcess): Promise<void> {
   throw new Error('redis-server did not answer');
 }
 
-export interface S3Service { port: number; endpoint: string; dir: string; stop(): Promise<void> }
+export interface S3Service {
+  port: number;
+  endpoint: string;
+  dir: string;
+  stop(): Promise<void>;
+}
 
 /** s3rver, accepting the credentials MinIO is given in the compose file. */
 export async function startS3(model: ComposeModel): Promise<S3Service> {
@@ -112,8 +133,13 @@ export async function startS3(model: ComposeModel): Promise<S3Service> {
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
   const { port } = await server.run();
   return {
-    port, dir, endpoint: `http://127.0.0.1:${port}`,
-    stop: async () => { await server.close(); await rm(dir, { recursive: true, force: true }); },
+    port,
+    dir,
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -181,7 +207,9 @@ export function spawnService(model: ComposeModel, name: string, rw: Rewrite, opt
   });
   // always drained, so a chatty process never blocks on a full pipe
   let tail = '';
-  const keep = (d: Buffer): void => { tail = (tail + d.toString()).slice(-8192); };
+  const keep = (d: Buffer): void => {
+    tail = (tail + d.toString()).slice(-8192);
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return { child, output: () => tail };

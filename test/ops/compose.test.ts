@@ -19,8 +19,22 @@ import { interpolate, loadCompose, localize, parseCompose, startOrder, type Rewr
 import { checkTarget } from '../../src/ops/healthcheck.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import {
-  COMPOSE_FILE, DOCKERFILE, freePort, imageEnv, loadModel, runMinioInit, runSamples, s3FromEnv, spawnService, startRedis, startS3,
-  stopService, waitForExit, type RedisService, type S3Service, type Spawned,
+  COMPOSE_FILE,
+  DOCKERFILE,
+  freePort,
+  imageEnv,
+  loadModel,
+  runMinioInit,
+  runSamples,
+  s3FromEnv,
+  spawnService,
+  startRedis,
+  startS3,
+  stopService,
+  waitForExit,
+  type RedisService,
+  type S3Service,
+  type Spawned,
 } from './compose-stack.ts';
 
 /** what an operator puts in .env: the file has no default secrets */
@@ -51,7 +65,17 @@ describe('docker-compose.yml as data', () => {
     for (const name of OMNIBATCH_SERVICES) expect(model.services[name].environment, name).toEqual(env);
     const known = new Set<string>([...Object.values(SETTINGS).flatMap((s) => [...s.env]), 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
     expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
-    for (const k of ['REDIS_URL', 'S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'OMNI_BASE_URL', 'OMNI_API_KEY', 'OMNI_PROTOCOL']) {
+    for (const k of [
+      'REDIS_URL',
+      'S3_ENDPOINT',
+      'S3_FORCE_PATH_STYLE',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_REGION',
+      'OMNI_BASE_URL',
+      'OMNI_API_KEY',
+      'OMNI_PROTOCOL',
+    ]) {
       expect(env[k], k).toBeTruthy();
     }
     // the workers log in to MinIO with the credentials MinIO is started with
@@ -120,15 +144,9 @@ describe('compose interpolation and ordering', () => {
   });
 
   it('reads YAML as compose v2 does: `yes` stays a string, << merges with explicit keys winning, duplicate keys refused', () => {
-    const m = parseCompose([
-      'x-base: &base',
-      '  image: img',
-      '  environment: { FLAG: yes, N: 1 }',
-      'services:',
-      '  s:',
-      '    <<: *base',
-      '    image: mine',
-    ].join('\n'));
+    const m = parseCompose(
+      ['x-base: &base', '  image: img', '  environment: { FLAG: yes, N: 1 }', 'services:', '  s:', '    <<: *base', '    image: mine'].join('\n'),
+    );
     expect(m.services.s.image).toBe('mine');
     expect(m.services.s.environment).toEqual({ FLAG: 'yes', N: '1' });
     expect(() => parseCompose('services:\n  a: {}\n  a: {}\n')).toThrow(/not valid YAML/);
@@ -141,13 +159,19 @@ describe('compose interpolation and ordering', () => {
   });
 
   it('localizes network names, volume paths and flags, and nothing else', () => {
-    const m = parseCompose([
-      'services:',
-      '  w:',
-      '    command: ["worker", "--metrics-port", "9464", "--out", "/samples/x", "--note", "redis:6379"]',
-      '    environment: { REDIS_URL: "redis://redis:6379/0", S3: "http://user:pw@minio:9000", OTHER: "redis:63790" }',
-    ].join('\n'));
-    const out = localize(m.services.w, { hosts: { 'redis:6379': '127.0.0.1:7001', 'minio:9000': '127.0.0.1:7002' }, paths: { '/samples': '/tmp/s' }, flags: { '--metrics-port': '0' } });
+    const m = parseCompose(
+      [
+        'services:',
+        '  w:',
+        '    command: ["worker", "--metrics-port", "9464", "--out", "/samples/x", "--note", "redis:6379"]',
+        '    environment: { REDIS_URL: "redis://redis:6379/0", S3: "http://user:pw@minio:9000", OTHER: "redis:63790" }',
+      ].join('\n'),
+    );
+    const out = localize(m.services.w, {
+      hosts: { 'redis:6379': '127.0.0.1:7001', 'minio:9000': '127.0.0.1:7002' },
+      paths: { '/samples': '/tmp/s' },
+      flags: { '--metrics-port': '0' },
+    });
     expect(out.command).toEqual(['worker', '--metrics-port', '0', '--out', '/tmp/s/x', '--note', 'redis:6379']);
     expect(out.environment).toEqual({ REDIS_URL: 'redis://127.0.0.1:7001/0', S3: 'http://user:pw@127.0.0.1:7002', OTHER: 'redis:63790' });
   });
@@ -186,7 +210,12 @@ describe('the compose services, started without Docker', () => {
     };
     s3client = s3FromEnv(localize(stack.services.worker, rw).environment);
     // the compose command with its port made private and its bind address local
-    emulator = spawnService(stack, 'emulator', { ...rw, flags: { '--port': String(emulatorPort), '--host': '127.0.0.1' } }, { env: await containerEnv('emulator') });
+    emulator = spawnService(
+      stack,
+      'emulator',
+      { ...rw, flags: { '--port': String(emulatorPort), '--host': '127.0.0.1' } },
+      { env: await containerEnv('emulator') },
+    );
   });
 
   afterAll(async () => {
@@ -263,8 +292,12 @@ describe('the compose services, started without Docker', () => {
     const composePort = svc.command![svc.command!.indexOf('--metrics-port') + 1];
     for (let i = 0; i < svc.replicas; i++) {
       const metricsPort = await freePort();
-      const spawned = spawnService(stack, 'worker', { ...rw, flags: { '--metrics-port': String(metricsPort) } },
-        { args: ['--metrics-host', '127.0.0.1'], env: await containerEnv(`worker-${i}`) });
+      const spawned = spawnService(
+        stack,
+        'worker',
+        { ...rw, flags: { '--metrics-port': String(metricsPort) } },
+        { args: ['--metrics-host', '127.0.0.1'], env: await containerEnv(`worker-${i}`) },
+      );
       workers.push({ spawned, metricsPort });
     }
     expect(workers.length).toBe(2);
@@ -281,7 +314,9 @@ describe('the compose services, started without Docker', () => {
   it('runs the example service: exit 0, results and a completed report in the bucket, inferred by the workers', async () => {
     example = spawnService(stack, 'example', rw, { env: await containerEnv('example') });
     let stdout = '';
-    example.child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    example.child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
     const code = await waitForExit(example);
     expect(code, example.output()).toBe(0);
 
@@ -302,11 +337,13 @@ describe('the compose services, started without Docker', () => {
     expect(result.text).toBeTruthy();
 
     // the two worker services did the inference (`run --wait` embeds workers only when none is running)
-    const inferred = await Promise.all(workers.map(async (w) => {
-      const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
-      const m = /^omnibatch_jobs_total\{stage="infer",state="completed"\} (\d+)$/m.exec(text);
-      return m ? Number(m[1]) : 0;
-    }));
+    const inferred = await Promise.all(
+      workers.map(async (w) => {
+        const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`)).text();
+        const m = /^omnibatch_jobs_total\{stage="infer",state="completed"\} (\d+)$/m.exec(text);
+        return m ? Number(m[1]) : 0;
+      }),
+    );
     expect(Math.max(...inferred)).toBeGreaterThan(0);
   });
 
@@ -317,7 +354,7 @@ describe('the compose services, started without Docker', () => {
     await redis.down();
     const down = await runCheck(hc, {});
     expect(down).toEqual({ code: 1, out: `unhealthy: ${url}: HTTP 503\n` });
-    const body = await (await fetch(url)).json() as { status: string; detail: string };
+    const body = (await (await fetch(url)).json()) as { status: string; detail: string };
     expect(body.status).toBe('unhealthy');
     expect(body.detail).toMatch(new RegExp(`^redis://127\\.0\\.0\\.1:${redis.port}: `));
     await redis.up();
@@ -347,7 +384,9 @@ function runCheck(argv: string[], env: Record<string, string>): Promise<{ code: 
     const [bin, ...args] = argv;
     const child = spawn(bin === 'node' ? process.execPath : bin, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env } });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code) => resolve({ code, out }));
   });

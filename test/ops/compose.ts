@@ -79,7 +79,14 @@ function service(name: string, raw: Record<string, YamlValue>): ComposeService {
   const deploy = isMap(raw.deploy) ? raw.deploy : {};
   const replicas = deploy.replicas ?? raw.scale ?? 1;
   if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) bad(`service ${name}: replicas must be a whole number`);
-  const build = raw.build === undefined ? undefined : typeof raw.build === 'string' ? raw.build : isMap(raw.build) ? String(raw.build.context ?? '.') : bad(`service ${name}: bad build`);
+  const build =
+    raw.build === undefined
+      ? undefined
+      : typeof raw.build === 'string'
+        ? raw.build
+        : isMap(raw.build)
+          ? String(raw.build.context ?? '.')
+          : bad(`service ${name}: bad build`);
   const hc = isMap(raw.healthcheck) ? raw.healthcheck.test : undefined;
   return {
     name,
@@ -138,7 +145,7 @@ function dependsOn(v: YamlValue | undefined, name: string): Record<string, Depen
   if (!isMap(v)) bad(`service ${name}: depends_on must be a list or a mapping`);
   const out: Record<string, DependsCondition> = {};
   for (const [dep, spec] of Object.entries(v)) {
-    const cond = isMap(spec) ? spec.condition ?? 'service_started' : 'service_started';
+    const cond = isMap(spec) ? (spec.condition ?? 'service_started') : 'service_started';
     if (!CONDITIONS.includes(cond as DependsCondition)) bad(`service ${name}: unknown depends_on condition ${String(cond)}`);
     out[dep] = cond as DependsCondition;
   }
@@ -146,7 +153,8 @@ function dependsOn(v: YamlValue | undefined, name: string): Record<string, Depen
 }
 
 export function interpolate(value: string, env: Env): string {
-  return value.replace(/\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+  return value.replace(
+    /\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
     (whole, braced: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
       if (whole === '$$') return '$';
       const name = (braced ?? bare)!;
@@ -155,7 +163,8 @@ export function interpolate(value: string, env: Env): string {
       if (!op || !missing) return v ?? '';
       if (op.endsWith('?')) bad(`variable ${name} is required: ${arg || 'not set'}`);
       return arg ?? '';
-    });
+    },
+  );
 }
 
 function interpolateDeep(v: YamlValue, env: Env): YamlValue {

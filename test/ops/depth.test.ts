@@ -29,10 +29,14 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  s.on('error', reject);
-});
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
 
 async function scrape(url: string, deadlineMs = 60_000): Promise<Map<string, number>> {
   const until = Date.now() + deadlineMs;
@@ -40,7 +44,9 @@ async function scrape(url: string, deadlineMs = 60_000): Promise<Map<string, num
     try {
       const res = await fetch(url);
       if (res.ok) return samples(await res.text());
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > until) throw new Error(`no metrics at ${url}`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -48,8 +54,12 @@ async function scrape(url: string, deadlineMs = 60_000): Promise<Map<string, num
 
 describe('depth arithmetic', () => {
   it('counts prioritized and waiting-children jobs as waiting', () => {
-    expect(queueDepth({ wait: 3, prioritized: 2, 'waiting-children': 1, active: 4, delayed: 5, failed: 6, completed: 99 }))
-      .toEqual({ waiting: 6, active: 4, delayed: 5, failed: 6 });
+    expect(queueDepth({ wait: 3, prioritized: 2, 'waiting-children': 1, active: 4, delayed: 5, failed: 6, completed: 99 })).toEqual({
+      waiting: 6,
+      active: 4,
+      delayed: 5,
+      failed: 6,
+    });
     expect(queueDepth({})).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
   });
   it('predicts the work left at the pace so far, a planned finish before any file ended, else unknown', () => {
@@ -69,7 +79,13 @@ describe('queue-depth gauges', () => {
   // Two prefixes: the idle worker of the first test must not take the second one's backlog.
   const idlePrefix = `depth-${randomUUID().slice(0, 8)}`;
   const prefix = `depth-${randomUUID().slice(0, 8)}`;
-  const env = { ...process.env, OMNIBATCH_PREFIX: prefix, LOG_LEVEL: 'silent', OMNI_API_KEY: 'sk-depth', OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1' };
+  const env = {
+    ...process.env,
+    OMNIBATCH_PREFIX: prefix,
+    LOG_LEVEL: 'silent',
+    OMNI_API_KEY: 'sk-depth',
+    OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1',
+  };
   const children: ChildProcess[] = [];
   let ctx: Context | undefined;
   const start = (p: string, ...args: string[]) => {
@@ -105,14 +121,19 @@ describe('queue-depth gauges', () => {
     expect([...s.keys()].some((k) => k.startsWith('omnibatch_run_files_left'))).toBe(false);
   }, 90_000);
 
-  it('omnibatch metrics (no worker) shows a waiting backlog and a live run\'s work left', async () => {
+  it("omnibatch metrics (no worker) shows a waiting backlog and a live run's work left", async () => {
     const cfg = loadConfig({ flags: { queuePrefix: prefix } });
     ctx = createContext(cfg, createLogger({ level: 'silent' }));
     // A backlog on the prepare queue, as a scan leaves it with no prepare worker running (this test starts none).
     for (let i = 0; i < 7; i++) await ctx.queues.prepare.add('prepare', { runId: 'nobody', fileId: `f${i}` } as never, { jobId: `depth-${i}` });
     await ctx.queues.prepare.add('prepare', { runId: 'nobody', fileId: 'later' } as never, { jobId: 'depth-later', delay: 3_600_000 });
     // A live run with 3 files, 1 ended.
-    const spec = buildRunSpec({ source: '/tmp/in', destination: '/tmp/out', task: 'caption' }, cfg, `depth-run-${randomUUID().slice(0, 6)}`, new Date(Date.now() - 60_000));
+    const spec = buildRunSpec(
+      { source: '/tmp/in', destination: '/tmp/out', task: 'caption' },
+      cfg,
+      `depth-run-${randomUUID().slice(0, 6)}`,
+      new Date(Date.now() - 60_000),
+    );
     await ctx.runs.create(spec);
     for (const id of ['a', 'b', 'c']) await ctx.runs.registerFile(spec.runId, id, { key: id, uri: `/tmp/in/${id}`, etag: 'e', size: 1, status: 'pending' });
     await ctx.runs.finishFile(spec.runId, 'a', { key: 'a', uri: '/tmp/in/a', etag: 'e', size: 1, status: 'succeeded' });

@@ -49,7 +49,10 @@ function record(m: Metrics): void {
 
 describe('metrics', () => {
   let server: RunningServer | undefined;
-  afterEach(async () => { await server?.close(); server = undefined; });
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
 
   it('serves every omnibatch_ series with the recorded values at /metrics', async () => {
     const m = createMetrics();
@@ -97,8 +100,11 @@ describe('metrics', () => {
   it('answers /healthz with 200, or 503 when its check fails; other paths 404', async () => {
     let healthy = true;
     server = await startMetricsServer(0, {
-      host: '127.0.0.1', metrics: createMetrics({ defaultMetrics: false }),
-      health: async () => { if (!healthy) throw new Error('redis unreachable'); },
+      host: '127.0.0.1',
+      metrics: createMetrics({ defaultMetrics: false }),
+      health: async () => {
+        if (!healthy) throw new Error('redis unreachable');
+      },
     });
     const up = await fetch(`${server.url}/healthz`);
     expect(up.status).toBe(200);
@@ -129,13 +135,27 @@ function listeningOn(port: number): string[] {
   const out: string[] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
-    try { text = readFileSync(table, 'utf8'); } catch { continue; }
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 4 || f[3] !== '0A') continue; // 0A: LISTEN
       const [addr, p] = f[1].split(':');
       if (p !== hexPort) continue;
-      out.push(addr.length === 8 ? addr.match(/../g)!.reverse().map((h) => parseInt(h, 16)).join('.') : addr === '0'.repeat(32) ? '::' : addr);
+      out.push(
+        addr.length === 8
+          ? addr
+              .match(/../g)!
+              .reverse()
+              .map((h) => parseInt(h, 16))
+              .join('.')
+          : addr === '0'.repeat(32)
+            ? '::'
+            : addr,
+      );
     }
   }
   return out;
@@ -154,7 +174,9 @@ describe('metrics bind address', () => {
   it('`omnibatch worker --metrics-port 0` listens on loopback only', async () => {
     const prefix = `test-metrics-${randomUUID().slice(0, 8)}`;
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'worker', '--metrics-port', '0', '--stages', 'report'], {
-      cwd: REPO_ROOT, env: { ...process.env, OMNIBATCH_PREFIX: prefix, LOG_LEVEL: 'info', CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: REPO_ROOT,
+      env: { ...process.env, OMNIBATCH_PREFIX: prefix, LOG_LEVEL: 'info', CI: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     try {
       let err = '';
@@ -163,9 +185,15 @@ describe('metrics bind address', () => {
         child.stderr!.on('data', (d: Buffer) => {
           err += d.toString();
           const m = /"metricsPort":(\d+)/.exec(err);
-          if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
         });
-        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`worker exited ${code}: ${err}`)); });
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`worker exited ${code}: ${err}`));
+        });
       });
       expect(listeningOn(port)).toEqual(['127.0.0.1']);
     } finally {

@@ -15,15 +15,22 @@ import { OmniError } from '../../src/util/errors.ts';
 
 const SECRET = 'whsec-test-4f1c9a';
 
-interface Received { headers: http.IncomingHttpHeaders; body: string }
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 
 /** A real receiver on 127.0.0.1 answering each POST with the next status of `script` (then 200). */
-async function receiver(script: Array<number | { status: number; headers: Record<string, string> }> = []): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
+async function receiver(
+  script: Array<number | { status: number; headers: Record<string, string> }> = [],
+): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
   const got: Received[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (c: string) => { body += c; });
+    req.on('data', (c: string) => {
+      body += c;
+    });
     req.on('end', () => {
       got.push({ headers: req.headers, body });
       const step = script[got.length - 1] ?? 200;
@@ -37,13 +44,20 @@ async function receiver(script: Array<number | { status: number; headers: Record
   return {
     url: `http://127.0.0.1:${port}/hooks/omnibatch?token=q-secret-77`,
     got,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** The error a send threw (the notify queue's retry decision rides on it). */
 async function thrown(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(err instanceof OmniError)) throw new Error(`expected an OmniError, got ${String(err)}`);
   return err;
 }
@@ -52,7 +66,10 @@ const report = { run_id: 'run-1', status: 'completed', counts: { done: 3, failed
 
 describe('sendWebhook against a real receiver', () => {
   let rx: Awaited<ReturnType<typeof receiver>> | undefined;
-  afterEach(async () => { await rx?.close(); rx = undefined; });
+  afterEach(async () => {
+    await rx?.close();
+    rx = undefined;
+  });
 
   it('delivers the run report, signed so that the receiver verifies it', async () => {
     rx = await receiver();
@@ -68,7 +85,9 @@ describe('sendWebhook against a real receiver', () => {
     expect(verifySignature({ body: req.body, secret: SECRET, headers: req.headers })).toEqual({ ok: true });
     // the documented scheme, recomputed by hand from the headers
     const ts = Number(req.headers[HEADER.timestamp]);
-    expect(req.headers[HEADER.signature]).toBe(`sha256=${signBody(req.body, SECRET, { timestamp: ts, deliveryId: result.deliveryId, event: 'run.completed' })}`);
+    expect(req.headers[HEADER.signature]).toBe(
+      `sha256=${signBody(req.body, SECRET, { timestamp: ts, deliveryId: result.deliveryId, event: 'run.completed' })}`,
+    );
   });
 
   it('fails verification with a wrong secret, a changed body or a swapped event header', async () => {
@@ -77,7 +96,10 @@ describe('sendWebhook against a real receiver', () => {
     const [req] = rx.got;
     expect(verifySignature({ body: req.body, secret: 'wrong-secret', headers: req.headers })).toEqual({ ok: false, reason: 'bad_signature' });
     expect(verifySignature({ body: req.body.replace('8.00', '1.00'), secret: SECRET, headers: req.headers })).toEqual({ ok: false, reason: 'bad_signature' });
-    expect(verifySignature({ body: req.body, secret: SECRET, headers: { ...req.headers, [HEADER.event]: 'run.completed' } })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verifySignature({ body: req.body, secret: SECRET, headers: { ...req.headers, [HEADER.event]: 'run.completed' } })).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
     const { [HEADER.signature]: _drop, ...unsigned } = req.headers;
     expect(verifySignature({ body: req.body, secret: SECRET, headers: unsigned })).toEqual({ ok: false, reason: 'missing_header' });
     const ts = Number(req.headers[HEADER.timestamp]);
@@ -98,14 +120,25 @@ describe('sendWebhook against a real receiver', () => {
 
   it('a 400 throws a permanent webhook_refused', async () => {
     rx = await receiver([400]);
-    expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET }))).toMatchObject({ code: 'webhook_refused', retryable: false, status: 400 });
+    expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET }))).toMatchObject({
+      code: 'webhook_refused',
+      retryable: false,
+      status: 400,
+    });
     expect(rx.got).toHaveLength(1);
   });
 
   it("carries a 429's Retry-After (seconds or an HTTP date) on the error", async () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
-    rx = await receiver([{ status: 429, headers: { 'retry-after': '7' } }, { status: 503, headers: { 'retry-after': 'Thu, 01 Jan 2026 00:00:10 GMT' } }]);
-    expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET }))).toMatchObject({ code: 'webhook_failed', retryable: true, retryAfterMs: 7000 });
+    rx = await receiver([
+      { status: 429, headers: { 'retry-after': '7' } },
+      { status: 503, headers: { 'retry-after': 'Thu, 01 Jan 2026 00:00:10 GMT' } },
+    ]);
+    expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET }))).toMatchObject({
+      code: 'webhook_failed',
+      retryable: true,
+      retryAfterMs: 7000,
+    });
     expect(await thrown(sendWebhook(rx.url, 'run.completed', report, { secret: SECRET, now: () => now }))).toMatchObject({ retryAfterMs: 10_000 });
   });
 
@@ -114,13 +147,22 @@ describe('sendWebhook against a real receiver', () => {
     const url = rx.url;
     await rx.close();
     rx = undefined;
-    expect(await thrown(sendWebhook(url, 'run.completed', report, { secret: SECRET }))).toMatchObject({ code: 'webhook_failed', retryable: true, status: undefined });
+    expect(await thrown(sendWebhook(url, 'run.completed', report, { secret: SECRET }))).toMatchObject({
+      code: 'webhook_failed',
+      retryable: true,
+      status: undefined,
+    });
   });
 
   it('never logs the secret, the body or the URL query', async () => {
     rx = await receiver([503, 200]);
     let logged = '';
-    const sink = new Writable({ write(chunk, _enc, cb) { logged += chunk.toString(); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        logged += chunk.toString();
+        cb();
+      },
+    });
     const log = createLogger({ level: 'debug', pretty: false, destination: sink });
     await thrown(sendWebhook(rx.url, 'run.completed', { ...report, note: 'body-marker' }, { secret: SECRET, log }));
     await sendWebhook(rx.url, 'run.completed', { ...report, note: 'body-marker' }, { secret: SECRET, log });
@@ -132,7 +174,12 @@ describe('sendWebhook against a real receiver', () => {
   it('refuses to send without a secret unless unsigned webhooks are allowed, and says why', async () => {
     rx = await receiver();
     let logged = '';
-    const sink = new Writable({ write(chunk, _enc, cb) { logged += chunk.toString(); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        logged += chunk.toString();
+        cb();
+      },
+    });
     const log = createLogger({ level: 'info', pretty: false, destination: sink });
     const refused = await sendWebhook(rx.url, 'ping', {}, { log });
     expect(refused).toMatchObject({ delivered: false, refused: 'webhook_unsigned' });
@@ -159,8 +206,9 @@ describe('a run naming a notify URL', () => {
 
   it('is refused up front without a secret, with a coded error', () => {
     expect(() => buildRunSpec(req, cfg(), newRunId())).toThrow(expect.objectContaining({ code: 'webhook_unsigned', retryable: false }));
-    expect(() => buildRunSpec({ ...req, notifyUrl: 'file:///etc/passwd' }, cfg({ OMNIBATCH_WEBHOOK_SECRET: SECRET }), newRunId()))
-      .toThrow(expect.objectContaining({ code: 'invalid_request' }));
+    expect(() => buildRunSpec({ ...req, notifyUrl: 'file:///etc/passwd' }, cfg({ OMNIBATCH_WEBHOOK_SECRET: SECRET }), newRunId())).toThrow(
+      expect.objectContaining({ code: 'invalid_request' }),
+    );
   });
 
   it('is accepted with a secret, or with unsigned webhooks allowed by the run or the operator', () => {
@@ -174,8 +222,21 @@ describe('a run naming a notify URL', () => {
     const env: Record<string, string | undefined> = { ...process.env, OMNIBATCH_PREFIX: `test-whk-${process.pid}`, LOG_LEVEL: 'silent' };
     delete env.OMNIBATCH_WEBHOOK_SECRET;
     delete env.OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS;
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'run', os.tmpdir(), '--out', path.join(os.tmpdir(), 'never'),
-      '--task', 'caption', '--notify-url', 'http://127.0.0.1:9/hook'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'bin/omnibatch.js'),
+        'run',
+        os.tmpdir(),
+        '--out',
+        path.join(os.tmpdir(), 'never'),
+        '--task',
+        'caption',
+        '--notify-url',
+        'http://127.0.0.1:9/hook',
+      ],
+      { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('webhook_unsigned');
   }, 70_000);

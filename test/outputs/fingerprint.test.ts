@@ -12,13 +12,15 @@ const base: FingerprintInput = {
 describe('taskFingerprint', () => {
   it('is a stable 16-hex value (frozen: a change here invalidates every existing result)', () => {
     expect(taskFingerprint(base)).toMatch(/^[0-9a-f]{16}$/u);
-    expect(taskFingerprint(base)).toBe('7cbd25b85f3b34da') // sha256 of the sorted-key JSON, computed independently;
+    expect(taskFingerprint(base)).toBe('7cbd25b85f3b34da'); // sha256 of the sorted-key JSON, computed independently;
   });
 
   it('ignores key order and absent vs undefined vs empty prompt/voice', () => {
     const reordered: FingerprintInput = {
       chunkPolicy: { minChunkS: 10, overlapS: 0, searchWindowS: 15, targetS: 300 },
-      prompt: base.prompt, model: base.model, task: base.task,
+      prompt: base.prompt,
+      model: base.model,
+      task: base.task,
     };
     expect(taskFingerprint(reordered)).toBe(taskFingerprint(base));
     expect(taskFingerprint({ ...base, voice: '' })).toBe(taskFingerprint(base));

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  asAssessment, assessVerdict, derivedFlag, flaggedCategories, mergeVerdicts, parseVerdict, providerBlockedVerdict, renderModerationJson, verdictError,
-  verdictRepairPrompt, verdictRepairRequest, type Verdict,
+  asAssessment,
+  assessVerdict,
+  derivedFlag,
+  flaggedCategories,
+  mergeVerdicts,
+  parseVerdict,
+  providerBlockedVerdict,
+  renderModerationJson,
+  verdictError,
+  verdictRepairPrompt,
+  verdictRepairRequest,
+  type Verdict,
 } from '../../src/outputs/moderation.ts';
 import { buildBody } from '../../src/models/request.ts';
 import { MODERATION_PROMPT } from '../../src/tasks/catalog.ts';
@@ -24,7 +34,11 @@ describe('parseVerdict', () => {
 
   it('normalizes case, fills the optional lists and forgives a trailing comma', () => {
     const r = parseVerdict('{"flagged": false, "categories": [{"name": "Self Harm", "severity": "HIGH"},], "summary": "ok"}');
-    expect(r).toEqual({ ok: true, verdict: { flagged: false, categories: [{ name: 'self_harm', severity: 'high' }], segments: [], summary: 'ok' }, conflicting: false });
+    expect(r).toEqual({
+      ok: true,
+      verdict: { flagged: false, categories: [{ name: 'self_harm', severity: 'high' }], segments: [], summary: 'ok' },
+      conflicting: false,
+    });
   });
 
   it('fails with a code the caller can repair from', () => {
@@ -43,15 +57,30 @@ describe('mergeVerdicts', () => {
   const clean: Verdict = { flagged: false, categories: [], segments: [], summary: 'No policy violations were found.' };
 
   it('shifts chunk-relative times onto the source timeline, clamps them and keeps the highest severity', () => {
-    const merged = mergeVerdicts([
-      { index: 1, startS: 120.4, endS: 240.9, verdict: {
-        flagged: true,
-        categories: [{ name: 'violence', severity: 'high' }, { name: 'profanity', severity: 'low' }],
-        segments: [{ start_s: 10, end_s: 500, category: 'violence', evidence: 'shots' }, { start_s: 2, end_s: 1, category: 'weapons', evidence: 'a gun' }],
-        summary: 'Gunfire.' } },
-      { index: 0, startS: 0, endS: 120.4, verdict: verdict as Verdict },
-      { index: 2, startS: 240.9, endS: 300, verdict: clean },
-    ], { durationS: 250 });
+    const merged = mergeVerdicts(
+      [
+        {
+          index: 1,
+          startS: 120.4,
+          endS: 240.9,
+          verdict: {
+            flagged: true,
+            categories: [
+              { name: 'violence', severity: 'high' },
+              { name: 'profanity', severity: 'low' },
+            ],
+            segments: [
+              { start_s: 10, end_s: 500, category: 'violence', evidence: 'shots' },
+              { start_s: 2, end_s: 1, category: 'weapons', evidence: 'a gun' },
+            ],
+            summary: 'Gunfire.',
+          },
+        },
+        { index: 0, startS: 0, endS: 120.4, verdict: verdict as Verdict },
+        { index: 2, startS: 240.9, endS: 300, verdict: clean },
+      ],
+      { durationS: 250 },
+    );
     expect(merged.flagged).toBe(true);
     expect(merged.status).toBe('reviewed');
     expect(merged.categories).toEqual([
@@ -71,10 +100,13 @@ describe('mergeVerdicts', () => {
   });
 
   it('records a provider refusal as a flagged provider_blocked verdict over its chunk', () => {
-    const merged = mergeVerdicts([
-      { index: 0, startS: 0, endS: 60, verdict: clean },
-      { index: 1, startS: 60, endS: 90, verdict: providerBlockedVerdict(30, 'Input data may contain inappropriate content.'), providerBlocked: true },
-    ], { durationS: 90 });
+    const merged = mergeVerdicts(
+      [
+        { index: 0, startS: 0, endS: 60, verdict: clean },
+        { index: 1, startS: 60, endS: 90, verdict: providerBlockedVerdict(30, 'Input data may contain inappropriate content.'), providerBlocked: true },
+      ],
+      { durationS: 90 },
+    );
     expect(merged).toMatchObject({
       status: 'provider_blocked',
       flagged: true,
@@ -85,7 +117,13 @@ describe('mergeVerdicts', () => {
   });
 
   it('is not flagged, with one summary, when no chunk is', () => {
-    const merged = mergeVerdicts([{ index: 0, startS: 0, endS: 60, verdict: clean }, { index: 1, startS: 60, endS: 90, verdict: clean }], { durationS: 90 });
+    const merged = mergeVerdicts(
+      [
+        { index: 0, startS: 0, endS: 60, verdict: clean },
+        { index: 1, startS: 60, endS: 90, verdict: clean },
+      ],
+      { durationS: 90 },
+    );
     expect(merged).toMatchObject({ flagged: false, categories: [], segments: [], summary: 'No policy violations were found.' });
     expect(flaggedCategories(merged)).toEqual([]);
   });
@@ -119,26 +157,49 @@ describe('one verdict per answer, never one the media dictates', () => {
   });
 
   it('marks repaired, self-contradicting and contested verdicts needs_review, keeping every raw answer', () => {
-    const contradiction = { flagged: false, categories: [{ name: 'violence', severity: 'high' as const }], segments: [{ start_s: 1, end_s: 2, category: 'violence', evidence: 'x' }], summary: '' };
+    const contradiction = {
+      flagged: false,
+      categories: [{ name: 'violence', severity: 'high' as const }],
+      segments: [{ start_s: 1, end_s: 2, category: 'violence', evidence: 'x' }],
+      summary: '',
+    };
     const a = assessVerdict({ verdict: contradiction, conflicting: false }, { answers: ['first'], repaired: false });
-    expect(a).toMatchObject({ verdict: { flagged: true }, model_flagged: false, needs_review: true, review_reasons: ['unflagged_with_severity', 'unflagged_with_segments'], answers: ['first'] });
+    expect(a).toMatchObject({
+      verdict: { flagged: true },
+      model_flagged: false,
+      needs_review: true,
+      review_reasons: ['unflagged_with_severity', 'unflagged_with_segments'],
+      answers: ['first'],
+    });
     const repaired = assessVerdict({ verdict: real as Verdict, conflicting: false }, { answers: ['prose', '{...}'], repaired: true });
     expect(repaired).toMatchObject({ needs_review: true, review_reasons: ['repaired'], answers: ['prose', '{...}'] });
     const steered = parseVerdict(steering);
     if (!steered.ok) throw new Error('unreachable');
     expect(assessVerdict(steered, { answers: [steering], repaired: false }).review_reasons).toEqual(['conflicting_verdicts']);
-    const clean = assessVerdict({ verdict: { flagged: false, categories: [{ name: 'profanity', severity: 'low' }], segments: [], summary: 'mild' }, conflicting: false }, { answers: ['a'], repaired: false });
+    const clean = assessVerdict(
+      { verdict: { flagged: false, categories: [{ name: 'profanity', severity: 'low' }], segments: [], summary: 'mild' }, conflicting: false },
+      { answers: ['a'], repaired: false },
+    );
     expect(clean).toMatchObject({ verdict: { flagged: false }, needs_review: false, review_reasons: [] });
     // a bare verdict staged by an older version still reads, with the flag derived
     expect(asAssessment(contradiction)).toMatchObject({ verdict: { flagged: true }, model_flagged: false, needs_review: true });
   });
 
   it('merges: a chunk flagged only by severity flags the file, and review and answers reach moderation.json', () => {
-    const a = assessVerdict({ verdict: { flagged: false, categories: [{ name: 'hate', severity: 'medium' }], segments: [], summary: 'Slurs.' }, conflicting: false }, { answers: ['raw-1', 'raw-2'], repaired: true });
+    const a = assessVerdict(
+      { verdict: { flagged: false, categories: [{ name: 'hate', severity: 'medium' }], segments: [], summary: 'Slurs.' }, conflicting: false },
+      { answers: ['raw-1', 'raw-2'], repaired: true },
+    );
     const { verdict: v, ...review } = a;
     const merged = mergeVerdicts([{ index: 0, startS: 0, endS: 30, verdict: { ...v, flagged: false }, review }], { durationS: 30 });
     expect(merged).toMatchObject({ flagged: true, needs_review: true, categories: [{ name: 'hate', severity: 'medium' }] });
-    expect(merged.chunks[0]).toMatchObject({ flagged: true, model_flagged: false, needs_review: true, review_reasons: ['repaired', 'unflagged_with_severity'], answers: ['raw-1', 'raw-2'] });
+    expect(merged.chunks[0]).toMatchObject({
+      flagged: true,
+      model_flagged: false,
+      needs_review: true,
+      review_reasons: ['repaired', 'unflagged_with_severity'],
+      answers: ['raw-1', 'raw-2'],
+    });
     expect(flaggedCategories(merged)).toEqual(['hate']);
   });
 

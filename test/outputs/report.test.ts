@@ -5,14 +5,51 @@ import { failureLine } from '../../src/outputs/failures.ts';
 import type { Usage } from '../../src/models/types.ts';
 
 const usage = (audio: number, text: number): Usage => ({
-  input: { text: 5, audio, image: 0, video: 0 }, output: { text, audio: 0, reasoning: 0 }, inputTotal: audio + 5, outputTotal: text,
+  input: { text: 5, audio, image: 0, video: 0 },
+  output: { text, audio: 0, reasoning: 0 },
+  inputTotal: audio + 5,
+  outputTotal: text,
 });
 
 const rows: FileRow[] = [
-  { uri: 's3://b/in/a.mp3', status: 'succeeded', durationS: 65.5, chunks: 3, requests: 4, usage: usage(819, 120), costMicros: 3_500, currency: 'USD', priced: true, flagged: ['violence', 'hate'] },
-  { uri: 's3://b/in/b, "quoted".mp3', status: 'succeeded', durationS: 10.25, chunks: 1, requests: 1, usage: usage(129, 40), costMicros: 1_250_000, currency: 'USD', priced: true, flagged: ['violence'] },
+  {
+    uri: 's3://b/in/a.mp3',
+    status: 'succeeded',
+    durationS: 65.5,
+    chunks: 3,
+    requests: 4,
+    usage: usage(819, 120),
+    costMicros: 3_500,
+    currency: 'USD',
+    priced: true,
+    flagged: ['violence', 'hate'],
+  },
+  {
+    uri: 's3://b/in/b, "quoted".mp3',
+    status: 'succeeded',
+    durationS: 10.25,
+    chunks: 1,
+    requests: 1,
+    usage: usage(129, 40),
+    costMicros: 1_250_000,
+    currency: 'USD',
+    priced: true,
+    flagged: ['violence'],
+  },
   { uri: 's3://b/in/broken.mp3', status: 'failed', code: 'media_corrupt', message: 'ffprobe: invalid data\nfound', requests: 0 },
-  { uri: 's3://b/in/half.mp3', status: 'failed', code: 'provider_error', message: '500', durationS: 30, chunks: 2, requests: 3, usage: usage(375, 10), costMicros: 1_000, currency: 'USD', priced: true },
+  {
+    uri: 's3://b/in/half.mp3',
+    status: 'failed',
+    code: 'provider_error',
+    message: '500',
+    durationS: 30,
+    chunks: 2,
+    requests: 3,
+    usage: usage(375, 10),
+    costMicros: 1_000,
+    currency: 'USD',
+    priced: true,
+  },
   { uri: 's3://b/in/old.mp3', status: 'skipped' },
   { uri: 's3://b/in/late.mp3', status: 'not_run' },
 ];
@@ -20,10 +57,19 @@ const rows: FileRow[] = [
 describe('run report', () => {
   it('counts files, sums media, requests, retries, usage and cost, and counts flagged files per category', () => {
     const report = buildReport({
-      runId: 'r1', status: 'completed_with_failures', task: 'moderate', model: 'qwen3-omni-flash', region: 'intl',
+      runId: 'r1',
+      status: 'completed_with_failures',
+      task: 'moderate',
+      model: 'qwen3-omni-flash',
+      region: 'intl',
       files: rows,
-      estimated: { expected: { amountMicros: 1_000_000, currency: 'USD', priced: true }, low: { amountMicros: 500_000, currency: 'USD', priced: true }, high: { amountMicros: 2_000_000, currency: 'USD', priced: true } },
-      startedAt: '2025-01-01T00:00:00.000Z', finishedAt: new Date('2025-01-01T00:10:00.000Z'),
+      estimated: {
+        expected: { amountMicros: 1_000_000, currency: 'USD', priced: true },
+        low: { amountMicros: 500_000, currency: 'USD', priced: true },
+        high: { amountMicros: 2_000_000, currency: 'USD', priced: true },
+      },
+      startedAt: '2025-01-01T00:00:00.000Z',
+      finishedAt: new Date('2025-01-01T00:10:00.000Z'),
     });
     expect(report.counts).toEqual({ total: 6, succeeded: 2, failed: 2, skipped: 1, not_run: 1 });
     expect(report.media_seconds).toBe(75.75); // succeeded files only
@@ -49,8 +95,15 @@ describe('run report', () => {
 
   it('says unpriced instead of zero, and shows pending files of a running run', () => {
     const report = buildReport({
-      runId: 'r2', status: 'running', task: 'caption', model: 'qwen3.5-omni-plus', region: 'intl',
-      files: [{ uri: 'a', status: 'succeeded', costMicros: 0, currency: null, priced: false }, { uri: 'b', status: 'pending' }],
+      runId: 'r2',
+      status: 'running',
+      task: 'caption',
+      model: 'qwen3.5-omni-plus',
+      region: 'intl',
+      files: [
+        { uri: 'a', status: 'succeeded', costMicros: 0, currency: null, priced: false },
+        { uri: 'b', status: 'pending' },
+      ],
       startedAt: '2025-01-01T00:00:00.000Z',
     });
     expect(report.cost.actual).toEqual({ currency: null, amount: null, amount_micros: null, priced: false });
@@ -73,7 +126,9 @@ describe('cost.csv', () => {
   it('has one row per file, no total row, RFC 4180 quoting, and sums to the report', () => {
     const csv = costCsvHeader() + rows.map(costCsvRow).join('');
     const lines = csv.split('\n');
-    expect(lines[0]).toBe('uri,status,duration_s,chunks,requests,input_text_tokens,input_audio_tokens,input_image_tokens,input_video_tokens,output_text_tokens,output_audio_tokens,output_reasoning_tokens,cost_amount,cost_micros,currency,priced');
+    expect(lines[0]).toBe(
+      'uri,status,duration_s,chunks,requests,input_text_tokens,input_audio_tokens,input_image_tokens,input_video_tokens,output_text_tokens,output_audio_tokens,output_reasoning_tokens,cost_amount,cost_micros,currency,priced',
+    );
     expect(lines[1]).toBe('s3://b/in/a.mp3,succeeded,65.5,3,4,5,819,0,0,120,0,0,0.003500,3500,USD,true');
     expect(lines[2]).toBe('"s3://b/in/b, ""quoted"".mp3",succeeded,10.25,1,1,5,129,0,0,40,0,0,1.250000,1250000,USD,true');
     expect(lines[3]).toBe('s3://b/in/broken.mp3,failed,,,0,,,,,,,,,,,');
@@ -97,7 +152,10 @@ describe('cost.csv', () => {
 
 describe('failures.jsonl', () => {
   it('has one JSON line per failed file with uri, code and message', () => {
-    const out = rows.filter((r) => r.status === 'failed').map(failureLine).join('');
+    const out = rows
+      .filter((r) => r.status === 'failed')
+      .map(failureLine)
+      .join('');
     expect(out.split('\n')).toEqual([
       '{"uri":"s3://b/in/broken.mp3","code":"media_corrupt","message":"ffprobe: invalid data\\nfound"}',
       '{"uri":"s3://b/in/half.mp3","code":"provider_error","message":"500"}',
@@ -109,13 +167,26 @@ describe('failures.jsonl', () => {
 describe('deadline runs', () => {
   const base = { runId: 'r', status: 'completed' as const, task: 'caption', model: 'm', region: 'intl', files: [], startedAt: '2026-12-01T22:00:00.000Z' };
   it('shows predicted vs actual finish and how late against the deadline', () => {
-    const doc = buildReport({ ...base, deadline: '2026-12-02T06:00:00.000Z', predictedFinishAt: '2026-12-02T05:00:00.000Z', finishedAt: '2026-12-02T05:10:00.000Z' });
-    expect(doc.deadline).toEqual({ deadline: '2026-12-02T06:00:00.000Z', predicted_finish: '2026-12-02T05:00:00.000Z', actual_finish: '2026-12-02T05:10:00.000Z',
-      prediction_error_s: 600, late_s: -3000 });
+    const doc = buildReport({
+      ...base,
+      deadline: '2026-12-02T06:00:00.000Z',
+      predictedFinishAt: '2026-12-02T05:00:00.000Z',
+      finishedAt: '2026-12-02T05:10:00.000Z',
+    });
+    expect(doc.deadline).toEqual({
+      deadline: '2026-12-02T06:00:00.000Z',
+      predicted_finish: '2026-12-02T05:00:00.000Z',
+      actual_finish: '2026-12-02T05:10:00.000Z',
+      prediction_error_s: 600,
+      late_s: -3000,
+    });
   });
   it('has no deadline section without one, and nulls while the run is going', () => {
     expect(buildReport({ ...base, finishedAt: '2026-12-02T05:10:00.000Z' }).deadline).toBeUndefined();
-    expect(buildReport({ ...base, deadline: '2026-12-02T06:00:00.000Z', predictedFinishAt: '2026-12-02T05:00:00.000Z' }).deadline)
-      .toMatchObject({ actual_finish: null, prediction_error_s: null, late_s: null });
+    expect(buildReport({ ...base, deadline: '2026-12-02T06:00:00.000Z', predictedFinishAt: '2026-12-02T05:00:00.000Z' }).deadline).toMatchObject({
+      actual_finish: null,
+      prediction_error_s: null,
+      late_s: null,
+    });
   });
 });

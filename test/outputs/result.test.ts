@@ -4,7 +4,10 @@ import { costFromJson, usageFromJson } from '../../src/outputs/amounts.ts';
 import type { Usage } from '../../src/models/types.ts';
 
 const usage = (audio: number, text: number): Usage => ({
-  input: { text: 0, audio, image: 0, video: 0 }, output: { text, audio: 0, reasoning: 0 }, inputTotal: audio, outputTotal: text,
+  input: { text: 0, audio, image: 0, video: 0 },
+  output: { text, audio: 0, reasoning: 0 },
+  inputTotal: audio,
+  outputTotal: text,
 });
 
 const input: ResultInput = {
@@ -15,7 +18,15 @@ const input: ResultInput = {
   region: 'intl',
   fingerprint: '0123456789abcdef',
   chunks: [
-    { index: 1, startS: 30.1, endS: 65.02, text: 'Rain falls.', usage: usage(437, 20), cost: { amountMicros: 1726, currency: 'USD', priced: true }, attempts: 2 },
+    {
+      index: 1,
+      startS: 30.1,
+      endS: 65.02,
+      text: 'Rain falls.',
+      usage: usage(437, 20),
+      cost: { amountMicros: 1726, currency: 'USD', priced: true },
+      attempts: 2,
+    },
     { index: 0, startS: 0, endS: 30.1, text: 'A dog barks.', usage: usage(377, 30), cost: { amountMicros: 1528, currency: 'USD', priced: true }, attempts: 1 },
   ],
   text: 'A dog barks. Rain falls.',
@@ -29,14 +40,31 @@ describe('result document', () => {
     expect(doc).toEqual({
       schema: 'omnibatch.result/v1',
       source: { uri: 's3://media/in/a/b.mp3', key: 'in/a/b.mp3', etag: '"abc123"', size: 1_234_567, duration_s: 65.02 },
-      task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', model_id: 'qwen3-omni-30b-a3b-captioner', protocol: 'chat', region: 'intl', fingerprint: '0123456789abcdef',
+      task: 'caption',
+      model: 'qwen3-omni-30b-a3b-captioner',
+      model_id: 'qwen3-omni-30b-a3b-captioner',
+      protocol: 'chat',
+      region: 'intl',
+      fingerprint: '0123456789abcdef',
       chunks: [
-        { index: 0, start_s: 0, end_s: 30.1, text: 'A dog barks.', attempts: 1,
+        {
+          index: 0,
+          start_s: 0,
+          end_s: 30.1,
+          text: 'A dog barks.',
+          attempts: 1,
           usage: { input: { text: 0, audio: 377, image: 0, video: 0, total: 377 }, output: { text: 30, audio: 0, reasoning: 0, total: 30 }, total: 407 },
-          cost: { currency: 'USD', amount: '0.001528', amount_micros: 1528, priced: true } },
-        { index: 1, start_s: 30.1, end_s: 65.02, text: 'Rain falls.', attempts: 2,
+          cost: { currency: 'USD', amount: '0.001528', amount_micros: 1528, priced: true },
+        },
+        {
+          index: 1,
+          start_s: 30.1,
+          end_s: 65.02,
+          text: 'Rain falls.',
+          attempts: 2,
           usage: { input: { text: 0, audio: 437, image: 0, video: 0, total: 437 }, output: { text: 20, audio: 0, reasoning: 0, total: 20 }, total: 457 },
-          cost: { currency: 'USD', amount: '0.001726', amount_micros: 1726, priced: true } },
+          cost: { currency: 'USD', amount: '0.001726', amount_micros: 1726, priced: true },
+        },
       ],
       text: 'A dog barks. Rain falls.',
       usage: { input: { text: 0, audio: 814, image: 0, video: 0, total: 814 }, output: { text: 50, audio: 0, reasoning: 0, total: 50 }, total: 864 },

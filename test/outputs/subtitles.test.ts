@@ -24,19 +24,25 @@ describe('SRT and VTT', () => {
   it('renders the frozen example exactly, clamped to the duration', () => {
     expect(renderSrt(cues, { durationS: 3680.25 })).toBe(
       '1\n00:00:00,000 --> 00:00:02,500\nHello <world> & all.\n\n' +
-      '2\n00:00:02,500 --> 01:01:01,001\nSecond line one\nsecond line two\n\n' +
-      '3\n01:01:01,001 --> 01:01:20,250\npast the end\n',
+        '2\n00:00:02,500 --> 01:01:01,001\nSecond line one\nsecond line two\n\n' +
+        '3\n01:01:01,001 --> 01:01:20,250\npast the end\n',
     );
     expect(renderVtt(cues, { durationS: 3680.25 })).toBe(
       'WEBVTT\n\n' +
-      '00:00:00.000 --> 00:00:02.500\nHello &lt;world&gt; &amp; all.\n\n' +
-      '00:00:02.500 --> 01:01:01.001\nSecond line one\nsecond line two\n\n' +
-      '01:01:01.001 --> 01:01:20.250\npast the end\n',
+        '00:00:00.000 --> 00:00:02.500\nHello &lt;world&gt; &amp; all.\n\n' +
+        '00:00:02.500 --> 01:01:01.001\nSecond line one\nsecond line two\n\n' +
+        '01:01:01.001 --> 01:01:20.250\npast the end\n',
     );
   });
 
   it('drops cues that start at or after the duration, and blank lines inside a cue', () => {
-    const srt = renderSrt([{ startS: 1, endS: 2, text: 'a\n\nb' }, { startS: 5, endS: 6, text: 'gone' }], { durationS: 5 });
+    const srt = renderSrt(
+      [
+        { startS: 1, endS: 2, text: 'a\n\nb' },
+        { startS: 5, endS: 6, text: 'gone' },
+      ],
+      { durationS: 5 },
+    );
     expect(srt).toBe('1\n00:00:01,000 --> 00:00:02,000\na\nb\n');
   });
 

@@ -49,8 +49,16 @@ describe('unwritable destination', () => {
 
   it('run --wait --out s3://... on an endpoint that refuses connections: exit 1, destination_unwritable, no run', async () => {
     const port = await closedPort();
-    const r = await cli({ S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
-      'run', src, '--out', 's3://results/out/', '--task', 'transcribe', '--wait');
+    const r = await cli(
+      { S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+      'run',
+      src,
+      '--out',
+      's3://results/out/',
+      '--task',
+      'transcribe',
+      '--wait',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/omnibatch: destination_unwritable: cannot write to s3:\/\/results\/out\/: storage_unavailable/);
     expect(await h.ctx.runs.listRuns()).toEqual([]);

@@ -17,22 +17,31 @@ const CAP = 1_000_000;
 
 /** A python wrapper around `real` that appends {args, rssKb} per call to `log` (RUSAGE_CHILDREN: the child's peak). */
 async function wrapper(file: string, real: string, log: string): Promise<string> {
-  await writeFile(file, [
-    '#!/usr/bin/env python3',
-    'import json, resource, subprocess, sys',
-    `r = subprocess.run([${JSON.stringify(real)}] + sys.argv[1:])`,
-    `with open(${JSON.stringify(log)}, 'a') as f:`,
-    "    f.write(json.dumps({'args': sys.argv[1:], 'rssKb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}) + '\\n')",
-    'sys.exit(r.returncode if r.returncode >= 0 else 128 - r.returncode)',
-    '',
-  ].join('\n'));
+  await writeFile(
+    file,
+    [
+      '#!/usr/bin/env python3',
+      'import json, resource, subprocess, sys',
+      `r = subprocess.run([${JSON.stringify(real)}] + sys.argv[1:])`,
+      `with open(${JSON.stringify(log)}, 'a') as f:`,
+      "    f.write(json.dumps({'args': sys.argv[1:], 'rssKb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}) + '\\n')",
+      'sys.exit(r.returncode if r.returncode >= 0 else 128 - r.returncode)',
+      '',
+    ].join('\n'),
+  );
   await chmod(file, 0o755);
   return file;
 }
 
-interface Call { args: string[]; rssKb: number }
+interface Call {
+  args: string[];
+  rssKb: number;
+}
 const calls = async (log: string): Promise<Call[]> =>
-  (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Call);
+  (await readFile(log, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Call);
 
 describe('hostile files fail alone, before they cost anything', () => {
   let h: Harness;
@@ -79,7 +88,10 @@ describe('hostile files fail alone, before they cost anything', () => {
     expect(byKey[names.long]).toMatchObject({ status: 'failed', code: 'key_too_long' });
     expect(byKey[names.big]).toMatchObject({ status: 'failed', code: 'media_too_large' });
 
-    const failures = (await readFile(path.join(out, '_runs', state.spec.runId, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { code: string });
+    const failures = (await readFile(path.join(out, '_runs', state.spec.runId, 'failures.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { code: string });
     expect(failures.map((f) => f.code).sort()).toEqual(['key_too_long', 'media_suspicious', 'media_too_large', 'media_too_many_pixels']);
     expect(JSON.parse(await readFile(path.join(out, `${names.ok}.json`), 'utf8'))).toBeTruthy();
 

@@ -22,7 +22,9 @@ function processesWith(needle: string): string[] {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (cmd.includes(needle)) out.push(cmd);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -48,7 +50,20 @@ describe('hostile playlists in a run', () => {
     // The canary lives outside the source: only a followed playlist entry could reach it.
     const canary = await writeCanaryTone(aside);
     await writePlaylists(dir, { canary, keyUrl: `${server.url}/key` });
-    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=6', '-c:a', 'libmp3lame', '-b:a', '32k', '-y', `file:${path.join(dir, 'voice.mp3')}`]);
+    await runFfmpeg([
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'anoisesrc=r=16000:a=0.2:d=6',
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      '32k',
+      '-y',
+      `file:${path.join(dir, 'voice.mp3')}`,
+    ]);
     await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=22050:a=0.2:d=5', '-c:a', 'flac', '-y', `file:${path.join(dir, 'note.flac')}`]);
     const atime = statSync(canary).atimeMs;
 
@@ -56,10 +71,18 @@ describe('hostile playlists in a run', () => {
     const s = await h.run({ source: dir, destination: out, task: 'transcribe' });
     expect(s.status).toBe('completed_with_failures');
     const runsDir = path.join(out, '_runs', s.spec.runId);
-    const failures = (await readFile(path.join(runsDir, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const failures = (await readFile(path.join(runsDir, 'failures.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const codes = Object.fromEntries(failures.map((f: { uri: string; code: string }) => [path.basename(f.uri), f.code]));
-    expect(codes).toEqual({ 'clip.mp3': 'media_unsupported_container', 'clip.mp4': 'media_unsupported_container', 'keyed.mp3': 'media_unsupported_container',
-      'list.mp3': 'media_unsupported_container', 'live.mp3': 'media_unsupported_container' });
+    expect(codes).toEqual({
+      'clip.mp3': 'media_unsupported_container',
+      'clip.mp4': 'media_unsupported_container',
+      'keyed.mp3': 'media_unsupported_container',
+      'list.mp3': 'media_unsupported_container',
+      'live.mp3': 'media_unsupported_container',
+    });
     expect(s.counts).toMatchObject({ succeeded: 2, failed: 5 });
     for (const ok of ['voice.mp3', 'note.flac']) expect(JSON.parse(await readFile(path.join(out, `${ok}.json`), 'utf8')).chunks.length).toBeGreaterThan(0);
     expect(server.hits()).toBe(0);
@@ -75,7 +98,20 @@ describe('hostile playlists in a run', () => {
     const dir = path.join(h.tmp, 'in-long');
     await mkdir(dir, { recursive: true });
     // An hour of noise: its encode runs for tens of seconds, long enough to be cancelled in the middle.
-    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=8000:a=0.2:d=3600', '-ac', '1', '-c:a', 'pcm_s16le', '-y', `file:${path.join(dir, 'hour.wav')}`]);
+    await runFfmpeg([
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'anoisesrc=r=8000:a=0.2:d=3600',
+      '-ac',
+      '1',
+      '-c:a',
+      'pcm_s16le',
+      '-y',
+      `file:${path.join(dir, 'hour.wav')}`,
+    ]);
     const spec = await createRun(h.ctx, { source: dir, destination: path.join(h.tmp, 'out-long'), task: 'transcribe' });
     const runId = spec.runId;
     // The worker downloads into its temp dir under OMNIBATCH_TMP; wait for an ffmpeg reading it.
@@ -107,7 +143,20 @@ describe('deadlines and shutdown in a run', () => {
     await mkdir(dir, { recursive: true });
     hour = path.join(dir, 'hour.wav');
     await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=8000:a=0.2:d=3600', '-ac', '1', '-c:a', 'pcm_s16le', '-y', `file:${hour}`]);
-    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.2:d=4', '-c:a', 'libmp3lame', '-b:a', '32k', '-y', `file:${path.join(dir, 'short.mp3')}`]);
+    await runFfmpeg([
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'anoisesrc=r=16000:a=0.2:d=4',
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      '32k',
+      '-y',
+      `file:${path.join(dir, 'short.mp3')}`,
+    ]);
   }, 60_000);
   afterAll(async () => {
     delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
@@ -126,7 +175,10 @@ describe('deadlines and shutdown in a run', () => {
     delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
     expect(s.status).toBe('completed_with_failures');
     expect(s.counts).toMatchObject({ succeeded: 1, failed: 1 });
-    const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(failures.map((f: { uri: string; code: string }) => [path.basename(f.uri), f.code])).toEqual([['hour.wav', 'media_timeout']]);
     expect(Date.now() - t0).toBeLessThan(30_000);
     expect(processesWith(h.env.OMNIBATCH_TMP).filter((p) => p.includes('ffmpeg'))).toEqual([]);
@@ -145,4 +197,3 @@ describe('deadlines and shutdown in a run', () => {
     expect(processesWith(needle).filter((p) => p.includes('ffmpeg'))).toEqual([]);
   }, 120_000);
 });
-

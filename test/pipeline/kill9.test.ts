@@ -14,7 +14,8 @@ import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 function startWorker(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'worker', '--infer-concurrency', '6'], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
 }
 

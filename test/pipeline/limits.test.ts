@@ -5,7 +5,9 @@ import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 describe('global limits', () => {
   let h: Harness;
-  beforeAll(async () => { h = await startHarness(); });
+  beforeAll(async () => {
+    h = await startHarness();
+  });
   afterAll(async () => h?.close());
 
   it('a worker started without --rpm or --infer-concurrency keeps the limits the others run under', async () => {

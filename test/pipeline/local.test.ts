@@ -36,7 +36,10 @@ describe('a caption run on local folders (the embedded default)', () => {
     const runsDir = path.join(out, '_runs', state.spec.runId);
     const report = JSON.parse(await readFile(path.join(runsDir, 'report.json'), 'utf8'));
     expect(report.counts).toMatchObject({ total: 4, succeeded: 2, failed: 2 });
-    const failures = (await readFile(path.join(runsDir, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const failures = (await readFile(path.join(runsDir, 'failures.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const codes = Object.fromEntries(failures.map((f) => [path.basename(f.uri), f.code]));
     expect(codes).toEqual({ 'fp__invalid.flac': 'media_unreadable', 'fp__standard.mp4': 'media_no_audio' });
 

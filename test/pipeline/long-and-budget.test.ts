@@ -7,7 +7,10 @@ import { media } from '../helpers/paths.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 function srtTimes(srt: string): [number, number][] {
-  const t = (s: string) => { const [h, m, rest] = s.split(':'); return Number(h) * 3600 + Number(m) * 60 + Number(rest.replace(',', '.')); };
+  const t = (s: string) => {
+    const [h, m, rest] = s.split(':');
+    return Number(h) * 3600 + Number(m) * 60 + Number(rest.replace(',', '.'));
+  };
   return [...srt.matchAll(/(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})/g)].map((m) => [t(m[1]), t(m[2])]);
 }
 
@@ -23,7 +26,18 @@ describe('long media and budgets', () => {
     const dir = path.join(h.tmp, 'long');
     await mkdir(dir, { recursive: true });
     // Two hours: a tone that pauses for 2 s every 60 s (places to cut), 8 kHz mono mp3: cheap to make.
-    await runFfmpeg(['-y', '-f', 'lavfi', '-i', "aevalsrc='0.3*sin(2*PI*300*t)*gt(mod(t,60),2)':s=8000:d=7200", '-c:a', 'libmp3lame', '-b:a', '16k', path.join(dir, 'radio show.mp3')]);
+    await runFfmpeg([
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      "aevalsrc='0.3*sin(2*PI*300*t)*gt(mod(t,60),2)':s=8000:d=7200",
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      '16k',
+      path.join(dir, 'radio show.mp3'),
+    ]);
     const out = path.join(h.tmp, 'out-long');
     const s = await h.run({ source: dir, destination: out, task: 'transcribe' });
     expect(s.status).toBe('completed');
@@ -76,7 +90,10 @@ describe('long media and budgets', () => {
     expect(report.counts.succeeded).toBeGreaterThan(0);
     expect(report.counts.succeeded).toBeLessThan(10);
     expect(report.counts.not_run).toBe(10 - report.counts.succeeded - report.counts.failed);
-    const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(failures.filter((f) => f.code === 'stopped_budget').length).toBe(report.counts.not_run);
   }, 120_000);
 });

@@ -63,7 +63,11 @@ describe('moderation verdicts the media tries to steer', () => {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         seen.push(JSON.parse(body.toString('utf8')));
-        void fetch(`${upstream}${req.url}`, { method: req.method, headers: { 'content-type': 'application/json', authorization: String(req.headers.authorization) }, body })
+        void fetch(`${upstream}${req.url}`, {
+          method: req.method,
+          headers: { 'content-type': 'application/json', authorization: String(req.headers.authorization) },
+          body,
+        })
           .then(async (r) => {
             res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/event-stream' });
             for await (const piece of r.body as unknown as AsyncIterable<Uint8Array>) res.write(piece);

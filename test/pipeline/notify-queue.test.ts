@@ -18,10 +18,17 @@ import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 const SECRET = 'whsec-notify-queue';
 
-interface Hit { at: number; headers: IncomingHttpHeaders; body: string; status: number }
+interface Hit {
+  at: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  status: number;
+}
 
 /** Answers each POST with the status `answer` gives for it (by its 1-based number), recording everything. */
-async function receiver(answer: (n: number, event: string) => { status: number; headers?: Record<string, string> }): Promise<{ url: string; hits: Hit[]; server: Server }> {
+async function receiver(
+  answer: (n: number, event: string) => { status: number; headers?: Record<string, string> },
+): Promise<{ url: string; hits: Hit[]; server: Server }> {
   const hits: Hit[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -60,7 +67,9 @@ describe('the notify queue', () => {
   });
 
   it('retries a notification the receiver refuses twice, honouring its Retry-After, under one delivery id', async () => {
-    const rx = await receiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '0' } } : n === 2 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const rx = await receiver((n) =>
+      n === 1 ? { status: 503, headers: { 'retry-after': '0' } } : n === 2 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
+    );
     server = rx.server;
     h = await startHarness({ env: { OMNIBATCH_WEBHOOK_SECRET: SECRET } });
     await h.startWorkers({ stages: ['notify'] });
@@ -93,8 +102,11 @@ describe('the notify queue', () => {
     await enqueueNotify(h.ctx, { runId: 'run-a', url: rx.url, event: 'ping', body: {}, allowUnsigned: true });
     const unsigned = jobIds.notify('run-u', 'ping');
     const allowed = jobIds.notify('run-a', 'ping');
-    await until('both jobs to end', async () => (await h!.ctx.queues.notify.getJob(unsigned))?.finishedOn !== undefined
-      && (await h!.ctx.queues.notify.getJob(allowed))?.finishedOn !== undefined);
+    await until(
+      'both jobs to end',
+      async () =>
+        (await h!.ctx.queues.notify.getJob(unsigned))?.finishedOn !== undefined && (await h!.ctx.queues.notify.getJob(allowed))?.finishedOn !== undefined,
+    );
     expect((await h.ctx.queues.notify.getJob(unsigned))?.returnvalue).toMatchObject({ delivered: false, refused: 'webhook_unsigned' });
     const refused = await h.ctx.queues.notify.getJob(allowed);
     expect(refused?.attemptsMade).toBe(1);
@@ -110,7 +122,11 @@ describe('the notify queue', () => {
     h = await startHarness({ env: { OMNIBATCH_WEBHOOK_SECRET: SECRET } });
     const dir = path.join(h.tmp, 'in');
     await mkdir(dir, { recursive: true });
-    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-ac', '1', '-ar', '16000', path.join(dir, 'tone-0.wav')], { timeout: 30_000 });
+    execFileSync(
+      'ffmpeg',
+      ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-ac', '1', '-ar', '16000', path.join(dir, 'tone-0.wav')],
+      { timeout: 30_000 },
+    );
     await h.startWorkers({ inferConcurrency: 1 });
     // Price one file (A) with an unbudgeted run, and its reservation (R, the output cap's upper bound). One request
     // at a time, n files all fit a budget of R + (n-1)A, and they cross 80% of it once n >= 4R/A - 4.
@@ -119,8 +135,14 @@ describe('the notify queue', () => {
     const perFile = probeReport.cost.actual.amount_micros as number;
     const spec = probe.spec;
     const seconds = probeReport.media_seconds as number;
-    const reserve = estimateChunkCost(seconds, { model: spec.model, region: spec.region, task: spec.task, pricing: h.ctx.pricing,
-      audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens: outputBound(spec.protocol, seconds, spec.task, spec.model).reserve }).amountMicros;
+    const reserve = estimateChunkCost(seconds, {
+      model: spec.model,
+      region: spec.region,
+      task: spec.task,
+      pricing: h.ctx.pricing,
+      audioOut: TASK_SPECS[spec.task].wantsAudioOut,
+      maxOutputTokens: outputBound(spec.protocol, seconds, spec.task, spec.model).reserve,
+    }).amountMicros;
     expect(perFile).toBeGreaterThan(0);
     const n = Math.max(1, Math.ceil((4 * reserve) / perFile - 4)) + 1;
     for (let i = 1; i < n; i++) await copyFile(path.join(dir, 'tone-0.wav'), path.join(dir, `tone-${i}.wav`));

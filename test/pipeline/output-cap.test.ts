@@ -21,7 +21,11 @@ async function recordingProxy(target: URL): Promise<{ url: string; bodies: Recor
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const body = Buffer.concat(parts);
-      try { bodies.push(JSON.parse(body.toString('utf8')) as Record<string, unknown>); } catch { /* not JSON */ }
+      try {
+        bodies.push(JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+      } catch {
+        /* not JSON */
+      }
       const up = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);

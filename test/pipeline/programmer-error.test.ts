@@ -54,7 +54,10 @@ describe('programmer errors', () => {
     const after = (await h.ctx.queues.infer.getJob(job.id!))!;
     expect(after.attemptsMade).toBe(1);
     expect(h.emulator.stats().requests).toBe(0);
-    const failures = (await h.ctx.storage(out).getText(`_runs/${spec.runId}/failures.jsonl`))!.trim().split('\n').map((l) => JSON.parse(l));
+    const failures = (await h.ctx.storage(out).getText(`_runs/${spec.runId}/failures.jsonl`))!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ code: 'internal' });
     expect(failures[0].message).toMatch(/^programmer error \(SyntaxError\), not retried: /);

@@ -54,7 +54,9 @@ async function registeredRun(h: Harness, req: RunRequest): Promise<{ runId: stri
   const fileIds: string[] = [];
   for await (const obj of src.list('')) {
     const fileId = fileIdOf(obj.key);
-    expect(await h.ctx.runs.registerFile(spec.runId, fileId, { key: obj.key, uri: src.uri + obj.key, etag: obj.etag, size: obj.size, status: 'pending' })).toBe(1);
+    expect(await h.ctx.runs.registerFile(spec.runId, fileId, { key: obj.key, uri: src.uri + obj.key, etag: obj.etag, size: obj.size, status: 'pending' })).toBe(
+      1,
+    );
     fileIds.push(fileId);
   }
   return { runId: spec.runId, fileIds };
@@ -101,7 +103,10 @@ describe('robustness of the run hand-offs', () => {
     await h.startWorkers();
     const out = path.join(h.tmp, 'out');
     const dir = await folder(h, { 'a.flac': 'whisper__jfk.flac' });
-    const { runId, fileIds: [fileId] } = await registeredRun(h, { source: dir, destination: out, task: 'caption' });
+    const {
+      runId,
+      fileIds: [fileId],
+    } = await registeredRun(h, { source: dir, destination: out, task: 'caption' });
     expect(await h.ctx.runs.scanDone(runId)).toBe(false);
     // The transition that ends the run, and then the process dies: no report is enqueued.
     const file = (await h.ctx.runs.file(runId, fileId))!;
@@ -123,7 +128,10 @@ describe('robustness of the run hand-offs', () => {
   it('a job BullMQ fails by itself (stalled more than allowed) fails its file, and the run ends', async () => {
     const h = await harness({ env: { OMNIBATCH_LOCK_MS: '2000' } });
     const dir = await folder(h, { 'a.flac': 'whisper__jfk.flac' });
-    const { runId, fileIds: [fileId] } = await registeredRun(h, { source: dir, destination: path.join(h.tmp, 'out'), task: 'caption' });
+    const {
+      runId,
+      fileIds: [fileId],
+    } = await registeredRun(h, { source: dir, destination: path.join(h.tmp, 'out'), task: 'caption' });
     await h.ctx.runs.scanDone(runId);
     const file = (await h.ctx.runs.file(runId, fileId))!;
     const jobId = jobIds.prepare(runId, fileId);
@@ -132,7 +140,13 @@ describe('robustness of the run hand-offs', () => {
     await h.ctx.redis.hset(`${h.cfg.queuePrefix}:${queueName('prepare')}:${jobId}`, 'stc', QUEUE_POLICY.prepare.maxStalledCount);
     // ...and a worker takes it once more and dies (its lock is never renewed).
     const conn = redisConnection(h.cfg.redisUrl);
-    const doomed = new Worker(queueName('prepare'), null, { connection: conn, prefix: h.cfg.queuePrefix, lockDuration: 1000, autorun: false, skipStalledCheck: true });
+    const doomed = new Worker(queueName('prepare'), null, {
+      connection: conn,
+      prefix: h.cfg.queuePrefix,
+      lockDuration: 1000,
+      autorun: false,
+      skipStalledCheck: true,
+    });
     expect((await doomed.getNextJob('doomed-token'))?.id).toBe(jobId);
     await doomed.disconnect();
     conn.disconnect();
@@ -176,14 +190,19 @@ describe('robustness of the run hand-offs', () => {
     expect((await waitBounded(h.ctx, runC)).counts).toMatchObject({ total: 1, skipped: 1 });
   });
 
-  it('retry after a re-plan uses a new generation, not the re-plan\'s job ids', async () => {
+  it("retry after a re-plan uses a new generation, not the re-plan's job ids", async () => {
     const h = await harness();
     await h.startWorkers();
     const dir = await folder(h, { 'x.flac': 'fp__invalid.flac' });
-    const { runId, fileIds: [fileId] } = await registeredRun(h, { source: dir, destination: path.join(h.tmp, 'out'), task: 'caption' });
+    const {
+      runId,
+      fileIds: [fileId],
+    } = await registeredRun(h, { source: dir, destination: path.join(h.tmp, 'out'), task: 'caption' });
     await h.ctx.runs.scanDone(runId);
     // The service refused a chunk of generation 0 as too large: the file is re-planned (generation 1), and fails.
-    const refused = { data: { runId, fileId, key: 'x.flac', chunk: 0, chunks: 1, startS: 0, endS: 1, stagingKey: 'k', format: 'wav', kind: 'audio', generation: 0 } } as Job<InferPayload>;
+    const refused = {
+      data: { runId, fileId, key: 'x.flac', chunk: 0, chunks: 1, startS: 0, endS: 1, stagingKey: 'k', format: 'wav', kind: 'audio', generation: 0 },
+    } as Job<InferPayload>;
     expect(await replanSmaller(refused, h.ctx)).toBe(true);
     expect((await waitBounded(h.ctx, runId)).counts).toMatchObject({ failed: 1 });
     // The object is fixed; retry must run it (generation 2), not re-add the existing generation-1 job ids.
@@ -217,11 +236,14 @@ describe('robustness of the run hand-offs', () => {
     expect(s.counts).toMatchObject({ total: 3, succeeded: 3, failed: 0, not_run: 0 });
   });
 
-  it('a file\'s media length and estimate are counted once, however often it is prepared', async () => {
+  it("a file's media length and estimate are counted once, however often it is prepared", async () => {
     const h = await harness();
     await h.startWorkers({ stages: ['prepare'] });
     const dir = await folder(h, { 'a.flac': 'whisper__jfk.flac' });
-    const { runId, fileIds: [fileId] } = await registeredRun(h, { source: dir, destination: path.join(h.tmp, 'out'), task: 'caption' });
+    const {
+      runId,
+      fileIds: [fileId],
+    } = await registeredRun(h, { source: dir, destination: path.join(h.tmp, 'out'), task: 'caption' });
     const file = (await h.ctx.runs.file(runId, fileId))!;
     const data = { runId, fileId, key: file.key, etag: file.etag, size: file.size };
     await h.ctx.queues.prepare.add('prepare', data, { jobId: jobIds.prepare(runId, fileId) });
@@ -233,7 +255,12 @@ describe('robustness of the run hand-offs', () => {
     await h.ctx.queues.prepare.add('prepare', { ...data, generation: 1 }, { jobId: jobIds.prepare(runId, fileId, 1) });
     expect(await (await finished(h.ctx, 'prepare', jobIds.prepare(runId, fileId, 1))).getState()).toBe('completed');
     const twice = (await h.ctx.runs.state(runId))!.counts;
-    expect(twice).toMatchObject({ media_ms: once.media_ms, est_micros: once.est_micros, est_low_micros: once.est_low_micros, est_high_micros: once.est_high_micros });
+    expect(twice).toMatchObject({
+      media_ms: once.media_ms,
+      est_micros: once.est_micros,
+      est_low_micros: once.est_low_micros,
+      est_high_micros: once.est_high_micros,
+    });
   });
 
   it('a redone report job notifies nothing new: one notify job per run end, one delivery id', async () => {
@@ -248,12 +275,20 @@ describe('robustness of the run hand-offs', () => {
     const h = await harness();
     await h.startWorkers();
     const dir = await folder(h, { 'a.flac': 'whisper__jfk.flac' });
-    const s = await h.run({ source: dir, destination: path.join(h.tmp, 'out'), task: 'caption', notifyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, allowUnsignedWebhooks: true });
+    const s = await h.run({
+      source: dir,
+      destination: path.join(h.tmp, 'out'),
+      task: 'caption',
+      notifyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+      allowUnsignedWebhooks: true,
+    });
     await until('the first delivery', async () => (deliveries.length ? true : undefined));
     const job = (await h.ctx.queues.report.getJob(jobIds.report(s.spec.runId, 0)))!;
     await report(job, { ...h.ctx });
     // the redo enqueued the same job id: no new job, so nothing is waiting to be sent again
-    await until('the notify job to finish', async () => ((await h.ctx.queues.notify.getJob(jobIds.notify(s.spec.runId, 'run.end', 0)))?.finishedOn ? true : undefined));
+    await until('the notify job to finish', async () =>
+      (await h.ctx.queues.notify.getJob(jobIds.notify(s.spec.runId, 'run.end', 0)))?.finishedOn ? true : undefined,
+    );
     const counts = await h.ctx.queues.notify.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
     expect(counts).toMatchObject({ waiting: 0, delayed: 0, active: 0, completed: 1, failed: 0 });
     expect((await h.ctx.queues.notify.getJob(jobIds.notify(s.spec.runId, 'run.end', 0)))?.data.deliveryId).toBe(`${s.spec.runId}.0`);

@@ -23,7 +23,12 @@ describe('caption run over every test medium on s3rver', () => {
     store = openStorage('s3://media-it/', { s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
     const all = corpus();
     files = all.map((f) => f.key);
-    broken = Object.fromEntries(all.flatMap((f) => { const code = audioTaskFailure(f); return code ? [[f.key, code]] : []; }));
+    broken = Object.fromEntries(
+      all.flatMap((f) => {
+        const code = audioTaskFailure(f);
+        return code ? [[f.key, code]] : [];
+      }),
+    );
     for (const f of all) await store.upload(f.file, `in/${f.key}`);
     await h.startWorkers({ inferConcurrency: 8, prepareConcurrency: 2 });
   }, 120_000);
@@ -38,7 +43,10 @@ describe('caption run over every test medium on s3rver', () => {
     expect(state.counts.total).toBe(files.length);
     expect(state.counts.succeeded + state.counts.failed).toBe(files.length);
 
-    const failures = (await store.getText(`out/_runs/${runId}/failures.jsonl`))!.trim().split('\n').map((l) => JSON.parse(l));
+    const failures = (await store.getText(`out/_runs/${runId}/failures.jsonl`))!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const failed = Object.fromEntries(failures.map((f) => [f.uri.replace('s3://media-it/in/', ''), f.code]));
     expect(failed).toEqual(broken);
     expect(Object.keys(broken).length).toBeGreaterThanOrEqual(4);
@@ -50,7 +58,12 @@ describe('caption run over every test medium on s3rver', () => {
     }
 
     const report = JSON.parse((await store.getText(`out/_runs/${runId}/report.json`))!);
-    expect(report.counts).toMatchObject({ total: files.length, succeeded: files.length - Object.keys(broken).length, failed: Object.keys(broken).length, skipped: 0 });
+    expect(report.counts).toMatchObject({
+      total: files.length,
+      succeeded: files.length - Object.keys(broken).length,
+      failed: Object.keys(broken).length,
+      skipped: 0,
+    });
     let sumResults = 0;
     for (const f of files.filter((x) => !(x in broken))) sumResults += JSON.parse((await store.getText(`out/${f}.json`))!).cost.amount_micros;
     const csv = (await store.getText(`out/_runs/${runId}/cost.csv`))!.trim().split('\n');

@@ -29,7 +29,10 @@ describe('per-object errors in the scan', () => {
     const state = await h.run({ source: src, destination: out, task: 'transcribe' });
     expect(state.status).toBe('completed_with_failures');
     expect(state.counts).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
-    const failures = (await readFile(path.join(out, '_runs', state.spec.runId, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { uri: string; code: string });
+    const failures = (await readFile(path.join(out, '_runs', state.spec.runId, 'failures.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { uri: string; code: string });
     expect(failures).toHaveLength(1);
     expect(failures[0].code).toBe('storage_denied');
     expect(failures[0].uri.endsWith(path.basename(b))).toBe(true);

@@ -46,7 +46,9 @@ describe('every task end to end', () => {
     expect(typeof v.flagged).toBe('boolean');
     for (const seg of v.segments) expect(seg.end_s).toBeLessThanOrEqual(30.1);
     const report = JSON.parse(await readFile(path.join(out, '_runs', s.spec.runId, 'report.json'), 'utf8'));
-    const verdicts = await Promise.all(['bmff.mp4', 'creative.mp4'].map(async (f) => JSON.parse(await readFile(path.join(out, `${f}.moderation.json`), 'utf8'))));
+    const verdicts = await Promise.all(
+      ['bmff.mp4', 'creative.mp4'].map(async (f) => JSON.parse(await readFile(path.join(out, `${f}.moderation.json`), 'utf8'))),
+    );
     const flagged = verdicts.filter((x) => x.flagged);
     expect(report.moderation.flagged_files).toBe(flagged.length);
     const byCategory: Record<string, number> = {};

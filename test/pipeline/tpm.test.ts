@@ -18,8 +18,26 @@ const CAPTIONER = 'qwen3-omni-30b-a3b-captioner';
 async function clips(dir: string, n: number): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (let i = 0; i < n; i++) {
-    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${300 + 40 * i}:sample_rate=16000`, '-t', String(4 + i), '-c:a', 'libmp3lame', '-b:a', '32k',
-      path.join(dir, `clip-${i}.mp3`)], { timeout: 30_000 });
+    await exec(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        `sine=frequency=${300 + 40 * i}:sample_rate=16000`,
+        '-t',
+        String(4 + i),
+        '-c:a',
+        'libmp3lame',
+        '-b:a',
+        '32k',
+        path.join(dir, `clip-${i}.mp3`),
+      ],
+      { timeout: 30_000 },
+    );
   }
 }
 
@@ -30,7 +48,10 @@ const billedTotal = (h: Harness): number => {
 
 describe('TPM reservations in the pipeline', () => {
   let h: Harness | undefined;
-  afterEach(async () => { await h?.close(); h = undefined; });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
 
   it('settles every reservation to the real usage (input + output)', async () => {
     h = await startHarness({ env: { OMNIBATCH_TPM: '100000' }, emulator: { tpm: 100_000 } });

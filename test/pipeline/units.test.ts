@@ -79,7 +79,14 @@ describe('run specs', () => {
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'speak' }, cfg, newRunId()).voice).toBe('Cherry');
   });
   it('refuses what cannot work, with a code', () => {
-    const bad = (req: object) => { try { buildRunSpec({ source: 'x', destination: 'y', ...req } as never, cfg, newRunId()); return 'ok'; } catch (e) { return (e as { code: string }).code; } };
+    const bad = (req: object) => {
+      try {
+        buildRunSpec({ source: 'x', destination: 'y', ...req } as never, cfg, newRunId());
+        return 'ok';
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+    };
     expect(bad({ task: 'sing' })).toBe('invalid_task');
     expect(bad({ task: 'caption', model: 'gpt-5' })).toBe('model_unknown');
     expect(bad({ task: 'custom' })).toBe('invalid_request');
@@ -102,8 +109,25 @@ describe('run specs', () => {
 
 describe('progress and exit codes', () => {
   const state = (over: Partial<RunState['counts']>, status: RunState['status'] = 'running', scanDone = true): RunState => ({
-    spec: { runId: 'r1' } as RunState['spec'], status, scanDone, generation: 0,
-    counts: { total: 10, succeeded: 4, failed: 1, skipped: 0, not_run: 0, terminal: 5, media_ms: 3_600_000, requests: 7, retries: 2, est_micros: 0, est_low_micros: 0, est_high_micros: 0, ...over },
+    spec: { runId: 'r1' } as RunState['spec'],
+    status,
+    scanDone,
+    generation: 0,
+    counts: {
+      total: 10,
+      succeeded: 4,
+      failed: 1,
+      skipped: 0,
+      not_run: 0,
+      terminal: 5,
+      media_ms: 3_600_000,
+      requests: 7,
+      retries: 2,
+      est_micros: 0,
+      est_low_micros: 0,
+      est_high_micros: 0,
+      ...over,
+    },
   });
   it('shows files, media, requests, cost and an ETA', () => {
     const line = formatProgress({ state: state({}), costMicros: 1_234_567, currency: 'USD', elapsedS: 50 }, false);
@@ -111,7 +135,9 @@ describe('progress and exit codes', () => {
     expect(line).toContain('1h00m media');
     expect(line).toContain('cost 1.234567 USD');
     expect(line).toContain('eta 50s');
-    expect(formatProgress({ state: state({}, 'running', false), costMicros: 0, currency: null, elapsedS: 1, priced: false }, true)).toMatch(/^\[#+\.+\] 5\/10\+ files.*partly unpriced/);
+    expect(formatProgress({ state: state({}, 'running', false), costMicros: 0, currency: null, elapsedS: 1, priced: false }, true)).toMatch(
+      /^\[#+\.+\] 5\/10\+ files.*partly unpriced/,
+    );
     expect(formatDuration(59)).toBe('59s');
     expect(formatDuration(3601)).toBe('1h00m');
   });

@@ -11,7 +11,10 @@ import { sourceFiles } from './imports.ts';
 const CITE = /docs\/([\w-]+\.md)(?:,?\s*(?:§(\d+(?:\.\d+)?)|\(?"([^"]+)"))?/g;
 
 function headings(doc: string): string[] {
-  return readFileSync(path.join(REPO_ROOT, 'docs', doc), 'utf8').split('\n').filter((l) => /^#{2,4} /.test(l)).map((l) => l.replace(/^#+ /, ''));
+  return readFileSync(path.join(REPO_ROOT, 'docs', doc), 'utf8')
+    .split('\n')
+    .filter((l) => /^#{2,4} /.test(l))
+    .map((l) => l.replace(/^#+ /, ''));
 }
 
 describe('citations of docs/', () => {

@@ -7,7 +7,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { sourceFiles } from './imports.ts';
-import { CODES_BEGIN, CODES_END, FAILURE_CODES, failureCodesTable, isFailureCode, withFailureCodesTable, type FailureCode } from '../../src/util/failure-codes.ts';
+import {
+  CODES_BEGIN,
+  CODES_END,
+  FAILURE_CODES,
+  failureCodesTable,
+  isFailureCode,
+  withFailureCodesTable,
+  type FailureCode,
+} from '../../src/util/failure-codes.ts';
 import { OmniError } from '../../src/util/errors.ts';
 
 const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
@@ -34,8 +42,10 @@ describe('failure codes', () => {
   });
 
   it('every code in the table is raised by the product (no stale rows)', () => {
-    const src = sourceFiles(REPO_ROOT, 'src').filter((f) => !f.endsWith('util/failure-codes.ts') && !f.includes('emulator/'))
-      .map((f) => readFileSync(path.join(REPO_ROOT, f), 'utf8')).join('\n');
+    const src = sourceFiles(REPO_ROOT, 'src')
+      .filter((f) => !f.endsWith('util/failure-codes.ts') && !f.includes('emulator/'))
+      .map((f) => readFileSync(path.join(REPO_ROOT, f), 'utf8'))
+      .join('\n');
     const stopReasons = readFileSync(path.join(REPO_ROOT, 'src/runs/types.ts'), 'utf8').match(/type StopReason = ([^;]+);/)?.[1] ?? '';
     const unused = (Object.keys(FAILURE_CODES) as FailureCode[]).filter((code) => {
       // not_run rows carry `stopped_${reason}` (workers/files.ts)

@@ -70,7 +70,9 @@ export function reachable(edges: Map<string, string[]>, entries: string[]): Set<
 export function folderCycles(edges: Map<string, string[]>): string[] {
   const folder = (f: string): string => f.split('/').slice(0, 2).join('/');
   const between = new Map<string, string>();
-  for (const [f, ds] of edges) for (const d of ds) if (f.startsWith('src/') && d.startsWith('src/') && folder(f) !== folder(d)) between.set(`${folder(f)} -> ${folder(d)}`, `${f} -> ${d}`);
+  for (const [f, ds] of edges)
+    for (const d of ds)
+      if (f.startsWith('src/') && d.startsWith('src/') && folder(f) !== folder(d)) between.set(`${folder(f)} -> ${folder(d)}`, `${f} -> ${d}`);
   const out: string[] = [];
   for (const [k, ev] of between) {
     const [a, b] = k.split(' -> ');

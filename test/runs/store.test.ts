@@ -63,7 +63,11 @@ describe('run state', () => {
 
 describe('the Lua runner', () => {
   it('runs a script the server has never seen (EVALSHA misses, EVAL once) and then from its cache', async () => {
-    const script: LuaScript = { name: `omnibatchTest${randomUUID().replace(/-/g, '')}`, numberOfKeys: 1, lua: `-- ${randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])` };
+    const script: LuaScript = {
+      name: `omnibatchTest${randomUUID().replace(/-/g, '')}`,
+      numberOfKeys: 1,
+      lua: `-- ${randomUUID()}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`,
+    };
     expect(await runLua(redis, script, [`${prefix}:n`], [2])).toBe(2);
     expect(await runLua(redis, script, [`${prefix}:n`], [3])).toBe(5);
   });
@@ -74,7 +78,9 @@ describe('the Lua runner', () => {
   });
 
   it('is the only place in src/ that sends a script to Redis', () => {
-    const callers = sourceFiles(REPO_ROOT, 'src').filter((f) => /\.(eval|evalsha|defineCommand)\(|['"](eval|evalsha)['"]/i.test(readFileSync(`${REPO_ROOT}/${f}`, 'utf8')));
+    const callers = sourceFiles(REPO_ROOT, 'src').filter((f) =>
+      /\.(eval|evalsha|defineCommand)\(|['"](eval|evalsha)['"]/i.test(readFileSync(`${REPO_ROOT}/${f}`, 'utf8')),
+    );
     expect(callers).toEqual(['src/cost/lua/run.ts']);
   });
 });

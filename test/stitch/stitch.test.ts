@@ -4,9 +4,28 @@ import { displayWidth, words } from '../../src/stitch/text.ts';
 import { breakPoints, splitSentences, wrapLines } from '../../src/stitch/segment.ts';
 import { seededRandom as rng } from '../../src/util/random.ts';
 
-
-const LATIN = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', 'and', 'then', 'it', 'rains,', 'loudly.', 'Really?',
-  'extraordinarily', 'a', 'microphone', 'crackles;', 'music', 'plays!'];
+const LATIN = [
+  'the',
+  'quick',
+  'brown',
+  'fox',
+  'jumps',
+  'over',
+  'lazy',
+  'dog',
+  'and',
+  'then',
+  'it',
+  'rains,',
+  'loudly.',
+  'Really?',
+  'extraordinarily',
+  'a',
+  'microphone',
+  'crackles;',
+  'music',
+  'plays!',
+];
 const CJK = ['今天', '天气', '很好', '我们', '去', '公园', '散步', '吧，', '然后', '吃饭。', '这是', '测试', '字幕', '吗？'];
 
 function randomText(next: () => number, n: number): string {
@@ -59,10 +78,13 @@ describe('overlap de-duplication', () => {
   });
 
   it('de-duplicates CJK text character by character and joins it without spaces', () => {
-    const r = stitch([
-      { index: 0, startS: 0, endS: 31, text: '今天天气很好，我们去公园' },
-      { index: 1, startS: 29, endS: 60, text: '我们去公园散步吧。' },
-    ], { overlapS: 2 });
+    const r = stitch(
+      [
+        { index: 0, startS: 0, endS: 31, text: '今天天气很好，我们去公园' },
+        { index: 1, startS: 29, endS: 60, text: '我们去公园散步吧。' },
+      ],
+      { overlapS: 2 },
+    );
     expect(r.text).toBe('今天天气很好，我们去公园散步吧。');
   });
 });
@@ -75,18 +97,28 @@ describe('joined text', () => {
       { index: 1, startS: 30, endS: 60, text: '   ' },
     ]);
     expect(r.text).toBe('First. Third.');
-    expect(stitch([{ index: 0, startS: 0, endS: 5, text: 'A dog barks.' }, { index: 1, startS: 5, endS: 9, text: 'Rain.' }], { joiner: 'paragraph' }).text)
-      .toBe('A dog barks.\n\nRain.');
+    expect(
+      stitch(
+        [
+          { index: 0, startS: 0, endS: 5, text: 'A dog barks.' },
+          { index: 1, startS: 5, endS: 9, text: 'Rain.' },
+        ],
+        { joiner: 'paragraph' },
+      ).text,
+    ).toBe('A dog barks.\n\nRain.');
   });
 });
 
 describe('cues', () => {
   it('puts each chunk on its own measured range (the real cut points) and none on an empty chunk', () => {
-    const r = stitch([
-      { index: 0, startS: 0, endS: 29.7, text: 'Hello there.' },
-      { index: 1, startS: 29.7, endS: 61.2, text: '' },
-      { index: 2, startS: 61.2, endS: 64.05, text: 'Goodbye now.' },
-    ], { durationS: 64.05 });
+    const r = stitch(
+      [
+        { index: 0, startS: 0, endS: 29.7, text: 'Hello there.' },
+        { index: 1, startS: 29.7, endS: 61.2, text: '' },
+        { index: 2, startS: 61.2, endS: 64.05, text: 'Goodbye now.' },
+      ],
+      { durationS: 64.05 },
+    );
     expect(r.cues.map((c) => c.text)).toEqual(['Hello there.', 'Goodbye now.']);
     // "Hello there." alone is longer than 7 s of screen time but cannot be split below a readable phrase.
     expect(r.cues[0]).toEqual({ startS: 0, endS: 29.7, text: 'Hello there.' });
@@ -94,7 +126,8 @@ describe('cues', () => {
   });
 
   it('splits dense speech into sentence cues of at most 7 s and two 42-column lines', () => {
-    const text = 'This is the first sentence of a long recording. It goes on with a second sentence that is rather long, ' +
+    const text =
+      'This is the first sentence of a long recording. It goes on with a second sentence that is rather long, ' +
       'with a clause or two, and a third part. Short. Then the speaker talks about the weather, the traffic on the way in, and what happens next.';
     const r = stitch([{ index: 0, startS: 10, endS: 22, text }], { durationS: 30 });
     checkCues(r.cues, 30);
@@ -134,7 +167,12 @@ describe('cues', () => {
         const len = 0.2 + next() * 60;
         const start = Math.max(0, t - overlapS);
         const empty = next() < 0.15;
-        chunks.push({ index: i, startS: Math.round(start * 1000) / 1000, endS: Math.round((start + len) * 1000) / 1000, text: empty ? '' : randomText(next, 1 + Math.floor(next() * len * 3)) });
+        chunks.push({
+          index: i,
+          startS: Math.round(start * 1000) / 1000,
+          endS: Math.round((start + len) * 1000) / 1000,
+          text: empty ? '' : randomText(next, 1 + Math.floor(next() * len * 3)),
+        });
         t = start + len;
       }
       const durationS = Math.round((t - next() * 0.5) * 1000) / 1000; // the probe may be a little shorter than the last cut
@@ -149,7 +187,10 @@ describe('cues', () => {
         if (lines.length > 2) expect(lines.some((l) => breakPoints(l).length === 0 && displayWidth(l) > 42)).toBe(true);
       }
       // Every word of every chunk that got time on screen is in the cues, in order.
-      const windowsText = r.chunks.filter((c) => c.text && r.cues.length > 0).map((c) => c.text).join('');
+      const windowsText = r.chunks
+        .filter((c) => c.text && r.cues.length > 0)
+        .map((c) => c.text)
+        .join('');
       const cueText = squash(r.cues.map((c) => c.text).join(''));
       if (r.chunks.every((c) => c.startS < durationS - 0.01)) expect(cueText).toBe(squash(windowsText));
     }
@@ -158,7 +199,12 @@ describe('cues', () => {
 
 describe('sentences and lines', () => {
   it('does not end a sentence at an abbreviation or an initial', () => {
-    expect(splitSentences('Dr. Smith met J. K. Rowling. They talked! 然后呢？好的。')).toEqual(['Dr. Smith met J. K. Rowling.', 'They talked!', '然后呢？', '好的。']);
+    expect(splitSentences('Dr. Smith met J. K. Rowling. They talked! 然后呢？好的。')).toEqual([
+      'Dr. Smith met J. K. Rowling.',
+      'They talked!',
+      '然后呢？',
+      '好的。',
+    ]);
   });
   it('breaks two lines at the most balanced space', () => {
     expect(wrapLines('the quick brown fox jumps over the lazy dog and the cat', 42)).toBe('the quick brown fox jumps\nover the lazy dog and the cat');

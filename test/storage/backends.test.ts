@@ -31,7 +31,10 @@ afterAll(async () => {
 
 /** Resolves to the OmniError a promise rejects with (fails the test if it resolves). */
 async function rejection(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OmniError);
   return err as OmniError;
 }
@@ -41,8 +44,12 @@ describe.each([
   ['local', localBackend],
 ] as const)('storage backend: %s', (name, make) => {
   let backend: Backend;
-  beforeAll(async () => { backend = await make(); });
-  afterAll(async () => { await backend?.close(); });
+  beforeAll(async () => {
+    backend = await make();
+  });
+  afterAll(async () => {
+    await backend?.close();
+  });
 
   it('lists 2,500 keys page by page (1000, 1000, 500), each once, in key order', async () => {
     const { store } = backend.fresh();
@@ -123,7 +130,13 @@ describe.each([
       'with space/a b.mp3',
       `quotes/"double" and 'single'.wav`,
       'unicode/héllo wörld 日本語 🎵.mp3',
-      'x/a', 'x/a#b', 'x/a?b', 'x/a b', 'x/a%20b', 'x/a+b', 'x/a&b=c;d,e@f$g',
+      'x/a',
+      'x/a#b',
+      'x/a?b',
+      'x/a b',
+      'x/a%20b',
+      'x/a+b',
+      'x/a&b=c;d,e@f$g',
       'tricky/~!*()[]{}`^|\\.mp3',
     ];
     for (const [i, k] of keys.entries()) await store.upload(Buffer.from(`content ${i}: ${k}`), k);
@@ -149,9 +162,16 @@ describe.each([
     await writeFile(file, 'x');
     for (const k of bad) {
       const attempts: Array<() => Promise<unknown>> = [
-        () => store.putText(k, 'x'), () => store.putJson(k, { x: 1 }), () => store.upload(Buffer.from('x'), k), () => store.upload(file, k),
-        () => store.head(k), () => store.exists(k), () => store.getText(k), () => store.delete(k),
-        () => store.download(k, path.join(work, 'never')), () => store.presignGet(k, 60),
+        () => store.putText(k, 'x'),
+        () => store.putJson(k, { x: 1 }),
+        () => store.upload(Buffer.from('x'), k),
+        () => store.upload(file, k),
+        () => store.head(k),
+        () => store.exists(k),
+        () => store.getText(k),
+        () => store.delete(k),
+        () => store.download(k, path.join(work, 'never')),
+        () => store.presignGet(k, 60),
       ];
       for (const a of attempts) expect((await rejection(a())).code).toBe('storage_invalid_key');
     }

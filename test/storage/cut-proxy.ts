@@ -82,7 +82,9 @@ export async function startCutProxy(targetPort: number, opts: CutOptions): Promi
   const { port } = server.address() as net.AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    get cuts() { return cuts; },
+    get cuts() {
+      return cuts;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -32,14 +32,19 @@ function lazySource(): Readable & { produced: number } {
 }
 
 async function rejection(p: Promise<unknown>): Promise<OmniError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(OmniError);
   return e as OmniError;
 }
 
 describe('download cap', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-cap-')); });
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-cap-'));
+  });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
   it('a stream without a size is aborted at the cap, not read to its end', async () => {
@@ -56,7 +61,9 @@ describe('download cap', () => {
 
   it('a stream announcing a size over the cap is refused before one byte is read', async () => {
     const src = lazySource();
-    const e = await rejection(landStream(src, path.join(dir, 'announced'), { size: 100 * MiB }, 'download y', (err) => fromFsError(err, 'y'), undefined, 1 * MiB));
+    const e = await rejection(
+      landStream(src, path.join(dir, 'announced'), { size: 100 * MiB }, 'download y', (err) => fromFsError(err, 'y'), undefined, 1 * MiB),
+    );
     expect(e.code).toBe('media_too_large');
     expect(src.produced).toBe(0);
   });
@@ -71,7 +78,9 @@ describe('download cap', () => {
   for (const make of [localBackend, s3Backend]) {
     describe(make.name, () => {
       let b: Backend;
-      beforeAll(async () => { b = await make(); });
+      beforeAll(async () => {
+        b = await make();
+      });
       afterAll(async () => b?.close());
 
       it('an object over the cap fails media_too_large and leaves no file; at the cap it downloads', async () => {

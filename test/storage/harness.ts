@@ -90,7 +90,15 @@ export async function localBackend(): Promise<Backend & { base: string }> {
 
 export async function md5File(file: string): Promise<string> {
   const h = createHash('md5');
-  await pipeline(createReadStream(file), new Writable({ write(chunk, _e, cb) { h.update(chunk); cb(); } }));
+  await pipeline(
+    createReadStream(file),
+    new Writable({
+      write(chunk, _e, cb) {
+        h.update(chunk);
+        cb();
+      },
+    }),
+  );
   return h.digest('hex');
 }
 
@@ -99,17 +107,32 @@ export const md5 = (b: Buffer | string): string => createHash('md5').update(b).d
 /** Runs fn over items with at most n in flight. */
 export async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
 }
 
 /** A debug logger whose records the test can read. */
 export function memoryLogger(): { log: Logger; records: () => Array<Record<string, unknown>> } {
   const lines: string[] = [];
-  const destination = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
+  const destination = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   const log = createLogger({ level: 'debug', pretty: false, destination });
-  return { log, records: () => lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    records: () =>
+      lines
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {

@@ -2,8 +2,16 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  assertKey, assertPrefix, compareKeys, confinedPath, fileIdOf, isInternalKey, outputKey, runKey,
-  stagingKey, stagingPrefix,
+  assertKey,
+  assertPrefix,
+  compareKeys,
+  confinedPath,
+  fileIdOf,
+  isInternalKey,
+  outputKey,
+  runKey,
+  stagingKey,
+  stagingPrefix,
 } from '../../src/storage/keys.ts';
 import { locationUri, parseLocation } from '../../src/storage/location.ts';
 import { storageOptionsFromConfig } from '../../src/storage/index.ts';
@@ -39,8 +47,15 @@ describe('keys', () => {
     expect(isInternalKey(runKey('r1', 'cost.csv'))).toBe(true);
     expect(isInternalKey('_runsx/a')).toBe(false);
     expect(isInternalKey('in/_runs/a')).toBe(false);
-    for (const bad of [() => stagingKey('', 'f', 0, 'n'), () => stagingKey('r', '..', 0, 'n'), () => stagingKey('r', 'f', -1, 'n'),
-      () => stagingKey('r', 'f', 1.5, 'n'), () => stagingKey('r', 'f', 0, 'a/b'), () => runKey('a/b', 'x'), () => runKey('r', '.')]) {
+    for (const bad of [
+      () => stagingKey('', 'f', 0, 'n'),
+      () => stagingKey('r', '..', 0, 'n'),
+      () => stagingKey('r', 'f', -1, 'n'),
+      () => stagingKey('r', 'f', 1.5, 'n'),
+      () => stagingKey('r', 'f', 0, 'a/b'),
+      () => runKey('a/b', 'x'),
+      () => runKey('r', '.'),
+    ]) {
       expect(code(bad)).toBe('storage_invalid_key');
     }
   });
@@ -99,7 +114,20 @@ describe('parseLocation', () => {
   });
 
   it('rejects what it cannot use', () => {
-    for (const bad of ['', '  ', 's3://', 's3://a', 's3://ab', 's3://bad bucket/x', 's3://bkt/a//c', 's3://bkt/../x', 's3://bkt/a/./', 'gs://b/x', 'http://host/x', 'file://host/x']) {
+    for (const bad of [
+      '',
+      '  ',
+      's3://',
+      's3://a',
+      's3://ab',
+      's3://bad bucket/x',
+      's3://bkt/a//c',
+      's3://bkt/../x',
+      's3://bkt/a/./',
+      'gs://b/x',
+      'http://host/x',
+      'file://host/x',
+    ]) {
       expect(code(() => parseLocation(bad))).toBe('storage_invalid_location');
     }
   });

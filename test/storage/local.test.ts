@@ -14,8 +14,12 @@ import { collect } from './harness.ts';
 
 let base: string;
 let n = 0;
-beforeAll(async () => { base = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-local-')); });
-afterAll(async () => { await rm(base, { recursive: true, force: true }); });
+beforeAll(async () => {
+  base = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-local-'));
+});
+afterAll(async () => {
+  await rm(base, { recursive: true, force: true });
+});
 
 /** A fresh root folder (not created yet) and a sibling "outside" folder. */
 function fresh() {
@@ -24,7 +28,10 @@ function fresh() {
 }
 
 async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OmniError);
   return err as OmniError;
 }

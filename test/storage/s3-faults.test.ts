@@ -23,9 +23,15 @@ const BODY = randomBytes(8 * MiB);
 let work: string;
 const cleanups: Array<() => Promise<void> | void> = [];
 
-beforeAll(async () => { work = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-s3faults-')); });
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
-afterAll(async () => { await rm(work, { recursive: true, force: true }); });
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-s3faults-'));
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
 async function server(): Promise<S3rverHandle> {
   const s3 = await startS3rver();
@@ -48,7 +54,10 @@ async function proxy(s3: S3rverHandle, opts: CutOptions): Promise<CutProxy> {
 }
 
 async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OmniError);
   return err as OmniError;
 }
@@ -115,7 +124,9 @@ describe('S3 transfers that break half-way', () => {
     const cut = await proxy(s3, { afterRequestBytes: 1 * MiB, onCut: 'destroy' });
     const file = path.join(work, 'upload.bin');
     await writeFile(file, randomBytes(12 * MiB));
-    const err = await failure(store(cut.endpoint, s3.buckets[0], { log: mem.log, multipartThresholdBytes: 5 * MiB, partSizeBytes: 5 * MiB }).upload(file, 'up.bin'));
+    const err = await failure(
+      store(cut.endpoint, s3.buckets[0], { log: mem.log, multipartThresholdBytes: 5 * MiB, partSizeBytes: 5 * MiB }).upload(file, 'up.bin'),
+    );
     expect(err).toMatchObject({ code: 'storage_unavailable', retryable: true });
     expect(await direct.head('up.bin')).toBeUndefined();
     // the abort was attempted (s3rver does not implement AbortMultipartUpload, so it is logged)
@@ -186,6 +197,12 @@ async function throttling(s3: S3rverHandle, failures: number): Promise<{ endpoin
     req.pipe(up);
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()); }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        srv.closeAllConnections();
+        srv.close(() => resolve());
+      }),
+  );
   return { endpoint: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, requests: () => n };
 }

@@ -13,9 +13,17 @@ import { REPO_ROOT } from '../helpers/paths.ts';
 
 let root: string;
 let n = 0;
-beforeAll(async () => { root = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-temp-test-')); });
-afterAll(async () => { await rm(root, { recursive: true, force: true }); });
-const freshBase = async () => { const b = path.join(root, `base-${++n}`); await mkdir(b); return b; };
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-temp-test-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+const freshBase = async () => {
+  const b = path.join(root, `base-${++n}`);
+  await mkdir(b);
+  return b;
+};
 
 /**
  * A real process that makes a temp dir with withTempDir, prints it, then either kills itself with
@@ -31,7 +39,10 @@ function child(base: string, mode: 'kill' | 'wait'): { dir: Promise<string>; exi
   const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   const dir = new Promise<string>((resolve, reject) => {
-    p.stdout.on('data', (c: Buffer) => { out += c; if (out.includes('\n')) resolve(out.trim()); });
+    p.stdout.on('data', (c: Buffer) => {
+      out += c;
+      if (out.includes('\n')) resolve(out.trim());
+    });
     p.on('exit', () => reject(new Error(`child exited before printing its dir: ${out}`)));
   });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => p.on('exit', (c, s) => resolve(s ?? c)));
@@ -43,13 +54,17 @@ describe('withTempDir', () => {
   it('gives a fresh dir inside the base and removes it after success', async () => {
     const base = await freshBase();
     let seen = '';
-    const result = await withTempDir('prep-1', async (dir) => {
-      seen = dir;
-      expect(path.dirname(dir)).toBe(base);
-      await writeFile(path.join(dir, 'f.bin'), 'x');
-      await mkdir(path.join(dir, 'chunks', 'deep'), { recursive: true });
-      return 42;
-    }, { base });
+    const result = await withTempDir(
+      'prep-1',
+      async (dir) => {
+        seen = dir;
+        expect(path.dirname(dir)).toBe(base);
+        await writeFile(path.join(dir, 'f.bin'), 'x');
+        await mkdir(path.join(dir, 'chunks', 'deep'), { recursive: true });
+        return 42;
+      },
+      { base },
+    );
     expect(result).toBe(42);
     expect(existsSync(seen)).toBe(false);
     expect(await readdir(base)).toEqual([]);
@@ -59,17 +74,31 @@ describe('withTempDir', () => {
     const base = await freshBase();
     let seen = '';
     const boom = new Error('job failed');
-    await expect(withTempDir('x', async (dir) => { seen = dir; await writeFile(path.join(dir, 'f'), 'x'); throw boom; }, { base })).rejects.toBe(boom);
+    await expect(
+      withTempDir(
+        'x',
+        async (dir) => {
+          seen = dir;
+          await writeFile(path.join(dir, 'f'), 'x');
+          throw boom;
+        },
+        { base },
+      ),
+    ).rejects.toBe(boom);
     expect(existsSync(seen)).toBe(false);
     expect(await readdir(base)).toEqual([]);
   });
 
   it('keeps any label inside the base', async () => {
     const base = await freshBase();
-    await withTempDir('../../etc/x y/..', async (dir) => {
-      expect(path.dirname(dir)).toBe(base);
-      expect(path.basename(dir)).not.toContain('..');
-    }, { base });
+    await withTempDir(
+      '../../etc/x y/..',
+      async (dir) => {
+        expect(path.dirname(dir)).toBe(base);
+        expect(path.basename(dir)).not.toContain('..');
+      },
+      { base },
+    );
   });
 
   it('uses OMNIBATCH_TMP when no base is given', async () => {
@@ -77,7 +106,9 @@ describe('withTempDir', () => {
     const before = process.env.OMNIBATCH_TMP;
     process.env.OMNIBATCH_TMP = base;
     try {
-      await withTempDir('env', async (dir) => { expect(path.dirname(dir)).toBe(base); });
+      await withTempDir('env', async (dir) => {
+        expect(path.dirname(dir)).toBe(base);
+      });
     } finally {
       if (before === undefined) delete process.env.OMNIBATCH_TMP;
       else process.env.OMNIBATCH_TMP = before;
@@ -86,7 +117,7 @@ describe('withTempDir', () => {
 });
 
 describe('sweepTempDirs', () => {
-  it('removes the dir of a killed process, keeps a live process\'s and this process\'s active one', async () => {
+  it("removes the dir of a killed process, keeps a live process's and this process's active one", async () => {
     const base = await freshBase();
     const killed = child(base, 'kill');
     const killedDir = await killed.dir;
@@ -96,12 +127,16 @@ describe('sweepTempDirs', () => {
     const live = child(base, 'wait');
     const liveDir = await live.dir;
     try {
-      await withTempDir('mine', async (mine) => {
-        expect(await sweepTempDirs({ base })).toBe(1);
-        expect(existsSync(killedDir)).toBe(false);
-        expect(existsSync(liveDir)).toBe(true);
-        expect(existsSync(mine)).toBe(true);
-      }, { base });
+      await withTempDir(
+        'mine',
+        async (mine) => {
+          expect(await sweepTempDirs({ base })).toBe(1);
+          expect(existsSync(killedDir)).toBe(false);
+          expect(existsSync(liveDir)).toBe(true);
+          expect(existsSync(mine)).toBe(true);
+        },
+        { base },
+      );
     } finally {
       live.release();
     }

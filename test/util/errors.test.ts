@@ -3,8 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { describeError, isProgrammerError, OmniError } from '../../src/util/errors.ts';
 
 describe('describeError', () => {
-  it('keeps a coded error\'s code and retryability', () => {
-    expect(describeError(new OmniError('media_unreadable', 'bad', { retryable: false }))).toEqual({ code: 'media_unreadable', message: 'bad', retryable: false });
+  it("keeps a coded error's code and retryability", () => {
+    expect(describeError(new OmniError('media_unreadable', 'bad', { retryable: false }))).toEqual({
+      code: 'media_unreadable',
+      message: 'bad',
+      retryable: false,
+    });
     expect(describeError(new OmniError('server_error', '503', { retryable: true }))).toMatchObject({ retryable: true });
   });
 
@@ -32,7 +36,7 @@ describe('describeError', () => {
     expect(describeError(foreign).retryable).toBe(false);
   });
 
-  it('retries other errors: a library\'s Error, a thrown string, and fetch()\'s network TypeError', () => {
+  it("retries other errors: a library's Error, a thrown string, and fetch()'s network TypeError", () => {
     expect(describeError(new Error('Connection is closed.'))).toEqual({ code: 'internal', message: 'Connection is closed.', retryable: true });
     expect(describeError('boom')).toEqual({ code: 'internal', message: 'boom', retryable: true });
     const fetchFailed = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });

@@ -27,7 +27,11 @@ const SESSION_TOKEN = `FwoGZXIvYXdzE${randomUUID().replace(/-/g, '')}token`;
 /** A presigned GET from the real storage adapter with temporary credentials (no request is made). */
 async function presigned(): Promise<{ url: string; signature: string; token: string; credential: string }> {
   const saved = { ...process.env };
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', AWS_SESSION_TOKEN: SESSION_TOKEN });
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    AWS_SESSION_TOKEN: SESSION_TOKEN,
+  });
   try {
     const store = openStorage('s3://media/in/', { s3Endpoint: 'http://127.0.0.1:9', awsRegion: 'us-east-1' });
     const url = await store.presignGet('clip.mp3', 900);
@@ -43,15 +47,24 @@ async function presigned(): Promise<{ url: string; signature: string; token: str
 
 function capture(): { sink: Writable; text: () => string } {
   let logged = '';
-  return { sink: new Writable({ write(chunk, _enc, cb) { logged += chunk.toString(); cb(); } }), text: () => logged };
+  return {
+    sink: new Writable({
+      write(chunk, _enc, cb) {
+        logged += chunk.toString();
+        cb();
+      },
+    }),
+    text: () => logged,
+  };
 }
 
 afterEach(() => clearRegisteredSecrets());
 
 describe('redactText', () => {
   it('cuts URL queries and user:password, masks secret shapes, and leaves ordinary text alone', () => {
-    expect(redactText('GET https://b.s3.amazonaws.com/in/a.mp3?X-Amz-Signature=abc&X-Amz-Security-Token=t failed'))
-      .toBe(`GET https://b.s3.amazonaws.com/in/a.mp3?${REDACTED} failed`);
+    expect(redactText('GET https://b.s3.amazonaws.com/in/a.mp3?X-Amz-Signature=abc&X-Amz-Security-Token=t failed')).toBe(
+      `GET https://b.s3.amazonaws.com/in/a.mp3?${REDACTED} failed`,
+    );
     expect(redactText('redis://:hunter2hunter2@redis:6379/0')).toBe(`redis://${REDACTED}@redis:6379/0`);
     expect(redactText('Authorization: Bearer sk-abcdef1234567890XYZ')).not.toMatch(/abcdef1234567890/);
     expect(redactText('key sk-proj-AbC123dEf456gHi789 was refused')).toBe(`key sk-${REDACTED} was refused`);
@@ -75,7 +88,10 @@ describe('redactText', () => {
   });
 
   it('redacts every string at any depth, errors included, without touching the input', () => {
-    const input = { a: ['x', { b: 'https://h/p?sig=1' }], e: new OmniError('storage_rejected', 'PUT https://h/k?X-Amz-Signature=zz refused', { retryable: false }) };
+    const input = {
+      a: ['x', { b: 'https://h/p?sig=1' }],
+      e: new OmniError('storage_rejected', 'PUT https://h/k?X-Amz-Signature=zz refused', { retryable: false }),
+    };
     const out = redactValue(input) as { a: [string, { b: string }]; e: { message: string; code: string; stack: string } };
     expect(out.a[1].b).toBe(`https://h/p?${REDACTED}`);
     expect(out.e).toMatchObject({ message: `PUT https://h/k?${REDACTED} refused`, code: 'storage_rejected' });
@@ -120,27 +136,67 @@ describe('the logger at debug', () => {
     try {
       // a CBR MP3 without a Xing header: its duration is estimated from the bitrate, so the probe measures it
       const mp3 = path.join(dir, 'tone.mp3');
-      const made = spawnSync(locateFfmpeg().ffmpeg, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=300:duration=3',
-        '-ac', '1', '-ar', '16000', '-b:a', '32k', '-write_xing', '0', mp3], { timeout: 30_000 });
+      const made = spawnSync(
+        locateFfmpeg().ffmpeg,
+        [
+          '-hide_banner',
+          '-nostdin',
+          '-loglevel',
+          'error',
+          '-f',
+          'lavfi',
+          '-i',
+          'sine=frequency=300:duration=3',
+          '-ac',
+          '1',
+          '-ar',
+          '16000',
+          '-b:a',
+          '32k',
+          '-write_xing',
+          '0',
+          mp3,
+        ],
+        { timeout: 30_000 },
+      );
       expect(made.status).toBe(0);
-      const env = { ...process.env, ...s3.env, S3_ENDPOINT: s3.endpoint, AWS_SESSION_TOKEN: SESSION_TOKEN, OMNIBATCH_PREFIX: `test-redact-${randomUUID().slice(0, 8)}`, CI: '1' };
+      const env = {
+        ...process.env,
+        ...s3.env,
+        S3_ENDPOINT: s3.endpoint,
+        AWS_SESSION_TOKEN: SESSION_TOKEN,
+        OMNIBATCH_PREFIX: `test-redact-${randomUUID().slice(0, 8)}`,
+        CI: '1',
+      };
       const saved = { ...process.env };
       Object.assign(process.env, s3.env);
       try {
         await openStorage('s3://redact/in/', { s3Endpoint: s3.endpoint }).upload(mp3, 'tone.mp3', 'audio/mpeg');
       } finally {
-        for (const k of Object.keys(s3.env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+        for (const k of Object.keys(s3.env))
+          if (saved[k] === undefined) delete process.env[k];
+          else process.env[k] = saved[k];
       }
       const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'estimate', 's3://redact/in/', '--task', 'transcribe', '--json', '--log-level', 'debug'],
-          { cwd: REPO_ROOT, env: { ...env, NODE_OPTIONS: '--openssl-legacy-provider' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+          process.execPath,
+          [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'estimate', 's3://redact/in/', '--task', 'transcribe', '--json', '--log-level', 'debug'],
+          { cwd: REPO_ROOT, env: { ...env, NODE_OPTIONS: '--openssl-legacy-provider' }, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let o = '';
         let e = '';
         const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.stdout.on('data', (d: Buffer) => { o += d.toString(); });
-        child.stderr.on('data', (d: Buffer) => { e += d.toString(); });
+        child.stdout.on('data', (d: Buffer) => {
+          o += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          e += d.toString();
+        });
         child.once('error', reject);
-        child.once('exit', (c) => { clearTimeout(timer); resolve({ code: c, stdout: o, stderr: e }); });
+        child.once('exit', (c) => {
+          clearTimeout(timer);
+          resolve({ code: c, stdout: o, stderr: e });
+        });
       });
       expect(code, stderr).toBe(0);
       expect(JSON.parse(stdout).files).toBe(1);
@@ -158,7 +214,10 @@ describe('the logger at debug', () => {
 
 describe('stored error messages', () => {
   const prefix = `test-redact-${randomUUID().slice(0, 8)}`;
-  const ctx = createContext(loadConfig({ flags: { queuePrefix: prefix, logLevel: 'silent' }, env: { OMNI_API_KEY: 'sk-configured-key-000111' } }), silentLogger);
+  const ctx = createContext(
+    loadConfig({ flags: { queuePrefix: prefix, logLevel: 'silent' }, env: { OMNI_API_KEY: 'sk-configured-key-000111' } }),
+    silentLogger,
+  );
   beforeAll(() => registerSecrets(['sk-configured-key-000111']));
   afterAll(async () => {
     const keys = await ctx.redis.keys(`${prefix}:*`);
@@ -172,18 +231,33 @@ describe('stored error messages', () => {
     const provider = new OmniError('auth', `Incorrect API key provided: sk-configured-key-000111 (while fetching ${url})`, { retryable: false });
     const d = describeError(provider);
     expect(d.message).not.toMatch(/configured-key|deadbeefcafe|Security-Token=tok/);
-    expect(describeError(new Error(`connect ECONNREFUSED for ${url}`)).message).toBe(`connect ECONNREFUSED for https://media.s3.amazonaws.com/in/a.mp3?${REDACTED}`);
+    expect(describeError(new Error(`connect ECONNREFUSED for ${url}`)).message).toBe(
+      `connect ECONNREFUSED for https://media.s3.amazonaws.com/in/a.mp3?${REDACTED}`,
+    );
 
     // the store redacts what it is given, whoever calls it
     const runId = `r-${randomUUID().slice(0, 6)}`;
-    const spec = { runId, createdAt: new Date().toISOString(), source: '/in/', destination: '/out/', task: 'caption', model: 'qwen3-omni-flash', protocol: 'chat',
-      region: 'intl', force: false, fingerprint: 'f', inputMode: 'base64' } as const;
+    const spec = {
+      runId,
+      createdAt: new Date().toISOString(),
+      source: '/in/',
+      destination: '/out/',
+      task: 'caption',
+      model: 'qwen3-omni-flash',
+      protocol: 'chat',
+      region: 'intl',
+      force: false,
+      fingerprint: 'f',
+      inputMode: 'base64',
+    } as const;
     await ctx.runs.create(spec as never);
     const file = { key: 'in/a.mp3', uri: '/in/a.mp3', etag: 'e', size: 1, status: 'pending' as const };
     await ctx.runs.registerFile(runId, 'f0', file);
     await ctx.runs.finishFile(runId, 'f0', { ...file, status: 'failed', code: 'auth_failed', message: provider.message });
     await ctx.runs.stop(runId, 'auth', `auth_failed: ${provider.message}`);
-    const raw = JSON.stringify(await ctx.redis.hgetall(`${ctx.keyPrefix}:run:${runId}:files`)) + JSON.stringify(await ctx.redis.hgetall(`${ctx.keyPrefix}:run:${runId}:state`));
+    const raw =
+      JSON.stringify(await ctx.redis.hgetall(`${ctx.keyPrefix}:run:${runId}:files`)) +
+      JSON.stringify(await ctx.redis.hgetall(`${ctx.keyPrefix}:run:${runId}:state`));
     const stored = JSON.stringify(await ctx.runs.file(runId, 'f0')) + JSON.stringify(await ctx.runs.state(runId));
     for (const text of [raw, stored]) {
       expect(text).toContain('auth_failed');

@@ -23,13 +23,22 @@ function facts(over: Partial<InferFacts> = {}): InferFacts {
 }
 
 const stagedResult: ChunkResult = {
-  index: 0, startS: 0, endS: 30, attempts: 1, text: 'hello', usage: usageOf(100, 20),
-  cost: { amountMicros: 42, currency: 'USD', priced: true }, requests: 1,
+  index: 0,
+  startS: 0,
+  endS: 30,
+  attempts: 1,
+  text: 'hello',
+  usage: usageOf(100, 20),
+  cost: { amountMicros: 42, currency: 'USD', priced: true },
+  requests: 1,
 } as ChunkResult;
 
 describe('decideInfer', () => {
   it('skips a finished file before anything else, then a superseded one', () => {
-    expect(decideInfer(facts({ fileOpen: false, superseded: true, stop: 'cancelled', staged: stagedResult }))).toEqual({ kind: 'skip', reason: 'file already finished' });
+    expect(decideInfer(facts({ fileOpen: false, superseded: true, stop: 'cancelled', staged: stagedResult }))).toEqual({
+      kind: 'skip',
+      reason: 'file already finished',
+    });
     expect(decideInfer(facts({ superseded: true, stop: 'cancelled', staged: stagedResult }))).toEqual({ kind: 'skip', reason: 'file re-planned' });
   });
 
@@ -39,7 +48,11 @@ describe('decideInfer', () => {
 
   it('reuses a staged result without reserving anything; it settles the budget only under one', () => {
     expect(decideInfer(facts({ staged: stagedResult, tpm: 10 }))).toEqual({ kind: 'reuse', result: stagedResult, settleBudget: false });
-    expect(decideInfer(facts({ staged: stagedResult, spec: fakeSpec({ budgetMicros: 1 }) }))).toEqual({ kind: 'reuse', result: stagedResult, settleBudget: true });
+    expect(decideInfer(facts({ staged: stagedResult, spec: fakeSpec({ budgetMicros: 1 }) }))).toEqual({
+      kind: 'reuse',
+      result: stagedResult,
+      settleBudget: true,
+    });
   });
 
   it('asks for a budget reservation of the chunk at its output cap', () => {
@@ -92,10 +105,25 @@ describe('decideInfer', () => {
 
 describe('the infer handler over fakes', () => {
   let tmp: string;
-  beforeAll(async () => { tmp = await mkdtemp(path.join(os.tmpdir(), 'infer-fakes-')); });
-  afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'infer-fakes-'));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
 
-  const payload: InferPayload = { runId: 'r1', fileId: 'f1', key: 'a.mp3', chunk: 0, chunks: 1, startS: 0, endS: 30, stagingKey: 'staging/r1/f1/0/chunk.mp3', format: 'mp3', kind: 'audio' };
+  const payload: InferPayload = {
+    runId: 'r1',
+    fileId: 'f1',
+    key: 'a.mp3',
+    chunk: 0,
+    chunks: 1,
+    startS: 0,
+    endS: 30,
+    stagingKey: 'staging/r1/f1/0/chunk.mp3',
+    format: 'mp3',
+    kind: 'audio',
+  };
   const job = (over: Partial<InferPayload> = {}, attemptsMade = 0): InferJob => ({ id: 'j1', attemptsMade, data: { ...payload, ...over } });
   const resultKey = stagedKey('r1', 'f1', undefined, 0, 'result.json');
   function setup(opts: Parameters<typeof fakeInfer>[0] = {}) {
@@ -195,7 +223,12 @@ describe('the infer handler over fakes', () => {
   it('records a provider refusal (content_blocked) as a zero-cost result', async () => {
     const f = setup({ spec: { task: 'moderate' }, answers: [new OmniError('content_blocked', 'blocked', { retryable: false })] });
     expect(await runInfer(job(), f.ports)).toEqual({ chunk: 0, requests: 1, reused: false });
-    expect(f.storage.json<ChunkResult>(resultKey)).toMatchObject({ providerBlocked: true, requests: 1, cost: { amountMicros: 0 }, verdict: { provider_blocked: true } });
+    expect(f.storage.json<ChunkResult>(resultKey)).toMatchObject({
+      providerBlocked: true,
+      requests: 1,
+      cost: { amountMicros: 0 },
+      verdict: { provider_blocked: true },
+    });
   });
 
   it('skips a finished or superseded file and ends an open one as not run when the run is stopping', async () => {
@@ -216,7 +249,13 @@ describe('the infer handler over fakes', () => {
     const verdict = JSON.stringify({ flagged: false, categories: [], segments: [], summary: 'fine' });
 
     it('repairs an answer without JSON with one text-only request, priced into the chunk', async () => {
-      const f = setup({ spec: { task: 'moderate' }, answers: [{ text: 'It seems fine to me.', usage: usageOf(300, 10) }, { text: verdict, usage: usageOf(50, 15) }] });
+      const f = setup({
+        spec: { task: 'moderate' },
+        answers: [
+          { text: 'It seems fine to me.', usage: usageOf(300, 10) },
+          { text: verdict, usage: usageOf(50, 15) },
+        ],
+      });
       expect(await runInfer(job(), f.ports)).toEqual({ chunk: 0, requests: 2, reused: false });
       expect(f.client.requests[1]!.media).toBeUndefined();
       const r = f.storage.json<ChunkResult>(resultKey)!;

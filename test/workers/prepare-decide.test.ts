@@ -27,7 +27,13 @@ describe('decidePrepareMedia', () => {
   const policy = taskPolicy('caption', model);
   const limits = { ...DEFAULT_FILE_LIMITS };
   // 10 s of 16 kHz mono mp3 at 32 kbps: small, one chunk, sendable unchanged
-  const mp3: MediaInfo = { durationS: 10, sizeBytes: 40_000, container: 'mp3', audio: [{ index: 0, codec: 'mp3', sampleRate: 16_000, channels: 1 }], video: [] };
+  const mp3: MediaInfo = {
+    durationS: 10,
+    sizeBytes: 40_000,
+    container: 'mp3',
+    audio: [{ index: 0, codec: 'mp3', sampleRate: 16_000, channels: 1 }],
+    video: [],
+  };
 
   it('plans a small mp3 from its sniffed header, without ffprobe', () => {
     expect(decidePrepareMedia({ sniffed: mp3, model, policy, limits })).toEqual({ kind: 'plan', info: mp3, read: 'as-is' });
@@ -45,7 +51,11 @@ describe('decidePrepareMedia', () => {
     const short = { ...limits, maxMediaSeconds: 5 };
     const sniffed = decidePrepareMedia({ sniffed: mp3, model, policy, limits: short });
     expect(sniffed.kind === 'refuse' && sniffed.error).toMatchObject({ code: 'media_too_long', retryable: false });
-    const huge: MediaInfo = { ...mp3, container: 'matroska', video: [{ index: 1, codec: 'h264', width: 100_000, height: 100_000 } as MediaInfo['video'][number]] };
+    const huge: MediaInfo = {
+      ...mp3,
+      container: 'matroska',
+      video: [{ index: 1, codec: 'h264', width: 100_000, height: 100_000 } as MediaInfo['video'][number]],
+    };
     const probed = decidePrepareMedia({ probed: huge, model, policy, limits });
     expect(probed.kind === 'refuse' && probed.error).toMatchObject({ code: 'media_too_many_pixels', retryable: false });
   });

@@ -10,9 +10,17 @@ import type { LuaScript } from './run.ts';
 
 /** Counter fields of the totals hash, in the order the script receives them (ARGV[5..]). */
 export const LEDGER_COUNTERS = [
-  'in_text', 'in_audio', 'in_image', 'in_video',
-  'out_text', 'out_audio', 'out_reasoning',
-  'in_total', 'out_total', 'cost_micros', 'requests',
+  'in_text',
+  'in_audio',
+  'in_image',
+  'in_video',
+  'out_text',
+  'out_audio',
+  'out_reasoning',
+  'in_total',
+  'out_total',
+  'cost_micros',
+  'requests',
 ] as const;
 
 // KEYS: chunks, totals

@@ -14,7 +14,13 @@ export function chatWriter(ctx: ReplyContext): StreamWriter {
   const thinking = ctx.answer.reasoning.length > 0;
   const audioId = `audio_${ctx.id.replace(/^chatcmpl-/, '')}`;
   const chunk = (choices: unknown[], usage: unknown = null) => ({
-    choices, object: 'chat.completion.chunk', usage, created: ctx.created, system_fingerprint: null, model: ctx.model, id: ctx.id,
+    choices,
+    object: 'chat.completion.chunk',
+    usage,
+    created: ctx.created,
+    system_fingerprint: null,
+    model: ctx.model,
+    id: ctx.id,
   });
   const delta = (d: Record<string, unknown>, finish: string | null = null) => frame(chunk([{ delta: d, finish_reason: finish, index: 0, logprobs: null }]));
   return {
@@ -33,11 +39,20 @@ export function chatWriter(ctx: ReplyContext): StreamWriter {
       DONE,
     ],
     body: () => ({
-      choices: [{
-        message: { content: ctx.answer.text, role: 'assistant', ...(thinking ? { reasoning_content: ctx.answer.reasoning } : {}) },
-        finish_reason: 'stop', index: 0, logprobs: null,
-      }],
-      object: 'chat.completion', usage: compatUsage(ctx.answer.billed), created: ctx.created, system_fingerprint: null, model: ctx.model, id: ctx.id,
+      choices: [
+        {
+          message: { content: ctx.answer.text, role: 'assistant', ...(thinking ? { reasoning_content: ctx.answer.reasoning } : {}) },
+          finish_reason: 'stop',
+          index: 0,
+          logprobs: null,
+        },
+      ],
+      object: 'chat.completion',
+      usage: compatUsage(ctx.answer.billed),
+      created: ctx.created,
+      system_fingerprint: null,
+      model: ctx.model,
+      id: ctx.id,
     }),
   };
 }

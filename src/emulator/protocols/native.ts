@@ -18,13 +18,19 @@ export function nativeWriter(ctx: ReplyContext): StreamWriter {
   // Usage so far: input is known up front; output grows with what has been sent.
   const soFar = (): Billed => ({
     input: final.input,
-    output: { text: textTokens(text), reasoning: reasoning ? textTokens(reasoning) : 0, audio: Math.min(final.output.audio, Math.ceil((audioBytes / 48_000) * ctx.answer.spec.tokens.audioTokensPerSecond)) },
+    output: {
+      text: textTokens(text),
+      reasoning: reasoning ? textTokens(reasoning) : 0,
+      audio: Math.min(final.output.audio, Math.ceil((audioBytes / 48_000) * ctx.answer.spec.tokens.audioTokensPerSecond)),
+    },
   });
   const event = (data: unknown, name = 'result', status = 200) => `id:${++n}\nevent:${name}\n:HTTP_STATUS/${status}\ndata:${JSON.stringify(data)}\n\n`;
-  const result = (message: Record<string, unknown>, finish: string, usage: Billed, extra: Record<string, unknown> = {}) => event({
-    output: { choices: [{ message: { role: 'assistant', ...message }, finish_reason: finish }], ...extra },
-    usage: nativeUsage(usage), request_id: ctx.requestId,
-  });
+  const result = (message: Record<string, unknown>, finish: string, usage: Billed, extra: Record<string, unknown> = {}) =>
+    event({
+      output: { choices: [{ message: { role: 'assistant', ...message }, finish_reason: finish }], ...extra },
+      usage: nativeUsage(usage),
+      request_id: ctx.requestId,
+    });
   return {
     streamsAudio: true,
     start: () => [],
@@ -43,9 +49,16 @@ export function nativeWriter(ctx: ReplyContext): StreamWriter {
     finish: () => [result({ content: [{ text: ctx.incremental ? '' : text }] }, 'stop', final)],
     error: (err: ApiError) => [event({ request_id: ctx.requestId, code: err.code, message: err.message }, 'error', err.status)],
     body: () => ({
-      output: { choices: [{ finish_reason: 'stop', message: { role: 'assistant', content: [{ text: ctx.answer.text }],
-        ...(ctx.answer.reasoning ? { reasoning_content: ctx.answer.reasoning } : {}) } }] },
-      usage: nativeUsage(final), request_id: ctx.requestId,
+      output: {
+        choices: [
+          {
+            finish_reason: 'stop',
+            message: { role: 'assistant', content: [{ text: ctx.answer.text }], ...(ctx.answer.reasoning ? { reasoning_content: ctx.answer.reasoning } : {}) },
+          },
+        ],
+      },
+      usage: nativeUsage(final),
+      request_id: ctx.requestId,
     }),
   };
 }

@@ -19,10 +19,21 @@ export function responsesWriter(ctx: ReplyContext): StreamWriter {
   const msgIndex = thinking ? 1 : 0;
   const ev = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`;
   const response = (status: string, extra: Record<string, unknown> = {}) => ({
-    id: ctx.id, object: 'response', created_at: ctx.created, status, model: ctx.model, output: [], ...extra,
+    id: ctx.id,
+    object: 'response',
+    created_at: ctx.created,
+    status,
+    model: ctx.model,
+    output: [],
+    ...extra,
   });
-  const reasoningItem = (status: string) => ({ id: rsId, type: 'reasoning', status, summary: [],
-    content: status === 'completed' ? [{ type: 'reasoning_text', text: ctx.answer.reasoning }] : [] });
+  const reasoningItem = (status: string) => ({
+    id: rsId,
+    type: 'reasoning',
+    status,
+    summary: [],
+    content: status === 'completed' ? [{ type: 'reasoning_text', text: ctx.answer.reasoning }] : [],
+  });
   const textPart = (text: string) => ({ type: 'output_text', text, annotations: [] });
   const messageItem = (status: string, content: unknown[]) => ({ id: msgId, type: 'message', role: 'assistant', status, content });
 
@@ -37,22 +48,27 @@ export function responsesWriter(ctx: ReplyContext): StreamWriter {
     start: () => [
       ev('response.created', { response: response('in_progress') }),
       ev('response.in_progress', { response: response('in_progress') }),
-      ...(thinking ? [ev('response.output_item.added', { output_index: 0, item: reasoningItem('in_progress') })] : [
-        ev('response.output_item.added', { output_index: msgIndex, item: messageItem('in_progress', []) }),
-        ev('response.content_part.added', { item_id: msgId, output_index: msgIndex, content_index: 0, part: textPart('') }),
-      ]),
+      ...(thinking
+        ? [ev('response.output_item.added', { output_index: 0, item: reasoningItem('in_progress') })]
+        : [
+            ev('response.output_item.added', { output_index: msgIndex, item: messageItem('in_progress', []) }),
+            ev('response.content_part.added', { item_id: msgId, output_index: msgIndex, content_index: 0, part: textPart('') }),
+          ]),
     ],
     reasoning: (delta) => ev('response.reasoning_text.delta', { item_id: rsId, output_index: 0, content_index: 0, delta }),
     text: (() => {
       let first = true;
       return (delta: string) => {
         // In thinking mode the message item opens only when the reasoning is done.
-        const open = thinking && first ? [
-          ev('response.reasoning_text.done', { item_id: rsId, output_index: 0, content_index: 0, text: ctx.answer.reasoning }),
-          ev('response.output_item.done', { output_index: 0, item: reasoningItem('completed') }),
-          ev('response.output_item.added', { output_index: msgIndex, item: messageItem('in_progress', []) }),
-          ev('response.content_part.added', { item_id: msgId, output_index: msgIndex, content_index: 0, part: textPart('') }),
-        ].join('') : '';
+        const open =
+          thinking && first
+            ? [
+                ev('response.reasoning_text.done', { item_id: rsId, output_index: 0, content_index: 0, text: ctx.answer.reasoning }),
+                ev('response.output_item.done', { output_index: 0, item: reasoningItem('completed') }),
+                ev('response.output_item.added', { output_index: msgIndex, item: messageItem('in_progress', []) }),
+                ev('response.content_part.added', { item_id: msgId, output_index: msgIndex, content_index: 0, part: textPart('') }),
+              ].join('')
+            : '';
         first = false;
         return open + ev('response.output_text.delta', { item_id: msgId, output_index: msgIndex, content_index: 0, delta });
       };
@@ -65,7 +81,9 @@ export function responsesWriter(ctx: ReplyContext): StreamWriter {
       // client must join every part, as seed 002's sample does, not keep the first.
       const pieces = ctx.answer.audioSeconds !== undefined ? splitBase64(wavBase64(), ctx.audioParts ?? 1) : [];
       const audioPart = (data: string) => ({ type: 'output_audio', audio: { data, id: `audio_${hex}`, format: 'wav' } });
-      const early = pieces.slice(0, -1).map((data) => ev('response.output_item.done', { output_index: msgIndex, item: messageItem('completed', [audioPart(data)]) }));
+      const early = pieces
+        .slice(0, -1)
+        .map((data) => ev('response.output_item.done', { output_index: msgIndex, item: messageItem('completed', [audioPart(data)]) }));
       if (pieces.length) content.push(audioPart(pieces[pieces.length - 1]));
       const output = [...(thinking ? [reasoningItem('completed')] : []), messageItem('completed', [textPart(text)])];
       return [
@@ -78,14 +96,19 @@ export function responsesWriter(ctx: ReplyContext): StreamWriter {
         'data: [DONE]\n\n',
       ];
     },
-    error: (err: ApiError) => [ev('error', {
-      code: err.compatCode, message: err.compatMessage ?? err.message, param: null,
-      error: { type: err.compatType, code: err.compatCode, message: err.compatMessage ?? err.message, param: null },
-    })],
-    body: () => response('completed', {
-      output: [...(thinking ? [reasoningItem('completed')] : []), messageItem('completed', [textPart(ctx.answer.text)])],
-      usage: responsesUsage(ctx.answer.billed),
-    }),
+    error: (err: ApiError) => [
+      ev('error', {
+        code: err.compatCode,
+        message: err.compatMessage ?? err.message,
+        param: null,
+        error: { type: err.compatType, code: err.compatCode, message: err.compatMessage ?? err.message, param: null },
+      }),
+    ],
+    body: () =>
+      response('completed', {
+        output: [...(thinking ? [reasoningItem('completed')] : []), messageItem('completed', [textPart(ctx.answer.text)])],
+        usage: responsesUsage(ctx.answer.billed),
+      }),
   };
 }
 
