@@ -83,6 +83,7 @@ export function machine(): Record<string, unknown> {
     cpuModel: os.cpus()[0]?.model,
     memGb: round(os.totalmem() / 2 ** 30, 1),
     node: process.version,
+    loadAverage1m5m15m: os.loadavg().map((x) => round(x, 2)),
     at: new Date().toISOString(),
   };
 }

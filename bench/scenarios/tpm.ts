@@ -52,6 +52,19 @@ export function steadyEnd(series: readonly TokenSample[], stopAt: number, minLef
   return series.find((s) => s.left.some((n) => n < minLeft))?.t ?? stopAt;
 }
 
+/** Tokens per model admitted in each 30 s from `t0` (the last sample of each slice). Pure. */
+export function halfMinutes(series: readonly TokenSample[], t0: number, models: readonly string[]): Record<string, number[]> {
+  const out: Record<string, number[]> = Object.fromEntries(models.map((m) => [m, []]));
+  let prev: TokenSample | undefined;
+  for (let end = t0 + 30_000; ; end += 30_000) {
+    const last = [...series].reverse().find((s) => s.t <= end);
+    if (!last || last.t <= end - 30_000) break;
+    for (const m of models) out[m].push((last.tokens[m] ?? 0) - (prev?.tokens[m] ?? 0));
+    prev = last;
+  }
+  return out;
+}
+
 function billedTokens(h: Harness): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [model, b] of Object.entries(h.emulator.stats().billed)) {
@@ -134,6 +147,9 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
         completed: stats.completed,
         r429,
         byStatus: stats.byStatus,
+        billed: stats.billed,
+        // tokens admitted in each 30 s since the start, per model: where the run ramps up and where it holds
+        byHalfMinute: halfMinutes(series, t0, [CAPTIONER, FLASH]),
         archive: { clips30s: clips, files5min: medium, files40min: long },
         failures: { captions: await h.failures(captions), transcripts: await h.failures(transcripts) },
       },

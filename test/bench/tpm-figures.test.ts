@@ -1,7 +1,7 @@
 /** The pure figures of the tpm and scale-out benchmarks. */
 import type os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { steadyEnd, tokensPerMinute, type TokenSample } from '../../bench/scenarios/tpm.ts';
+import { halfMinutes, steadyEnd, tokensPerMinute, type TokenSample } from '../../bench/scenarios/tpm.ts';
 import { cpuBusy } from '../../bench/scenarios/scale-out.ts';
 
 const s = (t: number, a: number, b: number, left: number[] = [100, 100]): TokenSample => ({ t, tokens: { a, b }, left });
@@ -19,6 +19,10 @@ describe('tpm figures', () => {
     const series = [s(0, 0, 0, [50, 9]), s(1_000, 0, 0, [40, 5]), s(2_000, 0, 0, [30, 3]), s(3_000, 0, 0, [20, 1])];
     expect(steadyEnd(series, 9_999, 4)).toBe(2_000);
     expect(steadyEnd(series, 9_999, 1)).toBe(9_999);
+  });
+  it('tokens per model admitted in each 30 s, up to the last sample', () => {
+    const series = [s(1_000, 0, 0), s(20_000, 5_000, 0), s(31_000, 9_000, 1_000), s(59_000, 20_000, 4_000), s(75_000, 26_000, 4_500)];
+    expect(halfMinutes(series, 0, ['a', 'b'])).toEqual({ a: [5_000, 15_000, 6_000], b: [0, 4_000, 500] });
   });
 });
 

@@ -45,6 +45,25 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     expect((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 60_001 })).ok).toBe(true);
   });
 
+  it('paces waiters by what requests really use, not by a prior that overshoots', async () => {
+    const k = key('waiters-share');
+    // two requests reserved 10,000 each and used 5,000 and 3,000: the waiters really take 40 % of their need
+    for (const used of [5_000, 3_000]) {
+      const r = await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 });
+      if (!r.ok) throw new Error('not admitted');
+      await bucket.settle(k, r.id, used);
+    }
+    // a refund (refused at the door) says nothing about the prior: the share stays 40 %
+    const refunded = await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 });
+    if (!refunded.ok) throw new Error('not admitted');
+    await bucket.refund(k, refunded.id);
+    expect((await bucket.reserve(k, 92_000, 100_000, { nowMs: T0 })).ok).toBe(true);
+    const waits = [];
+    for (let i = 0; i < 3; i++) waits.push((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 1_000 })) as { ok: false; waitMs: number });
+    // 10,000 x 0.4 of a 100,000-a-minute quota: 2.4 s apart (6 s when spaced by the reservation)
+    expect(waits.map((w) => w.waitMs)).toEqual([59_001, 61_401, 63_801]);
+  });
+
   it('settles to the real usage: more takes the difference (others wait), less gives it back', async () => {
     const k = key('settle');
     const r = await bucket.reserve(k, 10_000, 20_000, { nowMs: T0 });

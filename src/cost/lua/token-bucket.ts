@@ -7,7 +7,8 @@
  * answers with 429s.
  *
  * Keys: the log (sorted set id -> reserve time, ms) and the amounts (hash id -> tokens, `_sum` -> their
- * sum, `_next` -> the time the next waiter is told to come back). Tokens are whole numbers, so the sum is exact integer arithmetic.
+ * sum, `_next` -> the time the next waiter is told to come back, `_reserved`/`_actual` -> what settled
+ * reservations reserved and really used). Tokens are whole numbers, so the sum is exact integer arithmetic.
  */
 import type { LuaScript } from './run.ts';
 
@@ -65,12 +66,18 @@ else
       break
     end
   end
-  -- Waiters are spread at the quota's pace (need x window / tpm apart), so they come back one by one as
-  -- the window frees, not all at the first freeing: each failed try costs a job start (and an RPM slot).
+  -- Waiters are spread at the quota's pace, so they come back one by one as the window frees, not all at
+  -- the first freeing: each failed try costs a job start (and an RPM slot). The pace is what a waiter will
+  -- really take (need x the settled share of what was reserved) x window / tpm apart: spaced by the
+  -- reservation alone, a prior that overshoots by 20 % would leave 20 % of the quota unused, as every
+  -- later start is one of these scheduled waiters.
   local at = now + wait
   local cursor = tonumber(redis.call('HGET', KEYS[2], '_next') or '0')
   if cursor > at then at = cursor end
-  redis.call('HSET', KEYS[2], '_next', at + math.ceil(math.min(need, tpm) * win / tpm))
+  local r = redis.call('HMGET', KEYS[2], '_reserved', '_actual')
+  local share = 1
+  if tonumber(r[1] or '0') > 0 then share = math.max(0.1, math.min(1, tonumber(r[2] or '0') / tonumber(r[1]))) end
+  redis.call('HSET', KEYS[2], '_next', at + math.ceil(math.min(need, tpm) * share * win / tpm))
   wait = at - now
 end
 redis.call('HSET', KEYS[2], '_sum', sum)
@@ -91,6 +98,15 @@ local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if not cur then return -1 end
 local actual = math.max(0, math.ceil(tonumber(ARGV[2])))
 redis.call('HSET', KEYS[2], ARGV[1], actual)
+-- The settled share of what was reserved (RESERVE paces its waiters with it); a refund (0: refused at the
+-- door) says nothing about the prior. Halved now and then, so it follows the recent requests.
+if actual > 0 then
+  local res = redis.call('HINCRBY', KEYS[2], '_reserved', tonumber(cur))
+  redis.call('HINCRBY', KEYS[2], '_actual', actual)
+  if res > 2000000 then
+    redis.call('HSET', KEYS[2], '_reserved', math.floor(res / 2), '_actual', math.floor(tonumber(redis.call('HGET', KEYS[2], '_actual')) / 2))
+  end
+end
 return redis.call('HINCRBY', KEYS[2], '_sum', actual - tonumber(cur))
 `,
 };
