@@ -11,23 +11,10 @@ import type { Logger } from '../util/logger.ts';
 import { collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
-export interface RunRequestFlags {
+/** The flags carry the request's own fields, but --out for its destination and --budget as typed. */
+export interface RunRequestFlags extends Omit<RunRequest, 'source' | 'destination' | 'budgetMicros' | 'schedule' | 'plannedWallS'> {
   out: string;
-  task: string;
-  model?: string;
-  prompt?: string;
-  voice?: string;
-  include?: string[];
-  exclude?: string[];
-  maxFiles?: number;
   budget?: string;
-  force?: boolean;
-  manifest?: string;
-  chunkSeconds?: number;
-  overlapSeconds?: number;
-  notifyUrl?: string;
-  allowUnsignedWebhooks?: boolean;
-  deadline?: string;
 }
 
 export const DEADLINE_HELP = 'finish by then (8h, 90m, 06:00, or an ISO time): picks the shortest chunk length that makes it at --rpm/--tpm, or refuses';
