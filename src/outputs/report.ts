@@ -108,8 +108,8 @@ export interface EstimatedCost {
   high?: Cost;
 }
 
-export interface ReportInput {
-  runId: string;
+/** What a report says the run was, in the input and in the document alike. */
+interface RunIdentity {
   status: RunStatus;
   task: string;
   model: string;
@@ -117,6 +117,10 @@ export interface ReportInput {
   protocol?: string;
   source?: string;
   destination?: string;
+}
+
+export interface ReportInput extends RunIdentity {
+  runId: string;
   /** the files' rows, or totals already folded with addFileRow */
   files?: Iterable<FileRow>;
   totals?: RunTotals;
@@ -131,16 +135,9 @@ export interface ReportInput {
   predictedFinishAt?: string;
 }
 
-export interface ReportDoc {
+export interface ReportDoc extends RunIdentity {
   schema: typeof REPORT_SCHEMA;
   run_id: string;
-  status: RunStatus;
-  task: string;
-  model: string;
-  region: string;
-  protocol?: string;
-  source?: string;
-  destination?: string;
   counts: { total: number; succeeded: number; failed: number; skipped: number; not_run: number; pending?: number };
   media_seconds: number;
   requests: number;
