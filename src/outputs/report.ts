@@ -8,6 +8,7 @@ import type { Currency } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
 import { OmniError } from '../util/errors.ts';
 import { costJson, usageJson, type CostJson, type UsageJson } from './amounts.ts';
+import { definedOnly } from '../util/defined.ts';
 
 export const REPORT_SCHEMA = 'omnibatch.report/v1';
 
@@ -185,9 +186,7 @@ export function buildReport(input: ReportInput): ReportDoc {
     task: input.task,
     model: input.model,
     region: input.region,
-    ...(input.protocol !== undefined && { protocol: input.protocol }),
-    ...(input.source !== undefined && { source: input.source }),
-    ...(input.destination !== undefined && { destination: input.destination }),
+    ...definedOnly({ protocol: input.protocol, source: input.source, destination: input.destination }),
     counts: pending > 0 ? { ...counts, pending } : counts,
     media_seconds: Math.round(t.mediaSeconds * 1000) / 1000,
     requests: t.requests,
