@@ -48,13 +48,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  /** Every counter lives in this process's registry, with its labels fixed here. */
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter<L>({ name, help, labelNames, registers });
 
-  const jobs = new Counter({
-    name: 'omnibatch_jobs_total',
-    help: 'Jobs finished, by stage and final state',
-    labelNames: ['stage', 'state'] as const,
-    registers,
-  });
+  const jobs = counter('omnibatch_jobs_total', 'Jobs finished, by stage and final state', ['stage', 'state']);
   const active = new Gauge({ name: 'omnibatch_jobs_active', help: 'Jobs running now in this process, by stage', labelNames: ['stage'] as const, registers });
   const duration = new Histogram({
     name: 'omnibatch_request_duration_seconds',
@@ -63,37 +60,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     buckets: REQUEST_BUCKETS,
     registers,
   });
-  const tokens = new Counter({
-    name: 'omnibatch_tokens_total',
-    help: 'Tokens billed, by model, direction (input|output) and modality',
-    labelNames: ['model', 'direction', 'modality'] as const,
-    registers,
-  });
-  const cost = new Counter({
-    name: 'omnibatch_cost_micros_total',
-    help: 'Money spent, integer micro-units of the currency',
-    labelNames: ['model', 'currency'] as const,
-    registers,
-  });
-  const limited = new Counter({
-    name: 'omnibatch_rate_limited_total',
-    help: 'Requests refused with 429 (throttling)',
-    labelNames: ['model'] as const,
-    registers,
-  });
-  const retries = new Counter({
-    name: 'omnibatch_retries_total',
-    help: 'Retries scheduled, by stage and error code',
-    labelNames: ['stage', 'code'] as const,
-    registers,
-  });
-  const bytes = new Counter({ name: 'omnibatch_bytes_total', help: 'Bytes moved to and from object storage', labelNames: ['direction'] as const, registers });
-  const media = new Counter({
-    name: 'omnibatch_media_seconds_total',
-    help: 'Seconds of source media processed, by task',
-    labelNames: ['task'] as const,
-    registers,
-  });
+  const tokens = counter('omnibatch_tokens_total', 'Tokens billed, by model, direction (input|output) and modality', ['model', 'direction', 'modality']);
+  const cost = counter('omnibatch_cost_micros_total', 'Money spent, integer micro-units of the currency', ['model', 'currency']);
+  const limited = counter('omnibatch_rate_limited_total', 'Requests refused with 429 (throttling)', ['model']);
+  const retries = counter('omnibatch_retries_total', 'Retries scheduled, by stage and error code', ['stage', 'code']);
+  const bytes = counter('omnibatch_bytes_total', 'Bytes moved to and from object storage', ['direction']);
+  const media = counter('omnibatch_media_seconds_total', 'Seconds of source media processed, by task', ['task']);
   // An idle process still exports every stage's series, at zero: a scraper sees the worker, not a gap.
   for (const stage of STAGES) {
     active.set({ stage }, 0);
