@@ -1,14 +1,11 @@
 /** `omnibatch cancel <runId>`: no new requests; pending files end as not run; the report is written. */
 import type { Command } from 'commander';
 import { finishNotRun } from '../workers/files.ts';
-import { withContext } from './common.ts';
+import { withContext, runCommand } from './common.ts';
 
 export function register(program: Command): void {
-  program
-    .command('cancel')
-    .description('stop a run: pending files end as not run (in-flight requests finish)')
-    .argument('<runId>')
-    .action(async (runId: string, _f: unknown, cmd: Command) => {
+  runCommand(program, 'cancel', 'stop a run: pending files end as not run (in-flight requests finish)').action(
+    async (runId: string, _f: unknown, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {
         await ctx.runs.stop(runId, 'cancelled', 'cancelled by the user');
         let n = 0;
@@ -19,5 +16,6 @@ export function register(program: Command): void {
         }
         process.stdout.write(`run ${runId} cancelled: ${n} pending file(s) marked not run\n`);
       });
-    });
+    },
+  );
 }

@@ -38,3 +38,8 @@ export const collect = (v: string, prev: string[] = []): string[] => [...prev, v
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** A command about one run, `omnibatch <name> <runId>`: cancel, retry, report, status. */
+export function runCommand(program: Command, name: string, description: string): Command {
+  return program.command(name).description(description).argument('<runId>');
+}

@@ -12,28 +12,27 @@ import { collect, configFrom, int, loggerFor, num, printJson } from './common.ts
 import { formatDuration } from './progress.ts';
 import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
 import { parseDeadline, planForDeadline, type DeadlinePlan } from '../cost/deadline.ts';
-import { DEADLINE_HELP, deadlineLines } from './run-options.ts';
+import { addRateOptions, DEADLINE_HELP, deadlineLines, rateConfig, type RateFlags } from './run-options.ts';
 
 export function register(program: Command): void {
-  program
-    .command('estimate')
-    .description('probe every object (without downloading it) and price the plan: nothing is sent to the model')
-    .argument('<source>')
-    .requiredOption('--task <task>')
-    .option('--model <model>')
-    .option('--prompt <text>')
-    .option('--include <glob>', '', collect)
-    .option('--exclude <glob>', '', collect)
-    .option('--max-files <n>', '', int)
-    .option('--chunk-seconds <s>', '', num)
-    .option('--infer-concurrency <n>', 'requests in flight the run would use', int)
-    .option('--rpm <n>', '', int)
-    .option('--tpm <n>', '', int)
-    .option('--pricing <file>', 'price override JSON')
+  addRateOptions(
+    program
+      .command('estimate')
+      .description('probe every object (without downloading it) and price the plan: nothing is sent to the model')
+      .argument('<source>')
+      .requiredOption('--task <task>')
+      .option('--model <model>')
+      .option('--prompt <text>')
+      .option('--include <glob>', '', collect)
+      .option('--exclude <glob>', '', collect)
+      .option('--max-files <n>', '', int)
+      .option('--chunk-seconds <s>', '', num),
+    'the run priced',
+  )
     .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
-      const cfg = configFrom(cmd, { inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing });
+      const cfg = configFrom(cmd, rateConfig(f as RateFlags));
       const log = loggerFor(cfg);
       const spec = buildRunSpec(
         {

@@ -1,14 +1,11 @@
 /** `omnibatch report <runId> [--json|--csv]`: the run report (live when the run has not ended yet). */
 import type { Command } from 'commander';
 import { formatMicros } from '../cost/price.ts';
-import { printJson, withContext } from './common.ts';
+import { printJson, withContext, runCommand } from './common.ts';
 import { collectRunReport } from '../workers/run-report.ts';
 
 export function register(program: Command): void {
-  program
-    .command('report')
-    .description("a run's report: status, counts, usage, estimated and actual cost; --csv: the per-file cost ledger")
-    .argument('<runId>')
+  runCommand(program, 'report', "a run's report: status, counts, usage, estimated and actual cost; --csv: the per-file cost ledger")
     .option('--json', 'the report as JSON')
     .option('--csv', 'the per-file cost CSV')
     .action(async (runId: string, f: { json?: boolean; csv?: boolean }, cmd: Command) => {

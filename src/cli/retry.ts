@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { jobIds, type PreparePayload } from '../jobs/catalog.ts';
 import type { Context } from '../workers/context.ts';
-import { withContext } from './common.ts';
+import { withContext, runCommand } from './common.ts';
 
 /**
  * Reopens the run's failed and not-run files (and clears its stop reason) and enqueues each at a new generation
@@ -28,14 +28,12 @@ export async function retryRun(ctx: Context, runId: string): Promise<{ reopened:
 }
 
 export function register(program: Command): void {
-  program
-    .command('retry')
-    .description('process the failed and not-run files of a run again (same run, same report; a stopped run goes on)')
-    .argument('<runId>')
-    .action(async (runId: string, _f: unknown, cmd: Command) => {
+  runCommand(program, 'retry', 'process the failed and not-run files of a run again (same run, same report; a stopped run goes on)').action(
+    async (runId: string, _f: unknown, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {
         const { reopened, requeued } = await retryRun(ctx, runId);
         process.stdout.write(`${reopened} failed file(s) queued again in run ${runId}${requeued ? ` (and ${requeued} still pending)` : ''}\n`);
       });
-    });
+    },
+  );
 }

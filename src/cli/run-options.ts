@@ -1,6 +1,6 @@
 /** The options that describe a run, shared by `run` and `schedule add`, and the run request they make. */
 import type { Command } from 'commander';
-import type { Config } from '../config/index.ts';
+import type { Config, ConfigInput } from '../config/index.ts';
 import { planForDeadline, parseDeadline, type DeadlinePlan } from '../cost/deadline.ts';
 import { parseAmount, type PricingOverride } from '../cost/price.ts';
 import { fileLimitsOf } from '../media/limits.ts';
@@ -11,24 +11,31 @@ import type { Logger } from '../util/logger.ts';
 import { collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
-export interface RunRequestFlags {
+/** The flags carry the request's own fields, but --out for its destination and --budget as typed. */
+export interface RunRequestFlags extends Omit<RunRequest, 'source' | 'destination' | 'budgetMicros' | 'schedule' | 'plannedWallS'> {
   out: string;
-  task: string;
-  model?: string;
-  prompt?: string;
-  voice?: string;
-  include?: string[];
-  exclude?: string[];
-  maxFiles?: number;
   budget?: string;
-  force?: boolean;
-  manifest?: string;
-  chunkSeconds?: number;
-  overlapSeconds?: number;
-  notifyUrl?: string;
-  allowUnsignedWebhooks?: boolean;
-  deadline?: string;
 }
+
+/** The rate and price flags of `run` (for its embedded workers) and `estimate` (for the run it prices). */
+export interface RateFlags {
+  inferConcurrency?: number;
+  rpm?: number;
+  tpm?: number;
+  pricing?: string;
+}
+
+/** Adds the rate and price flags; `whose` says whose rates they are in the help. */
+export function addRateOptions(cmd: Command, whose: string): Command {
+  return cmd
+    .option('--infer-concurrency <n>', `${whose}: requests in flight`, int)
+    .option('--rpm <n>', `${whose}: requests per minute`, int)
+    .option('--tpm <n>', `${whose}: input + output tokens per minute`, int)
+    .option('--pricing <file>', 'price override JSON');
+}
+
+/** The rate and price flags as configuration. */
+export const rateConfig = (f: RateFlags): ConfigInput => ({ inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing });
 
 export const DEADLINE_HELP = 'finish by then (8h, 90m, 06:00, or an ISO time): picks the shortest chunk length that makes it at --rpm/--tpm, or refuses';
 

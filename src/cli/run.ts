@@ -3,38 +3,41 @@ import type { Command } from 'commander';
 import { assertWritable, createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
-import { int, printJson, withContext } from './common.ts';
-import { addRunRequestOptions, deadlineLines, planDeadline, runRequestFrom, type RunRequestFlags } from './run-options.ts';
+import { printJson, withContext } from './common.ts';
+import {
+  addRateOptions,
+  addRunRequestOptions,
+  deadlineLines,
+  planDeadline,
+  rateConfig,
+  runRequestFrom,
+  type RateFlags,
+  type RunRequestFlags,
+} from './run-options.ts';
 import { access } from 'node:fs/promises';
 import type { Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import { stopLine, waitExitCode, waitForRun } from './wait.ts';
 
-interface RunFlags extends RunRequestFlags {
+interface RunFlags extends RunRequestFlags, RateFlags {
   wait?: boolean;
   json?: boolean;
-  inferConcurrency?: number;
-  rpm?: number;
-  tpm?: number;
-  pricing?: string;
 }
 
 export function register(program: Command): void {
-  addRunRequestOptions(
-    program
-      .command('run')
-      .description('process every media object under <source>; results, report and cost ledger go to --out')
-      .argument('<source>', 's3://bucket/prefix/ or a local directory'),
+  addRateOptions(
+    addRunRequestOptions(
+      program
+        .command('run')
+        .description('process every media object under <source>; results, report and cost ledger go to --out')
+        .argument('<source>', 's3://bucket/prefix/ or a local directory'),
+    ),
+    'embedded workers',
   )
-    .option('--infer-concurrency <n>', 'embedded workers: requests in flight', int)
-    .option('--rpm <n>', 'embedded workers: requests per minute', int)
-    .option('--tpm <n>', 'embedded workers: input + output tokens per minute', int)
-    .option('--pricing <file>', 'price override JSON')
     .option('--wait', 'stay until the run ends (runs workers in this process when none is running)')
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: RunFlags, cmd: Command) => {
-      const flags = { inferConcurrency: f.inferConcurrency, rpm: f.rpm, tpm: f.tpm, pricingFile: f.pricing };
-      const code = await withContext(cmd, flags, async (ctx) => {
+      const code = await withContext(cmd, rateConfig(f), async (ctx) => {
         // Exit 1 "could not start": say why now, not as a failed run later.
         await assertReadable(ctx.storage(source), source, f.manifest);
         await assertWritable(ctx.storage(f.out), f.out);

@@ -2,15 +2,12 @@
 import type { Command } from 'commander';
 import { formatMicros } from '../cost/price.ts';
 import { OmniError } from '../util/errors.ts';
-import { int, printJson, withContext } from './common.ts';
+import { int, printJson, withContext, runCommand } from './common.ts';
 import { formatProgress } from './progress.ts';
 import { stopLine, waitForRun } from './wait.ts';
 
 export function register(program: Command): void {
-  program
-    .command('status')
-    .description("a run's progress: files, media time, requests, cost so far")
-    .argument('<runId>')
+  runCommand(program, 'status', "a run's progress: files, media time, requests, cost so far")
     .option('--watch', 'keep showing progress until the run ends')
     .option('--json', 'print one JSON object')
     .action(async (runId: string, f: { watch?: boolean; json?: boolean }, cmd: Command) => {

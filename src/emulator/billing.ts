@@ -54,14 +54,17 @@ function nonZero(o: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0));
 }
 
+/** The input, output and total counts, under a protocol's names for the first two (in this key order). */
+function totals(b: Billed, inputKey: string, outputKey: string): Record<string, number> {
+  const input = sum(b.input);
+  const output = sum(b.output);
+  return { [inputKey]: input, [outputKey]: output, total_tokens: input + output };
+}
+
 /** compat usage: prompt = Σ prompt details, completion = Σ completion details, total = both. */
 export function compatUsage(b: Billed): Record<string, unknown> {
-  const prompt = sum(b.input);
-  const completion = sum(b.output);
   return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
+    ...totals(b, 'prompt_tokens', 'completion_tokens'),
     completion_tokens_details: nonZero({ audio_tokens: b.output.audio, reasoning_tokens: b.output.reasoning, text_tokens: b.output.text }),
     prompt_tokens_details: nonZero({ audio_tokens: b.input.audio, image_tokens: b.input.image, video_tokens: b.input.video, text_tokens: b.input.text }),
   };
@@ -69,12 +72,8 @@ export function compatUsage(b: Billed): Record<string, unknown> {
 
 /** native usage, with the legacy top-level modality counts of the qwen-vl/qwen-audio examples. */
 export function nativeUsage(b: Billed): Record<string, unknown> {
-  const input = sum(b.input);
-  const output = sum(b.output);
   return {
-    input_tokens: input,
-    output_tokens: output,
-    total_tokens: input + output,
+    ...totals(b, 'input_tokens', 'output_tokens'),
     input_tokens_details: nonZero({ text_tokens: b.input.text, audio_tokens: b.input.audio, image_tokens: b.input.image, video_tokens: b.input.video }),
     output_tokens_details: nonZero({ text_tokens: b.output.text, audio_tokens: b.output.audio, reasoning_tokens: b.output.reasoning }),
     ...(b.input.audio ? { audio_tokens: b.input.audio } : {}),

@@ -248,18 +248,42 @@ const NO_VOICES: VoiceList = { names: [], closed: true, documented: 0, source: `
 
 const BASE64_MAX = 10 * MB;
 
+/** The inline and remote size ceilings every model taking a file shares. */
+const FILE_LIMITS = { base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB } as const;
+/** ... and those of a model that also takes images. */
+const IMAGE_FILE_LIMITS = { ...FILE_LIMITS, imageMaxBytes: 10 * MB } as const;
+
 /** Qwen-Omni-Turbo's limits, which qwen2.5-omni-7b shares (see its entry). */
 const TURBO_LIMITS: ModelLimits = Object.freeze({
   maxInputTokens: 30_720,
   maxOutputTokens: 2_048,
   audio: { maxSeconds: 3 * 60, maxBytes: 10 * MB },
   video: { maxSeconds: 40, maxBytes: 150 * MB, minFrames: 4, maxFrames: 80 },
-  imageMaxBytes: 10 * MB,
-  base64MaxChars: BASE64_MAX,
-  urlMaxBytes: 1024 * MB,
+  ...IMAGE_FILE_LIMITS,
 });
 
 type SpecInput = Omit<ModelSpec, 'aliases'>;
+
+/** What the four Qwen-Omni models have in common: any input, text and speech out, a prompt, a stream, one medium a message. */
+const OMNI = {
+  inputs: ['text', 'image', 'audio', 'video'],
+  outputs: ['text', 'audio'],
+  acceptsPrompt: true,
+  streamOnly: true,
+  mixedMedia: false,
+} as const satisfies Partial<SpecInput>;
+
+/** One price for image and video input, as every published table gives it ("图片/视频", 004:72). */
+const visualInput = (units: number): Pick<PriceTable, 'inputImage' | 'inputVideo'> => ({ inputImage: p(units), inputVideo: p(units) });
+
+/** One input price (it covers the hidden template text too) and one output price: the captioner's table (003). */
+const flatPrices = (currency: Currency, input: number, output: number): PriceTable => ({
+  currency,
+  inputAudio: p(input),
+  inputText: p(input),
+  outputTextTextOnly: p(output),
+  outputTextMultimodal: p(output),
+});
 const spec = (s: SpecInput): ModelSpec => ({ ...s, aliases: s.names.map((n) => n.name).filter((n) => n !== s.id) });
 
 export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
@@ -273,14 +297,10 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       { name: 'qwen3-omni-flash-2025-12-01', protocols: ['chat'], voices: FLASH_ALL_VOICES, source: 'unverified (docs/protocols.md §2, §8)' },
       { name: 'qwen3-omni-flash-all', protocols: ['responses'], voices: FLASH_ALL_VOICES, source: `${S000}:46` },
     ],
-    inputs: ['text', 'image', 'audio', 'video'],
-    outputs: ['text', 'audio'],
-    acceptsPrompt: true,
+    ...OMNI,
     supportsThinking: true,
-    streamOnly: true,
     // 001:1432 "Qwen3-Omni-Flash模型已支持设定System Message".
     noSystemWithAudio: false,
-    mixedMedia: false,
     voices: FLASH_VOICES,
     defaultVoice: 'Cherry',
     limits: {
@@ -289,9 +309,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       maxOutputTokens: 16_384,
       audio: { maxSeconds: 20 * 60, maxBytes: 100 * MB },
       video: { maxSeconds: 150, maxBytes: 256 * MB, minFrames: 2, maxFrames: 128 },
-      imageMaxBytes: 10 * MB,
-      base64MaxChars: BASE64_MAX,
-      urlMaxBytes: 1024 * MB,
+      ...IMAGE_FILE_LIMITS,
     },
     tokens: QWEN3_TOKENS,
     prices: {
@@ -300,8 +318,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
         currency: 'CNY',
         inputText: p(1.8),
         inputAudio: p(15.8),
-        inputImage: p(3.3),
-        inputVideo: p(3.3),
+        ...visualInput(3.3),
         outputTextTextOnly: p(6.9),
         outputTextMultimodal: p(12.7),
         outputAudio: p(62.6),
@@ -320,14 +337,10 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       { name: 'qwen-omni-turbo-0119', protocols: ['chat'], source: `${S004}:65 (又称)` },
       { name: 'qwen-omni-turbo-2025-03-26', protocols: ['chat'], source: 'unverified (docs/protocols.md §8)' },
     ],
-    inputs: ['text', 'image', 'audio', 'video'],
-    outputs: ['text', 'audio'],
-    acceptsPrompt: true,
+    ...OMNI,
     supportsThinking: false,
-    streamOnly: true,
     // 001:186 "Qwen-Omni-Turbo 在输出模态包括音频时不支持设定 System Message".
     noSystemWithAudio: true,
-    mixedMedia: false,
     voices: TURBO_VOICES,
     defaultVoice: 'Cherry',
     limits: TURBO_LIMITS,
@@ -338,8 +351,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
         currency: 'CNY',
         inputText: p(0.4), // 004:72 "文本0.0004元"
         inputAudio: p(25), // 004:72 "音频0.025元"
-        inputImage: p(1.5), // 004:72 "图片/视频0.0015元"
-        inputVideo: p(1.5), // 004:72 "图片/视频0.0015元"
+        ...visualInput(1.5), // 004:72 "图片/视频0.0015元"
         outputTextTextOnly: p(1.6), // 004:72 "0.0016元(输入仅包含文本时)"
         outputTextMultimodal: p(4.5), // 004:72 "0.0045元(输入包含图片/音频/视频时)"
         outputAudio: p(50), // unverified: not in the seed (004:100 "当前仅支持文本输出"); docs/protocols.md §7
@@ -349,8 +361,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
         currency: 'USD',
         inputText: p(0.07),
         inputAudio: p(4.44),
-        inputImage: p(0.21),
-        inputVideo: p(0.21),
+        ...visualInput(0.21),
         outputTextTextOnly: p(0.27),
         outputTextMultimodal: p(0.63),
         outputAudio: p(8.89),
@@ -364,11 +375,8 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       { name: 'qwen3.5-omni-plus-all', protocols: ['responses'], source: `${S002}:7,43` },
       { name: 'qwen3.5-omni-plus', protocols: ['chat'], source: 'unverified (no seed calls it by this name)' },
     ],
-    inputs: ['text', 'image', 'audio', 'video'],
-    outputs: ['text', 'audio'],
-    acceptsPrompt: true,
+    ...OMNI,
     supportsThinking: false,
-    streamOnly: true,
     // 002:46,87 "输出含音频时不支持" a system message.
     noSystemWithAudio: true,
     // 002:52 "支持文本与图片、音频、视频的任意组合同时输入,不限于单一模态".
@@ -381,9 +389,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       maxOutputTokens: 32_768,
       audio: { maxSeconds: 3 * 3600, maxBytes: 1024 * MB },
       video: { maxSeconds: 3600, maxBytes: 1024 * MB, minFrames: 2, maxFrames: 7200 },
-      imageMaxBytes: 10 * MB,
-      base64MaxChars: BASE64_MAX,
-      urlMaxBytes: 1024 * MB,
+      ...IMAGE_FILE_LIMITS,
     },
     // Its token rate is unpublished; 12.5/s (the qwen3 rate) is used for estimates only. No prices: unpriced.
     tokens: QWEN3_TOKENS,
@@ -393,13 +399,9 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
   'qwen2.5-omni-7b': spec({
     id: 'qwen2.5-omni-7b',
     names: [{ name: 'qwen2.5-omni-7b', protocols: ['chat'], source: `${S001}:166,178` }],
-    inputs: ['text', 'image', 'audio', 'video'],
-    outputs: ['text', 'audio'],
-    acceptsPrompt: true,
+    ...OMNI,
     supportsThinking: false,
-    streamOnly: true,
     noSystemWithAudio: true,
-    mixedMedia: false,
     voices: OPEN_VOICES,
     defaultVoice: 'Ethan',
     // 001:166: 32,768 context / 30,720 in / 2,048 out; media limits as turbo's (unverified).
@@ -423,27 +425,14 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       maxInputTokens: 32_768,
       maxOutputTokens: 32_768,
       audio: { maxSeconds: 40 * 60, maxBytes: 1024 * MB },
-      base64MaxChars: BASE64_MAX,
-      urlMaxBytes: 1024 * MB,
+      ...FILE_LIMITS,
     },
     tokens: QWEN3_TOKENS,
     // 003 gives one input price and one output price, in dollars for both regions. The one input price
     // covers text too: the service reports hidden template text tokens, which must not leave a chunk unpriced.
     prices: {
-      intl: {
-        currency: 'USD',
-        inputAudio: p(3.81), // 003:6 輸入成本 $3.81
-        inputText: p(3.81), // 003:6 the same single input price (template tokens)
-        outputTextTextOnly: p(3.06), // 003:6 輸出成本 $3.06
-        outputTextMultimodal: p(3.06), // 003:6
-      },
-      cn: {
-        currency: 'USD',
-        inputAudio: p(2.265), // 003:10 輸入成本 $2.265
-        inputText: p(2.265), // 003:10 the same single input price (template tokens)
-        outputTextTextOnly: p(1.821), // 003:10 輸出成本 $1.821
-        outputTextMultimodal: p(1.821), // 003:10
-      },
+      intl: flatPrices('USD', 3.81, 3.06), // 003:6 輸入成本 $3.81, 輸出成本 $3.06
+      cn: flatPrices('USD', 2.265, 1.821), // 003:10 輸入成本 $2.265, 輸出成本 $1.821
     },
     priceSources: { intl: `${S003}:6`, cn: `${S003}:10` },
   }),

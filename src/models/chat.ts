@@ -6,20 +6,10 @@
  */
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
-import {
-  Base64Stream,
-  eventJson,
-  isObj,
-  normalizeUsage,
-  num,
-  optStr,
-  statusFromComments,
-  type Delta,
-  type ProtocolStream,
-  type StreamContext,
-  type StreamSummary,
-} from './stream.ts';
+import { Base64Stream, eventJson, isObj, optStr, statusFromComments } from './stream.ts';
+import type { Delta, ProtocolStream, StreamContext, StreamSummary } from './stream.ts';
 import type { Usage } from './types.ts';
+import { detailedUsage, COMPAT_USAGE_KEYS } from './decode-common.ts';
 
 export const CHAT_PATH = '/chat/completions';
 
@@ -27,18 +17,7 @@ const PCM_BYTES_PER_SECOND = 24_000 * 2;
 
 /** compat usage -> Usage (docs/protocols.md §4: only non-zero detail keys are present). */
 export function chatUsage(u: Record<string, unknown>, ctx: StreamContext, audioSecondsOut = 0): Usage {
-  const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
-  const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : {};
-  return normalizeUsage(
-    {
-      inputTotal: num(u.prompt_tokens),
-      input: { text: num(pd.text_tokens), audio: num(pd.audio_tokens), image: num(pd.image_tokens), video: num(pd.video_tokens) },
-      outputTotal: num(u.completion_tokens),
-      output: { text: num(cd.text_tokens), audio: num(cd.audio_tokens), reasoning: num(cd.reasoning_tokens) },
-    },
-    ctx,
-    audioSecondsOut,
-  );
+  return detailedUsage(u, COMPAT_USAGE_KEYS, ctx, audioSecondsOut);
 }
 
 export class ChatStream implements ProtocolStream {

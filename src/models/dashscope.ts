@@ -8,21 +8,10 @@
  */
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
-import {
-  Base64Stream,
-  RiffSniffer,
-  eventJson,
-  isObj,
-  normalizeUsage,
-  num,
-  optStr,
-  statusFromComments,
-  type Delta,
-  type ProtocolStream,
-  type StreamContext,
-  type StreamSummary,
-} from './stream.ts';
+import { Base64Stream, RiffSniffer, eventJson, isObj, optStr, statusFromComments } from './stream.ts';
+import type { Delta, ProtocolStream, StreamContext, StreamSummary } from './stream.ts';
 import type { Usage } from './types.ts';
+import { detailedUsage, IO_USAGE_KEYS } from './decode-common.ts';
 
 export const DASHSCOPE_PATH = '/services/aigc/multimodal-generation/generation';
 
@@ -31,24 +20,7 @@ export const DASHSCOPE_PATH = '/services/aigc/multimodal-generation/generation';
  * audio_tokens / image_tokens / video_tokens of the qwen-audio and qwen-vl examples (input counts).
  */
 export function dashscopeUsage(u: Record<string, unknown>, ctx: StreamContext, audioSecondsOut = 0): Usage {
-  const id = isObj(u.input_tokens_details) ? u.input_tokens_details : {};
-  const od = isObj(u.output_tokens_details) ? u.output_tokens_details : {};
-  const pick = (detail: unknown, legacy: unknown): number => num(detail) || num(legacy);
-  return normalizeUsage(
-    {
-      inputTotal: num(u.input_tokens),
-      input: {
-        text: num(id.text_tokens),
-        audio: pick(id.audio_tokens, u.audio_tokens),
-        image: pick(id.image_tokens, u.image_tokens),
-        video: pick(id.video_tokens, u.video_tokens),
-      },
-      outputTotal: num(u.output_tokens),
-      output: { text: num(od.text_tokens), audio: num(od.audio_tokens), reasoning: num(od.reasoning_tokens) },
-    },
-    ctx,
-    audioSecondsOut,
-  );
+  return detailedUsage(u, { ...IO_USAGE_KEYS, legacyTopLevel: true }, ctx, audioSecondsOut);
 }
 
 const isFinal = (reason: unknown): reason is string => typeof reason === 'string' && reason !== '' && reason !== 'null';

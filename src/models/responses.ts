@@ -8,21 +8,10 @@
  */
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
-import {
-  Base64Stream,
-  RiffSniffer,
-  eventJson,
-  isObj,
-  normalizeUsage,
-  num,
-  optStr,
-  statusFromComments,
-  type Delta,
-  type ProtocolStream,
-  type StreamContext,
-  type StreamSummary,
-} from './stream.ts';
+import { Base64Stream, RiffSniffer, eventJson, isObj, num, optStr, statusFromComments } from './stream.ts';
+import type { Delta, ProtocolStream, StreamContext, StreamSummary } from './stream.ts';
 import type { Usage } from './types.ts';
+import { detailedUsage, IO_USAGE_KEYS } from './decode-common.ts';
 
 export const RESPONSES_PATH = '/responses';
 
@@ -37,18 +26,7 @@ const SLICE = 1024 * 1024;
  * when present (input_tokens_details.audio_tokens, ...), otherwise normalizeUsage's estimate applies.
  */
 export function responsesUsage(u: Record<string, unknown>, ctx: StreamContext, audioSecondsOut = 0): Usage {
-  const id = isObj(u.input_tokens_details) ? u.input_tokens_details : {};
-  const od = isObj(u.output_tokens_details) ? u.output_tokens_details : {};
-  return normalizeUsage(
-    {
-      inputTotal: num(u.input_tokens),
-      input: { text: num(id.text_tokens), audio: num(id.audio_tokens), image: num(id.image_tokens), video: num(id.video_tokens) },
-      outputTotal: num(u.output_tokens),
-      output: { text: num(od.text_tokens), audio: num(od.audio_tokens), reasoning: num(od.reasoning_tokens) },
-    },
-    ctx,
-    audioSecondsOut,
-  );
+  return detailedUsage(u, IO_USAGE_KEYS, ctx, audioSecondsOut);
 }
 
 const REASONING_EVENTS = new Set(['response.reasoning_text.delta', 'response.reasoning_summary_text.delta', 'response.reasoning.delta']);

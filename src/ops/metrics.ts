@@ -48,13 +48,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  /** Every counter lives in this process's registry, with its labels fixed here. */
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter<L>({ name, help, labelNames, registers });
 
-  const jobs = new Counter({
-    name: 'omnibatch_jobs_total',
-    help: 'Jobs finished, by stage and final state',
-    labelNames: ['stage', 'state'] as const,
-    registers,
-  });
+  const jobs = counter('omnibatch_jobs_total', 'Jobs finished, by stage and final state', ['stage', 'state']);
   const active = new Gauge({ name: 'omnibatch_jobs_active', help: 'Jobs running now in this process, by stage', labelNames: ['stage'] as const, registers });
   const duration = new Histogram({
     name: 'omnibatch_request_duration_seconds',
@@ -63,37 +60,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     buckets: REQUEST_BUCKETS,
     registers,
   });
-  const tokens = new Counter({
-    name: 'omnibatch_tokens_total',
-    help: 'Tokens billed, by model, direction (input|output) and modality',
-    labelNames: ['model', 'direction', 'modality'] as const,
-    registers,
-  });
-  const cost = new Counter({
-    name: 'omnibatch_cost_micros_total',
-    help: 'Money spent, integer micro-units of the currency',
-    labelNames: ['model', 'currency'] as const,
-    registers,
-  });
-  const limited = new Counter({
-    name: 'omnibatch_rate_limited_total',
-    help: 'Requests refused with 429 (throttling)',
-    labelNames: ['model'] as const,
-    registers,
-  });
-  const retries = new Counter({
-    name: 'omnibatch_retries_total',
-    help: 'Retries scheduled, by stage and error code',
-    labelNames: ['stage', 'code'] as const,
-    registers,
-  });
-  const bytes = new Counter({ name: 'omnibatch_bytes_total', help: 'Bytes moved to and from object storage', labelNames: ['direction'] as const, registers });
-  const media = new Counter({
-    name: 'omnibatch_media_seconds_total',
-    help: 'Seconds of source media processed, by task',
-    labelNames: ['task'] as const,
-    registers,
-  });
+  const tokens = counter('omnibatch_tokens_total', 'Tokens billed, by model, direction (input|output) and modality', ['model', 'direction', 'modality']);
+  const cost = counter('omnibatch_cost_micros_total', 'Money spent, integer micro-units of the currency', ['model', 'currency']);
+  const limited = counter('omnibatch_rate_limited_total', 'Requests refused with 429 (throttling)', ['model']);
+  const retries = counter('omnibatch_retries_total', 'Retries scheduled, by stage and error code', ['stage', 'code']);
+  const bytes = counter('omnibatch_bytes_total', 'Bytes moved to and from object storage', ['direction']);
+  const media = counter('omnibatch_media_seconds_total', 'Seconds of source media processed, by task', ['task']);
   // An idle process still exports every stage's series, at zero: a scraper sees the worker, not a gap.
   for (const stage of STAGES) {
     active.set({ stage }, 0);
@@ -117,69 +89,53 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     })();
     return pending;
   };
-  new Gauge({
-    name: 'omnibatch_queue_jobs',
-    help: 'Jobs in each queue by state (waiting, active, delayed, failed): scale workers on waiting',
-    labelNames: ['queue', 'state'] as const,
-    registers,
-    async collect() {
-      const { snap } = await snapshot();
-      for (const stage of STAGES) for (const state of QUEUE_STATES) this.set({ queue: stage, state }, snap.queues[stage][state]);
+  /** A gauge set on each scrape from the one depth snapshot. */
+  const depthGauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (g: Gauge<L>, d: Awaited<ReturnType<typeof snapshot>>) => void,
+  ) =>
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        fill(this, await snapshot());
+      },
+    });
+  depthGauge(
+    'omnibatch_queue_jobs',
+    'Jobs in each queue by state (waiting, active, delayed, failed): scale workers on waiting',
+    ['queue', 'state'],
+    (g, { snap }) => {
+      for (const stage of STAGES) for (const state of QUEUE_STATES) g.set({ queue: stage, state }, snap.queues[stage][state]);
     },
-  });
-  new Gauge({
-    name: 'omnibatch_depth_up',
-    help: '1 when the last queue-depth read from Redis succeeded',
-    registers,
-    async collect() {
-      this.set((await snapshot()).ok ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'omnibatch_runs_live',
-    help: 'Runs running or stopping',
-    registers,
-    async collect() {
-      this.set((await snapshot()).snap.runs.length);
-    },
-  });
-  new Gauge({
-    name: 'omnibatch_files_left',
-    help: 'Files not yet ended, over all live runs',
-    registers,
-    async collect() {
-      this.set((await snapshot()).snap.runs.reduce((a, r) => a + r.filesLeft, 0));
-    },
-  });
-  new Gauge({
-    name: 'omnibatch_work_seconds_left',
-    help: 'Predicted seconds of work left over all live runs at their current pace (runs with no pace yet count 0)',
-    registers,
-    async collect() {
-      this.set((await snapshot()).snap.runs.reduce((a, r) => a + (Number.isNaN(r.secondsLeft) ? 0 : r.secondsLeft), 0));
-    },
-  });
+  );
+  depthGauge('omnibatch_depth_up', '1 when the last queue-depth read from Redis succeeded', [], (g, { ok }) => g.set(ok ? 1 : 0));
+  depthGauge('omnibatch_runs_live', 'Runs running or stopping', [], (g, { snap }) => g.set(snap.runs.length));
+  depthGauge('omnibatch_files_left', 'Files not yet ended, over all live runs', [], (g, { snap }) => g.set(snap.runs.reduce((a, r) => a + r.filesLeft, 0)));
+  depthGauge(
+    'omnibatch_work_seconds_left',
+    'Predicted seconds of work left over all live runs at their current pace (runs with no pace yet count 0)',
+    [],
+    (g, { snap }) => g.set(snap.runs.reduce((a, r) => a + (Number.isNaN(r.secondsLeft) ? 0 : r.secondsLeft), 0)),
+  );
   // Per run: run ids are labels here because live runs are few and their series vanish when they end.
-  new Gauge({
-    name: 'omnibatch_run_files_left',
-    help: 'Files not yet ended, per live run',
-    labelNames: ['run_id'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const r of (await snapshot()).snap.runs) this.set({ run_id: r.runId }, r.filesLeft);
-    },
+  depthGauge('omnibatch_run_files_left', 'Files not yet ended, per live run', ['run_id'], (g, { snap }) => {
+    g.reset();
+    for (const r of snap.runs) g.set({ run_id: r.runId }, r.filesLeft);
   });
-  new Gauge({
-    name: 'omnibatch_run_work_seconds_left',
-    help: 'Predicted seconds of work left per live run at its current pace (NaN: no pace yet)',
-    labelNames: ['run_id'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const r of (await snapshot()).snap.runs) this.set({ run_id: r.runId }, r.secondsLeft);
+  depthGauge(
+    'omnibatch_run_work_seconds_left',
+    'Predicted seconds of work left per live run at its current pace (NaN: no pace yet)',
+    ['run_id'],
+    (g, { snap }) => {
+      g.reset();
+      for (const r of snap.runs) g.set({ run_id: r.runId }, r.secondsLeft);
     },
-  });
+  );
 
   return {
     registry,

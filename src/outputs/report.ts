@@ -8,6 +8,7 @@ import type { Currency } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
 import { OmniError } from '../util/errors.ts';
 import { costJson, usageJson, type CostJson, type UsageJson } from './amounts.ts';
+import { definedOnly } from '../util/defined.ts';
 
 export const REPORT_SCHEMA = 'omnibatch.report/v1';
 
@@ -108,8 +109,8 @@ export interface EstimatedCost {
   high?: Cost;
 }
 
-export interface ReportInput {
-  runId: string;
+/** What a report says the run was, in the input and in the document alike. */
+interface RunIdentity {
   status: RunStatus;
   task: string;
   model: string;
@@ -117,6 +118,10 @@ export interface ReportInput {
   protocol?: string;
   source?: string;
   destination?: string;
+}
+
+export interface ReportInput extends RunIdentity {
+  runId: string;
   /** the files' rows, or totals already folded with addFileRow */
   files?: Iterable<FileRow>;
   totals?: RunTotals;
@@ -131,16 +136,9 @@ export interface ReportInput {
   predictedFinishAt?: string;
 }
 
-export interface ReportDoc {
+export interface ReportDoc extends RunIdentity {
   schema: typeof REPORT_SCHEMA;
   run_id: string;
-  status: RunStatus;
-  task: string;
-  model: string;
-  region: string;
-  protocol?: string;
-  source?: string;
-  destination?: string;
   counts: { total: number; succeeded: number; failed: number; skipped: number; not_run: number; pending?: number };
   media_seconds: number;
   requests: number;
@@ -188,9 +186,7 @@ export function buildReport(input: ReportInput): ReportDoc {
     task: input.task,
     model: input.model,
     region: input.region,
-    ...(input.protocol !== undefined && { protocol: input.protocol }),
-    ...(input.source !== undefined && { source: input.source }),
-    ...(input.destination !== undefined && { destination: input.destination }),
+    ...definedOnly({ protocol: input.protocol, source: input.source, destination: input.destination }),
     counts: pending > 0 ? { ...counts, pending } : counts,
     media_seconds: Math.round(t.mediaSeconds * 1000) / 1000,
     requests: t.requests,

@@ -18,25 +18,27 @@ import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import { parseDeadline } from '../cost/deadline.ts';
 
-export interface RunRequest {
-  source: string;
-  destination: string;
+/** The request's fields that the spec keeps as they are; the rest are checked or resolved into the spec. */
+type KeptAsIs =
+  | 'source'
+  | 'destination'
+  | 'prompt'
+  | 'voice'
+  | 'include'
+  | 'exclude'
+  | 'maxFiles'
+  | 'budgetMicros'
+  | 'chunkSeconds'
+  | 'overlapSeconds'
+  | 'manifest'
+  | 'schedule'
+  | 'notifyUrl'
+  | 'allowUnsignedWebhooks';
+
+export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   task: string;
   model?: string;
-  prompt?: string;
-  voice?: string;
-  include?: string[];
-  exclude?: string[];
-  maxFiles?: number;
-  budgetMicros?: number;
   force?: boolean;
-  chunkSeconds?: number;
-  overlapSeconds?: number;
-  manifest?: string;
-  schedule?: string;
-  notifyUrl?: string;
-  /** the run's consent to unsigned notifications when no secret is set */
-  allowUnsignedWebhooks?: boolean;
   /** --deadline as typed (a duration or time of day is relative to the run's creation: a schedule's firing) */
   deadline?: string;
   /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */

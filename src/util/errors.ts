@@ -5,6 +5,7 @@
  */
 import type { FailureCode } from './failure-codes.ts';
 import { redactText } from './redact.ts';
+import { definedOnly } from './defined.ts';
 
 export type { FailureCode } from './failure-codes.ts';
 
@@ -41,9 +42,7 @@ export class OmniError extends Error {
       code: this.code,
       message: this.message,
       retryable: this.retryable,
-      ...(this.status !== undefined && { status: this.status }),
-      ...(this.providerCode !== undefined && { providerCode: this.providerCode }),
-      ...(this.retryAfterMs !== undefined && { retryAfterMs: this.retryAfterMs }),
+      ...definedOnly({ status: this.status, providerCode: this.providerCode, retryAfterMs: this.retryAfterMs }),
     };
   }
 }
