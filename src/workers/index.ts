@@ -60,7 +60,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
     // With --tpm, infer takes the request slot together with the tokens (workers/costs.ts reserveTokens): a
     // BullMQ limiter would spend a slot on every job start, also on the starts that only learn the token
     // window is full, and starve the other model's requests.
-    if (rpm && ctx.cfg.tpm) await ctx.queues.infer.removeGlobalRateLimit();
+    if (rpm && ctx.cfg.tpm && ctx.cfg.rpm === rpm) await ctx.queues.infer.removeGlobalRateLimit();
     else if (rpm) await ctx.queues.infer.setGlobalRateLimit(1, rpmSpacingMs(rpm));
     else if (rpm === 0) await ctx.queues.infer.removeGlobalRateLimit();
   }
