@@ -69,7 +69,9 @@ elseif fits then
   -- slots, one spacing apart, so they do not all come back for the same one.
   local at = slot
   local cursor = tonumber(redis.call('HGET', KEYS[3], 'next') or '0')
-  if cursor > at then at = cursor end
+  -- Only the next 8 slots: a cursor run far ahead by hundreds of one model's jobs would make the other
+  -- model's requests, whose tokens are free now, wait behind all of them.
+  if cursor > at and cursor < slot + 8 * spacing then at = cursor end
   redis.call('HSET', KEYS[3], 'next', at + spacing)
   redis.call('PEXPIRE', KEYS[3], at - now + spacing + 60000)
   wait = math.max(1, at - now)
