@@ -24,6 +24,11 @@ export function tpmBucketKey(prefix: string, model: string): string {
 }
 const keysOf = (key: string): [string, string] => [`${key}:log`, `${key}:amounts`];
 
+/** The account's request slot, shared by every model (RPM is global, like the BullMQ limiter it replaces). */
+export function rpmSlotKey(prefix: string): string {
+  return `${prefix}:rpm:slot`;
+}
+
 export class TokenBucket {
   constructor(
     readonly redis: Redis,
@@ -32,17 +37,21 @@ export class TokenBucket {
 
   /**
    * Reserves `tokens` if the window has room for them; else says how long until it will. `nowMs` is for
-   * tests: by default the Redis server's clock is used, so machines with skewed clocks agree.
+   * tests: by default the Redis server's clock is used, so machines with skewed clocks agree. With `rpm`
+   * (a request slot key and its spacing), the next request slot is taken in the same call, or neither is.
    */
-  async reserve(key: string, tokens: number, tpm: number, opts: { id?: string; nowMs?: number } = {}): Promise<ReserveResult> {
+  async reserve(
+    key: string,
+    tokens: number,
+    tpm: number,
+    opts: { id?: string; nowMs?: number; rpm?: { key: string; spacingMs: number } } = {},
+  ): Promise<ReserveResult> {
     if (!(tpm > 0)) throw new RangeError(`tpm must be positive, got ${tpm}`);
     if (!(tokens >= 0)) throw new RangeError(`tokens must be >= 0, got ${tokens}`);
     const id = opts.id ?? randomUUID();
-    const [ok, wait, used] = (await runLua(this.redis, RESERVE, keysOf(key), [Math.ceil(tokens), tpm, this.windowMs, id, opts.nowMs ?? ''])) as [
-      number,
-      number,
-      number,
-    ];
+    const keys = [...keysOf(key), opts.rpm?.key ?? `${key}:rpm-unused`];
+    const args = [Math.ceil(tokens), tpm, this.windowMs, id, opts.nowMs ?? '', opts.rpm?.spacingMs ?? 0];
+    const [ok, wait, used] = (await runLua(this.redis, RESERVE, keys, args)) as [number, number, number];
     return ok === 1 ? { ok: true, id, used } : { ok: false, waitMs: wait, used };
   }
 

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { Budget, budgetChunkKey } from '../cost/budget.ts';
 import { Ledger } from '../cost/ledger.ts';
 import type { Cost } from '../cost/price.ts';
-import { TokenBucket, tpmBucketKey } from '../cost/token-bucket.ts';
+import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../cost/token-bucket.ts';
 import type { Usage } from '../models/types.ts';
 
 export interface CostTotals {
@@ -49,9 +49,14 @@ export class Costs {
     await this.budget.release(runId, budgetChunkKey(fileId, chunk));
   }
 
-  /** Reserves a request's tokens in the model's global TPM window: its id, or how long to wait. */
-  async reserveTokens(model: string, tokens: number, tpm: number): Promise<{ id: string } | { waitMs: number }> {
-    const r = await this.bucket.reserve(tpmBucketKey(this.prefix, model), tokens, tpm);
+  /**
+   * Reserves a request's tokens in the model's global TPM window: its id, or how long to wait. With
+   * `rpmSpacingMs`, the account's next request slot is taken with them, or neither (startWorkers then sets
+   * no BullMQ rate limit, so a job that waits here has spent no request slot).
+   */
+  async reserveTokens(model: string, tokens: number, tpm: number, rpmSpacingMs?: number): Promise<{ id: string } | { waitMs: number }> {
+    const rpm = rpmSpacingMs ? { key: rpmSlotKey(this.prefix), spacingMs: rpmSpacingMs } : undefined;
+    const r = await this.bucket.reserve(tpmBucketKey(this.prefix, model), tokens, tpm, { rpm });
     return r.ok ? { id: r.id } : { waitMs: Math.max(50, r.waitMs) };
   }
 

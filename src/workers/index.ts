@@ -18,7 +18,10 @@ import { infer } from './infer.ts';
 import { notify } from './notify.ts';
 import { prepare } from './prepare.ts';
 import { report } from './report.ts';
+import { rpmSpacingMs } from './rpm.ts';
 import { scan } from './scan.ts';
+
+export { rpmSpacingMs };
 
 export type Handler<S extends Stage> = (job: Job<Payloads[S]>, ctx: JobContext) => Promise<unknown>;
 const handlers: { [S in Stage]: Handler<S> } = { scan, prepare, infer, finalize, report, notify };
@@ -42,17 +45,6 @@ export interface RunningWorkers {
 /** Codes handled by waiting, without spending an attempt. */
 const RATE_LIMITED = new Set(['rate_limited', 'quota_exceeded']);
 
-/**
- * --rpm as an even spacing of requests, not "rpm per fixed minute": BullMQ's limiter counts in fixed windows,
- * the provider in a sliding 60 s one, so a full window's burst right after the previous window's burst put up
- * to 2x rpm into one provider minute (bench rate-limit: 10% of requests were 429s at each window edge). One
- * request per 60/rpm s, 2% wider to absorb the jitter between a job's start and its request reaching the API,
- * never exceeds the quota in any 60 s, at 98% of it.
- */
-export function rpmSpacingMs(rpm: number): number {
-  return Math.ceil((60_000 / rpm) * 1.02);
-}
-
 export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Promise<RunningWorkers> {
   const stages = opts.stages ?? STAGES;
   // The API's limits are per account, not per process: both are global across every worker on the queue, and
@@ -65,7 +57,11 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
     const current = await ctx.queues.infer.getGlobalConcurrency();
     if (asked !== undefined || current === null) await ctx.queues.infer.setGlobalConcurrency(inferConcurrency);
     else inferConcurrency = current;
-    if (rpm) await ctx.queues.infer.setGlobalRateLimit(1, rpmSpacingMs(rpm));
+    // With --tpm, infer takes the request slot together with the tokens (workers/costs.ts reserveTokens): a
+    // BullMQ limiter would spend a slot on every job start, also on the starts that only learn the token
+    // window is full, and starve the other model's requests.
+    if (rpm && ctx.cfg.tpm && ctx.cfg.rpm === rpm) await ctx.queues.infer.removeGlobalRateLimit();
+    else if (rpm) await ctx.queues.infer.setGlobalRateLimit(1, rpmSpacingMs(rpm));
     else if (rpm === 0) await ctx.queues.infer.removeGlobalRateLimit();
   }
   const concurrency: Record<Stage, number> = {

@@ -23,6 +23,7 @@ import type { Logger } from '../util/logger.ts';
 import type { JobContext } from './context.ts';
 import type { Costs } from './costs.ts';
 import { finishNotRun, isFileOpen, stagedKey } from './files.ts';
+import { rpmSpacingMs } from './rpm.ts';
 import { decideInfer, type InferDecision, type InferFacts } from './infer-decide.ts';
 
 export type InferOutcome = { chunk: number; requests: number; reused: boolean } | { skipped: string };
@@ -68,6 +69,8 @@ export interface InferPorts {
   client: Pick<ModelClient, 'complete'>;
   pricing?: PricingOverride;
   tpm?: number;
+  /** with tpm: the RPM spacing, taken with the tokens (startWorkers sets no BullMQ limiter then) */
+  rpmSpacingMs?: number;
   tmpDir?: string;
   log: Logger;
   /** Puts this job back until `ms` from now (never returns); absent outside a worker. */
@@ -94,6 +97,7 @@ export function inferPorts(ctx: JobContext, job: Job<InferPayload>): InferPorts 
     client: ctx.client,
     pricing: ctx.pricing,
     tpm: ctx.cfg.tpm,
+    rpmSpacingMs: ctx.cfg.tpm && ctx.cfg.rpm ? rpmSpacingMs(ctx.cfg.rpm) : undefined,
     tmpDir: ctx.cfg.tmpDir,
     log: ctx.log,
     ...(worker &&
@@ -175,7 +179,7 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
         await p.runs.finishNotRun(d.runId, d.fileId, 'budget');
         return { skipped: 'budget' };
       case 'reserve-tokens':
-        facts.tokens = await p.costs.reserveTokens(model.id, next.tokens, next.tpm);
+        facts.tokens = await p.costs.reserveTokens(model.id, next.tokens, next.tpm, p.rpmSpacingMs);
         continue;
       case 'wait-tpm':
         return p.delay!(next.delayMs);

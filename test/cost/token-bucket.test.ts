@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
+import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
 
 const prefix = `test-tpm-${randomUUID()}`;
 let redis: Redis;
@@ -138,5 +138,49 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     const ttl = await redis.pttl(`${k}:log`);
     expect(ttl).toBeGreaterThan(60_000);
     expect(ttl).toBeLessThanOrEqual(120_000);
+  });
+
+  describe('with an RPM spacing: the request slot and the tokens together or not at all', () => {
+    it('a request waiting for tokens takes no slot, one waiting for a slot takes no tokens', async () => {
+      const rpm = { key: rpmSlotKey(`${prefix}-both`), spacingMs: 1_000 };
+      const a = key('rpm-a');
+      const b = key('rpm-b');
+      expect(await bucket.reserve(a, 10_000, 10_000, { nowMs: T0, rpm })).toMatchObject({ ok: true, used: 10_000 });
+      // model a's window is full: it waits for tokens and leaves the slot at T0 + 1,000 free
+      expect(await bucket.reserve(a, 1_000, 10_000, { nowMs: T0 + 1_000, rpm })).toMatchObject({ ok: false });
+      // so model b (its own window, the same account slot) gets it
+      expect(await bucket.reserve(b, 1_000, 10_000, { nowMs: T0 + 1_000, rpm })).toMatchObject({ ok: true, used: 1_000 });
+      // the next slot is T0 + 2,000: b waits 500 ms and its window keeps only the 1,000 it was granted
+      expect(await bucket.reserve(b, 2_000, 10_000, { nowMs: T0 + 1_500, rpm })).toEqual({ ok: false, waitMs: 500, used: 1_000 });
+      expect(await bucket.used(b)).toBe(1_000);
+      expect(await bucket.reserve(b, 2_000, 10_000, { nowMs: T0 + 2_000, rpm })).toMatchObject({ ok: true, used: 3_000 });
+    });
+
+    it('spaces requests evenly across two callers, and hands waiters successive slots', async () => {
+      const rpm = { key: rpmSlotKey(`${prefix}-spacing`), spacingMs: 1_000 };
+      const other = new TokenBucket(redis.duplicate(), 60_000);
+      const granted: number[] = [];
+      for (let t = 0; t < 10_000; t += 100) {
+        for (const [b, m] of [
+          [bucket, 'sp-x'],
+          [other, 'sp-y'],
+        ] as const) {
+          if ((await b.reserve(key(m), 1, 1_000_000, { nowMs: T0 + t, rpm })).ok) granted.push(t);
+        }
+      }
+      expect(granted).toEqual(Array.from({ length: 10 }, (_, i) => i * 1_000));
+      await other.redis.quit();
+      // three callers at once with the slot taken: told to come back one spacing apart
+      const c = rpmSlotKey(`${prefix}-waiters`);
+      const spaced = { key: c, spacingMs: 1_000 };
+      expect((await bucket.reserve(key('w1'), 1, 1_000, { nowMs: T0, rpm: spaced })).ok).toBe(true);
+      const waits = [];
+      for (let i = 0; i < 3; i++) waits.push(await bucket.reserve(key('w2'), 1, 1_000, { nowMs: T0 + 200, rpm: spaced }));
+      expect(waits.map((w) => (w.ok ? 'granted' : w.waitMs))).toEqual([800, 1_800, 2_800]);
+      // no further than 8 slots ahead: hundreds of one model's waiters do not push the other model's back
+      const many = [];
+      for (let i = 0; i < 20; i++) many.push(await bucket.reserve(key('w3'), 1, 1_000, { nowMs: T0 + 200, rpm: spaced }));
+      expect(Math.max(...many.map((w) => (w.ok ? 0 : w.waitMs)))).toBeLessThanOrEqual(7_800);
+    });
   });
 });

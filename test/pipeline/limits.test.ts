@@ -22,4 +22,13 @@ describe('global limits', () => {
     expect(await h.ctx.queues.infer.getGlobalRateLimit()).toBeFalsy();
     await Promise.all([first.close(), second.close(), third.close()]);
   });
+
+  it('with --tpm, no BullMQ rate limit: infer takes the request slot with the tokens', async () => {
+    const first = await startWorkers(h.ctx, { stages: ['infer'], rpm: 120 });
+    expect((await h.ctx.queues.infer.getGlobalRateLimit())?.duration).toBe(rpmSpacingMs(120));
+    const ctx = { ...h.ctx, cfg: { ...h.ctx.cfg, tpm: 100_000, rpm: 120 } };
+    const second = await startWorkers(ctx, { stages: ['infer'] });
+    expect(await h.ctx.queues.infer.getGlobalRateLimit()).toBeFalsy();
+    await Promise.all([first.close(), second.close()]);
+  });
 });

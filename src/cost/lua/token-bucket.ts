@@ -34,24 +34,47 @@ local function expire(log, amounts, now, win)
   return sum
 end`;
 
-// KEYS: log, amounts   ARGV: tokens, tpm, windowMs, id, nowMs ('' = server time)
+// KEYS: log, amounts, request slot (hash: 'slot' -> when the next request may go, 'next' -> the next RPM
+//       waiter's return time; global, as the RPM limit is)
+// ARGV: tokens, tpm, windowMs, id, nowMs ('' = server time), RPM spacing ms (0: no RPM limit here)
 // -> {ok (1|0), waitMs, tokens in the window after}
+// With a spacing, the request slot and the tokens are taken together or not at all: a request that waits
+// for tokens holds no RPM slot, and one that waits for a slot holds no tokens.
 export const RESERVE: LuaScript = {
-  name: 'omnibatchTpmReserve',
-  numberOfKeys: 2,
+  name: 'omnibatchTpmRpmReserve',
+  numberOfKeys: 3,
   lua: `${common}
 local now = nowMs(ARGV[5])
 local need = math.ceil(tonumber(ARGV[1]))
 local tpm = tonumber(ARGV[2])
 local win = tonumber(ARGV[3])
+local spacing = tonumber(ARGV[6]) or 0
 local sum = expire(KEYS[1], KEYS[2], now, win)
 local ok, wait = 0, 0
+local slot = 0
+if spacing > 0 then slot = tonumber(redis.call('HGET', KEYS[3], 'slot') or '0') end
 -- Larger than the whole quota: allowed into an empty window, so it can never wait forever.
-if sum + need <= tpm or (sum == 0 and need > tpm) then
+local fits = sum + need <= tpm or (sum == 0 and need > tpm)
+if fits and slot <= now then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('HSET', KEYS[2], ARGV[4], need)
   sum = sum + need
   ok = 1
+  if spacing > 0 then
+    redis.call('HSET', KEYS[3], 'slot', now + spacing)
+    redis.call('PEXPIRE', KEYS[3], spacing + 60000)
+  end
+elseif fits then
+  -- The tokens are there, the request slot is not: come back at the slot. Waiters are handed successive
+  -- slots, one spacing apart, so they do not all come back for the same one.
+  local at = slot
+  local cursor = tonumber(redis.call('HGET', KEYS[3], 'next') or '0')
+  -- Only the next 8 slots: a cursor run far ahead by hundreds of one model's jobs would make the other
+  -- model's requests, whose tokens are free now, wait behind all of them.
+  if cursor > at and cursor < slot + 8 * spacing then at = cursor end
+  redis.call('HSET', KEYS[3], 'next', at + spacing)
+  redis.call('PEXPIRE', KEYS[3], at - now + spacing + 60000)
+  wait = math.max(1, at - now)
 else
   -- The earliest time enough of the window has left: the oldest reservations first.
   local mustFree = sum + need - tpm
