@@ -19,8 +19,8 @@ import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 import { TPM_WINDOW_MS } from '../../src/cost/token-bucket.ts';
 
 const TPM = 40_000;
-// Not binding by design (the rate-limit scenario measures RPM): every job start takes a slot of the RPM limiter,
-// including starts that then wait for the token window, so an RPM near the request rate would bind first.
+// Not binding by design (the rate-limit scenario measures RPM): here the token quota is what is measured. With
+// --tpm a request slot is taken only together with its tokens (src/cost/lua/token-bucket.ts), so waiting costs none.
 const RPM = 300;
 const CAPTIONER = 'qwen3-omni-30b-a3b-captioner';
 const FLASH = 'qwen3-omni-flash';
