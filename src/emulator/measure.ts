@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
 import { apiErrors } from './errors.ts';
 import type { ApiError, MediaPart, Measured } from './types.ts';
@@ -244,7 +245,8 @@ async function probeFile(file: string): Promise<ProbeFacts | ApiError> {
 
 /** The last `time=` ffmpeg reports after decoding everything: the real length. */
 async function decodedDuration(file: string): Promise<number> {
-  const { stderr } = await runFfmpeg(['-v', 'info', '-i', file, '-f', 'null', '-']);
+  // the same allow-list as every media read: a request's media is a stranger's file
+  const { stderr } = await runFfmpeg(['-v', 'info', ...mediaInputArgs(`file:${path.resolve(file)}`), '-f', 'null', '-']);
   const times = [...stderr.matchAll(/time=(\d+):(\d+):(\d+(?:\.\d+)?)/g)];
   const last = times.at(-1);
   if (!last) return 0;
