@@ -162,8 +162,9 @@ export class Harness {
     }
   }
 
-  async createRun(req: RunRequest): Promise<string> {
-    return (await createRun(this.ctx, req)).runId;
+  /** `cfg`: the producer's settings as `omnibatch run` flags would give them (`--tpm`, `--rpm`). */
+  async createRun(req: RunRequest, cfg: Partial<Pick<Config, 'tpm' | 'rpm'>> = {}): Promise<string> {
+    return (await createRun({ ...this.ctx, cfg: { ...this.cfg, ...cfg } }, req)).runId;
   }
 
   /** Polls the run until it ends; throws after timeoutMs (the caller's close() still cleans up). */

@@ -3,7 +3,8 @@
  * quota of input + output tokens (429 Throttling.AllocationQuota beyond it) and an account RPM (429
  * Throttling.RateQuota), as DashScope does. Two worker processes run with --tpm and --rpm set to that quota,
  * over a mixed archive on two models at once: 30-s clips captioned (qwen3-omni-30b-a3b-captioner, one short
- * request each) and 5-min and 40-min files transcribed (qwen3-omni-flash, 300-s requests).
+ * request each) and 5-min and 40-min files transcribed (qwen3-omni-flash), both runs created as `run --tpm --rpm`
+ * creates them (chunks packed for the quota: src/cost/packing.ts).
  *
  * Figure: tokens per minute the emulator admitted over the steady part, over the quota (per model, and both
  * together), and the share of requests answered 429. Target >= 0.95 with <= 2 % 429s. The steady part starts
@@ -88,7 +89,9 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     await replicate(clipT, clips, path.join(h.tmp, 'clips'), 'c');
     await replicate(longT, long, path.join(h.tmp, 'long'), 'l');
     await replicate(mediumT, medium, path.join(h.tmp, 'long'), 'm');
-    const flashChunks = long * 8 + medium;
+    // as `omnibatch run --tpm --rpm` creates them: chunks packed for the quota (src/cost/packing.ts)
+    const quota = { tpm: TPM, rpm: RPM };
+    const flashAudioTokens = (long * 2400 + medium * 300) * 12.5;
 
     const args = ['--infer-concurrency', '16', '--prepare-concurrency', '2', '--rpm', String(RPM), '--tpm', String(TPM)];
     const workers = [h.spawnWorker(args), h.spawnWorker(args)];
@@ -96,9 +99,10 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     h.emulator.resetStats();
     const t0 = Date.now();
     // The long files first: their prepares (an encode of 40 minutes) take longest, and the queues are FIFO.
-    const transcripts = await h.createRun({ source: path.join(h.tmp, 'long'), destination: path.join(h.tmp, 'out-t'), task: 'transcribe' });
+    const transcripts = await h.createRun({ source: path.join(h.tmp, 'long'), destination: path.join(h.tmp, 'out-t'), task: 'transcribe' }, quota);
     await sleep(2000);
-    const captions = await h.createRun({ source: path.join(h.tmp, 'clips'), destination: path.join(h.tmp, 'out-c'), task: 'caption' });
+    const captions = await h.createRun({ source: path.join(h.tmp, 'clips'), destination: path.join(h.tmp, 'out-c'), task: 'caption' }, quota);
+    const flashChunkS = (await h.ctx.runs.spec(transcripts))?.chunkSeconds ?? 300;
     const series: TokenSample[] = [];
     const firstBilled: Record<string, number> = {};
     while (Date.now() - t0 < durationMs) {
@@ -106,9 +110,9 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       const e = h.emulator.stats();
       const now = Date.now();
       for (const m of [CAPTIONER, FLASH]) if (!firstBilled[m] && e.billed[m]) firstBilled[m] = now;
-      // work left, in requests: a caption file is one; a transcript request carries 300 s (3,750 audio tokens)
+      // work left, in requests: a caption file is one; a transcript request carries one chunk's audio
       const cLeft = clips - (c?.counts.terminal ?? 0);
-      const tLeft = flashChunks - Math.round((e.billed[FLASH]?.input.audio ?? 0) / 3750);
+      const tLeft = Math.round((flashAudioTokens - (e.billed[FLASH]?.input.audio ?? 0)) / (flashChunkS * 12.5));
       series.push({ t: now, tokens: billedTokens(h), left: [cLeft, tLeft] });
       if ((c && c.status !== 'running') || (t && t.status !== 'running')) break;
       await sleep(1000);
@@ -135,6 +139,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       ],
       {
         tpmQuotaPerModel: TPM,
+        flashChunkSeconds: flashChunkS,
         rpmQuota: RPM,
         workers: 2,
         windowMs: TPM_WINDOW_MS,

@@ -122,7 +122,7 @@ export async function planDeadline(deps: DeadlineDeps, request: RunRequest, dead
     tpm: deps.cfg.tpm,
     deadline,
     now,
-    ...(request.chunkSeconds !== undefined && { shortestS: request.chunkSeconds }),
+    ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }),
   });
   return { request: { ...request, chunkSeconds: plan.chunkSeconds, deadline: deadlineText, plannedWallS: plan.estimate.wall.seconds }, plan, failures };
 }

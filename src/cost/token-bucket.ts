@@ -9,7 +9,14 @@ import type { Redis } from 'ioredis';
 import { runLua } from './lua/run.ts';
 import { RESERVE, SETTLE } from './lua/token-bucket.ts';
 
-export type ReserveResult = { ok: true; id: string; used: number } | { ok: false; waitMs: number; used: number };
+/** `reserved`: the tokens the reservation holds (the output prior scaled by what was learnt). */
+export type ReserveResult = { ok: true; id: string; used: number; reserved: number } | { ok: false; waitMs: number; used: number; reserved: number };
+
+/** Of a reservation's tokens, the task's expected output: learnt from what settled requests of the task produced. */
+export interface OutputPrior {
+  tokens: number;
+  task: string;
+}
 
 /**
  * The window the reservations are kept for: the provider's minute plus a margin for the time between a
@@ -23,6 +30,7 @@ export function tpmBucketKey(prefix: string, model: string): string {
   return `${prefix}:tpm:${model}`;
 }
 const keysOf = (key: string): [string, string] => [`${key}:log`, `${key}:amounts`];
+const waitersOf = (key: string): string => `${key}:waiters`;
 
 /** The account's request slot, shared by every model (RPM is global, like the BullMQ limiter it replaces). */
 export function rpmSlotKey(prefix: string): string {
@@ -39,29 +47,46 @@ export class TokenBucket {
    * Reserves `tokens` if the window has room for them; else says how long until it will. `nowMs` is for
    * tests: by default the Redis server's clock is used, so machines with skewed clocks agree. With `rpm`
    * (a request slot key and its spacing), the next request slot is taken in the same call, or neither is.
+   * With `output` (the part of `tokens` that is the task's output prior), that part is scaled by what
+   * settled requests of the task really produced (lua/token-bucket.ts). `waiter`: an id the caller keeps
+   * across its tries (a job's id): one that was told to wait and comes back too early is given the next
+   * freeing instead of a place at the end of the line.
    */
   async reserve(
     key: string,
     tokens: number,
     tpm: number,
-    opts: { id?: string; nowMs?: number; rpm?: { key: string; spacingMs: number } } = {},
+    opts: { id?: string; nowMs?: number; rpm?: { key: string; spacingMs: number }; output?: OutputPrior; waiter?: string } = {},
   ): Promise<ReserveResult> {
     if (!(tpm > 0)) throw new RangeError(`tpm must be positive, got ${tpm}`);
     if (!(tokens >= 0)) throw new RangeError(`tokens must be >= 0, got ${tokens}`);
     const id = opts.id ?? randomUUID();
-    const keys = [...keysOf(key), opts.rpm?.key ?? `${key}:rpm-unused`];
-    const args = [Math.ceil(tokens), tpm, this.windowMs, id, opts.nowMs ?? '', opts.rpm?.spacingMs ?? 0];
-    const [ok, wait, used] = (await runLua(this.redis, RESERVE, keys, args)) as [number, number, number];
-    return ok === 1 ? { ok: true, id, used } : { ok: false, waitMs: wait, used };
+    const keys = [...keysOf(key), waitersOf(key), opts.rpm?.key ?? `${key}:rpm-unused`];
+    const o = opts.output;
+    const args = [
+      Math.ceil(tokens),
+      tpm,
+      this.windowMs,
+      id,
+      opts.nowMs ?? '',
+      opts.rpm?.spacingMs ?? 0,
+      o ? Math.ceil(o.tokens) : 0,
+      o?.task ?? '',
+      opts.waiter ?? '',
+    ];
+    const [ok, wait, used, reserved] = (await runLua(this.redis, RESERVE, keys, args)) as [number, number, number, number];
+    return ok === 1 ? { ok: true, id, used, reserved } : { ok: false, waitMs: wait, used, reserved };
   }
 
   /**
    * Sets a reservation to what the request really used: more than reserved takes the difference (the
-   * window may go over, and later requests wait for it), less gives it back. Returns the window's tokens
-   * after, or undefined when the reservation has already left the window.
+   * window may go over, and later requests wait for it), less gives it back. With `output` (the prior the
+   * reservation was made with and the request's real output tokens), the task's outputs are learnt.
+   * Returns the window's tokens after, or undefined when the reservation has already left the window.
    */
-  async settle(key: string, id: string, actual: number): Promise<number | undefined> {
-    const r = Number(await runLua(this.redis, SETTLE, keysOf(key), [id, actual]));
+  async settle(key: string, id: string, actual: number, output?: OutputPrior & { actual: number }): Promise<number | undefined> {
+    const args = output ? [id, actual, Math.ceil(output.tokens), output.actual, output.task] : [id, actual];
+    const r = Number(await runLua(this.redis, SETTLE, keysOf(key), args));
     return r < 0 ? undefined : r;
   }
 

@@ -1,4 +1,5 @@
 /** Creating a run: validate the request, fix its spec and fingerprint, store it, enqueue its scan. */
+import { packedChunkSeconds } from '../cost/packing.ts';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.ts';
 import { taskFingerprint } from '../outputs/fingerprint.ts';
@@ -113,6 +114,12 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     if (problem) throw new OmniError(problem.code, problem.message, { retryable: false });
   }
   const prompt = req.prompt ?? ts.prompt;
+  // With a TPM quota and no length asked for, chunks short enough to pack the quota's minute (cost/packing.ts).
+  const packedS =
+    req.chunkSeconds === undefined && cfg.tpm
+      ? packedChunkSeconds(ts.policy.targetS, { tpm: cfg.tpm, rpm: cfg.rpm || undefined, model: model.id, region: cfg.region, task, prompt })
+      : undefined;
+  const chunkSeconds = req.chunkSeconds ?? (packedS !== undefined && packedS < ts.policy.targetS ? packedS : undefined);
   const spec: RunSpec = {
     runId,
     createdAt: now.toISOString(),
@@ -130,7 +137,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.budgetMicros !== undefined && { budgetMicros: req.budgetMicros }),
     force: req.force ?? false,
     fingerprint: '',
-    ...(req.chunkSeconds !== undefined && { chunkSeconds: req.chunkSeconds }),
+    ...(chunkSeconds !== undefined && { chunkSeconds }),
     ...(req.overlapSeconds !== undefined && { overlapSeconds: req.overlapSeconds }),
     inputMode: cfg.inputMode,
     ...(req.manifest && { manifest: req.manifest }),
@@ -145,9 +152,11 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     model: modelName,
     prompt: spec.prompt,
     voice: spec.voice,
+    // the length the user asked for: one packed for the quota is a rate decision, and a run at another
+    // --tpm must not redo (and pay again for) every earlier result
     chunkPolicy: {
       ...ts.policy,
-      ...(spec.chunkSeconds && { targetS: spec.chunkSeconds }),
+      ...(req.chunkSeconds && { targetS: req.chunkSeconds }),
       ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }),
     },
   });

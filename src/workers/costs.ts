@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { Budget, budgetChunkKey } from '../cost/budget.ts';
 import { Ledger } from '../cost/ledger.ts';
 import type { Cost } from '../cost/price.ts';
-import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../cost/token-bucket.ts';
+import { type OutputPrior, rpmSlotKey, TokenBucket, tpmBucketKey } from '../cost/token-bucket.ts';
 import type { Usage } from '../models/types.ts';
 
 export interface CostTotals {
@@ -16,6 +16,13 @@ export interface CostTotals {
   priced: boolean;
   chunks: number;
   requests: number;
+}
+
+/** How a request asks for its tokens (token-bucket.ts reserve): the RPM spacing, its output prior, its waiter id. */
+export interface TokenAsk {
+  rpmSpacingMs?: number;
+  output?: OutputPrior;
+  waiter?: string;
 }
 
 export class Costs {
@@ -54,15 +61,18 @@ export class Costs {
    * `rpmSpacingMs`, the account's next request slot is taken with them, or neither (startWorkers then sets
    * no BullMQ rate limit, so a job that waits here has spent no request slot).
    */
-  async reserveTokens(model: string, tokens: number, tpm: number, rpmSpacingMs?: number): Promise<{ id: string } | { waitMs: number }> {
-    const rpm = rpmSpacingMs ? { key: rpmSlotKey(this.prefix), spacingMs: rpmSpacingMs } : undefined;
-    const r = await this.bucket.reserve(tpmBucketKey(this.prefix, model), tokens, tpm, { rpm });
+  async reserveTokens(model: string, tokens: number, tpm: number, opts: TokenAsk = {}): Promise<{ id: string } | { waitMs: number }> {
+    const rpm = opts.rpmSpacingMs ? { key: rpmSlotKey(this.prefix), spacingMs: opts.rpmSpacingMs } : undefined;
+    const r = await this.bucket.reserve(tpmBucketKey(this.prefix, model), tokens, tpm, { rpm, output: opts.output, waiter: opts.waiter });
     return r.ok ? { id: r.id } : { waitMs: Math.max(50, r.waitMs) };
   }
 
-  /** The reservation becomes the request's real usage (0: a failed request gives it all back). */
-  async settleTokens(model: string, id: string, actual: number): Promise<void> {
-    await this.bucket.settle(tpmBucketKey(this.prefix, model), id, actual);
+  /**
+   * The reservation becomes the request's real usage (0: a failed request gives it all back); with
+   * `output`, what the request produced against its prior is learnt for the next reservations.
+   */
+  async settleTokens(model: string, id: string, actual: number, output?: OutputPrior & { actual: number }): Promise<void> {
+    await this.bucket.settle(tpmBucketKey(this.prefix, model), id, actual, output);
   }
 
   /** A finished run's ledger and budget keys expire with its state. */

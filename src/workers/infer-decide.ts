@@ -41,10 +41,12 @@ export type InferDecision =
   | { kind: 'unpriced' }
   /** the reservation was refused: the run stops for its budget */
   | { kind: 'stop-budget' }
-  | { kind: 'reserve-tokens'; tokens: number; tpm: number }
+  /** `outputPrior`: the part of `tokens` that is the task's expected output (learnt from settled requests) */
+  | { kind: 'reserve-tokens'; tokens: number; tpm: number; outputPrior: number }
   /** the model's TPM window is full: this job (not the queue) waits */
   | { kind: 'wait-tpm'; delayMs: number }
-  | { kind: 'send'; reservation?: string; sendMaxOutputTokens?: number };
+  /** `reservation`: the TPM reservation's id and the output prior it was made with (settled after the request) */
+  | { kind: 'send'; reservation?: { id: string; outputPrior: number }; sendMaxOutputTokens?: number };
 
 export function decideInfer(f: InferFacts): InferDecision {
   if (!f.fileOpen) return { kind: 'skip', reason: 'file already finished' };
@@ -71,13 +73,11 @@ export function decideInfer(f: InferFacts): InferDecision {
   }
   // TPM: reserve the known input tokens plus the task's expected output before sending; settled to the
   // real usage after, or given back when the request failed without using any.
-  let reservation: string | undefined;
+  let reservation: { id: string; outputPrior: number } | undefined;
   if (f.tpm) {
-    if (f.tokens === undefined) {
-      const t = estimateChunkTokens(seconds, { ...sizing, ...(maxOutputTokens !== undefined && { maxOutputTokens }) });
-      return { kind: 'reserve-tokens', tokens: t.input + t.output, tpm: f.tpm };
-    }
-    if ('id' in f.tokens) reservation = f.tokens.id;
+    const t = estimateChunkTokens(seconds, { ...sizing, ...(maxOutputTokens !== undefined && { maxOutputTokens }) });
+    if (f.tokens === undefined) return { kind: 'reserve-tokens', tokens: t.input + t.output, tpm: f.tpm, outputPrior: t.output };
+    if ('id' in f.tokens) reservation = { id: f.tokens.id, outputPrior: t.output };
     else if (f.canDelay) return { kind: 'wait-tpm', delayMs: f.tokens.waitMs };
   }
   return { kind: 'send', ...(reservation && { reservation }), ...(bound.send && { sendMaxOutputTokens: bound.send }) };

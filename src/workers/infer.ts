@@ -179,7 +179,12 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
         await p.runs.finishNotRun(d.runId, d.fileId, 'budget');
         return { skipped: 'budget' };
       case 'reserve-tokens':
-        facts.tokens = await p.costs.reserveTokens(model.id, next.tokens, next.tpm, p.rpmSpacingMs);
+        // the job's id marks its tries as one waiter's (a job delayed for tokens keeps its id)
+        facts.tokens = await p.costs.reserveTokens(model.id, next.tokens, next.tpm, {
+          rpmSpacingMs: p.rpmSpacingMs,
+          output: { tokens: next.outputPrior, task: spec.task },
+          ...(job.id && { waiter: job.id }),
+        });
         continue;
       case 'wait-tpm':
         return p.delay!(next.delayMs);
@@ -242,7 +247,7 @@ async function sendChunk(
       { base: p.tmpDir },
     );
   } catch (err) {
-    if (reservation && usedNoTokens(err)) await p.costs.settleTokens(model.id, reservation, 0).catch(() => undefined);
+    if (reservation && usedNoTokens(err)) await p.costs.settleTokens(model.id, reservation.id, 0).catch(() => undefined);
     throw err;
   }
 
@@ -253,7 +258,14 @@ async function sendChunk(
     await p.costs.settle(d.runId, ledgerFile(d), d.chunk, result.chunk.cost.amountMicros);
     await p.budgetSettled(spec, d);
   }
-  if (reservation) await p.costs.settleTokens(model.id, reservation, result.chunk.usage.inputTotal + result.chunk.usage.outputTotal);
+  if (reservation) {
+    const u = result.chunk.usage;
+    await p.costs.settleTokens(model.id, reservation.id, u.inputTotal + u.outputTotal, {
+      tokens: reservation.outputPrior,
+      actual: u.outputTotal,
+      task: spec.task,
+    });
+  }
   return { chunk: d.chunk, requests: result.chunk.requests, reused: false };
 }
 

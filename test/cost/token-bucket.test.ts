@@ -27,10 +27,10 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     expect(a).toMatchObject({ ok: true, used: 60_000 });
     expect(await bucket.reserve(k, 40_000, 100_000, { nowMs: T0 + 10_000 })).toMatchObject({ ok: true, used: 100_000 });
     // full: 5,000 more need the first 60,000 (reserved at T0) to leave, at T0 + 60,000
-    expect(await bucket.reserve(k, 5_000, 100_000, { nowMs: T0 + 20_000 })).toEqual({ ok: false, waitMs: 40_001, used: 100_000 });
+    expect(await bucket.reserve(k, 5_000, 100_000, { nowMs: T0 + 20_000 })).toEqual({ ok: false, waitMs: 40_001, used: 100_000, reserved: 5_000 });
     expect(await bucket.reserve(k, 5_000, 100_000, { nowMs: T0 + 60_001 })).toMatchObject({ ok: true, used: 45_000 });
     // 80,000 more need the 40,000 of T0 + 10,000 gone too
-    expect(await bucket.reserve(k, 80_000, 100_000, { nowMs: T0 + 60_002 })).toEqual({ ok: false, waitMs: 9_999, used: 45_000 });
+    expect(await bucket.reserve(k, 80_000, 100_000, { nowMs: T0 + 60_002 })).toEqual({ ok: false, waitMs: 9_999, used: 45_000, reserved: 80_000 });
     expect(await bucket.used(k)).toBe(45_000);
   });
 
@@ -45,23 +45,48 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     expect((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 60_001 })).ok).toBe(true);
   });
 
-  it('paces waiters by what requests really use, not by a prior that overshoots', async () => {
-    const k = key('waiters-share');
-    // two requests reserved 10,000 each and used 5,000 and 3,000: the waiters really take 40 % of their need
-    for (const used of [5_000, 3_000]) {
-      const r = await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 });
+  it('paces waiters by what requests will really use: the input alone, then with the mean learnt output', async () => {
+    const k = key('waiters-learnt');
+    const ask = (nowMs: number, waiter?: string) =>
+      bucket.reserve(k, 10_000, 100_000, { nowMs, output: { tokens: 4_000, task: 'transcribe' }, ...(waiter && { waiter }) });
+    // nothing learnt: the waiters are paced by their 6,000 input tokens (3.6 s of a 100,000-a-minute quota),
+    // though each reserves its whole 10,000: early rather than late, as the times handed out are final
+    expect((await bucket.reserve(k, 100_000, 100_000, { nowMs: T0 })).ok).toBe(true);
+    const first = [];
+    for (let i = 0; i < 3; i++) first.push((await ask(T0 + 1_000)) as { ok: false; waitMs: number });
+    expect(first.map((w) => w.waitMs)).toEqual([59_001, 62_601, 66_201]);
+
+    const k2 = key('waiters-learnt-2');
+    const ask2 = (nowMs: number) => bucket.reserve(k2, 10_000, 100_000, { nowMs, output: { tokens: 4_000, task: 'transcribe' } });
+    for (let i = 0; i < 3; i++) {
+      const r = await ask2(T0);
       if (!r.ok) throw new Error('not admitted');
-      await bucket.settle(k, r.id, used);
+      await bucket.settle(k2, r.id, 6_400, { tokens: 4_000, actual: 400, task: 'transcribe' });
     }
-    // a refund (refused at the door) says nothing about the prior: the share stays 40 %
-    const refunded = await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 });
-    if (!refunded.ok) throw new Error('not admitted');
-    await bucket.refund(k, refunded.id);
-    expect((await bucket.reserve(k, 92_000, 100_000, { nowMs: T0 })).ok).toBe(true);
+    // learnt: 10 % of the prior on average; reserved with the margin (1.5 x 10 % + 5 %: 800), paced by the mean
+    // (6,400: 3.84 s apart)
+    expect((await bucket.reserve(k2, 100_000 - 3 * 6_400, 100_000, { nowMs: T0 })).ok).toBe(true);
+    const learnt = [];
+    for (let i = 0; i < 3; i++) learnt.push((await ask2(T0 + 1_000)) as { ok: false; waitMs: number; reserved: number });
+    expect(learnt.map((w) => w.reserved)).toEqual([6_800, 6_800, 6_800]);
+    expect(learnt.map((w) => w.waitMs)).toEqual([59_001, 62_841, 66_681]);
+  });
+
+  it('gives a waiter back too early the next freeing, not a place at the end of the line', async () => {
+    const k = key('waiters-early');
+    const ask = (nowMs: number, waiter?: string) => bucket.reserve(k, 10_000, 100_000, { nowMs, ...(waiter && { waiter }) });
+    for (let i = 0; i < 5; i++) expect((await bucket.reserve(k, 20_000, 100_000, { nowMs: T0 + i * 10_000 })).ok).toBe(true);
+    // four waiters: the first for the first freeing (T0 + 60 s), the others paced 6 s apart
     const waits = [];
-    for (let i = 0; i < 3; i++) waits.push((await bucket.reserve(k, 10_000, 100_000, { nowMs: T0 + 1_000 })) as { ok: false; waitMs: number });
-    // 10,000 x 0.4 of a 100,000-a-minute quota: 2.4 s apart (6 s when spaced by the reservation)
-    expect(waits.map((w) => w.waitMs)).toEqual([59_001, 61_401, 63_801]);
+    for (const w of ['a', 'b', 'c', 'd']) waits.push(((await ask(T0 + 50_000, w)) as { waitMs: number }).waitMs);
+    expect(waits).toEqual([10_001, 16_001, 22_001, 28_001]);
+    expect((await ask(T0 + 60_001, 'a')).ok).toBe(true);
+    expect((await ask(T0 + 60_002)).ok).toBe(true); // someone else takes the rest of that freeing
+    // b is back at its time and the window is full: it is told the next freeing (T0 + 70 s), not the cursor's
+    // end of the line (T0 + 84 s), where a new waiter goes
+    expect(await ask(T0 + 66_001, 'b')).toMatchObject({ ok: false, waitMs: 4_000 });
+    expect(await ask(T0 + 66_001, 'e')).toMatchObject({ ok: false, waitMs: 18_000 });
+    expect((await ask(T0 + 70_001, 'b')).ok).toBe(true);
   });
 
   it('settles to the real usage: more takes the difference (others wait), less gives it back', async () => {
@@ -73,6 +98,59 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     expect(await bucket.settle(k, r.id, 4_000)).toBe(4_000);
     expect((await bucket.reserve(k, 5_000, 20_000, { nowMs: T0 + 2 })).ok).toBe(true);
     expect(await bucket.used(k)).toBe(9_000);
+  });
+
+  it('learns what a task really outputs: once a few requests settled, the output prior is scaled down to it', async () => {
+    const k = key('learn');
+    const transcribe = { tokens: 900, task: 'transcribe' };
+    const caption = { tokens: 170, task: 'caption' };
+    const ids: string[] = [];
+    // before anything settled, the whole prior is reserved
+    for (let i = 0; i < 3; i++) {
+      const r = await bucket.reserve(k, 3_750 + 900, 100_000, { nowMs: T0, output: transcribe });
+      if (!r.ok) throw new Error('not admitted');
+      expect(r.reserved).toBe(4_650);
+      ids.push(r.id);
+    }
+    // two settled transcripts of 45 tokens (5 % of the prior): not enough to learn from yet
+    for (const id of ids.slice(0, 2)) await bucket.settle(k, id, 3_750 + 45, { ...transcribe, actual: 45 });
+    expect((await bucket.reserve(k, 4_650, 100_000, { nowMs: T0, output: transcribe })).reserved).toBe(4_650);
+    // a refund says nothing about outputs
+    await bucket.refund(k, ids[2]);
+    expect((await bucket.reserve(k, 4_650, 100_000, { nowMs: T0, output: transcribe })).reserved).toBe(4_650);
+    // the third: the output part becomes 1.5 x 5 % + 5 % = 12.5 % of the prior (113 of 900)
+    const r = await bucket.reserve(k, 4_650, 100_000, { nowMs: T0, output: transcribe });
+    if (!r.ok) throw new Error('not admitted');
+    await bucket.settle(k, r.id, 3_750 + 45, { ...transcribe, actual: 45 });
+    expect((await bucket.reserve(k, 4_650, 100_000, { nowMs: T0 + 1, output: transcribe })).reserved).toBe(3_750 + 113);
+    // learnt per task: captions still reserve their whole prior; a request without a prior reserves what it asks
+    expect((await bucket.reserve(k, 350 + 170, 100_000, { nowMs: T0 + 1, output: caption })).reserved).toBe(520);
+    expect((await bucket.reserve(k, 4_650, 100_000, { nowMs: T0 + 1 })).reserved).toBe(4_650);
+    // outputs larger than the prior: never more than the prior is reserved
+    for (let i = 0; i < 3; i++) {
+      const c = await bucket.reserve(k, 520, 100_000, { nowMs: T0 + 2, output: caption });
+      if (!c.ok) throw new Error('not admitted');
+      await bucket.settle(k, c.id, 350 + 400, { ...caption, actual: 400 });
+    }
+    expect((await bucket.reserve(k, 520, 100_000, { nowMs: T0 + 3, output: caption })).reserved).toBe(520);
+  });
+
+  it('follows the recent outputs: a task whose outputs grow is reserved more again', async () => {
+    const k = key('learn-drift');
+    const prior = { tokens: 1_000, task: 'transcribe' };
+    const settleMany = async (n: number, actual: number) => {
+      for (let i = 0; i < n; i++) {
+        const r = await bucket.reserve(k, 5_000, 10_000_000, { nowMs: T0, output: prior });
+        if (!r.ok) throw new Error('not admitted');
+        await bucket.settle(k, r.id, 4_000 + actual, { ...prior, actual });
+      }
+    };
+    await settleMany(10, 0);
+    expect((await bucket.reserve(k, 5_000, 10_000_000, { nowMs: T0, output: prior })).reserved).toBe(4_000 + 50);
+    // speech after silence: the sums are halved as they grow, so the share climbs back within a few hundred
+    await settleMany(400, 600);
+    const after = (await bucket.reserve(k, 5_000, 10_000_000, { nowMs: T0, output: prior })).reserved - 4_000;
+    expect(after).toBeGreaterThan(900);
   });
 
   it('a failed request gives back what it never used at once, not when the minute has passed', async () => {
@@ -95,7 +173,7 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
   it('lets a request larger than tpm into an empty window only', async () => {
     const k = key('huge');
     expect((await bucket.reserve(k, 1_000, 60_000, { nowMs: T0 })).ok).toBe(true);
-    expect(await bucket.reserve(k, 90_000, 60_000, { nowMs: T0 + 1 })).toEqual({ ok: false, waitMs: 60_000, used: 1_000 });
+    expect(await bucket.reserve(k, 90_000, 60_000, { nowMs: T0 + 1 })).toEqual({ ok: false, waitMs: 60_000, used: 1_000, reserved: 90_000 });
     expect(await bucket.reserve(k, 90_000, 60_000, { nowMs: T0 + 60_001 })).toMatchObject({ ok: true, used: 90_000 });
     expect(await bucket.reserve(k, 1, 60_000, { nowMs: T0 + 60_002 })).toMatchObject({ ok: false, waitMs: 60_000 });
   });
@@ -151,7 +229,7 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
       // so model b (its own window, the same account slot) gets it
       expect(await bucket.reserve(b, 1_000, 10_000, { nowMs: T0 + 1_000, rpm })).toMatchObject({ ok: true, used: 1_000 });
       // the next slot is T0 + 2,000: b waits 500 ms and its window keeps only the 1,000 it was granted
-      expect(await bucket.reserve(b, 2_000, 10_000, { nowMs: T0 + 1_500, rpm })).toEqual({ ok: false, waitMs: 500, used: 1_000 });
+      expect(await bucket.reserve(b, 2_000, 10_000, { nowMs: T0 + 1_500, rpm })).toEqual({ ok: false, waitMs: 500, used: 1_000, reserved: 2_000 });
       expect(await bucket.used(b)).toBe(1_000);
       expect(await bucket.reserve(b, 2_000, 10_000, { nowMs: T0 + 2_000, rpm })).toMatchObject({ ok: true, used: 3_000 });
     });

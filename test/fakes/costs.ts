@@ -5,7 +5,9 @@
  * while the window has room and give back what a settle says went unused.
  */
 import type { Cost } from '../../src/cost/price.ts';
+import type { OutputPrior } from '../../src/cost/token-bucket.ts';
 import type { Usage } from '../../src/models/types.ts';
+import type { TokenAsk } from '../../src/workers/costs.ts';
 import type { InferCosts } from '../../src/workers/infer.ts';
 
 export interface LedgerRow {
@@ -24,8 +26,11 @@ export class FakeCosts implements InferCosts {
   readonly settled = new Map<string, number>();
   /** the TPM window: tokens held by reservation id */
   readonly tokens = new Map<string, { model: string; tokens: number }>();
-  /** settleTokens calls, in order */
-  readonly tokenSettles: { model: string; id: string; actual: number }[] = [];
+  /** reserveTokens calls' output priors and waiter ids, in order */
+  readonly tokenPriors: OutputPrior[] = [];
+  readonly tokenWaiters: string[] = [];
+  /** settleTokens calls, in order (`output`: what the request produced against its prior) */
+  readonly tokenSettles: { model: string; id: string; actual: number; output?: OutputPrior & { actual: number } }[] = [];
   private nextId = 0;
 
   /** @param tpmRoom tokens the window has free (Infinity: never full); @param waitMs what a refusal says to wait */
@@ -56,7 +61,9 @@ export class FakeCosts implements InferCosts {
     this.settled.set(k, actualMicros);
   }
 
-  async reserveTokens(model: string, tokens: number, tpm: number): Promise<{ id: string } | { waitMs: number }> {
+  async reserveTokens(model: string, tokens: number, tpm: number, opts: TokenAsk = {}): Promise<{ id: string } | { waitMs: number }> {
+    if (opts.output) this.tokenPriors.push(opts.output);
+    if (opts.waiter) this.tokenWaiters.push(opts.waiter);
     const held = [...this.tokens.values()].filter((t) => t.model === model).reduce((n, t) => n + t.tokens, 0);
     if (held + tokens > Math.min(tpm, this.tpmRoom)) return { waitMs: this.waitMs };
     const id = `t${++this.nextId}`;
@@ -64,8 +71,8 @@ export class FakeCosts implements InferCosts {
     return { id };
   }
 
-  async settleTokens(model: string, id: string, actual: number): Promise<void> {
-    this.tokenSettles.push({ model, id, actual });
+  async settleTokens(model: string, id: string, actual: number, output?: OutputPrior & { actual: number }): Promise<void> {
+    this.tokenSettles.push({ model, id, actual, ...(output && { output }) });
     const t = this.tokens.get(id);
     if (t) this.tokens.set(id, { model, tokens: actual });
   }

@@ -90,9 +90,15 @@ describe('decideInfer', () => {
     const spec = fakeSpec({ budgetMicros: 5_000_000 });
     expect(decideInfer(facts({ spec, tpm: 100_000 })).kind).toBe('reserve-budget');
     const ask = decideInfer(facts({ spec, tpm: 100_000, budgetGranted: true }));
-    expect(ask).toMatchObject({ kind: 'reserve-tokens', tpm: 100_000 });
-    expect(ask.kind === 'reserve-tokens' && ask.tokens).toBeGreaterThan(0);
-    expect(decideInfer(facts({ spec, tpm: 100_000, budgetGranted: true, tokens: { id: 't9' } }))).toMatchObject({ kind: 'send', reservation: 't9' });
+    if (ask.kind !== 'reserve-tokens') throw new Error(`expected reserve-tokens, got ${ask.kind}`);
+    expect(ask.tpm).toBe(100_000);
+    // the input is known exactly; the output part is the task's prior, which the bucket scales by what it learnt
+    expect(ask.outputPrior).toBeGreaterThan(0);
+    expect(ask.tokens).toBeGreaterThan(ask.outputPrior);
+    expect(decideInfer(facts({ spec, tpm: 100_000, budgetGranted: true, tokens: { id: 't9' } }))).toMatchObject({
+      kind: 'send',
+      reservation: { id: 't9', outputPrior: ask.outputPrior },
+    });
   });
 
   it('waits for TPM room inside a worker, and sends without a reservation outside one', () => {
@@ -142,7 +148,13 @@ describe('the infer handler over fakes', () => {
     expect(req.maxOutputTokens).toBe(outputBound('chat', 30, 'transcribe', 'qwen3-omni-flash').send);
     expect(f.storage.json<ChunkResult>(resultKey)).toMatchObject({ index: 0, text: 'the words', requests: 1, attempts: 1 });
     expect(f.costs.ledger.get('f1#0')).toMatchObject({ attempt: 'j1#1', requests: 1 });
-    expect(f.costs.tokenSettles).toEqual([{ model: 'qwen3-omni-flash', id: 't1', actual: 340 }]);
+    // settled to the real usage, with the real output against the prior the reservation was made with
+    const prior = f.costs.tokenPriors[0]!;
+    expect(prior).toMatchObject({ task: 'transcribe' });
+    expect(prior.tokens).toBeGreaterThan(40);
+    expect(f.costs.tokenSettles).toEqual([
+      { model: 'qwen3-omni-flash', id: 't1', actual: 340, output: { tokens: prior.tokens, actual: 40, task: 'transcribe' } },
+    ]);
     expect(f.runs.counts.get('requests')).toBe(1);
   });
 
