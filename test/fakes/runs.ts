@@ -1,15 +1,28 @@
-/** An in-memory run store with the port infer uses (src/workers/infer.ts InferRuns): files, generations, stop flag, counters. */
+/**
+ * An in-memory run store with the ports infer and prepare use (src/workers/infer.ts InferRuns,
+ * src/workers/prepare-ports.ts PrepareRuns): files, generations, stop flag, counters, per-file estimates.
+ */
 import type { InferRuns } from '../../src/workers/infer.ts';
+import type { PrepareRuns } from '../../src/workers/prepare-ports.ts';
 import type { CountField } from '../../src/runs/store.ts';
 import type { FileStatus, StopReason } from '../../src/runs/types.ts';
 
-export class FakeRuns implements InferRuns {
+export interface FileEstimate {
+  mediaMs: number;
+  est: number;
+  low: number;
+  high: number;
+}
+
+export class FakeRuns implements InferRuns, PrepareRuns {
   readonly status = new Map<string, FileStatus>();
   readonly generations = new Map<string, number>();
   readonly counts = new Map<string, number>();
   /** every finishNotRun call, in order */
   readonly notRun: { fileId: string; reason: StopReason }[] = [];
   stopped?: { reason: StopReason; message: string };
+  /** the estimate counted per file (the first one: the real store counts a file once) */
+  readonly estimates = new Map<string, FileEstimate>();
 
   /** A pending file (what a fresh run has). */
   addFile(fileId: string, generation = 0): this {
@@ -44,5 +57,11 @@ export class FakeRuns implements InferRuns {
 
   async count(_runId: string, field: CountField, by: number): Promise<void> {
     this.counts.set(field, (this.counts.get(field) ?? 0) + by);
+  }
+
+  async addFileEstimate(_runId: string, fileId: string, e: FileEstimate): Promise<boolean> {
+    if (this.estimates.has(fileId)) return false;
+    this.estimates.set(fileId, e);
+    return true;
   }
 }

@@ -1,10 +1,12 @@
-/** An in-memory object store with the port infer uses (src/workers/infer.ts InferStorage). */
+/** An in-memory object store with the ports infer and prepare use (src/workers/infer.ts InferStorage, prepare-ports.ts PrepareStorage). */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { InferStorage } from '../../src/workers/infer.ts';
-import type { ObjectInfo, UploadBody } from '../../src/storage/types.ts';
+import type { PrepareStorage } from '../../src/workers/prepare-ports.ts';
+import type { DownloadLimits, ObjectInfo, UploadBody } from '../../src/storage/types.ts';
+import { tooLargeError } from '../../src/storage/transfer.ts';
 import { OmniError } from '../../src/util/errors.ts';
 
-export class MemoryStorage implements InferStorage {
+export class MemoryStorage implements InferStorage, PrepareStorage {
   readonly objects = new Map<string, Buffer>();
   /** the keys read with getText, in order (a test can see what a job looked at) */
   readonly reads: string[] = [];
@@ -39,9 +41,12 @@ export class MemoryStorage implements InferStorage {
     return this.info(key, data);
   }
 
-  async download(key: string, file: string): Promise<ObjectInfo> {
+  /** Like the real stores: an object over `limits.maxBytes` is refused (media_too_large) before any byte lands. */
+  async download(key: string, file: string, signal?: AbortSignal, limits: DownloadLimits = {}): Promise<ObjectInfo> {
+    signal?.throwIfAborted();
     const data = this.objects.get(key);
     if (!data) throw new OmniError('storage_not_found', `${key} does not exist`, { retryable: false });
+    if (limits.maxBytes !== undefined && data.length > limits.maxBytes) throw tooLargeError(key, data.length, limits.maxBytes, true);
     await writeFile(file, data);
     return this.info(key, data);
   }

@@ -1,0 +1,45 @@
+/** What a prepared file hands on, as data: its staged chunks, and the flow of one finalize parent with an infer child per chunk. */
+import type { FlowJob } from 'bullmq';
+import { jobIds, type InferPayload, type PreparePayload } from '../jobs/catalog.ts';
+import { QUEUE_POLICY } from '../jobs/policy.ts';
+import { queueName } from '../jobs/queues.ts';
+
+/** prepared.json in staging: what finalize reads back. */
+export interface StagedFile {
+  durationS: number;
+  chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[];
+}
+
+/** Ids derive from (run, file, chunk, generation): a redone prepare adds the same jobs, which BullMQ dedupes. */
+export function inferFlow(d: PreparePayload, staged: StagedFile, video?: { width: number; height: number }): FlowJob {
+  const { runId, fileId, key } = d;
+  const generation = d.generation ?? 0;
+  const shrink = d.shrink ?? 0;
+  const children = staged.chunks.map((c) => ({
+    name: 'infer' as const,
+    queueName: queueName('infer'),
+    data: {
+      runId,
+      fileId,
+      key,
+      chunk: c.index,
+      chunks: staged.chunks.length,
+      startS: c.startS,
+      endS: c.endS,
+      stagingKey: c.key,
+      format: c.format,
+      kind: c.kind,
+      generation,
+      shrink,
+      ...(video && { video: { width: video.width, height: video.height } }),
+    } satisfies InferPayload,
+    opts: { ...QUEUE_POLICY.infer.job, jobId: jobIds.infer(runId, fileId, c.index, generation), failParentOnFailure: true },
+  }));
+  return {
+    name: 'finalize',
+    queueName: queueName('finalize'),
+    data: { runId, fileId, key, chunks: staged.chunks.length, generation },
+    opts: { ...QUEUE_POLICY.finalize.job, jobId: jobIds.finalize(runId, fileId, generation) },
+    children,
+  };
+}
