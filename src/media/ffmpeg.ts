@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from '../util/logger.ts';
 import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
 import { childArgv, type ChildGuards } from './child-argv.ts';
 import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
+import { pixelRefusal } from './limits.ts';
 
 const require = createRequire(import.meta.url);
 let located: { ffmpeg: string; ffprobe: string; source: string } | undefined;
@@ -198,6 +199,8 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
+    // Seen as it passes: a long -v info log would push it out of the kept tail.
+    let pixels: string | undefined;
     child.stdout.on('data', (d: Buffer) => {
       outBytes += d.length;
       if (outBytes <= (opts.maxStdout ?? 64 * 1024 * 1024)) out.push(d);
@@ -205,6 +208,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     child.stderr.on('data', (d: Buffer) => {
       const text = d.toString('utf8');
       opts.onStderr?.(text);
+      pixels ??= pixelRefusal(text);
       err += text;
       if (err.length > STDERR_TAIL * 2) err = err.slice(-STDERR_TAIL);
     });
@@ -232,6 +236,10 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       if (code === 0) return resolve({ stdout, stderr: err });
       const tail = redactUrls(err.slice(-2000).trim());
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
+      if (pixels) {
+        const msg = `a ${pixels} video frame is larger than the limit (OMNIBATCH_MAX_PIXELS): the decoder refused it`;
+        return reject(new OmniError('media_too_many_pixels', msg, { retryable: false, details: { stderr: tail } }));
+      }
       reject(
         new OmniError(opts.code ?? 'ffmpeg_failed', `${name} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, {
           retryable: false,

@@ -129,6 +129,7 @@ async function prepareFile(
         info,
         tmpDir: ctx.cfg.tmpDir,
         signal,
+        maxPixels: limits.maxPixels,
       });
       ctx.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
