@@ -11,7 +11,9 @@
  * the chunk once. Each such request shows as a completed request beyond one per chunk (`redone`), at most the
  * killed worker's requests in flight per kill; and billed - ledger is within [0, redone x the largest chunk's
  * tokens]: every token the service billed and the ledger did not is explained by a response a kill threw away.
+ * And no ffmpeg/ffprobe the killed worker was running is still running 2 s after its kill (media/child-argv.ts).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withHarness, type WorkerProc } from '../lib/harness.ts';
@@ -23,6 +25,45 @@ import { seededRandom as rng } from '../../src/util/random.ts';
 const MODEL = 'qwen3-omni-30b-a3b-captioner';
 const KILLS = 10;
 const INFER_PER_WORKER = 6;
+
+interface Proc {
+  ppid: number;
+  comm: string;
+  state: string;
+  /** start time in clock ticks since boot: with the pid, names one process even if the pid is reused */
+  start: string;
+}
+
+/** Every process, by pid, from /proc. */
+function processes(): Map<number, Proc> {
+  const all = new Map<number, Proc>();
+  for (const d of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      all.set(Number(d), { ppid: Number(f[1]), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), state: f[0], start: f[19] });
+    } catch {
+      /* gone */
+    }
+  }
+  return all;
+}
+
+/** The ffmpeg/ffprobe processes below `root`, at any depth (under `timeout` when the guards are on). */
+function mediaChildrenOf(root: number): [number, string][] {
+  const all = processes();
+  const below = (pid: number): boolean => {
+    for (let p = all.get(pid)?.ppid; p !== undefined && p > 1; p = all.get(p)?.ppid) if (p === root) return true;
+    return false;
+  };
+  return [...all].filter(([pid, p]) => /^ff(mpeg|probe)$/.test(p.comm) && below(pid)).map(([pid, p]) => [pid, p.start]);
+}
+
+/** How many of `procs` are still running (a zombie waiting for its reaper is dead). */
+function stillRunning(procs: [number, string][]): number {
+  const all = processes();
+  return procs.filter(([pid, start]) => all.get(pid)?.start === start && all.get(pid)?.state !== 'Z').length;
+}
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const rand = rng(20261123);
@@ -42,23 +83,35 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
     const live: WorkerProc[] = [h.spawnWorker(args), h.spawnWorker(args)];
     await sleep(2500);
     const runId = await h.createRun({ source: src, destination: out, task: 'caption' });
-    const kills: { atS: number; pid: number; status: string; requests: number }[] = [];
+    const kills: { atS: number; pid: number; status: string; requests: number; ffmpeg: number; ffmpegLeft: number }[] = [];
+    const leftChecks: Promise<void>[] = [];
     const t0 = Date.now();
     for (let i = 0; i < KILLS; i++) {
       await sleep(800 + Math.floor(rand() * 2200));
       const state = await h.ctx.runs.state(runId);
       if (state?.status !== 'running') break;
       const victim = live.splice(Math.floor(rand() * live.length), 1)[0];
+      const children = mediaChildrenOf(victim.pid);
       await h.stopWorker(victim, 'SIGKILL');
-      kills.push({
+      const kill = {
         atS: round((Date.now() - t0) / 1000, 2),
         pid: victim.pid,
         status: `${state.counts.terminal}/${state.counts.total} done`,
         requests: h.emulator.stats().requests,
-      });
+        ffmpeg: children.length,
+        ffmpegLeft: 0,
+      };
+      kills.push(kill);
+      // Looked at 2 s later, without holding up the replacement worker.
+      leftChecks.push(
+        sleep(2000).then(() => {
+          kill.ffmpegLeft = stillRunning(children);
+        }),
+      );
       live.push(h.spawnWorker(args));
     }
     const state = await h.waitRun(runId, { timeoutMs: 600_000, pollMs: 250 });
+    await Promise.all(leftChecks);
     const outputs = await checkOutputs(out);
     const ledger = await ledgerVsBilling(h, runId, MODEL);
     // Requests the emulator completed beyond one per chunk: each one a response lost to a kill, then redone.
@@ -69,6 +122,12 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       [
         check('succeeded_fraction', state.counts.succeeded / files, '==', 1),
         check('kills_mid_run', kills.length, '==', KILLS),
+        check(
+          'ffmpeg_left_running_after_kills',
+          kills.reduce((n, k) => n + k.ffmpegLeft, 0),
+          '==',
+          0,
+        ),
         check('results', outputs.results, '==', files),
         check('results_with_text_twice', outputs.textTwice.length + outputs.badChunks.length, '==', 0),
         check('staging_left', outputs.staging, '==', 0),
@@ -82,6 +141,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
         files,
         chunks: outputs.chunks,
         kills,
+        ffmpegAtKills: kills.reduce((n, k) => n + k.ffmpeg, 0),
         status: state.status,
         failures: await h.failures(runId),
         ledger,

@@ -187,7 +187,7 @@ async function ask(file: string, opts: AskOptions, cfg: Config): Promise<void> {
     if (plan.encode && tmp) {
       send = path.join(tmp, `input.${plan.encode.format}`);
       // The same allow-list as every media read (no playlist, no URL, nothing but this file).
-      await runFfmpeg(['-y', ...mediaInputArgs(`file:${path.resolve(file)}`), ...plan.encode.args, send]);
+      await runFfmpeg(['-y', ...mediaInputArgs(`file:${path.resolve(file)}`, undefined, cfg.maxPixels), ...plan.encode.args, send]);
     }
     const req: ModelRequest = {
       model: plan.model,

@@ -16,7 +16,12 @@ export function register(program: Command): void {
       const log = loggerFor(cfg);
       const { model, task, overrides } = resolveMedia(f, cfg);
       const outDir = path.resolve(f.outDir);
-      const { info, plan, chunks } = await prepareChunks(file, model, taskPolicy(task, model, overrides), { outDir, log, tmpDir: cfg.tmpDir });
+      const { info, plan, chunks } = await prepareChunks(file, model, taskPolicy(task, model, overrides), {
+        outDir,
+        log,
+        tmpDir: cfg.tmpDir,
+        maxPixels: cfg.maxPixels,
+      });
       const listed = chunks.map((c) => ({ ...c, file: path.basename(c.file) }));
       const { chunks: planned, ...planRest } = plan;
       await writeFile(

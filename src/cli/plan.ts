@@ -66,7 +66,7 @@ export function register(program: Command): void {
       const info = await probeMedia(file, { log });
       const policy = taskPolicy(task, model, overrides);
       const silences = info.audio.length
-        ? await detectSilences(file, { log, streamIndex: info.audio[0].index, durationS: info.durationS, format: info.container })
+        ? await detectSilences(file, { log, streamIndex: info.audio[0].index, durationS: info.durationS, format: info.container, maxPixels: cfg.maxPixels })
         : [];
       const plan = planChunks(info, model, policy, silences);
       if (f.json) printJson({ info, plan });

@@ -96,10 +96,14 @@ export function refusedFormat(stderr: string): string | undefined {
  * The input options and the input itself for one media file: allow-lists always, `-f` once the probe has
  * named the demuxer. `input` is already an ffmpeg argument (`file:/abs/path`, see probe.ts inputArg).
  * Use with ffmpeg as `[...mediaInputArgs(arg, fmt)]` (ends with `-i arg`); ffprobe takes the same options
- * without `-i`: see probeInputArgs.
+ * without `-i`: see probeInputArgs. `maxPixels` (the OMNIBATCH_MAX_PIXELS limit) becomes the decoders'
+ * `-max_pixels`: the probe already refused a larger frame (limits.ts), this holds even where a header lied
+ * or a stream changes size mid-file, and covers the pictures ffmpeg decodes while it reads the input's
+ * streams, also in an audio-only pass. A decoder that meets a larger frame fails the pass with
+ * media_too_many_pixels (ffmpeg.ts, via limits.ts pixelRefusal).
  */
-export function mediaInputArgs(input: string, format?: string): string[] {
-  return [...inputOptions(format), '-i', input];
+export function mediaInputArgs(input: string, format?: string, maxPixels?: number): string[] {
+  return [...(maxPixels !== undefined ? ['-max_pixels', String(Math.floor(maxPixels))] : []), ...inputOptions(format), '-i', input];
 }
 
 /** The same for ffprobe, whose input is the last positional argument. `formats`: the demuxers allowed. */

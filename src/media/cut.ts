@@ -38,6 +38,8 @@ export interface CutOptions {
   inputFormat?: string;
   /** the source's length, to scale each pass's deadline (deadline.ts) */
   sourceS?: number;
+  /** the decoders' frame-size cap on every pass that decodes the source (OMNIBATCH_MAX_PIXELS) */
+  maxPixels?: number;
   /** cut times per split run (tests shrink it; default MAX_TIMES_PER_ARG) */
   maxTimesPerRun?: number;
 }
@@ -93,6 +95,7 @@ export async function encodeWhole(
       keyframesS: opts.keyframesS?.map((s) => s - offsetS).filter((s) => s > 0),
       silenceFilter: opts.detectSilence && silenceFilter(opts.detectSilence.noiseDb, opts.detectSilence.minSilenceS),
       inputFormat: opts.inputFormat,
+      maxPixels: opts.maxPixels,
     }),
     '-f',
     encode.format,

@@ -23,6 +23,8 @@ export interface EncodeArgOptions {
   silenceFilter?: string;
   /** the demuxer the probe named (allow-list.ts): the source is read with it and nothing else */
   inputFormat?: string;
+  /** the decoders' frame-size cap (OMNIBATCH_MAX_PIXELS): allow-list.ts mediaInputArgs */
+  maxPixels?: number;
 }
 
 const t = (s: number): string => s.toFixed(6);
@@ -31,7 +33,7 @@ const t = (s: number): string => s.toFixed(6);
 export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {}): string[] {
   const args: string[] = [];
   if (o.range) args.push('-ss', t(o.range.startS), '-to', t(o.range.endS));
-  args.push(...mediaInputArgs(input, o.inputFormat));
+  args.push(...mediaInputArgs(input, o.inputFormat, o.maxPixels));
   // Downmix and resample in one aformat: the auto-inserted resampler knows every layout (5.1, unknown 6ch).
   const audioChain = [`aformat=sample_rates=${e.sampleRate}:channel_layouts=${e.channels === 1 ? 'mono' : 'stereo'}`];
   if (o.silenceFilter) audioChain.push(o.silenceFilter);

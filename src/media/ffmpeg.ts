@@ -3,7 +3,8 @@
  * Location: FFMPEG_PATH/FFPROBE_PATH, else the system's (on PATH), else the static binaries shipped in
  * @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe, so a machine with only Node works after npm ci.
  * Every child runs detached in its own process group, under a wall-clock deadline, and is killed with its whole
- * group on that deadline, on an abort (job cancel, worker shutdown) and when this process exits: none outlives it.
+ * group on that deadline, on an abort (job cancel, worker shutdown) and when this process exits; behind the guards
+ * of child-argv.ts, so a worker killed with SIGKILL takes it along too: none outlives it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -12,7 +13,9 @@ import { OmniError, type FailureCode } from '../util/errors.ts';
 import { redactUrls } from '../util/redact.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
+import { childArgv, type ChildGuards } from './child-argv.ts';
 import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
+import { pixelRefusal } from './limits.ts';
 
 const require = createRequire(import.meta.url);
 let located: { ffmpeg: string; ffprobe: string; source: string } | undefined;
@@ -59,6 +62,30 @@ export function locateFfmpeg(log: Logger = silentLogger): { ffmpeg: string; ffpr
   located = { ffmpeg, ffprobe, source };
   log.debug({ ffmpeg, ffprobe, source }, 'ffmpeg located');
   return located;
+}
+
+let guards: ChildGuards | undefined;
+
+/**
+ * The guard binaries of child-argv.ts on this machine, detected once (each must run `true` with the options we
+ * use: an old util-linux has setpriv without --pdeathsig). What is missing is logged once, with the first
+ * caller's logger (the worker calls this at start with its own).
+ */
+export function childGuards(log: Logger = silentLogger): ChildGuards {
+  if (guards) return guards;
+  const runs = (file: string, args: string[]): boolean => spawnSync(file, args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  guards = {
+    setpriv: process.platform === 'linux' && runs('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true']) ? 'setpriv' : undefined,
+    timeout: runs('timeout', ['-s', 'KILL', '60', 'true']) ? 'timeout' : undefined,
+  };
+  const missing = [guards.setpriv ? '' : 'setpriv --pdeathsig (util-linux, Linux)', guards.timeout ? '' : 'timeout (coreutils)'].filter(Boolean);
+  if (missing.length) {
+    log.warn(
+      { missing, platform: process.platform },
+      `${missing.join(' and ')} not found: ffmpeg children of a worker killed with SIGKILL ${guards.timeout ? 'run on until their own deadline' : guards.setpriv ? 'die with it, but have no deadline of their own' : 'run on until they end'}`,
+    );
+  } else log.debug({ guards }, 'ffmpeg children die with this process and have their own deadline');
+  return guards;
 }
 
 export interface RunResult {
@@ -140,12 +167,15 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
   const log = opts.log ?? silentLogger;
   const name = bin.split('/').pop() ?? bin;
   const timeoutMs = opts.timeoutMs ?? deadlinePolicy().ceilingMs;
-  log.debug({ bin, args: args.map(redactUrls), timeoutMs }, 'spawn');
+  const cmd = childArgv(bin, args, { deadlineMs: timeoutMs, graceMs: KILL_GRACE_MS, guards: childGuards(log) });
+  const via = [cmd.file, ...cmd.args].slice(0, cmd.args.length - args.length);
+  log.debug({ bin, args: args.map(redactUrls), timeoutMs, via }, 'spawn');
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(abortError(opts.signal, name));
     hookExit();
+    const startedAt = Date.now();
     // detached: its own process group (and session), so a kill reaches everything it started.
-    const child = spawn(bin, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, detached: true });
+    const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, detached: true });
     const pid = child.pid;
     if (pid !== undefined) live.set(pid, { bin: name });
     let ended = false;
@@ -158,21 +188,19 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       killGroup(pid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     };
-    const deadline = setTimeout(
-      () =>
-        stop(
-          new OmniError('media_timeout', `${name} did not finish within ${Math.round(timeoutMs / 1000)} s: stopped`, {
-            retryable: false,
-            details: { timeoutMs },
-          }),
-        ),
-      timeoutMs,
-    );
+    const timedOut = (): OmniError =>
+      new OmniError('media_timeout', `${name} did not finish within ${Math.round(timeoutMs / 1000)} s: stopped`, {
+        retryable: false,
+        details: { timeoutMs },
+      });
+    const deadline = setTimeout(() => stop(timedOut()), timeoutMs);
     const onAbort = (): void => stop(abortError(opts.signal!, name));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
+    // Seen as it passes: a long -v info log would push it out of the kept tail.
+    let pixels: string | undefined;
     child.stdout.on('data', (d: Buffer) => {
       outBytes += d.length;
       if (outBytes <= (opts.maxStdout ?? 64 * 1024 * 1024)) out.push(d);
@@ -180,6 +208,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     child.stderr.on('data', (d: Buffer) => {
       const text = d.toString('utf8');
       opts.onStderr?.(text);
+      pixels ??= pixelRefusal(text);
       err += text;
       if (err.length > STDERR_TAIL * 2) err = err.slice(-STDERR_TAIL);
     });
@@ -201,10 +230,16 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     child.on('close', (code, sig) => {
       finish();
       if (stopped) return reject(stopped);
+      // The orphan bound (child-argv.ts) fired first: this process was too busy to run its own deadline.
+      if (sig === 'SIGKILL' && Date.now() - startedAt >= timeoutMs) return reject(timedOut());
       const stdout = Buffer.concat(out).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr: err });
       const tail = redactUrls(err.slice(-2000).trim());
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
+      if (pixels) {
+        const msg = `a ${pixels} video frame is larger than the limit (OMNIBATCH_MAX_PIXELS): the decoder refused it`;
+        return reject(new OmniError('media_too_many_pixels', msg, { retryable: false, details: { stderr: tail } }));
+      }
       reject(
         new OmniError(opts.code ?? 'ffmpeg_failed', `${name} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, {
           retryable: false,

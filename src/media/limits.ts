@@ -206,6 +206,14 @@ export function chunkCountViolation(chunks: number, limits: Pick<FileLimits, 'ma
   return undefined;
 }
 
+/**
+ * The frame a decoder refused because of `-max_pixels` (allow-list.ts mediaInputArgs), from ffmpeg's stderr
+ * (`Picture size 16000x16000 exceeds specified max pixel count 35389440`), or undefined when it refused none.
+ */
+export function pixelRefusal(stderr: string): string | undefined {
+  return /Picture size (\d+x\d+) exceeds specified max pixel count/.exec(stderr)?.[1];
+}
+
 /** A violation as the permanent coded error that fails its file. */
 export function limitError(v: FileLimitViolation): OmniError {
   return new OmniError(v.code, v.message, { retryable: false });

@@ -32,6 +32,8 @@ export interface PrepareOptions {
   tmpDir?: string;
   noiseDb?: number;
   minSilenceS?: number;
+  /** the decoders' frame-size cap on every pass over the source (OMNIBATCH_MAX_PIXELS) */
+  maxPixels?: number;
 }
 
 /** The source itself as chunk 0 (a hard link when the filesystem allows: no bytes copied). */
@@ -71,7 +73,7 @@ export async function prepareChunks(
     'prepare',
     async (dir) => {
       // Every later pass over the source reads it with the demuxer the probe named (allow-list.ts), within a deadline.
-      const ctx = { log, signal, model, tmpDir: opts.tmpDir, inputFormat: probed.container, sourceS: probed.durationS };
+      const ctx = { log, signal, model, tmpDir: opts.tmpDir, inputFormat: probed.container, sourceS: probed.durationS, maxPixels: opts.maxPixels };
       if (mode === 'audio') {
         // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
         const first = planChunks(probed, model, policy);
@@ -88,7 +90,15 @@ export async function prepareChunks(
         return { info, plan, chunks };
       }
       const silences = probed.audio.length
-        ? await detectSilences(file, { ...detect, log, signal, streamIndex: probed.audio[0].index, durationS: probed.durationS, format: probed.container })
+        ? await detectSilences(file, {
+            ...detect,
+            log,
+            signal,
+            streamIndex: probed.audio[0].index,
+            durationS: probed.durationS,
+            format: probed.container,
+            maxPixels: opts.maxPixels,
+          })
         : [];
       const plan = planChunks(probed, model, policy, silences);
       const enc = await encodeWhole(file, plan.encode, dir, { ...ctx, keyframesS: plan.chunks.flatMap((c) => [c.startS, c.endS]) });

@@ -69,6 +69,8 @@ export interface SilenceOptions {
   durationS?: number;
   /** the demuxer the probe named (MediaInfo.container): forced, so the file is read as nothing else */
   format?: string;
+  /** the decoders' frame-size cap (OMNIBATCH_MAX_PIXELS): ffmpeg decodes video while it reads the streams */
+  maxPixels?: number;
 }
 
 export async function detectSilences(file: string, opts: SilenceOptions = {}): Promise<Silence[]> {
@@ -81,7 +83,7 @@ export async function detectSilences(file: string, opts: SilenceOptions = {}): P
       '-v',
       'info',
       '-nostats',
-      ...mediaInputArgs(inputArg(file), opts.format),
+      ...mediaInputArgs(inputArg(file), opts.format, opts.maxPixels),
       '-map',
       map,
       '-vn',

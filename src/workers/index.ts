@@ -8,7 +8,7 @@ import { STAGES, type Payloads, type Stage } from '../jobs/catalog.ts';
 import { notifyBackoff, QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName, redisConnection } from '../jobs/queues.ts';
 import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
-import { killAllChildren } from '../media/ffmpeg.ts';
+import { childGuards, killAllChildren } from '../media/ffmpeg.ts';
 import { describeError, isOmniError, OmniError } from '../util/errors.ts';
 import { redactErrorInPlace } from '../util/redact.ts';
 import type { Context, JobContext } from './context.ts';
@@ -47,6 +47,8 @@ const RATE_LIMITED = new Set(['rate_limited', 'quota_exceeded']);
 
 export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Promise<RunningWorkers> {
   const stages = opts.stages ?? STAGES;
+  // Detected (and a missing guard logged) once, at start, in this worker's log rather than a job's.
+  childGuards(ctx.log);
   // The API's limits are per account, not per process: both are global across every worker on the queue, and
   // a worker changes them only when told to (a flag or variable), never to its defaults: a worker started
   // without --rpm must not lift the limit the others run under.

@@ -125,6 +125,7 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
         info,
         tmpDir: p.tmpDir,
         signal,
+        maxPixels: limits.maxPixels,
       });
       p.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
-import { chunkCountViolation, DEFAULT_FILE_LIMITS, fileLimitsOf, mediaViolation, sizeViolation } from '../../src/media/limits.ts';
+import { chunkCountViolation, DEFAULT_FILE_LIMITS, fileLimitsOf, mediaViolation, pixelRefusal, sizeViolation } from '../../src/media/limits.ts';
 import { planChunks, type PlanPolicy } from '../../src/media/plan.ts';
 import { MODELS } from '../../src/models/catalog.ts';
 import { localNameProblem, MAX_SEGMENT_BYTES } from '../../src/storage/keys.ts';
@@ -41,6 +41,13 @@ describe('per-file media limits', () => {
     const cover = videoInfo(60);
     cover.video[1] = { ...cover.video[1], width: 20_000, height: 20_000 };
     expect(mediaViolation(cover, L)?.code).toBe('media_too_many_pixels');
+  });
+
+  it("reads the frame a decoder refused under -max_pixels from ffmpeg's stderr", () => {
+    const line =
+      '[h264 @ 0x5555e4fa7e80] [IMGUTILS @ 0x7ffd4087b960] Picture size 16000x16000 exceeds specified max pixel count 35389440, see the documentation if you wish to increase it';
+    expect(pixelRefusal(`frame=1\n${line}\nError while opening decoder`)).toBe('16000x16000');
+    expect(pixelRefusal('[h264 @ 0x1] decode_slice_header error')).toBeUndefined();
   });
 
   it('longer than the limit is media_too_long; the limit itself passes', () => {

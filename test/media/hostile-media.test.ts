@@ -21,7 +21,7 @@ import { MODELS } from '../../src/models/catalog.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { CANARY_ATIME, startCanaryServer, writeCanaryTone, writePlaylists, type HostilePlaylists } from '../fixtures/hostile/playlists.ts';
-import { noiseWithGaps } from './generate.ts';
+import { noiseWithGaps, videoWithGaps } from './generate.ts';
 
 const flash = MODELS['qwen3-omni-flash'];
 // A unique directory name: any process still running with it on its command line is one of ours.
@@ -195,6 +195,23 @@ setInterval(() => undefined, 1000);
     await exited;
     expect(await gone(fifo)).toEqual([]);
   }, 30_000);
+});
+
+describe("the decoders' frame-size cap (-max_pixels)", () => {
+  it('a frame over the limit fails the video pass with media_too_many_pixels, even past the probe; at the limit it passes', async () => {
+    const src = path.join(root, 'frames-320x240.mp4');
+    await videoWithGaps(src, { seconds: 4, gaps: { everyS: 9, lengthS: 0.8 } });
+    // The probe's check (limits.ts) is what normally refuses it: handing prepare the probe as if it had passed
+    // leaves the decoders' own cap as the only guard.
+    const info = await probeMedia(src);
+    const prepare = (maxPixels: number, out: string) =>
+      prepareChunks(src, flash, taskPolicy('describe', flash), { outDir: path.join(root, out), tmpDir: root, info, maxPixels });
+    const err = await prepare(320 * 240 - 1, 'px-over').catch((e: unknown) => e as OmniError);
+    expect(err).toBeInstanceOf(OmniError);
+    expect((err as OmniError).code).toBe('media_too_many_pixels');
+    expect((err as OmniError).message).toContain('320x240');
+    expect((await prepare(320 * 240, 'px-at')).chunks.length).toBeGreaterThan(0);
+  }, 60_000);
 });
 
 describe('cut times in batches', () => {

@@ -71,6 +71,20 @@ describe('media allow-list', () => {
     expect(demuxerOfEncoded('mp3')).toBe('mp3');
   });
 
+  it("the decoders' frame-size cap comes before the input when the limit is given, and only then", () => {
+    expect(mediaInputArgs('file:/x/a.mp4', 'mov', 8192 * 4320).slice(0, 2)).toEqual(['-max_pixels', String(8192 * 4320)]);
+    expect(mediaInputArgs('file:/x/a.mp4', 'mov', 8192 * 4320).slice(-4)).toEqual(['-f', 'mov', '-i', 'file:/x/a.mp4']);
+    expect(mediaInputArgs('file:/x/a.mp4', 'mov')).not.toContain('-max_pixels');
+    for (const spec of [audio, video]) {
+      const a = encodeArgs('file:/v.mp4', spec, { inputFormat: 'mov', maxPixels: 1_000_000, range: { startS: 1, endS: 2 } });
+      const i = a.indexOf('-max_pixels');
+      expect(a.slice(i, i + 2)).toEqual(['-max_pixels', '1000000']);
+      expect(i).toBeLessThan(a.indexOf('-i'));
+      expect(a.filter((x) => x === '-max_pixels')).toHaveLength(1);
+    }
+    expect(encodeArgs('file:/v.mp4', video, { inputFormat: 'mov' })).not.toContain('-max_pixels');
+  });
+
   it('the encode reads the source through the allow-list with the probed demuxer', () => {
     const a = encodeArgs('file:/s.mkv', audio, { inputFormat: 'matroska,webm', range: { startS: 1, endS: 2 } });
     const i = a.indexOf('-i');
