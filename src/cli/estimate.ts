@@ -1,11 +1,12 @@
 /**
- * `omnibatch estimate <source> --task T [--model M] [--deadline D] [--json]`: files, media hours, requests, cost
+ * `omnibatch estimate <source> --task T [--model M] [--manifest F] [--deadline D] [--json]`: files, media hours, requests, cost
  * range and wall time, before anything is sent; with --deadline, at the chunk length the deadline planner picks.
  */
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
 import { formatMicros } from '../cost/price.ts';
 import { estimateSource } from '../producers/estimate.ts';
+import { assertReadable } from '../producers/objects.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';
 import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
 import { collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
@@ -26,6 +27,7 @@ export function register(program: Command): void {
       .option('--include <glob>', '', collect)
       .option('--exclude <glob>', '', collect)
       .option('--max-files <n>', '', int)
+      .option('--manifest <file>', 'price only the objects it lists, as `run --manifest` processes only them')
       .option('--chunk-seconds <s>', '', num),
     'the run priced',
   )
@@ -45,6 +47,7 @@ export function register(program: Command): void {
           exclude: f.exclude as string[] | undefined,
           maxFiles: f.maxFiles as number | undefined,
           chunkSeconds: f.chunkSeconds as number | undefined,
+          manifest: f.manifest as string | undefined,
         },
         cfg,
         newRunId(),
@@ -53,6 +56,7 @@ export function register(program: Command): void {
       // A malformed deadline is refused before anything is probed.
       const deadline = f.deadline !== undefined ? parseDeadline(String(f.deadline), now) : undefined;
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
+      await assertReadable(src, source, spec.manifest);
       const limits = fileLimitsOf(cfg);
       const pricing = loadPricing(cfg.pricingFile);
       const probed = await estimateSource(src, spec, {
@@ -90,6 +94,7 @@ export function register(program: Command): void {
         });
         return printJson({
           source,
+          ...(spec.manifest && { manifest: spec.manifest }),
           task: spec.task,
           model: spec.model,
           region: spec.region,

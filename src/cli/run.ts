@@ -1,5 +1,6 @@
 /** `omnibatch run <source> --out <destination> --task T ...`: create a run; with --wait, see it to the end. */
 import type { Command } from 'commander';
+import { assertReadable } from '../producers/objects.ts';
 import { assertWritable, createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
 import { startWorkers } from '../workers/index.ts';
@@ -14,9 +15,7 @@ import {
   type RateFlags,
   type RunRequestFlags,
 } from './run-options.ts';
-import { access } from 'node:fs/promises';
-import type { Storage } from '../storage/types.ts';
-import { describeError, OmniError } from '../util/errors.ts';
+import { OmniError } from '../util/errors.ts';
 import { stopLine, waitExitCode, waitForRun } from './wait.ts';
 
 interface RunFlags extends RunRequestFlags, RateFlags {
@@ -84,15 +83,4 @@ export function register(program: Command): void {
       });
       process.exitCode = code;
     });
-}
-
-/** The source can be listed (and the manifest read) before a run is created for it. */
-async function assertReadable(src: Storage, location: string, manifest?: string): Promise<void> {
-  try {
-    if (manifest) await access(manifest);
-    else for await (const _ of src.list('')) break;
-  } catch (err) {
-    const e = describeError(err);
-    throw new OmniError('source_unreadable', `cannot read ${manifest ?? location}: ${e.code}: ${e.message}`, { retryable: false });
-  }
 }

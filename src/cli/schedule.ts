@@ -1,6 +1,6 @@
 /** `omnibatch schedule add|list|remove`: cron-driven runs that process only new or changed objects. */
 import type { Command } from 'commander';
-import { buildRunSpec, newRunId } from '../producers/run.ts';
+import { assertWritable, buildRunSpec, newRunId } from '../producers/run.ts';
 import { addSchedule, listSchedules, removeSchedule } from '../producers/schedules.ts';
 import { printJson, withContext } from './common.ts';
 import { addRunRequestOptions, deadlineLines, planDeadline, runRequestFrom, type RunRequestFlags } from './run-options.ts';
@@ -17,6 +17,9 @@ export function register(program: Command): void {
       .option('--tz <zone>', 'time zone, e.g. Europe/Berlin'),
   ).action(async (name: string, source: string, f: RunRequestFlags & { cron: string; tz?: string }, cmd: Command) => {
     await withContext(cmd, {}, async (ctx) => {
+      // The destination check of `run`, at add time: an unwritable destination is learnt now, not at the first
+      // firing (a firing's scan checks nothing first: its files, then its report, would fail at 2 a.m.).
+      await assertWritable(ctx.storage(f.out), f.out);
       let request = runRequestFrom(source, f);
       if (f.deadline !== undefined) {
         // Each firing's deadline is relative to it: a fixed instant would be past after the first night.

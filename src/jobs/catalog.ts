@@ -54,11 +54,22 @@ export const WEBHOOK_EVENTS = ['run.completed', 'run.stopped', 'run.failed', 'ru
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 /** A webhook to deliver: the signing secret stays in the sending worker's settings, never in the job. */
+/** A JSON document in storage: a location (`s3://b/p/` or a folder) and a key under it. */
+export interface StoredBody {
+  destination: string;
+  key: string;
+}
+
 export interface NotifyPayload {
   url: string;
   event: WebhookEvent;
-  /** the notification's `data`: the run report, or the budget threshold's totals */
-  body: unknown;
+  /** the notification's `data` itself, when it has no stored copy: the budget threshold's totals (small) */
+  body?: unknown;
+  /**
+   * where the notification's `data` is stored, read at delivery: the run report (report.json in the run's
+   * destination, written before the job is enqueued), so a large report does not sit in Redis
+   */
+  bodyRef?: StoredBody;
   runId: string;
   /** the receiver's dedupe key (X-Omnibatch-Delivery), the same on every attempt */
   deliveryId: string;

@@ -27,7 +27,7 @@ import { withTempDir } from '../storage/temp.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
-import { compileFilter } from './filter.ts';
+import { runObjects, type Listed } from './objects.ts';
 
 /** Bytes read of one object at most (head + tail of a larger one). */
 export const DEFAULT_PROBE_BYTES = 16 * 1024 * 1024;
@@ -131,13 +131,15 @@ export async function estimateSource(
   },
 ): Promise<SourceEstimate> {
   const model = findModel(spec.model)!;
-  const take = compileFilter(spec);
   const files: EstimateFile[] = [];
   const failures: SourceEstimate['failures'] = [];
   const bounded: SourceEstimate['bounded'] = [];
   const pending = new Set<Promise<void>>();
-  const one = async (obj: ObjectInfo) => {
+  const one = async (obj: Listed) => {
     try {
+      // What already fails a manifest entry fails it here too, as the run would.
+      if (obj.problem) throw new OmniError(obj.problem.code, obj.problem.message, { retryable: false });
+      if (obj.size < 0) throw new OmniError('storage_not_found', `${obj.key} is in the manifest but not in the source`, { retryable: false });
       const tooLarge = opts.limits && sizeViolation(obj.size, opts.limits);
       if (tooLarge) throw limitError(tooLarge);
       const { info, bounded: isBound } = await probeObject(src, obj, opts);
@@ -158,8 +160,8 @@ export async function estimateSource(
     }
   };
   let n = 0;
-  for await (const obj of src.list('')) {
-    if (!take(obj.key)) continue;
+  // The run's own selection: its listing or its manifest, through its filters.
+  for await (const obj of runObjects(spec, src)) {
     if (spec.maxFiles !== undefined && n >= spec.maxFiles) break;
     n++;
     const p = one(obj).finally(() => pending.delete(p));

@@ -2,16 +2,19 @@
  * notify: delivers one webhook (the run's end, or its 80% budget alert). The job is the notification's
  * durable copy: it outlives the worker that enqueued it, and the queue retries a failed delivery with backoff
  * (jobs/policy.ts), a receiver's Retry-After included. The secret comes from this worker's settings, never
- * from the job; unsigned only when the operator or the run allowed it.
+ * from the job; unsigned only when the operator or the run allowed it. Payloads carry keys, not documents
+ * (docs/architecture.md, "The queues"): the run's end names its stored report, read here at each attempt.
  */
 import type { Job } from 'bullmq';
-import { jobIds, type NotifyPayload } from '../jobs/catalog.ts';
+import { jobIds, type NotifyPayload, type StoredBody } from '../jobs/catalog.ts';
+import { OmniError } from '../util/errors.ts';
 import { sendWebhook, type DeliveryResult, type WebhookEvent } from '../ops/webhook.ts';
 import type { Context, JobContext } from './context.ts';
 
 export async function notify(job: Job<NotifyPayload>, ctx: JobContext): Promise<DeliveryResult> {
   const d = job.data;
-  return sendWebhook(d.url, d.event, d.body, {
+  const body = d.bodyRef ? await storedBody(ctx, d.bodyRef) : d.body;
+  return sendWebhook(d.url, d.event, body, {
     secret: ctx.cfg.webhookSecret,
     allowUnsigned: ctx.cfg.allowUnsignedWebhooks || d.allowUnsigned,
     deliveryId: d.deliveryId,
@@ -21,20 +24,32 @@ export async function notify(job: Job<NotifyPayload>, ctx: JobContext): Promise<
 }
 
 /**
+ * The stored document, parsed. Read at delivery, so a report rewritten by a later `retry` before this delivery
+ * succeeds is sent as it now stands. A storage blink is retried with the delivery; a report that is gone is not.
+ */
+async function storedBody(ctx: Context, ref: StoredBody): Promise<unknown> {
+  const text = await ctx.storage(ref.destination).getText(ref.key);
+  if (text === undefined) {
+    throw new OmniError('storage_not_found', `the notification's body ${ctx.storage(ref.destination).uriOf(ref.key)} is gone`, { retryable: false });
+  }
+  return JSON.parse(text);
+}
+
+/**
  * Queues a notification of the run's; idempotent per run, event and generation (the job id), so a redone job
  * that enqueues it again adds nothing. The receiver dedupes on the delivery id: `<runId>.<generation>` for the
  * run's end (the documented contract), `<runId>.<event>.<generation>` for the rest.
  */
 export async function enqueueNotify(
   ctx: Context,
-  args: { runId: string; url: string; event: WebhookEvent; body: unknown; allowUnsigned: boolean; generation?: number },
+  args: { runId: string; url: string; event: WebhookEvent; allowUnsigned: boolean; generation?: number } & ({ body: unknown } | { bodyRef: StoredBody }),
 ): Promise<void> {
   const generation = args.generation ?? 0;
   const runEnd = args.event === 'run.completed' || args.event === 'run.stopped' || args.event === 'run.failed';
   const payload: NotifyPayload = {
     url: args.url,
     event: args.event,
-    body: args.body,
+    ...('bodyRef' in args ? { bodyRef: args.bodyRef } : { body: args.body }),
     runId: args.runId,
     allowUnsigned: args.allowUnsigned,
     deliveryId: runEnd ? `${args.runId}.${generation}` : `${args.runId}.${args.event}.${generation}`,

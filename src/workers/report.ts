@@ -59,7 +59,15 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
     const event = r.status === 'completed' || r.status === 'completed_with_failures' ? 'run.completed' : 'run.stopped';
     // Queued, not sent: delivery retries on its own queue. The same job and delivery id on a redone report job
     // (and new ones for the report after a `retry`): receivers dedupe on the delivery id.
-    await enqueueNotify(ctx, { runId, url: spec.notifyUrl, event, body: r.report, allowUnsigned: spec.allowUnsignedWebhooks === true, generation });
+    // The report is stored (above): the job names it, and the notify worker reads it at delivery.
+    await enqueueNotify(ctx, {
+      runId,
+      url: spec.notifyUrl,
+      event,
+      bodyRef: { destination: spec.destination, key: runKey(runId, 'report.json') },
+      allowUnsigned: spec.allowUnsignedWebhooks === true,
+      generation,
+    });
   }
   return { status: r.status };
 }

@@ -8,14 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jobIds, type PreparePayload, type ScanPayload } from '../jobs/catalog.ts';
 import { SCAN_BACKPRESSURE } from '../jobs/policy.ts';
 import { isReusableResult } from '../outputs/result.ts';
-import { compileFilter, outputsOf } from '../producers/filter.ts';
-import { keyUnderSource, readManifest } from '../producers/manifest.ts';
+import { runObjects, type ObjectProblem as Problem } from '../producers/objects.ts';
 import { buildRunSpec } from '../producers/run.ts';
 import { getSchedule, scheduledRunId } from '../producers/schedules.ts';
 import type { FileState, RunSpec } from '../runs/types.ts';
 import { fileIdOf, localNameProblem, outputKey } from '../storage/keys.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
-import { describeError, OmniError, type FailureCode } from '../util/errors.ts';
+import { describeError } from '../util/errors.ts';
 import type { JobContext } from './context.ts';
 import { failFile } from './files.ts';
 import { ensureReport } from './report.ts';
@@ -52,8 +51,6 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   const spec = await ctx.spec(runId);
   const src = ctx.storage(spec.source);
   const dst = ctx.storage(spec.destination);
-  const ownOutput = outputsOf(src.uri, dst.uri);
-  const take = compileFilter(spec);
   const result: ScanResult = { runId, registered: 0, skipped: 0, enqueued: 0 };
   let batch: { obj: ObjectInfo; fileId: string }[] = [];
 
@@ -84,8 +81,7 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
     }
   };
 
-  for await (const obj of objects(spec, src)) {
-    if (!take(obj.key) || ownOutput(obj.key)) continue;
+  for await (const obj of runObjects(spec, src, dst.uri)) {
     const fileId = fileIdOf(obj.key);
     const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'), spec.maxFiles ?? 0);
     if (r === -1) break; // --max-files reached
@@ -133,12 +129,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-interface Problem {
-  code: FailureCode;
-  message: string;
-}
-/** An object the scan met: its listing, and what already fails it (a manifest entry whose HEAD was refused). */
-type Listed = ObjectInfo & { problem?: Problem };
 /** Whether the object's result can be reused, or why checking that failed the object. */
 type Reuse = boolean | Problem;
 
@@ -179,26 +169,5 @@ async function resultReusable(dst: Storage, obj: ObjectInfo, spec: RunSpec): Pro
     return isReusableResult(JSON.parse(raw), obj.etag, spec.fingerprint);
   } catch {
     return false; // a malformed result is redone, not trusted
-  }
-}
-
-/** The run's objects: a listing of the source, or the manifest's entries (HEAD each for ETag and size). */
-async function* objects(spec: RunSpec, src: Storage): AsyncGenerator<Listed> {
-  if (!spec.manifest) {
-    yield* src.list('');
-    return;
-  }
-  for await (const uri of readManifest(spec.manifest)) {
-    const key = keyUnderSource(uri, src.uri) ?? keyUnderSource(uri, spec.source);
-    if (!key) throw new OmniError('manifest_outside_source', `manifest entry ${uri} is not under the source ${spec.source}`, { retryable: false });
-    const info = await src.head(key).catch((err: unknown): Listed => {
-      if (err instanceof OmniError && err.code === 'storage_invalid_key') return { key, size: 0, etag: '', lastModified: new Date(0) };
-      // Anything else permanent (denied, a name the folder cannot hold) fails this entry, not the scan.
-      const e = describeError(err);
-      if (e.retryable) throw err;
-      return { key, size: 0, etag: '', lastModified: new Date(0), problem: { code: e.code, message: e.message } };
-    });
-    // A listed object that is gone is still registered, so the report shows it as failed (storage_not_found).
-    yield info ?? { key, size: -1, etag: '', lastModified: new Date(0) };
   }
 }

@@ -1,17 +1,19 @@
 /**
  * An unwritable destination: checked before a run starts (`run --out s3://...` on an endpoint that refuses
  * connections exits 1 with one coded line and creates no run), and a report that cannot be written still ends
- * the run, as stopped_error with the reason, which `status` shows.
+ * the run, as stopped_error with the reason, which `status` shows. `schedule add` makes the same check when the
+ * schedule is added, not at its first firing.
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { longNameFile } from '../fixtures/hostile/bombs.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { listSchedules } from '../../src/producers/schedules.ts';
 
 const exec = promisify(execFile);
 const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
@@ -84,5 +86,40 @@ describe('unwritable destination', () => {
     const json = JSON.parse((await cli({}, 'status', state.spec.runId, '--json')).stdout) as { status: string; report_error: string };
     expect(json.status).toBe('stopped_error');
     expect(json.report_error).toMatch(/storage_invalid_key/);
+  });
+  it('schedule add refuses an unwritable destination now, with the code run uses, and adds nothing', async () => {
+    const add = (out: string, env: Record<string, string> = {}) =>
+      cli(env, 'schedule', 'add', 'nightly', src, '--cron', '0 2 * * *', '--out', out, '--task', 'transcribe');
+    // A file where the destination folder should be; a destination whose `_runs` is a file; an endpoint that refuses connections.
+    const file = path.join(h.tmp, 'a-file');
+    await writeFile(file, 'not a folder');
+    const runsFile = path.join(h.tmp, 'runs-file');
+    await mkdir(runsFile, { recursive: true });
+    await writeFile(path.join(runsFile, '_runs'), 'not a folder');
+    const port = await closedPort();
+    const s3 = { S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+    for (const [out, env] of [
+      [file, {}],
+      [runsFile, {}],
+      ['s3://results/nightly/', s3],
+    ] as const) {
+      const r = await add(out, env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^omnibatch: destination_unwritable: cannot write to ${out.replace(/[/.]/g, '\\$&')}: storage_`));
+      expect(r.stdout).toBe('');
+    }
+    expect(await listSchedules(h.ctx)).toEqual([]);
+    expect(await h.ctx.queues.scan.getJobSchedulers(0, -1)).toEqual([]);
+
+    // A destination folder that does not exist yet is one the check can write to (it is created): added, and
+    // the probe object is gone again.
+    const fresh = path.join(h.tmp, 'not-yet');
+    const ok = await add(fresh);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect((await listSchedules(h.ctx)).map((x) => x.name)).toEqual(['nightly']);
+    const left = await readdir(fresh, { recursive: true }).catch(() => [] as string[]);
+    expect(left.filter((n) => /write-check/.test(n))).toEqual([]);
+    expect((await cli({}, 'schedule', 'remove', 'nightly')).code).toBe(0);
   });
 });

@@ -172,4 +172,65 @@ describe('the notify queue', () => {
     await until('the run end to be delivered', () => rx.hits.some((x) => x.headers[HEADER.event] === 'run.completed' && x.status === 200));
     expect(rx.hits.filter((x) => x.headers[HEADER.event] === 'run.completed' && x.status === 200)).toHaveLength(1);
   }, 120_000);
+  it("the run's end carries a reference to its stored report, not the report: the worker reads it at delivery", async () => {
+    const rx = await receiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 200 }));
+    server = rx.server;
+    h = await startHarness({ env: { OMNIBATCH_WEBHOOK_SECRET: SECRET } });
+    const dir = path.join(h.tmp, 'in');
+    await mkdir(dir, { recursive: true });
+    for (const f of ['a', 'b']) {
+      execFileSync(
+        'ffmpeg',
+        ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=3', '-ac', '1', '-ar', '16000', path.join(dir, `${f}.wav`)],
+        {
+          timeout: 30_000,
+        },
+      );
+    }
+    await h.startWorkers();
+    const out = path.join(h.tmp, 'out');
+    const s = await h.run({ source: dir, destination: out, task: 'caption', notifyUrl: rx.url });
+    expect(s.counts.succeeded).toBe(2);
+    const id = jobIds.notify(s.spec.runId, 'run.end');
+    await until('the run end to be delivered', async () => (await h!.ctx.queues.notify.getJob(id))?.finishedOn !== undefined);
+
+    // What Redis holds for the job: the reference, and no report (its schema, its files, its costs).
+    const key = `_runs/${s.spec.runId}/report.json`;
+    const job = await h.ctx.queues.notify.getJob(id);
+    expect(job?.data).not.toHaveProperty('body');
+    expect(job?.data.bodyRef).toEqual({ destination: out, key });
+    const raw = (await h.ctx.redis.hget(h.ctx.queues.notify.toKey(id), 'data')) ?? '';
+    expect(raw).toContain(key);
+    expect(raw).not.toMatch(/omnibatch\.report|media_seconds|a\.wav|b\.wav/);
+
+    // The receiver got the stored report, signed, on the retry as on the first attempt.
+    const stored = JSON.parse(await readFile(path.join(out, key), 'utf8'));
+    expect(stored.schema).toMatch(/omnibatch\.report/);
+    expect(rx.hits.map((x) => x.status)).toEqual([503, 200]);
+    for (const hit of rx.hits) {
+      expect(verifySignature({ body: hit.body, secret: SECRET, headers: hit.headers })).toEqual({ ok: true });
+      expect(JSON.parse(hit.body).data).toEqual(stored);
+    }
+    expect(job?.returnvalue).toMatchObject({ delivered: true, deliveryId: `${s.spec.runId}.0` });
+  }, 90_000);
+
+  it('a notification whose stored body is gone fails at once, storage_not_found, and sends nothing', async () => {
+    const rx = await receiver(() => ({ status: 200 }));
+    server = rx.server;
+    h = await startHarness({ env: { OMNIBATCH_WEBHOOK_SECRET: SECRET } });
+    await h.startWorkers({ stages: ['notify'] });
+    await enqueueNotify(h.ctx, {
+      runId: 'run-g',
+      url: rx.url,
+      event: 'run.completed',
+      bodyRef: { destination: path.join(h.tmp, 'nowhere'), key: '_runs/run-g/report.json' },
+      allowUnsigned: false,
+    });
+    const id = jobIds.notify('run-g', 'run.end');
+    await until('the job to end', async () => (await h!.ctx.queues.notify.getJob(id))?.finishedOn !== undefined);
+    const job = await h.ctx.queues.notify.getJob(id);
+    expect(job?.attemptsMade).toBe(1);
+    expect(job?.failedReason).toMatch(/^storage_not_found: .*report\.json is gone/);
+    expect(rx.hits).toEqual([]);
+  }, 60_000);
 });

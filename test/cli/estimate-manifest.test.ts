@@ -1,0 +1,142 @@
+/**
+ * `estimate --manifest` and the deadline planning of `estimate`/`run` price the objects the run would process
+ * (the manifest's), not the source's listing. As real processes, on a local folder of generated MP3s: a
+ * 600-s and a 300-s file hard-linked into six names, a manifest naming two of them.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/paths.ts';
+
+const exec = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
+
+describe('estimate --manifest', () => {
+  let tmp: string;
+  let env: Record<string, string>;
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+    }
+  };
+  const json = async (...args: string[]) => {
+    const r = await cli(...args, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-estimate-manifest-'));
+    env = {
+      OMNIBATCH_PREFIX: `estman-${randomUUID().slice(0, 8)}`,
+      LOG_LEVEL: 'silent',
+      OMNIBATCH_TMP: path.join(tmp, 'work'),
+      OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1', // nothing may leave loopback
+      OMNI_API_KEY: 'sk-estimate-manifest',
+    };
+    for (const d of ['in', 'subset']) await mkdir(path.join(tmp, d), { recursive: true });
+    for (const s of [600, 300]) {
+      await exec(
+        'ffmpeg',
+        ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(s), '-c:a', 'libmp3lame', '-b:a', '8k', path.join(tmp, `${s}.mp3`)],
+        { timeout: 60_000 },
+      );
+    }
+    for (let i = 0; i < 6; i++) await link(path.join(tmp, i % 2 ? '300.mp3' : '600.mp3'), path.join(tmp, 'in', `tape-${i}.mp3`));
+    // The manifest names tape-0 (600 s) and tape-3 (300 s), once as a path and once as a JSON line with a file:// URI.
+    await writeFile(path.join(tmp, 'manifest.jsonl'), `${path.join(tmp, 'in', 'tape-0.mp3')}\n{"uri": "file://${path.join(tmp, 'in', 'tape-3.mp3')}"}\n`);
+    // The same two files on their own: what the manifest's estimate must equal.
+    await link(path.join(tmp, '600.mp3'), path.join(tmp, 'subset', 'tape-0.mp3'));
+    await link(path.join(tmp, '300.mp3'), path.join(tmp, 'subset', 'tape-3.mp3'));
+  }, 120_000);
+  afterAll(async () => {
+    const r = new Redis();
+    const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("counts, prices and times only the manifest's objects", async () => {
+    const flags = ['--task', 'caption', '--rpm', '60', '--tpm', '1000000'];
+    const all = await json('estimate', path.join(tmp, 'in'), ...flags);
+    const subset = await json('estimate', path.join(tmp, 'subset'), ...flags);
+    const listed = await json('estimate', path.join(tmp, 'in'), ...flags, '--manifest', path.join(tmp, 'manifest.jsonl'));
+    expect(all.files).toBe(6);
+    expect(listed.files).toBe(2);
+    expect(listed.manifest).toBe(path.join(tmp, 'manifest.jsonl'));
+    expect(listed.media_seconds).toBeCloseTo(900, 0);
+    expect(listed.media_seconds).toBeLessThan(all.media_seconds / 2);
+    for (const k of ['files', 'media_seconds', 'requests', 'input_tokens', 'output_tokens', 'cost', 'wall_seconds', 'wall_binding', 'failures']) {
+      expect({ [k]: listed[k] }).toEqual({ [k]: subset[k] });
+    }
+    expect(listed.cost.expected.amount_micros).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a manifest entry that is not in the source fails as the run would fail it; one outside the source is refused', async () => {
+    await writeFile(path.join(tmp, 'gone.csv'), `uri\n${path.join(tmp, 'in', 'tape-1.mp3')}\n${path.join(tmp, 'in', 'missing.mp3')}\n`);
+    const r = await json('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'gone.csv'));
+    expect(r.files).toBe(1);
+    expect(r.failures).toEqual([expect.objectContaining({ uri: expect.stringMatching(/missing\.mp3$/), code: 'storage_not_found' })]);
+
+    await writeFile(path.join(tmp, 'outside.csv'), `${path.join(tmp, '600.mp3')}\n`);
+    const out = await cli('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'outside.csv'));
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/manifest_outside_source/);
+    const none = await cli('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'no-such.csv'));
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/source_unreadable: cannot read .*no-such\.csv/);
+  }, 120_000);
+
+  it('--deadline plans over the manifest: a deadline the whole folder misses, its two files make (estimate and run)', async () => {
+    // TPM binds: the audio tokens are the same at any chunk length, so the six files need about three times as
+    // long as the two. A deadline between the two wall times separates them.
+    const flags = ['--task', 'caption', '--tpm', '2000', '--infer-concurrency', '1000'];
+    const all = await json('estimate', path.join(tmp, 'in'), ...flags);
+    const subset = await json('estimate', path.join(tmp, 'subset'), ...flags);
+    expect(all.wall_binding).toBe('tpm');
+    expect(all.wall_seconds).toBeGreaterThan(2 * subset.wall_seconds);
+    const minutes = Math.ceil((subset.wall_seconds * 1.5) / 60);
+    expect(minutes * 60).toBeLessThan(all.wall_seconds * 0.8);
+    const deadline = `${minutes}m`;
+
+    // run --deadline (planDeadline) first: refused over the folder, created over the manifest.
+    const out = path.join(tmp, 'out');
+    const refused = await cli('run', path.join(tmp, 'in'), '--out', out, ...flags, '--deadline', deadline);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/deadline_unreachable/);
+    const made = await cli(
+      'run',
+      path.join(tmp, 'in'),
+      '--out',
+      out,
+      ...flags,
+      '--manifest',
+      path.join(tmp, 'manifest.jsonl'),
+      '--deadline',
+      deadline,
+      '--json',
+    );
+    expect(made.stderr).toMatch(/deadline .*: 30-s chunks/);
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.stdout).run_id).toMatch(/^\d{8}T\d{6}Z-/);
+
+    const whole = await cli('estimate', path.join(tmp, 'in'), ...flags, '--deadline', deadline);
+    expect(whole.code).not.toBe(0);
+    expect(whole.stderr).toMatch(/deadline_unreachable/);
+    const planned = await json('estimate', path.join(tmp, 'in'), ...flags, '--manifest', path.join(tmp, 'manifest.jsonl'), '--deadline', deadline);
+    expect(planned.files).toBe(2);
+    expect(planned.deadline.chunk_seconds).toBe(30);
+    expect(planned.wall_seconds).toBeLessThanOrEqual(minutes * 60);
+  }, 180_000);
+});
