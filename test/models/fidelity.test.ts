@@ -20,38 +20,20 @@ import { buildBody } from '../../src/models/request.ts';
 import { normalizeUsage } from '../../src/models/stream.ts';
 import { textTokens } from '../../src/models/tokens.ts';
 import { TASK_SPECS } from '../../src/tasks/catalog.ts';
-import type { EndpointConfig, Protocol, Usage } from '../../src/models/types.ts';
+import type { Protocol, Usage } from '../../src/models/types.ts';
 import { buildResult } from '../../src/outputs/result.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
-import { OmniError } from '../../src/util/errors.ts';
+import type { OmniError } from '../../src/util/errors.ts';
 import { makeSeedVideo, seedSpeech, sendSeed } from '../helpers/seed-requests.ts';
-import { silentWav } from './helpers.ts';
+import { failure } from '../helpers/failure.ts';
+import { emulatorEndpoint, silentWav } from './helpers.ts';
 
 const KEY = 'sk-fidelity';
-const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses: '/v1', dashscope: '/api/v1' };
 let emu: Emulator;
 let dir: string;
 let wav: string;
 
-function endpoint(protocol: Protocol, url = emu.url): EndpointConfig {
-  return {
-    protocol,
-    baseUrl: url + BASE[protocol],
-    apiKey: KEY,
-    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
-    connectTimeoutMs: 2000,
-    firstByteTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-  };
-}
-async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OmniError);
-  return err as OmniError;
-}
+const endpoint = (protocol: Protocol, url = emu.url) => emulatorEndpoint(protocol, url, KEY);
 /** The seeds' spoken request for `model` in `voice` (`extra` replacing parts of it), sent to the emulator over `protocol`. */
 const speak = (protocol: 'chat' | 'responses', model: string, voice: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
   sendSeed(emu.url, protocol, seedSpeech(protocol, model, voice, extra), { key: KEY, headers });
