@@ -11,24 +11,16 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
-import { media, REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
+import { media } from '../helpers/paths.ts';
 
 const exec = promisify(execFile);
-const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
 
 describe('omnibatch commands', () => {
   let emulator: Emulator;
   let tmp: string;
   let env: Record<string, string>;
-  const cli = async (...args: string[]) => {
-    try {
-      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
+  const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 120_000 });
   beforeAll(async () => {
     emulator = await startEmulator({ apiKey: 'sk-cli-test' });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-cli-'));
@@ -118,7 +110,7 @@ describe('omnibatch commands', () => {
   }, 60_000);
 
   it('a bad setting stops with one message listing every bad setting', async () => {
-    const r = await exec(process.execPath, [BIN, 'runs'], { env: { ...process.env, ...env, REDIS_URL: 'http://nope', OMNI_PROTOCOL: 'grpc' } }).catch((e) => e);
+    const r = await runCli(['runs'], { env: { ...env, REDIS_URL: 'http://nope', OMNI_PROTOCOL: 'grpc' } });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^omnibatch: config_invalid: invalid configuration:/);
     expect(r.stderr).toContain('REDIS_URL');

@@ -11,11 +11,10 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 
 const exec = promisify(execFile);
-const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
 const FILES = 250;
 const FILE_S = 2400;
 
@@ -23,15 +22,7 @@ describe('--deadline', () => {
   let tmp: string;
   let env: Record<string, string>;
   let emulator: Emulator | undefined;
-  const cli = async (...args: string[]) => {
-    try {
-      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 180_000 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
+  const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 180_000 });
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-deadline-'));
     env = {

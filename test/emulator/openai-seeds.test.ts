@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { makeSeedVideo, seedSpeech } from '../helpers/seed-requests.ts';
 
 let emu: Emulator;
 let client: OpenAI;
@@ -52,14 +52,9 @@ async function collect(
 
 describe("the official openai client with the seeds' exact parameters", () => {
   it('seed 001:125 (DashScope): chat.completions.create({stream:true}), text + Cherry audio', async () => {
-    const stream = await client.chat.completions.create({
-      model: 'qwen3-omni-flash',
-      messages: [{ role: 'user', content: '你是谁?' }],
-      stream: true,
-      stream_options: { include_usage: true },
-      modalities: ['text', 'audio'],
-      audio: { voice: 'Cherry' as 'alloy', format: 'wav' },
-    });
+    const stream = await client.chat.completions.create(
+      seedSpeech('chat', 'qwen3-omni-flash', 'Cherry') as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming,
+    );
     let text = '';
     let pcm = 0;
     let usage: OpenAI.CompletionUsage | undefined | null;
@@ -74,18 +69,13 @@ describe("the official openai client with the seeds' exact parameters", () => {
   });
 
   const dmx = () => new OpenAI({ apiKey: 'sk-test', baseURL: `${emu.url}/v1`, maxRetries: 0 });
+  /** responses.create on DMXAPI with a seed body the SDK's types do not know (voices, modalities, enable_thinking) */
+  const responses = (params: Record<string, unknown>, opts?: OpenAI.RequestOptions) =>
+    dmx().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsStreaming, opts);
 
   it('seed 000:45 (DMXAPI): responses.create({stream:true}) with qwen3-omni-flash-all and Serena', async () => {
-    const params = {
-      model: 'qwen3-omni-flash-all',
-      input: [{ role: 'user', content: '你是谁?' }],
-      stream: true,
-      stream_options: { include_usage: true },
-      modalities: ['text', 'audio'],
-      audio: { voice: 'Serena', format: 'wav' },
-    };
     // The spoken answer split over three output_item.done events: joined, as seed 002 joins them.
-    const stream = await dmx().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsStreaming, {
+    const stream = await responses(seedSpeech('responses', 'qwen3-omni-flash-all', 'Serena'), {
       headers: { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '2' },
     });
     const got = await collect(stream);
@@ -101,15 +91,8 @@ describe("the official openai client with the seeds' exact parameters", () => {
   });
 
   it('seed 000:174 (DMXAPI): thinking mode, text only', async () => {
-    const params = {
-      model: 'qwen3-omni-flash-all',
-      input: [{ role: 'user', content: '你是谁?' }],
-      stream: true,
-      stream_options: { include_usage: true },
-      modalities: ['text'],
-      enable_thinking: true,
-    };
-    const got = await collect(await dmx().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsStreaming));
+    const params = seedSpeech('responses', 'qwen3-omni-flash-all', 'Serena', { modalities: ['text'], audio: undefined, enable_thinking: true });
+    const got = await collect(await responses(params));
     expect(got.types).toContain('response.reasoning_text.delta');
     expect(got.audio.length).toBe(0);
     expect((got.usage!.output_tokens_details as { reasoning_tokens: number }).reasoning_tokens).toBeGreaterThan(0);
@@ -119,47 +102,13 @@ describe("the official openai client with the seeds' exact parameters", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'omni-sdk-'));
     try {
       const video = path.join(dir, '111.mp4');
-      await runFfmpeg([
-        '-v',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=320x240:rate=10:duration=3',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=330:duration=3',
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'aac',
-        '-shortest',
-        '-y',
-        `file:${video}`,
-      ]);
+      await makeSeedVideo(video);
       const base64Video = (await readFile(video)).toString('base64');
-      const params = {
-        model: 'qwen3.5-omni-plus-all',
-        input: [
-          {
-            role: 'user',
-            content: [
-              { type: 'video_url', video_url: { url: `data:;base64,${base64Video}` } },
-              { type: 'text', text: '视频中呈现了什么内容?' },
-            ],
-          },
-        ],
-        stream: true,
-        stream_options: { include_usage: true },
-        modalities: ['text', 'audio'],
-        audio: { voice: 'Tina', format: 'wav' },
-      };
-      const got = await collect(await dmx().responses.create(params as unknown as OpenAI.Responses.ResponseCreateParamsStreaming));
+      const content = [
+        { type: 'video_url', video_url: { url: `data:;base64,${base64Video}` } },
+        { type: 'text', text: '视频中呈现了什么内容?' },
+      ];
+      const got = await collect(await responses(seedSpeech('responses', 'qwen3.5-omni-plus-all', 'Tina', { input: [{ role: 'user', content }] })));
       expect(got.text).toMatch(/^Video clip, 3\.00 s, 320x240, audio 1 channel, 44100 Hz \[[0-9a-f]{8}\] \(qwen3\.5-omni-plus\)\./);
       expect(got.audio.toString('ascii', 0, 4)).toBe('RIFF');
       expect(got.usage!.input_tokens).toBeGreaterThan(Math.ceil(3 * 12.5));

@@ -113,6 +113,36 @@ const demo = (name: string, seconds: number, standsFor: string, covers: string):
 });
 const vendored = (name: string, truth: Truth, covers: string): Fixture => ({ name, origin: 'vendored', covers, truth, standsFor: [name] });
 
+/** What a generated row may add: its truth when not simply its length, the ../shared names it stands for, no audio. */
+type Extra = Partial<Pick<Fixture, 'truth' | 'standsFor' | 'noAudio'>>;
+const generated = (name: string, covers: string, seconds: number, make: Fixture['make'], extra: Extra = {}): Fixture => ({
+  name,
+  origin: 'generated',
+  covers,
+  truth: { seconds },
+  ...extra,
+  make,
+});
+
+const PCM = ['-c:a', 'pcm_s16le'];
+/** Speech (speech()) cut to `seconds` at `rate` Hz and `channels`, then `codec`: the audio codec's args and any muxer's. */
+const spoken = (name: string, covers: string, [seconds, rate, channels]: number[], codec: string[], extra: Extra & { lang?: 'en' | 'fr' } = {}): Fixture => {
+  const { lang = 'en', ...rest } = extra;
+  return generated(name, covers, seconds, (f, w) => ff([...speech(w, lang), ...audio(seconds, rate, channels, codec), ...out(f)]), rest);
+};
+/** A test pattern of `size` at `fps` with speech, cut to `seconds`, then `codecs`: the video and audio codecs' args and any muxer's. */
+const talking = (name: string, covers: string, [size, fps, seconds]: [string, number, number], codecs: string[], extra: Extra = {}): Fixture =>
+  generated(
+    name,
+    covers,
+    seconds,
+    (f, w) => ff([...testsrc(size, fps, seconds), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', String(seconds), ...codecs, ...out(f)]),
+    extra,
+  );
+/** A 320x240 test pattern at 25 fps in H.264 with no audio stream, then any muxer's args. */
+const silentVideo = (name: string, covers: string, seconds: number, muxer: string[], extra: Extra = {}): Fixture =>
+  generated(name, covers, seconds, (f) => ff([...testsrc('320x240', 25, seconds), ...H264, ...muxer, ...out(f)]), { noAudio: true, ...extra });
+
 export const FIXTURES: readonly Fixture[] = [
   demo('jfk-inaugural.flac', 11.0, 'whisper__jfk.flac', 'speech-en, FLAC 44.1 kHz stereo (real recording)'),
   demo('librispeech-1995-1837-0001.wav', 8.73, 'wenet__librispeech-1995-1837-0001.wav', 'speech-en, WAV 16 kHz (real recording)'),
@@ -124,292 +154,89 @@ export const FIXTURES: readonly Fixture[] = [
   vendored('fp__c_8kmp316.wav', { seconds: 13.68, measured: true }, 'MP3 inside a WAV (RIFF) container, 8 kHz'),
   vendored('mm__alac-in-matroska-short.mka', { seconds: 5.79, measured: true }, 'laced ALAC in Matroska at 41 000 Hz: header 4.8 s, decodes 5.79 s'),
 
-  {
-    name: 'speech-en-6s-16k.wav',
-    origin: 'generated',
-    covers: 'speech, WAV 16 kHz mono',
-    truth: { seconds: 6 },
-    standsFor: ['funasr__sample.wav'],
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(6, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]),
-  },
-  {
-    name: 'speech-en-70.47s-16k.wav',
-    origin: 'generated',
-    covers: 'speech over two minutes of chunks, WAV 16 kHz',
-    truth: { seconds: 70.47 },
-    standsFor: ['funasr__0.wav'],
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(70.47, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]),
-  },
-  {
-    name: 'speech-fr-3.62s-16k.wav',
-    origin: 'generated',
-    covers: 'speech-fr, WAV 16 kHz',
-    truth: { seconds: 3.62 },
-    standsFor: ['sb__common_voice_fr_17299458.wav'],
-    make: (f, w) => ff([...speech(w, 'fr'), ...audio(3.62, 16_000, 1, ['-c:a', 'pcm_s16le']), ...out(f)]),
-  },
-  {
-    name: 'speech-en-71.7s-32k.mp3',
-    origin: 'generated',
-    covers: 'speech, 72 s mp3 32 kHz mono (three caption chunks)',
-    truth: { seconds: 71.7 },
+  // Stand-ins for ../shared/media files: spoken audio [seconds, Hz, channels] and videos [size, fps, seconds].
+  spoken('speech-en-6s-16k.wav', 'speech, WAV 16 kHz mono', [6, 16_000, 1], PCM, { standsFor: ['funasr__sample.wav'] }),
+  spoken('speech-en-70.47s-16k.wav', 'speech over two minutes of chunks, WAV 16 kHz', [70.47, 16_000, 1], PCM, { standsFor: ['funasr__0.wav'] }),
+  spoken('speech-fr-3.62s-16k.wav', 'speech-fr, WAV 16 kHz', [3.62, 16_000, 1], PCM, { lang: 'fr', standsFor: ['sb__common_voice_fr_17299458.wav'] }),
+  spoken('speech-en-71.7s-32k.mp3', 'speech, 72 s mp3 32 kHz mono (three caption chunks)', [71.7, 32_000, 1], ['-c:a', 'libmp3lame', '-b:a', '48k'], {
     standsFor: ['chatterbox__linda_johnson_02.mp3'],
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(71.7, 32_000, 1, ['-c:a', 'libmp3lame', '-b:a', '48k']), ...out(f)]),
-  },
-  {
-    name: 'near-silence-2s [no-tags].CBR-128.mp3',
-    origin: 'generated',
-    covers: 'near-silence (-48 dBFS), CBR mp3 without tags, spaces and brackets in the name',
-    truth: { seconds: 2.0 },
-    standsFor: ['mm__silence-2s-16000 [no-tags].CBR-128.mp3'],
-    make: (f) =>
+  }),
+  generated(
+    'near-silence-2s [no-tags].CBR-128.mp3',
+    'near-silence (-48 dBFS), CBR mp3 without tags, spaces and brackets in the name',
+    2.0,
+    (f) =>
       ff([
-        '-f',
-        'lavfi',
-        '-i',
-        'anoisesrc=r=16000:a=0.004:c=white:d=2',
+        ...['-f', 'lavfi', '-i', 'anoisesrc=r=16000:a=0.004:c=white:d=2'],
         ...audio(2, 16_000, 2, ['-c:a', 'libmp3lame', '-b:a', '128k']),
-        '-id3v2_version',
-        '0',
-        '-write_id3v1',
-        '0',
-        '-map_metadata',
-        '-1',
+        ...['-id3v2_version', '0', '-write_id3v1', '0', '-map_metadata', '-1'],
         ...out(f),
       ]),
-  },
-  {
-    name: 'header-only.wav',
-    origin: 'generated',
-    covers: 'a 44-byte WAV: header, no samples',
+    { standsFor: ['mm__silence-2s-16000 [no-tags].CBR-128.mp3'] },
+  ),
+  generated('header-only.wav', 'a 44-byte WAV: header, no samples', 0, (f) => writeFileSync(f, wavHeader(0)), {
     truth: { fails: 'media_empty' },
     standsFor: ['pydub__test1_empty.wav'],
-    make: (f) => writeFileSync(f, wavHeader(0)),
-  },
-  {
-    name: 'magic-only.flac',
-    origin: 'generated',
-    covers: 'five bytes: the FLAC magic and a newline',
+  }),
+  generated('magic-only.flac', 'five bytes: the FLAC magic and a newline', 0, (f) => writeFileSync(f, 'fLaC\n'), {
     truth: { fails: 'media_unreadable' },
     standsFor: ['fp__invalid.flac'],
-    make: (f) => writeFileSync(f, 'fLaC\n'),
-  },
-  {
-    name: 'video-2.27s-640x480.mp4',
-    origin: 'generated',
-    covers: 'mp4 h264 640x480 + AAC 48 kHz stereo, 2.27 s',
-    truth: { seconds: 2.27 },
-    standsFor: ['pydub__creative_common.mp4'],
-    make: (f, w) =>
-      ff([
-        ...testsrc('640x480', 30, 2.27),
-        ...speech(w, 'en'),
-        '-map',
-        '0:v',
-        '-map',
-        '1:a',
-        '-t',
-        '2.27',
-        ...H264,
-        '-ar',
-        '48000',
-        '-ac',
-        '2',
-        '-c:a',
-        'aac',
-        '-b:a',
-        '96k',
-        ...out(f),
-      ]),
-  },
-  {
-    name: 'video-30s-160x90.mp4',
-    origin: 'generated',
-    covers: 'mp4 h264 160x90 + AAC 22.05 kHz stereo, 30 s',
-    truth: { seconds: 30 },
-    standsFor: ['fp__bmff.mp4'],
-    make: (f, w) =>
-      ff([
-        ...testsrc('160x90', 15, 30),
-        ...speech(w, 'en'),
-        '-map',
-        '0:v',
-        '-map',
-        '1:a',
-        '-t',
-        '30',
-        ...H264,
-        '-ar',
-        '22050',
-        '-ac',
-        '2',
-        '-c:a',
-        'aac',
-        '-b:a',
-        '48k',
-        ...out(f),
-      ]),
-  },
-  {
-    name: 'video-only-9.4s.mp4',
-    origin: 'generated',
-    covers: 'mp4 h264 with no audio stream',
-    truth: { seconds: 9.4 },
-    noAudio: true,
-    standsFor: ['fp__standard.mp4'],
-    make: (f) => ff([...testsrc('320x240', 25, 9.4), ...H264, ...out(f)]),
-  },
-  {
-    name: "te[s]t_ video ' _ no audio.flv",
-    origin: 'generated',
-    covers: 'flv h264 without audio; brackets, quote and spaces in the name',
-    truth: { seconds: 1.8 },
-    noAudio: true,
+  }),
+  talking(
+    'video-2.27s-640x480.mp4',
+    'mp4 h264 640x480 + AAC 48 kHz stereo, 2.27 s',
+    ['640x480', 30, 2.27],
+    [...H264, '-ar', '48000', '-ac', '2', '-c:a', 'aac', '-b:a', '96k'],
+    {
+      standsFor: ['pydub__creative_common.mp4'],
+    },
+  ),
+  talking(
+    'video-30s-160x90.mp4',
+    'mp4 h264 160x90 + AAC 22.05 kHz stereo, 30 s',
+    ['160x90', 15, 30],
+    [...H264, '-ar', '22050', '-ac', '2', '-c:a', 'aac', '-b:a', '48k'],
+    {
+      standsFor: ['fp__bmff.mp4'],
+    },
+  ),
+  silentVideo('video-only-9.4s.mp4', 'mp4 h264 with no audio stream', 9.4, [], { standsFor: ['fp__standard.mp4'] }),
+  silentVideo("te[s]t_ video ' _ no audio.flv", 'flv h264 without audio; brackets, quote and spaces in the name', 1.8, ['-f', 'flv'], {
     standsFor: ["fluentff__te[s]t_ video ' _ .flv"],
-    make: (f) => ff([...testsrc('320x240', 25, 1.8), ...H264, '-f', 'flv', ...out(f)]),
-  },
-  {
-    name: 'no-duration-opus.webm',
-    origin: 'generated',
-    covers: 'WebM/Opus written live: no duration in the header (as browsers record)',
-    truth: { seconds: 12.5, measured: true },
-    standsFor: ['mm__no-duration.webm'],
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(12.5, 48_000, 1, ['-c:a', 'libopus', '-b:a', '32k']), '-live', '1', '-f', 'webm', ...out(f)]),
-  },
+  }),
+  spoken(
+    'no-duration-opus.webm',
+    'WebM/Opus written live: no duration in the header (as browsers record)',
+    [12.5, 48_000, 1],
+    ['-c:a', 'libopus', '-b:a', '32k', '-live', '1', '-f', 'webm'],
+    {
+      truth: { seconds: 12.5, measured: true },
+      standsFor: ['mm__no-duration.webm'],
+    },
+  ),
 
   // Breadth: every container and codec family the pipeline claims to take, and lying headers.
-  {
-    name: 'tone-stereo-44k.wav',
-    origin: 'generated',
-    covers: 'tone, WAV 44.1 kHz stereo',
-    truth: { seconds: 5 },
-    make: (f) => ff(['-f', 'lavfi', '-i', 'sine=f=440:r=44100:d=5', ...audio(5, 44_100, 2, ['-c:a', 'pcm_s16le']), ...out(f)]),
-  },
-  {
-    name: 'speech-6ch-48k.wav',
-    origin: 'generated',
-    covers: 'six-channel (5.1) PCM WAV, 48 kHz',
-    truth: { seconds: 4 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(4, 48_000, 6, ['-c:a', 'pcm_s16le']), ...out(f)]),
-  },
-  {
-    name: 'speech-192k-24bit.flac',
-    origin: 'generated',
-    covers: 'FLAC 192 kHz / 24-bit stereo',
-    truth: { seconds: 3 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(3, 192_000, 2, ['-c:a', 'flac', '-sample_fmt', 's32']), ...out(f)]),
-  },
-  {
-    name: 'flac-in-ogg.ogg',
-    origin: 'generated',
-    covers: 'FLAC in Ogg (unusual pair)',
-    truth: { seconds: 3.5 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(3.5, 44_100, 1, ['-c:a', 'flac']), '-f', 'ogg', ...out(f)]),
-  },
-  {
-    name: 'speech-vorbis.ogg',
-    origin: 'generated',
-    covers: 'Vorbis in Ogg',
-    truth: { seconds: 4 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(4, 44_100, 2, ['-c:a', 'libvorbis', '-q:a', '2']), ...out(f)]),
-  },
-  {
-    name: 'speech-adts.aac',
-    origin: 'generated',
-    covers: 'raw ADTS AAC, no container (duration only by decoding)',
+  generated('tone-stereo-44k.wav', 'tone, WAV 44.1 kHz stereo', 5, (f) =>
+    ff(['-f', 'lavfi', '-i', 'sine=f=440:r=44100:d=5', ...audio(5, 44_100, 2, PCM), ...out(f)]),
+  ),
+  spoken('speech-6ch-48k.wav', 'six-channel (5.1) PCM WAV, 48 kHz', [4, 48_000, 6], PCM),
+  spoken('speech-192k-24bit.flac', 'FLAC 192 kHz / 24-bit stereo', [3, 192_000, 2], ['-c:a', 'flac', '-sample_fmt', 's32']),
+  spoken('flac-in-ogg.ogg', 'FLAC in Ogg (unusual pair)', [3.5, 44_100, 1], ['-c:a', 'flac', '-f', 'ogg']),
+  spoken('speech-vorbis.ogg', 'Vorbis in Ogg', [4, 44_100, 2], ['-c:a', 'libvorbis', '-q:a', '2']),
+  spoken('speech-adts.aac', 'raw ADTS AAC, no container (duration only by decoding)', [8, 44_100, 2], ['-c:a', 'aac', '-b:a', '96k', '-f', 'adts'], {
     truth: { seconds: 8, measured: true },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(8, 44_100, 2, ['-c:a', 'aac', '-b:a', '96k']), '-f', 'adts', ...out(f)]),
-  },
-  {
-    name: 'speech-aac.m4a',
-    origin: 'generated',
-    covers: 'm4a / AAC 44.1 kHz mono',
-    truth: { seconds: 6 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(6, 44_100, 1, ['-c:a', 'aac', '-b:a', '64k']), ...out(f)]),
-  },
-  {
-    name: 'm4a-named-as.aac',
-    origin: 'generated',
-    covers: 'wrong extension: an MP4/M4A container named .aac',
-    truth: { seconds: 5 },
-    make: (f, w) => ff([...speech(w, 'en'), ...audio(5, 44_100, 1, ['-c:a', 'aac', '-b:a', '64k']), '-f', 'ipod', ...out(f)]),
-  },
-  {
-    name: 'video-h264-aac.mov',
-    origin: 'generated',
-    covers: 'QuickTime mov, h264 + AAC',
-    truth: { seconds: 3 },
-    make: (f, w) =>
-      ff([...testsrc('320x240', 25, 3), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '3', ...H264, '-ar', '44100', '-c:a', 'aac', ...out(f)]),
-  },
-  {
-    name: 'video-h263-aac.3gp',
-    origin: 'generated',
-    covers: '3GP phone clip, H.263 + AAC',
-    truth: { seconds: 4 },
-    make: (f, w) =>
-      ff([
-        ...testsrc('176x144', 15, 4),
-        ...speech(w, 'en'),
-        '-map',
-        '0:v',
-        '-map',
-        '1:a',
-        '-t',
-        '4',
-        '-c:v',
-        'h263',
-        '-ar',
-        '16000',
-        '-ac',
-        '1',
-        '-c:a',
-        'aac',
-        '-b:a',
-        '24k',
-        ...out(f),
-      ]),
-  },
-  {
-    name: 'video-h264-aac.flv',
-    origin: 'generated',
-    covers: 'flv h264 + AAC',
-    truth: { seconds: 3 },
-    make: (f, w) =>
-      ff([...testsrc('320x240', 25, 3), ...speech(w, 'en'), '-map', '0:v', '-map', '1:a', '-t', '3', ...H264, '-ar', '44100', '-c:a', 'aac', ...out(f)]),
-  },
-  {
-    name: 'video-vp8-vorbis.webm',
-    origin: 'generated',
-    covers: 'WebM VP8 + Vorbis',
-    truth: { seconds: 3 },
-    make: (f, w) =>
-      ff([
-        ...testsrc('320x240', 15, 3),
-        ...speech(w, 'en'),
-        '-map',
-        '0:v',
-        '-map',
-        '1:a',
-        '-t',
-        '3',
-        '-c:v',
-        'libvpx',
-        '-b:v',
-        '200k',
-        '-deadline',
-        'realtime',
-        '-ar',
-        '44100',
-        '-ac',
-        '1',
-        '-c:a',
-        'libvorbis',
-        '-f',
-        'webm',
-        ...out(f),
-      ]),
-  },
+  }),
+  spoken('speech-aac.m4a', 'm4a / AAC 44.1 kHz mono', [6, 44_100, 1], ['-c:a', 'aac', '-b:a', '64k']),
+  spoken('m4a-named-as.aac', 'wrong extension: an MP4/M4A container named .aac', [5, 44_100, 1], ['-c:a', 'aac', '-b:a', '64k', '-f', 'ipod']),
+  talking('video-h264-aac.mov', 'QuickTime mov, h264 + AAC', ['320x240', 25, 3], [...H264, '-ar', '44100', '-c:a', 'aac']),
+  talking('video-h263-aac.3gp', '3GP phone clip, H.263 + AAC', ['176x144', 15, 4], ['-c:v', 'h263', '-ar', '16000', '-ac', '1', '-c:a', 'aac', '-b:a', '24k']),
+  talking('video-h264-aac.flv', 'flv h264 + AAC', ['320x240', 25, 3], [...H264, '-ar', '44100', '-c:a', 'aac']),
+  talking(
+    'video-vp8-vorbis.webm',
+    'WebM VP8 + Vorbis',
+    ['320x240', 15, 3],
+    [...['-c:v', 'libvpx', '-b:v', '200k', '-deadline', 'realtime'], ...['-ar', '44100', '-ac', '1', '-c:a', 'libvorbis'], ...['-f', 'webm']],
+  ),
   {
     name: 'video-two-audio-subtitles-cover.mkv',
     origin: 'generated',

@@ -1,28 +1,15 @@
 /** `omnibatch probe | plan | chunk` through the real binary: output shapes and the one-line coded errors. */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { media, REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
+import { media } from '../helpers/paths.ts';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibatch-cli-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function omnibatch(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), ...args], {
-      cwd: dir,
-      env: { ...process.env, LOG_LEVEL: 'warn', OMNIBATCH_TMP: path.join(dir, 'tmp') },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const omnibatch = (...args: string[]) => runCli(args, { cwd: dir, env: { LOG_LEVEL: 'warn', OMNIBATCH_TMP: path.join(dir, 'tmp') } });
 
 describe('media commands', () => {
   it('probe --json prints the measured MediaInfo of a truncated file', async () => {

@@ -2,7 +2,6 @@
  * `omnibatch ask` end to end: the real CLI (node bin/omnibatch.js) in a child process against an emulator
  * started here, plus the pure planning of what ask sends.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +12,7 @@ import { costOf, formatMicros } from '../../src/cost/price.ts';
 import { startEmulator } from '../../src/emulator/server.ts';
 import { parseWavHeader } from '../../src/models/wav.ts';
 import { emptyUsage, type Usage } from '../../src/models/types.ts';
+import { runCli, type CliResult } from '../helpers/cli.ts';
 import { media, REPO_ROOT } from '../helpers/paths.ts';
 
 const KEY = 'test-key-ask';
@@ -31,32 +31,18 @@ afterAll(async () => {
 });
 beforeEach(() => emu.resetStats());
 
-function omnibatch(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function omnibatch(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OMNI_|OMNIBATCH_|DASHSCOPE_)/.test(k)));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/omnibatch.js', ...args], {
-      cwd: REPO_ROOT,
-      env: {
-        ...clean,
-        OMNI_API_KEY: KEY,
-        OMNI_BASE_URL: `${emu.url}/compatible-mode/v1`,
-        OMNI_PROTOCOL: 'chat',
-        OMNI_REGION: 'intl',
-        OMNIBATCH_TMP: dir,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString('utf8');
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString('utf8');
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return runCli(args, {
+    baseEnv: clean,
+    env: {
+      OMNI_API_KEY: KEY,
+      OMNI_BASE_URL: `${emu.url}/compatible-mode/v1`,
+      OMNI_PROTOCOL: 'chat',
+      OMNI_REGION: 'intl',
+      OMNIBATCH_TMP: dir,
+      ...env,
+    },
   });
 }
 

@@ -1,13 +1,9 @@
 /** The catalogue's facts carry their sources, and `omnibatch models` prints them. */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { MODELS, voicesFor } from '../../src/models/catalog.ts';
 import { describeCatalog, renderCatalog } from '../../src/cli/models-table.ts';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
 
-const run = promisify(execFile);
 const SOURCE = /^(00[0-4]_[0-9a-f]{16}\.txt:\d+|unverified)/;
 
 describe('the catalogue', () => {
@@ -30,7 +26,8 @@ describe('the catalogue', () => {
   });
 
   it('`omnibatch models` prints names, protocols, limits, voices and prices with their sources', async () => {
-    const { stdout } = await run(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'models', '--json'], { timeout: 60_000, cwd: REPO_ROOT });
+    const { code, stdout, stderr } = await runCli(['models', '--json'], { timeoutMs: 60_000 });
+    expect(code, stderr).toBe(0);
     const models = JSON.parse(stdout) as ReturnType<typeof describeCatalog>;
     expect(models).toEqual(JSON.parse(JSON.stringify(describeCatalog())));
     const flash = models.find((m) => m.id === 'qwen3-omni-flash')!;

@@ -14,9 +14,9 @@ import { startEmulator } from '../../src/emulator/server.ts';
 import { parseWavHeader } from '../../src/models/wav.ts';
 import { createClient, type StreamingClient } from '../../src/models/client.ts';
 import type { EndpointConfig, ModelRequest, Protocol, Usage } from '../../src/models/types.ts';
-import { OmniError } from '../../src/util/errors.ts';
 import { media } from '../helpers/paths.ts';
-import { FLASH_NAME, silentWav } from './helpers.ts';
+import { failure } from '../helpers/failure.ts';
+import { emulatorEndpoint, FLASH_NAME, silentWav } from './helpers.ts';
 import { writeFileSync } from 'node:fs';
 
 const KEY = 'test-key-clients';
@@ -32,29 +32,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses: '/v1', dashscope: '/api/v1' };
-
-function endpoint(protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}): EndpointConfig {
-  return {
-    protocol,
-    baseUrl: url + BASE[protocol],
-    apiKey: KEY,
-    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
-    connectTimeoutMs: 2000,
-    firstByteTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    ...over,
-  };
-}
-
-async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OmniError);
-  return err as OmniError;
-}
+const endpoint = (protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}) => emulatorEndpoint(protocol, url, KEY, over);
 
 /** what the emulator billed for one model since the last reset, in our Usage shape */
 function billed(model: string): Pick<Usage, 'input' | 'output'> {

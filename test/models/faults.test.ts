@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.ts';
 import { createClient, type StreamingClient } from '../../src/models/client.ts';
 import type { EndpointConfig, Protocol } from '../../src/models/types.ts';
-import { OmniError } from '../../src/util/errors.ts';
 import type { ModelRequest } from '../../src/models/types.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { silentWav } from './helpers.ts';
+import { failure } from '../helpers/failure.ts';
+import { emulatorEndpoint, silentWav } from './helpers.ts';
 
 // What each protocol's endpoint serves: DashScope chat names, DMXAPI's -all names, and on the native
 // protocol only the captioner (audio, no prompt).
@@ -25,30 +25,9 @@ function base(protocol: Protocol): ModelRequest {
 }
 
 const KEY = 'test-key-faults';
-const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses: '/v1', dashscope: '/api/v1' };
 const PROTOCOLS = ['chat', 'responses', 'dashscope'] as const;
 
-function endpoint(protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}): EndpointConfig {
-  return {
-    protocol,
-    baseUrl: url + BASE[protocol],
-    apiKey: KEY,
-    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
-    connectTimeoutMs: 2000,
-    firstByteTimeoutMs: 10_000,
-    idleTimeoutMs: 400,
-    ...over,
-  };
-}
-
-async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OmniError);
-  return err as OmniError;
-}
+const endpoint = (protocol: Protocol, url: string, over: Partial<EndpointConfig> = {}) => emulatorEndpoint(protocol, url, KEY, { idleTimeoutMs: 400, ...over });
 
 interface Expect {
   code: string;

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { estimateChunkCost, outputBound, estimateRun } from '../../src/cost/estimate.ts';
 import { costOf, usageCost, resolvePrices } from '../../src/cost/price.ts';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
-import { runFfmpeg, ffprobeJson } from '../../src/media/ffmpeg.ts';
+import { ffprobeJson } from '../../src/media/ffmpeg.ts';
 import { parseWavHeader } from '../../src/models/wav.ts';
 import { checkVoice, findModel, MODELS, serves } from '../../src/models/catalog.ts';
 import { createClient, type StreamingClient } from '../../src/models/client.ts';
@@ -20,54 +20,23 @@ import { buildBody } from '../../src/models/request.ts';
 import { normalizeUsage } from '../../src/models/stream.ts';
 import { textTokens } from '../../src/models/tokens.ts';
 import { TASK_SPECS } from '../../src/tasks/catalog.ts';
-import type { EndpointConfig, Protocol, Usage } from '../../src/models/types.ts';
+import type { Protocol, Usage } from '../../src/models/types.ts';
 import { buildResult } from '../../src/outputs/result.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
-import { OmniError } from '../../src/util/errors.ts';
-import { silentWav } from './helpers.ts';
+import type { OmniError } from '../../src/util/errors.ts';
+import { makeSeedVideo, seedSpeech, sendSeed } from '../helpers/seed-requests.ts';
+import { failure } from '../helpers/failure.ts';
+import { emulatorEndpoint, silentWav } from './helpers.ts';
 
 const KEY = 'sk-fidelity';
-const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses: '/v1', dashscope: '/api/v1' };
 let emu: Emulator;
 let dir: string;
 let wav: string;
 
-function endpoint(protocol: Protocol, url = emu.url): EndpointConfig {
-  return {
-    protocol,
-    baseUrl: url + BASE[protocol],
-    apiKey: KEY,
-    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
-    connectTimeoutMs: 2000,
-    firstByteTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-  };
-}
-async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OmniError);
-  return err as OmniError;
-}
-const post = (protocol: Protocol, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(
-    emu.url +
-      BASE[protocol] +
-      (protocol === 'chat' ? '/chat/completions' : protocol === 'responses' ? '/responses' : '/services/aigc/multimodal-generation/generation'),
-    { method: 'POST', headers: { 'content-type': 'application/json', authorization: KEY, ...headers }, body: JSON.stringify(body) },
-  );
-const speech = (model: string, voice: string, extra: Record<string, unknown> = {}) => ({
-  model,
-  stream: true,
-  stream_options: { include_usage: true },
-  modalities: ['text', 'audio'],
-  audio: { voice, format: 'wav' },
-  input: [{ role: 'user', content: '你是谁?' }],
-  messages: [{ role: 'user', content: '你是谁?' }],
-  ...extra,
-});
+const endpoint = (protocol: Protocol, url = emu.url) => emulatorEndpoint(protocol, url, KEY);
+/** The seeds' spoken request for `model` in `voice` (`extra` replacing parts of it), sent to the emulator over `protocol`. */
+const speak = (protocol: 'chat' | 'responses', model: string, voice: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  sendSeed(emu.url, protocol, seedSpeech(protocol, model, voice, extra), { key: KEY, headers });
 async function withClient<T>(protocol: Protocol, f: (c: StreamingClient) => Promise<T>, url?: string): Promise<T> {
   const c = createClient(endpoint(protocol, url));
   try {
@@ -135,11 +104,11 @@ describe('1. the model name is sent as given', () => {
   it('the emulator serves each name only on its own endpoint: 404 model_not_found elsewhere', async () => {
     expect(serves('qwen3-omni-flash-all', 'responses')).toBe(true);
     expect(serves('qwen3-omni-flash-all', 'chat')).toBe(false);
-    const dmx = await post('responses', speech('qwen3-omni-flash', 'Serena'));
+    const dmx = await speak('responses', 'qwen3-omni-flash', 'Serena');
     expect(dmx.status).toBe(404);
     expect(await dmx.json()).toMatchObject({ error: { code: 'model_not_found' } });
-    expect((await post('chat', speech('qwen3-omni-flash-all', 'Cherry'))).status).toBe(404);
-    expect((await post('chat', speech('qwen-omni-turbo-0119', 'Cherry'))).status).toBe(200);
+    expect((await speak('chat', 'qwen3-omni-flash-all', 'Cherry')).status).toBe(404);
+    expect((await speak('chat', 'qwen-omni-turbo-0119', 'Cherry')).status).toBe(200);
     // The client sends the name unchanged; the reply echoes it.
     const r = await withClient('responses', (c) => c.complete({ model: 'qwen3-omni-flash-all', prompt: '你是谁?' }));
     expect(r.model).toBe('qwen3-omni-flash-all');
@@ -206,7 +175,7 @@ describe('2. a 4xx is never a server error; an input overflow re-plans', () => {
 
 describe("2b. bad parameters in the algorithm layer's envelope are permanent request errors", () => {
   it('over DMXAPI (relayed InternalError.Algo.InvalidParameter) and compat, a refused voice or system message is invalid_request', async () => {
-    const voice = await post('responses', speech('qwen3-omni-flash-all', 'Nobody'));
+    const voice = await speak('responses', 'qwen3-omni-flash-all', 'Nobody');
     expect(voice.status).toBe(400);
     expect(await voice.json()).toMatchObject({
       error: { code: 'InternalError.Algo.InvalidParameter', message: 'Voice Nobody is not supported by qwen3-omni-flash-all.' },
@@ -214,15 +183,12 @@ describe("2b. bad parameters in the algorithm layer's envelope are permanent req
     const file = path.join(dir, 'never.wav');
     const err = await withClient('responses', (c) => failure(c.complete({ model: 'qwen3-omni-flash-all', prompt: 'x', audioOut: { voice: 'Nobody', file } })));
     expect(err).toMatchObject({ code: 'invalid_request', retryable: false, status: 400, providerCode: 'InternalError.Algo.InvalidParameter' });
-    const compat = await post(
-      'chat',
-      speech('qwen-omni-turbo', 'Cherry', {
-        messages: [
-          { role: 'system', content: 'Be brief.' },
-          { role: 'user', content: 'hi' },
-        ],
-      }),
-    );
+    const compat = await speak('chat', 'qwen-omni-turbo', 'Cherry', {
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'hi' },
+      ],
+    });
     expect(await compat.json()).toMatchObject({
       error: {
         code: 'invalid_parameter_error',
@@ -257,19 +223,19 @@ describe("3. voices come from each name's seed", () => {
   });
 
   it("the emulator takes the seeds' voices and refuses where its list is complete", async () => {
-    expect((await post('responses', speech('qwen3-omni-flash-all', 'Serena'))).status).toBe(200);
-    expect((await post('responses', speech('qwen3-omni-flash-all', 'Radio Gol'))).status).toBe(200);
-    expect((await post('responses', speech('qwen3.5-omni-plus-all', 'Tina'))).status).toBe(200);
-    expect((await post('responses', speech('qwen3.5-omni-plus-all', 'Aurora'))).status).toBe(200); // 49 of 55 unknown to us
-    expect((await post('chat', speech('qwen-omni-turbo', 'Tina'))).status).toBe(400);
-    expect((await post('chat', speech('qwen3-omni-flash', 'Serena'))).status).toBe(400); // not among DashScope's 17
+    expect((await speak('responses', 'qwen3-omni-flash-all', 'Serena')).status).toBe(200);
+    expect((await speak('responses', 'qwen3-omni-flash-all', 'Radio Gol')).status).toBe(200);
+    expect((await speak('responses', 'qwen3.5-omni-plus-all', 'Tina')).status).toBe(200);
+    expect((await speak('responses', 'qwen3.5-omni-plus-all', 'Aurora')).status).toBe(200); // 49 of 55 unknown to us
+    expect((await speak('chat', 'qwen-omni-turbo', 'Tina')).status).toBe(400);
+    expect((await speak('chat', 'qwen3-omni-flash', 'Serena')).status).toBe(400); // not among DashScope's 17
   });
 });
 
 describe('4. the responses protocol joins every audio part', () => {
   it('a spoken answer split over three output_item.done events arrives whole in the WAV', async () => {
     const raw = await (
-      await post('responses', speech('qwen3-omni-flash-all', 'Serena'), { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '3' })
+      await speak('responses', 'qwen3-omni-flash-all', 'Serena', {}, { 'x-emulator-audio-parts': '3', 'x-emulator-audio-seconds': '3' })
     ).text();
     expect(raw.match(/"output_audio"/g)).toHaveLength(3);
     const file = path.join(dir, 'joined.wav');
@@ -312,29 +278,7 @@ describe("5. an unsplit usage: a video's sound is audio, both output parts are p
 
   it("over DMXAPI, a video chunk's audio track is billed as audio, as the emulator billed it", async () => {
     const video = path.join(dir, 'clip.mp4');
-    await runFfmpeg([
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=320x240:rate=10:duration=3',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:duration=3',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      '-shortest',
-      '-y',
-      `file:${video}`,
-    ]);
+    await makeSeedVideo(video, 440);
     const seconds = Number(((await ffprobeJson(video)).format as { duration: string }).duration);
     emu.resetStats();
     const r = await withClient('responses', (c) =>
@@ -406,10 +350,10 @@ describe('9. no system message beside audio where the seed forbids it', () => {
       { role: 'system', content: 'You are a helpful assistant.' },
       { role: 'user', content: '你是谁?' },
     ];
-    expect((await post('responses', speech('qwen3.5-omni-plus-all', 'Tina', { input: sys }))).status).toBe(400);
-    expect((await post('chat', speech('qwen-omni-turbo', 'Cherry', { messages: sys }))).status).toBe(400);
-    expect((await post('chat', speech('qwen3-omni-flash', 'Cherry', { messages: sys }))).status).toBe(200);
-    expect((await post('responses', speech('qwen3.5-omni-plus-all', 'Tina', { input: sys, modalities: ['text'], audio: undefined }))).status).toBe(200);
+    expect((await speak('responses', 'qwen3.5-omni-plus-all', 'Tina', { input: sys })).status).toBe(400);
+    expect((await speak('chat', 'qwen-omni-turbo', 'Cherry', { messages: sys })).status).toBe(400);
+    expect((await speak('chat', 'qwen3-omni-flash', 'Cherry', { messages: sys })).status).toBe(200);
+    expect((await speak('responses', 'qwen3.5-omni-plus-all', 'Tina', { input: sys, modalities: ['text'], audio: undefined })).status).toBe(200);
   });
 
   it('the client moves the role into an opening user/assistant pair there (001:1433), and the request is accepted', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeEventStream } from '../../src/models/client.ts';
 import type { Delta, StreamContext } from '../../src/models/stream.ts';
-import type { Protocol } from '../../src/models/types.ts';
+import type { EndpointConfig, Protocol } from '../../src/models/types.ts';
 import { wavHeader, type WavFormat } from '../../src/models/wav.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,4 +37,19 @@ export const FLASH_NAME = { chat: 'qwen3-omni-flash', responses: 'qwen3-omni-fla
 export function silentWav(seconds: number): Buffer {
   const pcm = Buffer.alloc(Math.round(seconds * 24_000) * 2);
   return Buffer.concat([wavHeader(pcm.length), pcm]);
+}
+
+const BASE: Record<Protocol, string> = { chat: '/compatible-mode/v1', responses: '/v1', dashscope: '/api/v1' };
+/** A client endpoint for `protocol` on the emulator at `url`: its base path and the key sent as that side expects it. */
+export function emulatorEndpoint(protocol: Protocol, url: string, apiKey: string, over: Partial<EndpointConfig> = {}): EndpointConfig {
+  return {
+    protocol,
+    baseUrl: url + BASE[protocol],
+    apiKey,
+    authStyle: protocol === 'responses' ? 'raw' : 'bearer',
+    connectTimeoutMs: 2000,
+    firstByteTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+    ...over,
+  };
 }

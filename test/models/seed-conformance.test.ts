@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
+import { sendSeed, seedVideoArgs } from '../helpers/seed-requests.ts';
 import { fixture } from './helpers.ts';
 
 interface Accepted {
@@ -35,7 +36,6 @@ interface Refused {
 }
 const SEEDS = JSON.parse(fixture('seed-requests.json').toString('utf8')) as { accepted: Accepted[]; refused: Refused[] };
 const KEY = 'sk-seed-conformance';
-const PATHS = { chat: '/compatible-mode/v1/chat/completions', responses: '/v1/responses', native: '/api/v1/services/aigc/multimodal-generation/generation' };
 /** the seed 003 base64 sample, cut short in the document ("實際使用時請傳入完整編碼") */
 const TRUNCATED = 'data:;base64,SUQzBAAAAAAAI1RTU0UAAAAPAAADTGF2ZjU4LjI5....';
 
@@ -62,22 +62,7 @@ beforeAll(async () => {
   await make('dog_and_girl.jpeg', picture('640x480'));
   for (const n of [1, 2, 3, 4]) await make(`football${n}.jpg`, picture('480x320'));
   await make('test.png', picture('320x240'));
-  await make('1.mp4', [
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=320x240:rate=10:duration=3',
-    ...tone(3),
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    '-shortest',
-  ]);
+  await make('1.mp4', seedVideoArgs());
   cdn = createServer((req, res) => {
     const name = decodeURIComponent(path.posix.basename((req.url ?? '').split('?')[0]));
     const body = files.get(name);
@@ -115,16 +100,7 @@ function localize(v: unknown): unknown {
 }
 
 async function send(protocol: Accepted['protocol'], body: unknown, sse = false): Promise<{ status: number; text: string; type: string }> {
-  const res = await fetch(emu.url + PATHS[protocol], {
-    method: 'POST',
-    // DashScope takes `Bearer <key>`; DMXAPI's samples send the raw key.
-    headers: {
-      'content-type': 'application/json',
-      authorization: protocol === 'responses' ? KEY : `Bearer ${KEY}`,
-      ...(sse && { 'x-dashscope-sse': 'enable' }),
-    },
-    body: JSON.stringify(localize(body)),
-  });
+  const res = await sendSeed(emu.url, protocol, localize(body), { key: KEY, sse });
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
 }
 

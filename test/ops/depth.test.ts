@@ -3,10 +3,8 @@
  * `omnibatch worker --metrics-port` exports every gauge, and `omnibatch metrics --port` (no worker) shows
  * a waiting backlog and a live run's work left.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/index.ts';
@@ -15,9 +13,7 @@ import { createContext, type Context } from '../../src/workers/context.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { queueDepth, runWorkLeft, QUEUE_STATES } from '../../src/ops/depth.ts';
 import { buildRunSpec } from '../../src/producers/run.ts';
-import { REPO_ROOT } from '../helpers/paths.ts';
-
-const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
+import { startCli, type RunningCli } from '../helpers/cli.ts';
 
 function samples(text: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -86,16 +82,13 @@ describe('queue-depth gauges', () => {
     OMNI_API_KEY: 'sk-depth',
     OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1',
   };
-  const children: ChildProcess[] = [];
+  const children: RunningCli[] = [];
   let ctx: Context | undefined;
   const start = (p: string, ...args: string[]) => {
-    const c = spawn(process.execPath, [BIN, ...args], { env: { ...env, OMNIBATCH_PREFIX: p }, stdio: 'ignore' });
-    children.push(c);
-    return c;
+    children.push(startCli(args, { env: { ...env, OMNIBATCH_PREFIX: p } }));
   };
   afterAll(async () => {
-    for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    await Promise.all(children.map((c) => c.stop('SIGTERM')));
     await ctx?.close();
     const r = new Redis();
     for (const p of [prefix, idlePrefix]) {

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { startCli } from '../helpers/cli.ts';
 import { createMetrics, startMetricsServer, type Metrics } from '../../src/ops/metrics.ts';
 import type { RunningServer } from '../../src/ops/http.ts';
 import { emptyUsage } from '../../src/models/types.ts';
@@ -173,33 +171,12 @@ describe('metrics bind address', () => {
 
   it('`omnibatch worker --metrics-port 0` listens on loopback only', async () => {
     const prefix = `test-metrics-${randomUUID().slice(0, 8)}`;
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'worker', '--metrics-port', '0', '--stages', 'report'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, OMNIBATCH_PREFIX: prefix, LOG_LEVEL: 'info', CI: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const worker = startCli(['worker', '--metrics-port', '0', '--stages', 'report'], { env: { OMNIBATCH_PREFIX: prefix, LOG_LEVEL: 'info', CI: '1' } });
     try {
-      let err = '';
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "worker started" line: ${err}`)), 30_000);
-        child.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          const m = /"metricsPort":(\d+)/.exec(err);
-          if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        });
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`worker exited ${code}: ${err}`));
-        });
-      });
+      const port = Number((await worker.waitFor('stderr', /"metricsPort":(\d+)/, 30_000))[1]);
       expect(listeningOn(port)).toEqual(['127.0.0.1']);
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      await worker.stop('SIGTERM');
     }
   }, 40_000);
 });

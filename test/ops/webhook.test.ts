@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { createLogger } from '../../src/util/logger.ts';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
 import { HEADER, notifyUrlProblem, sendWebhook, shouldRetry, signBody, verifySignature } from '../../src/ops/webhook.ts';
 import { notifyBackoff, QUEUE_POLICY } from '../../src/jobs/policy.ts';
 import { OmniError } from '../../src/util/errors.ts';
@@ -219,25 +218,16 @@ describe('a run naming a notify URL', () => {
   });
 
   it('`omnibatch run --notify-url` without a secret exits 1 with the code, before anything is queued', async () => {
-    const env: Record<string, string | undefined> = { ...process.env, OMNIBATCH_PREFIX: `test-whk-${process.pid}`, LOG_LEVEL: 'silent' };
-    delete env.OMNIBATCH_WEBHOOK_SECRET;
-    delete env.OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS;
-    const r = spawnSync(
-      process.execPath,
-      [
-        path.join(REPO_ROOT, 'bin/omnibatch.js'),
-        'run',
-        os.tmpdir(),
-        '--out',
-        path.join(os.tmpdir(), 'never'),
-        '--task',
-        'caption',
-        '--notify-url',
-        'http://127.0.0.1:9/hook',
-      ],
-      { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 60_000 },
-    );
-    expect(r.status).toBe(1);
+    const r = await runCli(['run', os.tmpdir(), '--out', path.join(os.tmpdir(), 'never'), '--task', 'caption', '--notify-url', 'http://127.0.0.1:9/hook'], {
+      env: {
+        OMNIBATCH_PREFIX: `test-whk-${process.pid}`,
+        LOG_LEVEL: 'silent',
+        OMNIBATCH_WEBHOOK_SECRET: undefined,
+        OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS: undefined,
+      },
+      timeoutMs: 60_000,
+    });
+    expect(r.code).toBe(1);
     expect(r.stderr).toContain('webhook_unsigned');
   }, 70_000);
 });

@@ -4,19 +4,14 @@
  * the run, as stopped_error with the reason, which `status` shows. `schedule add` makes the same check when the
  * schedule is added, not at its first firing.
  */
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { longNameFile } from '../fixtures/hostile/bombs.ts';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 import { listSchedules } from '../../src/producers/schedules.ts';
-
-const exec = promisify(execFile);
-const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
 
 /** A loopback port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -30,15 +25,7 @@ async function closedPort(): Promise<number> {
 describe('unwritable destination', () => {
   let h: Harness;
   let src: string;
-  const cli = async (env: Record<string, string>, ...args: string[]) => {
-    try {
-      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...h.env, ...env }, timeout: 120_000 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
+  const cli = (env: Record<string, string>, ...args: string[]) => runCli(args, { env: { ...h.env, ...env }, timeoutMs: 120_000 });
 
   beforeAll(async () => {
     h = await startHarness();

@@ -2,21 +2,19 @@
  * Two worker processes; one is SIGKILLed mid-run (and restarted): the run completes with no duplicate
  * results and a ledger that matches the emulator's billing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRun } from '../../src/producers/run.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
-import { media, REPO_ROOT } from '../helpers/paths.ts';
+import { startCli } from '../helpers/cli.ts';
+import { media } from '../helpers/paths.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 function startWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'worker', '--infer-concurrency', '6'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  return startCli(['worker', '--infer-concurrency', '6'], { env }).child;
 }
 
 describe('a worker killed with SIGKILL mid-run', () => {

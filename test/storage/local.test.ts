@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/storage/index.ts';
 import { compareKeys } from '../../src/storage/keys.ts';
-import { OmniError } from '../../src/util/errors.ts';
+import { failure } from '../helpers/failure.ts';
 import { collect } from './harness.ts';
 
 let base: string;
@@ -25,15 +25,6 @@ afterAll(async () => {
 function fresh() {
   const dir = path.join(base, `case-${++n}`);
   return { root: path.join(dir, 'root'), outside: path.join(dir, 'outside') };
-}
-
-async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OmniError);
-  return err as OmniError;
 }
 
 describe('local backend', () => {

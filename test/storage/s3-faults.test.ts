@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type StorageOptions } from '../../src/storage/index.ts';
 import type { Storage } from '../../src/storage/types.ts';
-import { OmniError } from '../../src/util/errors.ts';
+import { failure } from '../helpers/failure.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { startCutProxy, type CutOptions, type CutProxy } from './cut-proxy.ts';
 import { collect, memoryLogger } from './harness.ts';
@@ -51,15 +51,6 @@ async function proxy(s3: S3rverHandle, opts: CutOptions): Promise<CutProxy> {
   const p = await startCutProxy(s3.port, opts);
   cleanups.push(() => p.close());
   return p;
-}
-
-async function failure(p: Promise<unknown>): Promise<OmniError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OmniError);
-  return err as OmniError;
 }
 
 /** Nothing named like the target (file or .part) is left in its folder. */

@@ -3,7 +3,7 @@
  * API keys, bearer tokens and AWS keys, through the real pino logger at debug, through the CLI at
  * `--log-level debug`, and through what is stored (run state in real Redis, failures.jsonl).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,7 +19,7 @@ import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { clearRegisteredSecrets, REDACTED, redactErrorInPlace, redactText, redactValue, registerSecrets } from '../../src/util/redact.ts';
 import { createContext } from '../../src/workers/context.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const ACCESS_KEY_ID = 'ASIAQWERTYUIOPASDFGH';
 const SESSION_TOKEN = `FwoGZXIvYXdzE${randomUUID().replace(/-/g, '')}token`;
@@ -177,26 +177,10 @@ describe('the logger at debug', () => {
           if (saved[k] === undefined) delete process.env[k];
           else process.env[k] = saved[k];
       }
-      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [path.join(REPO_ROOT, 'bin/omnibatch.js'), 'estimate', 's3://redact/in/', '--task', 'transcribe', '--json', '--log-level', 'debug'],
-          { cwd: REPO_ROOT, env: { ...env, NODE_OPTIONS: '--openssl-legacy-provider' }, stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let o = '';
-        let e = '';
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.stdout.on('data', (d: Buffer) => {
-          o += d.toString();
-        });
-        child.stderr.on('data', (d: Buffer) => {
-          e += d.toString();
-        });
-        child.once('error', reject);
-        child.once('exit', (c) => {
-          clearTimeout(timer);
-          resolve({ code: c, stdout: o, stderr: e });
-        });
+      const { code, stdout, stderr } = await runCli(['estimate', 's3://redact/in/', '--task', 'transcribe', '--json', '--log-level', 'debug'], {
+        baseEnv: env,
+        env: { NODE_OPTIONS: '--openssl-legacy-provider' },
+        timeoutMs: 60_000,
       });
       expect(code, stderr).toBe(0);
       expect(JSON.parse(stdout).files).toBe(1);
