@@ -5,7 +5,8 @@
  * minute and leave 5 % unused whatever the scheduling. A request of at most 1/16 of the quota leaves at most
  * 6 %, about 3 % on average over sizes. Shorter chunks mean more requests: never so short that the requests a
  * minute it takes to use the quota would pass 90 % of the RPM (there the RPM binds first, and longer
- * requests are what uses the quota). Pure.
+ * requests are what uses the quota), and never below half the task's own length (the loss is halved, the
+ * requests at most doubled, and a caption still covers a stretch a reader can follow). Pure.
  */
 import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import { estimateChunkTokens } from './estimate.ts';
@@ -30,7 +31,8 @@ export function packedRequestTokens(tpm: number, rpm?: number): number {
 
 /**
  * The longest whole-second chunk, at most `longestS`, whose request (input plus the task's expected output)
- * stays within packedRequestTokens; never below the task's shortest chunk. `longestS` when it already does.
+ * stays within packedRequestTokens; never below half of `longestS` (nor the task's shortest chunk).
+ * `longestS` when it already does.
  */
 export function packedChunkSeconds(longestS: number, o: PackingOptions): number {
   const max = packedRequestTokens(o.tpm, o.rpm);
@@ -39,7 +41,7 @@ export function packedChunkSeconds(longestS: number, o: PackingOptions): number 
     return t.input + t.output;
   };
   if (tokens(longestS) <= max) return longestS;
-  const shortest = Math.min(longestS, TASK_SPECS[o.task].policy.minChunkS);
+  const shortest = Math.min(longestS, Math.max(Math.ceil(longestS / 2), TASK_SPECS[o.task].policy.minChunkS));
   let lo = shortest; // the answer is in [lo, hi): tokens grow with the length
   let hi = longestS;
   while (hi - lo > 1) {

@@ -81,11 +81,14 @@ export class TokenBucket {
   /**
    * Sets a reservation to what the request really used: more than reserved takes the difference (the
    * window may go over, and later requests wait for it), less gives it back. With `output` (the prior the
-   * reservation was made with and the request's real output tokens), the task's outputs are learnt.
+   * reservation was made with and the request's real output tokens), the task's outputs are learnt. With
+   * `admittedAfterMs` (from the reservation to the provider's answer), the reservation is dated that much
+   * later: the provider's minute counts it from then, and ours must not forget it sooner.
    * Returns the window's tokens after, or undefined when the reservation has already left the window.
    */
-  async settle(key: string, id: string, actual: number, output?: OutputPrior & { actual: number }): Promise<number | undefined> {
-    const args = output ? [id, actual, Math.ceil(output.tokens), output.actual, output.task] : [id, actual];
+  async settle(key: string, id: string, actual: number, output?: OutputPrior & { actual: number }, admittedAfterMs = 0): Promise<number | undefined> {
+    const learn = output ? [Math.ceil(output.tokens), output.actual, output.task] : [0, 0, ''];
+    const args = [id, actual, ...learn, Math.max(0, Math.min(this.windowMs, Math.round(admittedAfterMs)))];
     const r = Number(await runLua(this.redis, SETTLE, keysOf(key), args));
     return r < 0 ? undefined : r;
   }

@@ -202,6 +202,7 @@ async function consume(
     finishReason: summary.finishReason,
     requestId: summary.requestId ?? headerString(stream.headers['x-request-id']) ?? headerString(stream.headers['x-dashscope-request-id']) ?? null,
     model: summary.model ?? req.model,
+    answeredAt: stream.answeredAt,
   };
 }
 

@@ -20,6 +20,8 @@ export function createAgent(endpoint: EndpointConfig): Agent {
 export interface OpenStream {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** when the answer's headers arrived (Date.now()): about when the provider admitted the request */
+  answeredAt: number;
   /** the body's byte chunks; a broken socket or a timeout throws a classified OmniError */
   chunks(): AsyncGenerator<Buffer>;
   /** an event arrived: switches the watchdog from first-byte to idle and restarts it */
@@ -72,6 +74,7 @@ export async function postStream(opts: PostOptions): Promise<OpenStream> {
     cleanup();
     throw reason ?? classifyTransportError(err, { streamStarted: false });
   }
+  const answeredAt = Date.now();
   const status = res.statusCode;
   const headers = res.headers;
   const contentType = String(headers['content-type'] ?? '');
@@ -115,6 +118,7 @@ export async function postStream(opts: PostOptions): Promise<OpenStream> {
   return {
     status,
     headers,
+    answeredAt,
     progress: () => {
       if (!closed) arm('idle', opts.idleTimeoutMs);
     },

@@ -69,6 +69,8 @@ export interface ModelResult {
   finishReason: string | null;
   requestId: string | null;
   model: string;
+  /** when the answer began (Date.now(), this process's clock): about when the provider admitted and metered it */
+  answeredAt?: number;
 }
 
 export interface EndpointConfig {

@@ -69,10 +69,11 @@ export class Costs {
 
   /**
    * The reservation becomes the request's real usage (0: a failed request gives it all back); with
-   * `output`, what the request produced against its prior is learnt for the next reservations.
+   * `output`, what the request produced against its prior is learnt for the next reservations; with
+   * `admittedAfterMs`, it is dated that much later, to when the provider metered it.
    */
-  async settleTokens(model: string, id: string, actual: number, output?: OutputPrior & { actual: number }): Promise<void> {
-    await this.bucket.settle(tpmBucketKey(this.prefix, model), id, actual, output);
+  async settleTokens(model: string, id: string, actual: number, output?: OutputPrior & { actual: number }, admittedAfterMs?: number): Promise<void> {
+    await this.bucket.settle(tpmBucketKey(this.prefix, model), id, actual, output, admittedAfterMs);
   }
 
   /** A finished run's ledger and budget keys expire with its state. */

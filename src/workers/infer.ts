@@ -149,6 +149,7 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
   const resultKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'result.json');
   const model = findModel(spec.model)!;
   const facts = await readFacts(d, spec, p, dst, resultKey);
+  let reservedAt = 0; // when the TPM reservation was asked for (this process's clock)
   for (;;) {
     const next = decideInfer(facts);
     switch (next.kind) {
@@ -180,6 +181,7 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
         return { skipped: 'budget' };
       case 'reserve-tokens':
         // the job's id marks its tries as one waiter's (a job delayed for tokens keeps its id)
+        reservedAt = Date.now();
         facts.tokens = await p.costs.reserveTokens(model.id, next.tokens, next.tpm, {
           rpmSpacingMs: p.rpmSpacingMs,
           output: { tokens: next.outputPrior, task: spec.task },
@@ -189,7 +191,7 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
       case 'wait-tpm':
         return p.delay!(next.delayMs);
       case 'send':
-        return sendChunk(job, p, spec, model, dst, resultKey, next);
+        return sendChunk(job, p, spec, model, dst, resultKey, next, reservedAt);
     }
   }
 }
@@ -202,6 +204,7 @@ async function sendChunk(
   dst: InferStorage,
   resultKey: string,
   next: Extract<InferDecision, { kind: 'send' }>,
+  reservedAt: number,
 ): Promise<InferOutcome> {
   const d = job.data;
   const seconds = d.endS - d.startS;
@@ -260,11 +263,16 @@ async function sendChunk(
   }
   if (reservation) {
     const u = result.chunk.usage;
-    await p.costs.settleTokens(model.id, reservation.id, u.inputTotal + u.outputTotal, {
-      tokens: reservation.outputPrior,
-      actual: u.outputTotal,
-      task: spec.task,
-    });
+    // dated to when the provider answered, which metered it then: the download, the upload and the
+    // provider's own reading of the media lie between the reservation and that
+    const admittedAfterMs = result.answeredAt !== undefined ? Math.max(0, result.answeredAt - reservedAt) : 0;
+    await p.costs.settleTokens(
+      model.id,
+      reservation.id,
+      u.inputTotal + u.outputTotal,
+      { tokens: reservation.outputPrior, actual: u.outputTotal, task: spec.task },
+      admittedAfterMs,
+    );
   }
   return { chunk: d.chunk, requests: result.chunk.requests, reused: false };
 }
@@ -322,7 +330,7 @@ async function runChunk(
   spec: RunSpec,
   req: ModelRequest,
   first: FirstAnswer,
-): Promise<{ chunk: ChunkResult; audioFile?: string }> {
+): Promise<{ chunk: ChunkResult; audioFile?: string; answeredAt?: number }> {
   const d = job.data;
   const base = { index: d.chunk, startS: d.startS, endS: d.endS, attempts: job.attemptsMade + 1 };
   const saved = spec.task === 'moderate' ? await first.load() : undefined;
@@ -392,5 +400,7 @@ async function runChunk(
       ...(r.audio && { audioSeconds: r.audio.seconds }),
     },
     ...(r.audio && { audioFile: r.audio.file }),
+    // a first answer saved by an earlier attempt was metered then, not for this attempt's reservation
+    ...(!saved && r.answeredAt !== undefined && { answeredAt: r.answeredAt }),
   };
 }

@@ -11,23 +11,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/paths.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const exec = promisify(execFile);
-const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
 
 describe('estimate --manifest', () => {
   let tmp: string;
   let env: Record<string, string>;
-  const cli = async (...args: string[]) => {
-    try {
-      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const x = e as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  };
+  const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 120_000 });
   const json = async (...args: string[]) => {
     const r = await cli(...args, '--json');
     expect(r.stderr).toBe('');
@@ -101,7 +92,8 @@ describe('estimate --manifest', () => {
   it('--deadline plans over the manifest: a deadline the whole folder misses, its two files make (estimate and run)', async () => {
     // TPM binds: the audio tokens are the same at any chunk length, so the six files need about three times as
     // long as the two. A deadline between the two wall times separates them.
-    const flags = ['--task', 'caption', '--tpm', '2000', '--infer-concurrency', '1000'];
+    // the caption's own 30 s asked for: at this quota `--tpm` alone would pack them shorter (cost/packing.ts)
+    const flags = ['--task', 'caption', '--tpm', '2000', '--infer-concurrency', '1000', '--chunk-seconds', '30'];
     const all = await json('estimate', path.join(tmp, 'in'), ...flags);
     const subset = await json('estimate', path.join(tmp, 'subset'), ...flags);
     expect(all.wall_binding).toBe('tpm');

@@ -23,13 +23,14 @@ describe('chunks packed for the TPM window', () => {
     expect(packedChunkSeconds(30, { ...flash, task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', tpm: 40_000, rpm: 300 })).toBe(30);
   });
 
-  it('never takes more requests a minute than 90 % of the RPM allows, nor goes below the task shortest chunk', () => {
+  it('never takes more requests a minute than 90 % of the RPM allows, nor halves a chunk more than once', () => {
     // at 10 RPM a minute's 40,000 tokens need requests of 4,444 tokens: shorter ones could not use the quota
     expect(packedRequestTokens(40_000, 10)).toBeCloseTo(4_444.4, 0);
     const s = packedChunkSeconds(300, { ...flash, tpm: 40_000, rpm: 10 });
     expect(requestTokens(s)).toBeLessThanOrEqual(4_445);
     expect(requestTokens(s + 1)).toBeGreaterThan(4_444);
-    expect(packedChunkSeconds(300, { ...flash, tpm: 100 })).toBe(10);
+    expect(packedChunkSeconds(300, { ...flash, tpm: 100 })).toBe(150);
+    expect(packedChunkSeconds(30, { ...flash, task: 'caption', model: 'qwen3-omni-30b-a3b-captioner', tpm: 2_000 })).toBe(15);
   });
 
   it('is what a run with --tpm plans, without changing its fingerprint; a length asked for wins', () => {

@@ -153,6 +153,28 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
     expect(after).toBeGreaterThan(900);
   });
 
+  it('dates a reservation the provider admitted later than usual by the difference: the window keeps it as long', async () => {
+    const k = key('redated');
+    // requests usually reach the provider 300 ms after their reservation: that cancels out, nothing moves
+    for (let i = 0; i < 3; i++) {
+      const r = await bucket.reserve(k, 1_000, 100_000, { nowMs: T0 });
+      if (!r.ok) throw new Error('not admitted');
+      await bucket.settle(k, r.id, 1_000, undefined, 300);
+    }
+    expect((await bucket.reserve(k, 97_000, 100_000, { nowMs: T0 + 60_001 })).ok).toBe(true);
+    // this one took 2.3 s (a slow upload): 2 s later than usual (less 1/20 of it, as the usual mark creeps up)
+    const k2 = key('redated-2');
+    for (let i = 0; i < 3; i++) {
+      const r = await bucket.reserve(k2, 1, 100_000, { nowMs: T0 });
+      await bucket.settle(k2, (r as { id: string }).id, 1, undefined, 300);
+    }
+    const slow = await bucket.reserve(k2, 99_997, 100_000, { nowMs: T0 });
+    if (!slow.ok) throw new Error('not admitted');
+    await bucket.settle(k2, slow.id, 99_997, undefined, 2_300);
+    expect(await bucket.reserve(k2, 99_997, 100_000, { nowMs: T0 + 60_001 })).toMatchObject({ ok: false, waitMs: 1_900 });
+    expect((await bucket.reserve(k2, 99_997, 100_000, { nowMs: T0 + 61_901 })).ok).toBe(true);
+  });
+
   it('a failed request gives back what it never used at once, not when the minute has passed', async () => {
     const k = key('refund');
     const r = await bucket.reserve(k, 20_000, 20_000, { nowMs: T0 });

@@ -38,4 +38,17 @@ describe('TPM schedule (simulated minutes, real Lua)', () => {
     // once the backlog is scheduled, waiters come back about once per admission, not in herds
     for (const m of ['flash', 'captioner']) expect(r.perModel[m].waits).toBeLessThan(r.perModel[m].admitted * 4);
   }, 60_000);
+
+  it('dates each reservation by how much later than usual the provider admitted it: jittery uploads, no refusal', async () => {
+    // the provider admits each request 0.3 to 1.8 s after its reservation; our window outlives the provider's
+    // by 0.5 s, so a request late by more than that would be refused for the room of an earlier one
+    const jittery = { ...quota, lagMs: 300, lagJitterMs: 1_500, models: [flash159, captions] };
+    const told = await simulate(redis, jittery);
+    const untold = await simulate(redis, { ...jittery, redate: false });
+    const refused = (r: typeof told) => r.perModel.flash.refusedByProvider + r.perModel.captioner.refusedByProvider;
+    expect(refused(untold)).toBeGreaterThan(0);
+    expect(refused(told)).toBe(0);
+    // not by all of the delay: the usual part cancels out, and counting it would cost throughput
+    expect(told.perModel.captioner.fraction).toBeGreaterThanOrEqual(untold.perModel.captioner.fraction - 0.01);
+  }, 90_000);
 });

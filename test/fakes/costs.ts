@@ -30,7 +30,7 @@ export class FakeCosts implements InferCosts {
   readonly tokenPriors: OutputPrior[] = [];
   readonly tokenWaiters: string[] = [];
   /** settleTokens calls, in order (`output`: what the request produced against its prior) */
-  readonly tokenSettles: { model: string; id: string; actual: number; output?: OutputPrior & { actual: number } }[] = [];
+  readonly tokenSettles: { model: string; id: string; actual: number; output?: OutputPrior & { actual: number }; admittedAfterMs?: number }[] = [];
   private nextId = 0;
 
   /** @param tpmRoom tokens the window has free (Infinity: never full); @param waitMs what a refusal says to wait */
@@ -71,8 +71,8 @@ export class FakeCosts implements InferCosts {
     return { id };
   }
 
-  async settleTokens(model: string, id: string, actual: number, output?: OutputPrior & { actual: number }): Promise<void> {
-    this.tokenSettles.push({ model, id, actual, ...(output && { output }) });
+  async settleTokens(model: string, id: string, actual: number, output?: OutputPrior & { actual: number }, admittedAfterMs?: number): Promise<void> {
+    this.tokenSettles.push({ model, id, actual, ...(output && { output }), ...(admittedAfterMs !== undefined && { admittedAfterMs }) });
     const t = this.tokens.get(id);
     if (t) this.tokens.set(id, { model, tokens: actual });
   }

@@ -27,6 +27,10 @@ export interface SimOptions {
   concurrency: number;
   /** from reservation to the provider's admission */
   lagMs: number;
+  /** up to this much more lag, at random per request */
+  lagJitterMs?: number;
+  /** false: settle without telling when the provider admitted the request */
+  redate?: boolean;
   /** a job start's own cost (BullMQ + reads) before it reserves */
   startMs: number;
   minutes: number;
@@ -96,7 +100,8 @@ export async function simulate(redis: Redis, o: SimOptions): Promise<SimResult> 
       return;
     }
     const out = Math.max(0, Math.round(m.output + (rand() * 2 - 1) * m.spread));
-    at(now + o.lagMs, () => {
+    const lag = o.lagMs + Math.round(rand() * (o.lagJitterMs ?? 0));
+    at(now + lag, () => {
       const total = m.input + out;
       if (!quota.admit(m.name, now, total)) {
         if (now >= from) stats[m.name].refusedByProvider++;
@@ -114,7 +119,7 @@ export async function simulate(redis: Redis, o: SimOptions): Promise<SimResult> 
         tokensIn[m.name] = (tokensIn[m.name] ?? 0) + total;
       }
       at(now + m.latencyMs, async () => {
-        await bucket.settle(tpmBucketKey(prefix, m.name), r.id, total, { tokens: m.prior, actual: out, task: m.task });
+        await bucket.settle(tpmBucketKey(prefix, m.name), r.id, total, { tokens: m.prior, actual: out, task: m.task }, o.redate === false ? 0 : lag);
         active--;
         pump();
       });

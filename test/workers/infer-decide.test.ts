@@ -140,7 +140,8 @@ describe('the infer handler over fakes', () => {
   }
 
   it('sends the chunk, stages the result, records it once and settles its tokens', async () => {
-    const f = setup({ tpm: 100_000, answers: [{ text: 'the words', usage: usageOf(300, 40) }] });
+    // the provider answered 3 s after the reservation (a slow upload): the reservation is dated to then
+    const f = setup({ tpm: 100_000, answers: [{ text: 'the words', usage: usageOf(300, 40), answeredAt: Date.now() + 3_000 }] });
     expect(await runInfer(job(), f.ports)).toEqual({ chunk: 0, requests: 1, reused: false });
     expect(f.client.requests).toHaveLength(1);
     const req = f.client.requests[0]!;
@@ -152,9 +153,11 @@ describe('the infer handler over fakes', () => {
     const prior = f.costs.tokenPriors[0]!;
     expect(prior).toMatchObject({ task: 'transcribe' });
     expect(prior.tokens).toBeGreaterThan(40);
-    expect(f.costs.tokenSettles).toEqual([
+    expect(f.costs.tokenSettles).toMatchObject([
       { model: 'qwen3-omni-flash', id: 't1', actual: 340, output: { tokens: prior.tokens, actual: 40, task: 'transcribe' } },
     ]);
+    expect(f.costs.tokenSettles[0]!.admittedAfterMs).toBeGreaterThan(2_500);
+    expect(f.costs.tokenSettles[0]!.admittedAfterMs).toBeLessThan(10_000);
     expect(f.runs.counts.get('requests')).toBe(1);
   });
 

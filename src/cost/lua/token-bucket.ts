@@ -7,7 +7,8 @@
  * answers with 429s.
  *
  * Keys: the log (sorted set id -> reserve time, ms) and the amounts (hash id -> tokens, `_sum` -> their
- * sum, `_next` -> the time the next new waiter is told to come back, `_op:<task>`/`_oa:<task>`/`_on:<task>` -> the output priors of
+ * sum, `_next` -> the time the next new waiter is told to come back, `_lag` -> the usual delay from a
+ * reservation to the provider's answer, `_op:<task>`/`_oa:<task>`/`_on:<task>` -> the output priors of
  * settled requests of a task, what they really produced, and how many). Tokens are whole numbers, so the
  * sum is exact integer arithmetic.
  *
@@ -151,8 +152,9 @@ return {ok, wait, sum, need}
 `,
 };
 
-// KEYS: log, amounts   ARGV: id, actual tokens, [the output prior the reservation was made with, the real
-//       output tokens, the task] (a refund passes none: a refused request says nothing about outputs)
+// KEYS: log, amounts   ARGV: id, actual tokens, the output prior the reservation was made with (0: nothing to
+//       learn; a refund passes none: a refused request says nothing about outputs), the real output tokens,
+//       the task, how many ms after its reservation the provider admitted the request (0: not known)
 // -> the tokens in the window after, or -1 when the reservation has left the window (nothing to correct:
 //    the provider's minute has moved on too)
 export const SETTLE: LuaScript = {
@@ -173,6 +175,20 @@ if prior > 0 then
 end
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if not cur then return -1 end
+-- A request reaches the provider some time after its reservation (download, upload, the provider reading the
+-- media). The usual delay cancels out: the next request, reserved when this one leaves our window, reaches the
+-- provider as late after its own reservation. A request later than usual would leave our window before it
+-- leaves the provider's, and the request taking its room would be refused: it is dated later by what it was
+-- late beyond the usual delay. The usual delay is a low mark: it drops to any faster request at once and
+-- creeps up (1/20 of the difference) with slower ones.
+local late = tonumber(ARGV[6] or '0') or 0
+if late > 0 then
+  local usual = tonumber(redis.call('HGET', KEYS[2], '_lag') or tostring(late))
+  if late < usual then usual = late else usual = usual + (late - usual) / 20 end
+  redis.call('HSET', KEYS[2], '_lag', usual)
+  local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if at and late > usual then redis.call('ZADD', KEYS[1], 'XX', tonumber(at) + math.floor(late - usual), ARGV[1]) end
+end
 local actual = math.max(0, math.ceil(tonumber(ARGV[2])))
 redis.call('HSET', KEYS[2], ARGV[1], actual)
 return redis.call('HINCRBY', KEYS[2], '_sum', actual - tonumber(cur))
