@@ -7,11 +7,10 @@ import { execFile } from 'node:child_process';
 import { link, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { runCli } from '../helpers/cli.ts';
+import { offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 
 const exec = promisify(execFile);
@@ -25,18 +24,10 @@ describe('--deadline', () => {
   const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 180_000 });
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-deadline-'));
-    env = {
-      OMNIBATCH_PREFIX: `deadline-${randomUUID().slice(0, 8)}`,
-      LOG_LEVEL: 'silent',
-      OMNIBATCH_TMP: path.join(tmp, 'work'),
-      OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1',
-      OMNI_API_KEY: 'sk-deadline-test',
-    }; // nothing may leave loopback
+    env = offlineEnv('deadline-test', tmp);
     await mkdir(path.join(tmp, 'archive'), { recursive: true });
     const one = path.join(tmp, 'one.mp3');
-    await exec('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(FILE_S), '-c:a', 'libmp3lame', '-b:a', '8k', one], {
-      timeout: 60_000,
-    });
+    await silentMp3(one, FILE_S);
     for (let i = 0; i < FILES; i++) await link(one, path.join(tmp, 'archive', `tape-${String(i).padStart(3, '0')}.mp3`));
     await mkdir(path.join(tmp, 'small'), { recursive: true });
     for (let i = 0; i < 10; i++) await link(one, path.join(tmp, 'small', `tape-${i}.mp3`));

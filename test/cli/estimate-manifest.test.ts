@@ -1,19 +1,9 @@
-/**
- * `estimate --manifest` and the deadline planning of `estimate`/`run` price the objects the run would process
- * (the manifest's), not the source's listing. As real processes, on a local folder of generated MP3s: a
- * 600-s and a 300-s file hard-linked into six names, a manifest naming two of them.
- */
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
-
-const exec = promisify(execFile);
+import { offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
 
 describe('estimate --manifest', () => {
   let tmp: string;
@@ -28,21 +18,9 @@ describe('estimate --manifest', () => {
 
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-estimate-manifest-'));
-    env = {
-      OMNIBATCH_PREFIX: `estman-${randomUUID().slice(0, 8)}`,
-      LOG_LEVEL: 'silent',
-      OMNIBATCH_TMP: path.join(tmp, 'work'),
-      OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1', // nothing may leave loopback
-      OMNI_API_KEY: 'sk-estimate-manifest',
-    };
+    env = offlineEnv('estman', tmp);
     for (const d of ['in', 'subset']) await mkdir(path.join(tmp, d), { recursive: true });
-    for (const s of [600, 300]) {
-      await exec(
-        'ffmpeg',
-        ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(s), '-c:a', 'libmp3lame', '-b:a', '8k', path.join(tmp, `${s}.mp3`)],
-        { timeout: 60_000 },
-      );
-    }
+    for (const s of [600, 300]) await silentMp3(path.join(tmp, `${s}.mp3`), s);
     for (let i = 0; i < 6; i++) await link(path.join(tmp, i % 2 ? '300.mp3' : '600.mp3'), path.join(tmp, 'in', `tape-${i}.mp3`));
     // The manifest names tape-0 (600 s) and tape-3 (300 s), once as a path and once as a JSON line with a file:// URI.
     await writeFile(path.join(tmp, 'manifest.jsonl'), `${path.join(tmp, 'in', 'tape-0.mp3')}\n{"uri": "file://${path.join(tmp, 'in', 'tape-3.mp3')}"}\n`);

@@ -3,9 +3,11 @@
  * the emulator command's own runner), either run to its end with its output and exit code collected, or started
  * and watched while it serves.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { REPO_ROOT } from './paths.ts';
 
 export const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
@@ -120,4 +122,24 @@ export async function runCli(args: string[], opts: CliOptions & { timeoutMs?: nu
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The environment of a CLI test that must not reach anything but loopback: its own Redis prefix and temp
+ * folder, silent logs, and a model endpoint on a port nothing listens on.
+ */
+export function offlineEnv(name: string, tmp: string): Record<string, string> {
+  return {
+    OMNIBATCH_PREFIX: `${name}-${randomUUID().slice(0, 8)}`,
+    LOG_LEVEL: 'silent',
+    OMNIBATCH_TMP: path.join(tmp, 'work'),
+    OMNI_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1',
+    OMNI_API_KEY: `sk-${name}`,
+  };
+}
+
+/** A silent 8 kHz mono MP3 of `seconds` (8 kbps: an hour is 3.6 MB), for tests that only probe or plan. */
+export async function silentMp3(file: string, seconds: number): Promise<void> {
+  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(seconds), '-c:a', 'libmp3lame', '-b:a', '8k', file];
+  await promisify(execFile)('ffmpeg', args, { timeout: 60_000 });
 }
