@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
-import { runCli } from '../helpers/cli.ts';
+import { dropPrefix, runCli } from '../helpers/cli.ts';
 import { media } from '../helpers/paths.ts';
 
 const exec = promisify(execFile);
@@ -37,10 +37,7 @@ describe('omnibatch commands', () => {
     await cp(media('fp__invalid.flac'), path.join(tmp, 'in/broken.flac'));
   });
   afterAll(async () => {
-    const r = new Redis();
-    const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
-    if (keys.length) await r.del(...keys);
-    r.disconnect();
+    await dropPrefix(env.OMNIBATCH_PREFIX);
     await emulator?.close();
     await rm(tmp, { recursive: true, force: true });
   });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
+import { dropPrefix, offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 
 const exec = promisify(execFile);
@@ -33,10 +33,7 @@ describe('--deadline', () => {
     for (let i = 0; i < 10; i++) await link(one, path.join(tmp, 'small', `tape-${i}.mp3`));
   }, 120_000);
   afterAll(async () => {
-    const r = new Redis();
-    const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
-    if (keys.length) await r.del(...keys);
-    r.disconnect();
+    await dropPrefix(env.OMNIBATCH_PREFIX);
     await emulator?.close();
     await rm(tmp, { recursive: true, force: true });
   });

@@ -1,9 +1,8 @@
 import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
+import { dropPrefix, offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
 
 describe('estimate --manifest', () => {
   let tmp: string;
@@ -29,10 +28,7 @@ describe('estimate --manifest', () => {
     await link(path.join(tmp, '300.mp3'), path.join(tmp, 'subset', 'tape-3.mp3'));
   }, 120_000);
   afterAll(async () => {
-    const r = new Redis();
-    const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
-    if (keys.length) await r.del(...keys);
-    r.disconnect();
+    await dropPrefix(env.OMNIBATCH_PREFIX);
     await rm(tmp, { recursive: true, force: true });
   });
 

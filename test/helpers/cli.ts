@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { REPO_ROOT } from './paths.ts';
 
 export const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
@@ -142,4 +143,15 @@ export function offlineEnv(name: string, tmp: string): Record<string, string> {
 export async function silentMp3(file: string, seconds: number): Promise<void> {
   const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=8000:cl=mono', '-t', String(seconds), '-c:a', 'libmp3lame', '-b:a', '8k', file];
   await promisify(execFile)('ffmpeg', args, { timeout: 60_000 });
+}
+
+/** Deletes what a CLI test left in Redis under its prefix (offlineEnv's OMNIBATCH_PREFIX). */
+export async function dropPrefix(prefix: string): Promise<void> {
+  const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    const keys = await r.keys(`${prefix}:*`);
+    if (keys.length) await r.del(...keys);
+  } finally {
+    r.disconnect();
+  }
 }
