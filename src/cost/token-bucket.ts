@@ -37,6 +37,12 @@ export function rpmSlotKey(prefix: string): string {
   return `${prefix}:rpm:slot`;
 }
 
+/**
+ * The spacing the last worker told `--rpm` stored (kept like BullMQ keeps its limiter), for the workers
+ * started with `--tpm` alone: they take their slots at it rather than none.
+ */
+const spacingKeyOf = (slotKey: string): string => `${slotKey}:spacing`;
+
 export class TokenBucket {
   constructor(
     readonly redis: Redis,
@@ -46,7 +52,8 @@ export class TokenBucket {
   /**
    * Reserves `tokens` if the window has room for them; else says how long until it will. `nowMs` is for
    * tests: by default the Redis server's clock is used, so machines with skewed clocks agree. With `rpm`
-   * (a request slot key and its spacing), the next request slot is taken in the same call, or neither is.
+   * (a request slot key and its spacing; no spacing: the one storeSpacing stored, if any), the next
+   * request slot is taken in the same call, or neither is.
    * With `output` (the part of `tokens` that is the task's output prior), that part is scaled by what
    * settled requests of the task really produced (lua/token-bucket.ts). `waiter`: an id the caller keeps
    * across its tries (a job's id): one that was told to wait and comes back too early is given the next
@@ -56,12 +63,13 @@ export class TokenBucket {
     key: string,
     tokens: number,
     tpm: number,
-    opts: { id?: string; nowMs?: number; rpm?: { key: string; spacingMs: number }; output?: OutputPrior; waiter?: string } = {},
+    opts: { id?: string; nowMs?: number; rpm?: { key: string; spacingMs?: number }; output?: OutputPrior; waiter?: string } = {},
   ): Promise<ReserveResult> {
     if (!(tpm > 0)) throw new RangeError(`tpm must be positive, got ${tpm}`);
     if (!(tokens >= 0)) throw new RangeError(`tokens must be >= 0, got ${tokens}`);
     const id = opts.id ?? randomUUID();
-    const keys = [...keysOf(key), waitersOf(key), opts.rpm?.key ?? `${key}:rpm-unused`];
+    const slot = opts.rpm?.key ?? `${key}:rpm-unused`;
+    const keys = [...keysOf(key), waitersOf(key), slot, spacingKeyOf(slot)];
     const o = opts.output;
     const args = [
       Math.ceil(tokens),
@@ -69,7 +77,7 @@ export class TokenBucket {
       this.windowMs,
       id,
       opts.nowMs ?? '',
-      opts.rpm?.spacingMs ?? 0,
+      opts.rpm ? (opts.rpm.spacingMs ?? -1) : 0,
       o ? Math.ceil(o.tokens) : 0,
       o?.task ?? '',
       opts.waiter ?? '',
@@ -96,6 +104,12 @@ export class TokenBucket {
   /** A failed request that used nothing: its whole reservation goes back at once. */
   async refund(key: string, id: string): Promise<number | undefined> {
     return this.settle(key, id, 0);
+  }
+
+  /** Stores the spacing of the request slot `slotKey` (0: none, the limit lifted), for callers told none. */
+  async storeSpacing(slotKey: string, spacingMs: number): Promise<void> {
+    if (spacingMs > 0) await this.redis.set(spacingKeyOf(slotKey), spacingMs);
+    else await this.redis.del(spacingKeyOf(slotKey));
   }
 
   /** Tokens reserved in the window as last computed (for status displays and tests). */

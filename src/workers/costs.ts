@@ -18,9 +18,12 @@ export interface CostTotals {
   requests: number;
 }
 
-/** How a request asks for its tokens (token-bucket.ts reserve): the RPM spacing, its output prior, its waiter id. */
+/**
+ * How a request asks for its tokens (token-bucket.ts reserve): the RPM spacing ('stored': the one the workers
+ * told --rpm stored; none: no request slot), its output prior, its waiter id.
+ */
 export interface TokenAsk {
-  rpmSpacingMs?: number;
+  rpmSpacingMs?: number | 'stored';
   output?: OutputPrior;
   waiter?: string;
 }
@@ -62,9 +65,15 @@ export class Costs {
    * no BullMQ rate limit, so a job that waits here has spent no request slot).
    */
   async reserveTokens(model: string, tokens: number, tpm: number, opts: TokenAsk = {}): Promise<{ id: string } | { waitMs: number }> {
-    const rpm = opts.rpmSpacingMs ? { key: rpmSlotKey(this.prefix), spacingMs: opts.rpmSpacingMs } : undefined;
+    const s = opts.rpmSpacingMs;
+    const rpm = s === 'stored' ? { key: rpmSlotKey(this.prefix) } : s ? { key: rpmSlotKey(this.prefix), spacingMs: s } : undefined;
     const r = await this.bucket.reserve(tpmBucketKey(this.prefix, model), tokens, tpm, { rpm, output: opts.output, waiter: opts.waiter });
     return r.ok ? { id: r.id } : { waitMs: Math.max(50, r.waitMs) };
+  }
+
+  /** What workers started with --tpm but no --rpm space their requests by (0: no limit). */
+  async storeRpmSpacing(spacingMs: number): Promise<void> {
+    await this.bucket.storeSpacing(rpmSlotKey(this.prefix), spacingMs);
   }
 
   /**

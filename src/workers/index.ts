@@ -65,6 +65,10 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
     if (rpm && ctx.cfg.tpm && ctx.cfg.rpm === rpm) await ctx.queues.infer.removeGlobalRateLimit();
     else if (rpm) await ctx.queues.infer.setGlobalRateLimit(1, rpmSpacingMs(rpm));
     else if (rpm === 0) await ctx.queues.infer.removeGlobalRateLimit();
+    // Kept in Redis like BullMQ's limiter, for the workers started with --tpm alone (infer.ts): they take
+    // their request slots at it, so a fleet's spacing holds whichever worker was told it.
+    if (rpm) await ctx.costs.storeRpmSpacing(rpmSpacingMs(rpm));
+    else if (rpm === 0) await ctx.costs.storeRpmSpacing(0);
   }
   const concurrency: Record<Stage, number> = {
     scan: 2,

@@ -70,7 +70,7 @@ export interface InferPorts {
   pricing?: PricingOverride;
   tpm?: number;
   /** with tpm: the RPM spacing, taken with the tokens (startWorkers sets no BullMQ limiter then) */
-  rpmSpacingMs?: number;
+  rpmSpacingMs?: number | 'stored';
   tmpDir?: string;
   log: Logger;
   /** Puts this job back until `ms` from now (never returns); absent outside a worker. */
@@ -97,7 +97,8 @@ export function inferPorts(ctx: JobContext, job: Job<InferPayload>): InferPorts 
     client: ctx.client,
     pricing: ctx.pricing,
     tpm: ctx.cfg.tpm,
-    rpmSpacingMs: ctx.cfg.tpm && ctx.cfg.rpm ? rpmSpacingMs(ctx.cfg.rpm) : undefined,
+    // --tpm without --rpm: the spacing the workers told --rpm stored (workers/index.ts), not none
+    rpmSpacingMs: ctx.cfg.tpm ? (ctx.cfg.rpm ? rpmSpacingMs(ctx.cfg.rpm) : ctx.cfg.rpm === 0 ? undefined : 'stored') : undefined,
     tmpDir: ctx.cfg.tmpDir,
     log: ctx.log,
     ...(worker &&

@@ -256,6 +256,20 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
       expect(await bucket.reserve(b, 2_000, 10_000, { nowMs: T0 + 2_000, rpm })).toMatchObject({ ok: true, used: 3_000 });
     });
 
+    it('a caller told no spacing takes its slots at the stored one; none stored (or lifted): no slot', async () => {
+      const slot = rpmSlotKey(`${prefix}-stored`);
+      const follow = { key: slot };
+      const ask = (m: string, t: number) => bucket.reserve(key(m), 1, 1_000_000, { nowMs: T0 + t, rpm: follow });
+      expect((await ask('st-a', 0)).ok).toBe(true);
+      expect((await ask('st-a', 1)).ok).toBe(true); // nothing stored: no request slot
+      await bucket.storeSpacing(slot, 1_000);
+      expect((await ask('st-b', 10)).ok).toBe(true);
+      expect(await ask('st-b', 20)).toMatchObject({ ok: false, waitMs: 990 });
+      expect((await ask('st-b', 1_010)).ok).toBe(true);
+      await bucket.storeSpacing(slot, 0); // --rpm 0 somewhere: lifted
+      expect((await ask('st-c', 1_020)).ok).toBe(true);
+    });
+
     it('spaces requests evenly across two callers, and hands waiters successive slots', async () => {
       const rpm = { key: rpmSlotKey(`${prefix}-spacing`), spacingMs: 1_000 };
       const other = new TokenBucket(redis.duplicate(), 60_000);

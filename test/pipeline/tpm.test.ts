@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
+import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
+import { rpmSpacingMs } from '../../src/workers/rpm.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 const exec = promisify(execFile);
@@ -76,4 +77,25 @@ describe('TPM reservations in the pipeline', () => {
     const used = await new TokenBucket(h.ctx.redis).used(tpmBucketKey(h.ctx.keyPrefix, CAPTIONER));
     expect(used).toBe(billedTotal(h)); // a refused request left nothing reserved
   }, 180_000);
+
+  it('a worker given --tpm alone spaces its requests at the spacing a worker told --rpm stored', async () => {
+    h = await startHarness({ env: { OMNIBATCH_TPM: '100000', OMNIBATCH_RPM: '30' } });
+    await h.startWorkers({ stages: ['infer'] });
+    // the worker told --rpm 30 stored its spacing (2,040 ms) for the others
+    expect(Number(await h.ctx.redis.get(`${rpmSlotKey(h.ctx.keyPrefix)}:spacing`))).toBe(rpmSpacingMs(30));
+    await h.close();
+
+    h = await startHarness({ env: { OMNIBATCH_TPM: '100000' } });
+    await h.ctx.costs.storeRpmSpacing(rpmSpacingMs(30)); // as a worker told --rpm 30 elsewhere in the fleet did
+    await clips(path.join(h.tmp, 'in'), 4);
+    await h.startWorkers();
+    const state = await h.run({ source: path.join(h.tmp, 'in'), destination: path.join(h.tmp, 'out'), task: 'caption' });
+    expect(state.counts.succeeded).toBe(4);
+    // the reservations' times: one request slot each, about 2 s apart (without the stored spacing, all at once)
+    const times = (await h.ctx.redis.zrange(`${tpmBucketKey(h.ctx.keyPrefix, CAPTIONER)}:log`, '0', '-1', 'WITHSCORES'))
+      .filter((_, i) => i % 2 === 1)
+      .map(Number);
+    expect(times).toHaveLength(4);
+    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(1_900);
+  }, 120_000);
 });

@@ -55,8 +55,9 @@ const OUTPUT_DECAY_AT = 200_000;
 
 // KEYS: log, amounts, waiters (hash: waiter id -> the time it was told to come back), request slot (hash:
 //       'slot' -> when the next request may go, 'next' -> the next RPM waiter's return time; global, as the
-//       RPM limit is)
-// ARGV: tokens, tpm, windowMs, id, nowMs ('' = server time), RPM spacing ms (0: no RPM limit here),
+//       RPM limit is), the stored spacing (what the last worker told --rpm set, for those not told)
+// ARGV: tokens, tpm, windowMs, id, nowMs ('' = server time), RPM spacing ms (0: no RPM limit here; -1: the
+//       stored one),
 //       how many of the tokens are the task's output prior (0: none to learn), the task, the waiter's id
 //       (stable across its tries: a job's id; '' for none)
 // -> {ok (1|0), waitMs, tokens in the window after, tokens reserved (the prior scaled by what was learnt)}
@@ -64,13 +65,14 @@ const OUTPUT_DECAY_AT = 200_000;
 // for tokens holds no RPM slot, and one that waits for a slot holds no tokens.
 export const RESERVE: LuaScript = {
   name: 'omnibatchTpmRpmReserve',
-  numberOfKeys: 4,
+  numberOfKeys: 5,
   lua: `${common}
 local now = nowMs(ARGV[5])
 local need = math.ceil(tonumber(ARGV[1]))
 local tpm = tonumber(ARGV[2])
 local win = tonumber(ARGV[3])
 local spacing = tonumber(ARGV[6]) or 0
+if spacing < 0 then spacing = tonumber(redis.call('GET', KEYS[5]) or '0') or 0 end
 local prior = math.min(need, math.max(0, tonumber(ARGV[7]) or 0))
 -- what the request is expected to really use, for pacing waiters (below): the input, plus the mean learnt
 -- output once there is one
