@@ -20,7 +20,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/em
 import { createRun, type RunRequest } from '../../src/producers/run.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { createLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/workers/context.ts';
+import { createContext, type Context } from '../../src/app/context.ts';
 import { startS3rver, type S3rverHandle } from '../../test/helpers/s3rver.ts';
 import { recordScan, scanFiles, scanRedis } from './secrets.ts';
 

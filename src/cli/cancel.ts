@@ -1,6 +1,6 @@
 /** `omnibatch cancel <runId>`: no new requests; pending files end as not run; the report is written. */
 import type { Command } from 'commander';
-import { finishNotRun } from '../workers/files.ts';
+import { finishNotRun } from '../lifecycle/file-state.ts';
 import { withContext, runCommand } from './common.ts';
 
 export function register(program: Command): void {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
-import { createContext, type Context } from '../workers/context.ts';
+import { createContext, type Context } from '../app/context.ts';
 
 export function configFrom(cmd: Command, flags: ConfigInput = {}): Config {
   const g = cmd.optsWithGlobals() as { config?: string; logLevel?: string };

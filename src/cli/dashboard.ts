@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { startDashboard } from '../dashboard/server.ts';
 import type { RunningServer } from '../ops/http.ts';
-import { createContext } from '../workers/context.ts';
+import { createContext } from '../app/context.ts';
 import { collect, configFrom, int, loggerFor } from './common.ts';
 
 interface DashboardFlags {

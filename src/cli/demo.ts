@@ -14,7 +14,7 @@ import { runFfmpeg } from '../media/ffmpeg.ts';
 import { createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
 import { createLogger } from '../util/logger.ts';
-import { createContext } from '../workers/context.ts';
+import { createContext } from '../app/context.ts';
 import { startWorkers } from '../workers/index.ts';
 import { waitForRun } from './wait.ts';
 import { exitCodeFor } from './progress.ts';

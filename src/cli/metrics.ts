@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { checkTarget } from '../ops/healthcheck.ts';
 import { readDepth } from '../ops/depth.ts';
 import { createMetrics, startMetricsServer } from '../ops/metrics.ts';
-import { createContext } from '../workers/context.ts';
+import { createContext } from '../app/context.ts';
 import { configFrom, int, loggerFor } from './common.ts';
 
 export function register(program: Command): void {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { formatMicros } from '../cost/price.ts';
 import { printJson, withContext, runCommand } from './common.ts';
-import { collectRunReport } from '../workers/run-report.ts';
+import { collectRunReport } from '../lifecycle/run-report.ts';
 
 export function register(program: Command): void {
   runCommand(program, 'report', "a run's report: status, counts, usage, estimated and actual cost; --csv: the per-file cost ledger")

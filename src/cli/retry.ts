@@ -1,7 +1,7 @@
 /** `omnibatch retry <runId>`: the failed and not-run files again, in the same run (a stopped run goes on too). */
 import type { Command } from 'commander';
 import { jobIds, type PreparePayload } from '../jobs/catalog.ts';
-import type { Context } from '../workers/context.ts';
+import type { Context } from '../app/context.ts';
 import { withContext, runCommand } from './common.ts';
 
 /**

@@ -7,7 +7,7 @@ import { readDepth } from '../ops/depth.ts';
 import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { startWorkers } from '../workers/index.ts';
-import { createContext } from '../workers/context.ts';
+import { createContext } from '../app/context.ts';
 import { configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {

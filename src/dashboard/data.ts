@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import { readSeries } from '../runs/series.ts';
 import type { RunStore } from '../runs/store.ts';
-import type { Costs } from '../workers/costs.ts';
+import type { Costs } from '../app/costs.ts';
 import {
   failureDigest,
   failureFold,

@@ -6,7 +6,7 @@
 import { formatMicros } from '../cost/price.ts';
 import type { Sample } from '../runs/series.ts';
 import type { FileState, RunState } from '../runs/types.ts';
-import type { CostTotals } from '../workers/costs.ts';
+import type { CostTotals } from '../app/costs.ts';
 
 export interface Money {
   micros: number;

@@ -16,7 +16,7 @@ import { OmniError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { chooseCuts } from './cutpoints.ts';
 import { demuxerOfEncoded, mediaInputArgs, probeInputArgs } from './allow-list.ts';
-import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
+import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { encodeArgs, splitArgs, splitBatches, type SplitBatch } from './encode-args.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
 import { base64Chars, chunkTokens, limitViolations } from './limits.ts';

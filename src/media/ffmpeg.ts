@@ -14,7 +14,7 @@ import { redactUrls } from '../util/redact.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
 import { childArgv, type ChildGuards } from './child-argv.ts';
-import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
+import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { pixelRefusal } from './limits.ts';
 
 const require = createRequire(import.meta.url);

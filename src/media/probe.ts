@@ -21,7 +21,7 @@ import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { checkContainer, mediaInputArgs, probeInputArgs, refusedFormat, unsupportedContainer } from './allow-list.ts';
-import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
+import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
 import type { AudioStream, MediaInfo, VideoStream } from './types.ts';
 

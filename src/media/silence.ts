@@ -5,7 +5,7 @@
  */
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { mediaInputArgs } from './allow-list.ts';
-import { childDeadlineMs, deadlinePolicy } from './deadline.ts';
+import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { runFfmpeg } from './ffmpeg.ts';
 import { inputArg } from './probe.ts';
 import type { Silence } from './types.ts';

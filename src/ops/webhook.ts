@@ -1,5 +1,5 @@
 /**
- * Run notifications: one signed JSON POST per attempt. The notify queue (workers/notify.ts) retries it with
+ * Run notifications: one signed JSON POST per attempt. The notify queue (workers/notify.ts; enqueued by lifecycle/notifications.ts) retries it with
  * backoff, apart from the run: a receiver being down must not fail a run that succeeded, and a notification
  * outlives the worker that enqueued it.
  *

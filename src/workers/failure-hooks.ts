@@ -5,10 +5,10 @@
  */
 import type { Job } from 'bullmq';
 import type { Payloads, Stage } from '../jobs/catalog.ts';
-import type { JobContext } from './context.ts';
-import { failFile, finishNotRun, isSuperseded, replanSmaller } from './files.ts';
+import type { JobContext } from '../app/context.ts';
+import { failFile, finishNotRun, isSuperseded, replanSmaller } from '../lifecycle/file-state.ts';
 import { ledgerFile } from './infer.ts';
-import { ensureReport } from './report.ts';
+import { ensureReport } from '../lifecycle/run-end.ts';
 
 export interface FailureHook<S extends Stage> {
   /**

@@ -13,9 +13,9 @@ import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
-import { concatWavFiles } from './audio.ts';
-import type { JobContext } from './context.ts';
-import { finishFile, isFileOpen, isSuperseded, stagedKey } from './files.ts';
+import { concatWavFiles } from '../media/wav-concat.ts';
+import type { JobContext } from '../app/context.ts';
+import { finishFile, isFileOpen, isSuperseded, stagedKey } from '../lifecycle/file-state.ts';
 import type { StagedFile } from './prepare.ts';
 
 export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Promise<{ outputs: string[] } | { skipped: string }> {

@@ -11,14 +11,14 @@ import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { childGuards, killAllChildren } from '../media/ffmpeg.ts';
 import { describeError, isOmniError, OmniError } from '../util/errors.ts';
 import { redactErrorInPlace } from '../util/redact.ts';
-import type { Context, JobContext } from './context.ts';
+import type { Context, JobContext } from '../app/context.ts';
 import { failureHooks, onFinalFailure, type FailureHook } from './failure-hooks.ts';
 import { finalize } from './finalize.ts';
 import { infer } from './infer.ts';
 import { notify } from './notify.ts';
 import { prepare } from './prepare.ts';
 import { report } from './report.ts';
-import { rpmSpacingMs } from './rpm.ts';
+import { rpmSpacingMs } from '../cost/rpm.ts';
 import { scan } from './scan.ts';
 
 export { rpmSpacingMs };
@@ -59,7 +59,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
     const current = await ctx.queues.infer.getGlobalConcurrency();
     if (asked !== undefined || current === null) await ctx.queues.infer.setGlobalConcurrency(inferConcurrency);
     else inferConcurrency = current;
-    // With --tpm, infer takes the request slot together with the tokens (workers/costs.ts reserveTokens): a
+    // With --tpm, infer takes the request slot together with the tokens (app/costs.ts reserveTokens): a
     // BullMQ limiter would spend a slot on every job start, also on the starts that only learn the token
     // window is full, and starve the other model's requests.
     if (rpm && ctx.cfg.tpm && ctx.cfg.rpm === rpm) await ctx.queues.infer.removeGlobalRateLimit();

@@ -12,8 +12,8 @@ import { sniffFile } from '../media/sniff.ts';
 import type { RunSpec, StopReason } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/logger.ts';
-import type { JobContext } from './context.ts';
-import { finishNotRun, isFileOpen } from './files.ts';
+import type { JobContext } from '../app/context.ts';
+import { finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
 
 /** The run store, as prepare uses it: the file's state, the run's stop flag, the file's estimate. */
 export interface PrepareRuns {

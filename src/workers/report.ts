@@ -3,31 +3,13 @@
  * failures.jsonl under <destination>/_runs/<runId>/, the run's final status, and the webhook.
  */
 import type { Job } from 'bullmq';
-import { jobIds, type ReportPayload } from '../jobs/catalog.ts';
+import type { ReportPayload } from '../jobs/catalog.ts';
 import { runKey, stagingPrefix } from '../storage/keys.ts';
-import type { Context, JobContext } from './context.ts';
-import { collectRunReport } from './run-report.ts';
+import type { JobContext } from '../app/context.ts';
+import { collectRunReport } from '../lifecycle/run-report.ts';
+import { isLastAttempt } from '../lifecycle/run-end.ts';
 import { describeError } from '../util/errors.ts';
-import { enqueueNotify } from './notify.ts';
-
-/** True when a failure of this attempt is final: a permanent error, or the job's attempts are spent. */
-export function isLastAttempt(retryable: boolean, attemptsMade: number, attempts: number | undefined): boolean {
-  return !retryable || attemptsMade + 1 >= (attempts ?? 1);
-}
-
-export async function enqueueReport(ctx: Context, runId: string): Promise<void> {
-  const state = await ctx.runs.state(runId);
-  await ctx.queues.report.add('report', { runId }, { jobId: jobIds.report(runId, state?.generation ?? 0) });
-}
-
-/**
- * Enqueues the report when the run has ended but has no final status yet. The run ends once (one transition
- * learns it): if that job's worker died before enqueueing the report, any later look at the run repairs it.
- * Idempotent: the report's job id is the run's.
- */
-export async function ensureReport(ctx: Context, runId: string): Promise<void> {
-  if (await ctx.runs.endedUnreported(runId)) await enqueueReport(ctx, runId);
-}
+import { enqueueNotify } from '../lifecycle/notifications.ts';
 
 export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<{ status: string }> {
   const { runId } = job.data;

@@ -15,9 +15,9 @@ import type { FileState, RunSpec } from '../runs/types.ts';
 import { fileIdOf, localNameProblem, outputKey } from '../storage/keys.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError } from '../util/errors.ts';
-import type { JobContext } from './context.ts';
-import { failFile } from './files.ts';
-import { ensureReport } from './report.ts';
+import type { JobContext } from '../app/context.ts';
+import { failFile } from '../lifecycle/file-state.ts';
+import { ensureReport } from '../lifecycle/run-end.ts';
 
 export interface ScanResult {
   runId: string;

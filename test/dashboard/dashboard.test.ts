@@ -18,7 +18,7 @@ import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { appendSample, readSeries } from '../../src/runs/series.ts';
 import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/workers/context.ts';
+import { createContext, type Context } from '../../src/app/context.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
 const CHROMIUM_ARGS = [

@@ -12,7 +12,7 @@ import { queueName } from '../../src/jobs/queues.ts';
 import type { RunningServer } from '../../src/ops/http.ts';
 import { isOmniError } from '../../src/util/errors.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/workers/context.ts';
+import { createContext, type Context } from '../../src/app/context.ts';
 
 const prefix = `test-dashsec-${randomUUID().slice(0, 8)}`;
 let ctx: Context;

@@ -9,8 +9,8 @@ import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { appendSample, readSeries, sampleIntervalMs, sampleProgress, seriesKey, SERIES_RETENTION_MS } from '../../src/runs/series.ts';
 import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/workers/context.ts';
-import { finishFile } from '../../src/workers/files.ts';
+import { createContext, type Context } from '../../src/app/context.ts';
+import { finishFile } from '../../src/lifecycle/file-state.ts';
 
 const prefix = `test-series-${randomUUID().slice(0, 8)}`;
 let ctx: Context;

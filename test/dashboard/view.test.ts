@@ -3,7 +3,7 @@ import { chartOf, costText, digestFailures, failureRescanMs, liveSample, runDeta
 import { emptyUsage } from '../../src/models/types.ts';
 import type { Sample } from '../../src/runs/series.ts';
 import type { FileState, RunState } from '../../src/runs/types.ts';
-import type { CostTotals } from '../../src/workers/costs.ts';
+import type { CostTotals } from '../../src/app/costs.ts';
 
 function state(over: Partial<RunState['counts']> = {}, specOver: Partial<RunState['spec']> = {}, rest: Partial<RunState> = {}): RunState {
   return {

@@ -7,7 +7,7 @@
 import type { Cost } from '../../src/cost/price.ts';
 import type { OutputPrior } from '../../src/cost/token-bucket.ts';
 import type { Usage } from '../../src/models/types.ts';
-import type { TokenAsk } from '../../src/workers/costs.ts';
+import type { TokenAsk } from '../../src/app/costs.ts';
 import type { InferCosts } from '../../src/workers/infer.ts';
 
 export interface LedgerRow {

@@ -11,7 +11,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/em
 import { createRun, type RunRequest } from '../../src/producers/run.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { createLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/workers/context.ts';
+import { createContext, type Context } from '../../src/app/context.ts';
 import { startWorkers, type RunningWorkers, type WorkerOptions } from '../../src/workers/index.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
 

@@ -12,7 +12,7 @@ import { localNameProblem, MAX_SEGMENT_BYTES } from '../../src/storage/keys.ts';
 import { outputCapTokens, TASK_SPECS, TASKS, type Task } from '../../src/tasks/catalog.ts';
 import { OUTPUT_PRIORS } from '../../src/cost/estimate.ts';
 import { stopLine, waitExitCode } from '../../src/cli/wait.ts';
-import { isLastAttempt } from '../../src/workers/report.ts';
+import { isLastAttempt } from '../../src/lifecycle/run-end.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { audioInfo, videoInfo } from './fixtures.ts';
 

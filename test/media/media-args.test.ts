@@ -10,7 +10,7 @@ import {
   probeInputArgs,
   refusedFormat,
 } from '../../src/media/allow-list.ts';
-import { childDeadlineMs, deadlinePolicy, DEFAULT_DEADLINES } from '../../src/media/deadline.ts';
+import { childDeadlineMs, deadlinePolicy, DEFAULT_DEADLINES } from '../../src/media/child-deadline.ts';
 import { BATCH_MARGIN_S, encodeArgs, keyframeArg, MAX_TIMES_PER_ARG, segmentArgs, splitArgs, splitBatches } from '../../src/media/encode-args.ts';
 import type { EncodeSpec } from '../../src/media/types.ts';
 import type { OmniError } from '../../src/util/errors.ts';

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/index.ts';
 import { STAGES } from '../../src/jobs/catalog.ts';
-import { createContext, type Context } from '../../src/workers/context.ts';
+import { createContext, type Context } from '../../src/app/context.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { queueDepth, runWorkLeft, QUEUE_STATES } from '../../src/ops/depth.ts';
 import { buildRunSpec } from '../../src/producers/run.ts';

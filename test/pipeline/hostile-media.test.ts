@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { createRun } from '../../src/producers/run.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
-import { finishNotRun } from '../../src/workers/files.ts';
+import { finishNotRun } from '../../src/lifecycle/file-state.ts';
 import { startCanaryServer, writeCanaryTone, writePlaylists } from '../fixtures/hostile/playlists.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 

@@ -10,7 +10,7 @@ import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InferPayload } from '../../src/jobs/catalog.ts';
 import { startWorkers } from '../../src/workers/index.ts';
-import { stagedKey } from '../../src/workers/files.ts';
+import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import { createRun } from '../../src/producers/run.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
 import { noiseWithGaps } from '../media/generate.ts';

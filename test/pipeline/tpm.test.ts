@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
-import { rpmSpacingMs } from '../../src/workers/rpm.ts';
+import { rpmSpacingMs } from '../../src/cost/rpm.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 const exec = promisify(execFile);

@@ -12,7 +12,7 @@ import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { parseWavHeader, WavWriter } from '../../src/models/wav.ts';
 import type { RunState } from '../../src/runs/types.ts';
-import { concatWavFiles } from '../../src/workers/audio.ts';
+import { concatWavFiles } from '../../src/media/wav-concat.ts';
 import { shrunk } from '../../src/workers/prepare.ts';
 
 const cfg = loadConfig({ env: {} });

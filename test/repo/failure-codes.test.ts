@@ -48,7 +48,7 @@ describe('failure codes', () => {
       .join('\n');
     const stopReasons = readFileSync(path.join(REPO_ROOT, 'src/runs/types.ts'), 'utf8').match(/type StopReason = ([^;]+);/)?.[1] ?? '';
     const unused = (Object.keys(FAILURE_CODES) as FailureCode[]).filter((code) => {
-      // not_run rows carry `stopped_${reason}` (workers/files.ts)
+      // not_run rows carry `stopped_${reason}` (lifecycle/file-state.ts)
       if (code.startsWith('stopped_')) return !stopReasons.includes(`'${code.slice('stopped_'.length)}'`);
       return !src.includes(`'${code}'`);
     });

@@ -17,7 +17,7 @@ import { openStorage } from '../../src/storage/index.ts';
 import { describeError, OmniError } from '../../src/util/errors.ts';
 import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { clearRegisteredSecrets, REDACTED, redactErrorInPlace, redactText, redactValue, registerSecrets } from '../../src/util/redact.ts';
-import { createContext } from '../../src/workers/context.ts';
+import { createContext } from '../../src/app/context.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { runCli } from '../helpers/cli.ts';
 

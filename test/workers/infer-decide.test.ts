@@ -12,7 +12,7 @@ import type { ChunkResult } from '../../src/runs/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { decideInfer, type InferFacts } from '../../src/workers/infer-decide.ts';
 import { ledgerFile, runInfer, type InferJob } from '../../src/workers/infer.ts';
-import { stagedKey } from '../../src/workers/files.ts';
+import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import { usageOf } from '../fakes/client.ts';
 import { fakeInfer, fakeSpec } from '../fakes/infer.ts';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { PreparePayload } from '../../src/jobs/catalog.ts';
 import type { MediaInfo } from '../../src/media/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { stagedKey } from '../../src/workers/files.ts';
+import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import type { StagedFile } from '../../src/workers/prepare-flow.ts';
 import { runPrepare } from '../../src/workers/prepare.ts';
 import { fakePrepare } from '../fakes/prepare.ts';

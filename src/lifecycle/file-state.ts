@@ -5,8 +5,8 @@ import { jobIds, type InferPayload } from '../jobs/catalog.ts';
 import type { FileState, StopReason } from '../runs/types.ts';
 import { stagingKey, stagingPrefix } from '../storage/keys.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
-import type { Context } from './context.ts';
-import { enqueueReport, ensureReport } from './report.ts';
+import type { Context } from '../app/context.ts';
+import { enqueueReport, ensureReport } from './run-end.ts';
 
 /**
  * True while the file is pending. A job that finds its file already finished also makes sure the run's report

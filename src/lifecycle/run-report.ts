@@ -7,7 +7,7 @@ import { failureLine } from '../outputs/failures.ts';
 import { addFileRow, buildReport, decideRunStatus, emptyTotals, type ReportDoc } from '../outputs/report.ts';
 import type { RunState } from '../runs/types.ts';
 import { OmniError } from '../util/errors.ts';
-import type { Context } from './context.ts';
+import type { Context } from '../app/context.ts';
 
 export interface CollectedReport {
   status: RunState['status'];
