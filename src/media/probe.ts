@@ -16,16 +16,19 @@
  * any other container that is not media in itself is refused (media_unsupported_container) before it opens
  * anything; each pass has a deadline (deadline.ts; media_timeout). URLs are refused: nothing here fetches.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { checkContainer, mediaInputArgs, probeInputArgs, refusedFormat, unsupportedContainer } from './allow-list.ts';
 import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
+import { agreesWithFrames, walkMp3 } from './mp3-frames.ts';
 import type { AudioStream, MediaInfo, VideoStream } from './types.ts';
 
 export const MIN_DECODABLE_S = 0.1;
+/** mp3 files up to this size are measured by their frames (read whole: 64 MiB is ~4.6 h at 32 kbps); larger ones are decoded. */
+const MP3_WALK_MAX_BYTES = 64 * 1024 * 1024;
 const still = new Set(['mjpeg', 'png', 'bmp', 'webp', 'gif', 'tiff']);
 
 export interface ProbeOptions {
@@ -233,10 +236,13 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   // A URL is refused before anything (inputArg throws): media is only ever read from a local copy.
   const arg = inputArg(input);
   const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
-    throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { retryable: false, cause: e });
+    throw new OmniError('media_unreadable', e.code === 'ENOENT' ? 'no such file' : `cannot read the file (${e.code ?? e.message})`, {
+      retryable: false,
+      cause: e,
+    });
   });
-  if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`, { retryable: false });
-  if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`, { retryable: false });
+  if (!st.isFile()) throw new OmniError('media_unreadable', 'not a regular file', { retryable: false });
+  if (st.size === 0) throw new OmniError('media_empty', 'the file is empty (0 bytes)', { retryable: false });
   const size = st.size;
   const { json, stderr } = await ffprobeHeader(arg, { log, signal: opts.signal });
   const info = parseProbe(json, size);
@@ -249,7 +255,13 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   const header = info.headerDurationS;
   const end = tailEnd((json.packets ?? []) as Json[], primary.index);
   let why: string | undefined;
-  if (header === undefined || header <= 0) why = 'no duration in the header';
+  // An mp3's frames are its length (mp3-frames.ts): counted without decoding, they settle any claim at once.
+  const frames = info.container === 'mp3' && info.audio.length === 1 && size <= MP3_WALK_MAX_BYTES ? walkMp3(await readFile(input)) : undefined;
+  if (frames && frames.frames > 0) {
+    // Frames that disagree with the claim (a cut-short upload, a forged tag): the decoder has the last word.
+    if (header === undefined || !agreesWithFrames(header, frames))
+      why = `header claims ${header?.toFixed(2) ?? 'no length'}, its frames hold ${frames.seconds.toFixed(2)} s`;
+  } else if (header === undefined || header <= 0) why = 'no duration in the header';
   else if (primary.kind === 'audio' && pcmConsistent(info, header)) why = undefined;
   else if (/Estimating duration from bitrate/i.test(stderr)) why = 'header duration is estimated from the bitrate';
   else if (end === undefined) why = 'the end of the track cannot be read from its last packets';

@@ -118,14 +118,15 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await p.media.probe(input, { log: p.log, signal }) });
       if (media.kind === 'refuse') throw media.error;
       if (media.kind !== 'plan') throw new Error('decidePrepareMedia asked to probe twice');
-      const { info } = media;
-      const { plan, chunks } = await p.media.chunks(input, model, policy, {
+      // The length that counts from here on is the decoded one (media/measured.ts), not the probe's claim.
+      const { plan, chunks, info } = await p.media.chunks(input, model, policy, {
         outDir: path.join(dir, 'chunks'),
         log: p.log,
-        info,
+        info: media.info,
         tmpDir: p.tmpDir,
         signal,
         maxPixels: limits.maxPixels,
+        limits,
       });
       p.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
