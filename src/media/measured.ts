@@ -44,14 +44,53 @@ export function decideDecoded(f: DecodedFacts): DecodedVerdict {
       `decoding passed ${fmt(f.limits.maxMediaSeconds)} (OMNIBATCH_MAX_MEDIA_SECONDS) although the header claimed ${fmt(f.probed.headerDurationS ?? f.probed.durationS)}: stopped there`,
     );
   }
-  if (f.samplesS !== undefined && f.timelineS - f.samplesS > Math.max(GAP_TOLERANCE_S, f.samplesS * GAP_TOLERANCE_RATIO)) {
-    return refuse(
-      'media_suspicious',
-      `the timestamps span ${fmt(f.timelineS)} but the audio holds ${fmt(f.samplesS)} of samples: a timeline with gaps this large is refused rather than planned or billed`,
-    );
-  }
+  if (f.samplesS !== undefined && timelineOutruns(f.timelineS, f.samplesS)) return { kind: 'refuse', error: timelineRefusal(f.timelineS, f.samplesS) };
   const durationS = f.samplesS !== undefined ? Math.min(f.timelineS, f.samplesS) : f.timelineS;
   const v = mediaViolation({ durationS, sizeBytes: f.probed.sizeBytes, video: f.probed.video }, f.limits);
   if (v) return { kind: 'refuse', error: limitError({ code: v.code, message: `decoded: ${v.message}` }) };
   return { kind: 'plan', durationS, changed: Math.abs(durationS - f.probed.durationS) > 0.1 };
+}
+
+/**
+ * The most seconds an audio-only file's bytes can hold at its audio stream's stated bitrate (exact for PCM,
+ * the nominal rate for others), or undefined when no bitrate is stated or pictures share the bytes.
+ */
+export function bytesBoundS(info: Pick<MediaInfo, 'sizeBytes' | 'audio' | 'video'>): number | undefined {
+  const bitrate = info.audio[0]?.bitrate;
+  if (info.video.length > 0 || info.audio.length !== 1 || !bitrate || bitrate <= 0) return undefined;
+  return (info.sizeBytes * 8) / bitrate;
+}
+
+/** Times its bytes' worth a claim may be before it is doubted (VBR around a nominal rate stays far within). */
+export const CLAIM_OVER_BYTES = 3;
+
+/** True when the header claims far more than the file's bytes can hold at its own bitrate (a timeline that jumps). */
+export function claimOutrunsBytes(info: Pick<MediaInfo, 'sizeBytes' | 'audio' | 'video' | 'headerDurationS'>): boolean {
+  const bound = bytesBoundS(info);
+  return bound !== undefined && info.headerDurationS !== undefined && info.headerDurationS > CLAIM_OVER_BYTES * bound + 1;
+}
+
+/** True when a timeline (timestamps) runs past the decoded samples by more than an honest file's slack. */
+export function timelineOutruns(timelineS: number, samplesS: number): boolean {
+  return timelineS - samplesS > Math.max(GAP_TOLERANCE_S, samplesS * GAP_TOLERANCE_RATIO);
+}
+
+/** The refusal of a file whose timestamps span far more than its samples. */
+export function timelineRefusal(timelineS: number, samplesS: number): ReturnType<typeof limitError> {
+  return limitError({
+    code: 'media_suspicious',
+    message: `the timestamps span ${fmt(timelineS)} but the audio holds ${fmt(samplesS)} of samples: a timeline with gaps this large is refused rather than planned or billed`,
+  });
+}
+
+/**
+ * Links of a chained Ogg file (streams begun one after another: each first page has the BOS flag). Each link's
+ * granule positions restart, so the header's length is the last link's: only decoding tells the whole. PURE.
+ */
+export function oggLinks(buf: Buffer): number {
+  let links = 0;
+  for (let at = buf.indexOf('OggS'); at >= 0 && at + 6 <= buf.length; at = buf.indexOf('OggS', at + 4)) {
+    if (buf[at + 4] === 0 && (buf[at + 5] & 0x02) !== 0) links++;
+  }
+  return links;
 }

@@ -23,12 +23,13 @@ import { silentLogger, type Logger } from '../util/logger.ts';
 import { checkContainer, mediaInputArgs, probeInputArgs, refusedFormat, unsupportedContainer } from './allow-list.ts';
 import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
+import { bytesBoundS, claimOutrunsBytes, oggLinks, timelineOutruns, timelineRefusal } from './measured.ts';
 import { agreesWithFrames, walkMp3 } from './mp3-frames.ts';
 import type { AudioStream, MediaInfo, VideoStream } from './types.ts';
 
 export const MIN_DECODABLE_S = 0.1;
-/** mp3 files up to this size are measured by their frames (read whole: 64 MiB is ~4.6 h at 32 kbps); larger ones are decoded. */
-const MP3_WALK_MAX_BYTES = 64 * 1024 * 1024;
+/** mp3 (and Ogg) files up to this size are read whole to count frames (links); 64 MiB is ~4.6 h at 32 kbps. */
+const WALK_MAX_BYTES = 64 * 1024 * 1024;
 const still = new Set(['mjpeg', 'png', 'bmp', 'webp', 'gif', 'tiff']);
 
 export interface ProbeOptions {
@@ -177,7 +178,22 @@ export async function measureDuration(arg: string, streamIndex: number, kind: 'a
     );
   }
   const { stdout } = await runFfmpeg(
-    ['-v', 'error', '-nostats', ...mediaInputArgs(arg, opts.format), '-map', `0:${streamIndex}`, '-f', 'null', '-', '-progress', 'pipe:1'],
+    // asetpts=N/SR: the output's clock is the samples decoded, whatever the source's timestamps say (gaps, chained links).
+    [
+      '-v',
+      'error',
+      '-nostats',
+      ...mediaInputArgs(arg, opts.format),
+      '-map',
+      `0:${streamIndex}`,
+      '-af',
+      'asetpts=N/SR/TB',
+      '-f',
+      'null',
+      '-',
+      '-progress',
+      'pipe:1',
+    ],
     run,
   ).catch(unreadable);
   return lastOutTime(stdout);
@@ -255,8 +271,10 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   const header = info.headerDurationS;
   const end = tailEnd((json.packets ?? []) as Json[], primary.index);
   let why: string | undefined;
+  /** where the timestamps really end, when the samples must be shown to fill it */
+  let timelineS: number | undefined;
   // An mp3's frames are its length (mp3-frames.ts): counted without decoding, they settle any claim at once.
-  const frames = info.container === 'mp3' && info.audio.length === 1 && size <= MP3_WALK_MAX_BYTES ? walkMp3(await readFile(input)) : undefined;
+  const frames = info.container === 'mp3' && info.audio.length === 1 && size <= WALK_MAX_BYTES ? walkMp3(await readFile(input)) : undefined;
   if (frames && frames.frames > 0) {
     // Frames that disagree with the claim (a cut-short upload, a forged tag): the decoder has the last word.
     if (header === undefined || !agreesWithFrames(header, frames))
@@ -267,6 +285,12 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   else if (end === undefined) why = 'the end of the track cannot be read from its last packets';
   else if (Math.abs(end - header) > Math.max(0.1, header * 0.005))
     why = `header claims ${header.toFixed(2)} s, the ${primary.kind} track ends at ${end.toFixed(2)} s`;
+  else if (claimOutrunsBytes(info)) {
+    // The last packets do end there: the timestamps jump (a 20-h gap over 10 s of samples). Decoding counts them.
+    why = `header claims ${header.toFixed(2)} s, its bytes hold at most ${bytesBoundS(info)?.toFixed(2)} s at the stream's bitrate`;
+    timelineS = end;
+  } else if (info.container === 'ogg' && size <= WALK_MAX_BYTES && oggLinks(await readFile(input)) > info.audio.length + info.video.length)
+    why = 'a chained Ogg file: the header states the last link only';
   if (why) {
     // The length is what is in doubt: scale the deadline by the claim, or by the bytes at a low real bitrate (16 kbps).
     const mediaS = Math.max(header ?? 0, size / 2000);
@@ -274,6 +298,7 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
     log.debug({ input, why, header, measured }, 'duration measured');
     info.durationS = measured;
     info.durationSource = 'measured';
+    if (timelineS !== undefined && timelineOutruns(timelineS, measured)) throw timelineRefusal(timelineS, measured);
   }
   if (info.durationS <= 0) throw new OmniError('media_empty', 'the file holds no decodable audio or video', { retryable: false });
   if (info.durationS < MIN_DECODABLE_S) {
@@ -299,6 +324,9 @@ export async function probePartial(file: string, opts: ProbeOptions = {}): Promi
     throw new OmniError('media_unreadable', 'the file has no audio or video stream', { retryable: false });
   }
   const header = info.headerDurationS;
+  // A claim its bytes cannot hold at its own bitrate (probeMedia decodes such a file): price the bound.
+  const bound = claimOutrunsBytes(info) ? bytesBoundS(info) : undefined;
+  if (bound !== undefined) return { info: { ...info, durationS: bound }, bounded: true };
   if (header !== undefined && header > 0) return { info, bounded: false };
   return { info: { ...info, durationS: (st.size * 8) / MIN_MEDIA_BPS }, bounded: true };
 }
