@@ -68,7 +68,7 @@ export function register(program: Command): void {
         base64MaxChars: cfg.base64MaxChars,
         limits,
       });
-      const { failures, bounded } = probed;
+      const { failures, bounded, skipped } = probed;
       const plan: DeadlinePlan | undefined =
         deadline &&
         planForDeadline(probed.files, {
@@ -109,6 +109,7 @@ export function register(program: Command): void {
           limits: limitsJson(limits),
           failures,
           bounded,
+          skipped,
           ...(plan && {
             deadline: {
               deadline: plan.deadline.toISOString(),
@@ -136,12 +137,15 @@ export function register(program: Command): void {
           ...(plan ? deadlineLines(plan) : []),
           ...(bounded.length
             ? [
-                `${bounded.length} object(s) state no length: billed at an upper bound from their size:`,
+                `${bounded.length} object(s) state no length, or more than their bytes hold: priced at an upper bound from their size:`,
                 ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`),
               ]
             : []),
           ...(failures.length
             ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)]
+            : []),
+          ...(skipped.length
+            ? [`${skipped.length} object(s) will not be read:`, ...skipped.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}: ${x.message}`)]
             : []),
           '',
         ].join('\n'),

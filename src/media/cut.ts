@@ -74,6 +74,8 @@ export interface Piece {
 }
 
 let encodeSeq = 0;
+/** Timestamps and counted samples of one encode this close agree (an mp3's end padding is under 0.1 s). */
+const SAMPLES_AGREE_S = 0.25;
 const TAIL_S = 0.25;
 
 export async function encodeWhole(
@@ -120,8 +122,10 @@ export async function encodeWhole(
   // -progress reports the decodable output length; the file's own timeline adds the priming.
   const timelineS = lastOutTime(stdout) + delayS;
   const samplesS = encode.format === 'mp3' ? await framesS(path.join(dir, out)) : undefined;
-  // The file's own timeline is its samples: a source whose timestamps skip (chained Ogg links, a jump) ends later.
-  const durationS = samplesS !== undefined ? Math.min(timelineS, samplesS) : timelineS;
+  // The file's own timeline is its samples (mp3 timestamps are frame counts): a source whose timestamps skip
+  // (chained Ogg links, a jump) or stall (a muxer that wrote none) ends elsewhere. Within a frame or two of
+  // each other, the timestamps are the finer figure (the frames also hold the encoder's end padding).
+  const durationS = samplesS !== undefined && Math.abs(timelineS - samplesS) > SAMPLES_AGREE_S ? samplesS : timelineS;
   const silences = collector?.finish(offsetS + durationS).map((s) => ({ startS: s.startS + offsetS, endS: s.endS + offsetS }));
   log.debug({ out, delayS, durationS, silences: silences?.length }, 'encoded');
   return {

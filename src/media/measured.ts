@@ -45,7 +45,8 @@ export function decideDecoded(f: DecodedFacts): DecodedVerdict {
     );
   }
   if (f.samplesS !== undefined && timelineOutruns(f.timelineS, f.samplesS)) return { kind: 'refuse', error: timelineRefusal(f.timelineS, f.samplesS) };
-  const durationS = f.samplesS !== undefined ? Math.min(f.timelineS, f.samplesS) : f.timelineS;
+  // Timestamps that stall short of the samples (a muxer that wrote none): the samples are what is sent.
+  const durationS = f.samplesS !== undefined && f.samplesS - f.timelineS > GAP_TOLERANCE_S ? f.samplesS : f.timelineS;
   const v = mediaViolation({ durationS, sizeBytes: f.probed.sizeBytes, video: f.probed.video }, f.limits);
   if (v) return { kind: 'refuse', error: limitError({ code: v.code, message: `decoded: ${v.message}` }) };
   return { kind: 'plan', durationS, changed: Math.abs(durationS - f.probed.durationS) > 0.1 };

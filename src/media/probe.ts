@@ -162,14 +162,15 @@ export async function measureDuration(arg: string, streamIndex: number, kind: 'a
         '-select_streams',
         String(streamIndex),
         '-show_entries',
-        'packet=stream_index,pts_time,duration_time',
+        'packet=stream_index,pts_time,dts_time,duration_time',
         '-of',
         'json',
         ...probeInputArgs(arg, opts.format),
       ],
       { ...run, code: 'media_unreadable' },
     ).catch(unreadable);
-    const packets = ((JSON.parse(stdout) as Json).packets ?? []) as Json[];
+    // A raw elementary stream (MPEG-2 video) has decode times only: they are the frames' times there.
+    const packets = (((JSON.parse(stdout) as Json).packets ?? []) as Json[]).map((p) => (p.pts_time === undefined ? { ...p, pts_time: p.dts_time } : p));
     return (
       tailEnd(
         packets.filter((p) => num(p.pts_time) !== undefined),

@@ -38,8 +38,10 @@ export interface SourceEstimate {
   /** every probed file, as planned: the deadline planner re-plans them at other chunk lengths */
   files: EstimateFile[];
   failures: { uri: string; code: string; message: string }[];
-  /** objects whose header states no length: billed at an upper bound from their size */
+  /** objects whose header states no length, or more than its bytes hold: billed at an upper bound from their size */
   bounded: { uri: string; durationS: number }[];
+  /** objects the run will not read (excluded by a pattern, not media by name): listed, never priced */
+  skipped: { uri: string; code: string; message: string }[];
 }
 
 /** The byte ranges of an object to read: all of it, or its head and its tail (pure). [start, end) each. */
@@ -134,6 +136,7 @@ export async function estimateSource(
   const files: EstimateFile[] = [];
   const failures: SourceEstimate['failures'] = [];
   const bounded: SourceEstimate['bounded'] = [];
+  const skipped: SourceEstimate['skipped'] = [];
   const pending = new Set<Promise<void>>();
   const one = async (obj: Listed) => {
     try {
@@ -162,6 +165,10 @@ export async function estimateSource(
   let n = 0;
   // The run's own selection: its listing or its manifest, through its filters.
   for await (const obj of runObjects(spec, src)) {
+    if (obj.skip) {
+      skipped.push({ uri: src.uri + obj.key, ...obj.skip });
+      continue;
+    }
     if (spec.maxFiles !== undefined && n >= spec.maxFiles) break;
     n++;
     const p = one(obj).finally(() => pending.delete(p));
@@ -179,5 +186,5 @@ export async function estimateSource(
     rpm: opts.rpm,
     tpm: opts.tpm,
   });
-  return { estimate, files, failures, bounded };
+  return { estimate, files, failures, bounded, skipped };
 }

@@ -13,7 +13,7 @@ import type { RunSpec, StopReason } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/logger.ts';
 import type { JobContext } from '../app/context.ts';
-import { finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
+import { finishFile, finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
 
 /** The run store, as prepare uses it: the file's state, the run's stop flag, the file's estimate. */
 export interface PrepareRuns {
@@ -21,6 +21,8 @@ export interface PrepareRuns {
   isFileOpen(runId: string, fileId: string): Promise<boolean>;
   stopReason(runId: string): Promise<StopReason | undefined>;
   finishNotRun(runId: string, fileId: string, reason: StopReason): Promise<void>;
+  /** ends the file as skipped, with why (its content is not media) */
+  skipFile(runId: string, fileId: string, code: string, message: string): Promise<void>;
   /** counted once per file, whatever the number of prepares */
   addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean>;
 }
@@ -66,6 +68,7 @@ export function preparePorts(ctx: JobContext): PreparePorts {
       isFileOpen: (runId, fileId) => isFileOpen(ctx, runId, fileId),
       stopReason: (runId) => ctx.runs.stopReason(runId),
       finishNotRun: (runId, fileId, reason) => finishNotRun(ctx, runId, fileId, reason),
+      skipFile: (runId, fileId, code, message) => finishFile(ctx, runId, fileId, { status: 'skipped', code, message }),
       addFileEstimate: (runId, fileId, e) => ctx.runs.addFileEstimate(runId, fileId, e),
     },
     storage: (location) => ctx.storage(location),

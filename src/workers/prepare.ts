@@ -15,7 +15,8 @@ import { withTempDir } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from '../app/context.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
-import { decidePrepareMedia, decidePrepareStart, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
+import { namesMedia } from '../producers/filter.ts';
+import { decidePrepareMedia, decidePrepareStart, notMediaReason, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
 import { inferFlow, type StagedFile } from './prepare-flow.ts';
 import { preparePorts, type PreparePorts, type PrepareStorage } from './prepare-ports.ts';
 
@@ -65,6 +66,11 @@ export async function runPrepare(job: PrepareJob, p: PreparePorts): Promise<Prep
     if (watch.signal.aborted && stopped) {
       await p.runs.finishNotRun(runId, fileId, stopped);
       return { skipped: `run stopping (${stopped})` };
+    }
+    const notMedia = notMediaReason(err, namesMedia(job.data.key));
+    if (notMedia) {
+      await p.runs.skipFile(runId, fileId, 'not_media', notMedia);
+      return { skipped: 'not_media' };
     }
     throw err;
   } finally {

@@ -1,6 +1,6 @@
 /**
- * report: when every file of a run is done, failed, skipped or not run: report.json, cost.csv and
- * failures.jsonl under <destination>/_runs/<runId>/, the run's final status, and the webhook.
+ * report: when every file of a run is done, failed, skipped or not run: report.json, cost.csv,
+ * failures.jsonl and skipped.jsonl under <destination>/_runs/<runId>/, the run's final status, and the webhook.
  */
 import type { Job } from 'bullmq';
 import type { ReportPayload } from '../jobs/catalog.ts';
@@ -21,6 +21,7 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   try {
     await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
     await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
+    await dst.putText(runKey(runId, 'skipped.jsonl'), r.skippedJsonl, 'application/x-ndjson');
     await dst.putJson(runKey(runId, 'report.json'), r.report);
   } catch (err) {
     // The last attempt (or a refusal no attempt will change) still ends the run: stopped_error, with why.

@@ -83,6 +83,14 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
 
   for await (const obj of runObjects(spec, src, dst.uri)) {
     const fileId = fileIdOf(obj.key);
+    if (obj.skip) {
+      // Not read, but accounted for: registered (outside --max-files) and ended as skipped with its reason.
+      if ((await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'))) === 1) {
+        await ctx.runs.finishFile(runId, fileId, { ...fileState(src, obj, 'skipped'), code: obj.skip.code, message: obj.skip.message });
+        result.skipped++;
+      }
+      continue;
+    }
     const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'), spec.maxFiles ?? 0);
     if (r === -1) break; // --max-files reached
     if (r === 0) {

@@ -55,6 +55,14 @@ export class FakeRuns implements InferRuns, PrepareRuns {
     if (this.status.get(fileId) === 'pending') this.status.set(fileId, 'not_run');
   }
 
+  /** every skipFile call, in order */
+  readonly skips: { fileId: string; code: string; message: string }[] = [];
+
+  async skipFile(_runId: string, fileId: string, code: string, message: string): Promise<void> {
+    this.skips.push({ fileId, code, message });
+    if (this.status.get(fileId) === 'pending') this.status.set(fileId, 'skipped');
+  }
+
   async count(_runId: string, field: CountField, by: number): Promise<void> {
     this.counts.set(field, (this.counts.get(field) ?? 0) + by);
   }
