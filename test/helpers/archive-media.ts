@@ -125,7 +125,7 @@ function nistSphere(seconds: number): Buffer {
   const lines = [
     'NIST_1A',
     '   1024',
-    'sample_count -i ' + pcm.length / 2,
+    `sample_count -i ${pcm.length / 2}`,
     'sample_rate -i 16000',
     'channel_count -i 1',
     'sample_n_bytes -i 2',
