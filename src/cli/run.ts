@@ -55,6 +55,12 @@ export function register(program: Command): void {
           const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
           request = planned.request;
           process.stderr.write(`${deadlineLines(planned.plan).join('\n')}\n`);
+          // A file the plan could not take (refused, or a claim its bytes cannot hold) never refuses the run: it
+          // is left out of the plan, named here, and fails alone in the run with the same code.
+          if (planned.failures.length)
+            process.stderr.write(
+              `${[`${planned.failures.length} object(s) left out of the deadline plan:`, ...planned.failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)].join('\n')}\n`,
+            );
         }
         const spec = await createRun(ctx, request);
         if (!f.wait) {
