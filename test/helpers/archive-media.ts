@@ -213,7 +213,7 @@ export const HOSTILE_FILES: readonly HostileFile[] = [
   },
   {
     name: 'xing-claims-800s.mp3',
-    seconds: 0.26,
+    seconds: 0.21,
     claimS: 800,
     make: (f, w) => {
       const short = path.join(w, 'short.mp3');
