@@ -3,7 +3,9 @@
  * (test/fakes/) the way infer's are (docs/architecture.md, "Where the decisions are").
  */
 import type { FlowJob } from 'bullmq';
+import { readCalibration, type Calibration } from '../cost/calibration.ts';
 import type { PricingOverride } from '../cost/price.ts';
+import type { Task } from '../tasks/catalog.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
 import { prepareChunks } from '../media/prepare.ts';
@@ -23,6 +25,8 @@ export interface PrepareRuns {
   finishNotRun(runId: string, fileId: string, reason: StopReason): Promise<void>;
   /** ends the file as skipped, with why (its content is not media) */
   skipFile(runId: string, fileId: string, code: string, message: string): Promise<void>;
+  /** the output-token calibration of a model and task (cost/calibration.ts), when runs have made one */
+  calibration(model: string, task: Task): Promise<Calibration | undefined>;
   /** counted once per file, whatever the number of prepares */
   addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean>;
 }
@@ -70,6 +74,7 @@ export function preparePorts(ctx: JobContext): PreparePorts {
       finishNotRun: (runId, fileId, reason) => finishNotRun(ctx, runId, fileId, reason),
       skipFile: (runId, fileId, code, message) => finishFile(ctx, runId, fileId, { status: 'skipped', code, message }),
       addFileEstimate: (runId, fileId, e) => ctx.runs.addFileEstimate(runId, fileId, e),
+      calibration: (model, task) => readCalibration(ctx.redis, ctx.keyPrefix, model, task).catch(() => undefined),
     },
     storage: (location) => ctx.storage(location),
     media: { sniff: sniffFile, probe: probeMedia, chunks: prepareChunks },

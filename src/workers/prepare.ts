@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { Job } from 'bullmq';
+import { outputScale } from '../cost/calibration.ts';
 import { estimateRun } from '../cost/estimate.ts';
 import type { PreparePayload } from '../jobs/catalog.ts';
 import { chunkPolicy } from '../media/policy.ts';
@@ -192,7 +193,14 @@ async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, in
         ...(video && { video: { width: video.width, height: video.height } }),
       },
     ],
-    { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: p.pricing },
+    {
+      model: spec.model,
+      region: spec.region,
+      task: spec.task,
+      prompt: spec.prompt,
+      pricing: p.pricing,
+      outputScale: outputScale(await p.runs.calibration(spec.model, spec.task)),
+    },
   );
   // Once per file (with its media length): a prepare redone after a crash, a re-plan or a retry adds nothing.
   await p.runs.addFileEstimate(spec.runId, fileId, {

@@ -6,7 +6,9 @@ import type { Job } from 'bullmq';
 import type { ReportPayload } from '../jobs/catalog.ts';
 import { runKey, stagingPrefix } from '../storage/keys.ts';
 import type { JobContext } from '../app/context.ts';
-import { collectRunReport } from '../lifecycle/run-report.ts';
+import { collectRunReport, type CollectedReport } from '../lifecycle/run-report.ts';
+import { addRun, priorOutput } from '../cost/calibration.ts';
+import type { RunSpec } from '../runs/types.ts';
 import { isLastAttempt } from '../lifecycle/run-end.ts';
 import { describeError } from '../util/errors.ts';
 import { enqueueNotify } from '../lifecycle/notifications.ts';
@@ -36,6 +38,7 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   // killed between the file's end and its cleanup (bench chaos kill-9 left one file's staging in one run of two).
   await dst.deletePrefix(stagingPrefix(runId)).catch((err: Error) => ctx.log.warn({ err: err.message }, 'run staging cleanup failed'));
   await ctx.runs.setFinal(runId, r.status, retentionS);
+  await calibrate(ctx, runId, spec, r.report, retentionS);
   await ctx.costs.expire(runId, ctx.cfg.runRetentionDays * 24 * 3600);
   ctx.log.info({ status: r.status }, 'run ended');
   if (spec.notifyUrl) {
@@ -53,4 +56,18 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
     });
   }
   return { status: r.status };
+}
+
+/**
+ * What this run's answers were billed for output, beside what the task's prior expected for the same requests
+ * and seconds (cost/calibration.ts): later estimates of this model and task are scaled by it. Only requests that
+ * answered count (chunks of succeeded files: retries and failed files answered nothing).
+ */
+async function calibrate(ctx: JobContext, runId: string, spec: RunSpec, doc: CollectedReport['report'], retentionS: number): Promise<void> {
+  const chunks = doc.requests - doc.retries;
+  if (doc.counts.succeeded === 0 || chunks <= 0 || doc.counts.failed > 0) return;
+  const run = { observed: doc.usage.output.text, expected: priorOutput(spec.task, chunks, doc.media_seconds), requests: chunks };
+  await addRun(ctx.redis, ctx.keyPrefix, runId, spec.model, spec.task, run, retentionS).catch((err: unknown) =>
+    ctx.log.warn({ err }, 'output calibration not recorded'),
+  );
 }
