@@ -40,6 +40,8 @@ export interface ProbeOptions {
 export interface MeasureOptions extends ProbeOptions {
   format?: string;
   mediaS?: number;
+  /** audio: count the samples decoded instead of following the timestamps (a timeline suspected of jumps) */
+  sampleClock?: boolean;
 }
 
 /** The caller's logger at most at debug level: commands are logged, failures become coded errors instead of warnings. */
@@ -179,7 +181,7 @@ export async function measureDuration(arg: string, streamIndex: number, kind: 'a
     );
   }
   const { stdout } = await runFfmpeg(
-    // asetpts=N/SR: the output's clock is the samples decoded, whatever the source's timestamps say (gaps, chained links).
+    // sampleClock (asetpts=N/SR): the output's clock is the samples decoded, whatever the source's timestamps say.
     [
       '-v',
       'error',
@@ -187,8 +189,7 @@ export async function measureDuration(arg: string, streamIndex: number, kind: 'a
       ...mediaInputArgs(arg, opts.format),
       '-map',
       `0:${streamIndex}`,
-      '-af',
-      'asetpts=N/SR/TB',
+      ...(opts.sampleClock ? ['-af', 'asetpts=N/SR/TB'] : []),
       '-f',
       'null',
       '-',
@@ -295,7 +296,13 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   if (why) {
     // The length is what is in doubt: scale the deadline by the claim, or by the bytes at a low real bitrate (16 kbps).
     const mediaS = Math.max(header ?? 0, size / 2000);
-    const measured = await measureDuration(arg, primary.index, primary.kind, { log, signal: opts.signal, format: info.container, mediaS });
+    const measured = await measureDuration(arg, primary.index, primary.kind, {
+      log,
+      signal: opts.signal,
+      format: info.container,
+      mediaS,
+      sampleClock: timelineS !== undefined,
+    });
     log.debug({ input, why, header, measured }, 'duration measured');
     info.durationS = measured;
     info.durationSource = 'measured';
