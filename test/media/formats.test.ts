@@ -117,3 +117,12 @@ describe('every container the table adds is read and decoded to its length', () 
     expect((err as Error).message).toMatch(/HLS playlist/);
   });
 });
+
+describe("README's formats table", () => {
+  it('lists every demuxer of the table, with why it is safe', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(path.join(import.meta.dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Formats'), readme.indexOf('## Commands'));
+    for (const f of MEDIA_FORMATS) expect(section, f.demuxer).toContain(`| \`${f.demuxer}\` | ${f.what} |`);
+  });
+});
