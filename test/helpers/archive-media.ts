@@ -100,6 +100,8 @@ export const ARCHIVE_FILES: readonly ArchiveFile[] = [
   { name: 'book.m4b', demuxer: 'mov', seconds: 4, make: (f) => ff([...speechLike(4), '-c:a', 'aac', '-b:a', '48k', '-f', 'ipod', f]) },
   { name: 'speech.sph', demuxer: 'nistsphere', seconds: 2, make: (f) => writeFileSync(f, nistSphere(2)) },
   { name: 'amiga.8svx', demuxer: 'iff', seconds: 2, make: (f) => writeFileSync(f, iff8svx(2)) },
+  // No encoder for Shorten exists in ffmpeg: the file is written here, bit by bit (shortenFile below).
+  { name: 'lossless.shn', demuxer: 'shn', seconds: 2.048, make: (f) => writeFileSync(f, shortenFile(2.048)) },
   // A module of one empty 64-row pattern at speed 6 / 125 BPM renders 64 x 6 x 20 ms.
   { name: 'tracker.mod', demuxer: 'libopenmpt', seconds: 7.68, make: (f) => writeFileSync(f, protrackerModule()) },
   {
@@ -282,4 +284,84 @@ function oggCrc(page: Buffer): number {
   let crc = 0;
   for (const b of page) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) & 0xff) ^ b]) >>> 0;
   return crc >>> 0;
+}
+
+/** MSB-first bit writer with Shorten's Rice codes (ffmpeg's get_ur_golomb_shorten: zeros, a one, k low bits). */
+class Bits {
+  private bytes: number[] = [];
+  private acc = 0;
+  private n = 0;
+  bit(b: number): void {
+    this.acc = (this.acc << 1) | b;
+    if (++this.n === 8) {
+      this.bytes.push(this.acc);
+      this.acc = 0;
+      this.n = 0;
+    }
+  }
+  bits(value: number, count: number): void {
+    for (let i = count - 1; i >= 0; i--) this.bit((value >>> i) & 1);
+  }
+  /** unsigned Rice code with k low bits */
+  uvar(value: number, k: number): void {
+    for (let q = value >>> k; q > 0; q--) this.bit(0);
+    this.bit(1);
+    this.bits(value & ((1 << k) - 1), k);
+  }
+  /** Shorten's "ulong" (versions > 0): the width first, then the value in that many bits */
+  ulong(value: number): void {
+    const k = Math.max(1, 32 - Math.clz32(value));
+    this.uvar(k, 2);
+    this.uvar(value, k);
+  }
+  done(): Buffer {
+    while (this.n !== 0) this.bit(0);
+    return Buffer.from(this.bytes);
+  }
+}
+
+/**
+ * A Shorten (.shn) file, version 2, 16 kHz mono 16-bit: the canonical WAV header as the verbatim section, then
+ * blocks of 256 samples of a tone as DIFF0 (each sample a signed Rice code), then QUIT. `seconds` is rounded
+ * down to whole blocks.
+ */
+function shortenFile(seconds: number): Buffer {
+  const rate = 16_000;
+  const blocks = Math.floor((seconds * rate) / 256);
+  const w = new Bits();
+  for (const c of Buffer.from('ajkg', 'latin1')) w.bits(c, 8);
+  w.bits(2, 8); // version
+  w.ulong(5); // TYPE_S16LH
+  w.ulong(1); // channels
+  w.ulong(256); // block size
+  w.ulong(0); // maxnlpc
+  w.ulong(0); // nmean
+  w.ulong(0); // skip bytes
+  w.uvar(9, 2); // FN_VERBATIM
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'latin1');
+  header.writeUInt32LE(36 + blocks * 512, 4);
+  header.write('WAVEfmt ', 8, 'latin1');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'latin1');
+  header.writeUInt32LE(blocks * 512, 40);
+  w.uvar(header.length, 5);
+  for (const b of header) w.uvar(b, 8);
+  const residual = 12; // each sample in 13 low bits: |s| < 4096
+  for (let b = 0; b < blocks; b++) {
+    w.uvar(0, 2); // FN_DIFF0: the sample itself (plus the mean, 0)
+    w.uvar(residual, 3);
+    for (let i = 0; i < 256; i++) {
+      const s = Math.round(3000 * Math.sin((2 * Math.PI * 440 * (b * 256 + i)) / rate));
+      w.uvar(s >= 0 ? 2 * s : -2 * s - 1, residual + 1);
+    }
+  }
+  w.uvar(4, 2); // FN_QUIT
+  return w.done();
 }
