@@ -77,4 +77,18 @@ describe('an archive folder: every object accounted for, every second billed as 
       for (const c of result.chunks) expect(c.end_s).toBeLessThanOrEqual(result.source.duration_s);
     }
   }, 300_000);
+
+  it('--max-files counts the objects read, not those skipped by name', async () => {
+    const out = path.join(h.tmp, 'out-max');
+    const state = await h.run({ source: src, destination: out, task: 'transcribe', maxFiles: 3 });
+    const runDir = path.join(out, '_runs', state.spec.runId);
+    const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
+    const skipped = (await readFile(path.join(runDir, 'skipped.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const byName = skipped.filter((s) => /by its name/.test(s.message)).length;
+    expect(report.counts.total - byName).toBe(3);
+  }, 300_000);
 });
