@@ -23,6 +23,8 @@ const speechLike = (seconds: number, rate = 16_000): string[] => [
   `anoisesrc=r=${rate}:a=0.3:c=pink:d=${seconds},volume='if(lt(mod(t,3.1),0.5),0,1)':eval=frame`,
 ];
 const picture = (seconds: number, size = '320x240', fps = 25): string[] => ['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`];
+/** A PAL SD picture with 48 kHz "speech": the inputs of a tape or broadcast-server recording. */
+const pal = (seconds: number): string[] => [...picture(seconds, '720x576', 25), ...speechLike(seconds, 48_000)];
 
 export interface ArchiveFile {
   name: string;
@@ -48,47 +50,13 @@ export const ARCHIVE_FILES: readonly ArchiveFile[] = [
     name: 'tape.dv',
     demuxer: 'dv',
     seconds: 3,
-    make: (f) =>
-      ff([
-        ...picture(3, '720x576', 25),
-        ...speechLike(3, 48_000),
-        '-c:v',
-        'dvvideo',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'pcm_s16le',
-        '-ar',
-        '48000',
-        '-ac',
-        '2',
-        '-shortest',
-        '-f',
-        'dv',
-        f,
-      ]),
+    make: (f) => ff([...pal(3), '-c:v', 'dvvideo', '-pix_fmt', 'yuv420p', '-c:a', 'pcm_s16le', '-ar', '48000', '-ac', '2', '-shortest', '-f', 'dv', f]),
   },
   {
     name: 'server.gxf',
     demuxer: 'gxf',
     seconds: 3,
-    make: (f) =>
-      ff([
-        ...picture(3, '720x576', 25),
-        ...speechLike(3, 48_000),
-        '-c:v',
-        'mpeg2video',
-        '-c:a',
-        'pcm_s16le',
-        '-ar',
-        '48000',
-        '-ac',
-        '1',
-        '-shortest',
-        '-f',
-        'gxf',
-        f,
-      ]),
+    make: (f) => ff([...pal(3), '-c:v', 'mpeg2video', '-c:a', 'pcm_s16le', '-ar', '48000', '-ac', '1', '-shortest', '-f', 'gxf', f]),
   },
   { name: 'radio.ra', demuxer: 'rm', seconds: 5, make: (f) => ff([...speechLike(5, 8000), '-c:a', 'real_144', '-ar', '8000', '-ac', '1', '-f', 'rm', f]) },
   { name: 'game.voc', demuxer: 'voc', seconds: 3, make: (f) => ff([...speechLike(3, 11_025), '-c:a', 'pcm_u8', '-ar', '11025', '-ac', '1', '-f', 'voc', f]) },

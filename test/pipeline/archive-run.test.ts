@@ -4,12 +4,13 @@
  * (read, failed alone with its code, or skipped with its reason in skipped.jsonl), and every file is billed
  * for the audio it decodes to, within 10% plus the per-chunk 1-s minimum.
  */
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_FILES, HOSTILE_FILES } from '../helpers/archive-media.ts';
 import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import type { Harness } from '../helpers/pipeline.ts';
+import { harnessWithSource } from '../helpers/source-harness.ts';
 
 const archive = (name: string) => ARCHIVE_FILES.find((f) => f.name === name)!;
 const hostile = (name: string) => HOSTILE_FILES.find((f) => f.name === name)!;
@@ -30,18 +31,16 @@ describe('an archive folder: every object accounted for, every second billed as 
   let h: Harness;
   let src: string;
   beforeAll(async () => {
-    h = await startHarness();
-    src = path.join(h.tmp, 'in');
-    await mkdir(src, { recursive: true });
-    archive('broadcast.mxf').make(path.join(src, 'broadcast.mxf'));
-    archive('tape.dv').make(path.join(src, 'tape.dv'));
-    for (const f of ['upload-cut-short.mp3', 'xing-claims-800s.mp3', 'chained-400-links.opus', 'timestamps-jump-20h.mkv'])
-      hostile(f).make(path.join(src, f), h.tmp);
-    await cp(media('speech-en-6s-16k.wav'), path.join(src, 'speech.wav'));
-    await cp(media('jfk-inaugural.flac'), path.join(src, 'take-07'));
-    await writeFile(path.join(src, 'README'), 'Tapes digitised in 2019. Ask the archivist before deleting anything.\n');
-    await writeFile(path.join(src, 'catalogue.csv'), 'tape,title\n07,inaugural\n');
-    await h.startWorkers({ inferConcurrency: 4 });
+    ({ h, src } = await harnessWithSource(async (dir, harness) => {
+      archive('broadcast.mxf').make(path.join(dir, 'broadcast.mxf'));
+      archive('tape.dv').make(path.join(dir, 'tape.dv'));
+      for (const f of ['upload-cut-short.mp3', 'xing-claims-800s.mp3', 'chained-400-links.opus', 'timestamps-jump-20h.mkv'])
+        hostile(f).make(path.join(dir, f), harness.tmp);
+      await cp(media('speech-en-6s-16k.wav'), path.join(dir, 'speech.wav'));
+      await cp(media('jfk-inaugural.flac'), path.join(dir, 'take-07'));
+      await writeFile(path.join(dir, 'README'), 'Tapes digitised in 2019. Ask the archivist before deleting anything.\n');
+      await writeFile(path.join(dir, 'catalogue.csv'), 'tape,title\n07,inaugural\n');
+    }));
   }, 180_000);
   afterAll(async () => h?.close());
 

@@ -4,11 +4,12 @@
  * and task has calibrated the output tokens (cost/calibration.ts), is within 5% of what the emulator billed,
  * for the captioner and for a transcript.
  */
-import { cp, mkdir, readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import type { Harness } from '../helpers/pipeline.ts';
+import { harnessWithSource } from '../helpers/source-harness.ts';
 
 /** The generated and demo speech of the media catalog: WAV, FLAC and mp3, 3.6 s to 72 s, one to three chunks. */
 const SPEECH = [
@@ -24,11 +25,9 @@ describe('estimate vs bill on the speech set', () => {
   let h: Harness;
   let src: string;
   beforeAll(async () => {
-    h = await startHarness();
-    src = path.join(h.tmp, 'in');
-    await mkdir(src, { recursive: true });
-    for (const f of SPEECH) await cp(media(f), path.join(src, f));
-    await h.startWorkers({ inferConcurrency: 4 });
+    ({ h, src } = await harnessWithSource(async (dir) => {
+      for (const f of SPEECH) await cp(media(f), path.join(dir, f));
+    }));
   }, 120_000);
   afterAll(async () => h?.close());
 
