@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
+import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
 import { formatMicros } from '../cost/price.ts';
 import { estimateSource } from '../producers/estimate.ts';
 import { assertReadable } from '../producers/objects.ts';
@@ -58,6 +59,8 @@ export function register(program: Command): void {
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
       await assertReadable(src, source, spec.manifest);
       const limits = fileLimitsOf(cfg);
+      // What earlier runs of this model and task were billed for output, when Redis has it (cost/calibration.ts).
+      const outputScale = await readScaleOnce(cfg.redisUrl, calibrationPrefix(cfg.queuePrefix), spec.model, spec.task);
       const pricing = loadPricing(cfg.pricingFile);
       const probed = await estimateSource(src, spec, {
         log,
@@ -67,6 +70,7 @@ export function register(program: Command): void {
         tpm: cfg.tpm,
         base64MaxChars: cfg.base64MaxChars,
         limits,
+        outputScale,
       });
       const { failures, bounded, skipped } = probed;
       const plan: DeadlinePlan | undefined =
@@ -83,6 +87,7 @@ export function register(program: Command): void {
           deadline,
           now,
           ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }),
+          ...(outputScale !== undefined && { outputScale }),
         });
       const e = plan ? plan.estimate : probed.estimate;
       if (f.json) {

@@ -59,3 +59,24 @@ export async function readCalibration(redis: Redis, prefix: string, model: strin
   if (!h.requests) return undefined;
   return { observed: Number(h.observed), expected: Number(h.expected), requests: Number(h.requests) };
 }
+
+/**
+ * The scale for a command that has no Redis connection of its own (`estimate`): one short-lived connection,
+ * and no calibration (the priors as they are) when Redis cannot be reached within a second.
+ */
+export async function readScaleOnce(redisUrl: string, prefix: string, model: string, task: Task): Promise<number | undefined> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return outputScale(await readCalibration(redis, prefix, model, task));
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Where a context keeps its calibrations (the run store's prefix, app/context.ts). */
+export const calibrationPrefix = (queuePrefix: string): string => `${queuePrefix}:omni`;

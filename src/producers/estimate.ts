@@ -129,6 +129,8 @@ export async function estimateSource(
     limits?: FileLimits;
     /** bytes read of one object at most (default DEFAULT_PROBE_BYTES) */
     probeBytes?: number;
+    /** the output priors scaled by earlier bills (cost/calibration.ts) */
+    outputScale?: number;
     tmpDir?: string;
   },
 ): Promise<SourceEstimate> {
@@ -185,6 +187,7 @@ export async function estimateSource(
     concurrency: opts.concurrency,
     rpm: opts.rpm,
     tpm: opts.tpm,
+    ...(opts.outputScale !== undefined && { outputScale: opts.outputScale }),
   });
   return { estimate, files, failures, bounded, skipped };
 }

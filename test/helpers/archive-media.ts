@@ -58,7 +58,8 @@ export const ARCHIVE_FILES: readonly ArchiveFile[] = [
     seconds: 3,
     make: (f) => ff([...pal(3), '-c:v', 'mpeg2video', '-c:a', 'pcm_s16le', '-ar', '48000', '-ac', '1', '-shortest', '-f', 'gxf', f]),
   },
-  { name: 'radio.ra', demuxer: 'rm', seconds: 5, make: (f) => ff([...speechLike(5, 8000), '-c:a', 'real_144', '-ar', '8000', '-ac', '1', '-f', 'rm', f]) },
+  // ffmpeg's rm muxer writes RealAudio 1.0 (real_144) without usable timestamps; AC-3 in RealMedia it times.
+  { name: 'radio.rm', demuxer: 'rm', seconds: 5, make: (f) => ff([...speechLike(5, 44_100), '-c:a', 'ac3', '-b:a', '64k', '-ac', '1', '-f', 'rm', f]) },
   { name: 'game.voc', demuxer: 'voc', seconds: 3, make: (f) => ff([...speechLike(3, 11_025), '-c:a', 'pcm_u8', '-ar', '11025', '-ac', '1', '-f', 'voc', f]) },
   { name: 'lab.sox', demuxer: 'sox', seconds: 3, make: (f) => ff([...speechLike(3), '-c:a', 'pcm_s32le', '-f', 'sox', f]) },
   { name: 'csound.sf', demuxer: 'ircam', seconds: 3, make: (f) => ff([...speechLike(3), '-c:a', 'pcm_s16le', '-f', 'ircam', f]) },
