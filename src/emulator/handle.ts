@@ -195,7 +195,7 @@ export async function handleApi(
   };
   const done = () => {
     env.stats().completed++;
-    addBilled(env.stats(), spec.id, billed);
+    addBilled(env.stats().billed, spec.id, billed);
   };
 
   if (!parsed.stream)
