@@ -161,8 +161,7 @@ export class BatchApi {
       return refuse(invalid('The request body is not valid JSON.'));
     }
     const input = typeof body.input_file_id === 'string' ? this.store.files.get(body.input_file_id) : undefined;
-    if (input?.purpose !== 'batch')
-      return refuse(invalid(`input_file_id: no uploaded file of purpose batch has the id ${String(body.input_file_id)}.`));
+    if (input?.purpose !== 'batch') return refuse(invalid(`input_file_id: no uploaded file of purpose batch has the id ${String(body.input_file_id)}.`));
     if (body.endpoint !== CHAT_ENDPOINT && body.endpoint !== TEST_ENDPOINT)
       return refuse(invalid(`endpoint must be ${CHAT_ENDPOINT} (or ${TEST_ENDPOINT} for batch-test-model), got ${String(body.endpoint)}.`));
     const hours = parseCompletionWindow(body.completion_window, this.env.limits);
