@@ -1,9 +1,9 @@
 /**
- * The Batch (file input) endpoints under the chat base `/compatible-mode/v1` (docs/protocols.md "Batch
- * (file input)"): `POST /files` (multipart, purpose=batch), `GET /files/{id}`, `GET /files/{id}/content`,
- * `DELETE /files/{id}`, `POST /batches`, `GET /batches/{id}`, `GET /batches` (limit, after and the page's
- * filters status, input_file_ids, ds_name), `POST /batches/{id}/cancel`. Refusals use the chat protocol's
- * error envelope.
+ * The Batch (file input) endpoints under the chat base `/compatible-mode/v1`, as in
+ * docs/protocols.md "Batch (file input)": `POST /files` (multipart, purpose=batch), `GET /files/{id}`,
+ * `GET /files/{id}/content`, `DELETE /files/{id}`, `POST /batches`, `GET /batches/{id}`, `GET /batches`
+ * (limit, after and the page's filters status, input_file_ids, ds_name), `POST /batches/{id}/cancel`.
+ * Refusals use the chat protocol's error envelope.
  */
 import { createWriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
