@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .option('--responses-audio-parts <n>', '/v1/responses: split the spoken answer over this many output_item.done events', number(1, Infinity, true))
     .option('--stream-content-type <type>', 'content-type of 2xx streams (default text/event-stream)')
     // Batch (file input): docs/protocols.md "Batch (file input)"
-    .option('--region <cn|intl>', "whose Batch model list applies: cn (Beijing, default) or intl (Singapore: no omni model)", region)
+    .option('--region <cn|intl>', 'whose Batch model list applies: cn (Beijing, default) or intl (Singapore: no omni model)', region)
     .option('--batch-validating-ms <ms>', 'how long a batch stays validating (default 200)', ms)
     .option('--batch-in-progress-ms <ms>', 'the least a batch stays in_progress; its lines start evenly over it (default 1000)', ms)
     .option('--batch-finalizing-ms <ms>', 'how long a batch stays finalizing (default 200)', ms)
