@@ -174,6 +174,23 @@ describe('a batch through the official openai client', () => {
   });
 });
 
+describe('closing the emulator', () => {
+  it('stops a running batch at once and removes its files', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const ours = () => new Set(readdirSync(tmpdir()).filter((d) => d.startsWith('omnibatch-emu-batch-')));
+    const before = ours();
+    const running = await batchEmulator({ batchInProgressMs: 60_000, batchConcurrency: 1 });
+    const created = await submit(running.client, [chatLine('1', 'a'), chatLine('2', 'b'), chatLine('3', 'c')]);
+    await expect.poll(async () => (await running.client.batches.retrieve(created.id)).status, { timeout: 5000, interval: 20 }).toBe('in_progress');
+    expect([...ours()].filter((d) => !before.has(d))).toHaveLength(1);
+    const t0 = Date.now();
+    await running.emu.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect([...ours()].filter((d) => !before.has(d))).toEqual([]);
+  });
+});
+
 describe('the Batch API and authentication', () => {
   it('refuses a wrong key with 401 like every other route', async () => {
     const other = await startEmulator({ apiKey: 'sk-right' });

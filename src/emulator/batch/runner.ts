@@ -106,7 +106,9 @@ export async function runBatch(env: RunnerEnv, rec: BatchRecord, inputPath: stri
     if (stopping()) break;
     started.add(index);
     const customId = customIds[index];
-    const task = answerLine(env, rec, model, text).then(async (r) => {
+    // An emulator failure inside a line (not a documented outcome) refuses that line with a 500.
+    const answered = answerLine(env, rec, model, text).catch(() => apiErrors.internal());
+    const task = answered.then(async (r) => {
       const stats = env.handler.stats().batch;
       if (isApiError(r)) {
         b.request_counts.failed++;
@@ -118,7 +120,8 @@ export async function runBatch(env: RunnerEnv, rec: BatchRecord, inputPath: stri
         await output.write(outputLine(customId, String(r.body.id).replace(/^chatcmpl-/, ''), r.body));
       }
     });
-    const tracked: Promise<void> = task.finally(() => running.delete(tracked));
+    // Never rejects: after a close nobody awaits it.
+    const tracked: Promise<void> = task.catch(() => undefined).finally(() => running.delete(tracked));
     running.add(tracked);
   }
   await Promise.all(running);
