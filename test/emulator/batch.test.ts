@@ -96,13 +96,17 @@ describe('a batch through the official openai client', () => {
     }
   });
 
-  it('retrieves and deletes files; an input file cannot be downloaded, an output file can', async () => {
+  it('lists, retrieves and deletes files; an input file cannot be downloaded, an output file can', async () => {
     const id = await upload(client, `${JSON.stringify(chatLine('1', 'hi'))}\n`, 'mine.jsonl');
     const f = await client.files.retrieve(id);
     expect(f).toMatchObject({ id, object: 'file', purpose: 'batch', filename: 'mine.jsonl', status: 'processed' });
     expect(id).toMatch(/^file-batch-/);
     await expect(client.files.content(id)).rejects.toMatchObject({ status: 400 });
+    const listed = await client.files.list({ purpose: 'batch', limit: 100 });
+    expect(listed.data.map((x) => x.id)).toContain(id);
+    expect(listed.data.every((x) => x.purpose === 'batch')).toBe(true);
     expect(await client.files.delete(id)).toMatchObject({ id, deleted: true });
+    expect((await client.files.list({ limit: 100 })).data.map((x) => x.id)).not.toContain(id);
     await expect(client.files.retrieve(id)).rejects.toMatchObject({ status: 404 });
     await expect(client.batches.retrieve('batch_nope')).rejects.toMatchObject({ status: 404 });
   });

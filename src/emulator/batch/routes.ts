@@ -1,6 +1,6 @@
 /**
  * The Batch (file input) endpoints under the chat base `/compatible-mode/v1`, as in
- * docs/protocols.md "Batch (file input)": `POST /files` (multipart, purpose=batch), `GET /files/{id}`,
+ * docs/protocols.md "Batch (file input)": `POST /files` (multipart, purpose=batch), `GET /files` and `/files/{id}`,
  * `GET /files/{id}/content`, `DELETE /files/{id}`, `POST /batches`, `GET /batches/{id}`, `GET /batches`
  * (limit, after and the page's filters status, input_file_ids, ds_name), `POST /batches/{id}/cancel`.
  * Refusals use the chat protocol's error envelope.
@@ -52,6 +52,27 @@ async function readText(req: IncomingMessage, max: number): Promise<string | und
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** One page of a newest-first listing: `limit` in [1, 100] (default 20), `after` the previous page's last id. */
+function page(items: readonly { id: unknown }[], q: URLSearchParams, res: ServerResponse, refuse: (e: ApiError) => void): void {
+  const limit = q.has('limit') ? Number(q.get('limit')) : 20;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    refuse(invalid('limit must be an integer in [1, 100].'));
+    return;
+  }
+  let rest = items;
+  const after = q.get('after');
+  if (after) {
+    const at = items.findIndex((x) => x.id === after);
+    if (at < 0) {
+      refuse(invalid(`after: no object with id ${after} in this listing.`));
+      return;
+    }
+    rest = items.slice(at + 1);
+  }
+  const data = rest.slice(0, limit);
+  sendJson(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rest.length > limit });
+}
+
 export class BatchApi {
   readonly store = new BatchStore();
   private readonly closing = new AbortController();
@@ -82,6 +103,18 @@ export class BatchApi {
       const [, id, content] = files;
       if (!id && method === 'POST') return this.upload(req, res, refuse);
       req.resume();
+      if (!id && method === 'GET') {
+        const purpose = query.get('purpose');
+        return page(
+          [...this.store.files.values()]
+            .reverse()
+            .filter((f) => !purpose || f.purpose === purpose)
+            .map(fileObject),
+          query,
+          res,
+          refuse,
+        );
+      }
       const f = id ? this.store.files.get(id) : undefined;
       if (!id || !['GET', 'DELETE'].includes(method)) return refuse(apiErrors.notFound(path));
       if (!f) return refuse(notFound('file', id));
@@ -194,11 +227,6 @@ export class BatchApi {
   }
 
   private list(res: ServerResponse, q: URLSearchParams, refuse: (e: ApiError) => void): void {
-    const limit = q.has('limit') ? Number(q.get('limit')) : 20;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      refuse(invalid('limit must be an integer in [1, 100].'));
-      return;
-    }
     const statuses = q.get('status')?.split(',').filter(Boolean);
     const files = q.get('input_file_ids')?.split(',').filter(Boolean);
     if (files && files.length > 20) {
@@ -206,24 +234,14 @@ export class BatchApi {
       return;
     }
     const name = q.get('ds_name');
-    let all = this.store
+    const all = this.store
       .newestFirst()
       .map((r) => r.object)
       .filter(
         (b) =>
           (!statuses || statuses.includes(b.status)) && (!files || files.includes(b.input_file_id)) && (!name || (b.metadata?.ds_name ?? '').includes(name)),
       );
-    const after = q.get('after');
-    if (after) {
-      const at = all.findIndex((b) => b.id === after);
-      if (at < 0) {
-        refuse(invalid(`after: no batch with id ${after} in this listing.`));
-        return;
-      }
-      all = all.slice(at + 1);
-    }
-    const data = all.slice(0, limit);
-    sendJson(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: all.length > limit });
+    page(all, q, res, refuse);
   }
 
   async close(): Promise<void> {
