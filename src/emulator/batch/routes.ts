@@ -5,9 +5,8 @@
  * (limit, after and the page's filters status, input_file_ids, ds_name), `POST /batches/{id}/cancel`.
  * Refusals use the chat protocol's error envelope.
  */
-import { createWriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable, Transform } from 'node:stream';
+import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import { apiErrors } from '../errors.ts';
@@ -17,6 +16,7 @@ import { seededRandom } from '../../util/random.ts';
 import type { ApiError } from '../types.ts';
 import { CHAT_ENDPOINT, metadataRefusal, parseCompletionWindow, TERMINAL_STATUSES, TEST_ENDPOINT } from './contract.ts';
 import { batchLimits, type BatchOptions, batchTiming, drawBatchFaults, parseFaultHeader } from './options.ts';
+import { multipartBoundary, readMultipart } from './multipart.ts';
 import { runBatch, type RunnerEnv } from './runner.ts';
 import { type BatchRecord, BatchStore, fileObject, newBatchObject } from './store.ts';
 
@@ -151,37 +151,29 @@ export class BatchApi {
   private async upload(req: IncomingMessage, res: ServerResponse, refuse: (e: ApiError) => void): Promise<void> {
     const max = this.env.limits.maxFileBytes;
     const tooBig = () => invalid(`The file is larger than ${max} bytes, the limit for purpose batch.`);
-    if (Number(req.headers['content-length'] ?? 0) > max + FORM_SLACK_BYTES) {
+    const boundary = multipartBoundary(req.headers['content-type']);
+    if (!boundary || Number(req.headers['content-length'] ?? 0) > max + FORM_SLACK_BYTES) {
       req.resume();
-      return refuse(tooBig());
+      return refuse(boundary ? tooBig() : invalid('The body must be multipart/form-data with a file and purpose.'));
     }
-    let seen = 0;
-    const bounded = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        seen += chunk.length;
-        done(seen > max + FORM_SLACK_BYTES ? new Error('too large') : null, chunk);
-      },
-    });
-    let form: FormData;
-    try {
-      const body = Readable.toWeb(req.pipe(bounded)) as ReadableStream<Uint8Array>;
-      form = await new Request('http://emulator/files', {
-        method: 'POST',
-        headers: { 'content-type': req.headers['content-type'] ?? '' },
-        body,
-        duplex: 'half',
-      } as RequestInit).formData();
-    } catch {
-      req.resume();
-      return refuse(seen > max + FORM_SLACK_BYTES ? tooBig() : invalid('The body must be multipart/form-data with a file and purpose.'));
-    }
-    const file = form.get('file');
-    if (form.get('purpose') !== 'batch') return refuse(invalid('purpose must be batch (the emulator serves Batch input files only).'));
-    if (!(file instanceof Blob)) return refuse(invalid('file is required.'));
-    if (file.size > max) return refuse(tooBig());
     const at = await this.store.newPath();
-    await pipeline(Readable.fromWeb(file.stream() as never), createWriteStream(at));
-    const stored = await this.store.addFile(at, (file as File).name || 'batch.jsonl', 'batch', 'file-batch');
+    const form = await readMultipart(req, boundary, at, max + FORM_SLACK_BYTES);
+    req.resume();
+    const refusal =
+      form === 'too_large' || (typeof form === 'object' && (form.file?.bytes ?? 0) > max)
+        ? tooBig()
+        : form === 'malformed'
+          ? invalid('The body is not well-formed multipart/form-data.')
+          : form.fields.purpose !== 'batch'
+            ? invalid('purpose must be batch (the emulator serves Batch input files only).')
+            : form.file?.field !== 'file'
+              ? invalid('file is required.')
+              : undefined;
+    if (refusal || typeof form !== 'object' || !form.file) {
+      await rm(at, { force: true });
+      return refuse(refusal ?? invalid('file is required.'));
+    }
+    const stored = await this.store.addFile(at, form.file.filename || 'batch.jsonl', 'batch', 'file-batch');
     return sendJson(res, 200, fileObject(stored));
   }
 
