@@ -59,7 +59,14 @@ describe('a batch through the official openai client', () => {
     const stats = emu.stats();
     expect(stats.billed).toEqual({});
     expect(stats.completed).toBe(0);
-    expect(stats.batch).toMatchObject({ via: 'batch', rate: 0.5, batches: { completed: 1 }, lines: { completed: 3, failed: 0, notRun: 0 } });
+    expect(stats.batch).toMatchObject({
+      via: 'batch',
+      rate: 0.5,
+      files: 1,
+      created: 1,
+      batches: { completed: 1 },
+      lines: { completed: 3, failed: 0, notRun: 0 },
+    });
     const billed = stats.batch.billed['qwen-omni-turbo'];
     const sum = (o: Record<string, number>) => Object.values(o).reduce((x, y) => x + y, 0);
     expect(sum(billed.input) + sum(billed.output)).toBe(out.reduce((n, l) => n + l.response.body.usage.total_tokens, 0));

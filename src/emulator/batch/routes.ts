@@ -174,6 +174,7 @@ export class BatchApi {
       return refuse(refusal ?? invalid('file is required.'));
     }
     const stored = await this.store.addFile(at, form.file.filename || 'batch.jsonl', 'batch', 'file-batch');
+    this.env.handler.stats().batch.files++;
     return sendJson(res, 200, fileObject(stored));
   }
 
@@ -208,6 +209,7 @@ export class BatchApi {
       faults: forced ?? drawn,
     };
     this.store.batches.set(rec.object.id, rec);
+    this.env.handler.stats().batch.created++;
     const run: Promise<void> = runBatch(this.env, rec, input.path)
       .catch(() => {
         // An emulator failure (not a documented outcome): the batch fails rather than hanging in_progress.
