@@ -47,6 +47,17 @@ describe('readMultipart', () => {
     expect(await readMultipart(chunks(nameless, 10), B, path.join(dir, 'nameless'), 1 << 20)).toBe('malformed');
   });
 
+  it('a client gone mid-upload is a malformed body, not a crash', async () => {
+    const head = body(file).subarray(0, 400);
+    const broken = new Readable({
+      read() {
+        this.push(head);
+        this.destroy(new Error('ECONNRESET'));
+      },
+    });
+    expect(await readMultipart(broken, B, path.join(dir, 'gone'), 1 << 20)).toBe('malformed');
+  });
+
   it('reads the boundary from the content-type, quoted or not', () => {
     expect(multipartBoundary(`multipart/form-data; boundary=${B}`)).toBe(B);
     expect(multipartBoundary(`multipart/form-data; boundary="${B}"`)).toBe(B);

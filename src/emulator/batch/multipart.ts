@@ -42,6 +42,18 @@ async function write(out: WriteStream, chunk: Buffer): Promise<void> {
  * arrive (the rest is not read), 'malformed' on a body that is not multipart as declared.
  */
 export async function readMultipart(body: Readable, boundary: string, filePath: string, maxBytes: number): Promise<MultipartUpload | MultipartFailure> {
+  const files: WriteStream[] = [];
+  try {
+    return await read(body, boundary, filePath, maxBytes, files);
+  } catch {
+    // The client went away mid-upload (or the disk failed): what was written is dropped.
+    return 'malformed';
+  } finally {
+    for (const f of files) if (!f.closed) f.destroy();
+  }
+}
+
+async function read(body: Readable, boundary: string, filePath: string, maxBytes: number, files: WriteStream[]): Promise<MultipartUpload | MultipartFailure> {
   const delimiter = Buffer.from(`\r\n--${boundary}`);
   const out: MultipartUpload = { fields: {} };
   // The body starts with "--boundary" (no CRLF before the first delimiter): pretend one was there.
@@ -63,10 +75,7 @@ export async function readMultipart(body: Readable, boundary: string, filePath: 
   // Not destroyed on an early return: the caller drains the rest and still answers on this connection.
   for await (const chunk of body.iterator({ destroyOnReturn: false })) {
     total += (chunk as Buffer).length;
-    if (total > maxBytes) {
-      fileStream?.destroy();
-      return 'too_large';
-    }
+    if (total > maxBytes) return 'too_large';
     buf = buf.length === 0 ? (chunk as Buffer) : Buffer.concat([buf, chunk as Buffer]);
     for (;;) {
       if (state === 'preamble' || state === 'body') {
@@ -114,6 +123,7 @@ export async function readMultipart(body: Readable, boundary: string, filePath: 
         const isFile = filename !== undefined && out.file === undefined;
         if (isFile) {
           fileStream = createWriteStream(filePath);
+          files.push(fileStream);
           out.file = { field: name, filename, bytes: 0 };
         }
         part = { name, file: isFile ? fileStream : undefined, field: [], size: 0 };
@@ -124,9 +134,5 @@ export async function readMultipart(body: Readable, boundary: string, filePath: 
     }
     if (state === 'done') break;
   }
-  if (state !== 'done') {
-    fileStream?.destroy();
-    return 'malformed';
-  }
-  return out;
+  return state === 'done' ? out : 'malformed';
 }
