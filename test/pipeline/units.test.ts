@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { exitCodeFor, formatDuration, formatProgress } from '../../src/cli/progress.ts';
 import { parseStages } from '../../src/cli/worker.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { MODELS } from '../../src/models/catalog.ts';
+import { base64Ceiling, MODELS } from '../../src/models/catalog.ts';
 import { compileFilter, extensionOf, outputsOf } from '../../src/producers/filter.ts';
 import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
@@ -158,7 +158,7 @@ describe('workers', () => {
     const flash = MODELS['qwen3-omni-flash'];
     const p = { targetS: 300, searchWindowS: 15 };
     expect(shrunk(p, flash, 0)).toBe(p);
-    expect(shrunk(p, flash, 1)).toEqual({ targetS: 150, searchWindowS: 15, base64MaxChars: flash.limits.base64MaxChars / 2 });
+    expect(shrunk(p, flash, 1)).toEqual({ targetS: 150, searchWindowS: 15, base64MaxChars: base64Ceiling(flash) / 2 });
   });
   it('joins chunk WAVs of any length into one valid file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'wavcat-'));
