@@ -148,7 +148,9 @@ function deepMerge(base: unknown, over: unknown): unknown {
 
 /** Every leaf field an entry sets, as dotted paths (what `omnibatch models` says the file changed). */
 function fieldsOf(e: Entry): string[] {
-  return Object.entries(e).flatMap(([k, v]) => (isPlain(v) && k !== 'voices' && k !== 'batchRate' ? Object.keys(v).map((s) => `${k}.${s}`) : [k]));
+  return Object.entries(e)
+    .flatMap(([k, v]) => (isPlain(v) && k !== 'voices' && k !== 'batchRate' ? Object.keys(v).map((s) => `${k}.${s}`) : [k]))
+    .sort();
 }
 
 const toMicros = (t: z.infer<typeof priceTable>): PriceTable =>
@@ -204,7 +206,7 @@ export function parseCatalog(text: string, file: string, base: Catalog = BUILT_I
   if (parsed.success) {
     const claimed = new Map<string, string>();
     for (const [id, e] of Object.entries(parsed.data.models)) {
-      if (!base.models[id]) problems.push(...newModelRequired(id, e));
+      if (!base.find(id)) problems.push(...newModelRequired(id, e));
       problems.push(...crossChecks(id, e, base, claimed));
     }
   }
