@@ -92,9 +92,11 @@ describe('run specs', () => {
     expect(bad({ task: 'custom' })).toBe('invalid_request');
     expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_request');
     expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_request');
-    // Only a closed voice list refuses before sending (turbo: "仅支持 4 种"); elsewhere the service decides.
-    expect(bad({ task: 'speak', model: 'qwen-omni-turbo', voice: 'Nobody' })).toBe('invalid_request');
-    expect(bad({ task: 'speak', voice: 'Nobody' })).toBe('ok');
+    // A complete voice list refuses before sending (turbo: "仅支持 4 种"; flash: all 17 of "17 种"); where the
+    // seed names a few of many (qwen3.5-omni-plus: 6 of 55) the service decides.
+    expect(bad({ task: 'speak', model: 'qwen-omni-turbo', voice: 'Nobody' })).toBe('voice_unsupported');
+    expect(bad({ task: 'speak', voice: 'Nobody' })).toBe('voice_unsupported');
+    expect(bad({ task: 'speak', model: 'qwen3.5-omni-plus', voice: 'Nobody' })).toBe('ok');
     expect(bad({ task: 'caption', model: 'qwen3.5-omni-plus', budgetMicros: 1_000_000 })).toBe('budget_unpriced');
     expect(bad({ task: 'caption', budgetMicros: 1_000_000 })).toBe('ok');
     const urlCfg = loadConfig({ env: { OMNIBATCH_INPUT_MODE: 'url' } });
