@@ -199,7 +199,7 @@ export function parseCatalog(text: string, file: string, base: Catalog = BUILT_I
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new OmniError('catalog_invalid', `catalog file ${file} is not JSON: ${(err as Error).message}`, { retryable: false });
+    throw new OmniError('catalog_invalid', `catalog file ${file} is not JSON: ${(err as Error).message}`);
   }
   const parsed = fileSchema.safeParse(json);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
@@ -211,9 +211,7 @@ export function parseCatalog(text: string, file: string, base: Catalog = BUILT_I
     }
   }
   if (problems.length > 0 || !parsed.success) {
-    throw new OmniError('catalog_invalid', `catalog file ${file} has ${problems.length} bad field(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
-      retryable: false,
-    });
+    throw new OmniError('catalog_invalid', `catalog file ${file} has ${problems.length} bad field(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
   const models: Record<string, ModelSpec> = { ...base.models };
   for (const [id, e] of Object.entries(parsed.data.models)) models[id] = resolveEntry(id, e, base.models[id], file);
@@ -225,7 +223,7 @@ export function loadCatalogFile(file: string, base: Catalog = BUILT_IN): Catalog
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new OmniError('catalog_invalid', `cannot read catalog file ${file}: ${(err as Error).message}`, { retryable: false });
+    throw new OmniError('catalog_invalid', `cannot read catalog file ${file}: ${(err as Error).message}`);
   }
   return parseCatalog(text, file, base);
 }

@@ -89,9 +89,9 @@ describe('run specs', () => {
     };
     expect(bad({ task: 'sing' })).toBe('invalid_task');
     expect(bad({ task: 'caption', model: 'gpt-5' })).toBe('model_unknown');
-    expect(bad({ task: 'custom' })).toBe('invalid_request');
-    expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_request');
-    expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_request');
+    expect(bad({ task: 'custom' })).toBe('invalid_argument');
+    expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_argument');
+    expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_argument');
     // A complete voice list refuses before sending (turbo: "仅支持 4 种"; flash: all 17 of "17 种"); where the
     // seed names a few of many (qwen3.5-omni-plus: 6 of 55) the service decides.
     expect(bad({ task: 'speak', model: 'qwen-omni-turbo', voice: 'Nobody' })).toBe('voice_unsupported');
