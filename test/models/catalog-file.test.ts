@@ -148,6 +148,24 @@ describe('a model neither catalogue has', () => {
   });
 });
 
+describe("a schedule's stored entry", () => {
+  it('builds the run in a process without the catalog file (a firing in another worker)', async () => {
+    const { activeCatalog, useCatalog } = await import('../../src/models/catalog.ts');
+    const entry = loadCatalogFile(FILE).models['qwen3.5-omni-flash'];
+    const cfg = loadConfig({ env: { OMNI_PROTOCOL: 'chat' } });
+    const req = { source: 'x', destination: 'y', task: 'transcribe', model: 'qwen3.5-omni-flash' };
+    expect(activeCatalog().find('qwen3.5-omni-flash')).toBeUndefined();
+    expect(errorOf(() => buildRunSpec(req, cfg, newRunId())).code).toBe('model_unknown');
+    try {
+      const spec = buildRunSpec({ ...req, modelEntry: entry }, cfg, newRunId());
+      expect(spec.modelEntry).toEqual(entry);
+      expect(resolvePrices(spec.model, 'intl')?.inputAudio).toBe(2_500_000);
+    } finally {
+      useCatalog(BUILT_IN);
+    }
+  });
+});
+
 describe('omnibatch models', () => {
   it('shows where each entry came from: built-in seed, catalog file, or a catalog file over the built-in one', async () => {
     const r = await runCli(['models', '--json', '--catalog', FILE], { timeoutMs: 60_000 });
