@@ -9,7 +9,7 @@ import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Task } from '../tasks/catalog.ts';
 import type { Logger } from '../util/logger.ts';
-import { collect, int, num } from './common.ts';
+import { CATALOG_HELP, collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
 /** The flags carry the request's own fields, but --out for its destination and --budget as typed. */
@@ -57,7 +57,8 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
     .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
-    .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned");
+    .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned")
+    .option('--catalog <file>', CATALOG_HELP);
 }
 
 export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {

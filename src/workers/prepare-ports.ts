@@ -13,6 +13,7 @@ import { probeMedia } from '../media/probe.ts';
 import { sniffFile } from '../media/sniff.ts';
 import type { RunSpec, StopReason } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
 import type { JobContext } from '../app/context.ts';
 import { finishFile, finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
@@ -24,7 +25,7 @@ export interface PrepareRuns {
   stopReason(runId: string): Promise<StopReason | undefined>;
   finishNotRun(runId: string, fileId: string, reason: StopReason): Promise<void>;
   /** ends the file as skipped, with why (its content is not media) */
-  skipFile(runId: string, fileId: string, code: string, message: string): Promise<void>;
+  skipFile(runId: string, fileId: string, code: FailureCode, message: string): Promise<void>;
   /** the output-token calibration of a model and task (cost/calibration.ts), when runs have made one */
   calibration(model: string, task: Task): Promise<Calibration | undefined>;
   /** counted once per file, whatever the number of prepares */

@@ -9,8 +9,8 @@ import type { JobContext } from '../app/context.ts';
 import { collectRunReport, type CollectedReport } from '../lifecycle/run-report.ts';
 import { addRun, priorOutput } from '../cost/calibration.ts';
 import type { RunSpec } from '../runs/types.ts';
-import { isLastAttempt } from '../lifecycle/run-end.ts';
 import { describeError } from '../util/errors.ts';
+import { isFinalAttempt } from './failure-decide.ts';
 import { enqueueNotify } from '../lifecycle/notifications.ts';
 
 export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<{ status: string }> {
@@ -28,7 +28,7 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   } catch (err) {
     // The last attempt (or a refusal no attempt will change) still ends the run: stopped_error, with why.
     const e = describeError(err);
-    if (isLastAttempt(e.retryable, job.attemptsMade, job.opts.attempts)) {
+    if (isFinalAttempt({ code: e.code, attemptsMade: job.attemptsMade, attempts: job.opts.attempts })) {
       ctx.log.error({ code: e.code, err: e.message }, 'the run report could not be written: the run ends stopped_error');
       await ctx.runs.reportFailed(runId, `${dst.uri}${runKey(runId, 'report.json')}: ${e.code}: ${e.message}`, retentionS);
     }

@@ -96,10 +96,10 @@ describe('codes and messages', () => {
   });
 
   it('a name that is not a media name and a content that is not media: skipped as not_media; a broken .wav fails', () => {
-    const unreadable = new OmniError('media_unreadable', 'not readable as audio or video: Invalid data', { retryable: false });
+    const unreadable = new OmniError('media_unreadable', 'not readable as audio or video: Invalid data');
     expect(notMediaReason(unreadable, false)).toMatch(/not audio or video by its content/);
     expect(notMediaReason(unreadable, true)).toBeUndefined();
-    expect(notMediaReason(new OmniError('media_too_long', 'x', { retryable: false }), false)).toBeUndefined();
+    expect(notMediaReason(new OmniError('media_too_long', 'x'), false)).toBeUndefined();
   });
 
   it("a result's chunks never end after the source", () => {
