@@ -27,6 +27,7 @@ import { withTempDir } from '../storage/temp.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { namesMedia, notMediaReason } from './filter.ts';
 import { runObjects, type Listed } from './objects.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 
@@ -161,6 +162,12 @@ export async function estimateSource(
         ...(video && { video: { width: video.width, height: video.height } }),
       });
     } catch (err) {
+      // The run's rule: content that is not media under a name that is not a media name is skipped, not failed.
+      const notMedia = notMediaReason(err, namesMedia(obj.key));
+      if (notMedia) {
+        skipped.push({ uri: src.uri + obj.key, code: 'not_media', message: notMedia });
+        return;
+      }
       const e = describeError(err);
       failures.push({ uri: src.uri + obj.key, code: e.code, message: e.message });
     }

@@ -1,5 +1,6 @@
 /** Which objects of a source a run takes: pure. */
 import picomatch from 'picomatch';
+import { OmniError } from '../util/errors.ts';
 import { MEDIA_EXTENSIONS, NOT_MEDIA_EXTENSIONS } from '../media/formats.ts';
 
 /** Extensions of the containers the allow-list reads (media/formats.ts: one table for both). */
@@ -71,4 +72,16 @@ export function compileFilter(f: SourceFilter): (key: string) => boolean {
 /** True when the key's name claims a container the allow-list reads (a failure to read it is a broken file, not a non-media one). */
 export function namesMedia(key: string): boolean {
   return MEDIA_EXTENSIONS.has(extensionOf(key));
+}
+
+/**
+ * A file the probe could not read as media, judged by its name too: a name that claims a container we read
+ * (`x.wav`) is a broken file and fails with its code; any other name (`README`, `x.dat`) whose content is not
+ * media either is not the run's business: skipped as not_media, with ffprobe's reason (issue 22: every listed
+ * object is processed or reported with a reason).
+ */
+export function notMediaReason(err: unknown, namesMedia: boolean): string | undefined {
+  if (namesMedia || !(err instanceof OmniError)) return undefined;
+  if (err.code !== 'media_unreadable' && err.code !== 'media_unsupported_container') return undefined;
+  return `not audio or video by its content: ${err.message}`;
 }

@@ -57,15 +57,3 @@ export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
   if (v) return { kind: 'refuse', error: limitError(v) };
   return { kind: 'plan', info, read: f.probed ? 'probe' : 'as-is' };
 }
-
-/**
- * A file the probe could not read as media, judged by its name too: a name that claims a container we read
- * (`x.wav`) is a broken file and fails with its code; any other name (`README`, `x.dat`) whose content is not
- * media either is not the run's business: skipped as not_media, with ffprobe's reason (issue 22: every listed
- * object is processed or reported with a reason).
- */
-export function notMediaReason(err: unknown, namesMedia: boolean): string | undefined {
-  if (namesMedia || !(err instanceof OmniError)) return undefined;
-  if (err.code !== 'media_unreadable' && err.code !== 'media_unsupported_container') return undefined;
-  return `not audio or video by its content: ${err.message}`;
-}

@@ -16,8 +16,8 @@ import { withTempDir } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from '../app/context.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
-import { namesMedia } from '../producers/filter.ts';
-import { decidePrepareMedia, decidePrepareStart, notMediaReason, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
+import { namesMedia, notMediaReason } from '../producers/filter.ts';
+import { decidePrepareMedia, decidePrepareStart, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
 import { inferFlow, type StagedFile } from './prepare-flow.ts';
 import { preparePorts, type PreparePorts, type PrepareStorage } from './prepare-ports.ts';
 

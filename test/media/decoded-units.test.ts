@@ -9,7 +9,7 @@ import { claimOutrunsBytes, decideDecoded, oggLinks } from '../../src/media/meas
 import { agreesWithFrames, walkMp3 } from '../../src/media/mp3-frames.ts';
 import { buildResult } from '../../src/outputs/result.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { notMediaReason } from '../../src/workers/prepare-decide.ts';
+import { notMediaReason } from '../../src/producers/filter.ts';
 import { audioInfo } from './fixtures.ts';
 
 /** `n` MPEG-1 Layer III frames at 32 kbps, 32 kHz, mono (144 bytes each), after an optional Info frame. */
