@@ -48,7 +48,7 @@ export class FakeMedia implements PrepareMediaPort {
     if (asIs) {
       const out = path.join(opts.outDir, `chunk-0000.${asIs.encode.format}`);
       await copyFile(file, out);
-      return { info, plan: asIs, chunks: [cut(0, out, 0, info.durationS, 0, info.sizeBytes, asIs.encode.format)] };
+      return { info, plan: asIs, chunks: [cut(0, out, 0, info.durationS, 0, info.sizeBytes, asIs.encode.format)], silences: [] };
     }
     const plan = planChunks(info, model, policy);
     const chunks: CutChunk[] = [];
@@ -57,7 +57,7 @@ export class FakeMedia implements PrepareMediaPort {
       await writeFile(out, `${plan.encode.format} ${c.startS}-${c.endS}`);
       chunks.push(cut(c.index, out, c.startS, c.endS, c.overlapS, 100, plan.encode.format));
     }
-    return { info, plan, chunks };
+    return { info, plan, chunks, silences: [] };
   };
 }
 
