@@ -152,7 +152,11 @@ export async function timeCues(speech: TimedSpeech, t: TimedTask, tmpDir = os.tm
       texts.map(({ speech: _, ...c }) => c),
       { durationS: info.durationS, joiner, maxCps },
     );
-    return { chunks: chunks.length, measured: measureCues(withSpeech.cues, speech.sentences, maxCps), reference: measureCues(without.cues, speech.sentences, maxCps) };
+    return {
+      chunks: chunks.length,
+      measured: measureCues(withSpeech.cues, speech.sentences, maxCps),
+      reference: measureCues(without.cues, speech.sentences, maxCps),
+    };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

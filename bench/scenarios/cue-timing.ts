@@ -25,7 +25,10 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const lengths = opts.quick ? QUICK : FULL;
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-cue-timing-'));
   try {
-    const totals: Record<string, { measured: CueFigures; reference: CueFigures; chunks: number }> = {};
+    const totals = Object.fromEntries(TASKS.map((t) => [t, { measured: EMPTY_FIGURES, reference: EMPTY_FIGURES, chunks: 0 }])) as Record<
+      (typeof TASKS)[number],
+      { measured: CueFigures; reference: CueFigures; chunks: number }
+    >;
     const perFile: Record<string, unknown> = {};
     let speechS = 0;
     let seed = 23;
@@ -34,7 +37,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       speechS += speech.durationS;
       for (const task of TASKS) {
         const t = await timeCues(speech, { task }, tmp);
-        const tot = (totals[task] ??= { measured: EMPTY_FIGURES, reference: EMPTY_FIGURES, chunks: 0 });
+        const tot = totals[task];
         tot.measured = addFigures(tot.measured, t.measured);
         tot.reference = addFigures(tot.reference, t.reference);
         tot.chunks += t.chunks;
@@ -57,7 +60,10 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       {
         speechMinutes: Math.round((speechS / 60) * 10) / 10,
         byTask: Object.fromEntries(
-          TASKS.map((task) => [task, { chunks: totals[task].chunks, measured: summarize(totals[task].measured), reference: summarize(totals[task].reference) }]),
+          TASKS.map((task) => [
+            task,
+            { chunks: totals[task].chunks, measured: summarize(totals[task].measured), reference: summarize(totals[task].reference) },
+          ]),
         ),
         perFile,
       },

@@ -66,12 +66,7 @@ async function deliverAsIs(file: string, info: MediaInfo, format: string, outDir
 
 const sameEncode = (a: EncodeSpec, b: EncodeSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-export async function prepareChunks(
-  file: string,
-  model: ModelSpec,
-  policy: PlanPolicy,
-  opts: PrepareOptions,
-): Promise<PreparedChunks> {
+export async function prepareChunks(file: string, model: ModelSpec, policy: PlanPolicy, opts: PrepareOptions): Promise<PreparedChunks> {
   const { log, signal } = opts;
   const probed = opts.info ?? (await probeMedia(file, { log, signal }));
   const { mode } = resolveMode(probed, model, policy);

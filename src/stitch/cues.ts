@@ -161,12 +161,18 @@ function speechCues(text: string, spans: readonly SpanMs[], r: Resolved): Cue[] 
   return placed.map((p) => ({ startS: p.startMs / 1000, endS: p.endMs / 1000, text: wrapLines(p.text, r.lineWidth, r.lines) }));
 }
 
-/** Neighbours with no long pause between them share a cue when together they fit one line and the time limit. */
+/**
+ * Pieces share a cue only inside one stretch of speech: a measured pause (>= 0.3 s, media/silence.ts) is often a
+ * turn in a dialogue, and a cue across it would sit over the silence.
+ */
+const JOIN_GAP_MS = 250;
+
+/** Neighbours with no pause between them share a cue when together they fit one line and the time limit. */
 function joinPlacedShort(placed: readonly PlacedPiece[], r: Resolved): PlacedPiece[] {
   const out: PlacedPiece[] = [];
   for (const p of placed) {
     const prev = out.at(-1);
-    if (prev && p.startMs - prev.endMs <= r.maxGapMs) {
+    if (prev && p.startMs - prev.endMs <= JOIN_GAP_MS) {
       const joined = joinPair(prev.text, p.text);
       if (displayWidth(joined) <= r.lineWidth && p.endMs - prev.startMs <= r.maxMs) {
         out[out.length - 1] = { text: joined, startMs: prev.startMs, endMs: p.endMs };
@@ -189,7 +195,8 @@ function splitPlacedLong(placed: readonly PlacedPiece[], r: Resolved): PlacedPie
       continue;
     }
     const clauses = clauseCuts(p.text);
-    const texts = clauses.length > 0 ? splitBalanced(p.text, Math.min(parts, clauses.length + 1), speechWeight, clauses) : splitBalanced(p.text, parts, speechWeight);
+    const texts =
+      clauses.length > 0 ? splitBalanced(p.text, Math.min(parts, clauses.length + 1), speechWeight, clauses) : splitBalanced(p.text, parts, speechWeight);
     const total = totalWeight(texts);
     let acc = 0;
     let t = p.startMs;

@@ -43,7 +43,11 @@ interface Slot {
 const ROUNDS = 4;
 
 /** The text of a cue as one line (for joining): lines joined the way words are. */
-const unwrap = (text: string): string => text.split('\n').map((l) => l.trim()).reduce(joinPair, '');
+const unwrap = (text: string): string =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .reduce(joinPair, '');
 
 export function fitReadingSpeed(cues: readonly Cue[], o: ReadingOptions): Cue[] {
   const s: Slot[] = cues.map((c) => ({ text: c.text, start: Math.round(c.startS * 1000), end: Math.round(c.endS * 1000) }));
