@@ -43,7 +43,7 @@ function sentence(rand: () => number, words: number): string {
   return `${s[0].toUpperCase()}${s.slice(1)}${rand() < 0.15 ? '?' : '.'}`;
 }
 
-interface Line {
+export interface Line {
   text: string;
   voice: string;
   /** the pause after it */

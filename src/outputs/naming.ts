@@ -11,7 +11,7 @@ const TOKENS = new Set(['name', 'lang', 'ext']);
 
 /** Refuses a template that could not name every output apart or could leave the source's folder. */
 export function checkOutputName(template: string): string {
-  const bad = (why: string) => new OmniError('invalid_request', `--output-name ${JSON.stringify(template)}: ${why}`, { retryable: false });
+  const bad = (why: string) => new OmniError('invalid_argument', `--output-name ${JSON.stringify(template)}: ${why}`);
   for (const m of template.matchAll(/\{([^}]*)\}/gu)) if (!TOKENS.has(m[1])) throw bad(`unknown placeholder {${m[1]}} (use {name}, {lang}, {ext})`);
   if (!template.includes('{name}') || !template.includes('{ext}')) throw bad('it needs {name} and {ext}');
   if (/[/\\]/u.test(template) || template.includes('..')) throw bad('a name, not a path');

@@ -182,7 +182,7 @@ const SUBTITLE_LIMITS: Record<keyof SubtitleLimits, { flag: string; min: number;
  * limits only for a task that writes subtitles, language and translation only where the model takes a prompt.
  */
 function outputOptions(req: RunRequest, task: Task, acceptsPrompt: boolean): Pick<RunSpec, 'language' | 'translateTo' | 'subtitles' | 'outputName'> {
-  const refuse = (msg: string) => new OmniError('invalid_request', msg, { retryable: false });
+  const refuse = (msg: string) => new OmniError('invalid_argument', msg);
   const writesCues = TASK_SPECS[task].outputs.includes('srt');
   const subtitles: SubtitleLimits = {};
   for (const [k, lim] of Object.entries(SUBTITLE_LIMITS) as [keyof SubtitleLimits, (typeof SUBTITLE_LIMITS)[keyof SubtitleLimits]][]) {

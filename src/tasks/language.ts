@@ -18,9 +18,7 @@ export const LANGUAGE_TAG_INSTRUCTION = 'Begin your answer with the spoken langu
 export function checkLanguage(code: string, flag: string, allowAuto = false): string {
   if (allowAuto && code === AUTO_LANGUAGE) return code;
   if (!LANGUAGE_TAG.test(code)) {
-    throw new OmniError('invalid_request', `${flag} ${JSON.stringify(code)}: expected a language code such as en, de or pt-BR${allowAuto ? ', or auto' : ''}`, {
-      retryable: false,
-    });
+    throw new OmniError('invalid_argument', `${flag} ${JSON.stringify(code)}: expected a language code such as en, de or pt-BR${allowAuto ? ', or auto' : ''}`);
   }
   return code;
 }
