@@ -20,6 +20,8 @@ import { makeTimedSpeech, script, type SpeechStyle } from '../lib/timed-speech.t
 const FULL: Record<SpeechStyle, number> = { radio: 480, lecture: 420, dialogue: 300 };
 const QUICK: Record<SpeechStyle, number> = { radio: 120, lecture: 70, dialogue: 50 };
 const TASKS = ['caption', 'transcribe'] as const;
+/** Transcribe at utterance-length chunks too: whether shorter chunks than the task's 300 s would time cues better. */
+const SHORT_TRANSCRIBE_S = 30;
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const lengths = opts.quick ? QUICK : FULL;
@@ -30,6 +32,8 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
       { measured: CueFigures; reference: CueFigures; chunks: number }
     >;
     const perFile: Record<string, unknown> = {};
+    let short: CueFigures = EMPTY_FIGURES;
+    let shortChunks = 0;
     let speechS = 0;
     let seed = 23;
     for (const style of Object.keys(lengths) as SpeechStyle[]) {
@@ -43,6 +47,9 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
         tot.chunks += t.chunks;
         perFile[`${style}/${task}`] = { chunks: t.chunks, measured: summarize(t.measured), reference: summarize(t.reference) };
       }
+      const s30 = await timeCues(speech, { task: 'transcribe', chunkSeconds: SHORT_TRANSCRIBE_S }, tmp);
+      short = addFigures(short, s30.measured);
+      shortChunks += s30.chunks;
     }
     const checks = TASKS.flatMap((task) => {
       const s = summarize(totals[task].measured);
@@ -65,6 +72,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
             { chunks: totals[task].chunks, measured: summarize(totals[task].measured), reference: summarize(totals[task].reference) },
           ]),
         ),
+        transcribeAt30s: { chunks: shortChunks, measured: summarize(short) },
         perFile,
       },
       opts.quick,
