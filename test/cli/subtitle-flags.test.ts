@@ -76,26 +76,9 @@ describe('subtitle flags on run and schedule add', () => {
   });
 
   it('schedule add stores the flags for its firings; a bad one is refused and nothing is stored', async () => {
-    const add = await cli(
-      'schedule',
-      'add',
-      'subs',
-      path.join(tmp, 'in'),
-      '--cron',
-      '0 2 * * *',
-      '--out',
-      path.join(tmp, 'out2'),
-      '--task',
-      'transcribe',
-      '--language',
-      'de',
-      '--max-cps',
-      '17',
-      '--max-lines',
-      '1',
-      '--output-name',
-      '{name}.{lang}.{ext}',
-    );
+    const scheduleAdd = (name: string, ...flags: string[]) =>
+      cli('schedule', 'add', name, path.join(tmp, 'in'), '--cron', '0 2 * * *', '--out', path.join(tmp, `out-${name}`), '--task', 'transcribe', ...flags);
+    const add = await scheduleAdd('subs', '--language', 'de', '--max-cps', '17', '--max-lines', '1', '--output-name', '{name}.{lang}.{ext}');
     expect(add.code, add.stderr).toBe(0);
     const list = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as { name: string; request: Record<string, unknown> }[];
     expect(list.find((s) => s.name === 'subs')?.request).toMatchObject({
@@ -103,20 +86,7 @@ describe('subtitle flags on run and schedule add', () => {
       subtitles: { maxCps: 17, maxLines: 1 },
       outputName: '{name}.{lang}.{ext}',
     });
-    const bad = await cli(
-      'schedule',
-      'add',
-      'bad',
-      path.join(tmp, 'in'),
-      '--cron',
-      '0 2 * * *',
-      '--out',
-      path.join(tmp, 'out3'),
-      '--task',
-      'transcribe',
-      '--max-lines',
-      '9',
-    );
+    const bad = await scheduleAdd('bad', '--max-lines', '9');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/invalid_argument: --max-lines 9/u);
     const after = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as { name: string }[];
