@@ -125,18 +125,18 @@ function speechSpans(speech: readonly [number, number][], startMs: number, endMs
   return out;
 }
 
-const timeOf = (t: TimedText): number => (t.spans ? t.spans.reduce((n, [a, b]) => n + b - a, 0) : t.endMs - t.startMs);
 const spansOf = (t: TimedText): SpanMs[] => t.spans ?? [[t.startMs, t.endMs]];
 
 /**
- * A chunk whose text cannot be read in its speaking time at maxCps (a short last chunk that got a whole
+ * A chunk whose text cannot be read within its whole range at maxCps (a short last chunk that got a whole
  * sentence) is merged with its neighbour (the one before, when there is one): the two texts share both times
- * rather than one flashing by.
+ * rather than one flashing by. Text that only outruns the chunk's speech stays in the chunk: its cues take
+ * the pauses beside them (reading.ts).
  */
 function mergeCrowded(items: readonly TimedText[], maxCps: number): TimedText[] {
   const out = [...items];
   for (let i = 0; i < out.length && out.length > 1; ) {
-    if (readingMs(out[i].text, maxCps) <= timeOf(out[i])) {
+    if (readingMs(out[i].text, maxCps) <= out[i].endMs - out[i].startMs) {
       i++;
       continue;
     }
