@@ -78,19 +78,18 @@ describe('subtitle flags on run and schedule add', () => {
   it('schedule add stores the flags for its firings; a bad one is refused and nothing is stored', async () => {
     const scheduleAdd = (name: string, ...flags: string[]) =>
       cli('schedule', 'add', name, path.join(tmp, 'in'), '--cron', '0 2 * * *', '--out', path.join(tmp, `out-${name}`), '--task', 'transcribe', ...flags);
+    const bad = await scheduleAdd('bad', '--max-lines', '9');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/invalid_argument: --max-lines 9/u);
     const add = await scheduleAdd('subs', '--language', 'de', '--max-cps', '17', '--max-lines', '1', '--output-name', '{name}.{lang}.{ext}');
     expect(add.code, add.stderr).toBe(0);
     const list = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as { name: string; request: Record<string, unknown> }[];
+    expect(list.map((s) => s.name)).not.toContain('bad');
     expect(list.find((s) => s.name === 'subs')?.request).toMatchObject({
       language: 'de',
       subtitles: { maxCps: 17, maxLines: 1 },
       outputName: '{name}.{lang}.{ext}',
     });
-    const bad = await scheduleAdd('bad', '--max-lines', '9');
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/invalid_argument: --max-lines 9/u);
-    const after = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as { name: string }[];
-    expect(after.map((s) => s.name)).not.toContain('bad');
     await cli('schedule', 'remove', 'subs');
   });
 });
