@@ -42,10 +42,11 @@ export function register(program: Command): void {
     .option('--template-text-tokens <n>', "hidden template text tokens the captioner's usage reports on top of the audio", number(0, Infinity, true))
     .option('--responses-audio-parts <n>', '/v1/responses: split the spoken answer over this many output_item.done events', number(1, Infinity, true))
     .option('--stream-content-type <type>', 'content-type of 2xx streams (default text/event-stream)')
-    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after
-    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS'> & { retryAfter?: number }) => {
-      const { retryAfter, ...rest } = flags;
-      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter });
+    .option('--catalog <file>', "also serve a catalog file's models (a model shipped after the seeds), by their names and protocols")
+    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after and --catalog
+    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS' | 'catalogFile'> & { retryAfter?: number; catalog?: string }) => {
+      const { retryAfter, catalog, ...rest } = flags;
+      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter, ...(catalog && { catalogFile: catalog }) });
       process.stdout.write(
         [
           `emulator listening on ${emu.url}`,

@@ -8,7 +8,7 @@ import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/logger.ts';
-import { collect, int, num } from './common.ts';
+import { CATALOG_HELP, collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
 /** The flags carry the request's own fields, but --out for its destination and --budget as typed. */
@@ -67,7 +67,8 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--max-lines <n>', 'subtitles: lines per cue (default 2)', int)
     .option('--max-cue-seconds <s>', 'subtitles: longest a cue stays up (default 7)', num)
     .option('--max-cps <n>', 'subtitles: reading speed, characters per second (default 20; 17 for children)', num)
-    .option('--output-name <template>', "names of the text outputs, from {name} {lang} {ext}: '{name}.{lang}.{ext}' gives talk.en.srt");
+    .option('--output-name <template>', "names of the text outputs, from {name} {lang} {ext}: '{name}.{lang}.{ext}' gives talk.en.srt")
+    .option('--catalog <file>', CATALOG_HELP);
 }
 
 export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {

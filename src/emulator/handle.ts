@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { findModel, serves } from '../models/catalog.ts';
+import { base64Ceiling, type Catalog } from '../models/catalog.ts';
 import type { Protocol } from '../models/types.ts';
 import { composeAnswer, splitPieces } from './answer.ts';
 import { speechSeconds } from './audio.ts';
@@ -28,6 +28,8 @@ import { checkMeasured, checkRequest } from './validate.ts';
 
 export interface HandlerEnv {
   opts: EmulatorOptions;
+  /** the models it serves */
+  catalog: Catalog;
   rand: () => number;
   measurer: MediaMeasurer;
   stats: () => EmulatorStats;
@@ -100,15 +102,15 @@ export async function handleApi(
     return refuse(early);
   }
 
-  const spec = findModel(parsed.model);
+  const spec = env.catalog.find(parsed.model);
   // A name the real endpoint of this protocol does not serve (an -all name on DashScope, omni on native).
-  if (!spec || !serves(parsed.model, SERVING[protocol])) return refuse(apiErrors.modelNotFound(parsed.model));
-  const invalid = checkRequest(parsed, spec);
+  if (!spec || !env.catalog.serves(parsed.model, SERVING[protocol])) return refuse(apiErrors.modelNotFound(parsed.model));
+  const invalid = checkRequest(parsed, spec, env.catalog.voicesFor(parsed.model));
   if (invalid) return refuse(invalid);
 
   const media: Measured[] = [];
   for (const part of parsed.messages.flatMap((m) => m.media)) {
-    const m = await env.measurer.measure(part, Math.min(spec.limits.base64MaxChars, opts.base64MaxChars ?? Infinity));
+    const m = await env.measurer.measure(part, Math.min(base64Ceiling(spec), opts.base64MaxChars ?? Infinity));
     if (isApiError(m)) return refuse(m);
     media.push(m);
   }

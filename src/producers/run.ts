@@ -5,7 +5,19 @@ import type { Config } from '../config/index.ts';
 import { taskFingerprint } from '../outputs/fingerprint.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
-import { checkVoice, findModel, nameFor, protocolRefusal, servingWarning, type PriceTable } from '../models/catalog.ts';
+import {
+  activeCatalog,
+  checkVoice,
+  findModel,
+  installModel,
+  nameFor,
+  type ModelSpec,
+  protocolRefusal,
+  servingWarning,
+  type PriceTable,
+} from '../models/catalog.ts';
+import { catalogSnippet } from '../models/catalog-file.ts';
+import type { Protocol } from '../models/types.ts';
 import type { Logger } from '../util/logger.ts';
 import { loadPricing } from '../config/pricing.ts';
 import { resolvePrices } from '../cost/price.ts';
@@ -50,6 +62,18 @@ export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   deadline?: string;
   /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */
   plannedWallS?: number;
+  /** a schedule's catalog-file entry, resolved when it was added: a firing in a worker without the file still knows the model */
+  modelEntry?: ModelSpec;
+}
+
+/** A model neither catalogue has: refused with the catalog-file entry that would make it usable. */
+export function unknownModel(name: string, protocol: Protocol): OmniError {
+  const known = Object.values(activeCatalog().models).flatMap((m) => m.names.map((n) => n.name));
+  return new OmniError(
+    'model_unknown',
+    `unknown model "${name}": not in the built-in catalogue (${known.join(', ')}) nor in a catalog file. ` +
+      `If the provider serves it, describe it in a catalog file (--catalog <file> or OMNIBATCH_CATALOG) from the provider's pages; this entry is the shape to fill in:\n${catalogSnippet(name, protocol)}`,
+  );
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -71,9 +95,10 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
   // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
+  if (req.modelEntry) installModel(req.modelEntry);
   const modelName = req.model ?? nameFor(ts.defaultModel, cfg.protocol);
   const model = findModel(modelName);
-  if (!model) throw new OmniError('model_unknown', `unknown model "${modelName}"`);
+  if (!model) throw unknownModel(modelName, cfg.protocol);
   const refusal = protocolRefusal(modelName, cfg.protocol);
   if (refusal) throw new OmniError('protocol_unsupported', refusal);
   const unserved = servingWarning(modelName, cfg.protocol);
@@ -85,9 +110,9 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   }
   if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_argument', `${model.id} cannot speak`);
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
-  const voiceVerdict = voice ? checkVoice(modelName, voice) : { ok: true as const };
+  const voiceVerdict = voice ? checkVoice(modelName, voice, cfg.protocol) : { ok: true as const };
   if (!voiceVerdict.ok) {
-    if (voiceVerdict.refuse) throw new OmniError('invalid_argument', voiceVerdict.message);
+    if (voiceVerdict.refuse) throw new OmniError('voice_unsupported', voiceVerdict.message);
     warn(`${voiceVerdict.message}: sent as given, the service decides`);
   }
   if (req.budgetMicros !== undefined) {
@@ -131,6 +156,8 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     destination: req.destination,
     task,
     model: modelName,
+    // the entry this run plans, prices and sends by: a worker started without the catalog file uses it
+    modelEntry: model,
     protocol: cfg.protocol,
     region: cfg.region,
     ...(prompt !== undefined && { prompt }),

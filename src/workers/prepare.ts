@@ -10,7 +10,7 @@ import { chunkPolicy } from '../media/policy.ts';
 import type { MediaInfo, Silence } from '../media/types.ts';
 import { speechIntervals, type SpeechIntervals } from '../media/speech.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
-import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, modelOf, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
@@ -56,7 +56,7 @@ export async function runPrepare(job: PrepareJob, p: PreparePorts): Promise<Prep
       break;
   }
 
-  const model = findModel(spec.model)!;
+  const model = modelOf(spec)!;
   // A cancel (of the run, or of this job) or the worker's shutdown kills the ffmpeg children at once.
   const watch = watchStop(p, runId);
   const signal = p.signal ? AbortSignal.any([p.signal, watch.signal]) : watch.signal;
@@ -180,7 +180,7 @@ function withSpeech<C extends { startS: number; endS: number }>(chunks: readonly
 export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(policy: P, model: ModelSpec, times: number): P {
   if (times <= 0) return policy;
   const f = 2 ** times;
-  return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? model.limits.base64MaxChars) / f) };
+  return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? base64Ceiling(model)) / f) };
 }
 
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
