@@ -35,6 +35,9 @@ const LOOSE_CLAUSE = 0.3;
 /** Speaking rate varies by about a quarter between sentences, and a short phrase by a few hundred ms. */
 const RATE_SLACK = 0.25;
 const ABS_SLACK_MS = 400;
+/** How far (ms of speaking time) an anchor may sit from where the text alone would put it: 20 s, or 10% of the chunk. */
+const BAND_MIN_MS = 20_000;
+const BAND_SHARE = 0.1;
 
 const weightOf = (s: string): number => Math.max(1, speechWeight(s));
 const endsSentence = (s: string): boolean => /[.!?…。！？]["'”’)\]」』）]*$/u.test(s.trim());
@@ -69,26 +72,35 @@ export function alignToPauses(pieces: readonly string[], spans: readonly SpanMs[
     const z = (s - t) / (RATE_SLACK * t + ABS_SLACK_MS);
     return z * z + (L[k - 1] - L[k0]) + (Q[j - 1] - Q[j0]);
   };
-  const best = new Map<number, { c: number; from: number }>();
-  const id = (k: number, j: number): number => k * (m + 1) + j;
-  best.set(id(0, 0), { c: 0, from: -1 });
+  // Cheapest cost to each anchor and where it came from, in flat arrays (an hour-long chunk has ~10^6 anchors).
+  const width = m + 1;
+  const best = new Float64Array((n + 1) * width).fill(Infinity);
+  const from = new Int32Array((n + 1) * width).fill(-1);
+  best[0] = 0;
   const relax = (k0: number, j0: number, c0: number, k: number, j: number): void => {
     const c = c0 + cost(k0, j0, k, j);
-    const cur = best.get(id(k, j));
-    if (!cur || c < cur.c) best.set(id(k, j), { c, from: id(k0, j0) });
+    const at = k * width + j;
+    if (c < best[at]) {
+      best[at] = c;
+      from[at] = k0 * width + j0;
+    }
   };
+  // Anchors far off the diagonal (text position vs speech position) cannot be right: a band keeps the search linear.
+  const band = Math.max(BAND_MIN_MS, BAND_SHARE * totalS);
   for (let k0 = 0; k0 < n; k0++) {
     for (let j0 = 0; j0 < m; j0++) {
-      const here = best.get(id(k0, j0));
-      if (!here) continue;
-      relax(k0, j0, here.c, n, m);
+      const c0 = best[k0 * width + j0];
+      if (c0 === Infinity) continue;
+      relax(k0, j0, c0, n, m);
       for (let k = k0 + 1; k < Math.min(n, k0 + MAX_PIECES_PER_SEGMENT + 1); k++) {
-        for (let j = j0 + 1; j < Math.min(m, j0 + MAX_PAUSES_PER_SEGMENT + 1); j++) relax(k0, j0, here.c, k, j);
+        for (let j = j0 + 1; j < Math.min(m, j0 + MAX_PAUSES_PER_SEGMENT + 1); j++) {
+          if (Math.abs(B[k] - P[j]) <= band) relax(k0, j0, c0, k, j);
+        }
       }
     }
   }
   const chain: [number, number][] = [];
-  for (let at = id(n, m); at >= 0; at = best.get(at)!.from) chain.push([Math.floor(at / (m + 1)), at % (m + 1)]);
+  for (let at = n * width + m; at >= 0; at = from[at]) chain.push([Math.floor(at / width), at % width]);
   return chain.reverse();
 }
 

@@ -4,6 +4,7 @@ import { speechIntervals } from '../../src/media/speech.ts';
 import { cueCps, fitReadingSpeed } from '../../src/stitch/reading.ts';
 import { alignToPauses, placeOverSpeech, splitByShares } from '../../src/stitch/timing.ts';
 import { stitch, type Cue } from '../../src/stitch/index.ts';
+import { seededRandom } from '../../src/util/random.ts';
 
 const overlapS = (c: Cue, a: number, b: number): number => Math.max(0, Math.min(c.endS, b) - Math.max(c.startS, a));
 
@@ -71,6 +72,32 @@ describe('text over speech', () => {
     expect(placed[0]).toMatchObject({ startMs: 0, endMs: 2000 });
     expect(placed[1]).toMatchObject({ startMs: 6000, endMs: 8000 });
     expect(`${placed[0].text} ${placed[1].text}`).toBe('alpha beta gamma delta epsilon zeta');
+  });
+
+  it('a 45-minute chunk: 400 sentences at speaking rates 25% apart, breaths at commas, each starts on its own speech', () => {
+    const next = seededRandom(7);
+    const pieces: string[] = [];
+    const spans: [number, number][] = [];
+    const starts: number[] = [];
+    let t = 500;
+    for (let i = 0; i < 400; i++) {
+      const words = 4 + Math.floor(next() * 8);
+      const half = Array.from({ length: words }, (_, w) => ['council', 'bridge', 'summer', 'river', 'market', 'museum'][(i + w) % 6]).join(' ');
+      const text = `${half[0].toUpperCase()}${half.slice(1)}, and ${half}.`;
+      pieces.push(text);
+      // ~70 ms a letter, the rate off by up to 25% either way; a 300-ms breath at the comma; 0.6-2.5 s between sentences.
+      const perLetter = 70 * (0.75 + next() * 0.5);
+      const first = Math.round(half.replace(/\s/gu, '').length * perLetter);
+      const second = Math.round(`and ${half}`.replace(/\s/gu, '').length * perLetter);
+      starts.push(t);
+      spans.push([t, t + first]);
+      spans.push([t + first + 300, t + first + 300 + second]);
+      t += first + 300 + second + 600 + Math.round(next() * 1900);
+    }
+    const placed = placeOverSpeech(pieces, spans);
+    const cueStarts = placed.map((p) => p.startMs);
+    for (const s of starts) expect(cueStarts).toContain(s);
+    expect(placed.map((p) => p.text).join(' ')).toBe(pieces.join(' '));
   });
 
   it('splits text at word breaks by shares of speaking weight', () => {
