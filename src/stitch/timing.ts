@@ -35,9 +35,9 @@ const LOOSE_CLAUSE = 0.3;
 /** Speaking rate varies by about a quarter between sentences, and a short phrase by a few hundred ms. */
 const RATE_SLACK = 0.25;
 const ABS_SLACK_MS = 400;
-/** How far (ms of speaking time) an anchor may sit from where the text alone would put it: 20 s, or 10% of the chunk. */
-const BAND_MIN_MS = 20_000;
-const BAND_SHARE = 0.1;
+/** How far (ms of speaking time) an anchor may sit from where the text alone would put it: 60 s, or 20% of the chunk (music or an untranscribed stretch skews it). */
+const BAND_MIN_MS = 60_000;
+const BAND_SHARE = 0.2;
 
 const weightOf = (s: string): number => Math.max(1, speechWeight(s));
 const endsSentence = (s: string): boolean => /[.!?…。！？]["'”’)\]」』）]*$/u.test(s.trim());
