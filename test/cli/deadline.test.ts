@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { dropPrefix, offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
+import { testRedis } from '../helpers/redis.ts';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 
 const exec = promisify(execFile);
@@ -95,7 +95,7 @@ describe('--deadline', () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/deadline_unreachable/);
-    const redis = new Redis();
+    const redis = testRedis();
     try {
       expect(await redis.keys(`${env.OMNIBATCH_PREFIX}:*run*`)).toEqual([]);
       expect(await redis.keys(`${env.OMNIBATCH_PREFIX}:bull:*`)).toEqual([]);
