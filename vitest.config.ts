@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The unit tests: pure functions and handlers over fakes (test/fakes/): no Redis, no child process, no server,
- * no ffmpeg. `npm run test:unit` runs them alone in seconds; test/repo/unit-tests.test.ts keeps this list honest.
+ * no ffmpeg. `npm run test:unit` runs them alone in seconds; test/repo/test-suite.test.ts keeps this list honest.
  */
 export const UNIT_TESTS = [
   'test/bench/runner.test.ts',

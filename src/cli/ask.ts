@@ -56,7 +56,7 @@ export interface AskPlan {
 /** Containers sent as they are (the captioner's documented set; anything else is re-encoded to mp3). */
 const AUDIO_AS_IS = new Set(['mp3', 'wav', 'aac', 'amr']);
 const VIDEO_AS_IS = new Set(['mp4', 'mov', 'webm', 'mkv', 'avi', 'flv']);
-const bad = (code: FailureCode, message: string): OmniError => new OmniError(code, message, { retryable: false });
+const bad = (code: FailureCode, message: string): OmniError => new OmniError(code, message);
 
 /**
  * The request to make, pure. Task: --task, else `custom` with --prompt, else the model's natural task
@@ -72,9 +72,9 @@ export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol:
   const model = opts.model ?? nameFor(spec.defaultModel, protocol);
   const m: ModelSpec | undefined = findModel(model);
   const acceptsPrompt = m?.acceptsPrompt ?? true;
-  if (opts.prompt && !acceptsPrompt) throw bad('invalid_request', `${model} takes no prompt (audio only): drop --prompt`);
+  if (opts.prompt && !acceptsPrompt) throw bad('invalid_argument', `${model} takes no prompt (audio only): drop --prompt`);
   const prompt = acceptsPrompt ? (opts.prompt ?? spec.prompt) : undefined;
-  if (task === 'custom' && !prompt) throw bad('invalid_request', 'task custom needs --prompt');
+  if (task === 'custom' && !prompt) throw bad('invalid_argument', 'task custom needs --prompt');
 
   const acceptsVideo = m ? m.inputs.includes('video') : true;
   let kind: 'audio' | 'video';
@@ -127,8 +127,8 @@ export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol:
   const wantsAudio = opts.audioOut !== undefined || spec.wantsAudioOut;
   let audioOut: AskPlan['audioOut'];
   if (wantsAudio) {
-    if (m && !m.outputs.includes('audio')) throw bad('invalid_request', `${model} does not speak: drop --audio-out`);
-    if (opts.thinking) throw bad('invalid_request', 'thinking mode gives no audio output: drop --thinking or --audio-out');
+    if (m && !m.outputs.includes('audio')) throw bad('invalid_argument', `${model} does not speak: drop --audio-out`);
+    if (opts.thinking) throw bad('invalid_argument', 'thinking mode gives no audio output: drop --thinking or --audio-out');
     audioOut = { voice: opts.voice ?? m?.defaultVoice ?? 'Cherry', file: opts.audioOut ?? `${path.parse(file).name}.${task}.wav` };
   }
   return { task, model, prompt, kind, encode, audioOut, ...(opts.thinking && { thinking: true }) };

@@ -32,13 +32,12 @@ export function resolveMedia(
   f: MediaFlags,
   defaults: { inputMode: 'base64' | 'url'; base64MaxChars?: number },
 ): { task: Task; model: ModelSpec; overrides: PolicyOverrides } {
-  if (!isTask(f.task)) throw new OmniError('invalid_task', `unknown task ${f.task} (one of ${TASKS.join(', ')})`, { retryable: false });
+  if (!isTask(f.task)) throw new OmniError('invalid_task', `unknown task ${f.task} (one of ${TASKS.join(', ')})`);
   const name = f.model ?? TASK_SPECS[f.task].defaultModel;
   const model = findModel(name);
-  if (!model) throw new OmniError('model_unknown', `unknown model ${name} (one of ${MODEL_IDS.join(', ')})`, { retryable: false });
+  if (!model) throw new OmniError('model_unknown', `unknown model ${name} (one of ${MODEL_IDS.join(', ')})`);
   const inputMode = f.inputMode ?? defaults.inputMode;
-  if (inputMode !== 'base64' && inputMode !== 'url')
-    throw new OmniError('invalid_request', `--input-mode must be base64 or url, not ${inputMode}`, { retryable: false });
+  if (inputMode !== 'base64' && inputMode !== 'url') throw new OmniError('invalid_argument', `--input-mode must be base64 or url, not ${inputMode}`);
   return {
     task: f.task,
     model,

@@ -31,7 +31,7 @@ export function parseStages(list: string | undefined): Stage[] {
     .map((s) => s.trim())
     .filter(Boolean);
   const bad = stages.filter((s) => !(STAGES as readonly string[]).includes(s));
-  if (bad.length) throw new OmniError('invalid_request', `unknown stage(s) ${bad.join(', ')}: use ${STAGES.join(',')}`, { retryable: false });
+  if (bad.length) throw new OmniError('invalid_argument', `unknown stage(s) ${bad.join(', ')}: use ${STAGES.join(',')}`);
   return stages as Stage[];
 }
 

@@ -139,7 +139,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       const s = SETTINGS[key];
       return `  - ${key} (${s.env.join(' or ')}${opts.flags?.[key] !== undefined ? ', or its flag' : ''}): ${issue.message}. Expected: ${s.help}.`;
     });
-    throw new OmniError('config_invalid', `invalid configuration:\n${lines.join('\n')}`, { retryable: false });
+    throw new OmniError('config_invalid', `invalid configuration:\n${lines.join('\n')}`);
   }
   const cfg = parsed.data as Record<string, unknown>;
   const protocol = cfg.protocol as Protocol;
@@ -158,7 +158,7 @@ function readConfigFile(path: string): ConfigInput {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('not a JSON object');
     return data as ConfigInput;
   } catch (err) {
-    throw new OmniError('config_invalid', `cannot read config file ${path}: ${(err as Error).message}`, { retryable: false });
+    throw new OmniError('config_invalid', `cannot read config file ${path}: ${(err as Error).message}`);
   }
 }
 

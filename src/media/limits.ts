@@ -36,7 +36,7 @@ export interface LimitPolicy {
 export function effectiveLimits(model: ModelSpec, mode: 'audio' | 'video', policy: LimitPolicy): EffectiveLimits {
   const media = mode === 'audio' ? model.limits.audio : model.limits.video;
   if (!media || !model.inputs.includes(mode)) {
-    throw new OmniError('plan_impossible', `${model.id} does not take ${mode} input`, { retryable: false });
+    throw new OmniError('plan_impossible', `${model.id} does not take ${mode} input`);
   }
   const maxInputTokens = policy.thinking && model.limits.maxInputTokensThinking ? model.limits.maxInputTokensThinking : model.limits.maxInputTokens;
   let maxBytes = media.maxBytes;
@@ -216,7 +216,7 @@ export function pixelRefusal(stderr: string): string | undefined {
 
 /** A violation as the permanent coded error that fails its file. */
 export function limitError(v: FileLimitViolation): OmniError {
-  return new OmniError(v.code, v.message, { retryable: false });
+  return new OmniError(v.code, v.message);
 }
 
 /** Throws the first per-file limit the probed media breaks. */

@@ -43,7 +43,7 @@ export const VIDEO_AUDIO_KBPS = 32;
 /** Shorter than this there is nothing to send (probe refuses such files with the same code). */
 export const MIN_MEDIA_S = 0.1;
 
-const impossible = (msg: string): OmniError => new OmniError('plan_impossible', msg, { retryable: false });
+const impossible = (msg: string): OmniError => new OmniError('plan_impossible', msg);
 const fmt = (s: number): string => `${Math.round(s * 100) / 100} s`;
 
 /** Which track(s) to send: video when asked, present and accepted; otherwise the audio track. */
@@ -61,7 +61,7 @@ export function resolveMode(info: MediaInfo, model: ModelSpec, policy: Pick<Plan
     }
   }
   if (mode === 'audio' && info.audio.length === 0) {
-    throw new OmniError('media_no_audio', 'the file has no audio track, and this task needs one', { retryable: false });
+    throw new OmniError('media_no_audio', 'the file has no audio track, and this task needs one');
   }
   return { mode, notes };
 }
@@ -146,7 +146,7 @@ export function chooseEncode(info: MediaInfo, mode: 'audio' | 'video', limits: E
 export function planChunks(info: MediaInfo, model: ModelSpec, policy: PlanPolicy, silences: readonly Silence[] = []): Plan {
   const durationS = info.durationS;
   if (!(durationS >= MIN_MEDIA_S)) {
-    throw new OmniError('media_too_short', `the media is ${fmt(durationS || 0)} long: nothing to send`, { retryable: false });
+    throw new OmniError('media_too_short', `the media is ${fmt(durationS || 0)} long: nothing to send`);
   }
   if (!(policy.targetS > 0)) throw impossible(`chunk length must be positive (got ${policy.targetS})`);
   const overlapS = Math.max(0, policy.overlapS ?? 0);

@@ -70,7 +70,7 @@ class AudioSink {
       this.writer ??= await WavWriter.create(this.file, this.format);
       await this.writer.write(d.pcm);
     } catch (err) {
-      throw new OmniError('audio_write_failed', `cannot write ${this.file}: ${(err as Error).message}`, { retryable: false, cause: err });
+      throw new OmniError('audio_write_failed', `cannot write ${this.file}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -97,7 +97,7 @@ async function complete(
   const spec = findModel(req.model);
   // Refused here, before any media is read: the service would answer with a bare 404.
   const refusal = protocolRefusal(req.model, endpoint.protocol);
-  if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
+  if (refusal) throw new OmniError('protocol_unsupported', refusal);
   const media = req.media ? await resolveMedia(req.media, spec?.limits.base64MaxChars) : undefined;
   const body = JSON.stringify(buildBody(endpoint.protocol, req, media));
   const ctx = streamContext(req);

@@ -71,7 +71,7 @@ export async function resolveMedia(media: MediaInput, base64MaxChars = 10 * 1024
     throw new OmniError(
       'input_too_large',
       `${path.basename(file)}: ${size} bytes is ${base64Length(size)} base64 characters, over the ${base64MaxChars} limit`,
-      { retryable: false, details: { bytes: size, base64MaxChars } },
+      { details: { bytes: size, base64MaxChars } },
     );
   }
   return { kind: media.kind, url: prefix + (await readFile(file)).toString('base64'), format };

@@ -61,28 +61,27 @@ export function newRunId(now = new Date()): string {
  * @param warn told what the service will decide for itself (an undocumented voice or name)
  */
 export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date(), warn: (msg: string) => void = () => {}): RunSpec {
-  if (!isTask(req.task))
-    throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
+  if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`);
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
   // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
   const modelName = req.model ?? nameFor(ts.defaultModel, cfg.protocol);
   const model = findModel(modelName);
-  if (!model) throw new OmniError('model_unknown', `unknown model "${modelName}"`, { retryable: false });
+  if (!model) throw new OmniError('model_unknown', `unknown model "${modelName}"`);
   const refusal = protocolRefusal(modelName, cfg.protocol);
-  if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
+  if (refusal) throw new OmniError('protocol_unsupported', refusal);
   const unserved = servingWarning(modelName, cfg.protocol);
   if (unserved) warn(unserved);
-  if (task === 'custom' && !req.prompt) throw new OmniError('invalid_request', 'task custom needs --prompt', { retryable: false });
-  if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_request', `${model.id} takes no prompt`, { retryable: false });
+  if (task === 'custom' && !req.prompt) throw new OmniError('invalid_argument', 'task custom needs --prompt');
+  if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_argument', `${model.id} takes no prompt`);
   if (ts.prompt && !model.acceptsPrompt && task !== 'caption') {
-    throw new OmniError('invalid_request', `task ${task} needs a model that takes a prompt; ${model.id} does not`, { retryable: false });
+    throw new OmniError('invalid_argument', `task ${task} needs a model that takes a prompt; ${model.id} does not`);
   }
-  if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_request', `${model.id} cannot speak`, { retryable: false });
+  if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_argument', `${model.id} cannot speak`);
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
   const voiceVerdict = voice ? checkVoice(modelName, voice) : { ok: true as const };
   if (!voiceVerdict.ok) {
-    if (voiceVerdict.refuse) throw new OmniError('invalid_request', voiceVerdict.message, { retryable: false });
+    if (voiceVerdict.refuse) throw new OmniError('invalid_argument', voiceVerdict.message);
     warn(`${voiceVerdict.message}: sent as given, the service decides`);
   }
   if (req.budgetMicros !== undefined) {
@@ -99,19 +98,16 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
       throw new OmniError(
         'budget_unpriced',
         `--budget needs prices for ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing)`,
-        { retryable: false },
       );
     }
   }
   if (cfg.inputMode === 'url' && parseLocation(req.destination).kind !== 's3') {
-    throw new OmniError('invalid_request', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder', {
-      retryable: false,
-    });
+    throw new OmniError('invalid_argument', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder');
   }
   if (req.notifyUrl) {
     const allowUnsigned = Boolean(req.allowUnsignedWebhooks || cfg.allowUnsignedWebhooks);
     const problem = notifyUrlProblem(req.notifyUrl, { secret: cfg.webhookSecret, allowUnsigned });
-    if (problem) throw new OmniError(problem.code, problem.message, { retryable: false });
+    if (problem) throw new OmniError(problem.code, problem.message);
   }
   const prompt = req.prompt ?? ts.prompt;
   // With a TPM quota and no length asked for, chunks short enough to pack the quota's minute (cost/packing.ts).
@@ -187,6 +183,6 @@ export async function assertWritable(dst: Storage, location: string): Promise<vo
     await dst.delete(key);
   } catch (err) {
     const e = describeError(err);
-    throw new OmniError('destination_unwritable', `cannot write to ${location}: ${e.code}: ${e.message}`, { retryable: false, cause: err });
+    throw new OmniError('destination_unwritable', `cannot write to ${location}: ${e.code}: ${e.message}`, { cause: err });
   }
 }

@@ -3,6 +3,7 @@ import type { ResultChunk } from '../outputs/result.ts';
 import type { Region } from '../models/catalog.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import type { Task } from '../tasks/catalog.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export interface RunSpec {
   runId: string;
@@ -44,7 +45,7 @@ export interface FileState {
   etag: string;
   size: number;
   status: FileStatus;
-  code?: string;
+  code?: FailureCode;
   message?: string;
   durationS?: number;
   chunks?: number;

@@ -93,7 +93,7 @@ function watchStop(p: PreparePorts, runId: string): { signal: AbortSignal; stop(
   const timer = setInterval(() => {
     p.runs.stopReason(runId).then(
       (r) => {
-        if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`, { retryable: false }));
+        if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`));
       },
       () => undefined,
     );

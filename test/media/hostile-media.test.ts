@@ -139,7 +139,7 @@ describe('every child has a deadline and dies with its process group', () => {
     const ac = new AbortController();
     const p = runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { signal: ac.signal, timeoutMs: 60_000 });
     await sleeping(mark);
-    ac.abort(new OmniError('run_stopped', 'cancelled', { retryable: false }));
+    ac.abort(new OmniError('run_stopped', 'cancelled'));
     expect(await codeOf(p)).toBe('run_stopped');
     await gone(`sleep ${mark}`);
     // Already aborted: nothing is spawned at all.

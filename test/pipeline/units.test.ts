@@ -89,11 +89,11 @@ describe('run specs', () => {
     };
     expect(bad({ task: 'sing' })).toBe('invalid_task');
     expect(bad({ task: 'caption', model: 'gpt-5' })).toBe('model_unknown');
-    expect(bad({ task: 'custom' })).toBe('invalid_request');
-    expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_request');
-    expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_request');
+    expect(bad({ task: 'custom' })).toBe('invalid_argument');
+    expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_argument');
+    expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_argument');
     // Only a closed voice list refuses before sending (turbo: "仅支持 4 种"); elsewhere the service decides.
-    expect(bad({ task: 'speak', model: 'qwen-omni-turbo', voice: 'Nobody' })).toBe('invalid_request');
+    expect(bad({ task: 'speak', model: 'qwen-omni-turbo', voice: 'Nobody' })).toBe('invalid_argument');
     expect(bad({ task: 'speak', voice: 'Nobody' })).toBe('ok');
     expect(bad({ task: 'caption', model: 'qwen3.5-omni-plus', budgetMicros: 1_000_000 })).toBe('budget_unpriced');
     expect(bad({ task: 'caption', budgetMicros: 1_000_000 })).toBe('ok');
