@@ -3,14 +3,18 @@ import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { createContext, type Context } from '../app/context.ts';
+import { applyProcessSettings } from '../app/process-settings.ts';
 
 export function configFrom(cmd: Command, flags: ConfigInput = {}): Config {
   const g = cmd.optsWithGlobals() as { config?: string; logLevel?: string };
-  return loadConfig({ file: g.config, flags: { ...flags, ...(g.logLevel && { logLevel: g.logLevel }) } });
+  const cfg = loadConfig({ file: g.config, flags: { ...flags, ...(g.logLevel && { logLevel: g.logLevel }) } });
+  applyProcessSettings(cfg);
+  return cfg;
 }
 
+/** The root logger: human-readable on a terminal (not in CI), JSON lines otherwise. */
 export function loggerFor(cfg: Config): Logger {
-  return createLogger({ level: cfg.logLevel });
+  return createLogger({ level: cfg.logLevel, pretty: process.stderr.isTTY === true && !process.env.CI });
 }
 
 export async function withContext<T>(cmd: Command, flags: ConfigInput, fn: (ctx: Context) => Promise<T>): Promise<T> {

@@ -101,7 +101,7 @@ export interface PlannedDeadline {
  */
 export async function planDeadline(deps: DeadlineDeps, request: RunRequest, deadlineText: string, now = new Date()): Promise<PlannedDeadline> {
   const deadline = parseDeadline(deadlineText, now);
-  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now);
+  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now, undefined, deps.pricing);
   const { files, failures } = await estimateSource(deps.source, spec, {
     log: deps.log,
     pricing: deps.pricing,

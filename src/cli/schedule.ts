@@ -32,7 +32,7 @@ export function register(program: Command): void {
         request = planned.request;
         process.stdout.write(`${deadlineLines(planned.plan).join('\n')}\n`);
       }
-      buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
+      buildRunSpec(request, ctx.cfg, newRunId(), new Date(), undefined, ctx.pricing); // validate now, not at 2 a.m.
       await addSchedule(ctx, { name, cron: f.cron, ...(f.tz && { tz: f.tz }), request });
       process.stdout.write(`schedule ${name} added (${f.cron}${f.tz ? ` ${f.tz}` : ''})\n`);
     });

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, ut
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { encodeWhole, splitEncoded } from '../../src/media/cut.ts';
 import { killAllChildren, liveChildren, runBinary, runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { planChunks } from '../../src/media/plan.ts';
@@ -64,8 +65,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
-  delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+  setChildDeadlines(DEFAULT_DEADLINES);
 });
 
 describe('playlists and lists of files are refused before they open anything', () => {
@@ -88,8 +88,7 @@ describe('playlists and lists of files are refused before they open anything', (
   });
 
   it('the live playlist ends with a coded failure within a small deadline and leaves no ffmpeg behind', async () => {
-    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '1500';
-    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '1500';
+    setChildDeadlines({ floorMs: 1500, ceilingMs: 1500 });
     const t0 = Date.now();
     const code = await codeOf(prepareChunks(files.hlsLive, flash, taskPolicy('transcribe', flash), { outDir: path.join(root, 'out-live2'), tmpDir: root }));
     expect(code).toMatch(/^media_(unsupported_container|timeout)$/);
@@ -117,8 +116,7 @@ describe('every child has a deadline and dies with its process group', () => {
   it('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async () => {
     const fifo = path.join(root, `fifo-${randomUUID().slice(0, 8)}.wav`);
     execFileSync('mkfifo', [fifo]);
-    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '1000';
-    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '1000';
+    setChildDeadlines({ floorMs: 1000, ceilingMs: 1000 });
     const t0 = Date.now();
     const err = await detectSilences(fifo, { durationS: 5 }).catch((e: unknown) => e as OmniError);
     expect((err as OmniError).code).toBe('media_timeout');

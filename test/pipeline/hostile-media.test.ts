@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { createRun } from '../../src/producers/run.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
@@ -147,20 +148,17 @@ describe('deadlines and shutdown in a run', () => {
     ]);
   }, 60_000);
   afterAll(async () => {
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    setChildDeadlines(DEFAULT_DEADLINES);
     await h?.close();
   });
 
   it('a prepare past its deadline fails its file with media_timeout and frees the slot; the other file succeeds', async () => {
     // Every child of this process gets 3 s: the hour-long encode cannot make it, the 4 s mp3 is sent as it is.
-    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '3000';
-    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '3000';
+    setChildDeadlines({ floorMs: 3000, ceilingMs: 3000 });
     const t0 = Date.now();
     const out = path.join(h.tmp, 'out-deadline');
     const s = await h.run({ source: path.dirname(hour), destination: out, task: 'transcribe' });
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    setChildDeadlines(DEFAULT_DEADLINES);
     expect(s.status).toBe('completed_with_failures');
     expect(s.counts).toMatchObject({ succeeded: 1, failed: 1 });
     const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8'))
