@@ -25,13 +25,14 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
   if (await isSuperseded(ctx, runId, fileId, job.data.generation)) return { skipped: 'file re-planned' };
   const dst = ctx.storage(spec.destination);
   const file = await ctx.runs.file(runId, fileId);
-  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'));
+  // The payload carries the duration; only a job queued by an older version reads it back from staging.
+  const durationS = job.data.durationS ?? (await readJson<StagedFile>(dst, stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json')))?.durationS;
   const chunks: ChunkResult[] = [];
   for (let i = 0; i < job.data.chunks; i++) {
     const r = await readJson<ChunkResult>(dst, stagedKey(runId, fileId, job.data.generation, i, 'result.json'));
     if (r) chunks.push(r);
   }
-  if (!prepared || chunks.length !== job.data.chunks) {
+  if (durationS === undefined || chunks.length !== job.data.chunks) {
     // A parent runs only after all its children succeeded; a missing result means staging was lost.
     throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`);
   }
@@ -43,7 +44,7 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
   const rendered = renderFileOutputs({
     spec,
     file: file!,
-    durationS: prepared.durationS,
+    durationS,
     chunks,
     usage,
     cost,
@@ -79,7 +80,7 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
 
   await finishFile(ctx, runId, fileId, {
     status: 'succeeded',
-    durationS: prepared.durationS,
+    durationS,
     chunks: chunks.length,
     requests: chunks.reduce((n, c) => n + c.requests, 0),
     usage,

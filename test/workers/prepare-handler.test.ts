@@ -86,7 +86,7 @@ describe('the prepare handler over fakes', () => {
       durationS: 10,
       chunks: [{ index: 0, startS: 0, endS: 10, key, format: 'mp3', kind: 'audio' }],
     });
-    expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0 } });
+    expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0, durationS: 10 } }); // finalize reads no prepared.json
     expect(f.flows[0].opts?.jobId).toBe('fin.r1.f1');
     const [child] = childrenOf(f);
     expect(child.data).toEqual({
