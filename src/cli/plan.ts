@@ -8,7 +8,7 @@ import type { Plan } from '../media/types.ts';
 import { findModel, MODEL_IDS, type ModelSpec } from '../models/catalog.ts';
 import { isTask, TASK_SPECS, TASKS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
-import { configFrom, loggerFor, num, printJson } from './common.ts';
+import { CATALOG_HELP, configFrom, loggerFor, num, printJson } from './common.ts';
 
 export interface MediaFlags {
   model?: string;
@@ -25,7 +25,8 @@ export function mediaOptions(cmd: Command): Command {
     .option('--model <model>', `${MODEL_IDS.join(' | ')} (default: the task's)`)
     .option('--chunk-seconds <s>', "target chunk length (default: the task's)", num)
     .option('--overlap-seconds <s>', 'seconds each chunk repeats of the previous one', num)
-    .option('--input-mode <mode>', 'base64 | url: how chunks travel (sets the byte limit)');
+    .option('--input-mode <mode>', 'base64 | url: how chunks travel (sets the byte limit)')
+    .option('--catalog <file>', CATALOG_HELP);
 }
 
 export function resolveMedia(

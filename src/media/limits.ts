@@ -2,7 +2,7 @@
  * What one request may carry, and what a chunk of a given length and encoding will cost against it.
  * Pure: the planner uses these to choose lengths and bitrates, the cutter to check measured chunks.
  */
-import type { ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, type ModelSpec } from '../models/catalog.ts';
 import { audioTokens, videoTokens } from '../models/tokens.ts';
 import { OmniError } from '../util/errors.ts';
 import type { EffectiveLimits, EncodeSpec, MediaInfo } from './types.ts';
@@ -43,7 +43,7 @@ export function effectiveLimits(model: ModelSpec, mode: 'audio' | 'video', polic
   let maxBase64Chars = Number.POSITIVE_INFINITY;
   if (policy.inputMode === 'base64') {
     // "the encoded string must stay under N": at most N - 1 characters, the data-URL prefix included.
-    maxBase64Chars = (policy.base64MaxChars ?? model.limits.base64MaxChars) - 1 - DATA_URL_PREFIX_RESERVE;
+    maxBase64Chars = (policy.base64MaxChars ?? base64Ceiling(model)) - 1 - DATA_URL_PREFIX_RESERVE;
     maxBytes = Math.min(maxBytes, Math.floor(maxBase64Chars / 4) * 3);
   } else {
     maxBytes = Math.min(maxBytes, model.limits.urlMaxBytes);

@@ -10,7 +10,7 @@
  *  5. the encoding: the best rung of a small bitrate ladder that still fits the longest chunk;
  *  6. the cuts: near each target, moved into silence within the search window.
  */
-import type { ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, type ModelSpec } from '../models/catalog.ts';
 import type { ChunkPolicy } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { chooseCuts } from './cutpoints.ts';
@@ -108,8 +108,7 @@ interface Cap {
 /** The longest chunk each limit allows, at the cheapest encoding this mode has. */
 function hardCaps(info: MediaInfo, model: ModelSpec, mode: 'audio' | 'video', limits: EffectiveLimits, policy: PlanPolicy): Cap[] {
   const cheapest = mode === 'audio' ? audioEncode(info, AUDIO_LADDER_KBPS[AUDIO_LADDER_KBPS.length - 1]) : videoEncode(info, VIDEO_MIN_KBPS);
-  const transport =
-    policy.inputMode === 'base64' ? `base64 limit of ${policy.base64MaxChars ?? model.limits.base64MaxChars} chars` : `${limits.maxBytes}-byte limit`;
+  const transport = policy.inputMode === 'base64' ? `base64 limit of ${policy.base64MaxChars ?? base64Ceiling(model)} chars` : `${limits.maxBytes}-byte limit`;
   const rate = mode === 'audio' ? `${cheapest.audioBitrateKbps} kbps` : `${VIDEO_MIN_KBPS} kbps video`;
   const durationCap = limits.maxSeconds - DURATION_SLACK_S;
   return [

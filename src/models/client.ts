@@ -8,7 +8,7 @@
 import { unlink } from 'node:fs/promises';
 import { MODEL_PCM, WavWriter, type WavFormat } from './wav.ts';
 import { OmniError } from '../util/errors.ts';
-import { findModel, protocolRefusal } from './catalog.ts';
+import { base64Ceiling, findModel, protocolRefusal } from './catalog.ts';
 import { ChatStream } from './chat.ts';
 import { DashscopeStream } from './dashscope.ts';
 import { createAgent, postStream, type OpenStream } from './http.ts';
@@ -98,7 +98,7 @@ async function complete(
   // Refused here, before any media is read: the service would answer with a bare 404.
   const refusal = protocolRefusal(req.model, endpoint.protocol);
   if (refusal) throw new OmniError('protocol_unsupported', refusal);
-  const media = req.media ? await resolveMedia(req.media, spec?.limits.base64MaxChars) : undefined;
+  const media = req.media ? await resolveMedia(req.media, base64Ceiling(spec)) : undefined;
   const body = JSON.stringify(buildBody(endpoint.protocol, req, media));
   const ctx = streamContext(req);
   const stream = await postStream({

@@ -21,7 +21,7 @@ import { planChunks } from '../media/plan.ts';
 import { probeMedia, probePartial } from '../media/probe.ts';
 import { chunkPolicy } from '../media/policy.ts';
 import type { MediaInfo } from '../media/types.ts';
-import { findModel } from '../models/catalog.ts';
+import { modelOf } from '../models/catalog.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
@@ -131,7 +131,7 @@ export async function estimateSource(
     tmpDir?: string;
   },
 ): Promise<SourceEstimate> {
-  const model = findModel(spec.model)!;
+  const model = modelOf(spec)!;
   const files: EstimateFile[] = [];
   const failures: SourceEstimate['failures'] = [];
   const bounded: SourceEstimate['bounded'] = [];

@@ -244,7 +244,16 @@ export const FAILURE_CODES = {
   manifest_invalid: { queue: 'fail_file', meaning: 'a manifest line is not a key or URI', action: 'the message names the line' },
   manifest_outside_source: { queue: 'fail_file', meaning: "a manifest entry is not under the run's source", action: 'list only objects under the source' },
   invalid_task: { queue: 'refuse', meaning: 'an unknown `--task`', action: 'caption, transcribe, moderate, describe, speak or custom' },
-  model_unknown: { queue: 'refuse', meaning: 'a `--model` omnibatch does not know', action: 'one of `omnibatch models`' },
+  model_unknown: {
+    queue: 'refuse',
+    meaning: 'a `--model` neither the built-in catalogue nor a catalog file has',
+    action: 'one of `omnibatch models`, or add the printed entry to a catalog file (`--catalog`, `OMNIBATCH_CATALOG`)',
+  },
+  voice_unsupported: {
+    queue: 'refuse',
+    meaning: "a `--voice` not on the model's complete voice list for that protocol: the service would refuse every request",
+    action: 'one of the voices the message names',
+  },
 
   // --- settings, processes, surfaces ---
   invalid_argument: {
@@ -253,6 +262,7 @@ export const FAILURE_CODES = {
     action: 'the message names the flag',
   },
   config_invalid: { queue: 'refuse', meaning: 'a bad setting', action: 'the message lists every bad setting' },
+  catalog_invalid: { queue: 'refuse', meaning: 'a catalog file (`--catalog`) that is not valid', action: 'the message lists every bad field' },
   redis_unavailable: { queue: 'refuse', meaning: '`demo` found no Redis and could not start one', action: 'install Redis or set `REDIS_URL`' },
   listen_failed: { queue: 'refuse', meaning: 'a server (metrics, dashboard, emulator) could not listen on its port', action: 'pick a free port' },
   internal: {

@@ -64,8 +64,10 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
   if (await p.runs.isSuperseded(runId, fileId, d.generation)) return { skipped: 'file re-planned' };
   const dst = p.storage(spec.destination);
   const file = await p.runs.file(runId, fileId);
-  // The payload carries the duration; only a job queued by an older version reads it back from staging.
-  const durationS = d.durationS ?? (await readJson<StagedFile>(dst, stagedKey(runId, fileId, d.generation, 0, 'prepared.json')))?.durationS;
+  // prepared.json carries each chunk's measured speech (subtitle cues); the duration comes with the payload
+  // (prepared.json's only for a job queued by an older version).
+  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, d.generation, 0, 'prepared.json'));
+  const durationS = d.durationS ?? prepared?.durationS;
   const found: ChunkResult[] = [];
   for (let i = 0; i < d.chunks; i++) {
     const r = await readJson<ChunkResult>(dst, stagedKey(runId, fileId, d.generation, i, 'result.json'));
@@ -83,11 +85,12 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
     usage,
     cost,
     overlapS: spec.overlapSeconds ?? ts.policy.overlapS,
+    speech: new Map((prepared?.chunks ?? []).flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
   });
   const written: string[] = [];
-  for (const [ext, body] of Object.entries(rendered.files)) {
-    await dst.putText(outputKey(key, ext), body.text, body.contentType);
-    written.push(outputKey(key, ext));
+  for (const body of Object.values(rendered.files)) {
+    await dst.putText(body.key, body.text, body.contentType);
+    written.push(body.key);
   }
   if (ts.wantsAudioOut) {
     await withTempDir(

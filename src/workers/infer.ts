@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import { addCost, costOf, type PricingOverride } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
-import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { modelOf, type ModelSpec } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelClient, type ModelRequest, type ModelResult } from '../models/types.ts';
 import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
 import { metrics } from '../ops/metrics.ts';
@@ -149,7 +149,7 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
   const spec = await p.spec(d.runId);
   const dst = p.storage(spec.destination);
   const resultKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'result.json');
-  const model = findModel(spec.model)!;
+  const model = modelOf(spec)!;
   const facts = await readFacts(d, spec, p, dst, resultKey);
   let reservedAt = 0; // when the TPM reservation was asked for (this process's clock)
   for (;;) {

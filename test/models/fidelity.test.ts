@@ -218,7 +218,7 @@ describe("3. voices come from each name's seed", () => {
       (m) => warnings.push(m),
     );
     expect(spec.voice).toBe('Aurora');
-    expect(warnings.join()).toMatch(/not documented for qwen3\.5-omni-plus-all \(6 of its 55 voices/);
+    expect(warnings.join()).toMatch(/not documented for qwen3\.5-omni-plus-all on the responses protocol \(6 of its 55 voices/);
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'speak', model: 'qwen3-omni-flash-all', voice: 'Serena' }, cfg, newRunId()).voice).toBe(
       'Serena',
     );

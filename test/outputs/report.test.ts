@@ -158,7 +158,7 @@ describe('failures.jsonl', () => {
       .join('');
     expect(out.split('\n')).toEqual([
       '{"uri":"s3://b/in/broken.mp3","code":"media_unreadable","message":"ffprobe: invalid data\\nfound"}',
-      '{"uri":"s3://b/in/half.mp3","code":"provider_error","message":"500"}',
+      '{"uri":"s3://b/in/half.mp3","code":"server_error","message":"500"}',
       '',
     ]);
   });

@@ -32,7 +32,7 @@ describe('runFinalize', () => {
     f.dst.putJson(stagedKey('r1', 'f1', undefined, 1, 'result.json'), chunkResult(1, 30, 50));
   };
 
-  it('writes the outputs, the result JSON last, and finishes the file, reading no prepared.json', async () => {
+  it('writes the outputs, the result JSON last, and finishes the file, on the duration its payload carries', async () => {
     const f = fakeFinalizePorts(fakeSpec());
     stage(f);
     const r = await runFinalize(payload(), f.ports);
@@ -42,7 +42,6 @@ describe('runFinalize', () => {
     expect(doc?.source.duration_s).toBe(50);
     expect(doc?.text.indexOf('chunk 0')).toBeLessThan(doc?.text.indexOf('chunk 1') ?? -1);
     expect(f.finished).toEqual([expect.objectContaining({ status: 'succeeded', durationS: 50, chunks: 2, requests: 2, costMicros: 20 })]);
-    expect(f.dst.reads.some((k) => k.endsWith('prepared.json'))).toBe(false);
   });
 
   it('a job queued before the payload carried the duration reads it from prepared.json', async () => {
