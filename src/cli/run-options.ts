@@ -124,7 +124,7 @@ export interface PlannedDeadline {
  */
 export async function planDeadline(deps: DeadlineDeps, request: RunRequest, deadlineText: string, now = new Date()): Promise<PlannedDeadline> {
   const deadline = parseDeadline(deadlineText, now);
-  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now);
+  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now, undefined, deps.pricing);
   const outputScale = await deps.outputScale?.(spec.model, spec.task);
   const { files, failures } = await estimateSource(deps.source, spec, {
     log: deps.log,

@@ -19,6 +19,14 @@ import { pixelRefusal } from './limits.ts';
 
 const require = createRequire(import.meta.url);
 let located: { ffmpeg: string; ffprobe: string; source: string } | undefined;
+/** The operator's binaries (Config's ffmpegPath / ffprobePath), installed at startup: app/process-settings.ts. */
+let configured: { ffmpeg?: string; ffprobe?: string } = {};
+
+/** Uses these binaries from now on (either may be left to the search below); forgets what was located. */
+export function setFfmpegPaths(paths: { ffmpeg?: string; ffprobe?: string }): void {
+  configured = { ...paths };
+  located = undefined;
+}
 
 function onPath(bin: string): boolean {
   const r = spawnSync(bin, ['-version'], { stdio: 'ignore' });
@@ -27,11 +35,9 @@ function onPath(bin: string): boolean {
 
 export function locateFfmpeg(log: Logger = silentLogger): { ffmpeg: string; ffprobe: string; source: string } {
   if (located) return located;
-  const envFf = process.env.FFMPEG_PATH;
-  const envFp = process.env.FFPROBE_PATH;
-  let ffmpeg: string | undefined = envFf;
-  let ffprobe: string | undefined = envFp;
-  let source = envFf || envFp ? 'environment' : '';
+  let ffmpeg: string | undefined = configured.ffmpeg;
+  let ffprobe: string | undefined = configured.ffprobe;
+  let source = ffmpeg || ffprobe ? 'configuration' : '';
   if (!ffmpeg && onPath('ffmpeg')) {
     ffmpeg = 'ffmpeg';
     source ||= 'system';

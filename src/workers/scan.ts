@@ -37,7 +37,7 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
     if (!s) return { runId: '', registered: 0, skipped: 0, enqueued: 0 }; // schedule removed: nothing to do
     // The firing's job id names its run: a redone firing (stalled, retried) continues the same run.
     runId = scheduledRunId(job.id ?? '', job.timestamp);
-    const spec = buildRunSpec({ ...s.request, schedule: s.name }, ctx.cfg, runId);
+    const spec = buildRunSpec({ ...s.request, schedule: s.name }, ctx.cfg, runId, new Date(), undefined, ctx.pricing);
     const made = await ctx.runs.create(spec, { schedule: s.name });
     if (made.outcome === 'busy') {
       // The schedule's previous run is still going: starting another would enqueue its unfinished objects twice.

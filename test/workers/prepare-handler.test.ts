@@ -109,7 +109,7 @@ describe('the prepare handler over fakes', () => {
     });
     // A subtitle task has its silences measured even when the file is sent as it is.
     expect(f.media.calls.chunks[0].silencesAlways).toBe(true);
-    expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0 } });
+    expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0, durationS: 10 } }); // finalize reads no prepared.json
     expect(f.flows[0].opts?.jobId).toBe('fin.r1.f1');
     const [child] = childrenOf(f);
     expect(child.data).toEqual({
