@@ -10,7 +10,13 @@ import { fakeSpec } from '../fakes/infer.ts';
 import { fakeReportPorts } from '../fakes/report.ts';
 
 const collected = (status: RunState['status']): CollectedReport =>
-  ({ status, report: { status } as unknown as CollectedReport['report'], costCsv: 'uri,status\n', failuresJsonl: '', skippedJsonl: '{"uri":"x"}\n' }) as CollectedReport;
+  ({
+    status,
+    report: { status } as unknown as CollectedReport['report'],
+    costCsv: 'uri,status\n',
+    failuresJsonl: '',
+    skippedJsonl: '{"uri":"x"}\n',
+  }) as CollectedReport;
 const job = (attemptsMade = 0) => ({ data: { runId: 'r1' }, attemptsMade, opts: { attempts: 3 } });
 
 describe('endNotification', () => {
