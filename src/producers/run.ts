@@ -18,6 +18,7 @@ import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
 import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import { parseDeadline } from '../cost/deadline.ts';
+import { batchRefusal, type BatchAsk } from '../models/batch-support.ts';
 
 /** The request's fields that the spec keeps as they are; the rest are checked or resolved into the spec. */
 type KeptAsIs =
@@ -44,6 +45,10 @@ export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   deadline?: string;
   /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */
   plannedWallS?: number;
+  /** --via realtime | batch (default realtime) */
+  via?: string;
+  /** --batch-fallback realtime (with --via batch and --deadline) */
+  batchFallback?: string;
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -79,6 +84,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     throw new OmniError('invalid_request', `task ${task} needs a model that takes a prompt; ${model.id} does not`, { retryable: false });
   }
   if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_request', `${model.id} cannot speak`, { retryable: false });
+  const via = viaOf(req, { model: modelName, region: cfg.region, protocol: cfg.protocol, task, audioOut: ts.wantsAudioOut });
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
   const voiceVerdict = voice ? checkVoice(modelName, voice) : { ok: true as const };
   if (!voiceVerdict.ok) {
@@ -88,7 +94,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   if (req.budgetMicros !== undefined) {
     // A budget needs prices for what every request sends; an unpriced request would reserve nothing.
     // (A video chunk where only video input is unpriced fails alone, at its reservation.)
-    const prices = resolvePrices(model.id, cfg.region, loadPricing(cfg.pricingFile));
+    const prices = resolvePrices(model.id, cfg.region, loadPricing(cfg.pricingFile), via ? 'batch' : 'realtime');
     const needs: (keyof PriceTable)[] = [
       'inputAudio',
       ...(ts.prompt || req.prompt ? ['inputText' as const] : []),
@@ -146,6 +152,8 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.notifyUrl && req.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
     ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
     ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
+    ...(via && { via }),
+    ...(via && req.batchFallback === 'realtime' && { batchFallback: 'realtime' as const }),
   };
   spec.fingerprint = taskFingerprint({
     task,
@@ -161,6 +169,22 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     },
   });
   return spec;
+}
+
+/** --via checked against what the Batch API serves: 'batch', or undefined for real time (the default). */
+function viaOf(req: RunRequest, ask: BatchAsk): 'batch' | undefined {
+  const via = req.via ?? 'realtime';
+  if (via !== 'realtime' && via !== 'batch') throw new OmniError('invalid_request', `--via ${via}: realtime or batch`, { retryable: false });
+  if (req.batchFallback !== undefined && req.batchFallback !== 'realtime') {
+    throw new OmniError('invalid_request', `--batch-fallback ${req.batchFallback}: only realtime`, { retryable: false });
+  }
+  if (via === 'realtime') {
+    if (req.batchFallback) throw new OmniError('invalid_request', '--batch-fallback needs --via batch', { retryable: false });
+    return undefined;
+  }
+  const refusal = batchRefusal(ask);
+  if (refusal) throw new OmniError('batch_unsupported', refusal, { retryable: false });
+  return 'batch';
 }
 
 export async function createRun(

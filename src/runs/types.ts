@@ -33,6 +33,10 @@ export interface RunSpec {
   /** --deadline: when the run must end (ISO), and when the planner predicted it would (cost/deadline.ts) */
   deadline?: string;
   predictedFinishAt?: string;
+  /** --via batch: every chunk goes through the provider's Batch API at the Batch price (absent: real time) */
+  via?: 'batch';
+  /** --batch-fallback realtime: what Batch has not answered when the deadline nears is sent in real time */
+  batchFallback?: 'realtime';
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;
@@ -97,4 +101,6 @@ export interface ChunkResult extends ResultChunk {
   audioKey?: string;
   audioSeconds?: number;
   requestId?: string | null;
+  /** the answer came through the provider's Batch API, priced at the Batch rate */
+  via?: 'batch';
 }

@@ -112,7 +112,7 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       const input = path.join(dir, 'source');
       const { limits } = p;
       await src.download(d.key, input, signal, { maxBytes: limits.maxDownloadBytes });
-      const policy = shrunk(chunkPolicy(spec, p.base64MaxChars, limits), model, d.shrink ?? 0);
+      const policy = shrunk(chunkPolicy(spec, base64Ceiling(spec, p), limits), model, d.shrink ?? 0);
       const facts: PrepareMediaFacts = { sniffed: await p.media.sniff(input), model, policy, limits };
       let media = decidePrepareMedia(facts);
       if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await p.media.probe(input, { log: p.log, signal }) });
@@ -138,7 +138,7 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       );
       m.mediaSeconds(spec.task, info.durationS);
       await recordEstimate(p, spec, d.fileId, info, staged);
-      await p.flows.add(inferFlow(d, staged, plan.encode.video));
+      await p.flows.add(inferFlow(d, staged, plan.encode.video, spec.via));
       return { chunks: chunks.length, durationS: info.durationS, reason: plan.reason };
     },
     { base: p.tmpDir },
@@ -174,6 +174,15 @@ export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(p
 }
 
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
+/** The base64 ceiling of a chunk: through Batch, its request line must fit the per-line limit with room for the body. */
+function base64Ceiling(spec: RunSpec, p: PreparePorts): number | undefined {
+  if (spec.via !== 'batch' || !p.batchMaxLineBytes) return p.base64MaxChars;
+  const line = p.batchMaxLineBytes - BATCH_LINE_BODY_RESERVE;
+  return p.base64MaxChars === undefined ? line : Math.min(p.base64MaxChars, line);
+}
+/** What a request line carries besides the media: the prompt, the envelope (a long custom prompt stays far under). */
+const BATCH_LINE_BODY_RESERVE = 64 * 1024;
+
 async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, info: MediaInfo, staged: StagedFile): Promise<void> {
   const video = staged.chunks[0]?.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
   const e = estimateRun(
@@ -185,7 +194,7 @@ async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, in
         ...(video && { video: { width: video.width, height: video.height } }),
       },
     ],
-    { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: p.pricing },
+    { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: p.pricing, ...(spec.via && { via: spec.via }) },
   );
   // Once per file (with its media length): a prepare redone after a crash, a re-plan or a retry adds nothing.
   await p.runs.addFileEstimate(spec.runId, fileId, {
