@@ -96,10 +96,10 @@ export const SETTINGS = {
     schema: z.coerce.number().positive().default(0.1),
     help: 'media seconds per byte above which a file is refused as media_suspicious (0.1 = under 10 bytes a second)',
   },
-  // The provider's Batch API (--via batch). Limits per input file and line: the Batch page where it gives one,
-  // OpenAI's Batch contract where it is silent (50,000 requests, 200 MB, "24h"); docs/protocols.md "Batch (file input)".
+  // The provider's Batch API (--via batch). Limits per input file and line from the Batch page (docs/protocols.md
+  // "Batch (file input)": 50,000 requests, 500 MB, 6 MB a line, a window of 24h to 336h).
   batchMaxRequests: { env: ['OMNIBATCH_BATCH_MAX_REQUESTS'], schema: int(1).default(50_000), help: 'most request lines in one Batch input file' },
-  batchMaxFileBytes: { env: ['OMNIBATCH_BATCH_MAX_FILE_BYTES'], schema: int(1024).default(200 * 1024 ** 2), help: 'largest Batch input file (bytes)' },
+  batchMaxFileBytes: { env: ['OMNIBATCH_BATCH_MAX_FILE_BYTES'], schema: int(1024).default(500 * 1024 ** 2), help: 'largest Batch input file (bytes)' },
   batchMaxLineBytes: {
     env: ['OMNIBATCH_BATCH_MAX_LINE_BYTES'],
     schema: int(1024).default(6 * 1024 ** 2),

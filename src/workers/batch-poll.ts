@@ -46,6 +46,8 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
   const dst = ctx.storage(spec.destination);
   const counts = { answered: 0, failed: 0, resent: 0 };
   const seen = new Set<string>();
+  // a stopped run sends nothing again: its unanswered lines end (their jobs end their files as not run)
+  const stopped = await ctx.runs.stopReason(runId);
   const mine = async (ref: string): Promise<LineState | undefined> => {
     const st = await ctx.batches.line(runId, ref);
     // a line sent again meanwhile belongs to its later batch
@@ -67,14 +69,16 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
         continue;
       }
       const err = lineError(line);
-      await settle(ctx, runId, line.custom_id, st, errorLineFate(err.code, err.message, st.sends, ctx.cfg.batchMaxResubmits), counts);
+      const fate: LineFate = stopped
+        ? { kind: 'fail', code: 'batch_failed', message: `${err.message}; the run stopped (${stopped})` }
+        : errorLineFate(err.code, err.message, st.sends, ctx.cfg.batchMaxResubmits);
+      await settle(ctx, runId, line.custom_id, st, fate, counts);
     }
   }
   // What the batch never answered: a failed batch's named lines fail (validation will fail them again), and
   // so do all its lines when it names none; an expired or cancelled batch's go again (unless the run stopped).
   const errors = b.errors?.data ?? [];
   const named = new Set(errors.flatMap((e) => (typeof e.line === 'number' ? [e.line] : [])));
-  const stopped = await ctx.runs.stopReason(runId);
   for (const [i, ref] of rec.lines.entries()) {
     if (seen.has(ref)) continue;
     const st = await mine(ref);
