@@ -10,15 +10,7 @@ import { usageCost, resolvePrices } from '../../src/cost/price.ts';
 import type { Usage } from '../../src/models/types.ts';
 import { media } from '../helpers/paths.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
-
-export const BATCH_ENV = {
-  OMNI_REGION: 'cn',
-  OMNIBATCH_BATCH_QUIET_MS: '300',
-  OMNIBATCH_BATCH_MAX_WAIT_MS: '2000',
-  OMNIBATCH_BATCH_POLL_MS: '200',
-  OMNIBATCH_BATCH_POLL_MAX_MS: '500',
-};
-export const FAST_BATCH = { batchValidatingMs: 50, batchInProgressMs: 200, batchFinalizingMs: 50, batchCancellingMs: 50 };
+import { BATCH_ENV, FAST_BATCH } from '../helpers/batch.ts';
 
 const MODEL = 'qwen-omni-turbo';
 
