@@ -56,7 +56,6 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
     .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--via <way>', "realtime (default): one streaming request per chunk; batch: the provider's Batch API at half price, answers within its window")
-    .option('--batch-fallback <way>', 'with --via batch and --deadline: realtime sends what Batch has not answered when the deadline nears')
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
     .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned");
 }
@@ -80,7 +79,6 @@ export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
     notifyUrl: f.notifyUrl,
     ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
     ...(f.via !== undefined && { via: f.via }),
-    ...(f.batchFallback !== undefined && { batchFallback: f.batchFallback }),
   };
 }
 

@@ -47,6 +47,13 @@ export interface BatchApi {
   fileLines(fileId: string): AsyncIterable<string>;
 }
 
+/** A completion window ("24h", "14d") in seconds. */
+export function windowSeconds(window: string): number {
+  const m = /^(\d+)([hd])$/.exec(window);
+  if (!m) return 24 * 3600;
+  return Number(m[1]) * (m[2] === 'd' ? 86_400 : 3_600);
+}
+
 /** The chat endpoint every line of a batch targets (its `url`, and the batch's `endpoint`). */
 export const BATCH_ENDPOINT = '/v1/chat/completions';
 

@@ -47,8 +47,6 @@ export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   plannedWallS?: number;
   /** --via realtime | batch (default realtime) */
   via?: string;
-  /** --batch-fallback realtime (with --via batch and --deadline) */
-  batchFallback?: string;
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -153,7 +151,6 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
     ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
     ...(via && { via }),
-    ...(via && req.batchFallback === 'realtime' && { batchFallback: 'realtime' as const }),
   };
   spec.fingerprint = taskFingerprint({
     task,
@@ -175,13 +172,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
 function viaOf(req: RunRequest, ask: BatchAsk): 'batch' | undefined {
   const via = req.via ?? 'realtime';
   if (via !== 'realtime' && via !== 'batch') throw new OmniError('invalid_request', `--via ${via}: realtime or batch`, { retryable: false });
-  if (req.batchFallback !== undefined && req.batchFallback !== 'realtime') {
-    throw new OmniError('invalid_request', `--batch-fallback ${req.batchFallback}: only realtime`, { retryable: false });
-  }
-  if (via === 'realtime') {
-    if (req.batchFallback) throw new OmniError('invalid_request', '--batch-fallback needs --via batch', { retryable: false });
-    return undefined;
-  }
+  if (via === 'realtime') return undefined;
   const refusal = batchRefusal(ask);
   if (refusal) throw new OmniError('batch_unsupported', refusal, { retryable: false });
   return 'batch';

@@ -35,8 +35,6 @@ export interface RunSpec {
   predictedFinishAt?: string;
   /** --via batch: every chunk goes through the provider's Batch API at the Batch price (absent: real time) */
   via?: 'batch';
-  /** --batch-fallback realtime: what Batch has not answered when the deadline nears is sent in real time */
-  batchFallback?: 'realtime';
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;

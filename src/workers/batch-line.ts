@@ -16,7 +16,7 @@ import type { ModelClient, ModelRequest, ModelResult } from '../models/types.ts'
 import { stagedKey } from '../lifecycle/file-state.ts';
 import { isFailureCode } from '../util/failure-codes.ts';
 import { OmniError } from '../util/errors.ts';
-import { windowSeconds } from './batch-poll-decide.ts';
+import { windowSeconds } from '../models/batch-api.ts';
 import { inferPorts, ledgerFile, runInfer, type InferOutcome } from './infer.ts';
 
 /** A chunk's custom_id in the input file, and its field in the run's line state: unique per file generation and chunk. */

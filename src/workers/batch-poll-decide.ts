@@ -4,14 +4,8 @@
  * smaller), or sent again in a later batch (a transient error, an expired or cancelled batch).
  */
 import type { BatchStatus } from '../models/batch-api.ts';
+export { windowSeconds } from '../models/batch-api.ts';
 import { isFailureCode } from '../util/failure-codes.ts';
-
-/** "24h" / "2d" -> seconds */
-export function windowSeconds(window: string): number {
-  const m = /^(\d+)([hd])$/.exec(window);
-  if (!m) return 24 * 3600;
-  return Number(m[1]) * (m[2] === 'd' ? 86_400 : 3_600);
-}
 
 /**
  * The wait before the next read: a tenth of the batch's age, between the first wait and the longest. A
