@@ -71,10 +71,11 @@ export function register(program: Command): void {
     .option('--batch-fail-lines <rate>', 'share of batch lines refused with --batch-fail-kind (0..1)', rate)
     .option('--batch-fail-kind <kind>', 'the real-time fault those lines get (default server_error)', lineFault)
     .option('--batch-validation-fail <rate>', 'share of batches failed in validation (0..1)', rate)
-    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after
-    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS'> & { retryAfter?: number }) => {
-      const { retryAfter, ...rest } = flags;
-      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter });
+    .option('--catalog <file>', "also serve a catalog file's models (a model shipped after the seeds), by their names and protocols")
+    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after and --catalog
+    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS' | 'catalogFile'> & { retryAfter?: number; catalog?: string }) => {
+      const { retryAfter, catalog, ...rest } = flags;
+      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter, ...(catalog && { catalogFile: catalog }) });
       process.stdout.write(
         [
           `emulator listening on ${emu.url}`,

@@ -10,7 +10,7 @@ import { estimateSource } from '../producers/estimate.ts';
 import { assertReadable } from '../producers/objects.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';
 import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
-import { collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
+import { CATALOG_HELP, collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
 import { formatDuration } from './progress.ts';
 import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
 import { parseDeadline, planForDeadline, type DeadlinePlan } from '../cost/deadline.ts';
@@ -39,6 +39,7 @@ export function register(program: Command): void {
   )
     .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--via <way>', "realtime (default) or batch: also price the run through the provider's Batch API, and the saving")
+    .option('--catalog <file>', CATALOG_HELP)
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
       const cfg = configFrom(cmd, rateConfig(f as RateFlags));

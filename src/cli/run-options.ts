@@ -8,7 +8,7 @@ import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/logger.ts';
-import { collect, int, num } from './common.ts';
+import { CATALOG_HELP, collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
 /** The flags carry the request's own fields, but --out for its destination and --budget as typed. */
@@ -57,7 +57,8 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--via <way>', "realtime (default): one streaming request per chunk; batch: the provider's Batch API at half price, answers within its window")
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
-    .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned");
+    .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned")
+    .option('--catalog <file>', CATALOG_HELP);
 }
 
 export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { findModel, serves, type ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, type Catalog, type ModelSpec } from '../models/catalog.ts';
 import type { Protocol } from '../models/types.ts';
 import { composeAnswer, splitPieces } from './answer.ts';
 import { speechSeconds } from './audio.ts';
@@ -28,6 +28,8 @@ import { checkMeasured, checkRequest } from './validate.ts';
 
 export interface HandlerEnv {
   opts: EmulatorOptions;
+  /** the models it serves */
+  catalog: Catalog;
   rand: () => number;
   measurer: MediaMeasurer;
   stats: () => EmulatorStats;
@@ -114,15 +116,15 @@ export async function prepareAnswer(env: HandlerEnv, protocol: WireProtocol, bod
     streamFault = fault && isStreamFault(fault) ? fault : undefined;
   }
 
-  const spec = findModel(parsed.model);
+  const spec = env.catalog.find(parsed.model);
   // A name the real endpoint of this protocol does not serve (an -all name on DashScope, omni on native).
-  if (!spec || !serves(parsed.model, SERVING[protocol])) return apiErrors.modelNotFound(parsed.model);
-  const invalid = checkRequest(parsed, batch ? { ...spec, streamOnly: false } : spec) ?? batch?.check(parsed, spec);
+  if (!spec || !env.catalog.serves(parsed.model, SERVING[protocol])) return apiErrors.modelNotFound(parsed.model);
+  const invalid = checkRequest(parsed, batch ? { ...spec, streamOnly: false } : spec, env.catalog.voicesFor(parsed.model)) ?? batch?.check(parsed, spec);
   if (invalid) return invalid;
 
   const media: Measured[] = [];
   for (const part of parsed.messages.flatMap((m) => m.media)) {
-    const m = await env.measurer.measure(part, Math.min(spec.limits.base64MaxChars, opts.base64MaxChars ?? Infinity));
+    const m = await env.measurer.measure(part, Math.min(base64Ceiling(spec), opts.base64MaxChars ?? Infinity));
     if (isApiError(m)) return m;
     media.push(m);
   }

@@ -8,7 +8,8 @@ import { TokenQuota } from './quota.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MODELS } from '../models/catalog.ts';
+import { base64Ceiling, BUILT_IN } from '../models/catalog.ts';
+import { loadCatalogFile } from '../models/catalog-file.ts';
 import { errorBody, errorHeaders, apiErrors } from './errors.ts';
 import { seededRandom, type FaultRates } from './faults.ts';
 import { handleApi, type HandlerEnv } from './handle.ts';
@@ -55,6 +56,8 @@ export interface EmulatorOptions extends FaultRates, BatchOptions {
   responsesAudioParts?: number;
   /** the content-type of 2xx streams (default text/event-stream): DMXAPI's is unconfirmed (docs/protocols.md §8) */
   streamContentType?: string;
+  /** a catalog file (models/catalog-file.ts): its models are served beside the built-in ones, by their names and protocols */
+  catalogFile?: string;
   /** reserved: the generated speech is always PCM16 24 kHz mono (48,000 bytes a second) */
   audioBytesPerSecond?: number;
 }
@@ -86,10 +89,14 @@ function keyOf(req: IncomingMessage): string | undefined {
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   let stats = emptyStats();
   const rpm = opts.rpm ? new SlidingWindow(opts.rpm) : undefined;
-  const maxBase64 = Math.max(...Object.values(MODELS).map((m) => m.limits.base64MaxChars));
-  const maxUrl = Math.max(...Object.values(MODELS).map((m) => m.limits.urlMaxBytes));
+  // The names it serves: the seeds' models, and a catalog file's (a model the provider shipped after them).
+  const catalog = opts.catalogFile ? loadCatalogFile(opts.catalogFile) : BUILT_IN;
+  const models = Object.values(catalog.models);
+  const maxBase64 = Math.max(...models.map((m) => base64Ceiling(m)));
+  const maxUrl = Math.max(...models.map((m) => m.limits.urlMaxBytes));
   const env: HandlerEnv = {
     opts,
+    catalog,
     rand: seededRandom(opts.seed ?? 1),
     measurer: new MediaMeasurer({ base64MaxChars: maxBase64, urlMaxBytes: maxUrl }),
     stats: () => stats,

@@ -49,7 +49,7 @@ export function lineError(line: BatchResultLine): OmniError {
   const status = line.response?.status_code;
   const body = line.response?.body ?? (line.error ? { error: line.error } : undefined);
   const err = classifyError({ status: status && status !== 200 ? status : undefined, body });
-  if (err.code === 'unknown' && line.error?.code) return classifyError({ body: { error: { ...line.error, code: line.error.code } }, status: 400 });
+  if (err.code === 'service_unknown' && line.error?.code) return classifyError({ body: { error: { ...line.error, code: line.error.code } }, status: 400 });
   return err;
 }
 

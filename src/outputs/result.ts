@@ -88,7 +88,7 @@ export function sumCosts(costs: readonly Cost[]): Cost {
   let total: Cost = ZERO_COST;
   for (const c of costs) {
     if (total.currency && c.currency && total.currency !== c.currency) {
-      throw new OmniError('cost_currency_mismatch', `cannot add ${c.currency} to ${total.currency}`, { retryable: false });
+      throw new OmniError('cost_currency_mismatch', `cannot add ${c.currency} to ${total.currency}`);
     }
     total = addCost(total, c);
   }

@@ -5,7 +5,19 @@ import type { Config } from '../config/index.ts';
 import { taskFingerprint } from '../outputs/fingerprint.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
-import { checkVoice, findModel, nameFor, protocolRefusal, servingWarning, type PriceTable } from '../models/catalog.ts';
+import {
+  activeCatalog,
+  checkVoice,
+  findModel,
+  installModel,
+  nameFor,
+  type ModelSpec,
+  protocolRefusal,
+  servingWarning,
+  type PriceTable,
+} from '../models/catalog.ts';
+import { catalogSnippet } from '../models/catalog-file.ts';
+import type { Protocol } from '../models/types.ts';
 import type { Logger } from '../util/logger.ts';
 import { loadPricing } from '../config/pricing.ts';
 import { resolvePrices } from '../cost/price.ts';
@@ -47,6 +59,18 @@ export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   plannedWallS?: number;
   /** --via realtime | batch (default realtime) */
   via?: string;
+  /** a schedule's catalog-file entry, resolved when it was added: a firing in a worker without the file still knows the model */
+  modelEntry?: ModelSpec;
+}
+
+/** A model neither catalogue has: refused with the catalog-file entry that would make it usable. */
+export function unknownModel(name: string, protocol: Protocol): OmniError {
+  const known = Object.values(activeCatalog().models).flatMap((m) => m.names.map((n) => n.name));
+  return new OmniError(
+    'model_unknown',
+    `unknown model "${name}": not in the built-in catalogue (${known.join(', ')}) nor in a catalog file. ` +
+      `If the provider serves it, describe it in a catalog file (--catalog <file> or OMNIBATCH_CATALOG) from the provider's pages; this entry is the shape to fill in:\n${catalogSnippet(name, protocol)}`,
+  );
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -64,29 +88,29 @@ export function newRunId(now = new Date()): string {
  * @param warn told what the service will decide for itself (an undocumented voice or name)
  */
 export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date(), warn: (msg: string) => void = () => {}): RunSpec {
-  if (!isTask(req.task))
-    throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
+  if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`);
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
   // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
+  if (req.modelEntry) installModel(req.modelEntry);
   const modelName = req.model ?? nameFor(ts.defaultModel, cfg.protocol);
   const model = findModel(modelName);
-  if (!model) throw new OmniError('model_unknown', `unknown model "${modelName}"`, { retryable: false });
+  if (!model) throw unknownModel(modelName, cfg.protocol);
   const refusal = protocolRefusal(modelName, cfg.protocol);
-  if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
+  if (refusal) throw new OmniError('protocol_unsupported', refusal);
   const unserved = servingWarning(modelName, cfg.protocol);
   if (unserved) warn(unserved);
-  if (task === 'custom' && !req.prompt) throw new OmniError('invalid_request', 'task custom needs --prompt', { retryable: false });
-  if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_request', `${model.id} takes no prompt`, { retryable: false });
+  if (task === 'custom' && !req.prompt) throw new OmniError('invalid_argument', 'task custom needs --prompt');
+  if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_argument', `${model.id} takes no prompt`);
   if (ts.prompt && !model.acceptsPrompt && task !== 'caption') {
-    throw new OmniError('invalid_request', `task ${task} needs a model that takes a prompt; ${model.id} does not`, { retryable: false });
+    throw new OmniError('invalid_argument', `task ${task} needs a model that takes a prompt; ${model.id} does not`);
   }
-  if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_request', `${model.id} cannot speak`, { retryable: false });
+  if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_argument', `${model.id} cannot speak`);
   const via = viaOf(req, { model: modelName, region: cfg.region, protocol: cfg.protocol, task, audioOut: ts.wantsAudioOut });
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
-  const voiceVerdict = voice ? checkVoice(modelName, voice) : { ok: true as const };
+  const voiceVerdict = voice ? checkVoice(modelName, voice, cfg.protocol) : { ok: true as const };
   if (!voiceVerdict.ok) {
-    if (voiceVerdict.refuse) throw new OmniError('invalid_request', voiceVerdict.message, { retryable: false });
+    if (voiceVerdict.refuse) throw new OmniError('voice_unsupported', voiceVerdict.message);
     warn(`${voiceVerdict.message}: sent as given, the service decides`);
   }
   if (req.budgetMicros !== undefined) {
@@ -103,19 +127,16 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
       throw new OmniError(
         'budget_unpriced',
         `--budget needs prices for ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing)`,
-        { retryable: false },
       );
     }
   }
   if (cfg.inputMode === 'url' && parseLocation(req.destination).kind !== 's3') {
-    throw new OmniError('invalid_request', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder', {
-      retryable: false,
-    });
+    throw new OmniError('invalid_argument', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder');
   }
   if (req.notifyUrl) {
     const allowUnsigned = Boolean(req.allowUnsignedWebhooks || cfg.allowUnsignedWebhooks);
     const problem = notifyUrlProblem(req.notifyUrl, { secret: cfg.webhookSecret, allowUnsigned });
-    if (problem) throw new OmniError(problem.code, problem.message, { retryable: false });
+    if (problem) throw new OmniError(problem.code, problem.message);
   }
   const prompt = req.prompt ?? ts.prompt;
   // With a TPM quota and no length asked for, chunks short enough to pack the quota's minute (cost/packing.ts).
@@ -131,6 +152,8 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     destination: req.destination,
     task,
     model: modelName,
+    // the entry this run plans, prices and sends by: a worker started without the catalog file uses it
+    modelEntry: model,
     protocol: cfg.protocol,
     region: cfg.region,
     ...(prompt !== undefined && { prompt }),
@@ -171,10 +194,10 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
 /** --via checked against what the Batch API serves: 'batch', or undefined for real time (the default). */
 function viaOf(req: RunRequest, ask: BatchAsk): 'batch' | undefined {
   const via = req.via ?? 'realtime';
-  if (via !== 'realtime' && via !== 'batch') throw new OmniError('invalid_request', `--via ${via}: realtime or batch`, { retryable: false });
+  if (via !== 'realtime' && via !== 'batch') throw new OmniError('invalid_argument', `--via ${via}: realtime or batch`);
   if (via === 'realtime') return undefined;
   const refusal = batchRefusal(ask);
-  if (refusal) throw new OmniError('batch_unsupported', refusal, { retryable: false });
+  if (refusal) throw new OmniError('batch_unsupported', refusal);
   return 'batch';
 }
 
@@ -202,6 +225,6 @@ export async function assertWritable(dst: Storage, location: string): Promise<vo
     await dst.delete(key);
   } catch (err) {
     const e = describeError(err);
-    throw new OmniError('destination_unwritable', `cannot write to ${location}: ${e.code}: ${e.message}`, { retryable: false, cause: err });
+    throw new OmniError('destination_unwritable', `cannot write to ${location}: ${e.code}: ${e.message}`, { cause: err });
   }
 }

@@ -1,8 +1,9 @@
 /** What a run is (its spec, fixed at creation) and what each file of it became. */
 import type { ResultChunk } from '../outputs/result.ts';
-import type { Region } from '../models/catalog.ts';
+import type { ModelSpec, Region } from '../models/catalog.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import type { Task } from '../tasks/catalog.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export interface RunSpec {
   runId: string;
@@ -11,6 +12,11 @@ export interface RunSpec {
   destination: string;
   task: Task;
   model: string;
+  /**
+   * the catalogue entry resolved when the run was created (built-in, or a catalog file's): workers in any
+   * process plan, price and send by it without the catalog file (absent in runs created before it existed)
+   */
+  modelEntry?: ModelSpec;
   protocol: Protocol;
   region: Region;
   prompt?: string;
@@ -46,7 +52,7 @@ export interface FileState {
   etag: string;
   size: number;
   status: FileStatus;
-  code?: string;
+  code?: FailureCode;
   message?: string;
   durationS?: number;
   chunks?: number;

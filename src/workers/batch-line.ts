@@ -62,7 +62,7 @@ function batchLineClient(ctx: JobContext, job: Job<BatchLinePayload>, delay: ((m
       let st = await ctx.batches.line(d.runId, ref);
       if (st?.step === 'failed') {
         const code = st.code && isFailureCode(st.code) ? st.code : 'batch_failed';
-        throw new OmniError(code, st.message ?? 'the Batch API failed this line', { retryable: false });
+        throw new OmniError(code, st.message ?? 'the Batch API failed this line');
       }
       if (!st) {
         const file = req.media && 'file' in req.media.source ? req.media.source.file : undefined;
@@ -73,7 +73,6 @@ function batchLineClient(ctx: JobContext, job: Job<BatchLinePayload>, delay: ((m
         const bytes = Buffer.byteLength(line);
         if (bytes > max) {
           throw new OmniError('input_too_large', `the chunk's Batch request line is ${bytes} bytes, over OMNIBATCH_BATCH_MAX_LINE_BYTES (${max})`, {
-            retryable: false,
             details: { bytes, max },
           });
         }
@@ -85,7 +84,7 @@ function batchLineClient(ctx: JobContext, job: Job<BatchLinePayload>, delay: ((m
         const { round } = await ctx.batches.queueLine(d.runId, ref, { job: st.job, fileId: d.fileId, generation: d.generation ?? 0, chunk: d.chunk, bytes: st.bytes });
         await ensureSubmit(ctx, d.runId, round);
       }
-      if (!delay) throw new OmniError('batch_failed', 'a Batch line can only wait inside a worker', { retryable: false });
+      if (!delay) throw new OmniError('batch_failed', 'a Batch line can only wait inside a worker');
       // The poller promotes this job when the answer is staged; this wake is only a safety net.
       return delay(Math.max(ctx.cfg.batchPollMaxMs * 2, ctx.cfg.batchPollMs));
     },

@@ -5,7 +5,7 @@
  */
 import type { BatchStatus } from '../models/batch-api.ts';
 export { windowSeconds } from '../models/batch-api.ts';
-import { isFailureCode } from '../util/failure-codes.ts';
+import { FAILURE_CODES, isFailureCode } from '../util/failure-codes.ts';
 
 /**
  * The wait before the next read: a tenth of the batch's age, between the first wait and the longest. A
@@ -20,8 +20,11 @@ export const TERMINAL: ReadonlySet<BatchStatus> = new Set(['completed', 'failed'
 
 export type LineFate = { kind: 'resend' } | { kind: 'fail'; code: string; message: string };
 
-/** Codes a later batch may answer: the provider's blips, not the request's faults. */
-const TRANSIENT = new Set(['server_error', 'timeout', 'connection', 'stream_truncated', 'rate_limited', 'quota_exceeded', 'unknown', 'service_unknown']);
+/** A code a later batch may answer: the failure table retries or waits it in real time (the provider's blips). */
+function transient(code: string): boolean {
+  if (code === 'service_unknown') return true; // an unknown code on a line (batch_expired, batch_cancelled): the line never ran
+  return isFailureCode(code) && (FAILURE_CODES[code].queue === 'retry' || FAILURE_CODES[code].queue === 'wait');
+}
 
 /**
  * An error line, classified as the real-time error it would be: a transient one goes again (until the line
@@ -29,7 +32,7 @@ const TRANSIENT = new Set(['server_error', 'timeout', 'connection', 'stream_trun
  * content_blocked is recorded as a result, the rest fail the file).
  */
 export function errorLineFate(code: string, message: string, sends: number, maxSends: number): LineFate {
-  if (TRANSIENT.has(code)) return unansweredFate(sends, maxSends, `the Batch API answered ${code}: ${message}`);
+  if (transient(code)) return unansweredFate(sends, maxSends, `the Batch API answered ${code}: ${message}`);
   return { kind: 'fail', code: isFailureCode(code) ? code : 'batch_failed', message };
 }
 

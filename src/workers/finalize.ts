@@ -33,7 +33,7 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
   }
   if (!prepared || chunks.length !== job.data.chunks) {
     // A parent runs only after all its children succeeded; a missing result means staging was lost.
-    throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`, { retryable: true });
+    throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`);
   }
   chunks.sort((a, b) => a.index - b.index);
   const usage = chunks.reduce((u, c) => addUsage(u, c.usage), emptyUsage());

@@ -8,7 +8,7 @@ import { estimateRun } from '../cost/estimate.ts';
 import type { PreparePayload } from '../jobs/catalog.ts';
 import { chunkPolicy } from '../media/policy.ts';
 import type { MediaInfo } from '../media/types.ts';
-import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, modelOf, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
@@ -54,7 +54,7 @@ export async function runPrepare(job: PrepareJob, p: PreparePorts): Promise<Prep
       break;
   }
 
-  const model = findModel(spec.model)!;
+  const model = modelOf(spec)!;
   // A cancel (of the run, or of this job) or the worker's shutdown kills the ffmpeg children at once.
   const watch = watchStop(p, runId);
   const signal = p.signal ? AbortSignal.any([p.signal, watch.signal]) : watch.signal;
@@ -93,7 +93,7 @@ function watchStop(p: PreparePorts, runId: string): { signal: AbortSignal; stop(
   const timer = setInterval(() => {
     p.runs.stopReason(runId).then(
       (r) => {
-        if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`, { retryable: false }));
+        if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`));
       },
       () => undefined,
     );
@@ -112,7 +112,7 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       const input = path.join(dir, 'source');
       const { limits } = p;
       await src.download(d.key, input, signal, { maxBytes: limits.maxDownloadBytes });
-      const policy = shrunk(chunkPolicy(spec, base64Ceiling(spec, p), limits), model, d.shrink ?? 0);
+      const policy = shrunk(chunkPolicy(spec, requestBase64Ceiling(spec, p), limits), model, d.shrink ?? 0);
       const facts: PrepareMediaFacts = { sniffed: await p.media.sniff(input), model, policy, limits };
       let media = decidePrepareMedia(facts);
       if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await p.media.probe(input, { log: p.log, signal }) });
@@ -170,12 +170,11 @@ async function stage(
 export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(policy: P, model: ModelSpec, times: number): P {
   if (times <= 0) return policy;
   const f = 2 ** times;
-  return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? model.limits.base64MaxChars) / f) };
+  return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? base64Ceiling(model)) / f) };
 }
 
-/** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
 /** The base64 ceiling of a chunk: through Batch, its request line must fit the per-line limit with room for the body. */
-function base64Ceiling(spec: RunSpec, p: PreparePorts): number | undefined {
+function requestBase64Ceiling(spec: RunSpec, p: PreparePorts): number | undefined {
   if (spec.via !== 'batch' || !p.batchMaxLineBytes) return p.base64MaxChars;
   const line = p.batchMaxLineBytes - BATCH_LINE_BODY_RESERVE;
   return p.base64MaxChars === undefined ? line : Math.min(p.base64MaxChars, line);
@@ -183,6 +182,7 @@ function base64Ceiling(spec: RunSpec, p: PreparePorts): number | undefined {
 /** What a request line carries besides the media: the prompt, the envelope (a long custom prompt stays far under). */
 const BATCH_LINE_BODY_RESERVE = 64 * 1024;
 
+/** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
 async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, info: MediaInfo, staged: StagedFile): Promise<void> {
   const video = staged.chunks[0]?.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
   const e = estimateRun(

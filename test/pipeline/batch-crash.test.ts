@@ -36,7 +36,7 @@ async function source(x: Harness, n: number): Promise<string> {
   return src;
 }
 
-const lost = () => new OmniError('connection', 'ECONNRESET: the worker never saw the answer (simulated)', { retryable: true });
+const lost = () => new OmniError('connection', 'ECONNRESET: the worker never saw the answer (simulated)');
 
 /** The Batch API as the worker sees it when it dies right after the provider did `step`, once. */
 function crashOnce(api: BatchApi, step: 'upload' | 'create' | 'download'): { api: BatchApi; crashed: () => boolean } {

@@ -168,7 +168,7 @@ describe('the prepare handler over fakes', () => {
 
   it('passes a probe failure on as it is, and stages nothing', async () => {
     const f = setup();
-    f.media.probed = new OmniError('media_unreadable', 'not media', { retryable: false });
+    f.media.probed = new OmniError('media_unreadable', 'not media');
     await expect(runPrepare(job(), f.ports)).rejects.toMatchObject({ code: 'media_unreadable' });
     expect(f.dst.objects.size).toBe(0);
   });
