@@ -18,6 +18,9 @@ export interface BatchStats {
   via: 'batch';
   /** the share of the real-time price every token below is billed at */
   rate: number;
+  /** input files uploaded, and batches created (whatever became of them) */
+  files: number;
+  created: number;
   /** batches by their final status */
   batches: Record<string, number>;
   /** lines answered (billed), refused (not billed), and never run because the batch expired or was cancelled */
@@ -35,7 +38,7 @@ export function emptyStats(): EmulatorStats {
     maxInFlight: 0,
     billed: {},
     faults: {},
-    batch: { via: 'batch', rate: BATCH_PRICE_RATE, batches: {}, lines: { completed: 0, failed: 0, notRun: 0 }, billed: {} },
+    batch: { via: 'batch', rate: BATCH_PRICE_RATE, files: 0, created: 0, batches: {}, lines: { completed: 0, failed: 0, notRun: 0 }, billed: {} },
   };
 }
 

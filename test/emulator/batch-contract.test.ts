@@ -89,4 +89,14 @@ describe('the input-file validator', () => {
     const r = run([line('a'), line('b')], { ...DEFAULT_BATCH_LIMITS, maxFileBytes: line('a').length + 5 });
     expect(r.ok ? [] : r.errors.map((e) => e.code)).toEqual(['file_too_large']);
   });
+  it('takes the true file size when given (CRLF line ends count)', () => {
+    const v = new InputFileValidator('cn', '/v1/chat/completions', { ...DEFAULT_BATCH_LIMITS, maxFileBytes: 2 * line('a').length + 2 });
+    v.line(line('a'), 1);
+    v.line(line('b'), 2);
+    expect(v.finish(2 * line('a').length + 2).ok).toBe(true);
+    const w = new InputFileValidator('cn', '/v1/chat/completions', { ...DEFAULT_BATCH_LIMITS, maxFileBytes: 2 * line('a').length + 2 });
+    w.line(line('a'), 1);
+    w.line(line('b'), 2);
+    expect(w.finish(2 * line('a').length + 4).ok).toBe(false);
+  });
 });

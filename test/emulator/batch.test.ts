@@ -59,7 +59,14 @@ describe('a batch through the official openai client', () => {
     const stats = emu.stats();
     expect(stats.billed).toEqual({});
     expect(stats.completed).toBe(0);
-    expect(stats.batch).toMatchObject({ via: 'batch', rate: 0.5, batches: { completed: 1 }, lines: { completed: 3, failed: 0, notRun: 0 } });
+    expect(stats.batch).toMatchObject({
+      via: 'batch',
+      rate: 0.5,
+      files: 1,
+      created: 1,
+      batches: { completed: 1 },
+      lines: { completed: 3, failed: 0, notRun: 0 },
+    });
     const billed = stats.batch.billed['qwen-omni-turbo'];
     const sum = (o: Record<string, number>) => Object.values(o).reduce((x, y) => x + y, 0);
     expect(sum(billed.input) + sum(billed.output)).toBe(out.reduce((n, l) => n + l.response.body.usage.total_tokens, 0));
@@ -96,13 +103,17 @@ describe('a batch through the official openai client', () => {
     }
   });
 
-  it('retrieves and deletes files; an input file cannot be downloaded, an output file can', async () => {
+  it('lists, retrieves and deletes files; an input file cannot be downloaded, an output file can', async () => {
     const id = await upload(client, `${JSON.stringify(chatLine('1', 'hi'))}\n`, 'mine.jsonl');
     const f = await client.files.retrieve(id);
     expect(f).toMatchObject({ id, object: 'file', purpose: 'batch', filename: 'mine.jsonl', status: 'processed' });
     expect(id).toMatch(/^file-batch-/);
     await expect(client.files.content(id)).rejects.toMatchObject({ status: 400 });
+    const listed = await client.files.list({ purpose: 'batch', limit: 100 });
+    expect(listed.data.map((x) => x.id)).toContain(id);
+    expect(listed.data.every((x) => x.purpose === 'batch')).toBe(true);
     expect(await client.files.delete(id)).toMatchObject({ id, deleted: true });
+    expect((await client.files.list({ limit: 100 })).data.map((x) => x.id)).not.toContain(id);
     await expect(client.files.retrieve(id)).rejects.toMatchObject({ status: 404 });
     await expect(client.batches.retrieve('batch_nope')).rejects.toMatchObject({ status: 404 });
   });

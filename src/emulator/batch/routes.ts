@@ -1,13 +1,12 @@
 /**
  * The Batch (file input) endpoints under the chat base `/compatible-mode/v1`, as in
- * docs/protocols.md "Batch (file input)": `POST /files` (multipart, purpose=batch), `GET /files/{id}`,
+ * docs/protocols.md "Batch (file input)": `POST /files` (multipart, purpose=batch), `GET /files` and `/files/{id}`,
  * `GET /files/{id}/content`, `DELETE /files/{id}`, `POST /batches`, `GET /batches/{id}`, `GET /batches`
  * (limit, after and the page's filters status, input_file_ids, ds_name), `POST /batches/{id}/cancel`.
  * Refusals use the chat protocol's error envelope.
  */
-import { createWriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable, Transform } from 'node:stream';
+import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import { apiErrors } from '../errors.ts';
@@ -17,6 +16,7 @@ import { seededRandom } from '../../util/random.ts';
 import type { ApiError } from '../types.ts';
 import { CHAT_ENDPOINT, metadataRefusal, parseCompletionWindow, TERMINAL_STATUSES, TEST_ENDPOINT } from './contract.ts';
 import { batchLimits, type BatchOptions, batchTiming, drawBatchFaults, parseFaultHeader } from './options.ts';
+import { multipartBoundary, readMultipart } from './multipart.ts';
 import { runBatch, type RunnerEnv } from './runner.ts';
 import { type BatchRecord, BatchStore, fileObject, newBatchObject } from './store.ts';
 
@@ -52,6 +52,27 @@ async function readText(req: IncomingMessage, max: number): Promise<string | und
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** One page of a newest-first listing: `limit` in [1, 100] (default 20), `after` the previous page's last id. */
+function page(items: readonly { id: unknown }[], q: URLSearchParams, res: ServerResponse, refuse: (e: ApiError) => void): void {
+  const limit = q.has('limit') ? Number(q.get('limit')) : 20;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    refuse(invalid('limit must be an integer in [1, 100].'));
+    return;
+  }
+  let rest = items;
+  const after = q.get('after');
+  if (after) {
+    const at = items.findIndex((x) => x.id === after);
+    if (at < 0) {
+      refuse(invalid(`after: no object with id ${after} in this listing.`));
+      return;
+    }
+    rest = items.slice(at + 1);
+  }
+  const data = rest.slice(0, limit);
+  sendJson(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rest.length > limit });
+}
+
 export class BatchApi {
   readonly store = new BatchStore();
   private readonly closing = new AbortController();
@@ -82,6 +103,18 @@ export class BatchApi {
       const [, id, content] = files;
       if (!id && method === 'POST') return this.upload(req, res, refuse);
       req.resume();
+      if (!id && method === 'GET') {
+        const purpose = query.get('purpose');
+        return page(
+          [...this.store.files.values()]
+            .reverse()
+            .filter((f) => !purpose || f.purpose === purpose)
+            .map(fileObject),
+          query,
+          res,
+          refuse,
+        );
+      }
       const f = id ? this.store.files.get(id) : undefined;
       if (!id || !['GET', 'DELETE'].includes(method)) return refuse(apiErrors.notFound(path));
       if (!f) return refuse(notFound('file', id));
@@ -118,37 +151,30 @@ export class BatchApi {
   private async upload(req: IncomingMessage, res: ServerResponse, refuse: (e: ApiError) => void): Promise<void> {
     const max = this.env.limits.maxFileBytes;
     const tooBig = () => invalid(`The file is larger than ${max} bytes, the limit for purpose batch.`);
-    if (Number(req.headers['content-length'] ?? 0) > max + FORM_SLACK_BYTES) {
+    const boundary = multipartBoundary(req.headers['content-type']);
+    if (!boundary || Number(req.headers['content-length'] ?? 0) > max + FORM_SLACK_BYTES) {
       req.resume();
-      return refuse(tooBig());
+      return refuse(boundary ? tooBig() : invalid('The body must be multipart/form-data with a file and purpose.'));
     }
-    let seen = 0;
-    const bounded = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        seen += chunk.length;
-        done(seen > max + FORM_SLACK_BYTES ? new Error('too large') : null, chunk);
-      },
-    });
-    let form: FormData;
-    try {
-      const body = Readable.toWeb(req.pipe(bounded)) as ReadableStream<Uint8Array>;
-      form = await new Request('http://emulator/files', {
-        method: 'POST',
-        headers: { 'content-type': req.headers['content-type'] ?? '' },
-        body,
-        duplex: 'half',
-      } as RequestInit).formData();
-    } catch {
-      req.resume();
-      return refuse(seen > max + FORM_SLACK_BYTES ? tooBig() : invalid('The body must be multipart/form-data with a file and purpose.'));
-    }
-    const file = form.get('file');
-    if (form.get('purpose') !== 'batch') return refuse(invalid('purpose must be batch (the emulator serves Batch input files only).'));
-    if (!(file instanceof Blob)) return refuse(invalid('file is required.'));
-    if (file.size > max) return refuse(tooBig());
     const at = await this.store.newPath();
-    await pipeline(Readable.fromWeb(file.stream() as never), createWriteStream(at));
-    const stored = await this.store.addFile(at, (file as File).name || 'batch.jsonl', 'batch', 'file-batch');
+    const form = await readMultipart(req, boundary, at, max + FORM_SLACK_BYTES);
+    req.resume();
+    const refusal =
+      form === 'too_large' || (typeof form === 'object' && (form.file?.bytes ?? 0) > max)
+        ? tooBig()
+        : form === 'malformed'
+          ? invalid('The body is not well-formed multipart/form-data.')
+          : form.fields.purpose !== 'batch'
+            ? invalid('purpose must be batch (the emulator serves Batch input files only).')
+            : form.file?.field !== 'file'
+              ? invalid('file is required.')
+              : undefined;
+    if (refusal || typeof form !== 'object' || !form.file) {
+      await rm(at, { force: true });
+      return refuse(refusal ?? invalid('file is required.'));
+    }
+    const stored = await this.store.addFile(at, form.file.filename || 'batch.jsonl', 'batch', 'file-batch');
+    this.env.handler.stats().batch.files++;
     return sendJson(res, 200, fileObject(stored));
   }
 
@@ -183,6 +209,7 @@ export class BatchApi {
       faults: forced ?? drawn,
     };
     this.store.batches.set(rec.object.id, rec);
+    this.env.handler.stats().batch.created++;
     const run: Promise<void> = runBatch(this.env, rec, input.path)
       .catch(() => {
         // An emulator failure (not a documented outcome): the batch fails rather than hanging in_progress.
@@ -194,11 +221,6 @@ export class BatchApi {
   }
 
   private list(res: ServerResponse, q: URLSearchParams, refuse: (e: ApiError) => void): void {
-    const limit = q.has('limit') ? Number(q.get('limit')) : 20;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      refuse(invalid('limit must be an integer in [1, 100].'));
-      return;
-    }
     const statuses = q.get('status')?.split(',').filter(Boolean);
     const files = q.get('input_file_ids')?.split(',').filter(Boolean);
     if (files && files.length > 20) {
@@ -206,24 +228,14 @@ export class BatchApi {
       return;
     }
     const name = q.get('ds_name');
-    let all = this.store
+    const all = this.store
       .newestFirst()
       .map((r) => r.object)
       .filter(
         (b) =>
           (!statuses || statuses.includes(b.status)) && (!files || files.includes(b.input_file_id)) && (!name || (b.metadata?.ds_name ?? '').includes(name)),
       );
-    const after = q.get('after');
-    if (after) {
-      const at = all.findIndex((b) => b.id === after);
-      if (at < 0) {
-        refuse(invalid(`after: no batch with id ${after} in this listing.`));
-        return;
-      }
-      all = all.slice(at + 1);
-    }
-    const data = all.slice(0, limit);
-    sendJson(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: all.length > limit });
+    page(all, q, res, refuse);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@
  * files are registered when the batch ends.
  */
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Region } from '../../models/catalog.ts';
 import { apiErrors } from '../errors.ts';
@@ -47,7 +48,7 @@ async function validate(env: RunnerEnv, rec: BatchRecord, inputPath: string): Pr
   const v = new InputFileValidator(env.region, rec.object.endpoint, env.limits);
   let n = 0;
   for await (const text of fileLines(inputPath)) v.line(text, ++n);
-  return v.finish();
+  return v.finish((await stat(inputPath)).size);
 }
 
 /** Answers one line: the test model's fixed text, or the real-time logic; an injected fault first. */

@@ -89,7 +89,7 @@ export function newBatchObject(input: Pick<BatchObject, 'endpoint' | 'input_file
 }
 
 /** The file object as `files.create` / `files.retrieve` return it. */
-export function fileObject(f: StoredFile): Record<string, unknown> {
+export function fileObject(f: StoredFile): Record<string, unknown> & { id: string } {
   return {
     id: f.id,
     object: 'file',

@@ -101,8 +101,8 @@ export class InputFileValidator {
       );
   }
 
-  /** The whole-file rules, once every line has been seen. */
-  finish(): ValidationResult {
+  /** The whole-file rules, once every line has been seen; `fileBytes` the file's true size (CRLFs included), when known. */
+  finish(fileBytes?: number): ValidationResult {
     const n = this.customIds.length;
     const test = this.model === TEST_MODEL;
     const maxRequests = test ? Math.min(this.limits.testMaxRequests, this.limits.maxRequests) : this.limits.maxRequests;
@@ -110,7 +110,8 @@ export class InputFileValidator {
     if (n === 0) this.fail('empty_file', 'The input file holds no request.', null);
     if (n > maxRequests)
       this.fail('too_many_requests', `The input file holds ${n} requests: the limit is ${maxRequests}${test ? ` for ${TEST_MODEL}` : ''}.`, null);
-    if (this.bytes - 1 > maxBytes) this.fail('file_too_large', `The input file is over ${maxBytes} bytes${test ? ` for ${TEST_MODEL}` : ''}.`, null);
+    if ((fileBytes ?? this.bytes - 1) > maxBytes)
+      this.fail('file_too_large', `The input file is over ${maxBytes} bytes${test ? ` for ${TEST_MODEL}` : ''}.`, null);
     if (this.errors.length > 0 || this.model === undefined) return { ok: false, errors: this.errors };
     return { ok: true, model: this.model, customIds: this.customIds };
   }
