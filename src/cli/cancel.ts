@@ -17,7 +17,9 @@ export function register(program: Command): void {
         }
         // the run's batches at the provider too: nothing more is answered (nor billed) after the user said stop
         const batches = await cancelRunBatches(ctx, runId);
-        process.stdout.write(`run ${runId} cancelled: ${n} pending file(s) marked not run${batches.length ? `; batches cancelled: ${batches.join(', ')}` : ''}\n`);
+        process.stdout.write(
+          `run ${runId} cancelled: ${n} pending file(s) marked not run${batches.length ? `; batches cancelled: ${batches.join(', ')}` : ''}\n`,
+        );
       });
     },
   );

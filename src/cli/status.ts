@@ -32,7 +32,12 @@ export function register(program: Command): void {
           });
         } else if (!f.watch) {
           process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: 0 }, false)}\n`);
-          if (batches) process.stdout.write(`via batch: ${batches.length} batch(es)\n${batchLines(batches).map((l) => `${l}\n`).join('')}`);
+          if (batches)
+            process.stdout.write(
+              `via batch: ${batches.length} batch(es)\n${batchLines(batches)
+                .map((l) => `${l}\n`)
+                .join('')}`,
+            );
         }
         const why = stopLine(state);
         if (why && !f.json) process.stdout.write(`${why}\n`);

@@ -21,7 +21,7 @@ export async function failPackedLines(ctx: Context, runId: string, input: number
     if (input === undefined ? rec.batchId !== undefined : rec.n !== input) continue;
     for (const ref of rec.lines) {
       const st = await ctx.batches.line(runId, ref);
-      if (!st || st.step !== 'packed' || st.input !== rec.n) continue;
+      if (st?.step !== 'packed' || st.input !== rec.n) continue;
       await ctx.batches.patchLine(runId, ref, { step: 'failed', code, message });
       await wakeLine(ctx, st);
       n++;

@@ -88,7 +88,7 @@ export function createBatchApi(endpoint: EndpointConfig): BatchApi {
       const form = new FormData();
       form.append('purpose', 'batch');
       form.append('file', await openAsBlob(file, { type: 'application/jsonl' }), filename);
-      const f = (await (await call("POST", "/files", form, false)).json()) as { id: unknown; bytes?: unknown };
+      const f = (await (await call('POST', '/files', form, false)).json()) as { id: unknown; bytes?: unknown };
       return { id: String(f.id), bytes: Number(f.bytes ?? 0) };
     },
     createBatch: (inputFileId, metadata, completionWindow) =>

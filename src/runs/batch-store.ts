@@ -137,7 +137,12 @@ export class BatchStore {
   }
 
   /** Queues a chunk's line once (a redone job finds it queued). Returns whether it was new, and the packer's round. */
-  async queueLine(runId: string, ref: string, st: Omit<LineState, 'step' | 'sends'>, opts: { resend?: boolean; now?: number } = {}): Promise<{ fresh: boolean; round: number }> {
+  async queueLine(
+    runId: string,
+    ref: string,
+    st: Omit<LineState, 'step' | 'sends'>,
+    opts: { resend?: boolean; now?: number } = {},
+  ): Promise<{ fresh: boolean; round: number }> {
     const state: LineState = { ...st, step: 'queued', sends: 0 };
     const r = (await runLua(
       this.redis,

@@ -81,7 +81,13 @@ function batchLineClient(ctx: JobContext, job: Job<BatchLinePayload>, delay: ((m
       }
       if (st.step === 'queued') {
         // queued once (a redone job finds it); the packer's job is made sure of each time, in case a kill came between
-        const { round } = await ctx.batches.queueLine(d.runId, ref, { job: st.job, fileId: d.fileId, generation: d.generation ?? 0, chunk: d.chunk, bytes: st.bytes });
+        const { round } = await ctx.batches.queueLine(d.runId, ref, {
+          job: st.job,
+          fileId: d.fileId,
+          generation: d.generation ?? 0,
+          chunk: d.chunk,
+          bytes: st.bytes,
+        });
         await ensureSubmit(ctx, d.runId, round);
       }
       if (!delay) throw new OmniError('batch_failed', 'a Batch line can only wait inside a worker');

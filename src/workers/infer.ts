@@ -275,16 +275,7 @@ async function sendChunk(
 
   // The staged result is the commit point: from here on a redone job pays nothing.
   await dst.putJson(resultKey, result.chunk);
-  await p.costs.recordChunk(
-    d.runId,
-    ledgerFile(d),
-    d.chunk,
-    attemptToken(job),
-    result.chunk.usage,
-    result.chunk.cost,
-    result.chunk.requests,
-    result.chunk.via,
-  );
+  await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests, result.chunk.via);
   if (spec.budgetMicros !== undefined) {
     await p.costs.settle(d.runId, ledgerFile(d), d.chunk, result.chunk.cost.amountMicros);
     await p.budgetSettled(spec, d);

@@ -24,8 +24,13 @@ describe('the Batch offers', () => {
     expect(batchServed()).toEqual(['qwen-omni-turbo (cn)', 'qwen3.5-omni-plus (cn)']);
   });
 
-  it('price every token at half: the seed\'s worked example, 0.0064 real time, 0.0032 in Batch', () => {
-    const usage = { input: { text: 1000, audio: 0, image: 1000, video: 0 }, output: { text: 1000, audio: 0, reasoning: 0 }, inputTotal: 2000, outputTotal: 1000 };
+  it("price every token at half: the seed's worked example, 0.0064 real time, 0.0032 in Batch", () => {
+    const usage = {
+      input: { text: 1000, audio: 0, image: 1000, video: 0 },
+      output: { text: 1000, audio: 0, reasoning: 0 },
+      inputTotal: 2000,
+      outputTotal: 1000,
+    };
     expect(costOf(usage, 'qwen-omni-turbo', 'cn').amountMicros).toBe(6400);
     expect(costOf(usage, 'qwen-omni-turbo', 'cn', undefined, 'batch').amountMicros).toBe(3200);
     // no Batch offer, no Batch price (never the real-time one)

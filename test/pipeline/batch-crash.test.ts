@@ -91,23 +91,41 @@ async function checkRun(x: Harness, runId: string, files: number): Promise<void>
 }
 
 describe('--via batch survives a crash at each step', () => {
-  it.each(['upload', 'create', 'download'] as const)('after the provider did: %s', async (step) => {
-    h = await startHarness({ emulator: FAST_BATCH, env: BATCH_ENV });
-    const src = await source(h, 3);
-    const c = crashOnce(h.ctx.batchApi, step);
-    (h.ctx as { batchApi: BatchApi }).batchApi = c.api;
-    await h.startWorkers({ inferConcurrency: 4 });
-    const spec = await createRun(h.ctx, { source: src, destination: path.join(h.tmp, 'out'), task: 'transcribe', model: MODEL, via: 'batch', chunkSeconds: 20 });
-    await checkRun(h, spec.runId, 3);
-    expect(c.crashed()).toBe(true);
-  }, 120_000);
+  it.each(['upload', 'create', 'download'] as const)(
+    'after the provider did: %s',
+    async (step) => {
+      h = await startHarness({ emulator: FAST_BATCH, env: BATCH_ENV });
+      const src = await source(h, 3);
+      const c = crashOnce(h.ctx.batchApi, step);
+      (h.ctx as { batchApi: BatchApi }).batchApi = c.api;
+      await h.startWorkers({ inferConcurrency: 4 });
+      const spec = await createRun(h.ctx, {
+        source: src,
+        destination: path.join(h.tmp, 'out'),
+        task: 'transcribe',
+        model: MODEL,
+        via: 'batch',
+        chunkSeconds: 20,
+      });
+      await checkRun(h, spec.runId, 3);
+      expect(c.crashed()).toBe(true);
+    },
+    120_000,
+  );
 
   it('a worker process SIGKILLed while its batch is in progress, then replaced', async () => {
     h = await startHarness({ emulator: { ...FAST_BATCH, batchInProgressMs: 1500 }, env: { ...BATCH_ENV, OMNIBATCH_LOCK_MS: '2000' } });
     const src = await source(h, 4);
     const worker = () => startCli(['worker'], { env: h!.env }).child;
     procs.push(worker());
-    const spec = await createRun(h.ctx, { source: src, destination: path.join(h.tmp, 'out'), task: 'transcribe', model: MODEL, via: 'batch', chunkSeconds: 20 });
+    const spec = await createRun(h.ctx, {
+      source: src,
+      destination: path.join(h.tmp, 'out'),
+      task: 'transcribe',
+      model: MODEL,
+      via: 'batch',
+      chunkSeconds: 20,
+    });
     await expect.poll(async () => (await h!.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000, interval: 50 }).toBe(true);
     procs[0].kill('SIGKILL');
     await sleep(200);

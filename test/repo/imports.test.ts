@@ -56,7 +56,7 @@ describe('the app, lifecycle and workers floors', () => {
 
   it('workers/ holds job handlers and their pure deciders, ports and flows: nothing the rest of the app wires', () => {
     // a handler is named after its stage (jobs/catalog.ts STAGES: batch-line, batch-poll, ...)
-    const allowed = new RegExp(`^src/workers/(index|failure-hooks|render|(${STAGES.join('|')})(-(decide|ports|flow))?)\\.ts$`);
+    const allowed = new RegExp(`^src/workers/(index|failure-hooks|failure-decide|render|(${STAGES.join('|')})(-(decide|ports|flow))?)\\.ts$`);
     expect(product.filter((f) => folder(f) === 'src/workers' && !allowed.test(f))).toEqual([]);
     for (const gone of ['context', 'costs', 'files', 'run-report', 'audio', 'rpm']) expect(product).not.toContain(`src/workers/${gone}.ts`);
   });
