@@ -44,13 +44,16 @@ export function isAnswer(line: BatchResultLine): boolean {
   return !line.error && (line.response?.status_code ?? 0) === 200 && Array.isArray(b?.choices);
 }
 
+/** A line the batch never ran (expired, cancelled): no response, only `error` (batch_expired, batch_cancelled). */
+export function neverRan(line: BatchResultLine): boolean {
+  return !line.response && !isAnswer(line);
+}
+
 /** The error a line carries, classified as a real-time request's (a too-large chunk, a transient 5xx, a refusal). */
 export function lineError(line: BatchResultLine): OmniError {
   const status = line.response?.status_code;
   const body = line.response?.body ?? (line.error ? { error: line.error } : undefined);
-  const err = classifyError({ status: status && status !== 200 ? status : undefined, body });
-  if (err.code === 'service_unknown' && line.error?.code) return classifyError({ body: { error: { ...line.error, code: line.error.code } }, status: 400 });
-  return err;
+  return classifyError({ status: status && status !== 200 ? status : undefined, body });
 }
 
 const text = (content: unknown): string => {

@@ -12,7 +12,7 @@ import type { JobContext } from '../app/context.ts';
 import type { BatchPollPayload } from '../jobs/catalog.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
 import type { BatchObject } from '../models/batch-api.ts';
-import { isAnswer, lineError, parseResultLine } from '../models/batch-lines.ts';
+import { isAnswer, lineError, neverRan, parseResultLine } from '../models/batch-lines.ts';
 import type { InputRecord, LineState } from '../runs/batch-store.ts';
 import { ANSWER_FILE, ensureSubmit } from './batch-line.ts';
 import { wakeLine } from '../lifecycle/batches.ts';
@@ -71,7 +71,9 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
       const err = lineError(line);
       const fate: LineFate = stopped
         ? { kind: 'fail', code: 'batch_failed', message: `${err.message}; the run stopped (${stopped})` }
-        : errorLineFate(err.code, err.message, st.sends, ctx.cfg.batchMaxResubmits);
+        : neverRan(line)
+          ? unansweredFate(st.sends, ctx.cfg.batchMaxResubmits, unansweredWhy(b.status))
+          : errorLineFate(err.code, err.message, st.sends, ctx.cfg.batchMaxResubmits);
       await settle(ctx, runId, line.custom_id, st, fate, counts);
     }
   }

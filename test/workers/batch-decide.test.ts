@@ -1,6 +1,6 @@
 /** The Batch deciders and line formats, pure: packing, polling, where each line of an ended batch goes. */
 import { describe, expect, it } from 'vitest';
-import { answerResult, batchRequestLine, isAnswer, lineError, parseResultLine } from '../../src/models/batch-lines.ts';
+import { answerResult, batchRequestLine, isAnswer, lineError, neverRan, parseResultLine } from '../../src/models/batch-lines.ts';
 import { errorLineFate, pollDelayMs, unansweredFate, unansweredWhy, windowSeconds } from '../../src/workers/batch-poll-decide.ts';
 import { batchMetadata, decidePack, isBatchOf, minimumInputs } from '../../src/workers/batch-submit-decide.ts';
 
@@ -109,7 +109,11 @@ describe('the files of the Batch API', () => {
       'input_too_large',
     );
     expect(err({ response: { status_code: 400, body: { error: { code: 'DataInspectionFailed', message: 'x' } } } }).code).toBe('content_blocked');
-    expect(isAnswer({ custom_id: 'a', response: null, error: { code: 'batch_expired', message: 'x' } })).toBe(false);
+    const expired = { custom_id: 'a', response: null, error: { code: 'batch_expired', message: 'x' } };
+    expect(isAnswer(expired)).toBe(false);
+    // a line the batch never ran is not an error of the request: it goes again (unansweredFate)
+    expect(neverRan(expired)).toBe(true);
+    expect(neverRan({ custom_id: 'a', response: { status_code: 500, body: {} } })).toBe(false);
     expect(parseResultLine('not json')).toBeUndefined();
     expect(parseResultLine('{"no":"id"}')).toBeUndefined();
   });
