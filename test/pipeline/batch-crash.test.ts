@@ -76,7 +76,7 @@ function crashOnce(api: BatchApi, step: 'upload' | 'create' | 'download'): { api
 }
 
 async function checkRun(x: Harness, runId: string, files: number): Promise<void> {
-  const state = await waitForRun(x.ctx, runId, { quiet: true, pollMs: 100 });
+  const state = await waitForRun(x.ctx, runId, { quiet: true, pollMs: 100, signal: AbortSignal.timeout(120_000) });
   expect(state.status).toBe('completed');
   expect(state.counts.succeeded).toBe(files);
   const inputs = await x.ctx.batches.inputs(runId);
@@ -114,9 +114,14 @@ describe('--via batch survives a crash at each step', () => {
   );
 
   it('a worker process SIGKILLed while its batch is in progress, then replaced', async () => {
-    h = await startHarness({ emulator: { ...FAST_BATCH, batchInProgressMs: 1500 }, env: { ...BATCH_ENV, OMNIBATCH_LOCK_MS: '2000' } });
+    h = await startHarness({ emulator: { ...FAST_BATCH, batchInProgressMs: 1500 }, env: { ...BATCH_ENV, OMNIBATCH_LOCK_MS: '4000' } });
     const src = await source(h, 4);
-    const worker = () => startCli(['worker'], { env: h!.env }).child;
+    const clis: ReturnType<typeof startCli>[] = [];
+    const worker = () => {
+      const c = startCli(['worker'], { env: { ...h!.env, LOG_LEVEL: 'warn' } });
+      clis.push(c);
+      return c.child;
+    };
     procs.push(worker());
     const spec = await createRun(h.ctx, {
       source: src,
@@ -130,6 +135,12 @@ describe('--via batch survives a crash at each step', () => {
     procs[0].kill('SIGKILL');
     await sleep(200);
     procs.push(worker());
-    await checkRun(h, spec.runId, 4);
+    try {
+      await checkRun(h, spec.runId, 4);
+    } catch (err) {
+      // what the workers said, when the run did not end as it should
+      for (const c of clis) process.stderr.write(c.output.stderr.slice(-4000));
+      throw err;
+    }
   }, 180_000);
 });
