@@ -36,6 +36,16 @@ async function source(x: Harness, n: number): Promise<string> {
   return src;
 }
 
+/** The run every case makes: transcribe through Batch, in 20-s chunks. */
+const batchRun = (x: Harness, src: string) => ({
+  source: src,
+  destination: path.join(x.tmp, 'out'),
+  task: 'transcribe',
+  model: MODEL,
+  via: 'batch',
+  chunkSeconds: 20,
+});
+
 const lost = () => new OmniError('connection', 'ECONNRESET: the worker never saw the answer (simulated)');
 
 /** The Batch API as the worker sees it when it dies right after the provider did `step`, once. */
@@ -99,14 +109,7 @@ describe('--via batch survives a crash at each step', () => {
       const c = crashOnce(h.ctx.batchApi, step);
       (h.ctx as { batchApi: BatchApi }).batchApi = c.api;
       await h.startWorkers({ inferConcurrency: 4 });
-      const spec = await createRun(h.ctx, {
-        source: src,
-        destination: path.join(h.tmp, 'out'),
-        task: 'transcribe',
-        model: MODEL,
-        via: 'batch',
-        chunkSeconds: 20,
-      });
+      const spec = await createRun(h.ctx, batchRun(h, src));
       await checkRun(h, spec.runId, 3);
       expect(c.crashed()).toBe(true);
     },
@@ -123,14 +126,7 @@ describe('--via batch survives a crash at each step', () => {
       return c.child;
     };
     procs.push(worker());
-    const spec = await createRun(h.ctx, {
-      source: src,
-      destination: path.join(h.tmp, 'out'),
-      task: 'transcribe',
-      model: MODEL,
-      via: 'batch',
-      chunkSeconds: 20,
-    });
+    const spec = await createRun(h.ctx, batchRun(h, src));
     await expect.poll(async () => (await h!.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000, interval: 50 }).toBe(true);
     procs[0].kill('SIGKILL');
     await sleep(200);
