@@ -37,7 +37,12 @@ async function measured(h: Harness, files: number, via: 'realtime' | 'batch', sr
       { files, timeoutMs: 1_800_000, pollMs: 500 },
     );
     const cpu1 = await processCpuS(w.pid);
-    return { run, cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, peakBytes: peak - base, ledger: await h.ctx.costs.totals(run.runId) };
+    return {
+      run,
+      cpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0,
+      peakBytes: peak - base,
+      ledger: await h.ctx.costs.totals(run.runId),
+    };
   } finally {
     clearInterval(sampler);
     w.child.kill('SIGTERM');
