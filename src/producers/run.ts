@@ -25,7 +25,9 @@ import { parseLocation } from '../storage/index.ts';
 import { RUNS_DIR } from '../storage/keys.ts';
 import type { Storage } from '../storage/types.ts';
 import type { RunStore } from '../runs/store.ts';
-import type { RunSpec } from '../runs/types.ts';
+import type { RunSpec, SubtitleLimits } from '../runs/types.ts';
+import { checkLanguage, languagePrompt } from '../tasks/language.ts';
+import { checkOutputName } from '../outputs/naming.ts';
 import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
 import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
@@ -47,7 +49,11 @@ type KeptAsIs =
   | 'manifest'
   | 'schedule'
   | 'notifyUrl'
-  | 'allowUnsignedWebhooks';
+  | 'allowUnsignedWebhooks'
+  | 'language'
+  | 'translateTo'
+  | 'subtitles'
+  | 'outputName';
 
 export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   task: string;
@@ -138,7 +144,9 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     const problem = notifyUrlProblem(req.notifyUrl, { secret: cfg.webhookSecret, allowUnsigned });
     if (problem) throw new OmniError(problem.code, problem.message);
   }
-  const prompt = req.prompt ?? ts.prompt;
+  const outputs = outputOptions(req, task, model.acceptsPrompt);
+  const basePrompt = req.prompt ?? ts.prompt;
+  const prompt = basePrompt !== undefined && (outputs.language || outputs.translateTo) ? languagePrompt(basePrompt, outputs) : basePrompt;
   // With a TPM quota and no length asked for, chunks short enough to pack the quota's minute (cost/packing.ts).
   const packedS =
     req.chunkSeconds === undefined && cfg.tpm
@@ -171,6 +179,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.schedule && { schedule: req.schedule }),
     ...(req.notifyUrl && { notifyUrl: req.notifyUrl }),
     ...(req.notifyUrl && req.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
+    ...outputs,
     ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
     ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
     ...(via && { via }),
@@ -187,6 +196,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
       ...(req.chunkSeconds && { targetS: req.chunkSeconds }),
       ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }),
     },
+    outputs,
   });
   return spec;
 }
@@ -199,6 +209,44 @@ function viaOf(req: RunRequest, ask: BatchAsk): 'batch' | undefined {
   const refusal = batchRefusal(ask);
   if (refusal) throw new OmniError('batch_unsupported', refusal);
   return 'batch';
+}
+
+/** Limits a subtitle option may take: beyond them no player or viewer copes. */
+const SUBTITLE_LIMITS: Record<keyof SubtitleLimits, { flag: string; min: number; max: number; integer: boolean }> = {
+  maxLineChars: { flag: '--max-line-chars', min: 10, max: 200, integer: true },
+  maxLines: { flag: '--max-lines', min: 1, max: 4, integer: true },
+  maxCueSeconds: { flag: '--max-cue-seconds', min: 1, max: 60, integer: false },
+  maxCps: { flag: '--max-cps', min: 5, max: 60, integer: false },
+};
+
+/**
+ * The options that shape a run's outputs (language, translation, subtitle limits, names), checked: subtitle
+ * limits only for a task that writes subtitles, language and translation only where the model takes a prompt.
+ */
+function outputOptions(req: RunRequest, task: Task, acceptsPrompt: boolean): Pick<RunSpec, 'language' | 'translateTo' | 'subtitles' | 'outputName'> {
+  const refuse = (msg: string) => new OmniError('invalid_argument', msg);
+  const writesCues = TASK_SPECS[task].outputs.includes('srt');
+  const subtitles: SubtitleLimits = {};
+  for (const [k, lim] of Object.entries(SUBTITLE_LIMITS) as [keyof SubtitleLimits, (typeof SUBTITLE_LIMITS)[keyof SubtitleLimits]][]) {
+    const v = req.subtitles?.[k];
+    if (v === undefined) continue;
+    if (!writesCues) throw refuse(`${lim.flag} applies to tasks that write subtitles (caption, transcribe), not ${task}`);
+    if (!Number.isFinite(v) || v < lim.min || v > lim.max || (lim.integer && !Number.isInteger(v))) {
+      throw refuse(`${lim.flag} ${v}: expected ${lim.integer ? 'a whole number' : 'a number'} from ${lim.min} to ${lim.max}`);
+    }
+    subtitles[k] = v;
+  }
+  if ((req.language || req.translateTo) && !acceptsPrompt) {
+    throw refuse(
+      `--language and --translate-to are told to the model in its prompt; this task's model takes none (caption describes the sound: transcribe subtitles the speech)`,
+    );
+  }
+  return {
+    ...(req.language && { language: checkLanguage(req.language, '--language', true) }),
+    ...(req.translateTo && { translateTo: checkLanguage(req.translateTo, '--translate-to') }),
+    ...(Object.keys(subtitles).length > 0 && { subtitles }),
+    ...(req.outputName && { outputName: checkOutputName(req.outputName) }),
+  };
 }
 
 export async function createRun(

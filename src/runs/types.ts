@@ -36,11 +36,26 @@ export interface RunSpec {
   notifyUrl?: string;
   /** the run was started with --allow-unsigned-webhooks: its notifications may go unsigned */
   allowUnsignedWebhooks?: boolean;
+  /** --language: the spoken language (a code), or `auto`: the model is asked to name it (tasks/language.ts) */
+  language?: string;
+  /** --translate-to: the outputs' text is in this language */
+  translateTo?: string;
+  /** --max-line-chars, --max-lines, --max-cue-seconds, --max-cps: the subtitle limits (stitch/cues.ts defaults when absent) */
+  subtitles?: SubtitleLimits;
+  /** --output-name: the text outputs' names, a template of {name} {lang} {ext} (outputs/naming.ts) */
+  outputName?: string;
   /** --deadline: when the run must end (ISO), and when the planner predicted it would (cost/deadline.ts) */
   deadline?: string;
   predictedFinishAt?: string;
   /** --via batch: every chunk goes through the provider's Batch API at the Batch price (absent: real time) */
   via?: 'batch';
+}
+
+export interface SubtitleLimits {
+  maxLineChars?: number;
+  maxLines?: number;
+  maxCueSeconds?: number;
+  maxCps?: number;
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;

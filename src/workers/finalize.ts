@@ -48,11 +48,12 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
     usage,
     cost,
     overlapS: spec.overlapSeconds ?? ts.policy.overlapS,
+    speech: new Map(prepared.chunks.flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
   });
   const written: string[] = [];
-  for (const [ext, body] of Object.entries(rendered.files)) {
-    await dst.putText(outputKey(key, ext), body.text, body.contentType);
-    written.push(outputKey(key, ext));
+  for (const body of Object.values(rendered.files)) {
+    await dst.putText(body.key, body.text, body.contentType);
+    written.push(body.key);
   }
   if (ts.wantsAudioOut) {
     await withTempDir(

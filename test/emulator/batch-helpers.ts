@@ -23,7 +23,7 @@ export function chatLine(customId: string, content: unknown, model = 'qwen-omni-
   return { custom_id: customId, method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content }], ...extra } };
 }
 
-export const jsonl = (lines: readonly unknown[]): string => lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';
+export const jsonl = (lines: readonly unknown[]): string => `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`;
 
 export async function upload(client: OpenAI, text: string, name = 'input.jsonl'): Promise<string> {
   const f = await client.files.create({ file: await toFile(Buffer.from(text), name), purpose: 'batch' });
