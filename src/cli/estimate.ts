@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
+import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
 import { formatMicros, type Cost } from '../cost/price.ts';
 import { estimateRun } from '../cost/estimate.ts';
 import { estimateSource } from '../producers/estimate.ts';
@@ -68,6 +69,8 @@ export function register(program: Command): void {
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
       await assertReadable(src, source, spec.manifest);
       const limits = fileLimitsOf(cfg);
+      // What earlier runs of this model and task were billed for output, when Redis has it (cost/calibration.ts).
+      const outputScale = await readScaleOnce(cfg.redisUrl, calibrationPrefix(cfg.queuePrefix), spec.model, spec.task);
       const pricing = loadPricing(cfg.pricingFile);
       const probed = await estimateSource(src, spec, {
         log,
@@ -77,8 +80,9 @@ export function register(program: Command): void {
         tpm: cfg.tpm,
         base64MaxChars: cfg.base64MaxChars,
         limits,
+        outputScale,
       });
-      const { failures, bounded } = probed;
+      const { failures, bounded, skipped } = probed;
       const plan: DeadlinePlan | undefined =
         deadline &&
         planForDeadline(probed.files, {
@@ -93,6 +97,7 @@ export function register(program: Command): void {
           deadline,
           now,
           ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }),
+          ...(outputScale !== undefined && { outputScale }),
         });
       const e = plan ? plan.estimate : probed.estimate;
       const batch =
@@ -106,6 +111,7 @@ export function register(program: Command): void {
                 prompt: spec.prompt,
                 pricing,
                 via: 'batch',
+                ...(outputScale !== undefined && { outputScale }),
               }).cost.expected,
             )
           : undefined;
@@ -137,6 +143,7 @@ export function register(program: Command): void {
           }),
           failures,
           bounded,
+          skipped,
           ...(plan && {
             deadline: {
               deadline: plan.deadline.toISOString(),
@@ -172,12 +179,15 @@ export function register(program: Command): void {
           ...(plan ? deadlineLines(plan) : []),
           ...(bounded.length
             ? [
-                `${bounded.length} object(s) state no length: billed at an upper bound from their size:`,
+                `${bounded.length} object(s) state no length, or more than their bytes hold: priced at an upper bound from their size:`,
                 ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`),
               ]
             : []),
           ...(failures.length
             ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)]
+            : []),
+          ...(skipped.length
+            ? [`${skipped.length} object(s) will not be read:`, ...skipped.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}: ${x.message}`)]
             : []),
           '',
         ].join('\n'),

@@ -35,7 +35,8 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
       log: (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, k === 'err' && v instanceof Error ? v : redactValue(v)])),
       bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
     },
-    serializers: { err: (e: Error) => redactValue({ ...pino.stdSerializers.err(e) }) },
+    // Anything but an Error (a string, a plain object) is kept as it is, redacted: never spread into characters.
+    serializers: { err: (e: unknown) => redactValue(e instanceof Error ? { ...pino.stdSerializers.err(e) } : e) },
     hooks: {
       // the message and its printf arguments; objects go through formatters.log
       logMethod(args, method) {

@@ -1,12 +1,14 @@
 /**
- * report: when every file of a run is done, failed, skipped or not run: report.json, cost.csv and
- * failures.jsonl under <destination>/_runs/<runId>/, the run's final status, and the webhook.
+ * report: when every file of a run is done, failed, skipped or not run: report.json, cost.csv,
+ * failures.jsonl and skipped.jsonl under <destination>/_runs/<runId>/, the run's final status, and the webhook.
  */
 import type { Job } from 'bullmq';
 import type { ReportPayload } from '../jobs/catalog.ts';
 import { runKey, stagingPrefix } from '../storage/keys.ts';
 import type { JobContext } from '../app/context.ts';
-import { collectRunReport } from '../lifecycle/run-report.ts';
+import { collectRunReport, type CollectedReport } from '../lifecycle/run-report.ts';
+import { addRun, priorOutput } from '../cost/calibration.ts';
+import type { RunSpec } from '../runs/types.ts';
 import { describeError } from '../util/errors.ts';
 import { isFinalAttempt } from './failure-decide.ts';
 import { enqueueNotify } from '../lifecycle/notifications.ts';
@@ -21,6 +23,7 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   try {
     await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
     await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
+    await dst.putText(runKey(runId, 'skipped.jsonl'), r.skippedJsonl, 'application/x-ndjson');
     await dst.putJson(runKey(runId, 'report.json'), r.report);
   } catch (err) {
     // The last attempt (or a refusal no attempt will change) still ends the run: stopped_error, with why.
@@ -35,6 +38,7 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   // killed between the file's end and its cleanup (bench chaos kill-9 left one file's staging in one run of two).
   await dst.deletePrefix(stagingPrefix(runId)).catch((err: Error) => ctx.log.warn({ err: err.message }, 'run staging cleanup failed'));
   await ctx.runs.setFinal(runId, r.status, retentionS);
+  await calibrate(ctx, runId, spec, r.report, retentionS);
   await ctx.costs.expire(runId, ctx.cfg.runRetentionDays * 24 * 3600);
   ctx.log.info({ status: r.status }, 'run ended');
   if (spec.notifyUrl) {
@@ -52,4 +56,18 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
     });
   }
   return { status: r.status };
+}
+
+/**
+ * What this run's answers were billed for output, beside what the task's prior expected for the same requests
+ * and seconds (cost/calibration.ts): later estimates of this model and task are scaled by it. Only requests that
+ * answered count (chunks of succeeded files: retries and failed files answered nothing).
+ */
+async function calibrate(ctx: JobContext, runId: string, spec: RunSpec, doc: CollectedReport['report'], retentionS: number): Promise<void> {
+  const chunks = doc.requests - doc.retries;
+  if (doc.counts.succeeded === 0 || chunks <= 0 || doc.counts.failed > 0) return;
+  const run = { observed: doc.usage.output.text, expected: priorOutput(spec.task, chunks, doc.media_seconds), requests: chunks };
+  await addRun(ctx.redis, ctx.keyPrefix, runId, spec.model, spec.task, run, retentionS).catch((err: unknown) =>
+    ctx.log.warn({ err }, 'output calibration not recorded'),
+  );
 }

@@ -22,7 +22,8 @@ describe('source filter', () => {
     const f = compileFilter({});
     expect(f('a/b.MP3')).toBe(true);
     expect(f('a/notes.txt')).toBe(false);
-    expect(f('noext')).toBe(false);
+    // neither a media name nor surely something else: read, and its content decides (issue 22)
+    expect(f('noext')).toBe(true);
     expect(extensionOf('dir.v2/file')).toBe('');
     const g = compileFilter({ include: ['**/*.txt'], exclude: ['private/**'] });
     expect(g('a/notes.txt')).toBe(true);
