@@ -27,6 +27,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   'scale-out': async () => (await import('./scenarios/scale-out.ts')).run,
   tpm: async () => (await import('./scenarios/tpm.ts')).run,
   'cue-timing': async () => (await import('./scenarios/cue-timing.ts')).run,
+  batch: async () => (await import('./scenarios/batch.ts')).run,
 };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -8,6 +8,8 @@ import { endpointOf, type Config } from '../config/index.ts';
 import type { PricingOverride } from '../cost/price.ts';
 import { openFlowProducer, openQueues, closeQueues, redisConnection, type Queues } from '../jobs/queues.ts';
 import { createClient } from '../models/client.ts';
+import { createBatchApi, type BatchApi } from '../models/batch-api.ts';
+import { BatchStore } from '../runs/batch-store.ts';
 import type { ModelClient } from '../models/types.ts';
 import { RunStore } from '../runs/store.ts';
 import type { RunSpec } from '../runs/types.ts';
@@ -29,6 +31,9 @@ export interface Context {
   costs: Costs;
   storage(location: string): Storage;
   client: ModelClient;
+  /** the provider's Batch API (--via batch) and each run's batch state in Redis */
+  batchApi: BatchApi;
+  batches: BatchStore;
   pricing?: PricingOverride;
   /** the spec of a run, cached: specs never change after creation */
   spec(runId: string): Promise<RunSpec>;
@@ -48,7 +53,7 @@ export interface JobContext extends Context {
   signal?: AbortSignal;
 }
 
-export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient } = {}): Context {
+export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient; batchApi?: BatchApi } = {}): Context {
   // masked by value in every log line and stored message from here on
   registerSecrets([cfg.apiKey, cfg.webhookSecret, cfg.awsSecretAccessKey, cfg.awsSessionToken]);
   const redis = redisConnection(cfg.redisUrl);
@@ -69,6 +74,8 @@ export function createContext(cfg: Config, log: Logger, opts: { client?: ModelCl
     keyPrefix,
     costs: new Costs(redis, keyPrefix),
     client: opts.client ?? createClient(endpointOf(cfg)),
+    batchApi: opts.batchApi ?? createBatchApi(endpointOf(cfg)),
+    batches: new BatchStore(redis, keyPrefix),
     pricing: loadPricing(cfg.pricingFile),
     storage(location) {
       let s = stores.get(location);

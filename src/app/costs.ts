@@ -43,8 +43,17 @@ export class Costs {
   }
 
   /** Counted once per (file, chunk), whoever records it and however often. */
-  async recordChunk(runId: string, fileId: string, chunk: number, attempt: string, usage: Usage, cost: Cost, requests: number): Promise<boolean> {
-    return (await this.ledger.recordChunk(runId, fileId, chunk, attempt, usage, cost, { requests })).recorded;
+  async recordChunk(
+    runId: string,
+    fileId: string,
+    chunk: number,
+    attempt: string,
+    usage: Usage,
+    cost: Cost,
+    requests: number,
+    via?: 'batch',
+  ): Promise<boolean> {
+    return (await this.ledger.recordChunk(runId, fileId, chunk, attempt, usage, cost, { requests, ...(via && { via }) })).recorded;
   }
 
   async reserve(runId: string, fileId: string, chunk: number, estimateMicros: number, budgetMicros: number): Promise<boolean> {

@@ -1,6 +1,7 @@
 /** `omnibatch cancel <runId>`: no new requests; pending files end as not run; the report is written. */
 import type { Command } from 'commander';
 import { finishNotRun } from '../lifecycle/file-state.ts';
+import { cancelRunBatches } from '../lifecycle/batches.ts';
 import { withContext, runCommand } from './common.ts';
 
 export function register(program: Command): void {
@@ -14,7 +15,11 @@ export function register(program: Command): void {
           await finishNotRun(ctx, runId, fileId, 'cancelled');
           n++;
         }
-        process.stdout.write(`run ${runId} cancelled: ${n} pending file(s) marked not run\n`);
+        // the run's batches at the provider too: nothing more is answered (nor billed) after the user said stop
+        const batches = await cancelRunBatches(ctx, runId);
+        process.stdout.write(
+          `run ${runId} cancelled: ${n} pending file(s) marked not run${batches.length ? `; batches cancelled: ${batches.join(', ')}` : ''}\n`,
+        );
       });
     },
   );

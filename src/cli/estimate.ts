@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
 import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
-import { formatMicros } from '../cost/price.ts';
+import { formatMicros, type Cost } from '../cost/price.ts';
+import { estimateRun } from '../cost/estimate.ts';
 import { estimateSource } from '../producers/estimate.ts';
 import { assertReadable } from '../producers/objects.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';
@@ -15,6 +16,11 @@ import { formatDuration } from './progress.ts';
 import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
 import { parseDeadline, planForDeadline, type DeadlinePlan } from '../cost/deadline.ts';
 import { addRateOptions, DEADLINE_HELP, deadlineLines, rateConfig, type RateFlags } from './run-options.ts';
+
+/** The expected cost in real time and through Batch, and what Batch saves. */
+function batchSaving(realtime: Cost, batch: Cost): { realtime: Cost; batch: Cost; saving: Cost } {
+  return { realtime, batch, saving: { ...batch, amountMicros: realtime.amountMicros - batch.amountMicros, priced: realtime.priced && batch.priced } };
+}
 
 export function register(program: Command): void {
   addRateOptions(
@@ -33,6 +39,7 @@ export function register(program: Command): void {
     'the run priced',
   )
     .option('--deadline <time|duration>', DEADLINE_HELP)
+    .option('--via <way>', "realtime (default) or batch: also price the run through the provider's Batch API, and the saving")
     .option('--catalog <file>', CATALOG_HELP)
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
@@ -50,6 +57,8 @@ export function register(program: Command): void {
           maxFiles: f.maxFiles as number | undefined,
           chunkSeconds: f.chunkSeconds as number | undefined,
           manifest: f.manifest as string | undefined,
+          // refused here (batch_unsupported) before anything is probed
+          via: f.via as string | undefined,
         },
         cfg,
         newRunId(),
@@ -91,6 +100,21 @@ export function register(program: Command): void {
           ...(outputScale !== undefined && { outputScale }),
         });
       const e = plan ? plan.estimate : probed.estimate;
+      const batch =
+        spec.via === 'batch'
+          ? batchSaving(
+              e.cost.expected,
+              estimateRun(probed.files, {
+                model: spec.model,
+                region: spec.region,
+                task: spec.task,
+                prompt: spec.prompt,
+                pricing,
+                via: 'batch',
+                ...(outputScale !== undefined && { outputScale }),
+              }).cost.expected,
+            )
+          : undefined;
       if (f.json) {
         const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({
           amount: c.priced ? formatMicros(c.amountMicros) : null,
@@ -113,6 +137,10 @@ export function register(program: Command): void {
           wall_seconds: e.wall.seconds,
           wall_binding: e.wall.binding,
           limits: limitsJson(limits),
+          ...(batch && {
+            via: 'batch',
+            batch: { cost: money(batch.batch), realtime_cost: money(batch.realtime), saving: money(batch.saving), completion_window: cfg.batchWindow },
+          }),
           failures,
           bounded,
           skipped,
@@ -139,6 +167,14 @@ export function register(program: Command): void {
             ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})`
             : 'cost: unpriced (no published price for this model/region)',
           `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
+          ...(batch
+            ? [
+                batch.batch.priced
+                  ? `via batch: ${formatMicros(batch.batch.amountMicros)} ${cur} expected, against ${formatMicros(batch.realtime.amountMicros)} ${cur} in real time: a saving of ${formatMicros(batch.saving.amountMicros)} ${cur}`
+                  : 'via batch: unpriced',
+                `  answers come within the completion window (${cfg.batchWindow}), not at the wall time above`,
+              ]
+            : []),
           `per-file limits: ${describeLimits(limits)}`,
           ...(plan ? deadlineLines(plan) : []),
           ...(bounded.length

@@ -2,7 +2,7 @@
  * The catalogue as people and scripts read it (`omnibatch models`): names with the protocols that serve
  * them, limits, voices, and every price with its source. Pure: data in, rows and lines out.
  */
-import { formatMicros } from '../cost/price.ts';
+import { formatMicros, scalePrices } from '../cost/price.ts';
 import { activeCatalog, base64Ceiling, type ModelSpec, type PriceTable, type Region } from '../models/catalog.ts';
 
 const PRICE_KEYS: readonly (keyof Omit<PriceTable, 'currency'>)[] = [
@@ -39,6 +39,21 @@ export interface ModelDescription {
   batch_rate?: { rate: number; source: string };
   /** per region: currency, per-million prices as decimal strings (null: unpublished), and the source */
   prices: Partial<Record<Region, { currency: string; per_million: Record<string, string | null>; source: string }>>;
+  /** per region where the provider's Batch API serves it: the names, the share of the price, the Batch prices */
+  batch: Partial<Record<Region, BatchDescription>>;
+}
+
+export interface BatchDescription {
+  names: string[];
+  percent: number;
+  outputs: string[];
+  max_context_tokens?: number;
+  per_million: Record<string, string | null>;
+  source: string;
+}
+
+function perMillion(t: PriceTable | undefined): Record<string, string | null> {
+  return Object.fromEntries(PRICE_KEYS.map((k) => [k, t?.[k] === undefined ? null : formatMicros(t[k]!)]));
 }
 
 export function describeModel(m: ModelSpec): ModelDescription {
@@ -48,8 +63,22 @@ export function describeModel(m: ModelSpec): ModelDescription {
     if (!t) continue;
     prices[region] = {
       currency: t.currency,
-      per_million: Object.fromEntries(PRICE_KEYS.map((k) => [k, t[k] === undefined ? null : formatMicros(t[k]!)])),
+      per_million: perMillion(t),
       source: m.priceSources[region] ?? 'unverified',
+    };
+  }
+  const batch: ModelDescription['batch'] = {};
+  for (const region of ['intl', 'cn'] as const) {
+    const o = m.batch?.[region];
+    if (!o) continue;
+    const t = m.prices[region];
+    batch[region] = {
+      names: [...o.names],
+      percent: o.percent,
+      outputs: [...o.outputs],
+      ...(o.maxContextTokens !== undefined && { max_context_tokens: o.maxContextTokens }),
+      per_million: perMillion(t && scalePrices(t, o.percent)),
+      source: o.source,
     };
   }
   return {
@@ -78,6 +107,7 @@ export function describeModel(m: ModelSpec): ModelDescription {
     },
     ...(m.batchRate && { batch_rate: { ...m.batchRate } }),
     prices,
+    batch,
   };
 }
 
@@ -118,6 +148,15 @@ export function renderCatalog(models: readonly ModelDescription[]): string {
         .filter(([, v]) => v !== null)
         .map(([k, v]) => `${k} ${v}`);
       out.push(`  prices ${region} (${p!.currency}/1M tokens; ${p!.source}): ${known.join(', ')}`);
+    }
+    const batch = Object.entries(m.batch);
+    if (batch.length === 0) out.push('  batch: not served (real time only)');
+    for (const [region, b] of batch) {
+      const priced = Object.values(b!.per_million).some((v) => v !== null);
+      out.push(
+        `  batch ${region}: ${b!.names.join(', ')} at ${b!.percent}% of the price, ${b!.outputs.join('/')} out` +
+          `${b!.max_context_tokens ? `, ${b!.max_context_tokens} tokens context` : ''}${priced ? '' : ' (unpriced)'} (${b!.source})`,
+      );
     }
     out.push('');
   }

@@ -60,6 +60,7 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--chunk-seconds <s>', "target chunk length (default: the task's)", num)
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
     .option('--deadline <time|duration>', DEADLINE_HELP)
+    .option('--via <way>', "realtime (default): one streaming request per chunk; batch: the provider's Batch API at half price, answers within its window")
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
     .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned")
     .option('--language <code>', 'the spoken language (en, de, pt-BR), told to the model; auto: the model names it, and the result records it')
@@ -96,6 +97,7 @@ export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
     ...(subtitleFlagsSet(f) && {
       subtitles: { maxLineChars: f.maxLineChars, maxLines: f.maxLines, maxCueSeconds: f.maxCueSeconds, maxCps: f.maxCps },
     }),
+    ...(f.via !== undefined && { via: f.via }),
   };
 }
 

@@ -4,6 +4,7 @@ import { formatMicros } from '../cost/price.ts';
 import { OmniError } from '../util/errors.ts';
 import { int, printJson, withContext, runCommand } from './common.ts';
 import { formatProgress } from './progress.ts';
+import { batchLines, batchRows } from './batch-progress.ts';
 import { stopLine, waitForRun } from './wait.ts';
 
 export function register(program: Command): void {
@@ -15,6 +16,7 @@ export function register(program: Command): void {
         const state = f.watch ? await waitForRun(ctx, runId, { quiet: f.json }) : await ctx.runs.state(runId);
         if (!state) throw new OmniError('run_not_found', `no run ${runId}`);
         const t = await ctx.costs.totals(runId);
+        const batches = state.spec.via === 'batch' ? batchRows(await ctx.batches.inputs(runId), ctx.cfg.batchWindow, Date.now()) : undefined;
         if (f.json) {
           printJson({
             run_id: runId,
@@ -26,9 +28,16 @@ export function register(program: Command): void {
             counts: state.counts,
             cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced },
             spec: state.spec,
+            ...(batches && { batches }),
           });
         } else if (!f.watch) {
           process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: 0 }, false)}\n`);
+          if (batches)
+            process.stdout.write(
+              `via batch: ${batches.length} batch(es)\n${batchLines(batches)
+                .map((l) => `${l}\n`)
+                .join('')}`,
+            );
         }
         const why = stopLine(state);
         if (why && !f.json) process.stdout.write(`${why}\n`);

@@ -4,6 +4,7 @@ import type { RunState } from '../runs/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Context } from '../app/context.ts';
 import { exitCodeFor, formatProgress, isFinal } from './progress.ts';
+import { batchLines, batchRows } from './batch-progress.ts';
 
 export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
@@ -17,6 +18,11 @@ export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: bo
       const t = await ctx.costs.totals(runId);
       const line = formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: (Date.now() - started) / 1000 }, tty);
       process.stderr.write(tty ? `\r\x1b[2K${line}${finished ? '\n' : ''}` : `${line}\n`);
+      // --via batch: each batch on its own line (not on a live bar: it would scroll it away)
+      if (state.spec.via === 'batch' && (!tty || finished)) {
+        const rows = batchRows(await ctx.batches.inputs(runId), ctx.cfg.batchWindow, Date.now());
+        for (const l of batchLines(rows.filter((r) => finished || r.status !== 'completed'))) process.stderr.write(`${l}\n`);
+      }
       lastLine = Date.now();
     }
     if (finished) return state;

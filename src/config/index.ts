@@ -121,6 +121,40 @@ export const SETTINGS = {
   // The AWS SDK reads the credentials itself (its default chain); held here only so that logs mask them.
   awsSecretAccessKey: { env: ['AWS_SECRET_ACCESS_KEY'], schema: z.string().optional(), help: 'S3 secret key (read by the AWS SDK; masked in logs)' },
   awsSessionToken: { env: ['AWS_SESSION_TOKEN'], schema: z.string().optional(), help: 'S3 session token (read by the AWS SDK; masked in logs)' },
+  // The provider's Batch API (--via batch). Limits per input file and line from the Batch page (docs/protocols.md
+  // "Batch (file input)": 50,000 requests, 500 MB, 6 MB a line, a window of 24h to 336h).
+  batchMaxRequests: { env: ['OMNIBATCH_BATCH_MAX_REQUESTS'], schema: int(1).default(50_000), help: 'most request lines in one Batch input file' },
+  batchMaxFileBytes: { env: ['OMNIBATCH_BATCH_MAX_FILE_BYTES'], schema: int(1024).default(500 * 1024 ** 2), help: 'largest Batch input file (bytes)' },
+  batchMaxLineBytes: {
+    env: ['OMNIBATCH_BATCH_MAX_LINE_BYTES'],
+    schema: int(1024).default(6 * 1024 ** 2),
+    help: 'largest request line in a Batch input file (bytes, the base64 media included): a larger chunk is re-planned smaller',
+  },
+  batchWindow: {
+    env: ['OMNIBATCH_BATCH_WINDOW'],
+    schema: z
+      .string()
+      .regex(/^\d+[hd]$/, 'a number of hours or days, e.g. 24h')
+      .default('24h'),
+    help: "the batches' completion_window: answers come within it, or the batch expires and its unanswered lines go again",
+  },
+  batchQuietMs: {
+    env: ['OMNIBATCH_BATCH_QUIET_MS'],
+    schema: int(0).default(30_000),
+    help: 'a Batch input file is packed once no new line came for this long (or it is full)',
+  },
+  batchMaxWaitMs: {
+    env: ['OMNIBATCH_BATCH_MAX_WAIT_MS'],
+    schema: int(0).default(10 * 60_000),
+    help: 'the longest a line waits to be packed while others keep coming',
+  },
+  batchPollMs: { env: ['OMNIBATCH_BATCH_POLL_MS'], schema: int(100).default(10_000), help: "the first wait before a batch's status is read again" },
+  batchPollMaxMs: { env: ['OMNIBATCH_BATCH_POLL_MAX_MS'], schema: int(100).default(5 * 60_000), help: 'the longest wait between two reads of a batch' },
+  batchMaxResubmits: {
+    env: ['OMNIBATCH_BATCH_MAX_RESUBMITS'],
+    schema: int(0).default(3),
+    help: 'how often a line a batch left unanswered (expired, cancelled, a transient error) is sent again before its file fails',
+  },
   allowUnsignedWebhooks: {
     env: ['OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS'],
     schema: bool.default(false),

@@ -8,7 +8,7 @@
  * tokens cannot be known, so each task has a prior, `perRequest + perSecond x chunk seconds`, as a
  * low / expected / high range, capped at the model's output ceiling (see OUTPUT_PRIORS).
  */
-import { findModel, type ModelSpec, type Region } from '../models/catalog.ts';
+import { findModel, type ModelSpec, type Region, type Via } from '../models/catalog.ts';
 import { audioTokens, textTokens, videoTokens } from '../models/tokens.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import { outputCapTokens, TASK_SPECS, type Task } from '../tasks/catalog.ts';
@@ -86,6 +86,8 @@ export interface PricedTask {
   /** spoken output (default: what the task asks) */
   audioOut?: boolean;
   pricing?: PricingOverride;
+  /** through the provider's Batch API: every price at the Batch share (default realtime) */
+  via?: Via;
   /** the priors scaled by what earlier runs were billed (calibration.ts outputScale); default 1 */
   outputScale?: number;
 }
@@ -187,7 +189,7 @@ function contextOf(opts: Omit<EstimateOptions, 'concurrency' | 'rpm' | 'tpm' | '
     task: opts.task,
     promptTokens: prompt ? textTokens(prompt) : 0,
     audioOut: (opts.audioOut ?? taskSpec.wantsAudioOut) && spec.outputs.includes('audio'),
-    prices: resolvePrices(spec.id, opts.region, opts.pricing),
+    prices: resolvePrices(spec.id, opts.region, opts.pricing, opts.via),
     outputScale: opts.outputScale ?? 1,
   };
 }

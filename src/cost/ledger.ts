@@ -22,6 +22,8 @@ export interface ChunkRecord {
   /** requests made for this chunk, the successful one included */
   requests: number;
   recordedAt: string;
+  /** the chunk was answered through the provider's Batch API (priced at the Batch rate) */
+  via?: 'batch';
 }
 
 export interface RecordOutcome {
@@ -46,6 +48,7 @@ export interface LedgerOptions {
   /** default 1 */
   requests?: number;
   now?: Date;
+  via?: 'batch';
 }
 
 /** The ledger field of one chunk: JSON keeps any object key (with any characters) unambiguous. */
@@ -74,7 +77,14 @@ export class Ledger {
     opts: LedgerOptions = {},
   ): Promise<RecordOutcome> {
     const requests = opts.requests ?? 1;
-    const record: ChunkRecord = { attempt: attemptToken, usage, cost, requests, recordedAt: (opts.now ?? new Date()).toISOString() };
+    const record: ChunkRecord = {
+      attempt: attemptToken,
+      usage,
+      cost,
+      requests,
+      recordedAt: (opts.now ?? new Date()).toISOString(),
+      ...(opts.via && { via: opts.via }),
+    };
     const values: Record<(typeof LEDGER_COUNTERS)[number], number> = {
       in_text: usage.input.text,
       in_audio: usage.input.audio,

@@ -3,7 +3,7 @@
  * non-zero count in a category that has no published price is `priced: false`, never zero. The prices
  * themselves, each with its source (seed file and line, or "unverified"), are in models/catalog.ts.
  */
-import { findModel, type PriceTable, type Region, type Currency } from '../models/catalog.ts';
+import { findModel, type PriceTable, type Region, type Currency, type Via } from '../models/catalog.ts';
 import type { Usage } from '../models/types.ts';
 
 export interface Cost {
@@ -16,7 +16,26 @@ export interface Cost {
 /** A price override file's shape: { "<model>": { "<region>": { currency, inputAudio: 3.81, ... } } } in units per million. */
 export type PricingOverride = Record<string, Partial<Record<Region, Partial<Record<keyof PriceTable, number | string>>>>>;
 
-export function resolvePrices(model: string, region: Region, override?: PricingOverride): PriceTable | undefined {
+/**
+ * The price table a request pays: the catalogue's (with the override merged over it), and, through the
+ * provider's Batch API, every price at the Batch share (004:71: 50%). No Batch offer for the model and
+ * region: no Batch price (unpriced), never the real-time one.
+ */
+export function resolvePrices(model: string, region: Region, override?: PricingOverride, via: Via = 'realtime'): PriceTable | undefined {
+  const table = realtimePrices(model, region, override);
+  if (via === 'realtime' || !table) return table;
+  const percent = findModel(model)?.batch?.[region]?.percent;
+  return percent === undefined ? undefined : scalePrices(table, percent);
+}
+
+/** Every price at `percent` of itself, in whole micro-units per million tokens (the catalogue's are even). */
+export function scalePrices(t: PriceTable, percent: number): PriceTable {
+  const out: Record<string, unknown> = { currency: t.currency };
+  for (const [k, v] of Object.entries(t)) if (typeof v === 'number') out[k] = Math.round((v * percent) / 100);
+  return out as unknown as PriceTable;
+}
+
+function realtimePrices(model: string, region: Region, override?: PricingOverride): PriceTable | undefined {
   const spec = findModel(model);
   const base = spec?.prices[region];
   const over = override?.[spec?.id ?? model]?.[region] ?? override?.[model]?.[region];
@@ -58,8 +77,8 @@ export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
   return { amountMicros: Math.round(scaled / 1_000_000), currency: prices.currency, priced };
 }
 
-export function costOf(usage: Usage, model: string, region: Region, override?: PricingOverride): Cost {
-  return usageCost(usage, resolvePrices(model, region, override));
+export function costOf(usage: Usage, model: string, region: Region, override?: PricingOverride, via: Via = 'realtime'): Cost {
+  return usageCost(usage, resolvePrices(model, region, override, via));
 }
 
 export function addCost(a: Cost, b: Cost): Cost {

@@ -3,7 +3,7 @@
  * the handler map in src/workers/index.ts is typed against `Payloads`, so a job without a handler fails to
  * compile. Payloads carry keys and ids, never secrets and never media.
  */
-export const STAGES = ['scan', 'prepare', 'infer', 'finalize', 'report', 'notify'] as const;
+export const STAGES = ['scan', 'prepare', 'infer', 'finalize', 'report', 'notify', 'batch-line', 'batch-submit', 'batch-poll'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface ScanPayload {
@@ -79,6 +79,23 @@ export interface NotifyPayload {
   allowUnsigned: boolean;
 }
 
+/**
+ * --via batch: a chunk's line job takes the infer payload (it is the finalize parent's child in place of the
+ * infer job); it stages its request line, waits (delayed, no worker slot) and records the staged answer.
+ */
+export type BatchLinePayload = InferPayload;
+/** Packs a run's queued lines into input files, uploads them and creates one batch per file. */
+export interface BatchSubmitPayload {
+  runId: string;
+  /** the packer's round: lines queued during a round share its job */
+  round: number;
+}
+/** Follows one batch (the run's input file n) until it ends, then routes its output and error lines. */
+export interface BatchPollPayload {
+  runId: string;
+  input: number;
+}
+
 export interface Payloads {
   scan: ScanPayload;
   prepare: PreparePayload;
@@ -86,6 +103,9 @@ export interface Payloads {
   finalize: FinalizePayload;
   report: ReportPayload;
   notify: NotifyPayload;
+  'batch-line': BatchLinePayload;
+  'batch-submit': BatchSubmitPayload;
+  'batch-poll': BatchPollPayload;
 }
 
 /**
@@ -100,4 +120,7 @@ export const jobIds = {
   report: (runId: string, generation = 0) => `rep.${runId}.${generation}`,
   // one notification per run, event and generation: a redone report (or infer) job enqueues it again as a no-op
   notify: (runId: string, event: WebhookEvent | 'run.end', generation = 0) => `ntf.${runId}.${event}.${generation}`,
+  batchLine: (runId: string, fileId: string, chunk: number, generation = 0) => `bln.${runId}.${fileId}.${chunk}${generation ? `.r${generation}` : ''}`,
+  batchSubmit: (runId: string, round: number) => `bsb.${runId}.${round}`,
+  batchPoll: (runId: string, input: number) => `bpl.${runId}.${input}`,
 } as const;

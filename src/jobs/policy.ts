@@ -28,6 +28,12 @@ export const QUEUE_POLICY: Readonly<Record<Stage, StagePolicy>> = Object.freeze(
   finalize: { job: { attempts: 5, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
   report: { job: { attempts: 8, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
   notify: { job: { attempts: 10, backoff: { type: NOTIFY_BACKOFF, delay: 2000 }, ...keep }, maxStalledCount: 10 },
+  // --via batch. A line job waits delayed for its answer (no attempt spent), so its attempts are infer's.
+  'batch-line': { job: { attempts: 6, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
+  // Uploads and creates: the provider's Files/Batches endpoints may blink; a redone job finds what was done.
+  'batch-submit': { job: { attempts: 8, backoff: { type: 'exponential', delay: 2000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
+  // A poll waits by delaying itself (no attempt spent); attempts are for failed reads of the batch or its files.
+  'batch-poll': { job: { attempts: 10, backoff: { type: 'exponential', delay: 2000, jitter: 0.5 }, ...keep }, maxStalledCount: 10 },
 });
 
 /**

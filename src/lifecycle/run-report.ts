@@ -53,6 +53,7 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
     model: spec.model,
     region: spec.region,
     protocol: spec.protocol,
+    via: spec.via ?? 'realtime',
     source: spec.source,
     destination: spec.destination,
     totals,

@@ -113,6 +113,8 @@ export interface ModelSpec {
   prices: Partial<Record<Region, PriceTable>>;
   /** where each price came from: seed file + line, or "unverified" (printed by `omnibatch models`) */
   priceSources: Partial<Record<Region, string>>;
+  /** where the provider's Batch API (file input, half price) serves this model; absent: nowhere */
+  batch?: Partial<Record<Region, BatchOffer>>;
   /** the provider's Batch API price as a fraction of the list price (0.5: half), with its source */
   batchRate?: { rate: number; source: string };
   /** where this entry came from (built-in seed, or a catalog file over it): set by the catalogue, shown by `omnibatch models` */
@@ -121,6 +123,26 @@ export interface ModelSpec {
 
 /** A built-in entry (from the seeds), a catalog file's new entry, or a built-in one with a file's fields over it. */
 export type ModelOrigin = { kind: 'built-in' } | { kind: 'catalog'; file: string; over?: 'built-in'; fields: readonly string[] };
+
+/**
+ * The provider's Batch API for one model in one region: which served names it takes, at what share of the
+ * real-time price, and what it cannot do there. Every Batch line is priced at `percent` of the real-time table.
+ */
+export interface BatchOffer {
+  /** the served names Batch takes (the seed names the stable one only: "稳定版模型qwen-omni-turbo") */
+  names: readonly string[];
+  /** share of the real-time price, in percent (50: "费用为以下价格的50%") */
+  percent: number;
+  /** what a Batch line may ask for: text only (no speech) on every omni model Batch serves */
+  outputs: readonly ('text' | 'audio')[];
+  /** the Batch page's per-request context ceiling, where it gives one (256K for qwen3.5-omni-plus) */
+  maxContextTokens?: number;
+  /** seed file and line, or the provider page */
+  source: string;
+}
+
+/** The provider page that lists what the Batch API serves, per region (the Chinese and English versions). */
+export const BATCH_PAGE = 'Alibaba Cloud Model Studio, "OpenAI兼容-Batch(文件输入)" / "OpenAI-compatible - Batch (file input)"';
 
 const MB = 1024 * 1024;
 const M = 1_000_000; // micro-units per currency unit
@@ -385,6 +407,9 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       },
     },
     priceSources: { cn: `${S004}:72 (outputAudio unverified)`, intl: 'unverified (docs/protocols.md §7)' },
+    // 004:71 "稳定版模型qwen-omni-turbo支持Batch调用,费用为以下价格的50%" (the table is Beijing's, in 元); the
+    // Batch page lists text models only for Singapore. Text out only: the Batch page serves no speech.
+    batch: { cn: { names: ['qwen-omni-turbo'], percent: 50, outputs: ['text'], source: `${S004}:71,74` } },
   }),
   'qwen3.5-omni-plus': spec({
     id: 'qwen3.5-omni-plus',
@@ -413,6 +438,8 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
     tokens: QWEN3_TOKENS,
     prices: {},
     priceSources: {},
+    // The Batch page (Beijing) lists it among the omni models: text output only ("不支持语音输出"), 256K context.
+    batch: { cn: { names: ['qwen3.5-omni-plus'], percent: 50, outputs: ['text'], maxContextTokens: 256_000, source: `${BATCH_PAGE} (Beijing)` } },
   }),
   'qwen2.5-omni-7b': spec({
     id: 'qwen2.5-omni-7b',
@@ -612,4 +639,23 @@ export function base64Ceiling(model: ModelSpec | undefined): number {
 /** A run's model entry: the one its spec carries (a catalog file's, fixed at creation), else this process's. */
 export function modelOf(spec: { model: string; modelEntry?: ModelSpec }): ModelSpec | undefined {
   return spec.modelEntry ?? findModel(spec.model);
+}
+
+/** How a run calls the model: one streaming request per chunk, or the provider's Batch API (file input). */
+export type Via = 'realtime' | 'batch';
+export const VIAS: readonly Via[] = ['realtime', 'batch'];
+
+/** The Batch offer for this exact served name in this region, or undefined (Batch does not serve it). */
+export function batchOffer(name: string, region: Region): BatchOffer | undefined {
+  const offer = findModel(name)?.batch?.[region];
+  return offer?.names.includes(name) ? offer : undefined;
+}
+
+/** Every name and region the Batch API serves, as "name (region)": what a refusal says would work. */
+export function batchServed(): string[] {
+  const out: string[] = [];
+  for (const m of Object.values(MODELS)) {
+    for (const [region, offer] of Object.entries(m.batch ?? {})) for (const n of offer!.names) out.push(`${n} (${region})`);
+  }
+  return out;
 }

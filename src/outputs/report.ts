@@ -125,6 +125,8 @@ interface RunIdentity {
   model: string;
   region: string;
   protocol?: string;
+  /** realtime (one streaming request per chunk) or batch (the provider's Batch API, at its price) */
+  via?: 'realtime' | 'batch';
   source?: string;
   destination?: string;
 }
@@ -197,7 +199,7 @@ export function buildReport(input: ReportInput): ReportDoc {
     task: input.task,
     model: input.model,
     region: input.region,
-    ...definedOnly({ protocol: input.protocol, source: input.source, destination: input.destination }),
+    ...definedOnly({ protocol: input.protocol, via: input.via, source: input.source, destination: input.destination }),
     counts: pending > 0 ? { ...counts, pending } : counts,
     ...(counts.skipped > 0 && { skipped_by_code: Object.fromEntries(Object.entries(t.skippedByCode).sort(([a], [b]) => a.localeCompare(b))) }),
     media_seconds: Math.round(t.mediaSeconds * 1000) / 1000,

@@ -31,6 +31,7 @@ import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
 import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import { parseDeadline } from '../cost/deadline.ts';
+import { batchRefusal, type BatchAsk } from '../models/batch-support.ts';
 
 /** The request's fields that the spec keeps as they are; the rest are checked or resolved into the spec. */
 type KeptAsIs =
@@ -61,6 +62,8 @@ export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   deadline?: string;
   /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */
   plannedWallS?: number;
+  /** --via realtime | batch (default realtime) */
+  via?: string;
   /** a schedule's catalog-file entry, resolved when it was added: a firing in a worker without the file still knows the model */
   modelEntry?: ModelSpec;
 }
@@ -116,6 +119,7 @@ export function buildRunSpec(
     throw new OmniError('invalid_argument', `task ${task} needs a model that takes a prompt; ${model.id} does not`);
   }
   if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_argument', `${model.id} cannot speak`);
+  const via = viaOf(req, { model: modelName, region: cfg.region, protocol: cfg.protocol, task, audioOut: ts.wantsAudioOut });
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
   const voiceVerdict = voice ? checkVoice(modelName, voice, cfg.protocol) : { ok: true as const };
   if (!voiceVerdict.ok) {
@@ -125,7 +129,7 @@ export function buildRunSpec(
   if (req.budgetMicros !== undefined) {
     // A budget needs prices for what every request sends; an unpriced request would reserve nothing.
     // (A video chunk where only video input is unpriced fails alone, at its reservation.)
-    const prices = resolvePrices(model.id, cfg.region, pricing);
+    const prices = resolvePrices(model.id, cfg.region, pricing, via ? 'batch' : 'realtime');
     const needs: (keyof PriceTable)[] = [
       'inputAudio',
       ...(ts.prompt || req.prompt ? ['inputText' as const] : []),
@@ -185,6 +189,7 @@ export function buildRunSpec(
     ...outputs,
     ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
     ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
+    ...(via && { via }),
   };
   spec.fingerprint = taskFingerprint({
     task,
@@ -201,6 +206,16 @@ export function buildRunSpec(
     outputs,
   });
   return spec;
+}
+
+/** --via checked against what the Batch API serves: 'batch', or undefined for real time (the default). */
+function viaOf(req: RunRequest, ask: BatchAsk): 'batch' | undefined {
+  const via = req.via ?? 'realtime';
+  if (via !== 'realtime' && via !== 'batch') throw new OmniError('invalid_argument', `--via ${via}: realtime or batch`);
+  if (via === 'realtime') return undefined;
+  const refusal = batchRefusal(ask);
+  if (refusal) throw new OmniError('batch_unsupported', refusal);
+  return 'batch';
 }
 
 /** Limits a subtitle option may take: beyond them no player or viewer copes. */

@@ -47,6 +47,8 @@ export interface RunSpec {
   /** --deadline: when the run must end (ISO), and when the planner predicted it would (cost/deadline.ts) */
   deadline?: string;
   predictedFinishAt?: string;
+  /** --via batch: every chunk goes through the provider's Batch API at the Batch price (absent: real time) */
+  via?: 'batch';
 }
 
 export interface SubtitleLimits {
@@ -118,4 +120,6 @@ export interface ChunkResult extends ResultChunk {
   audioKey?: string;
   audioSeconds?: number;
   requestId?: string | null;
+  /** the answer came through the provider's Batch API, priced at the Batch rate */
+  via?: 'batch';
 }

@@ -175,6 +175,18 @@ export const FAILURE_CODES = {
     meaning: 'the model cannot be called over the chosen `--protocol`',
     action: 'drop `--protocol`, or pick one the model supports',
   },
+  batch_unsupported: {
+    queue: 'refuse',
+    meaning:
+      "`--via batch` on a model, region, protocol or task the provider's Batch API does not serve (speech out, the captioner, DMXAPI, Singapore for omni models)",
+    action: 'the message names what Batch serves; or `--via realtime`. Refused before anything is uploaded or spent',
+  },
+  batch_failed: {
+    queue: 'fail_file',
+    meaning:
+      "the provider's Batch API failed a chunk's line for good (the batch failed validation, or the line failed or went unanswered more times than `OMNIBATCH_BATCH_MAX_RESUBMITS`)",
+    action: "the file fails with the provider's message; `retry` the run, or `--via realtime`",
+  },
   verdict_no_json: { queue: 'fail_file', meaning: "the model's moderation answer had no JSON object, even after one repair request", action: 'the file fails' },
   verdict_invalid_json: {
     queue: 'fail_file',

@@ -10,6 +10,7 @@ import type { FailureCode } from '../util/failure-codes.ts';
 import { failFile, finishNotRun, isSuperseded, replanSmaller } from '../lifecycle/file-state.ts';
 import { ledgerFile } from './infer.ts';
 import { ensureReport } from '../lifecycle/run-end.ts';
+import { failPackedLines } from '../lifecycle/batches.ts';
 
 export interface FailureHook<S extends Stage> {
   /**
@@ -38,6 +39,21 @@ async function isCurrent(ctx: JobContext, d: { runId: string; fileId?: string; g
   return Boolean(d.fileId) && !(await isSuperseded(ctx, d.runId, d.fileId!, d.generation));
 }
 
+/** A chunk's final failure, through a streaming request or a Batch line alike. */
+const chunkHook: FailureHook<'infer'> = {
+  async rescue(job, ctx, code) {
+    if (code !== 'input_too_large' || !(await replanSmaller(job, ctx))) return undefined;
+    return { note: 'the service refused the chunk as too large: planning the file again, smaller', outcome: 're-planned smaller' };
+  },
+  async onFailed(job, ctx, code, message) {
+    const d = job.data;
+    if (!(await isCurrent(ctx, d))) return;
+    // A budget reservation is for a request that will not happen now: give it back at once.
+    await ctx.costs.release(d.runId, ledgerFile(d), d.chunk);
+    await failFile(ctx, d.runId, d.fileId, code, message);
+  },
+};
+
 export const failureHooks: { [S in Stage]: FailureHook<S> } = {
   scan: {
     async onFailed(job, ctx, code, message) {
@@ -51,23 +67,24 @@ export const failureHooks: { [S in Stage]: FailureHook<S> } = {
     },
   },
   prepare: { onFailed: failItsFile },
-  infer: {
-    async rescue(job, ctx, code) {
-      if (code !== 'input_too_large' || !(await replanSmaller(job, ctx))) return undefined;
-      return { note: 'the service refused the chunk as too large: planning the file again, smaller', outcome: 're-planned smaller' };
-    },
-    async onFailed(job, ctx, code, message) {
-      const d = job.data;
-      if (!(await isCurrent(ctx, d))) return;
-      // A budget reservation is for a request that will not happen now: give it back at once.
-      await ctx.costs.release(d.runId, ledgerFile(d), d.chunk);
-      await failFile(ctx, d.runId, d.fileId, code, message);
-    },
-  },
+  infer: chunkHook,
   finalize: { onFailed: failItsFile },
   report: { async onFailed() {} }, // the report handler ends its run itself when it cannot write (report.ts)
   // A notification that failed for good is in the worker's log and BullMQ's failed set; no file or run depends on it.
   notify: { async onFailed() {} },
+  'batch-line': chunkHook as unknown as FailureHook<'batch-line'>, // the same payload as infer's
+  // The packer or a poller gave up (the provider's Files/Batches endpoints kept failing): the lines it held
+  // fail, so their files end instead of waiting for a batch that will not come.
+  'batch-submit': {
+    async onFailed(job, ctx, _code, message) {
+      await failPackedLines(ctx, job.data.runId, undefined, 'batch_failed', `could not hand the lines to the Batch API: ${message}`);
+    },
+  },
+  'batch-poll': {
+    async onFailed(job, ctx, _code, message) {
+      await failPackedLines(ctx, job.data.runId, job.data.input, 'batch_failed', `could not follow the batch: ${message}`);
+    },
+  },
 };
 
 /**

@@ -22,11 +22,24 @@ import { prepare } from './prepare.ts';
 import { report } from './report.ts';
 import { rpmSpacingMs } from '../cost/rpm.ts';
 import { scan } from './scan.ts';
+import { batchLine } from './batch-line.ts';
+import { batchPoll } from './batch-poll.ts';
+import { batchSubmit } from './batch-submit.ts';
 
 export { rpmSpacingMs };
 
 export type Handler<S extends Stage> = (job: Job<Payloads[S]>, ctx: JobContext) => Promise<unknown>;
-const handlers: { [S in Stage]: Handler<S> } = { scan, prepare, infer, finalize, report, notify };
+const handlers: { [S in Stage]: Handler<S> } = {
+  scan,
+  prepare,
+  infer,
+  finalize,
+  report,
+  notify,
+  'batch-line': batchLine,
+  'batch-submit': batchSubmit,
+  'batch-poll': batchPoll,
+};
 
 export interface WorkerOptions {
   stages?: readonly Stage[];
@@ -77,7 +90,13 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
     finalize: opts.finalizeConcurrency ?? ctx.cfg.finalizeConcurrency,
     report: 2,
     notify: 4,
+    // A line job stages one request line (a download and a base64 encode) and waits delayed: no request in flight.
+    'batch-line': opts.finalizeConcurrency ?? ctx.cfg.finalizeConcurrency,
+    // one packer at a time across every worker (below): two would race to create a batch for the same input
+    'batch-submit': 1,
+    'batch-poll': 4,
   };
+  if (stages.includes('batch-submit')) await ctx.queues['batch-submit'].setGlobalConcurrency(1);
   const workers: Worker[] = [];
   const lost = new Set<Promise<void>>();
   // Aborted when shutdown gives up waiting: the in-flight jobs' children (ffmpeg) are killed, the jobs handed back.

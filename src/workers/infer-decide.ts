@@ -28,6 +28,8 @@ export interface InferFacts {
   budgetGranted?: boolean;
   /** the answer to `reserve-tokens` (undefined: not asked yet) */
   tokens?: { id: string } | { waitMs: number };
+  /** --via batch: the budget reserves at the Batch rate, and no TPM window applies (Batch has its own queue) */
+  via?: 'batch';
 }
 
 export type InferDecision =
@@ -65,7 +67,13 @@ export function decideInfer(f: InferFacts): InferDecision {
   const maxOutputTokens = bound.reserve;
   if (spec.budgetMicros !== undefined) {
     if (f.budgetGranted === undefined) {
-      const estimate = estimateChunkCost(seconds, { ...sizing, pricing: f.pricing, audioOut: TASK_SPECS[spec.task].wantsAudioOut, maxOutputTokens });
+      const estimate = estimateChunkCost(seconds, {
+        ...sizing,
+        pricing: f.pricing,
+        audioOut: TASK_SPECS[spec.task].wantsAudioOut,
+        maxOutputTokens,
+        ...(f.via && { via: f.via }),
+      });
       if (!estimate.priced) return { kind: 'unpriced' };
       return { kind: 'reserve-budget', estimateMicros: estimate.amountMicros, budgetMicros: spec.budgetMicros };
     }
@@ -74,7 +82,7 @@ export function decideInfer(f: InferFacts): InferDecision {
   // TPM: reserve the known input tokens plus the task's expected output before sending; settled to the
   // real usage after, or given back when the request failed without using any.
   let reservation: { id: string; outputPrior: number } | undefined;
-  if (f.tpm) {
+  if (f.tpm && f.via !== 'batch') {
     const t = estimateChunkTokens(seconds, { ...sizing, ...(maxOutputTokens !== undefined && { maxOutputTokens }) });
     if (f.tokens === undefined) return { kind: 'reserve-tokens', tokens: t.input + t.output, tpm: f.tpm, outputPrior: t.output };
     if ('id' in f.tokens) reservation = { id: f.tokens.id, outputPrior: t.output };

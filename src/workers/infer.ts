@@ -68,6 +68,15 @@ export interface InferPorts {
   costs: InferCosts;
   storage(location: string): InferStorage;
   client: Pick<ModelClient, 'complete'>;
+  /**
+   * --via batch: the client hands the chunk's line to the Batch API and returns its answer once staged (the
+   * job waits delayed meanwhile); answers are priced at the Batch rate, counted when they come, and the
+   * moderation repair goes through `repairClient` in real time. The chunk's media is fetched by the client,
+   * only when it writes the line; a URL given instead lives `mediaTtlS` (the completion window).
+   */
+  via?: 'batch';
+  repairClient?: Pick<ModelClient, 'complete'>;
+  mediaTtlS?: number;
   pricing?: PricingOverride;
   tpm?: number;
   /** with tpm: the RPM spacing, taken with the tokens (startWorkers sets no BullMQ limiter then) */
@@ -131,7 +140,16 @@ export async function infer(job: Job<InferPayload>, ctx: JobContext): Promise<In
 
 /** Reads what the decision needs, in its order: a closed or superseded file reads nothing more. */
 async function readFacts(d: InferPayload, spec: RunSpec, p: InferPorts, dst: InferStorage, resultKey: string): Promise<InferFacts> {
-  const facts: InferFacts = { spec, chunk: d, pricing: p.pricing, tpm: p.tpm, canDelay: p.delay !== undefined, fileOpen: false, superseded: false };
+  const facts: InferFacts = {
+    spec,
+    chunk: d,
+    pricing: p.pricing,
+    tpm: p.tpm,
+    canDelay: p.delay !== undefined,
+    fileOpen: false,
+    superseded: false,
+    ...(p.via && { via: p.via }),
+  };
   facts.fileOpen = await p.runs.isFileOpen(d.runId, d.fileId);
   if (!facts.fileOpen) return facts;
   facts.superseded = (await p.runs.generation(d.runId, d.fileId)) > (d.generation ?? 0);
@@ -162,7 +180,7 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
         return { skipped: `run stopping (${next.stop})` };
       case 'reuse': {
         const r = next.result;
-        await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), r.usage, r.cost, r.requests);
+        await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), r.usage, r.cost, r.requests, r.via);
         if (next.settleBudget) await p.costs.settle(d.runId, ledgerFile(d), d.chunk, r.cost.amountMicros);
         return { chunk: d.chunk, requests: 0, reused: true };
       }
@@ -217,8 +235,8 @@ async function sendChunk(
       async (dir) => {
         const media: ModelRequest['media'] =
           spec.inputMode === 'url'
-            ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, 3600) }, format: d.format, seconds }
-            : { kind: d.kind, source: { file: await download(dst, d.stagingKey, path.join(dir, `chunk.${d.format}`)) }, format: d.format, seconds };
+            ? { kind: d.kind, source: { url: await dst.presignGet(d.stagingKey, p.mediaTtlS ?? 3600) }, format: d.format, seconds }
+            : { kind: d.kind, source: { file: await localChunk(p, dst, d, path.join(dir, `chunk.${d.format}`)) }, format: d.format, seconds };
         const ts = TASK_SPECS[spec.task];
         const audioFile = ts.wantsAudioOut ? path.join(dir, 'out.wav') : undefined;
         const req: ModelRequest = {
@@ -257,7 +275,7 @@ async function sendChunk(
 
   // The staged result is the commit point: from here on a redone job pays nothing.
   await dst.putJson(resultKey, result.chunk);
-  await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests);
+  await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), result.chunk.usage, result.chunk.cost, result.chunk.requests, result.chunk.via);
   if (spec.budgetMicros !== undefined) {
     await p.costs.settle(d.runId, ledgerFile(d), d.chunk, result.chunk.cost.amountMicros);
     await p.budgetSettled(spec, d);
@@ -292,14 +310,24 @@ async function download(dst: InferStorage, key: string, file: string): Promise<s
   return file;
 }
 
-/** One request, counted for the run and timed for the metrics. */
-async function send(p: InferPorts, spec: RunSpec, runId: string, req: ModelRequest): Promise<ModelResult> {
-  await p.runs.count(runId, 'requests', 1);
+/** The chunk as a local file: downloaded now, or (through Batch) by the client when it writes the line. */
+function localChunk(p: InferPorts, dst: InferStorage, d: InferPayload, file: string): Promise<string> {
+  return p.via === 'batch' ? Promise.resolve(file) : download(dst, d.stagingKey, file);
+}
+
+/**
+ * One request, counted for the run and timed for the metrics. A Batch line is counted when its answer
+ * comes: its job asks again each time it wakes.
+ */
+async function send(p: InferPorts, spec: RunSpec, runId: string, req: ModelRequest, client = p.client): Promise<ModelResult> {
+  const batched = client === p.client && p.via === 'batch';
+  if (!batched) await p.runs.count(runId, 'requests', 1);
   const started = performance.now();
   const observe = (outcome: string) =>
     metrics().requestObserved({ model: spec.model, protocol: spec.protocol, outcome, seconds: (performance.now() - started) / 1000 });
   try {
-    const r = await p.client.complete(req);
+    const r = await client.complete(req);
+    if (batched) await p.runs.count(runId, 'requests', 1);
     observe('ok');
     return r;
   } catch (err) {
@@ -330,7 +358,7 @@ async function runChunk(
     r = saved ?? (await send(p, spec, d.runId, req));
   } catch (err) {
     if (isOmniError(err) && err.code === 'content_blocked') {
-      const zero = costOf(emptyUsage(), spec.model, spec.region, p.pricing);
+      const zero = costOf(emptyUsage(), spec.model, spec.region, p.pricing, p.via);
       return {
         chunk: {
           ...base,
@@ -339,6 +367,7 @@ async function runChunk(
           cost: zero,
           requests: 1,
           providerBlocked: true,
+          ...(p.via && { via: p.via }),
           ...(spec.task === 'moderate' && { verdict: { provider_blocked: true } }),
         },
       };
@@ -346,7 +375,8 @@ async function runChunk(
     throw err;
   }
   let usage = r.usage;
-  let cost = costOf(r.usage, spec.model, spec.region, p.pricing);
+  // a first answer through Batch is priced at the Batch rate; a repair is a real-time request
+  let cost = costOf(r.usage, spec.model, spec.region, p.pricing, p.via);
   let text = r.text;
   let requests = 1;
   let verdict: unknown;
@@ -358,11 +388,17 @@ async function runChunk(
       // One repair: a cheap text-only request that turns the first answer, whole, into the required JSON. It
       // is priced on its own (text-only input has its own output price) and added to the chunk.
       const fix = verdictRepairRequest(parsed, text, spec.prompt);
-      const repair = await send(p, spec, d.runId, {
-        model: spec.model,
-        ...placeInstructions(spec.model, { audioOut: false }, fix.instructions, fix.userText),
-        ...(req.maxOutputTokens && { maxOutputTokens: req.maxOutputTokens }),
-      });
+      const repair = await send(
+        p,
+        spec,
+        d.runId,
+        {
+          model: spec.model,
+          ...placeInstructions(spec.model, { audioOut: false }, fix.instructions, fix.userText),
+          ...(req.maxOutputTokens && { maxOutputTokens: req.maxOutputTokens }),
+        },
+        p.repairClient ?? p.client,
+      );
       answers.push(repair.text);
       requests++;
       usage = addUsage(usage, repair.usage);
@@ -370,7 +406,7 @@ async function runChunk(
       parsed = parseVerdict(repair.text);
       if (!parsed.ok) {
         // Both requests were paid: the ledger says so even though the file fails.
-        await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), usage, cost, requests);
+        await p.costs.recordChunk(d.runId, ledgerFile(d), d.chunk, attemptToken(job), usage, cost, requests, p.via);
         throw verdictError(parsed);
       }
       text = repair.text;
@@ -389,6 +425,7 @@ async function runChunk(
       requestId: r.requestId,
       ...(verdict !== undefined && { verdict }),
       ...(r.audio && { audioSeconds: r.audio.seconds }),
+      ...(p.via && { via: p.via }),
     },
     ...(r.audio && { audioFile: r.audio.file }),
     // a first answer saved by an earlier attempt was metered then, not for this attempt's reservation

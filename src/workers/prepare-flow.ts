@@ -20,13 +20,16 @@ export interface StagedFile {
 }
 
 /** Ids derive from (run, file, chunk, generation): a redone prepare adds the same jobs, which BullMQ dedupes. */
-export function inferFlow(d: PreparePayload, staged: StagedFile, video?: { width: number; height: number }): FlowJob {
+export function inferFlow(d: PreparePayload, staged: StagedFile, video?: { width: number; height: number }, via?: 'batch'): FlowJob {
   const { runId, fileId, key } = d;
   const generation = d.generation ?? 0;
   const shrink = d.shrink ?? 0;
+  // --via batch: each chunk's job is a Batch line (same payload), on its own queue: no RPM limiter or request slots
+  const stage = via === 'batch' ? ('batch-line' as const) : ('infer' as const);
+  const jobId = via === 'batch' ? jobIds.batchLine : jobIds.infer;
   const children = staged.chunks.map((c) => ({
-    name: 'infer' as const,
-    queueName: queueName('infer'),
+    name: stage,
+    queueName: queueName(stage),
     data: {
       runId,
       fileId,
@@ -42,7 +45,7 @@ export function inferFlow(d: PreparePayload, staged: StagedFile, video?: { width
       shrink,
       ...(video && { video: { width: video.width, height: video.height } }),
     } satisfies InferPayload,
-    opts: { ...QUEUE_POLICY.infer.job, jobId: jobIds.infer(runId, fileId, c.index, generation), failParentOnFailure: true },
+    opts: { ...QUEUE_POLICY[stage].job, jobId: jobId(runId, fileId, c.index, generation), failParentOnFailure: true },
   }));
   return {
     name: 'finalize',

@@ -56,6 +56,8 @@ export interface PreparePorts {
   flows: PrepareFlows;
   limits: FileLimits;
   base64MaxChars?: number;
+  /** --via batch: a chunk's whole request line (its base64 media inside) must fit this many bytes */
+  batchMaxLineBytes?: number;
   pricing?: PricingOverride;
   tmpDir?: string;
   log: Logger;
@@ -87,6 +89,7 @@ export function preparePorts(ctx: JobContext): PreparePorts {
     },
     limits: fileLimitsOf(ctx.cfg),
     base64MaxChars: ctx.cfg.base64MaxChars,
+    batchMaxLineBytes: ctx.cfg.batchMaxLineBytes,
     pricing: ctx.pricing,
     tmpDir: ctx.cfg.tmpDir,
     log: ctx.log,

@@ -121,7 +121,7 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       const input = path.join(dir, 'source');
       const { limits } = p;
       await src.download(d.key, input, signal, { maxBytes: limits.maxDownloadBytes });
-      const policy = shrunk(chunkPolicy(spec, p.base64MaxChars, limits), model, d.shrink ?? 0);
+      const policy = shrunk(chunkPolicy(spec, requestBase64Ceiling(spec, p), limits), model, d.shrink ?? 0);
       const facts: PrepareMediaFacts = { sniffed: await p.media.sniff(input), model, policy, limits };
       let media = decidePrepareMedia(facts);
       if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await p.media.probe(input, { log: p.log, signal }) });
@@ -151,7 +151,7 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       );
       m.mediaSeconds(spec.task, info.durationS);
       await recordEstimate(p, spec, d.fileId, info, staged);
-      await p.flows.add(inferFlow(d, staged, plan.encode.video));
+      await p.flows.add(inferFlow(d, staged, plan.encode.video, spec.via));
       return { chunks: chunks.length, durationS: info.durationS, reason: plan.reason };
     },
     { base: p.tmpDir },
@@ -191,6 +191,15 @@ export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(p
   return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? base64Ceiling(model)) / f) };
 }
 
+/** The base64 ceiling of a chunk: through Batch, its request line must fit the per-line limit with room for the body. */
+function requestBase64Ceiling(spec: RunSpec, p: PreparePorts): number | undefined {
+  if (spec.via !== 'batch' || !p.batchMaxLineBytes) return p.base64MaxChars;
+  const line = p.batchMaxLineBytes - BATCH_LINE_BODY_RESERVE;
+  return p.base64MaxChars === undefined ? line : Math.min(p.base64MaxChars, line);
+}
+/** What a request line carries besides the media: the prompt, the envelope (a long custom prompt stays far under). */
+const BATCH_LINE_BODY_RESERVE = 64 * 1024;
+
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */
 async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, info: MediaInfo, staged: StagedFile): Promise<void> {
   const video = staged.chunks[0]?.kind === 'video' ? info.video.find((v) => !v.attachedPic) : undefined;
@@ -210,6 +219,7 @@ async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, in
       prompt: spec.prompt,
       pricing: p.pricing,
       outputScale: outputScale(await p.runs.calibration(spec.model, spec.task)),
+      ...(spec.via && { via: spec.via }),
     },
   );
   // Once per file (with its media length): a prepare redone after a crash, a re-plan or a retry adds nothing.

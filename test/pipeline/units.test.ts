@@ -158,7 +158,7 @@ describe('progress and exit codes', () => {
 describe('workers', () => {
   it('parses --stages and refuses unknown ones', () => {
     expect(parseStages('infer, finalize')).toEqual(['infer', 'finalize']);
-    expect(parseStages(undefined)).toEqual(['scan', 'prepare', 'infer', 'finalize', 'report', 'notify']);
+    expect(parseStages(undefined)).toEqual(['scan', 'prepare', 'infer', 'finalize', 'report', 'notify', 'batch-line', 'batch-submit', 'batch-poll']);
     expect(() => parseStages('infer,cook')).toThrow(/cook/);
   });
   it('halves targets and the base64 ceiling when re-planning', () => {

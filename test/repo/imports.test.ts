@@ -2,6 +2,7 @@
  * The shape of src/: nothing in it exists only for the tests (test-only code lives under test/), and the
  * layers do not import each other both ways.
  */
+import { STAGES } from '../../src/jobs/catalog.ts';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { folderCycles, importGraph, reachable, sourceFiles } from './imports.ts';
@@ -54,7 +55,8 @@ describe('the app, lifecycle and workers floors', () => {
   });
 
   it('workers/ holds job handlers and their pure deciders, ports and flows: nothing the rest of the app wires', () => {
-    const allowed = /^src\/workers\/(index|failure-hooks|render|[a-z]+(-(decide|ports|flow))?)\.ts$/;
+    // a handler is named after its stage (jobs/catalog.ts STAGES: batch-line, batch-poll, ...)
+    const allowed = new RegExp(`^src/workers/(index|failure-hooks|failure-decide|render|(${STAGES.join('|')})(-(decide|ports|flow))?)\\.ts$`);
     expect(product.filter((f) => folder(f) === 'src/workers' && !allowed.test(f))).toEqual([]);
     for (const gone of ['context', 'costs', 'files', 'run-report', 'audio', 'rpm']) expect(product).not.toContain(`src/workers/${gone}.ts`);
   });

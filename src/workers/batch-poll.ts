@@ -1,0 +1,108 @@
+/**
+ * batch-poll: follows one batch until it ends, waiting between reads as a delayed job (never a sleeping worker
+ * slot), then routes its output and error files, read as streams, line by line to their chunks: an answer is
+ * staged for its line job (which records it as a real-time answer is recorded) and the job is promoted; an
+ * error is classified as a real-time error and either fails the line (its job raises it) or sends it again in
+ * a later batch; a line the batch never answered (expired, cancelled) is sent again. The input is then marked
+ * done, so a redone poll does nothing; routing twice would only stage the same answer again.
+ */
+import type { Job } from 'bullmq';
+import { DelayedError } from 'bullmq';
+import type { JobContext } from '../app/context.ts';
+import type { BatchPollPayload } from '../jobs/catalog.ts';
+import { stagedKey } from '../lifecycle/file-state.ts';
+import type { BatchObject } from '../models/batch-api.ts';
+import { isAnswer, lineError, neverRan, parseResultLine } from '../models/batch-lines.ts';
+import type { InputRecord, LineState } from '../runs/batch-store.ts';
+import { ANSWER_FILE, ensureSubmit } from './batch-line.ts';
+import { wakeLine } from '../lifecycle/batches.ts';
+import { errorLineFate, pollDelayMs, TERMINAL, unansweredFate, unansweredWhy, type LineFate } from './batch-poll-decide.ts';
+
+export type PollOutcome = { input: number; status: string; answered: number; failed: number; resent: number } | { skipped: string };
+
+export async function batchPoll(job: Job<BatchPollPayload>, ctx: JobContext): Promise<PollOutcome> {
+  const { runId, input } = job.data;
+  const rec = await ctx.batches.input(runId, input);
+  if (!rec?.batchId) return { skipped: 'no batch for this input' };
+  if (rec.done) return { skipped: 'already routed' };
+  const b = await ctx.batchApi.retrieveBatch(rec.batchId);
+  await ctx.batches.patchInput(runId, input, { status: b.status, ...(b.request_counts && { counts: b.request_counts }) });
+  if (!TERMINAL.has(b.status)) {
+    // A stopped run (cancel, budget) cancels its batches; the poll goes on until the provider says cancelled.
+    if ((await ctx.runs.stopReason(runId)) && b.status !== 'cancelling') await ctx.batchApi.cancelBatch(b.id).catch(() => undefined);
+    const age = Date.now() - b.created_at * 1000;
+    if (!ctx.token) throw new Error('batch-poll can only wait inside a worker');
+    await job.moveToDelayed(Date.now() + pollDelayMs(age, ctx.cfg.batchPollMs, ctx.cfg.batchPollMaxMs), ctx.token);
+    throw new DelayedError();
+  }
+  const out = await route(ctx, runId, rec, b);
+  await ctx.batches.patchInput(runId, input, { done: true });
+  ctx.log.info({ runId, input, batch: b.id, status: b.status, ...out }, 'batch ended');
+  return { input, status: b.status, ...out };
+}
+
+async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchObject) {
+  const spec = await ctx.spec(runId);
+  const dst = ctx.storage(spec.destination);
+  const counts = { answered: 0, failed: 0, resent: 0 };
+  const seen = new Set<string>();
+  // a stopped run sends nothing again: its unanswered lines end (their jobs end their files as not run)
+  const stopped = await ctx.runs.stopReason(runId);
+  const mine = async (ref: string): Promise<LineState | undefined> => {
+    const st = await ctx.batches.line(runId, ref);
+    // a line sent again meanwhile belongs to its later batch
+    return st && st.input === rec.n && st.step === 'packed' ? st : undefined;
+  };
+  for (const fileId of [b.output_file_id, b.error_file_id]) {
+    if (!fileId) continue;
+    for await (const text of ctx.batchApi.fileLines(fileId)) {
+      const line = parseResultLine(text);
+      if (!line || seen.has(line.custom_id)) continue;
+      seen.add(line.custom_id);
+      const st = await mine(line.custom_id);
+      if (!st) continue;
+      if (isAnswer(line)) {
+        await dst.putJson(stagedKey(runId, st.fileId, st.generation, st.chunk, ANSWER_FILE), line);
+        await ctx.batches.patchLine(runId, line.custom_id, { step: 'answered' });
+        await wakeLine(ctx, st);
+        counts.answered++;
+        continue;
+      }
+      const err = lineError(line);
+      const fate: LineFate = stopped
+        ? { kind: 'fail', code: 'batch_failed', message: `${err.message}; the run stopped (${stopped})` }
+        : neverRan(line)
+          ? unansweredFate(st.sends, ctx.cfg.batchMaxResubmits, unansweredWhy(b.status))
+          : errorLineFate(err.code, err.message, st.sends, ctx.cfg.batchMaxResubmits);
+      await settle(ctx, runId, line.custom_id, st, fate, counts);
+    }
+  }
+  // What the batch never answered: a failed batch's named lines fail (validation will fail them again), and
+  // so do all its lines when it names none; an expired or cancelled batch's go again (unless the run stopped).
+  const errors = b.errors?.data ?? [];
+  const named = new Set(errors.flatMap((e) => (typeof e.line === 'number' ? [e.line] : [])));
+  for (const [i, ref] of rec.lines.entries()) {
+    if (seen.has(ref)) continue;
+    const st = await mine(ref);
+    if (!st) continue;
+    const why = unansweredWhy(b.status, errors);
+    let fate: LineFate;
+    if (stopped) fate = { kind: 'fail', code: 'batch_failed', message: `${why}; the run stopped (${stopped})` };
+    else if (b.status === 'failed' && (named.size === 0 || named.has(i + 1))) fate = { kind: 'fail', code: 'batch_failed', message: why };
+    else fate = unansweredFate(st.sends, ctx.cfg.batchMaxResubmits, why);
+    await settle(ctx, runId, ref, st, fate, counts);
+  }
+  return counts;
+}
+
+async function settle(ctx: JobContext, runId: string, ref: string, st: LineState, fate: LineFate, counts: { failed: number; resent: number }): Promise<void> {
+  if (fate.kind === 'resend') {
+    const { round } = await ctx.batches.queueLine(runId, ref, st, { resend: true });
+    await ensureSubmit(ctx, runId, round);
+    counts.resent++;
+    return;
+  }
+  await ctx.batches.patchLine(runId, ref, { step: 'failed', code: fate.code, message: fate.message });
+  await wakeLine(ctx, st);
+  counts.failed++;
+}

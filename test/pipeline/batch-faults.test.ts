@@ -1,0 +1,109 @@
+/**
+ * --via batch when batches go wrong, against the emulator's Batch faults: an expired batch keeps its finished
+ * lines and sends the rest again; failed lines are classified (transient: sent again; too large: the file is
+ * re-planned); a batch failed in validation fails its files; a cancelled run cancels its batches. In every
+ * case, what the emulator billed is what the ledger says, and no line is recorded twice.
+ */
+import { cp, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EmulatorOptions } from '../../src/emulator/server.ts';
+import { cancelRunBatches } from '../../src/lifecycle/batches.ts';
+import { finishNotRun } from '../../src/lifecycle/file-state.ts';
+import { createRun } from '../../src/producers/run.ts';
+import { waitForRun } from '../../src/cli/wait.ts';
+import { media } from '../helpers/paths.ts';
+import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { BATCH_ENV, FAST_BATCH } from '../helpers/batch.ts';
+
+const MODEL = 'qwen-omni-turbo';
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function setUp(emulator: EmulatorOptions, env: Record<string, string> = {}): Promise<{ h: Harness; src: string }> {
+  h = await startHarness({ emulator: { ...FAST_BATCH, ...emulator }, env: { ...BATCH_ENV, ...env } });
+  const src = path.join(h.tmp, 'in');
+  await mkdir(src, { recursive: true });
+  await cp(media('funasr__0.wav'), path.join(src, 'long.wav'));
+  await cp(media('whisper__jfk.flac'), path.join(src, 'jfk.flac'));
+  await h.startWorkers({ inferConcurrency: 4 });
+  return { h, src };
+}
+
+const request = (src: string, out: string) => ({ source: src, destination: out, task: 'transcribe', model: MODEL, via: 'batch', chunkSeconds: 12 });
+
+/** Every chunk the ledger holds was answered once by the emulator, and its tokens are the emulator's bill. */
+async function ledgerIsTheBill(x: Harness, runId: string): Promise<number> {
+  const totals = await x.ctx.costs.totals(runId);
+  const stats = x.emulator.stats().batch;
+  expect(totals.chunks).toBe(stats.lines.completed);
+  expect(totals.usage.input.audio).toBe(stats.billed[MODEL]?.input.audio ?? 0);
+  expect(totals.usage.output.text).toBe(stats.billed[MODEL]?.output.text ?? 0);
+  return totals.chunks;
+}
+
+describe('--via batch faults', () => {
+  it('an expired batch keeps its finished lines and sends the rest in a later batch', async () => {
+    const { h, src } = await setUp({ batchExpire: 1, batchExpireAfter: 0.5 }, { OMNIBATCH_BATCH_MAX_RESUBMITS: '8' });
+    const s = await h.run(request(src, path.join(h.tmp, 'out')));
+    const stats = h.emulator.stats().batch;
+    expect(stats.batches.expired).toBeGreaterThanOrEqual(2);
+    expect(stats.lines.notRun).toBeGreaterThan(0);
+    const chunks = await ledgerIsTheBill(h, s.spec.runId);
+    // Lines go again until answered or out of sends: the run ends either way, nothing recorded twice.
+    expect(chunks).toBeGreaterThan(0);
+    expect(s.counts.succeeded + s.counts.failed).toBe(2);
+    for await (const [, f] of h.ctx.runs.files(s.spec.runId)) if (f.status === 'failed') expect(f.code).toBe('batch_failed');
+  }, 120_000);
+
+  it('transient line failures are sent again; the run completes, each line billed once', async () => {
+    const { h, src } = await setUp({ batchFailLines: 0.25, batchFailKind: 'server_error' }, { OMNIBATCH_BATCH_MAX_RESUBMITS: '6' });
+    const s = await h.run(request(src, path.join(h.tmp, 'out')));
+    const codes = [];
+    for await (const [, f] of h.ctx.runs.files(s.spec.runId)) codes.push(`${f.code}: ${f.message}`);
+    expect(codes.filter((c) => !c.startsWith('undefined'))).toEqual([]);
+    expect(s.status).toBe('completed');
+    expect(h.emulator.stats().batch.lines.failed).toBeGreaterThan(0);
+    expect(await ledgerIsTheBill(h, s.spec.runId)).toBe((await h.ctx.costs.totals(s.spec.runId)).chunks);
+  }, 120_000);
+
+  it('a too-large refusal re-plans the file smaller, as in real time', async () => {
+    const { h, src } = await setUp({ batchFailLines: 1, batchFailKind: 'too_large' }, { OMNIBATCH_BATCH_MAX_RESUBMITS: '1' });
+    const s = await h.run(request(src, path.join(h.tmp, 'out')));
+    expect(s.counts.failed).toBe(2);
+    const files = [];
+    for await (const [, f] of h.ctx.runs.files(s.spec.runId)) files.push(f);
+    // re-planned once with halved chunks, refused again: the file fails with the service's code
+    expect(files.map((f) => f.code)).toEqual(['input_too_large', 'input_too_large']);
+    expect(Object.values(h.emulator.stats().batch.billed)).toEqual([]);
+  }, 120_000);
+
+  it('a batch failed in validation fails its files with batch_failed; nothing is billed', async () => {
+    const { h, src } = await setUp({ batchValidationFail: 1 });
+    const out = path.join(h.tmp, 'out');
+    const s = await h.run(request(src, out));
+    expect(s.status).toBe('completed_with_failures');
+    expect(s.counts.failed).toBe(2);
+    const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8')).trim().split('\n');
+    for (const f of failures) expect(JSON.parse(f)).toMatchObject({ code: 'batch_failed', message: expect.stringMatching(/failed validation/) });
+    expect(h.emulator.stats().batch.batches.failed).toBeGreaterThanOrEqual(1);
+    expect((await h.ctx.costs.totals(s.spec.runId)).chunks).toBe(0);
+  }, 120_000);
+
+  it('cancel: the run stops and its batches are cancelled at the provider', async () => {
+    const { h, src } = await setUp({ batchInProgressMs: 60_000 });
+    const spec = await createRun(h.ctx, request(src, path.join(h.tmp, 'out')));
+    await expect.poll(async () => (await h.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000 }).toBe(true);
+    // what `omnibatch cancel` does
+    await h.ctx.runs.stop(spec.runId, 'cancelled', 'cancelled by the user');
+    for await (const [fileId, f] of h.ctx.runs.files(spec.runId)) if (f.status === 'pending') await finishNotRun(h.ctx, spec.runId, fileId, 'cancelled');
+    const cancelled = await cancelRunBatches(h.ctx, spec.runId);
+    expect(cancelled.length).toBeGreaterThan(0);
+    const state = await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 100 });
+    expect(state.status).toBe('cancelled');
+    await expect.poll(() => h.emulator.stats().batch.batches.cancelled ?? 0, { timeout: 30_000 }).toBe(cancelled.length);
+  }, 120_000);
+});

@@ -1,0 +1,93 @@
+/**
+ * --via batch end to end: the emulator's Batch API over real HTTP, real Redis, ffmpeg and local folders. The
+ * same files through --via realtime and --via batch end with the same outputs (text aside), and the Batch
+ * run's ledger is the same usage at half the price; what the emulator billed in Batch is what the ledger says.
+ */
+import { cp, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usageCost, resolvePrices } from '../../src/cost/price.ts';
+import type { Usage } from '../../src/models/types.ts';
+import { media } from '../helpers/paths.ts';
+import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { BATCH_ENV, FAST_BATCH } from '../helpers/batch.ts';
+
+const MODEL = 'qwen-omni-turbo';
+
+interface Doc {
+  chunks: { start_s: number; end_s: number; usage: Usage }[];
+  usage: Usage;
+  cost: { amount_micros: number };
+}
+const readDoc = async (dir: string, name: string): Promise<Doc> => JSON.parse(await readFile(path.join(dir, `${name}.json`), 'utf8'));
+const report = async (dir: string, runId: string) => JSON.parse(await readFile(path.join(dir, '_runs', runId, 'report.json'), 'utf8'));
+
+describe('--via batch over mixed audio and video', () => {
+  let h: Harness;
+  let audioDir: string;
+  let videoDir: string;
+  beforeAll(async () => {
+    h = await startHarness({ emulator: FAST_BATCH, env: BATCH_ENV });
+    audioDir = path.join(h.tmp, 'audio');
+    videoDir = path.join(h.tmp, 'video');
+    await mkdir(audioDir, { recursive: true });
+    await mkdir(videoDir, { recursive: true });
+    await cp(media('whisper__jfk.flac'), path.join(audioDir, 'jfk.flac'));
+    await cp(media('funasr__0.wav'), path.join(audioDir, 'long.wav'));
+    await cp(media('fp__bmff.mp4'), path.join(videoDir, 'bmff.mp4'));
+    await cp(media('pydub__creative_common.mp4'), path.join(videoDir, 'creative.mp4'));
+    await h.startWorkers({ inferConcurrency: 4 });
+  });
+  afterAll(async () => h?.close());
+
+  for (const [task, dir, names] of [
+    ['transcribe', 'audio', ['jfk.flac', 'long.wav']],
+    ['describe', 'video', ['bmff.mp4', 'creative.mp4']],
+    ['moderate', 'video', ['bmff.mp4', 'creative.mp4']],
+  ] as const) {
+    it(`${task}: the same outputs as real time, the same usage at half the price, ledger = the emulator's Batch bill`, async () => {
+      const source = dir === 'audio' ? audioDir : videoDir;
+      const rtOut = path.join(h.tmp, `rt-${task}`);
+      const bOut = path.join(h.tmp, `b-${task}`);
+      const rt = await h.run({ source, destination: rtOut, task, model: MODEL });
+      expect(rt.status).toBe('completed');
+      const billedBefore = structuredClone(h.emulator.stats().batch.billed[MODEL]);
+      const b = await h.run({ source, destination: bOut, task, model: MODEL, via: 'batch' });
+      expect(b.status).toBe('completed');
+      expect(b.spec.via).toBe('batch');
+
+      const rtReport = await report(rtOut, rt.spec.runId);
+      const bReport = await report(bOut, b.spec.runId);
+      expect(rtReport.via).toBe('realtime');
+      expect(bReport.via).toBe('batch');
+      const batchPrices = resolvePrices(MODEL, 'cn', undefined, 'batch');
+      const rtPrices = resolvePrices(MODEL, 'cn');
+      let chunks = 0;
+      let expected = 0;
+      for (const name of names) {
+        const [r, x] = [await readDoc(rtOut, name), await readDoc(bOut, name)];
+        // the same chunks on the same timeline, the same tokens
+        expect(x.chunks.map((c) => [c.start_s, c.end_s])).toEqual(r.chunks.map((c) => [c.start_s, c.end_s]));
+        expect(x.usage.input).toEqual(r.usage.input);
+        for (const c of x.chunks) {
+          expected += usageCost(c.usage, batchPrices).amountMicros;
+          // each chunk at exactly half of its real-time price, to the rounding of one micro-unit
+          expect(Math.abs(2 * usageCost(c.usage, batchPrices).amountMicros - usageCost(c.usage, rtPrices).amountMicros)).toBeLessThanOrEqual(1);
+          chunks++;
+        }
+      }
+      expect(bReport.cost.ledger.amount_micros).toBe(expected);
+      expect(bReport.cost.actual.amount_micros).toBe(expected);
+      expect(Math.abs(2 * bReport.cost.ledger.amount_micros - rtReport.cost.ledger.amount_micros)).toBeLessThanOrEqual(chunks);
+      expect(bReport.requests).toBe(rtReport.requests);
+
+      // The ledger's tokens are exactly what the emulator billed in Batch for this run.
+      const after = h.emulator.stats().batch.billed[MODEL];
+      const delta = (k: 'audio' | 'video' | 'text') => after.input[k] - (billedBefore?.input[k] ?? 0);
+      expect(delta('audio')).toBeGreaterThan(0);
+      expect(bReport.usage.input.audio).toBe(delta('audio'));
+      expect(bReport.usage.input.video).toBe(delta('video'));
+      expect(bReport.usage.output.text).toBe(after.output.text - (billedBefore?.output.text ?? 0));
+    }, 120_000);
+  }
+});
