@@ -9,6 +9,7 @@ import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
 import { OmniError } from '../util/errors.ts';
 import { costJson, usageJson, type CostJson, type UsageJson } from './amounts.ts';
 import { definedOnly } from '../util/defined.ts';
+import { emptyReviewCounts, foldReview, type ModerationBrief, type QueueFile, type ReviewCounts } from './review-queue.ts';
 
 export const REPORT_SCHEMA = 'omnibatch.report/v1';
 
@@ -33,6 +34,9 @@ export interface FileRow {
   priced?: boolean;
   /** moderation: the categories of a flagged file */
   flagged?: string[];
+  /** moderation: the verdict in brief, and a reviewer's decision */
+  moderation?: ModerationBrief;
+  review?: QueueFile['review'];
 }
 
 export interface RunTotals {
@@ -45,6 +49,8 @@ export interface RunTotals {
   cost: Cost;
   flaggedFiles: number;
   flaggedByCategory: Record<string, number>;
+  /** moderation: verdicts, severities, needs_review and reviewers' decisions */
+  review: ReviewCounts;
 }
 
 export function emptyTotals(): RunTotals {
@@ -57,6 +63,7 @@ export function emptyTotals(): RunTotals {
     cost: ZERO_COST,
     flaggedFiles: 0,
     flaggedByCategory: {},
+    review: emptyReviewCounts(),
   };
 }
 
@@ -85,6 +92,7 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
     cost: cost ? addCost(t.cost, cost) : t.cost,
     flaggedFiles: t.flaggedFiles + (flagged.length > 0 ? 1 : 0),
     flaggedByCategory: byCategory,
+    review: row.moderation ? foldReview(structuredClone(t.review), row) : t.review,
   };
 }
 
@@ -151,7 +159,16 @@ export interface ReportDoc extends RunIdentity {
     estimate_error?: { amount_micros: number; ratio: number | null };
   };
   budget?: CostJson;
-  moderation?: { flagged_files: number; by_category: Record<string, number> };
+  moderation?: {
+    flagged_files: number;
+    by_category: Record<string, number>;
+    /** files by verdict, flagged files by their highest severity, files marked for review, reviewers' decisions */
+    by_verdict?: ReviewCounts['by_verdict'];
+    by_severity?: ReviewCounts['by_severity'];
+    needs_review?: number;
+    to_review?: number;
+    decisions?: ReviewCounts['decisions'];
+  };
   stop_reason?: string;
   started_at: string;
   finished_at: string | null;
@@ -203,7 +220,19 @@ export function buildReport(input: ReportInput): ReportDoc {
       }),
     },
     ...(input.budget && { budget: costJson(input.budget) }),
-    ...((input.task === 'moderate' || t.flaggedFiles > 0) && { moderation: { flagged_files: t.flaggedFiles, by_category: byCategory } }),
+    ...((input.task === 'moderate' || t.flaggedFiles > 0) && {
+      moderation: {
+        flagged_files: t.flaggedFiles,
+        by_category: byCategory,
+        ...(input.task === 'moderate' && {
+          by_verdict: t.review.by_verdict,
+          by_severity: t.review.by_severity,
+          needs_review: t.review.needs_review,
+          to_review: t.review.to_review,
+          decisions: t.review.decisions,
+        }),
+      },
+    }),
     ...(input.stopReason !== undefined && { stop_reason: input.stopReason }),
     started_at: iso(input.startedAt),
     finished_at: input.finishedAt ? iso(input.finishedAt) : null,

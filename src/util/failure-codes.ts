@@ -187,6 +187,18 @@ export const FAILURE_CODES = {
   },
   run_stopped: { retryable: false, meaning: 'the run was stopped while the file was being prepared', action: 'nothing: the file ends `not_run`' },
   run_not_found: { retryable: false, meaning: 'no run with this id (or it has expired)', action: 'check the id with `omnibatch runs`' },
+  file_not_found: { retryable: false, meaning: 'the run has no file with this id (or its state has expired)', action: 'open the run again from the runs page' },
+  review_no_verdict: {
+    retryable: false,
+    meaning: 'a review decision on a file with no moderation verdict (failed, skipped or not moderated)',
+    action: 'review the files the review page lists',
+  },
+  review_invalid: { retryable: false, meaning: 'a review decision that is not `confirm` or `clear` (or a note over 2000 characters)', action: 'send `{"decision": "confirm"|"clear", "note": "..."}`' },
+  media_source_unavailable: {
+    retryable: false,
+    meaning: "the dashboard's player could not read the file from the run's source",
+    action: 'check that the dashboard can read the source with the same credentials as the workers',
+  },
   worker_lost: {
     retryable: false,
     meaning: "the file's job crashed or was killed more times than BullMQ allows (`maxStalledCount`)",
@@ -195,7 +207,7 @@ export const FAILURE_CODES = {
   worker_shutdown: { retryable: true, meaning: 'the worker shut down before the job finished', action: 'nothing: another worker takes the job' },
   budget_unpriced: {
     retryable: false,
-    meaning: 'a budget cannot bound a request whose model/region has no published price',
+    meaning: 'a budget cannot bound a request whose model/region has no published price for what the task sends (video for moderate and describe)',
     action: 'add prices with `--pricing`',
   },
   cost_currency_mismatch: {

@@ -87,6 +87,7 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
     currency: cost.currency,
     priced: cost.priced,
     ...(rendered.flagged && { flagged: rendered.flagged }),
+    ...(rendered.moderation && { moderation: rendered.moderation }),
   });
   return { outputs: written };
 }

@@ -13,6 +13,7 @@ import type { RunSpec, StopReason } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/logger.ts';
 import type { JobContext } from '../app/context.ts';
+import type { FileEstimate } from '../runs/store.ts';
 import { finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
 
 /** The run store, as prepare uses it: the file's state, the run's stop flag, the file's estimate. */
@@ -22,7 +23,7 @@ export interface PrepareRuns {
   stopReason(runId: string): Promise<StopReason | undefined>;
   finishNotRun(runId: string, fileId: string, reason: StopReason): Promise<void>;
   /** counted once per file, whatever the number of prepares */
-  addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean>;
+  addFileEstimate(runId: string, fileId: string, e: FileEstimate): Promise<boolean>;
 }
 
 export type PrepareStorage = Pick<Storage, 'download' | 'upload' | 'putJson'>;

@@ -11,6 +11,7 @@ import type { MediaInfo } from '../media/types.ts';
 import { findModel, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
 import type { RunSpec } from '../runs/types.ts';
+import { finalRequests } from '../tasks/catalog.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from '../app/context.ts';
@@ -193,5 +194,7 @@ async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, in
     est: e.cost.expected.amountMicros,
     low: e.cost.low.amountMicros,
     high: e.cost.high.amountMicros,
+    requests: staged.chunks.length + finalRequests(spec.task, staged.chunks.length),
+    unpriced: !e.cost.expected.priced,
   });
 }

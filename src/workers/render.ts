@@ -5,6 +5,7 @@
 import type { Cost } from '../cost/price.ts';
 import type { Usage } from '../models/types.ts';
 import { asAssessment, flaggedCategories, mergeVerdicts, providerBlockedVerdict, renderModerationJson } from '../outputs/moderation.ts';
+import { moderationBrief, type ModerationBrief } from '../outputs/review-queue.ts';
 import { buildResult, type ResultDoc } from '../outputs/result.ts';
 import { renderSrt, renderVtt } from '../outputs/subtitles.ts';
 import { renderTxt } from '../outputs/txt.ts';
@@ -29,6 +30,8 @@ export interface Rendered {
   result: ResultDoc;
   /** moderation: the categories of a flagged file */
   flagged?: string[];
+  /** moderation: the verdict in brief, for the run's review queue */
+  moderation?: ModerationBrief;
 }
 
 const TYPES: Record<string, string> = {
@@ -45,6 +48,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   const files: Rendered['files'] = {};
   let text: string;
   let flagged: string[] | undefined;
+  let moderation: ModerationBrief | undefined;
   if (spec.task === 'moderate') {
     const verdict = mergeVerdicts(
       chunks.map((c) => {
@@ -59,6 +63,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
     // A result needs non-empty text to be reusable by the next run's scanner.
     text = verdict.summary.trim() || (verdict.flagged ? `flagged: ${flaggedCategories(verdict).join(', ')}` : 'nothing flagged');
     flagged = flaggedCategories(verdict);
+    moderation = moderationBrief(verdict);
   } else {
     // Captions describe each clip on its own: keep them as paragraphs. Transcripts read as one text.
     const stitched = stitch(chunks, { durationS, overlapS: input.overlapS, joiner: spec.task === 'caption' ? 'paragraph' : 'space' });
@@ -83,5 +88,5 @@ export function renderFileOutputs(input: RenderInput): Rendered {
     outputs,
     createdAt: input.now ?? new Date(),
   });
-  return { files, result, ...(flagged && { flagged }) };
+  return { files, result, ...(flagged && { flagged }), ...(moderation && { moderation }) };
 }

@@ -1,6 +1,6 @@
 /**
- * report: when every file of a run is done, failed, skipped or not run: report.json, cost.csv and
- * failures.jsonl under <destination>/_runs/<runId>/, the run's final status, and the webhook.
+ * report: when every file of a run is done, failed, skipped or not run: report.json, cost.csv,
+ * failures.jsonl (and for moderation moderation.jsonl and flagged.csv) under <destination>/_runs/<runId>/, the run's final status, and the webhook.
  */
 import type { Job } from 'bullmq';
 import type { ReportPayload } from '../jobs/catalog.ts';
@@ -21,6 +21,10 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   try {
     await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
     await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
+    if (r.review) {
+      await dst.putText(runKey(runId, 'moderation.jsonl'), r.review.jsonl, 'application/x-ndjson');
+      await dst.putText(runKey(runId, 'flagged.csv'), r.review.flaggedCsv, 'text/csv');
+    }
     await dst.putJson(runKey(runId, 'report.json'), r.report);
   } catch (err) {
     // The last attempt (or a refusal no attempt will change) still ends the run: stopped_error, with why.
