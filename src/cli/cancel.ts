@@ -1,21 +1,30 @@
-/** `omnibatch cancel <runId>`: no new requests; pending files end as not run; the report is written. */
+/** `omnibatch cancel <runId> [--wait]`: no new requests; pending files end as not run; the report is written. */
 import type { Command } from 'commander';
 import { finishNotRun } from '../lifecycle/file-state.ts';
 import { withContext, runCommand } from './common.ts';
+import { waitWithWorkers } from './wait.ts';
+import { noWorkerHint, workersAlive } from './workers-alive.ts';
 
 export function register(program: Command): void {
-  runCommand(program, 'cancel', 'stop a run: pending files end as not run (in-flight requests finish)').action(
-    async (runId: string, _f: unknown, cmd: Command) => {
-      await withContext(cmd, {}, async (ctx) => {
+  runCommand(program, 'cancel', 'stop a run: pending files end as not run (in-flight requests finish)')
+    .option('--wait', 'stay until the run has ended and its report is written (runs a report worker in this process when none is running)')
+    .action(async (runId: string, f: { wait?: boolean }, cmd: Command) => {
+      const code = await withContext(cmd, {}, async (ctx) => {
         await ctx.runs.stop(runId, 'cancelled', 'cancelled by the user');
         let n = 0;
-        for await (const [fileId, f] of ctx.runs.files(runId)) {
-          if (f.status !== 'pending') continue;
+        for await (const [fileId, file] of ctx.runs.files(runId)) {
+          if (file.status !== 'pending') continue;
           await finishNotRun(ctx, runId, fileId, 'cancelled');
           n++;
         }
         process.stdout.write(`run ${runId} cancelled: ${n} pending file(s) marked not run\n`);
+        // The run ends when its report is written: a report worker does that (and in-flight jobs end their files).
+        if (!f.wait) {
+          if ((await workersAlive(ctx, ['report'])) === 0) process.stderr.write(`${noWorkerHint(`run ${runId} stays "stopping"`, 'cancel')}\n`);
+          return 0;
+        }
+        return waitWithWorkers(ctx, runId, ['report', 'notify']);
       });
-    },
-  );
+      process.exitCode = code;
+    });
 }

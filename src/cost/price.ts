@@ -108,3 +108,8 @@ export function parseAmount(text: string): number {
   if (!m) throw new Error(`not an amount: ${text}`);
   return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
 }
+
+/** unpricedNote for a usage of `model` in `region`: '' when every token had a price. */
+export function unpricedNoteFor(usage: Usage, priced: boolean, model: string, region: Region, override?: PricingOverride): string {
+  return priced ? '' : unpricedNote(unpricedUsage(usage, resolvePrices(model, region, override)));
+}

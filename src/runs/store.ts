@@ -119,7 +119,7 @@ const ADD_ESTIMATE: LuaScript = {
   name: 'omnibatchRunAddEstimate',
   numberOfKeys: 2,
   lua: `
-if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[6]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[2], 'media_ms', ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'est_micros', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'est_low_micros', ARGV[4])
@@ -198,6 +198,7 @@ export class RunStore {
       prepared: n('prepared'),
       planned_requests: n('planned_requests'),
       est_unpriced: n('est_unpriced'),
+      ...(counts.work_started_ms && { work_started_ms: n('work_started_ms') }),
     };
     return {
       spec,
@@ -267,7 +268,11 @@ export class RunStore {
   }
 
   async count(runId: string, field: CountField, by: number): Promise<void> {
-    if (by) await this.redis.hincrby(this.k(runId, 'counts'), field, Math.round(by));
+    if (!by) return;
+    const key = this.k(runId, 'counts');
+    // The run's first request starts the ETA's clock (runs/eta.ts): scanning and planning before it are not work.
+    if (field === 'requests') await this.redis.multi().hincrby(key, field, Math.round(by)).hsetnx(key, 'work_started_ms', Date.now()).exec();
+    else await this.redis.hincrby(key, field, Math.round(by));
   }
 
   /**
@@ -290,6 +295,13 @@ export class RunStore {
       ],
     );
     return Number(r) === 1;
+  }
+
+  /** The requests each file's plan sends (undefined: not planned yet), for the dashboard's per-file list. */
+  async plannedRequests(runId: string, fileIds: readonly string[]): Promise<(number | undefined)[]> {
+    if (!fileIds.length) return [];
+    const raw = await this.redis.hmget(this.k(runId, 'estimated'), ...fileIds);
+    return raw.map((v) => (v === null ? undefined : Number(v)));
   }
 
   /**

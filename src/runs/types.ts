@@ -82,6 +82,8 @@ export interface RunCounts {
   prepared?: number;
   planned_requests?: number;
   est_unpriced?: number;
+  /** epoch ms of the run's first request: where the ETA's clock starts */
+  work_started_ms?: number;
 }
 
 export interface RunState {
