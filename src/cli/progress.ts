@@ -42,7 +42,8 @@ export function formatProgress(p: Progress, tty: boolean): string {
   const c = p.state.counts;
   const done = c.terminal;
   const total = Math.max(c.total, done);
-  const work = p.requestsDone === undefined ? undefined : workProgress({ counts: c, scanDone: p.state.scanDone, requestsDone: p.requestsDone, now: p.now ?? Date.now() });
+  const work =
+    p.requestsDone === undefined ? undefined : workProgress({ counts: c, scanDone: p.state.scanDone, requestsDone: p.requestsDone, now: p.now ?? Date.now() });
   let fraction = total ? done / total : 0;
   let eta: string;
   if (work && work.requestsPlanned !== null) {
@@ -59,7 +60,9 @@ export function formatProgress(p: Progress, tty: boolean): string {
     `${c.failed} failed`,
     `${c.skipped} skipped`,
     ...(c.not_run ? [`${c.not_run} not run`] : []),
-    ...(work?.requestsPlanned != null ? [`${work.requestsDone}/${work.requestsPlanned}${work.plannedEstimated ? '~' : ''} requests`] : [`${c.requests} requests`]),
+    ...(work?.requestsPlanned != null
+      ? [`${work.requestsDone}/${work.requestsPlanned}${work.plannedEstimated ? '~' : ''} requests`]
+      : [`${c.requests} requests`]),
     `${formatDuration(c.media_ms / 1000)} media`,
     `cost ${costFigure(p.costMicros, p.currency, p.priced, p.unpricedNote)}`,
     `eta ${eta}`,

@@ -18,7 +18,9 @@ export function flaggedLines(f: QueueFile): string[] {
   const m = f.moderation!;
   const marks = [m.needs_review ? '[needs review]' : '', f.review ? `[${f.review.decision === 'confirm' ? 'confirmed' : 'cleared'}]` : ''].filter(Boolean);
   const head = `${(m.max_severity ?? m.verdict).padEnd(8)} ${m.categories.join(',') || '-'}  ${redactUrls(f.uri)}${marks.length ? `  ${marks.join(' ')}` : ''}`;
-  const spans = m.spans.map((s) => `    ${s.start_s.toFixed(1)}-${s.end_s.toFixed(1)} s  ${s.category} (${s.severity})  ${s.evidence.replace(/\s+/gu, ' ').slice(0, 120)}`);
+  const spans = m.spans.map(
+    (s) => `    ${s.start_s.toFixed(1)}-${s.end_s.toFixed(1)} s  ${s.category} (${s.severity})  ${s.evidence.replace(/\s+/gu, ' ').slice(0, 120)}`,
+  );
   return [head, ...spans, ...(m.more_spans ? [`    ... ${m.more_spans} more span(s) in the .moderation.json`] : [])];
 }
 
@@ -43,10 +45,19 @@ export function register(program: Command): void {
         process.stdout.write(`run ${runId}: ${r.status}\n`);
         for (const [k, v] of Object.entries(rep.counts)) process.stdout.write(`  ${k.padEnd(12)} ${v}\n`);
         process.stdout.write(`  cost         ${moneyLine(rep.cost.actual, rep.cost.unpriced_note)}\n`);
-        if (rep.cost.estimated) process.stdout.write(`  estimated    ${moneyLine(rep.cost.estimated, rep.cost.estimated.priced ? undefined : 'partly unpriced: the plan sends usage with no price')}\n`);
+        if (rep.cost.estimated)
+          process.stdout.write(
+            `  estimated    ${moneyLine(rep.cost.estimated, rep.cost.estimated.priced ? undefined : 'partly unpriced: the plan sends usage with no price')}\n`,
+          );
         const m = rep.moderation;
         if (m?.by_verdict && m.by_severity && m.decisions) {
-          const counts = { by_verdict: m.by_verdict, by_severity: m.by_severity, needs_review: m.needs_review ?? 0, to_review: m.to_review ?? 0, decisions: m.decisions };
+          const counts = {
+            by_verdict: m.by_verdict,
+            by_severity: m.by_severity,
+            needs_review: m.needs_review ?? 0,
+            to_review: m.to_review ?? 0,
+            decisions: m.decisions,
+          };
           process.stdout.write(`  moderation   ${reviewLine(counts)} (omnibatch report ${runId} --flagged)\n`);
         }
         if (r.failuresJsonl) process.stdout.write(`failures:\n${r.failuresJsonl}`);

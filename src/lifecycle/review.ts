@@ -4,7 +4,7 @@
  * `<key>.review.json` and kept in the run's state so the report counts it.
  */
 import type { Context } from '../app/context.ts';
-import { type FileVerdict } from '../outputs/moderation.ts';
+import type { FileVerdict } from '../outputs/moderation.ts';
 import {
   compareForReview,
   emptyReviewCounts,

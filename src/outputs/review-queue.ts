@@ -84,7 +84,9 @@ export interface ReviewDoc {
   verdict: VerdictName;
 }
 
-export function reviewDoc(input: DecisionInput & { runId: string; uri: string; resultKey: string; reviewer?: string; verdict: VerdictName; at: Date }): ReviewDoc {
+export function reviewDoc(
+  input: DecisionInput & { runId: string; uri: string; resultKey: string; reviewer?: string; verdict: VerdictName; at: Date },
+): ReviewDoc {
   return {
     schema: REVIEW_SCHEMA,
     run_id: input.runId,

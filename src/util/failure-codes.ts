@@ -193,7 +193,11 @@ export const FAILURE_CODES = {
     meaning: 'a review decision on a file with no moderation verdict (failed, skipped or not moderated)',
     action: 'review the files the review page lists',
   },
-  review_invalid: { retryable: false, meaning: 'a review decision that is not `confirm` or `clear` (or a note over 2000 characters)', action: 'send `{"decision": "confirm"|"clear", "note": "..."}`' },
+  review_invalid: {
+    retryable: false,
+    meaning: 'a review decision that is not `confirm` or `clear` (or a note over 2000 characters)',
+    action: 'send `{"decision": "confirm"|"clear", "note": "..."}`',
+  },
   media_source_unavailable: {
     retryable: false,
     meaning: "the dashboard's player could not read the file from the run's source",
