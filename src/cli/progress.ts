@@ -1,6 +1,6 @@
 /** Progress lines for `run --wait` and `status --watch`: pure formatting of a run's state. */
 import { formatMicros } from '../cost/price.ts';
-import { workProgress } from '../runs/eta.ts';
+import { workProgress, type Observation } from '../runs/eta.ts';
 import type { RunState } from '../runs/types.ts';
 
 export interface Progress {
@@ -16,6 +16,8 @@ export interface Progress {
   requestsDone?: number;
   /** epoch ms, for the work ETA's clock */
   now?: number;
+  /** an earlier look (WorkHistory), for the recent rate */
+  recent?: Observation;
 }
 
 function bar(fraction: number, width = 24): string {
@@ -43,7 +45,9 @@ export function formatProgress(p: Progress, tty: boolean): string {
   const done = c.terminal;
   const total = Math.max(c.total, done);
   const work =
-    p.requestsDone === undefined ? undefined : workProgress({ counts: c, scanDone: p.state.scanDone, requestsDone: p.requestsDone, now: p.now ?? Date.now() });
+    p.requestsDone === undefined
+      ? undefined
+      : workProgress({ counts: c, scanDone: p.state.scanDone, requestsDone: p.requestsDone, now: p.now ?? Date.now(), recent: p.recent });
   let fraction = total ? done / total : 0;
   let eta: string;
   if (work && work.requestsPlanned !== null) {

@@ -7,18 +7,20 @@ import { OmniError } from '../util/errors.ts';
 import type { Context } from '../app/context.ts';
 import { unpricedNoteFor } from '../cost/price.ts';
 import { ttyLine } from '../util/tty-line.ts';
+import { WorkHistory } from '../runs/eta.ts';
 import { exitCodeFor, formatProgress, isFinal, type Progress } from './progress.ts';
 
 export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
   const started = Date.now();
+  const history = new WorkHistory();
   let lastLine = 0;
   for (;;) {
     const state = await ctx.runs.state(runId);
     if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
     const finished = isFinal(state.status);
     if (!opts.quiet && (tty || finished || Date.now() - lastLine >= 5000)) {
-      const line = formatProgress(await progressOf(ctx, state, (Date.now() - started) / 1000), tty);
+      const line = formatProgress(await progressOf(ctx, state, (Date.now() - started) / 1000, history), tty);
       if (tty) {
         // Log lines go above the bar (util/tty-line.ts): the bar is redrawn under each of them.
         if (finished) ttyLine.done(line);
@@ -33,8 +35,10 @@ export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: bo
 }
 
 /** Everything a progress line shows, read now: state, cost (and what had no price), requests done. */
-export async function progressOf(ctx: Context, state: RunState, elapsedS: number): Promise<Progress> {
+export async function progressOf(ctx: Context, state: RunState, elapsedS: number, history?: WorkHistory): Promise<Progress> {
   const t = await ctx.costs.totals(state.spec.runId);
+  const now = Date.now();
+  history?.observe(now, t.chunks);
   return {
     state,
     costMicros: t.costMicros,
@@ -43,7 +47,8 @@ export async function progressOf(ctx: Context, state: RunState, elapsedS: number
     unpricedNote: unpricedNoteFor(t.usage, t.priced, state.spec.model, state.spec.region, ctx.pricing),
     elapsedS,
     requestsDone: t.chunks,
-    now: Date.now(),
+    now,
+    recent: history?.recent(now),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { readSeries } from '../runs/series.ts';
+import { WorkHistory } from '../runs/eta.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { CostTotals, Costs } from '../app/costs.ts';
 import { chunkField } from '../cost/ledger.ts';
@@ -48,6 +49,18 @@ interface CachedFailures {
 export const FAILURES_SHOWN = 50;
 
 export function createRunsData(deps: RunsDataDeps): RunsData {
+  // What this dashboard has seen of each run's work: the ETA's recent rate (runs/eta.ts).
+  const histories = new Map<string, WorkHistory>();
+  const factsOf = (state: RunState, t: CostTotals, now: number) => {
+    let hist = histories.get(state.spec.runId);
+    if (!hist) {
+      if (histories.size > 500) histories.clear();
+      hist = new WorkHistory();
+      histories.set(state.spec.runId, hist);
+    }
+    hist.observe(now, t.chunks);
+    return { unpricedNote: noteOf(state, t), now, recent: hist.recent(now) };
+  };
   const noteOf = (state: RunState, t: CostTotals): string => unpricedNoteFor(t.usage, t.priced, state.spec.model, state.spec.region, deps.pricing);
 
   const failureCache = new Map<string, CachedFailures>();
@@ -69,7 +82,7 @@ export function createRunsData(deps: RunsDataDeps): RunsData {
       const rows = await Promise.all(
         ids.map(async (id) => {
           const [state, totals] = await Promise.all([deps.runs.state(id), deps.costs.totals(id)]);
-          return state ? runSummary(state, totals, { unpricedNote: noteOf(state, totals) }) : undefined;
+          return state ? runSummary(state, totals, factsOf(state, totals, Date.now())) : undefined;
         }),
       );
       return rows.filter((r): r is RunSummary => r !== undefined);
@@ -83,7 +96,7 @@ export function createRunsData(deps: RunsDataDeps): RunsData {
         readSeries(deps.redis, deps.keyPrefix, runId),
         failures(runId, state.counts.failed, state.generation, state.counts.total, now),
       ]);
-      return runDetail(state, totals, digest, samples, now, { unpricedNote: noteOf(state, totals) });
+      return runDetail(state, totals, digest, samples, now, factsOf(state, totals, now));
     },
 
     async files(runId, offset, limit) {

@@ -7,7 +7,7 @@ import { formatMicros } from '../cost/price.ts';
 import type { Sample } from '../runs/series.ts';
 import type { FileState, RunState } from '../runs/types.ts';
 import type { CostTotals } from '../app/costs.ts';
-import { workProgress } from '../runs/eta.ts';
+import { workProgress, type Observation } from '../runs/eta.ts';
 
 export interface Money {
   micros: number;
@@ -46,6 +46,8 @@ export interface RunSummary {
 export interface SummaryFacts {
   unpricedNote?: string;
   now?: number;
+  /** an earlier look at the run's work (runs/eta.ts WorkHistory): the ETA's recent rate */
+  recent?: Observation;
 }
 
 export function durationText(s: number): string {
@@ -80,7 +82,7 @@ export function runSummary(state: RunState, totals: CostTotals, facts: SummaryFa
   const finished = isFinished(state.status);
   const started = Date.parse(state.spec.createdAt);
   const ended = finished && state.endedAt ? Date.parse(state.endedAt) : null;
-  const work = workProgress({ counts: c, scanDone: state.scanDone, requestsDone: totals.chunks, now });
+  const work = workProgress({ counts: c, scanDone: state.scanDone, requestsDone: totals.chunks, now, recent: facts.recent });
   const done = c.terminal;
   const files = { total: c.total, done, succeeded: c.succeeded, failed: c.failed, skipped: c.skipped, notRun: c.not_run, pending: Math.max(0, c.total - done) };
   const parts = [`${c.succeeded} succeeded`, `${c.failed} failed`, `${c.skipped} skipped`];

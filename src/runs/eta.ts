@@ -14,6 +14,16 @@ export interface WorkFacts {
   requestsDone: number;
   /** epoch ms */
   now: number;
+  /**
+   * An earlier look at the same run (WorkHistory.recent): the rate is then the recent one, not the one since the
+   * first request, whose start (files still being planned, workers warming) is slower than the rest.
+   */
+  recent?: Observation;
+}
+
+export interface Observation {
+  t: number;
+  done: number;
 }
 
 export interface WorkProgress {
@@ -47,6 +57,40 @@ export function workProgress(f: WorkFacts): WorkProgress {
   const fraction = ended ? 1 : total ? Math.min(1, done / total) : 0;
   const started = c.work_started_ms;
   const elapsedS = started ? Math.max(0, (f.now - started) / 1000) : 0;
-  const etaS = ended ? 0 : f.scanDone && done > 0 && elapsedS > 0 ? ((total - done) * elapsedS) / done : null;
+  const r = f.recent;
+  const recentRate = r && f.now > r.t && done > r.done ? ((done - r.done) * 1000) / (f.now - r.t) : undefined;
+  const rate = recentRate ?? (done > 0 && elapsedS > 0 ? done / elapsedS : undefined);
+  const etaS = ended ? 0 : f.scanDone && rate ? (total - done) / rate : null;
   return { ...base, requestsPlanned: total, plannedEstimated: unplanned > 0, fraction, etaS };
+}
+
+/**
+ * What a watcher (run --wait, the dashboard) has seen of a run's work, to measure its recent rate: the rate over
+ * the last half of the time since the first look (at least 3 s, at most 2 min), so a slow start stops weighing
+ * once the run has found its pace, and a rate change (a worker added) shows within minutes.
+ */
+export class WorkHistory {
+  private readonly seen: Observation[] = [];
+
+  constructor(private readonly maxLength = 4000) {}
+
+  observe(t: number, done: number): void {
+    const last = this.seen.at(-1);
+    if (last && done === last.done) return; // only changes: a long quiet run keeps a short history
+    this.seen.push({ t, done });
+    if (this.seen.length > this.maxLength) this.seen.splice(0, this.seen.length - this.maxLength);
+  }
+
+  /** The latest look at least the window before `now`, or undefined (too early to tell). */
+  recent(now: number): Observation | undefined {
+    const first = this.seen[0];
+    if (!first) return undefined;
+    const windowMs = Math.min(120_000, Math.max(3000, (now - first.t) / 2));
+    let best: Observation | undefined;
+    for (const o of this.seen) {
+      if (o.t > now - windowMs) break;
+      best = o;
+    }
+    return best;
+  }
 }

@@ -19,6 +19,7 @@ import type { RunState } from '../../src/runs/types.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { toneWav } from '../helpers/wav.ts';
 
 const run = promisify(execFile);
 const CHROMIUM_ARGS = [
@@ -31,27 +32,6 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
   '--autoplay-policy=no-user-gesture-required',
 ];
-
-/** A mono 16-bit WAV of a tone: every file's own frequency, so the emulator's verdict (by content) differs. */
-function toneWav(seconds: number, hz: number, rate = 8000): Buffer {
-  const n = Math.round(seconds * rate);
-  const data = Buffer.alloc(n * 2);
-  for (let i = 0; i < n; i++) data.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / rate)), i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
-}
 
 const WAVS = 194;
 const VIDEOS = 4;
@@ -68,7 +48,7 @@ const requested: string[] = [];
 const mediaResponses: { url: string; status: number; range: string | null }[] = [];
 const pageErrors: string[] = [];
 
-type El = { textContent: string | null; currentTime: number; readyState: number; dataset: Record<string, string | undefined> };
+type El = { textContent: string | null; currentTime: number; readyState: number; firstChild: unknown; dataset: Record<string, string | undefined> };
 type Doc = { querySelector(sel: string): El | null; querySelectorAll(sel: string): { length: number } };
 /** In-page code reaches the DOM through globalThis: the project's TS lib has no DOM types (as dashboard.test.ts). */
 type G = { document: Doc };
@@ -240,7 +220,7 @@ describe('moderation review queue', () => {
     const res = await fetch(`${dash.url}/${links[0]}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain('sandbox');
-    expect((await res.json()).schema).toBe('omnibatch.moderation/v1');
+    expect(((await res.json()) as { schema: string }).schema).toBe('omnibatch.moderation/v1');
     expect(await page.locator('.detail-finished').textContent()).toMatch(/^finished /);
     expect(await page.locator('.detail-eta').textContent()).toBe('ended');
   });
@@ -260,7 +240,7 @@ describe('moderation review queue', () => {
   });
 
   it('refuses a decision on a read-only dashboard, and a malformed one', async () => {
-    const target = (await (await fetch(`${dash.url}/api/runs/${state.spec.runId}/review`)).json()).files[0];
+    const target = ((await (await fetch(`${dash.url}/api/runs/${state.spec.runId}/review`)).json()) as { files: { fileId: string }[] }).files[0];
     const post = (base: string, body: unknown) =>
       fetch(`${base}/api/runs/${state.spec.runId}/files/${target.fileId}/review`, {
         method: 'POST',
@@ -269,9 +249,9 @@ describe('moderation review queue', () => {
       });
     const ro = await post(readOnly.url, { decision: 'clear' });
     expect(ro.status).toBe(405);
-    expect((await ro.json()).error).toBe('dashboard_read_only');
+    expect(((await ro.json()) as { error: string }).error).toBe('dashboard_read_only');
     const bad = await post(dash.url, { decision: 'delete' });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toBe('review_invalid');
+    expect(((await bad.json()) as { error: string }).error).toBe('review_invalid');
   });
 });
