@@ -56,7 +56,7 @@ export function workProgress(f: WorkFacts): WorkProgress {
   const ended = f.scanDone && c.terminal >= c.total;
   const fraction = ended ? 1 : total ? Math.min(1, done / total) : 0;
   const started = c.work_started_ms;
-  const elapsedS = started ? Math.max(0, (f.now - started) / 1000) : 0;
+  const elapsedS = started !== undefined ? Math.max(0, (f.now - started) / 1000) : 0;
   const r = f.recent;
   const recentRate = r && f.now > r.t && done > r.done ? ((done - r.done) * 1000) / (f.now - r.t) : undefined;
   const rate = recentRate ?? (done > 0 && elapsedS > 0 ? done / elapsedS : undefined);
@@ -75,10 +75,16 @@ export class WorkHistory {
   constructor(private readonly maxLength = 4000) {}
 
   observe(t: number, done: number): void {
-    const last = this.seen.at(-1);
-    if (last && done === last.done) return; // only changes: a long quiet run keeps a short history
-    this.seen.push({ t, done });
-    if (this.seen.length > this.maxLength) this.seen.splice(0, this.seen.length - this.maxLength);
+    const n = this.seen.length;
+    // A quiet stretch keeps its first and its latest look (the latest moves): enough to date the stretch.
+    if (n >= 2 && this.seen[n - 1].done === done && this.seen[n - 2].done === done) this.seen[n - 1] = { t, done };
+    else this.seen.push({ t, done });
+    // Past the cap, every other look of the older half goes: a day-long watch stays a few thousand looks.
+    if (this.seen.length > this.maxLength) {
+      const half = Math.floor(this.seen.length / 2);
+      const older = this.seen.slice(0, half).filter((_, i) => i % 2 === 0);
+      this.seen.splice(0, half, ...older);
+    }
   }
 
   /** The latest look at least the window before `now`, or undefined (too early to tell). */
