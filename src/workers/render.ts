@@ -22,6 +22,8 @@ export interface RenderInput {
   cost: Cost;
   overlapS: number;
   now?: Date;
+  /** speak: the one summary of the whole file (the final request's), instead of the chunks' joined */
+  summary?: string;
 }
 
 export interface Rendered {
@@ -67,7 +69,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   } else {
     // Captions describe each clip on its own: keep them as paragraphs. Transcripts read as one text.
     const stitched = stitch(chunks, { durationS, overlapS: input.overlapS, joiner: spec.task === 'caption' ? 'paragraph' : 'space' });
-    text = stitched.text;
+    text = input.summary ?? stitched.text;
     for (const ext of ts.outputs) {
       if (ext === 'txt') files.txt = { text: renderTxt(text), contentType: TYPES.txt };
       if (ext === 'srt') files.srt = { text: renderSrt(stitched.cues, { durationS }), contentType: TYPES.srt };
