@@ -74,7 +74,11 @@ describe('omnibatch commands', () => {
     const r = await cli('run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out2'), '--task', 'transcribe');
     const runId = r.stdout.trim();
     expect(runId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
-    expect((await cli('cancel', runId)).stdout).toContain('cancelled');
+    // nothing listens: said, not left silent at running 0/0
+    expect(r.stderr).toContain('no worker is running');
+    const c = await cli('cancel', runId);
+    expect(c.stdout).toContain('cancelled');
+    expect(c.stderr).toContain('stays "stopping"');
     const s = JSON.parse((await cli('status', runId, '--json')).stdout);
     expect(s.stop_reason).toBe('cancelled');
     // No worker ran: every file ends not run, and the report (written by the next worker) says cancelled.
@@ -82,7 +86,19 @@ describe('omnibatch commands', () => {
     const report = JSON.parse((await cli('report', runId, '--json')).stdout);
     expect(report.status).toBe('cancelled');
     expect(report.counts.not_run).toBe(report.counts.total);
-  }, 60_000);
+    // --wait: a worker in the command's own process writes the report; the run ends cancelled (exit 2)
+    const cw = await cli('cancel', runId, '--wait');
+    expect(cw.stdout).toContain('cancelled\n');
+    expect(cw.code).toBe(2);
+    expect(JSON.parse((await cli('status', runId, '--json')).stdout).status).toBe('cancelled');
+    // retry --wait: the files go again, processed in this process, to the end
+    const rw = await cli('retry', runId, '--wait');
+    expect(rw.stdout).toMatch(/queued again/);
+    expect(rw.stdout).toMatch(/completed/);
+    const after = JSON.parse((await cli('status', runId, '--json')).stdout);
+    expect(after.counts.succeeded).toBeGreaterThan(0);
+    expect(after.counts.not_run).toBe(0);
+  }, 180_000);
 
   it('estimate prices the plan without sending anything', async () => {
     const before = emulator.stats().requests;
