@@ -1,5 +1,6 @@
 /** `omnibatch cancel <runId> [--wait]`: no new requests; pending files end as not run; the report is written. */
 import type { Command } from 'commander';
+import { STAGES } from '../jobs/catalog.ts';
 import { finishNotRun } from '../lifecycle/file-state.ts';
 import { withContext, runCommand } from './common.ts';
 import { waitWithWorkers } from './wait.ts';
@@ -18,12 +19,13 @@ export function register(program: Command): void {
           n++;
         }
         process.stdout.write(`run ${runId} cancelled: ${n} pending file(s) marked not run\n`);
-        // The run ends when its report is written: a report worker does that (and in-flight jobs end their files).
+        // The run ends when its report is written, by a worker: also the jobs still queued (a scan not yet run, a
+        // prepare) must run to end their files as not run, so every stage is needed, not the report's alone.
         if (!f.wait) {
-          if ((await workersAlive(ctx, ['report'])) === 0) process.stderr.write(`${noWorkerHint(`run ${runId} stays "stopping"`, 'cancel')}\n`);
+          if ((await workersAlive(ctx, STAGES)) === 0) process.stderr.write(`${noWorkerHint(`run ${runId} stays "stopping"`, 'cancel')}\n`);
           return 0;
         }
-        return waitWithWorkers(ctx, runId, ['report', 'notify']);
+        return waitWithWorkers(ctx, runId, STAGES);
       });
       process.exitCode = code;
     });

@@ -4,7 +4,8 @@ import { formatMicros } from '../cost/price.ts';
 import { OmniError } from '../util/errors.ts';
 import { int, printJson, withContext, runCommand } from './common.ts';
 import { formatProgress } from './progress.ts';
-import { stopLine, waitForRun } from './wait.ts';
+import { progressOf, stopLine, waitForRun } from './wait.ts';
+import { workProgress } from '../runs/eta.ts';
 
 export function register(program: Command): void {
   runCommand(program, 'status', "a run's progress: files, media time, requests, cost so far")
@@ -15,7 +16,9 @@ export function register(program: Command): void {
         const state = f.watch ? await waitForRun(ctx, runId, { quiet: f.json }) : await ctx.runs.state(runId);
         if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
         const t = await ctx.costs.totals(runId);
+        const p = await progressOf(ctx, state, 0);
         if (f.json) {
+          const w = workProgress({ counts: state.counts, scanDone: state.scanDone, requestsDone: t.chunks, now: p.now ?? Date.now() });
           printJson({
             run_id: runId,
             status: state.status,
@@ -24,11 +27,18 @@ export function register(program: Command): void {
             report_error: state.reportError ?? null,
             scan_done: state.scanDone,
             counts: state.counts,
-            cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced },
+            cost: {
+              amount: formatMicros(t.costMicros),
+              amount_micros: t.costMicros,
+              currency: t.currency,
+              priced: t.priced,
+              ...(!t.priced && { unpriced_note: p.unpricedNote || 'partly unpriced' }),
+            },
+            progress: { requests_done: w.requestsDone, requests_planned: w.requestsPlanned, fraction: w.fraction, eta_s: w.etaS },
             spec: state.spec,
           });
         } else if (!f.watch) {
-          process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: 0 }, false)}\n`);
+          process.stdout.write(`${formatProgress(p, false)}\n`);
         }
         const why = stopLine(state);
         if (why && !f.json) process.stdout.write(`${why}\n`);

@@ -15,7 +15,7 @@ export async function workersAlive(ctx: Pick<Context, 'queues'>, stages: readonl
 
 /** The hint printed when nothing is listening: what will not happen, and the two ways to make it happen. */
 export function noWorkerHint(what: string, command: string): string {
-  return `no worker is running: ${what} until one starts (omnibatch worker), or run ${command} --wait to process it in this process`;
+  return `no worker is running: ${what} until one starts (omnibatch worker); omnibatch ${command} --wait processes it in this process`;
 }
 
 /** With no worker alive, workers in this process for the time of the wait (closed by the caller). */
