@@ -96,6 +96,13 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
     return spec;
   };
   const id = (req: Request, name: string): string => String(req.params[name]);
+  /** The run and the file a /files/:fileId route names (run_not_found, file_not_found otherwise). */
+  const fileOf = async (req: Request) => {
+    const runId = id(req, 'id');
+    const fileId = id(req, 'fileId');
+    const spec = await specOf(runId);
+    return { runId, fileId, spec, f: await runFile(deps, runId, fileId) };
+  };
 
   app.get(
     '/api/runs/:id/files',
@@ -126,16 +133,14 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
   app.get(
     '/api/runs/:id/files/:fileId/verdict',
     handle(async (req, res) => {
-      const runId = id(req, 'id');
-      const spec = await specOf(runId);
-      const f = await runFile(deps, runId, id(req, 'fileId'));
+      const { runId, fileId, spec, f } = await fileOf(req);
       const [verdict, review] = await Promise.all([
         f.status === 'succeeded' ? fileVerdict(deps, spec.destination, f.key) : undefined,
-        deps.runs.review(runId, id(req, 'fileId')),
+        deps.runs.review(runId, fileId),
       ]);
-      const href = fileHref(runId, id(req, 'fileId'));
+      const href = fileHref(runId, fileId);
       res.set(NO_STORE).json({
-        fileId: id(req, 'fileId'),
+        fileId,
         uri: f.uri,
         status: f.status,
         moderation: f.moderation ?? null,
@@ -151,9 +156,7 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
   app.get(
     '/api/runs/:id/files/:fileId/media',
     handle(async (req, res) => {
-      const runId = id(req, 'id');
-      const spec = await specOf(runId);
-      const f = await runFile(deps, runId, id(req, 'fileId'));
+      const { spec, f } = await fileOf(req);
       // A manifest names objects anywhere: only a listed source is the dashboard's to read.
       if (spec.manifest)
         throw new OmniError('media_source_unavailable', 'the player serves listed sources only (this run came from a manifest)', { retryable: false });
@@ -164,9 +167,7 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
   app.get(
     '/api/runs/:id/files/:fileId/outputs/:name',
     handle(async (req, res) => {
-      const runId = id(req, 'id');
-      const spec = await specOf(runId);
-      const f = await runFile(deps, runId, id(req, 'fileId'));
+      const { spec, f } = await fileOf(req);
       const name = id(req, 'name');
       if (!outputNames(spec.task, true).includes(name))
         throw new OmniError('storage_not_found', `no output "${name}" for task ${spec.task}`, { retryable: false });

@@ -17,21 +17,12 @@ import type { RunningServer } from '../../src/ops/http.ts';
 import { createRun } from '../../src/producers/run.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
 import { toneWav } from '../helpers/wav.ts';
 
 const run = promisify(execFile);
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 const WAVS = 194;
 const VIDEOS = 4;
@@ -89,7 +80,7 @@ beforeAll(async () => {
 
   dash = await startDashboard(h.ctx, { port: 0, host: '127.0.0.1', allowActions: true });
   readOnly = await startDashboard(h.ctx, { port: 0, host: '127.0.0.1' });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('request', (r) => requested.push(r.url()));
   page.on('response', (r) => {
