@@ -17,7 +17,7 @@ export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: bo
   let lastLine = 0;
   for (;;) {
     const state = await ctx.runs.state(runId);
-    if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+    if (!state) throw new OmniError('run_not_found', `no run ${runId}`);
     const finished = isFinal(state.status);
     if (!opts.quiet && (tty || finished || Date.now() - lastLine >= 5000)) {
       const line = formatProgress(await progressOf(ctx, state, (Date.now() - started) / 1000, history), tty);

@@ -49,9 +49,9 @@ function reviewerOf(req: Request): string | undefined {
  * never sniffed: the media and outputs are strangers' bytes on the dashboard's origin.
  */
 async function sendObject(req: Request, res: Response, store: Storage, key: string): Promise<void> {
-  if (!store.readRange) throw new OmniError('media_source_unavailable', `${store.uri} cannot be read in ranges`, { retryable: false });
+  if (!store.readRange) throw new OmniError('media_source_unavailable', `${store.uri} cannot be read in ranges`);
   const info = await store.head(key);
-  if (!info) throw new OmniError('storage_not_found', `${store.uriOf(key)}: no such object`, { retryable: false });
+  if (!info) throw new OmniError('storage_not_found', `${store.uriOf(key)}: no such object`);
   const answer = parseRange(req.headers.range, info.size);
   res.set({
     ...NO_STORE,
@@ -66,7 +66,7 @@ async function sendObject(req: Request, res: Response, store: Storage, key: stri
   }
   const range = answer.kind === 'partial' ? answer.range : undefined;
   const got = await store.readRange(key, range ?? (info.size ? { start: 0, end: info.size - 1 } : undefined));
-  if (!got) throw new OmniError('storage_not_found', `${store.uriOf(key)}: no such object`, { retryable: false });
+  if (!got) throw new OmniError('storage_not_found', `${store.uriOf(key)}: no such object`);
   if (range) res.status(206).set('content-range', `bytes ${range.start}-${range.end}/${info.size}`);
   res.set('content-length', String(range ? range.end - range.start + 1 : info.size));
   if (req.method === 'HEAD') {
@@ -92,7 +92,7 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
   };
   const specOf = async (runId: string) => {
     const spec = await deps.runs.spec(runId);
-    if (!spec) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+    if (!spec) throw new OmniError('run_not_found', `no run ${runId}`);
     return spec;
   };
   const id = (req: Request, name: string): string => String(req.params[name]);
@@ -108,7 +108,7 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
     '/api/runs/:id/files',
     handle(async (req, res) => {
       const r = await data.files(id(req, 'id'), page(req.query.offset, 0, 1e9), page(req.query.limit, 50, 200) || 50);
-      if (!r) throw new OmniError('run_not_found', `no run ${id(req, 'id')}`, { retryable: false });
+      if (!r) throw new OmniError('run_not_found', `no run ${id(req, 'id')}`);
       res.set(NO_STORE).json(r);
     }),
   );
@@ -158,8 +158,7 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
     handle(async (req, res) => {
       const { spec, f } = await fileOf(req);
       // A manifest names objects anywhere: only a listed source is the dashboard's to read.
-      if (spec.manifest)
-        throw new OmniError('media_source_unavailable', 'the player serves listed sources only (this run came from a manifest)', { retryable: false });
+      if (spec.manifest) throw new OmniError('media_source_unavailable', 'the player serves listed sources only (this run came from a manifest)');
       await sendObject(req, res, deps.storage(spec.source), f.key);
     }),
   );
@@ -169,8 +168,7 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
     handle(async (req, res) => {
       const { spec, f } = await fileOf(req);
       const name = id(req, 'name');
-      if (!outputNames(spec.task, true).includes(name))
-        throw new OmniError('storage_not_found', `no output "${name}" for task ${spec.task}`, { retryable: false });
+      if (!outputNames(spec.task, true).includes(name)) throw new OmniError('storage_not_found', `no output "${name}" for task ${spec.task}`);
       await sendObject(req, res, deps.storage(spec.destination), outputKey(f.key, name));
     }),
   );
@@ -180,12 +178,10 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
     express.json({ limit: '16kb' }),
     handle(async (req, res) => {
       if (!opts.allowActions) {
-        throw new OmniError('dashboard_read_only', 'the dashboard is read-only: start it with --allow-actions to record review decisions', {
-          retryable: false,
-        });
+        throw new OmniError('dashboard_read_only', 'the dashboard is read-only: start it with --allow-actions to record review decisions');
       }
       const input = decisionInputSchema.safeParse(req.body);
-      if (!input.success) throw new OmniError('review_invalid', input.error.issues[0]?.message ?? 'invalid decision', { retryable: false });
+      if (!input.success) throw new OmniError('review_invalid', input.error.issues[0]?.message ?? 'invalid decision');
       const doc = await recordDecision(deps, id(req, 'id'), id(req, 'fileId'), { ...input.data, reviewer: reviewerOf(req) });
       res.set(NO_STORE).json(doc);
     }),

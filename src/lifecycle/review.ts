@@ -47,7 +47,7 @@ export async function reviewQueue(ctx: ReviewPorts, runId: string, opts: { limit
 /** A file of the run, or run_not_found / file_not_found. */
 export async function runFile(ctx: ReviewPorts, runId: string, fileId: string): Promise<FileState> {
   const f = await ctx.runs.file(runId, fileId);
-  if (!f) throw new OmniError('file_not_found', `run ${runId} has no file ${fileId}`, { retryable: false });
+  if (!f) throw new OmniError('file_not_found', `run ${runId} has no file ${fileId}`);
   return f;
 }
 
@@ -68,9 +68,9 @@ export async function recordDecision(
   input: DecisionInput & { reviewer?: string; now?: Date },
 ): Promise<ReviewDoc> {
   const spec = await ctx.runs.spec(runId);
-  if (!spec) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+  if (!spec) throw new OmniError('run_not_found', `no run ${runId}`);
   const f = await runFile(ctx, runId, fileId);
-  if (!f.moderation) throw new OmniError('review_no_verdict', `${f.uri} has no moderation verdict to review (status ${f.status})`, { retryable: false });
+  if (!f.moderation) throw new OmniError('review_no_verdict', `${f.uri} has no moderation verdict to review (status ${f.status})`);
   const doc = reviewDoc({
     ...input,
     runId,

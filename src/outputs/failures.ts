@@ -3,13 +3,14 @@
  * (and URIs, which a manifest may give as presigned URLs) are redacted like log lines.
  */
 import { redactText, redactUrls } from '../util/redact.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export interface FailureRow {
   uri: string;
-  code?: string;
+  code?: FailureCode;
   message?: string;
 }
 
 export function failureLine(row: FailureRow): string {
-  return `${JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'unknown', message: redactText(row.message ?? '') })}\n`;
+  return `${JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'internal', message: redactText(row.message ?? '') })}\n`;
 }
