@@ -4,7 +4,7 @@ import { resolvePrices, unpricedNote, unpricedUsage, type Cost } from '../cost/p
 import { costJson } from '../outputs/amounts.ts';
 import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
 import { failureLine } from '../outputs/failures.ts';
-import { addFileRow, buildReport, decideRunStatus, emptyTotals, type ReportDoc } from '../outputs/report.ts';
+import { addFileRow, buildReport, decideRunStatus, emptyTotals, UNCHANGED, type ReportDoc } from '../outputs/report.ts';
 import type { FileReview, RunState } from '../runs/types.ts';
 import { flaggedCsvHeader, flaggedCsvRow, moderationLine } from '../outputs/review-queue.ts';
 import { outputKey } from '../storage/keys.ts';
@@ -18,6 +18,8 @@ export interface CollectedReport {
   };
   costCsv: string;
   failuresJsonl: string;
+  /** one line per skipped object: its uri, why (`excluded`, `not_media`, `unchanged`) and the detail */
+  skippedJsonl: string;
   /** moderation runs: `moderation.jsonl` (every file) and `flagged.csv` (the files to look at) */
   review?: { jsonl: string; flaggedCsv: string };
 }
@@ -29,6 +31,7 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   let totals = emptyTotals();
   let csv = costCsvHeader();
   let failures = '';
+  let skipped = '';
   const moderate = spec.task === 'moderate';
   const reviews = moderate ? await ctx.runs.reviews(runId) : new Map<string, FileReview>();
   let jsonl = '';
@@ -44,6 +47,8 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
       flaggedCsv += flaggedCsvRow(q, outputKey(f.key, 'json'));
     }
     if (f.status === 'failed' || f.status === 'not_run') failures += failureLine({ uri: f.uri, code: f.code ?? 'internal', message: f.message ?? '' });
+    if (f.status === 'skipped')
+      skipped += failureLine({ uri: f.uri, code: f.code ?? UNCHANGED, message: f.message ?? 'a result of the same input and settings exists' });
   }
   // Requests and retries as counted when they were sent: every attempt, whatever became of its file.
   totals = { ...totals, requests: state.counts.requests, retries: state.counts.retries };
@@ -91,5 +96,5 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
       ...(unpriced.length && { unpriced, unpriced_note: unpricedNote(unpriced) }),
     },
   };
-  return { status, report, costCsv: csv, failuresJsonl: failures, ...(moderate && { review: { jsonl, flaggedCsv } }) };
+  return { status, report, costCsv: csv, failuresJsonl: failures, skippedJsonl: skipped, ...(moderate && { review: { jsonl, flaggedCsv } }) };
 }

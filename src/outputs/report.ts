@@ -52,7 +52,12 @@ export interface RunTotals {
   flaggedByCategory: Record<string, number>;
   /** moderation: verdicts, severities, needs_review and reviewers' decisions */
   review: ReviewCounts;
+  /** skipped files by reason: `excluded`, `not_media`, `unchanged` (a result of the same input exists) */
+  skippedByCode: Record<string, number>;
 }
+
+/** The reason of a skipped file without a code: its result already existed (scan's reuse check). */
+export const UNCHANGED = 'unchanged' satisfies FailureCode;
 
 export function emptyTotals(): RunTotals {
   return {
@@ -65,6 +70,7 @@ export function emptyTotals(): RunTotals {
     flaggedFiles: 0,
     flaggedByCategory: {},
     review: emptyReviewCounts(),
+    skippedByCode: {},
   };
 }
 
@@ -94,6 +100,8 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
     flaggedFiles: t.flaggedFiles + (flagged.length > 0 ? 1 : 0),
     flaggedByCategory: byCategory,
     review: row.moderation ? foldReview(structuredClone(t.review), row) : t.review,
+    skippedByCode:
+      row.status === 'skipped' ? { ...t.skippedByCode, [row.code ?? UNCHANGED]: (t.skippedByCode[row.code ?? UNCHANGED] ?? 0) + 1 } : t.skippedByCode,
   };
 }
 
@@ -149,6 +157,8 @@ export interface ReportDoc extends RunIdentity {
   schema: typeof REPORT_SCHEMA;
   run_id: string;
   counts: { total: number; succeeded: number; failed: number; skipped: number; not_run: number; pending?: number };
+  /** why the skipped files were (issue 22: every listed object accounted for); `skipped.jsonl` names each */
+  skipped_by_code?: Record<string, number>;
   media_seconds: number;
   requests: number;
   retries: number;
@@ -206,6 +216,7 @@ export function buildReport(input: ReportInput): ReportDoc {
     region: input.region,
     ...definedOnly({ protocol: input.protocol, source: input.source, destination: input.destination }),
     counts: pending > 0 ? { ...counts, pending } : counts,
+    ...(counts.skipped > 0 && { skipped_by_code: Object.fromEntries(Object.entries(t.skippedByCode).sort(([a], [b]) => a.localeCompare(b))) }),
     media_seconds: Math.round(t.mediaSeconds * 1000) / 1000,
     requests: t.requests,
     retries: t.retries,

@@ -30,7 +30,7 @@ export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}
 
 export function createLogger(opts: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
   const options: LoggerOptions = {
-    level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: opts.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
     formatters: {
@@ -38,7 +38,8 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
       log: (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, k === 'err' && v instanceof Error ? v : redactValue(v)])),
       bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
     },
-    serializers: { err: (e: Error) => redactValue({ ...pino.stdSerializers.err(e) }) },
+    // Anything but an Error (a string, a plain object) is kept as it is, redacted: never spread into characters.
+    serializers: { err: (e: unknown) => redactValue(e instanceof Error ? { ...pino.stdSerializers.err(e) } : e) },
     hooks: {
       // the message and its printf arguments; objects go through formatters.log
       logMethod(args, method) {
@@ -52,7 +53,8 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
       },
     },
   };
-  if (opts.pretty ?? (process.stderr.isTTY && !process.env.CI)) {
+  // the CLI decides (cli/common.ts loggerFor: a terminal, and not CI); anything else logs JSON lines
+  if (opts.pretty) {
     // Pretty in this thread (not a transport's worker): each line goes through the terminal's status line, so a
     // log line lands above a progress bar instead of through it (tty-line.ts).
     const through = new Writable({

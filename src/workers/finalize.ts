@@ -1,61 +1,104 @@
 /**
  * finalize: all chunk results of a file -> stitched on the source's timeline -> the task's outputs, then the
  * result JSON last (its presence means "done" to a later run's scanner) -> the file succeeds -> staging goes.
+ * The decision is finalize-decide.ts's planFinalize; this file runs it over narrow ports (fakes:
+ * test/fakes/finalize.ts).
  */
 import path from 'node:path';
 import type { Job } from 'bullmq';
-import { addCost, costOf, ZERO_COST, type Cost } from '../cost/price.ts';
-import { estimateChunkCost } from '../cost/estimate.ts';
-import { findModel } from '../models/catalog.ts';
-import { placeInstructions } from '../tasks/system-message.ts';
-import { SPEAK_FINAL_PROMPT, speakFinalText } from '../tasks/speak-summary.ts';
 import type { FinalizePayload } from '../jobs/catalog.ts';
-import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
 import { renderFileOutputs } from './render.ts';
-import type { ChunkResult, RunSpec } from '../runs/types.ts';
+import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
+import type { Storage } from '../storage/types.ts';
 import { outputCapTokens, TASK_SPECS } from '../tasks/catalog.ts';
-import { OmniError } from '../util/errors.ts';
+import { addCost, costOf, type Cost } from '../cost/price.ts';
+import { estimateChunkCost } from '../cost/estimate.ts';
+import { findModel } from '../models/catalog.ts';
+import { addUsage, type Usage } from '../models/types.ts';
+import { placeInstructions } from '../tasks/system-message.ts';
+import { SPEAK_FINAL_PROMPT, speakFinalText } from '../tasks/speak-summary.ts';
+import type { Logger } from '../util/logger.ts';
 import { concatWavFiles } from '../media/wav-concat.ts';
 import type { JobContext } from '../app/context.ts';
 import { finishFile, isFileOpen, isSuperseded, stagedKey } from '../lifecycle/file-state.ts';
 import type { StagedFile } from './prepare.ts';
+import { planFinalize } from './finalize-decide.ts';
+
+/** Everything finalize touches. */
+export interface FinalizePorts {
+  spec(runId: string): Promise<RunSpec>;
+  runs: {
+    /** true while the file is pending (and, when it is not, the run's report is made sure of) */
+    isFileOpen(runId: string, fileId: string): Promise<boolean>;
+    isSuperseded(runId: string, fileId: string, generation: number | undefined): Promise<boolean>;
+    file(runId: string, fileId: string): Promise<FileState | undefined>;
+    finishFile(runId: string, fileId: string, patch: Partial<FileState> & Pick<FileState, 'status'>): Promise<void>;
+  };
+  storage(location: string): Pick<Storage, 'getText' | 'putText' | 'putJson' | 'download' | 'upload'>;
+  /** speak: the chunks' WAVs joined into one (media/wav-concat.ts) */
+  concatWav(parts: readonly string[], out: string): Promise<unknown>;
+  /** speak on several chunks: the one spoken summary of the file, from a final request (staged, paid once) */
+  speakFinal?(d: FinalizePayload, spec: RunSpec, chunks: readonly ChunkResult[]): Promise<FinalSummary | undefined>;
+  tmpDir?: string;
+  log: Logger;
+}
+
+export function finalizePorts(ctx: JobContext, attempt = 'finalize'): FinalizePorts {
+  return {
+    spec: (runId) => ctx.spec(runId),
+    runs: {
+      isFileOpen: (runId, fileId) => isFileOpen(ctx, runId, fileId),
+      isSuperseded: (runId, fileId, generation) => isSuperseded(ctx, runId, fileId, generation),
+      file: (runId, fileId) => ctx.runs.file(runId, fileId),
+      finishFile: (runId, fileId, patch) => finishFile(ctx, runId, fileId, patch),
+    },
+    storage: (location) => ctx.storage(location),
+    concatWav: concatWavFiles,
+    speakFinal: (d, spec, chunks) => speakFinal(d, attempt, ctx, spec, chunks),
+    tmpDir: ctx.cfg.tmpDir,
+    log: ctx.log,
+  };
+}
 
 export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Promise<{ outputs: string[] } | { skipped: string }> {
-  const { runId, fileId, key } = job.data;
-  const spec = await ctx.spec(runId);
-  if (!(await isFileOpen(ctx, runId, fileId))) return { skipped: 'file already finished' };
-  if (await isSuperseded(ctx, runId, fileId, job.data.generation)) return { skipped: 'file re-planned' };
-  const dst = ctx.storage(spec.destination);
-  const file = await ctx.runs.file(runId, fileId);
-  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'));
-  const chunks: ChunkResult[] = [];
-  for (let i = 0; i < job.data.chunks; i++) {
-    const r = await readJson<ChunkResult>(dst, stagedKey(runId, fileId, job.data.generation, i, 'result.json'));
-    if (r) chunks.push(r);
-  }
-  if (!prepared || chunks.length !== job.data.chunks) {
-    // A parent runs only after all its children succeeded; a missing result means staging was lost.
-    throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`);
-  }
-  chunks.sort((a, b) => a.index - b.index);
-  const usage = chunks.reduce((u, c) => addUsage(u, c.usage), emptyUsage());
-  const cost = chunks.reduce((a, c) => addCost(a, c.cost), ZERO_COST);
-  const ts = TASK_SPECS[spec.task];
+  return runFinalize(job.data, finalizePorts(ctx, `${job.id}#${job.attemptsMade + 1}`));
+}
 
-  // speak on several chunks: one spoken summary of the whole file, from a final request (staged, paid once)
-  const final = ts.wantsAudioOut && chunks.length > 1 ? await speakFinal(job, ctx, spec, chunks) : undefined;
+export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise<{ outputs: string[] } | { skipped: string }> {
+  const { runId, fileId, key } = d;
+  const spec = await p.spec(runId);
+  if (!(await p.runs.isFileOpen(runId, fileId))) return { skipped: 'file already finished' };
+  if (await p.runs.isSuperseded(runId, fileId, d.generation)) return { skipped: 'file re-planned' };
+  const dst = p.storage(spec.destination);
+  const file = await p.runs.file(runId, fileId);
+  // prepared.json carries each chunk's measured speech (subtitle cues); the duration comes with the payload
+  // (prepared.json's only for a job queued by an older version).
+  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, d.generation, 0, 'prepared.json'));
+  const durationS = d.durationS ?? prepared?.durationS;
+  const found: ChunkResult[] = [];
+  for (let i = 0; i < d.chunks; i++) {
+    const r = await readJson<ChunkResult>(dst, stagedKey(runId, fileId, d.generation, i, 'result.json'));
+    if (r) found.push(r);
+  }
+  const plan = planFinalize({ key, expected: d.chunks, found, durationS });
+  const { chunks } = plan;
+  const ts = TASK_SPECS[spec.task];
+  const final = ts.wantsAudioOut && chunks.length > 1 ? await p.speakFinal?.(d, spec, chunks) : undefined;
+  const usage = final ? addUsage(plan.usage, final.usage) : plan.usage;
+  const cost = final ? addCost(plan.cost, final.cost) : plan.cost;
+
   const rendered = renderFileOutputs({
     spec,
     file: file!,
-    durationS: prepared.durationS,
+    durationS: plan.durationS,
     chunks,
-    usage: final ? addUsage(usage, final.usage) : usage,
-    cost: final ? addCost(cost, final.cost) : cost,
+    usage,
+    cost,
     overlapS: spec.overlapSeconds ?? ts.policy.overlapS,
     ...(final && { summary: final.text }),
-    speech: new Map(prepared.chunks.flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
+    speech: new Map((prepared?.chunks ?? []).flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
   });
   const written: string[] = [];
   for (const body of Object.values(rendered.files)) {
@@ -74,38 +117,38 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
           parts.push(f);
         }
         const out = path.join(dir, 'all.wav');
-        await concatWavFiles(parts, out);
+        await p.concatWav(parts, out);
         await dst.upload(out, outputKey(key, 'wav'), 'audio/wav');
         written.push(outputKey(key, 'wav'));
       },
-      { base: ctx.cfg.tmpDir },
+      { base: p.tmpDir },
     );
   }
   // Last: the result JSON. A reader (and the next run's scanner) never sees a result whose outputs are missing.
   await dst.putJson(outputKey(key, 'json'), rendered.result);
   written.push(outputKey(key, 'json'));
 
-  await finishFile(ctx, runId, fileId, {
+  await p.runs.finishFile(runId, fileId, {
     status: 'succeeded',
-    durationS: prepared.durationS,
+    durationS: plan.durationS,
     chunks: chunks.length,
-    requests: chunks.reduce((n, c) => n + c.requests, 0) + (final ? 1 : 0),
-    usage: final ? addUsage(usage, final.usage) : usage,
-    costMicros: cost.amountMicros + (final?.cost.amountMicros ?? 0),
-    currency: cost.currency ?? final?.cost.currency ?? null,
-    priced: cost.priced && (final?.cost.priced ?? true),
+    requests: plan.requests + (final ? 1 : 0),
+    usage,
+    costMicros: cost.amountMicros,
+    currency: cost.currency,
+    priced: cost.priced,
     ...(rendered.flagged && { flagged: rendered.flagged }),
     ...(rendered.moderation && { moderation: rendered.moderation }),
   });
   return { outputs: written };
 }
 
-async function readJson<T>(dst: ReturnType<JobContext['storage']>, key: string): Promise<T | undefined> {
+async function readJson<T>(dst: Pick<Storage, 'getText'>, key: string): Promise<T | undefined> {
   const raw = await dst.getText(key);
   return raw ? (JSON.parse(raw) as T) : undefined;
 }
 
-interface FinalSummary {
+export interface FinalSummary {
   text: string;
   audioKey?: string;
   usage: Usage;
@@ -118,8 +161,14 @@ interface FinalSummary {
  * its last chunk (idempotent per file and index). Under a budget it is reserved like a chunk; refused, the file
  * keeps its chunks' summaries joined (and says so in the log) rather than spend past the budget.
  */
-async function speakFinal(job: Job<FinalizePayload>, ctx: JobContext, spec: RunSpec, chunks: readonly ChunkResult[]): Promise<FinalSummary | undefined> {
-  const { runId, fileId, generation } = job.data;
+async function speakFinal(
+  d: FinalizePayload,
+  attempt: string,
+  ctx: JobContext,
+  spec: RunSpec,
+  chunks: readonly ChunkResult[],
+): Promise<FinalSummary | undefined> {
+  const { runId, fileId, generation } = d;
   const dst = ctx.storage(spec.destination);
   const index = chunks.length;
   const stagedJson = stagedKey(runId, fileId, generation, index, 'final.json');
@@ -159,7 +208,7 @@ async function speakFinal(job: Job<FinalizePayload>, ctx: JobContext, spec: RunS
       if (audioKey && r.audio) await dst.upload(r.audio.file, audioKey, 'audio/wav');
       const final: FinalSummary = { text: r.text, usage: r.usage, cost, ...(audioKey && { audioKey }) };
       await dst.putJson(stagedJson, final);
-      await ctx.costs.recordChunk(runId, ledgerId, index, `${job.id}#${job.attemptsMade + 1}`, r.usage, cost, 1);
+      await ctx.costs.recordChunk(runId, ledgerId, index, attempt, r.usage, cost, 1);
       if (spec.budgetMicros !== undefined) await ctx.costs.settle(runId, ledgerId, index, cost.amountMicros);
       return final;
     },

@@ -21,6 +21,7 @@ import { silentLogger } from '../../src/util/logger.ts';
 import { createContext, type Context } from '../../src/app/context.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
+import { dropKeys } from '../helpers/redis.ts';
 
 const SCREENSHOT = path.join(REPO_ROOT, 'test-artifacts', 'dashboard.png');
 
@@ -129,8 +130,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.close();
   if (ctx) {
-    const keys = await ctx.redis.keys(`${prefix}:*`);
-    if (keys.length) await ctx.redis.del(...keys);
+    await dropKeys(ctx.redis, prefix);
     await ctx.close();
   }
 });
