@@ -4,8 +4,10 @@
  */
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
+import { type Cost, formatMicros, resolvePrices, unpricedNote, unpricedUsage, type PricingOverride } from '../cost/price.ts';
+import type { Region } from '../models/catalog.ts';
+import { emptyUsage } from '../models/types.ts';
 import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
-import { formatMicros, type Cost } from '../cost/price.ts';
 import { estimateRun } from '../cost/estimate.ts';
 import { estimateSource } from '../producers/estimate.ts';
 import { assertReadable } from '../producers/objects.ts';
@@ -116,8 +118,9 @@ export function register(program: Command): void {
             )
           : undefined;
       if (f.json) {
+        // A partly unpriced amount is still shown (a lower bound, as the report shows it); null only with no price at all.
         const money = (c: { amountMicros: number; currency: string | null; priced: boolean }) => ({
-          amount: c.priced ? formatMicros(c.amountMicros) : null,
+          amount: c.priced || c.currency !== null ? formatMicros(c.amountMicros) : null,
           amount_micros: c.amountMicros,
           currency: c.currency,
           priced: c.priced,
@@ -133,7 +136,12 @@ export function register(program: Command): void {
           requests: e.requests,
           input_tokens: e.input,
           output_tokens: e.output,
-          cost: { low: money(e.cost.low), expected: money(e.cost.expected), high: money(e.cost.high) },
+          cost: {
+            low: money(e.cost.low),
+            expected: money(e.cost.expected),
+            high: money(e.cost.high),
+            ...(!e.cost.expected.priced && { unpriced_note: estimateUnpricedNote(e.input, spec.model, spec.region, pricing) }),
+          },
           wall_seconds: e.wall.seconds,
           wall_binding: e.wall.binding,
           limits: limitsJson(limits),
@@ -163,8 +171,8 @@ export function register(program: Command): void {
         [
           `${e.files} files, ${(e.mediaSeconds / 3600).toFixed(2)} h of media, ${e.requests} requests (${spec.model}, ${spec.task}, ${spec.region})`,
           `input tokens: ${e.input.total} (audio ${e.input.audio}, video ${e.input.video}, text ${e.input.text}); output tokens: ${e.output.low}-${e.output.high}`,
-          c.expected.priced
-            ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})`
+          c.expected.priced || c.expected.currency !== null
+            ? `cost: ${formatMicros(c.low.amountMicros)} - ${formatMicros(c.high.amountMicros)} ${cur} (expected ${formatMicros(c.expected.amountMicros)} ${cur})${c.expected.priced ? '' : ` (${estimateUnpricedNote(e.input, spec.model, spec.region, pricing)})`}`
             : 'cost: unpriced (no published price for this model/region)',
           `wall time: about ${formatDuration(e.wall.seconds)} at concurrency ${cfg.inferConcurrency}${cfg.rpm ? `, ${cfg.rpm} RPM` : ''}${cfg.tpm ? `, ${cfg.tpm} TPM` : ''} (bound by ${e.wall.binding})`,
           ...(batch
@@ -214,4 +222,17 @@ export function describeLimits(l: FileLimits): string {
     `${l.maxChunksPerFile} requests`,
     `at least ${(1 / l.maxSecondsPerByte).toFixed(0)} bytes per media second`,
   ].join(', ');
+}
+
+/** What an estimate's partly unpriced amount leaves out, by the input it counts (the same words as the report). */
+export function estimateUnpricedNote(
+  input: { text: number; audio: number; image: number; video: number },
+  model: string,
+  region: Region,
+  pricing?: PricingOverride,
+): string {
+  const u = emptyUsage();
+  u.input = { text: input.text, audio: input.audio, image: input.image, video: input.video };
+  u.inputTotal = input.text + input.audio + input.image + input.video;
+  return unpricedNote(unpricedUsage(u, resolvePrices(model, region, pricing))) || 'partly unpriced';
 }

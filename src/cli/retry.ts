@@ -2,7 +2,10 @@
 import type { Command } from 'commander';
 import { jobIds, type PreparePayload } from '../jobs/catalog.ts';
 import type { Context } from '../app/context.ts';
+import { STAGES } from '../jobs/catalog.ts';
 import { withContext, runCommand } from './common.ts';
+import { waitWithWorkers } from './wait.ts';
+import { noWorkerHint, workersAlive } from './workers-alive.ts';
 
 /**
  * Reopens the run's failed and not-run files (and clears its stop reason) and enqueues each at a new generation
@@ -28,12 +31,18 @@ export async function retryRun(ctx: Context, runId: string): Promise<{ reopened:
 }
 
 export function register(program: Command): void {
-  runCommand(program, 'retry', 'process the failed and not-run files of a run again (same run, same report; a stopped run goes on)').action(
-    async (runId: string, _f: unknown, cmd: Command) => {
-      await withContext(cmd, {}, async (ctx) => {
+  runCommand(program, 'retry', 'process the failed and not-run files of a run again (same run, same report; a stopped run goes on)')
+    .option('--wait', 'stay until the run ends (runs workers in this process when none is running)')
+    .action(async (runId: string, f: { wait?: boolean }, cmd: Command) => {
+      const code = await withContext(cmd, {}, async (ctx) => {
         const { reopened, requeued } = await retryRun(ctx, runId);
         process.stdout.write(`${reopened} failed file(s) queued again in run ${runId}${requeued ? ` (and ${requeued} still pending)` : ''}\n`);
+        if (!f.wait) {
+          if ((reopened || requeued) && (await workersAlive(ctx, STAGES)) === 0) process.stderr.write(`${noWorkerHint('they stay queued', 'retry')}\n`);
+          return 0;
+        }
+        return waitWithWorkers(ctx, runId, STAGES);
       });
-    },
-  );
+      process.exitCode = code;
+    });
 }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { assertReadable } from '../producers/objects.ts';
 import { assertWritable, createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
-import { startWorkers } from '../workers/index.ts';
+import { STAGES } from '../jobs/catalog.ts';
+import { noWorkerHint, workersAlive, workersForWait } from './workers-alive.ts';
 import { printJson, withContext } from './common.ts';
 import {
   addRateOptions,
@@ -68,14 +69,14 @@ export function register(program: Command): void {
         }
         const spec = await createRun(ctx, request);
         if (!f.wait) {
-          if (f.json) printJson({ run_id: spec.runId, task: spec.task, model: spec.model, source, destination: f.out });
+          const alive = await workersAlive(ctx, STAGES);
+          if (f.json) printJson({ run_id: spec.runId, task: spec.task, model: spec.model, source, destination: f.out, workers_alive: alive });
           else process.stdout.write(`${spec.runId}\n`);
+          if (alive === 0) process.stderr.write(`${noWorkerHint(`run ${spec.runId} stays queued`, 'run')}\n`);
           return 0;
         }
         if (!f.json) process.stdout.write(`${spec.runId}\n`);
-        const running = (await ctx.queues.infer.getWorkersCount()) + (await ctx.queues.prepare.getWorkersCount());
-        const embedded = running === 0 ? await startWorkers(ctx, { inferConcurrency: f.inferConcurrency, rpm: f.rpm }) : undefined;
-        if (embedded) ctx.log.info('no worker running: processing in this process');
+        const embedded = await workersForWait(ctx, ['prepare', 'infer'], { inferConcurrency: f.inferConcurrency, rpm: f.rpm });
         try {
           const state = await waitForRun(ctx, spec.runId, { quiet: f.json });
           const report = await ctx.storage(spec.destination).getText(runKey(spec.runId, 'report.json'));

@@ -5,7 +5,8 @@ import { OmniError } from '../util/errors.ts';
 import { int, printJson, withContext, runCommand } from './common.ts';
 import { formatProgress } from './progress.ts';
 import { batchLines, batchRows } from './batch-progress.ts';
-import { stopLine, waitForRun } from './wait.ts';
+import { progressOf, stopLine, waitForRun } from './wait.ts';
+import { workProgress } from '../runs/eta.ts';
 
 export function register(program: Command): void {
   runCommand(program, 'status', "a run's progress: files, media time, requests, cost so far")
@@ -17,7 +18,9 @@ export function register(program: Command): void {
         if (!state) throw new OmniError('run_not_found', `no run ${runId}`);
         const t = await ctx.costs.totals(runId);
         const batches = state.spec.via === 'batch' ? batchRows(await ctx.batches.inputs(runId), ctx.cfg.batchWindow, Date.now()) : undefined;
+        const p = await progressOf(ctx, state, 0);
         if (f.json) {
+          const w = workProgress({ counts: state.counts, scanDone: state.scanDone, requestsDone: t.chunks, now: p.now ?? Date.now() });
           printJson({
             run_id: runId,
             status: state.status,
@@ -26,12 +29,19 @@ export function register(program: Command): void {
             report_error: state.reportError ?? null,
             scan_done: state.scanDone,
             counts: state.counts,
-            cost: { amount: formatMicros(t.costMicros), amount_micros: t.costMicros, currency: t.currency, priced: t.priced },
+            cost: {
+              amount: formatMicros(t.costMicros),
+              amount_micros: t.costMicros,
+              currency: t.currency,
+              priced: t.priced,
+              ...(!t.priced && { unpriced_note: p.unpricedNote || 'partly unpriced' }),
+            },
+            progress: { requests_done: w.requestsDone, requests_planned: w.requestsPlanned, fraction: w.fraction, eta_s: w.etaS },
             spec: state.spec,
             ...(batches && { batches }),
           });
         } else if (!f.watch) {
-          process.stdout.write(`${formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: 0 }, false)}\n`);
+          process.stdout.write(`${formatProgress(p, false)}\n`);
           if (batches)
             process.stdout.write(
               `via batch: ${batches.length} batch(es)\n${batchLines(batches)

@@ -49,24 +49,28 @@ function realtimePrices(model: string, region: Region, override?: PricingOverrid
   return merged as unknown as PriceTable;
 }
 
-export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
-  if (!prices) return { amountMicros: 0, currency: null, priced: false };
+/** What a usage is billed on: [kind, tokens, price per million (undefined: no published price)]. */
+function priceLines(usage: Usage, prices: PriceTable): [string, number, number | undefined][] {
   const multimodalInput = usage.input.audio + usage.input.image + usage.input.video > 0;
   const audioOut = usage.output.audio > 0;
   const textOutPrice = multimodalInput ? prices.outputTextMultimodal : prices.outputTextTextOnly;
-  const lines: [number, number | undefined][] = [
-    [usage.input.text, prices.inputText],
-    [usage.input.audio, prices.inputAudio],
-    [usage.input.image, prices.inputImage],
-    [usage.input.video, prices.inputVideo],
+  return [
+    ['input text', usage.input.text, prices.inputText],
+    ['input audio', usage.input.audio, prices.inputAudio],
+    ['input image', usage.input.image, prices.inputImage],
+    ['input video', usage.input.video, prices.inputVideo],
     // When audio is produced its text is not billed (docs/protocols.md §7: "out audio (text free)"), but only a
     // reported split proves that tokens are text: an inferred split (DMXAPI totals) prices both parts.
-    [audioOut && !usage.inferred ? 0 : usage.output.text + usage.output.reasoning, textOutPrice],
-    [usage.output.audio, prices.outputAudio],
+    ['output text', audioOut && !usage.inferred ? 0 : usage.output.text + usage.output.reasoning, textOutPrice],
+    ['output audio', usage.output.audio, prices.outputAudio],
   ];
+}
+
+export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
+  if (!prices) return { amountMicros: 0, currency: null, priced: false };
   let scaled = 0; // micro-units x 1e6 (tokens x micro-units per million tokens)
   let priced = true;
-  for (const [tokens, price] of lines) {
+  for (const [, tokens, price] of priceLines(usage, prices)) {
     if (tokens === 0) continue;
     if (price === undefined) {
       priced = false;
@@ -75,6 +79,24 @@ export function usageCost(usage: Usage, prices: PriceTable | undefined): Cost {
     scaled += tokens * price;
   }
   return { amountMicros: Math.round(scaled / 1_000_000), currency: prices.currency, priced };
+}
+
+/** The usage that had no price: what a "partly unpriced" amount leaves out ('all': no price table at all). */
+export function unpricedUsage(usage: Usage, prices: PriceTable | undefined): { kind: string; tokens: number }[] {
+  if (!prices) return [{ kind: 'all', tokens: usage.inputTotal + usage.outputTotal }];
+  return priceLines(usage, prices)
+    .filter(([, tokens, price]) => tokens > 0 && price === undefined)
+    .map(([kind, tokens]) => ({ kind, tokens }));
+}
+
+/**
+ * How a money figure says it is partial: "partly unpriced: 14082 input video tokens had no price", or
+ * "unpriced: no price for this model/region". Empty when everything had a price.
+ */
+export function unpricedNote(parts: readonly { kind: string; tokens: number }[]): string {
+  if (!parts.length) return '';
+  if (parts.some((p) => p.kind === 'all')) return 'unpriced: no price for this model/region';
+  return `partly unpriced: ${parts.map((p) => `${p.tokens} ${p.kind} tokens`).join(', ')} had no price`;
 }
 
 export function costOf(usage: Usage, model: string, region: Region, override?: PricingOverride, via: Via = 'realtime'): Cost {
@@ -104,4 +126,9 @@ export function parseAmount(text: string): number {
   const m = /^\s*(\d+)(?:\.(\d{1,6}))?\s*$/.exec(text);
   if (!m) throw new Error(`not an amount: ${text}`);
   return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
+}
+
+/** unpricedNote for a usage of `model` in `region`: '' when every token had a price. */
+export function unpricedNoteFor(usage: Usage, priced: boolean, model: string, region: Region, override?: PricingOverride): string {
+  return priced ? '' : unpricedNote(unpricedUsage(usage, resolvePrices(model, region, override)));
 }

@@ -202,11 +202,30 @@
     $('#d-title').textContent = run.runId;
     const status = h('span', { class: `badge status-${run.status}`, text: run.status.replace(/_/g, ' ') });
     const card = (label, ...content) => h('div', { class: 'card' }, h('div', { class: 'muted small', text: label }), ...content);
+    const w = run.work;
     $('#d-cards').replaceChildren(
       card('Status', status, run.stopReason ? h('div', { class: 'small', text: `stopped: ${run.stopReason}` }) : null),
-      card('Progress', bar(run.progress.fraction), h('div', { class: 'small detail-progress', text: run.progress.text })),
       card(
-        'Cost so far',
+        'Progress',
+        bar(run.progress.fraction),
+        h('div', { class: 'small detail-progress', text: run.progress.text }),
+        h('div', {
+          class: 'small muted detail-work',
+          text:
+            w.requestsPlanned === null
+              ? `${w.requestsDone} requests done`
+              : `${w.requestsDone} / ${w.requestsPlanned}${w.plannedEstimated ? '~' : ''} requests`,
+        }),
+      ),
+      card('ETA', h('div', { class: 'big detail-eta', text: w.etaText })),
+      card(
+        'Time',
+        h('div', { class: 'small detail-started', text: `started ${time(run.times.startedAt)}` }),
+        h('div', { class: 'small detail-finished', text: run.times.finishedAt ? `finished ${time(run.times.finishedAt)}` : 'running' }),
+        h('div', { class: 'small detail-elapsed', text: `elapsed ${run.times.elapsedText}` }),
+      ),
+      card(
+        run.cost.label,
         h('div', { class: 'big', text: run.cost.text }),
         run.budget ? bar(run.budget.fraction, `budget${run.budget.fraction >= 0.8 ? ' over' : ''}`) : null,
         h('div', { class: 'small muted', text: run.budget ? run.budget.text : 'no budget' }),
@@ -234,6 +253,172 @@
     $('#d-more').textContent = f.total > f.rows.length ? `showing the first ${f.rows.length} of ${f.total} failed files` : '';
   }
 
+  // ---- the run's files ----------------------------------------------------------------------------
+
+  const FILES_EVERY_MS = 3000;
+  const filesSeen = { runId: null, at: 0 };
+
+  function renderFiles(r) {
+    $('#files tbody').replaceChildren(
+      ...r.rows.map((f) =>
+        h(
+          'tr',
+          { 'data-file-id': f.fileId },
+          h('td', { class: 'uri', text: f.uri }),
+          h('td', { class: `state-${f.status}`, text: f.status.replace(/_/g, ' ') }),
+          h('td', { class: 'num', text: `${f.chunks.done ?? '-'} / ${f.chunks.planned ?? '?'}` }),
+          h('td', { class: 'num', text: f.retries === null ? '-' : String(f.retries) }),
+          h('td', { class: 'num', text: f.cost.text }),
+          h('td', {}, f.code ? h('code', { text: f.code }) : null),
+          h('td', {}, ...f.outputs.map((o) => h('a', { href: o.href, target: '_blank', rel: 'noopener', text: o.name }))),
+        ),
+      ),
+    );
+    $('#files-more').textContent = r.total > r.rows.length ? `showing ${r.rows.length} of ${r.total} files` : `${r.total} files`;
+  }
+
+  async function refreshFiles(runId, force) {
+    if (!force && filesSeen.runId === runId && Date.now() - filesSeen.at < FILES_EVERY_MS) return;
+    filesSeen.runId = runId;
+    filesSeen.at = Date.now();
+    const r = await getJson(`api/runs/${encodeURIComponent(runId)}/files?limit=200`);
+    if (r) renderFiles(r);
+  }
+
+  // ---- the moderation review queue ----------------------------------------------------------------
+
+  const review = { runId: null, fileId: null, at: 0, file: null };
+
+  function sevChip(s) {
+    return h('span', { class: `sev sev-${s || 'none'}`, text: s || 'none' });
+  }
+
+  function stamp(sec) {
+    const t = Math.max(0, Math.floor(sec));
+    return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, '0')}`;
+  }
+
+  function countsText(c) {
+    const sev = ['high', 'medium', 'low'].filter((k) => c.by_severity[k]).map((k) => `${c.by_severity[k]} ${k}`);
+    return [
+      `${c.by_verdict.flagged} flagged${sev.length ? ` (${sev.join(', ')})` : ''}`,
+      c.by_verdict.provider_blocked ? `${c.by_verdict.provider_blocked} refused by the provider` : null,
+      `${c.by_verdict.clear} clear`,
+      `${c.needs_review} need review`,
+      `${c.decisions.confirmed} confirmed`,
+      `${c.decisions.cleared} cleared`,
+      `${c.decisions.pending} to decide`,
+    ]
+      .filter(Boolean)
+      .join(' · ');
+  }
+
+  function renderQueue(q) {
+    $('#review').hidden = false;
+    $('#review-counts').textContent = countsText(q.counts);
+    $('#review-list').replaceChildren(
+      ...q.files.map((f) => {
+        const m = f.moderation;
+        const li = h(
+          'li',
+          { 'data-file-id': f.fileId, class: f.fileId === review.fileId ? 'selected' : '' },
+          sevChip(m.max_severity),
+          h('span', { class: 'small', text: `${m.verdict.replace(/_/g, ' ')}${m.needs_review ? ' · needs review' : ''} · ${m.categories.join(', ') || '-'}` }),
+          f.review ? h('span', { class: 'decided small', text: ` · ${f.review.decision === 'confirm' ? 'confirmed' : 'cleared'}` }) : null,
+          h('div', { class: 'uri', text: f.uri }),
+        );
+        li.addEventListener('click', () => openReviewFile(q.runId, f.fileId));
+        return li;
+      }),
+    );
+    $('#rf-confirm').disabled = !q.allowActions;
+    $('#rf-clear').disabled = !q.allowActions;
+    if (!q.allowActions) $('#rf-status').textContent = 'read-only: start the dashboard with --allow-actions to record decisions';
+  }
+
+  async function refreshQueue(runId, force) {
+    if (!force && review.runId === runId && Date.now() - review.at < FILES_EVERY_MS) return;
+    if (review.runId !== runId) {
+      review.fileId = null;
+      $('#review-file').hidden = true;
+    }
+    review.runId = runId;
+    review.at = Date.now();
+    const q = await getJson(`api/runs/${encodeURIComponent(runId)}/review?limit=200`);
+    if (q) renderQueue(q);
+  }
+
+  function playAt(seconds) {
+    const player = $('#rf-player').firstChild;
+    if (!player) return;
+    const go = () => {
+      player.currentTime = seconds;
+      player.play().catch(() => undefined);
+    };
+    // the media's metadata first: a seek before it is lost
+    if (player.readyState >= 1) go();
+    else player.addEventListener('loadedmetadata', go, { once: true });
+  }
+
+  function renderReviewFile(d) {
+    review.file = d;
+    $('#review-file').hidden = false;
+    $('#review-file').dataset.fileId = d.fileId;
+    $('#rf-uri').textContent = d.uri;
+    const v = d.verdict;
+    $('#rf-summary').textContent = v ? v.summary : `no verdict (${d.status})`;
+    const player = h(d.video ? 'video' : 'audio', { controls: '', preload: 'metadata', src: d.media });
+    $('#rf-player').replaceChildren(player);
+    const sev = new Map((v ? v.categories : []).map((c) => [c.name, c.severity]));
+    const spans = v ? v.segments : d.moderation ? d.moderation.spans : [];
+    $('#rf-spans tbody').replaceChildren(
+      ...spans.map((s, i) => {
+        const play = h('button', { type: 'button', class: 'play-span', 'data-span': String(i), 'data-start': String(s.start_s), text: '▶ play' });
+        play.addEventListener('click', () => playAt(s.start_s));
+        return h(
+          'tr',
+          {},
+          h('td', { class: 'num', text: `${stamp(s.start_s)}–${stamp(s.end_s)}` }),
+          h('td', { text: s.category }),
+          h('td', {}, sevChip(sev.get(s.category) || s.severity || 'low')),
+          h('td', { class: 'small', text: s.evidence }),
+          h('td', {}, play),
+        );
+      }),
+    );
+    $('#rf-note').value = d.review ? d.review.note : '';
+    $('#rf-status').textContent = d.review ? `decided: ${d.review.decision} (${time(d.review.decided_at)})` : '';
+  }
+
+  async function openReviewFile(runId, fileId) {
+    review.fileId = fileId;
+    for (const li of document.querySelectorAll('#review-list li')) li.classList.toggle('selected', li.dataset.fileId === fileId);
+    const d = await getJson(`api/runs/${encodeURIComponent(runId)}/files/${encodeURIComponent(fileId)}/verdict`);
+    if (d) renderReviewFile(d);
+  }
+
+  async function decide(decision) {
+    const d = review.file;
+    if (!d || !review.runId) return;
+    $('#rf-status').textContent = 'saving…';
+    try {
+      const res = await fetch(`api/runs/${encodeURIComponent(review.runId)}/files/${encodeURIComponent(d.fileId)}/review`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ decision, note: $('#rf-note').value }),
+      });
+      const body = await res.json();
+      if (!res.ok) throw new Error(body.message || `HTTP ${res.status}`);
+      $('#rf-status').textContent = `decided: ${body.decision} (${time(body.decided_at)})`;
+      $('#review-file').dataset.decided = body.decision;
+      await refreshQueue(review.runId, true);
+    } catch (err) {
+      $('#rf-status').textContent = `not saved: ${err.message}`;
+    }
+  }
+  $('#rf-confirm').addEventListener('click', () => decide('confirm'));
+  $('#rf-clear').addEventListener('click', () => decide('clear'));
+
   // ---- polling ------------------------------------------------------------------------------------
 
   // One poll at a time: a hash change during a poll asks for another right after it, instead of
@@ -252,8 +437,15 @@
       const list = await getJson('api/runs');
       renderList(list.runs);
       const id = selectedRun();
-      if (id) renderDetail(await getJson(`api/runs/${encodeURIComponent(id)}`));
-      else $('#detail').hidden = true;
+      if (id) {
+        const d = await getJson(`api/runs/${encodeURIComponent(id)}`);
+        renderDetail(d);
+        if (d) {
+          await refreshFiles(id, false);
+          if (d.spec.task === 'moderate') await refreshQueue(id, false);
+          else $('#review').hidden = true;
+        }
+      } else $('#detail').hidden = true;
       $('#updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
       $('#updated').classList.remove('bad');
     } catch (err) {

@@ -4,8 +4,13 @@
  */
 import type { Redis } from 'ioredis';
 import { readSeries } from '../runs/series.ts';
+import { WorkHistory } from '../runs/eta.ts';
 import type { RunStore } from '../runs/store.ts';
-import type { Costs } from '../app/costs.ts';
+import type { CostTotals, Costs } from '../app/costs.ts';
+import { chunkField } from '../cost/ledger.ts';
+import { unpricedNoteFor, type PricingOverride } from '../cost/price.ts';
+import type { FileState, RunState } from '../runs/types.ts';
+import { compareRows, fileRowView, type FileRowView } from './files-view.ts';
 import {
   failureDigest,
   failureFold,
@@ -23,11 +28,15 @@ export interface RunsDataDeps {
   keyPrefix: string;
   runs: RunStore;
   costs: Costs;
+  /** the price overrides the workers use: what had no price is said by the same table */
+  pricing?: PricingOverride;
 }
 
 export interface RunsData {
   list(limit: number): Promise<RunSummary[]>;
   detail(runId: string, now?: number): Promise<RunDetail | undefined>;
+  /** one page of the run's files, failed and pending first */
+  files(runId: string, offset: number, limit: number): Promise<{ total: number; rows: FileRowView[] } | undefined>;
 }
 
 interface CachedFailures {
@@ -40,6 +49,20 @@ interface CachedFailures {
 export const FAILURES_SHOWN = 50;
 
 export function createRunsData(deps: RunsDataDeps): RunsData {
+  // What this dashboard has seen of each run's work: the ETA's recent rate (runs/eta.ts).
+  const histories = new Map<string, WorkHistory>();
+  const factsOf = (state: RunState, t: CostTotals, now: number) => {
+    let hist = histories.get(state.spec.runId);
+    if (!hist) {
+      if (histories.size > 500) histories.clear();
+      hist = new WorkHistory();
+      histories.set(state.spec.runId, hist);
+    }
+    hist.observe(now, t.chunks);
+    return { unpricedNote: noteOf(state, t), now, recent: hist.recent(now) };
+  };
+  const noteOf = (state: RunState, t: CostTotals): string => unpricedNoteFor(t.usage, t.priced, state.spec.model, state.spec.region, deps.pricing);
+
   const failureCache = new Map<string, CachedFailures>();
 
   async function failures(runId: string, failed: number, generation: number, total: number, now: number): Promise<FailureDigest> {
@@ -59,7 +82,7 @@ export function createRunsData(deps: RunsDataDeps): RunsData {
       const rows = await Promise.all(
         ids.map(async (id) => {
           const [state, totals] = await Promise.all([deps.runs.state(id), deps.costs.totals(id)]);
-          return state ? runSummary(state, totals) : undefined;
+          return state ? runSummary(state, totals, factsOf(state, totals, Date.now())) : undefined;
         }),
       );
       return rows.filter((r): r is RunSummary => r !== undefined);
@@ -73,7 +96,34 @@ export function createRunsData(deps: RunsDataDeps): RunsData {
         readSeries(deps.redis, deps.keyPrefix, runId),
         failures(runId, state.counts.failed, state.generation, state.counts.total, now),
       ]);
-      return runDetail(state, totals, digest, samples, now);
+      return runDetail(state, totals, digest, samples, now, factsOf(state, totals, now));
+    },
+
+    async files(runId, offset, limit) {
+      const spec = await deps.runs.spec(runId);
+      if (!spec) return undefined;
+      // A pass over the run's files (HSCAN): the page asks for it every few seconds, not every poll.
+      const all: [string, FileState][] = [];
+      for await (const entry of deps.runs.files(runId)) all.push(entry);
+      const reviews = spec.task === 'moderate' ? await deps.runs.reviews(runId) : new Map();
+      const rows = all.map(([id, f]) => fileRowView(runId, spec.task, id, f, { review: reviews.get(id) })).sort(compareRows);
+      const page = rows.slice(offset, offset + limit);
+      // Chunks done and planned for the page's open files: their plans, and the ledger's chunks of each.
+      const open = page.filter((r) => r.status === 'pending' || r.status === 'failed');
+      const planned = await deps.runs.plannedRequests(
+        runId,
+        open.map((r) => r.fileId),
+      );
+      const ledger = deps.costs.ledger;
+      for (const [i, r] of open.entries()) {
+        const n = planned[i];
+        if (n === undefined) continue;
+        r.chunks.planned = n;
+        const fields = Array.from({ length: n }, (_, c) => chunkField(r.fileId, c));
+        const got = fields.length ? await deps.redis.hmget(ledger.keys(runId).chunks, ...fields) : [];
+        r.chunks.done = got.filter((v) => v !== null).length;
+      }
+      return { total: rows.length, rows: page };
     },
   };
 }

@@ -63,6 +63,24 @@ figcaption { font-weight:600; margin-bottom:4px; }
 .code-chip { display:inline-block; margin:0 8px 6px 0; padding:2px 8px; border-radius:4px; background:#fbe9e9; }
 td.uri { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:12px; word-break:break-all; }
 h3 { margin:14px 0 8px; font-size:15px; }
+#files td, #files th { font-size:12px; padding:5px 8px; }
+#files td.uri { max-width:420px; }
+#files a { margin-right:6px; color:var(--accent); }
+.state-failed { color:var(--bad); font-weight:600; } .state-succeeded { color:var(--ok); } .state-pending { color:#1d4fa8; }
+#review .review-grid { display:grid; grid-template-columns:minmax(260px, 1fr) 2fr; gap:14px; align-items:start; }
+#review-list { list-style:none; margin:0; padding:0; border:1px solid var(--line); border-radius:6px; max-height:560px; overflow:auto; background:#fff; }
+#review-list li { padding:6px 10px; border-bottom:1px solid var(--line); cursor:pointer; font-size:12px; }
+#review-list li:hover { background:#f3f6fc; } #review-list li.selected { background:#e9f0fd; }
+#review-list li .uri { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; word-break:break-all; }
+.sev { display:inline-block; padding:0 6px; border-radius:8px; font-size:11px; font-weight:600; margin-right:4px; background:#e8ebf2; }
+.sev-high { background:#fbdada; color:#9b2222; } .sev-medium { background:#fcefd5; color:#8a5a12; } .sev-low { background:#e6f0e9; color:#17663a; }
+.decided { color:var(--muted); }
+#review-file { border:1px solid var(--line); border-radius:6px; padding:10px 12px; background:#fff; }
+#review-file h4 { margin:0 0 6px; font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:13px; word-break:break-all; }
+#rf-player video { max-width:100%; max-height:280px; } #rf-player audio { width:100%; }
+#rf-spans td { font-size:12px; }
+#rf-decision { margin-top:10px; display:flex; gap:8px; align-items:center; flex-wrap:wrap; }
+#rf-note { flex:1 1 100%; min-height:48px; font:inherit; }
 `;
 
 const BODY = `
@@ -86,6 +104,34 @@ const BODY = `
       <svg id="chart" role="img" aria-label="cost and throughput over time" viewBox="0 0 760 270"></svg>
       <div class="legend"><span class="cost">━ cost so far (left axis)</span> &nbsp; <span class="rate">╍ files finished per minute (right axis)</span></div>
     </figure>
+    <section id="review" hidden>
+      <h3>Review queue</h3>
+      <p id="review-counts" class="small"></p>
+      <div class="review-grid">
+        <ol id="review-list"></ol>
+        <div id="review-file" hidden>
+          <h4 id="rf-uri"></h4>
+          <div id="rf-summary" class="small muted"></div>
+          <div id="rf-player"></div>
+          <table id="rf-spans">
+            <thead><tr><th>Time</th><th>Category</th><th>Severity</th><th>The model's words</th><th></th></tr></thead>
+            <tbody></tbody>
+          </table>
+          <div id="rf-decision">
+            <textarea id="rf-note" maxlength="2000" placeholder="note (why)"></textarea>
+            <button type="button" id="rf-confirm">Confirm flag</button>
+            <button type="button" id="rf-clear">Clear</button>
+            <span id="rf-status" class="small"></span>
+          </div>
+        </div>
+      </div>
+    </section>
+    <h3>Files</h3>
+    <table id="files">
+      <thead><tr><th>Object</th><th>State</th><th>Chunks</th><th>Retries</th><th>Cost</th><th>Code</th><th>Outputs</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <p id="files-more" class="muted small"></p>
     <h3>Failures</h3>
     <div id="d-codes"></div>
     <table id="failures" hidden>
@@ -120,6 +166,8 @@ export function runsPage(): { html: string; csp: string } {
     `style-src ${sha256(STYLE)}`,
     "connect-src 'self'",
     "img-src 'self' data:",
+    // the review page's player: the source, streamed by this dashboard
+    "media-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",

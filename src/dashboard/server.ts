@@ -3,7 +3,7 @@
  * at `/queues`, served by the ops HTTP helper (real port back for port 0, quick close). Every request
  * passes the guard first (Host allow-list, credentials, Origin check, read-only): see guard.ts.
  */
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queues } from '../jobs/queues.ts';
 import { startHttpServer, type RunningServer } from '../ops/http.ts';
 import type { Logger } from '../util/logger.ts';
@@ -11,8 +11,9 @@ import { bullBoardRouter } from './board.ts';
 import { createRunsData, type RunsDataDeps } from './data.ts';
 import { allowedHosts, checkExposure, guardMiddleware, type DashboardAuth } from './guard.ts';
 import { runsPage } from './page.ts';
+import { mountFileRoutes, type FileRoutesDeps } from './file-routes.ts';
 
-export interface DashboardDeps extends RunsDataDeps {
+export interface DashboardDeps extends RunsDataDeps, FileRoutesDeps {
   queues: Queues;
   log: Logger;
 }
@@ -86,8 +87,36 @@ export function createDashboardApp(deps: DashboardDeps, opts: AccessOptions & { 
       res.json({ status: 'ok' });
     }),
   );
-  app.use(QUEUES_PATH, bullBoardRouter(deps.queues, { basePath: QUEUES_PATH, readOnly: !allowActions, runsPath: '/' }));
+  mountFileRoutes(app, deps, data, { allowActions });
+  app.use(QUEUES_PATH, selfContained, bullBoardRouter(deps.queues, { basePath: QUEUES_PATH, readOnly: !allowActions, runsPath: '/' }));
   return app;
+}
+
+/**
+ * Bull Board's page links a web font on fonts.googleapis.com: offline that is a console error, online a request
+ * to a stranger naming our users' IPs. Its HTML leaves without any stylesheet from another host (the system
+ * fonts stand in), and a CSP keeps every fetch of its pages on this origin.
+ */
+export function stripExternalLinks(html: string): string {
+  return html.replace(/<link\b[^>]*\bhref=["']?(?:https?:)?\/\/[^>]*>/giu, '');
+}
+
+export const BOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function selfContained(_req: Request, res: Response, next: NextFunction): void {
+  res.set('content-security-policy', BOARD_CSP);
+  const send = res.send.bind(res);
+  res.send = (body?: unknown) => send(typeof body === 'string' && /^\s*<!doctype html|<html/iu.test(body) ? stripExternalLinks(body) : body);
+  next();
 }
 
 export async function startDashboard(deps: DashboardDeps, opts: DashboardOptions): Promise<RunningServer> {

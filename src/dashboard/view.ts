@@ -7,6 +7,7 @@ import { formatMicros } from '../cost/price.ts';
 import type { Sample } from '../runs/series.ts';
 import type { FileState, RunState } from '../runs/types.ts';
 import type { CostTotals } from '../app/costs.ts';
+import { workProgress, type Observation } from '../runs/eta.ts';
 
 export interface Money {
   micros: number;
@@ -28,8 +29,33 @@ export interface RunSummary {
   files: { total: number; done: number; succeeded: number; failed: number; skipped: number; notRun: number; pending: number };
   progress: { fraction: number; text: string };
   media: { ms: number; hours: number; text: string };
-  cost: Money & { priced: boolean; text: string };
+  cost: Money & {
+    priced: boolean;
+    text: string /** what had no price, when something had none */;
+    unpriced: string | null /** "Cost so far" while running, "Cost" once ended */;
+    label: string;
+  };
   budget: (Money & { fraction: number; text: string }) | null;
+  /** when it started and ended, and for how long it ran (or has been running) */
+  times: { startedAt: string; finishedAt: string | null; elapsedS: number; elapsedText: string };
+  /** requests done of planned and the ETA by work (runs/eta.ts) */
+  work: { requestsDone: number; requestsPlanned: number | null; plannedEstimated: boolean; etaS: number | null; etaText: string };
+}
+
+/** What the summary needs beyond state and totals: the note on unpriced usage, and the clock. */
+export interface SummaryFacts {
+  unpricedNote?: string;
+  now?: number;
+  /** an earlier look at the run's work (runs/eta.ts WorkHistory): the ETA's recent rate */
+  recent?: Observation;
+}
+
+export function durationText(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const t = Math.max(0, Math.round(s));
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(t % 60).padStart(2, '0')}s` : `${t}s`;
 }
 
 const FINISHED: ReadonlySet<RunState['status']> = new Set(['completed', 'completed_with_failures', 'stopped_budget', 'cancelled', 'stopped_error']);
@@ -42,15 +68,21 @@ function money(micros: number, currency: string | null): Money {
   return { micros, amount: formatMicros(micros), currency };
 }
 
-export function costText(micros: number, currency: string | null, priced: boolean): string {
+/** A money figure that says when it is partial, and (given `note`) what had no price. */
+export function costText(micros: number, currency: string | null, priced: boolean, note?: string): string {
   const amount = `${formatMicros(micros)}${currency ? ` ${currency}` : ''}`;
   // Unknown money is never shown as zero (design: "priced": false, never zero cost).
-  if (!priced) return micros > 0 ? `${amount} + unpriced usage` : 'unpriced';
+  if (!priced) return micros > 0 || currency ? `${amount} (${note || 'partly unpriced'})` : note || 'unpriced';
   return amount;
 }
 
-export function runSummary(state: RunState, totals: CostTotals): RunSummary {
+export function runSummary(state: RunState, totals: CostTotals, facts: SummaryFacts = {}): RunSummary {
   const c = state.counts;
+  const now = facts.now ?? Date.now();
+  const finished = isFinished(state.status);
+  const started = Date.parse(state.spec.createdAt);
+  const ended = finished && state.endedAt ? Date.parse(state.endedAt) : null;
+  const work = workProgress({ counts: c, scanDone: state.scanDone, requestsDone: totals.chunks, now, recent: facts.recent });
   const done = c.terminal;
   const files = { total: c.total, done, succeeded: c.succeeded, failed: c.failed, skipped: c.skipped, notRun: c.not_run, pending: Math.max(0, c.total - done) };
   const parts = [`${c.succeeded} succeeded`, `${c.failed} failed`, `${c.skipped} skipped`];
@@ -79,10 +111,30 @@ export function runSummary(state: RunState, totals: CostTotals): RunSummary {
     destination: state.spec.destination,
     scanDone: state.scanDone,
     files,
-    progress: { fraction: c.total ? Math.min(1, done / c.total) : state.scanDone ? 1 : 0, text },
+    // by work once a plan is known (a 12-chunk file weighs twelve 1-chunk files), by files before
+    progress: { fraction: work.requestsPlanned !== null ? work.fraction : c.total ? Math.min(1, done / c.total) : state.scanDone ? 1 : 0, text },
     media: { ms: c.media_ms, hours, text: `${hours.toFixed(hours < 10 ? 2 : 1)} h` },
-    cost: { ...money(totals.costMicros, totals.currency), priced: totals.priced, text: costText(totals.costMicros, totals.currency, totals.priced) },
+    cost: {
+      ...money(totals.costMicros, totals.currency),
+      priced: totals.priced,
+      text: costText(totals.costMicros, totals.currency, totals.priced, facts.unpricedNote),
+      unpriced: totals.priced ? null : facts.unpricedNote || 'partly unpriced',
+      label: finished ? 'Cost' : 'Cost so far',
+    },
     budget,
+    times: {
+      startedAt: state.spec.createdAt,
+      finishedAt: finished ? (state.endedAt ?? null) : null,
+      elapsedS: Math.max(0, ((ended ?? now) - started) / 1000),
+      elapsedText: durationText(((ended ?? now) - started) / 1000),
+    },
+    work: {
+      requestsDone: work.requestsDone,
+      requestsPlanned: work.requestsPlanned,
+      plannedEstimated: work.plannedEstimated,
+      etaS: finished ? 0 : work.etaS,
+      etaText: finished ? 'ended' : work.etaS === null ? '?' : durationText(work.etaS),
+    },
   };
 }
 
@@ -232,10 +284,17 @@ export interface RunDetail {
   chart: Chart;
 }
 
-export function runDetail(state: RunState, totals: CostTotals, failures: FailureDigest, samples: readonly Sample[], now: number): RunDetail {
+export function runDetail(
+  state: RunState,
+  totals: CostTotals,
+  failures: FailureDigest,
+  samples: readonly Sample[],
+  now: number,
+  facts: SummaryFacts = {},
+): RunDetail {
   const live = isFinished(state.status) && samples.length ? null : liveSample(state, totals, now);
   return {
-    run: runSummary(state, totals),
+    run: runSummary(state, totals, { ...facts, now }),
     spec: specView(state),
     requests: { total: state.counts.requests, retries: state.counts.retries },
     estimate: state.counts.est_micros > 0 ? money(state.counts.est_micros, totals.currency) : null,

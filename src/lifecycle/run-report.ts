@@ -1,21 +1,27 @@
 /** A run's report from its state in Redis (files streamed with HSCAN) and its ledger: for `report` and the report job. */
 import { findModel } from '../models/catalog.ts';
-import { resolvePrices, type Cost } from '../cost/price.ts';
+import { resolvePrices, unpricedNote, unpricedUsage, type Cost } from '../cost/price.ts';
 import { costJson } from '../outputs/amounts.ts';
 import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
 import { failureLine } from '../outputs/failures.ts';
 import { addFileRow, buildReport, decideRunStatus, emptyTotals, UNCHANGED, type ReportDoc } from '../outputs/report.ts';
-import type { RunState } from '../runs/types.ts';
+import type { FileReview, RunState } from '../runs/types.ts';
+import { flaggedCsvHeader, flaggedCsvRow, moderationLine } from '../outputs/review-queue.ts';
+import { outputKey } from '../storage/keys.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Context } from '../app/context.ts';
 
 export interface CollectedReport {
   status: RunState['status'];
-  report: ReportDoc & { cost: ReportDoc['cost'] & { ledger?: ReturnType<typeof costJson> } };
+  report: ReportDoc & {
+    cost: ReportDoc['cost'] & { ledger?: ReturnType<typeof costJson>; unpriced?: { kind: string; tokens: number }[]; unpriced_note?: string };
+  };
   costCsv: string;
   failuresJsonl: string;
   /** one line per skipped object: its uri, why (`excluded`, `not_media`, `unchanged`) and the detail */
   skippedJsonl: string;
+  /** moderation runs: `moderation.jsonl` (every file) and `flagged.csv` (the files to look at) */
+  review?: { jsonl: string; flaggedCsv: string };
 }
 
 export async function collectRunReport(ctx: Context, runId: string): Promise<CollectedReport> {
@@ -26,9 +32,20 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   let csv = costCsvHeader();
   let failures = '';
   let skipped = '';
-  for await (const [, f] of ctx.runs.files(runId)) {
+  const moderate = spec.task === 'moderate';
+  const reviews = moderate ? await ctx.runs.reviews(runId) : new Map<string, FileReview>();
+  let jsonl = '';
+  let flaggedCsv = flaggedCsvHeader();
+  for await (const [fileId, file] of ctx.runs.files(runId)) {
+    const review = reviews.get(fileId);
+    const f = review ? { ...file, review } : file;
     totals = addFileRow(totals, f);
     csv += costCsvRow(f);
+    if (moderate) {
+      const q = { ...f, fileId };
+      jsonl += moderationLine(q, outputKey(f.key, 'json'));
+      flaggedCsv += flaggedCsvRow(q, outputKey(f.key, 'json'));
+    }
     if (f.status === 'failed' || f.status === 'not_run') failures += failureLine({ uri: f.uri, code: f.code ?? 'internal', message: f.message ?? '' });
     if (f.status === 'skipped')
       skipped += failureLine({ uri: f.uri, code: f.code ?? UNCHANGED, message: f.message ?? 'a result of the same input and settings exists' });
@@ -43,8 +60,10 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
     stoppedError: state.stopReason === 'auth' || state.stopReason === 'error',
     failed: totals.counts.failed,
   });
-  const currency = resolvePrices(spec.model, spec.region, ctx.pricing)?.currency ?? null;
-  const priced = currency !== null && Boolean(findModel(spec.model));
+  const prices = resolvePrices(spec.model, spec.region, ctx.pricing);
+  const currency = prices?.currency ?? null;
+  // As `estimate` said before the run: partly unpriced when any file's plan sends something without a price.
+  const priced = currency !== null && Boolean(findModel(spec.model)) && !(state.counts.est_unpriced ?? 0);
   const est = (micros: number): Cost => ({ amountMicros: micros, currency, priced });
   const doc = buildReport({
     runId,
@@ -68,12 +87,15 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   // Everything paid, including chunks of files that did not finish (a budget stop, a file failing after
   // some chunks): equal to cost.actual when every file that cost money succeeded.
   const ledger = await ctx.costs.totals(runId);
+  // What had no price (every paid chunk's usage): a partial amount says what it leaves out.
+  const unpriced = ledger.priced ? [] : unpricedUsage(ledger.usage, prices);
   const report = {
     ...doc,
     cost: {
       ...doc.cost,
       ledger: costJson({ amountMicros: ledger.costMicros, currency: (ledger.currency ?? currency) as Cost['currency'], priced: ledger.priced }),
+      ...(unpriced.length && { unpriced, unpriced_note: unpricedNote(unpriced) }),
     },
   };
-  return { status, report, costCsv: csv, failuresJsonl: failures, skippedJsonl: skipped };
+  return { status, report, costCsv: csv, failuresJsonl: failures, skippedJsonl: skipped, ...(moderate && { review: { jsonl, flaggedCsv } }) };
 }

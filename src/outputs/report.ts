@@ -9,6 +9,7 @@ import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
 import { OmniError } from '../util/errors.ts';
 import { costJson, usageJson, type CostJson, type UsageJson } from './amounts.ts';
 import { definedOnly } from '../util/defined.ts';
+import { emptyReviewCounts, foldReview, type ModerationBrief, type QueueFile, type ReviewCounts } from './review-queue.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 
 export const REPORT_SCHEMA = 'omnibatch.report/v1';
@@ -34,6 +35,9 @@ export interface FileRow {
   priced?: boolean;
   /** moderation: the categories of a flagged file */
   flagged?: string[];
+  /** moderation: the verdict in brief, and a reviewer's decision */
+  moderation?: ModerationBrief;
+  review?: QueueFile['review'];
 }
 
 export interface RunTotals {
@@ -46,6 +50,8 @@ export interface RunTotals {
   cost: Cost;
   flaggedFiles: number;
   flaggedByCategory: Record<string, number>;
+  /** moderation: verdicts, severities, needs_review and reviewers' decisions */
+  review: ReviewCounts;
   /** skipped files by reason: `excluded`, `not_media`, `unchanged` (a result of the same input exists) */
   skippedByCode: Record<string, number>;
 }
@@ -63,6 +69,7 @@ export function emptyTotals(): RunTotals {
     cost: ZERO_COST,
     flaggedFiles: 0,
     flaggedByCategory: {},
+    review: emptyReviewCounts(),
     skippedByCode: {},
   };
 }
@@ -92,6 +99,7 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
     cost: cost ? addCost(t.cost, cost) : t.cost,
     flaggedFiles: t.flaggedFiles + (flagged.length > 0 ? 1 : 0),
     flaggedByCategory: byCategory,
+    review: row.moderation ? foldReview(structuredClone(t.review), row) : t.review,
     skippedByCode:
       row.status === 'skipped' ? { ...t.skippedByCode, [row.code ?? UNCHANGED]: (t.skippedByCode[row.code ?? UNCHANGED] ?? 0) + 1 } : t.skippedByCode,
   };
@@ -164,7 +172,16 @@ export interface ReportDoc extends RunIdentity {
     estimate_error?: { amount_micros: number; ratio: number | null };
   };
   budget?: CostJson;
-  moderation?: { flagged_files: number; by_category: Record<string, number> };
+  moderation?: {
+    flagged_files: number;
+    by_category: Record<string, number>;
+    /** files by verdict, flagged files by their highest severity, files marked for review, reviewers' decisions */
+    by_verdict?: ReviewCounts['by_verdict'];
+    by_severity?: ReviewCounts['by_severity'];
+    needs_review?: number;
+    to_review?: number;
+    decisions?: ReviewCounts['decisions'];
+  };
   stop_reason?: string;
   started_at: string;
   finished_at: string | null;
@@ -217,7 +234,19 @@ export function buildReport(input: ReportInput): ReportDoc {
       }),
     },
     ...(input.budget && { budget: costJson(input.budget) }),
-    ...((input.task === 'moderate' || t.flaggedFiles > 0) && { moderation: { flagged_files: t.flaggedFiles, by_category: byCategory } }),
+    ...((input.task === 'moderate' || t.flaggedFiles > 0) && {
+      moderation: {
+        flagged_files: t.flaggedFiles,
+        by_category: byCategory,
+        ...(input.task === 'moderate' && {
+          by_verdict: t.review.by_verdict,
+          by_severity: t.review.by_severity,
+          needs_review: t.review.needs_review,
+          to_review: t.review.to_review,
+          decisions: t.review.decisions,
+        }),
+      },
+    }),
     ...(input.stopReason !== undefined && { stop_reason: input.stopReason }),
     started_at: iso(input.startedAt),
     finished_at: input.finishedAt ? iso(input.finishedAt) : null,

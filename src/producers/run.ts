@@ -127,11 +127,13 @@ export function buildRunSpec(
     warn(`${voiceVerdict.message}: sent as given, the service decides`);
   }
   if (req.budgetMicros !== undefined) {
-    // A budget needs prices for what every request sends; an unpriced request would reserve nothing.
-    // (A video chunk where only video input is unpriced fails alone, at its reservation.)
+    // A budget needs prices for everything a request of this task can send: an unpriced request would reserve
+    // nothing, so a video task on a model whose video input has no price is refused here, before the run, and
+    // not file by file at each reservation (README "Cost accounting and budgets").
     const prices = resolvePrices(model.id, cfg.region, pricing, via ? 'batch' : 'realtime');
     const needs: (keyof PriceTable)[] = [
       'inputAudio',
+      ...(ts.media === 'video' && model.inputs.includes('video') ? ['inputVideo' as const] : []),
       ...(ts.prompt || req.prompt ? ['inputText' as const] : []),
       ...(ts.wantsAudioOut ? ['outputAudio' as const] : ['outputTextMultimodal' as const]),
     ];
@@ -139,7 +141,7 @@ export function buildRunSpec(
     if (missing.length) {
       throw new OmniError(
         'budget_unpriced',
-        `--budget needs prices for ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing)`,
+        `--budget needs prices for everything task ${task} sends to ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing, or run without --budget)`,
       );
     }
   }

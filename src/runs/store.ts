@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { runLua, type LuaScript } from '../cost/lua/run.ts';
 import { installModel } from '../models/catalog.ts';
 import { redactText } from '../util/redact.ts';
-import { FILE_STATUSES, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';
+import { FILE_STATUSES, type FileReview, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';
 
 const TERMINAL_LUA = 'local t = { succeeded = 1, failed = 1, skipped = 1, not_run = 1 }';
 
@@ -114,18 +114,32 @@ redis.call('SET', KEYS[1], g, 'EX', ARGV[3])
 return {1, g}`,
 };
 
-// KEYS: estimated, counts   ARGV: fileId, mediaMs, est, low, high   (a file's plan counts once, however often it is planned)
+// KEYS: estimated, counts   ARGV: fileId, mediaMs, est, low, high, requests, unpriced (0|1)
+// (a file's plan counts once, however often it is planned)
 const ADD_ESTIMATE: LuaScript = {
   name: 'omnibatchRunAddEstimate',
   numberOfKeys: 2,
   lua: `
-if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[6]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[2], 'media_ms', ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'est_micros', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'est_low_micros', ARGV[4])
 redis.call('HINCRBY', KEYS[2], 'est_high_micros', ARGV[5])
+redis.call('HINCRBY', KEYS[2], 'prepared', 1)
+redis.call('HINCRBY', KEYS[2], 'planned_requests', ARGV[6])
+redis.call('HINCRBY', KEYS[2], 'est_unpriced', ARGV[7])
 return 1`,
 };
+
+export interface FileEstimate {
+  mediaMs: number;
+  est: number;
+  low: number;
+  high: number;
+  /** the requests its plan sends (chunks, and a speak run's final summary) */
+  requests?: number;
+  unpriced?: boolean;
+}
 
 export type CountField = 'requests' | 'retries' | 'media_ms' | 'est_micros' | 'est_low_micros' | 'est_high_micros';
 
@@ -186,6 +200,10 @@ export class RunStore {
       est_micros: n('est_micros'),
       est_low_micros: n('est_low_micros'),
       est_high_micros: n('est_high_micros'),
+      prepared: n('prepared'),
+      planned_requests: n('planned_requests'),
+      est_unpriced: n('est_unpriced'),
+      ...(counts.work_started_ms && { work_started_ms: n('work_started_ms') }),
     };
     return {
       spec,
@@ -255,18 +273,40 @@ export class RunStore {
   }
 
   async count(runId: string, field: CountField, by: number): Promise<void> {
-    if (by) await this.redis.hincrby(this.k(runId, 'counts'), field, Math.round(by));
+    if (!by) return;
+    const key = this.k(runId, 'counts');
+    // The run's first request starts the ETA's clock (runs/eta.ts): scanning and planning before it are not work.
+    if (field === 'requests') await this.redis.multi().hincrby(key, field, Math.round(by)).hsetnx(key, 'work_started_ms', Date.now()).exec();
+    else await this.redis.hincrby(key, field, Math.round(by));
   }
 
-  /** A file's media length and cost estimate, added to the run's counters once per file (a redone or re-planned prepare adds nothing). */
-  async addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean> {
+  /**
+   * A file's media length, planned requests and cost estimate, added to the run's counters once per file (a redone
+   * or re-planned prepare adds nothing). `unpriced`: some of what its requests send has no price.
+   */
+  async addFileEstimate(runId: string, fileId: string, e: FileEstimate): Promise<boolean> {
     const r = await runLua(
       this.redis,
       ADD_ESTIMATE,
       [this.k(runId, 'estimated'), this.k(runId, 'counts')],
-      [fileId, String(Math.round(e.mediaMs)), String(Math.round(e.est)), String(Math.round(e.low)), String(Math.round(e.high))],
+      [
+        fileId,
+        String(Math.round(e.mediaMs)),
+        String(Math.round(e.est)),
+        String(Math.round(e.low)),
+        String(Math.round(e.high)),
+        String(Math.round(e.requests ?? 0)),
+        e.unpriced ? '1' : '0',
+      ],
     );
     return Number(r) === 1;
+  }
+
+  /** The requests each file's plan sends (undefined: not planned yet), for the dashboard's per-file list. */
+  async plannedRequests(runId: string, fileIds: readonly string[]): Promise<(number | undefined)[]> {
+    if (!fileIds.length) return [];
+    const raw = await this.redis.hmget(this.k(runId, 'estimated'), ...fileIds);
+    return raw.map((v) => (v === null ? undefined : Number(v)));
   }
 
   /**
@@ -378,9 +418,34 @@ export class RunStore {
     return ended === '1' && (status === 'running' || status === 'stopping');
   }
 
+  /**
+   * A reviewer's decision on a file (the dashboard's review page), kept next to the file's state so the report
+   * counts it without reading the bucket; the decision's document itself is written next to the result.
+   */
+  async setReview(runId: string, fileId: string, review: FileReview): Promise<void> {
+    await this.redis.hset(this.k(runId, 'reviews'), fileId, JSON.stringify(review));
+  }
+
+  async review(runId: string, fileId: string): Promise<FileReview | undefined> {
+    const raw = await this.redis.hget(this.k(runId, 'reviews'), fileId);
+    return raw ? (JSON.parse(raw) as FileReview) : undefined;
+  }
+
+  /** Every decision of the run (people make them one at a time: a run has few next to its files). */
+  async reviews(runId: string): Promise<Map<string, FileReview>> {
+    const out = new Map<string, FileReview>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.k(runId, 'reviews'), cursor, 'COUNT', 500);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) out.set(flat[i], JSON.parse(flat[i + 1]) as FileReview);
+    } while (cursor !== '0');
+    return out;
+  }
+
   /** Keys holding this run's state (for tests and cleanup). */
   keys(runId: string): string[] {
-    return ['spec', 'state', 'counts', 'files', 'fstatus', 'gen', 'estimated'].map((p) => this.k(runId, p));
+    return ['spec', 'state', 'counts', 'files', 'fstatus', 'gen', 'estimated', 'reviews'].map((p) => this.k(runId, p));
   }
 }
 

@@ -1,5 +1,6 @@
 /** What a run is (its spec, fixed at creation) and what each file of it became. */
 import type { ResultChunk } from '../outputs/result.ts';
+import type { ModerationBrief, ReviewDoc } from '../outputs/review-queue.ts';
 import type { ModelSpec, Region } from '../models/catalog.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import type { Task } from '../tasks/catalog.ts';
@@ -77,7 +78,12 @@ export interface FileState {
   currency?: string | null;
   priced?: boolean;
   flagged?: string[];
+  /** moderation: the file's verdict in brief, for the run's review queue (outputs/review-queue.ts) */
+  moderation?: ModerationBrief;
 }
+
+/** A reviewer's decision as the run's state keeps it (the whole document is `<key>.review.json`). */
+export type FileReview = Pick<ReviewDoc, 'decision' | 'note' | 'decided_at' | 'reviewer'>;
 
 export type StopReason = 'budget' | 'cancelled' | 'auth' | 'error';
 
@@ -95,6 +101,12 @@ export interface RunCounts {
   est_micros: number;
   est_low_micros: number;
   est_high_micros: number;
+  /** files planned (prepared), the requests their plans send, and how many of their estimates were partly unpriced */
+  prepared?: number;
+  planned_requests?: number;
+  est_unpriced?: number;
+  /** epoch ms of the run's first request: where the ETA's clock starts */
+  work_started_ms?: number;
 }
 
 export interface RunState {

@@ -25,7 +25,7 @@ import { fromFsError, storageError } from './errors.ts';
 import { isInside, walkSorted } from './local-walk.ts';
 import { MAX_PRESIGN_SECONDS, type ResolvedStorageOptions } from './options.ts';
 import { jsonBytes, landStream, Meter } from './transfer.ts';
-import type { DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts';
+import type { ByteRange, DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts';
 
 export function localEtag(s: { size: bigint; mtimeNs: bigint }): string {
   return `${s.size.toString(16)}-${s.mtimeNs.toString(16)}`;
@@ -279,6 +279,12 @@ export class LocalStorage implements Storage {
       if (isCode(err, 'ENOENT')) return undefined;
       throw fromFsError(err, what);
     }
+  }
+
+  async readRange(key: string, range?: ByteRange): Promise<{ stream: Readable; info: ObjectInfo } | undefined> {
+    const f = await this.statFile(key, `read ${this.uriOf(key)}`);
+    if (!f) return undefined;
+    return { stream: createReadStream(f.real, range && { start: range.start, end: range.end }), info: infoOf(key, f.stats) };
   }
 
   async presignGet(key: string, seconds: number): Promise<string> {

@@ -23,7 +23,7 @@ import { assertKey, assertPrefix } from './keys.ts';
 import { fromFsError, fromS3Error, storageError } from './errors.ts';
 import { MAX_PRESIGN_SECONDS, type ResolvedStorageOptions } from './options.ts';
 import { isPlainMd5, jsonBytes, landStream, Meter, stripQuotes } from './transfer.ts';
-import type { DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts';
+import type { ByteRange, DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts';
 
 export function createS3Client(opts: ResolvedStorageOptions): S3Client {
   const config: S3ClientConfig = {
@@ -304,6 +304,21 @@ export class S3Storage implements Storage {
       return await (out.Body as { transformToString(enc?: string): Promise<string> }).transformToString('utf8');
     } catch (err) {
       const mapped = fromS3Error(err, what);
+      if (mapped.code === 'storage_not_found') return undefined;
+      throw mapped;
+    }
+  }
+
+  async readRange(key: string, range?: ByteRange): Promise<{ stream: Readable; info: ObjectInfo } | undefined> {
+    const info = await this.head(key);
+    if (!info) return undefined;
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), ...(range && { Range: `bytes=${range.start}-${range.end}` }) }),
+      );
+      return { stream: out.Body as Readable, info };
+    } catch (err) {
+      const mapped = fromS3Error(err, `read ${this.uriOf(key)}`);
       if (mapped.code === 'storage_not_found') return undefined;
       throw mapped;
     }

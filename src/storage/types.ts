@@ -24,6 +24,12 @@ export interface DownloadLimits {
 
 export type UploadBody = string | Buffer | Readable;
 
+export interface ByteRange {
+  start: number;
+  /** inclusive */
+  end: number;
+}
+
 export interface Storage {
   /** e.g. `s3://bucket/prefix/` or `file:///abs/dir/` */
   readonly uri: string;
@@ -48,6 +54,12 @@ export interface Storage {
   putJson(key: string, value: unknown): Promise<void>;
   putText(key: string, text: string, contentType?: string): Promise<void>;
   getText(key: string): Promise<string | undefined>;
+  /**
+   * A byte range of an object as a stream (`end` inclusive, as in HTTP Range), with the object's info; undefined
+   * when there is no such object. For the dashboard's player and output links, which serve the bucket through
+   * the dashboard itself (never a presigned URL to the browser).
+   */
+  readRange?(key: string, range?: ByteRange): Promise<{ stream: Readable; info: ObjectInfo } | undefined>;
   /** A URL the model service can GET (local backend: file:// URL, only useful to the emulator). */
   presignGet(key: string, seconds: number): Promise<string>;
   /** The full URI of a key: `s3://bucket/prefix/key` or `file:///abs/dir/key`. */

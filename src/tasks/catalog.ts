@@ -117,3 +117,11 @@ export function outputCapTokens(task: Task, chunkSeconds: number, modelMaxOutput
 export function isTask(t: string): t is Task {
   return (TASKS as readonly string[]).includes(t);
 }
+
+/**
+ * Requests a file takes after its chunks: speak summarises the chunks' summaries in one final spoken request
+ * (one summary per file, not one per chunk), when there is more than one chunk.
+ */
+export function finalRequests(task: Task, chunks: number): number {
+  return task === 'speak' && chunks > 1 ? 1 : 0;
+}

@@ -248,6 +248,22 @@ export const FAILURE_CODES = {
   },
   run_stopped: { queue: 'fail_file', meaning: 'the run was stopped while the file was being prepared', action: 'nothing: the file ends `not_run`' },
   run_not_found: { queue: 'refuse', meaning: 'no run with this id (or it has expired)', action: 'check the id with `omnibatch runs`' },
+  file_not_found: { queue: 'refuse', meaning: 'the run has no file with this id (or its state has expired)', action: 'open the run again from the runs page' },
+  review_no_verdict: {
+    queue: 'refuse',
+    meaning: 'a review decision on a file with no moderation verdict (failed, skipped or not moderated)',
+    action: 'review the files the review page lists',
+  },
+  review_invalid: {
+    queue: 'refuse',
+    meaning: 'a review decision that is not `confirm` or `clear` (or a note over 2000 characters)',
+    action: 'send `{"decision": "confirm"|"clear", "note": "..."}`',
+  },
+  media_source_unavailable: {
+    queue: 'refuse',
+    meaning: "the dashboard's player could not read the file from the run's source",
+    action: 'check that the dashboard can read the source with the same credentials as the workers',
+  },
   worker_lost: {
     queue: 'fail_file',
     meaning: "the file's job crashed or was killed more times than BullMQ allows (`maxStalledCount`)",
@@ -256,7 +272,8 @@ export const FAILURE_CODES = {
   worker_shutdown: { queue: 'retry', meaning: 'the worker shut down before the job finished', action: 'nothing: another worker takes the job' },
   budget_unpriced: {
     queue: 'fail_file',
-    meaning: 'a budget cannot bound a request whose model/region has no published price',
+    meaning:
+      'a budget cannot bound a request whose model/region has no published price for what the task sends (video for moderate and describe): refused before the run starts',
     action: 'add prices with `--pricing`',
   },
   cost_currency_mismatch: {

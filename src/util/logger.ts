@@ -1,4 +1,7 @@
+import { Writable } from 'node:stream';
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
+import { ttyLine } from './tty-line.ts';
 import { redactText, redactValue } from './redact.ts';
 
 export type { Logger };
@@ -52,7 +55,15 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
   };
   // the CLI decides (cli/common.ts loggerFor: a terminal, and not CI); anything else logs JSON lines
   if (opts.pretty) {
-    return redactChildBindings(pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } }));
+    // Pretty in this thread (not a transport's worker): each line goes through the terminal's status line, so a
+    // log line lands above a progress bar instead of through it (tty-line.ts).
+    const through = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        ttyLine.write(chunk.toString('utf8'));
+        done();
+      },
+    });
+    return redactChildBindings(pino(options, pretty({ colorize: true, destination: through, sync: true })));
   }
   return redactChildBindings(pino(options, (opts.destination as pino.DestinationStream | undefined) ?? pino.destination(2)));
 }

@@ -12,7 +12,13 @@ import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { Storage } from '../storage/types.ts';
-import { TASK_SPECS } from '../tasks/catalog.ts';
+import { outputCapTokens, TASK_SPECS } from '../tasks/catalog.ts';
+import { addCost, costOf, type Cost } from '../cost/price.ts';
+import { estimateChunkCost } from '../cost/estimate.ts';
+import { findModel } from '../models/catalog.ts';
+import { addUsage, type Usage } from '../models/types.ts';
+import { placeInstructions } from '../tasks/system-message.ts';
+import { SPEAK_FINAL_PROMPT, speakFinalText } from '../tasks/speak-summary.ts';
 import type { Logger } from '../util/logger.ts';
 import { concatWavFiles } from '../media/wav-concat.ts';
 import type { JobContext } from '../app/context.ts';
@@ -33,11 +39,13 @@ export interface FinalizePorts {
   storage(location: string): Pick<Storage, 'getText' | 'putText' | 'putJson' | 'download' | 'upload'>;
   /** speak: the chunks' WAVs joined into one (media/wav-concat.ts) */
   concatWav(parts: readonly string[], out: string): Promise<unknown>;
+  /** speak on several chunks: the one spoken summary of the file, from a final request (staged, paid once) */
+  speakFinal?(d: FinalizePayload, spec: RunSpec, chunks: readonly ChunkResult[]): Promise<FinalSummary | undefined>;
   tmpDir?: string;
   log: Logger;
 }
 
-export function finalizePorts(ctx: JobContext): FinalizePorts {
+export function finalizePorts(ctx: JobContext, attempt = 'finalize'): FinalizePorts {
   return {
     spec: (runId) => ctx.spec(runId),
     runs: {
@@ -48,13 +56,14 @@ export function finalizePorts(ctx: JobContext): FinalizePorts {
     },
     storage: (location) => ctx.storage(location),
     concatWav: concatWavFiles,
+    speakFinal: (d, spec, chunks) => speakFinal(d, attempt, ctx, spec, chunks),
     tmpDir: ctx.cfg.tmpDir,
     log: ctx.log,
   };
 }
 
 export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Promise<{ outputs: string[] } | { skipped: string }> {
-  return runFinalize(job.data, finalizePorts(ctx));
+  return runFinalize(job.data, finalizePorts(ctx, `${job.id}#${job.attemptsMade + 1}`));
 }
 
 export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise<{ outputs: string[] } | { skipped: string }> {
@@ -74,8 +83,11 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
     if (r) found.push(r);
   }
   const plan = planFinalize({ key, expected: d.chunks, found, durationS });
-  const { chunks, usage, cost } = plan;
+  const { chunks } = plan;
   const ts = TASK_SPECS[spec.task];
+  const final = ts.wantsAudioOut && chunks.length > 1 ? await p.speakFinal?.(d, spec, chunks) : undefined;
+  const usage = final ? addUsage(plan.usage, final.usage) : plan.usage;
+  const cost = final ? addCost(plan.cost, final.cost) : plan.cost;
 
   const rendered = renderFileOutputs({
     spec,
@@ -85,6 +97,7 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
     usage,
     cost,
     overlapS: spec.overlapSeconds ?? ts.policy.overlapS,
+    ...(final && { summary: final.text }),
     speech: new Map((prepared?.chunks ?? []).flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
   });
   const written: string[] = [];
@@ -97,7 +110,7 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
       `fin-${fileId}`,
       async (dir) => {
         const parts: string[] = [];
-        for (const c of chunks) {
+        for (const c of final ? [{ index: chunks.length, audioKey: final.audioKey }] : chunks) {
           if (!c.audioKey) continue;
           const f = path.join(dir, `${c.index}.wav`);
           await dst.download(c.audioKey, f);
@@ -119,12 +132,13 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
     status: 'succeeded',
     durationS: plan.durationS,
     chunks: chunks.length,
-    requests: plan.requests,
+    requests: plan.requests + (final ? 1 : 0),
     usage,
     costMicros: cost.amountMicros,
     currency: cost.currency,
     priced: cost.priced,
     ...(rendered.flagged && { flagged: rendered.flagged }),
+    ...(rendered.moderation && { moderation: rendered.moderation }),
   });
   return { outputs: written };
 }
@@ -132,4 +146,72 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
 async function readJson<T>(dst: Pick<Storage, 'getText'>, key: string): Promise<T | undefined> {
   const raw = await dst.getText(key);
   return raw ? (JSON.parse(raw) as T) : undefined;
+}
+
+export interface FinalSummary {
+  text: string;
+  audioKey?: string;
+  usage: Usage;
+  cost: Cost;
+}
+
+/**
+ * speak's final request: the chunks' summaries in, one spoken summary of the whole file out. Staged before the
+ * file finishes, so a redone finalize pays nothing twice, and recorded in the ledger as the file's request after
+ * its last chunk (idempotent per file and index). Under a budget it is reserved like a chunk; refused, the file
+ * keeps its chunks' summaries joined (and says so in the log) rather than spend past the budget.
+ */
+async function speakFinal(
+  d: FinalizePayload,
+  attempt: string,
+  ctx: JobContext,
+  spec: RunSpec,
+  chunks: readonly ChunkResult[],
+): Promise<FinalSummary | undefined> {
+  const { runId, fileId, generation } = d;
+  const dst = ctx.storage(spec.destination);
+  const index = chunks.length;
+  const stagedJson = stagedKey(runId, fileId, generation, index, 'final.json');
+  const saved = await dst.getText(stagedJson);
+  if (saved) return JSON.parse(saved) as FinalSummary;
+  const model = findModel(spec.model);
+  if (!model) return undefined;
+  const userText = speakFinalText(chunks);
+  const ledgerId = generation ? `${fileId}.g${generation}` : fileId;
+  const maxOutputTokens = outputCapTokens('speak', 0, model.limits.maxOutputTokens);
+  if (spec.budgetMicros !== undefined) {
+    const est = estimateChunkCost(0, {
+      model: spec.model,
+      region: spec.region,
+      task: 'speak',
+      prompt: `${SPEAK_FINAL_PROMPT}\n${userText}`,
+      pricing: ctx.pricing,
+      maxOutputTokens,
+    });
+    if (!(await ctx.costs.reserve(runId, ledgerId, index, est.amountMicros, spec.budgetMicros))) {
+      ctx.log.warn({ fileId }, "speak: the final summary would pass the budget: the chunks' summaries are kept joined");
+      return undefined;
+    }
+  }
+  return withTempDir(
+    `speak-${fileId}`,
+    async (dir) => {
+      await ctx.runs.count(runId, 'requests', 1);
+      const r = await ctx.client.complete({
+        model: spec.model,
+        ...placeInstructions(spec.model, { audioOut: true }, SPEAK_FINAL_PROMPT, userText),
+        audioOut: { voice: spec.voice ?? model.defaultVoice ?? 'Cherry', file: path.join(dir, 'final.wav') },
+        maxOutputTokens,
+      });
+      const cost = costOf(r.usage, spec.model, spec.region, ctx.pricing);
+      const audioKey = r.audio ? stagedKey(runId, fileId, generation, index, 'final.wav') : undefined;
+      if (audioKey && r.audio) await dst.upload(r.audio.file, audioKey, 'audio/wav');
+      const final: FinalSummary = { text: r.text, usage: r.usage, cost, ...(audioKey && { audioKey }) };
+      await dst.putJson(stagedJson, final);
+      await ctx.costs.recordChunk(runId, ledgerId, index, attempt, r.usage, cost, 1);
+      if (spec.budgetMicros !== undefined) await ctx.costs.settle(runId, ledgerId, index, cost.amountMicros);
+      return final;
+    },
+    { base: ctx.cfg.tmpDir },
+  );
 }

@@ -16,6 +16,7 @@ import type { Storage } from '../storage/types.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
 import type { JobContext } from '../app/context.ts';
+import type { FileEstimate } from '../runs/store.ts';
 import { finishFile, finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
 
 /** The run store, as prepare uses it: the file's state, the run's stop flag, the file's estimate. */
@@ -29,7 +30,7 @@ export interface PrepareRuns {
   /** the output-token calibration of a model and task (cost/calibration.ts), when runs have made one */
   calibration(model: string, task: Task): Promise<Calibration | undefined>;
   /** counted once per file, whatever the number of prepares */
-  addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean>;
+  addFileEstimate(runId: string, fileId: string, e: FileEstimate): Promise<boolean>;
 }
 
 export type PrepareStorage = Pick<Storage, 'download' | 'upload' | 'putJson'>;

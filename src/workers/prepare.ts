@@ -14,6 +14,7 @@ import { TASK_SPECS } from '../tasks/catalog.ts';
 import { base64Ceiling, modelOf, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
 import type { RunSpec } from '../runs/types.ts';
+import { finalRequests } from '../tasks/catalog.ts';
 import { withTempDir } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from '../app/context.ts';
@@ -228,5 +229,7 @@ async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, in
     est: e.cost.expected.amountMicros,
     low: e.cost.low.amountMicros,
     high: e.cost.high.amountMicros,
+    requests: staged.chunks.length + finalRequests(spec.task, staged.chunks.length),
+    unpriced: !e.cost.expected.priced,
   });
 }

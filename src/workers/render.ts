@@ -5,6 +5,7 @@
 import type { Cost } from '../cost/price.ts';
 import type { Usage } from '../models/types.ts';
 import { asAssessment, flaggedCategories, mergeVerdicts, providerBlockedVerdict, renderModerationJson } from '../outputs/moderation.ts';
+import { moderationBrief, type ModerationBrief } from '../outputs/review-queue.ts';
 import { buildResult, type ResultDoc } from '../outputs/result.ts';
 import { renderSegmentsJson, renderSrt, renderVtt } from '../outputs/subtitles.ts';
 import { namedOutputKey } from '../outputs/naming.ts';
@@ -26,6 +27,8 @@ export interface RenderInput {
   /** each chunk's speech on the source's timeline, by chunk index (prepared.json; absent in older staging) */
   speech?: ReadonlyMap<number, [number, number][]>;
   now?: Date;
+  /** speak: the one summary of the whole file (the final request's), instead of the chunks' joined */
+  summary?: string;
 }
 
 export interface Rendered {
@@ -34,6 +37,8 @@ export interface Rendered {
   result: ResultDoc;
   /** moderation: the categories of a flagged file */
   flagged?: string[];
+  /** moderation: the verdict in brief, for the run's review queue */
+  moderation?: ModerationBrief;
 }
 
 const TYPES: Record<string, string> = {
@@ -66,6 +71,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   const files: Rendered['files'] = {};
   let text: string;
   let flagged: string[] | undefined;
+  let moderation: ModerationBrief | undefined;
   if (spec.task === 'moderate') {
     const verdict = mergeVerdicts(
       chunks.map((c) => {
@@ -80,6 +86,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
     // A result needs non-empty text to be reusable by the next run's scanner.
     text = verdict.summary.trim() || (verdict.flagged ? `flagged: ${flaggedCategories(verdict).join(', ')}` : 'nothing flagged');
     flagged = flaggedCategories(verdict);
+    moderation = moderationBrief(verdict);
   } else {
     // Captions describe each clip on its own: keep them as paragraphs. Transcripts read as one text.
     // Each chunk's text over its measured speech (media/speech.ts), within the run's subtitle limits.
@@ -97,7 +104,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
       ...(limits.maxCueSeconds !== undefined && { maxCueS: limits.maxCueSeconds }),
       ...(limits.maxCps !== undefined && { maxCps: limits.maxCps }),
     });
-    text = stitched.text;
+    text = input.summary ?? stitched.text;
     for (const ext of ts.outputs) {
       if (ext === 'txt') put('txt', renderTxt(text));
       if (ext === 'srt') put('srt', renderSrt(stitched.cues, { durationS }));
@@ -121,5 +128,5 @@ export function renderFileOutputs(input: RenderInput): Rendered {
     outputs,
     createdAt: input.now ?? new Date(),
   });
-  return { files, result, ...(flagged && { flagged }) };
+  return { files, result, ...(flagged && { flagged }), ...(moderation && { moderation }) };
 }

@@ -1,8 +1,8 @@
 /**
  * report: when every file of a run is done, failed, skipped or not run: report.json, cost.csv,
- * failures.jsonl and skipped.jsonl under <destination>/_runs/<runId>/, the run's final status, the output
- * calibration of its model and task, and the webhook. The decisions are in report-decide.ts and
- * failure-decide.ts; this file runs them over narrow ports (fakes: test/fakes/report.ts).
+ * failures.jsonl, skipped.jsonl (and for moderation moderation.jsonl and flagged.csv) under <destination>/_runs/<runId>/,
+ * the run's final status, the output calibration of its model and task, and the webhook. The decisions are in
+ * report-decide.ts and failure-decide.ts; this file runs them over narrow ports (fakes: test/fakes/report.ts).
  */
 import type { Job } from 'bullmq';
 import type { ReportPayload } from '../jobs/catalog.ts';
@@ -71,6 +71,10 @@ export async function runReport(job: Pick<Job<ReportPayload>, 'data' | 'attempts
     await dst.putText(runKey(runId, 'cost.csv'), r.costCsv, 'text/csv');
     await dst.putText(runKey(runId, 'failures.jsonl'), r.failuresJsonl, 'application/x-ndjson');
     await dst.putText(runKey(runId, 'skipped.jsonl'), r.skippedJsonl, 'application/x-ndjson');
+    if (r.review) {
+      await dst.putText(runKey(runId, 'moderation.jsonl'), r.review.jsonl, 'application/x-ndjson');
+      await dst.putText(runKey(runId, 'flagged.csv'), r.review.flaggedCsv, 'text/csv');
+    }
     await dst.putJson(runKey(runId, 'report.json'), r.report);
   } catch (err) {
     // The last attempt (or a refusal no attempt will change) still ends the run: stopped_error, with why.

@@ -61,7 +61,9 @@ describe('omnibatch commands', () => {
 
     // retry: only the failed file goes again (and fails again with its code); the succeeded one is not re-sent.
     const before = emulator.stats().requests;
-    expect((await cli('retry', out.run_id)).stdout).toContain('1 failed file(s) queued again');
+    const rt = await cli('retry', out.run_id);
+    expect(rt.stdout).toContain('1 failed file(s) queued again');
+    expect(rt.stderr).toContain('no worker is running'); // said, not left waiting silently
     const again = await cli('status', out.run_id, '--json');
     expect(JSON.parse(again.stdout).status).toBe('running'); // no worker: the reopened file waits
     const w = await cli('run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out'), '--task', 'caption', '--wait', '--json');
@@ -69,13 +71,22 @@ describe('omnibatch commands', () => {
     const retried = JSON.parse((await cli('status', out.run_id, '--json')).stdout);
     expect(retried.status).toBe('completed_with_failures');
     expect(emulator.stats().requests).toBe(before);
-  }, 120_000);
+    // retry --wait: workers in its own process, to the end, with run --wait's exit code
+    const rw = await cli('retry', out.run_id, '--wait');
+    expect(rw.stdout).toContain('1 failed file(s) queued again');
+    expect(rw.stdout).toContain('completed_with_failures\n');
+    expect(rw.code).toBe(2);
+  }, 180_000);
 
   it('run without --wait prints the run id; cancel ends it with pending files not run', async () => {
     const r = await cli('run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out2'), '--task', 'transcribe');
     const runId = r.stdout.trim();
     expect(runId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
-    expect((await cli('cancel', runId)).stdout).toContain('cancelled');
+    // nothing listens: said, not left silent at running 0/0
+    expect(r.stderr).toContain('no worker is running');
+    const c = await cli('cancel', runId);
+    expect(c.stdout).toContain('cancelled');
+    expect(c.stderr).toContain('stays "stopping"');
     const s = JSON.parse((await cli('status', runId, '--json')).stdout);
     expect(s.stop_reason).toBe('cancelled');
     // No worker ran: every file ends not run, and the report (written by the next worker) says cancelled.
@@ -83,7 +94,12 @@ describe('omnibatch commands', () => {
     const report = JSON.parse((await cli('report', runId, '--json')).stdout);
     expect(report.status).toBe('cancelled');
     expect(report.counts.not_run).toBe(report.counts.total);
-  }, 60_000);
+    // --wait: a worker in the command's own process writes the report; the run ends cancelled (exit 2)
+    const cw = await cli('cancel', runId, '--wait');
+    expect(cw.stdout).toContain('cancelled\n');
+    expect(cw.code).toBe(2);
+    expect(JSON.parse((await cli('status', runId, '--json')).stdout).status).toBe('cancelled');
+  }, 180_000);
 
   it('estimate prices the plan without sending anything', async () => {
     const before = emulator.stats().requests;

@@ -19,19 +19,10 @@ import { appendSample, readSeries } from '../../src/runs/series.ts';
 import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { createContext, type Context } from '../../src/app/context.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { dropKeys } from '../helpers/redis.ts';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const SCREENSHOT = path.join(REPO_ROOT, 'test-artifacts', 'dashboard.png');
 
 const prefix = `test-dash-${randomUUID().slice(0, 8)}`;
@@ -126,7 +117,7 @@ beforeAll(async () => {
   await appendSample(ctx.redis, ctx.keyPrefix, live.runId, { t: now - 120_000, done: 0, failed: 0, costMicros: 0, mediaMs: 0 });
 
   server = await startDashboard(ctx, { port: 0, host: '127.0.0.1' });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   // CSP violations and script errors surface here: the page must run with its own inline script only.
   page.on('pageerror', (err) => pageErrors.push(err.message));

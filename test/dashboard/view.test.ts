@@ -86,7 +86,10 @@ describe('runSummary', () => {
 
   it('never shows unknown money as zero', () => {
     expect(costText(0, null, false)).toBe('unpriced');
-    expect(costText(1_500, 'CNY', false)).toBe('0.001500 CNY + unpriced usage');
+    expect(costText(1_500, 'CNY', false)).toBe('0.001500 CNY (partly unpriced)');
+    expect(costText(1_500, 'USD', false, 'partly unpriced: 14082 input video tokens had no price')).toBe(
+      '0.001500 USD (partly unpriced: 14082 input video tokens had no price)',
+    );
     expect(costText(0, null, true)).toBe('0.000000');
   });
 });

@@ -23,6 +23,14 @@ const rows: FileRow[] = [
     currency: 'USD',
     priced: true,
     flagged: ['violence', 'hate'],
+    moderation: {
+      verdict: 'flagged',
+      categories: ['violence', 'hate'],
+      max_severity: 'high',
+      needs_review: true,
+      spans: [{ start_s: 3, end_s: 5, category: 'violence', severity: 'high', evidence: 'a threat' }],
+    },
+    review: { decision: 'confirm', note: 'yes', decided_at: '2025-01-01T01:00:00.000Z', reviewer: null },
   },
   {
     uri: 's3://b/in/b, "quoted".mp3',
@@ -35,6 +43,7 @@ const rows: FileRow[] = [
     currency: 'USD',
     priced: true,
     flagged: ['violence'],
+    moderation: { verdict: 'flagged', categories: ['violence'], max_severity: 'medium', needs_review: false, spans: [] },
   },
   { uri: 's3://b/in/broken.mp3', status: 'failed', code: 'media_unreadable', message: 'ffprobe: invalid data\nfound', requests: 0 },
   {
@@ -81,7 +90,15 @@ describe('run report', () => {
     expect(report.cost.actual).toEqual({ currency: 'USD', amount: '1.254500', amount_micros: 1_254_500, priced: true });
     expect(report.cost.estimated).toEqual({ currency: 'USD', amount: '1.000000', amount_micros: 1_000_000, priced: true, low: '0.500000', high: '2.000000' });
     expect(report.cost.estimate_error).toEqual({ amount_micros: 254_500, ratio: 1.255 });
-    expect(report.moderation).toEqual({ flagged_files: 2, by_category: { hate: 1, violence: 2 } });
+    expect(report.moderation).toEqual({
+      flagged_files: 2,
+      by_category: { hate: 1, violence: 2 },
+      by_verdict: { flagged: 2, clear: 0, provider_blocked: 0 },
+      by_severity: { high: 1, medium: 1, low: 0, none: 0 },
+      needs_review: 1,
+      to_review: 2,
+      decisions: { confirmed: 1, cleared: 0, pending: 1 },
+    });
     expect(report.finished_at).toBe('2025-01-01T00:10:00.000Z');
     expect(reportLine(report)).toBe('6 files: 2 succeeded, 2 failed, 1 skipped, 1 not run; 8 requests; 1.254500 USD');
   });

@@ -104,6 +104,10 @@ describe('run specs', () => {
     const priced = { 'qwen3.5-omni-plus': { intl: { currency: 'USD', inputAudio: 1, inputText: 1, outputTextMultimodal: 1 } } };
     const budgeted = { source: 'x', destination: 'y', task: 'caption', model: 'qwen3.5-omni-plus', budgetMicros: 1_000_000 };
     expect(buildRunSpec(budgeted, cfg, newRunId(), new Date(), undefined, priced).budgetMicros).toBe(1_000_000);
+    // Video moderation on intl, where video input has no published price: refused before the run (README), not
+    // accepted and then failing every video file at its reservation.
+    expect(bad({ task: 'moderate', budgetMicros: 1_000_000 })).toBe('budget_unpriced');
+    expect(bad({ task: 'moderate' })).toBe('ok');
     const urlCfg = loadConfig({ env: { OMNIBATCH_INPUT_MODE: 'url' } });
     expect(() => buildRunSpec({ source: 's3://b/in/', destination: './out', task: 'caption' }, urlCfg, newRunId())).toThrow(/s3:\/\/ destination/);
   });
@@ -142,10 +146,39 @@ describe('progress and exit codes', () => {
     expect(line).toContain('1h00m media');
     expect(line).toContain('cost 1.234567 USD');
     expect(line).toContain('eta 50s');
+    // nothing had a price: no amount at all; some had none: the amount, and what it leaves out
     expect(formatProgress({ state: state({}, 'running', false), costMicros: 0, currency: null, elapsedS: 1, priced: false }, true)).toMatch(
-      /^\[#+\.+\] 5\/10\+ files.*partly unpriced/,
+      /^\[#+\.+\] 5\/10\+ files.*cost unpriced/,
     );
+    expect(
+      formatProgress(
+        {
+          state: state({}),
+          costMicros: 9_249,
+          currency: 'USD',
+          elapsedS: 1,
+          priced: false,
+          unpricedNote: 'partly unpriced: 14082 input video tokens had no price',
+        },
+        false,
+      ),
+    ).toContain('cost 0.009249 USD (partly unpriced: 14082 input video tokens had no price)');
     expect(formatDuration(59)).toBe('59s');
+    // by work once plans are known: 5 of 10 files done is 6 of 20 requests, and the rate is requests per second
+    const now = 1_000_000;
+    const byWork = formatProgress(
+      {
+        state: state({ prepared: 10, planned_requests: 20, work_started_ms: now - 30_000 }),
+        costMicros: 0,
+        currency: 'USD',
+        elapsedS: 30,
+        requestsDone: 6,
+        now,
+      },
+      false,
+    );
+    expect(byWork).toContain('6/20 requests');
+    expect(byWork).toContain('eta 1m10s');
     expect(formatDuration(3601)).toBe('1h00m');
   });
   it('maps final statuses to the documented exit codes', () => {

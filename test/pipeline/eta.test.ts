@@ -1,0 +1,73 @@
+/**
+ * The ETA of a mixed set of short and long files, by work: the emulator answers every request after the same
+ * fixed latency, so the time left is the requests left. Short files first and long ones last (the order a file
+ * count gets most wrong): at 50% of the work the ETA must be within 25% of the time the run then really took.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatProgress } from '../../src/cli/progress.ts';
+import { isFinal } from '../../src/cli/progress.ts';
+import { createRun } from '../../src/producers/run.ts';
+import { WorkHistory, workProgress } from '../../src/runs/eta.ts';
+import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { toneWav } from '../helpers/wav.ts';
+
+describe('ETA by work', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('is within 25% of the actual remaining time at 50% progress on a mixed short/long set', async () => {
+    h = await startHarness({ emulator: { latencyMs: 600 } });
+    await h.startWorkers({ inferConcurrency: 2 });
+    const dir = path.join(h.tmp, 'in');
+    await mkdir(dir, { recursive: true });
+    // 8 short files (one request each), then 3 long ones (six 10-second chunks each): 26 requests
+    for (let i = 0; i < 8; i++) await writeFile(path.join(dir, `a-short-${i}.wav`), toneWav(4, 300 + 20 * i));
+    for (let i = 0; i < 3; i++) await writeFile(path.join(dir, `z-long-${i}.wav`), toneWav(60, 500 + 30 * i));
+    const spec = await createRun(h.ctx, { source: dir, destination: path.join(h.tmp, 'out'), task: 'transcribe', chunkSeconds: 10 });
+
+    let atHalf: { t: number; etaS: number; planned: number; line: string; filesFraction: number } | undefined;
+    // what `run --wait` and the dashboard keep: their looks at the work, for its recent rate
+    const history = new WorkHistory();
+    let end = 0;
+    let requestsAtEnd = 0;
+    for (const deadline = Date.now() + 180_000; Date.now() < deadline; ) {
+      const [state, totals] = await Promise.all([h.ctx.runs.state(spec.runId), h.ctx.costs.totals(spec.runId)]);
+      if (!state) throw new Error('run vanished');
+      if (isFinal(state.status)) {
+        end = Date.now();
+        requestsAtEnd = totals.chunks;
+        expect(state.status).toBe('completed');
+        break;
+      }
+      const now = Date.now();
+      history.observe(now, totals.chunks);
+      const recent = history.recent(now);
+      const w = workProgress({ counts: state.counts, scanDone: state.scanDone, requestsDone: totals.chunks, now, recent });
+      if (!atHalf && w.requestsPlanned !== null && !w.plannedEstimated && w.fraction >= 0.5 && w.etaS !== null) {
+        const line = formatProgress(
+          { state, costMicros: totals.costMicros, currency: totals.currency, priced: totals.priced, elapsedS: 1, requestsDone: totals.chunks, now },
+          false,
+        );
+        atHalf = { t: now, etaS: w.etaS, planned: w.requestsPlanned, line, filesFraction: state.counts.terminal / state.counts.total };
+      }
+      await sleep(50);
+    }
+    expect(end).toBeGreaterThan(0);
+    expect(atHalf).toBeDefined();
+    const actualS = (end - atHalf!.t) / 1000;
+    // the plan was the work: every planned request was made, and the long files hold most of it
+    expect(atHalf!.planned).toBe(requestsAtEnd);
+    expect(requestsAtEnd).toBeGreaterThanOrEqual(8 + 3 * 4);
+    // the file count is far ahead of the work here (the short files are done, the long ones not)
+    expect(atHalf!.filesFraction).toBeGreaterThan(0.6);
+    expect(atHalf!.line).toContain(`/${requestsAtEnd} requests`);
+    console.log(`ETA at 50%: ${atHalf!.etaS.toFixed(2)} s predicted, ${actualS.toFixed(2)} s actual (${requestsAtEnd} requests)`);
+    expect(Math.abs(atHalf!.etaS - actualS) / actualS).toBeLessThanOrEqual(0.25);
+  }, 240_000);
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { WorkHistory, workProgress } from '../../src/runs/eta.ts';
+import type { RunCounts } from '../../src/runs/types.ts';
+
+const counts = (over: Partial<RunCounts>): RunCounts => ({
+  total: 7,
+  succeeded: 0,
+  failed: 0,
+  skipped: 0,
+  not_run: 0,
+  terminal: 0,
+  media_ms: 0,
+  requests: 0,
+  retries: 0,
+  est_micros: 0,
+  est_low_micros: 0,
+  est_high_micros: 0,
+  ...over,
+});
+
+describe('progress by work', () => {
+  it('counts requests, not files: 6 of 7 files done is 6 of 17 requests when the last file has 11 chunks', () => {
+    const now = 100_000;
+    const w = workProgress({
+      counts: counts({ succeeded: 6, terminal: 6, prepared: 7, planned_requests: 17, work_started_ms: now - 12_000 }),
+      scanDone: true,
+      requestsDone: 6,
+      now,
+    });
+    expect(w).toMatchObject({ requestsDone: 6, requestsPlanned: 17, plannedEstimated: false });
+    expect(w.fraction).toBeCloseTo(6 / 17);
+    // 6 requests in 12 s: 11 more take 22 s (a file count said 2 s)
+    expect(w.etaS).toBeCloseTo(22);
+  });
+
+  it('takes files not planned yet at the mean of those that are, and knows nothing before any plan', () => {
+    const w = workProgress({
+      counts: counts({ total: 10, prepared: 4, planned_requests: 12, work_started_ms: 0 }),
+      scanDone: true,
+      requestsDone: 3,
+      now: 6000,
+    });
+    expect(w).toMatchObject({ requestsPlanned: 30, plannedEstimated: true });
+    expect(w.etaS).toBeCloseTo(54);
+    expect(workProgress({ counts: counts({}), scanDone: true, requestsDone: 0, now: 1 })).toMatchObject({ requestsPlanned: null, etaS: null });
+    // the scan still listing: the total grows, no ETA yet
+    expect(
+      workProgress({ counts: counts({ prepared: 1, planned_requests: 2, work_started_ms: 0 }), scanDone: false, requestsDone: 1, now: 1000 }).etaS,
+    ).toBeNull();
+    // skipped and not-run files are never planned
+    expect(
+      workProgress({
+        counts: counts({ total: 5, skipped: 3, terminal: 3, prepared: 2, planned_requests: 4, work_started_ms: 0 }),
+        scanDone: true,
+        requestsDone: 1,
+        now: 1000,
+      }).requestsPlanned,
+    ).toBe(4);
+  });
+
+  it('uses the recent rate once a watcher has seen enough: a slow start stops weighing', () => {
+    const h = new WorkHistory();
+    // 10 s of planning with nothing done, then 2 requests a second
+    h.observe(0, 0);
+    for (let t = 10_000; t <= 20_000; t += 500) h.observe(t, (t - 10_000) / 500);
+    const recent = h.recent(20_000);
+    expect(recent).toBeDefined();
+    expect(recent!.t).toBeLessThanOrEqual(10_000);
+    expect(recent!.t).toBeGreaterThan(0);
+    const w = workProgress({
+      counts: counts({ total: 1, prepared: 1, planned_requests: 40, work_started_ms: 0 }),
+      scanDone: true,
+      requestsDone: 20,
+      now: 20_000,
+      recent,
+    });
+    expect(w.etaS).toBeCloseTo(10, 0);
+    // without it, since the first request: 20 in 20 s, 20 s left
+    expect(
+      workProgress({ counts: counts({ total: 1, prepared: 1, planned_requests: 40, work_started_ms: 0 }), scanDone: true, requestsDone: 20, now: 20_000 }).etaS,
+    ).toBeCloseTo(20);
+    expect(new WorkHistory().recent(5)).toBeUndefined();
+  });
+});
