@@ -35,6 +35,12 @@ export const FAILURE_CODES = {
   media_too_large: { retryable: false, meaning: 'the object is larger than `OMNIBATCH_MAX_DOWNLOAD_BYTES`', action: 'raise the limit if the file is genuine' },
   media_too_long: { retryable: false, meaning: 'the media lasts longer than `OMNIBATCH_MAX_MEDIA_SECONDS`', action: 'raise the limit if the file is genuine' },
   media_too_many_pixels: { retryable: false, meaning: 'a video frame larger than `OMNIBATCH_MAX_PIXELS`', action: 'raise the limit if the file is genuine' },
+  media_too_costly: {
+    retryable: false,
+    meaning:
+      'decoding the video would cost more than a file may: over `OMNIBATCH_MAX_PIXELS_PER_SECOND`, past the child ceiling, or out of the child memory limit (`OMNIBATCH_CHILD_MAX_MEMORY_MB`)',
+    action: 'raise the limit if the file is genuine, or run an audio task on it',
+  },
   media_suspicious: {
     retryable: false,
     meaning: 'far more media seconds per byte than any real recording: refused as a bomb',
