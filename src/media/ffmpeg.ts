@@ -95,6 +95,8 @@ export function childGuards(log: Logger = silentLogger): ChildGuards {
 
 export interface RunResult {
   stdout: string;
+  /** the same bytes, undecoded (PCM on a pipe) */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -240,7 +242,8 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       if (stopped) return reject(stopped);
       // The orphan bound (child-argv.ts) fired first: this process was too busy to run its own deadline.
       if (sig === 'SIGKILL' && Date.now() - startedAt >= timeoutMs) return reject(timedOut());
-      const stdout = Buffer.concat(out).toString('utf8');
+      const stdoutBytes = Buffer.concat(out);
+      const stdout = stdoutBytes.toString('utf8');
       const tail = redactUrls(err.slice(-2000).trim());
       // Out of its address space, a decoder drops frames and ffmpeg may still exit 0: never a result.
       if (outOfMemory) {
@@ -248,7 +251,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
         const msg = `${name} ran out of its memory limit (OMNIBATCH_CHILD_MAX_MEMORY_MB) decoding the file`;
         return reject(new OmniError('media_too_costly', msg, { retryable: false, details: { stderr: tail } }));
       }
-      if (code === 0) return resolve({ stdout, stderr: err });
+      if (code === 0) return resolve({ stdout, stdoutBytes, stderr: err });
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
       if (pixels) {
         const msg = `a ${pixels} video frame is larger than the limit (OMNIBATCH_MAX_PIXELS): the decoder refused it`;
