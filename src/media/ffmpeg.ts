@@ -117,6 +117,8 @@ export interface RunOptions {
   onStderr?: (text: string) => void;
   /** wall-clock deadline (default: the ceiling of deadline.ts); past it the group is killed: `media_timeout` */
   timeoutMs?: number;
+  /** address-space limit in MB (default: OMNIBATCH_CHILD_MAX_MEMORY_MB); 0: none, for media we generate ourselves */
+  memoryMb?: number;
 }
 
 /**
@@ -174,7 +176,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
   const log = opts.log ?? silentLogger;
   const name = bin.split('/').pop() ?? bin;
   const timeoutMs = opts.timeoutMs ?? deadlinePolicy().ceilingMs;
-  const cmd = childArgv(bin, args, { deadlineMs: timeoutMs, graceMs: KILL_GRACE_MS, guards: childGuards(log), memoryBytes: childMemoryBytes() });
+  const cmd = childArgv(bin, args, { deadlineMs: timeoutMs, graceMs: KILL_GRACE_MS, guards: childGuards(log), memoryBytes: childMemoryBytes(opts.memoryMb === undefined ? process.env : { OMNIBATCH_CHILD_MAX_MEMORY_MB: String(opts.memoryMb) }) });
   const via = [cmd.file, ...cmd.args].slice(0, cmd.args.length - args.length);
   log.debug({ bin, args: args.map(redactUrls), timeoutMs, via }, 'spawn');
   return new Promise((resolve, reject) => {

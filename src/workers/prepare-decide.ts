@@ -5,7 +5,7 @@
  */
 import { asIsPlan } from '../media/as-is.ts';
 import { decodeCostViolation, limitError, mediaViolation, type FileLimits } from '../media/limits.ts';
-import { resolveMode, type PlanPolicy } from '../media/plan.ts';
+import type { PlanPolicy } from '../media/plan.ts';
 import type { MediaInfo } from '../media/types.ts';
 import type { ModelSpec } from '../models/catalog.ts';
 import type { StopReason } from '../runs/types.ts';
@@ -54,7 +54,8 @@ export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
   if (!info) return { kind: 'probe' };
   // Refused here, after the header was read and before anything decodes or plans the media.
   // A plan that decodes the pictures is refused what that decode would cost (limits.ts); audio plans never decode them.
-  const v = mediaViolation(info, f.limits) ?? (resolveMode(info, f.model, f.policy).mode === 'video' ? decodeCostViolation(info, f.limits) : undefined);
+  const decodesPictures = f.policy.mode === 'video' && f.model.inputs.includes('video') && f.model.limits.video !== undefined;
+  const v = mediaViolation(info, f.limits) ?? (decodesPictures ? decodeCostViolation(info, f.limits) : undefined);
   if (v) return { kind: 'refuse', error: limitError(v) };
   return { kind: 'plan', info, read: f.probed ? 'probe' : 'as-is' };
 }
