@@ -33,6 +33,8 @@ export interface FileRow {
   priced?: boolean;
   /** moderation: the categories of a flagged file */
   flagged?: string[];
+  /** an earlier result was found but not trusted (signature.ts): why */
+  untrustedResult?: string;
 }
 
 export interface RunTotals {
@@ -45,6 +47,8 @@ export interface RunTotals {
   cost: Cost;
   flaggedFiles: number;
   flaggedByCategory: Record<string, number>;
+  /** files whose earlier result was not trusted and which were processed again */
+  untrustedResults: number;
 }
 
 export function emptyTotals(): RunTotals {
@@ -57,6 +61,7 @@ export function emptyTotals(): RunTotals {
     cost: ZERO_COST,
     flaggedFiles: 0,
     flaggedByCategory: {},
+    untrustedResults: 0,
   };
 }
 
@@ -85,6 +90,7 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
     cost: cost ? addCost(t.cost, cost) : t.cost,
     flaggedFiles: t.flaggedFiles + (flagged.length > 0 ? 1 : 0),
     flaggedByCategory: byCategory,
+    untrustedResults: t.untrustedResults + (row.untrustedResult ? 1 : 0),
   };
 }
 
@@ -152,6 +158,8 @@ export interface ReportDoc extends RunIdentity {
   };
   budget?: CostJson;
   moderation?: { flagged_files: number; by_category: Record<string, number> };
+  /** earlier results found in the destination but not trusted (unsigned or forged): those files were redone */
+  reuse?: { untrusted_results: number };
   stop_reason?: string;
   started_at: string;
   finished_at: string | null;
@@ -204,6 +212,7 @@ export function buildReport(input: ReportInput): ReportDoc {
     },
     ...(input.budget && { budget: costJson(input.budget) }),
     ...((input.task === 'moderate' || t.flaggedFiles > 0) && { moderation: { flagged_files: t.flaggedFiles, by_category: byCategory } }),
+    ...(t.untrustedResults > 0 && { reuse: { untrusted_results: t.untrustedResults } }),
     ...(input.stopReason !== undefined && { stop_reason: input.stopReason }),
     started_at: iso(input.startedAt),
     finished_at: input.finishedAt ? iso(input.finishedAt) : null,

@@ -8,7 +8,7 @@ import { access } from 'node:fs/promises';
 import type { RunSpec } from '../runs/types.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError, OmniError, type FailureCode } from '../util/errors.ts';
-import { compileFilter, outputsOf } from './filter.ts';
+import { compileFilter, outputsOf, type OutputClaim } from './filter.ts';
 import { keyUnderSource, readManifest } from './manifest.ts';
 
 export interface ObjectProblem {
@@ -22,21 +22,30 @@ export interface ObjectProblem {
  */
 export type Listed = ObjectInfo & { problem?: ObjectProblem };
 
+/** The run's destination, whose outputs are left out of the listing when it lies in the source. */
+export interface DestinationRecords {
+  uri: string;
+  /** whether the records of this deployment back the claim (filter.ts outputsOf): the scan's lookups */
+  confirms(claim: OutputClaim): Promise<boolean>;
+}
+
 /**
- * The run's objects in order, filtered. `destinationUri`: the run's destination as a store URI, whose outputs
- * are left out when it lies in the source; omitted (an estimate, which has none), nothing is left out for it.
- * --max-files is the caller's: the scan counts registered files (a redone scan meets them again), the estimate
- * counts what it probes.
+ * The run's objects in order, filtered. `destination`: left out are the keys its records show to be outputs
+ * (filter.ts outputsOf); omitted (an estimate, which has none), nothing is left out for it. --max-files is the
+ * caller's: the scan counts registered files (a redone scan meets them again), the estimate counts what it probes.
  */
 export async function* runObjects(
   spec: Pick<RunSpec, 'source' | 'manifest' | 'include' | 'exclude'>,
   src: Storage,
-  destinationUri?: string,
+  destination?: DestinationRecords,
 ): AsyncGenerator<Listed> {
   const take = compileFilter(spec);
-  const ownOutput = destinationUri ? outputsOf(src.uri, destinationUri) : () => false;
+  const claimsOf = destination ? outputsOf(src.uri, destination.uri) : () => [];
   for await (const obj of selected(spec, src)) {
-    if (take(obj.key) && !ownOutput(obj.key)) yield obj;
+    if (!take(obj.key)) continue;
+    let own = false;
+    for (const claim of claimsOf(obj.key)) if ((own = await destination!.confirms(claim))) break;
+    if (!own) yield obj;
   }
 }
 

@@ -54,6 +54,8 @@ export interface FileState {
   currency?: string | null;
   priced?: boolean;
   flagged?: string[];
+  /** an earlier result was found but not trusted (unsigned, or forged): why; the file was processed again */
+  untrustedResult?: string;
 }
 
 export type StopReason = 'budget' | 'cancelled' | 'auth' | 'error';

@@ -8,6 +8,8 @@ import { addCost, ZERO_COST } from '../cost/price.ts';
 import type { FinalizePayload } from '../jobs/catalog.ts';
 import { addUsage, emptyUsage } from '../models/types.ts';
 import { renderFileOutputs } from './render.ts';
+import { resultSecret } from '../app/result-secret.ts';
+import { sha256Hex, signResult } from '../outputs/signature.ts';
 import type { ChunkResult } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
@@ -73,8 +75,12 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
       { base: ctx.cfg.tmpDir },
     );
   }
-  // Last: the result JSON. A reader (and the next run's scanner) never sees a result whose outputs are missing.
-  await dst.putJson(outputKey(key, 'json'), rendered.result);
+  // Last: the result JSON, signed with the digests of the text outputs just written (outputs/signature.ts): the
+  // next run's scanner skips the object only on a result this deployment wrote, whose outputs are unchanged.
+  // A reader (and that scanner) never sees a result whose outputs are missing.
+  const base = key.slice(key.lastIndexOf('/') + 1);
+  const digests = Object.fromEntries(Object.entries(rendered.files).map(([ext, body]) => [`${base}.${ext}`, sha256Hex(body.text)]));
+  await dst.putJson(outputKey(key, 'json'), signResult(rendered.result, digests, await resultSecret(ctx)));
   written.push(outputKey(key, 'json'));
 
   await finishFile(ctx, runId, fileId, {
