@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .description('run the local Qwen-Omni API emulator (chat, responses and native protocols) on 127.0.0.1')
     .option('--port <n>', 'port to listen on (0 = any free port)', number(0, 65535, true), 8787)
     .option('--host <addr>', 'interface to bind (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--allowed-host <name...>', 'more Host names it answers to (a compose service name); others are refused')
     .option('--latency-ms <ms>', 'added response time, spread over each stream', number(0))
     .option('--ttfb-ms <ms>', 'delay before the first byte', number(0))
     .option('--rpm <n>', 'requests per minute before 429 Throttling.RateQuota', number(1, Infinity, true))
@@ -42,10 +43,10 @@ export function register(program: Command): void {
     .option('--template-text-tokens <n>', "hidden template text tokens the captioner's usage reports on top of the audio", number(0, Infinity, true))
     .option('--responses-audio-parts <n>', '/v1/responses: split the spoken answer over this many output_item.done events', number(1, Infinity, true))
     .option('--stream-content-type <type>', 'content-type of 2xx streams (default text/event-stream)')
-    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after
-    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS'> & { retryAfter?: number }) => {
-      const { retryAfter, ...rest } = flags;
-      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter });
+    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after and --allowed-host
+    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS' | 'allowedHosts'> & { retryAfter?: number; allowedHost?: string[] }) => {
+      const { retryAfter, allowedHost, ...rest } = flags;
+      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter, allowedHosts: allowedHost });
       process.stdout.write(
         [
           `emulator listening on ${emu.url}`,

@@ -1,4 +1,5 @@
 /** `omnibatch run <source> --out <destination> --task T ...`: create a run; with --wait, see it to the end. */
+import { printable } from '../util/printable.ts';
 import type { Command } from 'commander';
 import { assertReadable } from '../producers/objects.ts';
 import { assertWritable, createRun } from '../producers/run.ts';
@@ -75,7 +76,7 @@ export function register(program: Command): void {
               `${state.status}: results in ${spec.destination}, report in ${ctx.storage(spec.destination).uri}${runKey(spec.runId, 'report.json')}\n`,
             );
           const why = stopLine(state);
-          if (why) process.stderr.write(`${why}\n`);
+          if (why) process.stderr.write(`${printable(why)}\n`);
           return waitExitCode(state);
         } finally {
           await embedded?.close();
