@@ -17,12 +17,16 @@ import {
   type RunRequestFlags,
 } from './run-options.ts';
 import { OmniError } from '../util/errors.ts';
-import { stopLine, waitExitCode, waitForRun } from './wait.ts';
+import { awaitRunEndNotify, liveWorkers, stopLine, waitExitCode, waitForRun } from './wait.ts';
 
 interface RunFlags extends RunRequestFlags, RateFlags {
   wait?: boolean;
   json?: boolean;
+  workerGrace: number;
 }
+
+/** How long `run --wait` waits for the end-of-run webhook its own workers deliver before they stop. */
+const NOTIFY_WAIT_MS = 120_000;
 
 export function register(program: Command): void {
   addRateOptions(
@@ -36,6 +40,7 @@ export function register(program: Command): void {
   )
     .option('--wait', 'stay until the run ends (runs workers in this process when none is running)')
     .option('--json', 'print one JSON object')
+    .option('--worker-grace <s>', '--wait with outside workers: give up (exit 1, no_worker) when none has run for this long', Number, 60)
     .action(async (source: string, f: RunFlags, cmd: Command) => {
       const code = await withContext(cmd, rateConfig(f), async (ctx) => {
         // Exit 1 "could not start": say why now, not as a failed run later.
@@ -68,7 +73,15 @@ export function register(program: Command): void {
         const embedded = running === 0 ? await startWorkers(ctx, { inferConcurrency: f.inferConcurrency, rpm: f.rpm }) : undefined;
         if (embedded) ctx.log.info('no worker running: processing in this process');
         try {
-          const state = await waitForRun(ctx, spec.runId, { quiet: f.json });
+          const workers = embedded
+            ? undefined
+            : { count: () => liveWorkers(ctx), warnAfterMs: Math.min(10_000, f.workerGrace * 500), giveUpAfterMs: f.workerGrace * 1000 };
+          const state = await waitForRun(ctx, spec.runId, { quiet: f.json, workers });
+          // Its own workers deliver the end-of-run webhook: they stop only once it is delivered (or given up).
+          if (embedded && spec.notifyUrl) {
+            const sent = await awaitRunEndNotify(ctx, spec.runId, state.generation, NOTIFY_WAIT_MS);
+            if (sent !== 'delivered') process.stderr.write(`webhook: ${sent}\n`);
+          }
           const report = await ctx.storage(spec.destination).getText(runKey(spec.runId, 'report.json'));
           if (f.json) printJson({ run_id: spec.runId, ...(report ? { report: JSON.parse(report) } : { status: state.status }) });
           else

@@ -1,18 +1,61 @@
 /** Waiting for a run to end while showing its progress (a live bar on a terminal, a plain line otherwise). */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunState } from '../runs/types.ts';
+import { jobIds } from '../jobs/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Context } from '../app/context.ts';
 import { exitCodeFor, formatProgress, isFinal } from './progress.ts';
 
-export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
+/**
+ * Watching that somebody still works on the run: BullMQ's worker list of every stage's queue. A `run --wait`
+ * that found a worker at its start (so it started none) would otherwise wait for ever after that worker exits.
+ */
+export interface WorkerWatch {
+  /** live workers across the stages' queues */
+  count(): Promise<number>;
+  /** with none for this long: say so once (the run waits for one) */
+  warnAfterMs: number;
+  /** with none for this long: stop waiting, `no_worker` (the run stays: a worker started later finishes it) */
+  giveUpAfterMs: number;
+}
+
+/** Live workers of any stage (BullMQ lists a queue's workers by their Redis connection names). */
+export async function liveWorkers(ctx: Pick<Context, 'queues'>): Promise<number> {
+  const counts = await Promise.all(Object.values(ctx.queues).map((q) => q.getWorkersCount()));
+  return counts.reduce((a, n) => a + n, 0);
+}
+
+export async function waitForRun(
+  ctx: Context,
+  runId: string,
+  opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal; workers?: WorkerWatch } = {},
+): Promise<RunState> {
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
   const started = Date.now();
   let lastLine = 0;
+  let noWorkerSince: number | undefined;
+  let warned = false;
   for (;;) {
     const state = await ctx.runs.state(runId);
     if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
     const finished = isFinal(state.status);
+    if (!finished && opts.workers) {
+      const now = Date.now();
+      if ((await opts.workers.count()) > 0) noWorkerSince = undefined;
+      else noWorkerSince ??= now;
+      const idle = noWorkerSince === undefined ? 0 : now - noWorkerSince;
+      if (idle >= opts.workers.warnAfterMs && !warned) {
+        warned = true;
+        process.stderr.write(`${tty ? '\n' : ''}no worker is running: run ${runId} waits for one (start \`omnibatch worker\`)\n`);
+      }
+      if (idle >= opts.workers.giveUpAfterMs) {
+        throw new OmniError(
+          'no_worker',
+          `no worker has run for ${Math.round(idle / 1000)} s: stopped waiting. Run ${runId} is intact: start \`omnibatch worker\` and it finishes (follow it with \`omnibatch status ${runId}\`)`,
+          { retryable: false },
+        );
+      }
+    }
     if (!opts.quiet && (tty || finished || Date.now() - lastLine >= 5000)) {
       const t = await ctx.costs.totals(runId);
       const line = formatProgress({ state, costMicros: t.costMicros, currency: t.currency, priced: t.priced, elapsedS: (Date.now() - started) / 1000 }, tty);
@@ -35,4 +78,34 @@ export function stopLine(state: Pick<RunState, 'status' | 'stopReason' | 'stopMe
 /** `run --wait`'s exit code: 1 when the run's report could not be written (its record is incomplete), else by status. */
 export function waitExitCode(state: Pick<RunState, 'status' | 'reportError'>): number {
   return state.reportError ? 1 : exitCodeFor(state.status);
+}
+
+/**
+ * After a run ended: its end-of-run webhook job (report.ts enqueues it right after the run's final status)
+ * delivered, failed for good, or not there (no report, no URL), polled up to `timeoutMs`.
+ */
+export async function awaitRunEndNotify(
+  ctx: Pick<Context, 'queues'>,
+  runId: string,
+  generation: number,
+  timeoutMs: number,
+): Promise<'delivered' | 'failed' | 'none' | 'timed out'> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const job = await ctx.queues.notify.getJob(jobIds.notify(runId, 'run.end', generation));
+    const state = job ? await job.getState() : undefined;
+    if (state === 'completed') return 'delivered';
+    if (state === 'failed') return 'failed';
+    if (!job) {
+      // Not queued yet, or never: the report job decides (it enqueues the webhook last, after the final status).
+      const rep = await ctx.queues.report.getJob(jobIds.report(runId, generation));
+      const repState = rep ? await rep.getState() : 'unknown';
+      if (repState === 'completed' || repState === 'failed' || repState === 'unknown') {
+        // one more look: the job may have been added between the two reads
+        if (!(await ctx.queues.notify.getJob(jobIds.notify(runId, 'run.end', generation)))) return 'none';
+      }
+    }
+    await sleep(200);
+  }
+  return 'timed out';
 }

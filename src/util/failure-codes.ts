@@ -235,6 +235,16 @@ export const FAILURE_CODES = {
     meaning: '`--notify-url` without `OMNIBATCH_WEBHOOK_SECRET`',
     action: 'set the secret (and verify signatures at the receiver), or `--allow-unsigned-webhooks`',
   },
+  no_worker: {
+    retryable: false,
+    meaning: '`run --wait` saw no worker of any stage for `--worker-grace` seconds: it stopped waiting (the run is intact)',
+    action: 'start `omnibatch worker`; the run goes on where it was (`omnibatch status <runId>`)',
+  },
+  webhook_credentials_in_url: {
+    retryable: false,
+    meaning: '`--notify-url` carries `user:password@`: no request can be sent to it (and it would be stored)',
+    action: 'drop the credentials: the receiver verifies the signature, or put a token in the path',
+  },
   webhook_failed: {
     retryable: true,
     meaning: 'the webhook receiver answered 408/429/5xx or could not be reached',
