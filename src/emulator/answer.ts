@@ -69,7 +69,6 @@ export function moderationVerdict(key: string, durationS: number): Record<string
   };
 }
 
-
 /** The real verdict of a steering clip: threats of violence over the whole clip. */
 function steeredVerdict(durationS: number): Record<string, unknown> {
   const end = Math.round(Math.max(0, durationS) * 100) / 100;

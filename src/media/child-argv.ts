@@ -43,7 +43,7 @@ export function orphanBoundS(deadlineMs: number, graceMs: number): number {
 export function childArgv(
   bin: string,
   args: readonly string[],
-  opts: { deadlineMs: number; graceMs: number; guards: ChildGuards; /** RLIMIT_AS of the child, bytes */ memoryBytes?: number },
+  opts: { deadlineMs: number; graceMs: number; guards: ChildGuards /** RLIMIT_AS of the child, bytes */; memoryBytes?: number },
 ): { file: string; args: string[] } {
   const { setpriv, timeout, prlimit } = opts.guards;
   const dieWithParent = (rest: string[]): string[] => (setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...rest] : rest);

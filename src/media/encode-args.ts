@@ -34,7 +34,20 @@ export interface EncodeArgOptions {
  * model's few hundred pixels anyway costs a quarter to a sixty-fourth of the memory and time. H.264, HEVC,
  * VP9 and AV1 cannot (ffmpeg ignores the option for them); for those the thread limit below is what holds.
  */
-const LOWRES_CODECS = new Set(['mjpeg', 'mpeg1video', 'mpeg2video', 'mpeg4', 'h263', 'h263p', 'msmpeg4v1', 'msmpeg4v2', 'msmpeg4v3', 'wmv1', 'wmv2', 'jpeg2000']);
+const LOWRES_CODECS = new Set([
+  'mjpeg',
+  'mpeg1video',
+  'mpeg2video',
+  'mpeg4',
+  'h263',
+  'h263p',
+  'msmpeg4v1',
+  'msmpeg4v2',
+  'msmpeg4v3',
+  'wmv1',
+  'wmv2',
+  'jpeg2000',
+]);
 
 /**
  * The `-lowres` factor (0-3) that still leaves the decoded picture at least as large as the output: the

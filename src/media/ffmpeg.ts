@@ -176,7 +176,12 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
   const log = opts.log ?? silentLogger;
   const name = bin.split('/').pop() ?? bin;
   const timeoutMs = opts.timeoutMs ?? deadlinePolicy().ceilingMs;
-  const cmd = childArgv(bin, args, { deadlineMs: timeoutMs, graceMs: KILL_GRACE_MS, guards: childGuards(log), memoryBytes: childMemoryBytes(opts.memoryMb === undefined ? process.env : { OMNIBATCH_CHILD_MAX_MEMORY_MB: String(opts.memoryMb) }) });
+  const cmd = childArgv(bin, args, {
+    deadlineMs: timeoutMs,
+    graceMs: KILL_GRACE_MS,
+    guards: childGuards(log),
+    memoryBytes: childMemoryBytes(opts.memoryMb === undefined ? process.env : { OMNIBATCH_CHILD_MAX_MEMORY_MB: String(opts.memoryMb) }),
+  });
   const via = [cmd.file, ...cmd.args].slice(0, cmd.args.length - args.length);
   log.debug({ bin, args: args.map(redactUrls), timeoutMs, via }, 'spawn');
   return new Promise((resolve, reject) => {

@@ -76,7 +76,17 @@ const rate = (v: unknown): number => {
 type Json = Record<string, unknown>;
 
 /** Tags a muxer or encoder writes about itself; any other is the uploader's text (as-is.ts refuses to send it). */
-const TECHNICAL_TAGS = new Set(['encoder', 'major_brand', 'minor_version', 'compatible_brands', 'handler_name', 'vendor_id', 'creation_time', 'language', 'duration']);
+const TECHNICAL_TAGS = new Set([
+  'encoder',
+  'major_brand',
+  'minor_version',
+  'compatible_brands',
+  'handler_name',
+  'vendor_id',
+  'creation_time',
+  'language',
+  'duration',
+]);
 
 function hasUserTags(o: Json): boolean {
   const tags = (o.tags ?? {}) as Json;

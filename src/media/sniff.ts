@@ -117,7 +117,8 @@ function id3HasText(head: Buffer, end: number): boolean {
     const id = head.toString('latin1', p, p + 4);
     if (head[p] === 0) return false; // padding
     if (!ID3_TECHNICAL.has(id)) return true;
-    const size = major === 4 ? ((head[p + 4] & 0x7f) << 21) | ((head[p + 5] & 0x7f) << 14) | ((head[p + 6] & 0x7f) << 7) | (head[p + 7] & 0x7f) : head.readUInt32BE(p + 4);
+    const size =
+      major === 4 ? ((head[p + 4] & 0x7f) << 21) | ((head[p + 5] & 0x7f) << 14) | ((head[p + 6] & 0x7f) << 7) | (head[p + 7] & 0x7f) : head.readUInt32BE(p + 4);
     p += 10 + size;
   }
   return false;

@@ -44,7 +44,10 @@ export async function* runObjects(
   for await (const obj of selected(spec, src)) {
     if (!take(obj.key)) continue;
     let own = false;
-    for (const claim of claimsOf(obj.key)) if ((own = await destination!.confirms(claim))) break;
+    for (const claim of claimsOf(obj.key)) {
+      own = await destination!.confirms(claim);
+      if (own) break;
+    }
     if (!own) yield obj;
   }
 }

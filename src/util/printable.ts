@@ -6,7 +6,9 @@
  * same. C0 controls, DEL, the C1 range (U+009B is a one-byte CSI to many terminals) and the bidirectional
  * overrides (which reorder what is shown: "Trojan source") are written as visible escapes instead.
  */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+/** The characters escaped (a string source: the control characters are the point of this pattern). */
+export const UNPRINTABLE_CLASS = '[\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]';
+const UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, 'gu');
 
 const hex = (c: string, width: number): string => c.charCodeAt(0).toString(16).padStart(width, '0');
 

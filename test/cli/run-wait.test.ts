@@ -87,7 +87,18 @@ describe('run --wait', () => {
     try {
       const port = (receiver.address() as AddressInfo).port;
       const r = await runCli(
-        ['run', src, '--out', path.join(tmp, 'out-2'), '--task', 'transcribe', '--wait', '--notify-url', `http://127.0.0.1:${port}/hook`, '--allow-unsigned-webhooks'],
+        [
+          'run',
+          src,
+          '--out',
+          path.join(tmp, 'out-2'),
+          '--task',
+          'transcribe',
+          '--wait',
+          '--notify-url',
+          `http://127.0.0.1:${port}/hook`,
+          '--allow-unsigned-webhooks',
+        ],
         { env: e, timeoutMs: 90_000 },
       );
       expect(r.code, r.stderr).toBe(0);
@@ -101,10 +112,13 @@ describe('run --wait', () => {
     const emu = await startEmulator({ apiKey: 'sk-run-wait' });
     emulators.push(emu);
     const e = await env('wait-creds', emu);
-    const r = await runCli(['run', src, '--out', path.join(tmp, 'out-3'), '--task', 'transcribe', '--notify-url', 'https://user:pw@127.0.0.1:9/hook', '--allow-unsigned-webhooks'], {
-      env: e,
-      timeoutMs: 60_000,
-    });
+    const r = await runCli(
+      ['run', src, '--out', path.join(tmp, 'out-3'), '--task', 'transcribe', '--notify-url', 'https://user:pw@127.0.0.1:9/hook', '--allow-unsigned-webhooks'],
+      {
+        env: e,
+        timeoutMs: 60_000,
+      },
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/webhook_credentials_in_url/);
     expect(r.stderr).not.toContain('pw@');

@@ -68,7 +68,12 @@ describe('decode cost: pure', () => {
   });
 
   it('the child runs under prlimit --as, in an environment of PATH, locale and temp dir only', () => {
-    const c = childArgv('ffmpeg', ['-i', 'x'], { deadlineMs: 1000, graceMs: 0, guards: { setpriv: 'setpriv', prlimit: 'prlimit' }, memoryBytes: 768 * 1024 * 1024 });
+    const c = childArgv('ffmpeg', ['-i', 'x'], {
+      deadlineMs: 1000,
+      graceMs: 0,
+      guards: { setpriv: 'setpriv', prlimit: 'prlimit' },
+      memoryBytes: 768 * 1024 * 1024,
+    });
     expect(c.args).toEqual(['--pdeathsig', 'SIGKILL', '--', 'prlimit', `--as=${768 * 1024 * 1024}`, '--', 'ffmpeg', '-i', 'x']);
     expect(childMemoryBytes({})).toBe(768 * 1024 * 1024);
     expect(childMemoryBytes({ OMNIBATCH_CHILD_MAX_MEMORY_MB: '0' })).toBeUndefined();
@@ -122,7 +127,9 @@ describe('decode cost: real files', () => {
     const was = process.env.OMNIBATCH_CHILD_MAX_MEMORY_MB;
     process.env.OMNIBATCH_CHILD_MAX_MEMORY_MB = '340';
     try {
-      const err = await prepareChunks(slow, model, taskPolicy('moderate', model), { outDir: path.join(tmp, 'chunks-low'), tmpDir: tmp }).catch((e: unknown) => e);
+      const err = await prepareChunks(slow, model, taskPolicy('moderate', model), { outDir: path.join(tmp, 'chunks-low'), tmpDir: tmp }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(OmniError);
       expect((err as OmniError).code).toBe('media_too_costly');
     } finally {
@@ -143,18 +150,24 @@ describe('decode cost: real files', () => {
     try {
       let envs: string[] = [];
       await expect
-        .poll(async () => {
-          envs = [];
-          for (const pid of await descendants(process.pid)) {
-            const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-            const bin = cmd.split('\0')[0];
-            if (cmd.includes(tag) && (bin === 'ffmpeg' || bin.endsWith('/ffmpeg'))) envs.push(readFileSync(`/proc/${pid}/environ`, 'utf8'));
-          }
-          return envs.length;
-        }, { timeout: 15_000 })
+        .poll(
+          async () => {
+            envs = [];
+            for (const pid of await descendants(process.pid)) {
+              const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+              const bin = cmd.split('\0')[0];
+              if (cmd.includes(tag) && (bin === 'ffmpeg' || bin.endsWith('/ffmpeg'))) envs.push(readFileSync(`/proc/${pid}/environ`, 'utf8'));
+            }
+            return envs.length;
+          },
+          { timeout: 15_000 },
+        )
         .toBeGreaterThan(0);
       for (const env of envs) {
-        const names = env.split('\0').filter(Boolean).map((kv) => kv.slice(0, kv.indexOf('=')));
+        const names = env
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => kv.slice(0, kv.indexOf('=')));
         expect(names).toContain('PATH');
         for (const n of names) expect(n).toMatch(/^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TMPDIR|TMP|TEMP)$/);
         for (const v of Object.values(secrets)) expect(env).not.toContain(v);
@@ -183,5 +196,3 @@ describe('decode cost: real files', () => {
     }
   }, 60_000);
 });
-
-

@@ -13,7 +13,7 @@ import { allowedHosts, checkRequest } from '../../src/dashboard/guard.ts';
 import { startEmulator } from '../../src/emulator/server.ts';
 import { costCsvRow, csvField } from '../../src/outputs/csv.ts';
 import { failureLine } from '../../src/outputs/failures.ts';
-import { jsonPrintable, printable } from '../../src/util/printable.ts';
+import { jsonPrintable, printable, UNPRINTABLE_CLASS } from '../../src/util/printable.ts';
 import { dropPrefix, offlineEnv, startCli } from '../helpers/cli.ts';
 
 /** A GET with a chosen Host header (fetch would not let us set it). */
@@ -34,16 +34,16 @@ function get(port: number, p: string, host: string): Promise<{ status: number; b
 
 // ESC ] 8 (a hyperlink), CSI 2J (clear screen), a one-byte C1 CSI, a right-to-left override, a newline
 const EVIL = 'talk\u001b]8;;https://evil.example\u0007\u001b[2J\u009b31m\u202egnp.exe\n.mp3';
-const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+const RAW = new RegExp(UNPRINTABLE_CLASS, 'u');
 
 describe('names with terminal escapes', () => {
   it('are written as visible escapes in CSV, failures.jsonl and printed JSON, and still parse back', () => {
     const row = costCsvRow({ uri: `file:///in/${EVIL}`, status: 'failed' });
-    expect(row).not.toMatch(RAW);
+    expect(row.slice(0, -1)).not.toMatch(RAW);
     expect(row.split('\n')).toHaveLength(2); // one row: the name's newline is escaped, not a row break
     expect(csvField(EVIL)).toContain('\\x1b]8;;https://evil.example\\x07\\x1b[2J\\x9b31m\\u202egnp.exe\\x0a.mp3');
     const line = failureLine({ uri: `file:///in/${EVIL}`, code: 'media_unreadable', message: `cannot read ${EVIL}` });
-    expect(line.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/u);
+    expect(line.slice(0, -1)).not.toMatch(RAW);
     expect(JSON.parse(line).uri).toBe(`file:///in/${EVIL}`);
     expect(JSON.parse(jsonPrintable(JSON.stringify({ k: EVIL }))).k).toBe(EVIL);
     expect(printable(EVIL)).not.toMatch(RAW);
