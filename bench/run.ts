@@ -26,6 +26,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   'vs-sequential': async () => (await import('./scenarios/vs-sequential.ts')).run,
   'scale-out': async () => (await import('./scenarios/scale-out.ts')).run,
   tpm: async () => (await import('./scenarios/tpm.ts')).run,
+  'cue-timing': async () => (await import('./scenarios/cue-timing.ts')).run,
 };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

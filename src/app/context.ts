@@ -82,7 +82,7 @@ export function createContext(cfg: Config, log: Logger, opts: { client?: ModelCl
       let s = specs.get(runId);
       if (!s) {
         s = await runs.spec(runId);
-        if (!s) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+        if (!s) throw new OmniError('run_not_found', `no run ${runId}`);
         specs.set(runId, s);
       }
       return s;

@@ -11,7 +11,9 @@ import { loadConfig, endpointOf, type Config } from '../config/index.ts';
 import { costOf, formatMicros, type Cost, type PricingOverride } from '../cost/price.ts';
 import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
-import { findModel, nameFor, type ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, checkVoice, findModel, nameFor, type ModelSpec } from '../models/catalog.ts';
+import { unknownModel } from '../producers/run.ts';
+import { applyCatalog, CATALOG_HELP } from './common.ts';
 import { createClient } from '../models/client.ts';
 import { base64Length } from '../models/request.ts';
 import type { ModelRequest, ModelResult, Protocol, Usage } from '../models/types.ts';
@@ -31,6 +33,7 @@ export interface AskOptions {
   baseUrl?: string;
   region?: string;
   pricing?: string;
+  catalog?: string;
 }
 
 /** What ffprobe says matters here. */
@@ -56,7 +59,7 @@ export interface AskPlan {
 /** Containers sent as they are (the captioner's documented set; anything else is re-encoded to mp3). */
 const AUDIO_AS_IS = new Set(['mp3', 'wav', 'aac', 'amr']);
 const VIDEO_AS_IS = new Set(['mp4', 'mov', 'webm', 'mkv', 'avi', 'flv']);
-const bad = (code: FailureCode, message: string): OmniError => new OmniError(code, message, { retryable: false });
+const bad = (code: FailureCode, message: string): OmniError => new OmniError(code, message);
 
 /**
  * The request to make, pure. Task: --task, else `custom` with --prompt, else the model's natural task
@@ -71,10 +74,11 @@ export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol:
   // The task's default under the name this protocol's endpoint serves (DMXAPI: the -all name); a given name is sent as given.
   const model = opts.model ?? nameFor(spec.defaultModel, protocol);
   const m: ModelSpec | undefined = findModel(model);
+  if (!m) throw unknownModel(model, protocol);
   const acceptsPrompt = m?.acceptsPrompt ?? true;
-  if (opts.prompt && !acceptsPrompt) throw bad('invalid_request', `${model} takes no prompt (audio only): drop --prompt`);
+  if (opts.prompt && !acceptsPrompt) throw bad('invalid_argument', `${model} takes no prompt (audio only): drop --prompt`);
   const prompt = acceptsPrompt ? (opts.prompt ?? spec.prompt) : undefined;
-  if (task === 'custom' && !prompt) throw bad('invalid_request', 'task custom needs --prompt');
+  if (task === 'custom' && !prompt) throw bad('invalid_argument', 'task custom needs --prompt');
 
   const acceptsVideo = m ? m.inputs.includes('video') : true;
   let kind: 'audio' | 'video';
@@ -90,7 +94,7 @@ export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol:
       `${probe.durationS.toFixed(1)} s of ${kind} is over ${model}'s ${limit.maxSeconds} s per request: use \`omnibatch run\`, which splits it`,
     );
   }
-  const base64Max = m?.limits.base64MaxChars ?? 10 * 1024 * 1024;
+  const base64Max = base64Ceiling(m);
   const fits = base64Length(probe.sizeBytes) < base64Max * 0.98;
   let encode: AskPlan['encode'];
   if (kind === 'audio' && (probe.hasVideo || !AUDIO_AS_IS.has(probe.ext) || !fits)) {
@@ -127,11 +131,30 @@ export function planAsk(opts: AskOptions, probe: Probed, file: string, protocol:
   const wantsAudio = opts.audioOut !== undefined || spec.wantsAudioOut;
   let audioOut: AskPlan['audioOut'];
   if (wantsAudio) {
-    if (m && !m.outputs.includes('audio')) throw bad('invalid_request', `${model} does not speak: drop --audio-out`);
-    if (opts.thinking) throw bad('invalid_request', 'thinking mode gives no audio output: drop --thinking or --audio-out');
-    audioOut = { voice: opts.voice ?? m?.defaultVoice ?? 'Cherry', file: opts.audioOut ?? `${path.parse(file).name}.${task}.wav` };
+    if (!m.outputs.includes('audio')) throw bad('invalid_argument', `${model} does not speak: drop --audio-out`);
+    if (opts.thinking) throw bad('invalid_argument', 'thinking mode gives no audio output: drop --thinking or --audio-out');
+    const voice = opts.voice ?? m.defaultVoice ?? 'Cherry';
+    // A voice the model does not have on this protocol fails at the service: refused here, naming the valid ones.
+    const verdict = checkVoice(model, voice, protocol);
+    if (!verdict.ok && verdict.refuse) throw bad('voice_unsupported', verdict.message);
+    audioOut = { voice, file: opts.audioOut ?? `${path.parse(file).name}.${task}.wav` };
   }
   return { task, model, prompt, kind, encode, audioOut, ...(opts.thinking && { thinking: true }) };
+}
+
+/**
+ * The request for a plan, pure. The media's length and sound track go with it: a provider that reports only
+ * totals (DMXAPI) has a video's sound track split out as audio from them (models/stream.ts), as it is billed.
+ */
+export function askRequest(plan: AskPlan, send: string, probe: Probed, opts: Pick<AskOptions, 'maxTokens'> = {}): ModelRequest {
+  return {
+    model: plan.model,
+    prompt: plan.prompt,
+    media: { kind: plan.kind, source: { file: send }, ...(probe.durationS > 0 && { seconds: probe.durationS }), hasAudio: probe.hasAudio },
+    ...(plan.audioOut && { audioOut: plan.audioOut }),
+    ...(plan.thinking && { thinking: true }),
+    ...(opts.maxTokens && { maxOutputTokens: Number(opts.maxTokens) }),
+  };
 }
 
 export function summarizeProbe(json: Record<string, unknown>, file: string, sizeBytes: number): Probed {
@@ -189,14 +212,7 @@ async function ask(file: string, opts: AskOptions, cfg: Config): Promise<void> {
       // The same allow-list as every media read (no playlist, no URL, nothing but this file).
       await runFfmpeg(['-y', ...mediaInputArgs(`file:${path.resolve(file)}`, undefined, cfg.maxPixels), ...plan.encode.args, send]);
     }
-    const req: ModelRequest = {
-      model: plan.model,
-      prompt: plan.prompt,
-      media: { kind: plan.kind, source: { file: send } },
-      ...(plan.audioOut && { audioOut: plan.audioOut }),
-      ...(plan.thinking && { thinking: true }),
-      ...(opts.maxTokens && { maxOutputTokens: Number(opts.maxTokens) }),
-    };
+    const req = askRequest(plan, send, probe, opts);
     let streamed = false;
     const result = await client
       .complete(
@@ -258,19 +274,28 @@ export function register(program: Command): void {
     .option('--model <model>', "model (default: the task's)")
     .option('--voice <voice>', "voice for spoken output (default: the model's)")
     .option('--audio-out <file>', 'also ask for speech and write it to this WAV file')
-    .option('--thinking', 'thinking mode (qwen3-omni-flash; no audio output)')
+    .option('--thinking', 'thinking mode (qwen3-omni-flash, qwen3.5-omni-plus; text output only)')
     .option('--max-tokens <n>', 'output token ceiling')
     .option('--protocol <p>', 'chat | responses | dashscope (OMNI_PROTOCOL)')
     .option('--base-url <url>', 'API base URL (OMNI_BASE_URL)')
     .option('--region <r>', 'intl | cn: default base URL and prices (OMNI_REGION)')
     .option('--pricing <file>', 'JSON price override (OMNIBATCH_PRICING)')
+    .option('--catalog <file>', CATALOG_HELP)
     .option('--json', 'print one JSON object instead of text + stderr summary')
     .action(async (file: string, opts: AskOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals() as { config?: string; logLevel?: string };
       const cfg = loadConfig({
         file: g.config,
-        flags: { protocol: opts.protocol, baseUrl: opts.baseUrl, region: opts.region, pricingFile: opts.pricing, logLevel: g.logLevel },
+        flags: {
+          protocol: opts.protocol,
+          baseUrl: opts.baseUrl,
+          region: opts.region,
+          pricingFile: opts.pricing,
+          catalogFile: opts.catalog,
+          logLevel: g.logLevel,
+        },
       });
+      applyCatalog(cfg);
       await ask(file, opts, cfg);
     });
 }

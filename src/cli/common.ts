@@ -4,10 +4,28 @@ import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { createContext, type Context } from '../app/context.ts';
+import { useCatalog } from '../models/catalog.ts';
+import { loadCatalogFile } from '../models/catalog-file.ts';
 
+/** The help of every command's `--catalog` flag. */
+export const CATALOG_HELP = 'catalog file: models and facts merged over the built-in catalogue (OMNIBATCH_CATALOG)';
+
+/**
+ * The command's config; a catalog file it names (`--catalog`, OMNIBATCH_CATALOG) becomes this process's
+ * catalogue, validated whole before anything else happens.
+ */
 export function configFrom(cmd: Command, flags: ConfigInput = {}): Config {
-  const g = cmd.optsWithGlobals() as { config?: string; logLevel?: string };
-  return loadConfig({ file: g.config, flags: { ...flags, ...(g.logLevel && { logLevel: g.logLevel }) } });
+  const g = cmd.optsWithGlobals() as { config?: string; logLevel?: string; catalog?: string };
+  const cfg = loadConfig({
+    file: g.config,
+    flags: { ...flags, ...(g.logLevel && { logLevel: g.logLevel }), ...(g.catalog && { catalogFile: g.catalog }) },
+  });
+  applyCatalog(cfg);
+  return cfg;
+}
+
+export function applyCatalog(cfg: Config): void {
+  if (cfg.catalogFile) useCatalog(loadCatalogFile(cfg.catalogFile));
 }
 
 export function loggerFor(cfg: Config): Logger {

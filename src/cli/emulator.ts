@@ -2,6 +2,8 @@
  * `omnibatch emulator`: the local API emulator on 127.0.0.1, until SIGINT/SIGTERM. Thin: flags -> options.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { isLineFaultKind } from '../emulator/batch/options.ts';
+import type { FaultKind } from '../emulator/faults.ts';
 import { startEmulator, type EmulatorOptions } from '../emulator/server.ts';
 
 function number(min: number, max = Infinity, integer = false) {
@@ -14,6 +16,18 @@ function number(min: number, max = Infinity, integer = false) {
   };
 }
 const rate = number(0, 1);
+const ms = number(0, Infinity, true);
+const count = number(1, Infinity, true);
+
+function region(v: string): 'cn' | 'intl' {
+  if (v !== 'cn' && v !== 'intl') throw new InvalidArgumentError('expected cn (Beijing) or intl (Singapore)');
+  return v;
+}
+
+function lineFault(v: string): FaultKind {
+  if (!isLineFaultKind(v)) throw new InvalidArgumentError('expected a fault kind refused before streaming (server_error, rate_limit, too_large, ...)');
+  return v;
+}
 
 export function register(program: Command): void {
   program
@@ -43,30 +57,51 @@ export function register(program: Command): void {
     .option('--template-text-tokens <n>', "hidden template text tokens the captioner's usage reports on top of the audio", number(0, Infinity, true))
     .option('--responses-audio-parts <n>', '/v1/responses: split the spoken answer over this many output_item.done events', number(1, Infinity, true))
     .option('--stream-content-type <type>', 'content-type of 2xx streams (default text/event-stream)')
-    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after and --allowed-host
-    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS' | 'allowedHosts'> & { retryAfter?: number; allowedHost?: string[] }) => {
-      const { retryAfter, allowedHost, ...rest } = flags;
-      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter, allowedHosts: allowedHost });
-      process.stdout.write(
-        [
-          `emulator listening on ${emu.url}`,
-          `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
-          `  OMNI_PROTOCOL=responses OMNI_BASE_URL=${emu.url}/v1`,
-          `  OMNI_PROTOCOL=dashscope OMNI_BASE_URL=${emu.url}/api/v1`,
-          `  stats: ${emu.url}/stats`,
-          '',
-        ].join('\n'),
-      );
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      await emu.close();
-      process.stdout.write('emulator stopped\n');
-    });
+    // Batch (file input): docs/protocols.md "Batch (file input)"
+    .option('--region <cn|intl>', 'whose Batch model list applies: cn (Beijing, default) or intl (Singapore: no omni model)', region)
+    .option('--batch-validating-ms <ms>', 'how long a batch stays validating (default 200)', ms)
+    .option('--batch-in-progress-ms <ms>', 'the least a batch stays in_progress; its lines start evenly over it (default 1000)', ms)
+    .option('--batch-finalizing-ms <ms>', 'how long a batch stays finalizing (default 200)', ms)
+    .option('--batch-cancelling-ms <ms>', 'how long a batch stays cancelling once its running lines are done (default 200)', ms)
+    .option('--batch-concurrency <n>', 'lines of one batch answered at once (default 4)', count)
+    .option('--batch-max-requests <n>', 'requests per input file (default 50000)', count)
+    .option('--batch-max-file-bytes <n>', 'bytes per input file (default 500 MB)', count)
+    .option('--batch-max-line-bytes <n>', 'bytes per input line (default 6 MB)', count)
+    .option('--batch-expire <rate>', 'share of batches that expire part-way (0..1)', rate)
+    .option('--batch-expire-after <share>', 'share of lines done when such a batch expires (default 0.5)', rate)
+    .option('--batch-fail-lines <rate>', 'share of batch lines refused with --batch-fail-kind (0..1)', rate)
+    .option('--batch-fail-kind <kind>', 'the real-time fault those lines get (default server_error)', lineFault)
+    .option('--batch-validation-fail <rate>', 'share of batches failed in validation (0..1)', rate)
+    .option('--catalog <file>', "also serve a catalog file's models (a model shipped after the seeds), by their names and protocols")
+    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after, --catalog
+    // and --allowed-host
+    .action(
+      async (
+        flags: Omit<EmulatorOptions, 'retryAfterS' | 'catalogFile' | 'allowedHosts'> & { retryAfter?: number; catalog?: string; allowedHost?: string[] },
+      ) => {
+        const { retryAfter, catalog, allowedHost, ...rest } = flags;
+        const emu = await startEmulator({ ...rest, retryAfterS: retryAfter, allowedHosts: allowedHost, ...(catalog && { catalogFile: catalog }) });
+        process.stdout.write(
+          [
+            `emulator listening on ${emu.url}`,
+            `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
+            `  OMNI_PROTOCOL=responses OMNI_BASE_URL=${emu.url}/v1`,
+            `  OMNI_PROTOCOL=dashscope OMNI_BASE_URL=${emu.url}/api/v1`,
+            `  stats: ${emu.url}/stats`,
+            '',
+          ].join('\n'),
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            resolve();
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+        await emu.close();
+        process.stdout.write('emulator stopped\n');
+      },
+    );
 }

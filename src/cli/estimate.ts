@@ -10,7 +10,7 @@ import { estimateSource } from '../producers/estimate.ts';
 import { assertReadable } from '../producers/objects.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';
 import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
-import { collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
+import { CATALOG_HELP, collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
 import { formatDuration } from './progress.ts';
 import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
 import { parseDeadline, planForDeadline, type DeadlinePlan } from '../cost/deadline.ts';
@@ -33,6 +33,7 @@ export function register(program: Command): void {
     'the run priced',
   )
     .option('--deadline <time|duration>', DEADLINE_HELP)
+    .option('--catalog <file>', CATALOG_HELP)
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
       const cfg = configFrom(cmd, rateConfig(f as RateFlags));

@@ -3,7 +3,7 @@
  * them, limits, voices, and every price with its source. Pure: data in, rows and lines out.
  */
 import { formatMicros } from '../cost/price.ts';
-import { MODELS, type ModelSpec, type PriceTable, type Region } from '../models/catalog.ts';
+import { activeCatalog, base64Ceiling, type ModelSpec, type PriceTable, type Region } from '../models/catalog.ts';
 
 const PRICE_KEYS: readonly (keyof Omit<PriceTable, 'currency'>)[] = [
   'inputText',
@@ -17,6 +17,8 @@ const PRICE_KEYS: readonly (keyof Omit<PriceTable, 'currency'>)[] = [
 
 export interface ModelDescription {
   id: string;
+  /** "built-in seed", "catalog file <path>", or "built-in seed + catalog file <path> (<fields>)" */
+  origin: string;
   names: { name: string; protocols: string[]; source: string; voices?: number }[];
   inputs: string[];
   outputs: string[];
@@ -27,10 +29,14 @@ export interface ModelDescription {
     audio_max_seconds?: number;
     video_max_seconds?: number;
     base64_max_chars: number;
+    /** the model's seed states none: the gateway's per-item ceiling applies */
+    base64_max_chars_source?: 'gateway';
   };
   audio_tokens_per_second: number;
   no_system_with_audio: boolean;
   voices: { names: string[]; documented: number; closed: boolean; source: string; default?: string };
+  /** the provider's Batch price as a fraction of the list price, with its source */
+  batch_rate?: { rate: number; source: string };
   /** per region: currency, per-million prices as decimal strings (null: unpublished), and the source */
   prices: Partial<Record<Region, { currency: string; per_million: Record<string, string | null>; source: string }>>;
 }
@@ -48,6 +54,7 @@ export function describeModel(m: ModelSpec): ModelDescription {
   }
   return {
     id: m.id,
+    origin: originOf(m),
     names: m.names.map((n) => ({ name: n.name, protocols: [...n.protocols], source: n.source, ...(n.voices && { voices: n.voices.names.length }) })),
     inputs: [...m.inputs],
     outputs: [...m.outputs],
@@ -57,7 +64,8 @@ export function describeModel(m: ModelSpec): ModelDescription {
       max_output_tokens: m.limits.maxOutputTokens,
       ...(m.limits.audio && { audio_max_seconds: m.limits.audio.maxSeconds }),
       ...(m.limits.video && { video_max_seconds: m.limits.video.maxSeconds }),
-      base64_max_chars: m.limits.base64MaxChars,
+      base64_max_chars: base64Ceiling(m),
+      ...(m.limits.base64MaxChars === undefined && { base64_max_chars_source: 'gateway' as const }),
     },
     audio_tokens_per_second: m.tokens.audioTokensPerSecond,
     no_system_with_audio: m.noSystemWithAudio,
@@ -68,19 +76,26 @@ export function describeModel(m: ModelSpec): ModelDescription {
       source: m.voices.source,
       ...(m.defaultVoice && { default: m.defaultVoice }),
     },
+    ...(m.batchRate && { batch_rate: { ...m.batchRate } }),
     prices,
   };
 }
 
+function originOf(m: ModelSpec): string {
+  const o = m.origin;
+  if (!o || o.kind === 'built-in') return 'built-in seed';
+  return o.over ? `built-in seed + catalog file ${o.file} (${o.fields.join(', ')})` : `catalog file ${o.file}`;
+}
+
 export function describeCatalog(): ModelDescription[] {
-  return Object.values(MODELS).map(describeModel);
+  return Object.values(activeCatalog().models).map(describeModel);
 }
 
 /** The human form: one block per model. */
 export function renderCatalog(models: readonly ModelDescription[]): string {
   const out: string[] = [];
   for (const m of models) {
-    out.push(m.id);
+    out.push(`${m.id}  (${m.origin})`);
     for (const n of m.names) out.push(`  name ${n.name}  [${n.protocols.join(', ')}]  (${n.source})${n.voices ? `  ${n.voices} voices` : ''}`);
     const l = m.limits;
     out.push(`  in: ${m.inputs.join(', ')}  out: ${m.outputs.join(', ')}  audio ${m.audio_tokens_per_second} tokens/s`);
@@ -95,6 +110,7 @@ export function renderCatalog(models: readonly ModelDescription[]): string {
       );
     }
     if (m.no_system_with_audio) out.push('  no system message with audio output');
+    if (m.batch_rate) out.push(`  batch: ${m.batch_rate.rate} x the list price (${m.batch_rate.source})`);
     const regions = Object.entries(m.prices);
     if (regions.length === 0) out.push('  prices: none published (unpriced)');
     for (const [region, p] of regions) {

@@ -8,7 +8,7 @@ import type { Plan } from '../media/types.ts';
 import { findModel, MODEL_IDS, type ModelSpec } from '../models/catalog.ts';
 import { isTask, TASK_SPECS, TASKS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
-import { configFrom, loggerFor, num, printJson } from './common.ts';
+import { CATALOG_HELP, configFrom, loggerFor, num, printJson } from './common.ts';
 
 export interface MediaFlags {
   model?: string;
@@ -25,20 +25,20 @@ export function mediaOptions(cmd: Command): Command {
     .option('--model <model>', `${MODEL_IDS.join(' | ')} (default: the task's)`)
     .option('--chunk-seconds <s>', "target chunk length (default: the task's)", num)
     .option('--overlap-seconds <s>', 'seconds each chunk repeats of the previous one', num)
-    .option('--input-mode <mode>', 'base64 | url: how chunks travel (sets the byte limit)');
+    .option('--input-mode <mode>', 'base64 | url: how chunks travel (sets the byte limit)')
+    .option('--catalog <file>', CATALOG_HELP);
 }
 
 export function resolveMedia(
   f: MediaFlags,
   defaults: { inputMode: 'base64' | 'url'; base64MaxChars?: number },
 ): { task: Task; model: ModelSpec; overrides: PolicyOverrides } {
-  if (!isTask(f.task)) throw new OmniError('invalid_task', `unknown task ${f.task} (one of ${TASKS.join(', ')})`, { retryable: false });
+  if (!isTask(f.task)) throw new OmniError('invalid_task', `unknown task ${f.task} (one of ${TASKS.join(', ')})`);
   const name = f.model ?? TASK_SPECS[f.task].defaultModel;
   const model = findModel(name);
-  if (!model) throw new OmniError('model_unknown', `unknown model ${name} (one of ${MODEL_IDS.join(', ')})`, { retryable: false });
+  if (!model) throw new OmniError('model_unknown', `unknown model ${name} (one of ${MODEL_IDS.join(', ')})`);
   const inputMode = f.inputMode ?? defaults.inputMode;
-  if (inputMode !== 'base64' && inputMode !== 'url')
-    throw new OmniError('invalid_request', `--input-mode must be base64 or url, not ${inputMode}`, { retryable: false });
+  if (inputMode !== 'base64' && inputMode !== 'url') throw new OmniError('invalid_argument', `--input-mode must be base64 or url, not ${inputMode}`);
   return {
     task: f.task,
     model,

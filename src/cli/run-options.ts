@@ -8,13 +8,17 @@ import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
 import type { Storage } from '../storage/types.ts';
 import type { Logger } from '../util/logger.ts';
-import { collect, int, num } from './common.ts';
+import { CATALOG_HELP, collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
 
 /** The flags carry the request's own fields, but --out for its destination and --budget as typed. */
-export interface RunRequestFlags extends Omit<RunRequest, 'source' | 'destination' | 'budgetMicros' | 'schedule' | 'plannedWallS'> {
+export interface RunRequestFlags extends Omit<RunRequest, 'source' | 'destination' | 'budgetMicros' | 'schedule' | 'plannedWallS' | 'subtitles'> {
   out: string;
   budget?: string;
+  maxLineChars?: number;
+  maxLines?: number;
+  maxCueSeconds?: number;
+  maxCps?: number;
 }
 
 /** The rate and price flags of `run` (for its embedded workers) and `estimate` (for the run it prices). */
@@ -56,7 +60,15 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
     .option('--deadline <time|duration>', DEADLINE_HELP)
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
-    .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned");
+    .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned")
+    .option('--language <code>', 'the spoken language (en, de, pt-BR), told to the model; auto: the model names it, and the result records it')
+    .option('--translate-to <code>', 'write the text (and subtitles) in this language')
+    .option('--max-line-chars <n>', 'subtitles: columns per line (default 42; CJK characters take two)', int)
+    .option('--max-lines <n>', 'subtitles: lines per cue (default 2)', int)
+    .option('--max-cue-seconds <s>', 'subtitles: longest a cue stays up (default 7)', num)
+    .option('--max-cps <n>', 'subtitles: reading speed, characters per second (default 20; 17 for children)', num)
+    .option('--output-name <template>', "names of the text outputs, from {name} {lang} {ext}: '{name}.{lang}.{ext}' gives talk.en.srt")
+    .option('--catalog <file>', CATALOG_HELP);
 }
 
 export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
@@ -77,8 +89,16 @@ export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
     manifest: f.manifest,
     notifyUrl: f.notifyUrl,
     ...(f.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
+    language: f.language,
+    translateTo: f.translateTo,
+    outputName: f.outputName,
+    ...(subtitleFlagsSet(f) && {
+      subtitles: { maxLineChars: f.maxLineChars, maxLines: f.maxLines, maxCueSeconds: f.maxCueSeconds, maxCps: f.maxCps },
+    }),
   };
 }
+
+const subtitleFlagsSet = (f: RunRequestFlags): boolean => [f.maxLineChars, f.maxLines, f.maxCueSeconds, f.maxCps].some((v) => v !== undefined);
 
 export interface DeadlineDeps {
   cfg: Config;

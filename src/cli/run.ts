@@ -49,11 +49,7 @@ export function register(program: Command): void {
         if (f.wait && !ctx.cfg.apiKey) {
           const running = await ctx.queues.infer.getWorkersCount();
           if (running === 0)
-            throw new OmniError(
-              'config_invalid',
-              'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model',
-              { retryable: false },
-            );
+            throw new OmniError('config_invalid', 'OMNI_API_KEY (or DASHSCOPE_API_KEY) is not set: the workers this command would start cannot call the model');
         }
         let request = runRequestFrom(source, f);
         if (f.deadline !== undefined) {

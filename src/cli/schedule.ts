@@ -24,9 +24,7 @@ export function register(program: Command): void {
       if (f.deadline !== undefined) {
         // Each firing's deadline is relative to it: a fixed instant would be past after the first night.
         if (!/^(\d+(\.\d+)?[smhd])+$|^\d{1,2}:\d{2}$/i.test(f.deadline.trim())) {
-          throw new OmniError('deadline_invalid', `schedule add --deadline takes a duration (8h) or a time of day (06:00), not ${JSON.stringify(f.deadline)}`, {
-            retryable: false,
-          });
+          throw new OmniError('deadline_invalid', `schedule add --deadline takes a duration (8h) or a time of day (06:00), not ${JSON.stringify(f.deadline)}`);
         }
         // Planned on the source as it is now; the chunk length is fixed into the schedule, and each firing
         // records its predicted finish from the planned wall time.
@@ -34,7 +32,9 @@ export function register(program: Command): void {
         request = planned.request;
         process.stdout.write(`${deadlineLines(planned.plan).join('\n')}\n`);
       }
-      buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
+      const spec = buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
+      // A catalog file's entry goes with the schedule: the worker that fires it may not have the file.
+      if (spec.modelEntry?.origin?.kind === 'catalog') request = { ...request, modelEntry: spec.modelEntry };
       await addSchedule(ctx, { name, cron: f.cron, ...(f.tz && { tz: f.tz }), request });
       process.stdout.write(`schedule ${name} added (${f.cron}${f.tz ? ` ${f.tz}` : ''})\n`);
     });

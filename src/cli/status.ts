@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .action(async (runId: string, f: { watch?: boolean; json?: boolean }, cmd: Command) => {
       await withContext(cmd, {}, async (ctx) => {
         const state = f.watch ? await waitForRun(ctx, runId, { quiet: f.json }) : await ctx.runs.state(runId);
-        if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+        if (!state) throw new OmniError('run_not_found', `no run ${runId}`);
         const t = await ctx.costs.totals(runId);
         if (f.json) {
           printJson({

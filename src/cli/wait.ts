@@ -37,7 +37,7 @@ export async function waitForRun(
   let warned = false;
   for (;;) {
     const state = await ctx.runs.state(runId);
-    if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+    if (!state) throw new OmniError('run_not_found', `no run ${runId}`);
     const finished = isFinal(state.status);
     if (!finished && opts.workers) {
       const now = Date.now();
@@ -52,7 +52,6 @@ export async function waitForRun(
         throw new OmniError(
           'no_worker',
           `no worker has run for ${Math.round(idle / 1000)} s: stopped waiting. Run ${runId} is intact: start \`omnibatch worker\` and it finishes (follow it with \`omnibatch status ${runId}\`)`,
-          { retryable: false },
         );
       }
     }

@@ -8,7 +8,7 @@ import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { startWorkers } from '../workers/index.ts';
 import { createContext } from '../app/context.ts';
-import { configFrom, int, loggerFor } from './common.ts';
+import { CATALOG_HELP, configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {
   stages?: string;
@@ -31,7 +31,7 @@ export function parseStages(list: string | undefined): Stage[] {
     .map((s) => s.trim())
     .filter(Boolean);
   const bad = stages.filter((s) => !(STAGES as readonly string[]).includes(s));
-  if (bad.length) throw new OmniError('invalid_request', `unknown stage(s) ${bad.join(', ')}: use ${STAGES.join(',')}`, { retryable: false });
+  if (bad.length) throw new OmniError('invalid_argument', `unknown stage(s) ${bad.join(', ')}: use ${STAGES.join(',')}`);
   return stages as Stage[];
 }
 
@@ -50,6 +50,7 @@ export function register(program: Command): void {
     .option('--metrics-host <addr>', 'interface the metrics port binds (0.0.0.0 for a scraper on another machine)', DEFAULT_METRICS_HOST)
     .option('--shutdown-timeout <ms>', 'how long in-flight jobs may finish on SIGTERM', int)
     .option('--allow-unsigned-webhooks', 'send run notifications unsigned when OMNIBATCH_WEBHOOK_SECRET is not set (refused otherwise)')
+    .option('--catalog <file>', `${CATALOG_HELP}; not needed for runs created with one: their spec carries the entry`)
     .action(async (f: WorkerFlags, cmd: Command) => {
       const cfg = configFrom(cmd, {
         prepareConcurrency: f.prepareConcurrency,

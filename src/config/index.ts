@@ -47,8 +47,17 @@ export const SETTINGS = {
   tmpDir: { env: ['OMNIBATCH_TMP'], schema: z.string().default(os.tmpdir()), help: 'where per-job temp directories go' },
   logLevel: { env: ['LOG_LEVEL'], schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), help: 'pino log level' },
   pricingFile: { env: ['OMNIBATCH_PRICING'], schema: z.string().optional(), help: 'JSON price override merged over the built-in table' },
+  catalogFile: {
+    env: ['OMNIBATCH_CATALOG'],
+    schema: z.string().optional(),
+    help: 'JSON catalog file: models (limits, token rules, prices with sources, protocols, voices, Batch rate) merged over the built-in ones',
+  },
   inputMode: { env: ['OMNIBATCH_INPUT_MODE'], schema: z.enum(['base64', 'url']).default('base64'), help: 'send chunks as base64 or as presigned URLs' },
-  base64MaxChars: { env: ['OMNIBATCH_BASE64_MAX'], schema: int(1024).optional(), help: "base64 ceiling per request (default: the model's, 10 MiB)" },
+  base64MaxChars: {
+    env: ['OMNIBATCH_BASE64_MAX'],
+    schema: int(1024).optional(),
+    help: "base64 ceiling per request (default: the model's seed's, else the gateway's 20 MiB)",
+  },
   prepareConcurrency: {
     env: ['OMNIBATCH_PREPARE_CONCURRENCY'],
     schema: int(1).default(Math.max(1, os.cpus().length)),
@@ -154,7 +163,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       const s = SETTINGS[key];
       return `  - ${key} (${s.env.join(' or ')}${opts.flags?.[key] !== undefined ? ', or its flag' : ''}): ${issue.message}. Expected: ${s.help}.`;
     });
-    throw new OmniError('config_invalid', `invalid configuration:\n${lines.join('\n')}`, { retryable: false });
+    throw new OmniError('config_invalid', `invalid configuration:\n${lines.join('\n')}`);
   }
   const cfg = parsed.data as Record<string, unknown>;
   const protocol = cfg.protocol as Protocol;
@@ -173,7 +182,7 @@ function readConfigFile(path: string): ConfigInput {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('not a JSON object');
     return data as ConfigInput;
   } catch (err) {
-    throw new OmniError('config_invalid', `cannot read config file ${path}: ${(err as Error).message}`, { retryable: false });
+    throw new OmniError('config_invalid', `cannot read config file ${path}: ${(err as Error).message}`);
   }
 }
 

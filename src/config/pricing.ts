@@ -12,6 +12,6 @@ export function loadPricing(file: string | undefined): PricingOverride | undefin
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as PricingOverride;
   } catch (err) {
-    throw new OmniError('config_invalid', `cannot read pricing file ${file}: ${(err as Error).message}`, { retryable: false });
+    throw new OmniError('config_invalid', `cannot read pricing file ${file}: ${(err as Error).message}`);
   }
 }

@@ -23,7 +23,7 @@ const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
  */
 export function parseDeadline(text: string, now: Date): Date {
   const t = text.trim();
-  const bad = (why: string) => new OmniError('deadline_invalid', `--deadline ${JSON.stringify(text)}: ${why}`, { retryable: false });
+  const bad = (why: string) => new OmniError('deadline_invalid', `--deadline ${JSON.stringify(text)}: ${why}`);
   let at: Date | undefined;
   if (/^(\d+(\.\d+)?[smhd])+$/i.test(t)) {
     let s = 0;
@@ -48,7 +48,7 @@ export function parseDeadline(text: string, now: Date): Date {
 /** The longest chunk one request of this model may carry for the task, in seconds. */
 export function longestChunkS(model: string, task: EstimateOptions['task'], promptTokens = 0): number {
   const spec = findModel(model);
-  if (!spec) throw new OmniError('model_unknown', `unknown model: ${model}`, { retryable: false });
+  if (!spec) throw new OmniError('model_unknown', `unknown model: ${model}`);
   const media =
     TASK_SPECS[task].media === 'video' && spec.limits.video
       ? spec.limits.video.maxSeconds
@@ -146,7 +146,6 @@ export function planForDeadline(files: readonly EstimateFile[], opts: DeadlineOp
     `no chunk length finishes by ${deadline.toISOString()}: the earliest achievable finish is ${earliest.toISOString()} ` +
       `(${fastest!.rung.chunkSeconds}-s chunks, ${fmtS(fastest!.rung.wallSeconds)}, bound by ${fastest!.rung.binding})`,
     {
-      retryable: false,
       details: {
         deadline: deadline.toISOString(),
         earliest_finish: earliest.toISOString(),

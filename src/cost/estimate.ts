@@ -142,7 +142,7 @@ interface ChunkEstimate {
 
 function specOf(model: string): ModelSpec {
   const spec = findModel(model);
-  if (!spec) throw new OmniError('model_unknown', `unknown model: ${model}`, { retryable: false });
+  if (!spec) throw new OmniError('model_unknown', `unknown model: ${model}`);
   return spec;
 }
 

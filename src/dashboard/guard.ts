@@ -45,13 +45,12 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Refuses to start a dashboard that strangers could reach without credentials. */
 export function checkExposure(bindHost: string, auth: DashboardAuth): void {
   if (auth.basic !== undefined && !/^[^:]+:.+$/u.test(auth.basic)) {
-    throw new OmniError('dashboard_auth_invalid', 'basic auth must be user:password', { retryable: false });
+    throw new OmniError('dashboard_auth_invalid', 'basic auth must be user:password');
   }
   if (isLoopback(bindHost) || hasAuth(auth)) return;
   throw new OmniError(
     'dashboard_auth_required',
     `the dashboard would listen on ${bindHost || 'every interface'} with no credentials: set --auth-token (OMNIBATCH_DASHBOARD_TOKEN) or --basic-auth user:password (OMNIBATCH_DASHBOARD_BASIC_AUTH), or bind 127.0.0.1`,
-    { retryable: false },
   );
 }
 
@@ -109,7 +108,7 @@ export function checkRequest(req: GuardRequest, policy: GuardPolicy): GuardVerdi
     return {
       ok: false,
       status: 401,
-      code: 'auth_required',
+      code: 'dashboard_unauthorized',
       message: 'credentials required',
       headers: { 'www-authenticate': 'Basic realm="omnibatch", charset="UTF-8"' },
     };

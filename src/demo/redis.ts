@@ -46,9 +46,7 @@ export interface PrivateRedis {
 
 export async function startPrivateRedis(opts: { persistence?: boolean; port?: number } = {}): Promise<PrivateRedis> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    throw new OmniError('redis_unavailable', 'no Redis answers at REDIS_URL and no redis-server binary is installed: install Redis or set REDIS_URL', {
-      retryable: false,
-    });
+    throw new OmniError('redis_unavailable', 'no Redis answers at REDIS_URL and no redis-server binary is installed: install Redis or set REDIS_URL');
   }
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibatch-redis-'));
@@ -73,7 +71,7 @@ export async function startPrivateRedis(opts: { persistence?: boolean; port?: nu
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill('SIGKILL');
-    throw new OmniError('redis_unavailable', `private redis-server on port ${port} did not start`, { retryable: false });
+    throw new OmniError('redis_unavailable', `private redis-server on port ${port} did not start`);
   };
   const stopChild = (child: ChildProcess) =>
     new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@
  * which chunk reached which request.
  */
 import { createHash } from 'node:crypto';
+import { LANGUAGE_TAG_INSTRUCTION } from '../tasks/language.ts';
 import type { Measured, ParsedRequest } from './types.ts';
 
 const SENTENCES = [
@@ -123,7 +124,9 @@ export function composeAnswer(req: ParsedRequest, media: Measured | undefined, m
   const count = 1 + (next() % 3);
   const picked: string[] = [];
   for (let i = 0; i < count; i++) picked.push(SENTENCES[next() % SENTENCES.length]);
-  return { text: `${head} (${model}). ${picked.join(' ')}`, reasoning };
+  // Asked to name the spoken language first (--language auto): the emulator hears no words, and says English.
+  const tag = prompt.includes(LANGUAGE_TAG_INSTRUCTION) ? '[en] ' : '';
+  return { text: `${tag}${head} (${model}). ${picked.join(' ')}`, reasoning };
 }
 
 /** Splits text into 5-20 character pieces (whole code points), the sizes drawn from the text's hash. */

@@ -22,7 +22,7 @@
  *
  * Rates: fail5xx -> server_error or unavailable; fail429 -> rate_limit (rate_limit_retry_after when
  * retryAfterS is set); inspectFail -> inspect_input or inspect_output; cut; stall. A faulted request is
- * never billed.
+ * never billed. The Batch API's faults (expire, failed lines, validation) are batch/options.ts's.
  */
 import { apiErrors } from './errors.ts';
 import type { ApiError } from './types.ts';

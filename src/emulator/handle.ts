@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { findModel, serves } from '../models/catalog.ts';
+import { base64Ceiling, type Catalog, type ModelSpec } from '../models/catalog.ts';
 import type { Protocol } from '../models/types.ts';
 import { composeAnswer, splitPieces } from './answer.ts';
 import { speechSeconds } from './audio.ts';
@@ -23,11 +23,13 @@ import type { EmulatorOptions } from './server.ts';
 import { pause } from './sink.ts';
 import { addBilled, type EmulatorStats } from './stats.ts';
 import { playStream } from './stream.ts';
-import { isApiError, type ApiError, type Measured, type WireProtocol } from './types.ts';
+import { isApiError, type ApiError, type Measured, type ParsedRequest, type WireProtocol } from './types.ts';
 import { checkMeasured, checkRequest } from './validate.ts';
 
 export interface HandlerEnv {
   opts: EmulatorOptions;
+  /** the models it serves */
+  catalog: Catalog;
   rand: () => number;
   measurer: MediaMeasurer;
   stats: () => EmulatorStats;
@@ -63,6 +65,112 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** How a request is answered when it is a line of a Batch input file rather than an HTTP request. */
+export interface BatchMode {
+  /** refusals Batch adds to the real-time ones (stream, audio output): docs/protocols.md "Batch (file input)" */
+  check: (req: ParsedRequest, spec: ModelSpec) => ApiError | undefined;
+  /** Batch's own context ceiling, when it differs from the model's */
+  maxInputTokens?: number;
+}
+
+/** An answer ready to be played: everything a writer needs, and what completing it bills. */
+export interface Prepared {
+  parsed: ParsedRequest;
+  spec: ModelSpec;
+  ctx: ReplyContext;
+  /** the fault to play inside the response, if one was drawn */
+  streamFault?: StreamFault;
+}
+
+type Header = (name: string) => string | undefined;
+
+/**
+ * Everything before the response: parse, draw a fault, refuse what the service refuses, measure the media,
+ * bill it, compose the answer. A Batch line (`batch` set) skips the real-time faults, the stream-only rule
+ * and the TPM quota (Batch has its own), and gets Batch's checks instead.
+ */
+export async function prepareAnswer(env: HandlerEnv, protocol: WireProtocol, body: unknown, header: Header, batch?: BatchMode): Promise<Prepared | ApiError> {
+  const { opts } = env;
+  const parsed = parseRequest(protocol, body, header('x-dashscope-sse')?.toLowerCase() === 'enable');
+  if (isApiError(parsed)) return parsed;
+
+  let streamFault: StreamFault | undefined;
+  if (!batch) {
+    // A fault is drawn for every request (so the PRNG sequence depends only on the request order).
+    const forced = header('x-emulator-fault');
+    if (forced !== undefined && !isFaultKind(forced)) return apiErrors.invalidParameter(`Unknown x-emulator-fault kind: ${forced}`);
+    const drawn = drawFault(opts, env.rand);
+    // Test hook: fail the first N requests that carry no media (e.g. a moderation repair) with a 500.
+    const textOnly = parsed.messages.every((m) => m.media.length === 0);
+    const failText = textOnly && (env.textOnlyFailures ?? 0) < (opts.failTextOnly ?? 0);
+    if (failText) env.textOnlyFailures = (env.textOnlyFailures ?? 0) + 1;
+    const fault: FaultKind | undefined = forced ?? (failText ? 'server_error' : drawn);
+    const countFault = () => {
+      if (fault) env.stats().faults[fault] = (env.stats().faults[fault] ?? 0) + 1;
+    };
+    const early = fault && faultError(fault, parsed.model, opts.retryAfterS);
+    if (early) {
+      countFault();
+      return early;
+    }
+    streamFault = fault && isStreamFault(fault) ? fault : undefined;
+  }
+
+  const spec = env.catalog.find(parsed.model);
+  // A name the real endpoint of this protocol does not serve (an -all name on DashScope, omni on native).
+  if (!spec || !env.catalog.serves(parsed.model, SERVING[protocol])) return apiErrors.modelNotFound(parsed.model);
+  const invalid = checkRequest(parsed, batch ? { ...spec, streamOnly: false } : spec, env.catalog.voicesFor(parsed.model)) ?? batch?.check(parsed, spec);
+  if (invalid) return invalid;
+
+  const media: Measured[] = [];
+  for (const part of parsed.messages.flatMap((m) => m.media)) {
+    const m = await env.measurer.measure(part, Math.min(base64Ceiling(spec), opts.base64MaxChars ?? Infinity));
+    if (isApiError(m)) return m;
+    media.push(m);
+  }
+  const input = billInput(parsed, media, spec, opts.templateTextTokens);
+  const ceiling = Math.min(opts.maxInputTokens ?? Infinity, batch?.maxInputTokens ?? Infinity);
+  const tooMuch = checkMeasured(media, { input, output: { text: 0, audio: 0, reasoning: 0 } }, parsed, spec, ceiling);
+  if (tooMuch) return tooMuch;
+
+  let audioOverride: number | undefined;
+  const audioHeader = header('x-emulator-audio-seconds');
+  if (audioHeader !== undefined) {
+    audioOverride = Number(audioHeader);
+    if (!(audioOverride > 0)) return apiErrors.invalidParameter('x-emulator-audio-seconds must be a positive number');
+  }
+  // The answer describes the first non-text item (a request carries at most one kind of media).
+  const { text, reasoning } = composeAnswer(
+    parsed,
+    media[0],
+    spec.id,
+    header('x-emulator-moderation') === 'invalid' || (opts.invalidModerationWithMedia === true && media.length > 0),
+  );
+  const audioSeconds = parsed.audioOut ? speechSeconds(text, audioOverride) : undefined;
+  const billed = { input, output: billOutput(text, reasoning, audioSeconds, spec) };
+  const tokens = Object.values(billed.input).reduce((a, n) => a + n, 0) + Object.values(billed.output).reduce((a, n) => a + n, 0);
+  if (!batch && env.quota && !env.quota.admit(spec.id, Date.now(), tokens)) return apiErrors.allocationQuota(opts.retryAfterS);
+  const requestId = randomUUID();
+  const ctx: ReplyContext = {
+    id: protocol === 'responses' ? `resp_${randomBytes(16).toString('hex')}` : protocol === 'chat' ? `chatcmpl-${requestId}` : requestId,
+    requestId,
+    created: Math.floor(Date.now() / 1000),
+    model: parsed.model,
+    answer: { spec, text, reasoning, audioSeconds, billed },
+    includeUsage: parsed.includeUsage,
+    incremental: parsed.incremental,
+    audioParts: Math.max(1, Number(header('x-emulator-audio-parts') ?? opts.responsesAudioParts ?? 1) || 1),
+  };
+  // Counted only now: a request refused above never played its stream fault.
+  if (streamFault) env.stats().faults[streamFault] = (env.stats().faults[streamFault] ?? 0) + 1;
+  return { parsed, spec, ctx, ...(streamFault && { streamFault }) };
+}
+
+/** The JSON body a non-streaming chat answer carries (a Batch output line's `response.body`). */
+export function chatBody(ctx: ReplyContext): Record<string, unknown> {
+  return chatWriter(ctx).body();
+}
+
 export async function handleApi(
   env: HandlerEnv,
   protocol: WireProtocol,
@@ -79,80 +187,17 @@ export async function handleApi(
   } catch {
     return refuse(apiErrors.invalidParameter('The request body is not valid JSON.'));
   }
-  const parsed = parseRequest(protocol, body, header(req, 'x-dashscope-sse')?.toLowerCase() === 'enable');
-  if (isApiError(parsed)) return refuse(parsed);
-
-  // A fault is drawn for every request (so the PRNG sequence depends only on the request order).
-  const forced = header(req, 'x-emulator-fault');
-  if (forced !== undefined && !isFaultKind(forced)) return refuse(apiErrors.invalidParameter(`Unknown x-emulator-fault kind: ${forced}`));
-  const drawn = drawFault(opts, env.rand);
-  // Test hook: fail the first N requests that carry no media (e.g. a moderation repair) with a 500.
-  const textOnly = parsed.messages.every((m) => m.media.length === 0);
-  const failText = textOnly && (env.textOnlyFailures ?? 0) < (opts.failTextOnly ?? 0);
-  if (failText) env.textOnlyFailures = (env.textOnlyFailures ?? 0) + 1;
-  const fault: FaultKind | undefined = forced ?? (failText ? 'server_error' : drawn);
-  const countFault = () => {
-    if (fault) env.stats().faults[fault] = (env.stats().faults[fault] ?? 0) + 1;
-  };
-  const early = fault && faultError(fault, parsed.model, opts.retryAfterS);
-  if (early) {
-    countFault();
-    return refuse(early);
-  }
-
-  const spec = findModel(parsed.model);
-  // A name the real endpoint of this protocol does not serve (an -all name on DashScope, omni on native).
-  if (!spec || !serves(parsed.model, SERVING[protocol])) return refuse(apiErrors.modelNotFound(parsed.model));
-  const invalid = checkRequest(parsed, spec);
-  if (invalid) return refuse(invalid);
-
-  const media: Measured[] = [];
-  for (const part of parsed.messages.flatMap((m) => m.media)) {
-    const m = await env.measurer.measure(part, Math.min(spec.limits.base64MaxChars, opts.base64MaxChars ?? Infinity));
-    if (isApiError(m)) return refuse(m);
-    media.push(m);
-  }
-  const input = billInput(parsed, media, spec, opts.templateTextTokens);
-  const tooMuch = checkMeasured(media, { input, output: { text: 0, audio: 0, reasoning: 0 } }, parsed, spec, opts.maxInputTokens);
-  if (tooMuch) return refuse(tooMuch);
-
-  let audioOverride: number | undefined;
-  const audioHeader = header(req, 'x-emulator-audio-seconds');
-  if (audioHeader !== undefined) {
-    audioOverride = Number(audioHeader);
-    if (!(audioOverride > 0)) return refuse(apiErrors.invalidParameter('x-emulator-audio-seconds must be a positive number'));
-  }
-  // The answer describes the first non-text item (a request carries at most one kind of media).
-  const { text, reasoning } = composeAnswer(
-    parsed,
-    media[0],
-    spec.id,
-    header(req, 'x-emulator-moderation') === 'invalid' || (opts.invalidModerationWithMedia === true && media.length > 0),
-  );
-  const audioSeconds = parsed.audioOut ? speechSeconds(text, audioOverride) : undefined;
-  const billed = { input, output: billOutput(text, reasoning, audioSeconds, spec) };
-  const tokens = Object.values(billed.input).reduce((a, n) => a + n, 0) + Object.values(billed.output).reduce((a, n) => a + n, 0);
-  if (env.quota && !env.quota.admit(spec.id, Date.now(), tokens)) return refuse(apiErrors.allocationQuota(opts.retryAfterS));
-  const requestId = randomUUID();
-  const ctx: ReplyContext = {
-    id: protocol === 'responses' ? `resp_${randomBytes(16).toString('hex')}` : protocol === 'chat' ? `chatcmpl-${requestId}` : requestId,
-    requestId,
-    created: Math.floor(Date.now() / 1000),
-    model: parsed.model,
-    answer: { spec, text, reasoning, audioSeconds, billed },
-    includeUsage: parsed.includeUsage,
-    incremental: parsed.incremental,
-    audioParts: Math.max(1, Number(header(req, 'x-emulator-audio-parts') ?? opts.responsesAudioParts ?? 1) || 1),
-  };
+  const prepared = await prepareAnswer(env, protocol, body, (name) => header(req, name));
+  if (isApiError(prepared)) return refuse(prepared);
+  const { parsed, spec, ctx, streamFault } = prepared;
+  const { billed, text, reasoning, audioSeconds } = ctx.answer;
   const writer = WRITERS[protocol](ctx);
-  const streamFault = fault && isStreamFault(fault) ? fault : undefined;
-  if (streamFault) countFault();
   const status = (s: number) => {
     env.stats().byStatus[s] = (env.stats().byStatus[s] ?? 0) + 1;
   };
   const done = () => {
     env.stats().completed++;
-    addBilled(env.stats(), spec.id, billed);
+    addBilled(env.stats().billed, spec.id, billed);
   };
 
   if (!parsed.stream)
@@ -165,7 +210,7 @@ export async function handleApi(
     'content-type': opts.streamContentType ?? 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
-    'x-request-id': requestId,
+    'x-request-id': ctx.requestId,
   });
   const outcome = await playStream(res, writer, { reasoning: splitPieces(reasoning), text: splitPieces(text), audioSeconds }, opts.latencyMs ?? 0, streamFault);
   if (outcome === 'completed') done();

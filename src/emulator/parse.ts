@@ -90,6 +90,11 @@ function audioOut(body: Json): ParsedRequest['audioOut'] {
   return { voice: isObj(body.audio) ? str(body.audio.voice) : undefined, format: isObj(body.audio) ? str(body.audio.format) : undefined };
 }
 
+/** The output switches as sent (checked against the seeds by validate.ts). */
+function outputParams(body: Json): Pick<ParsedRequest, 'modalities' | 'audioParam'> {
+  return { ...(body.modalities !== undefined && { modalities: body.modalities }), audioParam: body.audio !== undefined };
+}
+
 /**
  * @param sseHeader native only: the request carried `X-DashScope-SSE: enable`
  */
@@ -112,6 +117,7 @@ export function parseRequest(protocol: WireProtocol, body: unknown, sseHeader = 
       stream: sseHeader || incremental,
       thinking: params.enable_thinking === true,
       audioOut: audioOut(params),
+      ...outputParams(params),
     };
   }
   const msgs = messages(protocol === 'chat' ? body.messages : body.input, false);
@@ -126,5 +132,6 @@ export function parseRequest(protocol: WireProtocol, body: unknown, sseHeader = 
     includeUsage: protocol === 'responses' || streamOptions.include_usage === true,
     thinking: body.enable_thinking === true,
     audioOut: audioOut(body),
+    ...outputParams(body),
   };
 }

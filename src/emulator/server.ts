@@ -9,19 +9,23 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { allowedHosts, hostAllowed } from '../ops/host-allow.ts';
 import type { AddressInfo } from 'node:net';
-import { MODELS } from '../models/catalog.ts';
+import { base64Ceiling, BUILT_IN } from '../models/catalog.ts';
+import { loadCatalogFile } from '../models/catalog-file.ts';
 import { errorBody, errorHeaders, apiErrors } from './errors.ts';
 import { seededRandom, type FaultRates } from './faults.ts';
 import { handleApi, type HandlerEnv } from './handle.ts';
 import { MediaMeasurer } from './measure.ts';
+import { BatchApi, isBatchPath } from './batch/routes.ts';
+import type { BatchOptions } from './batch/options.ts';
+import { sendJson } from './reply.ts';
 import { pause } from './sink.ts';
 import { emptyStats, SlidingWindow, type EmulatorStats } from './stats.ts';
 import type { ApiError, WireProtocol } from './types.ts';
 
 export type { EmulatorStats } from './stats.ts';
 
-/** The fault settings are faults.ts's FaultRates. */
-export interface EmulatorOptions extends FaultRates {
+/** The fault settings are faults.ts's FaultRates; the Batch (file input) settings batch/options.ts's BatchOptions. */
+export interface EmulatorOptions extends FaultRates, BatchOptions {
   /** 0 = ephemeral (default) */
   port?: number;
   /** interface to bind (default 127.0.0.1; 0.0.0.0 in a container, so other containers reach it) */
@@ -55,6 +59,8 @@ export interface EmulatorOptions extends FaultRates {
   responsesAudioParts?: number;
   /** the content-type of 2xx streams (default text/event-stream): DMXAPI's is unconfirmed (docs/protocols.md §8) */
   streamContentType?: string;
+  /** a catalog file (models/catalog-file.ts): its models are served beside the built-in ones, by their names and protocols */
+  catalogFile?: string;
   /** reserved: the generated speech is always PCM16 24 kHz mono (48,000 bytes a second) */
   audioBytesPerSecond?: number;
 }
@@ -77,12 +83,6 @@ const ROUTES: Record<string, WireProtocol> = {
 /** The gateway's limit on a whole request body with base64 in it (docs/protocols.md §6). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
 function keyOf(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
@@ -92,16 +92,21 @@ function keyOf(req: IncomingMessage): string | undefined {
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   let stats = emptyStats();
   const rpm = opts.rpm ? new SlidingWindow(opts.rpm) : undefined;
-  const maxBase64 = Math.max(...Object.values(MODELS).map((m) => m.limits.base64MaxChars));
-  const maxUrl = Math.max(...Object.values(MODELS).map((m) => m.limits.urlMaxBytes));
+  // The names it serves: the seeds' models, and a catalog file's (a model the provider shipped after them).
+  const catalog = opts.catalogFile ? loadCatalogFile(opts.catalogFile) : BUILT_IN;
+  const models = Object.values(catalog.models);
+  const maxBase64 = Math.max(...models.map((m) => base64Ceiling(m)));
+  const maxUrl = Math.max(...models.map((m) => m.limits.urlMaxBytes));
   const env: HandlerEnv = {
     opts,
+    catalog,
     rand: seededRandom(opts.seed ?? 1),
     measurer: new MediaMeasurer({ base64MaxChars: maxBase64, urlMaxBytes: maxUrl }),
     stats: () => stats,
     maxBodyBytes: MAX_BODY_BYTES,
     ...(opts.tpm && { quota: new TokenQuota(opts.tpm) }),
   };
+  const batch = new BatchApi(env, opts);
 
   const refuse = (res: ServerResponse, protocol: WireProtocol, err: ApiError): void => {
     stats.byStatus[err.status] = (stats.byStatus[err.status] ?? 0) + 1;
@@ -111,7 +116,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   // DNS rebinding: a page whose name resolves to this machine must not drive the emulator or read its stats.
   const hosts = allowedHosts(opts.host ?? '127.0.0.1', opts.allowedHosts);
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query = ''] = (req.url ?? '/').split('?');
     if (!hostAllowed(req.headers.host, hosts)) {
       req.resume();
       return sendJson(res, 421, { code: 'MisdirectedRequest', message: 'unknown Host: start the emulator with --allowed-host <name>' });
@@ -126,6 +131,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     }
 
     stats.requests++;
+    // The Batch API: management calls, outside the real-time admission rules (its own limits are per account).
+    if (isBatchPath(path)) {
+      if (opts.apiKey !== undefined && keyOf(req) !== opts.apiKey) {
+        req.resume();
+        return refuse(res, 'chat', apiErrors.invalidKey());
+      }
+      return batch.route(req, res, path, new URLSearchParams(query), (err) => refuse(res, 'chat', err));
+    }
     const protocol = ROUTES[path];
     if (!protocol || req.method !== 'POST') {
       req.resume();
@@ -183,6 +196,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       // Stalled streams would otherwise hold close() open until their clients give up.
       server.closeAllConnections();
       await closed;
+      await batch.close();
       await env.measurer.close();
     },
   };

@@ -34,6 +34,10 @@ export interface ParsedRequest {
   thinking: boolean;
   /** set when the output modalities include audio */
   audioOut?: { voice: string | undefined; format?: string | undefined };
+  /** `modalities` exactly as sent (absent: the default, ["text"]) */
+  modalities?: unknown;
+  /** an `audio` parameter was sent (with or without audio in `modalities`) */
+  audioParam?: boolean;
 }
 
 /** One refusal, protocol-neutral: native code and compat code/type, HTTP status, message. */

@@ -2,14 +2,31 @@
  * What the real service refuses, as pure checks. `checkRequest` runs before any media is fetched;
  * `checkMeasured` once the media has been measured and the input billed.
  */
-import { voicesFor, type ModelSpec } from '../models/catalog.ts';
+import { completeList, type ModelSpec, type VoiceList } from '../models/catalog.ts';
 import { apiErrors } from './errors.ts';
 import type { ApiError, Billed, Measured, ParsedRequest } from './types.ts';
 
 const modality = (k: string): string => (k === 'frames' ? 'video' : k);
 
-export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | undefined {
+/**
+ * 001:186,216 "非思考模式下当前支持两种:["text","audio"]、["text"],思考模式仅支持:["text"]", and 001:219
+ * "思考模式下不支持设置audio参数": any other `modalities`, or an `audio` parameter in thinking mode, is refused.
+ */
+function checkOutputs(req: ParsedRequest): ApiError | undefined {
+  if (req.modalities !== undefined) {
+    const m = req.modalities;
+    const valid = Array.isArray(m) && (m.length === 1 ? m[0] === 'text' : m.length === 2 && m[0] === 'text' && m[1] === 'audio');
+    if (!valid) return apiErrors.invalidParameter(`modalities must be ["text"] or ["text","audio"], got ${JSON.stringify(m)}.`);
+  }
+  if (req.thinking && req.audioParam) return apiErrors.algoInvalid('The audio parameter is not supported in thinking mode.');
+  return undefined;
+}
+
+/** @param voices the voice list of the name as sent (the catalogue's), to refuse a voice the model does not have */
+export function checkRequest(req: ParsedRequest, spec: ModelSpec, voices?: VoiceList): ApiError | undefined {
   if (spec.streamOnly && !req.stream) return apiErrors.streamOnly();
+  const outputs = checkOutputs(req);
+  if (outputs) return outputs;
   const users = req.messages.filter((m) => m.role === 'user');
   if (users.length === 0) return apiErrors.invalidParameter('At least one user message is required.');
   for (const m of req.messages) {
@@ -40,7 +57,7 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
     // 001:190 / 000:1004: "只支持设定为"wav"".
     if (req.audioOut.format !== undefined && req.audioOut.format !== 'wav')
       return apiErrors.algoInvalid(`Audio format ${req.audioOut.format} is not supported: only "wav".`);
-    if (req.audioOut.voice !== undefined && refusesVoice(req.model, req.audioOut.voice)) {
+    if (req.audioOut.voice !== undefined && voices && completeList(voices) && !voices.names.includes(req.audioOut.voice)) {
       return apiErrors.algoInvalid(`Voice ${req.audioOut.voice} is not supported by ${req.model}.`);
     }
     // Per seed: turbo (001:186) and qwen3.5-omni-plus (002:46,87) refuse it; qwen3-omni-flash accepts it (001:1432).
@@ -51,13 +68,16 @@ export function checkRequest(req: ParsedRequest, spec: ModelSpec): ApiError | un
   return undefined;
 }
 
-/**
- * The real service knows all its voices; we know them only where the seed's table is complete. Where a
- * seed names a few of many (qwen3.5-omni-plus: 6 of 55) the emulator cannot tell, so it accepts any.
- */
-function refusesVoice(model: string, voice: string): boolean {
-  const list = voicesFor(model);
-  return list.names.length >= list.documented && !list.names.includes(voice);
+/** 001:286 / 004:159 "图片的宽度和高度均应大于10像素,宽高比不应超过200:1或1:200". */
+const IMAGE_MIN_SIDE_PX = 10;
+const IMAGE_MAX_ASPECT = 200;
+
+function checkImage(m: Measured): ApiError | undefined {
+  if (m.width <= IMAGE_MIN_SIDE_PX || m.height <= IMAGE_MIN_SIDE_PX)
+    return apiErrors.invalidParameter(`The image width and height must both be larger than ${IMAGE_MIN_SIDE_PX} pixels, got ${m.width}x${m.height}.`);
+  if (Math.max(m.width / m.height, m.height / m.width) > IMAGE_MAX_ASPECT)
+    return apiErrors.invalidParameter(`The image aspect ratio must not exceed ${IMAGE_MAX_ASPECT}:1, got ${m.width}x${m.height}.`);
+  return undefined;
 }
 
 /** @param maxInputTokens a stricter ceiling than the model's (tests of the overflow path) */
@@ -83,6 +103,9 @@ export function checkMeasured(
       if (lim && m.bytes > lim.maxBytes) return apiErrors.invalidParameter(`The video file size exceeds the limit of ${lim.maxBytes} bytes.`);
     } else if (spec.limits.imageMaxBytes !== undefined && m.bytes > spec.limits.imageMaxBytes) {
       return apiErrors.invalidParameter(`The image size exceeds the limit of ${spec.limits.imageMaxBytes} bytes.`);
+    } else {
+      const bad = checkImage(m);
+      if (bad) return bad;
     }
   }
   const max = Math.min(maxInputTokens, req.thinking ? (spec.limits.maxInputTokensThinking ?? spec.limits.maxInputTokens) : spec.limits.maxInputTokens);

@@ -44,7 +44,7 @@ export async function finishFile(ctx: Context, runId: string, fileId: string, pa
   if (r === 'already') await ensureReport(ctx, runId);
 }
 
-export async function failFile(ctx: Context, runId: string, fileId: string, code: string, message: string): Promise<void> {
+export async function failFile(ctx: Context, runId: string, fileId: string, code: FailureCode, message: string): Promise<void> {
   await finishFile(ctx, runId, fileId, { status: 'failed', code, message: message.slice(0, 1000) });
 }
 

@@ -5,11 +5,6 @@
 import { jobIds } from '../jobs/catalog.ts';
 import type { Context } from '../app/context.ts';
 
-/** True when a failure of this attempt is final: a permanent error, or the job's attempts are spent. */
-export function isLastAttempt(retryable: boolean, attemptsMade: number, attempts: number | undefined): boolean {
-  return !retryable || attemptsMade + 1 >= (attempts ?? 1);
-}
-
 export async function enqueueReport(ctx: Context, runId: string): Promise<void> {
   const state = await ctx.runs.state(runId);
   await ctx.queues.report.add('report', { runId }, { jobId: jobIds.report(runId, state?.generation ?? 0) });

@@ -18,7 +18,7 @@ export interface CollectedReport {
 
 export async function collectRunReport(ctx: Context, runId: string): Promise<CollectedReport> {
   const state = await ctx.runs.state(runId);
-  if (!state) throw new OmniError('run_not_found', `no run ${runId}`, { retryable: false });
+  if (!state) throw new OmniError('run_not_found', `no run ${runId}`);
   const spec = state.spec;
   let totals = emptyTotals();
   let csv = costCsvHeader();
@@ -26,7 +26,7 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   for await (const [, f] of ctx.runs.files(runId)) {
     totals = addFileRow(totals, f);
     csv += costCsvRow(f);
-    if (f.status === 'failed' || f.status === 'not_run') failures += failureLine({ uri: f.uri, code: f.code ?? 'unknown', message: f.message ?? '' });
+    if (f.status === 'failed' || f.status === 'not_run') failures += failureLine({ uri: f.uri, code: f.code ?? 'internal', message: f.message ?? '' });
   }
   // Requests and retries as counted when they were sent: every attempt, whatever became of its file.
   totals = { ...totals, requests: state.counts.requests, retries: state.counts.retries };

@@ -74,7 +74,7 @@ export function unsupportedContainer(container: string): OmniError {
   return new OmniError(
     'media_unsupported_container',
     `the file is a "${demuxerOf(container)}" container, not audio or video in itself: refused (only ${FORMAT_ALLOW.join(', ')} are read)`,
-    { retryable: false, details: { container } },
+    { details: { container } },
   );
 }
 
@@ -126,6 +126,6 @@ function inputOptions(format?: string, formats: readonly string[] = FORMAT_ALLOW
 export function demuxerOfEncoded(format: string): string {
   const map: Record<string, string> = { mp3: 'mp3', mp4: 'mov', m4a: 'mov', mov: 'mov', wav: 'wav', amr: 'amr', ogg: 'ogg', flac: 'flac' };
   const d = map[format];
-  if (!d) throw new OmniError('internal', `no demuxer known for encoded format ${format}`, { retryable: false });
+  if (!d) throw new OmniError('internal', `no demuxer known for encoded format ${format}`);
   return d;
 }

@@ -164,7 +164,7 @@ async function mergedRows(dir: string, base: string, batches: readonly SplitBatc
   for (const [k, b] of batches.entries()) {
     const rows = parseSegmentList(await readFile(path.join(dir, `${base}-b${k}.csv`), 'utf8'));
     if (rows.length !== b.times.length + 1) {
-      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments in batch ${k}, expected ${b.times.length + 1}`, { retryable: false });
+      throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments in batch ${k}, expected ${b.times.length + 1}`);
     }
     all.push(...rows.slice(b.keep[0], b.keep[1] + 1));
     await Promise.all(rows.filter((_, i) => i < b.keep[0] || i > b.keep[1]).map((r) => unlink(path.join(dir, r.name)).catch(() => undefined)));
@@ -248,7 +248,6 @@ export async function splitEncoded(
       batches.length === 1 ? parseSegmentList(await readFile(path.join(dir, `${tag}-${g}.csv`), 'utf8')) : await mergedRows(dir, `${tag}-${g}`, batches);
     if (rows.length !== times.length + 1) {
       throw new OmniError('ffmpeg_failed', `segment muxer wrote ${rows.length} segments, expected ${times.length + 1}`, {
-        retryable: false,
         details: { times: times.length, rows: rows.length },
       });
     }
@@ -256,7 +255,7 @@ export async function splitEncoded(
     for (const { p, i } of mine) {
       const s = toEnc(p.startS);
       const r = s <= eps ? 0 : nearIndex(times, s, eps) + 1;
-      if (r < 0 || (s > eps && r === 0)) throw new OmniError('ffmpeg_failed', `no segment starts at ${s.toFixed(3)} s`, { retryable: false });
+      if (r < 0 || (s > eps && r === 0)) throw new OmniError('ffmpeg_failed', `no segment starts at ${s.toFixed(3)} s`);
       const row = rows[r];
       used.add(r);
       const file = path.join(dir, row.name);
@@ -343,7 +342,7 @@ export async function enforceLimits(source: string, enc: Encoded, plan: Plan, pi
   }
   const still = pieces.map((p, i) => ({ i, why: violations(p) })).filter((x) => x.why.length);
   if (still.length === 0) return pieces;
-  throw new OmniError('plan_impossible', `chunk ${still[0].i} is still over a limit after re-planning: ${still[0].why.join('; ')}`, { retryable: false });
+  throw new OmniError('plan_impossible', `chunk ${still[0].i} is still over a limit after re-planning: ${still[0].why.join('; ')}`);
 }
 
 /** Moves finished pieces into the caller's directory as chunk-0000.<ext>, in timeline order. */

@@ -117,7 +117,7 @@ export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {
 export function keyframeArg(times: readonly number[]): string {
   const arg = times.map(t).join(',');
   if (arg.length > MAX_KEYFRAME_ARG_CHARS) {
-    throw new OmniError('media_too_many_cuts', `a video plan with ${times.length} cut points is more than one encode can take`, { retryable: false });
+    throw new OmniError('media_too_many_cuts', `a video plan with ${times.length} cut points is more than one encode can take`);
   }
   return arg;
 }
@@ -173,7 +173,7 @@ export function splitArgs(e: EncodeSpec, times: readonly number[], pattern: stri
 export function segmentArgs(e: EncodeSpec, times: readonly number[], pattern: string, list: string): string[] {
   const args = ['-f', 'segment', '-segment_list', list, '-segment_list_type', 'csv'];
   // No cut: one segment (the muxer's default would be one every 2 s).
-  if (times.length > MAX_TIMES_PER_ARG) throw new OmniError('internal', `${times.length} cut times in one argument: use splitBatches`, { retryable: false });
+  if (times.length > MAX_TIMES_PER_ARG) throw new OmniError('internal', `${times.length} cut times in one argument: use splitBatches`);
   if (times.length) args.push('-segment_times', times.map(t).join(','));
   else args.push('-segment_time', '1000000000');
   if (e.kind === 'audio') {

@@ -57,7 +57,7 @@ export function locateFfmpeg(log: Logger = silentLogger): { ffmpeg: string; ffpr
     }
   }
   if (!ffmpeg || !ffprobe) {
-    throw new OmniError('ffmpeg_missing', 'ffmpeg/ffprobe not found: install ffmpeg, or set FFMPEG_PATH and FFPROBE_PATH', { retryable: false });
+    throw new OmniError('ffmpeg_missing', 'ffmpeg/ffprobe not found: install ffmpeg, or set FFMPEG_PATH and FFPROBE_PATH');
   }
   located = { ffmpeg, ffprobe, source };
   log.debug({ ffmpeg, ffprobe, source }, 'ffmpeg located');
@@ -205,7 +205,6 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     };
     const timedOut = (): OmniError =>
       new OmniError('media_timeout', `${name} did not finish within ${Math.round(timeoutMs / 1000)} s: stopped`, {
-        retryable: false,
         details: { timeoutMs },
       });
     const deadline = setTimeout(() => stop(timedOut()), timeoutMs);
@@ -242,7 +241,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     };
     child.on('error', (e) => {
       finish();
-      reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${bin} could not run: ${e.message}`, { retryable: false, cause: e }));
+      reject(new OmniError(opts.code ?? 'ffmpeg_failed', `${bin} could not run: ${e.message}`, { cause: e }));
     });
     child.on('close', (code, sig) => {
       finish();
@@ -256,17 +255,16 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       if (outOfMemory) {
         log.warn({ bin, code, signal: sig, stderr: tail }, 'out of the child memory limit');
         const msg = `${name} ran out of its memory limit (OMNIBATCH_CHILD_MAX_MEMORY_MB) decoding the file`;
-        return reject(new OmniError('media_too_costly', msg, { retryable: false, details: { stderr: tail } }));
+        return reject(new OmniError('media_too_costly', msg, { details: { stderr: tail } }));
       }
       if (code === 0) return resolve({ stdout, stdoutBytes, stderr: err });
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
       if (pixels) {
         const msg = `a ${pixels} video frame is larger than the limit (OMNIBATCH_MAX_PIXELS): the decoder refused it`;
-        return reject(new OmniError('media_too_many_pixels', msg, { retryable: false, details: { stderr: tail } }));
+        return reject(new OmniError('media_too_many_pixels', msg, { details: { stderr: tail } }));
       }
       reject(
         new OmniError(opts.code ?? 'ffmpeg_failed', `${name} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, {
-          retryable: false,
           details: { stderr: tail },
         }),
       );
@@ -278,7 +276,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
 function abortError(signal: AbortSignal, name: string): OmniError {
   const r: unknown = signal.reason;
   if (r instanceof OmniError) return r;
-  return new OmniError('aborted', `${name} stopped: ${r instanceof Error ? r.message : 'aborted'}`, { retryable: true });
+  return new OmniError('aborted', `${name} stopped: ${r instanceof Error ? r.message : 'aborted'}`);
 }
 
 export function runFfmpeg(args: readonly string[], opts: Omit<RunOptions, 'code'> = {}): Promise<RunResult> {

@@ -2,7 +2,7 @@
  * What one request may carry, and what a chunk of a given length and encoding will cost against it.
  * Pure: the planner uses these to choose lengths and bitrates, the cutter to check measured chunks.
  */
-import type { ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, type ModelSpec } from '../models/catalog.ts';
 import { audioTokens, videoTokens } from '../models/tokens.ts';
 import { OmniError } from '../util/errors.ts';
 import { deadlinePolicy, wantedDeadlineMs, type DeadlinePolicy } from './child-deadline.ts';
@@ -37,14 +37,14 @@ export interface LimitPolicy {
 export function effectiveLimits(model: ModelSpec, mode: 'audio' | 'video', policy: LimitPolicy): EffectiveLimits {
   const media = mode === 'audio' ? model.limits.audio : model.limits.video;
   if (!media || !model.inputs.includes(mode)) {
-    throw new OmniError('plan_impossible', `${model.id} does not take ${mode} input`, { retryable: false });
+    throw new OmniError('plan_impossible', `${model.id} does not take ${mode} input`);
   }
   const maxInputTokens = policy.thinking && model.limits.maxInputTokensThinking ? model.limits.maxInputTokensThinking : model.limits.maxInputTokens;
   let maxBytes = media.maxBytes;
   let maxBase64Chars = Number.POSITIVE_INFINITY;
   if (policy.inputMode === 'base64') {
     // "the encoded string must stay under N": at most N - 1 characters, the data-URL prefix included.
-    maxBase64Chars = (policy.base64MaxChars ?? model.limits.base64MaxChars) - 1 - DATA_URL_PREFIX_RESERVE;
+    maxBase64Chars = (policy.base64MaxChars ?? base64Ceiling(model)) - 1 - DATA_URL_PREFIX_RESERVE;
     maxBytes = Math.min(maxBytes, Math.floor(maxBase64Chars / 4) * 3);
   } else {
     maxBytes = Math.min(maxBytes, model.limits.urlMaxBytes);
@@ -274,7 +274,7 @@ export function pixelRefusal(stderr: string): string | undefined {
 
 /** A violation as the permanent coded error that fails its file. */
 export function limitError(v: FileLimitViolation): OmniError {
-  return new OmniError(v.code, v.message, { retryable: false });
+  return new OmniError(v.code, v.message);
 }
 
 /** Throws the first per-file limit the probed media breaks. */

@@ -10,7 +10,7 @@
  *  5. the encoding: the best rung of a small bitrate ladder that still fits the longest chunk;
  *  6. the cuts: near each target, moved into silence within the search window.
  */
-import type { ModelSpec } from '../models/catalog.ts';
+import { base64Ceiling, type ModelSpec } from '../models/catalog.ts';
 import type { ChunkPolicy } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { chooseCuts } from './cutpoints.ts';
@@ -43,7 +43,7 @@ export const VIDEO_AUDIO_KBPS = 32;
 /** Shorter than this there is nothing to send (probe refuses such files with the same code). */
 export const MIN_MEDIA_S = 0.1;
 
-const impossible = (msg: string): OmniError => new OmniError('plan_impossible', msg, { retryable: false });
+const impossible = (msg: string): OmniError => new OmniError('plan_impossible', msg);
 const fmt = (s: number): string => `${Math.round(s * 100) / 100} s`;
 
 /** Which track(s) to send: video when asked, present and accepted; otherwise the audio track. */
@@ -61,7 +61,7 @@ export function resolveMode(info: MediaInfo, model: ModelSpec, policy: Pick<Plan
     }
   }
   if (mode === 'audio' && info.audio.length === 0) {
-    throw new OmniError('media_no_audio', 'the file has no audio track, and this task needs one', { retryable: false });
+    throw new OmniError('media_no_audio', 'the file has no audio track, and this task needs one');
   }
   return { mode, notes };
 }
@@ -108,8 +108,7 @@ interface Cap {
 /** The longest chunk each limit allows, at the cheapest encoding this mode has. */
 function hardCaps(info: MediaInfo, model: ModelSpec, mode: 'audio' | 'video', limits: EffectiveLimits, policy: PlanPolicy): Cap[] {
   const cheapest = mode === 'audio' ? audioEncode(info, AUDIO_LADDER_KBPS[AUDIO_LADDER_KBPS.length - 1]) : videoEncode(info, VIDEO_MIN_KBPS);
-  const transport =
-    policy.inputMode === 'base64' ? `base64 limit of ${policy.base64MaxChars ?? model.limits.base64MaxChars} chars` : `${limits.maxBytes}-byte limit`;
+  const transport = policy.inputMode === 'base64' ? `base64 limit of ${policy.base64MaxChars ?? base64Ceiling(model)} chars` : `${limits.maxBytes}-byte limit`;
   const rate = mode === 'audio' ? `${cheapest.audioBitrateKbps} kbps` : `${VIDEO_MIN_KBPS} kbps video`;
   const durationCap = limits.maxSeconds - DURATION_SLACK_S;
   return [
@@ -146,7 +145,7 @@ export function chooseEncode(info: MediaInfo, mode: 'audio' | 'video', limits: E
 export function planChunks(info: MediaInfo, model: ModelSpec, policy: PlanPolicy, silences: readonly Silence[] = []): Plan {
   const durationS = info.durationS;
   if (!(durationS >= MIN_MEDIA_S)) {
-    throw new OmniError('media_too_short', `the media is ${fmt(durationS || 0)} long: nothing to send`, { retryable: false });
+    throw new OmniError('media_too_short', `the media is ${fmt(durationS || 0)} long: nothing to send`);
   }
   if (!(policy.targetS > 0)) throw impossible(`chunk length must be positive (got ${policy.targetS})`);
   const overlapS = Math.max(0, policy.overlapS ?? 0);

@@ -1,5 +1,5 @@
 /** A task's chunk policy with the user's overrides, as the planner takes it. Pure. */
-import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { modelOf, type ModelSpec } from '../models/catalog.ts';
 import { textTokens } from '../models/tokens.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
@@ -31,7 +31,7 @@ export function taskPolicy(task: Task, model: ModelSpec, o: PolicyOverrides = {}
 
 /** The planner's policy for a run: the task's defaults and the run's overrides (the planner picks the tracks). */
 export function chunkPolicy(spec: RunSpec, base64MaxChars?: number, limits?: Pick<FileLimits, 'maxChunksPerFile'>): PlanPolicy {
-  const policy = taskPolicy(spec.task, findModel(spec.model)!, {
+  const policy = taskPolicy(spec.task, modelOf(spec)!, {
     chunkSeconds: spec.chunkSeconds,
     overlapSeconds: spec.overlapSeconds,
     inputMode: spec.inputMode,

@@ -20,7 +20,7 @@ import { base64Chars } from './limits.ts';
 import { planChunks, resolveMode, type PlanPolicy } from './plan.ts';
 import { probeMedia } from './probe.ts';
 import { detectSilences } from './silence.ts';
-import type { CutChunk, EncodeSpec, MediaInfo, Plan } from './types.ts';
+import type { CutChunk, EncodeSpec, MediaInfo, Plan, Silence } from './types.ts';
 
 export interface PrepareOptions {
   outDir: string;
@@ -34,6 +34,16 @@ export interface PrepareOptions {
   minSilenceS?: number;
   /** the decoders' frame-size cap on every pass over the source (OMNIBATCH_MAX_PIXELS) */
   maxPixels?: number;
+  /** measure silences even for a file sent as it is (subtitles are laid over the speech between them) */
+  silencesAlways?: boolean;
+}
+
+/** What prepareChunks hands back: the silences are the map the cuts were chosen in (empty when none was measured). */
+export interface PreparedChunks {
+  info: MediaInfo;
+  plan: Plan;
+  chunks: CutChunk[];
+  silences: Silence[];
 }
 
 /** The source itself as chunk 0 (a hard link when the filesystem allows: no bytes copied). */
@@ -56,19 +66,29 @@ async function deliverAsIs(file: string, info: MediaInfo, format: string, outDir
 
 const sameEncode = (a: EncodeSpec, b: EncodeSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-export async function prepareChunks(
-  file: string,
-  model: ModelSpec,
-  policy: PlanPolicy,
-  opts: PrepareOptions,
-): Promise<{ info: MediaInfo; plan: Plan; chunks: CutChunk[] }> {
+export async function prepareChunks(file: string, model: ModelSpec, policy: PlanPolicy, opts: PrepareOptions): Promise<PreparedChunks> {
   const { log, signal } = opts;
   const probed = opts.info ?? (await probeMedia(file, { log, signal }));
   const { mode } = resolveMode(probed, model, policy);
   // A file the model takes as it is (one chunk, a format it reads, within every limit) skips ffmpeg entirely.
   const asIs = asIsPlan(probed, model, policy);
-  if (asIs) return { info: probed, plan: asIs, chunks: [await deliverAsIs(file, probed, asIs.encode.format, opts.outDir)] };
   const detect = { noiseDb: opts.noiseDb, minSilenceS: opts.minSilenceS };
+  const sourceSilences = async (): Promise<Silence[]> =>
+    probed.audio.length
+      ? detectSilences(file, {
+          ...detect,
+          log,
+          signal,
+          streamIndex: probed.audio[0].index,
+          durationS: probed.durationS,
+          format: probed.container,
+          maxPixels: opts.maxPixels,
+        })
+      : [];
+  if (asIs) {
+    const silences = opts.silencesAlways ? await sourceSilences() : [];
+    return { info: probed, plan: asIs, chunks: [await deliverAsIs(file, probed, asIs.encode.format, opts.outDir)], silences };
+  }
   return withTempDir(
     'prepare',
     async (dir) => {
@@ -96,24 +116,14 @@ export async function prepareChunks(
         const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences: enc.silences });
         const chunks = await deliver(fitted, plan.encode.format, opts.outDir);
         log?.debug({ chunks: chunks.length, reason: plan.reason }, 'prepared');
-        return { info, plan, chunks };
+        return { info, plan, chunks, silences: enc.silences ?? [] };
       }
-      const silences = probed.audio.length
-        ? await detectSilences(file, {
-            ...detect,
-            log,
-            signal,
-            streamIndex: probed.audio[0].index,
-            durationS: probed.durationS,
-            format: probed.container,
-            maxPixels: opts.maxPixels,
-          })
-        : [];
+      const silences = await sourceSilences();
       const plan = planChunks(probed, model, policy, silences);
       const enc = await encodeWhole(file, plan.encode, dir, { ...ctx, keyframesS: plan.chunks.flatMap((c) => [c.startS, c.endS]) });
       const pieces = await splitEncoded(enc, plan.chunks, dir, ctx);
       const fitted = await enforceLimits(file, enc, plan, pieces, dir, { ...ctx, silences });
-      return { info: probed, plan, chunks: await deliver(fitted, plan.encode.format, opts.outDir) };
+      return { info: probed, plan, chunks: await deliver(fitted, plan.encode.format, opts.outDir), silences };
     },
     { base: opts.tmpDir },
   );

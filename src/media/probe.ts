@@ -51,7 +51,7 @@ const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
  * stay files. A URL is refused: media is always read from a local copy (estimate downloads a bounded range).
  */
 export function inputArg(input: string): string {
-  if (isUrl(input)) throw new OmniError('media_unreadable', 'media is read from local files only, never from a URL', { retryable: false });
+  if (isUrl(input)) throw new OmniError('media_unreadable', 'media is read from local files only, never from a URL');
   return `file:${path.resolve(input)}`;
 }
 
@@ -166,7 +166,7 @@ export function tailEnd(packets: readonly Json[], streamIndex: number): number |
 export async function measureDuration(arg: string, streamIndex: number, kind: 'audio' | 'video', opts: MeasureOptions = {}): Promise<number> {
   const unreadable = (e: unknown): never =>
     verdict(e, () => {
-      throw new OmniError('media_unreadable', `the media could not be decoded: ${(e as Error).message}`, { retryable: false, cause: e });
+      throw new OmniError('media_unreadable', `the media could not be decoded: ${(e as Error).message}`, { cause: e });
     });
   const run = { log: quiet(opts.log), signal: opts.signal, timeoutMs: childDeadlineMs('decode', opts.mediaS, deadlinePolicy()) };
   if (kind === 'video') {
@@ -243,7 +243,7 @@ async function ffprobeHeader(arg: string, opts: ProbeOptions): Promise<{ json: J
           .split('\n')
           .pop() ?? '';
       const reason = last.slice(last.lastIndexOf(': ') + 2) || e.message;
-      throw new OmniError('media_unreadable', `not readable as audio or video: ${reason}`, { retryable: false, cause: e });
+      throw new OmniError('media_unreadable', `not readable as audio or video: ${reason}`, { cause: e });
     });
   return { json: JSON.parse(stdout) as Json, stderr };
 }
@@ -253,17 +253,17 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   // A URL is refused before anything (inputArg throws): media is only ever read from a local copy.
   const arg = inputArg(input);
   const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
-    throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { retryable: false, cause: e });
+    throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: e });
   });
-  if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`, { retryable: false });
-  if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`, { retryable: false });
+  if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`);
+  if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`);
   const size = st.size;
   const { json, stderr } = await ffprobeHeader(arg, { log, signal: opts.signal });
   const info = parseProbe(json, size);
   // Defence in depth: the whitelist already refused anything else at open.
   checkContainer(info.container);
   if (info.audio.length === 0 && info.video.length === 0) {
-    throw new OmniError('media_unreadable', 'the file has no audio or video stream', { retryable: false });
+    throw new OmniError('media_unreadable', 'the file has no audio or video stream');
   }
   const primary = primaryStream(info);
   const header = info.headerDurationS;
@@ -283,9 +283,9 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
     info.durationS = measured;
     info.durationSource = 'measured';
   }
-  if (info.durationS <= 0) throw new OmniError('media_empty', 'the file holds no decodable audio or video', { retryable: false });
+  if (info.durationS <= 0) throw new OmniError('media_empty', 'the file holds no decodable audio or video');
   if (info.durationS < MIN_DECODABLE_S) {
-    throw new OmniError('media_too_short', `only ${info.durationS.toFixed(3)} s decodable (minimum ${MIN_DECODABLE_S} s)`, { retryable: false });
+    throw new OmniError('media_too_short', `only ${info.durationS.toFixed(3)} s decodable (minimum ${MIN_DECODABLE_S} s)`);
   }
   return info;
 }
@@ -304,7 +304,7 @@ export async function probePartial(file: string, opts: ProbeOptions = {}): Promi
   const info = parseProbe(json, st.size);
   checkContainer(info.container);
   if (info.audio.length === 0 && info.video.length === 0) {
-    throw new OmniError('media_unreadable', 'the file has no audio or video stream', { retryable: false });
+    throw new OmniError('media_unreadable', 'the file has no audio or video stream');
   }
   const header = info.headerDurationS;
   if (header !== undefined && header > 0) return { info, bounded: false };

@@ -14,12 +14,11 @@ export async function concatWavFiles(files: readonly string[], out: string): Pro
       const { size } = await fh.stat();
       await fh.close();
       const h = parseWavHeader(head.subarray(0, bytesRead));
-      if (!h) throw new OmniError('audio_invalid', `chunk audio ${f} is not a WAV file`, { retryable: false });
+      if (!h) throw new OmniError('audio_invalid', `chunk audio ${f} is not a WAV file`);
       if (h.format.sampleRate !== MODEL_PCM.sampleRate || h.format.channels !== MODEL_PCM.channels || h.format.bitsPerSample !== MODEL_PCM.bitsPerSample) {
         throw new OmniError(
           'audio_invalid',
           `chunk audio ${f} is ${h.format.sampleRate} Hz/${h.format.channels} ch/${h.format.bitsPerSample} bit, not 24 kHz mono PCM16`,
-          { retryable: false },
         );
       }
       // The header parse only sees the first 4 KiB: the data chunk's own size field says how much follows.

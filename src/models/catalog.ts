@@ -28,8 +28,11 @@ export interface ModelLimits {
   video?: MediaLimit & { minFrames: number; maxFrames: number };
   /** images per request: each image's own size limit */
   imageMaxBytes?: number;
-  /** the encoded base64 string must stay under this many characters */
-  base64MaxChars: number;
+  /**
+   * the encoded base64 string must stay under this many characters: only where the model's own seed states
+   * one (the captioner, 003:396); elsewhere the gateway's per-item ceiling applies (`base64Ceiling`)
+   */
+  base64MaxChars?: number;
   /** remote URL inputs (the service fetches the file) may be this large */
   urlMaxBytes: number;
 }
@@ -63,9 +66,10 @@ export interface PriceTable {
 }
 
 /**
- * A voice list as a seed gives it. `closed` only where the seed says these are all the voices
- * ("仅支持 4 种"): then an unknown voice is refused before sending. Otherwise an unknown voice is a
- * warning and the service decides (a seed may name 6 of 55 voices).
+ * A voice list as a seed gives it. `closed` where the seed lists every voice the model has ("仅支持 4 种",
+ * or a table of all 17 of "17 种"): then an unknown voice is refused before sending, as the service would
+ * refuse every request. Otherwise (a seed naming 6 of 55 voices) an unknown voice is a warning and the
+ * service decides.
  */
 export interface VoiceList {
   names: readonly string[];
@@ -109,7 +113,14 @@ export interface ModelSpec {
   prices: Partial<Record<Region, PriceTable>>;
   /** where each price came from: seed file + line, or "unverified" (printed by `omnibatch models`) */
   priceSources: Partial<Record<Region, string>>;
+  /** the provider's Batch API price as a fraction of the list price (0.5: half), with its source */
+  batchRate?: { rate: number; source: string };
+  /** where this entry came from (built-in seed, or a catalog file over it): set by the catalogue, shown by `omnibatch models` */
+  origin?: ModelOrigin;
 }
+
+/** A built-in entry (from the seeds), a catalog file's new entry, or a built-in one with a file's fields over it. */
+export type ModelOrigin = { kind: 'built-in' } | { kind: 'catalog'; file: string; over?: 'built-in'; fields: readonly string[] };
 
 const MB = 1024 * 1024;
 const M = 1_000_000; // micro-units per currency unit
@@ -162,7 +173,7 @@ const FLASH_VOICES: VoiceList = {
     'Kiki',
     'Eric',
   ],
-  closed: false,
+  closed: true,
   documented: 17,
   source: `${S001}:151,1442-1458`,
 };
@@ -220,7 +231,7 @@ const FLASH_ALL_VOICES: VoiceList = {
     'Rocky',
     'Kiki',
   ],
-  closed: false,
+  closed: true,
   documented: 49,
   source: `${S000}:1011-1059`,
 };
@@ -242,15 +253,19 @@ const TURBO_VOICES: VoiceList = {
 };
 
 /** the open-source qwen2.5-omni table */
-const OPEN_VOICES: VoiceList = { names: ['Ethan', 'Chelsie'], closed: false, documented: 2, source: `${S001}:1466-1470` };
+const OPEN_VOICES: VoiceList = { names: ['Ethan', 'Chelsie'], closed: true, documented: 2, source: `${S001}:1466-1470` };
 
 const NO_VOICES: VoiceList = { names: [], closed: true, documented: 0, source: `${S003}:173-174 (text output only)` };
 
-const BASE64_MAX = 10 * MB;
+/**
+ * The gateway's ceiling on one base64 item (docs/protocols.md §6), for models whose seed states no base64
+ * limit of their own: a request body carries at most this much whatever the model.
+ */
+export const GATEWAY_BASE64_MAX = 20 * MB;
 
-/** The inline and remote size ceilings every model taking a file shares. */
-const FILE_LIMITS = { base64MaxChars: BASE64_MAX, urlMaxBytes: 1024 * MB } as const;
-/** ... and those of a model that also takes images. */
+/** The remote size ceiling every model taking a file shares. */
+const FILE_LIMITS = { urlMaxBytes: 1024 * MB } as const;
+/** ... and that of a model that also takes images: "单个图片文件的大小不超过10 MB" (001:284, 004:155). */
 const IMAGE_FILE_LIMITS = { ...FILE_LIMITS, imageMaxBytes: 10 * MB } as const;
 
 /** Qwen-Omni-Turbo's limits, which qwen2.5-omni-7b shares (see its entry). */
@@ -284,7 +299,9 @@ const flatPrices = (currency: Currency, input: number, output: number): PriceTab
   outputTextTextOnly: p(output),
   outputTextMultimodal: p(output),
 });
-const spec = (s: SpecInput): ModelSpec => ({ ...s, aliases: s.names.map((n) => n.name).filter((n) => n !== s.id) });
+/** An entry with its derived aliases (every served name but the id). */
+export const withAliases = (s: SpecInput): ModelSpec => ({ ...s, aliases: s.names.map((n) => n.name).filter((n) => n !== s.id) });
+const spec = (s: SpecInput): ModelSpec => withAliases({ ...s, origin: { kind: 'built-in' } });
 
 export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
   'qwen3-omni-flash': spec({
@@ -376,7 +393,8 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       { name: 'qwen3.5-omni-plus', protocols: ['chat'], source: 'unverified (no seed calls it by this name)' },
     ],
     ...OMNI,
-    supportsThinking: false,
+    // 002:85 "["text"] 仅输出文本(思考模式下必须使用此值)": a thinking mode exists, with text output only.
+    supportsThinking: true,
     // 002:46,87 "输出含音频时不支持" a system message.
     noSystemWithAudio: true,
     // 002:52 "支持文本与图片、音频、视频的任意组合同时输入,不限于单一模态".
@@ -425,6 +443,8 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
       maxInputTokens: 32_768,
       maxOutputTokens: 32_768,
       audio: { maxSeconds: 40 * 60, maxBytes: 1024 * MB },
+      // 003:396 "需保證編碼後的 Base64 字串需小於 10MB": the one seed that states a base64 ceiling.
+      base64MaxChars: 10 * MB,
       ...FILE_LIMITS,
     },
     tokens: QWEN3_TOKENS,
@@ -438,39 +458,118 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = Object.freeze({
   }),
 });
 
+/** The built-in ids (the seeds' models). */
 export const MODEL_IDS = Object.keys(MODELS);
 
-/** Resolves an id or alias (`qwen3-omni-flash-all`) to its spec; undefined for an unknown model. */
+/** Lists a complete voice table: a voice not on it is refused by the service. */
+export const completeList = (list: VoiceList): boolean => list.closed || list.names.length >= list.documented;
+
+/**
+ * A set of model entries and the lookups over them. The built-in one holds the seeds' models; a catalog
+ * file (models/catalog-file.ts) makes a larger one, and the emulator serves the one it was started with.
+ */
+export class Catalog {
+  constructor(readonly models: Readonly<Record<string, ModelSpec>>) {}
+
+  /** Resolves an id or alias (`qwen3-omni-flash-all`) to its spec; undefined for an unknown model. */
+  find(name: string): ModelSpec | undefined {
+    if (Object.hasOwn(this.models, name)) return this.models[name];
+    return Object.values(this.models).find((m) => m.aliases.includes(name));
+  }
+
+  /** The catalogue entry of one served name. */
+  servedName(name: string): ServedName | undefined {
+    return this.find(name)?.names.find((n) => n.name === name);
+  }
+
+  /** Whether the endpoint of `protocol` serves this exact name (the emulator answers 404 otherwise). */
+  serves(name: string, protocol: Protocol): boolean {
+    return this.servedName(name)?.protocols.includes(protocol) ?? false;
+  }
+
+  /**
+   * The voices documented for this name on `protocol`'s endpoint: the name's own list (DMXAPI's -all names
+   * have longer ones), or, for a name that endpoint does not serve, the list of the name it serves instead.
+   */
+  voicesFor(name: string, protocol?: Protocol): VoiceList {
+    const spec = this.find(name);
+    const served = protocol && !this.serves(name, protocol) ? spec?.names.find((n) => n.protocols.includes(protocol)) : this.servedName(name);
+    return served?.voices ?? spec?.voices ?? NO_VOICES;
+  }
+
+  /** The name of `model`'s entry that `protocol`'s endpoint serves (a task's default on DMXAPI is the -all name). */
+  nameFor(model: string, protocol: Protocol): string {
+    if (this.serves(model, protocol)) return model;
+    return this.find(model)?.names.find((n) => n.protocols.includes(protocol))?.name ?? model;
+  }
+}
+
+export const BUILT_IN = new Catalog(MODELS);
+
+/**
+ * The catalogue this process plans, prices and sends by: the built-in one until a command loads a catalog
+ * file (`--catalog`, OMNIBATCH_CATALOG) or a worker meets a run whose spec carries an entry it lacks.
+ */
+let active: Catalog = BUILT_IN;
+
+export function activeCatalog(): Catalog {
+  return active;
+}
+
+export function useCatalog(catalog: Catalog): void {
+  active = catalog;
+}
+
+/**
+ * A run's carried entry (RunSpec.modelEntry) into this process's catalogue, so a worker started without the
+ * catalog file prices and sends the run's model as the run was created. A built-in entry never replaces
+ * this process's own (the code that runs is the judge of its seeds); a catalog file's entry does.
+ */
+export function installModel(entry: ModelSpec): void {
+  const known = active.models[entry.id];
+  if (known && (entry.origin?.kind !== 'catalog' || JSON.stringify(known) === JSON.stringify(entry))) return;
+  active = new Catalog({ ...active.models, [entry.id]: entry });
+}
+
+/** Resolves an id or alias (`qwen3-omni-flash-all`) to its spec in the active catalogue; undefined for an unknown model. */
 export function findModel(name: string): ModelSpec | undefined {
-  if (MODELS[name]) return MODELS[name];
-  return Object.values(MODELS).find((m) => m.aliases.includes(name));
+  return active.find(name);
 }
 
 /** The catalogue entry of one served name. */
 export function servedName(name: string): ServedName | undefined {
-  return findModel(name)?.names.find((n) => n.name === name);
+  return active.servedName(name);
 }
 
 /** Whether the endpoint of `protocol` serves this exact name (the emulator answers 404 otherwise). */
 export function serves(name: string, protocol: Protocol): boolean {
-  return servedName(name)?.protocols.includes(protocol) ?? false;
+  return active.serves(name, protocol);
 }
 
 /** The voices documented for this exact name (DMXAPI's -all names have their own, longer lists). */
-export function voicesFor(name: string): VoiceList {
-  const spec = findModel(name);
-  return servedName(name)?.voices ?? spec?.voices ?? NO_VOICES;
+export function voicesFor(name: string, protocol?: Protocol): VoiceList {
+  return active.voicesFor(name, protocol);
 }
 
 export type VoiceVerdict = { ok: true } | { ok: false; refuse: boolean; message: string };
 
-/** A voice against the name's list: known, refused (closed list), or only a warning (the service decides). */
-export function checkVoice(name: string, voice: string): VoiceVerdict {
-  const list = voicesFor(name);
+/**
+ * A voice against the list of the name on `protocol`'s endpoint: known, refused (the seed lists every
+ * voice: the service would fail every request), or only a warning (the seed names a few; the service decides).
+ */
+export function checkVoice(name: string, voice: string, protocol?: Protocol, catalog: Catalog = active): VoiceVerdict {
+  const list = catalog.voicesFor(name, protocol);
   if (list.names.includes(voice)) return { ok: true };
-  const known =
-    list.names.length < list.documented ? `${list.names.length} of its ${list.documented} voices are documented` : `its voices are ${list.names.join(', ')}`;
-  return { ok: false, refuse: list.closed, message: `voice "${voice}" is not documented for ${name} (${known}; ${list.source})` };
+  const on = protocol ? ` on the ${protocol} protocol` : '';
+  if (completeList(list)) {
+    const valid = list.names.length ? `its voices are ${list.names.join(', ')}` : 'it has no voices (text output only)';
+    return { ok: false, refuse: true, message: `voice "${voice}" is not a voice of ${name}${on}: ${valid} (${list.source})` };
+  }
+  return {
+    ok: false,
+    refuse: false,
+    message: `voice "${voice}" is not documented for ${name}${on} (${list.names.length} of its ${list.documented} voices are documented: ${list.names.join(', ')}; ${list.source})`,
+  };
 }
 
 /**
@@ -485,7 +584,7 @@ export function protocolRefusal(name: string, protocol: Protocol): string | unde
 }
 
 function nativeModels(): string[] {
-  return Object.values(MODELS)
+  return Object.values(active.models)
     .filter((m) => m.names.some((n) => n.protocols.includes('dashscope')))
     .map((m) => m.id);
 }
@@ -502,6 +601,15 @@ export function servingWarning(name: string, protocol: Protocol): string | undef
 
 /** The name of `model`'s entry that `protocol`'s endpoint serves (a task's default on DMXAPI is the -all name). */
 export function nameFor(model: string, protocol: Protocol): string {
-  if (serves(model, protocol)) return model;
-  return findModel(model)?.names.find((n) => n.protocols.includes(protocol))?.name ?? model;
+  return active.nameFor(model, protocol);
+}
+
+/** The base64 ceiling one request's item must stay under: the model's own (its seed's), else the gateway's. */
+export function base64Ceiling(model: ModelSpec | undefined): number {
+  return model?.limits.base64MaxChars ?? GATEWAY_BASE64_MAX;
+}
+
+/** A run's model entry: the one its spec carries (a catalog file's, fixed at creation), else this process's. */
+export function modelOf(spec: { model: string; modelEntry?: ModelSpec }): ModelSpec | undefined {
+  return spec.modelEntry ?? findModel(spec.model);
 }

@@ -8,7 +8,7 @@
 import { unlink } from 'node:fs/promises';
 import { MODEL_PCM, WavWriter, type WavFormat } from './wav.ts';
 import { OmniError } from '../util/errors.ts';
-import { findModel, protocolRefusal } from './catalog.ts';
+import { base64Ceiling, findModel, protocolRefusal } from './catalog.ts';
 import { ChatStream } from './chat.ts';
 import { DashscopeStream } from './dashscope.ts';
 import { createAgent, postStream, type OpenStream } from './http.ts';
@@ -70,7 +70,7 @@ class AudioSink {
       this.writer ??= await WavWriter.create(this.file, this.format);
       await this.writer.write(d.pcm);
     } catch (err) {
-      throw new OmniError('audio_write_failed', `cannot write ${this.file}: ${(err as Error).message}`, { retryable: false, cause: err });
+      throw new OmniError('audio_write_failed', `cannot write ${this.file}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -97,8 +97,8 @@ async function complete(
   const spec = findModel(req.model);
   // Refused here, before any media is read: the service would answer with a bare 404.
   const refusal = protocolRefusal(req.model, endpoint.protocol);
-  if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
-  const media = req.media ? await resolveMedia(req.media, spec?.limits.base64MaxChars) : undefined;
+  if (refusal) throw new OmniError('protocol_unsupported', refusal);
+  const media = req.media ? await resolveMedia(req.media, base64Ceiling(spec)) : undefined;
   const body = JSON.stringify(buildBody(endpoint.protocol, req, media));
   const ctx = streamContext(req);
   const stream = await postStream({

@@ -1,7 +1,7 @@
 /**
  * Error classification for the model service, pure: (HTTP status, headers, parsed body or in-stream
- * error frame) -> one OmniError with a machine-readable code, the provider's code, and whether trying
- * again can help. Every protocol's envelope is read here (docs/protocols.md §5):
+ * error frame) -> one OmniError with a machine-readable code and the provider's code; whether trying again
+ * can help is the failure table's word for the code (util/failure-codes.ts). Every protocol's envelope is read here (docs/protocols.md §5):
  *   compat / responses  {"error":{"message","type","param","code"},"request_id"}
  *   native              {"code","message","request_id"}
  *   responses failures  {"type":"response.failed","response":{"error":{"code","message"}}} / {"type":"error","code","message"}
@@ -15,34 +15,14 @@ export type ModelErrorCode =
   | 'timeout'
   | 'connection'
   | 'stream_truncated'
-  | 'invalid_request'
+  | 'service_invalid_request'
   | 'input_too_large'
   | 'content_blocked'
   | 'auth'
   | 'arrears'
   | 'model_not_found'
   | 'aborted'
-  | 'unknown';
-
-/** Whether a retry of the same request can succeed, per code (unknown depends on the status: see below). */
-export const RETRYABLE: Readonly<Record<ModelErrorCode, boolean>> = Object.freeze({
-  rate_limited: true,
-  // TPM ceiling: the same request fits again within a minute.
-  quota_exceeded: true,
-  server_error: true,
-  timeout: true,
-  connection: true,
-  stream_truncated: true,
-  invalid_request: false,
-  // not retryable as is: the pipeline re-plans the chunk smaller.
-  input_too_large: false,
-  content_blocked: false,
-  auth: false,
-  arrears: false,
-  model_not_found: false,
-  aborted: false,
-  unknown: true,
-});
+  | 'service_unknown';
 
 export type HeaderBag = Record<string, string | string[] | undefined> | Headers;
 
@@ -143,7 +123,7 @@ const CODE_RULES: Rule[] = [
   [/^BadRequest\.TooLarge$|^RequestTooLarge$/i, 'input_too_large'],
   // DashScope's algorithm layer reports bad parameters and input overflow as InternalError.Algo.InvalidParameter
   // on a 400: a request error, never a server error (the too-large message check below refines it).
-  [/InvalidParameter$|^invalid_parameter(_error)?$/i, 'invalid_request'],
+  [/InvalidParameter$|^invalid_parameter(_error)?$/i, 'service_invalid_request'],
   [/^InternalError(\..*)?$|^internal_error$|^ModelUnavailable$|^model_unavailable$|^ServiceUnavailable$|^server_error$|^ModelServingError$/i, 'server_error'],
   [/^RequestTimeOut$|^timeout$/i, 'timeout'],
 ];
@@ -163,14 +143,15 @@ function byStatus(status: number | undefined, message: string | undefined): Mode
   if (status === 413) return 'input_too_large';
   if (status === 408) return 'timeout';
   if (status >= 500) return 'server_error';
-  if (status >= 400) return messageSaysTooLarge(message) ? 'input_too_large' : 'invalid_request';
+  if (status >= 400) return messageSaysTooLarge(message) ? 'input_too_large' : 'service_invalid_request';
   return undefined;
 }
 
 /**
  * The one place an error response or frame becomes an OmniError.
- * Unknown codes are retryable unless a 4xx status says the request itself is wrong: an unrecognised
- * in-stream failure is more likely transient than permanent, and the retry budget bounds the cost.
+ * An unknown code is weather (`service_unknown`, retried) unless a 4xx status says the request itself is wrong
+ * (`service_invalid_request`): an unrecognised in-stream failure is more likely transient than permanent, and
+ * the retry budget bounds the cost.
  */
 export function classifyError(input: ErrorInput): OmniError {
   const p = providerError(input.body);
@@ -181,21 +162,19 @@ export function classifyError(input: ErrorInput): OmniError {
   if (clientError && (code === 'server_error' || code === 'timeout')) code = undefined;
   // A 400 or an invalid-parameter error whose message names a limit: the chunk must be made smaller.
   if (
-    (code === undefined || code === 'invalid_request') &&
+    (code === undefined || code === 'service_invalid_request') &&
     messageSaysTooLarge(p.message) &&
     (input.status === 400 || /invalid_?param/i.test(providerCode ?? ''))
   ) {
     code = 'input_too_large';
   }
   code ??= byStatus(input.status, p.message);
-  if (code === undefined && /invalid_?param|invalid_request/i.test(providerCode ?? '')) code = 'invalid_request';
-  code ??= 'unknown';
-  const retryable = code === 'unknown' ? !(input.status !== undefined && input.status >= 400 && input.status < 500) : RETRYABLE[code];
+  if (code === undefined && /invalid_?param|invalid_request/i.test(providerCode ?? '')) code = 'service_invalid_request';
+  code ??= clientError ? 'service_invalid_request' : 'service_unknown';
   const ra = retryAfterMs(input.headers, input.now);
   const where = input.inStream ? 'in stream' : input.status !== undefined ? `HTTP ${input.status}` : 'error';
   const message = `${where}${providerCode ? ` ${providerCode}` : ''}: ${p.message ?? 'no message'}`;
   return new OmniError(code, message, {
-    retryable,
     status: input.status,
     providerCode,
     retryAfterMs: ra,
@@ -204,17 +183,17 @@ export function classifyError(input: ErrorInput): OmniError {
 }
 
 export function timeoutError(what: 'connect' | 'first byte' | 'idle', ms: number): OmniError {
-  return new OmniError('timeout', `${what} timeout after ${ms} ms`, { retryable: true, details: { phase: what, ms } });
+  return new OmniError('timeout', `${what} timeout after ${ms} ms`, { details: { phase: what, ms } });
 }
 
 export function truncatedError(why: string, status?: number): OmniError {
-  return new OmniError('stream_truncated', `stream ended without its final event: ${why}`, { retryable: true, status });
+  return new OmniError('stream_truncated', `stream ended without its final event: ${why}`, { status });
 }
 
 export function abortedError(reason: unknown): OmniError {
   if (reason instanceof OmniError) return reason;
   const msg = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
-  return new OmniError('aborted', `request aborted: ${msg}`, { retryable: false, cause: reason });
+  return new OmniError('aborted', `request aborted: ${msg}`, { cause: reason });
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
@@ -244,16 +223,15 @@ export function classifyTransportError(err: unknown, opts: { streamStarted: bool
   const errno = e?.code ?? e?.cause?.code;
   const msg = e?.message ?? String(err);
   if (errno && TIMEOUT_CODES.has(errno)) {
-    return new OmniError('timeout', `${errno}: ${msg}`, { retryable: true, cause: err, status: opts.status });
+    return new OmniError('timeout', `${errno}: ${msg}`, { cause: err, status: opts.status });
   }
   if (opts.streamStarted) {
     return new OmniError('stream_truncated', `stream broken before its final event: ${errno ?? ''} ${msg}`.trim(), {
-      retryable: true,
       cause: err,
       status: opts.status,
     });
   }
   // ECONNRESET, ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, ...: the request never got an answer.
   const known = errno !== undefined && CONNECTION_CODES.has(errno);
-  return new OmniError('connection', `${errno ?? 'connection failed'}: ${msg}`, { retryable: true, cause: err, details: known ? undefined : { errno } });
+  return new OmniError('connection', `${errno ?? 'connection failed'}: ${msg}`, { cause: err, details: known ? undefined : { errno } });
 }

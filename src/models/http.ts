@@ -108,8 +108,8 @@ export async function postStream(opts: PostOptions): Promise<OpenStream> {
     if (ok) {
       // A 2xx JSON answer: an error envelope, or something we did not ask for.
       const err = classifyError({ status, headers, body: errBody });
-      if (err.code !== 'unknown' || err.providerCode) throw err;
-      throw new OmniError('unknown', `expected an event stream, got ${contentType || 'no content type'}: ${text.slice(0, 200)}`, { retryable: true, status });
+      if (err.code !== 'service_unknown' || err.providerCode) throw err;
+      throw new OmniError('service_unknown', `expected an event stream, got ${contentType || 'no content type'}: ${text.slice(0, 200)}`, { status });
     }
     throw classifyError({ status, headers, body: errBody });
   }

@@ -5,7 +5,7 @@
 import { stat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
-import { findModel } from './catalog.ts';
+import { findModel, GATEWAY_BASE64_MAX } from './catalog.ts';
 import { CHAT_PATH } from './chat.ts';
 import { DASHSCOPE_PATH } from './dashscope.ts';
 import { RESPONSES_PATH } from './responses.ts';
@@ -61,7 +61,7 @@ export const base64Length = (bytes: number): number => Math.ceil(bytes / 3) * 4;
  * Reads a local file into a data: URL (a URL source passes through). Checks the encoded size before
  * reading, so an oversized file fails fast as input_too_large instead of being loaded and refused.
  */
-export async function resolveMedia(media: MediaInput, base64MaxChars = 10 * 1024 * 1024): Promise<MediaRef> {
+export async function resolveMedia(media: MediaInput, base64MaxChars = GATEWAY_BASE64_MAX): Promise<MediaRef> {
   const format = mediaFormat(media);
   if ('url' in media.source) return { kind: media.kind, url: media.source.url, format };
   const file = media.source.file;
@@ -71,7 +71,7 @@ export async function resolveMedia(media: MediaInput, base64MaxChars = 10 * 1024
     throw new OmniError(
       'input_too_large',
       `${path.basename(file)}: ${size} bytes is ${base64Length(size)} base64 characters, over the ${base64MaxChars} limit`,
-      { retryable: false, details: { bytes: size, base64MaxChars } },
+      { details: { bytes: size, base64MaxChars } },
     );
   }
   return { kind: media.kind, url: prefix + (await readFile(file)).toString('base64'), format };

@@ -46,7 +46,7 @@ export class SseDecoder {
       },
       onError: (err) => {
         if (err.type === 'max-buffer-size-exceeded') {
-          this.failure = new OmniError('unknown', `stream event larger than ${opts.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS} characters`, { retryable: false });
+          this.failure = new OmniError('service_unknown', `stream event larger than ${opts.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS} characters`);
         }
         // unknown fields and bad retry values are ignored, as EventSource does
       },

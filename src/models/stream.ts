@@ -66,7 +66,7 @@ export function eventJson(ev: SseEvent): Json | undefined {
     return isObj(v) ? v : undefined;
   } catch {
     if (ev.partial) return undefined;
-    throw new OmniError('unknown', `malformed stream event: ${ev.data.slice(0, 120)}`, { retryable: true });
+    throw new OmniError('service_unknown', `malformed stream event: ${ev.data.slice(0, 120)}`);
   }
 }
 

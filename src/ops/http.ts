@@ -26,7 +26,7 @@ export async function startHttpServer(handler: Handler, port: number, host = '0.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
-      reject(new OmniError('listen_failed', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { retryable: false, cause: err }));
+      reject(new OmniError('listen_failed', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err }));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

@@ -12,6 +12,7 @@ import type { Cost } from '../cost/price.ts';
 import { hostAllowed } from './host-allow.ts';
 import { send, startHttpServer, type RunningServer } from './http.ts';
 import { emptyDepth, QUEUE_STATES, type DepthSnapshot } from './depth.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export type Stage = (typeof STAGES)[number];
 export type JobState = 'completed' | 'failed' | 'retried' | 'skipped';
@@ -32,7 +33,7 @@ export interface Metrics {
   tokens(usage: Usage, model: string): void;
   /** unpriced costs are not counted here: money is never reported as zero when it is unknown */
   cost(cost: Cost, model: string): void;
-  retry(stage: Stage, code: string): void;
+  retry(stage: Stage, code: FailureCode): void;
   bytes(direction: ByteDirection, n: number): void;
   mediaSeconds(task: string, seconds: number): void;
   /**

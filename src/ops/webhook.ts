@@ -154,7 +154,7 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
     await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused or closed cleanly
   } catch (err) {
     log.warn({ err: errorText(err) }, 'webhook not reached');
-    throw new OmniError('webhook_failed', `webhook receiver ${safeUrl(url)} not reached: ${errorText(err)}`, { retryable: true });
+    throw new OmniError('webhook_failed', `webhook receiver ${safeUrl(url)} not reached: ${errorText(err)}`);
   }
   const status = res.status;
   if (status >= 200 && status < 300) {
@@ -163,11 +163,10 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
   }
   log.warn({ status }, 'webhook refused');
   if (!shouldRetry(status)) {
-    throw new OmniError('webhook_refused', `webhook receiver ${safeUrl(url)} answered ${status}`, { retryable: false, status });
+    throw new OmniError('webhook_refused', `webhook receiver ${safeUrl(url)} answered ${status}`, { status });
   }
   // The one Retry-After reader (models/errors.ts): seconds, an HTTP date, or retry-after-ms.
   throw new OmniError('webhook_failed', `webhook receiver ${safeUrl(url)} answered ${status}`, {
-    retryable: true,
     status,
     retryAfterMs: retryAfterMs(res.headers, now()),
   });
@@ -178,7 +177,7 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
  * (by the operator's setting or the run's own flag). Pure; a coded error names the fix.
  */
 export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: FailureCode; message: string } | undefined {
-  if (!isHttpUrl(url)) return { code: 'invalid_request', message: `--notify-url must be an http(s) URL, got ${safeUrl(url)}` };
+  if (!isHttpUrl(url)) return { code: 'invalid_argument', message: `--notify-url must be an http(s) URL, got ${safeUrl(url)}` };
   if (hasCredentials(url)) {
     return {
       code: 'webhook_credentials_in_url',

@@ -4,14 +4,15 @@
  */
 import { jsonPrintable } from '../util/printable.ts';
 import { redactText, redactUrls } from '../util/redact.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export interface FailureRow {
   uri: string;
-  code?: string;
+  code?: FailureCode;
   message?: string;
 }
 
 export function failureLine(row: FailureRow): string {
   // C1 and bidi characters as \u escapes too: `report` prints these lines to a terminal.
-  return `${jsonPrintable(JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'unknown', message: redactText(row.message ?? '') }))}\n`;
+  return `${jsonPrintable(JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'internal', message: redactText(row.message ?? '') }))}\n`;
 }

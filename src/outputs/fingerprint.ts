@@ -1,8 +1,9 @@
 /**
  * The task fingerprint: what makes two results of the same object interchangeable. A new run skips an
  * object whose result carries the same ETag and the same fingerprint. Anything that changes the answer
- * (task, model, prompt, voice, chunk policy, protocol when given) changes it; key order and absent vs
- * undefined do not.
+ * (task, model, prompt, voice, chunk policy, protocol when given, and the options that shape the outputs:
+ * language, translation, subtitle limits, output names) changes it; key order and absent vs undefined do not,
+ * so a run without those options keeps the fingerprint it always had.
  */
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../models/types.ts';
@@ -18,6 +19,13 @@ export interface FingerprintInput {
   voice?: string;
   chunkPolicy: ChunkPolicy;
   protocol?: Protocol;
+  /** what the run's outputs look like: --language, --translate-to, the subtitle limits, --output-name */
+  outputs?: {
+    language?: string;
+    translateTo?: string;
+    subtitles?: { maxLineChars?: number; maxLines?: number; maxCueSeconds?: number; maxCps?: number };
+    outputName?: string;
+  };
 }
 
 /** JSON with object keys sorted at every depth and undefined members dropped: one text per value. */
@@ -41,6 +49,8 @@ export function taskFingerprint(input: FingerprintInput): string {
     voice: input.voice || undefined,
     chunkPolicy: input.chunkPolicy,
     protocol: input.protocol,
+    // absent when every member is: runs without these options keep their fingerprints
+    outputs: input.outputs && canonicalJson(input.outputs) !== '{}' ? input.outputs : undefined,
   };
   return createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
 }

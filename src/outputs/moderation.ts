@@ -223,7 +223,7 @@ export function verdictRepairPrompt(failure: { message: string }): string {
 
 /** The error to fail the chunk with when the repair retry did not help either. */
 export function verdictError(failure: { code: VerdictErrorCode; message: string }): OmniError {
-  return new OmniError(failure.code, failure.message, { retryable: false });
+  return new OmniError(failure.code, failure.message);
 }
 
 /** A refusal by the provider's content inspection is itself a verdict: flagged, for the whole chunk. */

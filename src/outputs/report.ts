@@ -9,6 +9,7 @@ import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
 import { OmniError } from '../util/errors.ts';
 import { costJson, usageJson, type CostJson, type UsageJson } from './amounts.ts';
 import { definedOnly } from '../util/defined.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export const REPORT_SCHEMA = 'omnibatch.report/v1';
 
@@ -19,7 +20,7 @@ export type FileOutcome = 'succeeded' | 'failed' | 'skipped' | 'not_run' | 'pend
 export interface FileRow {
   uri: string;
   status: FileOutcome;
-  code?: string;
+  code?: FailureCode;
   message?: string;
   durationS?: number;
   chunks?: number;
@@ -75,7 +76,7 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
   const counts = { ...t.counts, total: t.counts.total + 1, [row.status]: t.counts[row.status] + 1 };
   const cost = rowCost(row);
   if (cost && t.cost.currency && cost.currency && cost.currency !== t.cost.currency) {
-    throw new OmniError('cost_currency_mismatch', `${row.uri} is priced in ${cost.currency}, the run in ${t.cost.currency}`, { retryable: false });
+    throw new OmniError('cost_currency_mismatch', `${row.uri} is priced in ${cost.currency}, the run in ${t.cost.currency}`);
   }
   const requests = row.requests ?? 0;
   const flagged = row.flagged ?? [];

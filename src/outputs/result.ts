@@ -36,6 +36,11 @@ export interface ResultInput {
   region: Region;
   fingerprint: string;
   chunks: readonly ResultChunk[];
+  /** the spoken language: given with --language, or named by the model when asked (--language auto) */
+  language?: string;
+  languageSource?: 'given' | 'detected';
+  /** --translate-to: the text is in this language */
+  translatedTo?: string;
   /** the stitched text (for moderation: the verdict's summary) */
   text: string;
   /** names of the other files written for this source (`b.mp3.txt`, `b.mp3.srt`, ...) */
@@ -76,6 +81,9 @@ export const resultDocSchema = z.object({
   region: z.enum(['intl', 'cn']),
   fingerprint: z.string().min(1),
   chunks: z.array(chunkSchema).min(1),
+  language: z.string().min(1).optional(),
+  language_source: z.enum(['given', 'detected']).optional(),
+  translated_to: z.string().min(1).optional(),
   text: z.string(),
   usage: usageJsonSchema,
   cost: costJsonSchema,
@@ -91,7 +99,7 @@ export function sumCosts(costs: readonly Cost[]): Cost {
   let total: Cost = ZERO_COST;
   for (const c of costs) {
     if (total.currency && c.currency && total.currency !== c.currency) {
-      throw new OmniError('cost_currency_mismatch', `cannot add ${c.currency} to ${total.currency}`, { retryable: false });
+      throw new OmniError('cost_currency_mismatch', `cannot add ${c.currency} to ${total.currency}`);
     }
     total = addCost(total, c);
   }
@@ -129,6 +137,8 @@ export function buildResult(input: ResultInput): ResultDoc {
       attempts: c.attempts,
       ...(c.providerBlocked && { provider_blocked: true }),
     })),
+    ...(input.language && { language: input.language, ...(input.languageSource && { language_source: input.languageSource }) }),
+    ...(input.translatedTo && { translated_to: input.translatedTo }),
     text: input.text,
     usage: usageJson(usage),
     cost: costJson(cost),

@@ -59,3 +59,11 @@ export function renderVtt(cues: readonly Cue[], opts: SubtitleOptions = {}): str
     .join('\n');
   return body ? `WEBVTT\n\n${body}` : 'WEBVTT\n';
 }
+
+/** The segments document: the same cues as the SRT (same times, same lines), as JSON for programs. */
+export const SEGMENTS_SCHEMA = 'omnibatch.segments/v1';
+
+export function renderSegmentsJson(cues: readonly Cue[], opts: SubtitleOptions & { language?: string } = {}): string {
+  const segments = prepare(cues, opts).map((c, i) => ({ id: i + 1, start: c.startMs / 1000, end: c.endMs / 1000, text: c.lines.join('\n') }));
+  return `${JSON.stringify({ schema: SEGMENTS_SCHEMA, ...(opts.language && { language: opts.language }), segments }, null, 2)}\n`;
+}

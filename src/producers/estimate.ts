@@ -21,13 +21,14 @@ import { planChunks } from '../media/plan.ts';
 import { probeMedia, probePartial } from '../media/probe.ts';
 import { chunkPolicy } from '../media/policy.ts';
 import type { MediaInfo } from '../media/types.ts';
-import { findModel } from '../models/catalog.ts';
+import { modelOf } from '../models/catalog.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { runObjects, type Listed } from './objects.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 /** Bytes read of one object at most (head + tail of a larger one). */
 export const DEFAULT_PROBE_BYTES = 16 * 1024 * 1024;
@@ -37,7 +38,7 @@ export interface SourceEstimate {
   estimate: Estimate;
   /** every probed file, as planned: the deadline planner re-plans them at other chunk lengths */
   files: EstimateFile[];
-  failures: { uri: string; code: string; message: string }[];
+  failures: { uri: string; code: FailureCode; message: string }[];
   /** objects whose header states no length: billed at an upper bound from their size */
   bounded: { uri: string; durationS: number }[];
 }
@@ -65,15 +66,15 @@ async function copyRange(url: string, start: number, end: number, fh: import('no
     body = createReadStream(fileURLToPath(url), { start, end: end - 1, signal });
   } else if (/^https?:\/\//i.test(url)) {
     const res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` }, redirect: 'error', signal });
-    if (!res.ok || !res.body) throw new OmniError('storage_failed', `ranged read failed: HTTP ${res.status}`, { retryable: true });
+    if (!res.ok || !res.body) throw new OmniError('storage_unavailable', `ranged read failed: HTTP ${res.status}`);
     // A server that ignores Range answers 200 from byte 0: only a 206 starts where asked.
     if (res.status !== 206 && start !== 0) {
       await res.body.cancel();
-      throw new OmniError('storage_failed', 'the store ignored a ranged read', { retryable: false });
+      throw new OmniError('storage_rejected', 'the store ignored a ranged read');
     }
     body = res.body as unknown as AsyncIterable<Uint8Array>;
   } else {
-    throw new OmniError('storage_failed', 'no ranged read for this store', { retryable: false });
+    throw new OmniError('storage_rejected', 'no ranged read for this store');
   }
   let at = 0;
   for await (const chunk of body) {
@@ -130,7 +131,7 @@ export async function estimateSource(
     tmpDir?: string;
   },
 ): Promise<SourceEstimate> {
-  const model = findModel(spec.model)!;
+  const model = modelOf(spec)!;
   const files: EstimateFile[] = [];
   const failures: SourceEstimate['failures'] = [];
   const bounded: SourceEstimate['bounded'] = [];
@@ -138,8 +139,8 @@ export async function estimateSource(
   const one = async (obj: Listed) => {
     try {
       // What already fails a manifest entry fails it here too, as the run would.
-      if (obj.problem) throw new OmniError(obj.problem.code, obj.problem.message, { retryable: false });
-      if (obj.size < 0) throw new OmniError('storage_not_found', `${obj.key} is in the manifest but not in the source`, { retryable: false });
+      if (obj.problem) throw new OmniError(obj.problem.code, obj.problem.message);
+      if (obj.size < 0) throw new OmniError('storage_not_found', `${obj.key} is in the manifest but not in the source`);
       const tooLarge = opts.limits && sizeViolation(obj.size, opts.limits);
       if (tooLarge) throw limitError(tooLarge);
       const { info, bounded: isBound } = await probeObject(src, obj, opts);

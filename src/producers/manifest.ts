@@ -16,10 +16,10 @@ export function parseManifestLine(line: string): string | undefined {
       o = JSON.parse(t) as Record<string, unknown>;
     } catch {
       // the user's file, not our bug: a coded failure, not a SyntaxError (which reads as a programmer error)
-      throw new OmniError('manifest_invalid', `manifest line is not valid JSON: ${t.slice(0, 120)}`, { retryable: false });
+      throw new OmniError('manifest_invalid', `manifest line is not valid JSON: ${t.slice(0, 120)}`);
     }
     const u = o.uri ?? o.url ?? o.key;
-    if (typeof u !== 'string') throw new OmniError('manifest_invalid', `manifest line has no "uri": ${t.slice(0, 120)}`, { retryable: false });
+    if (typeof u !== 'string') throw new OmniError('manifest_invalid', `manifest line has no "uri": ${t.slice(0, 120)}`);
     return u;
   }
   if (t.startsWith('"') && t.endsWith('"') && !t.slice(1, -1).includes('"')) return t.slice(1, -1);

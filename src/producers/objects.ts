@@ -59,7 +59,7 @@ async function* selected(spec: Pick<RunSpec, 'source' | 'manifest'>, src: Storag
   }
   for await (const uri of readManifest(spec.manifest)) {
     const key = keyUnderSource(uri, src.uri) ?? keyUnderSource(uri, spec.source);
-    if (!key) throw new OmniError('manifest_outside_source', `manifest entry ${uri} is not under the source ${spec.source}`, { retryable: false });
+    if (!key) throw new OmniError('manifest_outside_source', `manifest entry ${uri} is not under the source ${spec.source}`);
     const info = await src.head(key).catch((err: unknown): Listed => {
       if (err instanceof OmniError && err.code === 'storage_invalid_key') return { key, size: 0, etag: '', lastModified: new Date(0) };
       // Anything else permanent (denied, a name the folder cannot hold) fails this entry, not the scan.
@@ -79,6 +79,6 @@ export async function assertReadable(src: Storage, location: string, manifest?: 
     else for await (const _ of src.list('')) break;
   } catch (err) {
     const e = describeError(err);
-    throw new OmniError('source_unreadable', `cannot read ${manifest ?? location}: ${e.code}: ${e.message}`, { retryable: false });
+    throw new OmniError('source_unreadable', `cannot read ${manifest ?? location}: ${e.code}: ${e.message}`);
   }
 }

@@ -5,7 +5,19 @@ import type { Config } from '../config/index.ts';
 import { taskFingerprint } from '../outputs/fingerprint.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
-import { checkVoice, findModel, nameFor, protocolRefusal, servingWarning, type PriceTable } from '../models/catalog.ts';
+import {
+  activeCatalog,
+  checkVoice,
+  findModel,
+  installModel,
+  nameFor,
+  type ModelSpec,
+  protocolRefusal,
+  servingWarning,
+  type PriceTable,
+} from '../models/catalog.ts';
+import { catalogSnippet } from '../models/catalog-file.ts';
+import type { Protocol } from '../models/types.ts';
 import type { Logger } from '../util/logger.ts';
 import { loadPricing } from '../config/pricing.ts';
 import { resolvePrices } from '../cost/price.ts';
@@ -13,7 +25,9 @@ import { parseLocation } from '../storage/index.ts';
 import { RUNS_DIR } from '../storage/keys.ts';
 import type { Storage } from '../storage/types.ts';
 import type { RunStore } from '../runs/store.ts';
-import type { RunSpec } from '../runs/types.ts';
+import type { RunSpec, SubtitleLimits } from '../runs/types.ts';
+import { checkLanguage, languagePrompt } from '../tasks/language.ts';
+import { checkOutputName } from '../outputs/naming.ts';
 import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
 import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
@@ -34,7 +48,11 @@ type KeptAsIs =
   | 'manifest'
   | 'schedule'
   | 'notifyUrl'
-  | 'allowUnsignedWebhooks';
+  | 'allowUnsignedWebhooks'
+  | 'language'
+  | 'translateTo'
+  | 'subtitles'
+  | 'outputName';
 
 export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   task: string;
@@ -44,6 +62,18 @@ export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   deadline?: string;
   /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */
   plannedWallS?: number;
+  /** a schedule's catalog-file entry, resolved when it was added: a firing in a worker without the file still knows the model */
+  modelEntry?: ModelSpec;
+}
+
+/** A model neither catalogue has: refused with the catalog-file entry that would make it usable. */
+export function unknownModel(name: string, protocol: Protocol): OmniError {
+  const known = Object.values(activeCatalog().models).flatMap((m) => m.names.map((n) => n.name));
+  return new OmniError(
+    'model_unknown',
+    `unknown model "${name}": not in the built-in catalogue (${known.join(', ')}) nor in a catalog file. ` +
+      `If the provider serves it, describe it in a catalog file (--catalog <file> or OMNIBATCH_CATALOG) from the provider's pages; this entry is the shape to fill in:\n${catalogSnippet(name, protocol)}`,
+  );
 }
 
 /** Sortable, unique, readable: 20261123T130501Z-4f9a1c */
@@ -61,28 +91,28 @@ export function newRunId(now = new Date()): string {
  * @param warn told what the service will decide for itself (an undocumented voice or name)
  */
 export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date(), warn: (msg: string) => void = () => {}): RunSpec {
-  if (!isTask(req.task))
-    throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`, { retryable: false });
+  if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`);
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
   // A task's default model under the name this protocol's endpoint serves; a name the user gave is kept as given.
+  if (req.modelEntry) installModel(req.modelEntry);
   const modelName = req.model ?? nameFor(ts.defaultModel, cfg.protocol);
   const model = findModel(modelName);
-  if (!model) throw new OmniError('model_unknown', `unknown model "${modelName}"`, { retryable: false });
+  if (!model) throw unknownModel(modelName, cfg.protocol);
   const refusal = protocolRefusal(modelName, cfg.protocol);
-  if (refusal) throw new OmniError('protocol_unsupported', refusal, { retryable: false });
+  if (refusal) throw new OmniError('protocol_unsupported', refusal);
   const unserved = servingWarning(modelName, cfg.protocol);
   if (unserved) warn(unserved);
-  if (task === 'custom' && !req.prompt) throw new OmniError('invalid_request', 'task custom needs --prompt', { retryable: false });
-  if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_request', `${model.id} takes no prompt`, { retryable: false });
+  if (task === 'custom' && !req.prompt) throw new OmniError('invalid_argument', 'task custom needs --prompt');
+  if (!model.acceptsPrompt && req.prompt) throw new OmniError('invalid_argument', `${model.id} takes no prompt`);
   if (ts.prompt && !model.acceptsPrompt && task !== 'caption') {
-    throw new OmniError('invalid_request', `task ${task} needs a model that takes a prompt; ${model.id} does not`, { retryable: false });
+    throw new OmniError('invalid_argument', `task ${task} needs a model that takes a prompt; ${model.id} does not`);
   }
-  if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_request', `${model.id} cannot speak`, { retryable: false });
+  if (ts.wantsAudioOut && !model.outputs.includes('audio')) throw new OmniError('invalid_argument', `${model.id} cannot speak`);
   const voice = ts.wantsAudioOut ? (req.voice ?? model.defaultVoice) : req.voice;
-  const voiceVerdict = voice ? checkVoice(modelName, voice) : { ok: true as const };
+  const voiceVerdict = voice ? checkVoice(modelName, voice, cfg.protocol) : { ok: true as const };
   if (!voiceVerdict.ok) {
-    if (voiceVerdict.refuse) throw new OmniError('invalid_request', voiceVerdict.message, { retryable: false });
+    if (voiceVerdict.refuse) throw new OmniError('voice_unsupported', voiceVerdict.message);
     warn(`${voiceVerdict.message}: sent as given, the service decides`);
   }
   if (req.budgetMicros !== undefined) {
@@ -99,21 +129,20 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
       throw new OmniError(
         'budget_unpriced',
         `--budget needs prices for ${model.id} in region ${cfg.region}; missing: ${missing.join(', ')} (add them with --pricing)`,
-        { retryable: false },
       );
     }
   }
   if (cfg.inputMode === 'url' && parseLocation(req.destination).kind !== 's3') {
-    throw new OmniError('invalid_request', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder', {
-      retryable: false,
-    });
+    throw new OmniError('invalid_argument', 'input mode url needs an s3:// destination: the model service cannot fetch from a local folder');
   }
   if (req.notifyUrl) {
     const allowUnsigned = Boolean(req.allowUnsignedWebhooks || cfg.allowUnsignedWebhooks);
     const problem = notifyUrlProblem(req.notifyUrl, { secret: cfg.webhookSecret, allowUnsigned });
-    if (problem) throw new OmniError(problem.code, problem.message, { retryable: false });
+    if (problem) throw new OmniError(problem.code, problem.message);
   }
-  const prompt = req.prompt ?? ts.prompt;
+  const outputs = outputOptions(req, task, model.acceptsPrompt);
+  const basePrompt = req.prompt ?? ts.prompt;
+  const prompt = basePrompt !== undefined && (outputs.language || outputs.translateTo) ? languagePrompt(basePrompt, outputs) : basePrompt;
   // With a TPM quota and no length asked for, chunks short enough to pack the quota's minute (cost/packing.ts).
   const packedS =
     req.chunkSeconds === undefined && cfg.tpm
@@ -127,6 +156,8 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     destination: req.destination,
     task,
     model: modelName,
+    // the entry this run plans, prices and sends by: a worker started without the catalog file uses it
+    modelEntry: model,
     protocol: cfg.protocol,
     region: cfg.region,
     ...(prompt !== undefined && { prompt }),
@@ -144,6 +175,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
     ...(req.schedule && { schedule: req.schedule }),
     ...(req.notifyUrl && { notifyUrl: req.notifyUrl }),
     ...(req.notifyUrl && req.allowUnsignedWebhooks && { allowUnsignedWebhooks: true }),
+    ...outputs,
     ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
     ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
   };
@@ -159,8 +191,47 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
       ...(req.chunkSeconds && { targetS: req.chunkSeconds }),
       ...(spec.overlapSeconds !== undefined && { overlapS: spec.overlapSeconds }),
     },
+    outputs,
   });
   return spec;
+}
+
+/** Limits a subtitle option may take: beyond them no player or viewer copes. */
+const SUBTITLE_LIMITS: Record<keyof SubtitleLimits, { flag: string; min: number; max: number; integer: boolean }> = {
+  maxLineChars: { flag: '--max-line-chars', min: 10, max: 200, integer: true },
+  maxLines: { flag: '--max-lines', min: 1, max: 4, integer: true },
+  maxCueSeconds: { flag: '--max-cue-seconds', min: 1, max: 60, integer: false },
+  maxCps: { flag: '--max-cps', min: 5, max: 60, integer: false },
+};
+
+/**
+ * The options that shape a run's outputs (language, translation, subtitle limits, names), checked: subtitle
+ * limits only for a task that writes subtitles, language and translation only where the model takes a prompt.
+ */
+function outputOptions(req: RunRequest, task: Task, acceptsPrompt: boolean): Pick<RunSpec, 'language' | 'translateTo' | 'subtitles' | 'outputName'> {
+  const refuse = (msg: string) => new OmniError('invalid_argument', msg);
+  const writesCues = TASK_SPECS[task].outputs.includes('srt');
+  const subtitles: SubtitleLimits = {};
+  for (const [k, lim] of Object.entries(SUBTITLE_LIMITS) as [keyof SubtitleLimits, (typeof SUBTITLE_LIMITS)[keyof SubtitleLimits]][]) {
+    const v = req.subtitles?.[k];
+    if (v === undefined) continue;
+    if (!writesCues) throw refuse(`${lim.flag} applies to tasks that write subtitles (caption, transcribe), not ${task}`);
+    if (!Number.isFinite(v) || v < lim.min || v > lim.max || (lim.integer && !Number.isInteger(v))) {
+      throw refuse(`${lim.flag} ${v}: expected ${lim.integer ? 'a whole number' : 'a number'} from ${lim.min} to ${lim.max}`);
+    }
+    subtitles[k] = v;
+  }
+  if ((req.language || req.translateTo) && !acceptsPrompt) {
+    throw refuse(
+      `--language and --translate-to are told to the model in its prompt; this task's model takes none (caption describes the sound: transcribe subtitles the speech)`,
+    );
+  }
+  return {
+    ...(req.language && { language: checkLanguage(req.language, '--language', true) }),
+    ...(req.translateTo && { translateTo: checkLanguage(req.translateTo, '--translate-to') }),
+    ...(Object.keys(subtitles).length > 0 && { subtitles }),
+    ...(req.outputName && { outputName: checkOutputName(req.outputName) }),
+  };
 }
 
 export async function createRun(
@@ -187,6 +258,6 @@ export async function assertWritable(dst: Storage, location: string): Promise<vo
     await dst.delete(key);
   } catch (err) {
     const e = describeError(err);
-    throw new OmniError('destination_unwritable', `cannot write to ${location}: ${e.code}: ${e.message}`, { retryable: false, cause: err });
+    throw new OmniError('destination_unwritable', `cannot write to ${location}: ${e.code}: ${e.message}`, { cause: err });
   }
 }

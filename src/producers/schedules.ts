@@ -34,7 +34,7 @@ export function scheduledRunId(jobId: string, timestampMs: number): string {
 }
 
 export async function addSchedule(deps: { redis: Redis; queues: Queues; keyPrefix: string }, s: ScheduleSpec): Promise<void> {
-  if (!/^[\w.-]+$/.test(s.name)) throw new OmniError('invalid_request', 'schedule names are letters, digits, ".", "_" and "-"', { retryable: false });
+  if (!/^[\w.-]+$/.test(s.name)) throw new OmniError('invalid_argument', 'schedule names are letters, digits, ".", "_" and "-"');
   await deps.redis.hset(key(deps.keyPrefix), s.name, JSON.stringify(s));
   // BullMQ types the scheduler id as the job name; any string is accepted at run time.
   await deps.queues.scan.upsertJobScheduler(

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { runLua, type LuaScript } from '../cost/lua/run.ts';
+import { installModel } from '../models/catalog.ts';
 import { redactText } from '../util/redact.ts';
 import { FILE_STATUSES, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';
 
@@ -157,7 +158,11 @@ export class RunStore {
 
   async spec(runId: string): Promise<RunSpec | undefined> {
     const raw = await this.redis.get(this.k(runId, 'spec'));
-    return raw ? (JSON.parse(raw) as RunSpec) : undefined;
+    if (!raw) return undefined;
+    const spec = JSON.parse(raw) as RunSpec;
+    // The run's model as it was resolved at creation (a catalog file's entry): this process then knows it by name too.
+    if (spec.modelEntry) installModel(spec.modelEntry);
+    return spec;
   }
 
   async state(runId: string): Promise<RunState | undefined> {

@@ -1,8 +1,9 @@
 /** What a run is (its spec, fixed at creation) and what each file of it became. */
 import type { ResultChunk } from '../outputs/result.ts';
-import type { Region } from '../models/catalog.ts';
+import type { ModelSpec, Region } from '../models/catalog.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import type { Task } from '../tasks/catalog.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 
 export interface RunSpec {
   runId: string;
@@ -11,6 +12,11 @@ export interface RunSpec {
   destination: string;
   task: Task;
   model: string;
+  /**
+   * the catalogue entry resolved when the run was created (built-in, or a catalog file's): workers in any
+   * process plan, price and send by it without the catalog file (absent in runs created before it existed)
+   */
+  modelEntry?: ModelSpec;
   protocol: Protocol;
   region: Region;
   prompt?: string;
@@ -30,9 +36,24 @@ export interface RunSpec {
   notifyUrl?: string;
   /** the run was started with --allow-unsigned-webhooks: its notifications may go unsigned */
   allowUnsignedWebhooks?: boolean;
+  /** --language: the spoken language (a code), or `auto`: the model is asked to name it (tasks/language.ts) */
+  language?: string;
+  /** --translate-to: the outputs' text is in this language */
+  translateTo?: string;
+  /** --max-line-chars, --max-lines, --max-cue-seconds, --max-cps: the subtitle limits (stitch/cues.ts defaults when absent) */
+  subtitles?: SubtitleLimits;
+  /** --output-name: the text outputs' names, a template of {name} {lang} {ext} (outputs/naming.ts) */
+  outputName?: string;
   /** --deadline: when the run must end (ISO), and when the planner predicted it would (cost/deadline.ts) */
   deadline?: string;
   predictedFinishAt?: string;
+}
+
+export interface SubtitleLimits {
+  maxLineChars?: number;
+  maxLines?: number;
+  maxCueSeconds?: number;
+  maxCps?: number;
 }
 
 export const FILE_STATUSES = ['pending', 'succeeded', 'failed', 'skipped', 'not_run'] as const;
@@ -44,7 +65,7 @@ export interface FileState {
   etag: string;
   size: number;
   status: FileStatus;
-  code?: string;
+  code?: FailureCode;
   message?: string;
   durationS?: number;
   chunks?: number;

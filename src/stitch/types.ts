@@ -6,6 +6,11 @@ export interface ChunkText {
   startS: number;
   endS: number;
   text: string;
+  /**
+   * Where the chunk's audio has speech ([startS, endS] on the source's timeline, from the silence map the cuts
+   * were chosen in: media/speech.ts). Absent: unknown, and the text is spread over the chunk's whole range.
+   */
+  speech?: [number, number][];
 }
 
 /** One caption cue. Times are whole milliseconds (as seconds) so rendering never reorders them. */

@@ -1,6 +1,6 @@
 /**
- * Storage failures -> OmniError with a code, classified once here so both backends and every caller
- * agree on what is worth retrying.
+ * Storage failures -> OmniError with a code, classified once here so both backends and every caller agree on
+ * what happened; whether it is worth retrying is the failure table's word (util/failure-codes.ts):
  *
  *   storage_not_found        the object (or file) is not there                      permanent
  *   storage_denied           credentials or permissions refuse it, or a symlink leaves the root
@@ -23,14 +23,12 @@ export type StorageErrorCode =
   | 'storage_integrity'
   | 'storage_aborted';
 
-const RETRYABLE: ReadonlySet<StorageErrorCode> = new Set(['storage_unavailable', 'storage_integrity', 'storage_aborted']);
-
 export function storageError(
   code: StorageErrorCode,
   message: string,
   extra: { status?: number; providerCode?: string; cause?: unknown; details?: Record<string, unknown> } = {},
 ): OmniError {
-  return new OmniError(code, message, { retryable: RETRYABLE.has(code), ...extra });
+  return new OmniError(code, message, { ...extra });
 }
 
 const NETWORK_CODES = new Set([

@@ -17,7 +17,7 @@ export const RUNS_DIR = '_runs';
 export const STAGING_DIR = '_staging';
 
 function invalidKey(key: string, why: string): OmniError {
-  return new OmniError('storage_invalid_key', `invalid storage key ${JSON.stringify(key)}: ${why}`, { retryable: false, details: { key } });
+  return new OmniError('storage_invalid_key', `invalid storage key ${JSON.stringify(key)}: ${why}`, { details: { key } });
 }
 
 /** Why `segment` cannot be one path segment of a key, or undefined if it can. */

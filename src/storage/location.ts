@@ -10,7 +10,7 @@ import { assertKey } from './keys.ts';
 export type Location = { kind: 's3'; bucket: string; prefix: string } | { kind: 'local'; root: string };
 
 function invalidLocation(location: string, why: string): OmniError {
-  return new OmniError('storage_invalid_location', `invalid location ${JSON.stringify(location)}: ${why}`, { retryable: false });
+  return new OmniError('storage_invalid_location', `invalid location ${JSON.stringify(location)}: ${why}`);
 }
 
 // Lenient on purpose: older buckets (and some S3-compatible stores) allow upper case and '_'.

@@ -16,7 +16,7 @@ export function tooLargeError(what: string, bytes: number, maxBytes: number, ann
   return new OmniError(
     'media_too_large',
     `${what}: ${announced ? `the object has ${bytes} bytes` : `more than ${bytes - 1} bytes arrived`}, more than the limit of ${maxBytes} (OMNIBATCH_MAX_DOWNLOAD_BYTES)`,
-    { retryable: false, details: { maxBytes } },
+    { details: { maxBytes } },
   );
 }
 

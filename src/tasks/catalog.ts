@@ -5,7 +5,7 @@
 export const TASKS = ['caption', 'transcribe', 'moderate', 'describe', 'speak', 'custom'] as const;
 export type Task = (typeof TASKS)[number];
 
-export type OutputExt = 'txt' | 'srt' | 'vtt' | 'wav' | 'moderation.json';
+export type OutputExt = 'txt' | 'srt' | 'vtt' | 'segments.json' | 'wav' | 'moderation.json';
 
 export interface ChunkPolicy {
   /** preferred chunk length; the planner goes shorter only when a limit forces it */
@@ -69,14 +69,14 @@ export const TASK_SPECS: Readonly<Record<Task, TaskSpec>> = Object.freeze({
   caption: omniTask('caption', {
     defaultModel: 'qwen3-omni-30b-a3b-captioner',
     media: 'audio',
-    outputs: ['txt', 'srt', 'vtt'],
+    outputs: ['txt', 'srt', 'vtt', 'segments.json'],
     policy: CAPTION_CHUNKS,
     outputCap: { perRequest: 240, perSecond: 16 },
   }),
   transcribe: omniTask('transcribe', {
     media: 'audio',
     prompt: 'Transcribe this audio verbatim, in the language that is spoken. Output only the transcript.',
-    outputs: ['txt', 'srt', 'vtt'],
+    outputs: ['txt', 'srt', 'vtt', 'segments.json'],
     policy: LONG_CHUNKS,
     outputCap: { perRequest: 40, perSecond: 12 },
   }),

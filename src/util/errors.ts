@@ -1,16 +1,15 @@
 /**
- * Every error the product raises on purpose carries a machine-readable `code` and says whether trying
- * again can help. Workers map this once: retryable -> throw (BullMQ backs off), not retryable ->
- * UnrecoverableError. Messages never contain secrets.
+ * Every error the product raises on purpose carries a machine-readable `code`; whether trying again can help,
+ * and what the queue does, is the failure table's word for that code (failure-codes.ts), never the raiser's.
+ * Messages never contain secrets.
  */
-import type { FailureCode } from './failure-codes.ts';
+import { type FailureCode, retryableCode } from './failure-codes.ts';
 import { redactText } from './redact.ts';
 import { definedOnly } from './defined.ts';
 
 export type { FailureCode } from './failure-codes.ts';
 
 export interface ErrorOptions {
-  retryable: boolean;
   status?: number;
   providerCode?: string;
   retryAfterMs?: number;
@@ -26,11 +25,11 @@ export class OmniError extends Error {
   readonly retryAfterMs?: number;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: FailureCode, message: string, opts: ErrorOptions) {
+  constructor(code: FailureCode, message: string, opts: ErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'OmniError';
     this.code = code;
-    this.retryable = opts.retryable;
+    this.retryable = retryableCode(code);
     this.status = opts.status;
     this.providerCode = opts.providerCode;
     this.retryAfterMs = opts.retryAfterMs;
@@ -52,29 +51,31 @@ export function isOmniError(err: unknown): err is OmniError {
 }
 
 /**
- * Errors that are bugs, not weather: a wrong type, a corrupt JSON document, a value out of range, a missing
- * name. Trying again runs the same code on the same data and fails the same way, so they are never retried
- * (p-retry's rule). A subclass counts (`instanceof`), an error of another realm by its name.
- */
-const PROGRAMMER_ERRORS = ['TypeError', 'SyntaxError', 'RangeError', 'ReferenceError'] as const;
-
-export function isProgrammerError(err: unknown): err is Error {
-  // fetch() reports a network failure as TypeError("fetch failed") with the system error as its cause: weather.
-  if (err instanceof Error && typeof (err.cause as { code?: unknown } | undefined)?.code === 'string') return false;
-  if (err instanceof TypeError || err instanceof SyntaxError || err instanceof RangeError || err instanceof ReferenceError) return true;
-  return err instanceof Error && (PROGRAMMER_ERRORS as readonly string[]).includes(err.name);
-}
-
-/**
- * A one-line `code: message` for any thrown value. Unknown errors become `internal`: a programmer error
- * (TypeError, SyntaxError such as a corrupt staged JSON, RangeError, ReferenceError) is not retryable and its
- * message says so, so the failures file tells a bug from a fault; anything else (a library's own Error) may be
- * weather and is retried. The message is redacted (URL queries, credentials, configured secrets): it is stored
- * in Redis and in the run's files.
+ * A one-line `code: message` for any thrown value. An error without a code is `internal` and never retried:
+ * a bug (TypeError, a corrupt staged JSON's SyntaxError, ...) fails the same way on the same data, and weather
+ * that can pass (a store's 503, a model's 5xx) is coded where it is met (models/errors.ts, storage/errors.ts).
+ * The one uncoded weather is a lost connection (a system error code such as ECONNRESET on the error or its
+ * cause: fetch's TypeError("fetch failed"), a Redis reconnect): `connection`, retried. A programmer error says so
+ * in its message, so the failures file tells a bug from a fault. The message is redacted (URL queries,
+ * credentials, configured secrets): it is stored in Redis and in the run's files.
  */
 export function describeError(err: unknown): { code: FailureCode; message: string; retryable: boolean } {
   if (isOmniError(err)) return { code: err.code, message: redactText(err.message), retryable: err.retryable };
-  if (isProgrammerError(err)) return { code: 'internal', message: redactText(`programmer error (${err.name}), not retried: ${err.message}`), retryable: false };
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: 'internal', message: redactText(message), retryable: true };
+  const described = (code: FailureCode, message: string) => ({ code, message: redactText(message), retryable: retryableCode(code) });
+  if (isConnectionLoss(err)) return described('connection', (err as Error).message);
+  if (err instanceof Error && PROGRAMMER_ERRORS.includes(err.name)) return described('internal', `programmer error (${err.name}), not retried: ${err.message}`);
+  return described('internal', err instanceof Error ? err.message : String(err));
+}
+
+const PROGRAMMER_ERRORS = ['TypeError', 'SyntaxError', 'RangeError', 'ReferenceError'];
+
+/** Node's and undici's codes for a connection that failed or broke, and ioredis's words for a closed one. */
+const CONNECTION_ERRNO = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ENETDOWN|UND_ERR_\w+)$/;
+
+function isConnectionLoss(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const errno = (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
+  return (
+    (typeof errno === 'string' && CONNECTION_ERRNO.test(errno)) || /^Connection is closed\.?$/.test(err.message) || err.name === 'MaxRetriesPerRequestError'
+  );
 }

@@ -6,6 +6,7 @@
 import type { Job } from 'bullmq';
 import type { Payloads, Stage } from '../jobs/catalog.ts';
 import type { JobContext } from '../app/context.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 import { failFile, finishNotRun, isSuperseded, replanSmaller } from '../lifecycle/file-state.ts';
 import { ledgerFile } from './infer.ts';
 import { ensureReport } from '../lifecycle/run-end.ts';
@@ -15,16 +16,18 @@ export interface FailureHook<S extends Stage> {
    * A final failure the stage turns into something else before its file fails: what was done (the job ends
    * without failing its file), or undefined (it fails).
    */
-  rescue?(job: Job<Payloads[S]>, ctx: JobContext, code: string): Promise<{ note: string; outcome: string } | undefined>;
+  rescue?(job: Job<Payloads[S]>, ctx: JobContext, code: FailureCode): Promise<{ note: string; outcome: string } | undefined>;
   /** The job failed for good with `code` (its run and its file, when it has one, are known). */
-  onFailed(job: Job<Payloads[S]>, ctx: JobContext, code: string, message: string): Promise<void>;
+  onFailed(job: Job<Payloads[S]>, ctx: JobContext, code: FailureCode, message: string): Promise<void>;
 }
 
-/** Codes that mean "nothing else will succeed": the run stops with that reason. */
-const RUN_FATAL = new Set(['auth', 'arrears']);
-
 /** A file-level job: its file fails with the code, unless the job's generation was left behind. */
-async function failItsFile(job: Job<{ runId: string; fileId: string; generation?: number }>, ctx: JobContext, code: string, message: string): Promise<void> {
+async function failItsFile(
+  job: Job<{ runId: string; fileId: string; generation?: number }>,
+  ctx: JobContext,
+  code: FailureCode,
+  message: string,
+): Promise<void> {
   const d = job.data;
   if (!(await isCurrent(ctx, d))) return;
   await failFile(ctx, d.runId, d.fileId, code, message);
@@ -67,10 +70,20 @@ export const failureHooks: { [S in Stage]: FailureHook<S> } = {
   notify: { async onFailed() {} },
 };
 
-/** Every stage's common part first (a fatal code stops the run), then the stage's own hook. */
-export async function onFinalFailure<S extends Stage>(stage: S, job: Job<Payloads[S]>, ctx: JobContext, code: string, message: string): Promise<void> {
+/**
+ * Every stage's common part first (a code the failure table says nothing else will survive stops the run), then
+ * the stage's own hook.
+ */
+export async function onFinalFailure<S extends Stage>(
+  stage: S,
+  job: Job<Payloads[S]>,
+  ctx: JobContext,
+  code: FailureCode,
+  message: string,
+  stopRun: boolean,
+): Promise<void> {
   const d = job.data as { runId?: string };
   if (!d.runId) return;
-  if (RUN_FATAL.has(code)) await ctx.runs.stop(d.runId, 'auth', `${code}: ${message}`);
+  if (stopRun) await ctx.runs.stop(d.runId, 'auth', `${code}: ${message}`);
   await (failureHooks[stage] as FailureHook<S>).onFailed(job, ctx, code, message);
 }

@@ -35,7 +35,7 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
   }
   if (!prepared || chunks.length !== job.data.chunks) {
     // A parent runs only after all its children succeeded; a missing result means staging was lost.
-    throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`, { retryable: true });
+    throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`);
   }
   chunks.sort((a, b) => a.index - b.index);
   const usage = chunks.reduce((u, c) => addUsage(u, c.usage), emptyUsage());
@@ -50,11 +50,12 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
     usage,
     cost,
     overlapS: spec.overlapSeconds ?? ts.policy.overlapS,
+    speech: new Map(prepared.chunks.flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
   });
   const written: string[] = [];
-  for (const [ext, body] of Object.entries(rendered.files)) {
-    await dst.putText(outputKey(key, ext), body.text, body.contentType);
-    written.push(outputKey(key, ext));
+  for (const body of Object.values(rendered.files)) {
+    await dst.putText(body.key, body.text, body.contentType);
+    written.push(body.key);
   }
   if (ts.wantsAudioOut) {
     await withTempDir(

@@ -1,7 +1,8 @@
 /**
  * The worker bootstrap: one BullMQ Worker per stage, an exhaustive handler map, and the one place where
- * errors become queue behaviour: 429 -> worker.rateLimit (no attempt spent), retryable -> throw (backoff),
- * permanent or out of attempts -> the file fails with its code and the job becomes UnrecoverableError.
+ * errors become queue behaviour, as failure-decide.ts decides from the failure table: a rate limit ->
+ * worker.rateLimit (no attempt spent), weather -> throw (backoff), permanent or out of attempts -> the file fails
+ * with its code (a re-plan first where the table says so) and the job becomes UnrecoverableError.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { STAGES, type Payloads, type Stage } from '../jobs/catalog.ts';
@@ -12,6 +13,7 @@ import { childGuards, killAllChildren } from '../media/ffmpeg.ts';
 import { describeError, isOmniError, OmniError } from '../util/errors.ts';
 import { redactErrorInPlace } from '../util/redact.ts';
 import type { Context, JobContext } from '../app/context.ts';
+import { decideFailure, isFinalAttempt } from './failure-decide.ts';
 import { failureHooks, onFinalFailure, type FailureHook } from './failure-hooks.ts';
 import { finalize } from './finalize.ts';
 import { infer } from './infer.ts';
@@ -41,9 +43,6 @@ export interface RunningWorkers {
   workers: Worker[];
   close(timeoutMs?: number): Promise<void>;
 }
-
-/** Codes handled by waiting, without spending an attempt. */
-const RATE_LIMITED = new Set(['rate_limited', 'quota_exceeded']);
 
 export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Promise<RunningWorkers> {
   const stages = opts.stages ?? STAGES;
@@ -116,7 +115,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([done, timer])) === 'timeout') {
         ctx.log.warn({ timeoutMs }, 'in-flight jobs did not finish in time: handing them back');
-        shutdown.abort(new OmniError('worker_shutdown', 'the worker shut down before the job finished', { retryable: true }));
+        shutdown.abort(new OmniError('worker_shutdown', 'the worker shut down before the job finished'));
         await Promise.all(workers.map((w) => w.close(true)));
       }
       await Promise.allSettled([...lost]);
@@ -147,26 +146,30 @@ async function processJob<S extends Stage>(
     m.jobFinished(mstage, result && typeof result === 'object' && 'skipped' in result ? 'skipped' : 'completed');
     return result;
   } catch (err) {
-    if ((err as Error)?.name === 'RateLimitError' || (err as Error)?.name === 'DelayedError') throw err; // no attempt spent
-    redactErrorInPlace(err); // BullMQ keeps the message and stack of every failed attempt in Redis
     const e = describeError(err);
-    if (isOmniError(err) && RATE_LIMITED.has(err.code)) {
-      const wait = err.retryAfterMs ?? Math.min(60_000, 1000 * 2 ** Math.min(6, job.attemptsMade + 1));
-      log.warn({ code: e.code, waitMs: wait }, 'rate limited: pausing the queue');
-      await worker.rateLimit(wait);
+    const decision = decideFailure({
+      errorName: (err as Error)?.name,
+      code: e.code,
+      attemptsMade: job.attemptsMade,
+      attempts: job.opts.attempts,
+      retryAfterMs: isOmniError(err) ? err.retryAfterMs : undefined,
+    });
+    if (decision.kind === 'pass-through') throw err;
+    redactErrorInPlace(err); // BullMQ keeps the message and stack of every failed attempt in Redis
+    if (decision.kind === 'rate-limit') {
+      log.warn({ code: e.code, waitMs: decision.waitMs }, 'rate limited: pausing the queue');
+      await worker.rateLimit(decision.waitMs);
       throw Worker.RateLimitError();
     }
-    const attempts = job.opts.attempts ?? 1;
-    const final = !e.retryable || job.attemptsMade + 1 >= attempts;
-    if (!final) {
-      log.warn({ code: e.code, attempt: job.attemptsMade + 1, of: attempts, err: e.message }, 'attempt failed: will retry');
+    if (decision.kind === 'retry') {
+      log.warn({ code: e.code, attempt: job.attemptsMade + 1, of: job.opts.attempts ?? 1, err: e.message }, 'attempt failed: will retry');
       m.jobFinished(mstage, 'retried');
       m.retry(mstage, e.code);
       // a run's retries are its requests' and files': a webhook delivery retried after the report is not one
       if (data.runId && stage !== 'notify') await ctx.runs.count(data.runId, 'retries', 1);
       throw err;
     }
-    const rescued = await (failureHooks[stage] as FailureHook<S>).rescue?.(job, jctx, e.code);
+    const rescued = decision.replan ? await (failureHooks[stage] as FailureHook<S>).rescue?.(job, jctx, e.code) : undefined;
     if (rescued) {
       log.warn({ code: e.code, err: e.message }, rescued.note);
       m.jobFinished(mstage, 'retried');
@@ -174,7 +177,7 @@ async function processJob<S extends Stage>(
     }
     log.error({ code: e.code, err: e.message }, 'failed');
     m.jobFinished(mstage, 'failed');
-    await onFinalFailure(stage, job, jctx, e.code, e.message);
+    await onFinalFailure(stage, job, jctx, e.code, e.message, decision.stopRun);
     throw new UnrecoverableError(`${e.code}: ${e.message}`);
   } finally {
     ended();
@@ -190,12 +193,13 @@ async function processJob<S extends Stage>(
 async function onFailedEvent(stage: Stage, job: Job | undefined, err: Error, ctx: Context): Promise<void> {
   if (!job) return;
   const byBullmq = /more than allowable limit/i.test(err?.message ?? '');
-  const final = Boolean(job.finishedOn) || job.attemptsMade >= (job.opts.attempts ?? 1);
+  // A worker lost mid-job is weather until the job's attempts are spent (BullMQ has counted this attempt already).
+  const final = Boolean(job.finishedOn) || isFinalAttempt({ code: 'worker_shutdown', attemptsMade: job.attemptsMade - 1, attempts: job.opts.attempts });
   if (!final || (!byBullmq && err?.name === 'UnrecoverableError')) return;
   const log = ctx.log.child({ stage, jobId: job.id, runId: (job.data as { runId?: string }).runId });
   try {
     log.error({ code: 'worker_lost', err: err?.message }, 'failed without running to the end: the file fails');
-    await onFinalFailure(stage, job, { ...ctx, log }, 'worker_lost', `the job's worker was lost (${err?.message ?? 'unknown'})`);
+    await onFinalFailure(stage, job, { ...ctx, log }, 'worker_lost', `the job's worker was lost (${err?.message ?? 'unknown'})`, false);
   } catch (e) {
     log.error({ err: (e as Error).message }, 'could not record a lost job');
   }

@@ -6,12 +6,12 @@
 import { estimateChunkCost, estimateChunkTokens, outputBound } from '../cost/estimate.ts';
 import type { PricingOverride } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
-import { findModel } from '../models/catalog.ts';
+import { modelOf } from '../models/catalog.ts';
 import type { ChunkResult, RunSpec, StopReason } from '../runs/types.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 
 export interface InferFacts {
-  spec: Pick<RunSpec, 'model' | 'region' | 'task' | 'prompt' | 'protocol' | 'budgetMicros'>;
+  spec: Pick<RunSpec, 'model' | 'modelEntry' | 'region' | 'task' | 'prompt' | 'protocol' | 'budgetMicros'>;
   chunk: Pick<InferPayload, 'kind' | 'startS' | 'endS' | 'video'>;
   pricing?: PricingOverride;
   /** the global tokens-per-minute quota of the model (undefined: none) */
@@ -56,7 +56,7 @@ export function decideInfer(f: InferFacts): InferDecision {
   if (f.staged) return { kind: 'reuse', result: f.staged, settleBudget: budgeted };
 
   const { spec } = f;
-  const model = findModel(spec.model)!.id; // the catalogue's id: a served alias sizes and queues as its model
+  const model = modelOf(spec)!.id; // the catalogue's id: a served alias sizes and queues as its model
   const seconds = f.chunk.endS - f.chunk.startS;
   const sizing = { model, region: spec.region, task: spec.task, prompt: spec.prompt, ...(f.chunk.video && { video: f.chunk.video }) };
   // Every request carries the task's output cap, budget or not (responses: none is sent, the model's ceiling

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import { addCost, costOf, type PricingOverride } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
-import { findModel, type ModelSpec } from '../models/catalog.ts';
+import { modelOf, type ModelSpec } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelClient, type ModelRequest, type ModelResult } from '../models/types.ts';
 import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
 import { metrics } from '../ops/metrics.ts';
@@ -19,6 +19,7 @@ import type { Storage } from '../storage/types.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 import { placeInstructions } from '../tasks/system-message.ts';
 import { isOmniError, OmniError } from '../util/errors.ts';
+import { spentNoTokens } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
 import type { JobContext } from '../app/context.ts';
 import type { Costs } from '../app/costs.ts';
@@ -148,7 +149,7 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
   const spec = await p.spec(d.runId);
   const dst = p.storage(spec.destination);
   const resultKey = stagedKey(d.runId, d.fileId, d.generation, d.chunk, 'result.json');
-  const model = findModel(spec.model)!;
+  const model = modelOf(spec)!;
   const facts = await readFacts(d, spec, p, dst, resultKey);
   let reservedAt = 0; // when the TPM reservation was asked for (this process's clock)
   for (;;) {
@@ -169,7 +170,6 @@ export async function runInfer(job: InferJob, p: InferPorts): Promise<InferOutco
         throw new OmniError(
           'budget_unpriced',
           `a budget cannot cover this ${d.kind} chunk: ${model.id} has no ${spec.region} price for part of it (add it with --pricing)`,
-          { retryable: false },
         );
       case 'reserve-budget':
         facts.budgetGranted = await p.costs.reserve(d.runId, ledgerFile(d), d.chunk, next.estimateMicros, next.budgetMicros);
@@ -279,22 +279,12 @@ async function sendChunk(
 }
 
 /**
- * A request refused before the provider admitted it (a 429, a 5xx or a 4xx at the door) used no tokens of
- * the quota; one that failed after its stream began (cut, timeout) may have been counted, so it keeps its
- * reservation until the window forgets it.
+ * A request refused before the provider admitted it (the failure table's `billed: false`: a 429, a 5xx or a 4xx
+ * at the door) used no tokens of the quota; one that failed after its stream began (cut, timeout) may have been
+ * counted, so it keeps its reservation until the window forgets it.
  */
-const REFUSED_AT_THE_DOOR = new Set([
-  'rate_limited',
-  'quota_exceeded',
-  'server_error',
-  'invalid_request',
-  'input_too_large',
-  'auth',
-  'arrears',
-  'model_not_found',
-]);
 function usedNoTokens(err: unknown): boolean {
-  return !isOmniError(err) || REFUSED_AT_THE_DOOR.has(err.code);
+  return !isOmniError(err) || spentNoTokens(err.code);
 }
 
 async function download(dst: InferStorage, key: string, file: string): Promise<string> {

@@ -30,7 +30,7 @@ export async function notify(job: Job<NotifyPayload>, ctx: JobContext): Promise<
 async function storedBody(ctx: Context, ref: StoredBody): Promise<unknown> {
   const text = await ctx.storage(ref.destination).getText(ref.key);
   if (text === undefined) {
-    throw new OmniError('storage_not_found', `the notification's body ${ctx.storage(ref.destination).uriOf(ref.key)} is gone`, { retryable: false });
+    throw new OmniError('storage_not_found', `the notification's body ${ctx.storage(ref.destination).uriOf(ref.key)} is gone`);
   }
   return JSON.parse(text);
 }

@@ -31,7 +31,7 @@ export function decidePrepareStart(f: PrepareStartFacts): PrepareStart {
   if (!f.fileOpen) return { kind: 'skip', reason: 'file already finished' };
   if (f.stop) return { kind: 'not-run', stop: f.stop };
   if (f.flowExists) return { kind: 'skip', reason: 'flow exists' };
-  if (f.size < 0) return { kind: 'refuse', error: new OmniError('storage_not_found', `${f.key} does not exist`, { retryable: false }) };
+  if (f.size < 0) return { kind: 'refuse', error: new OmniError('storage_not_found', `${f.key} does not exist`) };
   return { kind: 'prepare' };
 }
 

@@ -7,7 +7,16 @@ import { queueName } from '../jobs/queues.ts';
 /** prepared.json in staging: what finalize reads back. */
 export interface StagedFile {
   durationS: number;
-  chunks: { index: number; startS: number; endS: number; key: string; format: string; kind: 'audio' | 'video' }[];
+  chunks: {
+    index: number;
+    startS: number;
+    endS: number;
+    key: string;
+    format: string;
+    kind: 'audio' | 'video';
+    /** tasks with subtitles: where the chunk has speech, on the source's timeline (media/speech.ts) */
+    speech?: [number, number][];
+  }[];
 }
 
 /** Ids derive from (run, file, chunk, generation): a redone prepare adds the same jobs, which BullMQ dedupes. */

@@ -7,8 +7,10 @@ import type { Job } from 'bullmq';
 import { estimateRun } from '../cost/estimate.ts';
 import type { PreparePayload } from '../jobs/catalog.ts';
 import { chunkPolicy } from '../media/policy.ts';
-import type { MediaInfo } from '../media/types.ts';
-import { findModel, type ModelSpec } from '../models/catalog.ts';
+import type { MediaInfo, Silence } from '../media/types.ts';
+import { speechIntervals, type SpeechIntervals } from '../media/speech.ts';
+import { TASK_SPECS } from '../tasks/catalog.ts';
+import { base64Ceiling, modelOf, type ModelSpec } from '../models/catalog.ts';
 import { metrics } from '../ops/metrics.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
@@ -54,7 +56,7 @@ export async function runPrepare(job: PrepareJob, p: PreparePorts): Promise<Prep
       break;
   }
 
-  const model = findModel(spec.model)!;
+  const model = modelOf(spec)!;
   // A cancel (of the run, or of this job) or the worker's shutdown kills the ffmpeg children at once.
   const watch = watchStop(p, runId);
   const signal = p.signal ? AbortSignal.any([p.signal, watch.signal]) : watch.signal;
@@ -93,7 +95,7 @@ function watchStop(p: PreparePorts, runId: string): { signal: AbortSignal; stop(
   const timer = setInterval(() => {
     p.runs.stopReason(runId).then(
       (r) => {
-        if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`, { retryable: false }));
+        if (r) ac.abort(new OmniError('run_stopped', `the run was stopped (${r})`));
       },
       () => undefined,
     );
@@ -119,17 +121,20 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       if (media.kind === 'refuse') throw media.error;
       if (media.kind !== 'plan') throw new Error('decidePrepareMedia asked to probe twice');
       const { info } = media;
-      const { plan, chunks } = await p.media.chunks(input, model, policy, {
+      // Subtitles are laid over the speech between the silences, so a file sent as it is has its silences measured too.
+      const cues = TASK_SPECS[spec.task].outputs.includes('srt');
+      const { plan, chunks, silences } = await p.media.chunks(input, model, policy, {
         outDir: path.join(dir, 'chunks'),
         log: p.log,
         info,
         tmpDir: p.tmpDir,
         signal,
         maxPixels: limits.maxPixels,
+        silencesAlways: cues,
       });
       p.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
 
-      const staged = await stage(d, dst, plan.encode.kind, info.durationS, chunks);
+      const staged = await stage(d, dst, plan.encode.kind, info.durationS, cues ? withSpeech(chunks, silences) : chunks);
       const m = metrics();
       m.bytes('downloaded', d.size);
       m.bytes(
@@ -151,16 +156,21 @@ async function stage(
   dst: PrepareStorage,
   kind: 'audio' | 'video',
   durationS: number,
-  chunks: { index: number; file: string; startS: number; endS: number; format: string }[],
+  chunks: { index: number; file: string; startS: number; endS: number; format: string; speech?: SpeechIntervals }[],
 ): Promise<StagedFile> {
   const staged: StagedFile = { durationS, chunks: [] };
   for (const c of chunks) {
     const sk = stagedKey(d.runId, d.fileId, d.generation, c.index, `chunk.${c.format}`);
     await dst.upload(c.file, sk);
-    staged.chunks.push({ index: c.index, startS: c.startS, endS: c.endS, key: sk, format: c.format, kind });
+    staged.chunks.push({ index: c.index, startS: c.startS, endS: c.endS, key: sk, format: c.format, kind, ...(c.speech && { speech: c.speech }) });
   }
   await dst.putJson(stagedKey(d.runId, d.fileId, d.generation, 0, 'prepared.json'), staged);
   return staged;
+}
+
+/** Each chunk with where its speech is (between the silences its cuts were chosen in): the stitcher times cues by it. */
+function withSpeech<C extends { startS: number; endS: number }>(chunks: readonly C[], silences: readonly Silence[]): (C & { speech: SpeechIntervals })[] {
+  return chunks.map((c) => ({ ...c, speech: speechIntervals(c.startS, c.endS, silences) }));
 }
 
 /**
@@ -170,7 +180,7 @@ async function stage(
 export function shrunk<P extends { targetS: number; base64MaxChars?: number }>(policy: P, model: ModelSpec, times: number): P {
   if (times <= 0) return policy;
   const f = 2 ** times;
-  return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? model.limits.base64MaxChars) / f) };
+  return { ...policy, targetS: policy.targetS / f, base64MaxChars: Math.floor((policy.base64MaxChars ?? base64Ceiling(model)) / f) };
 }
 
 /** The file's cost estimate from its real plan, before any request: the report sets it beside the actual. */

@@ -7,8 +7,8 @@ import type { ReportPayload } from '../jobs/catalog.ts';
 import { runKey, stagingPrefix } from '../storage/keys.ts';
 import type { JobContext } from '../app/context.ts';
 import { collectRunReport } from '../lifecycle/run-report.ts';
-import { isLastAttempt } from '../lifecycle/run-end.ts';
 import { describeError } from '../util/errors.ts';
+import { isFinalAttempt } from './failure-decide.ts';
 import { enqueueNotify } from '../lifecycle/notifications.ts';
 
 export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<{ status: string }> {
@@ -25,7 +25,7 @@ export async function report(job: Job<ReportPayload>, ctx: JobContext): Promise<
   } catch (err) {
     // The last attempt (or a refusal no attempt will change) still ends the run: stopped_error, with why.
     const e = describeError(err);
-    if (isLastAttempt(e.retryable, job.attemptsMade, job.opts.attempts)) {
+    if (isFinalAttempt({ code: e.code, attemptsMade: job.attemptsMade, attempts: job.opts.attempts })) {
       ctx.log.error({ code: e.code, err: e.message }, 'the run report could not be written: the run ends stopped_error');
       await ctx.runs.reportFailed(runId, `${dst.uri}${runKey(runId, 'report.json')}: ${e.code}: ${e.message}`, retentionS);
     }

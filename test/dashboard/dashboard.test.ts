@@ -76,7 +76,7 @@ async function finish(runId: string, id: string, status: 'succeeded' | 'failed',
     await ctx.costs.recordChunk(runId, id, 0, `job-${id}`, usage, { amountMicros: costMicros, currency: 'USD', priced: true }, 1);
     await ctx.runs.count(runId, 'media_ms', 30_000);
   }
-  const patch = status === 'failed' ? { status, code: 'media_corrupt', message: 'ffprobe: invalid data found when processing input' } : { status };
+  const patch = status === 'failed' ? { status, code: 'media_unreadable' as const, message: 'ffprobe: invalid data found when processing input' } : { status };
   expect(await ctx.runs.finishFile(runId, id, { ...fileOf(runId, id), ...patch })).not.toBe('unknown');
   const [state, totals] = await Promise.all([ctx.runs.state(runId), ctx.costs.totals(runId)]);
   await appendSample(ctx.redis, ctx.keyPrefix, runId, {
@@ -199,7 +199,7 @@ describe('dashboard', () => {
     expect(await page.locator('#chart polyline').count()).toBe(2);
     const costLine = (await page.locator('#chart polyline.cost').getAttribute('points')) ?? '';
     expect(costLine.trim().split(/\s+/).length).toBeGreaterThan(1);
-    expect(await page.locator('#d-codes').textContent()).toContain('media_corrupt × 1');
+    expect(await page.locator('#d-codes').textContent()).toContain('media_unreadable × 1');
     expect(await page.locator('#failures tbody tr').count()).toBe(1);
     expect(await page.locator('#failures tbody').textContent()).toContain('s3://media/in/f2.mp3');
     expect(await page.locator('#d-spec').textContent()).not.toContain('do-not-show');

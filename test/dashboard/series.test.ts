@@ -62,7 +62,7 @@ describe('progress series', () => {
     const spec = await newRun(new Date(Date.now() - 36_000_000), ['a', 'b', 'c']);
     await ctx.runs.finishFile(spec.runId, 'a', { ...file('a'), status: 'succeeded' });
     await sampleProgress(ctx, spec.runId);
-    await ctx.runs.finishFile(spec.runId, 'b', { ...file('b'), status: 'failed', code: 'x' });
+    await ctx.runs.finishFile(spec.runId, 'b', { ...file('b'), status: 'failed', code: 'internal' });
     await sampleProgress(ctx, spec.runId);
     await ctx.runs.finishFile(spec.runId, 'c', { ...file('c'), status: 'skipped' });
     await sampleProgress(ctx, spec.runId, { ended: true });
@@ -80,7 +80,7 @@ describe('progress series', () => {
   it('is written by finishFile when a worker finishes a file', async () => {
     const spec = await newRun(new Date(), ['a', 'b']);
     await finishFile(ctx, spec.runId, 'a', { status: 'succeeded' });
-    await finishFile(ctx, spec.runId, 'b', { status: 'failed', code: 'media_corrupt', message: 'bad' });
+    await finishFile(ctx, spec.runId, 'b', { status: 'failed', code: 'media_unreadable', message: 'bad' });
     const s = await readSeries(ctx.redis, ctx.keyPrefix, spec.runId);
     expect(s.at(-1)).toMatchObject({ done: 2, failed: 1 });
   });

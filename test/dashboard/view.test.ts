@@ -4,6 +4,7 @@ import { emptyUsage } from '../../src/models/types.ts';
 import type { Sample } from '../../src/runs/series.ts';
 import type { FileState, RunState } from '../../src/runs/types.ts';
 import type { CostTotals } from '../../src/app/costs.ts';
+import type { FailureCode } from '../../src/util/failure-codes.ts';
 
 function state(over: Partial<RunState['counts']> = {}, specOver: Partial<RunState['spec']> = {}, rest: Partial<RunState> = {}): RunState {
   return {
@@ -54,7 +55,7 @@ const totals = (costMicros: number, priced = true, currency: string | null = 'US
   requests: 7,
 });
 
-const file = (status: FileState['status'], code?: string, uri = 's3://media/in/x.mp3'): FileState => ({
+const file = (status: FileState['status'], code?: FailureCode, uri = 's3://media/in/x.mp3'): FileState => ({
   key: 'x.mp3',
   uri,
   etag: 'e',
@@ -94,21 +95,21 @@ describe('failures', () => {
   it('keeps the first N failures and counts all of them by code', () => {
     const files: [string, FileState][] = [
       ['a', file('succeeded')],
-      ['b', file('failed', 'media_corrupt', 's3://m/b.mp3')],
-      ['c', file('failed', 'no_audio', 's3://m/c.mp4')],
-      ['d', file('failed', 'media_corrupt', 's3://m/d.mp3')],
+      ['b', file('failed', 'media_unreadable', 's3://m/b.mp3')],
+      ['c', file('failed', 'media_no_audio', 's3://m/c.mp4')],
+      ['d', file('failed', 'media_unreadable', 's3://m/d.mp3')],
       ['e', file('skipped')],
       ['f', file('failed')],
     ];
     const d = digestFailures(files, 2);
     expect(d.total).toBe(4);
     expect(d.rows).toEqual([
-      { fileId: 'b', code: 'media_corrupt', uri: 's3://m/b.mp3', message: 'media_corrupt happened' },
-      { fileId: 'c', code: 'no_audio', uri: 's3://m/c.mp4', message: 'no_audio happened' },
+      { fileId: 'b', code: 'media_unreadable', uri: 's3://m/b.mp3', message: 'media_unreadable happened' },
+      { fileId: 'c', code: 'media_no_audio', uri: 's3://m/c.mp4', message: 'no_audio happened' },
     ]);
     expect(d.byCode).toEqual([
-      { code: 'media_corrupt', count: 2 },
-      { code: 'no_audio', count: 1 },
+      { code: 'media_unreadable', count: 2 },
+      { code: 'media_no_audio', count: 1 },
       { code: 'unknown', count: 1 },
     ]);
   });

@@ -1,6 +1,8 @@
 // `omnibatch emulator` as a real process: banner, serving, flags applied, clean exit on SIGTERM.
 import { describe, expect, it } from 'vitest';
+import path from 'node:path';
 import { EMULATOR_ENTRY, runCli, startCli, type RunningCli } from '../helpers/cli.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
 import { CHAT, chatRequest, post } from './helpers.ts';
 
 /** The emulator's base URL, once it has printed its banner (the /api/v1 line comes last). */
@@ -41,6 +43,21 @@ describe('omnibatch emulator', () => {
       expect(r.status).toBe(200);
       expect(r.headers.get('content-type')).toBe('text/plain; charset=utf-8');
       await r.text();
+    } finally {
+      await emu.stop('SIGTERM');
+    }
+  });
+
+  it("--catalog serves a catalog file's model by its names and protocols; without it, the name is 404", async () => {
+    const catalog = path.join(REPO_ROOT, 'test/fixtures/catalog/new-model.json');
+    const emu = startCli(['emulator', '--port', '0', '--catalog', catalog], { entry: EMULATOR_ENTRY });
+    try {
+      const url = await listening(emu);
+      const ok = await post(url, CHAT, chatRequest({ model: 'qwen3.5-omni-flash' }));
+      expect(ok.status).toBe(200);
+      await ok.text();
+      // its -all name is listed for the responses endpoint only, as a real DashScope would not serve it
+      expect((await post(url, CHAT, chatRequest({ model: 'qwen3.5-omni-flash-all' }))).status).toBe(404);
     } finally {
       await emu.stop('SIGTERM');
     }

@@ -78,9 +78,13 @@ describe('refusals', () => {
     expect(e.message).toMatch(/one non-text modality/);
   });
 
-  it('a base64 item over the model limit: 400 naming the limit', async () => {
+  it("a base64 item over the captioner's own limit (003:396): 400 naming the limit", async () => {
     const content = [{ type: 'input_audio', input_audio: { data: `data:;base64,${'A'.repeat(10 * 1024 * 1024)}` } }];
-    const e = await compatError(await post(emu.url, CHAT, chatRequest({}, content), AUTH), 400, 'invalid_parameter_error');
+    const e = await compatError(
+      await post(emu.url, CHAT, chatRequest({ model: 'qwen3-omni-30b-a3b-captioner' }, content), AUTH),
+      400,
+      'invalid_parameter_error',
+    );
     expect(e.message).toBe('The base64 data exceeds the limit of 10485760 characters.');
   });
 

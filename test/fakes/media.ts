@@ -8,14 +8,14 @@ import path from 'node:path';
 import { asIsPlan } from '../../src/media/as-is.ts';
 import { base64Chars } from '../../src/media/limits.ts';
 import { planChunks } from '../../src/media/plan.ts';
-import type { CutChunk, MediaInfo } from '../../src/media/types.ts';
+import type { CutChunk, MediaInfo, Silence } from '../../src/media/types.ts';
 import type { PrepareMediaPort } from '../../src/workers/prepare-ports.ts';
 
 /** What each call was given, in order. */
 export interface MediaCalls {
   sniff: number;
   probe: number;
-  chunks: { info?: MediaInfo; targetS: number; maxChunks?: number; base64MaxChars?: number }[];
+  chunks: { info?: MediaInfo; targetS: number; maxChunks?: number; base64MaxChars?: number; silencesAlways?: boolean }[];
 }
 
 export class FakeMedia implements PrepareMediaPort {
@@ -26,6 +26,8 @@ export class FakeMedia implements PrepareMediaPort {
   probed?: MediaInfo | Error;
   /** the encode runs until its signal aborts (a long ffmpeg pass that the run's stop kills) */
   hang = false;
+  /** the silence map the encode pass (or silencedetect) would measure */
+  silences: Silence[] = [];
 
   sniff: PrepareMediaPort['sniff'] = async () => {
     this.calls.sniff++;
@@ -40,7 +42,13 @@ export class FakeMedia implements PrepareMediaPort {
   };
 
   chunks: PrepareMediaPort['chunks'] = async (file, model, policy, opts) => {
-    this.calls.chunks.push({ info: opts.info, targetS: policy.targetS, maxChunks: policy.maxChunks, base64MaxChars: policy.base64MaxChars });
+    this.calls.chunks.push({
+      info: opts.info,
+      targetS: policy.targetS,
+      maxChunks: policy.maxChunks,
+      base64MaxChars: policy.base64MaxChars,
+      silencesAlways: opts.silencesAlways,
+    });
     if (this.hang) await aborted(opts.signal);
     const info = opts.info ?? (await this.probe(file, opts));
     await mkdir(opts.outDir, { recursive: true });
@@ -48,7 +56,7 @@ export class FakeMedia implements PrepareMediaPort {
     if (asIs) {
       const out = path.join(opts.outDir, `chunk-0000.${asIs.encode.format}`);
       await copyFile(file, out);
-      return { info, plan: asIs, chunks: [cut(0, out, 0, info.durationS, 0, info.sizeBytes, asIs.encode.format)] };
+      return { info, plan: asIs, chunks: [cut(0, out, 0, info.durationS, 0, info.sizeBytes, asIs.encode.format)], silences: this.silences };
     }
     const plan = planChunks(info, model, policy);
     const chunks: CutChunk[] = [];
@@ -57,7 +65,7 @@ export class FakeMedia implements PrepareMediaPort {
       await writeFile(out, `${plan.encode.format} ${c.startS}-${c.endS}`);
       chunks.push(cut(c.index, out, c.startS, c.endS, c.overlapS, 100, plan.encode.format));
     }
-    return { info, plan, chunks };
+    return { info, plan, chunks, silences: this.silences };
   };
 }
 

@@ -45,7 +45,7 @@ export class MemoryStorage implements InferStorage, PrepareStorage {
   async download(key: string, file: string, signal?: AbortSignal, limits: DownloadLimits = {}): Promise<ObjectInfo> {
     signal?.throwIfAborted();
     const data = this.objects.get(key);
-    if (!data) throw new OmniError('storage_not_found', `${key} does not exist`, { retryable: false });
+    if (!data) throw new OmniError('storage_not_found', `${key} does not exist`);
     if (limits.maxBytes !== undefined && data.length > limits.maxBytes) throw tooLargeError(key, data.length, limits.maxBytes, true);
     await writeFile(file, data);
     return this.info(key, data);

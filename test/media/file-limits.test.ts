@@ -12,7 +12,6 @@ import { localNameProblem, MAX_SEGMENT_BYTES } from '../../src/storage/keys.ts';
 import { outputCapTokens, TASK_SPECS, TASKS, type Task } from '../../src/tasks/catalog.ts';
 import { OUTPUT_PRIORS } from '../../src/cost/estimate.ts';
 import { stopLine, waitExitCode } from '../../src/cli/wait.ts';
-import { isLastAttempt } from '../../src/lifecycle/run-end.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { audioInfo, videoInfo } from './fixtures.ts';
 
@@ -148,11 +147,5 @@ describe('a run whose report could not be written', () => {
     expect(waitExitCode({ status: 'stopped_error', reportError: 'x' })).toBe(1);
     expect(waitExitCode({ status: 'completed' })).toBe(0);
     expect(waitExitCode({ status: 'completed_with_failures' })).toBe(2);
-  });
-
-  it('the report gives up on a permanent error at once, on a retryable one after its last attempt', () => {
-    expect(isLastAttempt(false, 0, 8)).toBe(true);
-    expect(isLastAttempt(true, 0, 8)).toBe(false);
-    expect(isLastAttempt(true, 7, 8)).toBe(true);
   });
 });

@@ -158,7 +158,7 @@ describe('every child has a deadline and dies with its process group', () => {
     const p = runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { signal: ac.signal, timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 300));
     expect(processesWith(`sleep ${mark}`).length).toBeGreaterThan(0);
-    ac.abort(new OmniError('run_stopped', 'cancelled', { retryable: false }));
+    ac.abort(new OmniError('run_stopped', 'cancelled'));
     expect(await codeOf(p)).toBe('run_stopped');
     expect(await gone(`sleep ${mark}`)).toEqual([]);
     // Already aborted: nothing is spawned at all.

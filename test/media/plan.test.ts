@@ -4,7 +4,7 @@ import { base64Chars, chunkTokens, estimateBytes } from '../../src/media/limits.
 import { AUDIO_LADDER_KBPS, planChunks, type PlanPolicy } from '../../src/media/plan.ts';
 import { taskPolicy } from '../../src/media/policy.ts';
 import type { Plan } from '../../src/media/types.ts';
-import { MODEL_IDS, MODELS, type ModelSpec } from '../../src/models/catalog.ts';
+import { base64Ceiling, MODEL_IDS, MODELS, type ModelSpec } from '../../src/models/catalog.ts';
 import { TASK_SPECS, type Task } from '../../src/tasks/catalog.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { audioInfo, regularSilences, videoInfo } from './fixtures.ts';
@@ -44,7 +44,7 @@ function expectValid(plan: Plan, durationS: number, model: ModelSpec): void {
     const bytes = estimateBytes(len, encode);
     expect(bytes).toBeLessThanOrEqual(limits.maxBytes);
     expect(bytes).toBeLessThanOrEqual(media.maxBytes);
-    expect(base64Chars(bytes)).toBeLessThan(model.limits.base64MaxChars);
+    expect(base64Chars(bytes)).toBeLessThan(base64Ceiling(model));
     expect(chunkTokens(len, encode, model, limits.promptTokens)).toBeLessThanOrEqual(limits.maxInputTokens);
   }
 }

@@ -50,7 +50,7 @@ describe('the catalogue', () => {
     const text = renderCatalog(models);
     expect(text).toContain('name qwen-omni-turbo-0119  [chat]  (004_d822c83e2c1d0130.txt:65 (又称))');
     expect(text).toMatch(/prices cn \(CNY\/1M tokens; 004_d822c83e2c1d0130\.txt:72 \(outputAudio unverified\)\): inputText 0\.400000/);
-    expect(text).toContain('qwen3.5-omni-plus\n');
+    expect(text).toContain('qwen3.5-omni-plus  (built-in seed)\n');
     expect(text).toContain('prices: none published (unpriced)');
   });
 });

@@ -131,7 +131,7 @@ const TABLE: Row[] = [
   {
     what: 'InvalidParameter',
     input: { status: 400, body: native('InvalidParameter', 'The audio format is not supported') },
-    code: 'invalid_request',
+    code: 'service_invalid_request',
     retryable: false,
     providerCode: 'InvalidParameter',
   },
@@ -145,7 +145,7 @@ const TABLE: Row[] = [
         'This model only support stream mode, please enable the stream parameter to access the model. ',
       ),
     },
-    code: 'invalid_request',
+    code: 'service_invalid_request',
     retryable: false,
   },
   {
@@ -233,8 +233,13 @@ const TABLE: Row[] = [
     code: 'rate_limited',
     retryable: true,
   },
-  { what: 'unknown in-stream frame', input: { inStream: true, body: { error: { code: 'SomethingNew', message: '?' } } }, code: 'unknown', retryable: true },
-  { what: 'unknown 4xx', input: { status: 418, body: native('Teapot', 'short and stout') }, code: 'invalid_request', retryable: false },
+  {
+    what: 'unknown in-stream frame',
+    input: { inStream: true, body: { error: { code: 'SomethingNew', message: '?' } } },
+    code: 'service_unknown',
+    retryable: true,
+  },
+  { what: 'unknown 4xx', input: { status: 418, body: native('Teapot', 'short and stout') }, code: 'service_invalid_request', retryable: false },
 ];
 
 describe('classifyError', () => {

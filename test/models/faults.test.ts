@@ -45,7 +45,7 @@ const FAULTS: Record<string, Expect> = {
   quota: { code: 'quota_exceeded', retryable: true, status: 429 },
   auth: { code: 'auth', retryable: false, status: 401 },
   arrears: { code: 'arrears', retryable: false, status: 400 },
-  bad_request: { code: 'invalid_request', retryable: false, status: 400 },
+  bad_request: { code: 'service_invalid_request', retryable: false, status: 400 },
   too_large: { code: 'input_too_large', retryable: false, status: 413 },
   model_not_found: { code: 'model_not_found', retryable: false, status: 404 },
   inspect_input: { code: 'content_blocked', retryable: false, status: 400 },
@@ -141,7 +141,7 @@ describe('beyond forced faults', () => {
     }
   });
 
-  it('the caller aborting mid-stream -> aborted, not retryable, no result', async () => {
+  it('the caller aborting mid-stream -> aborted (retryable: the job goes back to the queue, which finds a stopped run stopped), no result', async () => {
     const client = createClient(endpoint('chat', emu.url, { idleTimeoutMs: 10_000 }));
     const ac = new AbortController();
     try {
@@ -152,7 +152,7 @@ describe('beyond forced faults', () => {
           { onText: () => ac.abort(new Error('user pressed ^C')) },
         ),
       );
-      expect(err).toMatchObject({ code: 'aborted', retryable: false });
+      expect(err).toMatchObject({ code: 'aborted', retryable: true });
       expect(err.message).toContain('user pressed ^C');
     } finally {
       await client.close();

@@ -125,10 +125,13 @@ describe('2. a 4xx is never a server error; an input overflow re-plans', () => {
     });
     expect(overflow).toMatchObject({ code: 'input_too_large', retryable: false, providerCode: 'InternalError.Algo.InvalidParameter' });
     expect(classifyError({ status: 400, body: { code: 'InternalError.Algo.InvalidParameter', message: 'Input should be a valid voice' } })).toMatchObject({
-      code: 'invalid_request',
+      code: 'service_invalid_request',
       retryable: false,
     });
-    expect(classifyError({ status: 400, body: { code: 'InternalError', message: 'bad input' } })).toMatchObject({ code: 'invalid_request', retryable: false });
+    expect(classifyError({ status: 400, body: { code: 'InternalError', message: 'bad input' } })).toMatchObject({
+      code: 'service_invalid_request',
+      retryable: false,
+    });
     expect(
       classifyError({ inStream: true, body: { code: 'InternalError.Algo.InvalidParameter', message: 'Range of input length should be [1, 30720]' } }),
     ).toMatchObject({ code: 'input_too_large', retryable: false });
@@ -174,7 +177,7 @@ describe('2. a 4xx is never a server error; an input overflow re-plans', () => {
 });
 
 describe("2b. bad parameters in the algorithm layer's envelope are permanent request errors", () => {
-  it('over DMXAPI (relayed InternalError.Algo.InvalidParameter) and compat, a refused voice or system message is invalid_request', async () => {
+  it('over DMXAPI (relayed InternalError.Algo.InvalidParameter) and compat, a refused voice or system message is service_invalid_request', async () => {
     const voice = await speak('responses', 'qwen3-omni-flash-all', 'Nobody');
     expect(voice.status).toBe(400);
     expect(await voice.json()).toMatchObject({
@@ -182,7 +185,7 @@ describe("2b. bad parameters in the algorithm layer's envelope are permanent req
     });
     const file = path.join(dir, 'never.wav');
     const err = await withClient('responses', (c) => failure(c.complete({ model: 'qwen3-omni-flash-all', prompt: 'x', audioOut: { voice: 'Nobody', file } })));
-    expect(err).toMatchObject({ code: 'invalid_request', retryable: false, status: 400, providerCode: 'InternalError.Algo.InvalidParameter' });
+    expect(err).toMatchObject({ code: 'service_invalid_request', retryable: false, status: 400, providerCode: 'InternalError.Algo.InvalidParameter' });
     const compat = await speak('chat', 'qwen-omni-turbo', 'Cherry', {
       messages: [
         { role: 'system', content: 'Be brief.' },
@@ -215,7 +218,7 @@ describe("3. voices come from each name's seed", () => {
       (m) => warnings.push(m),
     );
     expect(spec.voice).toBe('Aurora');
-    expect(warnings.join()).toMatch(/not documented for qwen3\.5-omni-plus-all \(6 of its 55 voices/);
+    expect(warnings.join()).toMatch(/not documented for qwen3\.5-omni-plus-all on the responses protocol \(6 of its 55 voices/);
     expect(buildRunSpec({ source: 'x', destination: 'y', task: 'speak', model: 'qwen3-omni-flash-all', voice: 'Serena' }, cfg, newRunId()).voice).toBe(
       'Serena',
     );

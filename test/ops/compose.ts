@@ -19,7 +19,7 @@ export function parseYaml(text: string): YamlValue {
   try {
     return parse(text, { merge: true, uniqueKeys: true, schema: 'core' }) as YamlValue;
   } catch (err) {
-    throw new OmniError('config_invalid', `docker-compose.yml is not valid YAML: ${(err as Error).message}`, { retryable: false, cause: err });
+    throw new OmniError('config_invalid', `docker-compose.yml is not valid YAML: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -53,7 +53,7 @@ export interface ComposeModel {
 export type Env = Readonly<Record<string, string | undefined>>;
 
 function bad(message: string): never {
-  throw new OmniError('config_invalid', message, { retryable: false });
+  throw new OmniError('config_invalid', message);
 }
 
 export function loadCompose(file: string, env: Env = {}): ComposeModel {

@@ -206,7 +206,7 @@ describe('a run naming a notify URL', () => {
   it('is refused up front without a secret, with a coded error', () => {
     expect(() => buildRunSpec(req, cfg(), newRunId())).toThrow(expect.objectContaining({ code: 'webhook_unsigned', retryable: false }));
     expect(() => buildRunSpec({ ...req, notifyUrl: 'file:///etc/passwd' }, cfg({ OMNIBATCH_WEBHOOK_SECRET: SECRET }), newRunId())).toThrow(
-      expect.objectContaining({ code: 'invalid_request' }),
+      expect.objectContaining({ code: 'invalid_argument' }),
     );
   });
 
@@ -238,9 +238,9 @@ describe('webhook decisions', () => {
     expect([1, 2, 3, 4].map((n) => notifyBackoff(n, 'notify', new Error('x'), job, () => 0))).toEqual([1000, 2000, 4000, 8000]);
     expect([1, 2, 3, 4].map((n) => notifyBackoff(n, 'notify', new Error('x'), job, () => 1))).toEqual([2000, 4000, 8000, 16000]);
     expect(notifyBackoff(30, 'notify', undefined, job, () => 1)).toBe(600_000);
-    const later = new OmniError('webhook_failed', '429', { retryable: true, retryAfterMs: 7000 });
+    const later = new OmniError('webhook_failed', '429', { retryAfterMs: 7000 });
     expect(notifyBackoff(1, 'notify', later, job)).toBe(7000);
-    expect(notifyBackoff(5, 'notify', new OmniError('webhook_failed', '503', { retryable: true, retryAfterMs: 3_600_000 }), job)).toBe(600_000);
+    expect(notifyBackoff(5, 'notify', new OmniError('webhook_failed', '503', { retryAfterMs: 3_600_000 }), job)).toBe(600_000);
   });
 
   it('retries network errors, 408, 429 and 5xx only', () => {

@@ -37,9 +37,22 @@ describe('taskFingerprint', () => {
       { ...base, chunkPolicy: { ...base.chunkPolicy, targetS: 120 } },
       { ...base, chunkPolicy: { ...base.chunkPolicy, overlapS: 2 } },
       { ...base, protocol: 'dashscope' },
+      { ...base, outputs: { language: 'de' } },
+      { ...base, outputs: { language: 'auto' } },
+      { ...base, outputs: { translateTo: 'en' } },
+      { ...base, outputs: { subtitles: { maxLineChars: 32 } } },
+      { ...base, outputs: { subtitles: { maxLines: 1 } } },
+      { ...base, outputs: { subtitles: { maxCueSeconds: 5 } } },
+      { ...base, outputs: { subtitles: { maxCps: 17 } } },
+      { ...base, outputs: { outputName: '{name}.{lang}.{ext}' } },
     ];
     const all = variants.map(taskFingerprint);
     for (const v of all) expect(v).not.toBe(fp);
     expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('a run without output options keeps the fingerprint it always had', () => {
+    expect(taskFingerprint({ ...base, outputs: {} })).toBe('7cbd25b85f3b34da');
+    expect(taskFingerprint({ ...base, outputs: { language: undefined, subtitles: undefined } })).toBe('7cbd25b85f3b34da');
   });
 });

@@ -36,11 +36,11 @@ const rows: FileRow[] = [
     priced: true,
     flagged: ['violence'],
   },
-  { uri: 's3://b/in/broken.mp3', status: 'failed', code: 'media_corrupt', message: 'ffprobe: invalid data\nfound', requests: 0 },
+  { uri: 's3://b/in/broken.mp3', status: 'failed', code: 'media_unreadable', message: 'ffprobe: invalid data\nfound', requests: 0 },
   {
     uri: 's3://b/in/half.mp3',
     status: 'failed',
-    code: 'provider_error',
+    code: 'server_error',
     message: '500',
     durationS: 30,
     chunks: 2,
@@ -157,8 +157,8 @@ describe('failures.jsonl', () => {
       .map(failureLine)
       .join('');
     expect(out.split('\n')).toEqual([
-      '{"uri":"s3://b/in/broken.mp3","code":"media_corrupt","message":"ffprobe: invalid data\\nfound"}',
-      '{"uri":"s3://b/in/half.mp3","code":"provider_error","message":"500"}',
+      '{"uri":"s3://b/in/broken.mp3","code":"media_unreadable","message":"ffprobe: invalid data\\nfound"}',
+      '{"uri":"s3://b/in/half.mp3","code":"server_error","message":"500"}',
       '',
     ]);
   });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { exitCodeFor, formatDuration, formatProgress } from '../../src/cli/progress.ts';
 import { parseStages } from '../../src/cli/worker.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { MODELS } from '../../src/models/catalog.ts';
+import { base64Ceiling, MODELS } from '../../src/models/catalog.ts';
 import { compileFilter, extensionOf, outputsOf } from '../../src/producers/filter.ts';
 import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
@@ -100,12 +100,14 @@ describe('run specs', () => {
     };
     expect(bad({ task: 'sing' })).toBe('invalid_task');
     expect(bad({ task: 'caption', model: 'gpt-5' })).toBe('model_unknown');
-    expect(bad({ task: 'custom' })).toBe('invalid_request');
-    expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_request');
-    expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_request');
-    // Only a closed voice list refuses before sending (turbo: "仅支持 4 种"); elsewhere the service decides.
-    expect(bad({ task: 'speak', model: 'qwen-omni-turbo', voice: 'Nobody' })).toBe('invalid_request');
-    expect(bad({ task: 'speak', voice: 'Nobody' })).toBe('ok');
+    expect(bad({ task: 'custom' })).toBe('invalid_argument');
+    expect(bad({ task: 'caption', prompt: 'hi' })).toBe('invalid_argument');
+    expect(bad({ task: 'speak', model: 'qwen3-omni-30b-a3b-captioner' })).toBe('invalid_argument');
+    // A complete voice list refuses before sending (turbo: "仅支持 4 种"; flash: all 17 of "17 种"); where the
+    // seed names a few of many (qwen3.5-omni-plus: 6 of 55) the service decides.
+    expect(bad({ task: 'speak', model: 'qwen-omni-turbo', voice: 'Nobody' })).toBe('voice_unsupported');
+    expect(bad({ task: 'speak', voice: 'Nobody' })).toBe('voice_unsupported');
+    expect(bad({ task: 'speak', model: 'qwen3.5-omni-plus', voice: 'Nobody' })).toBe('ok');
     expect(bad({ task: 'caption', model: 'qwen3.5-omni-plus', budgetMicros: 1_000_000 })).toBe('budget_unpriced');
     expect(bad({ task: 'caption', budgetMicros: 1_000_000 })).toBe('ok');
     const urlCfg = loadConfig({ env: { OMNIBATCH_INPUT_MODE: 'url' } });
@@ -169,7 +171,7 @@ describe('workers', () => {
     const flash = MODELS['qwen3-omni-flash'];
     const p = { targetS: 300, searchWindowS: 15 };
     expect(shrunk(p, flash, 0)).toBe(p);
-    expect(shrunk(p, flash, 1)).toEqual({ targetS: 150, searchWindowS: 15, base64MaxChars: flash.limits.base64MaxChars / 2 });
+    expect(shrunk(p, flash, 1)).toEqual({ targetS: 150, searchWindowS: 15, base64MaxChars: base64Ceiling(flash) / 2 });
   });
   it('joins chunk WAVs of any length into one valid file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'wavcat-'));

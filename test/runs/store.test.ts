@@ -38,7 +38,7 @@ describe('run state', () => {
     expect(await store.registerFile(runId, 'a', file('a'))).toBe(0);
     expect(await store.registerFile(runId, 'b', file('b'), 1)).toBe(-1);
     expect(await store.scanDone(runId)).toBe(false);
-    const ends = await Promise.all(Array.from({ length: 10 }, () => store.finishFile(runId, 'a', { ...file('a'), status: 'failed', code: 'x' })));
+    const ends = await Promise.all(Array.from({ length: 10 }, () => store.finishFile(runId, 'a', { ...file('a'), status: 'failed', code: 'internal' })));
     expect(ends.filter((e) => e === 'ended')).toHaveLength(1);
     expect(ends.filter((e) => e === 'already')).toHaveLength(9);
     expect(await store.finishFile(runId, 'nope', file('nope', 'failed'))).toBe('unknown');

@@ -129,7 +129,8 @@ describe('cues', () => {
     const text =
       'This is the first sentence of a long recording. It goes on with a second sentence that is rather long, ' +
       'with a clause or two, and a third part. Short. Then the speaker talks about the weather, the traffic on the way in, and what happens next.';
-    const r = stitch([{ index: 0, startS: 10, endS: 22, text }], { durationS: 30 });
+    // maxCps 40: this test is about cue length and lines; the reading-speed limit has its own tests.
+    const r = stitch([{ index: 0, startS: 10, endS: 22, text }], { durationS: 30, maxCps: 40 });
     checkCues(r.cues, 30);
     expect(r.cues[0].startS).toBe(10);
     expect(r.cues.at(-1)!.endS).toBe(22);

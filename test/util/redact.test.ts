@@ -90,7 +90,7 @@ describe('redactText', () => {
   it('redacts every string at any depth, errors included, without touching the input', () => {
     const input = {
       a: ['x', { b: 'https://h/p?sig=1' }],
-      e: new OmniError('storage_rejected', 'PUT https://h/k?X-Amz-Signature=zz refused', { retryable: false }),
+      e: new OmniError('storage_rejected', 'PUT https://h/k?X-Amz-Signature=zz refused'),
     };
     const out = redactValue(input) as { a: [string, { b: string }]; e: { message: string; code: string; stack: string } };
     expect(out.a[1].b).toBe(`https://h/p?${REDACTED}`);
@@ -212,7 +212,7 @@ describe('stored error messages', () => {
   it('pass through the same redaction: describeError, run state in Redis, failures.jsonl', async () => {
     registerSecrets(['sk-configured-key-000111']);
     const url = 'https://media.s3.amazonaws.com/in/a.mp3?X-Amz-Signature=deadbeefcafe&X-Amz-Security-Token=tok';
-    const provider = new OmniError('auth', `Incorrect API key provided: sk-configured-key-000111 (while fetching ${url})`, { retryable: false });
+    const provider = new OmniError('auth', `Incorrect API key provided: sk-configured-key-000111 (while fetching ${url})`);
     const d = describeError(provider);
     expect(d.message).not.toMatch(/configured-key|deadbeefcafe|Security-Token=tok/);
     expect(describeError(new Error(`connect ECONNREFUSED for ${url}`)).message).toBe(
@@ -237,14 +237,14 @@ describe('stored error messages', () => {
     await ctx.runs.create(spec as never);
     const file = { key: 'in/a.mp3', uri: '/in/a.mp3', etag: 'e', size: 1, status: 'pending' as const };
     await ctx.runs.registerFile(runId, 'f0', file);
-    await ctx.runs.finishFile(runId, 'f0', { ...file, status: 'failed', code: 'auth_failed', message: provider.message });
-    await ctx.runs.stop(runId, 'auth', `auth_failed: ${provider.message}`);
+    await ctx.runs.finishFile(runId, 'f0', { ...file, status: 'failed', code: 'auth', message: provider.message });
+    await ctx.runs.stop(runId, 'auth', `auth: ${provider.message}`);
     const raw =
       JSON.stringify(await ctx.redis.hgetall(`${ctx.keyPrefix}:run:${runId}:files`)) +
       JSON.stringify(await ctx.redis.hgetall(`${ctx.keyPrefix}:run:${runId}:state`));
     const stored = JSON.stringify(await ctx.runs.file(runId, 'f0')) + JSON.stringify(await ctx.runs.state(runId));
     for (const text of [raw, stored]) {
-      expect(text).toContain('auth_failed');
+      expect(text).toContain('auth');
       expect(text).not.toMatch(/configured-key|deadbeefcafe|Security-Token=tok/);
     }
 
@@ -253,8 +253,8 @@ describe('stored error messages', () => {
     redactErrorInPlace(thrown);
     expect(`${thrown.message}\n${thrown.stack}`).not.toMatch(/deadbeefcafe|Security-Token=tok/);
 
-    const line = failureLine({ uri: url, code: 'auth_failed', message: provider.message });
+    const line = failureLine({ uri: url, code: 'auth', message: provider.message });
     expect(line).not.toMatch(/configured-key|deadbeefcafe/);
-    expect(JSON.parse(line)).toMatchObject({ uri: `https://media.s3.amazonaws.com/in/a.mp3?${REDACTED}`, code: 'auth_failed' });
+    expect(JSON.parse(line)).toMatchObject({ uri: `https://media.s3.amazonaws.com/in/a.mp3?${REDACTED}`, code: 'auth' });
   });
 });

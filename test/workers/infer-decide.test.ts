@@ -226,17 +226,17 @@ describe('the infer handler over fakes', () => {
   });
 
   it('gives TPM tokens back for a request refused at the door, keeps them for one cut mid-stream', async () => {
-    const door = setup({ tpm: 100_000, answers: [new OmniError('rate_limited', '429', { retryable: true })] });
+    const door = setup({ tpm: 100_000, answers: [new OmniError('rate_limited', '429')] });
     await expect(runInfer(job(), door.ports)).rejects.toMatchObject({ code: 'rate_limited' });
     expect(door.costs.tokenSettles).toEqual([{ model: 'qwen3-omni-flash', id: 't1', actual: 0 }]);
-    const cut = setup({ tpm: 100_000, answers: [new OmniError('stream_truncated', 'cut', { retryable: true })] });
+    const cut = setup({ tpm: 100_000, answers: [new OmniError('stream_truncated', 'cut')] });
     await expect(runInfer(job(), cut.ports)).rejects.toMatchObject({ code: 'stream_truncated' });
     expect(cut.costs.tokenSettles).toEqual([]);
     expect(cut.storage.text(resultKey)).toBeUndefined();
   });
 
   it('records a provider refusal (content_blocked) as a zero-cost result', async () => {
-    const f = setup({ spec: { task: 'moderate' }, answers: [new OmniError('content_blocked', 'blocked', { retryable: false })] });
+    const f = setup({ spec: { task: 'moderate' }, answers: [new OmniError('content_blocked', 'blocked')] });
     expect(await runInfer(job(), f.ports)).toEqual({ chunk: 0, requests: 1, reused: false });
     expect(f.storage.json<ChunkResult>(resultKey)).toMatchObject({
       providerBlocked: true,

@@ -74,9 +74,10 @@ describe('the prepare handler over fakes', () => {
     await expect(runPrepare(job({ size: -1 }), f.ports)).rejects.toMatchObject({ code: 'storage_not_found', retryable: false });
   });
 
-  it('sends a small mp3 as it is: no ffprobe, its bytes staged as the one chunk, one infer child', async () => {
+  it('sends a small mp3 as it is: no ffprobe, its bytes staged as the one chunk (with where its speech is), one infer child', async () => {
     const f = setup();
     f.media.sniffed = mp3;
+    f.media.silences = [{ startS: 4, endS: 6.5 }];
     const r = await runPrepare(job(), f.ports);
     expect(r).toMatchObject({ chunks: 1, durationS: 10, reason: expect.stringContaining('as it is') });
     expect(f.media.calls.probe).toBe(0);
@@ -84,8 +85,23 @@ describe('the prepare handler over fakes', () => {
     expect(f.dst.text(key)).toBe('AUDIO');
     expect(f.dst.json<StagedFile>(stagedKey('r1', 'f1', undefined, 0, 'prepared.json'))).toEqual({
       durationS: 10,
-      chunks: [{ index: 0, startS: 0, endS: 10, key, format: 'mp3', kind: 'audio' }],
+      chunks: [
+        {
+          index: 0,
+          startS: 0,
+          endS: 10,
+          key,
+          format: 'mp3',
+          kind: 'audio',
+          speech: [
+            [0, 4],
+            [6.5, 10],
+          ],
+        },
+      ],
     });
+    // A subtitle task has its silences measured even when the file is sent as it is.
+    expect(f.media.calls.chunks[0].silencesAlways).toBe(true);
     expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0 } });
     expect(f.flows[0].opts?.jobId).toBe('fin.r1.f1');
     const [child] = childrenOf(f);
@@ -168,7 +184,7 @@ describe('the prepare handler over fakes', () => {
 
   it('passes a probe failure on as it is, and stages nothing', async () => {
     const f = setup();
-    f.media.probed = new OmniError('media_unreadable', 'not media', { retryable: false });
+    f.media.probed = new OmniError('media_unreadable', 'not media');
     await expect(runPrepare(job(), f.ports)).rejects.toMatchObject({ code: 'media_unreadable' });
     expect(f.dst.objects.size).toBe(0);
   });
