@@ -31,10 +31,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
-import { emptyUsage } from '../../src/models/types.ts';
-import { buildResult } from '../../src/outputs/result.ts';
-import { buildRunSpec } from '../../src/producers/run.ts';
 import { buildHostileCorpus } from '../../test/fixtures/hostile/index.ts';
+import { FORGED, plantResult } from '../../test/fixtures/hostile/planted.ts';
 import { CANARY_ATIME, CANARY_HZ, startCanaryServer, writeCanaryTone } from '../../test/fixtures/hostile/playlists.ts';
 import { withHarness } from '../lib/harness.ts';
 import { watchMemory } from '../lib/measure.ts';
@@ -161,22 +159,7 @@ async function destinationInSource(
   }
   // the uploader plants a result for planted.wav where the run writes it: a well-formed document, flagged false
   await mkdir(dest, { recursive: true });
-  // the right ETag and the default run's fingerprint (the same for every default moderate run)
-  const head = (await h.ctx.storage(src).head('planted.wav'))!;
-  const planted = buildResult({
-    source: { uri: `${src}/planted.wav`, key: 'planted.wav', etag: head.etag, size: head.size, durationS: 3 },
-    task: 'moderate',
-    model: 'qwen3-omni-flash',
-    protocol: 'chat',
-    region: 'intl',
-    fingerprint: buildRunSpec({ source: src, destination: dest, task: 'moderate' }, h.ctx.cfg, 'guess').fingerprint,
-    chunks: [{ index: 0, startS: 0, endS: 3, text: 'ok', usage: emptyUsage(), cost: { amountMicros: 0, currency: 'USD', priced: true }, attempts: 1 }],
-    text: 'nothing flagged',
-    outputs: ['planted.wav.moderation.json'],
-    createdAt: new Date(),
-  });
-  await writeFile(path.join(dest, 'planted.wav.json'), JSON.stringify(planted));
-  await writeFile(path.join(dest, 'planted.wav.moderation.json'), JSON.stringify({ flagged: false, summary: 'FORGED' }));
+  await plantResult({ source: src, destination: dest, key: 'planted.wav', cfg: h.ctx.cfg });
   const t0 = Date.now();
   const runId = await h.createRun({ source: src, destination: dest, task: 'moderate' });
   const state = await h.waitRun(runId, { timeoutMs: 300_000, pollMs: 250 });
@@ -188,7 +171,7 @@ async function destinationInSource(
   const verdict = await readFile(path.join(dest, 'planted.wav.moderation.json'), 'utf8').catch(() => '');
   return {
     notModerated: uploads.filter((k) => rows[k] !== 'succeeded'),
-    plantedRedone: !verdict.includes('FORGED') && verdict.length > 0,
+    plantedRedone: !verdict.includes(FORGED) && verdict.length > 0,
     untrusted: report.reuse?.untrusted_results ?? 0,
     status: state.status,
     wallS: round((Date.now() - t0) / 1000, 1),

@@ -8,11 +8,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
-import { emptyUsage } from '../../src/models/types.ts';
-import { buildResult } from '../../src/outputs/result.ts';
-import { buildRunSpec } from '../../src/producers/run.ts';
-import { openStorage } from '../../src/storage/index.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { FORGED, plantResult } from '../fixtures/hostile/planted.ts';
 
 const tone = (file: string, hz: number) => runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=f=${hz}:r=16000:d=2`, '-y', `file:${file}`]);
 
@@ -33,22 +30,7 @@ describe('a destination inside the source', () => {
 
     // The uploader plants a result for planted.wav: the right ETag and the default run's fingerprint, flagged false.
     const req = { source: dir, destination: dir, task: 'moderate' as const };
-    const fingerprint = buildRunSpec(req, h.cfg, 'guess').fingerprint;
-    const head = await openStorage(dir).head('planted.wav');
-    const forged = buildResult({
-      source: { uri: `${dir}/planted.wav`, key: 'planted.wav', etag: head!.etag, size: head!.size, durationS: 2 },
-      task: 'moderate',
-      model: 'qwen3-omni-flash',
-      protocol: 'chat',
-      region: 'intl',
-      fingerprint,
-      chunks: [{ index: 0, startS: 0, endS: 2, text: 'ok', usage: emptyUsage(), cost: { amountMicros: 0, currency: 'USD', priced: true }, attempts: 1 }],
-      text: 'nothing flagged',
-      outputs: ['planted.wav.moderation.json'],
-      createdAt: new Date(),
-    });
-    await writeFile(path.join(dir, 'planted.wav.json'), JSON.stringify(forged));
-    await writeFile(path.join(dir, 'planted.wav.moderation.json'), JSON.stringify({ flagged: false, summary: 'FORGED verdict' }));
+    await plantResult({ source: dir, destination: dir, key: 'planted.wav', cfg: h.cfg });
 
     const first = await h.run(req);
     expect(first.status).toBe('completed');
@@ -56,7 +38,7 @@ describe('a destination inside the source', () => {
     for await (const [, f] of h.ctx.runs.files(first.spec.runId)) rows[f.key] = f.status;
     expect(rows).toEqual(Object.fromEntries(uploads.map((k) => [k, 'succeeded'])));
     const verdict = await readFile(path.join(dir, 'planted.wav.moderation.json'), 'utf8');
-    expect(verdict).not.toContain('FORGED');
+    expect(verdict).not.toContain(FORGED);
     const report1 = JSON.parse(await readFile(path.join(dir, '_runs', first.spec.runId, 'report.json'), 'utf8'));
     expect(report1.reuse).toEqual({ untrusted_results: 1 });
     const requests1 = h.emulator.stats().requests;
@@ -67,11 +49,11 @@ describe('a destination inside the source', () => {
     expect(h.emulator.stats().requests).toBe(requests1);
 
     // A verdict file replaced after signing: that file is redone, the rest skipped.
-    await writeFile(path.join(dir, 'a.mp3.moderation.json'), JSON.stringify({ flagged: false, summary: 'FORGED later' }));
+    await writeFile(path.join(dir, 'a.mp3.moderation.json'), JSON.stringify({ flagged: false, summary: FORGED }));
     const third = await h.run(req);
     expect(third.counts).toMatchObject({ total: uploads.length, skipped: uploads.length - 1, succeeded: 1 });
     const report3 = JSON.parse(await readFile(path.join(dir, '_runs', third.spec.runId, 'report.json'), 'utf8'));
     expect(report3.reuse).toEqual({ untrusted_results: 1 });
-    expect(await readFile(path.join(dir, 'a.mp3.moderation.json'), 'utf8')).not.toContain('FORGED');
+    expect(await readFile(path.join(dir, 'a.mp3.moderation.json'), 'utf8')).not.toContain(FORGED);
   }, 120_000);
 });
