@@ -251,8 +251,9 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       const stdoutBytes = Buffer.concat(out);
       const stdout = stdoutBytes.toString('utf8');
       const tail = redactUrls(err.slice(-2000).trim());
-      // Out of its address space, a decoder drops frames and ffmpeg may still exit 0: never a result.
-      if (outOfMemory) {
+      // Out of its address space, a decoder drops frames and ffmpeg may still exit 0: never a result. (A frame
+      // refused by -max_pixels also fails its get_buffer: that is the pixel refusal below.)
+      if (outOfMemory && !pixels) {
         log.warn({ bin, code, signal: sig, stderr: tail }, 'out of the child memory limit');
         const msg = `${name} ran out of its memory limit (OMNIBATCH_CHILD_MAX_MEMORY_MB) decoding the file`;
         return reject(new OmniError('media_too_costly', msg, { details: { stderr: tail } }));
