@@ -9,6 +9,8 @@
 /** The characters escaped (a string source: the control characters are the point of this pattern). */
 export const UNPRINTABLE_CLASS = '[\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]';
 const UNPRINTABLE = new RegExp(UNPRINTABLE_CLASS, 'gu');
+/** What JSON.stringify leaves raw: the C0 controls it escapes itself, and its own formatting uses newlines. */
+const JSON_UNPRINTABLE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
 const hex = (c: string, width: number): string => c.charCodeAt(0).toString(16).padStart(width, '0');
 
@@ -22,5 +24,5 @@ export function printable(s: string): string {
  * same value to any parser, nothing a terminal obeys. (C0 controls are escaped by JSON.stringify already.)
  */
 export function jsonPrintable(json: string): string {
-  return json.replace(UNPRINTABLE, (c) => `\\u${hex(c, 4)}`);
+  return json.replace(JSON_UNPRINTABLE, (c) => `\\u${hex(c, 4)}`);
 }

@@ -46,6 +46,9 @@ describe('names with terminal escapes', () => {
     expect(line.slice(0, -1)).not.toMatch(RAW);
     expect(JSON.parse(line).uri).toBe(`file:///in/${EVIL}`);
     expect(JSON.parse(jsonPrintable(JSON.stringify({ k: EVIL }))).k).toBe(EVIL);
+    // as printJson writes it: indented, its own newlines kept
+    expect(JSON.parse(jsonPrintable(JSON.stringify({ k: EVIL }, null, 2))).k).toBe(EVIL);
+    expect(jsonPrintable(JSON.stringify({ k: EVIL }, null, 2))).not.toMatch(/[\u0080-\u009f\u202e]/u);
     expect(printable(EVIL)).not.toMatch(RAW);
   });
 });
