@@ -1,8 +1,38 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The unit tests: pure functions and handlers over fakes (test/fakes/): no Redis, no child process, no server,
+ * no ffmpeg. `npm run test:unit` runs them alone in seconds; test/repo/test-suite.test.ts keeps this list honest.
+ */
+export const UNIT_TESTS = [
+  'test/bench/runner.test.ts',
+  'test/bench/tone.test.ts',
+  'test/bench/tpm-figures.test.ts',
+  'test/cost/deadline.test.ts',
+  'test/cost/estimate.test.ts',
+  'test/cost/packing.test.ts',
+  'test/dashboard/view.test.ts',
+  'test/emulator/logic.test.ts',
+  'test/media/child-argv.test.ts',
+  'test/media/estimate-limits.test.ts',
+  'test/media/file-limits.test.ts',
+  'test/media/media-args.test.ts',
+  'test/media/plan.test.ts',
+  'test/models/decode.test.ts',
+  'test/models/errors.test.ts',
+  'test/models/request.test.ts',
+  'test/outputs/*.test.ts',
+  'test/pipeline/units.test.ts',
+  'test/repo/*.test.ts',
+  'test/stitch/*.test.ts',
+  'test/storage/keys.test.ts',
+  'test/storage/local.test.ts',
+  'test/util/errors.test.ts',
+  'test/workers/*.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration tests spawn ffmpeg, Redis clients and servers: two cores, so keep parallelism modest.
@@ -11,5 +41,9 @@ export default defineConfig({
     // s3rver's paginated ListObjectsV2 uses DES for continuation tokens (see environment.md).
     execArgv: ['--openssl-legacy-provider'],
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT_TESTS } },
+      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: UNIT_TESTS } },
+    ],
   },
 });

@@ -50,7 +50,7 @@ export interface JobContext extends Context {
 
 export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient } = {}): Context {
   // masked by value in every log line and stored message from here on
-  registerSecrets([cfg.apiKey, cfg.webhookSecret, cfg.resultSecret, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]);
+  registerSecrets([cfg.apiKey, cfg.webhookSecret, cfg.resultSecret, cfg.awsSecretAccessKey, cfg.awsSessionToken]);
   const redis = redisConnection(cfg.redisUrl);
   const queues = openQueues(redis, cfg.queuePrefix);
   const flows = openFlowProducer(redis, cfg.queuePrefix);

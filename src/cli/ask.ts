@@ -7,7 +7,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, endpointOf, type Config } from '../config/index.ts';
+import { endpointOf, loadConfig, type Config } from '../config/index.ts';
+import { applyProcessSettings } from '../app/process-settings.ts';
 import { costOf, formatMicros, type Cost, type PricingOverride } from '../cost/price.ts';
 import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
@@ -284,6 +285,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object instead of text + stderr summary')
     .action(async (file: string, opts: AskOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals() as { config?: string; logLevel?: string };
+      // not cli/common.ts's configFrom: that module loads the queues and the AWS SDK, which ask never needs
       const cfg = loadConfig({
         file: g.config,
         flags: {
@@ -295,6 +297,7 @@ export function register(program: Command): void {
           logLevel: g.logLevel,
         },
       });
+      applyProcessSettings(cfg);
       applyCatalog(cfg);
       await ask(file, opts, cfg);
     });

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { createContext, type Context } from '../app/context.ts';
+import { applyProcessSettings } from '../app/process-settings.ts';
 import { useCatalog } from '../models/catalog.ts';
 import { loadCatalogFile } from '../models/catalog-file.ts';
 
@@ -21,6 +22,7 @@ export function configFrom(cmd: Command, flags: ConfigInput = {}): Config {
     flags: { ...flags, ...(g.logLevel && { logLevel: g.logLevel }), ...(g.catalog && { catalogFile: g.catalog }) },
   });
   applyCatalog(cfg);
+  applyProcessSettings(cfg);
   return cfg;
 }
 
@@ -28,8 +30,9 @@ export function applyCatalog(cfg: Config): void {
   if (cfg.catalogFile) useCatalog(loadCatalogFile(cfg.catalogFile));
 }
 
+/** The root logger: human-readable on a terminal (not in CI), JSON lines otherwise. */
 export function loggerFor(cfg: Config): Logger {
-  return createLogger({ level: cfg.logLevel });
+  return createLogger({ level: cfg.logLevel, pretty: process.stderr.isTTY === true && !process.env.CI });
 }
 
 export async function withContext<T>(cmd: Command, flags: ConfigInput, fn: (ctx: Context) => Promise<T>): Promise<T> {

@@ -13,9 +13,10 @@ import { startEmulator } from '../emulator/server.ts';
 import { runFfmpeg } from '../media/ffmpeg.ts';
 import { createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
-import { createLogger } from '../util/logger.ts';
 import { createContext } from '../app/context.ts';
+import { applyProcessSettings } from '../app/process-settings.ts';
 import { startWorkers } from '../workers/index.ts';
+import { loggerFor } from './common.ts';
 import { waitForRun } from './wait.ts';
 import { exitCodeFor } from './progress.ts';
 
@@ -73,7 +74,8 @@ export function register(program: Command): void {
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       };
       const cfg = loadConfig({ env });
-      const ctx = createContext(cfg, createLogger({ level: cfg.logLevel }));
+      applyProcessSettings(cfg);
+      const ctx = createContext(cfg, loggerFor(cfg));
       const workers = await startWorkers(ctx, { inferConcurrency: 8 });
       let worst = 0;
       try {

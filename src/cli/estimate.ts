@@ -5,6 +5,7 @@
 import { printable } from '../util/printable.ts';
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
+import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
 import { formatMicros } from '../cost/price.ts';
 import { estimateSource } from '../producers/estimate.ts';
 import { assertReadable } from '../producers/objects.ts';
@@ -60,6 +61,8 @@ export function register(program: Command): void {
       const src = openStorage(source, { ...storageOptionsFromConfig(cfg), log });
       await assertReadable(src, source, spec.manifest);
       const limits = fileLimitsOf(cfg);
+      // What earlier runs of this model and task were billed for output, when Redis has it (cost/calibration.ts).
+      const outputScale = await readScaleOnce(cfg.redisUrl, calibrationPrefix(cfg.queuePrefix), spec.model, spec.task);
       const pricing = loadPricing(cfg.pricingFile);
       const probed = await estimateSource(src, spec, {
         log,
@@ -69,8 +72,9 @@ export function register(program: Command): void {
         tpm: cfg.tpm,
         base64MaxChars: cfg.base64MaxChars,
         limits,
+        outputScale,
       });
-      const { failures, bounded } = probed;
+      const { failures, bounded, skipped } = probed;
       const plan: DeadlinePlan | undefined =
         deadline &&
         planForDeadline(probed.files, {
@@ -85,6 +89,7 @@ export function register(program: Command): void {
           deadline,
           now,
           ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }),
+          ...(outputScale !== undefined && { outputScale }),
         });
       const e = plan ? plan.estimate : probed.estimate;
       if (f.json) {
@@ -111,6 +116,7 @@ export function register(program: Command): void {
           limits: limitsJson(limits),
           failures,
           bounded,
+          skipped,
           ...(plan && {
             deadline: {
               deadline: plan.deadline.toISOString(),
@@ -138,12 +144,15 @@ export function register(program: Command): void {
           ...(plan ? deadlineLines(plan) : []),
           ...(bounded.length
             ? [
-                `${bounded.length} object(s) state no length: billed at an upper bound from their size:`,
+                `${bounded.length} object(s) state no length, or more than their bytes hold: priced at an upper bound from their size:`,
                 ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${printable(x.uri)}`),
               ]
             : []),
           ...(failures.length
             ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${printable(x.uri)}`)]
+            : []),
+          ...(skipped.length
+            ? [`${skipped.length} object(s) will not be read:`, ...skipped.slice(0, 20).map((x) => `  ${x.code}  ${printable(x.uri)}: ${printable(x.message)}`)]
             : []),
           '',
         ].join('\n'),

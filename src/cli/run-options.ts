@@ -7,6 +7,7 @@ import { fileLimitsOf } from '../media/limits.ts';
 import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
 import type { Storage } from '../storage/types.ts';
+import type { Task } from '../tasks/catalog.ts';
 import type { Logger } from '../util/logger.ts';
 import { CATALOG_HELP, collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
@@ -105,6 +106,8 @@ export interface DeadlineDeps {
   log: Logger;
   source: Storage;
   pricing?: PricingOverride;
+  /** the output priors' scale for a model and task, from earlier bills (cost/calibration.ts) */
+  outputScale?(model: string, task: Task): Promise<number | undefined>;
 }
 
 export interface PlannedDeadline {
@@ -121,7 +124,8 @@ export interface PlannedDeadline {
  */
 export async function planDeadline(deps: DeadlineDeps, request: RunRequest, deadlineText: string, now = new Date()): Promise<PlannedDeadline> {
   const deadline = parseDeadline(deadlineText, now);
-  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now);
+  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now, undefined, deps.pricing);
+  const outputScale = await deps.outputScale?.(spec.model, spec.task);
   const { files, failures } = await estimateSource(deps.source, spec, {
     log: deps.log,
     pricing: deps.pricing,
@@ -130,6 +134,7 @@ export async function planDeadline(deps: DeadlineDeps, request: RunRequest, dead
     tpm: deps.cfg.tpm,
     base64MaxChars: deps.cfg.base64MaxChars,
     limits: fileLimitsOf(deps.cfg),
+    ...(outputScale !== undefined && { outputScale }),
   });
   const plan = planForDeadline(files, {
     model: spec.model,
@@ -143,6 +148,7 @@ export async function planDeadline(deps: DeadlineDeps, request: RunRequest, dead
     deadline,
     now,
     ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }),
+    ...(outputScale !== undefined && { outputScale }),
   });
   return { request: { ...request, chunkSeconds: plan.chunkSeconds, deadline: deadlineText, plannedWallS: plan.estimate.wall.seconds }, plan, failures };
 }

@@ -16,6 +16,8 @@ import {
   type RateFlags,
   type RunRequestFlags,
 } from './run-options.ts';
+import { outputScale as outputScaleOf, readCalibration } from '../cost/calibration.ts';
+import type { Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { awaitRunEndNotify, liveWorkers, stopLine, waitExitCode, waitForRun } from './wait.ts';
 
@@ -54,9 +56,21 @@ export function register(program: Command): void {
         let request = runRequestFrom(source, f);
         if (f.deadline !== undefined) {
           // Planned (and refused when unreachable) before the run exists: nothing is enqueued or sent until then.
-          const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
+          const outputScale = async (model: string, task: Task) =>
+            outputScaleOf(await readCalibration(ctx.redis, ctx.keyPrefix, model, task).catch(() => undefined));
+          const planned = await planDeadline(
+            { cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing, outputScale },
+            request,
+            f.deadline,
+          );
           request = planned.request;
           process.stderr.write(`${deadlineLines(planned.plan).join('\n')}\n`);
+          // A file the plan could not take (refused, or a claim its bytes cannot hold) never refuses the run: it
+          // is left out of the plan, named here, and fails alone in the run with the same code.
+          if (planned.failures.length)
+            process.stderr.write(
+              `${[`${planned.failures.length} object(s) left out of the deadline plan:`, ...planned.failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)].join('\n')}\n`,
+            );
         }
         const spec = await createRun(ctx, request);
         if (!f.wait) {

@@ -32,7 +32,7 @@ export function register(program: Command): void {
         request = planned.request;
         process.stdout.write(`${deadlineLines(planned.plan).join('\n')}\n`);
       }
-      const spec = buildRunSpec(request, ctx.cfg, newRunId()); // validate now, not at 2 a.m.
+      const spec = buildRunSpec(request, ctx.cfg, newRunId(), new Date(), undefined, ctx.pricing); // validate now, not at 2 a.m.
       // A catalog file's entry goes with the schedule: the worker that fires it may not have the file.
       if (spec.modelEntry?.origin?.kind === 'catalog') request = { ...request, modelEntry: spec.modelEntry };
       await addSchedule(ctx, { name, cron: f.cron, ...(f.tz && { tz: f.tz }), request });

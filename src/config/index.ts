@@ -120,6 +120,22 @@ export const SETTINGS = {
     schema: z.coerce.number().positive().default(0.1),
     help: 'media seconds per byte above which a file is refused as media_suspicious (0.1 = under 10 bytes a second)',
   },
+  // Every ffmpeg/ffprobe child has a deadline proportional to its media (media/child-deadline.ts), within these.
+  childTimeoutFloorMs: {
+    env: ['OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS'],
+    schema: int(1).default(60_000),
+    help: 'shortest deadline of an ffmpeg/ffprobe child (ms): process start and a slow disk',
+  },
+  childTimeoutCeilingMs: {
+    env: ['OMNIBATCH_CHILD_TIMEOUT_CEILING_MS'],
+    schema: int(1).default(4 * 3600_000),
+    help: 'longest deadline of an ffmpeg/ffprobe child (ms); raised to the floor when below it',
+  },
+  ffmpegPath: { env: ['FFMPEG_PATH'], schema: z.string().min(1).optional(), help: 'ffmpeg binary (default: on PATH, else the npm package)' },
+  ffprobePath: { env: ['FFPROBE_PATH'], schema: z.string().min(1).optional(), help: 'ffprobe binary (default: on PATH, else the npm package)' },
+  // The AWS SDK reads the credentials itself (its default chain); held here only so that logs mask them.
+  awsSecretAccessKey: { env: ['AWS_SECRET_ACCESS_KEY'], schema: z.string().optional(), help: 'S3 secret key (read by the AWS SDK; masked in logs)' },
+  awsSessionToken: { env: ['AWS_SESSION_TOKEN'], schema: z.string().optional(), help: 'S3 session token (read by the AWS SDK; masked in logs)' },
   allowUnsignedWebhooks: {
     env: ['OMNIBATCH_ALLOW_UNSIGNED_WEBHOOKS'],
     schema: bool.default(false),

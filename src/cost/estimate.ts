@@ -28,7 +28,7 @@ export interface Range<T> {
 /**
  * Output-token priors per task (text tokens by the tokens.ts rule, about 4 characters per token):
  * - caption: the captioner writes a paragraph per clip, longer for longer clips: a 30 s clip gets about
- *   180 tokens (70 to 360).
+ *   180 tokens (35 to 360: a terse caption is a sentence or two).
  * - transcribe: speech runs at about 150 words/min, 15 characters/s, so about 3.75 tokens/s (CJK: 4-5
  *   characters/s, one token each); expected 3/s for pauses, high 6/s for fast speech, low 0 for music.
  * - moderate: one JSON verdict per chunk; an empty verdict is about 25 tokens, a busy one a few hundred.
@@ -37,7 +37,7 @@ export interface Range<T> {
  * - custom: anything; a wide range.
  */
 export const OUTPUT_PRIORS: Readonly<Record<Task, Range<OutputPrior>>> = Object.freeze({
-  caption: { low: { perRequest: 40, perSecond: 1 }, expected: { perRequest: 60, perSecond: 4 }, high: { perRequest: 120, perSecond: 8 } },
+  caption: { low: { perRequest: 20, perSecond: 0.5 }, expected: { perRequest: 60, perSecond: 4 }, high: { perRequest: 120, perSecond: 8 } },
   transcribe: { low: { perRequest: 0, perSecond: 0 }, expected: { perRequest: 5, perSecond: 3 }, high: { perRequest: 20, perSecond: 6 } },
   moderate: { low: { perRequest: 25, perSecond: 0 }, expected: { perRequest: 60, perSecond: 0.1 }, high: { perRequest: 250, perSecond: 0.5 } },
   describe: { low: { perRequest: 50, perSecond: 0.5 }, expected: { perRequest: 120, perSecond: 1.5 }, high: { perRequest: 300, perSecond: 4 } },
@@ -86,6 +86,8 @@ export interface PricedTask {
   /** spoken output (default: what the task asks) */
   audioOut?: boolean;
   pricing?: PricingOverride;
+  /** the priors scaled by what earlier runs were billed (calibration.ts outputScale); default 1 */
+  outputScale?: number;
 }
 
 export interface EstimateOptions extends PricedTask {
@@ -153,8 +155,8 @@ export function chunkLengths(file: EstimateFile, task: Task): number[] {
   return Array.from({ length: n }, () => file.durationS / n);
 }
 
-function outputTokens(prior: OutputPrior, seconds: number, spec: ModelSpec, audioOut: boolean): { text: number; audio: number } {
-  const text = Math.min(spec.limits.maxOutputTokens, Math.ceil(prior.perRequest + prior.perSecond * seconds));
+function outputTokens(prior: OutputPrior, seconds: number, spec: ModelSpec, audioOut: boolean, scale = 1): { text: number; audio: number } {
+  const text = Math.min(spec.limits.maxOutputTokens, Math.ceil((prior.perRequest + prior.perSecond * seconds) * scale));
   return { text, audio: audioOut ? Math.ceil(text * audioTokensPerTextToken(spec)) : 0 };
 }
 
@@ -173,6 +175,7 @@ interface ChunkContext {
   promptTokens: number;
   audioOut: boolean;
   prices: ReturnType<typeof resolvePrices>;
+  outputScale: number;
 }
 
 function contextOf(opts: Omit<EstimateOptions, 'concurrency' | 'rpm' | 'tpm' | 'latency'>): ChunkContext {
@@ -185,6 +188,7 @@ function contextOf(opts: Omit<EstimateOptions, 'concurrency' | 'rpm' | 'tpm' | '
     promptTokens: prompt ? textTokens(prompt) : 0,
     audioOut: (opts.audioOut ?? taskSpec.wantsAudioOut) && spec.outputs.includes('audio'),
     prices: resolvePrices(spec.id, opts.region, opts.pricing),
+    outputScale: opts.outputScale ?? 1,
   };
 }
 
@@ -198,9 +202,9 @@ function estimateChunk(seconds: number, file: Pick<EstimateFile, 'hasAudio' | 'v
   const input = { text: ctx.promptTokens, audio, image: 0, video, total: ctx.promptTokens + audio + video };
   const priors = OUTPUT_PRIORS[ctx.task];
   const output = {
-    low: outputTokens(priors.low, seconds, spec, ctx.audioOut),
-    expected: outputTokens(priors.expected, seconds, spec, ctx.audioOut),
-    high: outputTokens(priors.high, seconds, spec, ctx.audioOut),
+    low: outputTokens(priors.low, seconds, spec, ctx.audioOut, ctx.outputScale),
+    expected: outputTokens(priors.expected, seconds, spec, ctx.audioOut, ctx.outputScale),
+    high: outputTokens(priors.high, seconds, spec, ctx.audioOut, ctx.outputScale),
   };
   return {
     seconds,

@@ -45,6 +45,8 @@ export interface FinalizePayload {
   key: string;
   chunks: number;
   generation?: number;
+  /** the prepared file's media seconds (the timeline its chunks sit on); absent in jobs queued before it was carried */
+  durationS?: number;
 }
 export interface ReportPayload {
   runId: string;

@@ -4,7 +4,7 @@ import { resolvePrices, type Cost } from '../cost/price.ts';
 import { costJson } from '../outputs/amounts.ts';
 import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
 import { failureLine } from '../outputs/failures.ts';
-import { addFileRow, buildReport, decideRunStatus, emptyTotals, type ReportDoc } from '../outputs/report.ts';
+import { addFileRow, buildReport, decideRunStatus, emptyTotals, UNCHANGED, type ReportDoc } from '../outputs/report.ts';
 import type { RunState } from '../runs/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Context } from '../app/context.ts';
@@ -14,6 +14,8 @@ export interface CollectedReport {
   report: ReportDoc & { cost: ReportDoc['cost'] & { ledger?: ReturnType<typeof costJson> } };
   costCsv: string;
   failuresJsonl: string;
+  /** one line per skipped object: its uri, why (`excluded`, `not_media`, `unchanged`) and the detail */
+  skippedJsonl: string;
 }
 
 export async function collectRunReport(ctx: Context, runId: string): Promise<CollectedReport> {
@@ -23,10 +25,13 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   let totals = emptyTotals();
   let csv = costCsvHeader();
   let failures = '';
+  let skipped = '';
   for await (const [, f] of ctx.runs.files(runId)) {
     totals = addFileRow(totals, f);
     csv += costCsvRow(f);
     if (f.status === 'failed' || f.status === 'not_run') failures += failureLine({ uri: f.uri, code: f.code ?? 'internal', message: f.message ?? '' });
+    if (f.status === 'skipped')
+      skipped += failureLine({ uri: f.uri, code: f.code ?? UNCHANGED, message: f.message ?? 'a result of the same input and settings exists' });
   }
   // Requests and retries as counted when they were sent: every attempt, whatever became of its file.
   totals = { ...totals, requests: state.counts.requests, retries: state.counts.retries };
@@ -69,5 +74,5 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
       ledger: costJson({ amountMicros: ledger.costMicros, currency: (ledger.currency ?? currency) as Cost['currency'], priced: ledger.priced }),
     },
   };
-  return { status, report, costCsv: csv, failuresJsonl: failures };
+  return { status, report, costCsv: csv, failuresJsonl: failures, skippedJsonl: skipped };
 }

@@ -12,44 +12,16 @@
  *  - after the probe, `-f <the probed demuxer>`: later passes cannot be talked into another demuxer.
  */
 import { OmniError } from '../util/errors.ts';
+import { ALLOWED_DEMUXERS, describeRefused } from './formats.ts';
 
 export const PROTOCOL_ALLOW = 'file';
 
 /**
- * Demuxer names (`ffmpeg -demuxers`) of containers that hold their media inside themselves. -format_whitelist
- * matches any name of a demuxer's comma list, so `mov` admits "mov,mp4,m4a,3gp,3g2,mj2" and `matroska`
- * admits "matroska,webm". Opus and Vorbis live in `ogg`; RF64/BW64 in `wav`.
+ * Demuxer names (`ffmpeg -demuxers`) of containers that hold their media inside themselves: the table in
+ * formats.ts, which also gives the extensions a listing takes by default. -format_whitelist matches any name of
+ * a demuxer's comma list, so `mov` admits "mov,mp4,m4a,3gp,3g2,mj2" and `matroska` admits "matroska,webm".
  */
-export const FORMAT_ALLOW: readonly string[] = Object.freeze([
-  'mov',
-  'matroska',
-  'mp3',
-  'wav',
-  'w64',
-  'flac',
-  'ogg',
-  'aac',
-  'loas',
-  'mpegts',
-  'mpeg',
-  'asf',
-  'aiff',
-  'amr',
-  'amrnb',
-  'amrwb',
-  'flv',
-  'caf',
-  'avi',
-  'ac3',
-  'eac3',
-  'au',
-  'wv',
-  'ape',
-  'tta',
-  'dts',
-  'mpc',
-  'mpc8',
-]);
+export const FORMAT_ALLOW: readonly string[] = ALLOWED_DEMUXERS;
 
 const ALLOWED = new Set(FORMAT_ALLOW);
 
@@ -73,7 +45,7 @@ export function isAllowedContainer(container: string): boolean {
 export function unsupportedContainer(container: string): OmniError {
   return new OmniError(
     'media_unsupported_container',
-    `the file is a "${demuxerOf(container)}" container, not audio or video in itself: refused (only ${FORMAT_ALLOW.join(', ')} are read)`,
+    `the file is ${describeRefused(demuxerOf(container))}: refused (the containers read as media are listed in the README, "Formats")`,
     { details: { container } },
   );
 }

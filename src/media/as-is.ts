@@ -12,10 +12,13 @@
  *  - at most AS_IS_MAX_KBPS: beyond that (CD-quality WAV) compressing is cheaper than uploading;
  *  - the plan for it is ONE chunk (the whole file within the task's chunk length);
  *  - its bytes and base64 length within the plan's limits (tokens follow from the duration: planned already);
+ *  - what its header declares is what it holds (declaredAgrees): a cut-short or forged file is re-encoded, so
+ *    the bytes sent carry the decoded length (issue 22: such files were billed up to 5,000x their audio);
  *  - no tags beyond the encoder's own: a title or comment is the uploader's text, and it would reach the model.
  */
 import type { ModelSpec } from '../models/catalog.ts';
 import { base64Chars } from './limits.ts';
+import { MP3_AGREE_RATIO, MP3_AGREE_S } from './mp3-frames.ts';
 import { planChunks, resolveMode, type PlanPolicy } from './plan.ts';
 import type { MediaInfo, Plan } from './types.ts';
 
@@ -34,6 +37,8 @@ export function asIsPlan(info: MediaInfo, model: ModelSpec, policy: PlanPolicy):
   const rule = AS_IS[info.container];
   const audio = info.audio[0];
   if (!rule || audio.codec !== rule.codec) return undefined;
+  // The service bills what the header claims: the file goes unchanged only when that is what it holds.
+  if (!declaredAgrees(info)) return undefined;
   const kbps = (info.sizeBytes * 8) / Math.max(info.durationS, 1e-3) / 1000;
   if (!(kbps <= AS_IS_MAX_KBPS)) return undefined;
   const plan = planChunks(info, model, policy);
@@ -53,4 +58,19 @@ export function asIsPlan(info: MediaInfo, model: ModelSpec, policy: PlanPolicy):
     reason: `the file fits one request as it is (${rule.format}, ${Math.round(kbps)} kbps): sent unchanged`,
     notes: [...plan.notes, 'no re-encode: the source is already in a format the model takes'],
   };
+}
+
+/** Declared and decoded lengths this close are the same audio (the mp3 frame tolerance, mp3-frames.ts). */
+export const AGREE_S = MP3_AGREE_S;
+export const AGREE_RATIO = MP3_AGREE_RATIO;
+
+/**
+ * True when the header's length (what a reader of the file, and the service's bill, will take) is the length
+ * we measured or trusted. A header read without measuring (durationSource 'header') was checked against the
+ * file's bytes or its last packets (probe.ts, sniff.ts) already. PURE.
+ */
+export function declaredAgrees(info: Pick<MediaInfo, 'durationS' | 'headerDurationS' | 'durationSource'>): boolean {
+  if (info.headerDurationS === undefined) return false;
+  if (info.durationSource !== 'measured') return true;
+  return Math.abs(info.headerDurationS - info.durationS) <= Math.max(AGREE_S, info.durationS * AGREE_RATIO);
 }

@@ -58,19 +58,26 @@ export function childDeadlineMs(kind: ChildKind, mediaS: number | undefined, pol
   return Math.round(Math.min(policy.ceilingMs, Math.max(policy.floorMs, want)));
 }
 
+let installed: DeadlinePolicy = DEFAULT_DEADLINES;
+
 /**
- * The policy with an operator's (or a test's) overrides: OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS and
- * OMNIBATCH_CHILD_TIMEOUT_CEILING_MS. Invalid values are ignored (the defaults stay). Read at each spawn,
- * so a test can shrink the deadline of the process it runs in.
+ * Installs the operator's floor and ceiling (Config's childTimeoutFloorMs / childTimeoutCeilingMs, validated
+ * there) for every child this process starts from now on: the one place they enter, once at startup
+ * (app/process-settings.ts), never read from the environment at a spawn. A ceiling below the floor is the floor.
  */
-export function deadlinePolicy(env: Readonly<Record<string, string | undefined>> = process.env): DeadlinePolicy {
-  const pos = (v: string | undefined): number | undefined => {
-    const n = v === undefined ? Number.NaN : Number(v);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-  };
-  const floorMs = pos(env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS) ?? DEFAULT_DEADLINES.floorMs;
-  const ceilingMs = Math.max(floorMs, pos(env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS) ?? Math.max(floorMs, DEFAULT_DEADLINES.ceilingMs));
-  return { ...DEFAULT_DEADLINES, floorMs, ceilingMs };
+export function setChildDeadlines(bounds: { floorMs: number; ceilingMs: number }): void {
+  const floorMs = bounds.floorMs;
+  installed = Object.freeze({
+    floorMs,
+    ceilingMs: Math.max(floorMs, bounds.ceilingMs),
+    perMediaSecondMs: DEFAULT_DEADLINES.perMediaSecondMs,
+    decodePixelsPerWallS: DEFAULT_DEADLINES.decodePixelsPerWallS,
+  });
+}
+
+/** The policy in force in this process: the defaults until setChildDeadlines. */
+export function deadlinePolicy(): DeadlinePolicy {
+  return installed;
 }
 
 /** RLIMIT_AS of every ffmpeg/ffprobe child by default: measured, ffmpeg maps ~300 MB of libraries before it reads a byte. */

@@ -21,6 +21,7 @@ import { encodeArgs, splitArgs, splitBatches, type SplitBatch } from './encode-a
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
 import { base64Chars, chunkTokens, limitViolations, pixelsPerSecond } from './limits.ts';
 import { readPriming } from './lame-tag.ts';
+import { walkMp3 } from './mp3-frames.ts';
 import { inputArg, lastOutTime } from './probe.ts';
 import { SilenceCollector, silenceFilter } from './silence.ts';
 import type { CutChunk, EncodeSpec, MediaInfo, Plan, Silence, VideoStream } from './types.ts';
@@ -54,8 +55,12 @@ export interface Encoded {
   offsetS: number;
   /** encoder priming at the start of the file (mp3: 1105 samples), not source audio */
   delayS: number;
-  /** decodable length of the encoded file */
+  /** decodable length of the encoded file (its samples when counted, else where its timestamps end) */
   durationS: number;
+  /** where the output's timestamps end (ffmpeg's out_time, priming added): past durationS when the source's jump */
+  timelineS: number;
+  /** the file's length counted from the samples it holds (mp3 frames, priming included) */
+  samplesS?: number;
   silences?: Silence[];
 }
 
@@ -71,6 +76,8 @@ export interface Piece {
 }
 
 let encodeSeq = 0;
+/** Timestamps and counted samples of one encode this close agree (an mp3's end padding is under 0.1 s). */
+const SAMPLES_AGREE_S = 0.25;
 const TAIL_S = 0.25;
 
 export async function encodeWhole(
@@ -82,6 +89,8 @@ export async function encodeWhole(
     /** video: source times at which chunks will be split */
     keyframesS?: readonly number[];
     detectSilence?: { noiseDb?: number; minSilenceS?: number };
+    /** stop after this many seconds of output: no more is ever planned (OMNIBATCH_MAX_MEDIA_SECONDS + 1) */
+    maxS?: number;
   } = {},
 ): Promise<Encoded> {
   const log = opts.log ?? silentLogger;
@@ -101,6 +110,7 @@ export async function encodeWhole(
       maxPixels: opts.maxPixels,
       sourceVideo,
     }),
+    ...(opts.maxS !== undefined ? ['-t', String(opts.maxS)] : []),
     '-f',
     encode.format,
     '-y',
@@ -119,10 +129,33 @@ export async function encodeWhole(
   // mp3 keeps the encoder's priming in the file and declares it in its LAME tag; mp4 video starts at 0.
   const delayS = encode.kind === 'audio' ? await primingS(path.join(dir, out), encode.sampleRate, opts) : 0;
   // -progress reports the decodable output length; the file's own timeline adds the priming.
-  const durationS = lastOutTime(stdout) + delayS;
+  const timelineS = lastOutTime(stdout) + delayS;
+  const samplesS = encode.format === 'mp3' ? await framesS(path.join(dir, out)) : undefined;
+  // The file's own timeline is its samples (mp3 timestamps are frame counts): a source whose timestamps skip
+  // (chained Ogg links, a jump) or stall (a muxer that wrote none) ends elsewhere. Within a frame or two of
+  // each other, the timestamps are the finer figure (the frames also hold the encoder's end padding).
+  const durationS = samplesS !== undefined && Math.abs(timelineS - samplesS) > SAMPLES_AGREE_S ? samplesS : timelineS;
   const silences = collector?.finish(offsetS + durationS).map((s) => ({ startS: s.startS + offsetS, endS: s.endS + offsetS }));
   log.debug({ out, delayS, durationS, silences: silences?.length }, 'encoded');
-  return { file: path.join(dir, out), encode, offsetS, delayS, durationS, ...(silences && { silences }) };
+  return {
+    file: path.join(dir, out),
+    encode,
+    offsetS,
+    delayS,
+    durationS,
+    timelineS,
+    ...(samplesS !== undefined && { samplesS }),
+    ...(silences && { silences }),
+  };
+}
+
+/** Our mp3 encodes up to this size are counted frame by frame (16 kHz mono at 64 kbps: 8.7 h). */
+const COUNT_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Seconds of samples an encoded mp3 holds, by its frames (mp3-frames.ts); undefined when too large to read. */
+async function framesS(file: string): Promise<number | undefined> {
+  if ((await stat(file)).size > COUNT_MAX_BYTES) return undefined;
+  return walkMp3(await readFile(file))?.seconds;
 }
 
 /** Seconds of priming at the start of an encoded mp3: from its LAME tag, else from ffprobe's start_time. */

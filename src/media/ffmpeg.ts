@@ -19,6 +19,14 @@ import { memoryRefusal, pixelRefusal } from './limits.ts';
 
 const require = createRequire(import.meta.url);
 let located: { ffmpeg: string; ffprobe: string; source: string } | undefined;
+/** The operator's binaries (Config's ffmpegPath / ffprobePath), installed at startup: app/process-settings.ts. */
+let configured: { ffmpeg?: string; ffprobe?: string } = {};
+
+/** Uses these binaries from now on (either may be left to the search below); forgets what was located. */
+export function setFfmpegPaths(paths: { ffmpeg?: string; ffprobe?: string }): void {
+  configured = { ...paths };
+  located = undefined;
+}
 
 function onPath(bin: string): boolean {
   const r = spawnSync(bin, ['-version'], { stdio: 'ignore' });
@@ -27,11 +35,9 @@ function onPath(bin: string): boolean {
 
 export function locateFfmpeg(log: Logger = silentLogger): { ffmpeg: string; ffprobe: string; source: string } {
   if (located) return located;
-  const envFf = process.env.FFMPEG_PATH;
-  const envFp = process.env.FFPROBE_PATH;
-  let ffmpeg: string | undefined = envFf;
-  let ffprobe: string | undefined = envFp;
-  let source = envFf || envFp ? 'environment' : '';
+  let ffmpeg: string | undefined = configured.ffmpeg;
+  let ffprobe: string | undefined = configured.ffprobe;
+  let source = ffmpeg || ffprobe ? 'configuration' : '';
   if (!ffmpeg && onPath('ffmpeg')) {
     ffmpeg = 'ffmpeg';
     source ||= 'system';
@@ -265,7 +271,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
         return reject(new OmniError('media_too_many_pixels', msg, { details: { stderr: tail } }));
       }
       reject(
-        new OmniError(opts.code ?? 'ffmpeg_failed', `${name} exited ${code ?? sig}: ${tail.split('\n').slice(-3).join(' | ')}`, {
+        new OmniError(opts.code ?? failureCodeOf(tail), `${name} exited ${code ?? sig}: ${withoutPaths(tail.split('\n').slice(-3).join(' | '))}`, {
           details: { stderr: tail },
         }),
       );
@@ -309,4 +315,24 @@ export async function ffprobeJson(
     { ...opts, timeoutMs: opts.timeoutMs ?? childDeadlineMs('probe', undefined, deadlinePolicy()), code: 'media_unreadable' },
   );
   return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+/**
+ * What ffmpeg's stderr says failed, as one code per class: the input's data (a demuxer or decoder gave up on
+ * the source: `media_unreadable`, whichever pass met it first, the probe or the encode) or anything else
+ * (`ffmpeg_failed`: our own arguments, our own files, the machine). Issue 22: the same broken WavPack failed as
+ * ffmpeg_failed in one pass and media_unreadable in another. PURE.
+ */
+export function failureCodeOf(stderr: string): 'media_unreadable' | 'ffmpeg_failed' {
+  return INPUT_FAILURE.test(stderr) ? 'media_unreadable' : 'ffmpeg_failed';
+}
+const INPUT_FAILURE =
+  /Invalid data found when processing input|Error while decoding|decoding for stream \d+ failed|could not find codec parameters|Error during demuxing|Header missing|Packet corrupt|invalid (frame|block|packet|header)|Error reading (header|frame|packet)|End of file|Unknown format|no decoder|Decoder \(codec .*\) not found|Failed to read frame/i;
+
+/**
+ * A message without the worker's file names: ffmpeg names its input by path (`file:/tmp/omnibatch-.../source`),
+ * which means nothing to the owner of the object and tells a reader of failures.jsonl about the worker. PURE.
+ */
+export function withoutPaths(text: string): string {
+  return text.replace(/(?:file:)?(?:\/[^\s/'"|:,\]]+)+\/?/g, 'the file');
 }

@@ -16,7 +16,8 @@ import { withTempDir } from '../storage/temp.ts';
 import type { Logger } from '../util/logger.ts';
 import { asIsPlan } from './as-is.ts';
 import { deliver, encodeWhole, enforceLimits, splitEncoded } from './cut.ts';
-import { base64Chars } from './limits.ts';
+import { base64Chars, DEFAULT_FILE_LIMITS, type FileLimits } from './limits.ts';
+import { decideDecoded } from './measured.ts';
 import { planChunks, resolveMode, type PlanPolicy } from './plan.ts';
 import { probeMedia } from './probe.ts';
 import { detectSilences } from './silence.ts';
@@ -34,6 +35,8 @@ export interface PrepareOptions {
   minSilenceS?: number;
   /** the decoders' frame-size cap on every pass over the source (OMNIBATCH_MAX_PIXELS) */
   maxPixels?: number;
+  /** the per-file limits, checked again on the decoded length (default DEFAULT_FILE_LIMITS) */
+  limits?: FileLimits;
   /** measure silences even for a file sent as it is (subtitles are laid over the speech between them) */
   silencesAlways?: boolean;
 }
@@ -106,10 +109,18 @@ export async function prepareChunks(file: string, model: ModelSpec, policy: Plan
       if (mode === 'audio') {
         // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
         const first = planChunks(probed, model, policy);
-        let enc = await encodeWhole(file, first.encode, dir, { ...ctx, detectSilence: detect });
-        // Plan on what was really encoded when the probe's figure is off by more than the codec's padding.
-        const encodedS = Math.max(0, enc.durationS - enc.delayS);
-        const info: MediaInfo = Math.abs(encodedS - probed.durationS) <= 0.1 ? probed : { ...probed, durationS: encodedS, durationSource: 'measured' };
+        const maxS = opts.limits && opts.limits.maxMediaSeconds + 1;
+        let enc = await encodeWhole(file, first.encode, dir, { ...ctx, detectSilence: detect, ...(maxS !== undefined && { maxS }) });
+        // Plan, limit and bill on what was really decoded (measured.ts): the claim may be anything.
+        const verdict = decideDecoded({
+          probed,
+          timelineS: Math.max(0, enc.timelineS - enc.delayS),
+          ...(enc.samplesS !== undefined && { samplesS: Math.max(0, enc.samplesS - enc.delayS) }),
+          ...(maxS !== undefined && { boundS: maxS }),
+          limits: opts.limits ?? DEFAULT_FILE_LIMITS,
+        });
+        if (verdict.kind === 'refuse') throw verdict.error;
+        const info: MediaInfo = verdict.changed ? { ...probed, durationS: verdict.durationS, durationSource: 'measured' } : probed;
         const plan = planChunks(info, model, policy, enc.silences);
         if (!sameEncode(plan.encode, enc.encode)) enc = await encodeWhole(file, plan.encode, dir, ctx);
         const pieces = await splitEncoded(enc, plan.chunks, dir, ctx);

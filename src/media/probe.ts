@@ -16,16 +16,20 @@
  * any other container that is not media in itself is refused (media_unsupported_container) before it opens
  * anything; each pass has a deadline (deadline.ts; media_timeout). URLs are refused: nothing here fetches.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { checkContainer, mediaInputArgs, probeInputArgs, refusedFormat, unsupportedContainer } from './allow-list.ts';
 import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
+import { bytesBoundS, claimOutrunsBytes, oggLinks, timelineOutruns, timelineRefusal } from './measured.ts';
+import { agreesWithFrames, walkMp3 } from './mp3-frames.ts';
 import type { AudioStream, MediaInfo, VideoStream } from './types.ts';
 
 export const MIN_DECODABLE_S = 0.1;
+/** mp3 (and Ogg) files up to this size are read whole to count frames (links); 64 MiB is ~4.6 h at 32 kbps. */
+const WALK_MAX_BYTES = 64 * 1024 * 1024;
 const still = new Set(['mjpeg', 'png', 'bmp', 'webp', 'gif', 'tiff']);
 
 export interface ProbeOptions {
@@ -36,6 +40,8 @@ export interface ProbeOptions {
 export interface MeasureOptions extends ProbeOptions {
   format?: string;
   mediaS?: number;
+  /** audio: count the samples decoded instead of following the timestamps (a timeline suspected of jumps) */
+  sampleClock?: boolean;
 }
 
 /** The caller's logger at most at debug level: commands are logged, failures become coded errors instead of warnings. */
@@ -178,14 +184,15 @@ export async function measureDuration(arg: string, streamIndex: number, kind: 'a
         '-select_streams',
         String(streamIndex),
         '-show_entries',
-        'packet=stream_index,pts_time,duration_time',
+        'packet=stream_index,pts_time,dts_time,duration_time',
         '-of',
         'json',
         ...probeInputArgs(arg, opts.format),
       ],
       { ...run, code: 'media_unreadable' },
     ).catch(unreadable);
-    const packets = ((JSON.parse(stdout) as Json).packets ?? []) as Json[];
+    // A raw elementary stream (MPEG-2 video) has decode times only: they are the frames' times there.
+    const packets = (((JSON.parse(stdout) as Json).packets ?? []) as Json[]).map((p) => (p.pts_time === undefined ? { ...p, pts_time: p.dts_time } : p));
     return (
       tailEnd(
         packets.filter((p) => num(p.pts_time) !== undefined),
@@ -194,7 +201,21 @@ export async function measureDuration(arg: string, streamIndex: number, kind: 'a
     );
   }
   const { stdout } = await runFfmpeg(
-    ['-v', 'error', '-nostats', ...mediaInputArgs(arg, opts.format), '-map', `0:${streamIndex}`, '-f', 'null', '-', '-progress', 'pipe:1'],
+    // sampleClock (asetpts=N/SR): the output's clock is the samples decoded, whatever the source's timestamps say.
+    [
+      '-v',
+      'error',
+      '-nostats',
+      ...mediaInputArgs(arg, opts.format),
+      '-map',
+      `0:${streamIndex}`,
+      ...(opts.sampleClock ? ['-af', 'asetpts=N/SR/TB'] : []),
+      '-f',
+      'null',
+      '-',
+      '-progress',
+      'pipe:1',
+    ],
     run,
   ).catch(unreadable);
   return lastOutTime(stdout);
@@ -253,10 +274,10 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   // A URL is refused before anything (inputArg throws): media is only ever read from a local copy.
   const arg = inputArg(input);
   const st = await stat(input).catch((e: NodeJS.ErrnoException) => {
-    throw new OmniError('media_unreadable', `${input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { cause: e });
+    throw new OmniError('media_unreadable', e.code === 'ENOENT' ? 'no such file' : `cannot read the file (${e.code ?? e.message})`, { cause: e });
   });
-  if (!st.isFile()) throw new OmniError('media_unreadable', `${input}: not a regular file`);
-  if (st.size === 0) throw new OmniError('media_empty', `${input}: the file is empty (0 bytes)`);
+  if (!st.isFile()) throw new OmniError('media_unreadable', 'not a regular file');
+  if (st.size === 0) throw new OmniError('media_empty', 'the file is empty (0 bytes)');
   const size = st.size;
   const { json, stderr } = await ffprobeHeader(arg, { log, signal: opts.signal });
   const info = parseProbe(json, size);
@@ -269,19 +290,40 @@ export async function probeMedia(input: string, opts: ProbeOptions = {}): Promis
   const header = info.headerDurationS;
   const end = tailEnd((json.packets ?? []) as Json[], primary.index);
   let why: string | undefined;
-  if (header === undefined || header <= 0) why = 'no duration in the header';
+  /** where the timestamps really end, when the samples must be shown to fill it */
+  let timelineS: number | undefined;
+  // An mp3's frames are its length (mp3-frames.ts): counted without decoding, they settle any claim at once.
+  const frames = info.container === 'mp3' && info.audio.length === 1 && size <= WALK_MAX_BYTES ? walkMp3(await readFile(input)) : undefined;
+  if (frames && frames.frames > 0) {
+    // Frames that disagree with the claim (a cut-short upload, a forged tag): the decoder has the last word.
+    if (header === undefined || !agreesWithFrames(header, frames))
+      why = `header claims ${header?.toFixed(2) ?? 'no length'}, its frames hold ${frames.seconds.toFixed(2)} s`;
+  } else if (header === undefined || header <= 0) why = 'no duration in the header';
   else if (primary.kind === 'audio' && pcmConsistent(info, header)) why = undefined;
   else if (/Estimating duration from bitrate/i.test(stderr)) why = 'header duration is estimated from the bitrate';
   else if (end === undefined) why = 'the end of the track cannot be read from its last packets';
   else if (Math.abs(end - header) > Math.max(0.1, header * 0.005))
     why = `header claims ${header.toFixed(2)} s, the ${primary.kind} track ends at ${end.toFixed(2)} s`;
+  else if (claimOutrunsBytes(info)) {
+    // The last packets do end there: the timestamps jump (a 20-h gap over 10 s of samples). Decoding counts them.
+    why = `header claims ${header.toFixed(2)} s, its bytes hold at most ${bytesBoundS(info)?.toFixed(2)} s at the stream's bitrate`;
+    timelineS = end;
+  } else if (info.container === 'ogg' && size <= WALK_MAX_BYTES && oggLinks(await readFile(input)) > info.audio.length + info.video.length)
+    why = 'a chained Ogg file: the header states the last link only';
   if (why) {
     // The length is what is in doubt: scale the deadline by the claim, or by the bytes at a low real bitrate (16 kbps).
     const mediaS = Math.max(header ?? 0, size / 2000);
-    const measured = await measureDuration(arg, primary.index, primary.kind, { log, signal: opts.signal, format: info.container, mediaS });
+    const measured = await measureDuration(arg, primary.index, primary.kind, {
+      log,
+      signal: opts.signal,
+      format: info.container,
+      mediaS,
+      sampleClock: timelineS !== undefined,
+    });
     log.debug({ input, why, header, measured }, 'duration measured');
     info.durationS = measured;
     info.durationSource = 'measured';
+    if (timelineS !== undefined && timelineOutruns(timelineS, measured)) throw timelineRefusal(timelineS, measured);
   }
   if (info.durationS <= 0) throw new OmniError('media_empty', 'the file holds no decodable audio or video');
   if (info.durationS < MIN_DECODABLE_S) {
@@ -307,6 +349,9 @@ export async function probePartial(file: string, opts: ProbeOptions = {}): Promi
     throw new OmniError('media_unreadable', 'the file has no audio or video stream');
   }
   const header = info.headerDurationS;
+  // A claim its bytes cannot hold at its own bitrate (probeMedia decodes such a file): price the bound.
+  const bound = claimOutrunsBytes(info) ? bytesBoundS(info) : undefined;
+  if (bound !== undefined) return { info: { ...info, durationS: bound }, bounded: true };
   if (header !== undefined && header > 0) return { info, bounded: false };
   return { info: { ...info, durationS: (st.size * 8) / MIN_MEDIA_BPS }, bounded: true };
 }

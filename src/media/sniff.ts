@@ -8,12 +8,16 @@
  * on a 2-core machine that alone capped the pipeline at ~20 files/s (bench saturation). Anything unusual
  * (other codecs, no Xing tag, a truncated or padded file, odd chunk layouts) returns undefined: ffprobe decides.
  *
- * `sniffMedia` is pure; `sniffFile` reads the first 64 KiB and the size.
+ * `sniffMedia` is pure; `sniffFile` reads the first 64 KiB and the size, and an mp3 whole (its frames must
+ * hold what its tag claims).
  */
 import { open } from 'node:fs/promises';
+import { agreesWithFrames, walkMp3 } from './mp3-frames.ts';
 import type { MediaInfo } from './types.ts';
 
 export const SNIFF_BYTES = 64 * 1024;
+/** An mp3 the sniff would vouch for is read whole to count its frames: only files this small (as-is ones are far smaller). */
+export const SNIFF_MP3_MAX_BYTES = 16 * 1024 * 1024;
 
 function info(container: string, codec: string, durationS: number, sizeBytes: number, sampleRate: number, channels: number, bitrate: number): MediaInfo {
   return {
@@ -137,7 +141,14 @@ export async function sniffFile(file: string): Promise<MediaInfo | undefined> {
     const { size } = await fh.stat();
     const buf = Buffer.alloc(Math.min(SNIFF_BYTES, size));
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return sniffMedia(buf.subarray(0, bytesRead), size);
+    const info = sniffMedia(buf.subarray(0, bytesRead), size);
+    if (info?.container !== 'mp3') return info;
+    // The Xing tag is a claim: vouch for it only when the frames hold that much audio (mp3-frames.ts).
+    if (size > SNIFF_MP3_MAX_BYTES) return undefined;
+    const whole = Buffer.alloc(size);
+    await fh.read(whole, 0, size, 0);
+    const frames = walkMp3(whole);
+    return frames && agreesWithFrames(info.durationS, frames) ? info : undefined;
   } catch {
     return undefined;
   } finally {

@@ -50,7 +50,12 @@ export interface RunTotals {
   flaggedByCategory: Record<string, number>;
   /** files whose earlier result was not trusted and which were processed again */
   untrustedResults: number;
+  /** skipped files by reason: `excluded`, `not_media`, `unchanged` (a result of the same input exists) */
+  skippedByCode: Record<string, number>;
 }
+
+/** The reason of a skipped file without a code: its result already existed (scan's reuse check). */
+export const UNCHANGED = 'unchanged' satisfies FailureCode;
 
 export function emptyTotals(): RunTotals {
   return {
@@ -63,6 +68,7 @@ export function emptyTotals(): RunTotals {
     flaggedFiles: 0,
     flaggedByCategory: {},
     untrustedResults: 0,
+    skippedByCode: {},
   };
 }
 
@@ -92,6 +98,8 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
     flaggedFiles: t.flaggedFiles + (flagged.length > 0 ? 1 : 0),
     flaggedByCategory: byCategory,
     untrustedResults: t.untrustedResults + (row.untrustedResult ? 1 : 0),
+    skippedByCode:
+      row.status === 'skipped' ? { ...t.skippedByCode, [row.code ?? UNCHANGED]: (t.skippedByCode[row.code ?? UNCHANGED] ?? 0) + 1 } : t.skippedByCode,
   };
 }
 
@@ -147,6 +155,8 @@ export interface ReportDoc extends RunIdentity {
   schema: typeof REPORT_SCHEMA;
   run_id: string;
   counts: { total: number; succeeded: number; failed: number; skipped: number; not_run: number; pending?: number };
+  /** why the skipped files were (issue 22: every listed object accounted for); `skipped.jsonl` names each */
+  skipped_by_code?: Record<string, number>;
   media_seconds: number;
   requests: number;
   retries: number;
@@ -197,6 +207,7 @@ export function buildReport(input: ReportInput): ReportDoc {
     region: input.region,
     ...definedOnly({ protocol: input.protocol, source: input.source, destination: input.destination }),
     counts: pending > 0 ? { ...counts, pending } : counts,
+    ...(counts.skipped > 0 && { skipped_by_code: Object.fromEntries(Object.entries(t.skippedByCode).sort(([a], [b]) => a.localeCompare(b))) }),
     media_seconds: Math.round(t.mediaSeconds * 1000) / 1000,
     requests: t.requests,
     retries: t.retries,

@@ -129,8 +129,9 @@ export function buildResult(input: ResultInput): ResultDoc {
     fingerprint: input.fingerprint,
     chunks: chunks.map((c) => ({
       index: c.index,
-      start_s: c.startS,
-      end_s: c.endS,
+      // A chunk's last mp3 frame (or a cut landing on it) can reach past the source: never past its length.
+      start_s: Math.min(c.startS, source.durationS),
+      end_s: Math.min(c.endS, source.durationS),
       text: c.text,
       usage: usageJson(c.usage),
       cost: costJson(c.cost),

@@ -27,6 +27,7 @@ import { withTempDir } from '../storage/temp.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { namesMedia, notMediaReason } from './filter.ts';
 import { runObjects, type Listed } from './objects.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 
@@ -39,8 +40,10 @@ export interface SourceEstimate {
   /** every probed file, as planned: the deadline planner re-plans them at other chunk lengths */
   files: EstimateFile[];
   failures: { uri: string; code: FailureCode; message: string }[];
-  /** objects whose header states no length: billed at an upper bound from their size */
+  /** objects whose header states no length, or more than its bytes hold: billed at an upper bound from their size */
   bounded: { uri: string; durationS: number }[];
+  /** objects the run will not read (excluded by a pattern, not media by name): listed, never priced */
+  skipped: { uri: string; code: FailureCode; message: string }[];
 }
 
 /** The byte ranges of an object to read: all of it, or its head and its tail (pure). [start, end) each. */
@@ -128,6 +131,8 @@ export async function estimateSource(
     limits?: FileLimits;
     /** bytes read of one object at most (default DEFAULT_PROBE_BYTES) */
     probeBytes?: number;
+    /** the output priors scaled by earlier bills (cost/calibration.ts) */
+    outputScale?: number;
     tmpDir?: string;
   },
 ): Promise<SourceEstimate> {
@@ -135,6 +140,7 @@ export async function estimateSource(
   const files: EstimateFile[] = [];
   const failures: SourceEstimate['failures'] = [];
   const bounded: SourceEstimate['bounded'] = [];
+  const skipped: SourceEstimate['skipped'] = [];
   const pending = new Set<Promise<void>>();
   const one = async (obj: Listed) => {
     try {
@@ -156,6 +162,12 @@ export async function estimateSource(
         ...(video && { video: { width: video.width, height: video.height } }),
       });
     } catch (err) {
+      // The run's rule: content that is not media under a name that is not a media name is skipped, not failed.
+      const notMedia = notMediaReason(err, namesMedia(obj.key));
+      if (notMedia) {
+        skipped.push({ uri: src.uri + obj.key, code: 'not_media', message: notMedia });
+        return;
+      }
       const e = describeError(err);
       failures.push({ uri: src.uri + obj.key, code: e.code, message: e.message });
     }
@@ -163,6 +175,10 @@ export async function estimateSource(
   let n = 0;
   // The run's own selection: its listing or its manifest, through its filters.
   for await (const obj of runObjects(spec, src)) {
+    if (obj.skip) {
+      skipped.push({ uri: src.uri + obj.key, ...obj.skip });
+      continue;
+    }
     if (spec.maxFiles !== undefined && n >= spec.maxFiles) break;
     n++;
     const p = one(obj).finally(() => pending.delete(p));
@@ -179,6 +195,7 @@ export async function estimateSource(
     concurrency: opts.concurrency,
     rpm: opts.rpm,
     tpm: opts.tpm,
+    ...(opts.outputScale !== undefined && { outputScale: opts.outputScale }),
   });
-  return { estimate, files, failures, bounded };
+  return { estimate, files, failures, bounded, skipped };
 }

@@ -1,49 +1,10 @@
 /** Which objects of a source a run takes: pure. */
 import picomatch from 'picomatch';
+import { OmniError } from '../util/errors.ts';
+import { MEDIA_EXTENSIONS, NOT_MEDIA_EXTENSIONS } from '../media/formats.ts';
 
-/** Extensions ffmpeg reads that people keep audio and video in; anything else is ignored unless --include names it. */
-export const MEDIA_EXTENSIONS = new Set([
-  'mp3',
-  'wav',
-  'flac',
-  'ogg',
-  'oga',
-  'opus',
-  'm4a',
-  'aac',
-  'amr',
-  'awb',
-  'wma',
-  'aif',
-  'aiff',
-  'aifc',
-  'mka',
-  'caf',
-  'ac3',
-  'eac3',
-  'au',
-  'mp2',
-  'spx',
-  'mp4',
-  'm4v',
-  'mov',
-  'mkv',
-  'webm',
-  'avi',
-  'flv',
-  '3gp',
-  '3g2',
-  'ts',
-  'mts',
-  'm2ts',
-  'mpg',
-  'mpeg',
-  'wmv',
-  'ogv',
-  'vob',
-  'dv',
-  'mxf',
-]);
+/** Extensions of the containers the allow-list reads (media/formats.ts: one table for both). */
+export { MEDIA_EXTENSIONS };
 
 export function extensionOf(key: string): string {
   const base = key.slice(key.lastIndexOf('/') + 1);
@@ -90,14 +51,55 @@ export function outputsOf(sourceUri: string, destinationUri: string): (key: stri
   };
 }
 
-/** A predicate over keys relative to the source: --include globs replace the extension rule; --exclude always applies. */
-export function compileFilter(f: SourceFilter): (key: string) => boolean {
+/** Why an object of the listing is not processed: a user's pattern, or a name that is surely not media. */
+export interface SkipReason {
+  code: 'excluded' | 'not_media';
+  message: string;
+}
+
+/**
+ * Which objects a run reads, as a decision per key (relative to the source): undefined = read it (its content
+ * decides: prepare reports what is not media), else the reason it is not read, which the report lists.
+ *  - `--exclude` matched: excluded. `--include` given: what it does not match is excluded (it replaces the
+ *    extension rule: `--include '*'` reads everything);
+ *  - by default every extension of a container the allow-list reads (formats.ts), and every name that is
+ *    neither that nor surely something else (no extension, `.dat`, a camera's own): content decides;
+ *  - a name that is surely not audio or video (`.pdf`, `.jpg`, `.m3u8`, ...): not_media, never downloaded.
+ */
+export function compileSelection(f: SourceFilter): (key: string) => SkipReason | undefined {
   const opts = { dot: true, nocase: true };
   const inc = f.include?.length ? picomatch(f.include as string[], opts) : undefined;
   const exc = f.exclude?.length ? picomatch(f.exclude as string[], opts) : undefined;
   return (key) => {
-    if (exc?.(key)) return false;
-    if (inc) return inc(key);
-    return MEDIA_EXTENSIONS.has(extensionOf(key));
+    if (exc?.(key)) return { code: 'excluded', message: `matched --exclude ${f.exclude!.map((p) => `'${p}'`).join(' ')}` };
+    if (inc) return inc(key) ? undefined : { code: 'excluded', message: `not matched by --include ${f.include!.map((p) => `'${p}'`).join(' ')}` };
+    const ext = extensionOf(key);
+    if (NOT_MEDIA_EXTENSIONS.has(ext) && !MEDIA_EXTENSIONS.has(ext)) {
+      return { code: 'not_media', message: `a .${ext} file is not audio or video by its name: not read (--include '*.${ext}' reads it)` };
+    }
+    return undefined;
   };
+}
+
+/** A predicate over keys relative to the source: true for the objects a run reads (compileSelection). */
+export function compileFilter(f: SourceFilter): (key: string) => boolean {
+  const why = compileSelection(f);
+  return (key) => why(key) === undefined;
+}
+
+/** True when the key's name claims a container the allow-list reads (a failure to read it is a broken file, not a non-media one). */
+export function namesMedia(key: string): boolean {
+  return MEDIA_EXTENSIONS.has(extensionOf(key));
+}
+
+/**
+ * A file the probe could not read as media, judged by its name too: a name that claims a container we read
+ * (`x.wav`) is a broken file and fails with its code; any other name (`README`, `x.dat`) whose content is not
+ * media either is not the run's business: skipped as not_media, with ffprobe's reason (issue 22: every listed
+ * object is processed or reported with a reason).
+ */
+export function notMediaReason(err: unknown, namesMedia: boolean): string | undefined {
+  if (namesMedia || !(err instanceof OmniError)) return undefined;
+  if (err.code !== 'media_unreadable' && err.code !== 'media_unsupported_container') return undefined;
+  return `not audio or video by its content: ${err.message}`;
 }

@@ -19,8 +19,7 @@ import {
 import { catalogSnippet } from '../models/catalog-file.ts';
 import type { Protocol } from '../models/types.ts';
 import type { Logger } from '../util/logger.ts';
-import { loadPricing } from '../config/pricing.ts';
-import { resolvePrices } from '../cost/price.ts';
+import { resolvePrices, type PricingOverride } from '../cost/price.ts';
 import { parseLocation } from '../storage/index.ts';
 import { RUNS_DIR } from '../storage/keys.ts';
 import type { Storage } from '../storage/types.ts';
@@ -89,8 +88,16 @@ export function newRunId(now = new Date()): string {
  * Pure: request + config -> the run's fixed spec, or a coded error naming what is wrong. The model name is
  * kept exactly as given (it is what is sent); the catalogue entry only supplies limits and prices.
  * @param warn told what the service will decide for itself (an undocumented voice or name)
+ * @param pricing the operator's price override (cfg.pricingFile, read once by the caller: Context.pricing)
  */
-export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = new Date(), warn: (msg: string) => void = () => {}): RunSpec {
+export function buildRunSpec(
+  req: RunRequest,
+  cfg: Config,
+  runId: string,
+  now = new Date(),
+  warn: (msg: string) => void = () => {},
+  pricing?: PricingOverride,
+): RunSpec {
   if (!isTask(req.task)) throw new OmniError('invalid_task', `unknown task "${req.task}": caption, transcribe, moderate, describe, speak or custom`);
   const task: Task = req.task;
   const ts = TASK_SPECS[task];
@@ -118,7 +125,7 @@ export function buildRunSpec(req: RunRequest, cfg: Config, runId: string, now = 
   if (req.budgetMicros !== undefined) {
     // A budget needs prices for what every request sends; an unpriced request would reserve nothing.
     // (A video chunk where only video input is unpriced fails alone, at its reservation.)
-    const prices = resolvePrices(model.id, cfg.region, loadPricing(cfg.pricingFile));
+    const prices = resolvePrices(model.id, cfg.region, pricing);
     const needs: (keyof PriceTable)[] = [
       'inputAudio',
       ...(ts.prompt || req.prompt ? ['inputText' as const] : []),
@@ -235,11 +242,12 @@ function outputOptions(req: RunRequest, task: Task, acceptsPrompt: boolean): Pic
 }
 
 export async function createRun(
-  deps: { cfg: Config; log: Logger; runs: RunStore; queues: Queues },
+  deps: { cfg: Config; log: Logger; runs: RunStore; queues: Queues; pricing?: PricingOverride },
   req: RunRequest,
   opts: { enqueueScan?: boolean } = {},
 ): Promise<RunSpec> {
-  const spec = buildRunSpec(req, deps.cfg, newRunId(), new Date(), (msg) => deps.log.warn({ model: req.model, voice: req.voice }, msg));
+  const warn = (msg: string) => deps.log.warn({ model: req.model, voice: req.voice }, msg);
+  const spec = buildRunSpec(req, deps.cfg, newRunId(), new Date(), warn, deps.pricing);
   await deps.runs.create(spec);
   if (opts.enqueueScan ?? true) await deps.queues.scan.add('scan', { runId: spec.runId }, { jobId: jobIds.scan(spec.runId) });
   return spec;

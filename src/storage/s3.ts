@@ -27,7 +27,8 @@ import type { DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts
 
 export function createS3Client(opts: ResolvedStorageOptions): S3Client {
   const config: S3ClientConfig = {
-    region: opts.awsRegion ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // Config's awsRegion (AWS_REGION or AWS_DEFAULT_REGION): storageOptionsFromConfig hands it down
+    region: opts.awsRegion ?? 'us-east-1',
     ...(opts.s3Endpoint && { endpoint: opts.s3Endpoint }),
     forcePathStyle: opts.s3ForcePathStyle ?? Boolean(opts.s3Endpoint),
     // With the defaults the SDK frames stream bodies as aws-chunked with trailing checksums, which

@@ -21,8 +21,16 @@ const DEFAULT_MAX_AGE_MS = 24 * 3600 * 1000;
 /** Directories of jobs running in this process right now: a sweep never touches them. */
 const active = new Set<string>();
 
+/** The operator's temp root (Config's tmpDir, OMNIBATCH_TMP), installed at startup: app/process-settings.ts. */
+let configuredBase: string | undefined;
+
+export function setTempBase(base: string | undefined): void {
+  configuredBase = base;
+}
+
+/** Where temp directories go: the caller's base, else the configured one, else the OS temp dir. */
 export function tempBase(base?: string): string {
-  return path.resolve(base ?? (process.env.OMNIBATCH_TMP || os.tmpdir()));
+  return path.resolve(base ?? configuredBase ?? os.tmpdir());
 }
 
 function safeLabel(label: string): string {

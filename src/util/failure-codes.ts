@@ -44,7 +44,7 @@ export const FAILURE_CODES = {
   media_no_audio: { queue: 'fail_file', meaning: 'an audio task on a file with no audio track (e.g. a silent video)', action: 'use `describe` for video' },
   media_unsupported_container: {
     queue: 'fail_file',
-    meaning: "the file's container is not on the demuxer allow-list",
+    meaning: "the file's container is not on the demuxer allow-list (a playlist, a list of files, a picture: the message says which)",
     action: 'convert it to a common format (wav, flac, mp3, m4a, mp4, webm, ...)',
   },
   media_too_large: {
@@ -66,8 +66,25 @@ export const FAILURE_CODES = {
   },
   media_suspicious: {
     queue: 'fail_file',
-    meaning: 'far more media seconds per byte than any real recording: refused as a bomb',
-    action: 'raise `OMNIBATCH_MAX_SECONDS_PER_BYTE` if the file is genuine',
+    meaning:
+      'far more media seconds per byte than any real recording (a bomb), or timestamps that span far more than the decoded samples (a 20-h jump over 10 s of audio)',
+    action: 'raise `OMNIBATCH_MAX_SECONDS_PER_BYTE` if the file is genuine; remux a file with timestamp gaps (`ffmpeg -i in -af asetpts=N/SR/TB out`)',
+  },
+  // --- objects a run lists but does not read: skipped with a reason (`skipped.jsonl`), never a failure ---
+  excluded: {
+    queue: 'result',
+    meaning: "the object was left out by the user's `--exclude`, or not matched by `--include`",
+    action: 'change the patterns to read it',
+  },
+  unchanged: {
+    queue: 'result',
+    meaning: 'a result of the same object (ETag) and the same settings (fingerprint) already exists: the file was not processed again',
+    action: '`--force` redoes it',
+  },
+  not_media: {
+    queue: 'result',
+    meaning: 'the object is not audio or video: by its name (`.pdf`, `.jpg`, `.m3u8`, ...) or, for other names, by its content',
+    action: "`--include '*.ext'` reads a name the pre-filter leaves out; the content check is final",
   },
   media_too_many_cuts: { queue: 'fail_file', meaning: 'a video plan with more cut points than one encode can take', action: 'a larger `--chunk-seconds`' },
   media_timeout: {

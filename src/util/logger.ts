@@ -27,7 +27,7 @@ export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}
 
 export function createLogger(opts: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
   const options: LoggerOptions = {
-    level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: opts.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
     formatters: {
@@ -35,7 +35,8 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
       log: (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, k === 'err' && v instanceof Error ? v : redactValue(v)])),
       bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
     },
-    serializers: { err: (e: Error) => redactValue({ ...pino.stdSerializers.err(e) }) },
+    // Anything but an Error (a string, a plain object) is kept as it is, redacted: never spread into characters.
+    serializers: { err: (e: unknown) => redactValue(e instanceof Error ? { ...pino.stdSerializers.err(e) } : e) },
     hooks: {
       // the message and its printf arguments; objects go through formatters.log
       logMethod(args, method) {
@@ -49,7 +50,8 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
       },
     },
   };
-  if (opts.pretty ?? (process.stderr.isTTY && !process.env.CI)) {
+  // the CLI decides (cli/common.ts loggerFor: a terminal, and not CI); anything else logs JSON lines
+  if (opts.pretty) {
     return redactChildBindings(pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } }));
   }
   return redactChildBindings(pino(options, (opts.destination as pino.DestinationStream | undefined) ?? pino.destination(2)));

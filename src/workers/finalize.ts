@@ -1,56 +1,96 @@
 /**
  * finalize: all chunk results of a file -> stitched on the source's timeline -> the task's outputs, then the
  * result JSON last (its presence means "done" to a later run's scanner) -> the file succeeds -> staging goes.
+ * The decision is finalize-decide.ts's planFinalize; this file runs it over narrow ports (fakes:
+ * test/fakes/finalize.ts).
  */
 import path from 'node:path';
 import type { Job } from 'bullmq';
-import { addCost, ZERO_COST } from '../cost/price.ts';
 import type { FinalizePayload } from '../jobs/catalog.ts';
-import { addUsage, emptyUsage } from '../models/types.ts';
 import { renderFileOutputs } from './render.ts';
 import { resultSecret } from '../app/result-secret.ts';
 import { sha256Hex, signResult } from '../outputs/signature.ts';
-import type { ChunkResult } from '../runs/types.ts';
+import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
+import type { Storage } from '../storage/types.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
-import { OmniError } from '../util/errors.ts';
+import type { Logger } from '../util/logger.ts';
 import { concatWavFiles } from '../media/wav-concat.ts';
 import type { JobContext } from '../app/context.ts';
 import { finishFile, isFileOpen, isSuperseded, stagedKey } from '../lifecycle/file-state.ts';
 import type { StagedFile } from './prepare.ts';
+import { planFinalize } from './finalize-decide.ts';
+
+/** Everything finalize touches. */
+export interface FinalizePorts {
+  spec(runId: string): Promise<RunSpec>;
+  runs: {
+    /** true while the file is pending (and, when it is not, the run's report is made sure of) */
+    isFileOpen(runId: string, fileId: string): Promise<boolean>;
+    isSuperseded(runId: string, fileId: string, generation: number | undefined): Promise<boolean>;
+    file(runId: string, fileId: string): Promise<FileState | undefined>;
+    finishFile(runId: string, fileId: string, patch: Partial<FileState> & Pick<FileState, 'status'>): Promise<void>;
+  };
+  storage(location: string): Pick<Storage, 'getText' | 'putText' | 'putJson' | 'download' | 'upload'>;
+  /** speak: the chunks' WAVs joined into one (media/wav-concat.ts) */
+  concatWav(parts: readonly string[], out: string): Promise<unknown>;
+  /** the deployment's result secret, which signs the result (outputs/signature.ts) */
+  resultSecret(): Promise<string>;
+  tmpDir?: string;
+  log: Logger;
+}
+
+export function finalizePorts(ctx: JobContext): FinalizePorts {
+  return {
+    spec: (runId) => ctx.spec(runId),
+    runs: {
+      isFileOpen: (runId, fileId) => isFileOpen(ctx, runId, fileId),
+      isSuperseded: (runId, fileId, generation) => isSuperseded(ctx, runId, fileId, generation),
+      file: (runId, fileId) => ctx.runs.file(runId, fileId),
+      finishFile: (runId, fileId, patch) => finishFile(ctx, runId, fileId, patch),
+    },
+    storage: (location) => ctx.storage(location),
+    concatWav: concatWavFiles,
+    resultSecret: () => resultSecret(ctx),
+    tmpDir: ctx.cfg.tmpDir,
+    log: ctx.log,
+  };
+}
 
 export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Promise<{ outputs: string[] } | { skipped: string }> {
-  const { runId, fileId, key } = job.data;
-  const spec = await ctx.spec(runId);
-  if (!(await isFileOpen(ctx, runId, fileId))) return { skipped: 'file already finished' };
-  if (await isSuperseded(ctx, runId, fileId, job.data.generation)) return { skipped: 'file re-planned' };
-  const dst = ctx.storage(spec.destination);
-  const file = await ctx.runs.file(runId, fileId);
-  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, job.data.generation, 0, 'prepared.json'));
-  const chunks: ChunkResult[] = [];
-  for (let i = 0; i < job.data.chunks; i++) {
-    const r = await readJson<ChunkResult>(dst, stagedKey(runId, fileId, job.data.generation, i, 'result.json'));
-    if (r) chunks.push(r);
+  return runFinalize(job.data, finalizePorts(ctx));
+}
+
+export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise<{ outputs: string[] } | { skipped: string }> {
+  const { runId, fileId, key } = d;
+  const spec = await p.spec(runId);
+  if (!(await p.runs.isFileOpen(runId, fileId))) return { skipped: 'file already finished' };
+  if (await p.runs.isSuperseded(runId, fileId, d.generation)) return { skipped: 'file re-planned' };
+  const dst = p.storage(spec.destination);
+  const file = await p.runs.file(runId, fileId);
+  // prepared.json carries each chunk's measured speech (subtitle cues); the duration comes with the payload
+  // (prepared.json's only for a job queued by an older version).
+  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, d.generation, 0, 'prepared.json'));
+  const durationS = d.durationS ?? prepared?.durationS;
+  const found: ChunkResult[] = [];
+  for (let i = 0; i < d.chunks; i++) {
+    const r = await readJson<ChunkResult>(dst, stagedKey(runId, fileId, d.generation, i, 'result.json'));
+    if (r) found.push(r);
   }
-  if (!prepared || chunks.length !== job.data.chunks) {
-    // A parent runs only after all its children succeeded; a missing result means staging was lost.
-    throw new OmniError('staging_missing', `staging for ${key} is incomplete (${chunks.length}/${job.data.chunks} chunk results)`);
-  }
-  chunks.sort((a, b) => a.index - b.index);
-  const usage = chunks.reduce((u, c) => addUsage(u, c.usage), emptyUsage());
-  const cost = chunks.reduce((a, c) => addCost(a, c.cost), ZERO_COST);
+  const plan = planFinalize({ key, expected: d.chunks, found, durationS });
+  const { chunks, usage, cost } = plan;
   const ts = TASK_SPECS[spec.task];
 
   const rendered = renderFileOutputs({
     spec,
     file: file!,
-    durationS: prepared.durationS,
+    durationS: plan.durationS,
     chunks,
     usage,
     cost,
     overlapS: spec.overlapSeconds ?? ts.policy.overlapS,
-    speech: new Map(prepared.chunks.flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
+    speech: new Map((prepared?.chunks ?? []).flatMap((c) => (c.speech ? [[c.index, c.speech] as const] : []))),
   });
   const written: string[] = [];
   for (const body of Object.values(rendered.files)) {
@@ -69,11 +109,11 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
           parts.push(f);
         }
         const out = path.join(dir, 'all.wav');
-        await concatWavFiles(parts, out);
+        await p.concatWav(parts, out);
         await dst.upload(out, outputKey(key, 'wav'), 'audio/wav');
         written.push(outputKey(key, 'wav'));
       },
-      { base: ctx.cfg.tmpDir },
+      { base: p.tmpDir },
     );
   }
   // Last: the result JSON, signed with the digests of the text outputs just written (outputs/signature.ts): the
@@ -81,14 +121,14 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
   // A reader (and that scanner) never sees a result whose outputs are missing.
   const base = key.slice(key.lastIndexOf('/') + 1);
   const digests = Object.fromEntries(Object.entries(rendered.files).map(([ext, body]) => [`${base}.${ext}`, sha256Hex(body.text)]));
-  await dst.putJson(outputKey(key, 'json'), signResult(rendered.result, digests, await resultSecret(ctx)));
+  await dst.putJson(outputKey(key, 'json'), signResult(rendered.result, digests, await p.resultSecret()));
   written.push(outputKey(key, 'json'));
 
-  await finishFile(ctx, runId, fileId, {
+  await p.runs.finishFile(runId, fileId, {
     status: 'succeeded',
-    durationS: prepared.durationS,
+    durationS: plan.durationS,
     chunks: chunks.length,
-    requests: chunks.reduce((n, c) => n + c.requests, 0),
+    requests: plan.requests,
     usage,
     costMicros: cost.amountMicros,
     currency: cost.currency,
@@ -98,7 +138,7 @@ export async function finalize(job: Job<FinalizePayload>, ctx: JobContext): Prom
   return { outputs: written };
 }
 
-async function readJson<T>(dst: ReturnType<JobContext['storage']>, key: string): Promise<T | undefined> {
+async function readJson<T>(dst: Pick<Storage, 'getText'>, key: string): Promise<T | undefined> {
   const raw = await dst.getText(key);
   return raw ? (JSON.parse(raw) as T) : undefined;
 }

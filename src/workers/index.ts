@@ -100,7 +100,7 @@ export async function startWorkers(ctx: Context, opts: WorkerOptions = {}): Prom
         settings: { backoffStrategy: notifyBackoff },
       },
     );
-    worker.on('error', (err) => ctx.log.error({ stage, err: err.message }, 'worker error'));
+    worker.on('error', (err) => ctx.log.error({ stage, err: asError(err) }, 'worker error'));
     worker.on('failed', (job, err) => {
       const p = onFailedEvent(stage, job, err, ctx).finally(() => lost.delete(p));
       lost.add(p);
@@ -162,7 +162,7 @@ async function processJob<S extends Stage>(
       throw Worker.RateLimitError();
     }
     if (decision.kind === 'retry') {
-      log.warn({ code: e.code, attempt: job.attemptsMade + 1, of: job.opts.attempts ?? 1, err: e.message }, 'attempt failed: will retry');
+      log.warn({ code: e.code, attempt: job.attemptsMade + 1, of: job.opts.attempts ?? 1, err: asError(err) }, 'attempt failed: will retry');
       m.jobFinished(mstage, 'retried');
       m.retry(mstage, e.code);
       // a run's retries are its requests' and files': a webhook delivery retried after the report is not one
@@ -171,11 +171,11 @@ async function processJob<S extends Stage>(
     }
     const rescued = decision.replan ? await (failureHooks[stage] as FailureHook<S>).rescue?.(job, jctx, e.code) : undefined;
     if (rescued) {
-      log.warn({ code: e.code, err: e.message }, rescued.note);
+      log.warn({ code: e.code, err: asError(err) }, rescued.note);
       m.jobFinished(mstage, 'retried');
       throw new UnrecoverableError(`${e.code}: ${rescued.outcome}`);
     }
-    log.error({ code: e.code, err: e.message }, 'failed');
+    log.error({ code: e.code, err: asError(err) }, 'failed');
     m.jobFinished(mstage, 'failed');
     await onFinalFailure(stage, job, jctx, e.code, e.message, decision.stopRun);
     throw new UnrecoverableError(`${e.code}: ${e.message}`);
@@ -198,9 +198,14 @@ async function onFailedEvent(stage: Stage, job: Job | undefined, err: Error, ctx
   if (!final || (!byBullmq && err?.name === 'UnrecoverableError')) return;
   const log = ctx.log.child({ stage, jobId: job.id, runId: (job.data as { runId?: string }).runId });
   try {
-    log.error({ code: 'worker_lost', err: err?.message }, 'failed without running to the end: the file fails');
+    log.error({ code: 'worker_lost', err: asError(err) }, 'failed without running to the end: the file fails');
     await onFinalFailure(stage, job, { ...ctx, log }, 'worker_lost', `the job's worker was lost (${err?.message ?? 'unknown'})`, false);
   } catch (e) {
-    log.error({ err: (e as Error).message }, 'could not record a lost job');
+    log.error({ err: asError(e) }, 'could not record a lost job');
   }
+}
+
+/** What pino's `err` serializer takes: an Error (a string there was logged as {"0":"n","1":"o",...}). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

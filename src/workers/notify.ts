@@ -1,36 +1,52 @@
 /**
  * notify: delivers one webhook (the run's end, or its 80% budget alert). The job is the notification's
  * durable copy: it outlives the worker that enqueued it, and the queue retries a failed delivery with backoff
- * (jobs/policy.ts), a receiver's Retry-After included. The secret comes from this worker's settings, never
- * from the job; unsigned only when the operator or the run allowed it. Payloads carry keys, not documents
+ * (jobs/policy.ts), a receiver's Retry-After included. Payloads carry keys, not documents
  * (docs/architecture.md, "The queues"): the run's end names its stored report, read here at each attempt.
+ * The decisions are in notify-decide.ts; this file runs them over narrow ports (fakes: test/fakes/notify.ts).
  */
 import type { Job } from 'bullmq';
-import type { NotifyPayload, StoredBody } from '../jobs/catalog.ts';
+import type { NotifyPayload, StoredBody, WebhookEvent } from '../jobs/catalog.ts';
+import type { Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
-import { sendWebhook, type DeliveryResult } from '../ops/webhook.ts';
-import type { Context, JobContext } from '../app/context.ts';
+import type { Logger } from '../util/logger.ts';
+import { sendWebhook, type DeliveryResult, type SendOptions } from '../ops/webhook.ts';
+import type { JobContext } from '../app/context.ts';
+import { decideDelivery, type NotifySettings } from './notify-decide.ts';
 
-export async function notify(job: Job<NotifyPayload>, ctx: JobContext): Promise<DeliveryResult> {
-  const d = job.data;
-  const body = d.bodyRef ? await storedBody(ctx, d.bodyRef) : d.body;
-  return sendWebhook(d.url, d.event, body, {
-    secret: ctx.cfg.webhookSecret,
-    allowUnsigned: ctx.cfg.allowUnsignedWebhooks || d.allowUnsigned,
-    deliveryId: d.deliveryId,
-    log: ctx.log,
-    signal: ctx.signal,
-  });
+/** Everything notify touches. */
+export interface NotifyPorts {
+  settings: NotifySettings;
+  storage(location: string): Pick<Storage, 'getText' | 'uriOf'>;
+  send(url: string, event: WebhookEvent, body: unknown, opts: SendOptions): Promise<DeliveryResult>;
+  log: Logger;
+  signal?: AbortSignal;
 }
 
-/**
- * The stored document, parsed. Read at delivery, so a report rewritten by a later `retry` before this delivery
- * succeeds is sent as it now stands. A storage blink is retried with the delivery; a report that is gone is not.
- */
-async function storedBody(ctx: Context, ref: StoredBody): Promise<unknown> {
-  const text = await ctx.storage(ref.destination).getText(ref.key);
-  if (text === undefined) {
-    throw new OmniError('storage_not_found', `the notification's body ${ctx.storage(ref.destination).uriOf(ref.key)} is gone`);
-  }
+export function notifyPorts(ctx: JobContext): NotifyPorts {
+  return {
+    settings: { webhookSecret: ctx.cfg.webhookSecret, allowUnsignedWebhooks: ctx.cfg.allowUnsignedWebhooks },
+    storage: (location) => ctx.storage(location),
+    send: sendWebhook,
+    log: ctx.log,
+    signal: ctx.signal,
+  };
+}
+
+export async function notify(job: Job<NotifyPayload>, ctx: JobContext): Promise<DeliveryResult> {
+  return runNotify(job.data, notifyPorts(ctx));
+}
+
+export async function runNotify(d: NotifyPayload, p: NotifyPorts): Promise<DeliveryResult> {
+  const plan = decideDelivery(d, p.settings);
+  const body = 'stored' in plan.body ? await storedBody(p, plan.body.stored) : plan.body.inline;
+  return p.send(d.url, d.event, body, { ...plan.signing, deliveryId: d.deliveryId, log: p.log, signal: p.signal });
+}
+
+/** The stored document, parsed. A storage blink is retried with the delivery; a document that is gone is not. */
+async function storedBody(p: NotifyPorts, ref: StoredBody): Promise<unknown> {
+  const store = p.storage(ref.destination);
+  const text = await store.getText(ref.key);
+  if (text === undefined) throw new OmniError('storage_not_found', `the notification's body ${store.uriOf(ref.key)} is gone`);
   return JSON.parse(text);
 }

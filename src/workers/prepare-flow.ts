@@ -1,6 +1,6 @@
 /** What a prepared file hands on, as data: its staged chunks, and the flow of one finalize parent with an infer child per chunk. */
 import type { FlowJob } from 'bullmq';
-import { jobIds, type InferPayload, type PreparePayload } from '../jobs/catalog.ts';
+import { jobIds, type FinalizePayload, type InferPayload, type PreparePayload } from '../jobs/catalog.ts';
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
 
@@ -47,7 +47,7 @@ export function inferFlow(d: PreparePayload, staged: StagedFile, video?: { width
   return {
     name: 'finalize',
     queueName: queueName('finalize'),
-    data: { runId, fileId, key, chunks: staged.chunks.length, generation },
+    data: { runId, fileId, key, chunks: staged.chunks.length, generation, durationS: staged.durationS } satisfies FinalizePayload,
     opts: { ...QUEUE_POLICY.finalize.job, jobId: jobIds.finalize(runId, fileId, generation) },
     children,
   };

@@ -3,7 +3,9 @@
  * (test/fakes/) the way infer's are (docs/architecture.md, "Where the decisions are").
  */
 import type { FlowJob } from 'bullmq';
+import { readCalibration, type Calibration } from '../cost/calibration.ts';
 import type { PricingOverride } from '../cost/price.ts';
+import type { Task } from '../tasks/catalog.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
 import { prepareChunks } from '../media/prepare.ts';
@@ -11,9 +13,10 @@ import { probeMedia } from '../media/probe.ts';
 import { sniffFile } from '../media/sniff.ts';
 import type { RunSpec, StopReason } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
 import type { JobContext } from '../app/context.ts';
-import { finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
+import { finishFile, finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
 
 /** The run store, as prepare uses it: the file's state, the run's stop flag, the file's estimate. */
 export interface PrepareRuns {
@@ -21,6 +24,10 @@ export interface PrepareRuns {
   isFileOpen(runId: string, fileId: string): Promise<boolean>;
   stopReason(runId: string): Promise<StopReason | undefined>;
   finishNotRun(runId: string, fileId: string, reason: StopReason): Promise<void>;
+  /** ends the file as skipped, with why (its content is not media) */
+  skipFile(runId: string, fileId: string, code: FailureCode, message: string): Promise<void>;
+  /** the output-token calibration of a model and task (cost/calibration.ts), when runs have made one */
+  calibration(model: string, task: Task): Promise<Calibration | undefined>;
   /** counted once per file, whatever the number of prepares */
   addFileEstimate(runId: string, fileId: string, e: { mediaMs: number; est: number; low: number; high: number }): Promise<boolean>;
 }
@@ -66,7 +73,9 @@ export function preparePorts(ctx: JobContext): PreparePorts {
       isFileOpen: (runId, fileId) => isFileOpen(ctx, runId, fileId),
       stopReason: (runId) => ctx.runs.stopReason(runId),
       finishNotRun: (runId, fileId, reason) => finishNotRun(ctx, runId, fileId, reason),
+      skipFile: (runId, fileId, code, message) => finishFile(ctx, runId, fileId, { status: 'skipped', code, message }),
       addFileEstimate: (runId, fileId, e) => ctx.runs.addFileEstimate(runId, fileId, e),
+      calibration: (model, task) => readCalibration(ctx.redis, ctx.keyPrefix, model, task).catch(() => undefined),
     },
     storage: (location) => ctx.storage(location),
     media: { sniff: sniffFile, probe: probeMedia, chunks: prepareChunks },

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { Job } from 'bullmq';
+import { outputScale } from '../cost/calibration.ts';
 import { estimateRun } from '../cost/estimate.ts';
 import type { PreparePayload } from '../jobs/catalog.ts';
 import { chunkPolicy } from '../media/policy.ts';
@@ -17,6 +18,7 @@ import { withTempDir } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import type { JobContext } from '../app/context.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
+import { namesMedia, notMediaReason } from '../producers/filter.ts';
 import { decidePrepareMedia, decidePrepareStart, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
 import { inferFlow, type StagedFile } from './prepare-flow.ts';
 import { preparePorts, type PreparePorts, type PrepareStorage } from './prepare-ports.ts';
@@ -67,6 +69,11 @@ export async function runPrepare(job: PrepareJob, p: PreparePorts): Promise<Prep
     if (watch.signal.aborted && stopped) {
       await p.runs.finishNotRun(runId, fileId, stopped);
       return { skipped: `run stopping (${stopped})` };
+    }
+    const notMedia = notMediaReason(err, namesMedia(job.data.key));
+    if (notMedia) {
+      await p.runs.skipFile(runId, fileId, 'not_media', notMedia);
+      return { skipped: 'not_media' };
     }
     throw err;
   } finally {
@@ -120,16 +127,17 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       if (media.kind === 'probe') media = decidePrepareMedia({ ...facts, probed: await p.media.probe(input, { log: p.log, signal }) });
       if (media.kind === 'refuse') throw media.error;
       if (media.kind !== 'plan') throw new Error('decidePrepareMedia asked to probe twice');
-      const { info } = media;
       // Subtitles are laid over the speech between the silences, so a file sent as it is has its silences measured too.
       const cues = TASK_SPECS[spec.task].outputs.includes('srt');
-      const { plan, chunks, silences } = await p.media.chunks(input, model, policy, {
+      // The length that counts from here on is the decoded one (media/measured.ts), not the probe's claim.
+      const { plan, chunks, silences, info } = await p.media.chunks(input, model, policy, {
         outDir: path.join(dir, 'chunks'),
         log: p.log,
-        info,
+        info: media.info,
         tmpDir: p.tmpDir,
         signal,
         maxPixels: limits.maxPixels,
+        limits,
         silencesAlways: cues,
       });
       p.log.info({ chunks: chunks.length, durationS: info.durationS, reason: plan.reason }, 'planned');
@@ -195,7 +203,14 @@ async function recordEstimate(p: PreparePorts, spec: RunSpec, fileId: string, in
         ...(video && { video: { width: video.width, height: video.height } }),
       },
     ],
-    { model: spec.model, region: spec.region, task: spec.task, prompt: spec.prompt, pricing: p.pricing },
+    {
+      model: spec.model,
+      region: spec.region,
+      task: spec.task,
+      prompt: spec.prompt,
+      pricing: p.pricing,
+      outputScale: outputScale(await p.runs.calibration(spec.model, spec.task)),
+    },
   );
   // Once per file (with its media length): a prepare redone after a crash, a re-plan or a retry adds nothing.
   await p.runs.addFileEstimate(spec.runId, fileId, {

@@ -40,7 +40,7 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
     if (!s) return { runId: '', registered: 0, skipped: 0, enqueued: 0 }; // schedule removed: nothing to do
     // The firing's job id names its run: a redone firing (stalled, retried) continues the same run.
     runId = scheduledRunId(job.id ?? '', job.timestamp);
-    const spec = buildRunSpec({ ...s.request, schedule: s.name }, ctx.cfg, runId);
+    const spec = buildRunSpec({ ...s.request, schedule: s.name }, ctx.cfg, runId, new Date(), undefined, ctx.pricing);
     const made = await ctx.runs.create(spec, { schedule: s.name });
     if (made.outcome === 'busy') {
       // The schedule's previous run is still going: starting another would enqueue its unfinished objects twice.
@@ -56,6 +56,8 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   const dst = ctx.storage(spec.destination);
   const result: ScanResult = { runId, registered: 0, skipped: 0, enqueued: 0 };
   let batch: { obj: ObjectInfo; fileId: string }[] = [];
+  /** objects registered as skipped by this scan (by name or pattern): outside --max-files */
+  let notRead = 0;
 
   const flush = async () => {
     const jobs: { name: 'prepare'; data: PreparePayload; opts: { jobId: string } }[] = [];
@@ -91,7 +93,17 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
 
   for await (const obj of runObjects(spec, src, destinationRecords(ctx, dst, await resultSecret(ctx)))) {
     const fileId = fileIdOf(obj.key);
-    const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'), spec.maxFiles ?? 0);
+    if (obj.skip) {
+      // Not read, but accounted for: registered (outside --max-files) and ended as skipped with its reason.
+      if ((await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'))) === 1) {
+        await ctx.runs.finishFile(runId, fileId, { ...fileState(src, obj, 'skipped'), code: obj.skip.code, message: obj.skip.message });
+        result.skipped++;
+        notRead++;
+      }
+      continue;
+    }
+    // --max-files counts the objects read: the registered total also holds those skipped by name or pattern.
+    const r = await ctx.runs.registerFile(runId, fileId, fileState(src, obj, 'pending'), spec.maxFiles ? spec.maxFiles + notRead : 0);
     if (r === -1) break; // --max-files reached
     if (r === 0) {
       // A redone scan: already registered. Registered files are enqueued only a page at a time, so one still

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 import { dropPrefix, runCli } from '../helpers/cli.ts';
+import { testRedis } from '../helpers/redis.ts';
 import { media } from '../helpers/paths.ts';
 
 const exec = promisify(execFile);
@@ -125,7 +126,7 @@ describe('omnibatch commands', () => {
       },
     );
     expect(found).toBe('');
-    const r = new Redis();
+    const r = testRedis();
     try {
       const keys = await r.keys(`${env.OMNIBATCH_PREFIX}:*`);
       expect(keys.length).toBeGreaterThan(0);

@@ -1,7 +1,8 @@
 /**
  * `estimate --deadline` on a 10,000-audio-minute archive, as a real process, and `run --deadline` refused
- * before anything exists. The archive is one generated 40-minute MP3 hard-linked 250 times: estimate only
- * probes (never decodes) each object, so the links stand for 250 distinct files at the cost of one.
+ * before anything exists. The archive is one generated 200-minute MP3 hard-linked 50 times: estimate only
+ * probes (never decodes) each object, so the links stand for 50 distinct files at the cost of one. (It was 250
+ * links of 40 minutes: the same minutes, but 250 ffprobes per estimate made this file 2 minutes of the suite.)
  */
 import { execFile } from 'node:child_process';
 import { link, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -9,13 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { dropPrefix, offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
+import { testRedis } from '../helpers/redis.ts';
 import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 
 const exec = promisify(execFile);
-const FILES = 250;
-const FILE_S = 2400;
+const FILES = 50;
+const FILE_S = 12_000;
 
 describe('--deadline', () => {
   let tmp: string;
@@ -30,7 +31,8 @@ describe('--deadline', () => {
     await silentMp3(one, FILE_S);
     for (let i = 0; i < FILES; i++) await link(one, path.join(tmp, 'archive', `tape-${String(i).padStart(3, '0')}.mp3`));
     await mkdir(path.join(tmp, 'small'), { recursive: true });
-    for (let i = 0; i < 10; i++) await link(one, path.join(tmp, 'small', `tape-${i}.mp3`));
+    // 2 x 200 min: the 400 audio-minutes the deadline refusals below reason about
+    for (let i = 0; i < 2; i++) await link(one, path.join(tmp, 'small', `tape-${i}.mp3`));
   }, 120_000);
   afterAll(async () => {
     await dropPrefix(env.OMNIBATCH_PREFIX);
@@ -46,7 +48,7 @@ describe('--deadline', () => {
     expect(a.files).toBe(FILES);
     expect(a.media_seconds / 60).toBeGreaterThanOrEqual(10_000);
     expect(a.deadline).toMatchObject({ chunk_seconds: 30, default_chunk_seconds: 30, lengthened: false });
-    expect(a.requests).toBe(FILES * 81); // 2400.19 s (the encoder's padding) in at most 30-s parts
+    expect(a.requests).toBe(FILES * 401); // 12000.19 s (the encoder's padding) in at most 30-s parts
     expect(a.wall_binding).toBe('rpm');
 
     const slow = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '30', '--tpm', '1000000', '--deadline', '8h', '--json');
@@ -55,7 +57,7 @@ describe('--deadline', () => {
     expect(b.deadline.lengthened).toBe(true);
     expect(b.deadline.tried[0]).toMatchObject({ chunk_seconds: 30, binding: 'rpm' });
     expect(b.deadline.tried[0].wall_seconds).toBeGreaterThan(8 * 3600);
-    expect(b.requests).toBe(FILES * 54);
+    expect(b.requests).toBe(FILES * 267);
     expect(b.input_tokens.audio).toBeGreaterThan(7_500_000);
     expect(b.cost.expected.priced).toBe(true);
     const finish = Date.parse(b.deadline.predicted_finish);
@@ -65,7 +67,7 @@ describe('--deadline', () => {
 
     // The human form names the chosen length, why, requests, tokens, cost and the predicted finish.
     const text = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '30', '--tpm', '1000000', '--deadline', '8h');
-    expect(text.stdout).toMatch(/13500 requests/);
+    expect(text.stdout).toMatch(/13350 requests/);
     expect(text.stdout).toMatch(/input tokens: \d+/);
     expect(text.stdout).toMatch(/cost: [\d.]+ - [\d.]+ USD/);
     expect(text.stdout).toMatch(/45-s chunks \(longer than the 30-s default, to make the deadline\)/);
@@ -74,7 +76,7 @@ describe('--deadline', () => {
   }, 300_000);
 
   it('a deadline no chunk length can meet is refused with the earliest achievable finish; run creates nothing', async () => {
-    // 10 x 40 min: 300,000 audio tokens at 5,000 TPM take an hour whatever the chunk length (ample concurrency: TPM binds).
+    // 2 x 200 min: 300,000 audio tokens at 5,000 TPM take an hour whatever the chunk length (ample concurrency: TPM binds).
     const e = await cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--tpm', '5000', '--infer-concurrency', '1000', '--deadline', '30m');
     expect(e.code).not.toBe(0);
     expect(e.stderr).toMatch(/deadline_unreachable: no chunk length finishes by .*: the earliest achievable finish is \d{4}-\d\d-\d\dT[\d:.]+Z .*bound by tpm/);
@@ -95,7 +97,7 @@ describe('--deadline', () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/deadline_unreachable/);
-    const redis = new Redis();
+    const redis = testRedis();
     try {
       expect(await redis.keys(`${env.OMNIBATCH_PREFIX}:*run*`)).toEqual([]);
       expect(await redis.keys(`${env.OMNIBATCH_PREFIX}:bull:*`)).toEqual([]);
@@ -169,7 +171,7 @@ describe('--deadline', () => {
       const fixed = await add('fixed', '2026-12-02T06:00:00Z');
       expect(fixed.stderr).toMatch(/deadline_invalid: .*duration \(8h\) or a time of day/);
       env.OMNIBATCH_TPM = '1000000';
-      env.OMNIBATCH_RPM = '2'; // 10 x 40 min: 800 30-s requests at 2 RPM are 6 h 40 min; 45-s chunks (540) make 4 h 30 min
+      env.OMNIBATCH_RPM = '2'; // 2 x 200 min: 802 30-s requests at 2 RPM are 6 h 41 min; 45-s chunks (534) make 4 h 27 min
       const ok = await add('nightly', '5h');
       expect(ok.code).toBe(0);
       expect(ok.stdout).toMatch(/45-s chunks \(longer than the 30-s default/);

@@ -91,6 +91,9 @@ describe('estimate reads no URL and follows no playlist', () => {
       const r = await estimateSource(store, spec(store.uri), { log: silentLogger, concurrency: 4 });
       const failed = Object.fromEntries(r.failures.map((f) => [f.uri.slice(store.uri.length), f.code]));
       expect(failed).toEqual(Object.fromEntries(HOSTILE.map((k) => [k, 'media_unsupported_container'])));
+      // The one with no media name is read by its content too, and skipped as not media, as the run would (issue 22).
+      expect(r.skipped.map((x) => [x.uri.slice(store.uri.length), x.code])).toEqual([['clip', 'not_media']]);
+      expect(r.skipped[0].message).toMatch(/HLS playlist/);
       expect(server.hits()).toBe(0);
       // The ordinary files are estimated as before.
       expect(r.estimate.files).toBe(2);

@@ -1,26 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Budget, budgetChunkKey } from '../../src/cost/budget.ts';
+import { dropKeys, testRedis } from '../helpers/redis.ts';
 
 const prefix = `test-budget-${randomUUID()}`;
 let redis: Redis;
 let budget: Budget;
 
 beforeAll(() => {
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  redis = testRedis({ maxRetriesPerRequest: 3 });
   budget = new Budget(redis, prefix);
 });
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await dropKeys(redis, prefix);
   await redis.quit();
 });
 
 describe('budget reservations', () => {
   it('grants exactly 10 of 50 concurrent reservations when the budget holds 10', async () => {
     // Separate connections, so the calls really interleave at the server.
-    const clients = Array.from({ length: 5 }, () => new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'));
+    const clients = Array.from({ length: 5 }, () => testRedis());
     try {
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) => new Budget(clients[i % clients.length], prefix).reserve('race', budgetChunkKey(`f${i}`, 0), 100_000, 1_000_000)),

@@ -20,17 +20,17 @@ describe('estimateRun', () => {
     expect(est.mediaSeconds).toBe(65.4);
   });
 
-  it('applies the caption output prior (low 40+1/s, expected 60+4/s, high 120+8/s, rounded up per request)', () => {
-    // expected: 180 + 180 + 80 + ceil(61.6) = 502; low: 70 + 70 + 45 + ceil(40.4) = 226; high: 360 + 360 + 160 + ceil(123.2) = 1004
-    expect(est.output).toEqual({ low: 226, expected: 502, high: 1004 });
+  it('applies the caption output prior (low 20+0.5/s, expected 60+4/s, high 120+8/s, rounded up per request)', () => {
+    // expected: 180 + 180 + 80 + ceil(61.6) = 502; low: 35 + 35 + ceil(22.5) + ceil(20.2) = 114; high: 360 + 360 + 160 + ceil(123.2) = 1004
+    expect(est.output).toEqual({ low: 114, expected: 502, high: 1004 });
   });
 
   it('prices each request in micro-units and sums them', () => {
     // expected per request, (audio x 3.81 + out x 3.06) micro-USD rounded:
     //   375/180 -> 1428.75 + 550.8 = 1979.55 -> 1980 (twice); 63/80 -> 240.03 + 244.8 -> 485; 13/62 -> 49.53 + 189.72 -> 239
     expect(est.cost.expected).toEqual({ amountMicros: 1980 + 1980 + 485 + 239, currency: 'USD', priced: true });
-    // low: 375/70 -> 1428.75 + 214.2 -> 1643 (twice); 63/45 -> 240.03 + 137.7 -> 378; 13/41 -> 49.53 + 125.46 -> 175
-    expect(est.cost.low.amountMicros).toBe(1643 + 1643 + 378 + 175);
+    // low: 375/35 -> 1428.75 + 107.1 -> 1536 (twice); 63/23 -> 240.03 + 70.38 -> 310; 13/21 -> 49.53 + 64.26 -> 114
+    expect(est.cost.low.amountMicros).toBe(1536 + 1536 + 310 + 114);
     // high: 375/360 -> 1428.75 + 1101.6 -> 2530 (twice); 63/160 -> 240.03 + 489.6 -> 730; 13/124 -> 49.53 + 379.44 -> 429
     expect(est.cost.high.amountMicros).toBe(2530 + 2530 + 730 + 429);
     expect(est.perFile[1].cost.expected.amountMicros).toBe(239);

@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/cost/ledger.ts';
 import type { Usage } from '../../src/models/types.ts';
+import { dropKeys, testRedis } from '../helpers/redis.ts';
 
 const prefix = `test-ledger-${randomUUID()}`;
 let redis: Redis;
 let ledger: Ledger;
 
 beforeAll(() => {
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  redis = testRedis({ maxRetriesPerRequest: 3 });
   ledger = new Ledger(redis, prefix);
 });
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await dropKeys(redis, prefix);
   await redis.quit();
 });
 

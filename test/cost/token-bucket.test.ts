@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
+import { dropKeys, testRedis } from '../helpers/redis.ts';
 
 const prefix = `test-tpm-${randomUUID()}`;
 let redis: Redis;
@@ -9,12 +10,11 @@ let bucket: TokenBucket;
 const key = (name: string): string => tpmBucketKey(prefix, name);
 
 beforeAll(() => {
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  redis = testRedis({ maxRetriesPerRequest: 3 });
   bucket = new TokenBucket(redis, 60_000);
 });
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await dropKeys(redis, prefix);
   await redis.quit();
 });
 

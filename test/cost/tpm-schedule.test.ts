@@ -3,13 +3,14 @@
  * driven by a simulated infer queue (test/helpers/tpm-sim.ts) against the emulator's quota. What the tpm bench
  * measures in ten minutes of real time, as a property of the algorithm alone, in seconds.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulate, type SimModel } from '../helpers/tpm-sim.ts';
+import { testRedis } from '../helpers/redis.ts';
 
 let redis: Redis;
 beforeAll(() => {
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  redis = testRedis({ maxRetriesPerRequest: 3 });
 });
 afterAll(async () => {
   await redis.quit();

@@ -20,6 +20,7 @@ import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { createContext, type Context } from '../../src/app/context.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
+import { dropKeys } from '../helpers/redis.ts';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -138,8 +139,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.close();
   if (ctx) {
-    const keys = await ctx.redis.keys(`${prefix}:*`);
-    if (keys.length) await ctx.redis.del(...keys);
+    await dropKeys(ctx.redis, prefix);
     await ctx.close();
   }
 });

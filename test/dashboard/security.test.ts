@@ -13,6 +13,7 @@ import type { RunningServer } from '../../src/ops/http.ts';
 import { isOmniError } from '../../src/util/errors.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { createContext, type Context } from '../../src/app/context.ts';
+import { dropKeys } from '../helpers/redis.ts';
 
 const prefix = `test-dashsec-${randomUUID().slice(0, 8)}`;
 let ctx: Context;
@@ -58,8 +59,7 @@ afterAll(async () => {
   for (const s of servers) await s.close();
   if (ctx) {
     await ctx.queues.infer.resume();
-    const keys = await ctx.redis.keys(`${prefix}:*`);
-    if (keys.length) await ctx.redis.del(...keys);
+    await dropKeys(ctx.redis, prefix);
     await ctx.close();
   }
 });

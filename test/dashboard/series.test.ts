@@ -11,6 +11,7 @@ import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { createContext, type Context } from '../../src/app/context.ts';
 import { finishFile } from '../../src/lifecycle/file-state.ts';
+import { dropKeys } from '../helpers/redis.ts';
 
 const prefix = `test-series-${randomUUID().slice(0, 8)}`;
 let ctx: Context;
@@ -32,8 +33,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  const keys = await ctx.redis.keys(`${prefix}:*`);
-  if (keys.length) await ctx.redis.del(...keys);
+  await dropKeys(ctx.redis, prefix);
   await ctx.close();
   rmSync(out, { recursive: true, force: true });
 });

@@ -105,7 +105,7 @@ describe('failures', () => {
     expect(d.total).toBe(4);
     expect(d.rows).toEqual([
       { fileId: 'b', code: 'media_unreadable', uri: 's3://m/b.mp3', message: 'media_unreadable happened' },
-      { fileId: 'c', code: 'media_no_audio', uri: 's3://m/c.mp4', message: 'no_audio happened' },
+      { fileId: 'c', code: 'media_no_audio', uri: 's3://m/c.mp4', message: 'media_no_audio happened' },
     ]);
     expect(d.byCode).toEqual([
       { code: 'media_unreadable', count: 2 },

@@ -2,6 +2,7 @@
  * An in-memory run store with the ports infer and prepare use (src/workers/infer.ts InferRuns,
  * src/workers/prepare-ports.ts PrepareRuns): files, generations, stop flag, counters, per-file estimates.
  */
+import type { Calibration } from '../../src/cost/calibration.ts';
 import type { InferRuns } from '../../src/workers/infer.ts';
 import type { PrepareRuns } from '../../src/workers/prepare-ports.ts';
 import type { CountField } from '../../src/runs/store.ts';
@@ -55,8 +56,22 @@ export class FakeRuns implements InferRuns, PrepareRuns {
     if (this.status.get(fileId) === 'pending') this.status.set(fileId, 'not_run');
   }
 
+  /** every skipFile call, in order */
+  readonly skips: { fileId: string; code: string; message: string }[] = [];
+
+  async skipFile(_runId: string, fileId: string, code: string, message: string): Promise<void> {
+    this.skips.push({ fileId, code, message });
+    if (this.status.get(fileId) === 'pending') this.status.set(fileId, 'skipped');
+  }
+
   async count(_runId: string, field: CountField, by: number): Promise<void> {
     this.counts.set(field, (this.counts.get(field) ?? 0) + by);
+  }
+
+  /** the output calibration prepare reads (none unless a test sets one) */
+  calibrationOf?: Calibration;
+  async calibration(): Promise<Calibration | undefined> {
+    return this.calibrationOf;
   }
 
   async addFileEstimate(_runId: string, fileId: string, e: FileEstimate): Promise<boolean> {

@@ -7,6 +7,7 @@ import { tooLargeError } from '../../src/storage/transfer.ts';
 import { OmniError } from '../../src/util/errors.ts';
 
 export class MemoryStorage implements InferStorage, PrepareStorage {
+  readonly uri = 'mem://dst/';
   readonly objects = new Map<string, Buffer>();
   /** the keys read with getText, in order (a test can see what a job looked at) */
   readonly reads: string[] = [];
@@ -32,6 +33,17 @@ export class MemoryStorage implements InferStorage, PrepareStorage {
 
   async putJson(key: string, value: unknown): Promise<void> {
     this.objects.set(key, Buffer.from(JSON.stringify(value)));
+  }
+
+  async putText(key: string, text: string): Promise<void> {
+    this.objects.set(key, Buffer.from(text));
+  }
+
+  /** every key under `prefix` goes; how many did */
+  async deletePrefix(prefix: string): Promise<number> {
+    const gone = [...this.objects.keys()].filter((k) => k.startsWith(prefix));
+    for (const k of gone) this.objects.delete(k);
+    return gone.length;
   }
 
   async upload(body: UploadBody, key: string): Promise<ObjectInfo> {

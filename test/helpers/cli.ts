@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { REPO_ROOT } from './paths.ts';
+import { dropKeys, testRedis } from './redis.ts';
 
 export const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
 /** Node's arguments for `omnibatch emulator` alone (test/emulator/cli-runner.ts), so its test needs no other command. */
@@ -147,10 +147,9 @@ export async function silentMp3(file: string, seconds: number): Promise<void> {
 
 /** Deletes what a CLI test left in Redis under its prefix (offlineEnv's OMNIBATCH_PREFIX). */
 export async function dropPrefix(prefix: string): Promise<void> {
-  const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const r = testRedis();
   try {
-    const keys = await r.keys(`${prefix}:*`);
-    if (keys.length) await r.del(...keys);
+    await dropKeys(r, prefix);
   } finally {
     r.disconnect();
   }

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/util/logger.ts';
 import { createContext, type Context } from '../../src/app/context.ts';
 import { startWorkers, type RunningWorkers, type WorkerOptions } from '../../src/workers/index.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
+import { dropKeys, TEST_REDIS_URL } from './redis.ts';
 
 export interface Harness {
   emulator: Emulator;
@@ -34,7 +35,7 @@ export async function startHarness(opts: { emulator?: EmulatorOptions; env?: Rec
   const emulator = await startEmulator({ apiKey: API_KEY, ...opts.emulator });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-it-'));
   const env: Record<string, string> = {
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_URL: TEST_REDIS_URL,
     OMNIBATCH_PREFIX: `it-${randomUUID().slice(0, 8)}`,
     OMNI_BASE_URL: `${emulator.url}/compatible-mode/v1`,
     OMNI_API_KEY: API_KEY,
@@ -61,8 +62,7 @@ export async function startHarness(opts: { emulator?: EmulatorOptions; env?: Rec
     },
     async close() {
       await h.workers?.close(5000);
-      const keys = await ctx.redis.keys(`${cfg.queuePrefix}:*`);
-      for (let i = 0; i < keys.length; i += 500) await ctx.redis.del(...keys.slice(i, i + 500));
+      await dropKeys(ctx.redis, cfg.queuePrefix);
       await ctx.close();
       await emulator.close();
       await rm(tmp, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, ut
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { encodeWhole, splitEncoded } from '../../src/media/cut.ts';
 import { killAllChildren, liveChildren, runBinary, runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { planChunks } from '../../src/media/plan.ts';
@@ -20,6 +21,7 @@ import { detectSilences } from '../../src/media/silence.ts';
 import { MODELS } from '../../src/models/catalog.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
+import { commsWith, processesWith } from '../helpers/processes.ts';
 import { CANARY_ATIME, startCanaryServer, writeCanaryTone, writePlaylists, type HostilePlaylists } from '../fixtures/hostile/playlists.ts';
 import { noiseWithGaps, videoWithGaps } from './generate.ts';
 
@@ -37,30 +39,11 @@ const codeOf = async (p: Promise<unknown>): Promise<string | undefined> =>
     (e: unknown) => (e as OmniError).code,
   );
 
-/** Processes whose command line mentions `needle` (reads /proc: no pgrep needed). */
-function processesWith(needle: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    if (Number(pid) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(needle)) out.push(`${pid}: ${cmd}`);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-async function gone(needle: string, withinMs = 5000): Promise<string[]> {
-  const until = Date.now() + withinMs;
-  let left = processesWith(needle);
-  while (left.length && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 100));
-    left = processesWith(needle);
-  }
-  return left;
-}
+/** Waits until no process has `needle` on its command line (5 s by default); fails the test naming those left. */
+const gone = (needle: string, timeout = 5000) => expect.poll(() => processesWith(needle).map((p) => p.cmd), { timeout, interval: 100 }).toEqual([]);
+/** Waits until the `sh -c 'sleep M & sleep M; wait'` of `mark` runs both its sleeps. */
+const sleeping = (mark: string) =>
+  expect.poll(() => processesWith(`sleep ${mark}`).filter((p) => p.comm === 'sleep').length, { timeout: 10_000, interval: 50 }).toBe(2);
 
 const canaryRead = (): boolean => statSync(canary).atimeMs !== CANARY_ATIME.getTime();
 
@@ -82,8 +65,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
-  delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+  setChildDeadlines(DEFAULT_DEADLINES);
 });
 
 describe('playlists and lists of files are refused before they open anything', () => {
@@ -106,13 +88,12 @@ describe('playlists and lists of files are refused before they open anything', (
   });
 
   it('the live playlist ends with a coded failure within a small deadline and leaves no ffmpeg behind', async () => {
-    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '1500';
-    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '1500';
+    setChildDeadlines({ floorMs: 1500, ceilingMs: 1500 });
     const t0 = Date.now();
     const code = await codeOf(prepareChunks(files.hlsLive, flash, taskPolicy('transcribe', flash), { outDir: path.join(root, 'out-live2'), tmpDir: root }));
     expect(code).toMatch(/^media_(unsupported_container|timeout)$/);
     expect(Date.now() - t0).toBeLessThan(1500 + 5000);
-    expect(await gone(files.hlsLive)).toEqual([]);
+    await gone(files.hlsLive);
     expect(liveChildren()).toBe(0);
   });
 
@@ -135,32 +116,30 @@ describe('every child has a deadline and dies with its process group', () => {
   it('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async () => {
     const fifo = path.join(root, `fifo-${randomUUID().slice(0, 8)}.wav`);
     execFileSync('mkfifo', [fifo]);
-    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '1000';
-    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '1000';
+    setChildDeadlines({ floorMs: 1000, ceilingMs: 1000 });
     const t0 = Date.now();
     const err = await detectSilences(fifo, { durationS: 5 }).catch((e: unknown) => e as OmniError);
     expect((err as OmniError).code).toBe('media_timeout');
     expect((err as OmniError).retryable).toBe(false);
     expect(Date.now() - t0).toBeLessThan(1000 + 4000);
-    expect(await gone(fifo)).toEqual([]);
+    await gone(fifo);
   });
 
   it('the whole group is killed on timeout: a grandchild does not survive its parent', async () => {
     const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
     const err = await runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { timeoutMs: 400 }).catch((e: unknown) => e as OmniError);
     expect((err as OmniError).code).toBe('media_timeout');
-    expect(await gone(`sleep ${mark}`)).toEqual([]);
+    await gone(`sleep ${mark}`);
   });
 
   it("an abort (a job cancel) kills the group at once and rejects with the abort's own coded reason", async () => {
     const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
     const ac = new AbortController();
     const p = runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { signal: ac.signal, timeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(processesWith(`sleep ${mark}`).length).toBeGreaterThan(0);
+    await sleeping(mark);
     ac.abort(new OmniError('run_stopped', 'cancelled'));
     expect(await codeOf(p)).toBe('run_stopped');
-    expect(await gone(`sleep ${mark}`)).toEqual([]);
+    await gone(`sleep ${mark}`);
     // Already aborted: nothing is spawned at all.
     expect(await codeOf(runBinary('sh', ['-c', `sleep ${mark}`], { signal: ac.signal }))).toBe('run_stopped');
   });
@@ -168,11 +147,11 @@ describe('every child has a deadline and dies with its process group', () => {
   it('killAllChildren (worker shutdown) ends every live child', async () => {
     const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
     const p = runBinary('sh', ['-c', `sleep ${mark} & sleep ${mark}; wait`], { timeoutMs: 60_000 }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleeping(mark);
     expect(liveChildren()).toBeGreaterThan(0);
     expect(killAllChildren()).toBeGreaterThan(0);
     await p;
-    expect(await gone(`sleep ${mark}`)).toEqual([]);
+    await gone(`sleep ${mark}`);
   });
 
   it('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async () => {
@@ -187,13 +166,11 @@ setInterval(() => undefined, 1000);
 `,
     );
     const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
-    const until = Date.now() + 20_000;
-    while (processesWith(fifo).filter((p) => p.includes('ffmpeg')).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    expect(processesWith(fifo).some((p) => p.includes('ffmpeg'))).toBe(true);
+    await expect.poll(() => commsWith(fifo), { timeout: 20_000, interval: 100 }).toContain('ffmpeg');
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
-    expect(await gone(fifo)).toEqual([]);
+    await gone(fifo);
   }, 30_000);
 });
 

@@ -10,7 +10,8 @@ import {
   probeInputArgs,
   refusedFormat,
 } from '../../src/media/allow-list.ts';
-import { childDeadlineMs, deadlinePolicy, DEFAULT_DEADLINES } from '../../src/media/child-deadline.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { childDeadlineMs, deadlinePolicy, DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { BATCH_MARGIN_S, encodeArgs, keyframeArg, MAX_TIMES_PER_ARG, segmentArgs, splitArgs, splitBatches } from '../../src/media/encode-args.ts';
 import type { EncodeSpec } from '../../src/media/types.ts';
 import type { OmniError } from '../../src/util/errors.ts';
@@ -120,16 +121,23 @@ describe('child deadlines', () => {
     expect(childDeadlineMs('decode', -5)).toBe(p.floorMs);
   });
 
-  it('takes the floor and ceiling from the environment, ignoring nonsense', () => {
-    const p = deadlinePolicy({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: '500', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '1500' });
-    expect(childDeadlineMs('probe', undefined, p)).toBe(500);
-    expect(childDeadlineMs('encode_video', 3600, p)).toBe(1500);
-    expect(deadlinePolicy({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: 'x', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '-1' })).toMatchObject({
-      floorMs: DEFAULT_DEADLINES.floorMs,
-      ceilingMs: DEFAULT_DEADLINES.ceilingMs,
-    });
-    // A ceiling under the floor is lifted to it.
-    expect(deadlinePolicy({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: '5000', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '100' }).ceilingMs).toBe(5000);
+  it('takes the floor and ceiling from Config (validated there: nonsense is refused), once for the process', () => {
+    const cfg = (env: Record<string, string>) => loadConfig({ env });
+    try {
+      const c = cfg({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: '500', OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '1500' });
+      setChildDeadlines({ floorMs: c.childTimeoutFloorMs, ceilingMs: c.childTimeoutCeilingMs });
+      expect(childDeadlineMs('probe', undefined, deadlinePolicy())).toBe(500);
+      expect(childDeadlineMs('encode_video', 3600, deadlinePolicy())).toBe(1500);
+      expect(() => cfg({ OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS: 'x' })).toThrow(/OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS/);
+      expect(() => cfg({ OMNIBATCH_CHILD_TIMEOUT_CEILING_MS: '-1' })).toThrow(/OMNIBATCH_CHILD_TIMEOUT_CEILING_MS/);
+      expect(cfg({})).toMatchObject({ childTimeoutFloorMs: DEFAULT_DEADLINES.floorMs, childTimeoutCeilingMs: DEFAULT_DEADLINES.ceilingMs });
+      // A ceiling under the floor is lifted to it.
+      setChildDeadlines({ floorMs: 5000, ceilingMs: 100 });
+      expect(deadlinePolicy().ceilingMs).toBe(5000);
+    } finally {
+      setChildDeadlines(DEFAULT_DEADLINES);
+    }
+    expect(deadlinePolicy()).toMatchObject({ floorMs: DEFAULT_DEADLINES.floorMs, ceilingMs: DEFAULT_DEADLINES.ceilingMs });
   });
 });
 

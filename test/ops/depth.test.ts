@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+
 import { loadConfig } from '../../src/config/index.ts';
 import { STAGES } from '../../src/jobs/catalog.ts';
 import { createContext, type Context } from '../../src/app/context.ts';
@@ -14,6 +14,7 @@ import { createLogger } from '../../src/util/logger.ts';
 import { queueDepth, runWorkLeft, QUEUE_STATES } from '../../src/ops/depth.ts';
 import { buildRunSpec } from '../../src/producers/run.ts';
 import { startCli, type RunningCli } from '../helpers/cli.ts';
+import { dropKeys, testRedis } from '../helpers/redis.ts';
 
 function samples(text: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -90,11 +91,8 @@ describe('queue-depth gauges', () => {
   afterAll(async () => {
     await Promise.all(children.map((c) => c.stop('SIGTERM')));
     await ctx?.close();
-    const r = new Redis();
-    for (const p of [prefix, idlePrefix]) {
-      const keys = await r.keys(`${p}:*`);
-      if (keys.length) await r.del(...keys);
-    }
+    const r = testRedis();
+    for (const p of [prefix, idlePrefix]) await dropKeys(r, p);
     r.disconnect();
   });
 

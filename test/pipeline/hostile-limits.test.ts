@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setFfmpegPaths } from '../../src/media/ffmpeg.ts';
 import { fileIdOf } from '../../src/storage/keys.ts';
 import { hugeFrameVideoBomb, longNameFile, oversizeFile, silentFlacBomb } from '../fixtures/hostile/bombs.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
@@ -56,9 +57,11 @@ describe('hostile files fail alone, before they cost anything', () => {
     const bin = path.join(h.tmp, 'bin');
     await mkdir(bin, { recursive: true });
     logs = { ffmpeg: path.join(bin, 'ffmpeg.log'), ffprobe: path.join(bin, 'ffprobe.log') };
-    // Set before the first ffmpeg call of this process: ffmpeg.ts locates the binaries once.
-    process.env.FFMPEG_PATH = await wrapper(path.join(bin, 'ffmpeg'), process.env.FFMPEG_PATH || 'ffmpeg', logs.ffmpeg);
-    process.env.FFPROBE_PATH = await wrapper(path.join(bin, 'ffprobe'), process.env.FFPROBE_PATH || 'ffprobe', logs.ffprobe);
+    // Every ffmpeg/ffprobe this process starts from now on goes through the logging wrappers.
+    setFfmpegPaths({
+      ffmpeg: await wrapper(path.join(bin, 'ffmpeg'), h.cfg.ffmpegPath ?? 'ffmpeg', logs.ffmpeg),
+      ffprobe: await wrapper(path.join(bin, 'ffprobe'), h.cfg.ffprobePath ?? 'ffprobe', logs.ffprobe),
+    });
     src = path.join(h.tmp, 'in');
     out = path.join(h.tmp, 'out');
     await mkdir(src, { recursive: true });
@@ -72,7 +75,10 @@ describe('hostile files fail alone, before they cost anything', () => {
     await writeFile(logs.ffprobe, '');
     await h.startWorkers();
   }, 180_000);
-  afterAll(async () => h?.close());
+  afterAll(async () => {
+    setFfmpegPaths({ ffmpeg: h?.cfg.ffmpegPath, ffprobe: h?.cfg.ffprobePath });
+    await h?.close();
+  });
 
   it('each is a coded failure listed in failures.jsonl; the normal file succeeds; 1 request in all', async () => {
     const state = await h.run({ source: src, destination: out, task: 'describe' });

@@ -3,31 +3,24 @@
  * media_unsupported_container, the ordinary files succeed, nothing reads the canary file or asks the canary
  * server, and no ffmpeg outlives the run. A cancelled run kills the ffmpeg its prepare is running.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { createRun } from '../../src/producers/run.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
 import { finishNotRun } from '../../src/lifecycle/file-state.ts';
 import { startCanaryServer, writeCanaryTone, writePlaylists } from '../fixtures/hostile/playlists.ts';
 import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { processesWith } from '../helpers/processes.ts';
 
-/** Processes whose command line mentions `needle` (from /proc). */
-function processesWith(needle: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    if (Number(pid) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(needle)) out.push(cmd);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
+/** The ffmpeg processes (or their wrappers) with `needle` on their command line. */
+const ffmpegWith = (needle: string): string[] =>
+  processesWith(needle)
+    .map((p) => p.cmd)
+    .filter((c) => c.includes('ffmpeg'));
 
 describe('hostile playlists in a run', () => {
   let h: Harness;
@@ -90,8 +83,8 @@ describe('hostile playlists in a run', () => {
     expect(statSync(canary).atimeMs).toBe(atime);
     // The emulator heard no canary tone: every request carried one of the two ordinary files.
     expect(h.emulator.stats().requests).toBe(2);
-    expect(processesWith(dir)).toEqual([]);
-    expect(processesWith(aside)).toEqual([]);
+    expect(processesWith(dir).map((p) => p.cmd)).toEqual([]);
+    expect(processesWith(aside).map((p) => p.cmd)).toEqual([]);
   }, 120_000);
 
   it('cancelling a run kills the ffmpeg its prepare is running, at once', async () => {
@@ -116,9 +109,7 @@ describe('hostile playlists in a run', () => {
     const runId = spec.runId;
     // The worker downloads into its temp dir under OMNIBATCH_TMP; wait for an ffmpeg reading it.
     const needle = h.env.OMNIBATCH_TMP;
-    const until = Date.now() + 60_000;
-    while (!processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    expect(processesWith(needle).some((p) => p.includes('ffmpeg'))).toBe(true);
+    await expect.poll(() => ffmpegWith(needle).length, { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
 
     const t0 = Date.now();
     await h.ctx.runs.stop(runId, 'cancelled', 'cancelled by the test');
@@ -126,9 +117,7 @@ describe('hostile playlists in a run', () => {
     const state = await waitForRun(h.ctx, runId, { quiet: true, pollMs: 100 });
     expect(state.status).toBe('cancelled');
     // The ffmpeg is gone within a poll of the stop flag and the kill grace, not at the end of its encode.
-    const left = Date.now() + 8000;
-    while (processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < left) await new Promise((r) => setTimeout(r, 100));
-    expect(processesWith(needle).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+    await expect.poll(() => ffmpegWith(needle), { timeout: 8000, interval: 100 }).toEqual([]);
     expect(Date.now() - t0).toBeLessThan(10_000);
   }, 180_000);
 });
@@ -159,20 +148,17 @@ describe('deadlines and shutdown in a run', () => {
     ]);
   }, 60_000);
   afterAll(async () => {
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    setChildDeadlines(DEFAULT_DEADLINES);
     await h?.close();
   });
 
   it('a prepare past its deadline fails its file with media_timeout and frees the slot; the other file succeeds', async () => {
     // Every child of this process gets 3 s: the hour-long encode cannot make it, the 4 s mp3 is sent as it is.
-    process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS = '3000';
-    process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS = '3000';
+    setChildDeadlines({ floorMs: 3000, ceilingMs: 3000 });
     const t0 = Date.now();
     const out = path.join(h.tmp, 'out-deadline');
     const s = await h.run({ source: path.dirname(hour), destination: out, task: 'transcribe' });
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_FLOOR_MS;
-    delete process.env.OMNIBATCH_CHILD_TIMEOUT_CEILING_MS;
+    setChildDeadlines(DEFAULT_DEADLINES);
     expect(s.status).toBe('completed_with_failures');
     expect(s.counts).toMatchObject({ succeeded: 1, failed: 1 });
     const failures = (await readFile(path.join(out, '_runs', s.spec.runId, 'failures.jsonl'), 'utf8'))
@@ -181,19 +167,15 @@ describe('deadlines and shutdown in a run', () => {
       .map((l) => JSON.parse(l));
     expect(failures.map((f: { uri: string; code: string }) => [path.basename(f.uri), f.code])).toEqual([['hour.wav', 'media_timeout']]);
     expect(Date.now() - t0).toBeLessThan(30_000);
-    expect(processesWith(h.env.OMNIBATCH_TMP).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+    expect(ffmpegWith(h.env.OMNIBATCH_TMP)).toEqual([]);
   }, 120_000);
 
   it('a worker that shuts down past its grace kills the ffmpeg of its in-flight prepare', async () => {
     await createRun(h.ctx, { source: path.dirname(hour), destination: path.join(h.tmp, 'out-shutdown'), task: 'transcribe', force: true });
     const needle = h.env.OMNIBATCH_TMP;
-    const until = Date.now() + 60_000;
-    while (!processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    expect(processesWith(needle).some((p) => p.includes('ffmpeg'))).toBe(true);
+    await expect.poll(() => ffmpegWith(needle).length, { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
     await h.workers!.close(500);
     h.workers = undefined;
-    const left = Date.now() + 5000;
-    while (processesWith(needle).some((p) => p.includes('ffmpeg')) && Date.now() < left) await new Promise((r) => setTimeout(r, 100));
-    expect(processesWith(needle).filter((p) => p.includes('ffmpeg'))).toEqual([]);
+    await expect.poll(() => ffmpegWith(needle), { timeout: 5000, interval: 100 }).toEqual([]);
   }, 120_000);
 });

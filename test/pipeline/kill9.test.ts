@@ -3,9 +3,9 @@
  * results and a ledger that matches the emulator's billing.
  */
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRun } from '../../src/producers/run.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
@@ -15,6 +15,13 @@ import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 function startWorker(env: Record<string, string>): ChildProcess {
   return startCli(['worker', '--infer-concurrency', '6'], { env }).child;
+}
+
+/** SIGKILL, and wait until it is dead (its jobs' locks are then only left to expire). */
+async function kill9(p: ChildProcess): Promise<void> {
+  const exited = p.exitCode === null && p.signalCode === null ? once(p, 'exit') : Promise.resolve();
+  p.kill('SIGKILL');
+  await exited;
 }
 
 describe('a worker killed with SIGKILL mid-run', () => {
@@ -37,12 +44,11 @@ describe('a worker killed with SIGKILL mid-run', () => {
     procs.push(startWorker(h.env), startWorker(h.env));
     const spec = await createRun(h.ctx, { source: src, destination: out, task: 'caption' });
     // Kill one worker once requests are in flight, then start a replacement.
-    for (let i = 0; i < 200 && h.emulator.stats().requests < 4; i++) await sleep(50);
-    procs[0].kill('SIGKILL');
-    await sleep(300);
+    await expect.poll(() => h.emulator.stats().requests, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(4);
+    await kill9(procs[0]);
     procs.push(startWorker(h.env));
-    for (let i = 0; i < 200 && h.emulator.stats().completed < 12; i++) await sleep(50);
-    procs[1].kill('SIGKILL');
+    await expect.poll(() => h.emulator.stats().completed, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(12);
+    await kill9(procs[1]);
     procs.push(startWorker(h.env));
 
     const state = await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 200 });

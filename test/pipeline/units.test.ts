@@ -22,7 +22,8 @@ describe('source filter', () => {
     const f = compileFilter({});
     expect(f('a/b.MP3')).toBe(true);
     expect(f('a/notes.txt')).toBe(false);
-    expect(f('noext')).toBe(false);
+    // neither a media name nor surely something else: read, and its content decides (issue 22)
+    expect(f('noext')).toBe(true);
     expect(extensionOf('dir.v2/file')).toBe('');
     const g = compileFilter({ include: ['**/*.txt'], exclude: ['private/**'] });
     expect(g('a/notes.txt')).toBe(true);
@@ -110,6 +111,10 @@ describe('run specs', () => {
     expect(bad({ task: 'speak', model: 'qwen3.5-omni-plus', voice: 'Nobody' })).toBe('ok');
     expect(bad({ task: 'caption', model: 'qwen3.5-omni-plus', budgetMicros: 1_000_000 })).toBe('budget_unpriced');
     expect(bad({ task: 'caption', budgetMicros: 1_000_000 })).toBe('ok');
+    // The operator's price override is handed in (read once by the caller), never read from a file here.
+    const priced = { 'qwen3.5-omni-plus': { intl: { currency: 'USD', inputAudio: 1, inputText: 1, outputTextMultimodal: 1 } } };
+    const budgeted = { source: 'x', destination: 'y', task: 'caption', model: 'qwen3.5-omni-plus', budgetMicros: 1_000_000 };
+    expect(buildRunSpec(budgeted, cfg, newRunId(), new Date(), undefined, priced).budgetMicros).toBe(1_000_000);
     const urlCfg = loadConfig({ env: { OMNIBATCH_INPUT_MODE: 'url' } });
     expect(() => buildRunSpec({ source: 's3://b/in/', destination: './out', task: 'caption' }, urlCfg, newRunId())).toThrow(/s3:\/\/ destination/);
   });

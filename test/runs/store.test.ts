@@ -4,25 +4,25 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLua, type LuaScript } from '../../src/cost/lua/run.ts';
 import { RunStore } from '../../src/runs/store.ts';
 import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { sourceFiles } from '../repo/imports.ts';
+import { dropKeys, testRedis } from '../helpers/redis.ts';
 
 const prefix = `test-runstore-${randomUUID()}`;
 let redis: Redis;
 let store: RunStore;
 
 beforeAll(() => {
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  redis = testRedis({ maxRetriesPerRequest: 3 });
   store = new RunStore(redis, prefix);
 });
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await dropKeys(redis, prefix);
   await redis.quit();
 });
 

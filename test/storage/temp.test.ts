@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepTempDirs, withTempDir } from '../../src/storage/temp.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { setTempBase, sweepTempDirs, tempBase, withTempDir } from '../../src/storage/temp.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
 let root: string;
@@ -101,18 +102,17 @@ describe('withTempDir', () => {
     );
   });
 
-  it('uses OMNIBATCH_TMP when no base is given', async () => {
+  it("uses the configured base (Config's tmpDir, OMNIBATCH_TMP) when no base is given", async () => {
     const base = await freshBase();
-    const before = process.env.OMNIBATCH_TMP;
-    process.env.OMNIBATCH_TMP = base;
+    setTempBase(loadConfig({ env: { OMNIBATCH_TMP: base } }).tmpDir);
     try {
       await withTempDir('env', async (dir) => {
         expect(path.dirname(dir)).toBe(base);
       });
     } finally {
-      if (before === undefined) delete process.env.OMNIBATCH_TMP;
-      else process.env.OMNIBATCH_TMP = before;
+      setTempBase(undefined);
     }
+    expect(tempBase()).toBe(path.resolve(os.tmpdir()));
   });
 });
 

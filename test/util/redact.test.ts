@@ -20,6 +20,7 @@ import { clearRegisteredSecrets, REDACTED, redactErrorInPlace, redactText, redac
 import { createContext } from '../../src/app/context.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { runCli } from '../helpers/cli.ts';
+import { dropKeys } from '../helpers/redis.ts';
 
 const ACCESS_KEY_ID = 'ASIAQWERTYUIOPASDFGH';
 const SESSION_TOKEN = `FwoGZXIvYXdzE${randomUUID().replace(/-/g, '')}token`;
@@ -204,8 +205,7 @@ describe('stored error messages', () => {
   );
   beforeAll(() => registerSecrets(['sk-configured-key-000111']));
   afterAll(async () => {
-    const keys = await ctx.redis.keys(`${prefix}:*`);
-    if (keys.length) await ctx.redis.del(...keys);
+    await dropKeys(ctx.redis, prefix);
     await ctx.close();
   });
 

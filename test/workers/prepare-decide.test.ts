@@ -29,6 +29,7 @@ describe('decidePrepareMedia', () => {
   // 10 s of 16 kHz mono mp3 at 32 kbps: small, one chunk, sendable unchanged
   const mp3: MediaInfo = {
     durationS: 10,
+    headerDurationS: 10,
     sizeBytes: 40_000,
     container: 'mp3',
     audio: [{ index: 0, codec: 'mp3', sampleRate: 16_000, channels: 1 }],

@@ -14,7 +14,14 @@ import { fakePrepare } from '../fakes/prepare.ts';
 const job = (over: Partial<PreparePayload> = {}) => ({ data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', etag: 'e', size: 5, ...over } });
 
 // 10 s of 16 kHz mono mp3 at 32 kbps: one chunk, sent as it is
-const mp3: MediaInfo = { durationS: 10, sizeBytes: 40_000, container: 'mp3', audio: [{ index: 0, codec: 'mp3', sampleRate: 16_000, channels: 1 }], video: [] };
+const mp3: MediaInfo = {
+  durationS: 10,
+  headerDurationS: 10,
+  sizeBytes: 40_000,
+  container: 'mp3',
+  audio: [{ index: 0, codec: 'mp3', sampleRate: 16_000, channels: 1 }],
+  video: [],
+};
 // 20 min of CD-quality WAV: too many bytes to go as it is, encoded and cut
 const wav: MediaInfo = {
   durationS: 1200,
@@ -102,7 +109,7 @@ describe('the prepare handler over fakes', () => {
     });
     // A subtitle task has its silences measured even when the file is sent as it is.
     expect(f.media.calls.chunks[0].silencesAlways).toBe(true);
-    expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0 } });
+    expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0, durationS: 10 } }); // finalize reads no prepared.json
     expect(f.flows[0].opts?.jobId).toBe('fin.r1.f1');
     const [child] = childrenOf(f);
     expect(child.data).toEqual({
