@@ -107,7 +107,7 @@ export const SETTINGS = {
   childMaxMemoryMb: {
     env: ['OMNIBATCH_CHILD_MAX_MEMORY_MB'],
     schema: int(0).default(768),
-    help: "address space (RLIMIT_AS, via prlimit) of each ffmpeg/ffprobe child in MB; 0: none. Read from the worker's environment",
+    help: 'address space (RLIMIT_AS, via prlimit) of each ffmpeg/ffprobe child in MB; 0: none',
   },
   resultSecret: {
     env: ['OMNIBATCH_RESULT_SECRET'],
@@ -213,4 +213,12 @@ export function endpointOf(cfg: Config): import('../models/types.ts').EndpointCo
     firstByteTimeoutMs: cfg.firstByteTimeoutMs,
     idleTimeoutMs: cfg.idleTimeoutMs,
   };
+}
+
+/**
+ * This process's environment, for the one use below config/ that needs it as it is: the few variables a child
+ * process keeps (media/child-argv.ts childEnv: PATH, locale, temp dir; never a secret).
+ */
+export function hostEnvironment(): Readonly<Record<string, string | undefined>> {
+  return process.env;
 }

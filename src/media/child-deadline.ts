@@ -83,13 +83,15 @@ export function deadlinePolicy(): DeadlinePolicy {
 /** RLIMIT_AS of every ffmpeg/ffprobe child by default: measured, ffmpeg maps ~300 MB of libraries before it reads a byte. */
 export const DEFAULT_CHILD_MEMORY_MB = 768;
 
-/**
- * The address-space limit of each child (child-argv.ts, via prlimit), in bytes: OMNIBATCH_CHILD_MAX_MEMORY_MB,
- * 0 for none. Read at each spawn, like the deadlines.
- */
-export function childMemoryBytes(env: Readonly<Record<string, string | undefined>> = process.env): number | undefined {
-  const v = env.OMNIBATCH_CHILD_MAX_MEMORY_MB;
-  const n = v === undefined || v === '' ? DEFAULT_CHILD_MEMORY_MB : Number(v);
-  if (!Number.isFinite(n) || n < 0) return DEFAULT_CHILD_MEMORY_MB * 1024 * 1024;
-  return n === 0 ? undefined : Math.floor(n * 1024 * 1024);
+let memoryMb = DEFAULT_CHILD_MEMORY_MB;
+
+/** Installs OMNIBATCH_CHILD_MAX_MEMORY_MB (Config's childMaxMemoryMb) for every child started from now on; 0: none. */
+export function setChildMemory(mb: number): void {
+  memoryMb = mb;
+}
+
+/** The address-space limit of a child (child-argv.ts, via prlimit), in bytes; undefined: none. `mb`: an override. */
+export function childMemoryBytes(mb: number = memoryMb): number | undefined {
+  if (!Number.isFinite(mb) || mb < 0) return DEFAULT_CHILD_MEMORY_MB * 1024 * 1024;
+  return mb === 0 ? undefined : Math.floor(mb * 1024 * 1024);
 }

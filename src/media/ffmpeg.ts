@@ -13,6 +13,7 @@ import { OmniError, type FailureCode } from '../util/errors.ts';
 import { redactUrls } from '../util/redact.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
+import { hostEnvironment } from '../config/index.ts';
 import { childArgv, childEnv, type ChildGuards } from './child-argv.ts';
 import { childDeadlineMs, childMemoryBytes, deadlinePolicy } from './child-deadline.ts';
 import { memoryRefusal, pixelRefusal } from './limits.ts';
@@ -186,7 +187,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     deadlineMs: timeoutMs,
     graceMs: KILL_GRACE_MS,
     guards: childGuards(log),
-    memoryBytes: childMemoryBytes(opts.memoryMb === undefined ? process.env : { OMNIBATCH_CHILD_MAX_MEMORY_MB: String(opts.memoryMb) }),
+    memoryBytes: childMemoryBytes(opts.memoryMb),
   });
   const via = [cmd.file, ...cmd.args].slice(0, cmd.args.length - args.length);
   log.debug({ bin, args: args.map(redactUrls), timeoutMs, via }, 'spawn');
@@ -196,7 +197,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     const startedAt = Date.now();
     // detached: its own process group (and session), so a kill reaches everything it started.
     // A clean environment: no API key, webhook secret or cloud credentials reach a decoder of a stranger's file.
-    const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, detached: true, env: childEnv(process.env) });
+    const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, detached: true, env: childEnv(hostEnvironment()) });
     const pid = child.pid;
     if (pid !== undefined) live.set(pid, { bin: name });
     let ended = false;

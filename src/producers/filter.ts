@@ -39,11 +39,11 @@ export function outputsOf(sourceUri: string, destinationUri: string): (key: stri
     if (!key.startsWith(destPrefix)) return [];
     const rel = key.slice(destPrefix.length);
     const run = /^_(?:runs|staging)\/([^/]+)\/./.exec(rel);
-    if (run) return [{ kind: 'run', runId: run[1] }];
+    // An upload may sit under a `_runs/<name>/` too: then its own outputs are claimed by its result as well.
+    const claims: OutputClaim[] = run ? [{ kind: 'run', runId: run[1] }] : [];
     const slash = rel.lastIndexOf('/');
     const dir = rel.slice(0, slash + 1);
     const name = rel.slice(slash + 1);
-    const claims: OutputClaim[] = [];
     // Every way the name splits into <source name>.<output extension>: `a.flac.wav` may be a.flac's audio, or a's.
     for (let i = name.indexOf('.'); i > 0; i = name.indexOf('.', i + 1)) claims.push({ kind: 'result', resultKey: `${dir}${name.slice(0, i)}.json`, name });
     // A result names itself: `a.mp3.json` is a.mp3's result when a.mp3.json is signed (claimed above as <a.mp3>.json).

