@@ -15,7 +15,11 @@
  *    0 hits, and every model request went through the proxy;
  *  - no process outlives the run: nothing whose command line names the run's unique temp root (ffmpeg/ffprobe
  *    read only files under it) is alive when the run ends, nor after the worker stops;
- *  - the worker's peak RSS (VmHWM) stays under 300 MB.
+ *  - the worker's peak RSS (VmHWM) stays under 300 MB, and so does every ffmpeg/ffprobe child's (issue 19: the 8K
+ *    H.264 bombs, 8192x4320 at 25 fps refused before decoding as media_too_costly, at 5 fps admitted and decoded);
+ *  - issue 19, a second moderate run whose destination lies inside its source: uploads named like outputs
+ *    (`clip.flac.wav`, `xxxxxxxx_runs/evil.wav` beside a destination `results/`, `_runs/evil.wav`) are all
+ *    moderated, and a planted `planted.wav.json` + `.moderation.json` (flagged false) is redone and counted.
  * The 16000x16000 frame costs ~2.6 GB RSS to encode: it is built once into OMNIBATCH_HOSTILE_CACHE (default
  * <os tmp>/omnibatch-hostile-cache) and copied from there.
  */
@@ -28,6 +32,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { buildHostileCorpus } from '../../test/fixtures/hostile/index.ts';
+import { FORGED, plantResult } from '../../test/fixtures/hostile/planted.ts';
 import { CANARY_ATIME, CANARY_HZ, startCanaryServer, writeCanaryTone } from '../../test/fixtures/hostile/playlists.ts';
 import { withHarness } from '../lib/harness.ts';
 import { watchMemory } from '../lib/measure.ts';
@@ -138,6 +143,41 @@ async function startRecordingProxy(upstream: string, dir: string): Promise<{ url
   };
 }
 
+/**
+ * Issue 19: a moderate run whose destination (`results/`) lies inside its source, over uploads named like outputs
+ * and a planted result for one of them. Every upload must be moderated; the planted verdict must be redone.
+ */
+async function destinationInSource(
+  h: Parameters<Parameters<typeof withHarness>[1]>[0],
+): Promise<{ notModerated: string[]; plantedRedone: boolean; untrusted: number; status: string; wallS: number }> {
+  const src = path.join(h.tmp, 'dest-in-source');
+  const dest = path.join(src, 'results');
+  const uploads = ['a.mp3', 'clip.flac.wav', 'xxxxxxxx_runs/evil.wav', '_runs/evil2.wav', 'planted.wav'];
+  for (const [i, key] of uploads.entries()) {
+    await mkdir(path.dirname(path.join(src, key)), { recursive: true });
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=f=${300 + 110 * i}:r=${RATE}:d=3`, '-y', `file:${path.join(src, key)}`]);
+  }
+  // the uploader plants a result for planted.wav where the run writes it: a well-formed document, flagged false
+  await mkdir(dest, { recursive: true });
+  await plantResult({ source: src, destination: dest, key: 'planted.wav', cfg: h.ctx.cfg });
+  const t0 = Date.now();
+  const runId = await h.createRun({ source: src, destination: dest, task: 'moderate' });
+  const state = await h.waitRun(runId, { timeoutMs: 300_000, pollMs: 250 });
+  const rows: Record<string, string> = {};
+  for await (const [, f] of h.ctx.runs.files(runId)) rows[f.key] = f.status;
+  const report = JSON.parse(await readFile(path.join(dest, '_runs', runId, 'report.json'), 'utf8').catch(() => '{}')) as {
+    reuse?: { untrusted_results?: number };
+  };
+  const verdict = await readFile(path.join(dest, 'planted.wav.moderation.json'), 'utf8').catch(() => '');
+  return {
+    notModerated: uploads.filter((k) => rows[k] !== 'succeeded'),
+    plantedRedone: !verdict.includes(FORGED) && verdict.length > 0,
+    untrusted: report.reuse?.untrusted_results ?? 0,
+    status: state.status,
+    wallS: round((Date.now() - t0) / 1000, 1),
+  };
+}
+
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const canaryServer = await startCanaryServer();
   try {
@@ -149,6 +189,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
         const corpus = await buildHostileCorpus(path.join(h.tmp, 'corpus'), {
           keyUrl: `${canaryServer.url}/key`,
           hugeFrame: cacheDir,
+          decodeCost: cacheDir,
           maxDownloadBytes: CAP_BYTES,
         });
         const src = corpus.source;
@@ -183,6 +224,8 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
         const runId = await h.createRun({ source: src, destination: out, task: 'moderate', include: ['**'] });
         const state = await h.waitRun(runId, { timeoutMs: 600_000, pollMs: 250 });
         const wallS = (state.endedAtMs - t0) / 1000;
+        // issue 19: a second run, its destination inside its source, on the same worker
+        const inSource = await destinationInSource(h);
         const leftAtEnd = processesWith(h.tmp);
         const m = await mem.stop();
         await h.stopWorker(w, 'SIGTERM');
@@ -237,6 +280,9 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
             check('processes_left_at_run_end', leftAtEnd.length, '==', 0),
             check('processes_left_after_worker_stop', leftAfterStop.length, '==', 0),
             check('worker_peak_rss_mb', m.peakMb, '<=', 300),
+            check('child_peak_rss_mb', m.childPeakMb, '<=', 300),
+            check('dest_in_source_uploads_not_moderated', inSource.notModerated.length, '==', 0),
+            check('dest_in_source_planted_result_trusted', inSource.plantedRedone && inSource.untrusted === 1 ? 0 : 1, '==', 0),
           ],
           {
             status: state.status,
@@ -267,6 +313,7 @@ export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
             processes: { atRunEnd: leftAtEnd.slice(0, 10), afterStop: leftAfterStop.slice(0, 10) },
             workerPeakRssMb: m.peakMb,
             childPeakRssMb: m.childPeakMb,
+            destinationInSource: inSource,
             failures: await h.failures(runId),
             wrong,
           },

@@ -55,9 +55,19 @@ async function children(pid: number): Promise<number[]> {
   return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
+/** Every process below `pid`: ffmpeg runs under its guards (setpriv, timeout), so it is a grandchild. */
+export async function descendants(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let level = await children(pid); level.length; ) {
+    out.push(...level);
+    level = (await Promise.all(level.map(children))).flat();
+  }
+  return out;
+}
+
 /**
  * Samples a process's peak RSS (VmHWM, the kernel's own high-water mark, so nothing between samples is
- * missed) and the largest RSS any of its children reached while sampled (ffmpeg, ffprobe).
+ * missed) and the largest any of its descendants reached while sampled (ffmpeg, ffprobe, under their guards).
  */
 export function watchMemory(pid: number, everyMs = 100): { stop(): Promise<{ peakMb: number; childPeakMb: number }> } {
   let peakKb = 0;
@@ -69,7 +79,7 @@ export function watchMemory(pid: number, everyMs = 100): { stop(): Promise<{ pea
     try {
       const s = await status(pid);
       peakKb = Math.max(peakKb, s.VmHWM ?? 0, s.VmRSS ?? 0);
-      for (const c of await children(pid)) {
+      for (const c of await descendants(pid)) {
         const cs = await status(c);
         childPeakKb = Math.max(childPeakKb, cs.VmHWM ?? 0, cs.VmRSS ?? 0);
       }

@@ -55,7 +55,7 @@ export interface JobContext extends Context {
 
 export function createContext(cfg: Config, log: Logger, opts: { client?: ModelClient; batchApi?: BatchApi } = {}): Context {
   // masked by value in every log line and stored message from here on
-  registerSecrets([cfg.apiKey, cfg.webhookSecret, cfg.awsSecretAccessKey, cfg.awsSessionToken]);
+  registerSecrets([cfg.apiKey, cfg.webhookSecret, cfg.resultSecret, cfg.awsSecretAccessKey, cfg.awsSessionToken]);
   const redis = redisConnection(cfg.redisUrl);
   const queues = openQueues(redis, cfg.queuePrefix);
   const flows = openFlowProducer(redis, cfg.queuePrefix);

@@ -5,12 +5,13 @@
  * values calls the setters itself.
  */
 import type { Config } from '../config/index.ts';
-import { setChildDeadlines } from '../media/child-deadline.ts';
+import { setChildDeadlines, setChildMemory } from '../media/child-deadline.ts';
 import { setFfmpegPaths } from '../media/ffmpeg.ts';
 import { setTempBase } from '../storage/temp.ts';
 
 export function applyProcessSettings(cfg: Config): void {
   setChildDeadlines({ floorMs: cfg.childTimeoutFloorMs, ceilingMs: cfg.childTimeoutCeilingMs });
+  setChildMemory(cfg.childMaxMemoryMb);
   setFfmpegPaths({ ffmpeg: cfg.ffmpegPath, ffprobe: cfg.ffprobePath });
   setTempBase(cfg.tmpDir);
 }

@@ -1,4 +1,5 @@
 /** What every command shares: config from flags + env + file, the root logger, the context. */
+import { jsonPrintable } from '../util/printable.ts';
 import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
@@ -57,7 +58,7 @@ export const num = (v: string): number => {
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonPrintable(JSON.stringify(value, null, 2))}\n`);
 }
 
 /** A command about one run, `omnibatch <name> <runId>`: cancel, retry, report, status. */

@@ -35,6 +35,7 @@ export function register(program: Command): void {
     .description('run the local Qwen-Omni API emulator (chat, responses and native protocols) on 127.0.0.1')
     .option('--port <n>', 'port to listen on (0 = any free port)', number(0, 65535, true), 8787)
     .option('--host <addr>', 'interface to bind (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--allowed-host <name...>', 'more Host names it answers to (a compose service name); others are refused')
     .option('--latency-ms <ms>', 'added response time, spread over each stream', number(0))
     .option('--ttfb-ms <ms>', 'delay before the first byte', number(0))
     .option('--rpm <n>', 'requests per minute before 429 Throttling.RateQuota', number(1, Infinity, true))
@@ -72,30 +73,35 @@ export function register(program: Command): void {
     .option('--batch-fail-kind <kind>', 'the real-time fault those lines get (default server_error)', lineFault)
     .option('--batch-validation-fail <rate>', 'share of batches failed in validation (0..1)', rate)
     .option('--catalog <file>', "also serve a catalog file's models (a model shipped after the seeds), by their names and protocols")
-    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after and --catalog
-    .action(async (flags: Omit<EmulatorOptions, 'retryAfterS' | 'catalogFile'> & { retryAfter?: number; catalog?: string }) => {
-      const { retryAfter, catalog, ...rest } = flags;
-      const emu = await startEmulator({ ...rest, retryAfterS: retryAfter, ...(catalog && { catalogFile: catalog }) });
-      process.stdout.write(
-        [
-          `emulator listening on ${emu.url}`,
-          `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
-          `  OMNI_PROTOCOL=responses OMNI_BASE_URL=${emu.url}/v1`,
-          `  OMNI_PROTOCOL=dashscope OMNI_BASE_URL=${emu.url}/api/v1`,
-          `  stats: ${emu.url}/stats`,
-          '',
-        ].join('\n'),
-      );
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      await emu.close();
-      process.stdout.write('emulator stopped\n');
-    });
+    // commander names each option after its flag (--fail-5xx -> fail5xx): all are EmulatorOptions but --retry-after, --catalog
+    // and --allowed-host
+    .action(
+      async (
+        flags: Omit<EmulatorOptions, 'retryAfterS' | 'catalogFile' | 'allowedHosts'> & { retryAfter?: number; catalog?: string; allowedHost?: string[] },
+      ) => {
+        const { retryAfter, catalog, allowedHost, ...rest } = flags;
+        const emu = await startEmulator({ ...rest, retryAfterS: retryAfter, allowedHosts: allowedHost, ...(catalog && { catalogFile: catalog }) });
+        process.stdout.write(
+          [
+            `emulator listening on ${emu.url}`,
+            `  OMNI_PROTOCOL=chat      OMNI_BASE_URL=${emu.url}/compatible-mode/v1`,
+            `  OMNI_PROTOCOL=responses OMNI_BASE_URL=${emu.url}/v1`,
+            `  OMNI_PROTOCOL=dashscope OMNI_BASE_URL=${emu.url}/api/v1`,
+            `  stats: ${emu.url}/stats`,
+            '',
+          ].join('\n'),
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            resolve();
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+        await emu.close();
+        process.stdout.write('emulator stopped\n');
+      },
+    );
 }

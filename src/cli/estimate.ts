@@ -2,6 +2,7 @@
  * `omnibatch estimate <source> --task T [--model M] [--manifest F] [--deadline D] [--json]`: files, media hours, requests, cost
  * range and wall time, before anything is sent; with --deadline, at the chunk length the deadline planner picks.
  */
+import { printable } from '../util/printable.ts';
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
 import { type Cost, formatMicros, resolvePrices, unpricedNote, unpricedUsage, type PricingOverride } from '../cost/price.ts';
@@ -188,14 +189,14 @@ export function register(program: Command): void {
           ...(bounded.length
             ? [
                 `${bounded.length} object(s) state no length, or more than their bytes hold: priced at an upper bound from their size:`,
-                ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${x.uri}`),
+                ...bounded.slice(0, 20).map((x) => `  ${Math.round(x.durationS)} s  ${printable(x.uri)}`),
               ]
             : []),
           ...(failures.length
-            ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}`)]
+            ? [`${failures.length} object(s) could not be probed or would be refused:`, ...failures.slice(0, 20).map((x) => `  ${x.code}  ${printable(x.uri)}`)]
             : []),
           ...(skipped.length
-            ? [`${skipped.length} object(s) will not be read:`, ...skipped.slice(0, 20).map((x) => `  ${x.code}  ${x.uri}: ${x.message}`)]
+            ? [`${skipped.length} object(s) will not be read:`, ...skipped.slice(0, 20).map((x) => `  ${x.code}  ${printable(x.uri)}: ${printable(x.message)}`)]
             : []),
           '',
         ].join('\n'),

@@ -2,6 +2,7 @@
  * The `omnibatch` command. Each command lives in its own file under src/cli/ and exports
  * `register(program)`; this file only wires them together and turns coded errors into one clear line.
  */
+import { printable } from '../util/printable.ts';
 import { Command } from 'commander';
 import { describeError, isOmniError } from '../util/errors.ts';
 
@@ -57,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     const e = describeError(err);
-    process.stderr.write(`omnibatch: ${e.code}: ${e.message}\n`);
+    process.stderr.write(`omnibatch: ${e.code}: ${printable(e.message)}\n`);
     if (!isOmniError(err) && process.env.LOG_LEVEL === 'debug') console.error(err);
     process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
   }

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { checkTarget } from '../ops/healthcheck.ts';
 import { readDepth } from '../ops/depth.ts';
+import { allowedHosts } from '../ops/host-allow.ts';
 import { createMetrics, startMetricsServer } from '../ops/metrics.ts';
 import { createContext } from '../app/context.ts';
 import { configFrom, int, loggerFor } from './common.ts';
@@ -15,7 +16,8 @@ export function register(program: Command): void {
     .description('serve queue-depth gauges (Prometheus /metrics and /healthz) for autoscaling; needs Redis, no worker')
     .requiredOption('--port <port>', 'port to serve on (0: any free port, printed)', int)
     .option('--host <addr>', 'interface to bind (0.0.0.0 inside a container)', '127.0.0.1')
-    .action(async (f: { port: number; host: string }, cmd: Command) => {
+    .option('--allowed-host <name...>', 'more Host names it answers to (a Service name, a DNS name); others are refused', [])
+    .action(async (f: { port: number; host: string; allowedHost: string[] }, cmd: Command) => {
       const cfg = configFrom(cmd);
       const log = loggerFor(cfg);
       const ctx = createContext(cfg, log);
@@ -25,7 +27,8 @@ export function register(program: Command): void {
         const h = await checkTarget(cfg.redisUrl, 2_000);
         if (!h.ok) throw new Error(h.detail);
       };
-      const server = await startMetricsServer(f.port, { host: f.host, metrics, health });
+      // Like the dashboard: only its own names (DNS rebinding would otherwise read run ids and costs from a browser).
+      const server = await startMetricsServer(f.port, { host: f.host, metrics, health, allowedHosts: allowedHosts(f.host, f.allowedHost) });
       process.stdout.write(`metrics on ${server.url}/metrics\n`);
       log.info({ port: server.port }, 'metrics exporter started');
       await new Promise<void>((resolve) => {

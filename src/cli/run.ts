@@ -1,4 +1,5 @@
 /** `omnibatch run <source> --out <destination> --task T ...`: create a run; with --wait, see it to the end. */
+import { printable } from '../util/printable.ts';
 import type { Command } from 'commander';
 import { assertReadable } from '../producers/objects.ts';
 import { assertWritable, createRun } from '../producers/run.ts';
@@ -19,12 +20,16 @@ import {
 import { outputScale as outputScaleOf, readCalibration } from '../cost/calibration.ts';
 import type { Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
-import { stopLine, waitExitCode, waitForRun } from './wait.ts';
+import { awaitRunEndNotify, liveWorkers, stopLine, waitExitCode, waitForRun } from './wait.ts';
 
 interface RunFlags extends RunRequestFlags, RateFlags {
   wait?: boolean;
   json?: boolean;
+  workerGrace: number;
 }
+
+/** How long `run --wait` waits for the end-of-run webhook its own workers deliver before they stop. */
+const NOTIFY_WAIT_MS = 120_000;
 
 export function register(program: Command): void {
   addRateOptions(
@@ -38,6 +43,7 @@ export function register(program: Command): void {
   )
     .option('--wait', 'stay until the run ends (runs workers in this process when none is running)')
     .option('--json', 'print one JSON object')
+    .option('--worker-grace <s>', '--wait with outside workers: give up (exit 1, no_worker) when none has run for this long', Number, 60)
     .action(async (source: string, f: RunFlags, cmd: Command) => {
       const code = await withContext(cmd, rateConfig(f), async (ctx) => {
         // Exit 1 "could not start": say why now, not as a failed run later.
@@ -78,7 +84,15 @@ export function register(program: Command): void {
         if (!f.json) process.stdout.write(`${spec.runId}\n`);
         const embedded = await workersForWait(ctx, ['prepare', 'infer'], { inferConcurrency: f.inferConcurrency, rpm: f.rpm });
         try {
-          const state = await waitForRun(ctx, spec.runId, { quiet: f.json });
+          const workers = embedded
+            ? undefined
+            : { count: () => liveWorkers(ctx), warnAfterMs: Math.min(10_000, f.workerGrace * 500), giveUpAfterMs: f.workerGrace * 1000 };
+          const state = await waitForRun(ctx, spec.runId, { quiet: f.json, workers });
+          // Its own workers deliver the end-of-run webhook: they stop only once it is delivered (or given up).
+          if (embedded && spec.notifyUrl) {
+            const sent = await awaitRunEndNotify(ctx, spec.runId, state.generation, NOTIFY_WAIT_MS);
+            if (sent !== 'delivered') process.stderr.write(`webhook: ${sent}\n`);
+          }
           const report = await ctx.storage(spec.destination).getText(runKey(spec.runId, 'report.json'));
           if (f.json) printJson({ run_id: spec.runId, ...(report ? { report: JSON.parse(report) } : { status: state.status }) });
           else
@@ -86,7 +100,7 @@ export function register(program: Command): void {
               `${state.status}: results in ${spec.destination}, report in ${ctx.storage(spec.destination).uri}${runKey(spec.runId, 'report.json')}\n`,
             );
           const why = stopLine(state);
-          if (why) process.stderr.write(`${why}\n`);
+          if (why) process.stderr.write(`${printable(why)}\n`);
           return waitExitCode(state);
         } finally {
           await embedded?.close();

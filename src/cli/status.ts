@@ -1,4 +1,5 @@
 /** `omnibatch status <runId> [--watch] [--json]` and `omnibatch runs`. */
+import { printable } from '../util/printable.ts';
 import type { Command } from 'commander';
 import { formatMicros } from '../cost/price.ts';
 import { OmniError } from '../util/errors.ts';
@@ -50,7 +51,7 @@ export function register(program: Command): void {
             );
         }
         const why = stopLine(state);
-        if (why && !f.json) process.stdout.write(`${why}\n`);
+        if (why && !f.json) process.stdout.write(`${printable(why)}\n`);
       });
     });
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stage } from '../jobs/catalog.ts';
 import type { RunState } from '../runs/types.ts';
 import { workersForWait } from './workers-alive.ts';
+import { jobIds } from '../jobs/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Context } from '../app/context.ts';
 import { unpricedNoteFor } from '../cost/price.ts';
@@ -11,15 +12,56 @@ import { WorkHistory } from '../runs/eta.ts';
 import { exitCodeFor, formatProgress, isFinal, type Progress } from './progress.ts';
 import { batchLines, batchRows } from './batch-progress.ts';
 
-export async function waitForRun(ctx: Context, runId: string, opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
+/**
+ * Watching that somebody still works on the run: BullMQ's worker list of every stage's queue. A `run --wait`
+ * that found a worker at its start (so it started none) would otherwise wait for ever after that worker exits.
+ */
+export interface WorkerWatch {
+  /** live workers across the stages' queues */
+  count(): Promise<number>;
+  /** with none for this long: say so once (the run waits for one) */
+  warnAfterMs: number;
+  /** with none for this long: stop waiting, `no_worker` (the run stays: a worker started later finishes it) */
+  giveUpAfterMs: number;
+}
+
+/** Live workers of any stage (BullMQ lists a queue's workers by their Redis connection names). */
+export async function liveWorkers(ctx: Pick<Context, 'queues'>): Promise<number> {
+  const counts = await Promise.all(Object.values(ctx.queues).map((q) => q.getWorkersCount()));
+  return counts.reduce((a, n) => a + n, 0);
+}
+
+export async function waitForRun(
+  ctx: Context,
+  runId: string,
+  opts: { quiet?: boolean; pollMs?: number; signal?: AbortSignal; workers?: WorkerWatch } = {},
+): Promise<RunState> {
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
   const started = Date.now();
   const history = new WorkHistory();
   let lastLine = 0;
+  let noWorkerSince: number | undefined;
+  let warned = false;
   for (;;) {
     const state = await ctx.runs.state(runId);
     if (!state) throw new OmniError('run_not_found', `no run ${runId}`);
     const finished = isFinal(state.status);
+    if (!finished && opts.workers) {
+      const now = Date.now();
+      if ((await opts.workers.count()) > 0) noWorkerSince = undefined;
+      else noWorkerSince ??= now;
+      const idle = noWorkerSince === undefined ? 0 : now - noWorkerSince;
+      if (idle >= opts.workers.warnAfterMs && !warned) {
+        warned = true;
+        process.stderr.write(`${tty ? '\n' : ''}no worker is running: run ${runId} waits for one (start \`omnibatch worker\`)\n`);
+      }
+      if (idle >= opts.workers.giveUpAfterMs) {
+        throw new OmniError(
+          'no_worker',
+          `no worker has run for ${Math.round(idle / 1000)} s: stopped waiting. Run ${runId} is intact: start \`omnibatch worker\` and it finishes (follow it with \`omnibatch status ${runId}\`)`,
+        );
+      }
+    }
     if (!opts.quiet && (tty || finished || Date.now() - lastLine >= 5000)) {
       const line = formatProgress(await progressOf(ctx, state, (Date.now() - started) / 1000, history), tty);
       if (tty) {
@@ -85,4 +127,34 @@ export async function waitWithWorkers(ctx: Context, runId: string, stages: reado
   } finally {
     await embedded?.close();
   }
+}
+
+/**
+ * After a run ended: its end-of-run webhook job (report.ts enqueues it right after the run's final status)
+ * delivered, failed for good, or not there (no report, no URL), polled up to `timeoutMs`.
+ */
+export async function awaitRunEndNotify(
+  ctx: Pick<Context, 'queues'>,
+  runId: string,
+  generation: number,
+  timeoutMs: number,
+): Promise<'delivered' | 'failed' | 'none' | 'timed out'> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const job = await ctx.queues.notify.getJob(jobIds.notify(runId, 'run.end', generation));
+    const state = job ? await job.getState() : undefined;
+    if (state === 'completed') return 'delivered';
+    if (state === 'failed') return 'failed';
+    if (!job) {
+      // Not queued yet, or never: the report job decides (it enqueues the webhook last, after the final status).
+      const rep = await ctx.queues.report.getJob(jobIds.report(runId, generation));
+      const repState = rep ? await rep.getState() : 'unknown';
+      if (repState === 'completed' || repState === 'failed' || repState === 'unknown') {
+        // one more look: the job may have been added between the two reads
+        if (!(await ctx.queues.notify.getJob(jobIds.notify(runId, 'run.end', generation)))) return 'none';
+      }
+    }
+    await sleep(200);
+  }
+  return 'timed out';
 }

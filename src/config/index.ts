@@ -99,6 +99,21 @@ export const SETTINGS = {
     schema: int(1).default(8192 * 4320),
     help: 'largest video frame (width x height) a file may declare: checked before anything decodes it',
   },
+  maxPixelsPerSecond: {
+    env: ['OMNIBATCH_MAX_PIXELS_PER_SECOND'],
+    schema: int(1).default(3840 * 2160 * 60),
+    help: 'most pixels a second (width x height x fps) of a video a task decodes: refused before decoding (media_too_costly)',
+  },
+  childMaxMemoryMb: {
+    env: ['OMNIBATCH_CHILD_MAX_MEMORY_MB'],
+    schema: int(0).default(768),
+    help: 'address space (RLIMIT_AS, via prlimit) of each ffmpeg/ffprobe child in MB; 0: none',
+  },
+  resultSecret: {
+    env: ['OMNIBATCH_RESULT_SECRET'],
+    schema: z.string().min(16).optional(),
+    help: 'HMAC key that signs result files; a later run skips only a file whose result it signed (default: a random key kept in Redis)',
+  },
   maxChunksPerFile: { env: ['OMNIBATCH_MAX_CHUNKS'], schema: int(1).default(3000), help: 'most requests one file may be planned into' },
   maxSecondsPerByte: {
     env: ['OMNIBATCH_MAX_SECONDS_PER_BYTE'],
@@ -232,4 +247,12 @@ export function endpointOf(cfg: Config): import('../models/types.ts').EndpointCo
     firstByteTimeoutMs: cfg.firstByteTimeoutMs,
     idleTimeoutMs: cfg.idleTimeoutMs,
   };
+}
+
+/**
+ * This process's environment, for the one use below config/ that needs it as it is: the few variables a child
+ * process keeps (media/child-argv.ts childEnv: PATH, locale, temp dir; never a secret).
+ */
+export function hostEnvironment(): Readonly<Record<string, string | undefined>> {
+  return process.env;
 }

@@ -11,10 +11,11 @@
  *    readOnlyMode is set as well; this refusal does not depend on it).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
-import os from 'node:os';
 import type { NextFunction, Request, Response } from 'express';
+import { hostName, isLoopback, stripBrackets } from '../ops/host-allow.ts';
 import { OmniError, type FailureCode } from '../util/errors.ts';
+
+export { allowedHosts, hostName, isLoopback } from '../ops/host-allow.ts';
 
 export interface DashboardAuth {
   /** accepted as a bearer token or as the basic-auth password (any user name) */
@@ -41,48 +42,6 @@ export interface GuardRequest {
 export type GuardVerdict = { ok: true } | { ok: false; status: number; code: FailureCode; message: string; headers?: Record<string, string> };
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
-
-/** 127.0.0.0/8, ::1, ::ffff:127.x and `localhost`: addresses nobody else on the network can reach. */
-export function isLoopback(host: string): boolean {
-  const h = stripBrackets(host.trim().toLowerCase());
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || h.startsWith('::ffff:127.');
-  return false;
-}
-
-const isWildcard = (host: string): boolean => ['0.0.0.0', '::', '[::]', ''].includes(host.trim());
-
-function stripBrackets(h: string): string {
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
-}
-
-/** The host name of a Host header value (`name:port`, `[v6]:port`), lower case, without the port. */
-export function hostName(value: string): string {
-  const v = value.trim().toLowerCase();
-  if (v.startsWith('[')) return v.slice(1, v.indexOf(']') > 0 ? v.indexOf(']') : undefined);
-  const colons = v.split(':').length - 1;
-  // a bare IPv6 address has several colons and no port
-  return colons === 1 ? v.slice(0, v.indexOf(':')) : v;
-}
-
-/**
- * The names the dashboard answers to: loopback names, the bound address, the operator's names, and (when it
- * listens on every interface) this machine's own addresses.
- */
-export function allowedHosts(bindHost: string, extra: readonly string[] = [], interfaces = localAddresses): Set<string> {
-  const names = new Set<string>(LOOPBACK_NAMES);
-  if (isWildcard(bindHost)) for (const a of interfaces()) names.add(a.toLowerCase());
-  else names.add(stripBrackets(bindHost.trim().toLowerCase()));
-  for (const e of extra) if (e.trim()) names.add(hostName(e));
-  return names;
-}
-
-function localAddresses(): string[] {
-  return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
-}
-
 /** Refuses to start a dashboard that strangers could reach without credentials. */
 export function checkExposure(bindHost: string, auth: DashboardAuth): void {
   if (auth.basic !== undefined && !/^[^:]+:.+$/u.test(auth.basic)) {
@@ -166,7 +125,10 @@ export function checkRequest(req: GuardRequest, policy: GuardPolicy): GuardVerdi
       message: `a ${method} must come from this dashboard's own pages (Origin ${origin ?? '(none)'})`,
     };
   }
-  const underQueues = req.path === policy.queuesPath || req.path.startsWith(`${policy.queuesPath}/`);
+  // Express routes case-insensitively: /Queues/api/... reaches Bull Board's /queues router, so compare the same way.
+  const reqPath = req.path.toLowerCase();
+  const queues = policy.queuesPath.toLowerCase();
+  const underQueues = reqPath === queues || reqPath.startsWith(`${queues}/`);
   if (!policy.allowActions && underQueues) {
     return {
       ok: false,

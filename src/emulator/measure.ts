@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
 import { apiErrors } from './errors.ts';
+import { MARKER_RATE, MARKER_S, markerIn, type Marker } from './marker.ts';
 import type { ApiError, MediaPart, Measured } from './types.ts';
 import { isApiError } from './types.ts';
 
@@ -27,8 +28,8 @@ export interface ProbeFacts {
   hasVideo: boolean;
   width: number;
   height: number;
-  /** format tags' title, when set */
-  title?: string;
+  /** the pilot tone the sound starts with (marker.ts), when there is one */
+  marker?: Marker;
 }
 
 type Json = Record<string, unknown>;
@@ -44,10 +45,7 @@ export function interpretProbe(probe: Json): ProbeFacts {
   const audio = streams.find((s) => s.codec_type === 'audio');
   const video = streams.find((s) => s.codec_type === 'video' && !((s.disposition as Json | undefined)?.attached_pic === 1));
   const durationS = Math.max(num(format.duration), ...streams.map((s) => num(s.duration)));
-  const tags = (format.tags ?? {}) as Json;
-  const title = typeof tags.title === 'string' ? tags.title : typeof tags.TITLE === 'string' ? tags.TITLE : undefined;
   return {
-    ...(title !== undefined && { title }),
     durationS,
     hasAudio: audio !== undefined,
     channels: audio ? num(audio.channels) : 0,
@@ -107,7 +105,7 @@ export class MediaMeasurer {
           : createHash('sha256')
               .update(loaded.map((l) => l.hash).join(','))
               .digest('hex');
-      const tagged = facts.title !== undefined ? { title: facts.title } : {};
+      const tagged = facts.marker !== undefined ? { marker: facts.marker } : {};
       if (part.kind === 'audio') {
         if (!facts.hasAudio) return apiErrors.invalidParameter('The audio input has no decodable audio stream.');
         if (facts.durationS <= 0) return apiErrors.invalidParameter('The audio input is empty.');
@@ -240,7 +238,31 @@ async function probeFile(file: string): Promise<ProbeFacts | ApiError> {
     // Still images decode to one frame of no length; that is fine for an image.
     facts = { ...facts, durationS: decoded };
   }
+  if (facts.hasAudio) {
+    const marker = await soundMarker(file).catch(() => undefined);
+    if (marker) facts = { ...facts, marker };
+  }
   return facts;
+}
+
+/** The pilot tone at the start of the sound (marker.ts): the first MARKER_S seconds, decoded. */
+async function soundMarker(file: string): Promise<Marker | undefined> {
+  const { stdoutBytes: buf } = await runFfmpeg([
+    '-v',
+    'error',
+    ...mediaInputArgs(`file:${path.resolve(file)}`),
+    '-t',
+    String(MARKER_S),
+    '-vn',
+    '-ac',
+    '1',
+    '-ar',
+    String(MARKER_RATE),
+    '-f',
+    's16le',
+    'pipe:1',
+  ]);
+  return markerIn(new Int16Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 2)));
 }
 
 /** The last `time=` ffmpeg reports after decoding everything: the real length. */

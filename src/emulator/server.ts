@@ -7,6 +7,7 @@
 import { TokenQuota } from './quota.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { allowedHosts, hostAllowed } from '../ops/host-allow.ts';
 import type { AddressInfo } from 'node:net';
 import { base64Ceiling, BUILT_IN } from '../models/catalog.ts';
 import { loadCatalogFile } from '../models/catalog-file.ts';
@@ -29,6 +30,8 @@ export interface EmulatorOptions extends FaultRates, BatchOptions {
   port?: number;
   /** interface to bind (default 127.0.0.1; 0.0.0.0 in a container, so other containers reach it) */
   host?: string;
+  /** more Host names it answers to (a compose service name): any other Host is refused, like the dashboard's */
+  allowedHosts?: readonly string[];
   /** total added response time, spread over the stream's events */
   latencyMs?: number;
   /** delay before the first byte */
@@ -110,8 +113,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     sendJson(res, err.status, errorBody(protocol, err, randomUUID()), errorHeaders(err));
   };
 
+  // DNS rebinding: a page whose name resolves to this machine must not drive the emulator or read its stats.
+  const hosts = allowedHosts(opts.host ?? '127.0.0.1', opts.allowedHosts);
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const [path, query = ''] = (req.url ?? '/').split('?');
+    if (!hostAllowed(req.headers.host, hosts)) {
+      req.resume();
+      return sendJson(res, 421, { code: 'MisdirectedRequest', message: 'unknown Host: start the emulator with --allowed-host <name>' });
+    }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/stats' && req.method === 'GET') return sendJson(res, 200, stats);
     if (path === '/stats/reset' && req.method === 'POST') {

@@ -2,6 +2,7 @@
  * The emulator's internal shapes: a request normalized from any of the three protocols, what was measured
  * of its media, and the API error every refusal becomes before a protocol renders its envelope.
  */
+import type { Marker } from './marker.ts';
 import type { ModelSpec } from '../models/catalog.ts';
 
 export type WireProtocol = 'chat' | 'responses' | 'native';
@@ -74,8 +75,8 @@ export interface Measured {
   height: number;
   /** image-list videos: how many frames were sent */
   frames?: number;
-  /** the container's title tag: test media carry emulator markers in it (answer.ts) */
-  title?: string;
+  /** the pilot tone the sound starts with: test media carry emulator markers in it (marker.ts) */
+  marker?: Marker;
 }
 
 /** Input tokens by modality and output tokens by kind: what a completed request bills. */

@@ -13,7 +13,8 @@
  *  - the plan for it is ONE chunk (the whole file within the task's chunk length);
  *  - its bytes and base64 length within the plan's limits (tokens follow from the duration: planned already);
  *  - what its header declares is what it holds (declaredAgrees): a cut-short or forged file is re-encoded, so
- *    the bytes sent carry the decoded length (issue 22: such files were billed up to 5,000x their audio).
+ *    the bytes sent carry the decoded length (issue 22: such files were billed up to 5,000x their audio);
+ *  - no tags beyond the encoder's own: a title or comment is the uploader's text, and it would reach the model.
  */
 import type { ModelSpec } from '../models/catalog.ts';
 import { base64Chars } from './limits.ts';
@@ -32,7 +33,7 @@ export const AS_IS_MAX_KBPS = 320;
 /** The plan that sends the source unchanged, or undefined when it must be encoded. */
 export function asIsPlan(info: MediaInfo, model: ModelSpec, policy: PlanPolicy): Plan | undefined {
   if (resolveMode(info, model, policy).mode !== 'audio') return undefined;
-  if (info.video.length > 0 || info.audio.length !== 1) return undefined;
+  if (info.video.length > 0 || info.audio.length !== 1 || info.tagged) return undefined;
   const rule = AS_IS[info.container];
   const audio = info.audio[0];
   if (!rule || audio.codec !== rule.codec) return undefined;

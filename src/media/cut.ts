@@ -19,12 +19,12 @@ import { demuxerOfEncoded, mediaInputArgs, probeInputArgs } from './allow-list.t
 import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { encodeArgs, splitArgs, splitBatches, type SplitBatch } from './encode-args.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';
-import { base64Chars, chunkTokens, limitViolations } from './limits.ts';
+import { base64Chars, chunkTokens, limitViolations, pixelsPerSecond } from './limits.ts';
 import { readPriming } from './lame-tag.ts';
 import { walkMp3 } from './mp3-frames.ts';
 import { inputArg, lastOutTime } from './probe.ts';
 import { SilenceCollector, silenceFilter } from './silence.ts';
-import type { CutChunk, EncodeSpec, MediaInfo, Plan, Silence } from './types.ts';
+import type { CutChunk, EncodeSpec, MediaInfo, Plan, Silence, VideoStream } from './types.ts';
 
 export interface CutOptions {
   log?: Logger;
@@ -43,6 +43,8 @@ export interface CutOptions {
   maxPixels?: number;
   /** cut times per split run (tests shrink it; default MAX_TIMES_PER_ARG) */
   maxTimesPerRun?: number;
+  /** the source's video tracks (probe): a video pass's deadline and decoder follow the one it reads */
+  sourceVideo?: readonly VideoStream[];
 }
 
 /** The source, compressed once: the expensive pass. Times on its own timeline map to the source by offsetS/delayS. */
@@ -95,6 +97,7 @@ export async function encodeWhole(
   const offsetS = opts.range?.startS ?? 0;
   const out = `enc-${++encodeSeq}.${encode.format}`;
   const collector = opts.detectSilence ? new SilenceCollector() : undefined;
+  const sourceVideo = encode.kind === 'video' ? opts.sourceVideo?.find((v) => v.index === encode.videoStream) : undefined;
   const args = [
     '-v',
     collector ? 'info' : 'error',
@@ -105,6 +108,7 @@ export async function encodeWhole(
       silenceFilter: opts.detectSilence && silenceFilter(opts.detectSilence.noiseDb, opts.detectSilence.minSilenceS),
       inputFormat: opts.inputFormat,
       maxPixels: opts.maxPixels,
+      sourceVideo,
     }),
     ...(opts.maxS !== undefined ? ['-t', String(opts.maxS)] : []),
     '-f',
@@ -115,7 +119,12 @@ export async function encodeWhole(
     'pipe:1',
   ];
   const mediaS = opts.range ? opts.range.endS - opts.range.startS : opts.sourceS;
-  const timeoutMs = childDeadlineMs(encode.kind === 'video' ? 'encode_video' : 'encode_audio', mediaS, deadlinePolicy());
+  const timeoutMs = childDeadlineMs(
+    encode.kind === 'video' ? 'encode_video' : 'encode_audio',
+    mediaS,
+    deadlinePolicy(),
+    sourceVideo && pixelsPerSecond({ video: [sourceVideo] }),
+  );
   const { stdout } = await runFfmpeg(args, { log, signal: opts.signal, cwd: dir, timeoutMs, onStderr: collector && ((t) => collector.push(t)) });
   // mp3 keeps the encoder's priming in the file and declares it in its LAME tag; mp4 video starts at 0.
   const delayS = encode.kind === 'audio' ? await primingS(path.join(dir, out), encode.sampleRate, opts) : 0;
@@ -387,7 +396,7 @@ export async function deliver(pieces: readonly Piece[], format: string, outDir: 
 
 /** Executes a plan on a source: one encode pass, one copy split, measure, re-plan what is over a limit. */
 export async function cutChunks(file: string, info: MediaInfo, plan: Plan, outDir: string, opts: CutOptions = {}): Promise<CutChunk[]> {
-  opts = { ...opts, inputFormat: opts.inputFormat ?? info.container, sourceS: opts.sourceS ?? info.durationS };
+  opts = { ...opts, inputFormat: opts.inputFormat ?? info.container, sourceS: opts.sourceS ?? info.durationS, sourceVideo: opts.sourceVideo ?? info.video };
   return withTempDir(
     'cut',
     async (dir) => {

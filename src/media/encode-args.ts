@@ -25,6 +25,38 @@ export interface EncodeArgOptions {
   inputFormat?: string;
   /** the decoders' frame-size cap (OMNIBATCH_MAX_PIXELS): allow-list.ts mediaInputArgs */
   maxPixels?: number;
+  /** the source's video track this encode reads (codec and size): its decoder may work at a reduced size */
+  sourceVideo?: { codec: string; width: number; height: number };
+}
+
+/**
+ * Decoders that can decode at 1/2, 1/4 or 1/8 of the frame size (`-lowres`): a picture scaled down to the
+ * model's few hundred pixels anyway costs a quarter to a sixty-fourth of the memory and time. H.264, HEVC,
+ * VP9 and AV1 cannot (ffmpeg ignores the option for them); for those the thread limit below is what holds.
+ */
+const LOWRES_CODECS = new Set([
+  'mjpeg',
+  'mpeg1video',
+  'mpeg2video',
+  'mpeg4',
+  'h263',
+  'h263p',
+  'msmpeg4v1',
+  'msmpeg4v2',
+  'msmpeg4v3',
+  'wmv1',
+  'wmv2',
+  'jpeg2000',
+]);
+
+/**
+ * The `-lowres` factor (0-3) that still leaves the decoded picture at least as large as the output: the
+ * largest k with size / 2^k >= the scaled size. PURE.
+ */
+export function lowresFactor(src: { codec: string; width: number; height: number }, maxWidth: number, maxHeight: number): number {
+  if (!LOWRES_CODECS.has(src.codec) || src.width <= 0 || src.height <= 0) return 0;
+  const shrink = Math.min(1, maxWidth / src.width, maxHeight / src.height);
+  return Math.max(0, Math.min(3, Math.floor(Math.log2(1 / shrink))));
 }
 
 const t = (s: number): string => s.toFixed(6);
@@ -33,7 +65,14 @@ const t = (s: number): string => s.toFixed(6);
 export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {}): string[] {
   const args: string[] = [];
   if (o.range) args.push('-ss', t(o.range.startS), '-to', t(o.range.endS));
+  // One decoder thread: frame threading keeps a picture per thread (8K: 53 MB each; 2 cores made 1.5 GB of a
+  // 148 KB file). The stream-info decode at open takes it too. Measured in BENCHMARKS.md ("hostile").
+  args.push('-threads', '1');
+  const lowres = e.kind === 'video' && o.sourceVideo ? lowresFactor(o.sourceVideo, e.video!.maxWidth, e.video!.maxHeight) : 0;
+  if (lowres) args.push('-lowres', String(lowres));
   args.push(...mediaInputArgs(input, o.inputFormat, o.maxPixels));
+  // No container metadata, chapters or attachments reach a chunk: tags are the uploader's text, not the media.
+  args.push('-map_metadata', '-1', '-map_chapters', '-1');
   // Downmix and resample in one aformat: the auto-inserted resampler knows every layout (5.1, unknown 6ch).
   const audioChain = [`aformat=sample_rates=${e.sampleRate}:channel_layouts=${e.channels === 1 ? 'mono' : 'stereo'}`];
   if (o.silenceFilter) audioChain.push(o.silenceFilter);
@@ -47,6 +86,8 @@ export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {
   args.push(
     '-sn',
     '-dn',
+    '-filter_threads',
+    '1',
     // The model samples ~2 frames/s: drop the rest first, then shrink (no upscaling; rotation-aware via iw/ih).
     '-vf',
     `fps=${v.fps},scale=w='min(${v.maxWidth},iw)':h='min(${v.maxHeight},ih)':force_original_aspect_ratio=decrease:force_divisible_by=2`,
@@ -61,6 +102,9 @@ export function encodeArgs(input: string, e: EncodeSpec, o: EncodeArgOptions = {
     '0',
     '-pix_fmt',
     'yuv420p',
+    // A few hundred pixels at 2 frames a second: one encoder thread keeps up, and holds one lookahead.
+    '-threads',
+    '1',
   );
   if (v.maxBitrateKbps) args.push('-maxrate', `${v.maxBitrateKbps}k`, '-bufsize', `${v.maxBitrateKbps * 2}k`);
   if (o.keyframesS?.length) args.push('-force_key_frames', keyframeArg(o.keyframesS));

@@ -13,9 +13,10 @@ import { OmniError, type FailureCode } from '../util/errors.ts';
 import { redactUrls } from '../util/redact.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
-import { childArgv, type ChildGuards } from './child-argv.ts';
-import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
-import { pixelRefusal } from './limits.ts';
+import { hostEnvironment } from '../config/index.ts';
+import { childArgv, childEnv, type ChildGuards } from './child-argv.ts';
+import { childDeadlineMs, childMemoryBytes, deadlinePolicy } from './child-deadline.ts';
+import { memoryRefusal, pixelRefusal } from './limits.ts';
 
 const require = createRequire(import.meta.url);
 let located: { ffmpeg: string; ffprobe: string; source: string } | undefined;
@@ -83,8 +84,13 @@ export function childGuards(log: Logger = silentLogger): ChildGuards {
   guards = {
     setpriv: process.platform === 'linux' && runs('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true']) ? 'setpriv' : undefined,
     timeout: runs('timeout', ['-s', 'KILL', '60', 'true']) ? 'timeout' : undefined,
+    prlimit: process.platform === 'linux' && runs('prlimit', [`--as=${1024 ** 3}`, '--', 'true']) ? 'prlimit' : undefined,
   };
-  const missing = [guards.setpriv ? '' : 'setpriv --pdeathsig (util-linux, Linux)', guards.timeout ? '' : 'timeout (coreutils)'].filter(Boolean);
+  const missing = [
+    guards.setpriv ? '' : 'setpriv --pdeathsig (util-linux, Linux)',
+    guards.timeout ? '' : 'timeout (coreutils)',
+    guards.prlimit ? '' : 'prlimit (util-linux, Linux: no per-child memory limit)',
+  ].filter(Boolean);
   if (missing.length) {
     log.warn(
       { missing, platform: process.platform },
@@ -96,6 +102,8 @@ export function childGuards(log: Logger = silentLogger): ChildGuards {
 
 export interface RunResult {
   stdout: string;
+  /** the same bytes, undecoded (PCM on a pipe) */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -116,6 +124,8 @@ export interface RunOptions {
   onStderr?: (text: string) => void;
   /** wall-clock deadline (default: the ceiling of deadline.ts); past it the group is killed: `media_timeout` */
   timeoutMs?: number;
+  /** address-space limit in MB (default: OMNIBATCH_CHILD_MAX_MEMORY_MB); 0: none, for media we generate ourselves */
+  memoryMb?: number;
 }
 
 /**
@@ -173,7 +183,12 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
   const log = opts.log ?? silentLogger;
   const name = bin.split('/').pop() ?? bin;
   const timeoutMs = opts.timeoutMs ?? deadlinePolicy().ceilingMs;
-  const cmd = childArgv(bin, args, { deadlineMs: timeoutMs, graceMs: KILL_GRACE_MS, guards: childGuards(log) });
+  const cmd = childArgv(bin, args, {
+    deadlineMs: timeoutMs,
+    graceMs: KILL_GRACE_MS,
+    guards: childGuards(log),
+    memoryBytes: childMemoryBytes(opts.memoryMb),
+  });
   const via = [cmd.file, ...cmd.args].slice(0, cmd.args.length - args.length);
   log.debug({ bin, args: args.map(redactUrls), timeoutMs, via }, 'spawn');
   return new Promise((resolve, reject) => {
@@ -181,7 +196,8 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     hookExit();
     const startedAt = Date.now();
     // detached: its own process group (and session), so a kill reaches everything it started.
-    const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, detached: true });
+    // A clean environment: no API key, webhook secret or cloud credentials reach a decoder of a stranger's file.
+    const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, detached: true, env: childEnv(hostEnvironment()) });
     const pid = child.pid;
     if (pid !== undefined) live.set(pid, { bin: name });
     let ended = false;
@@ -206,6 +222,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
     let err = '';
     // Seen as it passes: a long -v info log would push it out of the kept tail.
     let pixels: string | undefined;
+    let outOfMemory = false;
     child.stdout.on('data', (d: Buffer) => {
       outBytes += d.length;
       if (outBytes <= (opts.maxStdout ?? 64 * 1024 * 1024)) out.push(d);
@@ -214,6 +231,7 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       const text = d.toString('utf8');
       opts.onStderr?.(text);
       pixels ??= pixelRefusal(text);
+      outOfMemory ||= memoryRefusal(text);
       err += text;
       if (err.length > STDERR_TAIL * 2) err = err.slice(-STDERR_TAIL);
     });
@@ -237,9 +255,17 @@ export function runBinary(bin: string, args: readonly string[], opts: RunOptions
       if (stopped) return reject(stopped);
       // The orphan bound (child-argv.ts) fired first: this process was too busy to run its own deadline.
       if (sig === 'SIGKILL' && Date.now() - startedAt >= timeoutMs) return reject(timedOut());
-      const stdout = Buffer.concat(out).toString('utf8');
-      if (code === 0) return resolve({ stdout, stderr: err });
+      const stdoutBytes = Buffer.concat(out);
+      const stdout = stdoutBytes.toString('utf8');
       const tail = redactUrls(err.slice(-2000).trim());
+      // Out of its address space, a decoder drops frames and ffmpeg may still exit 0: never a result. (A frame
+      // refused by -max_pixels also fails its get_buffer: that is the pixel refusal below.)
+      if (outOfMemory && !pixels) {
+        log.warn({ bin, code, signal: sig, stderr: tail }, 'out of the child memory limit');
+        const msg = `${name} ran out of its memory limit (OMNIBATCH_CHILD_MAX_MEMORY_MB) decoding the file`;
+        return reject(new OmniError('media_too_costly', msg, { details: { stderr: tail } }));
+      }
+      if (code === 0) return resolve({ stdout, stdoutBytes, stderr: err });
       log.warn({ bin, code, signal: sig, stderr: tail }, 'process failed');
       if (pixels) {
         const msg = `a ${pixels} video frame is larger than the limit (OMNIBATCH_MAX_PIXELS): the decoder refused it`;

@@ -5,6 +5,7 @@
 import { base64Ceiling, type ModelSpec } from '../models/catalog.ts';
 import { audioTokens, videoTokens } from '../models/tokens.ts';
 import { OmniError } from '../util/errors.ts';
+import { deadlinePolicy, wantedDeadlineMs, type DeadlinePolicy } from './child-deadline.ts';
 import type { EffectiveLimits, EncodeSpec, MediaInfo } from './types.ts';
 
 /** Room kept for the `data:audio/mp3;base64,` prefix: the documented ceiling is on the whole string. */
@@ -119,6 +120,8 @@ export interface FileLimits {
   maxMediaSeconds: number;
   /** width x height of the largest video frame a file may declare */
   maxPixels: number;
+  /** width x height x frames a second of a video a task decodes: its decode cost per media second */
+  maxPixelsPerSecond: number;
   /** requests one file may be planned into */
   maxChunksPerFile: number;
   /** declared media seconds per byte of file above which the file is a bomb, not a recording */
@@ -137,12 +140,14 @@ export const DEFAULT_FILE_LIMITS: Readonly<FileLimits> = Object.freeze({
   maxMediaSeconds: 24 * 3600,
   // 8K DCI (8192 x 4320): any real camera; one frame is already 53 MB decoded.
   maxPixels: 8192 * 4320,
+  // 4K at 60 frames a second (a phone's best mode): 498 Mpx/s. An 8K frame is admitted up to 14 frames a second.
+  maxPixelsPerSecond: 3840 * 2160 * 60,
   // 24 h of 30 s caption chunks is 2,880 requests.
   maxChunksPerFile: 3000,
   maxSecondsPerByte: 0.1,
 });
 
-export type FileLimitCode = 'media_too_large' | 'media_too_long' | 'media_too_many_pixels' | 'plan_too_many_chunks' | 'media_suspicious';
+export type FileLimitCode = 'media_too_large' | 'media_too_long' | 'media_too_many_pixels' | 'media_too_costly' | 'plan_too_many_chunks' | 'media_suspicious';
 
 export interface FileLimitViolation {
   code: FileLimitCode;
@@ -195,6 +200,59 @@ export function mediaViolation(info: Pick<MediaInfo, 'durationS' | 'sizeBytes' |
   return undefined;
 }
 
+/** The frame rate assumed for a video whose header names none (a still-looking stream can still be decoded at 30). */
+const UNKNOWN_FPS = 30;
+
+/** Decoded pixels a media second of the file's costliest real video track (attached pictures decode once). */
+export function pixelsPerSecond(info: Pick<MediaInfo, 'video'>): number {
+  let most = 0;
+  for (const v of info.video) {
+    if (v.attachedPic) continue;
+    const fps = Number.isFinite(v.fps) && v.fps > 0 ? v.fps : UNKNOWN_FPS;
+    most = Math.max(most, v.width * v.height * fps);
+  }
+  return most;
+}
+
+/**
+ * Before a task decodes the file's video: what its decode would cost. Frame size alone lets through an 8K
+ * H.264 of black at 25 frames a second (148 KB for 4 s) whose decode and scale held 1.5 GB and 27 CPU seconds;
+ * so the pixels a media second are capped (OMNIBATCH_MAX_PIXELS_PER_SECOND), and a file whose video pass
+ * would be given more than the child ceiling (child-deadline.ts: pixels x seconds) is refused now rather
+ * than timed out after holding a worker for that long. Audio tasks never decode the pictures: not checked.
+ */
+export function decodeCostViolation(
+  info: Pick<MediaInfo, 'durationS' | 'video'>,
+  limits: Pick<FileLimits, 'maxPixelsPerSecond'>,
+  policy: DeadlinePolicy = deadlinePolicy(),
+): FileLimitViolation | undefined {
+  const rate = pixelsPerSecond(info);
+  if (rate === 0) return undefined;
+  const mpx = (n: number): string => `${(n / 1e6).toFixed(0)} Mpx`;
+  if (rate > limits.maxPixelsPerSecond) {
+    return {
+      code: 'media_too_costly',
+      message: `the video decodes ${mpx(rate)} a second (width x height x fps), more than the limit of ${mpx(limits.maxPixelsPerSecond)} (OMNIBATCH_MAX_PIXELS_PER_SECOND)`,
+    };
+  }
+  const want = wantedDeadlineMs('encode_video', info.durationS, policy, rate);
+  if (want > policy.ceilingMs) {
+    return {
+      code: 'media_too_costly',
+      message: `${fmtS(info.durationS)} of video at ${mpx(rate)} a second needs ~${fmtS(want / 1000)} of decoding, more than one file may take (${fmtS(policy.ceilingMs / 1000)}, OMNIBATCH_CHILD_TIMEOUT_CEILING_MS)`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * A decode that ran out of the child's address space (child-argv.ts, RLIMIT_AS): ffmpeg reports the failed
+ * allocation and may still exit 0 with frames missing, so any of these fails the pass (ffmpeg.ts).
+ */
+export function memoryRefusal(stderr: string): boolean {
+  return /get_buffer\(\) failed|malloc of size \d+ failed|Cannot allocate memory|std::bad_alloc|Out of memory/i.test(stderr);
+}
+
 /** After planning: too many requests for one file. */
 export function chunkCountViolation(chunks: number, limits: Pick<FileLimits, 'maxChunksPerFile'>): FileLimitViolation | undefined {
   if (chunks > limits.maxChunksPerFile) {
@@ -231,6 +289,7 @@ export function fileLimitsOf(cfg: FileLimits): FileLimits {
     maxDownloadBytes: cfg.maxDownloadBytes,
     maxMediaSeconds: cfg.maxMediaSeconds,
     maxPixels: cfg.maxPixels,
+    maxPixelsPerSecond: cfg.maxPixelsPerSecond,
     maxChunksPerFile: cfg.maxChunksPerFile,
     maxSecondsPerByte: cfg.maxSecondsPerByte,
   };

@@ -96,7 +96,16 @@ export async function prepareChunks(file: string, model: ModelSpec, policy: Plan
     'prepare',
     async (dir) => {
       // Every later pass over the source reads it with the demuxer the probe named (allow-list.ts), within a deadline.
-      const ctx = { log, signal, model, tmpDir: opts.tmpDir, inputFormat: probed.container, sourceS: probed.durationS, maxPixels: opts.maxPixels };
+      const ctx = {
+        log,
+        signal,
+        model,
+        tmpDir: opts.tmpDir,
+        inputFormat: probed.container,
+        sourceS: probed.durationS,
+        maxPixels: opts.maxPixels,
+        sourceVideo: probed.video,
+      };
       if (mode === 'audio') {
         // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
         const first = planChunks(probed, model, policy);

@@ -81,6 +81,24 @@ const rate = (v: unknown): number => {
 
 type Json = Record<string, unknown>;
 
+/** Tags a muxer or encoder writes about itself; any other is the uploader's text (as-is.ts refuses to send it). */
+const TECHNICAL_TAGS = new Set([
+  'encoder',
+  'major_brand',
+  'minor_version',
+  'compatible_brands',
+  'handler_name',
+  'vendor_id',
+  'creation_time',
+  'language',
+  'duration',
+]);
+
+function hasUserTags(o: Json): boolean {
+  const tags = (o.tags ?? {}) as Json;
+  return Object.keys(tags).some((k) => !TECHNICAL_TAGS.has(k.toLowerCase()));
+}
+
 /** Pure: ffprobe's JSON -> MediaInfo (durationS = the header's claim, 0 when none). */
 export function parseProbe(json: Json, sizeBytes: number): MediaInfo {
   const format = (json.format ?? {}) as Json;
@@ -106,6 +124,7 @@ export function parseProbe(json: Json, sizeBytes: number): MediaInfo {
     }
   }
   video.sort((a, b) => Number(a.attachedPic) - Number(b.attachedPic));
+  const tagged = [format, ...streams].some(hasUserTags);
   let header = num(format.duration);
   if (header === undefined) {
     const ds = streams.map((s) => num(s.duration)).filter((d): d is number => d !== undefined);
@@ -120,6 +139,7 @@ export function parseProbe(json: Json, sizeBytes: number): MediaInfo {
     ...(num(format.bit_rate) !== undefined && { bitrate: num(format.bit_rate) }),
     audio,
     video,
+    ...(tagged && { tagged }),
   };
 }
 

@@ -37,6 +37,7 @@ export function sniffWav(head: Buffer, sizeBytes: number): MediaInfo | undefined
   if (head.length < 44 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') return undefined;
   let off = 12;
   let fmt: { format: number; channels: number; rate: number; block: number; bits: number } | undefined;
+  let tagged = false;
   while (off + 8 <= head.length) {
     const id = head.toString('latin1', off, off + 4);
     const size = head.readUInt32LE(off + 4);
@@ -58,7 +59,11 @@ export function sniffWav(head: Buffer, sizeBytes: number): MediaInfo | undefined
       // A streamed WAV (size unknown, 0 or 0xFFFFFFFF) or a truncated one: let ffprobe measure it.
       if (size === 0 || size === 0xffffffff || body + size > sizeBytes) return undefined;
       const durationS = Math.floor(size / fmt.block) / fmt.rate;
-      return info('wav', 'pcm_s16le', durationS, sizeBytes, fmt.rate, fmt.channels, fmt.rate * fmt.block * 8);
+      // Anything after the samples (a LIST/INFO or id3 chunk) may be tags: not sent as it is (as-is.ts).
+      tagged ||= body + size + (size & 1) < sizeBytes;
+      return { ...info('wav', 'pcm_s16le', durationS, sizeBytes, fmt.rate, fmt.channels, fmt.rate * fmt.block * 8), ...(tagged && { tagged }) };
+    } else if (id !== 'fact') {
+      tagged = true;
     }
     off = body + size + (size & 1);
   }
@@ -70,8 +75,10 @@ const MP3_RATES: Record<number, readonly number[]> = { 3: [44100, 48000, 32000],
 /** MPEG audio Layer III whose first frame carries a Xing/Info tag with the frame and byte counts. */
 export function sniffMp3(head: Buffer, sizeBytes: number): MediaInfo | undefined {
   let off = 0;
+  let tagged = false;
   if (head.toString('latin1', 0, 3) === 'ID3' && head.length >= 10) {
     off = 10 + (((head[6] & 0x7f) << 21) | ((head[7] & 0x7f) << 14) | ((head[8] & 0x7f) << 7) | (head[9] & 0x7f)) + (head[5] & 0x10 ? 10 : 0);
+    tagged = id3HasText(head, off);
   }
   // The first frame must start right there: junk before it is for ffprobe to judge.
   if (off + 4 > head.length || head[off] !== 0xff || (head[off + 1] & 0xe0) !== 0xe0) return undefined;
@@ -96,8 +103,29 @@ export function sniffMp3(head: Buffer, sizeBytes: number): MediaInfo | undefined
   // Truncated (fewer bytes than the tag counts), or much more than it (appended data): ffprobe decides.
   if (frames === 0 || bytes === 0 || audioBytes < bytes || audioBytes > bytes + 128 + 64 * 1024) return undefined;
   const durationS = (frames * spf) / rate;
+  // Bytes after the frames may be an ID3v1 or APE tag (a title, a comment): not sent as it is (as-is.ts).
+  tagged ||= audioBytes > bytes;
   // The tag's own frame may use another bitrate than the audio (it must hold the tag): average over the bytes.
-  return info('mp3', 'mp3', durationS, sizeBytes, rate, mono ? 1 : 2, Math.round((bytes * 8) / durationS));
+  return { ...info('mp3', 'mp3', durationS, sizeBytes, rate, mono ? 1 : 2, Math.round((bytes * 8) / durationS)), ...(tagged && { tagged }) };
+}
+
+/** ID3v2 frames an encoder writes about itself (ffmpeg's TSSE "Lavf..."); any other frame is the uploader's text. */
+const ID3_TECHNICAL = new Set(['TSSE', 'TENC', 'TLEN']);
+
+/** Whether an ID3v2.3/2.4 tag ending at `end` holds any frame but the encoder's own (unknown layouts: yes). */
+function id3HasText(head: Buffer, end: number): boolean {
+  const major = head[3];
+  if ((major !== 3 && major !== 4) || head[5] & 0x40 || end > head.length) return true;
+  let p = 10;
+  while (p + 10 <= end) {
+    const id = head.toString('latin1', p, p + 4);
+    if (head[p] === 0) return false; // padding
+    if (!ID3_TECHNICAL.has(id)) return true;
+    const size =
+      major === 4 ? ((head[p + 4] & 0x7f) << 21) | ((head[p + 5] & 0x7f) << 14) | ((head[p + 6] & 0x7f) << 7) | (head[p + 7] & 0x7f) : head.readUInt32BE(p + 4);
+    p += 10 + size;
+  }
+  return false;
 }
 
 /** The first format that recognises the header, or undefined. Pure. */

@@ -30,6 +30,8 @@ export interface MediaInfo {
   audio: AudioStream[];
   /** real video tracks first; attached pictures are listed but flagged */
   video: VideoStream[];
+  /** the file carries the uploader's tags (title, comment, ...): never sent as it is (as-is.ts) */
+  tagged?: boolean;
 }
 
 export interface Silence {

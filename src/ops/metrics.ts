@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Usage } from '../models/types.ts';
 import { STAGES } from '../jobs/catalog.ts';
 import type { Cost } from '../cost/price.ts';
+import { hostAllowed } from './host-allow.ts';
 import { send, startHttpServer, type RunningServer } from './http.ts';
 import { emptyDepth, QUEUE_STATES, type DepthSnapshot } from './depth.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
@@ -193,6 +194,8 @@ export interface MetricsServerOptions {
   metrics?: Metrics;
   /** what /healthz checks (e.g. a Redis PING); a rejection or `false` answers 503 */
   health?: () => unknown;
+  /** the Host names served (host-allow.ts allowedHosts); another Host is refused (DNS rebinding). Absent: any */
+  allowedHosts?: ReadonlySet<string>;
 }
 
 /** Serves GET /metrics (Prometheus text) and GET /healthz. Port 0 picks a free port. */
@@ -201,6 +204,7 @@ export function startMetricsServer(port: number, opts: MetricsServerOptions = {}
   return startHttpServer(
     async (req: http.IncomingMessage, res: http.ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0];
+      if (opts.allowedHosts && !hostAllowed(req.headers.host, opts.allowedHosts)) return send(res, 421, 'unknown Host: add it with --allowed-host\n');
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
       if (path === '/metrics') return send(res, 200, await m.render(), m.contentType);
       if (path === '/healthz') {

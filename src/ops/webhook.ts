@@ -124,6 +124,11 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
     log.error('webhook not sent: the URL is not http(s)');
     return { delivered: false, deliveryId };
   }
+  if (hasCredentials(url)) {
+    // fetch refuses such a URL before any byte is sent: a network error to retry 10 times, which none would change
+    log.error({ code: 'webhook_credentials_in_url' }, 'webhook not sent: the URL carries user:password@');
+    return { delivered: false, deliveryId };
+  }
   if (!opts.secret) {
     if (!opts.allowUnsigned) {
       log.error({ code: 'webhook_unsigned' }, 'webhook not sent: OMNIBATCH_WEBHOOK_SECRET is not set (--allow-unsigned-webhooks sends it unsigned)');
@@ -173,6 +178,12 @@ export async function sendWebhook(url: string, event: WebhookEvent, payload: unk
  */
 export function notifyUrlProblem(url: string, signing: { secret?: string; allowUnsigned?: boolean }): { code: FailureCode; message: string } | undefined {
   if (!isHttpUrl(url)) return { code: 'invalid_argument', message: `--notify-url must be an http(s) URL, got ${safeUrl(url)}` };
+  if (hasCredentials(url)) {
+    return {
+      code: 'webhook_credentials_in_url',
+      message: `--notify-url must not carry user:password@ (${safeUrl(url)}): no HTTP client sends it, and it would sit in Redis and logs; receivers verify the signature (OMNIBATCH_WEBHOOK_SECRET) or a token in the path`,
+    };
+  }
   if (!signing.secret && !signing.allowUnsigned) {
     return {
       code: 'webhook_unsigned',
@@ -180,6 +191,16 @@ export function notifyUrlProblem(url: string, signing: { secret?: string; allowU
     };
   }
   return undefined;
+}
+
+/** `https://user:pw@host/...`: fetch refuses to send a request to it. */
+function hasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
 }
 
 function isHttpUrl(url: string): boolean {

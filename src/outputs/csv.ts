@@ -5,6 +5,7 @@
  */
 import { formatMicros } from '../cost/price.ts';
 import type { FileRow } from './report.ts';
+import { printable } from '../util/printable.ts';
 
 export const COST_CSV_COLUMNS = [
   'uri',
@@ -25,10 +26,14 @@ export const COST_CSV_COLUMNS = [
   'priced',
 ] as const;
 
-/** Quoted when it holds a comma, quote, CR/LF or edge whitespace; inner quotes doubled. */
+/**
+ * Quoted when it holds a comma, quote or edge whitespace; inner quotes doubled. Control and bidi characters
+ * (an object's name is a stranger's) are written as visible escapes (util/printable.ts): a CSV shown in a
+ * terminal must not drive it.
+ */
 export function csvField(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '';
-  const s = String(value);
+  const s = printable(String(value));
   return /[",\r\n]|^\s|\s$/u.test(s) ? `"${s.replace(/"/gu, '""')}"` : s;
 }
 

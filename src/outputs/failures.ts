@@ -2,6 +2,7 @@
  * `failures.jsonl`: one JSON object per failed file, `{"uri","code","message"}`, one per line. Messages
  * (and URIs, which a manifest may give as presigned URLs) are redacted like log lines.
  */
+import { jsonPrintable } from '../util/printable.ts';
 import { redactText, redactUrls } from '../util/redact.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 
@@ -12,5 +13,6 @@ export interface FailureRow {
 }
 
 export function failureLine(row: FailureRow): string {
-  return `${JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'internal', message: redactText(row.message ?? '') })}\n`;
+  // C1 and bidi characters as \u escapes too: `report` prints these lines to a terminal.
+  return `${jsonPrintable(JSON.stringify({ uri: redactUrls(row.uri), code: row.code ?? 'internal', message: redactText(row.message ?? '') }))}\n`;
 }

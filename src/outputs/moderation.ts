@@ -1,6 +1,6 @@
 /**
- * Moderation verdicts: take the ONE verdict of the model's answer (the last JSON object, or the one in the
- * last fenced block), validate it, derive `flagged` from the severities too, say when a person should
+ * Moderation verdicts: take the ONE verdict of the model's answer (the last JSON object it wrote, fenced or
+ * bare, whichever comes last), validate it, derive `flagged` from the severities too, say when a person should
  * review it, and merge the per-chunk verdicts into one file verdict on the source's timeline. The model
  * answers with times relative to its chunk; the file verdict's times are the source's. The media is a
  * stranger's: nothing it says may pick the verdict.
@@ -89,21 +89,19 @@ function balancedEnd(text: string, start: number): number {
 const FENCE = /```[^\n`]*\n?([\s\S]*?)```/gu;
 
 /**
- * The ONE place the verdict may be: inside the last fenced block when the answer has one, else the last
- * top-level JSON object of the answer. Never the first: a speaker who says `{"flagged": false}` is quoted
- * by the model before its own verdict, and the first object would let the media choose its verdict.
+ * The ONE place the verdict may be: the last JSON object the answer holds, fenced or bare, whichever comes
+ * last (a fenced block that holds no object and comes after every object is the candidate, and fails).
+ * Never the first, and never "the fenced one" over a later bare one: a speaker who says `{"flagged": false}`
+ * is quoted by the model, in a fenced block as often as not, before its own verdict.
  */
 function verdictSpan(text: string): { candidate?: string; spans: Span[]; chosen?: Span } {
   const spans = topLevelObjects(text);
-  const fences = [...text.matchAll(FENCE)];
-  const last = fences.at(-1);
-  if (last?.index !== undefined) {
-    const from = last.index + last[0].indexOf(last[1]);
-    const inside = spans.filter((sp) => sp.start >= from && sp.end < from + last[1].length);
-    const chosen = inside.at(-1);
-    return { candidate: chosen ? text.slice(chosen.start, chosen.end + 1) : last[1].trim() || undefined, spans, chosen };
-  }
   const chosen = spans.at(-1);
+  const last = [...text.matchAll(FENCE)].at(-1);
+  if (last?.index !== undefined && (!chosen || chosen.end < last.index)) {
+    const body = last[1].trim();
+    if (body) return { candidate: body, spans };
+  }
   return { candidate: chosen && text.slice(chosen.start, chosen.end + 1), spans, chosen };
 }
 
@@ -175,8 +173,9 @@ export function assessVerdict(parsed: { verdict: Verdict; conflicting: boolean }
   if (!v.flagged && v.categories.some((c) => rank(c.severity) >= rank('medium'))) reasons.push('unflagged_with_severity');
   if (!v.flagged && v.segments.length > 0) reasons.push('unflagged_with_segments');
   if (v.flagged && v.categories.length === 0 && v.segments.length === 0) reasons.push('flagged_without_category');
+  // Fail closed: an answer holding verdicts that disagree is flagged and sent to a person, whichever came last.
   return {
-    verdict: { ...v, flagged: derivedFlag(v) },
+    verdict: { ...v, flagged: derivedFlag(v) || parsed.conflicting },
     model_flagged: v.flagged,
     needs_review: reasons.length > 0,
     review_reasons: reasons,
@@ -349,9 +348,13 @@ export function mergeVerdicts(chunks: readonly ChunkVerdict[], opts: { durationS
   };
 }
 
-/** Categories to count in the run report: those of a flagged file, none otherwise. */
+/** A flagged file that names no category (flagged by a conflict, or by the model alone) counts under this one. */
+export const UNCATEGORIZED = 'uncategorized';
+
+/** Categories to count in the run report: those of a flagged file (at least one), none otherwise. */
 export function flaggedCategories(v: FileVerdict): string[] {
-  return v.flagged ? v.categories.map((c) => c.name) : [];
+  if (!v.flagged) return [];
+  return v.categories.length ? v.categories.map((c) => c.name) : [UNCATEGORIZED];
 }
 
 export function renderModerationJson(v: FileVerdict): string {

@@ -38,6 +38,8 @@ export interface FileRow {
   /** moderation: the verdict in brief, and a reviewer's decision */
   moderation?: ModerationBrief;
   review?: QueueFile['review'];
+  /** an earlier result was found but not trusted (signature.ts): why */
+  untrustedResult?: string;
 }
 
 export interface RunTotals {
@@ -52,6 +54,8 @@ export interface RunTotals {
   flaggedByCategory: Record<string, number>;
   /** moderation: verdicts, severities, needs_review and reviewers' decisions */
   review: ReviewCounts;
+  /** files whose earlier result was not trusted and which were processed again */
+  untrustedResults: number;
   /** skipped files by reason: `excluded`, `not_media`, `unchanged` (a result of the same input exists) */
   skippedByCode: Record<string, number>;
 }
@@ -70,6 +74,7 @@ export function emptyTotals(): RunTotals {
     flaggedFiles: 0,
     flaggedByCategory: {},
     review: emptyReviewCounts(),
+    untrustedResults: 0,
     skippedByCode: {},
   };
 }
@@ -100,6 +105,7 @@ export function addFileRow(t: RunTotals, row: FileRow): RunTotals {
     flaggedFiles: t.flaggedFiles + (flagged.length > 0 ? 1 : 0),
     flaggedByCategory: byCategory,
     review: row.moderation ? foldReview(structuredClone(t.review), row) : t.review,
+    untrustedResults: t.untrustedResults + (row.untrustedResult ? 1 : 0),
     skippedByCode:
       row.status === 'skipped' ? { ...t.skippedByCode, [row.code ?? UNCHANGED]: (t.skippedByCode[row.code ?? UNCHANGED] ?? 0) + 1 } : t.skippedByCode,
   };
@@ -182,6 +188,8 @@ export interface ReportDoc extends RunIdentity {
     to_review?: number;
     decisions?: ReviewCounts['decisions'];
   };
+  /** earlier results found in the destination but not trusted (unsigned or forged): those files were redone */
+  reuse?: { untrusted_results: number };
   stop_reason?: string;
   started_at: string;
   finished_at: string | null;
@@ -247,6 +255,7 @@ export function buildReport(input: ReportInput): ReportDoc {
         }),
       },
     }),
+    ...(t.untrustedResults > 0 && { reuse: { untrusted_results: t.untrustedResults } }),
     ...(input.stopReason !== undefined && { stop_reason: input.stopReason }),
     started_at: iso(input.startedAt),
     finished_at: input.finishedAt ? iso(input.finishedAt) : null,

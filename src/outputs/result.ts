@@ -9,6 +9,7 @@ import { addUsage, emptyUsage, PROTOCOLS, type Protocol, type Usage } from '../m
 import { TASKS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { costJson, costJsonSchema, usageJson, usageJsonSchema } from './amounts.ts';
+import { checkSignature, SIGNATURE_ALG } from './signature.ts';
 
 export const RESULT_SCHEMA = 'omnibatch.result/v1';
 
@@ -88,6 +89,8 @@ export const resultDocSchema = z.object({
   cost: costJsonSchema,
   outputs: z.array(z.string()),
   created_at: z.string().min(1),
+  /** this deployment's HMAC over the document and its text outputs' digests (signature.ts) */
+  signature: z.object({ alg: z.literal(SIGNATURE_ALG), digests: z.record(z.string(), z.string()), mac: z.string() }).optional(),
 });
 export type ResultDoc = z.infer<typeof resultDocSchema>;
 
@@ -168,7 +171,7 @@ export function validateResultDoc(json: unknown): Validation {
 
 export type ReuseDecision =
   | { reusable: true; doc: ResultDoc }
-  | { reusable: false; reason: 'malformed' | 'empty' | 'etag_changed' | 'fingerprint_changed'; detail: string };
+  | { reusable: false; reason: 'malformed' | 'empty' | 'etag_changed' | 'fingerprint_changed' | 'unsigned' | 'forged'; detail: string };
 
 /** S3 sends ETags quoted and some listings do not; a weak validator prefix is not part of the value either. */
 export function normalizeEtag(etag: string): string {
@@ -183,10 +186,15 @@ export function normalizeEtag(etag: string): string {
  * same bytes (ETag) and the same task fingerprint. An empty text is never reused: it is what a cut-short
  * or failed write looks like, and redoing it is cheaper than keeping a hole.
  */
-export function checkReusable(json: unknown, etag: string, fingerprint: string): ReuseDecision {
+export function checkReusable(json: unknown, etag: string, fingerprint: string, secret?: string): ReuseDecision {
   const v = validateResultDoc(json);
   if (!v.ok) return { reusable: false, reason: 'malformed', detail: v.reason };
   const doc = v.doc;
+  // Only a result this deployment signed stands for the object (signature.ts); its outputs' digests are the caller's.
+  if (secret !== undefined) {
+    const sig = checkSignature(json as Record<string, unknown>, secret);
+    if (!sig.ok) return { reusable: false, reason: sig.reason, detail: sig.detail };
+  }
   if (!doc.text.trim()) return { reusable: false, reason: 'empty', detail: 'the result has no text' };
   if (normalizeEtag(doc.source.etag) !== normalizeEtag(etag)) {
     return { reusable: false, reason: 'etag_changed', detail: `result is for ETag ${doc.source.etag}, object has ${etag}` };
@@ -197,6 +205,6 @@ export function checkReusable(json: unknown, etag: string, fingerprint: string):
   return { reusable: true, doc };
 }
 
-export function isReusableResult(json: unknown, etag: string, fingerprint: string): boolean {
-  return checkReusable(json, etag, fingerprint).reusable;
+export function isReusableResult(json: unknown, etag: string, fingerprint: string, secret?: string): boolean {
+  return checkReusable(json, etag, fingerprint, secret).reusable;
 }

@@ -18,18 +18,36 @@ export interface SourceFilter {
 }
 
 /**
- * When the destination is the source, or lies inside it, the listing also returns what runs wrote there:
- * `_runs/`, `_staging/`, the destination's own subtree, and the spoken `.wav` of a media file (`a.flac.wav`),
- * which would otherwise be taken as new media and paid for again on every run. Keys relative to the source.
+ * What would make a listed key one of the outputs runs wrote, when the destination is the source or lies in
+ * it. Never a name pattern: an upload named `clip.flac.wav` or `_runs/evil.wav` is media like any other.
+ * A key is an output only when the run's own records say so (the caller checks each claim):
+ *  - `run`: `_runs/<runId>/...` or `_staging/<runId>/...` of a run this deployment has in its store;
+ *  - `result`: `<P>.<ext>` where `<P>.json` is a result this deployment signed (outputs/signature.ts) that lists
+ *    the key's name among its outputs (or is that result itself): each result is its file's outputs manifest.
  */
-export function outputsOf(sourceUri: string, destinationUri: string): (key: string) => boolean {
-  if (!destinationUri.startsWith(sourceUri)) return () => false;
+export type OutputClaim = { kind: 'run'; runId: string } | { kind: 'result'; resultKey: string; name: string };
+
+/**
+ * For a key relative to the source: the claims that could make it an output, in the destination's own terms;
+ * none when the key is not under the destination (never sliced to look as if it were) or the destination is
+ * not inside the source. PURE.
+ */
+export function outputsOf(sourceUri: string, destinationUri: string): (key: string) => OutputClaim[] {
+  if (!destinationUri.startsWith(sourceUri)) return () => [];
   const destPrefix = destinationUri.slice(sourceUri.length);
   return (key) => {
-    if (destPrefix && key.startsWith(destPrefix)) return true;
+    if (!key.startsWith(destPrefix)) return [];
     const rel = key.slice(destPrefix.length);
-    if (/^(_runs|_staging)\//.test(rel) || /\/(_runs|_staging)\//.test(rel)) return true;
-    return /\.wav$/i.test(key) && MEDIA_EXTENSIONS.has(extensionOf(key.slice(0, -4)));
+    const run = /^_(?:runs|staging)\/([^/]+)\/./.exec(rel);
+    // An upload may sit under a `_runs/<name>/` too: then its own outputs are claimed by its result as well.
+    const claims: OutputClaim[] = run ? [{ kind: 'run', runId: run[1] }] : [];
+    const slash = rel.lastIndexOf('/');
+    const dir = rel.slice(0, slash + 1);
+    const name = rel.slice(slash + 1);
+    // Every way the name splits into <source name>.<output extension>: `a.flac.wav` may be a.flac's audio, or a's.
+    for (let i = name.indexOf('.'); i > 0; i = name.indexOf('.', i + 1)) claims.push({ kind: 'result', resultKey: `${dir}${name.slice(0, i)}.json`, name });
+    // A result names itself: `a.mp3.json` is a.mp3's result when a.mp3.json is signed (claimed above as <a.mp3>.json).
+    return claims;
   };
 }
 

@@ -8,7 +8,7 @@ import { access } from 'node:fs/promises';
 import type { RunSpec } from '../runs/types.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError, OmniError, type FailureCode } from '../util/errors.ts';
-import { compileSelection, outputsOf, type SkipReason } from './filter.ts';
+import { compileSelection, outputsOf, type OutputClaim, type SkipReason } from './filter.ts';
 import { keyUnderSource, readManifest } from './manifest.ts';
 
 export interface ObjectProblem {
@@ -26,23 +26,36 @@ export type Listed = ObjectInfo & {
   skip?: SkipReason;
 };
 
+/** The run's destination, whose outputs are left out of the listing when it lies in the source. */
+export interface DestinationRecords {
+  uri: string;
+  /** whether the records of this deployment back the claim (filter.ts outputsOf): the scan's lookups */
+  confirms(claim: OutputClaim): Promise<boolean>;
+}
+
 /**
  * The run's objects in order, each either to read or with the reason it is not (`skip`): every object listed
- * is accounted for (issue 22: a quarter of a real archive was dropped without a word). `destinationUri`: the run's destination as a store URI, whose outputs
- * are left out when it lies in the source; omitted (an estimate, which has none), nothing is left out for it.
- * --max-files is the caller's: the scan counts registered files (a redone scan meets them again), the estimate
- * counts what it probes.
+ * is accounted for (issue 22: a quarter of a real archive was dropped without a word). `destination`: left out
+ * are the keys its records show to be outputs (filter.ts outputsOf); omitted (an estimate, which has none),
+ * nothing is left out for it. --max-files is the caller's: the scan counts registered files (a redone scan meets
+ * them again), the estimate counts what it probes.
  */
 export async function* runObjects(
   spec: Pick<RunSpec, 'source' | 'manifest' | 'include' | 'exclude'>,
   src: Storage,
-  destinationUri?: string,
+  destination?: DestinationRecords,
 ): AsyncGenerator<Listed> {
   const skipped = compileSelection(spec);
-  const ownOutput = destinationUri ? outputsOf(src.uri, destinationUri) : () => false;
+  const claimsOf = destination ? outputsOf(src.uri, destination.uri) : () => [];
   for await (const obj of selected(spec, src)) {
-    // What earlier runs wrote is the run's own output, not the user's objects: left out, not reported.
-    if (ownOutput(obj.key)) continue;
+    // What earlier runs wrote is the run's own output, not the user's objects: left out, not reported. Only the
+    // run's records say so (filter.ts outputsOf), never a name.
+    let own = false;
+    for (const claim of claimsOf(obj.key)) {
+      own = await destination!.confirms(claim);
+      if (own) break;
+    }
+    if (own) continue;
     const skip = skipped(obj.key);
     yield skip ? { ...obj, skip } : obj;
   }

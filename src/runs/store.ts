@@ -248,6 +248,12 @@ export class RunStore {
     return r === 2 ? 'ended' : r === 1 ? 'done' : r === 0 ? 'already' : 'unknown';
   }
 
+  /** Adds facts to a pending file's state (the scan's, before the file's prepare job is enqueued). */
+  async patchFile(runId: string, fileId: string, patch: Partial<FileState>): Promise<void> {
+    const current = await this.file(runId, fileId);
+    if (current) await this.redis.hset(this.k(runId, 'files'), fileId, JSON.stringify({ ...current, ...patch }));
+  }
+
   async fileStatus(runId: string, fileId: string): Promise<FileStatus | undefined> {
     return ((await this.redis.hget(this.k(runId, 'fstatus'), fileId)) ?? undefined) as FileStatus | undefined;
   }

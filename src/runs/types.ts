@@ -80,6 +80,8 @@ export interface FileState {
   flagged?: string[];
   /** moderation: the file's verdict in brief, for the run's review queue (outputs/review-queue.ts) */
   moderation?: ModerationBrief;
+  /** an earlier result was found but not trusted (unsigned, or forged): why; the file was processed again */
+  untrustedResult?: string;
 }
 
 /** A reviewer's decision as the run's state keeps it (the whole document is `<key>.review.json`). */

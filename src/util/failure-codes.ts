@@ -58,6 +58,12 @@ export const FAILURE_CODES = {
     action: 'raise the limit if the file is genuine',
   },
   media_too_many_pixels: { queue: 'fail_file', meaning: 'a video frame larger than `OMNIBATCH_MAX_PIXELS`', action: 'raise the limit if the file is genuine' },
+  media_too_costly: {
+    queue: 'fail_file',
+    meaning:
+      'decoding the video would cost more than a file may: over `OMNIBATCH_MAX_PIXELS_PER_SECOND`, past the child ceiling, or out of the child memory limit (`OMNIBATCH_CHILD_MAX_MEMORY_MB`)',
+    action: 'raise the limit if the file is genuine, or run an audio task on it',
+  },
   media_suspicious: {
     queue: 'fail_file',
     meaning:
@@ -321,6 +327,16 @@ export const FAILURE_CODES = {
     queue: 'refuse',
     meaning: '`--notify-url` without `OMNIBATCH_WEBHOOK_SECRET`',
     action: 'set the secret (and verify signatures at the receiver), or `--allow-unsigned-webhooks`',
+  },
+  no_worker: {
+    queue: 'refuse',
+    meaning: '`run --wait` saw no worker of any stage for `--worker-grace` seconds: it stopped waiting (the run is intact)',
+    action: 'start `omnibatch worker`; the run goes on where it was (`omnibatch status <runId>`)',
+  },
+  webhook_credentials_in_url: {
+    queue: 'refuse',
+    meaning: '`--notify-url` carries `user:password@`: no request can be sent to it (and it would be stored)',
+    action: 'drop the credentials: the receiver verifies the signature, or put a token in the path',
   },
   webhook_failed: {
     queue: 'retry',

@@ -8,6 +8,8 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import type { FinalizePayload } from '../jobs/catalog.ts';
 import { renderFileOutputs } from './render.ts';
+import { resultSecret } from '../app/result-secret.ts';
+import { sha256Hex, signResult } from '../outputs/signature.ts';
 import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
@@ -41,6 +43,8 @@ export interface FinalizePorts {
   concatWav(parts: readonly string[], out: string): Promise<unknown>;
   /** speak on several chunks: the one spoken summary of the file, from a final request (staged, paid once) */
   speakFinal?(d: FinalizePayload, spec: RunSpec, chunks: readonly ChunkResult[]): Promise<FinalSummary | undefined>;
+  /** the deployment's result secret, which signs the result (outputs/signature.ts) */
+  resultSecret(): Promise<string>;
   tmpDir?: string;
   log: Logger;
 }
@@ -57,6 +61,7 @@ export function finalizePorts(ctx: JobContext, attempt = 'finalize'): FinalizePo
     storage: (location) => ctx.storage(location),
     concatWav: concatWavFiles,
     speakFinal: (d, spec, chunks) => speakFinal(d, attempt, ctx, spec, chunks),
+    resultSecret: () => resultSecret(ctx),
     tmpDir: ctx.cfg.tmpDir,
     log: ctx.log,
   };
@@ -124,8 +129,12 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
       { base: p.tmpDir },
     );
   }
-  // Last: the result JSON. A reader (and the next run's scanner) never sees a result whose outputs are missing.
-  await dst.putJson(outputKey(key, 'json'), rendered.result);
+  // Last: the result JSON, signed with the digests of the text outputs just written (outputs/signature.ts): the
+  // next run's scanner skips the object only on a result this deployment wrote, whose outputs are unchanged.
+  // A reader (and that scanner) never sees a result whose outputs are missing.
+  const base = key.slice(key.lastIndexOf('/') + 1);
+  const digests = Object.fromEntries(Object.entries(rendered.files).map(([ext, body]) => [`${base}.${ext}`, sha256Hex(body.text)]));
+  await dst.putJson(outputKey(key, 'json'), signResult(rendered.result, digests, await p.resultSecret()));
   written.push(outputKey(key, 'json'));
 
   await p.runs.finishFile(runId, fileId, {

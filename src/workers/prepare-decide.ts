@@ -4,7 +4,7 @@
  * before anything decodes. Pure: tested without ffmpeg, Redis or storage.
  */
 import { asIsPlan } from '../media/as-is.ts';
-import { limitError, mediaViolation, type FileLimits } from '../media/limits.ts';
+import { decodeCostViolation, limitError, mediaViolation, type FileLimits } from '../media/limits.ts';
 import type { PlanPolicy } from '../media/plan.ts';
 import type { MediaInfo } from '../media/types.ts';
 import type { ModelSpec } from '../models/catalog.ts';
@@ -53,7 +53,9 @@ export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
   const info = f.probed ?? asIs;
   if (!info) return { kind: 'probe' };
   // Refused here, after the header was read and before anything decodes or plans the media.
-  const v = mediaViolation(info, f.limits);
+  // A plan that decodes the pictures is refused what that decode would cost (limits.ts); audio plans never decode them.
+  const decodesPictures = f.policy.mode === 'video' && f.model.inputs.includes('video') && f.model.limits.video !== undefined;
+  const v = mediaViolation(info, f.limits) ?? (decodesPictures ? decodeCostViolation(info, f.limits) : undefined);
   if (v) return { kind: 'refuse', error: limitError(v) };
   return { kind: 'plan', info, read: f.probed ? 'probe' : 'as-is' };
 }

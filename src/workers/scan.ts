@@ -7,8 +7,11 @@ import type { Job } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jobIds, type PreparePayload, type ScanPayload } from '../jobs/catalog.ts';
 import { SCAN_BACKPRESSURE } from '../jobs/policy.ts';
-import { isReusableResult } from '../outputs/result.ts';
-import { runObjects, type ObjectProblem as Problem } from '../producers/objects.ts';
+import { checkReusable, validateResultDoc } from '../outputs/result.ts';
+import { checkSignature, sha256Hex } from '../outputs/signature.ts';
+import { resultSecret } from '../app/result-secret.ts';
+import type { OutputClaim } from '../producers/filter.ts';
+import { runObjects, type DestinationRecords, type ObjectProblem as Problem } from '../producers/objects.ts';
 import { buildRunSpec } from '../producers/run.ts';
 import { getSchedule, scheduledRunId } from '../producers/schedules.ts';
 import type { FileState, RunSpec } from '../runs/types.ts';
@@ -59,14 +62,19 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   const flush = async () => {
     const jobs: { name: 'prepare'; data: PreparePayload; opts: { jobId: string } }[] = [];
     // One GET per object decides a skip: done for a page at a time, in parallel (S3 latency, not CPU, bounds it).
-    const reusable: Reuse[] = spec.force ? batch.map(() => false) : await mapLimit(batch, REUSE_CHECKS, ({ obj }) => reuseOf(dst, obj, spec));
+    const secret = await resultSecret(ctx);
+    const reusable: Reuse[] = spec.force ? batch.map(() => false) : await mapLimit(batch, REUSE_CHECKS, ({ obj }) => reuseOf(dst, obj, spec, secret));
     for (const [i, { obj, fileId }] of batch.entries()) {
       const r = reusable[i];
-      if (typeof r === 'object') {
+      if (typeof r === 'object' && 'untrusted' in r) {
+        // A result this deployment did not write (or one changed since): redone, and the report counts it.
+        ctx.log.warn({ runId, key: obj.key, why: r.untrusted }, 'an earlier result is not trusted: the file is processed again');
+        await ctx.runs.patchFile(runId, fileId, { untrustedResult: r.untrusted });
+      } else if (typeof r === 'object') {
         await failFile(ctx, runId, fileId, r.code, r.message);
         continue;
       }
-      if (r) {
+      if (r === true) {
         await ctx.runs.finishFile(runId, fileId, fileState(src, obj, 'skipped'));
         result.skipped++;
         continue;
@@ -83,7 +91,7 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
     }
   };
 
-  for await (const obj of runObjects(spec, src, dst.uri)) {
+  for await (const obj of runObjects(spec, src, destinationRecords(ctx, dst, await resultSecret(ctx)))) {
     const fileId = fileIdOf(obj.key);
     if (obj.skip) {
       // Not read, but accounted for: registered (outside --max-files) and ended as skipped with its reason.
@@ -124,6 +132,43 @@ export async function scan(job: Job<ScanPayload>, ctx: JobContext): Promise<Scan
   return result;
 }
 
+/** Results looked up at a time while listing (a listing is sorted: a source and its outputs come together). */
+const RESULT_CACHE = 256;
+
+/**
+ * The run's records for a destination inside its source (producers/filter.ts outputsOf): a run id this
+ * deployment has in Redis, or a result it signed that lists the name. Nothing else makes a key an output.
+ */
+function destinationRecords(ctx: JobContext, dst: Storage, secret: string): DestinationRecords {
+  const results = new Map<string, Promise<ReadonlySet<string>>>();
+  const outputsOfResult = async (resultKey: string): Promise<ReadonlySet<string>> => {
+    const raw = await dst.getText(resultKey).catch(() => undefined);
+    if (!raw) return new Set();
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return new Set();
+    }
+    const v = validateResultDoc(json);
+    if (!v.ok || !checkSignature(json as Record<string, unknown>, secret).ok) return new Set();
+    return new Set([resultKey.slice(resultKey.lastIndexOf('/') + 1), ...v.doc.outputs]);
+  };
+  return {
+    uri: dst.uri,
+    async confirms(claim: OutputClaim): Promise<boolean> {
+      if (claim.kind === 'run') return (await ctx.runs.spec(claim.runId)) !== undefined;
+      let p = results.get(claim.resultKey);
+      if (!p) {
+        if (results.size >= RESULT_CACHE) results.delete(results.keys().next().value as string);
+        p = outputsOfResult(claim.resultKey);
+        results.set(claim.resultKey, p);
+      }
+      return (await p).has(claim.name);
+    },
+  };
+}
+
 function fileState(src: Storage, obj: ObjectInfo, status: FileState['status']): FileState {
   return { key: obj.key, uri: src.uri + obj.key, etag: obj.etag, size: obj.size, status };
 }
@@ -141,8 +186,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-/** Whether the object's result can be reused, or why checking that failed the object. */
-type Reuse = boolean | Problem;
+/** Whether the object's result can be reused, why checking that failed the object, or why a result found is not trusted. */
+type Reuse = boolean | Problem | { untrusted: string };
 
 /**
  * Why no output can be written under this key, or undefined. S3 holds keys like 'a/../b', './x' or 'a//b' that
@@ -164,9 +209,9 @@ function keyProblem(key: string, dst: Storage): Problem | undefined {
  * One object's reuse check. A permanent error is about this object (its name, its result file): it fails that
  * file alone. A retryable one (the destination blinking) fails the scan attempt, which is redone from the start.
  */
-async function reuseOf(dst: Storage, obj: ObjectInfo, spec: RunSpec): Promise<Reuse> {
+async function reuseOf(dst: Storage, obj: ObjectInfo, spec: RunSpec, secret: string): Promise<Reuse> {
   try {
-    return await resultReusable(dst, obj, spec);
+    return await resultReusable(dst, obj, spec, secret);
   } catch (err) {
     const e = describeError(err);
     if (e.retryable) throw err;
@@ -174,12 +219,23 @@ async function reuseOf(dst: Storage, obj: ObjectInfo, spec: RunSpec): Promise<Re
   }
 }
 
-async function resultReusable(dst: Storage, obj: ObjectInfo, spec: RunSpec): Promise<boolean> {
+async function resultReusable(dst: Storage, obj: ObjectInfo, spec: RunSpec, secret: string): Promise<Reuse> {
   const raw = await dst.getText(outputKey(obj.key, 'json'));
   if (!raw) return false;
+  let json: unknown;
   try {
-    return isReusableResult(JSON.parse(raw), obj.etag, spec.fingerprint);
+    json = JSON.parse(raw);
   } catch {
     return false; // a malformed result is redone, not trusted
   }
+  const r = checkReusable(json, obj.etag, spec.fingerprint, secret);
+  if (!r.reusable) return r.reason === 'unsigned' || r.reason === 'forged' ? { untrusted: `${r.reason}: ${r.detail}` } : false;
+  // Signed: each text output must still be what was signed (a replaced verdict file is a forgery too).
+  const base = obj.key.slice(obj.key.lastIndexOf('/') + 1);
+  for (const [name, digest] of Object.entries(r.doc.signature?.digests ?? {})) {
+    if (!name.startsWith(`${base}.`)) return { untrusted: `forged: the signed output ${name} is not one of ${base}` };
+    const body = await dst.getText(outputKey(obj.key, name.slice(base.length + 1)));
+    if (body === undefined || sha256Hex(body) !== digest) return { untrusted: `forged: ${name} changed since its result was signed` };
+  }
+  return true;
 }

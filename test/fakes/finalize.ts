@@ -29,6 +29,7 @@ export function fakeFinalizePorts(spec: RunSpec, opts: { open?: boolean; superse
     concatWav: async () => {
       throw new Error('this fake joins no WAV');
     },
+    resultSecret: async () => 'fake-result-secret-0123456789',
     log: silentLogger,
   };
   return { ports, dst, finished };

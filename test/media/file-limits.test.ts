@@ -92,11 +92,19 @@ describe('per-file media limits', () => {
         OMNIBATCH_MAX_DOWNLOAD_BYTES: '1000',
         OMNIBATCH_MAX_MEDIA_SECONDS: '60',
         OMNIBATCH_MAX_PIXELS: '100',
+        OMNIBATCH_MAX_PIXELS_PER_SECOND: '3000',
         OMNIBATCH_MAX_CHUNKS: '2',
         OMNIBATCH_MAX_SECONDS_PER_BYTE: '0.5',
       },
     });
-    expect(fileLimitsOf(tight)).toEqual({ maxDownloadBytes: 1000, maxMediaSeconds: 60, maxPixels: 100, maxChunksPerFile: 2, maxSecondsPerByte: 0.5 });
+    expect(fileLimitsOf(tight)).toEqual({
+      maxDownloadBytes: 1000,
+      maxMediaSeconds: 60,
+      maxPixels: 100,
+      maxPixelsPerSecond: 3000,
+      maxChunksPerFile: 2,
+      maxSecondsPerByte: 0.5,
+    });
     expect(() => loadConfig({ env: { OMNIBATCH_MAX_SECONDS_PER_BYTE: '0' } })).toThrow(/maxSecondsPerByte/);
   });
 });

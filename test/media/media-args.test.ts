@@ -94,6 +94,8 @@ describe('media allow-list', () => {
       '1.000000',
       '-to',
       '2.000000',
+      '-threads',
+      '1',
       '-protocol_whitelist',
       'file',
       '-format_whitelist',

@@ -156,11 +156,13 @@ describe('cost.csv', () => {
     expect(micros.reduce((a, b) => a + b, 0)).toBe(totalsOf(rows).cost.amountMicros);
   });
 
-  it('quotes commas, quotes, newlines and edge spaces only', () => {
+  it('quotes commas, quotes and edge spaces only; writes control characters (a newline too) as visible escapes', () => {
     expect(csvField('plain')).toBe('plain');
     expect(csvField('a,b')).toBe('"a,b"');
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
-    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    // a name is a stranger's: one row per file, nothing a terminal would obey (issue 19)
+    expect(csvField('two\nlines')).toBe('two\\x0alines');
+    expect(csvField('red\u001b[31m')).toBe('red\\x1b[31m');
     expect(csvField(' padded')).toBe('" padded"');
     expect(csvField(null)).toBe('');
     expect(csvField(0)).toBe('0');

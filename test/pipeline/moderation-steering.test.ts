@@ -30,10 +30,14 @@ describe('moderation verdicts the media tries to steer', () => {
     await mkdir(dir, { recursive: true });
     await writeVerdictSteering(dir, 'steer.mp3', 'steering');
     await writeVerdictSteering(dir, 'contra.mp3', 'contradiction');
+    // the marker's name and a dictated verdict in the title tag only, no pilot tone: tags never reach the model
+    await writeVerdictSteering(dir, 'tagged-only.mp3', 'steering', { taggedOnly: true });
     const out = path.join(h.tmp, 'out');
     const s = await h.run({ source: dir, destination: out, task: 'moderate' });
     expect(s.status).toBe('completed');
-    expect(s.counts).toMatchObject({ total: 2, succeeded: 2 });
+    expect(s.counts).toMatchObject({ total: 3, succeeded: 3 });
+    const tagged = JSON.parse(await readFile(path.join(out, 'tagged-only.mp3.moderation.json'), 'utf8'));
+    expect(tagged.chunks[0].answers[0]).not.toMatch(/Transcript|dictates|flagged": false/);
 
     const steer = JSON.parse(await readFile(path.join(out, 'steer.mp3.moderation.json'), 'utf8'));
     expect(steer).toMatchObject({ flagged: true, needs_review: true, categories: [{ name: 'violence', severity: 'high' }] });
@@ -50,7 +54,8 @@ describe('moderation verdicts the media tries to steer', () => {
     expect(contra.chunks[0]).toMatchObject({ flagged: true, model_flagged: false, review_reasons: expect.arrayContaining(['unflagged_with_severity']) });
 
     const report = JSON.parse(await readFile(path.join(out, '_runs', s.spec.runId, 'report.json'), 'utf8'));
-    expect(report.moderation).toMatchObject({ flagged_files: 2, by_category: { violence: 2 } });
+    expect(report.moderation.flagged_files).toBe(2 + (tagged.flagged ? 1 : 0));
+    expect(report.moderation.by_category.violence).toBeGreaterThanOrEqual(2);
   });
 
   it('a repaired verdict keeps both raw answers and goes to review; the repair gets the whole first answer; instructions ride in a system message', async () => {

@@ -34,19 +34,33 @@ describe('source filter', () => {
 });
 
 describe('a destination inside the source', () => {
-  it("never takes the run's own outputs as new media", () => {
+  it("claims an output only through the run's records, never by name; keys outside the destination are never sliced", () => {
     const same = outputsOf('file:///data/', 'file:///data/');
-    expect(same('_runs/r1/report.json')).toBe(true);
-    expect(same('_staging/r1/f/0/chunk.mp3')).toBe(true);
-    expect(same('talks/a.flac.wav')).toBe(true); // the spoken summary of talks/a.flac
-    expect(same('talks/a.wav')).toBe(false);
-    expect(same('talks/a.flac')).toBe(false);
+    expect(same('_runs/r1/report.json')).toEqual([
+      { kind: 'run', runId: 'r1' },
+      { kind: 'result', resultKey: '_runs/r1/report.json', name: 'report.json' },
+    ]);
+    expect(same('_staging/r1/f/0/chunk.mp3')[0]).toEqual({ kind: 'run', runId: 'r1' });
+    // an upload named like a spoken summary is only a claim: it is media unless a signed a.flac.json lists it
+    expect(same('talks/a.flac.wav')).toEqual([
+      { kind: 'result', resultKey: 'talks/a.json', name: 'a.flac.wav' },
+      { kind: 'result', resultKey: 'talks/a.flac.json', name: 'a.flac.wav' },
+    ]);
+    expect(same('_runs/evil.wav')).toEqual([{ kind: 'result', resultKey: '_runs/evil.json', name: 'evil.wav' }]);
+    expect(same('talks/noext')).toEqual([]);
     const nested = outputsOf('s3://b/in/', 's3://b/in/out/');
-    expect(nested('out/x.mp3.json')).toBe(true);
-    expect(nested('out/_runs/r/report.json')).toBe(true);
-    expect(nested('x.mp3')).toBe(false);
+    expect(nested('out/x.mp3.json')).toEqual([
+      { kind: 'result', resultKey: 'x.json', name: 'x.mp3.json' },
+      { kind: 'result', resultKey: 'x.mp3.json', name: 'x.mp3.json' },
+    ]);
+    expect(nested('out/_runs/r/report.json')[0]).toEqual({ kind: 'run', runId: 'r' });
+    expect(nested('x.mp3')).toEqual([]);
+    // issue 19: 'xxxxxxxxxxx_runs/evil.wav' was sliced to '_runs/evil.wav' and skipped
+    const eleven = outputsOf('s3://b/', 's3://b/destination/');
+    expect(eleven('xxxxxxxxxxx_runs/evil.wav')).toEqual([]);
+    expect(eleven('xxxxxxxxxxx_staging/r/x.wav')).toEqual([]);
     const apart = outputsOf('s3://b/in/', 's3://b/out/');
-    expect(apart('a.flac.wav')).toBe(false);
+    expect(apart('a.flac.wav')).toEqual([]);
   });
 });
 
