@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeAll } from './lib/harness.ts';
-import { failed, parseArgs, table, writeResult, type ScenarioResult } from './lib/result.ts';
+import { failed, parseArgs, type ScenarioResult, table, writeResult } from './lib/result.ts';
 
 type Scenario = (opts: { quick: boolean }) => Promise<ScenarioResult>;
 

@@ -12,7 +12,7 @@ import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { audioTaskFailure, corpus, media } from '../../test/helpers/paths.ts';
-import { withHarness, type Harness } from '../lib/harness.ts';
+import { type Harness, withHarness } from '../lib/harness.ts';
 import { makeAudio } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 

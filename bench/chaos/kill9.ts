@@ -16,11 +16,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { withHarness, type WorkerProc } from '../lib/harness.ts';
+import { seededRandom as rng } from '../../src/util/random.ts';
+import { type WorkerProc, withHarness } from '../lib/harness.ts';
 import { distinctClips, makeAudio, replicate } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 import { checkOutputs, ledgerVsBilling } from '../lib/verify.ts';
-import { seededRandom as rng } from '../../src/util/random.ts';
 
 const MODEL = 'qwen3-omni-30b-a3b-captioner';
 const KILLS = 10;

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStorage, type Storage } from '../../src/storage/index.ts';
 import { startFaultProxy } from '../lib/fault-proxy.ts';
-import { withHarness, type Harness } from '../lib/harness.ts';
+import { type Harness, withHarness } from '../lib/harness.ts';
 import { distinctClips, makeAudio, replicate } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 

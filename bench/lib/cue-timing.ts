@@ -11,8 +11,8 @@ import { taskPolicy } from '../../src/media/policy.ts';
 import { prepareChunks } from '../../src/media/prepare.ts';
 import { speechIntervals } from '../../src/media/speech.ts';
 import { findModel } from '../../src/models/catalog.ts';
+import { type ChunkText, type Cue, stitch } from '../../src/stitch/index.ts';
 import { cueCps } from '../../src/stitch/reading.ts';
-import { stitch, type ChunkText, type Cue } from '../../src/stitch/index.ts';
 import { TASK_SPECS } from '../../src/tasks/catalog.ts';
 import type { TimedSentence, TimedSpeech } from './timed-speech.ts';
 

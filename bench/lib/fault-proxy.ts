@@ -5,8 +5,7 @@
  * or succeeded). Everything else is forwarded unchanged. Faults are drawn from a seeded PRNG.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { seededRandom as rng } from '../../src/util/random.ts';
 
 export interface FaultProxy {

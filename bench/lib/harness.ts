@@ -5,7 +5,7 @@
  * (`node bin/omnibatch.js worker`). Everything it starts is registered for cleanup: `close()` kills every
  * child, deletes every key under the prefix and removes the temp root, also after a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,14 +14,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../../src/config/index.ts';
-import { redisAnswers, startPrivateRedis, type PrivateRedis } from '../../src/demo/redis.ts';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.ts';
+import { type Context, createContext } from '../../src/app/context.ts';
+import { type Config, loadConfig } from '../../src/config/index.ts';
+import { type PrivateRedis, redisAnswers, startPrivateRedis } from '../../src/demo/redis.ts';
+import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/emulator/server.ts';
 import { createRun, type RunRequest } from '../../src/producers/run.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { createLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/app/context.ts';
-import { startS3rver, type S3rverHandle } from '../../test/helpers/s3rver.ts';
+import { type S3rverHandle, startS3rver } from '../../test/helpers/s3rver.ts';
 import { recordScan, scanFiles, scanRedis } from './secrets.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -5,7 +5,7 @@
 import type { RunRequest } from '../../src/producers/run.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import type { Harness } from './harness.ts';
-import { steadyRate, type Sample } from './measure.ts';
+import { type Sample, steadyRate } from './measure.ts';
 
 export interface TimedRun {
   runId: string;

@@ -8,12 +8,12 @@
  * small record per line beside the jobs both runs have).
  */
 import path from 'node:path';
-import { withHarness, type Harness } from '../lib/harness.ts';
+import { minimumInputs } from '../../src/workers/batch-submit-decide.ts';
+import { type Harness, withHarness } from '../lib/harness.ts';
 import { processCpuS } from '../lib/measure.ts';
 import { distinctClips, replicate } from '../lib/media.ts';
 import { timedRun } from '../lib/pipeline.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
-import { minimumInputs } from '../../src/workers/batch-submit-decide.ts';
 
 const MODEL = 'qwen-omni-turbo';
 

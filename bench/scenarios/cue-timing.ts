@@ -9,12 +9,13 @@
  * its whole range, as the stitcher did before). No model, no network: nothing but espeak-ng, ffmpeg and the code.
  * --quick: 4 minutes (the same three styles, shorter).
  */
+
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { addFigures, EMPTY_FIGURES, summarize, timeCues, type CueFigures } from '../lib/cue-timing.ts';
+import { addFigures, type CueFigures, EMPTY_FIGURES, summarize, timeCues } from '../lib/cue-timing.ts';
 import { check, result, type ScenarioResult } from '../lib/result.ts';
-import { makeTimedSpeech, script, type SpeechStyle } from '../lib/timed-speech.ts';
+import { makeTimedSpeech, type SpeechStyle, script } from '../lib/timed-speech.ts';
 
 /** Seconds of each style: radio 8 min, lecture 7, dialogue 5 (20 in all). */
 const FULL: Record<SpeechStyle, number> = { radio: 480, lecture: 420, dialogue: 300 };

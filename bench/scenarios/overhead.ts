@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { redisConnection } from '../../src/jobs/queues.ts';
-import { withHarness, type Harness } from '../lib/harness.ts';
+import { type Harness, withHarness } from '../lib/harness.ts';
 import { processCpuS, selfCpuS } from '../lib/measure.ts';
 import { distinctClips, replicate } from '../lib/media.ts';
 import { timedRun } from '../lib/pipeline.ts';

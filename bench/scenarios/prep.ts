@@ -3,8 +3,9 @@
  * producing the same encoded output. Target <= 1.2x. The measurement is bench/prep.ts (runPrep, which also
  * writes its own results file); this file only adapts its result to the runner's shape.
  */
-import { runPrep } from '../prep.ts';
+
 import { check, result, type ScenarioResult } from '../lib/result.ts';
+import { runPrep } from '../prep.ts';
 
 export async function run(opts: { quick: boolean }): Promise<ScenarioResult> {
   const r = await runPrep({ quick: opts.quick });

@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { withHarness, type Harness } from '../lib/harness.ts';
+import { type Harness, withHarness } from '../lib/harness.ts';
 import { distinctClips, replicate } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 

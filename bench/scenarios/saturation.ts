@@ -13,7 +13,7 @@
  */
 import path from 'node:path';
 import { withHarness } from '../lib/harness.ts';
-import { processCpu, selfCpuS, steadyRate, type Sample } from '../lib/measure.ts';
+import { processCpu, type Sample, selfCpuS, steadyRate } from '../lib/measure.ts';
 import { distinctClips, replicate } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
 

@@ -14,10 +14,10 @@
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { withHarness, type Harness } from '../lib/harness.ts';
+import { TPM_WINDOW_MS } from '../../src/cost/token-bucket.ts';
+import { type Harness, withHarness } from '../lib/harness.ts';
 import { distinctClips, makeAudio, replicate } from '../lib/media.ts';
 import { check, result, round, type ScenarioResult } from '../lib/result.ts';
-import { TPM_WINDOW_MS } from '../../src/cost/token-bucket.ts';
 
 const TPM = 40_000;
 // Not binding by design (the rate-limit scenario measures RPM): here the token quota is what is measured. With

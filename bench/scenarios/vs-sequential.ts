@@ -12,7 +12,7 @@
  * way on 25 of them and scales by 4 (it is one request after another by construction: its time is linear in
  * the count); the pipeline still does all 100.
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BENCH_API_KEY, withHarness } from '../lib/harness.ts';

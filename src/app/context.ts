@@ -4,13 +4,14 @@
  */
 import type { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { endpointOf, type Config } from '../config/index.ts';
+import { type Config, endpointOf } from '../config/index.ts';
+import { loadPricing } from '../config/pricing.ts';
 import type { PricingOverride } from '../cost/price.ts';
-import { openFlowProducer, openQueues, closeQueues, redisConnection, type Queues } from '../jobs/queues.ts';
+import { closeQueues, openFlowProducer, openQueues, type Queues, redisConnection } from '../jobs/queues.ts';
+import { type BatchApi, createBatchApi } from '../models/batch-api.ts';
 import { createClient } from '../models/client.ts';
-import { createBatchApi, type BatchApi } from '../models/batch-api.ts';
-import { BatchStore } from '../runs/batch-store.ts';
 import type { ModelClient } from '../models/types.ts';
+import { BatchStore } from '../runs/batch-store.ts';
 import { RunStore } from '../runs/store.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
@@ -19,7 +20,6 @@ import { OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { registerSecrets } from '../util/redact.ts';
 import { Costs } from './costs.ts';
-import { loadPricing } from '../config/pricing.ts';
 
 export interface Context {
   cfg: Config;

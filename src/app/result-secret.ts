@@ -5,8 +5,8 @@
  * never trusted blindly. Cached per process and prefix.
  */
 import { randomBytes } from 'node:crypto';
-import type { Context } from './context.ts';
 import { registerSecrets } from '../util/redact.ts';
+import type { Context } from './context.ts';
 
 const cache = new Map<string, Promise<string>>();
 

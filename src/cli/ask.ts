@@ -3,23 +3,24 @@
  * prints the answer as it streams, writes speech when asked, then usage and cost on stderr (or one JSON
  * object with --json). The decisions (task, model, prompt, media kind, encode) are `planAsk`, pure.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { endpointOf, loadConfig, type Config } from '../config/index.ts';
 import { applyProcessSettings } from '../app/process-settings.ts';
-import { costOf, formatMicros, type Cost, type PricingOverride } from '../cost/price.ts';
+import { type Config, endpointOf, loadConfig } from '../config/index.ts';
+import { type Cost, costOf, formatMicros, type PricingOverride } from '../cost/price.ts';
 import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
-import { base64Ceiling, checkVoice, findModel, nameFor, type ModelSpec } from '../models/catalog.ts';
-import { unknownModel } from '../producers/run.ts';
-import { applyCatalog, CATALOG_HELP } from './common.ts';
+import { base64Ceiling, checkVoice, findModel, type ModelSpec, nameFor } from '../models/catalog.ts';
 import { createClient } from '../models/client.ts';
 import { base64Length } from '../models/request.ts';
 import type { ModelRequest, ModelResult, Protocol, Usage } from '../models/types.ts';
-import { TASK_SPECS, TASKS, isTask, type Task } from '../tasks/catalog.ts';
-import { OmniError, type FailureCode } from '../util/errors.ts';
+import { unknownModel } from '../producers/run.ts';
+import { isTask, TASK_SPECS, TASKS, type Task } from '../tasks/catalog.ts';
+import { type FailureCode, OmniError } from '../util/errors.ts';
+import { applyCatalog, CATALOG_HELP } from './common.ts';
 
 export interface AskOptions {
   task?: string;

@@ -2,8 +2,9 @@
  * A --via batch run's batches as operators read them (`status`, `run --wait`): each batch's id, status,
  * request counts and its age against the completion window. Pure: records in, lines and rows out.
  */
-import type { InputRecord } from '../runs/batch-store.ts';
+
 import { windowSeconds } from '../models/batch-api.ts';
+import type { InputRecord } from '../runs/batch-store.ts';
 import { formatDuration } from './progress.ts';
 
 export interface BatchRow {

@@ -1,9 +1,9 @@
 /** `omnibatch cancel <runId> [--wait]`: no new requests; pending files end as not run; the report is written. */
 import type { Command } from 'commander';
 import { STAGES } from '../jobs/catalog.ts';
-import { finishNotRun } from '../lifecycle/file-state.ts';
 import { cancelRunBatches } from '../lifecycle/batches.ts';
-import { withContext, runCommand } from './common.ts';
+import { finishNotRun } from '../lifecycle/file-state.ts';
+import { runCommand, withContext } from './common.ts';
 import { waitWithWorkers } from './wait.ts';
 import { noWorkerHint, workersAlive } from './workers-alive.ts';
 

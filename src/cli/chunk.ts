@@ -6,7 +6,7 @@ import { describePlan } from '../media/plan.ts';
 import { taskPolicy } from '../media/policy.ts';
 import { prepareChunks } from '../media/prepare.ts';
 import { configFrom, loggerFor } from './common.ts';
-import { mediaOptions, resolveMedia, type MediaFlags } from './plan.ts';
+import { type MediaFlags, mediaOptions, resolveMedia } from './plan.ts';
 
 export function register(program: Command): void {
   mediaOptions(program.command('chunk').description('cut and compress a file into chunks that fit the model; writes <out-dir>/chunks.json').argument('<file>'))

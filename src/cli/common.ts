@@ -1,12 +1,13 @@
 /** What every command shares: config from flags + env + file, the root logger, the context. */
-import { jsonPrintable } from '../util/printable.ts';
+
 import type { Command } from 'commander';
-import { loadConfig, type Config, type ConfigInput } from '../config/index.ts';
-import { createLogger, type Logger } from '../util/logger.ts';
-import { createContext, type Context } from '../app/context.ts';
+import { type Context, createContext } from '../app/context.ts';
 import { applyProcessSettings } from '../app/process-settings.ts';
+import { type Config, type ConfigInput, loadConfig } from '../config/index.ts';
 import { useCatalog } from '../models/catalog.ts';
 import { loadCatalogFile } from '../models/catalog-file.ts';
+import { createLogger, type Logger } from '../util/logger.ts';
+import { jsonPrintable } from '../util/printable.ts';
 
 /** The help of every command's `--catalog` flag. */
 export const CATALOG_HELP = 'catalog file: models and facts merged over the built-in catalogue (OMNIBATCH_CATALOG)';

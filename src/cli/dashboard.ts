@@ -3,9 +3,9 @@
  * Read-only unless --allow-actions; credentials are required to listen beyond loopback (guard.ts).
  */
 import type { Command } from 'commander';
+import { createContext } from '../app/context.ts';
 import { startDashboard } from '../dashboard/server.ts';
 import type { RunningServer } from '../ops/http.ts';
-import { createContext } from '../app/context.ts';
 import { collect, configFrom, int, loggerFor } from './common.ts';
 
 interface DashboardFlags {

@@ -7,18 +7,18 @@ import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { createContext } from '../app/context.ts';
+import { applyProcessSettings } from '../app/process-settings.ts';
 import { loadConfig } from '../config/index.ts';
-import { startPrivateRedis, redisAnswers, type PrivateRedis } from '../demo/redis.ts';
+import { type PrivateRedis, redisAnswers, startPrivateRedis } from '../demo/redis.ts';
 import { startEmulator } from '../emulator/server.ts';
 import { runFfmpeg } from '../media/ffmpeg.ts';
 import { createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
-import { createContext } from '../app/context.ts';
-import { applyProcessSettings } from '../app/process-settings.ts';
 import { startWorkers } from '../workers/index.ts';
 import { loggerFor } from './common.ts';
-import { waitForRun } from './wait.ts';
 import { exitCodeFor } from './progress.ts';
+import { waitForRun } from './wait.ts';
 
 const DEMO_MEDIA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../demo/media');
 

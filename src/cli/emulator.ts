@@ -1,10 +1,10 @@
 /**
  * `omnibatch emulator`: the local API emulator on 127.0.0.1, until SIGINT/SIGTERM. Thin: flags -> options.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { isLineFaultKind } from '../emulator/batch/options.ts';
 import type { FaultKind } from '../emulator/faults.ts';
-import { startEmulator, type EmulatorOptions } from '../emulator/server.ts';
+import { type EmulatorOptions, startEmulator } from '../emulator/server.ts';
 
 function number(min: number, max = Infinity, integer = false) {
   return (v: string): number => {

@@ -2,23 +2,24 @@
  * `omnibatch estimate <source> --task T [--model M] [--manifest F] [--deadline D] [--json]`: files, media hours, requests, cost
  * range and wall time, before anything is sent; with --deadline, at the chunk length the deadline planner picks.
  */
-import { printable } from '../util/printable.ts';
+
 import type { Command } from 'commander';
 import { loadPricing } from '../config/pricing.ts';
-import { type Cost, formatMicros, resolvePrices, unpricedNote, unpricedUsage, type PricingOverride } from '../cost/price.ts';
+import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
+import { type DeadlinePlan, parseDeadline, planForDeadline } from '../cost/deadline.ts';
+import { estimateRun } from '../cost/estimate.ts';
+import { type Cost, formatMicros, type PricingOverride, resolvePrices, unpricedNote, unpricedUsage } from '../cost/price.ts';
+import { type FileLimits, fileLimitsOf } from '../media/limits.ts';
 import type { Region } from '../models/catalog.ts';
 import { emptyUsage } from '../models/types.ts';
-import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
-import { estimateRun } from '../cost/estimate.ts';
 import { estimateSource } from '../producers/estimate.ts';
 import { assertReadable } from '../producers/objects.ts';
 import { buildRunSpec, newRunId } from '../producers/run.ts';
 import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
+import { printable } from '../util/printable.ts';
 import { CATALOG_HELP, collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
 import { formatDuration } from './progress.ts';
-import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
-import { parseDeadline, planForDeadline, type DeadlinePlan } from '../cost/deadline.ts';
-import { addRateOptions, DEADLINE_HELP, deadlineLines, rateConfig, type RateFlags } from './run-options.ts';
+import { addRateOptions, DEADLINE_HELP, deadlineLines, type RateFlags, rateConfig } from './run-options.ts';
 
 /** The expected cost in real time and through Batch, and what Batch saves. */
 function batchSaving(realtime: Cost, batch: Cost): { realtime: Cost; batch: Cost; saving: Cost } {

@@ -2,9 +2,10 @@
  * The `omnibatch` command. Each command lives in its own file under src/cli/ and exports
  * `register(program)`; this file only wires them together and turns coded errors into one clear line.
  */
-import { printable } from '../util/printable.ts';
+
 import { Command } from 'commander';
 import { describeError, isOmniError } from '../util/errors.ts';
+import { printable } from '../util/printable.ts';
 
 /** command name -> the file that registers it (a media helper's commands share names with their files) */
 const COMMAND_MODULES: Record<string, string> = {

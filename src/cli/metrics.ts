@@ -3,11 +3,11 @@
  * an autoscaler that must see the backlog while zero workers run. Light: Redis and the queues only.
  */
 import type { Command } from 'commander';
-import { checkTarget } from '../ops/healthcheck.ts';
+import { createContext } from '../app/context.ts';
 import { readDepth } from '../ops/depth.ts';
+import { checkTarget } from '../ops/healthcheck.ts';
 import { allowedHosts } from '../ops/host-allow.ts';
 import { createMetrics, startMetricsServer } from '../ops/metrics.ts';
-import { createContext } from '../app/context.ts';
 import { configFrom, int, loggerFor } from './common.ts';
 
 export function register(program: Command): void {

@@ -1,7 +1,7 @@
 /** `omnibatch models [--json]`: the model catalogue with names, protocols, limits, voices and priced sources. */
 import type { Command } from 'commander';
-import { describeCatalog, renderCatalog } from './models-table.ts';
 import { CATALOG_HELP, configFrom, printJson } from './common.ts';
+import { describeCatalog, renderCatalog } from './models-table.ts';
 
 export function register(program: Command): void {
   program

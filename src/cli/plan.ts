@@ -1,7 +1,7 @@
 /** `omnibatch plan <file> --task T [--model M] ...`: how a file would be chunked and compressed, without cutting. */
 import type { Command } from 'commander';
 import { describePlan, planChunks } from '../media/plan.ts';
-import { taskPolicy, type PolicyOverrides } from '../media/policy.ts';
+import { type PolicyOverrides, taskPolicy } from '../media/policy.ts';
 import { probeMedia } from '../media/probe.ts';
 import { detectSilences } from '../media/silence.ts';
 import type { Plan } from '../media/types.ts';

@@ -1,6 +1,6 @@
 /** Progress lines for `run --wait` and `status --watch`: pure formatting of a run's state. */
 import { formatMicros } from '../cost/price.ts';
-import { workProgress, type Observation } from '../runs/eta.ts';
+import { type Observation, workProgress } from '../runs/eta.ts';
 import type { RunState } from '../runs/types.ts';
 
 export interface Progress {

@@ -1,11 +1,11 @@
 /** `omnibatch report <runId> [--json|--csv|--flagged]`: the run report (live when the run has not ended yet). */
 import type { Command } from 'commander';
-import { printJson, withContext, runCommand } from './common.ts';
-import { collectRunReport } from '../lifecycle/run-report.ts';
 import { reviewQueue } from '../lifecycle/review.ts';
-import { reviewLine, type QueueFile } from '../outputs/review-queue.ts';
-import { redactUrls } from '../util/redact.ts';
+import { collectRunReport } from '../lifecycle/run-report.ts';
 import type { CostJson } from '../outputs/amounts.ts';
+import { type QueueFile, reviewLine } from '../outputs/review-queue.ts';
+import { redactUrls } from '../util/redact.ts';
+import { printJson, runCommand, withContext } from './common.ts';
 
 /** One money line that never hides a partial figure: the amount, then what had no price. */
 export function moneyLine(c: CostJson, note?: string): string {

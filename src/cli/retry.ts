@@ -1,9 +1,8 @@
 /** `omnibatch retry <runId>`: the failed and not-run files again, in the same run (a stopped run goes on too). */
 import type { Command } from 'commander';
-import { jobIds, type PreparePayload } from '../jobs/catalog.ts';
 import type { Context } from '../app/context.ts';
-import { STAGES } from '../jobs/catalog.ts';
-import { withContext, runCommand } from './common.ts';
+import { jobIds, type PreparePayload, STAGES } from '../jobs/catalog.ts';
+import { runCommand, withContext } from './common.ts';
 import { waitWithWorkers } from './wait.ts';
 import { noWorkerHint, workersAlive } from './workers-alive.ts';
 

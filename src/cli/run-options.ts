@@ -1,8 +1,8 @@
 /** The options that describe a run, shared by `run` and `schedule add`, and the run request they make. */
 import type { Command } from 'commander';
 import type { Config, ConfigInput } from '../config/index.ts';
-import { planForDeadline, parseDeadline, type DeadlinePlan } from '../cost/deadline.ts';
-import { parseAmount, type PricingOverride } from '../cost/price.ts';
+import { type DeadlinePlan, parseDeadline, planForDeadline } from '../cost/deadline.ts';
+import { type PricingOverride, parseAmount } from '../cost/price.ts';
 import { fileLimitsOf } from '../media/limits.ts';
 import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';

@@ -1,26 +1,27 @@
 /** `omnibatch run <source> --out <destination> --task T ...`: create a run; with --wait, see it to the end. */
-import { printable } from '../util/printable.ts';
+
 import type { Command } from 'commander';
+import { outputScale as outputScaleOf, readCalibration } from '../cost/calibration.ts';
+import { STAGES } from '../jobs/catalog.ts';
 import { assertReadable } from '../producers/objects.ts';
 import { assertWritable, createRun } from '../producers/run.ts';
 import { runKey } from '../storage/keys.ts';
-import { STAGES } from '../jobs/catalog.ts';
-import { noWorkerHint, workersAlive, workersForWait } from './workers-alive.ts';
+import type { Task } from '../tasks/catalog.ts';
+import { OmniError } from '../util/errors.ts';
+import { printable } from '../util/printable.ts';
 import { printJson, withContext } from './common.ts';
 import {
   addRateOptions,
   addRunRequestOptions,
   deadlineLines,
   planDeadline,
-  rateConfig,
-  runRequestFrom,
   type RateFlags,
   type RunRequestFlags,
+  rateConfig,
+  runRequestFrom,
 } from './run-options.ts';
-import { outputScale as outputScaleOf, readCalibration } from '../cost/calibration.ts';
-import type { Task } from '../tasks/catalog.ts';
-import { OmniError } from '../util/errors.ts';
 import { awaitRunEndNotify, liveWorkers, stopLine, waitExitCode, waitForRun } from './wait.ts';
+import { noWorkerHint, workersAlive, workersForWait } from './workers-alive.ts';
 
 interface RunFlags extends RunRequestFlags, RateFlags {
   wait?: boolean;

@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { assertWritable, buildRunSpec, newRunId } from '../producers/run.ts';
 import { addSchedule, listSchedules, removeSchedule } from '../producers/schedules.ts';
-import { printJson, withContext } from './common.ts';
-import { addRunRequestOptions, deadlineLines, planDeadline, runRequestFrom, type RunRequestFlags } from './run-options.ts';
 import { OmniError } from '../util/errors.ts';
+import { printJson, withContext } from './common.ts';
+import { addRunRequestOptions, deadlineLines, planDeadline, type RunRequestFlags, runRequestFrom } from './run-options.ts';
 
 export function register(program: Command): void {
   const schedule = program.command('schedule').description('recurring runs (BullMQ job schedulers)');

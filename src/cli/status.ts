@@ -1,13 +1,14 @@
 /** `omnibatch status <runId> [--watch] [--json]` and `omnibatch runs`. */
-import { printable } from '../util/printable.ts';
+
 import type { Command } from 'commander';
 import { formatMicros } from '../cost/price.ts';
-import { OmniError } from '../util/errors.ts';
-import { int, printJson, withContext, runCommand } from './common.ts';
-import { formatProgress } from './progress.ts';
-import { batchLines, batchRows } from './batch-progress.ts';
-import { progressOf, stopLine, waitForRun } from './wait.ts';
 import { workProgress } from '../runs/eta.ts';
+import { OmniError } from '../util/errors.ts';
+import { printable } from '../util/printable.ts';
+import { batchLines, batchRows } from './batch-progress.ts';
+import { int, printJson, runCommand, withContext } from './common.ts';
+import { formatProgress } from './progress.ts';
+import { progressOf, stopLine, waitForRun } from './wait.ts';
 
 export function register(program: Command): void {
   runCommand(program, 'status', "a run's progress: files, media time, requests, cost so far")

@@ -1,16 +1,16 @@
 /** Waiting for a run to end while showing its progress (a live bar on a terminal, a plain line otherwise). */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Stage } from '../jobs/catalog.ts';
-import type { RunState } from '../runs/types.ts';
-import { workersForWait } from './workers-alive.ts';
-import { jobIds } from '../jobs/catalog.ts';
-import { OmniError } from '../util/errors.ts';
 import type { Context } from '../app/context.ts';
 import { unpricedNoteFor } from '../cost/price.ts';
-import { ttyLine } from '../util/tty-line.ts';
+import type { Stage } from '../jobs/catalog.ts';
+import { jobIds } from '../jobs/catalog.ts';
 import { WorkHistory } from '../runs/eta.ts';
-import { exitCodeFor, formatProgress, isFinal, type Progress } from './progress.ts';
+import type { RunState } from '../runs/types.ts';
+import { OmniError } from '../util/errors.ts';
+import { ttyLine } from '../util/tty-line.ts';
 import { batchLines, batchRows } from './batch-progress.ts';
+import { exitCodeFor, formatProgress, isFinal, type Progress } from './progress.ts';
+import { workersForWait } from './workers-alive.ts';
 
 /**
  * Watching that somebody still works on the run: BullMQ's worker list of every stage's queue. A `run --wait`

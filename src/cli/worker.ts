@@ -1,13 +1,13 @@
 /** `omnibatch worker`: a long-running worker; start any number of them anywhere that reaches Redis and the bucket. */
 import type { Command } from 'commander';
+import { createContext } from '../app/context.ts';
 import { STAGES, type Stage } from '../jobs/catalog.ts';
+import { readDepth } from '../ops/depth.ts';
 import { checkTarget } from '../ops/healthcheck.ts';
 import { DEFAULT_METRICS_HOST, metrics as processMetrics, startMetricsServer } from '../ops/metrics.ts';
-import { readDepth } from '../ops/depth.ts';
 import { sweepTempDirs } from '../storage/temp.ts';
 import { OmniError } from '../util/errors.ts';
 import { startWorkers } from '../workers/index.ts';
-import { createContext } from '../app/context.ts';
 import { CATALOG_HELP, configFrom, int, loggerFor } from './common.ts';
 
 interface WorkerFlags {

@@ -3,9 +3,10 @@
  * a command that enqueues work says so when nothing will pick it up, instead of leaving a run at `running 0/0`.
  * `--wait` commands start workers in their own process then (the way `run --wait` always has).
  */
-import type { Stage } from '../jobs/catalog.ts';
+
 import type { Context } from '../app/context.ts';
-import { startWorkers, type RunningWorkers, type WorkerOptions } from '../workers/index.ts';
+import type { Stage } from '../jobs/catalog.ts';
+import { type RunningWorkers, startWorkers, type WorkerOptions } from '../workers/index.ts';
 
 /** The stages a command's work goes through: a run needs them all; a cancel only the report. */
 export async function workersAlive(ctx: Pick<Context, 'queues'>, stages: readonly Stage[]): Promise<number> {

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { z } from 'zod';
-import { OmniError } from '../util/errors.ts';
 import type { Protocol } from '../models/types.ts';
+import { OmniError } from '../util/errors.ts';
 
 const DEFAULT_BASES: Record<Protocol, Record<'intl' | 'cn', string>> = {
   chat: { intl: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1', cn: 'https://dashscope.aliyuncs.com/compatible-mode/v1' },

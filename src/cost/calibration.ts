@@ -11,8 +11,8 @@
  * requests back it. The band scales with it.
  */
 import type { Redis } from 'ioredis';
-import { OUTPUT_PRIORS } from './estimate.ts';
 import type { Task } from '../tasks/catalog.ts';
+import { OUTPUT_PRIORS } from './estimate.ts';
 
 /** Requests a calibration must rest on before it is used. */
 export const MIN_CALIBRATION_REQUESTS = 5;

@@ -13,7 +13,7 @@
 import { findModel } from '../models/catalog.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
-import { estimateRun, type Estimate, type EstimateFile, type EstimateOptions } from './estimate.ts';
+import { type Estimate, type EstimateFile, type EstimateOptions, estimateRun } from './estimate.ts';
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 

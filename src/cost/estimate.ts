@@ -13,7 +13,7 @@ import { audioTokens, textTokens, videoTokens } from '../models/tokens.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import { outputCapTokens, TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
-import { addCost, resolvePrices, usageCost, ZERO_COST, type Cost, type PricingOverride } from './price.ts';
+import { addCost, type Cost, type PricingOverride, resolvePrices, usageCost, ZERO_COST } from './price.ts';
 
 export interface OutputPrior {
   perRequest: number;

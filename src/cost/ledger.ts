@@ -7,9 +7,9 @@
 import type { Redis } from 'ioredis';
 import type { Currency } from '../models/catalog.ts';
 import { emptyUsage, type Usage } from '../models/types.ts';
-import type { Cost } from './price.ts';
 import { ADD_REQUESTS, LEDGER_COUNTERS, RECORD_CHUNK } from './lua/ledger.ts';
 import { runLua } from './lua/run.ts';
+import type { Cost } from './price.ts';
 
 /** How long a run's ledger stays in Redis after its last write (the report in the bucket outlives it). */
 export const LEDGER_RETENTION_MS = 30 * 24 * 3600 * 1000;

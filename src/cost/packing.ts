@@ -8,9 +8,10 @@
  * requests are what uses the quota), and never below half the task's own length (the loss is halved, the
  * requests at most doubled, and a caption still covers a stretch a reader can follow). Pure.
  */
+
+import type { Region } from '../models/catalog.ts';
 import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import { estimateChunkTokens } from './estimate.ts';
-import type { Region } from '../models/catalog.ts';
 
 /** The largest share of a minute's quota one request should take. */
 export const TPM_PACKING_SHARE = 1 / 16;

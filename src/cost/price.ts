@@ -3,7 +3,7 @@
  * non-zero count in a category that has no published price is `priced: false`, never zero. The prices
  * themselves, each with its source (seed file and line, or "unverified"), are in models/catalog.ts.
  */
-import { findModel, type PriceTable, type Region, type Currency, type Via } from '../models/catalog.ts';
+import { type Currency, findModel, type PriceTable, type Region, type Via } from '../models/catalog.ts';
 import type { Usage } from '../models/types.ts';
 
 export interface Cost {

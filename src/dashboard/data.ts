@@ -3,24 +3,24 @@
  * here is a per-run cache of the failure digest, because that one costs a pass over every file.
  */
 import type { Redis } from 'ioredis';
-import { readSeries } from '../runs/series.ts';
-import { WorkHistory } from '../runs/eta.ts';
-import type { RunStore } from '../runs/store.ts';
-import type { CostTotals, Costs } from '../app/costs.ts';
+import type { Costs, CostTotals } from '../app/costs.ts';
 import { chunkField } from '../cost/ledger.ts';
-import { unpricedNoteFor, type PricingOverride } from '../cost/price.ts';
+import { type PricingOverride, unpricedNoteFor } from '../cost/price.ts';
+import { WorkHistory } from '../runs/eta.ts';
+import { readSeries } from '../runs/series.ts';
+import type { RunStore } from '../runs/store.ts';
 import type { FileState, RunState } from '../runs/types.ts';
-import { compareRows, fileRowView, type FileRowView } from './files-view.ts';
+import { compareRows, type FileRowView, fileRowView } from './files-view.ts';
 import {
+  type FailureDigest,
   failureDigest,
   failureFold,
   failureRescanMs,
   foldFailure,
-  runDetail,
-  runSummary,
-  type FailureDigest,
   type RunDetail,
   type RunSummary,
+  runDetail,
+  runSummary,
 } from './view.ts';
 
 export interface RunsDataDeps {

@@ -13,7 +13,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { hostName, isLoopback, stripBrackets } from '../ops/host-allow.ts';
-import { OmniError, type FailureCode } from '../util/errors.ts';
+import { type FailureCode, OmniError } from '../util/errors.ts';
 
 export { allowedHosts, hostName, isLoopback } from '../ops/host-allow.ts';
 

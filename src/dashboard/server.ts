@@ -5,13 +5,13 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queues } from '../jobs/queues.ts';
-import { startHttpServer, type RunningServer } from '../ops/http.ts';
+import { type RunningServer, startHttpServer } from '../ops/http.ts';
 import type { Logger } from '../util/logger.ts';
 import { bullBoardRouter } from './board.ts';
 import { createRunsData, type RunsDataDeps } from './data.ts';
-import { allowedHosts, checkExposure, guardMiddleware, type DashboardAuth } from './guard.ts';
+import { type FileRoutesDeps, mountFileRoutes } from './file-routes.ts';
+import { allowedHosts, checkExposure, type DashboardAuth, guardMiddleware } from './guard.ts';
 import { runsPage } from './page.ts';
-import { mountFileRoutes, type FileRoutesDeps } from './file-routes.ts';
 
 export interface DashboardDeps extends RunsDataDeps, FileRoutesDeps {
   queues: Queues;

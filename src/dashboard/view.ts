@@ -3,11 +3,12 @@
  * only lays these out, so what a number means (progress of what, cost against which budget) is decided
  * and tested here.
  */
+
+import type { CostTotals } from '../app/costs.ts';
 import { formatMicros } from '../cost/price.ts';
+import { type Observation, workProgress } from '../runs/eta.ts';
 import type { Sample } from '../runs/series.ts';
 import type { FileState, RunState } from '../runs/types.ts';
-import type { CostTotals } from '../app/costs.ts';
-import { workProgress, type Observation } from '../runs/eta.ts';
 
 export interface Money {
   micros: number;

@@ -2,7 +2,7 @@
  * A private redis-server for the demo, the benchmarks and chaos tests: started on a free port in a temp
  * directory when nothing answers at REDIS_URL, stopped afterwards.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';

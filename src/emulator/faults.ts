@@ -24,9 +24,11 @@
  * retryAfterS is set); inspectFail -> inspect_input or inspect_output; cut; stall. A faulted request is
  * never billed. The Batch API's faults (expire, failed lines, validation) are batch/options.ts's.
  */
+
+import { seededRandom } from '../util/random.ts';
 import { apiErrors } from './errors.ts';
 import type { ApiError } from './types.ts';
-import { seededRandom } from '../util/random.ts';
+
 export { seededRandom };
 
 export const FAULT_KINDS = [

@@ -11,19 +11,19 @@ import { composeAnswer, splitPieces } from './answer.ts';
 import { speechSeconds } from './audio.ts';
 import { billInput, billOutput } from './billing.ts';
 import { apiErrors } from './errors.ts';
-import { drawFault, faultError, isFaultKind, isStreamFault, type FaultKind, type StreamFault } from './faults.ts';
+import { drawFault, type FaultKind, faultError, isFaultKind, isStreamFault, type StreamFault } from './faults.ts';
 import type { MediaMeasurer } from './measure.ts';
-import type { TokenQuota } from './quota.ts';
 import { parseRequest } from './parse.ts';
 import { chatWriter } from './protocols/chat.ts';
 import { nativeWriter } from './protocols/native.ts';
 import { responsesWriter } from './protocols/responses.ts';
 import type { ReplyContext, StreamWriter } from './protocols/writer.ts';
+import type { TokenQuota } from './quota.ts';
 import type { EmulatorOptions } from './server.ts';
 import { pause } from './sink.ts';
 import { addBilled, type EmulatorStats } from './stats.ts';
 import { playStream } from './stream.ts';
-import { isApiError, type ApiError, type Measured, type ParsedRequest, type WireProtocol } from './types.ts';
+import { type ApiError, isApiError, type Measured, type ParsedRequest, type WireProtocol } from './types.ts';
 import { checkMeasured, checkRequest } from './validate.ts';
 
 export interface HandlerEnv {

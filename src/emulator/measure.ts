@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { mediaInputArgs } from '../media/allow-list.ts';
 import { ffprobeJson, runFfmpeg } from '../media/ffmpeg.ts';
 import { apiErrors } from './errors.ts';
-import { MARKER_RATE, MARKER_S, markerIn, type Marker } from './marker.ts';
-import type { ApiError, MediaPart, Measured } from './types.ts';
+import { MARKER_RATE, MARKER_S, type Marker, markerIn } from './marker.ts';
+import type { ApiError, Measured, MediaPart } from './types.ts';
 import { isApiError } from './types.ts';
 
 /** Kind-independent facts from one probe. */

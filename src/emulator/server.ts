@@ -4,22 +4,23 @@
  * the routes, the admission rules (auth, --max-concurrency, --rpm) and the counters; handle.ts answers
  * one API request.
  */
-import { TokenQuota } from './quota.ts';
+
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { allowedHosts, hostAllowed } from '../ops/host-allow.ts';
 import type { AddressInfo } from 'node:net';
-import { base64Ceiling, BUILT_IN } from '../models/catalog.ts';
+import { BUILT_IN, base64Ceiling } from '../models/catalog.ts';
 import { loadCatalogFile } from '../models/catalog-file.ts';
-import { errorBody, errorHeaders, apiErrors } from './errors.ts';
-import { seededRandom, type FaultRates } from './faults.ts';
-import { handleApi, type HandlerEnv } from './handle.ts';
-import { MediaMeasurer } from './measure.ts';
-import { BatchApi, isBatchPath } from './batch/routes.ts';
+import { allowedHosts, hostAllowed } from '../ops/host-allow.ts';
 import type { BatchOptions } from './batch/options.ts';
+import { BatchApi, isBatchPath } from './batch/routes.ts';
+import { apiErrors, errorBody, errorHeaders } from './errors.ts';
+import { type FaultRates, seededRandom } from './faults.ts';
+import { type HandlerEnv, handleApi } from './handle.ts';
+import { MediaMeasurer } from './measure.ts';
+import { TokenQuota } from './quota.ts';
 import { sendJson } from './reply.ts';
 import { pause } from './sink.ts';
-import { emptyStats, SlidingWindow, type EmulatorStats } from './stats.ts';
+import { type EmulatorStats, emptyStats, SlidingWindow } from './stats.ts';
 import type { ApiError, WireProtocol } from './types.ts';
 
 export type { EmulatorStats } from './stats.ts';

@@ -2,8 +2,9 @@
  * The emulator's internal shapes: a request normalized from any of the three protocols, what was measured
  * of its media, and the API error every refusal becomes before a protocol renders its envelope.
  */
-import type { Marker } from './marker.ts';
+
 import type { ModelSpec } from '../models/catalog.ts';
+import type { Marker } from './marker.ts';
 
 export type WireProtocol = 'chat' | 'responses' | 'native';
 

@@ -1,7 +1,7 @@
 /** BullMQ plumbing: connections and one Queue per stage, all under the configured prefix. */
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { STAGES, type Payloads, type Stage } from './catalog.ts';
+import { type Payloads, STAGES, type Stage } from './catalog.ts';
 import { QUEUE_POLICY } from './policy.ts';
 
 export function redisConnection(url: string): Redis {

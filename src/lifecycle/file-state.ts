@@ -1,11 +1,12 @@
 /** File-level transitions every handler shares: finish once, clean staging, end the run when it was the last. */
-import { sampleProgress } from '../runs/series.ts';
+
 import type { Job } from 'bullmq';
-import { jobIds, type InferPayload } from '../jobs/catalog.ts';
+import type { Context } from '../app/context.ts';
+import { type InferPayload, jobIds } from '../jobs/catalog.ts';
+import { sampleProgress } from '../runs/series.ts';
 import type { FileState, StopReason } from '../runs/types.ts';
 import { stagingKey, stagingPrefix } from '../storage/keys.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
-import type { Context } from '../app/context.ts';
 import { enqueueReport, ensureReport } from './run-end.ts';
 
 /**

@@ -1,7 +1,8 @@
 /** Webhook notifications of a run's events go through the notify queue, so a delivery survives a worker restart. */
+
+import type { Context } from '../app/context.ts';
 import { jobIds, type NotifyPayload, type StoredBody } from '../jobs/catalog.ts';
 import type { WebhookEvent } from '../ops/webhook.ts';
-import type { Context } from '../app/context.ts';
 
 /**
  * Queues a notification of the run's; idempotent per run, event and generation (the job id), so a redone job

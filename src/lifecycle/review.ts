@@ -7,14 +7,14 @@ import type { Context } from '../app/context.ts';
 import type { FileVerdict } from '../outputs/moderation.ts';
 import {
   compareForReview,
+  type DecisionInput,
   emptyReviewCounts,
   foldReview,
   needsAttention,
-  reviewDoc,
-  type DecisionInput,
   type QueueFile,
   type ReviewCounts,
   type ReviewDoc,
+  reviewDoc,
 } from '../outputs/review-queue.ts';
 import type { FileState } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';

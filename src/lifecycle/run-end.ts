@@ -2,8 +2,9 @@
  * How a run ends: its report job is enqueued once, when the last file has ended (file-state.ts), and any later
  * look at an ended run without a final status enqueues it again (a worker that died in between).
  */
-import { jobIds } from '../jobs/catalog.ts';
+
 import type { Context } from '../app/context.ts';
+import { jobIds } from '../jobs/catalog.ts';
 
 export async function enqueueReport(ctx: Context, runId: string): Promise<void> {
   const state = await ctx.runs.state(runId);

@@ -1,15 +1,16 @@
 /** A run's report from its state in Redis (files streamed with HSCAN) and its ledger: for `report` and the report job. */
+
+import type { Context } from '../app/context.ts';
+import { type Cost, resolvePrices, unpricedNote, unpricedUsage } from '../cost/price.ts';
 import { findModel } from '../models/catalog.ts';
-import { resolvePrices, unpricedNote, unpricedUsage, type Cost } from '../cost/price.ts';
 import { costJson } from '../outputs/amounts.ts';
 import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
 import { failureLine } from '../outputs/failures.ts';
-import { addFileRow, buildReport, decideRunStatus, emptyTotals, UNCHANGED, type ReportDoc } from '../outputs/report.ts';
-import type { FileReview, RunState } from '../runs/types.ts';
+import { addFileRow, buildReport, decideRunStatus, emptyTotals, type ReportDoc, UNCHANGED } from '../outputs/report.ts';
 import { flaggedCsvHeader, flaggedCsvRow, moderationLine } from '../outputs/review-queue.ts';
+import type { FileReview, RunState } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { OmniError } from '../util/errors.ts';
-import type { Context } from '../app/context.ts';
 
 export interface CollectedReport {
   status: RunState['status'];

@@ -19,7 +19,7 @@
 import type { ModelSpec } from '../models/catalog.ts';
 import { base64Chars } from './limits.ts';
 import { MP3_AGREE_RATIO, MP3_AGREE_S } from './mp3-frames.ts';
-import { planChunks, resolveMode, type PlanPolicy } from './plan.ts';
+import { type PlanPolicy, planChunks, resolveMode } from './plan.ts';
 import type { MediaInfo, Plan } from './types.ts';
 
 /** container (ffprobe format_name) -> the codec it must carry -> the chunk's format name */

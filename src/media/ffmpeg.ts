@@ -9,12 +9,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { OmniError, type FailureCode } from '../util/errors.ts';
-import { redactUrls } from '../util/redact.ts';
-import { silentLogger, type Logger } from '../util/logger.ts';
-import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
 import { hostEnvironment } from '../config/index.ts';
-import { childArgv, childEnv, type ChildGuards } from './child-argv.ts';
+import { type FailureCode, OmniError } from '../util/errors.ts';
+import { type Logger, silentLogger } from '../util/logger.ts';
+import { redactUrls } from '../util/redact.ts';
+import { FORMAT_ALLOW, probeInputArgs, STILL_IMAGE_ALLOW } from './allow-list.ts';
+import { type ChildGuards, childArgv, childEnv } from './child-argv.ts';
 import { childDeadlineMs, childMemoryBytes, deadlinePolicy } from './child-deadline.ts';
 import { memoryRefusal, pixelRefusal } from './limits.ts';
 

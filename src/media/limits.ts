@@ -5,7 +5,7 @@
 import { base64Ceiling, type ModelSpec } from '../models/catalog.ts';
 import { audioTokens, videoTokens } from '../models/tokens.ts';
 import { OmniError } from '../util/errors.ts';
-import { deadlinePolicy, wantedDeadlineMs, type DeadlinePolicy } from './child-deadline.ts';
+import { type DeadlinePolicy, deadlinePolicy, wantedDeadlineMs } from './child-deadline.ts';
 import type { EffectiveLimits, EncodeSpec, MediaInfo } from './types.ts';
 
 /** Room kept for the `data:audio/mp3;base64,` prefix: the documented ceiling is on the whole string. */

@@ -9,7 +9,7 @@
  * fill is refused as the lie it is. Whatever passes is planned on the decoded length, and the chunks sent are
  * our own encode of it, so what the service bills is what was decoded.
  */
-import { limitError, mediaViolation, type FileLimits } from './limits.ts';
+import { type FileLimits, limitError, mediaViolation } from './limits.ts';
 import type { MediaInfo } from './types.ts';
 
 /**

@@ -1,5 +1,5 @@
 /** A task's chunk policy with the user's overrides, as the planner takes it. Pure. */
-import { modelOf, type ModelSpec } from '../models/catalog.ts';
+import { type ModelSpec, modelOf } from '../models/catalog.ts';
 import { textTokens } from '../models/tokens.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { TASK_SPECS, type Task } from '../tasks/catalog.ts';

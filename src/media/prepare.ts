@@ -18,7 +18,7 @@ import { asIsPlan } from './as-is.ts';
 import { deliver, encodeWhole, enforceLimits, splitEncoded } from './cut.ts';
 import { base64Chars, DEFAULT_FILE_LIMITS, type FileLimits } from './limits.ts';
 import { decideDecoded } from './measured.ts';
-import { planChunks, resolveMode, type PlanPolicy } from './plan.ts';
+import { type PlanPolicy, planChunks, resolveMode } from './plan.ts';
 import { probeMedia } from './probe.ts';
 import { detectSilences } from './silence.ts';
 import type { CutChunk, EncodeSpec, MediaInfo, Plan, Silence } from './types.ts';

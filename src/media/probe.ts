@@ -19,7 +19,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
-import { silentLogger, type Logger } from '../util/logger.ts';
+import { type Logger, silentLogger } from '../util/logger.ts';
 import { checkContainer, mediaInputArgs, probeInputArgs, refusedFormat, unsupportedContainer } from './allow-list.ts';
 import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { locateFfmpeg, runBinary, runFfmpeg } from './ffmpeg.ts';

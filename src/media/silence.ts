@@ -3,7 +3,7 @@
  * the same filter inside its encode pass (see cut.ts), so the usual path decodes the source only once; this
  * standalone pass serves video sources and callers that only want the map.
  */
-import { silentLogger, type Logger } from '../util/logger.ts';
+import { type Logger, silentLogger } from '../util/logger.ts';
 import { mediaInputArgs } from './allow-list.ts';
 import { childDeadlineMs, deadlinePolicy } from './child-deadline.ts';
 import { runFfmpeg } from './ffmpeg.ts';

@@ -1,7 +1,7 @@
 /** Joins the chunks' WAV files into one RIFF file for the whole source, streaming (no file held in memory). */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { parseWavHeader, WavWriter, MODEL_PCM } from '../models/wav.ts';
+import { MODEL_PCM, parseWavHeader, WavWriter } from '../models/wav.ts';
 import { OmniError } from '../util/errors.ts';
 
 export async function concatWavFiles(files: readonly string[], out: string): Promise<{ bytes: number; seconds: number }> {

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { OmniError } from '../util/errors.ts';
-import { BUILT_IN, Catalog, withAliases, type ModelSpec, type PriceTable, type TokenRules } from './catalog.ts';
+import { BUILT_IN, Catalog, type ModelSpec, type PriceTable, type TokenRules, withAliases } from './catalog.ts';
 import { PROTOCOLS, type Protocol } from './types.ts';
 
 const positive = z.number().positive();

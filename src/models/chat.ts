@@ -4,12 +4,13 @@
  * in `delta.audio.data`, then a usage chunk with `choices: []`, then `data: [DONE]`. Both the usage chunk
  * and [DONE] must arrive: anything less is a cut stream, never a success.
  */
+
+import { COMPAT_USAGE_KEYS, detailedUsage } from './decode-common.ts';
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
-import { Base64Stream, eventJson, isObj, optStr, statusFromComments } from './stream.ts';
 import type { Delta, ProtocolStream, StreamContext, StreamSummary } from './stream.ts';
+import { Base64Stream, eventJson, isObj, optStr, statusFromComments } from './stream.ts';
 import type { Usage } from './types.ts';
-import { detailedUsage, COMPAT_USAGE_KEYS } from './decode-common.ts';
 
 export const CHAT_PATH = '/chat/completions';
 

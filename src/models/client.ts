@@ -6,18 +6,18 @@
  * and a partial WAV is removed.
  */
 import { unlink } from 'node:fs/promises';
-import { MODEL_PCM, WavWriter, type WavFormat } from './wav.ts';
 import { OmniError } from '../util/errors.ts';
 import { base64Ceiling, findModel, protocolRefusal } from './catalog.ts';
 import { ChatStream } from './chat.ts';
 import { DashscopeStream } from './dashscope.ts';
-import { createAgent, postStream, type OpenStream } from './http.ts';
+import { createAgent, type OpenStream, postStream } from './http.ts';
 import { buildBody, endpointUrl, requestHeaders, resolveMedia } from './request.ts';
 import { RESPONSES_MAX_EVENT_CHARS, ResponsesStream } from './responses.ts';
-import { DEFAULT_MAX_EVENT_CHARS, SseDecoder } from './sse.ts';
 import type { SseEvent } from './sse.ts';
+import { DEFAULT_MAX_EVENT_CHARS, SseDecoder } from './sse.ts';
 import type { Delta, ProtocolStream, StreamContext, StreamSummary } from './stream.ts';
 import type { EndpointConfig, ModelClient, ModelRequest, ModelResult, Protocol, StreamHooks } from './types.ts';
+import { MODEL_PCM, type WavFormat, WavWriter } from './wav.ts';
 
 const DECODERS: Readonly<Record<Protocol, { create(ctx: StreamContext): ProtocolStream; maxEventChars: number }>> = {
   chat: { create: (ctx) => new ChatStream(ctx), maxEventChars: DEFAULT_MAX_EVENT_CHARS },

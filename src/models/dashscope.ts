@@ -6,12 +6,13 @@
  * every event, so the last one wins. Errors: `event:error` with `:HTTP_STATUS/429` and
  * `{"code","message","request_id"}`, at stream open or mid-stream.
  */
+
+import { detailedUsage, IO_USAGE_KEYS } from './decode-common.ts';
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
-import { Base64Stream, RiffSniffer, eventJson, isObj, optStr, statusFromComments } from './stream.ts';
 import type { Delta, ProtocolStream, StreamContext, StreamSummary } from './stream.ts';
+import { Base64Stream, eventJson, isObj, optStr, RiffSniffer, statusFromComments } from './stream.ts';
 import type { Usage } from './types.ts';
-import { detailedUsage, IO_USAGE_KEYS } from './decode-common.ts';
 
 export const DASHSCOPE_PATH = '/services/aigc/multimodal-generation/generation';
 

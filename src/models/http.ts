@@ -3,7 +3,7 @@
  * the Agent; first byte and idle-between-events by a watchdog the caller feeds), the caller's
  * AbortSignal, and every failure turned into a classified OmniError. Decides nothing about protocols.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { OmniError } from '../util/errors.ts';
 import { abortedError, classifyError, classifyTransportError, timeoutError } from './errors.ts';
 import { SseDecoder } from './sse.ts';

@@ -2,7 +2,7 @@
  * ModelRequest -> URL, headers and JSON body per protocol (docs/protocols.md §2). Pure, except `resolveMedia`,
  * which reads a local file into a `data:;base64,` URL (files under the 10 MB base64 ceiling by contract).
  */
-import { stat, readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OmniError } from '../util/errors.ts';
 import { findModel, GATEWAY_BASE64_MAX } from './catalog.ts';

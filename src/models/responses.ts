@@ -6,12 +6,13 @@
  * final event (a trailing `data: [DONE]` may follow and is ignored). Without `response.completed` (or
  * `response.incomplete`) the stream is cut. Event names not listed are ignored, as OpenAI clients do.
  */
+
+import { detailedUsage, IO_USAGE_KEYS } from './decode-common.ts';
 import { classifyError, truncatedError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
-import { Base64Stream, RiffSniffer, eventJson, isObj, num, optStr, statusFromComments } from './stream.ts';
 import type { Delta, ProtocolStream, StreamContext, StreamSummary } from './stream.ts';
+import { Base64Stream, eventJson, isObj, num, optStr, RiffSniffer, statusFromComments } from './stream.ts';
 import type { Usage } from './types.ts';
-import { detailedUsage, IO_USAGE_KEYS } from './decode-common.ts';
 
 export const RESPONSES_PATH = '/responses';
 

@@ -3,11 +3,12 @@
  * decoder that survives arbitrary chunk boundaries, and the rule that turns a provider's usage block
  * (split by modality or not) into our normalized Usage. All pure.
  */
-import { parseWavHeader, type WavFormat } from './wav.ts';
+
 import { OmniError } from '../util/errors.ts';
+import type { SseEvent } from './sse.ts';
 import { textTokens } from './tokens.ts';
 import type { MediaKind, Usage } from './types.ts';
-import type { SseEvent } from './sse.ts';
+import { parseWavHeader, type WavFormat } from './wav.ts';
 
 export type Delta =
   | { kind: 'text'; text: string }

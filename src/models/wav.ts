@@ -3,7 +3,7 @@
  * first with placeholder sizes and fixed up when the stream ends, so audio of any length goes straight
  * to disk and never sits in memory.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 export interface WavFormat {
   sampleRate: number;

@@ -5,14 +5,14 @@
  * (stage, model, error code), never from keys or run ids, so the series count stays bounded.
  */
 import type http from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Usage } from '../models/types.ts';
-import { STAGES } from '../jobs/catalog.ts';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Cost } from '../cost/price.ts';
-import { hostAllowed } from './host-allow.ts';
-import { send, startHttpServer, type RunningServer } from './http.ts';
-import { emptyDepth, QUEUE_STATES, type DepthSnapshot } from './depth.ts';
+import { STAGES } from '../jobs/catalog.ts';
+import type { Usage } from '../models/types.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
+import { type DepthSnapshot, emptyDepth, QUEUE_STATES } from './depth.ts';
+import { hostAllowed } from './host-allow.ts';
+import { type RunningServer, send, startHttpServer } from './http.ts';
 
 export type Stage = (typeof STAGES)[number];
 export type JobState = 'completed' | 'failed' | 'retried' | 'skipped';

@@ -16,13 +16,12 @@
  * operator allowed unsigned webhooks (`--allow-unsigned-webhooks`): a receiver could not tell ours from a forgery.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { WebhookEvent } from '../jobs/catalog.ts';
+import { retryAfterMs } from '../models/errors.ts';
+import { OmniError } from '../util/errors.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
-import { OmniError } from '../util/errors.ts';
-import { retryAfterMs } from '../models/errors.ts';
-import type { FailureCode } from '../util/failure-codes.ts';
-
-import type { WebhookEvent } from '../jobs/catalog.ts';
 
 export { WEBHOOK_EVENTS, type WebhookEvent } from '../jobs/catalog.ts';
 

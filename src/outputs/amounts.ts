@@ -5,7 +5,7 @@
  * no published price), and null when nothing had a price at all: never a silent zero.
  */
 import { z } from 'zod';
-import { formatMicros, type Cost } from '../cost/price.ts';
+import { type Cost, formatMicros } from '../cost/price.ts';
 import type { Currency } from '../models/catalog.ts';
 import type { Usage } from '../models/types.ts';
 

@@ -4,8 +4,8 @@
  * prefer.
  */
 import { formatMicros } from '../cost/price.ts';
-import type { FileRow } from './report.ts';
 import { printable } from '../util/printable.ts';
+import type { FileRow } from './report.ts';
 
 export const COST_CSV_COLUMNS = [
   'uri',

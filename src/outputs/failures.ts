@@ -2,9 +2,10 @@
  * `failures.jsonl`: one JSON object per failed file, `{"uri","code","message"}`, one per line. Messages
  * (and URIs, which a manifest may give as presigned URLs) are redacted like log lines.
  */
+
+import type { FailureCode } from '../util/failure-codes.ts';
 import { jsonPrintable } from '../util/printable.ts';
 import { redactText, redactUrls } from '../util/redact.ts';
-import type { FailureCode } from '../util/failure-codes.ts';
 
 export interface FailureRow {
   uri: string;

@@ -3,14 +3,14 @@
  * used and cost, next to what the estimate said. Built from per-file rows, folded one at a time
  * (`addFileRow`), so a run of 100,000 files never needs them all in memory at once.
  */
-import { addCost, ZERO_COST, type Cost } from '../cost/price.ts';
+import { addCost, type Cost, ZERO_COST } from '../cost/price.ts';
 import type { Currency } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
-import { OmniError } from '../util/errors.ts';
-import { costJson, usageJson, type CostJson, type UsageJson } from './amounts.ts';
 import { definedOnly } from '../util/defined.ts';
-import { emptyReviewCounts, foldReview, type ModerationBrief, type QueueFile, type ReviewCounts } from './review-queue.ts';
+import { OmniError } from '../util/errors.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
+import { type CostJson, costJson, type UsageJson, usageJson } from './amounts.ts';
+import { emptyReviewCounts, foldReview, type ModerationBrief, type QueueFile, type ReviewCounts } from './review-queue.ts';
 
 export const REPORT_SCHEMA = 'omnibatch.report/v1';
 

@@ -3,7 +3,7 @@
  * what it cost, chunk by chunk. The scanner re-reads it to decide whether a new run may skip the object.
  */
 import { z } from 'zod';
-import { addCost, ZERO_COST, type Cost } from '../cost/price.ts';
+import { addCost, type Cost, ZERO_COST } from '../cost/price.ts';
 import { findModel, type Region } from '../models/catalog.ts';
 import { addUsage, emptyUsage, PROTOCOLS, type Protocol, type Usage } from '../models/types.ts';
 import { TASKS, type Task } from '../tasks/catalog.ts';

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { redactUrls } from '../util/redact.ts';
 import { csvField } from './csv.ts';
-import { SEVERITIES, type FileVerdict, type Severity } from './moderation.ts';
+import { type FileVerdict, SEVERITIES, type Severity } from './moderation.ts';
 
 export const REVIEW_SCHEMA = 'omnibatch.review/v1';
 /** A span's evidence as kept in the run's state and its jsonl: the model's words, cut (the whole is in the .moderation.json). */

@@ -14,22 +14,22 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { estimateRun, type Estimate, type EstimateFile } from '../cost/estimate.ts';
+import { type Estimate, type EstimateFile, estimateRun } from '../cost/estimate.ts';
 import type { PricingOverride } from '../cost/price.ts';
-import { assertMediaLimits, limitError, sizeViolation, type FileLimits } from '../media/limits.ts';
+import { assertMediaLimits, type FileLimits, limitError, sizeViolation } from '../media/limits.ts';
 import { planChunks } from '../media/plan.ts';
-import { probeMedia, probePartial } from '../media/probe.ts';
 import { chunkPolicy } from '../media/policy.ts';
+import { probeMedia, probePartial } from '../media/probe.ts';
 import type { MediaInfo } from '../media/types.ts';
 import { modelOf } from '../models/catalog.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError, OmniError } from '../util/errors.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
 import { namesMedia, notMediaReason } from './filter.ts';
-import { runObjects, type Listed } from './objects.ts';
-import type { FailureCode } from '../util/failure-codes.ts';
+import { type Listed, runObjects } from './objects.ts';
 
 /** Bytes read of one object at most (head + tail of a larger one). */
 export const DEFAULT_PROBE_BYTES = 16 * 1024 * 1024;

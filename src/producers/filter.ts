@@ -1,7 +1,7 @@
 /** Which objects of a source a run takes: pure. */
 import picomatch from 'picomatch';
-import { OmniError } from '../util/errors.ts';
 import { MEDIA_EXTENSIONS, NOT_MEDIA_EXTENSIONS } from '../media/formats.ts';
+import { OmniError } from '../util/errors.ts';
 
 /** Extensions of the containers the allow-list reads (media/formats.ts: one table for both). */
 export { MEDIA_EXTENSIONS };

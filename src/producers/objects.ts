@@ -7,8 +7,8 @@
 import { access } from 'node:fs/promises';
 import type { RunSpec } from '../runs/types.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
-import { describeError, OmniError, type FailureCode } from '../util/errors.ts';
-import { compileSelection, outputsOf, type OutputClaim, type SkipReason } from './filter.ts';
+import { describeError, type FailureCode, OmniError } from '../util/errors.ts';
+import { compileSelection, type OutputClaim, outputsOf, type SkipReason } from './filter.ts';
 import { keyUnderSource, readManifest } from './manifest.ts';
 
 export interface ObjectProblem {

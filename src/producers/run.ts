@@ -1,37 +1,38 @@
 /** Creating a run: validate the request, fix its spec and fingerprint, store it, enqueue its scan. */
-import { packedChunkSeconds } from '../cost/packing.ts';
+
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.ts';
-import { taskFingerprint } from '../outputs/fingerprint.ts';
+import { parseDeadline } from '../cost/deadline.ts';
+import { packedChunkSeconds } from '../cost/packing.ts';
+import { type PricingOverride, resolvePrices } from '../cost/price.ts';
 import { jobIds } from '../jobs/catalog.ts';
 import type { Queues } from '../jobs/queues.ts';
+import { type BatchAsk, batchRefusal } from '../models/batch-support.ts';
 import {
   activeCatalog,
   checkVoice,
   findModel,
   installModel,
-  nameFor,
   type ModelSpec,
+  nameFor,
+  type PriceTable,
   protocolRefusal,
   servingWarning,
-  type PriceTable,
 } from '../models/catalog.ts';
 import { catalogSnippet } from '../models/catalog-file.ts';
 import type { Protocol } from '../models/types.ts';
-import type { Logger } from '../util/logger.ts';
-import { resolvePrices, type PricingOverride } from '../cost/price.ts';
+import { notifyUrlProblem } from '../ops/webhook.ts';
+import { taskFingerprint } from '../outputs/fingerprint.ts';
+import { checkOutputName } from '../outputs/naming.ts';
+import type { RunStore } from '../runs/store.ts';
+import type { RunSpec, SubtitleLimits } from '../runs/types.ts';
 import { parseLocation } from '../storage/index.ts';
 import { RUNS_DIR } from '../storage/keys.ts';
 import type { Storage } from '../storage/types.ts';
-import type { RunStore } from '../runs/store.ts';
-import type { RunSpec, SubtitleLimits } from '../runs/types.ts';
+import { isTask, TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import { checkLanguage, languagePrompt } from '../tasks/language.ts';
-import { checkOutputName } from '../outputs/naming.ts';
-import { TASK_SPECS, isTask, type Task } from '../tasks/catalog.ts';
-import { notifyUrlProblem } from '../ops/webhook.ts';
 import { describeError, OmniError } from '../util/errors.ts';
-import { parseDeadline } from '../cost/deadline.ts';
-import { batchRefusal, type BatchAsk } from '../models/batch-support.ts';
+import type { Logger } from '../util/logger.ts';
 
 /** The request's fields that the spec keeps as they are; the rest are checked or resolved into the spec. */
 type KeptAsIs =

@@ -9,8 +9,8 @@
  * pending bytes).
  */
 import type { Redis } from 'ioredis';
+import { type LuaScript, runLua } from '../cost/lua/run.ts';
 import type { BatchObject } from '../models/batch-api.ts';
-import { runLua, type LuaScript } from '../cost/lua/run.ts';
 
 export type LineStep = 'queued' | 'packed' | 'answered' | 'failed';
 

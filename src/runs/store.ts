@@ -4,7 +4,7 @@
  * redone job reports it, and exactly one caller learns that the run has just ended.
  */
 import type { Redis } from 'ioredis';
-import { runLua, type LuaScript } from '../cost/lua/run.ts';
+import { type LuaScript, runLua } from '../cost/lua/run.ts';
 import { installModel } from '../models/catalog.ts';
 import { redactText } from '../util/redact.ts';
 import { FILE_STATUSES, type FileReview, type FileState, type FileStatus, type RunCounts, type RunSpec, type RunState, type StopReason } from './types.ts';

@@ -1,8 +1,9 @@
 /** What a run is (its spec, fixed at creation) and what each file of it became. */
-import type { ResultChunk } from '../outputs/result.ts';
-import type { ModerationBrief, ReviewDoc } from '../outputs/review-queue.ts';
+
 import type { ModelSpec, Region } from '../models/catalog.ts';
 import type { Protocol, Usage } from '../models/types.ts';
+import type { ResultChunk } from '../outputs/result.ts';
+import type { ModerationBrief, ReviewDoc } from '../outputs/review-queue.ts';
 import type { Task } from '../tasks/catalog.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 

@@ -6,12 +6,13 @@
  * than its speech can show at that speed shares its neighbour's time. Times are computed in whole
  * milliseconds, so the cues stay strictly ordered and non-overlapping after rendering.
  */
-import type { Cue } from './types.ts';
+
 import type { DedupedChunk } from './overlap.ts';
+import { DEFAULT_MAX_CPS, fitReadingSpeed, readingMs } from './reading.ts';
 import { breakPoints, clauseCuts, fitPieces, fitsLines, splitBalanced, wrapLines } from './segment.ts';
 import { displayWidth, joinPair, normalizeSpace, speechWeight } from './text.ts';
-import { placeOverSpeech, type PlacedPiece, type SpanMs } from './timing.ts';
-import { DEFAULT_MAX_CPS, fitReadingSpeed, readingMs } from './reading.ts';
+import { type PlacedPiece, placeOverSpeech, type SpanMs } from './timing.ts';
+import type { Cue } from './types.ts';
 
 export interface CueOptions {
   /** the source's duration: no cue ends after it */

@@ -3,16 +3,17 @@
  *
  *   const { text, cues } = stitch(chunkTexts, { durationS: 7201.3, overlapS: 2 });
  */
-import type { ChunkText, Cue } from './types.ts';
-import { dedupeOverlaps, type DedupedChunk, type OverlapOptions } from './overlap.ts';
-import { buildCues, type CueOptions } from './cues.ts';
-import { joinPair, normalizeSpace } from './text.ts';
 
-export type { ChunkText, Cue } from './types.ts';
-export type { DedupedChunk, OverlapOptions } from './overlap.ts';
+import { buildCues, type CueOptions } from './cues.ts';
+import { type DedupedChunk, dedupeOverlaps, type OverlapOptions } from './overlap.ts';
+import { joinPair, normalizeSpace } from './text.ts';
+import type { ChunkText, Cue } from './types.ts';
+
 export type { CueOptions } from './cues.ts';
-export { dedupeOverlaps, suffixPrefixMatch } from './overlap.ts';
 export { buildCues, chunkWindows } from './cues.ts';
+export type { DedupedChunk, OverlapOptions } from './overlap.ts';
+export { dedupeOverlaps, suffixPrefixMatch } from './overlap.ts';
+export type { ChunkText, Cue } from './types.ts';
 
 export interface StitchOptions extends OverlapOptions, Omit<CueOptions, 'durationS'> {
   /** the source's duration (default: the last chunk's end) */

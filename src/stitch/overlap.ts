@@ -4,8 +4,9 @@
  * one (compared without case and punctuation), bounded by what can be said in the overlap, and removed
  * from the earlier chunk: the later chunk heard them with their following context, so its version is kept.
  */
+
+import { type WordToken, words } from './text.ts';
 import type { ChunkText } from './types.ts';
-import { words, type WordToken } from './text.ts';
 
 /** A generous speaking rate (CJK counts characters): the bound on how many words an overlap can repeat. */
 const WORDS_PER_SECOND = 6;

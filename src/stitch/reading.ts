@@ -6,8 +6,9 @@
  * neighbour, when the two fit the line limits together. Only a text that cannot be read at the limit within
  * the whole file stays faster. Pure; whole ms.
  */
-import type { Cue } from './types.ts';
+
 import { joinPair } from './text.ts';
+import type { Cue } from './types.ts';
 
 export const DEFAULT_MAX_CPS = 20;
 

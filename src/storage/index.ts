@@ -9,10 +9,10 @@ import { resolveOptions, type StorageOptions } from './options.ts';
 import { createS3Client, S3Storage } from './s3.ts';
 import type { Storage } from './types.ts';
 
-export { parseLocation, locationUri, type Location } from './location.ts';
+export { type StorageErrorCode, storageError } from './errors.ts';
+export { type Location, locationUri, parseLocation } from './location.ts';
 export type { StorageOptions } from './options.ts';
 export type { ObjectInfo, Storage, UploadBody } from './types.ts';
-export { storageError, type StorageErrorCode } from './errors.ts';
 
 /** Keys passed to the returned store are relative to the location's prefix (S3) or folder (local). */
 export function openStorage(location: string, opts: StorageOptions = {}): Storage {

@@ -19,8 +19,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { assertKey, assertPrefix } from './keys.ts';
 import { fromFsError, fromS3Error, storageError } from './errors.ts';
+import { assertKey, assertPrefix } from './keys.ts';
 import { MAX_PRESIGN_SECONDS, type ResolvedStorageOptions } from './options.ts';
 import { isPlainMd5, jsonBytes, landStream, Meter, stripQuotes } from './transfer.ts';
 import type { ByteRange, DownloadLimits, ObjectInfo, Storage, UploadBody } from './types.ts';

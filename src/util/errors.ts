@@ -3,9 +3,10 @@
  * and what the queue does, is the failure table's word for that code (failure-codes.ts), never the raiser's.
  * Messages never contain secrets.
  */
+
+import { definedOnly } from './defined.ts';
 import { type FailureCode, retryableCode } from './failure-codes.ts';
 import { redactText } from './redact.ts';
-import { definedOnly } from './defined.ts';
 
 export type { FailureCode } from './failure-codes.ts';
 

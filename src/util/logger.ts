@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 import pretty from 'pino-pretty';
-import { ttyLine } from './tty-line.ts';
 import { redactText, redactValue } from './redact.ts';
+import { ttyLine } from './tty-line.ts';
 
 export type { Logger };
 

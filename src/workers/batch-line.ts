@@ -8,16 +8,16 @@
  */
 import type { Job } from 'bullmq';
 import type { JobContext } from '../app/context.ts';
-import { jobIds, type BatchLinePayload, type InferPayload } from '../jobs/catalog.ts';
-import { answerResult, batchRequestLine, type BatchResultLine } from '../models/batch-lines.ts';
+import { type BatchLinePayload, type InferPayload, jobIds } from '../jobs/catalog.ts';
+import { stagedKey } from '../lifecycle/file-state.ts';
+import { windowSeconds } from '../models/batch-api.ts';
+import { answerResult, type BatchResultLine, batchRequestLine } from '../models/batch-lines.ts';
 import { streamContext } from '../models/client.ts';
 import { buildBody, resolveMedia } from '../models/request.ts';
 import type { ModelClient, ModelRequest, ModelResult } from '../models/types.ts';
-import { stagedKey } from '../lifecycle/file-state.ts';
-import { isFailureCode } from '../util/failure-codes.ts';
 import { OmniError } from '../util/errors.ts';
-import { windowSeconds } from '../models/batch-api.ts';
-import { inferPorts, ledgerFile, runInfer, type InferOutcome } from './infer.ts';
+import { isFailureCode } from '../util/failure-codes.ts';
+import { type InferOutcome, inferPorts, ledgerFile, runInfer } from './infer.ts';
 
 /** A chunk's custom_id in the input file, and its field in the run's line state: unique per file generation and chunk. */
 export function lineRef(d: Pick<InferPayload, 'fileId' | 'generation' | 'chunk'>): string {

@@ -4,7 +4,9 @@
  * smaller), or sent again in a later batch (a transient error, an expired or cancelled batch).
  */
 import type { BatchStatus } from '../models/batch-api.ts';
+
 export { windowSeconds } from '../models/batch-api.ts';
+
 import { FAILURE_CODES, isFailureCode } from '../util/failure-codes.ts';
 
 /**

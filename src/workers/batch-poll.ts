@@ -10,13 +10,13 @@ import type { Job } from 'bullmq';
 import { DelayedError } from 'bullmq';
 import type { JobContext } from '../app/context.ts';
 import type { BatchPollPayload } from '../jobs/catalog.ts';
+import { wakeLine } from '../lifecycle/batches.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
 import type { BatchObject } from '../models/batch-api.ts';
 import { isAnswer, lineError, neverRan, parseResultLine } from '../models/batch-lines.ts';
 import type { InputRecord, LineState } from '../runs/batch-store.ts';
 import { ANSWER_FILE, ensureSubmit } from './batch-line.ts';
-import { wakeLine } from '../lifecycle/batches.ts';
-import { errorLineFate, pollDelayMs, TERMINAL, unansweredFate, unansweredWhy, type LineFate } from './batch-poll-decide.ts';
+import { errorLineFate, type LineFate, pollDelayMs, TERMINAL, unansweredFate, unansweredWhy } from './batch-poll-decide.ts';
 
 export type PollOutcome = { input: number; status: string; answered: number; failed: number; resent: number } | { skipped: string };
 

@@ -9,19 +9,20 @@
  * provider's batches for one whose metadata names this run and input file: a batch created just before a kill
  * is adopted, never created twice.
  */
-import { createWriteStream } from 'node:fs';
+
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import { DelayedError } from 'bullmq';
 import type { JobContext } from '../app/context.ts';
-import { jobIds, type BatchSubmitPayload } from '../jobs/catalog.ts';
+import { type BatchSubmitPayload, jobIds } from '../jobs/catalog.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
 import type { BatchObject } from '../models/batch-api.ts';
 import type { InputRecord } from '../runs/batch-store.ts';
 import { withTempDir } from '../storage/temp.ts';
-import { batchMetadata, decidePack, isBatchOf } from './batch-submit-decide.ts';
 import { LINE_FILE } from './batch-line.ts';
+import { batchMetadata, decidePack, isBatchOf } from './batch-submit-decide.ts';
 
 export type SubmitOutcome = { waiting: number } | { submitted: number[] } | { skipped: string };
 

@@ -4,13 +4,13 @@
  * failure is final.
  */
 import type { Job } from 'bullmq';
-import type { Payloads, Stage } from '../jobs/catalog.ts';
 import type { JobContext } from '../app/context.ts';
-import type { FailureCode } from '../util/failure-codes.ts';
-import { failFile, finishNotRun, isSuperseded, replanSmaller } from '../lifecycle/file-state.ts';
-import { ledgerFile } from './infer.ts';
-import { ensureReport } from '../lifecycle/run-end.ts';
+import type { Payloads, Stage } from '../jobs/catalog.ts';
 import { failPackedLines } from '../lifecycle/batches.ts';
+import { failFile, finishNotRun, isSuperseded, replanSmaller } from '../lifecycle/file-state.ts';
+import { ensureReport } from '../lifecycle/run-end.ts';
+import type { FailureCode } from '../util/failure-codes.ts';
+import { ledgerFile } from './infer.ts';
 
 export interface FailureHook<S extends Stage> {
   /**

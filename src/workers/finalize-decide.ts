@@ -2,7 +2,7 @@
  * finalize's decision, pure: whether the staged results make the whole file, and then its totals. A parent
  * runs only after all its children succeeded, so a missing result (or duration) means staging was lost.
  */
-import { addCost, ZERO_COST, type Cost } from '../cost/price.ts';
+import { addCost, type Cost, ZERO_COST } from '../cost/price.ts';
 import { addUsage, emptyUsage, type Usage } from '../models/types.ts';
 import type { ChunkResult } from '../runs/types.ts';
 import { OmniError } from '../util/errors.ts';

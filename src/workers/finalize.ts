@@ -6,27 +6,27 @@
  */
 import path from 'node:path';
 import type { Job } from 'bullmq';
-import type { FinalizePayload } from '../jobs/catalog.ts';
-import { renderFileOutputs } from './render.ts';
+import type { JobContext } from '../app/context.ts';
 import { resultSecret } from '../app/result-secret.ts';
+import { estimateChunkCost } from '../cost/estimate.ts';
+import { addCost, type Cost, costOf } from '../cost/price.ts';
+import type { FinalizePayload } from '../jobs/catalog.ts';
+import { finishFile, isFileOpen, isSuperseded, stagedKey } from '../lifecycle/file-state.ts';
+import { concatWavFiles } from '../media/wav-concat.ts';
+import { findModel } from '../models/catalog.ts';
+import { addUsage, type Usage } from '../models/types.ts';
 import { sha256Hex, signResult } from '../outputs/signature.ts';
 import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { Storage } from '../storage/types.ts';
 import { outputCapTokens, TASK_SPECS } from '../tasks/catalog.ts';
-import { addCost, costOf, type Cost } from '../cost/price.ts';
-import { estimateChunkCost } from '../cost/estimate.ts';
-import { findModel } from '../models/catalog.ts';
-import { addUsage, type Usage } from '../models/types.ts';
-import { placeInstructions } from '../tasks/system-message.ts';
 import { SPEAK_FINAL_PROMPT, speakFinalText } from '../tasks/speak-summary.ts';
+import { placeInstructions } from '../tasks/system-message.ts';
 import type { Logger } from '../util/logger.ts';
-import { concatWavFiles } from '../media/wav-concat.ts';
-import type { JobContext } from '../app/context.ts';
-import { finishFile, isFileOpen, isSuperseded, stagedKey } from '../lifecycle/file-state.ts';
-import type { StagedFile } from './prepare.ts';
 import { planFinalize } from './finalize-decide.ts';
+import type { StagedFile } from './prepare.ts';
+import { renderFileOutputs } from './render.ts';
 
 /** Everything finalize touches. */
 export interface FinalizePorts {

@@ -4,27 +4,27 @@
  * worker.rateLimit (no attempt spent), weather -> throw (backoff), permanent or out of attempts -> the file fails
  * with its code (a re-plan first where the table says so) and the job becomes UnrecoverableError.
  */
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { STAGES, type Payloads, type Stage } from '../jobs/catalog.ts';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Context, JobContext } from '../app/context.ts';
+import { rpmSpacingMs } from '../cost/rpm.ts';
+import { type Payloads, STAGES, type Stage } from '../jobs/catalog.ts';
 import { notifyBackoff, QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName, redisConnection } from '../jobs/queues.ts';
-import { metrics, type Stage as MetricStage } from '../ops/metrics.ts';
 import { childGuards, killAllChildren } from '../media/ffmpeg.ts';
+import { type Stage as MetricStage, metrics } from '../ops/metrics.ts';
 import { describeError, isOmniError, OmniError } from '../util/errors.ts';
 import { redactErrorInPlace } from '../util/redact.ts';
-import type { Context, JobContext } from '../app/context.ts';
+import { batchLine } from './batch-line.ts';
+import { batchPoll } from './batch-poll.ts';
+import { batchSubmit } from './batch-submit.ts';
 import { decideFailure, isFinalAttempt } from './failure-decide.ts';
-import { failureHooks, onFinalFailure, type FailureHook } from './failure-hooks.ts';
+import { type FailureHook, failureHooks, onFinalFailure } from './failure-hooks.ts';
 import { finalize } from './finalize.ts';
 import { infer } from './infer.ts';
 import { notify } from './notify.ts';
 import { prepare } from './prepare.ts';
 import { report } from './report.ts';
-import { rpmSpacingMs } from '../cost/rpm.ts';
 import { scan } from './scan.ts';
-import { batchLine } from './batch-line.ts';
-import { batchPoll } from './batch-poll.ts';
-import { batchSubmit } from './batch-submit.ts';
 
 export { rpmSpacingMs };
 

@@ -5,13 +5,17 @@
  */
 import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
+import type { JobContext } from '../app/context.ts';
+import type { Costs } from '../app/costs.ts';
 import { addCost, costOf, type PricingOverride } from '../cost/price.ts';
+import { rpmSpacingMs } from '../cost/rpm.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
-import { modelOf, type ModelSpec } from '../models/catalog.ts';
-import { addUsage, emptyUsage, type ModelClient, type ModelRequest, type ModelResult } from '../models/types.ts';
-import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
-import { metrics } from '../ops/metrics.ts';
+import { finishNotRun, isFileOpen, stagedKey } from '../lifecycle/file-state.ts';
 import { enqueueNotify } from '../lifecycle/notifications.ts';
+import { type ModelSpec, modelOf } from '../models/catalog.ts';
+import { addUsage, emptyUsage, type ModelClient, type ModelRequest, type ModelResult } from '../models/types.ts';
+import { metrics } from '../ops/metrics.ts';
+import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
 import type { CountField } from '../runs/store.ts';
 import type { ChunkResult, RunSpec, StopReason } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
@@ -21,10 +25,6 @@ import { placeInstructions } from '../tasks/system-message.ts';
 import { isOmniError, OmniError } from '../util/errors.ts';
 import { spentNoTokens } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
-import type { JobContext } from '../app/context.ts';
-import type { Costs } from '../app/costs.ts';
-import { finishNotRun, isFileOpen, stagedKey } from '../lifecycle/file-state.ts';
-import { rpmSpacingMs } from '../cost/rpm.ts';
 import { decideInfer, type InferDecision, type InferFacts } from './infer-decide.ts';
 
 export type InferOutcome = { chunk: number; requests: number; reused: boolean } | { skipped: string };

@@ -6,12 +6,12 @@
  * The decisions are in notify-decide.ts; this file runs them over narrow ports (fakes: test/fakes/notify.ts).
  */
 import type { Job } from 'bullmq';
+import type { JobContext } from '../app/context.ts';
 import type { NotifyPayload, StoredBody, WebhookEvent } from '../jobs/catalog.ts';
+import { type DeliveryResult, type SendOptions, sendWebhook } from '../ops/webhook.ts';
 import type { Storage } from '../storage/types.ts';
 import { OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
-import { sendWebhook, type DeliveryResult, type SendOptions } from '../ops/webhook.ts';
-import type { JobContext } from '../app/context.ts';
 import { decideDelivery, type NotifySettings } from './notify-decide.ts';
 
 /** Everything notify touches. */

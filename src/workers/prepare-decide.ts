@@ -4,7 +4,7 @@
  * before anything decodes. Pure: tested without ffmpeg, Redis or storage.
  */
 import { asIsPlan } from '../media/as-is.ts';
-import { decodeCostViolation, limitError, mediaViolation, type FileLimits } from '../media/limits.ts';
+import { decodeCostViolation, type FileLimits, limitError, mediaViolation } from '../media/limits.ts';
 import type { PlanPolicy } from '../media/plan.ts';
 import type { MediaInfo } from '../media/types.ts';
 import type { ModelSpec } from '../models/catalog.ts';

@@ -1,6 +1,6 @@
 /** What a prepared file hands on, as data: its staged chunks, and the flow of one finalize parent with an infer child per chunk. */
 import type { FlowJob } from 'bullmq';
-import { jobIds, type FinalizePayload, type InferPayload, type PreparePayload } from '../jobs/catalog.ts';
+import { type FinalizePayload, type InferPayload, jobIds, type PreparePayload } from '../jobs/catalog.ts';
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
 

@@ -3,21 +3,21 @@
  * (test/fakes/) the way infer's are (docs/architecture.md, "Where the decisions are").
  */
 import type { FlowJob } from 'bullmq';
-import { readCalibration, type Calibration } from '../cost/calibration.ts';
+import type { JobContext } from '../app/context.ts';
+import { type Calibration, readCalibration } from '../cost/calibration.ts';
 import type { PricingOverride } from '../cost/price.ts';
-import type { Task } from '../tasks/catalog.ts';
 import { jobIds } from '../jobs/catalog.ts';
-import { fileLimitsOf, type FileLimits } from '../media/limits.ts';
+import { finishFile, finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
+import { type FileLimits, fileLimitsOf } from '../media/limits.ts';
 import { prepareChunks } from '../media/prepare.ts';
 import { probeMedia } from '../media/probe.ts';
 import { sniffFile } from '../media/sniff.ts';
+import type { FileEstimate } from '../runs/store.ts';
 import type { RunSpec, StopReason } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
+import type { Task } from '../tasks/catalog.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 import type { Logger } from '../util/logger.ts';
-import type { JobContext } from '../app/context.ts';
-import type { FileEstimate } from '../runs/store.ts';
-import { finishFile, finishNotRun, isFileOpen } from '../lifecycle/file-state.ts';
 
 /** The run store, as prepare uses it: the file's state, the run's stop flag, the file's estimate. */
 export interface PrepareRuns {

@@ -4,25 +4,24 @@
  */
 import path from 'node:path';
 import type { Job } from 'bullmq';
+import type { JobContext } from '../app/context.ts';
 import { outputScale } from '../cost/calibration.ts';
 import { estimateRun } from '../cost/estimate.ts';
 import type { PreparePayload } from '../jobs/catalog.ts';
-import { chunkPolicy } from '../media/policy.ts';
-import type { MediaInfo, Silence } from '../media/types.ts';
-import { speechIntervals, type SpeechIntervals } from '../media/speech.ts';
-import { TASK_SPECS } from '../tasks/catalog.ts';
-import { base64Ceiling, modelOf, type ModelSpec } from '../models/catalog.ts';
-import { metrics } from '../ops/metrics.ts';
-import type { RunSpec } from '../runs/types.ts';
-import { finalRequests } from '../tasks/catalog.ts';
-import { withTempDir } from '../storage/temp.ts';
-import { OmniError } from '../util/errors.ts';
-import type { JobContext } from '../app/context.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
+import { chunkPolicy } from '../media/policy.ts';
+import { type SpeechIntervals, speechIntervals } from '../media/speech.ts';
+import type { MediaInfo, Silence } from '../media/types.ts';
+import { base64Ceiling, type ModelSpec, modelOf } from '../models/catalog.ts';
+import { metrics } from '../ops/metrics.ts';
 import { namesMedia, notMediaReason } from '../producers/filter.ts';
+import type { RunSpec } from '../runs/types.ts';
+import { withTempDir } from '../storage/temp.ts';
+import { finalRequests, TASK_SPECS } from '../tasks/catalog.ts';
+import { OmniError } from '../util/errors.ts';
 import { decidePrepareMedia, decidePrepareStart, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
 import { inferFlow, type StagedFile } from './prepare-flow.ts';
-import { preparePorts, type PreparePorts, type PrepareStorage } from './prepare-ports.ts';
+import { type PreparePorts, type PrepareStorage, preparePorts } from './prepare-ports.ts';
 
 export type { StagedFile } from './prepare-flow.ts';
 

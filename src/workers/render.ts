@@ -5,16 +5,16 @@
 import type { Cost } from '../cost/price.ts';
 import type { Usage } from '../models/types.ts';
 import { asAssessment, flaggedCategories, mergeVerdicts, providerBlockedVerdict, renderModerationJson } from '../outputs/moderation.ts';
-import { moderationBrief, type ModerationBrief } from '../outputs/review-queue.ts';
-import { buildResult, type ResultDoc } from '../outputs/result.ts';
-import { renderSegmentsJson, renderSrt, renderVtt } from '../outputs/subtitles.ts';
 import { namedOutputKey } from '../outputs/naming.ts';
-import { outputKey } from '../storage/keys.ts';
-import { AUTO_LANGUAGE, dominantLanguage, takeLanguageTag, UNDETERMINED } from '../tasks/language.ts';
+import { buildResult, type ResultDoc } from '../outputs/result.ts';
+import { type ModerationBrief, moderationBrief } from '../outputs/review-queue.ts';
+import { renderSegmentsJson, renderSrt, renderVtt } from '../outputs/subtitles.ts';
 import { renderTxt } from '../outputs/txt.ts';
 import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { stitch } from '../stitch/index.ts';
+import { outputKey } from '../storage/keys.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
+import { AUTO_LANGUAGE, dominantLanguage, takeLanguageTag, UNDETERMINED } from '../tasks/language.ts';
 
 export interface RenderInput {
   spec: RunSpec;

@@ -3,8 +3,8 @@
  * ends the run is failure-decide.ts's isFinalAttempt, as for every job.)
  */
 import type { StoredBody, WebhookEvent } from '../jobs/catalog.ts';
-import { runKey } from '../storage/keys.ts';
 import type { RunSpec, RunState } from '../runs/types.ts';
+import { runKey } from '../storage/keys.ts';
 
 /** The webhook of the run's end, when the run asked for one: it names the stored report, read at delivery. */
 export function endNotification(

@@ -5,17 +5,17 @@
  * report-decide.ts and failure-decide.ts; this file runs them over narrow ports (fakes: test/fakes/report.ts).
  */
 import type { Job } from 'bullmq';
+import type { JobContext } from '../app/context.ts';
+import { addRun, priorOutput } from '../cost/calibration.ts';
 import type { ReportPayload } from '../jobs/catalog.ts';
+import { enqueueNotify } from '../lifecycle/notifications.ts';
+import { type CollectedReport, collectRunReport } from '../lifecycle/run-report.ts';
 import type { RunSpec, RunState } from '../runs/types.ts';
 import { runKey, stagingPrefix } from '../storage/keys.ts';
 import type { Storage } from '../storage/types.ts';
-import type { JobContext } from '../app/context.ts';
-import { collectRunReport, type CollectedReport } from '../lifecycle/run-report.ts';
-import { addRun, priorOutput } from '../cost/calibration.ts';
 import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { isFinalAttempt } from './failure-decide.ts';
-import { enqueueNotify } from '../lifecycle/notifications.ts';
 import { endNotification } from './report-decide.ts';
 
 /** Everything report touches. */

@@ -3,24 +3,25 @@
  * whose result already exists for the same ETag and fingerprint, enqueue one prepare job per object.
  * Backpressure: waits while too many prepare jobs are pending, so Redis stays bounded for any prefix size.
  */
-import type { Job } from 'bullmq';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Job } from 'bullmq';
+import type { JobContext } from '../app/context.ts';
+import { resultSecret } from '../app/result-secret.ts';
 import { jobIds, type PreparePayload, type ScanPayload } from '../jobs/catalog.ts';
 import { SCAN_BACKPRESSURE } from '../jobs/policy.ts';
+import { failFile } from '../lifecycle/file-state.ts';
+import { ensureReport } from '../lifecycle/run-end.ts';
 import { checkReusable, validateResultDoc } from '../outputs/result.ts';
 import { checkSignature, sha256Hex } from '../outputs/signature.ts';
-import { resultSecret } from '../app/result-secret.ts';
 import type { OutputClaim } from '../producers/filter.ts';
-import { runObjects, type DestinationRecords, type ObjectProblem as Problem } from '../producers/objects.ts';
+import { type DestinationRecords, type ObjectProblem as Problem, runObjects } from '../producers/objects.ts';
 import { buildRunSpec } from '../producers/run.ts';
 import { getSchedule, scheduledRunId } from '../producers/schedules.ts';
 import type { FileState, RunSpec } from '../runs/types.ts';
 import { fileIdOf, localNameProblem, outputKey } from '../storage/keys.ts';
 import type { ObjectInfo, Storage } from '../storage/types.ts';
 import { describeError } from '../util/errors.ts';
-import type { JobContext } from '../app/context.ts';
-import { failFile } from '../lifecycle/file-state.ts';
-import { ensureReport } from '../lifecycle/run-end.ts';
 
 export interface ScanResult {
   runId: string;

@@ -3,12 +3,13 @@
  * espeak-ng sentences with known times, the real planner and cutter, a perfect answer per chunk, the real
  * stitcher. A regression in the speech intervals, the alignment to pauses or the reading-speed limit fails here.
  */
+
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addFigures, EMPTY_FIGURES, measureCues, summarize, timeCues, type CueFigures } from '../../bench/lib/cue-timing.ts';
-import { makeTimedSpeech, script, type SpeechStyle, type TimedSpeech } from '../../bench/lib/timed-speech.ts';
+import { addFigures, type CueFigures, EMPTY_FIGURES, measureCues, summarize, timeCues } from '../../bench/lib/cue-timing.ts';
+import { makeTimedSpeech, type SpeechStyle, script, type TimedSpeech } from '../../bench/lib/timed-speech.ts';
 
 const STYLES: Record<SpeechStyle, number> = { radio: 50, lecture: 40, dialogue: 30 };
 let tmp: string;

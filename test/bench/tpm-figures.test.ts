@@ -1,8 +1,8 @@
 /** The pure figures of the tpm and scale-out benchmarks. */
 import type os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { halfMinutes, steadyEnd, tokensPerMinute, type TokenSample } from '../../bench/scenarios/tpm.ts';
 import { cpuBusy } from '../../bench/scenarios/scale-out.ts';
+import { halfMinutes, steadyEnd, type TokenSample, tokensPerMinute } from '../../bench/scenarios/tpm.ts';
 
 const s = (t: number, a: number, b: number, left: number[] = [100, 100]): TokenSample => ({ t, tokens: { a, b }, left });
 

@@ -3,17 +3,17 @@
  * status, runs, report --csv, retry, cancel, estimate, schedule, and one clear line for bad settings.
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { dropPrefix, runCli } from '../helpers/cli.ts';
-import { testRedis } from '../helpers/redis.ts';
 import { media } from '../helpers/paths.ts';
+import { testRedis } from '../helpers/redis.ts';
 
 const exec = promisify(execFile);
 

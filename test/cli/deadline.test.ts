@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { dropPrefix, offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
 import { testRedis } from '../helpers/redis.ts';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 
 const exec = promisify(execFile);
 const FILES = 50;

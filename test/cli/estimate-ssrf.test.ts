@@ -16,7 +16,7 @@ import { openStorage } from '../../src/storage/index.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { CANARY_ATIME, startCanaryServer, writeCanaryTone, writePlaylists } from '../fixtures/hostile/playlists.ts';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'omnibatch-estimate-ssrf-'));
 const local = path.join(root, 'in');

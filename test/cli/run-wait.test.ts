@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { dropPrefix, runCli, startCli } from '../helpers/cli.ts';
 

@@ -2,13 +2,14 @@
  * The subtitle flags as users type them, on real processes: `run --wait` with every one of them (a real run over
  * the emulator), and `schedule add` storing them for its firings (and refusing a bad one before anything is stored).
  */
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTimedSpeech } from '../../bench/lib/timed-speech.ts';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { displayWidth } from '../../src/stitch/text.ts';
 import { dropPrefix, runCli } from '../helpers/cli.ts';
 

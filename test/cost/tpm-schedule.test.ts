@@ -5,8 +5,8 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulate, type SimModel } from '../helpers/tpm-sim.ts';
 import { testRedis } from '../helpers/redis.ts';
+import { type SimModel, simulate } from '../helpers/tpm-sim.ts';
 
 let redis: Redis;
 beforeAll(() => {

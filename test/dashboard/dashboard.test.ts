@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Context, createContext } from '../../src/app/context.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
 import { STAGES } from '../../src/jobs/catalog.ts';
@@ -18,7 +19,6 @@ import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { appendSample, readSeries } from '../../src/runs/series.ts';
 import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/app/context.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/chromium.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { dropKeys } from '../helpers/redis.ts';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { unpricedNote, unpricedUsage } from '../../src/cost/price.ts';
 import { isVideoKey, parseRange, servedType } from '../../src/dashboard/range.ts';
 import { stripExternalLinks } from '../../src/dashboard/server.ts';
-import { createTtyLine } from '../../src/util/tty-line.ts';
-import { unpricedNote, unpricedUsage } from '../../src/cost/price.ts';
 import { findModel } from '../../src/models/catalog.ts';
 import { emptyUsage } from '../../src/models/types.ts';
+import { createTtyLine } from '../../src/util/tty-line.ts';
 
 describe('the player and the outputs over HTTP Range', () => {
   it('answers a browser player’s ranges', () => {

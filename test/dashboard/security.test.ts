@@ -2,9 +2,11 @@
  * The dashboard as an attacker meets it: real Redis (own prefix), the real express server on a free port,
  * raw HTTP requests with forged Host/Origin headers (node:http, since fetch will not forge Host).
  */
-import http from 'node:http';
+
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Context, createContext } from '../../src/app/context.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { allowedHosts, checkRequest, hostName, isLoopback } from '../../src/dashboard/guard.ts';
 import { startDashboard } from '../../src/dashboard/server.ts';
@@ -12,7 +14,6 @@ import { queueName } from '../../src/jobs/queues.ts';
 import type { RunningServer } from '../../src/ops/http.ts';
 import { isOmniError } from '../../src/util/errors.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/app/context.ts';
 import { dropKeys } from '../helpers/redis.ts';
 
 const prefix = `test-dashsec-${randomUUID().slice(0, 8)}`;

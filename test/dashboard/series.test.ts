@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Context, createContext } from '../../src/app/context.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { finishFile } from '../../src/lifecycle/file-state.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
-import { appendSample, readSeries, sampleIntervalMs, sampleProgress, seriesKey, SERIES_RETENTION_MS } from '../../src/runs/series.ts';
+import { appendSample, readSeries, SERIES_RETENTION_MS, sampleIntervalMs, sampleProgress, seriesKey } from '../../src/runs/series.ts';
 import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/app/context.ts';
-import { finishFile } from '../../src/lifecycle/file-state.ts';
 import { dropKeys } from '../helpers/redis.ts';
 
 const prefix = `test-series-${randomUUID().slice(0, 8)}`;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { CostTotals } from '../../src/app/costs.ts';
 import { chartOf, costText, digestFailures, failureRescanMs, liveSample, runDetail, runSummary } from '../../src/dashboard/view.ts';
 import { emptyUsage } from '../../src/models/types.ts';
 import type { Sample } from '../../src/runs/series.ts';
 import type { FileState, RunState } from '../../src/runs/types.ts';
-import type { CostTotals } from '../../src/app/costs.ts';
 import type { FailureCode } from '../../src/util/failure-codes.ts';
 
 function state(over: Partial<RunState['counts']> = {}, specOver: Partial<RunState['spec']> = {}, rest: Partial<RunState> = {}): RunState {

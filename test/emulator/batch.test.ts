@@ -2,7 +2,7 @@
 // documented statuses, download the output, list, cancel, and the Batch bill kept apart in /stats.
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator, type EmulatorStats } from '../../src/emulator/server.ts';
+import { type Emulator, type EmulatorStats, startEmulator } from '../../src/emulator/server.ts';
 import { media } from '../helpers/paths.ts';
 import { batchEmulator, chatLine, lines, settle, submit, upload } from './batch-helpers.ts';
 import { CHAT, dataUrl, post, shortHash } from './helpers.ts';

@@ -1,7 +1,8 @@
 // `omnibatch emulator` as a real process: banner, serving, flags applied, clean exit on SIGTERM.
-import { describe, expect, it } from 'vitest';
+
 import path from 'node:path';
-import { EMULATOR_ENTRY, runCli, startCli, type RunningCli } from '../helpers/cli.ts';
+import { describe, expect, it } from 'vitest';
+import { EMULATOR_ENTRY, type RunningCli, runCli, startCli } from '../helpers/cli.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { CHAT, chatRequest, post } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 // Forced and rate-drawn faults, read from the raw SSE bytes, and the limits (RPM, concurrency).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { media } from '../helpers/paths.ts';
-import { CHAT, chatRequest, dataUrl, drain, frames, json, NATIVE, nativeRequest, post, readUntil, RESPONSES, responsesRequest } from './helpers.ts';
+import { CHAT, chatRequest, dataUrl, drain, frames, json, NATIVE, nativeRequest, post, RESPONSES, readUntil, responsesRequest } from './helpers.ts';
 
 let emu: Emulator;
 let jfk: string;

@@ -1,7 +1,7 @@
 // The wire framing of the three protocols, checked on the raw bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { parseWavHeader } from '../../src/models/wav.ts';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 import { media } from '../helpers/paths.ts';
 import { CHAT, chatRequest, dataUrl, frames, json, NATIVE, nativeRequest, post, RESPONSES, responsesRequest, shortHash } from './helpers.ts';
 

@@ -1,16 +1,16 @@
 // Pure parts of the emulator: billing, usage blocks, answers, fault draws, validation, probe reading, PCM.
 import { describe, expect, it } from 'vitest';
-import { MODELS } from '../../src/models/catalog.ts';
 import { composeAnswer, moderationVerdict, splitPieces } from '../../src/emulator/answer.ts';
 import { pcmBytes, pcmChunkCount, pcmChunks, speechSeconds } from '../../src/emulator/audio.ts';
 import { billInput, billOutput, compatUsage, imageTokens, nativeUsage, responsesUsage } from '../../src/emulator/billing.ts';
-import { drawFault, faultError, FAULT_KINDS, isStreamFault, seededRandom } from '../../src/emulator/faults.ts';
+import { drawFault, FAULT_KINDS, faultError, isStreamFault, seededRandom } from '../../src/emulator/faults.ts';
 import { interpretProbe } from '../../src/emulator/measure.ts';
 import { parseRequest } from '../../src/emulator/parse.ts';
 import { SlidingWindow } from '../../src/emulator/stats.ts';
 import type { Measured, ParsedRequest } from '../../src/emulator/types.ts';
 import { isApiError } from '../../src/emulator/types.ts';
 import { checkMeasured, checkRequest } from '../../src/emulator/validate.ts';
+import { MODELS } from '../../src/models/catalog.ts';
 
 const flash = MODELS['qwen3-omni-flash'];
 const turbo = MODELS['qwen-omni-turbo'];

@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { MediaMeasurer } from '../../src/emulator/measure.ts';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { isApiError } from '../../src/emulator/types.ts';
+import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { media } from '../helpers/paths.ts';
 import { CHAT, chatRequest, dataUrl, frames, json, NATIVE, nativeRequest, post, shortHash } from './helpers.ts';
 

@@ -2,8 +2,8 @@
 // protocol as the world's clients understand it. (The seeds' exact calls, both protocols: openai-seeds.test.ts.)
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { ffprobeJson } from '../../src/media/ffmpeg.ts';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 import { media } from '../helpers/paths.ts';
 import { dataUrl, shortHash } from './helpers.ts';
 

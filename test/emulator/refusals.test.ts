@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { ffprobeJson, runFfmpeg } from '../../src/media/ffmpeg.ts';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
 import { media } from '../helpers/paths.ts';
 import { CHAT, chatRequest, dataUrl, NATIVE, nativeRequest, post, RESPONSES, responsesRequest } from './helpers.ts';
 

@@ -4,10 +4,11 @@
  * while spent + reserved + estimate stays within the budget and settles to the actual, tokens are granted
  * while the window has room and give back what a settle says went unused.
  */
+
+import type { TokenAsk } from '../../src/app/costs.ts';
 import type { Cost } from '../../src/cost/price.ts';
 import type { OutputPrior } from '../../src/cost/token-bucket.ts';
 import type { Usage } from '../../src/models/types.ts';
-import type { TokenAsk } from '../../src/app/costs.ts';
 import type { InferCosts } from '../../src/workers/infer.ts';
 
 export interface LedgerRow {

@@ -1,6 +1,7 @@
 /** notify's ports in memory (src/workers/notify.ts NotifyPorts): a store per location, and a sender that records. */
-import type { SendOptions } from '../../src/ops/webhook.ts';
+
 import type { WebhookEvent } from '../../src/jobs/catalog.ts';
+import type { SendOptions } from '../../src/ops/webhook.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import type { NotifyPorts } from '../../src/workers/notify.ts';
 import type { NotifySettings } from '../../src/workers/notify-decide.ts';

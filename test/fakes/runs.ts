@@ -3,10 +3,10 @@
  * src/workers/prepare-ports.ts PrepareRuns): files, generations, stop flag, counters, per-file estimates.
  */
 import type { Calibration } from '../../src/cost/calibration.ts';
-import type { InferRuns } from '../../src/workers/infer.ts';
-import type { PrepareRuns } from '../../src/workers/prepare-ports.ts';
 import type { CountField } from '../../src/runs/store.ts';
 import type { FileStatus, StopReason } from '../../src/runs/types.ts';
+import type { InferRuns } from '../../src/workers/infer.ts';
+import type { PrepareRuns } from '../../src/workers/prepare-ports.ts';
 
 export interface FileEstimate {
   mediaMs: number;

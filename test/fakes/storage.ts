@@ -1,10 +1,10 @@
 /** An in-memory object store with the ports infer and prepare use (src/workers/infer.ts InferStorage, prepare-ports.ts PrepareStorage). */
 import { readFile, writeFile } from 'node:fs/promises';
+import { tooLargeError } from '../../src/storage/transfer.ts';
+import type { DownloadLimits, ObjectInfo, UploadBody } from '../../src/storage/types.ts';
+import { OmniError } from '../../src/util/errors.ts';
 import type { InferStorage } from '../../src/workers/infer.ts';
 import type { PrepareStorage } from '../../src/workers/prepare-ports.ts';
-import type { DownloadLimits, ObjectInfo, UploadBody } from '../../src/storage/types.ts';
-import { tooLargeError } from '../../src/storage/transfer.ts';
-import { OmniError } from '../../src/util/errors.ts';
 
 export class MemoryStorage implements InferStorage, PrepareStorage {
   readonly uri = 'mem://dst/';

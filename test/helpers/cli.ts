@@ -3,7 +3,7 @@
  * the emulator command's own runner), either run to its end with its output and exit code collected, or started
  * and watched while it serves.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';

@@ -6,14 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../src/config/index.ts';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.ts';
+import { type Context, createContext } from '../../src/app/context.ts';
+import { waitForRun } from '../../src/cli/wait.ts';
+import { type Config, loadConfig } from '../../src/config/index.ts';
+import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/emulator/server.ts';
 import { createRun, type RunRequest } from '../../src/producers/run.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { createLogger } from '../../src/util/logger.ts';
-import { createContext, type Context } from '../../src/app/context.ts';
-import { startWorkers, type RunningWorkers, type WorkerOptions } from '../../src/workers/index.ts';
-import { waitForRun } from '../../src/cli/wait.ts';
+import { type RunningWorkers, startWorkers, type WorkerOptions } from '../../src/workers/index.ts';
 import { dropKeys, TEST_REDIS_URL } from './redis.ts';
 
 export interface Harness {

@@ -8,14 +8,15 @@
  *   const store = openStorage('s3://media/in/', { s3Endpoint: s3.endpoint });
  *   afterAll(() => s3.stop());
  */
+
+import { randomUUID } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 
 interface S3rverInstance {
   run(): Promise<AddressInfo>;

@@ -1,7 +1,7 @@
 /** A pipeline harness with an empty local source folder (`<tmp>/in`) to fill, and its workers started. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { startHarness, type Harness } from './pipeline.ts';
+import { type Harness, startHarness } from './pipeline.ts';
 
 export async function harnessWithSource(fill: (src: string, h: Harness) => Promise<void>): Promise<{ h: Harness; src: string }> {
   const h = await startHarness();

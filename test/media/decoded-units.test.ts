@@ -8,8 +8,8 @@ import { DEFAULT_FILE_LIMITS } from '../../src/media/limits.ts';
 import { claimOutrunsBytes, decideDecoded, oggLinks } from '../../src/media/measured.ts';
 import { agreesWithFrames, walkMp3 } from '../../src/media/mp3-frames.ts';
 import { buildResult } from '../../src/outputs/result.ts';
-import { OmniError } from '../../src/util/errors.ts';
 import { notMediaReason } from '../../src/producers/filter.ts';
+import { OmniError } from '../../src/util/errors.ts';
 import { audioInfo } from './fixtures.ts';
 
 /** `n` MPEG-1 Layer III frames at 32 kbps, 32 kHz, mono (144 bytes each), after an optional Info frame. */

@@ -4,14 +4,14 @@
  * report ends. No ffmpeg, no Redis, no network.
  */
 import { describe, expect, it } from 'vitest';
+import { stopLine, waitExitCode } from '../../src/cli/wait.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { OUTPUT_PRIORS } from '../../src/cost/estimate.ts';
 import { chunkCountViolation, DEFAULT_FILE_LIMITS, fileLimitsOf, mediaViolation, pixelRefusal, sizeViolation } from '../../src/media/limits.ts';
-import { planChunks, type PlanPolicy } from '../../src/media/plan.ts';
+import { type PlanPolicy, planChunks } from '../../src/media/plan.ts';
 import { MODELS } from '../../src/models/catalog.ts';
 import { localNameProblem, MAX_SEGMENT_BYTES } from '../../src/storage/keys.ts';
 import { outputCapTokens, TASK_SPECS, TASKS, type Task } from '../../src/tasks/catalog.ts';
-import { OUTPUT_PRIORS } from '../../src/cost/estimate.ts';
-import { stopLine, waitExitCode } from '../../src/cli/wait.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { audioInfo, videoInfo } from './fixtures.ts';
 

@@ -9,14 +9,13 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markerIn } from '../../src/emulator/marker.ts';
+import { ffprobeJson, runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { DEFAULT_FILE_LIMITS, mediaViolation } from '../../src/media/limits.ts';
 import { probeMedia } from '../../src/media/probe.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { buildHostileCorpus, type HostileCorpus } from '../fixtures/hostile/index.ts';
 import { CANARY_ATIME } from '../fixtures/hostile/playlists.ts';
-import { markerIn } from '../../src/emulator/marker.ts';
-import { runFfmpeg } from '../../src/media/ffmpeg.ts';
-import { ffprobeJson } from '../../src/media/ffmpeg.ts';
 
 describe('the hostile corpus', () => {
   let tmp: string;

@@ -4,8 +4,7 @@
  * deadline, and a killed child takes its whole process group with it: nothing is left running.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,9 +19,9 @@ import { probeMedia } from '../../src/media/probe.ts';
 import { detectSilences } from '../../src/media/silence.ts';
 import { MODELS } from '../../src/models/catalog.ts';
 import { OmniError } from '../../src/util/errors.ts';
+import { CANARY_ATIME, type HostilePlaylists, startCanaryServer, writeCanaryTone, writePlaylists } from '../fixtures/hostile/playlists.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { commsWith, processesWith } from '../helpers/processes.ts';
-import { CANARY_ATIME, startCanaryServer, writeCanaryTone, writePlaylists, type HostilePlaylists } from '../fixtures/hostile/playlists.ts';
 import { noiseWithGaps, videoWithGaps } from './generate.ts';
 
 const flash = MODELS['qwen3-omni-flash'];

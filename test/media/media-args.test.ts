@@ -1,5 +1,6 @@
 /** Pure argument builders: the allow-list, deadlines, and bounded cut-time arguments (no ffmpeg here). */
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
 import {
   checkContainer,
   demuxerOf,
@@ -10,8 +11,7 @@ import {
   probeInputArgs,
   refusedFormat,
 } from '../../src/media/allow-list.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import { childDeadlineMs, deadlinePolicy, DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
+import { childDeadlineMs, DEFAULT_DEADLINES, deadlinePolicy, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { BATCH_MARGIN_S, encodeArgs, keyframeArg, MAX_TIMES_PER_ARG, segmentArgs, splitArgs, splitBatches } from '../../src/media/encode-args.ts';
 import type { EncodeSpec } from '../../src/media/types.ts';
 import type { OmniError } from '../../src/util/errors.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseCuts, pickSilence } from '../../src/media/cutpoints.ts';
 import { base64Chars, chunkTokens, estimateBytes } from '../../src/media/limits.ts';
-import { AUDIO_LADDER_KBPS, planChunks, type PlanPolicy } from '../../src/media/plan.ts';
+import { AUDIO_LADDER_KBPS, type PlanPolicy, planChunks } from '../../src/media/plan.ts';
 import { taskPolicy } from '../../src/media/policy.ts';
 import type { Plan } from '../../src/media/types.ts';
 import { base64Ceiling, MODEL_IDS, MODELS, type ModelSpec } from '../../src/models/catalog.ts';

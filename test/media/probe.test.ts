@@ -6,7 +6,7 @@ import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { probeMedia } from '../../src/media/probe.ts';
 import type { MediaInfo } from '../../src/media/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { corpus, type CorpusFile } from '../helpers/paths.ts';
+import { type CorpusFile, corpus } from '../helpers/paths.ts';
 
 type Verdict = { ok: number; within?: number; source?: 'header' | 'measured'; check?: (i: MediaInfo) => void } | { error: string };
 

@@ -2,17 +2,17 @@
  * `omnibatch ask` end to end: the real CLI (node bin/omnibatch.js) in a child process against an emulator
  * started here, plus the pure planning of what ask sends.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { planAsk, type Probed } from '../../src/cli/ask.ts';
+import { type Probed, planAsk } from '../../src/cli/ask.ts';
 import { costOf, formatMicros } from '../../src/cost/price.ts';
 import { startEmulator } from '../../src/emulator/server.ts';
-import { parseWavHeader } from '../../src/models/wav.ts';
 import { emptyUsage, type Usage } from '../../src/models/types.ts';
-import { runCli, type CliResult } from '../helpers/cli.ts';
+import { parseWavHeader } from '../../src/models/wav.ts';
+import { type CliResult, runCli } from '../helpers/cli.ts';
 import { media, REPO_ROOT } from '../helpers/paths.ts';
 
 const KEY = 'test-key-ask';

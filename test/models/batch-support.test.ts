@@ -1,11 +1,11 @@
 /** What the Batch API serves, decided before anything is spent: the catalogue's offers, the refusals, the prices. */
 import { describe, expect, it } from 'vitest';
+import { describeCatalog, renderCatalog } from '../../src/cli/models-table.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { costOf, resolvePrices } from '../../src/cost/price.ts';
-import { batchOffer, batchServed } from '../../src/models/catalog.ts';
 import { batchRefusal } from '../../src/models/batch-support.ts';
+import { batchOffer, batchServed } from '../../src/models/catalog.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
-import { describeCatalog, renderCatalog } from '../../src/cli/models-table.ts';
 import { failure } from '../helpers/failure.ts';
 
 const refused = (fn: () => unknown) => failure(Promise.resolve().then(fn));

@@ -1,7 +1,7 @@
 /** The catalogue's facts carry their sources, and `omnibatch models` prints them. */
 import { describe, expect, it } from 'vitest';
-import { MODELS, voicesFor } from '../../src/models/catalog.ts';
 import { describeCatalog, renderCatalog } from '../../src/cli/models-table.ts';
+import { MODELS, voicesFor } from '../../src/models/catalog.ts';
 import { runCli } from '../helpers/cli.ts';
 
 const SOURCE = /^(00[0-4]_[0-9a-f]{16}\.txt:\d+|unverified)/;

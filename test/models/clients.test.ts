@@ -5,19 +5,18 @@
  * protocol sends the names its real endpoint serves: chat the DashScope names, responses DMXAPI's -all
  * names, the native dashscope protocol the captioner only (omni models are refused before sending).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.ts';
-import { parseWavHeader } from '../../src/models/wav.ts';
 import { createClient, type StreamingClient } from '../../src/models/client.ts';
 import type { EndpointConfig, ModelRequest, Protocol, Usage } from '../../src/models/types.ts';
-import { media } from '../helpers/paths.ts';
+import { parseWavHeader } from '../../src/models/wav.ts';
 import { failure } from '../helpers/failure.ts';
+import { media } from '../helpers/paths.ts';
 import { emulatorEndpoint, FLASH_NAME, silentWav } from './helpers.ts';
-import { writeFileSync } from 'node:fs';
 
 const KEY = 'test-key-clients';
 let emu: Awaited<ReturnType<typeof startEmulator>>;

@@ -4,10 +4,10 @@
  * before the final event (-> stream_truncated, never a success).
  */
 import { describe, expect, it } from 'vitest';
-import { OmniError } from '../../src/util/errors.ts';
 import { SseDecoder } from '../../src/models/sse.ts';
 import { Base64Stream } from '../../src/models/stream.ts';
 import type { Protocol } from '../../src/models/types.ts';
+import { OmniError } from '../../src/util/errors.ts';
 import { CTX, decodeChunks, fixture, fixtureHex, splitAt } from './helpers.ts';
 
 type Decoded = Awaited<ReturnType<typeof decodeChunks>>;

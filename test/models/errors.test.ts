@@ -3,7 +3,7 @@
  * statuses, Retry-After forms, in-stream frames and transport failures.
  */
 import { describe, expect, it } from 'vitest';
-import { classifyError, classifyTransportError, messageSaysTooLarge, retryAfterMs, type ErrorInput } from '../../src/models/errors.ts';
+import { classifyError, classifyTransportError, type ErrorInput, messageSaysTooLarge, retryAfterMs } from '../../src/models/errors.ts';
 
 const DOC = 'https://help.aliyun.com/zh/model-studio/error-code';
 const compat = (code: string, type: string, message: string) => ({ error: { message, type, param: null, code }, request_id: 'r-1' });

@@ -3,15 +3,15 @@
  * forced fault kind -> the expected code / retryable / status / retryAfterMs. Plus what no header can
  * force: the RPM limit, a refused connection, a slow first byte, the caller's abort.
  */
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.ts';
 import { createClient, type StreamingClient } from '../../src/models/client.ts';
-import type { EndpointConfig, Protocol } from '../../src/models/types.ts';
-import type { ModelRequest } from '../../src/models/types.ts';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import type { EndpointConfig, ModelRequest, Protocol } from '../../src/models/types.ts';
 import { failure } from '../helpers/failure.ts';
 import { emulatorEndpoint, silentWav } from './helpers.ts';
 

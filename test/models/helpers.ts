@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeEventStream } from '../../src/models/client.ts';
 import type { Delta, StreamContext } from '../../src/models/stream.ts';
 import type { EndpointConfig, Protocol } from '../../src/models/types.ts';
-import { wavHeader, type WavFormat } from '../../src/models/wav.ts';
+import { type WavFormat, wavHeader } from '../../src/models/wav.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const fixture = (name: string): Buffer => readFileSync(path.join(here, 'fixtures', name));

@@ -3,8 +3,8 @@
  * within a small bounded memory: audio is decoded delta by delta and written to disk as it arrives.
  * The emulator runs in its own process so only the client's memory is measured here.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseWavHeader } from '../../src/models/wav.ts';
 import { createClient } from '../../src/models/client.ts';
 import type { ModelResult } from '../../src/models/types.ts';
+import { parseWavHeader } from '../../src/models/wav.ts';
 
 const KEY = 'test-key-memory';
 const here = path.dirname(fileURLToPath(import.meta.url));

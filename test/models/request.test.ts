@@ -1,7 +1,7 @@
 /** Request building per protocol (docs/protocols.md §2): URL, headers, bodies. Pure, plus the file -> data: URL read. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildBody, endpointUrl, requestHeaders, resolveMedia, type MediaRef } from '../../src/models/request.ts';
+import { buildBody, endpointUrl, type MediaRef, requestHeaders, resolveMedia } from '../../src/models/request.ts';
 import type { EndpointConfig, ModelRequest, Protocol } from '../../src/models/types.ts';
 import { media } from '../helpers/paths.ts';
 

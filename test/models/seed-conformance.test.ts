@@ -5,15 +5,16 @@
  * CDN, which no test may call: each remote URL is served instead from a loopback server under the same path,
  * with media generated here by ffmpeg, and each `{base64_*}` placeholder gets the generated file's base64.
  */
-import { createServer, type Server } from 'node:http';
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
-import { sendSeed, seedVideoArgs } from '../helpers/seed-requests.ts';
+import { seedVideoArgs, sendSeed } from '../helpers/seed-requests.ts';
 import { fixture } from './helpers.ts';
 
 interface Accepted {

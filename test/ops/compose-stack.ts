@@ -5,17 +5,17 @@
  * `node bin/omnibatch.js <its command>` with the image's ENV (Dockerfile) and its compose environment,
  * network names made local and each "container" given its own temp directory.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { S3Client, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { loadCompose, localize, type ComposeModel, type Rewrite } from './compose.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
+import { type ComposeModel, loadCompose, localize, type Rewrite } from './compose.ts';
 
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
 export const DOCKERFILE = path.join(REPO_ROOT, 'Dockerfile');
@@ -45,6 +45,7 @@ export function loadModel(secrets: Record<string, string>): ComposeModel {
 }
 
 import { freePort } from '../../src/demo/redis.ts';
+
 export { freePort };
 
 export interface RedisService {

@@ -11,30 +11,30 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, SETTINGS } from '../../src/config/index.ts';
-import { interpolate, loadCompose, localize, parseCompose, startOrder, type Rewrite } from './compose.ts';
 import { checkTarget } from '../../src/ops/healthcheck.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
+import { interpolate, loadCompose, localize, parseCompose, type Rewrite, startOrder } from './compose.ts';
 import {
   COMPOSE_FILE,
   DOCKERFILE,
   freePort,
   imageEnv,
   loadModel,
+  type RedisService,
   runMinioInit,
   runSamples,
+  type S3Service,
+  type Spawned,
   s3FromEnv,
   spawnService,
   startRedis,
   startS3,
   stopService,
   waitForExit,
-  type RedisService,
-  type S3Service,
-  type Spawned,
 } from './compose-stack.ts';
 
 /** what an operator puts in .env: the file has no default secrets */

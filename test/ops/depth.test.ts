@@ -6,14 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-
+import { type Context, createContext } from '../../src/app/context.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { STAGES } from '../../src/jobs/catalog.ts';
-import { createContext, type Context } from '../../src/app/context.ts';
-import { createLogger } from '../../src/util/logger.ts';
-import { queueDepth, runWorkLeft, QUEUE_STATES } from '../../src/ops/depth.ts';
+import { QUEUE_STATES, queueDepth, runWorkLeft } from '../../src/ops/depth.ts';
 import { buildRunSpec } from '../../src/producers/run.ts';
-import { startCli, type RunningCli } from '../helpers/cli.ts';
+import { createLogger } from '../../src/util/logger.ts';
+import { type RunningCli, startCli } from '../helpers/cli.ts';
 import { dropKeys, testRedis } from '../helpers/redis.ts';
 
 function samples(text: string): Map<string, number> {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCli } from '../helpers/cli.ts';
-import { createMetrics, startMetricsServer, type Metrics } from '../../src/ops/metrics.ts';
-import type { RunningServer } from '../../src/ops/http.ts';
 import { emptyUsage } from '../../src/models/types.ts';
+import type { RunningServer } from '../../src/ops/http.ts';
+import { createMetrics, type Metrics, startMetricsServer } from '../../src/ops/metrics.ts';
+import { startCli } from '../helpers/cli.ts';
 
 /** `name{labels} value` lines of a Prometheus text exposition -> map (HELP/TYPE lines dropped). */
 function samples(text: string): Map<string, number> {

@@ -4,8 +4,9 @@
  * guard holds for `/Queues/...` (Express routes case-insensitively); `omnibatch metrics` and the emulator,
  * both real processes or servers, refuse a Host that is not theirs (DNS rebinding).
  */
-import { request } from 'node:http';
+
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

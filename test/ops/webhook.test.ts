@@ -1,16 +1,16 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
+import { notifyBackoff, QUEUE_POLICY } from '../../src/jobs/policy.ts';
+import { HEADER, notifyUrlProblem, sendWebhook, shouldRetry, signBody, verifySignature } from '../../src/ops/webhook.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
+import { OmniError } from '../../src/util/errors.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { runCli } from '../helpers/cli.ts';
-import { HEADER, notifyUrlProblem, sendWebhook, shouldRetry, signBody, verifySignature } from '../../src/ops/webhook.ts';
-import { notifyBackoff, QUEUE_POLICY } from '../../src/jobs/policy.ts';
-import { OmniError } from '../../src/util/errors.ts';
 
 const SECRET = 'whsec-test-4f1c9a';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, taskFingerprint, type FingerprintInput } from '../../src/outputs/fingerprint.ts';
+import { canonicalJson, type FingerprintInput, taskFingerprint } from '../../src/outputs/fingerprint.ts';
 
 const base: FingerprintInput = {
   task: 'transcribe',

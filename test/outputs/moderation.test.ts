@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildBody } from '../../src/models/request.ts';
 import {
   asAssessment,
   assessVerdict,
@@ -8,12 +9,11 @@ import {
   parseVerdict,
   providerBlockedVerdict,
   renderModerationJson,
+  type Verdict,
   verdictError,
   verdictRepairPrompt,
   verdictRepairRequest,
-  type Verdict,
 } from '../../src/outputs/moderation.ts';
-import { buildBody } from '../../src/models/request.ts';
 import { MODERATION_PROMPT } from '../../src/tasks/catalog.ts';
 import { allowsSystemMessage, placeInstructions } from '../../src/tasks/system-message.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { addFileRow, buildReport, decideRunStatus, emptyTotals, reportLine, totalsOf, type FileRow } from '../../src/outputs/report.ts';
+import type { Usage } from '../../src/models/types.ts';
 import { costCsvHeader, costCsvRow, csvField } from '../../src/outputs/csv.ts';
 import { failureLine } from '../../src/outputs/failures.ts';
-import type { Usage } from '../../src/models/types.ts';
+import { addFileRow, buildReport, decideRunStatus, emptyTotals, type FileRow, reportLine, totalsOf } from '../../src/outputs/report.ts';
 
 const usage = (audio: number, text: number): Usage => ({
   input: { text: 5, audio, image: 0, video: 0 },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildResult, checkReusable, isReusableResult, validateResultDoc, type ResultInput } from '../../src/outputs/result.ts';
-import { costFromJson, usageFromJson } from '../../src/outputs/amounts.ts';
 import type { Usage } from '../../src/models/types.ts';
+import { costFromJson, usageFromJson } from '../../src/outputs/amounts.ts';
+import { buildResult, checkReusable, isReusableResult, type ResultInput, validateResultDoc } from '../../src/outputs/result.ts';
 
 const usage = (audio: number, text: number): Usage => ({
   input: { text: 0, audio, image: 0, video: 0 },

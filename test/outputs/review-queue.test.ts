@@ -8,10 +8,10 @@ import {
   foldReview,
   moderationBrief,
   moderationLine,
+  type QueueFile,
   reviewDoc,
   reviewLine,
   SPANS_KEPT,
-  type QueueFile,
 } from '../../src/outputs/review-queue.ts';
 
 const verdict = (over: Partial<FileVerdict> = {}): FileVerdict => ({

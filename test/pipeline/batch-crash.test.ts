@@ -10,14 +10,14 @@ import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitForRun } from '../../src/cli/wait.ts';
 import type { BatchApi } from '../../src/models/batch-api.ts';
 import { createRun } from '../../src/producers/run.ts';
-import { waitForRun } from '../../src/cli/wait.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { BATCH_ENV, FAST_BATCH } from '../helpers/batch.ts';
 import { startCli } from '../helpers/cli.ts';
 import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 const MODEL = 'qwen-omni-turbo';
 let h: Harness | undefined;

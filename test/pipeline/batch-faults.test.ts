@@ -7,14 +7,14 @@
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitForRun } from '../../src/cli/wait.ts';
 import type { EmulatorOptions } from '../../src/emulator/server.ts';
 import { cancelRunBatches } from '../../src/lifecycle/batches.ts';
 import { finishNotRun } from '../../src/lifecycle/file-state.ts';
 import { createRun } from '../../src/producers/run.ts';
-import { waitForRun } from '../../src/cli/wait.ts';
-import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
 import { BATCH_ENV, FAST_BATCH } from '../helpers/batch.ts';
+import { media } from '../helpers/paths.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 const MODEL = 'qwen-omni-turbo';
 let h: Harness | undefined;

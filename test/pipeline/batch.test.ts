@@ -6,11 +6,11 @@
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { usageCost, resolvePrices } from '../../src/cost/price.ts';
+import { resolvePrices, usageCost } from '../../src/cost/price.ts';
 import type { Usage } from '../../src/models/types.ts';
-import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
 import { BATCH_ENV, FAST_BATCH } from '../helpers/batch.ts';
+import { media } from '../helpers/paths.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 const MODEL = 'qwen-omni-turbo';
 

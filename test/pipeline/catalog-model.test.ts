@@ -7,8 +7,8 @@ import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
-import { dropPrefix, offlineEnv, runCli, startCli, type RunningCli } from '../helpers/cli.ts';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
+import { dropPrefix, offlineEnv, type RunningCli, runCli, startCli } from '../helpers/cli.ts';
 import { media, REPO_ROOT } from '../helpers/paths.ts';
 
 const CATALOG = path.join(REPO_ROOT, 'test/fixtures/catalog/new-model.json');

@@ -8,8 +8,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
 import { FORGED, plantResult } from '../fixtures/hostile/planted.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 const tone = (file: string, hz: number) => runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', `sine=f=${hz}:r=16000:d=2`, '-y', `file:${file}`]);
 

@@ -4,14 +4,15 @@
  * the run, as stopped_error with the reason, which `status` shows. `schedule add` makes the same check when the
  * schedule is added, not at its first firing.
  */
-import { createServer } from 'node:net';
+
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSchedules } from '../../src/producers/schedules.ts';
 import { longNameFile } from '../fixtures/hostile/bombs.ts';
 import { runCli } from '../helpers/cli.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
-import { listSchedules } from '../../src/producers/schedules.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 /** A loopback port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/ops/webhook.ts';
 import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 async function folder(h: Harness, files: Record<string, string>): Promise<string> {
   const dir = path.join(h.tmp, `in-${Object.keys(files).length}-${Date.now()}`);

@@ -7,11 +7,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatProgress } from '../../src/cli/progress.ts';
-import { isFinal } from '../../src/cli/progress.ts';
+import { formatProgress, isFinal } from '../../src/cli/progress.ts';
 import { createRun } from '../../src/producers/run.ts';
 import { WorkHistory, workProgress } from '../../src/runs/eta.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import { toneWav } from '../helpers/wav.ts';
 
 describe('ETA by work', () => {

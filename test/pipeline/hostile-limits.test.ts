@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setFfmpegPaths } from '../../src/media/ffmpeg.ts';
 import { fileIdOf } from '../../src/storage/keys.ts';
 import { hugeFrameVideoBomb, longNameFile, oversizeFile, silentFlacBomb } from '../fixtures/hostile/bombs.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 const CAP = 1_000_000;
 

@@ -7,13 +7,13 @@ import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForRun } from '../../src/cli/wait.ts';
+import { finishNotRun } from '../../src/lifecycle/file-state.ts';
 import { DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { createRun } from '../../src/producers/run.ts';
-import { waitForRun } from '../../src/cli/wait.ts';
-import { finishNotRun } from '../../src/lifecycle/file-state.ts';
 import { startCanaryServer, writeCanaryTone, writePlaylists } from '../fixtures/hostile/playlists.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import { processesWith } from '../helpers/processes.ts';
 
 /** The ffmpeg processes (or their wrappers) with `needle` on their command line. */

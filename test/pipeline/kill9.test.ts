@@ -4,14 +4,14 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRun } from '../../src/producers/run.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
+import { createRun } from '../../src/producers/run.ts';
 import { startCli } from '../helpers/cli.ts';
 import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 function startWorker(env: Record<string, string>): ChildProcess {
   return startCli(['worker', '--infer-concurrency', '6'], { env }).child;

@@ -1,7 +1,7 @@
 /** The account-wide limits live in Redis: a worker changes them only when told to. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rpmSpacingMs, startWorkers } from '../../src/workers/index.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 describe('global limits', () => {
   let h: Harness;

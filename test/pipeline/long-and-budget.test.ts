@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 function srtTimes(srt: string): [number, number][] {
   const t = (s: string) => {

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MODERATION_USER_TEXT } from '../../src/outputs/moderation.ts';
 import { MODERATION_PROMPT } from '../../src/tasks/catalog.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
 import { writeVerdictSteering } from '../fixtures/hostile/verdict.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 describe('moderation verdicts the media tries to steer', () => {
   let h: Harness | undefined;

@@ -11,10 +11,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { estimateChunkCost, outputBound } from '../../src/cost/estimate.ts';
 import { jobIds } from '../../src/jobs/catalog.ts';
-import { TASK_SPECS } from '../../src/tasks/catalog.ts';
-import { HEADER, verifySignature } from '../../src/ops/webhook.ts';
 import { enqueueNotify } from '../../src/lifecycle/notifications.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { HEADER, verifySignature } from '../../src/ops/webhook.ts';
+import { TASK_SPECS } from '../../src/tasks/catalog.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 const SECRET = 'whsec-notify-queue';
 

@@ -2,16 +2,17 @@
  * Every request carries the task's output cap, with or without --budget: a recording proxy between the worker
  * and the emulator reads each request body on the wire.
  */
+
+import { mkdir } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { MODELS } from '../../src/models/catalog.ts';
 import { outputCapTokens } from '../../src/tasks/catalog.ts';
 import { longNameFile } from '../fixtures/hostile/bombs.ts';
-import { startEmulator, type Emulator } from '../../src/emulator/server.ts';
-import { API_KEY, startHarness, type Harness } from '../helpers/pipeline.ts';
+import { API_KEY, type Harness, startHarness } from '../helpers/pipeline.ts';
 
 /** Forwards to `target`, keeping each JSON body it passed on. */
 async function recordingProxy(target: URL): Promise<{ url: string; bodies: Record<string, unknown>[]; server: Server }> {

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitForRun } from '../../src/cli/wait.ts';
 import type { InferPayload } from '../../src/jobs/catalog.ts';
-import { startWorkers } from '../../src/workers/index.ts';
 import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import { createRun } from '../../src/producers/run.ts';
-import { waitForRun } from '../../src/cli/wait.ts';
+import { startWorkers } from '../../src/workers/index.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import { noiseWithGaps } from '../media/generate.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/storage/index.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { audioTaskFailure, corpus } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
+import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
 
 describe('caption run over every test medium on s3rver', () => {
   let s3: S3rverHandle;

@@ -7,7 +7,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { longNameFile } from '../fixtures/hostile/bombs.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 describe('per-object errors in the scan', () => {
   let h: Harness;

@@ -3,10 +3,10 @@ import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSchedule, listSchedules, removeSchedule } from '../../src/producers/schedules.ts';
 import { waitForRun } from '../../src/cli/wait.ts';
+import { addSchedule, listSchedules, removeSchedule } from '../../src/producers/schedules.ts';
 import { media } from '../helpers/paths.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 describe('schedules', () => {
   let h: Harness;

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseWavHeader } from '../../src/models/wav.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import { toneWav } from '../helpers/wav.ts';
 
 describe('speak: one summary per file', () => {

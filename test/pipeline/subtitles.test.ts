@@ -10,7 +10,7 @@ import { makeTimedSpeech, type TimedSpeech } from '../../bench/lib/timed-speech.
 import type { RunRequest } from '../../src/producers/run.ts';
 import { cueCps } from '../../src/stitch/reading.ts';
 import { displayWidth } from '../../src/stitch/text.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 interface Segment {
   id: number;

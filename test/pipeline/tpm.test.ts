@@ -9,9 +9,9 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
 import { rpmSpacingMs } from '../../src/cost/rpm.ts';
-import { startHarness, type Harness } from '../helpers/pipeline.ts';
+import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 const exec = promisify(execFile);
 const CAPTIONER = 'qwen3-omni-30b-a3b-captioner';

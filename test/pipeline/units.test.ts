@@ -6,13 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { exitCodeFor, formatDuration, formatProgress } from '../../src/cli/progress.ts';
 import { parseStages } from '../../src/cli/worker.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { concatWavFiles } from '../../src/media/wav-concat.ts';
 import { base64Ceiling, MODELS } from '../../src/models/catalog.ts';
+import { parseWavHeader, WavWriter } from '../../src/models/wav.ts';
 import { compileFilter, extensionOf, outputsOf } from '../../src/producers/filter.ts';
 import { keyUnderSource, parseManifestLine } from '../../src/producers/manifest.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
-import { parseWavHeader, WavWriter } from '../../src/models/wav.ts';
 import type { RunState } from '../../src/runs/types.ts';
-import { concatWavFiles } from '../../src/media/wav-concat.ts';
 import { shrunk } from '../../src/workers/prepare.ts';
 
 const cfg = loadConfig({ env: {} });

@@ -5,18 +5,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/paths.ts';
-import { sourceFiles } from './imports.ts';
+import { OmniError } from '../../src/util/errors.ts';
 import {
   CODES_BEGIN,
   CODES_END,
   FAILURE_CODES,
+  type FailureCode,
   failureCodesTable,
   isFailureCode,
   withFailureCodesTable,
-  type FailureCode,
 } from '../../src/util/failure-codes.ts';
-import { OmniError } from '../../src/util/errors.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
+import { sourceFiles } from './imports.ts';
 
 const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
 

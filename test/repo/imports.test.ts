@@ -2,8 +2,9 @@
  * The shape of src/: nothing in it exists only for the tests (test-only code lives under test/), and the
  * layers do not import each other both ways.
  */
-import { STAGES } from '../../src/jobs/catalog.ts';
+
 import { describe, expect, it } from 'vitest';
+import { STAGES } from '../../src/jobs/catalog.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { folderCycles, importGraph, reachable, sourceFiles } from './imports.ts';
 

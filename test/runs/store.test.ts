@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLua, type LuaScript } from '../../src/cost/lua/run.ts';
+import { type LuaScript, runLua } from '../../src/cost/lua/run.ts';
 import { RunStore } from '../../src/runs/store.ts';
 import type { FileState, RunSpec } from '../../src/runs/types.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
-import { sourceFiles } from '../repo/imports.ts';
 import { dropKeys, testRedis } from '../helpers/redis.ts';
+import { sourceFiles } from '../repo/imports.ts';
 
 const prefix = `test-runstore-${randomUUID()}`;
 let redis: Redis;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { dedupeOverlaps, stitch, suffixPrefixMatch, type ChunkText, type Cue } from '../../src/stitch/index.ts';
-import { displayWidth, words } from '../../src/stitch/text.ts';
+import { type ChunkText, type Cue, dedupeOverlaps, stitch, suffixPrefixMatch } from '../../src/stitch/index.ts';
 import { breakPoints, splitSentences, wrapLines } from '../../src/stitch/segment.ts';
+import { displayWidth, words } from '../../src/stitch/text.ts';
 import { seededRandom as rng } from '../../src/util/random.ts';
 
 const LATIN = [

@@ -1,9 +1,9 @@
 /** Cues over measured speech (stitch/timing.ts), the reading-speed limit (stitch/reading.ts), speech intervals (media/speech.ts). */
 import { describe, expect, it } from 'vitest';
 import { speechIntervals } from '../../src/media/speech.ts';
+import { type Cue, stitch } from '../../src/stitch/index.ts';
 import { cueCps, fitReadingSpeed } from '../../src/stitch/reading.ts';
 import { alignToPauses, placeOverSpeech, splitByShares } from '../../src/stitch/timing.ts';
-import { stitch, type Cue } from '../../src/stitch/index.ts';
 import { seededRandom } from '../../src/util/random.ts';
 
 const overlapS = (c: Cue, a: number, b: number): number => Math.max(0, Math.min(c.endS, b) - Math.max(c.startS, a));

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareKeys, confinedPath, stagingKey, stagingPrefix } from '../../src/storage/keys.ts';
 import { resolveOptions } from '../../src/storage/options.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { collect, localBackend, md5, md5File, memoryLogger, pool, s3Backend, type Backend } from './harness.ts';
+import { type Backend, collect, localBackend, md5, md5File, memoryLogger, pool, s3Backend } from './harness.ts';
 
 const MiB = 1024 * 1024;
 /** Above the 16 MiB multipart threshold, in three 8 MiB parts (the last one short): every path a large upload takes. */

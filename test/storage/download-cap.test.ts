@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromFsError } from '../../src/storage/errors.ts';
 import { landStream } from '../../src/storage/transfer.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { localBackend, s3Backend, type Backend } from './harness.ts';
+import { type Backend, localBackend, s3Backend } from './harness.ts';
 
 const MiB = 1024 * 1024;
 

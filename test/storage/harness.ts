@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { openStorage, type StorageOptions } from '../../src/storage/index.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { createLogger, type Logger } from '../../src/util/logger.ts';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
 
 export interface Fresh {
   store: Storage;

@@ -1,6 +1,8 @@
 /** The pure parts: key builders, key validation, location parsing. No fs, no network. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
+import { storageOptionsFromConfig } from '../../src/storage/index.ts';
 import {
   assertKey,
   assertPrefix,
@@ -14,8 +16,6 @@ import {
   stagingPrefix,
 } from '../../src/storage/keys.ts';
 import { locationUri, parseLocation } from '../../src/storage/location.ts';
-import { storageOptionsFromConfig } from '../../src/storage/index.ts';
-import { loadConfig } from '../../src/config/index.ts';
 import { OmniError } from '../../src/util/errors.ts';
 
 function code(fn: () => unknown): string | undefined {

@@ -14,8 +14,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type StorageOptions } from '../../src/storage/index.ts';
 import type { Storage } from '../../src/storage/types.ts';
 import { failure } from '../helpers/failure.ts';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
-import { startCutProxy, type CutOptions, type CutProxy } from './cut-proxy.ts';
+import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
+import { type CutOptions, type CutProxy, startCutProxy } from './cut-proxy.ts';
 import { collect, memoryLogger } from './harness.ts';
 
 const MiB = 1024 * 1024;

@@ -3,8 +3,8 @@
  * without BullMQ, Redis or a worker (the bootstrap, the failed-event path and the report handler all use it).
  */
 import { describe, expect, it } from 'vitest';
-import { decideFailure, type FailureFacts, isFinalAttempt, RATE_LIMIT_MAX_WAIT_MS } from '../../src/workers/failure-decide.ts';
 import { FAILURE_CODES, type FailureCode } from '../../src/util/failure-codes.ts';
+import { decideFailure, type FailureFacts, isFinalAttempt, RATE_LIMIT_MAX_WAIT_MS } from '../../src/workers/failure-decide.ts';
 
 const facts = (over: Partial<FailureFacts>): FailureFacts => ({ code: 'internal', attemptsMade: 0, attempts: 5, ...over });
 

@@ -1,10 +1,10 @@
 /** finalize over fakes: the whole file's outputs from its staged results, on the duration its payload carries. */
 import { describe, expect, it } from 'vitest';
 import type { FinalizePayload } from '../../src/jobs/catalog.ts';
-import { outputKey } from '../../src/storage/keys.ts';
 import { stagedKey } from '../../src/lifecycle/file-state.ts';
-import { planFinalize } from '../../src/workers/finalize-decide.ts';
+import { outputKey } from '../../src/storage/keys.ts';
 import { runFinalize } from '../../src/workers/finalize.ts';
+import { planFinalize } from '../../src/workers/finalize-decide.ts';
 import { chunkResult, fakeFinalizePorts } from '../fakes/finalize.ts';
 import { fakeSpec } from '../fakes/infer.ts';
 

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateChunkCost, outputBound } from '../../src/cost/estimate.ts';
 import type { InferPayload } from '../../src/jobs/catalog.ts';
+import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import type { ChunkResult } from '../../src/runs/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
+import { type InferJob, ledgerFile, runInfer } from '../../src/workers/infer.ts';
 import { decideInfer, type InferFacts } from '../../src/workers/infer-decide.ts';
-import { ledgerFile, runInfer, type InferJob } from '../../src/workers/infer.ts';
-import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import { usageOf } from '../fakes/client.ts';
 import { fakeInfer, fakeSpec } from '../fakes/infer.ts';
 

@@ -1,8 +1,8 @@
 /** notify over fakes: the body is the stored document as it stands at delivery, signed with the worker's secret. */
 import { describe, expect, it } from 'vitest';
 import type { NotifyPayload } from '../../src/jobs/catalog.ts';
-import { decideDelivery } from '../../src/workers/notify-decide.ts';
 import { runNotify } from '../../src/workers/notify.ts';
+import { decideDelivery } from '../../src/workers/notify-decide.ts';
 import { fakeNotifyPorts } from '../fakes/notify.ts';
 
 const payload = (over: Partial<NotifyPayload> = {}): NotifyPayload => ({

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PreparePayload } from '../../src/jobs/catalog.ts';
+import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import type { MediaInfo } from '../../src/media/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { stagedKey } from '../../src/lifecycle/file-state.ts';
-import type { StagedFile } from '../../src/workers/prepare-flow.ts';
 import { runPrepare } from '../../src/workers/prepare.ts';
+import type { StagedFile } from '../../src/workers/prepare-flow.ts';
 import { fakePrepare } from '../fakes/prepare.ts';
 
 const job = (over: Partial<PreparePayload> = {}) => ({ data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', etag: 'e', size: 5, ...over } });

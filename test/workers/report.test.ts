@@ -4,8 +4,8 @@ import type { CollectedReport } from '../../src/lifecycle/run-report.ts';
 import type { RunState } from '../../src/runs/types.ts';
 import { runKey, stagingPrefix } from '../../src/storage/keys.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { endNotification } from '../../src/workers/report-decide.ts';
 import { runReport } from '../../src/workers/report.ts';
+import { endNotification } from '../../src/workers/report-decide.ts';
 import { fakeSpec } from '../fakes/infer.ts';
 import { fakeReportPorts } from '../fakes/report.ts';
 

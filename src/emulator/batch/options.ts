@@ -14,7 +14,7 @@
  * | fail-lines   | that share of lines refused with the fault kind's real-time error (faults.ts), in the error file |
  */
 import type { Region } from '../../models/catalog.ts';
-import { faultError, isFaultKind, type FaultKind } from '../faults.ts';
+import { type FaultKind, faultError, isFaultKind } from '../faults.ts';
 import { type BatchLimits, DEFAULT_BATCH_LIMITS } from './contract.ts';
 
 export interface BatchOptions {

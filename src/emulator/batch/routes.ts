@@ -5,19 +5,20 @@
  * (limit, after and the page's filters status, input_file_ids, ds_name), `POST /batches/{id}/cancel`.
  * Refusals use the chat protocol's error envelope.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+
 import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { seededRandom } from '../../util/random.ts';
 import { apiErrors } from '../errors.ts';
 import type { HandlerEnv } from '../handle.ts';
 import { sendJson } from '../reply.ts';
-import { seededRandom } from '../../util/random.ts';
 import type { ApiError } from '../types.ts';
 import { CHAT_ENDPOINT, metadataRefusal, parseCompletionWindow, TERMINAL_STATUSES, TEST_ENDPOINT } from './contract.ts';
-import { batchLimits, type BatchOptions, batchTiming, drawBatchFaults, parseFaultHeader } from './options.ts';
 import { multipartBoundary, readMultipart } from './multipart.ts';
-import { runBatch, type RunnerEnv } from './runner.ts';
+import { type BatchOptions, batchLimits, batchTiming, drawBatchFaults, parseFaultHeader } from './options.ts';
+import { type RunnerEnv, runBatch } from './runner.ts';
 import { type BatchRecord, BatchStore, fileObject, newBatchObject } from './store.ts';
 
 export const BATCH_BASE = '/compatible-mode/v1';

@@ -6,7 +6,7 @@
  * whole batch (status `failed`, the reasons in `errors.data` with their line numbers).
  */
 import type { Region } from '../../models/catalog.ts';
-import { batchServed, type BatchLimits, endpointFor, REGION_NAMES, TEST_MODEL } from './contract.ts';
+import { type BatchLimits, batchServed, endpointFor, REGION_NAMES, TEST_MODEL } from './contract.ts';
 
 /** One entry of a failed batch's `errors.data` (OpenAI's BatchError shape). */
 export interface BatchError {
