@@ -46,7 +46,8 @@ export interface OutputCheck {
 
 export async function checkOutputs(outDir: string): Promise<OutputCheck> {
   const files = await listOutputs(outDir);
-  const results = files.filter((f) => f.endsWith('.json') && !f.startsWith('_runs/') && !f.startsWith('_staging/'));
+  // result documents only: not the .segments.json / .moderation.json / .review.json sidecars beside them
+  const results = files.filter((f) => /(?<!\.(segments|moderation|review))\.json$/.test(f) && !f.startsWith('_runs/') && !f.startsWith('_staging/'));
   const c: OutputCheck = {
     results: results.length,
     textTwice: [],

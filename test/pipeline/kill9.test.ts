@@ -54,7 +54,8 @@ describe('a worker killed with SIGKILL mid-run', () => {
     const state = await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 200 });
     expect(state.status).toBe('completed');
     expect(state.counts).toMatchObject({ total: 24, succeeded: 24, failed: 0 });
-    const results = (await readdir(out)).filter((f) => f.endsWith('.json'));
+    // the result documents (<source>.json), not the .segments.json sidecars beside them
+    const results = (await readdir(out)).filter((f) => f.endsWith('.json') && !f.endsWith('.segments.json'));
     expect(results.length).toBe(24);
     for (const f of results) {
       const doc = JSON.parse(await readFile(path.join(out, f), 'utf8'));
