@@ -49,7 +49,8 @@ describe('docker-compose.yml as data', () => {
     expect(model.services.redis.volumes).toEqual(['redis-data:/data']);
     expect(model.services.worker.replicas).toBe(2);
     expect(model.services.worker.command).toEqual(['worker', '--metrics-port', '9464']);
-    expect(model.services.emulator.command).toEqual(['emulator', '--port', '8080', '--host', '0.0.0.0']);
+    // the emulator answers the workers by its service name only (ops/host-allow.ts: any other Host is refused)
+    expect(model.services.emulator.command).toEqual(['emulator', '--port', '8080', '--host', '0.0.0.0', '--allowed-host', 'emulator']);
     expect(model.services.example.command).toEqual(['run', 's3://media/in/', '--out', 's3://media/out/', '--task', 'caption', '--wait']);
     expect(model.services.example.dependsOn).toEqual({ 'minio-init': 'service_completed_successfully', worker: 'service_healthy' });
     expect(model.services.worker.dependsOn).toEqual({ redis: 'service_healthy', minio: 'service_healthy', emulator: 'service_healthy' });
