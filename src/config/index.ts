@@ -128,7 +128,7 @@ export const SETTINGS = {
   },
   childTimeoutCeilingMs: {
     env: ['OMNIBATCH_CHILD_TIMEOUT_CEILING_MS'],
-    schema: int(1).default(4 * 3600_000),
+    schema: int(1).default(2 * 3600_000), // media/child-deadline.ts DEFAULT_DEADLINES: the same 2 h
     help: 'longest deadline of an ffmpeg/ffprobe child (ms); raised to the floor when below it',
   },
   ffmpegPath: { env: ['FFMPEG_PATH'], schema: z.string().min(1).optional(), help: 'ffmpeg binary (default: on PATH, else the npm package)' },

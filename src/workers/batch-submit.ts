@@ -38,7 +38,12 @@ export async function batchSubmit(job: Job<BatchSubmitPayload>, ctx: JobContext)
   while ((await ctx.batches.claimInput(runId, limits, decision.kind === 'pack-full')) !== undefined) {}
   const submitted: number[] = [];
   for (const rec of await ctx.batches.inputs(runId)) {
-    if (rec.batchId) continue;
+    if (rec.batchId) {
+      // A kill between storing the batch id and queueing its poller left a batch nobody follows: the redone job
+      // makes sure of the poller (its job id dedupes, and a poll of a routed input does nothing).
+      if (!rec.done) await ensurePoll(ctx, runId, rec.n);
+      continue;
+    }
     await submitInput(ctx, runId, rec);
     submitted.push(rec.n);
   }
@@ -70,6 +75,10 @@ async function submitInput(ctx: JobContext, runId: string, rec: InputRecord): Pr
 async function adopt(ctx: JobContext, runId: string, n: number, b: BatchObject): Promise<void> {
   await ctx.batches.patchInput(runId, n, { batchId: b.id, status: b.status, batchCreatedAt: b.created_at, fileId: b.input_file_id });
   ctx.log.info({ runId, input: n, batch: b.id }, 'batch created');
+  await ensurePoll(ctx, runId, n);
+}
+
+async function ensurePoll(ctx: JobContext, runId: string, n: number): Promise<void> {
   await ctx.queues['batch-poll'].add('batch-poll', { runId, input: n }, { jobId: jobIds.batchPoll(runId, n), delay: ctx.cfg.batchPollMs });
 }
 

@@ -126,12 +126,12 @@ describe('--via batch survives a crash at each step', () => {
       return c.child;
     };
     procs.push(worker());
-    const spec = await createRun(h.ctx, batchRun(h, src));
-    await expect.poll(async () => (await h!.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000, interval: 50 }).toBe(true);
-    procs[0].kill('SIGKILL');
-    await sleep(200);
-    procs.push(worker());
     try {
+      const spec = await createRun(h.ctx, batchRun(h, src));
+      await expect.poll(async () => (await h!.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000, interval: 50 }).toBe(true);
+      procs[0].kill('SIGKILL');
+      await sleep(200);
+      procs.push(worker());
       await checkRun(h, spec.runId, 4);
     } catch (err) {
       // what the workers said, when the run did not end as it should
