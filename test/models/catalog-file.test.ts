@@ -15,6 +15,7 @@ import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { runCli } from '../helpers/cli.ts';
 import { media, REPO_ROOT } from '../helpers/paths.ts';
+import { SEED_004_USAGE } from '../helpers/seed-usage.ts';
 
 const FILE = path.join(REPO_ROOT, 'test/fixtures/catalog/new-model.json');
 let dir: string;
@@ -213,13 +214,8 @@ describe('--pricing still overrides prices only, over a catalog entry too', () =
 });
 
 describe("a catalog file's Batch offer is the one pricing and --via batch refusals read", () => {
-  // the seed's worked example (004:71-74): 0.0064 元 in real time, 0.0032 元 at the built-in 50%
-  const usage = {
-    input: { text: 1000, audio: 0, image: 1000, video: 0 },
-    output: { text: 1000, audio: 0, reasoning: 0 },
-    inputTotal: 2000,
-    outputTotal: 1000,
-  };
+  // the seed's worked example: 0.0064 元 in real time, 0.0032 元 at the built-in 50%
+  const usage = SEED_004_USAGE;
   const batchReq = { source: 's3://b/in/', destination: 's3://b/out/', task: 'transcribe', via: 'batch' };
   const cn = loadConfig({ env: { OMNI_REGION: 'cn', OMNI_PROTOCOL: 'chat' } });
   const intl = loadConfig({ env: { OMNI_REGION: 'intl', OMNI_PROTOCOL: 'chat' } });
