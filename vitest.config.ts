@@ -24,6 +24,7 @@ export const UNIT_TESTS = [
   'test/outputs/*.test.ts',
   'test/pipeline/units.test.ts',
   'test/repo/*.test.ts',
+  'test/runs/batch-progress.test.ts',
   'test/stitch/*.test.ts',
   'test/storage/keys.test.ts',
   'test/storage/local.test.ts',

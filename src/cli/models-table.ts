@@ -35,8 +35,6 @@ export interface ModelDescription {
   audio_tokens_per_second: number;
   no_system_with_audio: boolean;
   voices: { names: string[]; documented: number; closed: boolean; source: string; default?: string };
-  /** the provider's Batch price as a fraction of the list price, with its source */
-  batch_rate?: { rate: number; source: string };
   /** per region: currency, per-million prices as decimal strings (null: unpublished), and the source */
   prices: Partial<Record<Region, { currency: string; per_million: Record<string, string | null>; source: string }>>;
   /** per region where the provider's Batch API serves it: the names, the share of the price, the Batch prices */
@@ -105,7 +103,6 @@ export function describeModel(m: ModelSpec): ModelDescription {
       source: m.voices.source,
       ...(m.defaultVoice && { default: m.defaultVoice }),
     },
-    ...(m.batchRate && { batch_rate: { ...m.batchRate } }),
     prices,
     batch,
   };
@@ -140,7 +137,6 @@ export function renderCatalog(models: readonly ModelDescription[]): string {
       );
     }
     if (m.no_system_with_audio) out.push('  no system message with audio output');
-    if (m.batch_rate) out.push(`  batch: ${m.batch_rate.rate} x the list price (${m.batch_rate.source})`);
     const regions = Object.entries(m.prices);
     if (regions.length === 0) out.push('  prices: none published (unpriced)');
     for (const [region, p] of regions) {

@@ -2,10 +2,11 @@
 
 import type { Command } from 'commander';
 import { formatMicros } from '../cost/price.ts';
+import { batchRows } from '../runs/batch-progress.ts';
 import { workProgress } from '../runs/eta.ts';
 import { OmniError } from '../util/errors.ts';
 import { printable } from '../util/printable.ts';
-import { batchLines, batchRows } from './batch-progress.ts';
+import { batchLines } from './batch-progress.ts';
 import { int, printJson, runCommand, withContext } from './common.ts';
 import { formatProgress } from './progress.ts';
 import { progressOf, stopLine, waitForRun } from './wait.ts';

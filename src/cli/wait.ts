@@ -4,11 +4,12 @@ import type { Context } from '../app/context.ts';
 import { unpricedNoteFor } from '../cost/price.ts';
 import type { Stage } from '../jobs/catalog.ts';
 import { jobIds } from '../jobs/catalog.ts';
+import { batchRows } from '../runs/batch-progress.ts';
 import { WorkHistory } from '../runs/eta.ts';
 import type { RunState } from '../runs/types.ts';
 import { OmniError } from '../util/errors.ts';
 import { ttyLine } from '../util/tty-line.ts';
-import { batchLines, batchRows } from './batch-progress.ts';
+import { batchLines } from './batch-progress.ts';
 import { exitCodeFor, formatProgress, isFinal, type Progress } from './progress.ts';
 import { workersForWait } from './workers-alive.ts';
 

@@ -65,6 +65,7 @@
     r.id = h('a', { class: 'run-id', href: runHref(run.runId), text: run.runId });
     r.what = h('div', { class: 'muted small' });
     r.status = h('span', { class: 'badge' });
+    r.via = h('span', { class: 'badge via-batch', text: 'via batch' });
     r.bar = bar(0);
     r.progress = h('div', { class: 'progress-text small' });
     r.media = h('span', { class: 'media' });
@@ -74,7 +75,7 @@
     r.failed = h('span', { class: 'failed-count' });
     r.tr.append(
       h('td', {}, r.id, r.what),
-      h('td', {}, r.status),
+      h('td', {}, r.status, r.via),
       h('td', { class: 'progress' }, r.bar, r.progress),
       h('td', { class: 'num' }, r.media),
       h('td', {}, r.cost, r.budgetBar, r.budget),
@@ -94,6 +95,7 @@
     r.what.textContent = `${run.task} · ${run.model} · ${time(run.createdAt)} · ${run.source}`;
     r.status.textContent = run.status.replace(/_/g, ' ');
     r.status.className = `badge status-${run.status}`;
+    r.via.hidden = run.via !== 'batch';
     setBar(r.bar, run.progress.fraction, false);
     r.progress.textContent = run.progress.text;
     r.media.textContent = run.media.text;
@@ -194,6 +196,7 @@
     if (!d) {
       $('#d-title').textContent = `Run not found: ${selectedRun()}`;
       for (const id of ['#d-cards', '#d-spec', '#d-codes']) $(id).replaceChildren();
+      $('#d-batches').hidden = true;
       $('#failures tbody').replaceChildren();
       return;
     }
@@ -237,6 +240,7 @@
     const dl = [];
     for (const [k, v] of Object.entries(d.spec)) if (v !== null && v !== '') dl.push(h('dt', { text: k }), h('dd', { text: String(v) }));
     $('#d-spec').replaceChildren(...dl);
+    renderBatches(d.batches);
     drawChart($('#chart'), d.chart);
     const f = d.failures;
     $('#d-codes').replaceChildren(
@@ -251,6 +255,30 @@
       ),
     );
     $('#d-more').textContent = f.total > f.rows.length ? `showing the first ${f.rows.length} of ${f.total} failed files` : '';
+  }
+
+  // A --via batch run's batches: the provider's id and status are its text, shown as text like everything else.
+  function renderBatches(b) {
+    $('#d-batches').hidden = !b;
+    if (!b) return;
+    $('#batches-text').textContent = b.text;
+    $('#batches tbody').replaceChildren(
+      ...b.rows.map((r) =>
+        h(
+          'tr',
+          { 'data-input': String(r.input) },
+          h('td', { class: 'id', text: r.batch_id === null ? `input ${r.input} (no batch yet)` : r.batch_id }),
+          h('td', {}, h('span', { class: 'badge', text: r.status.replace(/_/g, ' ') })),
+          h('td', { class: 'num requests', text: r.counts_text }),
+          h(
+            'td',
+            { class: 'age' },
+            r.age_s === null ? null : bar(r.age_s / r.window_s, r.age_s >= 0.8 * r.window_s ? 'over' : ''),
+            h('div', { class: 'small', text: r.age_text === null ? '-' : r.age_text }),
+          ),
+        ),
+      ),
+    );
   }
 
   // ---- the run's files ----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import type { Redis } from 'ioredis';
 import type { Costs, CostTotals } from '../app/costs.ts';
 import { chunkField } from '../cost/ledger.ts';
 import { type PricingOverride, unpricedNoteFor } from '../cost/price.ts';
+import { batchRows } from '../runs/batch-progress.ts';
+import type { BatchStore, InputRecord } from '../runs/batch-store.ts';
 import { WorkHistory } from '../runs/eta.ts';
 import { readSeries } from '../runs/series.ts';
 import type { RunStore } from '../runs/store.ts';
@@ -30,6 +32,9 @@ export interface RunsDataDeps {
   costs: Costs;
   /** the price overrides the workers use: what had no price is said by the same table */
   pricing?: PricingOverride;
+  /** a --via batch run's batches, and the completion window they are created with (OMNIBATCH_BATCH_WINDOW) */
+  batches: BatchStore;
+  cfg: { batchWindow: string };
 }
 
 export interface RunsData {
@@ -48,6 +53,13 @@ interface CachedFailures {
 
 export const FAILURES_SHOWN = 50;
 
+/**
+ * How often an open --via batch run's batch records are re-read. Each record holds its input file's line refs
+ * (up to 50,000 of ~40 bytes: ~2 MB of JSON), so a 1-second poll would re-read and parse them all every second;
+ * the ages are still computed against the current clock.
+ */
+export const BATCHES_RESCAN_MS = 5_000;
+
 export function createRunsData(deps: RunsDataDeps): RunsData {
   // What this dashboard has seen of each run's work: the ETA's recent rate (runs/eta.ts).
   const histories = new Map<string, WorkHistory>();
@@ -64,6 +76,16 @@ export function createRunsData(deps: RunsDataDeps): RunsData {
   const noteOf = (state: RunState, t: CostTotals): string => unpricedNoteFor(t.usage, t.priced, state.spec.model, state.spec.region, deps.pricing);
 
   const failureCache = new Map<string, CachedFailures>();
+
+  const batchCache = new Map<string, { at: number; inputs: InputRecord[] }>();
+  async function batchInputs(runId: string, now: number): Promise<InputRecord[]> {
+    const hit = batchCache.get(runId);
+    if (hit && now - hit.at < BATCHES_RESCAN_MS) return hit.inputs;
+    const inputs = await deps.batches.inputs(runId);
+    if (batchCache.size > 200) batchCache.clear();
+    batchCache.set(runId, { at: now, inputs });
+    return inputs;
+  }
 
   async function failures(runId: string, failed: number, generation: number, total: number, now: number): Promise<FailureDigest> {
     const hit = failureCache.get(runId);
@@ -91,12 +113,14 @@ export function createRunsData(deps: RunsDataDeps): RunsData {
     async detail(runId, now = Date.now()) {
       const state = await deps.runs.state(runId);
       if (!state) return undefined;
-      const [totals, samples, digest] = await Promise.all([
+      const [totals, samples, digest, inputs] = await Promise.all([
         deps.costs.totals(runId),
         readSeries(deps.redis, deps.keyPrefix, runId),
         failures(runId, state.counts.failed, state.generation, state.counts.total, now),
+        state.spec.via === 'batch' ? batchInputs(runId, now) : undefined,
       ]);
-      return runDetail(state, totals, digest, samples, now, factsOf(state, totals, now));
+      const batches = inputs ? batchRows(inputs, deps.cfg.batchWindow, now) : null;
+      return runDetail(state, totals, digest, samples, now, factsOf(state, totals, now), batches);
     },
 
     async files(runId, offset, limit) {

@@ -42,6 +42,9 @@ td.progress { min-width:300px; }
 .status-completed_with_failures { background:#fcefd5; color:#8a5a12; }
 .status-stopped_budget, .status-stopped_error { background:#fbdada; color:#9b2222; }
 .status-cancelled { background:#e6e6e6; color:#555; }
+.via-batch { background:#efe4fb; color:#5b2c99; margin-left:4px; } .via-batch[hidden] { display:none; }
+#batches td.id { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:12px; word-break:break-all; }
+#batches td, #batches th { font-size:12px; padding:5px 8px; }
 #empty { color:var(--muted); }
 #detail { margin-top:22px; background:var(--card); border:1px solid var(--line); border-radius:6px; padding:16px 18px; }
 .detail-head { display:flex; align-items:baseline; gap:12px; }
@@ -99,6 +102,14 @@ const BODY = `
     <div class="detail-head"><h2 id="d-title"></h2><a href="#" id="d-close">close</a></div>
     <div class="cards" id="d-cards"></div>
     <dl id="d-spec"></dl>
+    <section id="d-batches" hidden>
+      <h3>Batches</h3>
+      <p id="batches-text" class="small"></p>
+      <table id="batches">
+        <thead><tr><th>Batch</th><th>Status</th><th>Requests</th><th>Age of the completion window</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </section>
     <figure>
       <figcaption>Cost and throughput over time</figcaption>
       <svg id="chart" role="img" aria-label="cost and throughput over time" viewBox="0 0 760 270"></svg>

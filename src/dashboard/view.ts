@@ -6,6 +6,7 @@
 
 import type { CostTotals } from '../app/costs.ts';
 import { formatMicros } from '../cost/price.ts';
+import type { BatchRow } from '../runs/batch-progress.ts';
 import { type Observation, workProgress } from '../runs/eta.ts';
 import type { Sample } from '../runs/series.ts';
 import type { FileState, RunState } from '../runs/types.ts';
@@ -24,6 +25,8 @@ export interface RunSummary {
   stopReason: string | null;
   task: string;
   model: string;
+  /** how the model is called: one streaming request per chunk, or the provider's Batch API */
+  via: 'realtime' | 'batch';
   source: string;
   destination: string;
   scanDone: boolean;
@@ -108,6 +111,7 @@ export function runSummary(state: RunState, totals: CostTotals, facts: SummaryFa
     stopReason: state.stopReason ?? null,
     task: state.spec.task,
     model: state.spec.model,
+    via: state.spec.via ?? 'realtime',
     source: state.spec.source,
     destination: state.spec.destination,
     scanDone: state.scanDone,
@@ -149,6 +153,7 @@ export function specView(state: RunState): Record<string, string | number | bool
     model: s.model,
     protocol: s.protocol,
     region: s.region,
+    via: s.via ?? 'realtime',
     inputMode: s.inputMode,
     maxFiles: s.maxFiles ?? null,
     schedule: s.schedule ?? null,
@@ -276,6 +281,26 @@ export function chartOf(samples: readonly Sample[], live: Sample | null, currenc
   };
 }
 
+// ---- batches ----------------------------------------------------------------------------------------
+
+/** A --via batch run's batches (runs/batch-progress.ts rows, the ones `status` prints) with a one-line total. */
+export interface BatchesView {
+  rows: BatchRow[];
+  /** "3 batches: 2 in progress, 1 completed · 52/120 requests done, 1 failed" */
+  text: string;
+}
+
+export function batchesView(rows: readonly BatchRow[]): BatchesView {
+  const byStatus = new Map<string, number>();
+  for (const r of rows) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+  const statuses = [...byStatus].map(([st, n]) => `${n} ${st.replace(/_/g, ' ')}`).join(', ');
+  const lines = rows.reduce((a, r) => a + (r.total || r.lines), 0);
+  const done = rows.reduce((a, r) => a + (r.completed ?? 0), 0);
+  const failed = rows.reduce((a, r) => a + (r.failed ?? 0), 0);
+  const head = rows.length === 0 ? 'no batch yet (lines wait to be packed)' : `${rows.length} batch${rows.length === 1 ? '' : 'es'}: ${statuses}`;
+  return { rows: [...rows], text: rows.length === 0 ? head : `${head} · ${done}/${lines} requests done${failed ? `, ${failed} failed` : ''}` };
+}
+
 export interface RunDetail {
   run: RunSummary;
   spec: Record<string, string | number | boolean | null>;
@@ -283,6 +308,8 @@ export interface RunDetail {
   estimate: Money | null;
   failures: FailureDigest;
   chart: Chart;
+  /** --via batch: each batch of the run; null for a real-time run */
+  batches: BatchesView | null;
 }
 
 export function runDetail(
@@ -292,6 +319,7 @@ export function runDetail(
   samples: readonly Sample[],
   now: number,
   facts: SummaryFacts = {},
+  batches: readonly BatchRow[] | null = null,
 ): RunDetail {
   const live = isFinished(state.status) && samples.length ? null : liveSample(state, totals, now);
   return {
@@ -301,5 +329,6 @@ export function runDetail(
     estimate: state.counts.est_micros > 0 ? money(state.counts.est_micros, totals.currency) : null,
     failures,
     chart: chartOf(samples, live, totals.currency),
+    batches: state.spec.via === 'batch' ? batchesView(batches ?? []) : null,
   };
 }

@@ -5,13 +5,18 @@
  * of the currency per million tokens) and become integer micro-units here; every price table needs a source.
  *
  * An entry under a built-in id is merged field by field over it (objects deeply, arrays replaced; names by
- * name), so `{"qwen-omni-turbo": {"batchRate": {...}}}` adds one fact. An entry under a new id is a new model
- * and must say at least what the planner and the client cannot guess: `newModelRequired` below.
+ * name), so `{"qwen-omni-turbo": {"batch": {"cn": {"percent": 40, "source": "..."}}}}` changes one fact. An
+ * entry under a new id is a new model and must say at least what the planner and the client cannot guess:
+ * `newModelRequired` below.
+ *
+ * The Batch API's fact is the per-region offer (`batch.<region>`: the names it takes, its share of the price,
+ * its outputs), the one structure `--via batch` pricing and refusals read; `null` says a region no longer
+ * serves it. (An earlier file format had a model-wide `batchRate` that nothing read: refused, saying so.)
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { OmniError } from '../util/errors.ts';
-import { BUILT_IN, Catalog, type ModelSpec, type PriceTable, type TokenRules, withAliases } from './catalog.ts';
+import { type BatchOffer, BUILT_IN, Catalog, type ModelSpec, type PriceTable, type TokenRules, withAliases } from './catalog.ts';
 import { PROTOCOLS, type Protocol } from './types.ts';
 
 const positive = z.number().positive();
@@ -36,6 +41,18 @@ const priceTable = z.strictObject({
   outputTextTextOnly: price.optional(),
   outputTextMultimodal: price.optional(),
   outputAudio: price.optional(),
+});
+
+/** The Batch API in one region (catalog.ts BatchOffer); over a built-in offer only what changes, always its source. */
+const batchOffer = z.strictObject({
+  names: z.array(z.string().min(1)).min(1).optional(),
+  percent: z.number().positive().max(100).optional(),
+  outputs: z
+    .array(z.enum(['text', 'audio']))
+    .min(1)
+    .optional(),
+  maxContextTokens: count.optional(),
+  source,
 });
 
 /** One entry as written: every field optional here (a built-in entry needs only what changes); see newModelRequired. */
@@ -84,7 +101,9 @@ const entrySchema = z.strictObject({
     .optional(),
   prices: z.strictObject({ intl: priceTable.optional(), cn: priceTable.optional() }).optional(),
   priceSources: z.strictObject({ intl: source.optional(), cn: source.optional() }).optional(),
-  batchRate: z.strictObject({ rate: z.number().positive().max(1), source }).optional(),
+  batch: z.strictObject({ intl: batchOffer.nullable().optional(), cn: batchOffer.nullable().optional() }).optional(),
+  /** the old model-wide Batch rate: accepted by the schema only to be refused with what to write instead */
+  batchRate: z.unknown().optional(),
 });
 type Entry = z.infer<typeof entrySchema>;
 
@@ -126,6 +145,7 @@ function crossChecks(id: string, e: Entry, base: Catalog, claimed: Map<string, s
       problems.push(`models.${id}.priceSources.${region}: a price table needs its source (a URL, a seed line, or "unverified")`);
     }
   }
+  problems.push(...batchChecks(id, e, base));
   const owner = base.find(id);
   if (owner && owner.id !== id) problems.push(`models.${id}: "${id}" is a name of the built-in ${owner.id}: put the entry under "${owner.id}"`);
   for (const n of e.names ?? []) {
@@ -134,6 +154,42 @@ function crossChecks(id: string, e: Entry, base: Catalog, claimed: Map<string, s
     claimed.set(n.name, id);
   }
   return problems;
+}
+
+/** A Batch offer new in its region says which names and what share; every name is one the chat endpoint serves. */
+function batchChecks(id: string, e: Entry, base: Catalog): string[] {
+  const problems: string[] = [];
+  if (e.batchRate !== undefined) {
+    problems.push(
+      `models.${id}.batchRate: replaced by the per-region offer that pricing and --via batch read: "batch": {"cn": {"names": [...], "percent": 50, "source": "..."}}`,
+    );
+  }
+  const names = new Map<string, readonly Protocol[]>((base.models[id]?.names ?? []).map((n) => [n.name, n.protocols]));
+  for (const n of e.names ?? []) names.set(n.name, n.protocols);
+  for (const region of ['intl', 'cn'] as const) {
+    const o = e.batch?.[region];
+    if (!o) continue;
+    const known = base.models[id]?.batch?.[region];
+    if (!known && o.names === undefined) problems.push(`models.${id}.batch.${region}.names: required for a Batch offer the built-in catalogue lacks`);
+    if (!known && o.percent === undefined) problems.push(`models.${id}.batch.${region}.percent: required for a Batch offer the built-in catalogue lacks`);
+    for (const n of o.names ?? []) {
+      // the Batch API serves the OpenAI-compatible chat endpoint only (batch-support.ts)
+      if (!names.get(n)?.includes('chat')) problems.push(`models.${id}.batch.${region}.names: "${n}" is not a name of ${id} on the chat protocol`);
+    }
+  }
+  return problems;
+}
+
+/** A merged entry's Batch offers as catalog.ts holds them: regions set to null gone, outputs text unless said. */
+function batchOffers(batch: unknown): ModelSpec['batch'] {
+  if (!isPlain(batch)) return undefined;
+  const out: NonNullable<ModelSpec['batch']> = {};
+  for (const region of ['intl', 'cn'] as const) {
+    const o = batch[region] as (Partial<BatchOffer> & { source: string }) | null | undefined;
+    // the Batch page serves text output only on every omni model (catalog.ts)
+    if (o) out[region] = { outputs: ['text'], ...o } as BatchOffer;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -149,7 +205,7 @@ function deepMerge(base: unknown, over: unknown): unknown {
 /** Every leaf field an entry sets, as dotted paths (what `omnibatch models` says the file changed). */
 function fieldsOf(e: Entry): string[] {
   return Object.entries(e)
-    .flatMap(([k, v]) => (isPlain(v) && k !== 'voices' && k !== 'batchRate' ? Object.keys(v).map((s) => `${k}.${s}`) : [k]))
+    .flatMap(([k, v]) => (isPlain(v) && k !== 'voices' ? Object.keys(v).map((s) => `${k}.${s}`) : [k]))
     .sort();
 }
 
@@ -173,7 +229,15 @@ function resolveEntry(id: string, e: Entry, base: ModelSpec | undefined, file: s
     // Names merge by name: a file adds a snapshot without listing the others again.
     const byName = new Map(base.names.map((n) => [n.name, n]));
     for (const n of names ?? []) byName.set(n.name, n);
-    return withAliases({ ...merged, id, names: [...byName.values()], origin: { kind: 'catalog', file, over: 'built-in', fields } });
+    const { batch, ...kept } = merged;
+    const offers = batchOffers(batch);
+    return withAliases({
+      ...kept,
+      ...(offers && { batch: offers }),
+      id,
+      names: [...byName.values()],
+      origin: { kind: 'catalog', file, over: 'built-in', fields },
+    });
   }
   const fresh = {
     id,
@@ -186,6 +250,7 @@ function resolveEntry(id: string, e: Entry, base: ModelSpec | undefined, file: s
     prices: {},
     priceSources: {},
     ...given,
+    batch: batchOffers(e.batch),
     limits: { urlMaxBytes: 1024 * 1024 * 1024, ...e.limits },
     tokens: { ...DEFAULT_TOKENS, ...e.tokens },
     origin: { kind: 'catalog', file, fields },

@@ -113,10 +113,9 @@ export interface ModelSpec {
   prices: Partial<Record<Region, PriceTable>>;
   /** where each price came from: seed file + line, or "unverified" (printed by `omnibatch models`) */
   priceSources: Partial<Record<Region, string>>;
-  /** where the provider's Batch API (file input, half price) serves this model; absent: nowhere */
+  /** where the provider's Batch API (file input, half price) serves this model; absent: nowhere. The one Batch fact:
+   * pricing (cost/price.ts), refusals (batch-support.ts) and `omnibatch models` read it; a catalog file's `batch` merges into it */
   batch?: Partial<Record<Region, BatchOffer>>;
-  /** the provider's Batch API price as a fraction of the list price (0.5: half), with its source */
-  batchRate?: { rate: number; source: string };
   /** where this entry came from (built-in seed, or a catalog file over it): set by the catalogue, shown by `omnibatch models` */
   origin?: ModelOrigin;
 }
@@ -651,10 +650,10 @@ export function batchOffer(name: string, region: Region): BatchOffer | undefined
   return offer?.names.includes(name) ? offer : undefined;
 }
 
-/** Every name and region the Batch API serves, as "name (region)": what a refusal says would work. */
+/** Every name and region the Batch API serves (a catalog file's offers too), as "name (region)": what a refusal says would work. */
 export function batchServed(): string[] {
   const out: string[] = [];
-  for (const m of Object.values(MODELS)) {
+  for (const m of Object.values(active.models)) {
     for (const [region, offer] of Object.entries(m.batch ?? {})) for (const n of offer!.names) out.push(`${n} (${region})`);
   }
   return out;

@@ -205,6 +205,64 @@ describe('dashboard', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('shows a --via batch run: marked in the list, each batch with its counts and age, the provider id as text', async () => {
+    // The batch store's state as the batch workers leave it (runs/batch-store.ts): two input files, one with a
+    // batch 2 h 10 min into its window. The id is the provider's text: markup in it must stay text.
+    const hostileId = 'batch_<img src=x onerror="globalThis.pwned=1">';
+    const run = { ...spec(new Date(Date.now() - 4 * 3_600_000)), via: 'batch' as const };
+    await ctx.runs.create(run);
+    await ctx.runs.registerFile(run.runId, 'f0', fileOf(run.runId, 'f0'));
+    await ctx.runs.scanDone(run.runId);
+    const line = (chunk: number) => ({ job: `job-${chunk}`, fileId: 'f0', generation: 0, chunk, bytes: 100 });
+    for (const c of [0, 1, 2]) await ctx.batches.queueLine(run.runId, `f0.0.${c}`, line(c));
+    const limits = { maxRequests: 2, maxBytes: 1_000_000 };
+    const first = (await ctx.batches.claimInput(run.runId, limits, false))!;
+    const second = (await ctx.batches.claimInput(run.runId, limits, false))!;
+    await ctx.batches.patchInput(run.runId, first, {
+      fileId: 'file-in-1',
+      batchId: hostileId,
+      status: 'in_progress',
+      counts: { total: 2, completed: 1, failed: 1 },
+      batchCreatedAt: Math.floor(Date.now() / 1000) - (2 * 3600 + 10 * 60),
+    });
+
+    const list = (await (await fetch(`${server.url}/api/runs`)).json()) as { runs: { runId: string; via: string }[] };
+    expect(list.runs.find((r) => r.runId === run.runId)?.via).toBe('batch');
+    expect(list.runs.find((r) => r.runId === live.runId)?.via).toBe('realtime');
+    const detail = (await (await fetch(`${server.url}/api/runs/${run.runId}`)).json()) as {
+      batches: { text: string; rows: Record<string, unknown>[] };
+    };
+    expect(detail.batches.text).toBe('2 batches: 1 in progress, 1 packing · 1/3 requests done, 1 failed');
+    expect(detail.batches.rows).toMatchObject([
+      { input: first, batch_id: hostileId, status: 'in_progress', completed: 1, failed: 1, total: 2, counts_text: '1/2 done, 1 failed', window_s: 86_400 },
+      { input: second, batch_id: null, status: 'packing', lines: 1, counts_text: '1 line', age_text: null },
+    ]);
+    // the clock moves between the write and the read: 2 h 10 min, or 2 h 11 min on a slow machine
+    expect(detail.batches.rows[0].age_text).toMatch(/^2 h 1[01] min of 24 h$/);
+    expect(((await (await fetch(`${server.url}/api/runs/${live.runId}`)).json()) as { batches: unknown }).batches).toBeNull();
+
+    await page.goto(`${server.url}/#run=${run.runId}`);
+    await waitForText('#batches-text', '2 batches');
+    const listed = page.locator(`tr[data-run-id="${run.runId}"] .via-batch`);
+    expect(await listed.isVisible()).toBe(true);
+    expect(await page.locator(`tr[data-run-id="${live.runId}"] .via-batch`).isVisible()).toBe(false);
+    const rows = page.locator('#batches tbody tr');
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(0).locator('td.id').textContent()).toBe(hostileId);
+    expect(await rows.nth(0).locator('td.requests').textContent()).toBe('1/2 done, 1 failed');
+    expect(await rows.nth(0).locator('td.age').textContent()).toMatch(/^2 h 1[01] min of 24 h$/);
+    expect(await rows.nth(1).locator('td.id').textContent()).toBe(`input ${second} (no batch yet)`);
+    expect(await page.locator('#batches img').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+    await page.screenshot({ path: path.join(path.dirname(SCREENSHOT), 'dashboard-batch.png'), fullPage: true });
+
+    // a real-time run's page has no batch section
+    await page.goto(`${server.url}/#run=${live.runId}`);
+    await waitForAttr('#detail', 'data-run-id', 'equals', live.runId);
+    expect(await page.locator('#d-batches').isHidden()).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('serves Bull Board at /queues with every stage queue', async () => {
     const res = await fetch(`${server.url}/queues`);
     expect(res.status).toBe(200);

@@ -7,6 +7,7 @@ import { batchRefusal } from '../../src/models/batch-support.ts';
 import { batchOffer, batchServed } from '../../src/models/catalog.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { failure } from '../helpers/failure.ts';
+import { SEED_004_USAGE } from '../helpers/seed-usage.ts';
 
 const refused = (fn: () => unknown) => failure(Promise.resolve().then(fn));
 
@@ -25,12 +26,7 @@ describe('the Batch offers', () => {
   });
 
   it("price every token at half: the seed's worked example, 0.0064 real time, 0.0032 in Batch", () => {
-    const usage = {
-      input: { text: 1000, audio: 0, image: 1000, video: 0 },
-      output: { text: 1000, audio: 0, reasoning: 0 },
-      inputTotal: 2000,
-      outputTotal: 1000,
-    };
+    const usage = SEED_004_USAGE;
     expect(costOf(usage, 'qwen-omni-turbo', 'cn').amountMicros).toBe(6400);
     expect(costOf(usage, 'qwen-omni-turbo', 'cn', undefined, 'batch').amountMicros).toBe(3200);
     // no Batch offer, no Batch price (never the real-time one)

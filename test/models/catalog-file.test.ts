@@ -8,13 +8,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelDescription } from '../../src/cli/models-table.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { resolvePrices } from '../../src/cost/price.ts';
-import { BUILT_IN } from '../../src/models/catalog.ts';
-import { loadCatalogFile, parseCatalog } from '../../src/models/catalog-file.ts';
+import { costOf, resolvePrices } from '../../src/cost/price.ts';
+import { BUILT_IN, batchServed, type Catalog, useCatalog } from '../../src/models/catalog.ts';
+import { catalogSnippet, loadCatalogFile, parseCatalog } from '../../src/models/catalog-file.ts';
 import { buildRunSpec, newRunId } from '../../src/producers/run.ts';
 import { OmniError } from '../../src/util/errors.ts';
 import { runCli } from '../helpers/cli.ts';
 import { media, REPO_ROOT } from '../helpers/paths.ts';
+import { SEED_004_USAGE } from '../helpers/seed-usage.ts';
 
 const FILE = path.join(REPO_ROOT, 'test/fixtures/catalog/new-model.json');
 let dir: string;
@@ -36,7 +37,7 @@ function errorOf(fn: () => unknown): OmniError {
 }
 
 describe('loading a catalog file', () => {
-  it('adds a new model with its names, limits, prices in micro-units and their source, and its Batch rate', () => {
+  it('adds a new model with its names, limits, prices in micro-units and their source, and its Batch offer', () => {
     const c = loadCatalogFile(FILE);
     const m = c.find('qwen3.5-omni-flash-all')!;
     expect(m.id).toBe('qwen3.5-omni-flash');
@@ -56,7 +57,7 @@ describe('loading a catalog file', () => {
       outputAudio: 10_000_000,
     });
     expect(m.priceSources.intl).toMatch(/^unverified/);
-    expect(m.batchRate).toEqual({ rate: 0.5, source: 'unverified: test fixture' });
+    expect(m.batch).toEqual({ intl: { names: ['qwen3.5-omni-flash'], percent: 50, outputs: ['text'], source: expect.stringMatching(/^unverified/) } });
     expect(m.voices).toMatchObject({ names: ['Tina', 'Cherry'], documented: 55, closed: false });
     expect(m.origin).toEqual({ kind: 'catalog', file: FILE, fields: expect.arrayContaining(['names', 'limits.audio', 'prices.intl']) });
     // the built-in entries stay, untouched
@@ -70,8 +71,9 @@ describe('loading a catalog file', () => {
     expect(turbo.prices.cn).toEqual(builtIn.prices.cn);
     expect(turbo.names).toEqual(builtIn.names);
     expect(turbo.limits).toEqual(builtIn.limits);
-    expect(turbo.batchRate).toEqual({ rate: 0.5, source: '004_d822c83e2c1d0130.txt:71' });
-    expect(turbo.origin).toEqual({ kind: 'catalog', file: FILE, over: 'built-in', fields: ['batchRate', 'prices.intl'] });
+    // the Batch offer too: the share and its source change, the names and outputs stay
+    expect(turbo.batch).toEqual({ cn: { ...builtIn.batch!.cn, percent: 40, source: 'unverified: test fixture (a changed Batch share)' } });
+    expect(turbo.origin).toEqual({ kind: 'catalog', file: FILE, over: 'built-in', fields: ['batch.cn', 'prices.intl'] });
   });
 
   it('refuses a bad file with one error that lists every bad field', () => {
@@ -102,7 +104,7 @@ describe('loading a catalog file', () => {
       models: {
         'qwen3.8-omni-flash': { names: [{ name: 'qwen3.8-omni-flash', protocols: ['chat'], source: 'x' }], inputs: ['audio'], outputs: ['text', 'audio'] },
         'qwen-omni-turbo': { names: [{ name: 'qwen3-omni-flash-all', protocols: ['responses'], source: 'x' }] },
-        'qwen3-omni-flash-all': { batchRate: { rate: 0.5, source: 'x' } },
+        'qwen3-omni-flash-all': { acceptsPrompt: true },
         'qwen2.5-omni-7b': { prices: { intl: { currency: 'USD', inputAudio: 1 } } },
       },
     };
@@ -174,12 +176,18 @@ describe('omnibatch models', () => {
     const origin = Object.fromEntries(models.map((m) => [m.id, m.origin]));
     expect(origin['qwen3-omni-flash']).toBe('built-in seed');
     expect(origin['qwen3.5-omni-flash']).toBe(`catalog file ${FILE}`);
-    expect(origin['qwen-omni-turbo']).toBe(`built-in seed + catalog file ${FILE} (batchRate, prices.intl)`);
-    expect(models.find((m) => m.id === 'qwen3.5-omni-flash')!.batch_rate).toEqual({ rate: 0.5, source: 'unverified: test fixture' });
+    expect(origin['qwen-omni-turbo']).toBe(`built-in seed + catalog file ${FILE} (batch.cn, prices.intl)`);
+    // the file's Batch offer is the one models shows, priced at its share
+    expect(models.find((m) => m.id === 'qwen3.5-omni-flash')!.batch.intl).toMatchObject({
+      names: ['qwen3.5-omni-flash'],
+      percent: 50,
+      per_million: { inputAudio: '1.250000' },
+    });
     // OMNIBATCH_CATALOG does the same; the text form says it too
     const t = await runCli(['models'], { env: { OMNIBATCH_CATALOG: FILE }, timeoutMs: 60_000 });
     expect(t.stdout).toContain(`qwen3.5-omni-flash  (catalog file ${FILE})`);
-    expect(t.stdout).toContain('batch: 0.5 x the list price (004_d822c83e2c1d0130.txt:71)');
+    expect(t.stdout).toContain('batch intl: qwen3.5-omni-flash at 50% of the price, text out (unverified: test fixture standing in for the Batch page)');
+    expect(t.stdout).toContain('batch cn: qwen-omni-turbo at 40% of the price, text out (unverified: test fixture (a changed Batch share))');
   });
 
   it('a bad catalog file stops the command with every bad field', async () => {
@@ -202,5 +210,81 @@ describe('--pricing still overrides prices only, over a catalog entry too', () =
     } finally {
       useCatalog(BUILT_IN);
     }
+  });
+});
+
+describe("a catalog file's Batch offer is the one pricing and --via batch refusals read", () => {
+  // the seed's worked example: 0.0064 元 in real time, 0.0032 元 at the built-in 50%
+  const usage = SEED_004_USAGE;
+  const batchReq = { source: 's3://b/in/', destination: 's3://b/out/', task: 'transcribe', via: 'batch' };
+  const cn = loadConfig({ env: { OMNI_REGION: 'cn', OMNI_PROTOCOL: 'chat' } });
+  const intl = loadConfig({ env: { OMNI_REGION: 'intl', OMNI_PROTOCOL: 'chat' } });
+  const withCatalog = (c: Catalog, fn: () => void): void => {
+    useCatalog(c);
+    try {
+      fn();
+    } finally {
+      useCatalog(BUILT_IN);
+    }
+  };
+
+  it('a share it changes, or an offer it adds, is the price estimate --via batch and the ledger use', () => {
+    expect(costOf(usage, 'qwen-omni-turbo', 'cn', undefined, 'batch').amountMicros).toBe(3200);
+    withCatalog(loadCatalogFile(FILE), () => {
+      expect(costOf(usage, 'qwen-omni-turbo', 'cn').amountMicros).toBe(6400);
+      expect(costOf(usage, 'qwen-omni-turbo', 'cn', undefined, 'batch').amountMicros).toBe(2560);
+      // a new model's offer: half its own table, and --via batch takes it
+      expect(resolvePrices('qwen3.5-omni-flash', 'intl', undefined, 'batch')).toEqual({
+        currency: 'USD',
+        inputText: 100_000,
+        inputAudio: 1_250_000,
+        outputTextTextOnly: 600_000,
+        outputTextMultimodal: 1_000_000,
+        outputAudio: 5_000_000,
+      });
+      expect(batchServed()).toEqual(['qwen-omni-turbo (cn)', 'qwen3.5-omni-plus (cn)', 'qwen3.5-omni-flash (intl)']);
+      expect(buildRunSpec({ ...batchReq, model: 'qwen3.5-omni-flash' }, intl, newRunId()).via).toBe('batch');
+    });
+  });
+
+  it('a region set to null, or an entry that gives none, refuses --via batch with batch_unsupported', () => {
+    const gone = parseCatalog(JSON.stringify({ models: { 'qwen-omni-turbo': { batch: { cn: null } } } }), 'gone.json');
+    expect(gone.models['qwen-omni-turbo'].batch).toBeUndefined();
+    expect(gone.models['qwen-omni-turbo'].origin).toMatchObject({ fields: ['batch.cn'] });
+    withCatalog(gone, () => {
+      expect(resolvePrices('qwen-omni-turbo', 'cn', undefined, 'batch')).toBeUndefined();
+      const e = errorOf(() => buildRunSpec({ ...batchReq, model: 'qwen-omni-turbo' }, cn, newRunId()));
+      expect(e.code).toBe('batch_unsupported');
+      expect(e.message).toMatch(/^qwen-omni-turbo is not served by the Batch API in any region\. Batch serves qwen3\.5-omni-plus \(cn\) over/);
+    });
+    // a new model whose entry says nothing of Batch (the entry a model_unknown refusal offers)
+    withCatalog(parseCatalog(catalogSnippet('qwen3.8-omni-flash', 'chat'), 'pasted.json'), () => {
+      expect(buildRunSpec({ ...batchReq, via: undefined, model: 'qwen3.8-omni-flash' }, cn, newRunId()).model).toBe('qwen3.8-omni-flash');
+      expect(errorOf(() => buildRunSpec({ ...batchReq, model: 'qwen3.8-omni-flash' }, cn, newRunId())).code).toBe('batch_unsupported');
+    });
+  });
+
+  it('refuses the old batchRate, a new offer without its names or share, and a name the chat endpoint does not serve', () => {
+    const e = errorOf(() =>
+      parseCatalog(
+        JSON.stringify({
+          models: {
+            'qwen-omni-turbo': { batchRate: { rate: 0.5, source: 'x' } },
+            'qwen3-omni-flash': { batch: { cn: { source: 'x' }, intl: { names: ['qwen3-omni-flash-all'], percent: 50, source: 'x' } } },
+          },
+        }),
+        'old.json',
+      ),
+    );
+    expect(e.code).toBe('catalog_invalid');
+    expect(e.message).toMatch(/has 4 bad field/);
+    expect(e.message).toContain('models.qwen-omni-turbo.batchRate: replaced by the per-region offer that pricing and --via batch read');
+    expect(e.message).toContain('models.qwen3-omni-flash.batch.cn.names: required');
+    expect(e.message).toContain('models.qwen3-omni-flash.batch.cn.percent: required');
+    expect(e.message).toContain('models.qwen3-omni-flash.batch.intl.names: "qwen3-omni-flash-all" is not a name of qwen3-omni-flash on the chat protocol');
+    // an offer without its source is refused like a price table without one
+    expect(errorOf(() => parseCatalog(JSON.stringify({ models: { 'qwen-omni-turbo': { batch: { cn: { percent: 40 } } } } }), 's.json')).message).toContain(
+      'models.qwen-omni-turbo.batch.cn.source',
+    );
   });
 });
