@@ -134,6 +134,7 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
         outDir: path.join(dir, 'chunks'),
         log: p.log,
         info: media.info,
+        decision: media.prepare,
         tmpDir: p.tmpDir,
         signal,
         maxPixels: limits.maxPixels,
