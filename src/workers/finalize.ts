@@ -13,7 +13,7 @@ import { addCost, type Cost, costOf } from '../cost/price.ts';
 import type { FinalizePayload } from '../jobs/catalog.ts';
 import { finishFile, isFileOpen, isSuperseded, stagedKey } from '../lifecycle/file-state.ts';
 import { concatWavFiles } from '../media/wav-concat.ts';
-import { findModel } from '../models/catalog.ts';
+import { modelOf } from '../models/catalog.ts';
 import { addUsage, type Usage } from '../models/types.ts';
 import { sha256Hex, signResult } from '../outputs/signature.ts';
 import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
@@ -183,7 +183,7 @@ async function speakFinal(
   const stagedJson = stagedKey(runId, fileId, generation, index, 'final.json');
   const saved = await dst.getText(stagedJson);
   if (saved) return JSON.parse(saved) as FinalSummary;
-  const model = findModel(spec.model);
+  const model = modelOf(spec);
   if (!model) return undefined;
   const userText = speakFinalText(chunks);
   const ledgerId = generation ? `${fileId}.g${generation}` : fileId;

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FinalizePayload } from '../../src/jobs/catalog.ts';
 import { stagedKey } from '../../src/lifecycle/file-state.ts';
+import { findModel } from '../../src/models/catalog.ts';
 import { outputKey } from '../../src/storage/keys.ts';
 import { runFinalize } from '../../src/workers/finalize.ts';
 import { planFinalize } from '../../src/workers/finalize-decide.ts';
@@ -50,6 +51,16 @@ describe('runFinalize', () => {
     f.dst.putJson(stagedKey('r1', 'f1', undefined, 0, 'prepared.json'), { durationS: 49, chunks: [] });
     await runFinalize(payload({ durationS: undefined }), f.ports);
     expect(f.finished[0].durationS).toBe(49);
+  });
+
+  it('names the model by the entry the run resolved at creation, not by a lookup of its name in this process', async () => {
+    // a catalog file's entry this process's catalogue does not hold: only the spec knows what the name stood for
+    const entry = { ...findModel('qwen3-omni-flash')!, id: 'house-omni' };
+    const f = fakeFinalizePorts(fakeSpec({ model: 'house-omni-latest', modelEntry: entry }));
+    stage(f);
+    await runFinalize(payload(), f.ports);
+    expect(findModel('house-omni-latest')).toBeUndefined();
+    expect(f.dst.json(outputKey('in/a.mp3', 'json'))).toMatchObject({ model: 'house-omni-latest', model_id: 'house-omni' });
   });
 
   it('skips a file already finished or re-planned, writing nothing', async () => {
