@@ -63,6 +63,27 @@ describe('runFinalize', () => {
     expect(f.dst.json(outputKey('in/a.mp3', 'json'))).toMatchObject({ model: 'house-omni-latest', model_id: 'house-omni' });
   });
 
+  it('reads prepared.json only for subtitles (the speech under the cues) or an older job without the duration', async () => {
+    const prepared = stagedKey('r1', 'f1', undefined, 0, 'prepared.json');
+    const plain = fakeFinalizePorts(fakeSpec({ task: 'describe' }));
+    stage(plain);
+    await runFinalize(payload(), plain.ports);
+    expect(plain.dst.reads).not.toContain(prepared);
+    expect(plain.finished[0]).toMatchObject({ status: 'succeeded', durationS: 50 });
+
+    const subtitled = fakeFinalizePorts(fakeSpec({ task: 'transcribe' }));
+    stage(subtitled);
+    // chunk 0 is silent until 12 s: its cue starts where its speech does
+    subtitled.dst.putJson(prepared, {
+      durationS: 50,
+      chunks: [{ index: 0, startS: 0, endS: 30, key: 'k0', format: 'mp3', kind: 'audio', speech: [[12, 30]] }],
+    });
+    const r = (await runFinalize(payload(), subtitled.ports)) as { outputs: string[] };
+    expect(subtitled.dst.reads).toContain(prepared);
+    const srt = subtitled.dst.text(r.outputs.find((k) => k.endsWith('.srt'))!);
+    expect(srt).toMatch(/^1\n00:00:12,000 --> /);
+  });
+
   it('skips a file already finished or re-planned, writing nothing', async () => {
     for (const opts of [{ open: false }, { superseded: true }]) {
       const f = fakeFinalizePorts(fakeSpec(), opts);
