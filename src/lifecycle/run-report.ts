@@ -2,7 +2,7 @@
 
 import type { Context } from '../app/context.ts';
 import { type Cost, resolvePrices, unpricedNote, unpricedUsage } from '../cost/price.ts';
-import { findModel } from '../models/catalog.ts';
+import { modelOf } from '../models/catalog.ts';
 import { costJson } from '../outputs/amounts.ts';
 import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
 import { failureLine } from '../outputs/failures.ts';
@@ -64,7 +64,7 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   const prices = resolvePrices(spec.model, spec.region, ctx.pricing);
   const currency = prices?.currency ?? null;
   // As `estimate` said before the run: partly unpriced when any file's plan sends something without a price.
-  const priced = currency !== null && Boolean(findModel(spec.model)) && !(state.counts.est_unpriced ?? 0);
+  const priced = currency !== null && modelOf(spec) !== undefined && !(state.counts.est_unpriced ?? 0);
   const est = (micros: number): Cost => ({ amountMicros: micros, currency, priced });
   const doc = buildReport({
     runId,

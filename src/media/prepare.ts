@@ -14,11 +14,11 @@ import path from 'node:path';
 import type { ModelSpec } from '../models/catalog.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { Logger } from '../util/logger.ts';
-import { asIsPlan } from './as-is.ts';
 import { deliver, encodeWhole, enforceLimits, splitEncoded } from './cut.ts';
 import { base64Chars, DEFAULT_FILE_LIMITS, type FileLimits } from './limits.ts';
 import { decideDecoded } from './measured.ts';
-import { type PlanPolicy, planChunks, resolveMode } from './plan.ts';
+import { type PlanPolicy, planChunks } from './plan.ts';
+import { type PreparePlan, planPrepare } from './prepare-plan.ts';
 import { probeMedia } from './probe.ts';
 import { detectSilences } from './silence.ts';
 import type { CutChunk, EncodeSpec, MediaInfo, Plan, Silence } from './types.ts';
@@ -29,6 +29,8 @@ export interface PrepareOptions {
   signal?: AbortSignal;
   /** a probe already made (the pipeline probes first to pick the policy) */
   info?: MediaInfo;
+  /** the decision already made on `info` (workers/prepare-decide.ts): carried out as given, not made again */
+  decision?: PreparePlan;
   /** base of the per-call temp directory */
   tmpDir?: string;
   noiseDb?: number;
@@ -72,9 +74,8 @@ const sameEncode = (a: EncodeSpec, b: EncodeSpec): boolean => JSON.stringify(a) 
 export async function prepareChunks(file: string, model: ModelSpec, policy: PlanPolicy, opts: PrepareOptions): Promise<PreparedChunks> {
   const { log, signal } = opts;
   const probed = opts.info ?? (await probeMedia(file, { log, signal }));
-  const { mode } = resolveMode(probed, model, policy);
   // A file the model takes as it is (one chunk, a format it reads, within every limit) skips ffmpeg entirely.
-  const asIs = asIsPlan(probed, model, policy);
+  const decision = opts.decision ?? planPrepare(probed, model, policy);
   const detect = { noiseDb: opts.noiseDb, minSilenceS: opts.minSilenceS };
   const sourceSilences = async (): Promise<Silence[]> =>
     probed.audio.length
@@ -88,9 +89,9 @@ export async function prepareChunks(file: string, model: ModelSpec, policy: Plan
           maxPixels: opts.maxPixels,
         })
       : [];
-  if (asIs) {
+  if (decision.kind === 'as-is') {
     const silences = opts.silencesAlways ? await sourceSilences() : [];
-    return { info: probed, plan: asIs, chunks: [await deliverAsIs(file, probed, asIs.encode.format, opts.outDir)], silences };
+    return { info: probed, plan: decision.plan, chunks: [await deliverAsIs(file, probed, decision.plan.encode.format, opts.outDir)], silences };
   }
   return withTempDir(
     'prepare',
@@ -106,7 +107,7 @@ export async function prepareChunks(file: string, model: ModelSpec, policy: Plan
         maxPixels: opts.maxPixels,
         sourceVideo: probed.video,
       };
-      if (mode === 'audio') {
+      if (decision.mode === 'audio') {
         // The encoding needs only the longest allowed chunk, known before any silence is: plan once without them.
         const first = planChunks(probed, model, policy);
         const maxS = opts.limits && opts.limits.maxMediaSeconds + 1;

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { addCost, type Cost, ZERO_COST } from '../cost/price.ts';
-import { findModel, type Region } from '../models/catalog.ts';
+import type { Region } from '../models/catalog.ts';
 import { addUsage, emptyUsage, PROTOCOLS, type Protocol, type Usage } from '../models/types.ts';
 import { TASKS, type Task } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
@@ -32,6 +32,8 @@ export interface ResultInput {
   task: Task;
   /** the model name as requested and sent (an alias or snapshot stays as given) */
   model: string;
+  /** the catalogue id that name resolved to when the run was created (RunSpec.modelEntry), when known */
+  modelId?: string;
   protocol: Protocol;
   region: Region;
   fingerprint: string;
@@ -123,7 +125,7 @@ export function buildResult(input: ResultInput): ResultDoc {
     },
     task: input.task,
     model: input.model,
-    ...(findModel(input.model) && { model_id: findModel(input.model)!.id }),
+    ...(input.modelId && { model_id: input.modelId }),
     protocol: input.protocol,
     region: input.region,
     fingerprint: input.fingerprint,

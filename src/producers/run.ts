@@ -29,7 +29,7 @@ import type { RunSpec, SubtitleLimits } from '../runs/types.ts';
 import { parseLocation } from '../storage/index.ts';
 import { RUNS_DIR } from '../storage/keys.ts';
 import type { Storage } from '../storage/types.ts';
-import { isTask, TASK_SPECS, type Task } from '../tasks/catalog.ts';
+import { isTask, TASK_SPECS, type Task, writesCues } from '../tasks/catalog.ts';
 import { checkLanguage, languagePrompt } from '../tasks/language.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
@@ -235,12 +235,12 @@ const SUBTITLE_LIMITS: Record<keyof SubtitleLimits, { flag: string; min: number;
  */
 function outputOptions(req: RunRequest, task: Task, acceptsPrompt: boolean): Pick<RunSpec, 'language' | 'translateTo' | 'subtitles' | 'outputName'> {
   const refuse = (msg: string) => new OmniError('invalid_argument', msg);
-  const writesCues = TASK_SPECS[task].outputs.includes('srt');
+  const cues = writesCues(task);
   const subtitles: SubtitleLimits = {};
   for (const [k, lim] of Object.entries(SUBTITLE_LIMITS) as [keyof SubtitleLimits, (typeof SUBTITLE_LIMITS)[keyof SubtitleLimits]][]) {
     const v = req.subtitles?.[k];
     if (v === undefined) continue;
-    if (!writesCues) throw refuse(`${lim.flag} applies to tasks that write subtitles (caption, transcribe), not ${task}`);
+    if (!cues) throw refuse(`${lim.flag} applies to tasks that write subtitles (caption, transcribe), not ${task}`);
     if (!Number.isFinite(v) || v < lim.min || v > lim.max || (lim.integer && !Number.isInteger(v))) {
       throw refuse(`${lim.flag} ${v}: expected ${lim.integer ? 'a whole number' : 'a number'} from ${lim.min} to ${lim.max}`);
     }

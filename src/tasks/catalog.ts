@@ -114,6 +114,14 @@ export function outputCapTokens(task: Task, chunkSeconds: number, modelMaxOutput
   return Math.max(1, Math.min(modelMaxOutputTokens, Math.ceil(cap.perRequest + cap.perSecond * Math.max(0, chunkSeconds))));
 }
 
+/**
+ * Whether the task writes timed subtitles (srt, vtt, segments.json): prepare then measures each chunk's speech
+ * (even for a file sent as it is) and finalize lays the cues over it.
+ */
+export function writesCues(task: Task): boolean {
+  return TASK_SPECS[task].outputs.includes('srt');
+}
+
 export function isTask(t: string): t is Task {
   return (TASKS as readonly string[]).includes(t);
 }

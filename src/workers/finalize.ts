@@ -13,14 +13,14 @@ import { addCost, type Cost, costOf } from '../cost/price.ts';
 import type { FinalizePayload } from '../jobs/catalog.ts';
 import { finishFile, isFileOpen, isSuperseded, stagedKey } from '../lifecycle/file-state.ts';
 import { concatWavFiles } from '../media/wav-concat.ts';
-import { findModel } from '../models/catalog.ts';
+import { modelOf } from '../models/catalog.ts';
 import { addUsage, type Usage } from '../models/types.ts';
 import { sha256Hex, signResult } from '../outputs/signature.ts';
 import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { outputKey } from '../storage/keys.ts';
 import { withTempDir } from '../storage/temp.ts';
 import type { Storage } from '../storage/types.ts';
-import { outputCapTokens, TASK_SPECS } from '../tasks/catalog.ts';
+import { outputCapTokens, TASK_SPECS, writesCues } from '../tasks/catalog.ts';
 import { SPEAK_FINAL_PROMPT, speakFinalText } from '../tasks/speak-summary.ts';
 import { placeInstructions } from '../tasks/system-message.ts';
 import type { Logger } from '../util/logger.ts';
@@ -78,9 +78,14 @@ export async function runFinalize(d: FinalizePayload, p: FinalizePorts): Promise
   if (await p.runs.isSuperseded(runId, fileId, d.generation)) return { skipped: 'file re-planned' };
   const dst = p.storage(spec.destination);
   const file = await p.runs.file(runId, fileId);
-  // prepared.json carries each chunk's measured speech (subtitle cues); the duration comes with the payload
-  // (prepared.json's only for a job queued by an older version).
-  const prepared = await readJson<StagedFile>(dst, stagedKey(runId, fileId, d.generation, 0, 'prepared.json'));
+  // The duration comes with the payload; prepared.json is read for the chunks' measured speech, which only
+  // subtitles use, or for the duration of a job queued by an older version. The speech stays out of the infer
+  // payloads: they carry ids and keys, no document storage already holds (docs/architecture.md, "The queues"),
+  // and for a subtitle task this is one GET beside the file's N chunk results.
+  const prepared =
+    d.durationS === undefined || writesCues(spec.task)
+      ? await readJson<StagedFile>(dst, stagedKey(runId, fileId, d.generation, 0, 'prepared.json'))
+      : undefined;
   const durationS = d.durationS ?? prepared?.durationS;
   const found: ChunkResult[] = [];
   for (let i = 0; i < d.chunks; i++) {
@@ -183,7 +188,7 @@ async function speakFinal(
   const stagedJson = stagedKey(runId, fileId, generation, index, 'final.json');
   const saved = await dst.getText(stagedJson);
   if (saved) return JSON.parse(saved) as FinalSummary;
-  const model = findModel(spec.model);
+  const model = modelOf(spec);
   if (!model) return undefined;
   const userText = speakFinalText(chunks);
   const ledgerId = generation ? `${fileId}.g${generation}` : fileId;

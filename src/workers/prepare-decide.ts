@@ -3,9 +3,9 @@
  * how its media is read (the sniffed header as it is, or ffprobe) and whether a per-file limit refuses it
  * before anything decodes. Pure: tested without ffmpeg, Redis or storage.
  */
-import { asIsPlan } from '../media/as-is.ts';
 import { decodeCostViolation, type FileLimits, limitError, mediaViolation } from '../media/limits.ts';
 import type { PlanPolicy } from '../media/plan.ts';
+import { type PreparePlan, planPrepare } from '../media/prepare-plan.ts';
 import type { MediaInfo } from '../media/types.ts';
 import type { ModelSpec } from '../models/catalog.ts';
 import type { StopReason } from '../runs/types.ts';
@@ -45,17 +45,22 @@ export interface PrepareMediaFacts {
   limits: FileLimits;
 }
 
-export type PrepareMedia = { kind: 'probe' } | { kind: 'refuse'; error: OmniError } | { kind: 'plan'; info: MediaInfo; read: 'as-is' | 'probe' };
+export type PrepareMedia =
+  | { kind: 'probe' }
+  | { kind: 'refuse'; error: OmniError }
+  /** `prepare`: as it is or encoded (media/prepare-plan.ts), which the executor carries out as given */
+  | { kind: 'plan'; info: MediaInfo; read: 'as-is' | 'probe'; prepare: PreparePlan };
 
 export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
   // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).
-  const asIs = !f.probed && f.sniffed && asIsPlan(f.sniffed, f.model, f.policy) ? f.sniffed : undefined;
-  const info = f.probed ?? asIs;
+  const sniffed = !f.probed && f.sniffed ? planPrepare(f.sniffed, f.model, f.policy) : undefined;
+  const info = f.probed ?? (sniffed?.kind === 'as-is' ? f.sniffed : undefined);
   if (!info) return { kind: 'probe' };
   // Refused here, after the header was read and before anything decodes or plans the media.
   // A plan that decodes the pictures is refused what that decode would cost (limits.ts); audio plans never decode them.
   const decodesPictures = f.policy.mode === 'video' && f.model.inputs.includes('video') && f.model.limits.video !== undefined;
   const v = mediaViolation(info, f.limits) ?? (decodesPictures ? decodeCostViolation(info, f.limits) : undefined);
   if (v) return { kind: 'refuse', error: limitError(v) };
-  return { kind: 'plan', info, read: f.probed ? 'probe' : 'as-is' };
+  if (!f.probed) return { kind: 'plan', info, read: 'as-is', prepare: sniffed! };
+  return { kind: 'plan', info, read: 'probe', prepare: planPrepare(info, f.model, f.policy) };
 }

@@ -4,7 +4,7 @@ import { type FinalizePayload, type InferPayload, jobIds, type PreparePayload } 
 import { QUEUE_POLICY } from '../jobs/policy.ts';
 import { queueName } from '../jobs/queues.ts';
 
-/** prepared.json in staging: what finalize reads back. */
+/** prepared.json in staging: what finalize reads back (a subtitle task's speech; the duration of a job queued by an older version). */
 export interface StagedFile {
   durationS: number;
   chunks: {

@@ -17,7 +17,7 @@ import { metrics } from '../ops/metrics.ts';
 import { namesMedia, notMediaReason } from '../producers/filter.ts';
 import type { RunSpec } from '../runs/types.ts';
 import { withTempDir } from '../storage/temp.ts';
-import { finalRequests, TASK_SPECS } from '../tasks/catalog.ts';
+import { finalRequests, writesCues } from '../tasks/catalog.ts';
 import { OmniError } from '../util/errors.ts';
 import { decidePrepareMedia, decidePrepareStart, type PrepareMediaFacts, type PrepareStartFacts } from './prepare-decide.ts';
 import { inferFlow, type StagedFile } from './prepare-flow.ts';
@@ -128,12 +128,13 @@ async function prepareFile(job: PrepareJob, p: PreparePorts, spec: RunSpec, mode
       if (media.kind === 'refuse') throw media.error;
       if (media.kind !== 'plan') throw new Error('decidePrepareMedia asked to probe twice');
       // Subtitles are laid over the speech between the silences, so a file sent as it is has its silences measured too.
-      const cues = TASK_SPECS[spec.task].outputs.includes('srt');
+      const cues = writesCues(spec.task);
       // The length that counts from here on is the decoded one (media/measured.ts), not the probe's claim.
       const { plan, chunks, silences, info } = await p.media.chunks(input, model, policy, {
         outDir: path.join(dir, 'chunks'),
         log: p.log,
         info: media.info,
+        decision: media.prepare,
         tmpDir: p.tmpDir,
         signal,
         maxPixels: limits.maxPixels,

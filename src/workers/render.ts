@@ -3,6 +3,7 @@
  * the moderation verdict, and the result JSON. Pure: finalize writes what this returns.
  */
 import type { Cost } from '../cost/price.ts';
+import { modelOf } from '../models/catalog.ts';
 import type { Usage } from '../models/types.ts';
 import { asAssessment, flaggedCategories, mergeVerdicts, providerBlockedVerdict, renderModerationJson } from '../outputs/moderation.ts';
 import { namedOutputKey } from '../outputs/naming.ts';
@@ -61,6 +62,8 @@ function languageOf(spec: RunSpec, chunks: readonly ChunkResult[]): { chunks: Ch
 export function renderFileOutputs(input: RenderInput): Rendered {
   const { spec, file, durationS } = input;
   const ts = TASK_SPECS[spec.task];
+  // the entry the run resolved at creation: the result names the catalogue id an alias stood for
+  const modelId = modelOf(spec)?.id;
   const lang = languageOf(spec, input.chunks);
   const { chunks } = lang;
   // The outputs' language: the translation's, else the spoken one.
@@ -118,6 +121,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
     source: { uri: file.uri, key: file.key, etag: file.etag, size: file.size, durationS },
     task: spec.task,
     model: spec.model,
+    ...(modelId && { modelId }),
     protocol: spec.protocol,
     region: spec.region,
     fingerprint: spec.fingerprint,

@@ -1,13 +1,14 @@
 /**
  * The media adapters prepare uses (src/workers/prepare-ports.ts PrepareMediaPort) without ffmpeg: the header
- * and the probe are what the test says, and the chunks follow the real pure planner (media/as-is.ts,
- * media/plan.ts) the way media/prepare.ts does, each one a few bytes on disk.
+ * and the probe are what the test says, and the chunks carry out the decision the handler passes (made by the
+ * real media/prepare-plan.ts planPrepare, as media/prepare.ts does when given none): the source itself, or the
+ * real planner's chunks (media/plan.ts) without silences, each one a few bytes on disk.
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { asIsPlan } from '../../src/media/as-is.ts';
 import { base64Chars } from '../../src/media/limits.ts';
 import { planChunks } from '../../src/media/plan.ts';
+import { type PreparePlan, planPrepare } from '../../src/media/prepare-plan.ts';
 import type { CutChunk, MediaInfo, Silence } from '../../src/media/types.ts';
 import type { PrepareMediaPort } from '../../src/workers/prepare-ports.ts';
 
@@ -15,7 +16,15 @@ import type { PrepareMediaPort } from '../../src/workers/prepare-ports.ts';
 export interface MediaCalls {
   sniff: number;
   probe: number;
-  chunks: { info?: MediaInfo; targetS: number; maxChunks?: number; base64MaxChars?: number; silencesAlways?: boolean }[];
+  chunks: {
+    info?: MediaInfo;
+    /** the decision the handler passed (undefined: none, the executor makes it) */
+    decision?: PreparePlan['kind'];
+    targetS: number;
+    maxChunks?: number;
+    base64MaxChars?: number;
+    silencesAlways?: boolean;
+  }[];
 }
 
 export class FakeMedia implements PrepareMediaPort {
@@ -44,6 +53,7 @@ export class FakeMedia implements PrepareMediaPort {
   chunks: PrepareMediaPort['chunks'] = async (file, model, policy, opts) => {
     this.calls.chunks.push({
       info: opts.info,
+      decision: opts.decision?.kind,
       targetS: policy.targetS,
       maxChunks: policy.maxChunks,
       base64MaxChars: policy.base64MaxChars,
@@ -52,11 +62,12 @@ export class FakeMedia implements PrepareMediaPort {
     if (this.hang) await aborted(opts.signal);
     const info = opts.info ?? (await this.probe(file, opts));
     await mkdir(opts.outDir, { recursive: true });
-    const asIs = asIsPlan(info, model, policy);
-    if (asIs) {
-      const out = path.join(opts.outDir, `chunk-0000.${asIs.encode.format}`);
+    const decision = opts.decision ?? planPrepare(info, model, policy);
+    if (decision.kind === 'as-is') {
+      const { format } = decision.plan.encode;
+      const out = path.join(opts.outDir, `chunk-0000.${format}`);
       await copyFile(file, out);
-      return { info, plan: asIs, chunks: [cut(0, out, 0, info.durationS, 0, info.sizeBytes, asIs.encode.format)], silences: this.silences };
+      return { info, plan: decision.plan, chunks: [cut(0, out, 0, info.durationS, 0, info.sizeBytes, format)], silences: this.silences };
     }
     const plan = planChunks(info, model, policy);
     const chunks: CutChunk[] = [];

@@ -3,6 +3,7 @@ import { chooseCuts, pickSilence } from '../../src/media/cutpoints.ts';
 import { base64Chars, chunkTokens, estimateBytes } from '../../src/media/limits.ts';
 import { AUDIO_LADDER_KBPS, type PlanPolicy, planChunks } from '../../src/media/plan.ts';
 import { taskPolicy } from '../../src/media/policy.ts';
+import { planPrepare } from '../../src/media/prepare-plan.ts';
 import type { Plan } from '../../src/media/types.ts';
 import { base64Ceiling, MODEL_IDS, MODELS, type ModelSpec } from '../../src/models/catalog.ts';
 import { TASK_SPECS, type Task } from '../../src/tasks/catalog.ts';
@@ -260,5 +261,29 @@ describe('modes and media errors', () => {
     expect(p).toMatchObject({ targetS: 90, overlapS: 2, inputMode: 'url', mode: 'audio' });
     expect(p.promptTokens).toBeGreaterThan(5);
     expect(taskPolicy('caption', captioner).promptTokens).toBe(0);
+  });
+});
+
+describe('planPrepare: as it is, or encoded, decided once for the decider and the executor', () => {
+  // 10 s of 16 kHz mono mp3 at 32 kbps whose header agrees with its bytes: one chunk, sendable unchanged
+  const mp3 = {
+    ...audioInfo(10),
+    container: 'mp3',
+    sizeBytes: 40_000,
+    headerDurationS: 10,
+    audio: [{ index: 0, codec: 'mp3', sampleRate: 16_000, channels: 1 }],
+  };
+
+  it('a small mp3 goes as it is; longer than a chunk, another codec or with video, it is encoded in the mode the task wants', () => {
+    expect(planPrepare(mp3, captioner, policy('caption'))).toMatchObject({
+      kind: 'as-is',
+      plan: { chunks: [{ startS: 0, endS: 10 }], encode: { format: 'mp3' } },
+    });
+    expect(planPrepare({ ...mp3, durationS: 7200, headerDurationS: 7200, sizeBytes: 7200 * 4000 }, captioner, policy('caption'))).toEqual({
+      kind: 'encode',
+      mode: 'audio',
+    });
+    expect(planPrepare({ ...mp3, audio: [{ ...mp3.audio[0], codec: 'flac' }] }, captioner, policy('caption'))).toEqual({ kind: 'encode', mode: 'audio' });
+    expect(planPrepare(videoInfo(60), flash, policy('describe'))).toEqual({ kind: 'encode', mode: 'video' });
   });
 });

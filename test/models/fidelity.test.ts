@@ -80,6 +80,7 @@ describe('1. the model name is sent as given', () => {
       source: { uri: 'a', key: 'a', etag: 'e', size: 1, durationS: 1 },
       task: 'transcribe',
       model: 'qwen3-omni-flash-all',
+      modelId: findModel('qwen3-omni-flash-all')!.id,
       protocol: 'responses',
       region: 'intl',
       fingerprint: 'f',

@@ -32,6 +32,7 @@ const input: ResultInput = {
   text: 'A dog barks. Rain falls.',
   outputs: ['b.mp3.txt', 'b.mp3.srt', 'b.mp3.vtt'],
   createdAt: new Date('2025-01-02T03:04:05.000Z'),
+  modelId: 'qwen3-omni-30b-a3b-captioner',
 };
 
 describe('result document', () => {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FinalizePayload } from '../../src/jobs/catalog.ts';
 import { stagedKey } from '../../src/lifecycle/file-state.ts';
+import { findModel } from '../../src/models/catalog.ts';
 import { outputKey } from '../../src/storage/keys.ts';
 import { runFinalize } from '../../src/workers/finalize.ts';
 import { planFinalize } from '../../src/workers/finalize-decide.ts';
@@ -50,6 +51,37 @@ describe('runFinalize', () => {
     f.dst.putJson(stagedKey('r1', 'f1', undefined, 0, 'prepared.json'), { durationS: 49, chunks: [] });
     await runFinalize(payload({ durationS: undefined }), f.ports);
     expect(f.finished[0].durationS).toBe(49);
+  });
+
+  it('names the model by the entry the run resolved at creation, not by a lookup of its name in this process', async () => {
+    // a catalog file's entry this process's catalogue does not hold: only the spec knows what the name stood for
+    const entry = { ...findModel('qwen3-omni-flash')!, id: 'house-omni' };
+    const f = fakeFinalizePorts(fakeSpec({ model: 'house-omni-latest', modelEntry: entry }));
+    stage(f);
+    await runFinalize(payload(), f.ports);
+    expect(findModel('house-omni-latest')).toBeUndefined();
+    expect(f.dst.json(outputKey('in/a.mp3', 'json'))).toMatchObject({ model: 'house-omni-latest', model_id: 'house-omni' });
+  });
+
+  it('reads prepared.json only for subtitles (the speech under the cues) or an older job without the duration', async () => {
+    const prepared = stagedKey('r1', 'f1', undefined, 0, 'prepared.json');
+    const plain = fakeFinalizePorts(fakeSpec({ task: 'describe' }));
+    stage(plain);
+    await runFinalize(payload(), plain.ports);
+    expect(plain.dst.reads).not.toContain(prepared);
+    expect(plain.finished[0]).toMatchObject({ status: 'succeeded', durationS: 50 });
+
+    const subtitled = fakeFinalizePorts(fakeSpec({ task: 'transcribe' }));
+    stage(subtitled);
+    // chunk 0 is silent until 12 s: its cue starts where its speech does
+    subtitled.dst.putJson(prepared, {
+      durationS: 50,
+      chunks: [{ index: 0, startS: 0, endS: 30, key: 'k0', format: 'mp3', kind: 'audio', speech: [[12, 30]] }],
+    });
+    const r = (await runFinalize(payload(), subtitled.ports)) as { outputs: string[] };
+    expect(subtitled.dst.reads).toContain(prepared);
+    const srt = subtitled.dst.text(r.outputs.find((k) => k.endsWith('.srt'))!);
+    expect(srt).toMatch(/^1\n00:00:12,000 --> /);
   });
 
   it('skips a file already finished or re-planned, writing nothing', async () => {

@@ -37,7 +37,12 @@ describe('decidePrepareMedia', () => {
   };
 
   it('plans a small mp3 from its sniffed header, without ffprobe', () => {
-    expect(decidePrepareMedia({ sniffed: mp3, model, policy, limits })).toEqual({ kind: 'plan', info: mp3, read: 'as-is' });
+    expect(decidePrepareMedia({ sniffed: mp3, model, policy, limits })).toEqual({
+      kind: 'plan',
+      info: mp3,
+      read: 'as-is',
+      prepare: { kind: 'as-is', plan: expect.objectContaining({ encode: expect.objectContaining({ format: 'mp3', audioCodec: 'mp3' }) }) },
+    });
   });
 
   it('asks for ffprobe when nothing was sniffed or the sniffed file cannot go as it is, then plans from the probe', () => {
@@ -45,7 +50,14 @@ describe('decidePrepareMedia', () => {
     const long = { ...mp3, durationS: 4 * 3600, sizeBytes: 4 * 3600 * 4000 };
     expect(decidePrepareMedia({ sniffed: long, model, policy, limits })).toEqual({ kind: 'probe' });
     const flac = { ...mp3, container: 'flac', audio: [{ index: 0, codec: 'flac', sampleRate: 16_000, channels: 1 }] };
-    expect(decidePrepareMedia({ sniffed: mp3, probed: flac, model, policy, limits })).toEqual({ kind: 'plan', info: flac, read: 'probe' });
+    expect(decidePrepareMedia({ sniffed: mp3, probed: flac, model, policy, limits })).toEqual({
+      kind: 'plan',
+      info: flac,
+      read: 'probe',
+      prepare: { kind: 'encode', mode: 'audio' },
+    });
+    // A probed file the model takes as it is goes unchanged too (the probe knows formats the sniffer does not).
+    expect(decidePrepareMedia({ probed: mp3, model, policy, limits })).toMatchObject({ read: 'probe', prepare: { kind: 'as-is' } });
   });
 
   it('refuses media over a per-file limit, sniffed or probed, before anything decodes', () => {

@@ -109,6 +109,8 @@ describe('the prepare handler over fakes', () => {
     });
     // A subtitle task has its silences measured even when the file is sent as it is.
     expect(f.media.calls.chunks[0].silencesAlways).toBe(true);
+    // The executor is handed the decision (media/prepare-plan.ts), not left to make it again.
+    expect(f.media.calls.chunks[0].decision).toBe('as-is');
     expect(f.flows[0]).toMatchObject({ name: 'finalize', data: { runId: 'r1', fileId: 'f1', key: 'in/a.mp3', chunks: 1, generation: 0, durationS: 10 } }); // finalize reads no prepared.json
     expect(f.flows[0].opts?.jobId).toBe('fin.r1.f1');
     const [child] = childrenOf(f);
@@ -136,6 +138,7 @@ describe('the prepare handler over fakes', () => {
     f.media.probed = wav;
     const r = await runPrepare(job(), f.ports);
     expect(f.media.calls.probe).toBe(1);
+    expect(f.media.calls.chunks[0].decision).toBe('encode');
     const kids = childrenOf(f);
     expect(r).toMatchObject({ chunks: kids.length, durationS: 1200 });
     expect(kids.length).toBeGreaterThan(2);
