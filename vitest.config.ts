@@ -43,7 +43,9 @@ export default defineConfig({
     execArgv: ['--openssl-legacy-provider'],
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
-      { extends: true, test: { name: 'unit', include: UNIT_TESTS } },
+      // Pure tests share one module graph per worker: importing it again for each file was two thirds of the
+      // project's time (115 s -> 45 s for 43 files on the loaded 2-core machine); nothing in them holds state.
+      { extends: true, test: { name: 'unit', include: UNIT_TESTS, isolate: false } },
       { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: UNIT_TESTS } },
     ],
   },
