@@ -50,7 +50,9 @@ async function act(ctx: Context, runId: string, rec: InputRecord, b: BatchObject
     }
     case 'force': {
       const n = await toRealtime(ctx, runId, rec);
-      ctx.log.warn({ runId, input: rec.n, batch: b.id, lines: n, reason: step.reason }, 'batch-fallback: lines sent in real time before their batch ended');
+      // told once: later reads until the provider ends the batch find no line left to move
+      if (n > 0)
+        ctx.log.warn({ runId, input: rec.n, batch: b.id, lines: n, reason: step.reason }, 'batch-fallback: lines sent in real time before their batch ended');
       return ctx.cfg.batchPollMs;
     }
   }
