@@ -7,6 +7,7 @@ import { Budget, budgetChunkKey } from '../cost/budget.ts';
 import { Ledger } from '../cost/ledger.ts';
 import type { Cost } from '../cost/price.ts';
 import { type OutputPrior, rpmSlotKey, TokenBucket, tpmBucketKey } from '../cost/token-bucket.ts';
+import type { Via } from '../models/catalog.ts';
 import type { Usage } from '../models/types.ts';
 
 export interface CostTotals {
@@ -43,16 +44,7 @@ export class Costs {
   }
 
   /** Counted once per (file, chunk), whoever records it and however often. */
-  async recordChunk(
-    runId: string,
-    fileId: string,
-    chunk: number,
-    attempt: string,
-    usage: Usage,
-    cost: Cost,
-    requests: number,
-    via?: 'batch',
-  ): Promise<boolean> {
+  async recordChunk(runId: string, fileId: string, chunk: number, attempt: string, usage: Usage, cost: Cost, requests: number, via?: Via): Promise<boolean> {
     return (await this.ledger.recordChunk(runId, fileId, chunk, attempt, usage, cost, { requests, ...(via && { via }) })).recorded;
   }
 

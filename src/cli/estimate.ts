@@ -9,7 +9,9 @@ import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
 import { type DeadlinePlan, parseDeadline, planForDeadline } from '../cost/deadline.ts';
 import { estimateRun } from '../cost/estimate.ts';
 import { type Cost, formatMicros, type PricingOverride, resolvePrices, unpricedNote, unpricedUsage } from '../cost/price.ts';
+import { viaForDeadline, viaLines } from '../cost/via-choice.ts';
 import { type FileLimits, fileLimitsOf } from '../media/limits.ts';
+import { windowSeconds } from '../models/batch-api.ts';
 import type { Region } from '../models/catalog.ts';
 import { emptyUsage } from '../models/types.ts';
 import { estimateSource } from '../producers/estimate.ts';
@@ -19,7 +21,7 @@ import { openStorage, storageOptionsFromConfig } from '../storage/index.ts';
 import { printable } from '../util/printable.ts';
 import { CATALOG_HELP, collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
 import { formatDuration } from './progress.ts';
-import { addRateOptions, DEADLINE_HELP, deadlineLines, type RateFlags, rateConfig } from './run-options.ts';
+import { addRateOptions, batchAskOf, DEADLINE_HELP, deadlineLines, type RateFlags, rateConfig } from './run-options.ts';
 
 /** The expected cost in real time and through Batch, and what Batch saves. */
 function batchSaving(realtime: Cost, batch: Cost): { realtime: Cost; batch: Cost; saving: Cost } {
@@ -43,7 +45,10 @@ export function register(program: Command): void {
     'the run priced',
   )
     .option('--deadline <time|duration>', DEADLINE_HELP)
-    .option('--via <way>', "realtime (default) or batch: also price the run through the provider's Batch API, and the saving")
+    .option(
+      '--via <way>',
+      "realtime (default) or batch: also price the run through the provider's Batch API, and the saving; auto (with --deadline): say which the run would take, and why",
+    )
     .option('--catalog <file>', CATALOG_HELP)
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
@@ -61,8 +66,8 @@ export function register(program: Command): void {
           maxFiles: f.maxFiles as number | undefined,
           chunkSeconds: f.chunkSeconds as number | undefined,
           manifest: f.manifest as string | undefined,
-          // refused here (batch_unsupported) before anything is probed
-          via: f.via as string | undefined,
+          // refused here (batch_unsupported; auto without --deadline) before anything is probed; auto is decided with the plan
+          via: f.via === 'auto' && f.deadline !== undefined ? 'realtime' : (f.via as string | undefined),
         },
         cfg,
         newRunId(),
@@ -104,8 +109,14 @@ export function register(program: Command): void {
           ...(outputScale !== undefined && { outputScale }),
         });
       const e = plan ? plan.estimate : probed.estimate;
+      const via =
+        plan &&
+        viaForDeadline(
+          { via: f.via as string | undefined, ask: batchAskOf(spec) },
+          { deadlineS: (plan.deadline.getTime() - now.getTime()) / 1000, windowS: windowSeconds(cfg.batchWindow), realtimeWallS: e.wall.seconds },
+        );
       const batch =
-        spec.via === 'batch'
+        (via?.via ?? spec.via) === 'batch'
           ? batchSaving(
               e.cost.expected,
               estimateRun(probed.files, {
@@ -147,6 +158,10 @@ export function register(program: Command): void {
           wall_seconds: e.wall.seconds,
           wall_binding: e.wall.binding,
           limits: limitsJson(limits),
+          ...(via?.choice && {
+            via_choice: { via: via.choice.via, ...(via.batchFallback && { batch_fallback: via.batchFallback }), reason: via.choice.reason },
+          }),
+          ...(via?.warning && { via_warning: via.warning }),
           ...(batch && {
             via: 'batch',
             batch: { cost: money(batch.batch), realtime_cost: money(batch.realtime), saving: money(batch.saving), completion_window: cfg.batchWindow },
@@ -187,6 +202,7 @@ export function register(program: Command): void {
             : []),
           `per-file limits: ${describeLimits(limits)}`,
           ...(plan ? deadlineLines(plan) : []),
+          ...(via ? viaLines(via) : []),
           ...(bounded.length
             ? [
                 `${bounded.length} object(s) state no length, or more than their bytes hold: priced at an upper bound from their size:`,

@@ -3,11 +3,15 @@ import type { Command } from 'commander';
 import type { Config, ConfigInput } from '../config/index.ts';
 import { type DeadlinePlan, parseDeadline, planForDeadline } from '../cost/deadline.ts';
 import { type PricingOverride, parseAmount } from '../cost/price.ts';
+import { type ViaDecision, viaForDeadline } from '../cost/via-choice.ts';
 import { fileLimitsOf } from '../media/limits.ts';
+import { windowSeconds } from '../models/batch-api.ts';
+import type { BatchAsk } from '../models/batch-support.ts';
 import { estimateSource, type SourceEstimate } from '../producers/estimate.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../producers/run.ts';
+import type { RunSpec } from '../runs/types.ts';
 import type { Storage } from '../storage/types.ts';
-import type { Task } from '../tasks/catalog.ts';
+import { TASK_SPECS, type Task } from '../tasks/catalog.ts';
 import type { Logger } from '../util/logger.ts';
 import { CATALOG_HELP, collect, int, num } from './common.ts';
 import { formatDuration } from './progress.ts';
@@ -44,6 +48,12 @@ export const rateConfig = (f: RateFlags): ConfigInput => ({ inferConcurrency: f.
 
 export const DEADLINE_HELP = 'finish by then (8h, 90m, 06:00, or an ISO time): picks the shortest chunk length that makes it at --rpm/--tpm, or refuses';
 
+export const VIA_HELP =
+  "realtime (default): one streaming request per chunk; batch: the provider's Batch API at half price, answers within its window; " +
+  'auto (with --deadline): batch with --batch-fallback realtime when the deadline leaves the window and the real-time wall time after it, else realtime';
+export const BATCH_FALLBACK_HELP =
+  'realtime (with --via batch and --deadline): what a batch cannot answer by the deadline is sent in real time, at the real-time price';
+
 export function addRunRequestOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--out <destination>', 's3://bucket/prefix/ or a local directory')
@@ -60,7 +70,8 @@ export function addRunRequestOptions(cmd: Command): Command {
     .option('--chunk-seconds <s>', "target chunk length (default: the task's)", num)
     .option('--overlap-seconds <s>', 'overlap between chunks', num)
     .option('--deadline <time|duration>', DEADLINE_HELP)
-    .option('--via <way>', "realtime (default): one streaming request per chunk; batch: the provider's Batch API at half price, answers within its window")
+    .option('--via <way>', VIA_HELP)
+    .option('--batch-fallback <way>', BATCH_FALLBACK_HELP)
     .option('--notify-url <url>', 'POST the signed report here when the run ends (needs OMNIBATCH_WEBHOOK_SECRET)')
     .option('--allow-unsigned-webhooks', "with --notify-url and no secret: send the run's notifications unsigned")
     .option('--language <code>', 'the spoken language (en, de, pt-BR), told to the model; auto: the model names it, and the result records it')
@@ -98,6 +109,7 @@ export function runRequestFrom(source: string, f: RunRequestFlags): RunRequest {
       subtitles: { maxLineChars: f.maxLineChars, maxLines: f.maxLines, maxCueSeconds: f.maxCueSeconds, maxCps: f.maxCps },
     }),
     ...(f.via !== undefined && { via: f.via }),
+    ...(f.batchFallback !== undefined && { batchFallback: f.batchFallback }),
   };
 }
 
@@ -117,6 +129,8 @@ export interface PlannedDeadline {
   request: RunRequest;
   plan: DeadlinePlan;
   failures: SourceEstimate['failures'];
+  /** --via auto decided, or a Batch run's warning (cost/via-choice.ts) */
+  via: ViaDecision;
 }
 
 /**
@@ -126,7 +140,9 @@ export interface PlannedDeadline {
  */
 export async function planDeadline(deps: DeadlineDeps, request: RunRequest, deadlineText: string, now = new Date()): Promise<PlannedDeadline> {
   const deadline = parseDeadline(deadlineText, now);
-  const spec = buildRunSpec(request, deps.cfg, newRunId(now), now, undefined, deps.pricing);
+  // --via auto is planned as real time (the planner's wall time is real time's) and decided below
+  const asked = request.via === 'auto' ? { ...request, via: 'realtime', batchFallback: undefined } : request;
+  const spec = buildRunSpec({ ...asked, deadline: deadlineText }, deps.cfg, newRunId(now), now, undefined, deps.pricing);
   const outputScale = await deps.outputScale?.(spec.model, spec.task);
   const { files, failures } = await estimateSource(deps.source, spec, {
     log: deps.log,
@@ -152,7 +168,29 @@ export async function planDeadline(deps: DeadlineDeps, request: RunRequest, dead
     ...(spec.chunkSeconds !== undefined && { shortestS: spec.chunkSeconds }),
     ...(outputScale !== undefined && { outputScale }),
   });
-  return { request: { ...request, chunkSeconds: plan.chunkSeconds, deadline: deadlineText, plannedWallS: plan.estimate.wall.seconds }, plan, failures };
+  const via = viaForDeadline(
+    { via: request.via, batchFallback: request.batchFallback, ask: batchAskOf(spec) },
+    { deadlineS: (deadline.getTime() - now.getTime()) / 1000, windowS: windowSeconds(deps.cfg.batchWindow), realtimeWallS: plan.estimate.wall.seconds },
+  );
+  const { batchFallback: _asked, ...rest } = request;
+  return {
+    request: {
+      ...rest,
+      via: via.via,
+      ...(via.batchFallback && { batchFallback: via.batchFallback }),
+      chunkSeconds: plan.chunkSeconds,
+      deadline: deadlineText,
+      plannedWallS: plan.estimate.wall.seconds,
+    },
+    plan,
+    failures,
+    via,
+  };
+}
+
+/** What the Batch API is asked to carry for this run (models/batch-support.ts). */
+export function batchAskOf(spec: Pick<RunSpec, 'model' | 'region' | 'protocol' | 'task'>): BatchAsk {
+  return { model: spec.model, region: spec.region, protocol: spec.protocol, task: spec.task, audioOut: TASK_SPECS[spec.task].wantsAudioOut };
 }
 
 /** Two lines for stderr/stdout: the chosen length and why, and the predicted finish. */

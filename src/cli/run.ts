@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { outputScale as outputScaleOf, readCalibration } from '../cost/calibration.ts';
+import { viaLines } from '../cost/via-choice.ts';
 import { STAGES } from '../jobs/catalog.ts';
 import { assertReadable } from '../producers/objects.ts';
 import { assertWritable, createRun } from '../producers/run.ts';
@@ -66,7 +67,7 @@ export function register(program: Command): void {
             f.deadline,
           );
           request = planned.request;
-          process.stderr.write(`${deadlineLines(planned.plan).join('\n')}\n`);
+          process.stderr.write(`${[...deadlineLines(planned.plan), ...viaLines(planned.via)].join('\n')}\n`);
           // A file the plan could not take (refused, or a claim its bytes cannot hold) never refuses the run: it
           // is left out of the plan, named here, and fails alone in the run with the same code.
           if (planned.failures.length)

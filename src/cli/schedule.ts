@@ -1,5 +1,6 @@
 /** `omnibatch schedule add|list|remove`: cron-driven runs that process only new or changed objects. */
 import type { Command } from 'commander';
+import { viaLines } from '../cost/via-choice.ts';
 import { assertWritable, buildRunSpec, newRunId } from '../producers/run.ts';
 import { addSchedule, listSchedules, removeSchedule } from '../producers/schedules.ts';
 import { OmniError } from '../util/errors.ts';
@@ -30,7 +31,7 @@ export function register(program: Command): void {
         // records its predicted finish from the planned wall time.
         const planned = await planDeadline({ cfg: ctx.cfg, log: ctx.log, source: ctx.storage(source), pricing: ctx.pricing }, request, f.deadline);
         request = planned.request;
-        process.stdout.write(`${deadlineLines(planned.plan).join('\n')}\n`);
+        process.stdout.write(`${[...deadlineLines(planned.plan), ...viaLines(planned.via)].join('\n')}\n`);
       }
       const spec = buildRunSpec(request, ctx.cfg, newRunId(), new Date(), undefined, ctx.pricing); // validate now, not at 2 a.m.
       // A catalog file's entry goes with the schedule: the worker that fires it may not have the file.

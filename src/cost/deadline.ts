@@ -135,8 +135,8 @@ export function planForDeadline(files: readonly EstimateFile[], opts: DeadlineOp
         tried,
         predictedFinish: new Date(now.getTime() + rung.wallSeconds * 1000),
         note: lengthened
-          ? `${shortestS}-s chunks would take ${fmtS(first.wallSeconds)} (bound by ${first.binding}): ${chunkSeconds}-s chunks finish in ${fmtS(rung.wallSeconds)}, before the deadline`
-          : `${chunkSeconds}-s chunks (the most detail) finish in ${fmtS(rung.wallSeconds)}, before the deadline`,
+          ? `${shortestS}-s chunks would take ${formatSpan(first.wallSeconds)} (bound by ${first.binding}): ${chunkSeconds}-s chunks finish in ${formatSpan(rung.wallSeconds)}, before the deadline`
+          : `${chunkSeconds}-s chunks (the most detail) finish in ${formatSpan(rung.wallSeconds)}, before the deadline`,
       };
     }
   }
@@ -144,7 +144,7 @@ export function planForDeadline(files: readonly EstimateFile[], opts: DeadlineOp
   throw new OmniError(
     'deadline_unreachable',
     `no chunk length finishes by ${deadline.toISOString()}: the earliest achievable finish is ${earliest.toISOString()} ` +
-      `(${fastest!.rung.chunkSeconds}-s chunks, ${fmtS(fastest!.rung.wallSeconds)}, bound by ${fastest!.rung.binding})`,
+      `(${fastest!.rung.chunkSeconds}-s chunks, ${formatSpan(fastest!.rung.wallSeconds)}, bound by ${fastest!.rung.binding})`,
     {
       details: {
         deadline: deadline.toISOString(),
@@ -156,7 +156,9 @@ export function planForDeadline(files: readonly EstimateFile[], opts: DeadlineOp
   );
 }
 
-function fmtS(s: number): string {
+/** A span for a sentence: "2 h 5 min", "40 min", "12 s" (under a minute, as a Batch fallback in a test sees it). */
+export function formatSpan(s: number): string {
+  if (s < 59.5) return `${Math.max(0, Math.round(s))} s`;
   const h = Math.floor(s / 3600);
   const m = Math.round((s - h * 3600) / 60);
   return h > 0 ? `${h} h ${m} min` : `${Math.max(1, m)} min`;

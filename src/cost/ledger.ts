@@ -5,7 +5,7 @@
  * million-chunk run is one HGETALL.
  */
 import type { Redis } from 'ioredis';
-import type { Currency } from '../models/catalog.ts';
+import type { Currency, Via } from '../models/catalog.ts';
 import { emptyUsage, type Usage } from '../models/types.ts';
 import { ADD_REQUESTS, LEDGER_COUNTERS, RECORD_CHUNK } from './lua/ledger.ts';
 import { runLua } from './lua/run.ts';
@@ -22,8 +22,8 @@ export interface ChunkRecord {
   /** requests made for this chunk, the successful one included */
   requests: number;
   recordedAt: string;
-  /** the chunk was answered through the provider's Batch API (priced at the Batch rate) */
-  via?: 'batch';
+  /** the chunk was answered through the provider's Batch API (priced at the Batch rate); `realtime`: a Batch run's line sent in real time (--batch-fallback) */
+  via?: Via;
 }
 
 export interface RecordOutcome {
@@ -48,7 +48,7 @@ export interface LedgerOptions {
   /** default 1 */
   requests?: number;
   now?: Date;
-  via?: 'batch';
+  via?: Via;
 }
 
 /** The ledger field of one chunk: JSON keeps any object key (with any characters) unambiguous. */

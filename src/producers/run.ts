@@ -63,8 +63,10 @@ export interface RunRequest extends Pick<RunSpec, KeptAsIs> {
   deadline?: string;
   /** the deadline planner's predicted wall time, seconds: the run stores its predicted finish from it */
   plannedWallS?: number;
-  /** --via realtime | batch (default realtime) */
+  /** --via realtime | batch (default realtime); auto is decided with the deadline before the run is built (cost/via-choice.ts) */
   via?: string;
+  /** --batch-fallback realtime (with --via batch and --deadline) */
+  batchFallback?: string;
   /** a schedule's catalog-file entry, resolved when it was added: a firing in a worker without the file still knows the model */
   modelEntry?: ModelSpec;
 }
@@ -193,6 +195,7 @@ export function buildRunSpec(
     ...(req.deadline && { deadline: parseDeadline(req.deadline, now).toISOString() }),
     ...(req.plannedWallS !== undefined && { predictedFinishAt: new Date(now.getTime() + req.plannedWallS * 1000).toISOString() }),
     ...(via && { via }),
+    ...(batchFallbackOf(req, via) && { batchFallback: 'realtime' as const }),
   };
   spec.fingerprint = taskFingerprint({
     task,
@@ -214,11 +217,36 @@ export function buildRunSpec(
 /** --via checked against what the Batch API serves: 'batch', or undefined for real time (the default). */
 function viaOf(req: RunRequest, ask: BatchAsk): 'batch' | undefined {
   const via = req.via ?? 'realtime';
-  if (via !== 'realtime' && via !== 'batch') throw new OmniError('invalid_argument', `--via ${via}: realtime or batch`);
+  if (via === 'auto') {
+    // the deadline planner turns auto into batch or realtime (run-options.ts planDeadline): without one there is nothing to decide by
+    throw new OmniError(
+      'invalid_argument',
+      req.deadline === undefined
+        ? '--via auto needs --deadline: it sends through Batch what the deadline allows and the rest in real time (or use --via realtime or --via batch)'
+        : '--via auto is decided by the deadline planner before the run is built',
+    );
+  }
+  if (via !== 'realtime' && via !== 'batch') throw new OmniError('invalid_argument', `--via ${via}: realtime or batch (or auto, with --deadline)`);
   if (via === 'realtime') return undefined;
   const refusal = batchRefusal(ask);
   if (refusal) throw new OmniError('batch_unsupported', refusal);
   return 'batch';
+}
+
+/** --batch-fallback checked: only realtime, only through Batch, only with a deadline to fall back for. */
+function batchFallbackOf(req: RunRequest, via: 'batch' | undefined): boolean {
+  const fb = req.batchFallback;
+  if (fb === undefined) return false;
+  if (fb !== 'realtime') throw new OmniError('invalid_argument', `--batch-fallback ${fb}: the only fallback is realtime`);
+  if (req.deadline === undefined) {
+    throw new OmniError(
+      'invalid_argument',
+      '--batch-fallback realtime needs --deadline: it sends in real time what a batch cannot answer by the deadline, and without one nothing is late',
+    );
+  }
+  if (via !== 'batch')
+    throw new OmniError('invalid_argument', '--batch-fallback realtime needs --via batch (or --via auto, which sets it when it chooses Batch)');
+  return true;
 }
 
 /** Limits a subtitle option may take: beyond them no player or viewer copes. */

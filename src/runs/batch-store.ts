@@ -12,7 +12,8 @@ import type { Redis } from 'ioredis';
 import { type LuaScript, runLua } from '../cost/lua/run.ts';
 import type { BatchObject } from '../models/batch-api.ts';
 
-export type LineStep = 'queued' | 'packed' | 'answered' | 'failed';
+/** `realtime`: --batch-fallback realtime took the line from its batch; its job calls the model in real time. */
+export type LineStep = 'queued' | 'packed' | 'answered' | 'failed' | 'realtime';
 
 /** One chunk's line: which job waits for it, where it stands, how often it was sent. */
 export interface LineState {
@@ -47,6 +48,9 @@ export interface InputRecord {
   batchCreatedAt?: number;
   /** the results were read and routed: a redone poll does nothing */
   done?: boolean;
+  /** --batch-fallback realtime: when the batch was cancelled for the deadline (ms), and why */
+  fellBackAt?: number;
+  fallbackWhy?: string;
 }
 
 const QUEUE_LINE: LuaScript = {
@@ -113,6 +117,23 @@ if not cur then return nil end
 local o = cjson.decode(cur)
 for k, v in pairs(cjson.decode(ARGV[2])) do o[k] = v end
 local s = cjson.encode(o)
+redis.call('HSET', KEYS[1], ARGV[1], s)
+return s
+`,
+};
+
+const TO_REALTIME: LuaScript = {
+  name: 'omnibatchBatchToRealtime',
+  numberOfKeys: 1,
+  // KEYS: lines; ARGV: ref, input. Only a line still packed into that input moves (an answered, failed or
+  // re-queued one stays where it is): returns the new state, or nil.
+  lua: `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return nil end
+local st = cjson.decode(cur)
+if st.step ~= 'packed' or tostring(st.input) ~= ARGV[2] then return nil end
+st.step = 'realtime'
+local s = cjson.encode(st)
 redis.call('HSET', KEYS[1], ARGV[1], s)
 return s
 `,
@@ -208,5 +229,22 @@ export class BatchStore {
 
   async patchInput(runId: string, n: number, patch: Partial<InputRecord>): Promise<void> {
     await runLua(this.redis, PATCH_JSON, [this.key(runId, 'inputs')], [String(n), JSON.stringify(patch)]);
+  }
+
+  /** --batch-fallback realtime: the line leaves its batch for real time, if it is still packed into `input`. */
+  async toRealtime(runId: string, ref: string, input: number): Promise<LineState | undefined> {
+    const s = (await runLua(this.redis, TO_REALTIME, [this.key(runId, 'lines')], [ref, String(input)])) as string | null;
+    return s ? (JSON.parse(s) as LineState) : undefined;
+  }
+
+  /** How many lines the run has, and how many are not answered yet (nor failed): what a fallback would send. */
+  async lineCounts(runId: string): Promise<{ total: number; left: number }> {
+    const all = await this.redis.hvals(this.key(runId, 'lines'));
+    let left = 0;
+    for (const s of all) {
+      const step = (JSON.parse(s) as LineState).step;
+      if (step !== 'answered' && step !== 'failed') left++;
+    }
+    return { total: all.length, left };
   }
 }

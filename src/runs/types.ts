@@ -1,6 +1,6 @@
 /** What a run is (its spec, fixed at creation) and what each file of it became. */
 
-import type { ModelSpec, Region } from '../models/catalog.ts';
+import type { ModelSpec, Region, Via } from '../models/catalog.ts';
 import type { Protocol, Usage } from '../models/types.ts';
 import type { ResultChunk } from '../outputs/result.ts';
 import type { ModerationBrief, ReviewDoc } from '../outputs/review-queue.ts';
@@ -51,6 +51,8 @@ export interface RunSpec {
   predictedFinishAt?: string;
   /** --via batch: every chunk goes through the provider's Batch API at the Batch price (absent: real time) */
   via?: 'batch';
+  /** --batch-fallback realtime (with via batch and a deadline): what a batch cannot answer by the deadline goes in real time */
+  batchFallback?: 'realtime';
 }
 
 export interface SubtitleLimits {
@@ -135,6 +137,6 @@ export interface ChunkResult extends ResultChunk {
   audioKey?: string;
   audioSeconds?: number;
   requestId?: string | null;
-  /** the answer came through the provider's Batch API, priced at the Batch rate */
-  via?: 'batch';
+  /** the answer came through the provider's Batch API, priced at the Batch rate; `realtime` in a Batch run: --batch-fallback sent it in real time */
+  via?: Via;
 }

@@ -17,6 +17,7 @@ import { buildBody, resolveMedia } from '../models/request.ts';
 import type { ModelClient, ModelRequest, ModelResult } from '../models/types.ts';
 import { OmniError } from '../util/errors.ts';
 import { isFailureCode } from '../util/failure-codes.ts';
+import { realtimeLine, wentRealtime } from './batch-line-ports.ts';
 import { type InferOutcome, inferPorts, ledgerFile, runInfer } from './infer.ts';
 
 /** A chunk's custom_id in the input file, and its field in the run's line state: unique per file generation and chunk. */
@@ -28,6 +29,9 @@ export const LINE_FILE = 'line.jsonl';
 export const ANSWER_FILE = 'batch.json';
 
 export async function batchLine(job: Job<BatchLinePayload>, ctx: JobContext): Promise<InferOutcome> {
+  // --batch-fallback realtime took the line from its batch: the model is called in real time (batch-line-ports.ts)
+  const ref = lineRef(job.data);
+  if (await wentRealtime(ctx, job.data.runId, ref)) return realtimeLine(job, ctx, ref);
   const ports = inferPorts(ctx, job);
   return runInfer(job, {
     ...ports,

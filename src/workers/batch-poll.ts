@@ -10,6 +10,7 @@ import type { Job } from 'bullmq';
 import { DelayedError } from 'bullmq';
 import type { JobContext } from '../app/context.ts';
 import type { BatchPollPayload } from '../jobs/catalog.ts';
+import { fallBackIfLate, lineToRealtime } from '../lifecycle/batch-fallback.ts';
 import { wakeLine } from '../lifecycle/batches.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
 import type { BatchObject } from '../models/batch-api.ts';
@@ -18,7 +19,7 @@ import type { InputRecord, LineState } from '../runs/batch-store.ts';
 import { ANSWER_FILE, ensureSubmit } from './batch-line.ts';
 import { errorLineFate, type LineFate, pollDelayMs, TERMINAL, unansweredFate, unansweredWhy } from './batch-poll-decide.ts';
 
-export type PollOutcome = { input: number; status: string; answered: number; failed: number; resent: number } | { skipped: string };
+export type PollOutcome = { input: number; status: string; answered: number; failed: number; resent: number; realtime: number } | { skipped: string };
 
 export async function batchPoll(job: Job<BatchPollPayload>, ctx: JobContext): Promise<PollOutcome> {
   const { runId, input } = job.data;
@@ -31,8 +32,11 @@ export async function batchPoll(job: Job<BatchPollPayload>, ctx: JobContext): Pr
     // A stopped run (cancel, budget) cancels its batches; the poll goes on until the provider says cancelled.
     if ((await ctx.runs.stopReason(runId)) && b.status !== 'cancelling') await ctx.batchApi.cancelBatch(b.id).catch(() => undefined);
     const age = Date.now() - b.created_at * 1000;
+    const wait = pollDelayMs(age, ctx.cfg.batchPollMs, ctx.cfg.batchPollMaxMs);
+    // --batch-fallback realtime: a batch that cannot answer by the deadline is cancelled (lifecycle/batch-fallback.ts)
+    const sooner = await fallBackIfLate(ctx, await ctx.spec(runId), rec, b, wait);
     if (!ctx.token) throw new Error('batch-poll can only wait inside a worker');
-    await job.moveToDelayed(Date.now() + pollDelayMs(age, ctx.cfg.batchPollMs, ctx.cfg.batchPollMaxMs), ctx.token);
+    await job.moveToDelayed(Date.now() + (sooner ?? wait), ctx.token);
     throw new DelayedError();
   }
   const out = await route(ctx, runId, rec, b);
@@ -44,7 +48,7 @@ export async function batchPoll(job: Job<BatchPollPayload>, ctx: JobContext): Pr
 async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchObject) {
   const spec = await ctx.spec(runId);
   const dst = ctx.storage(spec.destination);
-  const counts = { answered: 0, failed: 0, resent: 0 };
+  const counts = { answered: 0, failed: 0, resent: 0, realtime: 0 };
   const seen = new Set<string>();
   // a stopped run sends nothing again: its unanswered lines end (their jobs end their files as not run)
   const stopped = await ctx.runs.stopReason(runId);
@@ -74,7 +78,7 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
         : neverRan(line)
           ? unansweredFate(st.sends, ctx.cfg.batchMaxResubmits, unansweredWhy(b.status))
           : errorLineFate(err.code, err.message, st.sends, ctx.cfg.batchMaxResubmits);
-      await settle(ctx, runId, line.custom_id, st, fate, counts);
+      await settle(ctx, runId, line.custom_id, st, fate, counts, rec);
     }
   }
   // What the batch never answered: a failed batch's named lines fail (validation will fail them again), and
@@ -90,12 +94,26 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
     if (stopped) fate = { kind: 'fail', code: 'batch_failed', message: `${why}; the run stopped (${stopped})` };
     else if (b.status === 'failed' && (named.size === 0 || named.has(i + 1))) fate = { kind: 'fail', code: 'batch_failed', message: why };
     else fate = unansweredFate(st.sends, ctx.cfg.batchMaxResubmits, why);
-    await settle(ctx, runId, ref, st, fate, counts);
+    await settle(ctx, runId, ref, st, fate, counts, rec);
   }
   return counts;
 }
 
-async function settle(ctx: JobContext, runId: string, ref: string, st: LineState, fate: LineFate, counts: { failed: number; resent: number }): Promise<void> {
+async function settle(
+  ctx: JobContext,
+  runId: string,
+  ref: string,
+  st: LineState,
+  fate: LineFate,
+  counts: { failed: number; resent: number; realtime: number },
+  rec: InputRecord,
+): Promise<void> {
+  if (fate.kind === 'resend' && rec.fellBackAt !== undefined) {
+    // cancelled for the deadline: what it never answered goes in real time, not into another batch
+    await lineToRealtime(ctx, runId, ref, rec.n);
+    counts.realtime++;
+    return;
+  }
   if (fate.kind === 'resend') {
     const { round } = await ctx.batches.queueLine(runId, ref, st, { resend: true });
     await ensureSubmit(ctx, runId, round);

@@ -6,7 +6,7 @@
 import { estimateChunkCost, estimateChunkTokens, outputBound } from '../cost/estimate.ts';
 import type { PricingOverride } from '../cost/price.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
-import { modelOf } from '../models/catalog.ts';
+import { modelOf, type Via } from '../models/catalog.ts';
 import type { ChunkResult, RunSpec, StopReason } from '../runs/types.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
 
@@ -29,7 +29,7 @@ export interface InferFacts {
   /** the answer to `reserve-tokens` (undefined: not asked yet) */
   tokens?: { id: string } | { waitMs: number };
   /** --via batch: the budget reserves at the Batch rate, and no TPM window applies (Batch has its own queue) */
-  via?: 'batch';
+  via?: Via;
 }
 
 export type InferDecision =

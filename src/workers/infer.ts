@@ -12,7 +12,7 @@ import { rpmSpacingMs } from '../cost/rpm.ts';
 import type { InferPayload } from '../jobs/catalog.ts';
 import { finishNotRun, isFileOpen, stagedKey } from '../lifecycle/file-state.ts';
 import { enqueueNotify } from '../lifecycle/notifications.ts';
-import { type ModelSpec, modelOf } from '../models/catalog.ts';
+import { type ModelSpec, modelOf, type Via } from '../models/catalog.ts';
 import { addUsage, emptyUsage, type ModelClient, type ModelRequest, type ModelResult } from '../models/types.ts';
 import { metrics } from '../ops/metrics.ts';
 import { assessVerdict, MODERATION_USER_TEXT, parseVerdict, verdictError, verdictRepairRequest } from '../outputs/moderation.ts';
@@ -72,9 +72,10 @@ export interface InferPorts {
    * --via batch: the client hands the chunk's line to the Batch API and returns its answer once staged (the
    * job waits delayed meanwhile); answers are priced at the Batch rate, counted when they come, and the
    * moderation repair goes through `repairClient` in real time. The chunk's media is fetched by the client,
-   * only when it writes the line; a URL given instead lives `mediaTtlS` (the completion window).
+   * only when it writes the line; a URL given instead lives `mediaTtlS` (the completion window). `realtime`:
+   * a Batch run's line that --batch-fallback sent in real time (its rate, its TPM, and the ledger says so).
    */
-  via?: 'batch';
+  via?: Via;
   repairClient?: Pick<ModelClient, 'complete'>;
   mediaTtlS?: number;
   pricing?: PricingOverride;

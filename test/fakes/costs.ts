@@ -56,6 +56,10 @@ export class FakeCosts implements InferCosts {
     return true;
   }
 
+  async release(_runId: string, fileId: string, chunk: number): Promise<void> {
+    this.reserved.delete(`${fileId}#${chunk}`);
+  }
+
   async settle(_runId: string, fileId: string, chunk: number, actualMicros: number): Promise<void> {
     const k = `${fileId}#${chunk}`;
     this.reserved.delete(k);

@@ -1,5 +1,6 @@
 /** infer's ports over the in-memory fakes, each one reachable for assertions. */
 import pino from 'pino';
+import type { InferPayload } from '../../src/jobs/catalog.ts';
 import type { RunSpec } from '../../src/runs/types.ts';
 import type { InferPorts } from '../../src/workers/infer.ts';
 import { type Answer, ScriptedClient } from './client.ts';
@@ -17,6 +18,20 @@ export interface FakeInfer {
   delays: number[];
   alerts: string[];
 }
+
+/** One 30-s audio chunk of file f1 in run r1. */
+export const fakePayload: InferPayload = {
+  runId: 'r1',
+  fileId: 'f1',
+  key: 'a.mp3',
+  chunk: 0,
+  chunks: 1,
+  startS: 0,
+  endS: 30,
+  stagingKey: 'staging/r1/f1/0/chunk.mp3',
+  format: 'mp3',
+  kind: 'audio',
+};
 
 export function fakeSpec(over: Partial<RunSpec> = {}): RunSpec {
   return {

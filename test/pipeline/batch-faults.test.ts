@@ -4,7 +4,7 @@
  * re-planned); a batch failed in validation fails its files; a cancelled run cancels its batches. In every
  * case, what the emulator billed is what the ledger says, and no line is recorded twice.
  */
-import { cp, mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitForRun } from '../../src/cli/wait.ts';
@@ -12,9 +12,8 @@ import type { EmulatorOptions } from '../../src/emulator/server.ts';
 import { cancelRunBatches } from '../../src/lifecycle/batches.ts';
 import { finishNotRun } from '../../src/lifecycle/file-state.ts';
 import { createRun } from '../../src/producers/run.ts';
-import { BATCH_ENV, FAST_BATCH } from '../helpers/batch.ts';
-import { media } from '../helpers/paths.ts';
-import { type Harness, startHarness } from '../helpers/pipeline.ts';
+import { batchHarness } from '../helpers/batch.ts';
+import type { Harness } from '../helpers/pipeline.ts';
 
 const MODEL = 'qwen-omni-turbo';
 let h: Harness | undefined;
@@ -24,13 +23,9 @@ afterEach(async () => {
 });
 
 async function setUp(emulator: EmulatorOptions, env: Record<string, string> = {}): Promise<{ h: Harness; src: string }> {
-  h = await startHarness({ emulator: { ...FAST_BATCH, ...emulator }, env: { ...BATCH_ENV, ...env } });
-  const src = path.join(h.tmp, 'in');
-  await mkdir(src, { recursive: true });
-  await cp(media('funasr__0.wav'), path.join(src, 'long.wav'));
-  await cp(media('whisper__jfk.flac'), path.join(src, 'jfk.flac'));
-  await h.startWorkers({ inferConcurrency: 4 });
-  return { h, src };
+  const set = await batchHarness(emulator, env);
+  h = set.h;
+  return set;
 }
 
 const request = (src: string, out: string) => ({ source: src, destination: out, task: 'transcribe', model: MODEL, via: 'batch', chunkSeconds: 12 });

@@ -14,7 +14,7 @@ import { OmniError } from '../../src/util/errors.ts';
 import { type InferJob, ledgerFile, runInfer } from '../../src/workers/infer.ts';
 import { decideInfer, type InferFacts } from '../../src/workers/infer-decide.ts';
 import { usageOf } from '../fakes/client.ts';
-import { fakeInfer, fakeSpec } from '../fakes/infer.ts';
+import { fakeInfer, fakePayload, fakeSpec } from '../fakes/infer.ts';
 
 const chunk = { kind: 'audio' as const, startS: 0, endS: 30 };
 
@@ -118,18 +118,7 @@ describe('the infer handler over fakes', () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  const payload: InferPayload = {
-    runId: 'r1',
-    fileId: 'f1',
-    key: 'a.mp3',
-    chunk: 0,
-    chunks: 1,
-    startS: 0,
-    endS: 30,
-    stagingKey: 'staging/r1/f1/0/chunk.mp3',
-    format: 'mp3',
-    kind: 'audio',
-  };
+  const payload = fakePayload;
   const job = (over: Partial<InferPayload> = {}, attemptsMade = 0): InferJob => ({ id: 'j1', attemptsMade, data: { ...payload, ...over } });
   const resultKey = stagedKey('r1', 'f1', undefined, 0, 'result.json');
   function setup(opts: Parameters<typeof fakeInfer>[0] = {}) {

@@ -103,7 +103,8 @@ export async function runBatch(env: RunnerEnv, rec: BatchRecord, inputPath: stri
     index++;
     while (running.size >= timing.concurrency) await Promise.race(running);
     const due = t0 + (timing.inProgressMs * index) / total - Date.now();
-    if (due > 0 && !(await wait(due))) return;
+    // a cancel ends the wait for the next line's turn: the lines not started are not waited for
+    if (due > 0 && !(await waitUnless(due, cancelling, wait))) return;
     if (stopping()) break;
     started.add(index);
     const customId = customIds[index];
@@ -134,14 +135,21 @@ export async function runBatch(env: RunnerEnv, rec: BatchRecord, inputPath: stri
   }
   if (notRun.length > 0) return end(env, rec, 'expired', notRun, output, errors);
   const rest = t0 + timing.inProgressMs - Date.now();
-  if (rest > 0 && !(await wait(rest))) return;
+  if (rest > 0 && !(await waitUnless(rest, cancelling, wait))) return;
   // A cancel that came after the last line started still ends the batch as cancelled (nothing is left to skip).
   if (!cancelling()) {
     b.status = 'finalizing';
     b.finalizing_at = nowS();
     if (!(await wait(timing.finalizingMs))) return;
-  }
+  } else if (!(await wait(timing.cancellingMs))) return;
   return end(env, rec, cancelling() ? 'cancelled' : 'completed', [], output, errors);
+}
+
+/** Waits `ms`, or less once `stop()` holds (looked at every 50 ms); false when the emulator closes. */
+async function waitUnless(ms: number, stop: () => boolean, wait: (ms: number) => Promise<boolean>): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (let left = ms; left > 0 && !stop(); left = end - Date.now()) if (!(await wait(Math.min(50, left)))) return false;
+  return true;
 }
 
 const NOT_RUN: Partial<Record<string, NotRunCode>> = { expired: 'batch_expired', cancelled: 'batch_cancelled' };
