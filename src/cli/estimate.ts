@@ -8,7 +8,7 @@ import { loadPricing } from '../config/pricing.ts';
 import { calibrationPrefix, readScaleOnce } from '../cost/calibration.ts';
 import { type DeadlinePlan, parseDeadline, planForDeadline } from '../cost/deadline.ts';
 import { estimateRun } from '../cost/estimate.ts';
-import { type Cost, formatMicros, type PricingOverride, resolvePrices, unpricedNote, unpricedUsage } from '../cost/price.ts';
+import { batchSaving, formatMicros, type PricingOverride, resolvePrices, unpricedNote, unpricedUsage } from '../cost/price.ts';
 import { viaForDeadline, viaLines } from '../cost/via-choice.ts';
 import { type FileLimits, fileLimitsOf } from '../media/limits.ts';
 import { windowSeconds } from '../models/batch-api.ts';
@@ -22,11 +22,6 @@ import { printable } from '../util/printable.ts';
 import { CATALOG_HELP, collect, configFrom, int, loggerFor, num, printJson } from './common.ts';
 import { formatDuration } from './progress.ts';
 import { addRateOptions, batchAskOf, DEADLINE_HELP, deadlineLines, type RateFlags, rateConfig } from './run-options.ts';
-
-/** The expected cost in real time and through Batch, and what Batch saves. */
-function batchSaving(realtime: Cost, batch: Cost): { realtime: Cost; batch: Cost; saving: Cost } {
-  return { realtime, batch, saving: { ...batch, amountMicros: realtime.amountMicros - batch.amountMicros, priced: realtime.priced && batch.priced } };
-}
 
 export function register(program: Command): void {
   addRateOptions(

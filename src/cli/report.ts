@@ -45,6 +45,10 @@ export function register(program: Command): void {
         process.stdout.write(`run ${runId}: ${r.status}\n`);
         for (const [k, v] of Object.entries(rep.counts)) process.stdout.write(`  ${k.padEnd(12)} ${v}\n`);
         process.stdout.write(`  cost         ${moneyLine(rep.cost.actual, rep.cost.unpriced_note)}\n`);
+        if (rep.cost.realtime_equivalent && rep.cost.batch_saving)
+          process.stdout.write(
+            `  via batch    ${moneyLine(rep.cost.realtime_equivalent)} in real time for the same usage: saved ${moneyLine(rep.cost.batch_saving)}\n`,
+          );
         if (rep.cost.estimated)
           process.stdout.write(
             `  estimated    ${moneyLine(rep.cost.estimated, rep.cost.estimated.priced ? undefined : 'partly unpriced: the plan sends usage with no price')}\n`,

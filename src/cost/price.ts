@@ -103,6 +103,11 @@ export function costOf(usage: Usage, model: string, region: Region, override?: P
   return usageCost(usage, resolvePrices(model, region, override, via));
 }
 
+/** The same usage in real time and through Batch, and what Batch saves (estimate before a run, the report after). */
+export function batchSaving(realtime: Cost, batch: Cost): { realtime: Cost; batch: Cost; saving: Cost } {
+  return { realtime, batch, saving: { ...batch, amountMicros: realtime.amountMicros - batch.amountMicros, priced: realtime.priced && batch.priced } };
+}
+
 export function addCost(a: Cost, b: Cost): Cost {
   return {
     amountMicros: a.amountMicros + b.amountMicros,

@@ -1,7 +1,7 @@
 /** A run's report from its state in Redis (files streamed with HSCAN) and its ledger: for `report` and the report job. */
 
 import type { Context } from '../app/context.ts';
-import { type Cost, resolvePrices, unpricedNote, unpricedUsage } from '../cost/price.ts';
+import { batchSaving, type Cost, resolvePrices, unpricedNote, unpricedUsage, usageCost } from '../cost/price.ts';
 import { modelOf } from '../models/catalog.ts';
 import { costJson } from '../outputs/amounts.ts';
 import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
@@ -15,7 +15,14 @@ import { OmniError } from '../util/errors.ts';
 export interface CollectedReport {
   status: RunState['status'];
   report: ReportDoc & {
-    cost: ReportDoc['cost'] & { ledger?: ReturnType<typeof costJson>; unpriced?: { kind: string; tokens: number }[]; unpriced_note?: string };
+    cost: ReportDoc['cost'] & {
+      ledger?: ReturnType<typeof costJson>;
+      unpriced?: { kind: string; tokens: number }[];
+      unpriced_note?: string;
+      /** --via batch: what the ledger's usage costs in real time, and what Batch saved against it */
+      realtime_equivalent?: ReturnType<typeof costJson>;
+      batch_saving?: ReturnType<typeof costJson>;
+    };
   };
   costCsv: string;
   failuresJsonl: string;
@@ -90,12 +97,17 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   const ledger = await ctx.costs.totals(runId);
   // What had no price (every paid chunk's usage): a partial amount says what it leaves out.
   const unpriced = ledger.priced ? [] : unpricedUsage(ledger.usage, prices);
+  const paid: Cost = { amountMicros: ledger.costMicros, currency: (ledger.currency ?? currency) as Cost['currency'], priced: ledger.priced };
+  // A Batch run shows what it saved: the ledger's whole usage priced at the real-time rate (one rounding for the
+  // run, where the ledger rounds each chunk: they differ by under a micro-unit a chunk).
+  const compared = spec.via === 'batch' && prices ? batchSaving(usageCost(ledger.usage, prices), paid) : undefined;
   const report = {
     ...doc,
     cost: {
       ...doc.cost,
-      ledger: costJson({ amountMicros: ledger.costMicros, currency: (ledger.currency ?? currency) as Cost['currency'], priced: ledger.priced }),
+      ledger: costJson(paid),
       ...(unpriced.length && { unpriced, unpriced_note: unpricedNote(unpriced) }),
+      ...(compared && { realtime_equivalent: costJson(compared.realtime), batch_saving: costJson(compared.saving) }),
     },
   };
   return { status, report, costCsv: csv, failuresJsonl: failures, skippedJsonl: skipped, ...(moderate && { review: { jsonl, flaggedCsv } }) };

@@ -80,6 +80,12 @@ describe('--via batch over mixed audio and video', () => {
       expect(bReport.cost.actual.amount_micros).toBe(expected);
       expect(Math.abs(2 * bReport.cost.ledger.amount_micros - rtReport.cost.ledger.amount_micros)).toBeLessThanOrEqual(chunks);
       expect(bReport.requests).toBe(rtReport.requests);
+      // The Batch run's report says what the same usage costs in real time (one rounding for the run, where the
+      // real-time ledger rounds each chunk) and what Batch saved; a real-time run's report says neither.
+      expect(Math.abs(bReport.cost.realtime_equivalent.amount_micros - rtReport.cost.ledger.amount_micros)).toBeLessThanOrEqual(chunks);
+      expect(bReport.cost.batch_saving.amount_micros).toBe(bReport.cost.realtime_equivalent.amount_micros - bReport.cost.ledger.amount_micros);
+      expect(Math.abs(2 * bReport.cost.batch_saving.amount_micros - bReport.cost.realtime_equivalent.amount_micros)).toBeLessThanOrEqual(2 * chunks);
+      expect(rtReport.cost.realtime_equivalent).toBeUndefined();
 
       // The ledger's tokens are exactly what the emulator billed in Batch for this run.
       const after = h.emulator.stats().batch.billed[MODEL];
