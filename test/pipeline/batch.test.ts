@@ -80,6 +80,14 @@ describe('--via batch over mixed audio and video', () => {
       expect(bReport.cost.actual.amount_micros).toBe(expected);
       expect(Math.abs(2 * bReport.cost.ledger.amount_micros - rtReport.cost.ledger.amount_micros)).toBeLessThanOrEqual(chunks);
       expect(bReport.requests).toBe(rtReport.requests);
+      // the poller recorded every answer itself (its line jobs only completed); a moderation answer needing its
+      // real-time repair would have been left to its job ('answered')
+      const lines = await h.ctx.batches.lines(
+        b.spec.runId,
+        (await h.ctx.batches.inputs(b.spec.runId)).flatMap((r) => r.lines),
+      );
+      expect(lines.length).toBeGreaterThan(0);
+      for (const st of lines) expect(task === 'moderate' ? ['recorded', 'answered'] : ['recorded']).toContain(st?.step);
 
       // The ledger's tokens are exactly what the emulator billed in Batch for this run.
       const after = h.emulator.stats().batch.billed[MODEL];
