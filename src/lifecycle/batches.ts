@@ -3,15 +3,17 @@
  * code and fails its file like any request (lifecycle of a chunk stays in the line job). And a cancelled
  * run's batches are cancelled at the provider, so no answer is paid for after the user said stop.
  */
+import type { Job } from 'bullmq';
 import type { Context } from '../app/context.ts';
 import { TERMINAL_BATCH_STATUSES } from '../models/batch-api.ts';
 import type { LineState } from '../runs/batch-store.ts';
 import type { FailureCode } from '../util/failure-codes.ts';
 
-/** A line job waiting delayed is told now, not at its next safety-net wake. */
-export async function wakeLine(ctx: Context, st: Pick<LineState, 'job'>): Promise<void> {
-  const job = await ctx.queues['batch-line'].getJob(st.job);
-  if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+/** A line job waiting delayed is told now, not at its next safety-net wake (`job`: already fetched). */
+export async function wakeLine(ctx: Context, st: Pick<LineState, 'job'>, job?: Job): Promise<void> {
+  const j = job ?? (await ctx.queues['batch-line'].getJob(st.job));
+  // promote() refuses a job that is not delayed (still running its first run, or already woken): nothing to do
+  await j?.promote().catch(() => undefined);
 }
 
 /** Fails every line still packed into `input` (or into any input without a batch, when `input` is undefined). */

@@ -5,15 +5,19 @@
  * Every change that touches two of them is one Lua script.
  *
  * Keys under P:omni:run:<id>:batch: `lines` (hash ref -> LineState), `pending` (zset ref -> when queued),
- * `inputs` (hash n -> InputRecord), `seq` (last input number), `round` (the packer's round), `stats` (hash:
- * pending bytes).
+ * `inputs` (hash n -> InputRecord), `seq` (last input number), `round` (the packer's round), `submitted` (the
+ * last round whose packer job was added), `stats` (hash: pending bytes).
  */
 import type { Redis } from 'ioredis';
 import { type LuaScript, runLua } from '../cost/lua/run.ts';
 import type { BatchObject } from '../models/batch-api.ts';
 
-/** `realtime`: --batch-fallback realtime took the line from its batch; its job calls the model in real time. */
-export type LineStep = 'queued' | 'packed' | 'answered' | 'failed' | 'realtime';
+/**
+ * queued (waiting for the packer) -> packed (in an input file) -> recorded (the poller recorded its answer as
+ * the chunk's result: its job only completes) | answered (its answer staged for its job to record) | failed;
+ * or realtime: --batch-fallback realtime took the line from its batch, and its job calls the model in real time.
+ */
+export type LineStep = 'queued' | 'packed' | 'recorded' | 'answered' | 'failed' | 'realtime';
 
 /** One chunk's line: which job waits for it, where it stands, how often it was sent. */
 export interface LineState {
@@ -55,22 +59,24 @@ export interface InputRecord {
 
 const QUEUE_LINE: LuaScript = {
   name: 'omnibatchBatchQueueLine',
-  numberOfKeys: 4,
-  // KEYS: lines, pending, stats, round; ARGV: ref, stateJson, now, bytes, requeue ('1': a resend)
+  numberOfKeys: 5,
+  // KEYS: lines, pending, stats, round, submitted; ARGV: ref, stateJson, now, bytes, requeue ('1': a resend)
+  // Returns {fresh, round, the last round whose packer job is known to exist}.
   lua: `
+local function rounds(fresh) return {fresh, redis.call('GET', KEYS[4]) or '0', redis.call('GET', KEYS[5]) or '-1'} end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and ARGV[5] ~= '1' then return {0, redis.call('GET', KEYS[4]) or '0'} end
+if cur and ARGV[5] ~= '1' then return rounds(0) end
 local st = cjson.decode(ARGV[2])
 if cur then
   local old = cjson.decode(cur)
-  if old.step == 'queued' then return {0, redis.call('GET', KEYS[4]) or '0'} end
+  if old.step == 'queued' then return rounds(0) end
   st.sends = old.sends
 end
 st.step = 'queued'
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('HINCRBY', KEYS[3], 'bytes', ARGV[4])
-return {1, redis.call('GET', KEYS[4]) or '0'}
+return rounds(1)
 `,
 };
 
@@ -153,30 +159,45 @@ export class BatchStore {
     readonly prefix: string,
   ) {}
 
-  key(runId: string, part: 'lines' | 'pending' | 'inputs' | 'seq' | 'round' | 'stats'): string {
+  key(runId: string, part: 'lines' | 'pending' | 'inputs' | 'seq' | 'round' | 'submitted' | 'stats'): string {
     return `${this.prefix}:run:${runId}:batch:${part}`;
   }
 
-  /** Queues a chunk's line once (a redone job finds it queued). Returns whether it was new, and the packer's round. */
+  /**
+   * Queues a chunk's line once (a redone job finds it queued). Returns whether it was new, the packer's round,
+   * and whether that round's packer job is known to exist (submitted: a line need not make sure of it again).
+   */
   async queueLine(
     runId: string,
     ref: string,
     st: Omit<LineState, 'step' | 'sends'>,
     opts: { resend?: boolean; now?: number } = {},
-  ): Promise<{ fresh: boolean; round: number }> {
+  ): Promise<{ fresh: boolean; round: number; submitted: boolean }> {
     const state: LineState = { ...st, step: 'queued', sends: 0 };
     const r = (await runLua(
       this.redis,
       QUEUE_LINE,
-      [this.key(runId, 'lines'), this.key(runId, 'pending'), this.key(runId, 'stats'), this.key(runId, 'round')],
+      [this.key(runId, 'lines'), this.key(runId, 'pending'), this.key(runId, 'stats'), this.key(runId, 'round'), this.key(runId, 'submitted')],
       [ref, JSON.stringify(state), opts.now ?? Date.now(), st.bytes, opts.resend ? '1' : '0'],
-    )) as [number, string];
-    return { fresh: r[0] === 1, round: Number(r[1]) };
+    )) as [number, string, string];
+    return { fresh: r[0] === 1, round: Number(r[1]), submitted: r[1] === r[2] };
+  }
+
+  /** The round's packer job exists (set only once it was added, so a kill before leaves the next line to add it). */
+  async markSubmitted(runId: string, round: number): Promise<void> {
+    await this.redis.set(this.key(runId, 'submitted'), String(round));
   }
 
   async line(runId: string, ref: string): Promise<LineState | undefined> {
     const s = await this.redis.hget(this.key(runId, 'lines'), ref);
     return s ? (JSON.parse(s) as LineState) : undefined;
+  }
+
+  /** Many lines' states in one round trip (a packer's whole input file, in slices). */
+  async lines(runId: string, refs: readonly string[]): Promise<(LineState | undefined)[]> {
+    if (refs.length === 0) return [];
+    const all = await this.redis.hmget(this.key(runId, 'lines'), ...refs);
+    return all.map((s) => (s ? (JSON.parse(s) as LineState) : undefined));
   }
 
   async patchLine(runId: string, ref: string, patch: Partial<LineState>): Promise<void> {
@@ -243,7 +264,7 @@ export class BatchStore {
     let left = 0;
     for (const s of all) {
       const step = (JSON.parse(s) as LineState).step;
-      if (step !== 'answered' && step !== 'failed') left++;
+      if (step !== 'recorded' && step !== 'answered' && step !== 'failed') left++;
     }
     return { total: all.length, left };
   }

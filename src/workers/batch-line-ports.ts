@@ -10,11 +10,6 @@ import type { Costs } from '../app/costs.ts';
 import type { BatchLinePayload } from '../jobs/catalog.ts';
 import { type InferCosts, type InferOutcome, type InferPorts, inferPorts, runInfer } from './infer.ts';
 
-/** Whether the line job's line was taken from its batch for real time. */
-export async function wentRealtime(ctx: JobContext, runId: string, ref: string): Promise<boolean> {
-  return (await ctx.batches.line(runId, ref))?.step === 'realtime';
-}
-
 /**
  * The line job in real time: infer's handler over the real-time ports. The budget's reservation for the chunk
  * was made at the Batch rate: it is given back and the chunk reserved again at the real-time rate (a redone job
@@ -22,8 +17,8 @@ export async function wentRealtime(ctx: JobContext, runId: string, ref: string):
  */
 export async function realtimeLine(job: Job<BatchLinePayload>, ctx: JobContext, ref: string): Promise<InferOutcome> {
   const out = await runInfer(job, realtimePorts(inferPorts(ctx, job), ctx.costs));
-  // answered: no longer counted among the lines left when the next batch weighs its fallback
-  if ('chunk' in out) await ctx.batches.patchLine(job.data.runId, ref, { step: 'answered' });
+  // recorded: no longer counted among the lines left when the next batch weighs its fallback
+  if ('chunk' in out) await ctx.batches.patchLine(job.data.runId, ref, { step: 'recorded' });
   return out;
 }
 

@@ -1,10 +1,13 @@
 /**
  * batch-poll: follows one batch until it ends, waiting between reads as a delayed job (never a sleeping worker
  * slot), then routes its output and error files, read as streams, line by line to their chunks: an answer is
- * staged for its line job (which records it as a real-time answer is recorded) and the job is promoted; an
- * error is classified as a real-time error and either fails the line (its job raises it) or sends it again in
- * a later batch; a line the batch never answered (expired, cancelled) is sent again. The input is then marked
- * done, so a redone poll does nothing; routing twice would only stage the same answer again.
+ * recorded here through the line's own handler (recordAnswer: runInfer, the staged result as the commit point,
+ * the ledger entry once) and its job promoted to complete; one that cannot be recorded here (a moderation
+ * repair to make in real time, an error) is staged for the line job to record. An error is classified as a
+ * real-time error and either fails the line (its job raises it) or sends it again in a later batch; a line the
+ * batch never answered (expired, cancelled) is sent again. The input is then marked done, so a redone poll
+ * does nothing; a poll redone before that finds each recorded line no longer packed, and recording a line
+ * again only re-records the same ledger entry.
  */
 import type { Job } from 'bullmq';
 import { DelayedError } from 'bullmq';
@@ -14,10 +17,13 @@ import { fallBackIfLate, lineToRealtime } from '../lifecycle/batch-fallback.ts';
 import { wakeLine } from '../lifecycle/batches.ts';
 import { stagedKey } from '../lifecycle/file-state.ts';
 import type { BatchObject } from '../models/batch-api.ts';
-import { isAnswer, lineError, neverRan, parseResultLine } from '../models/batch-lines.ts';
+import { type BatchResultLine, isAnswer, lineError, neverRan, parseResultLine } from '../models/batch-lines.ts';
 import type { InputRecord, LineState } from '../runs/batch-store.ts';
-import { ANSWER_FILE, ensureSubmit } from './batch-line.ts';
+import type { Storage } from '../storage/types.ts';
+import { describeError } from '../util/errors.ts';
+import { ANSWER_FILE, queueForPacker, recordAnswer } from './batch-line.ts';
 import { errorLineFate, type LineFate, pollDelayMs, TERMINAL, unansweredFate, unansweredWhy } from './batch-poll-decide.ts';
+import { RepairLeftToJob } from './infer.ts';
 
 export type PollOutcome = { input: number; status: string; answered: number; failed: number; resent: number; realtime: number } | { skipped: string };
 
@@ -55,7 +61,11 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
   const mine = async (ref: string): Promise<LineState | undefined> => {
     const st = await ctx.batches.line(runId, ref);
     // a line sent again meanwhile belongs to its later batch
-    return st && st.input === rec.n && st.step === 'packed' ? st : undefined;
+    if (!st || st.input !== rec.n || st.step === 'queued') return undefined;
+    if (st.step === 'packed') return st;
+    // settled by an earlier try of this poll that was killed before it woke the job: woken now
+    await wakeLine(ctx, st);
+    return undefined;
   };
   for (const fileId of [b.output_file_id, b.error_file_id]) {
     if (!fileId) continue;
@@ -66,9 +76,7 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
       const st = await mine(line.custom_id);
       if (!st) continue;
       if (isAnswer(line)) {
-        await dst.putJson(stagedKey(runId, st.fileId, st.generation, st.chunk, ANSWER_FILE), line);
-        await ctx.batches.patchLine(runId, line.custom_id, { step: 'answered' });
-        await wakeLine(ctx, st);
+        await answer(ctx, runId, dst, line, st);
         counts.answered++;
         continue;
       }
@@ -99,6 +107,26 @@ async function route(ctx: JobContext, runId: string, rec: InputRecord, b: BatchO
   return counts;
 }
 
+/**
+ * An answer, recorded here when it can be (its job then only completes); otherwise (its job gone, a moderation
+ * repair to make, an error) staged for the job to record. The line's step says which, once the work is done.
+ */
+async function answer(ctx: JobContext, runId: string, dst: Storage, line: BatchResultLine, st: LineState): Promise<void> {
+  const job = await ctx.queues['batch-line'].getJob(st.job);
+  const recorded =
+    job !== undefined &&
+    (await recordAnswer(ctx, job, line).then(
+      () => true,
+      (err: unknown) => {
+        if (!(err instanceof RepairLeftToJob)) ctx.log.warn({ runId, line: line.custom_id, ...describeError(err) }, 'answer left to its line job');
+        return false;
+      },
+    ));
+  if (!recorded) await dst.putJson(stagedKey(runId, st.fileId, st.generation, st.chunk, ANSWER_FILE), line);
+  await ctx.batches.patchLine(runId, line.custom_id, { step: recorded ? 'recorded' : 'answered' });
+  await wakeLine(ctx, st, job);
+}
+
 async function settle(
   ctx: JobContext,
   runId: string,
@@ -115,8 +143,7 @@ async function settle(
     return;
   }
   if (fate.kind === 'resend') {
-    const { round } = await ctx.batches.queueLine(runId, ref, st, { resend: true });
-    await ensureSubmit(ctx, runId, round);
+    await queueForPacker(ctx, runId, ref, st, { resend: true });
     counts.resent++;
     return;
   }

@@ -99,6 +99,9 @@ async function findBatch(ctx: JobContext, runId: string, rec: InputRecord): Prom
   }
 }
 
+/** Line states read per round trip while writing an input file (a few hundred bytes each). */
+const STATES_PER_READ = 500;
+
 /** Writes the input file from the staged lines (one at a time: never the whole file in memory) and uploads it. */
 async function uploadInput(ctx: JobContext, runId: string, rec: InputRecord): Promise<string> {
   const spec = await ctx.spec(runId);
@@ -108,15 +111,19 @@ async function uploadInput(ctx: JobContext, runId: string, rec: InputRecord): Pr
     async (dir) => {
       const file = path.join(dir, `input-${rec.n}.jsonl`);
       const out = createWriteStream(file);
-      for (const ref of rec.lines) {
-        const st = await ctx.batches.line(runId, ref);
-        const text = st && (await dst.getText(stagedKey(runId, st.fileId, st.generation, st.chunk, LINE_FILE)));
-        if (!text) {
-          // its file ended meanwhile (its staging removed): nothing waits for this line any more
-          await ctx.batches.patchLine(runId, ref, { step: 'failed', code: 'batch_failed', message: 'the line was gone from staging when packed' });
-          continue;
+      for (let i = 0; i < rec.lines.length; i += STATES_PER_READ) {
+        const refs = rec.lines.slice(i, i + STATES_PER_READ);
+        const states = await ctx.batches.lines(runId, refs);
+        for (const [j, ref] of refs.entries()) {
+          const st = states[j];
+          const text = st && (await dst.getText(stagedKey(runId, st.fileId, st.generation, st.chunk, LINE_FILE)));
+          if (!text) {
+            // its file ended meanwhile (its staging removed): nothing waits for this line any more
+            await ctx.batches.patchLine(runId, ref, { step: 'failed', code: 'batch_failed', message: 'the line was gone from staging when packed' });
+            continue;
+          }
+          if (!out.write(text)) await once(out, 'drain');
         }
-        if (!out.write(text)) await once(out, 'drain');
       }
       out.end();
       await once(out, 'finish');

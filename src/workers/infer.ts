@@ -77,6 +77,11 @@ export interface InferPorts {
    */
   via?: Via;
   repairClient?: Pick<ModelClient, 'complete'>;
+  /**
+   * --via batch, the poller recording a line's answer: a moderation answer that needs its real-time repair is
+   * saved (as any first answer is) and left to the line's job, which makes the repair (RepairLeftToJob).
+   */
+  repairInJob?: boolean;
   mediaTtlS?: number;
   pricing?: PricingOverride;
   tpm?: number;
@@ -88,6 +93,14 @@ export interface InferPorts {
   delay?(ms: number): Promise<never>;
   /** After a budgeted chunk settled: the 80% alert, told once per run. */
   budgetSettled(spec: RunSpec, d: InferPayload): Promise<void>;
+}
+
+/** Thrown where `repairInJob` says the moderation repair is the job's to make: the first answer is saved. */
+export class RepairLeftToJob extends Error {
+  constructor() {
+    super('the moderation answer needs its real-time repair: left to the line job');
+    this.name = 'RepairLeftToJob';
+  }
 }
 
 /** The ports of one job, over the process's context. */
@@ -386,6 +399,7 @@ async function runChunk(
     const answers = [r.text];
     if (!parsed.ok) {
       if (!saved) await first.save(r);
+      if (p.repairInJob) throw new RepairLeftToJob();
       // One repair: a cheap text-only request that turns the first answer, whole, into the required JSON. It
       // is priced on its own (text-only input has its own output price) and added to the chunk.
       const fix = verdictRepairRequest(parsed, text, spec.prompt);

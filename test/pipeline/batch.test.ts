@@ -86,6 +86,14 @@ describe('--via batch over mixed audio and video', () => {
       expect(bReport.cost.batch_saving.amount_micros).toBe(bReport.cost.realtime_equivalent.amount_micros - bReport.cost.ledger.amount_micros);
       expect(Math.abs(2 * bReport.cost.batch_saving.amount_micros - bReport.cost.realtime_equivalent.amount_micros)).toBeLessThanOrEqual(2 * chunks);
       expect(rtReport.cost.realtime_equivalent).toBeUndefined();
+      // the poller recorded every answer itself (its line jobs only completed); a moderation answer needing its
+      // real-time repair would have been left to its job ('answered')
+      const lines = await h.ctx.batches.lines(
+        b.spec.runId,
+        (await h.ctx.batches.inputs(b.spec.runId)).flatMap((r) => r.lines),
+      );
+      expect(lines.length).toBeGreaterThan(0);
+      for (const st of lines) expect(task === 'moderate' ? ['recorded', 'answered'] : ['recorded']).toContain(st?.step);
 
       // The ledger's tokens are exactly what the emulator billed in Batch for this run.
       const after = h.emulator.stats().batch.billed[MODEL];

@@ -1,6 +1,7 @@
 /** The Batch deciders and line formats, pure: packing, polling, where each line of an ended batch goes. */
 import { describe, expect, it } from 'vitest';
 import { answerResult, batchRequestLine, isAnswer, lineError, neverRan, parseResultLine } from '../../src/models/batch-lines.ts';
+import { lineWakeMs } from '../../src/workers/batch-line-decide.ts';
 import { errorLineFate, pollDelayMs, unansweredFate, unansweredWhy, windowSeconds } from '../../src/workers/batch-poll-decide.ts';
 import { batchMetadata, decidePack, isBatchOf, minimumInputs } from '../../src/workers/batch-submit-decide.ts';
 
@@ -116,5 +117,26 @@ describe('the files of the Batch API', () => {
     expect(neverRan({ custom_id: 'a', response: { status_code: 500, body: {} } })).toBe(false);
     expect(parseResultLine('not json')).toBeUndefined();
     expect(parseResultLine('{"no":"id"}')).toBeUndefined();
+  });
+});
+
+describe('lineWakeMs', () => {
+  const H = 3_600_000;
+  const S = { pollMaxMs: 2_000, packMaxWaitMs: 600_000, windowMs: 24 * H };
+  it("a waiting line job's safety-net wake: not before an answer could come, then as long as it has waited", () => {
+    expect(lineWakeMs(0, S)).toBe(620_000);
+    expect(lineWakeMs(300_000, S)).toBe(620_000);
+    expect(lineWakeMs(H, S)).toBe(H);
+  });
+  it('an eighth of the completion window at most: a handful of wakes per line in a 24-h batch, not hundreds', () => {
+    const d = { pollMaxMs: 5 * 60_000, packMaxWaitMs: 10 * 60_000, windowMs: 24 * H };
+    expect(lineWakeMs(10 * H, d)).toBe(3 * H);
+    let waited = 0;
+    let wakes = 0;
+    while (waited < 24 * H) {
+      waited += lineWakeMs(waited, d);
+      wakes++;
+    }
+    expect(wakes).toBeLessThanOrEqual(10);
   });
 });

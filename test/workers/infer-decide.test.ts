@@ -11,7 +11,7 @@ import type { InferPayload } from '../../src/jobs/catalog.ts';
 import { stagedKey } from '../../src/lifecycle/file-state.ts';
 import type { ChunkResult } from '../../src/runs/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
-import { type InferJob, ledgerFile, runInfer } from '../../src/workers/infer.ts';
+import { type InferJob, ledgerFile, RepairLeftToJob, runInfer } from '../../src/workers/infer.ts';
 import { decideInfer, type InferFacts } from '../../src/workers/infer-decide.ts';
 import { usageOf } from '../fakes/client.ts';
 import { fakeInfer, fakePayload, fakeSpec } from '../fakes/infer.ts';
@@ -277,6 +277,27 @@ describe('the infer handler over fakes', () => {
       expect(await runInfer(job({}, 1), f.ports)).toEqual({ chunk: 0, requests: 2, reused: false });
       expect(f.client.requests).toHaveLength(3);
       expect(f.client.requests[2]!.media).toBeUndefined();
+    });
+
+    it('the Batch poller (repairInJob) saves an answer that needs a repair and leaves the repair to the line job', async () => {
+      const f = setup({
+        spec: { task: 'moderate' },
+        answers: [
+          { text: 'no json', usage: usageOf(300, 10) },
+          { text: verdict, usage: usageOf(50, 15) },
+        ],
+      });
+      await expect(runInfer(job(), { ...f.ports, via: 'batch', repairInJob: true })).rejects.toBeInstanceOf(RepairLeftToJob);
+      // nothing recorded, the first answer saved, no repair asked
+      expect(f.client.requests).toHaveLength(1);
+      expect(f.storage.text(resultKey)).toBeUndefined();
+      expect(f.costs.ledger.size).toBe(0);
+      expect(f.storage.json(stagedKey('r1', 'f1', undefined, 0, 'first.json'))).toMatchObject({ text: 'no json' });
+      // the job: the saved answer and one repair, the first at the Batch rate and the repair at the real-time rate
+      expect(await runInfer(job(), { ...f.ports, via: 'batch' })).toEqual({ chunk: 0, requests: 2, reused: false });
+      expect(f.client.requests).toHaveLength(2);
+      expect(f.client.requests[1]!.media).toBeUndefined();
+      expect(f.storage.json<ChunkResult>(resultKey)).toMatchObject({ requests: 2, text: verdict, via: 'batch' });
     });
   });
 });
