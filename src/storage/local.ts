@@ -191,7 +191,8 @@ export class LocalStorage implements Storage {
     const s = await stat(body).catch((err) => {
       throw fromFsError(err, `${what}: reading ${body}`);
     });
-    return this.writeAtomic(key, createReadStream(body), what, s.size);
+    // a file can be read again: a write a concurrent prune interrupted is tried again from its start
+    return this.writeAtomic(key, () => createReadStream(body), what, s.size);
   }
 
   /** Creates the key's folders one by one, refusing to pass through a symlink that leads outside the root. */
@@ -222,13 +223,17 @@ export class LocalStorage implements Storage {
   }
 
   /** temp file in the same folder -> fsync -> rename: all or nothing, even across a crash. */
-  private async writeAtomic(key: string, data: Buffer | Readable, what: string, expectedSize?: number): Promise<ObjectInfo> {
+  /** `data`: bytes, a stream (read once), or a way to open the stream again (a file: retried like bytes). */
+  private async writeAtomic(key: string, data: Buffer | Readable | (() => Readable), what: string, expectedSize?: number): Promise<ObjectInfo> {
     assertKey(key);
-    // A concurrent delete may prune the folder between creating it and writing into it: try again.
+    const replayable = Buffer.isBuffer(data) || typeof data === 'function';
+    // A concurrent delete may prune the folder (another file's staging ending: measured in the batch bench, 5
+    // of 2,000 uploads) between creating it and writing into it, or while it is being created: try again.
     for (let attempt = 1; ; attempt++) {
-      const target = await this.ensureParent(key, what);
-      const tmp = path.join(path.dirname(target), `.omnibatch-${randomUUID()}.tmp`);
+      let tmp: string | undefined;
       try {
+        const target = await this.ensureParent(key, what);
+        tmp = path.join(path.dirname(target), `.omnibatch-${randomUUID()}.tmp`);
         let bytes: number;
         if (Buffer.isBuffer(data)) {
           const fh = await open(tmp, 'wx');
@@ -241,7 +246,7 @@ export class LocalStorage implements Storage {
           bytes = data.length;
         } else {
           const meter = new Meter();
-          await pipeline(data, meter, createWriteStream(tmp, { flags: 'wx' }));
+          await pipeline(typeof data === 'function' ? data() : data, meter, createWriteStream(tmp, { flags: 'wx' }));
           const fh = await open(tmp, 'r+');
           await fh.sync().finally(() => fh.close());
           bytes = meter.bytes;
@@ -254,8 +259,9 @@ export class LocalStorage implements Storage {
         this.opts.log.debug({ key, size: bytes }, 'written');
         return infoOf(key, s);
       } catch (err) {
-        await rm(tmp, { force: true });
-        if (attempt < 3 && Buffer.isBuffer(data) && isCode(err, 'ENOENT')) continue;
+        if (tmp) await rm(tmp, { force: true });
+        // ENOENT raw (the write) or wrapped by ensureParent (a folder pruned while it was being created)
+        if (attempt < 3 && replayable && (isCode(err, 'ENOENT') || isCode((err as { cause?: unknown }).cause, 'ENOENT'))) continue;
         throw fromFsError(err, what);
       }
     }
