@@ -51,9 +51,20 @@ export type PrepareMedia =
   /** `prepare`: as it is or encoded (media/prepare-plan.ts), which the executor carries out as given */
   | { kind: 'plan'; info: MediaInfo; read: 'as-is' | 'probe'; prepare: PreparePlan };
 
+/** The plan, or the coded reason the media cannot be planned for this task (no audio track for an audio task...). */
+function tryPlan(info: MediaInfo, f: PrepareMediaFacts): PreparePlan | OmniError {
+  try {
+    return planPrepare(info, f.model, f.policy);
+  } catch (err) {
+    if (err instanceof OmniError) return err;
+    throw err;
+  }
+}
+
 export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
   // A small WAV/mp3 the model takes as it is needs no ffprobe: its header holds all the plan needs (sniff.ts).
-  const sniffed = !f.probed && f.sniffed ? planPrepare(f.sniffed, f.model, f.policy) : undefined;
+  const fromHeader = !f.probed && f.sniffed ? tryPlan(f.sniffed, f) : undefined;
+  const sniffed = fromHeader instanceof OmniError ? undefined : fromHeader;
   const info = f.probed ?? (sniffed?.kind === 'as-is' ? f.sniffed : undefined);
   if (!info) return { kind: 'probe' };
   // Refused here, after the header was read and before anything decodes or plans the media.
@@ -62,5 +73,7 @@ export function decidePrepareMedia(f: PrepareMediaFacts): PrepareMedia {
   const v = mediaViolation(info, f.limits) ?? (decodesPictures ? decodeCostViolation(info, f.limits) : undefined);
   if (v) return { kind: 'refuse', error: limitError(v) };
   if (!f.probed) return { kind: 'plan', info, read: 'as-is', prepare: sniffed! };
-  return { kind: 'plan', info, read: 'probe', prepare: planPrepare(info, f.model, f.policy) };
+  const prepare = tryPlan(info, f);
+  if (prepare instanceof OmniError) return { kind: 'refuse', error: prepare };
+  return { kind: 'plan', info, read: 'probe', prepare };
 }

@@ -16,8 +16,17 @@ const HERE = fileURLToPath(import.meta.url);
 const REPO_ROOT = path.resolve(path.dirname(HERE), '../..');
 export const VENDORED_MEDIA = path.join(REPO_ROOT, 'test/fixtures/media');
 const DEMO_MEDIA = path.join(REPO_ROOT, 'demo/media');
-/** Keyed by this file's text: editing a recipe makes a fresh cache, never a stale file. */
-export const GENERATED_MEDIA = path.join(os.tmpdir(), `omnibatch-test-media-${createHash('sha256').update(readFileSync(HERE)).digest('hex').slice(0, 12)}`);
+/**
+ * Keyed by this file's text (editing a recipe makes a fresh cache, never a stale file) and by the ffmpeg that
+ * makes the fixtures: the same recipe through another build makes another
+ * file (the npm-shipped ffmpeg 4's AAC padding made the 2.27-s clip 2.29 s, and a cache it filled outlived the
+ * system ffmpeg installed after it).
+ */
+const FFMPEG_BUILD = `${locateFfmpeg().ffmpeg}\n${spawnSync(locateFfmpeg().ffmpeg, ['-version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.split('\n')[0] ?? ''}`;
+export const GENERATED_MEDIA = path.join(
+  os.tmpdir(),
+  `omnibatch-test-media-${createHash('sha256').update(readFileSync(HERE)).update(FFMPEG_BUILD).digest('hex').slice(0, 12)}`,
+);
 
 export type Truth =
   /**

@@ -108,8 +108,9 @@ describe('decode cost: real files', () => {
     const facts = { probed: info, model, limits: DEFAULT_FILE_LIMITS };
     const refused = decidePrepareMedia({ ...facts, policy: taskPolicy('moderate', model) });
     expect(refused.kind === 'refuse' && refused.error.code).toBe('media_too_costly');
-    // no audio track here: an audio task fails later (media_no_audio), but never for the pictures' cost
-    expect(decidePrepareMedia({ ...facts, policy: taskPolicy('transcribe', model) }).kind).toBe('plan');
+    // no audio track here: an audio task is refused for that (media_no_audio), never for the pictures' cost
+    const audio = decidePrepareMedia({ ...facts, policy: taskPolicy('transcribe', model) });
+    expect(audio.kind === 'refuse' && audio.error.code).toBe('media_no_audio');
   });
 
   it('the admitted 8K video decodes within 300 MB RSS per child', async () => {
