@@ -1,6 +1,6 @@
 /** Progress lines for `run --wait` and `status --watch`: pure formatting of a run's state. */
 import { formatMicros } from '../cost/price.ts';
-import { type Observation, workProgress } from '../runs/eta.ts';
+import { type Pace, workProgress } from '../runs/eta.ts';
 import type { RunState } from '../runs/types.ts';
 
 export interface Progress {
@@ -17,7 +17,7 @@ export interface Progress {
   /** epoch ms, for the work ETA's clock */
   now?: number;
   /** an earlier look (WorkHistory), for the recent rate */
-  recent?: Observation;
+  recent?: Pace;
 }
 
 function bar(fraction: number, width = 24): string {

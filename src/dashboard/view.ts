@@ -7,7 +7,7 @@
 import type { CostTotals } from '../app/costs.ts';
 import { formatMicros } from '../cost/price.ts';
 import type { BatchRow } from '../runs/batch-progress.ts';
-import { type Observation, workProgress } from '../runs/eta.ts';
+import { type Pace, workProgress } from '../runs/eta.ts';
 import type { Sample } from '../runs/series.ts';
 import type { FileState, RunState } from '../runs/types.ts';
 
@@ -51,7 +51,7 @@ export interface SummaryFacts {
   unpricedNote?: string;
   now?: number;
   /** an earlier look at the run's work (runs/eta.ts WorkHistory): the ETA's recent rate */
-  recent?: Observation;
+  recent?: Pace;
 }
 
 export function durationText(s: number): string {

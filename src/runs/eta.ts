@@ -15,15 +15,26 @@ export interface WorkFacts {
   /** epoch ms */
   now: number;
   /**
-   * An earlier look at the same run (WorkHistory.recent): the rate is then the recent one, not the one since the
-   * first request, whose start (files still being planned, workers warming) is slower than the rest.
+   * The run's recent pace as a watcher saw it (WorkHistory.recent): the rate is then the recent one, not the one
+   * since the first request, whose start (files still being planned, workers warming) is slower than the rest.
    */
-  recent?: Observation;
+  recent?: Pace;
 }
 
 export interface Observation {
   t: number;
   done: number;
+}
+
+/**
+ * Two moments the count changed (the first look at each value), and how many changes lay between: the rate
+ * between them is the run's, whatever the looks' phase. Measured from a look instead, requests finishing in
+ * steps (two workers, equal latencies: pairs) made the rate swing by a step per window (an ETA 27% off).
+ */
+export interface Pace {
+  from: Observation;
+  to: Observation;
+  steps: number;
 }
 
 export interface WorkProgress {
@@ -57,10 +68,16 @@ export function workProgress(f: WorkFacts): WorkProgress {
   const fraction = ended ? 1 : total ? Math.min(1, done / total) : 0;
   const started = c.work_started_ms;
   const elapsedS = started !== undefined ? Math.max(0, (f.now - started) / 1000) : 0;
-  const r = f.recent;
-  const recentRate = r && f.now > r.t && done > r.done ? ((done - r.done) * 1000) / (f.now - r.t) : undefined;
-  const rate = recentRate ?? (done > 0 && elapsedS > 0 ? done / elapsedS : undefined);
-  const etaS = ended ? 0 : f.scanDone && rate ? (total - done) / rate : null;
+  const p = f.recent;
+  const paced = p && p.steps > 0 && p.to.t > p.from.t && p.to.done > p.from.done;
+  const rate = paced ? ((p.to.done - p.from.done) * 1000) / (p.to.t - p.from.t) : done > 0 && elapsedS > 0 ? done / elapsedS : undefined;
+  // Counted from the last change, so the predicted end holds still between changes. Past the next change's due
+  // time (the mean time between changes) the ETA stops counting down and rises with the wait: a stalled run
+  // never shows a shrinking ETA.
+  const sinceS = paced ? Math.max(0, f.now - p.to.t) / 1000 : 0;
+  const gapS = paced ? (p.to.t - p.from.t) / p.steps / 1000 : 0;
+  const aheadS = sinceS <= gapS ? -sinceS : sinceS - 2 * gapS;
+  const etaS = ended ? 0 : f.scanDone && rate ? Math.max(0, (total - done) / rate + aheadS) : null;
   return { ...base, requestsPlanned: total, plannedEstimated: unplanned > 0, fraction, etaS };
 }
 
@@ -87,16 +104,24 @@ export class WorkHistory {
     }
   }
 
-  /** The latest look at least the window before `now`, or undefined (too early to tell). */
-  recent(now: number): Observation | undefined {
+  /**
+   * The pace since the latest look at least the window before `now`: from the first change after it to the
+   * latest change (each dated by the first look at its count). Undefined while too early to tell or unchanged.
+   */
+  recent(now: number): Pace | undefined {
     const first = this.seen[0];
     if (!first) return undefined;
     const windowMs = Math.min(120_000, Math.max(3000, (now - first.t) / 2));
-    let best: Observation | undefined;
-    for (const o of this.seen) {
-      if (o.t > now - windowMs) break;
-      best = o;
-    }
-    return best;
+    let at = -1;
+    for (let i = 0; i < this.seen.length && this.seen[i].t <= now - windowMs; i++) at = i;
+    // from the first change after that look: a quiet stretch before it (planning, warming up) is not the pace
+    while (at >= 0 && at < this.seen.length - 1 && this.seen[at + 1].done === this.seen[at].done) at++;
+    if (at < 0 || at === this.seen.length - 1) return undefined;
+    at++;
+    let to = this.seen.length - 1;
+    while (to > at && this.seen[to - 1].done === this.seen[to].done) to--;
+    let steps = 0;
+    for (let i = at + 1; i <= to; i++) if (this.seen[i].done !== this.seen[i - 1].done) steps++;
+    return { from: this.seen[at], to: this.seen[to], steps };
   }
 }

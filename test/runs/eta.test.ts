@@ -65,8 +65,9 @@ describe('progress by work', () => {
     for (let t = 10_000; t <= 20_000; t += 500) h.observe(t, (t - 10_000) / 500);
     const recent = h.recent(20_000);
     expect(recent).toBeDefined();
-    expect(recent!.t).toBeLessThanOrEqual(10_000);
-    expect(recent!.t).toBeGreaterThan(0);
+    // from the first change in the window: the 10 s of planning before it do not count
+    expect(recent!.from).toEqual({ t: 10_500, done: 1 });
+    expect(recent!.to).toEqual({ t: 20_000, done: 20 });
     const w = workProgress({
       counts: counts({ total: 1, prepared: 1, planned_requests: 40, work_started_ms: 0 }),
       scanDone: true,
@@ -80,5 +81,49 @@ describe('progress by work', () => {
       workProgress({ counts: counts({ total: 1, prepared: 1, planned_requests: 40, work_started_ms: 0 }), scanDone: true, requestsDone: 20, now: 20_000 }).etaS,
     ).toBeCloseTo(20);
     expect(new WorkHistory().recent(5)).toBeUndefined();
+  });
+
+  it('measures the pace between changes, not looks: requests finishing in pairs give the same ETA at any phase', () => {
+    // two workers, equal 600-ms requests: the count moves by 2 every 600 ms; looks every 50 ms
+    const facts = (now: number, h: WorkHistory, done: number) =>
+      workProgress({
+        counts: counts({ total: 1, prepared: 1, planned_requests: 40, work_started_ms: 0 }),
+        scanDone: true,
+        requestsDone: done,
+        now,
+        recent: h.recent(now),
+      }).etaS!;
+    const h = new WorkHistory();
+    const etas: number[] = [];
+    for (let t = 0; t <= 6000; t += 50) {
+      const done = 2 * Math.floor(t / 600);
+      h.observe(t, done);
+      if (t >= 4000) etas.push(t / 1000 + facts(t, h, done));
+    }
+    // every look predicts the same end, whatever its phase: the 40th request done at 12 s (2 every 0.6 s)
+    for (const e of etas) expect(e).toBeCloseTo(12, 5);
+    expect(h.recent(6000)!.steps).toBeGreaterThanOrEqual(4);
+  });
+
+  it('adds the time a stalled run is overdue: nothing done for longer than its pace says, the ETA grows', () => {
+    const h = new WorkHistory();
+    for (let t = 0; t <= 10_000; t += 100) h.observe(t, Math.floor(t / 1000));
+    const at = (now: number) => {
+      h.observe(now, 10);
+      return workProgress({
+        counts: counts({ total: 1, prepared: 1, planned_requests: 20, work_started_ms: 0 }),
+        scanDone: true,
+        requestsDone: 10,
+        now,
+        recent: h.recent(now),
+      }).etaS!;
+    };
+    // one request a second, 10 left: 9.5 s half a second after the last; 1 s after it the next was due, and
+    // from then the ETA rises with the wait (5 s after the last: 9 s + 4 s)
+    expect(at(10_500)).toBeCloseTo(9.5, 5);
+    expect(at(11_000)).toBeCloseTo(9, 5);
+    expect(at(15_000)).toBeCloseTo(13, 5);
+    // no change in the whole window: the rate since the first request (10 in 40 s), not a pace it no longer has
+    expect(at(40_000)).toBeCloseTo(40, 1);
   });
 });
