@@ -27,14 +27,20 @@ export interface Observation {
 }
 
 /**
- * Two moments the count changed (the first look at each value), and how many changes lay between: the rate
- * between them is the run's, whatever the looks' phase. Measured from a look instead, requests finishing in
- * steps (two workers, equal latencies: pairs) made the rate swing by a step per window (an ETA 27% off).
+ * The run's recent pace, fitted to the moments its count changed (the first look at each count) since the
+ * window began: a least-squares line through them. Requests finish in clusters (two workers with equal
+ * latencies: pairs, the second a few ms after the first), so a rate between two looks, or two changes, depends
+ * on where in a cluster each fell: by a step per window, an ETA 27% off at 50%. The fit does not.
  */
 export interface Pace {
-  from: Observation;
-  to: Observation;
-  steps: number;
+  /** requests per second */
+  rate: number;
+  /** a point on the fitted line (the changes' mean) */
+  at: Observation;
+  /** the latest change */
+  latest: Observation;
+  /** the longest wait between two changes in the window: waited longer, the run is overdue */
+  gapMs: number;
 }
 
 export interface WorkProgress {
@@ -69,15 +75,16 @@ export function workProgress(f: WorkFacts): WorkProgress {
   const started = c.work_started_ms;
   const elapsedS = started !== undefined ? Math.max(0, (f.now - started) / 1000) : 0;
   const p = f.recent;
-  const paced = p && p.steps > 0 && p.to.t > p.from.t && p.to.done > p.from.done;
-  const rate = paced ? ((p.to.done - p.from.done) * 1000) / (p.to.t - p.from.t) : done > 0 && elapsedS > 0 ? done / elapsedS : undefined;
-  // Counted from the last change, so the predicted end holds still between changes. Past the next change's due
-  // time (the mean time between changes) the ETA stops counting down and rises with the wait: a stalled run
-  // never shows a shrinking ETA.
-  const sinceS = paced ? Math.max(0, f.now - p.to.t) / 1000 : 0;
-  const gapS = paced ? (p.to.t - p.from.t) / p.steps / 1000 : 0;
-  const aheadS = sinceS <= gapS ? -sinceS : sinceS - 2 * gapS;
-  const etaS = ended ? 0 : f.scanDone && rate ? Math.max(0, (total - done) / rate + aheadS) : null;
+  let etaS: number | null = null;
+  if (ended) etaS = 0;
+  else if (f.scanDone && p) {
+    // The fitted line reaches the total then. Waited longer than any wait of the window (the mean one is short
+    // when requests finish in clusters), the ETA stops counting down and rises with the wait: a stalled run
+    // never shows a shrinking ETA.
+    const endMs = p.at.t + ((total - p.at.done) * 1000) / p.rate;
+    const overdueMs = Math.max(0, f.now - p.latest.t - p.gapMs);
+    etaS = Math.max(0, (endMs - f.now + 2 * overdueMs) / 1000);
+  } else if (f.scanDone && done > 0 && elapsedS > 0) etaS = (total - done) / (done / elapsedS);
   return { ...base, requestsPlanned: total, plannedEstimated: unplanned > 0, fraction, etaS };
 }
 
@@ -105,8 +112,9 @@ export class WorkHistory {
   }
 
   /**
-   * The pace since the latest look at least the window before `now`: from the first change after it to the
-   * latest change (each dated by the first look at its count). Undefined while too early to tell or unchanged.
+   * The pace since the latest look at least the window before `now`: fitted to the changes after it (a quiet
+   * stretch before them, planning or warming up, is not the pace). Undefined while too early to tell, or with
+   * fewer than two changes in the window.
    */
   recent(now: number): Pace | undefined {
     const first = this.seen[0];
@@ -114,14 +122,21 @@ export class WorkHistory {
     const windowMs = Math.min(120_000, Math.max(3000, (now - first.t) / 2));
     let at = -1;
     for (let i = 0; i < this.seen.length && this.seen[i].t <= now - windowMs; i++) at = i;
-    // from the first change after that look: a quiet stretch before it (planning, warming up) is not the pace
-    while (at >= 0 && at < this.seen.length - 1 && this.seen[at + 1].done === this.seen[at].done) at++;
-    if (at < 0 || at === this.seen.length - 1) return undefined;
-    at++;
-    let to = this.seen.length - 1;
-    while (to > at && this.seen[to - 1].done === this.seen[to].done) to--;
-    let steps = 0;
-    for (let i = at + 1; i <= to; i++) if (this.seen[i].done !== this.seen[i - 1].done) steps++;
-    return { from: this.seen[at], to: this.seen[to], steps };
+    if (at < 0) return undefined;
+    const changes = this.seen.filter((o, i) => i > at && o.done !== this.seen[i - 1].done);
+    const n = changes.length;
+    if (n < 2) return undefined;
+    const mt = changes.reduce((a, o) => a + o.t, 0) / n;
+    const md = changes.reduce((a, o) => a + o.done, 0) / n;
+    let stt = 0;
+    let std = 0;
+    for (const o of changes) {
+      stt += (o.t - mt) ** 2;
+      std += (o.t - mt) * (o.done - md);
+    }
+    if (stt <= 0 || std <= 0) return undefined;
+    let gapMs = 0;
+    for (let i = 1; i < n; i++) gapMs = Math.max(gapMs, changes[i].t - changes[i - 1].t);
+    return { rate: (std / stt) * 1000, at: { t: mt, done: md }, latest: changes[n - 1], gapMs };
   }
 }

@@ -65,9 +65,9 @@ describe('progress by work', () => {
     for (let t = 10_000; t <= 20_000; t += 500) h.observe(t, (t - 10_000) / 500);
     const recent = h.recent(20_000);
     expect(recent).toBeDefined();
-    // from the first change in the window: the 10 s of planning before it do not count
-    expect(recent!.from).toEqual({ t: 10_500, done: 1 });
-    expect(recent!.to).toEqual({ t: 20_000, done: 20 });
+    // fitted to the changes in the window: the 10 s of planning before them do not count
+    expect(recent!.rate).toBeCloseTo(2, 5);
+    expect(recent!.latest).toEqual({ t: 20_000, done: 20 });
     const w = workProgress({
       counts: counts({ total: 1, prepared: 1, planned_requests: 40, work_started_ms: 0 }),
       scanDone: true,
@@ -84,7 +84,8 @@ describe('progress by work', () => {
   });
 
   it('measures the pace between changes, not looks: requests finishing in pairs give the same ETA at any phase', () => {
-    // two workers, equal 600-ms requests: the count moves by 2 every 600 ms; looks every 50 ms
+    // two workers, equal 600-ms requests: the count moves by 2 every 600 ms, the pair's second 40 ms after the
+    // first (as seen: the looks every 10 ms)
     const facts = (now: number, h: WorkHistory, done: number) =>
       workProgress({
         counts: counts({ total: 1, prepared: 1, planned_requests: 40, work_started_ms: 0 }),
@@ -95,14 +96,18 @@ describe('progress by work', () => {
       }).etaS!;
     const h = new WorkHistory();
     const etas: number[] = [];
-    for (let t = 0; t <= 6000; t += 50) {
-      const done = 2 * Math.floor(t / 600);
+    for (let t = 0; t <= 6000; t += 10) {
+      const done = 2 * Math.floor(t / 600) + (t % 600 < 40 && t >= 600 ? -1 : 0);
       h.observe(t, done);
       if (t >= 4000) etas.push(t / 1000 + facts(t, h, done));
     }
-    // every look predicts the same end, whatever its phase: the 40th request done at 12 s (2 every 0.6 s)
-    for (const e of etas) expect(e).toBeCloseTo(12, 5);
-    expect(h.recent(6000)!.steps).toBeGreaterThanOrEqual(4);
+    // every look predicts about the same end, whatever its phase: the 40th request done at 12.04 s (2 every
+    // 0.6 s); rates between looks swung by a step per 3-s window (1.6 s of the 8 left). Only a look between a
+    // pair's two halves (40 ms of every 600) sees a cluster cut in two, and half a second more.
+    const off = etas.map((e) => Math.abs(e - 12.04));
+    expect(Math.max(...off)).toBeLessThan(0.6);
+    expect(off.filter((o) => o < 0.15).length / off.length).toBeGreaterThan(0.9);
+    expect(Math.abs(h.recent(5990)!.rate - 2 / 0.6)).toBeLessThan(0.05);
   });
 
   it('adds the time a stalled run is overdue: nothing done for longer than its pace says, the ETA grows', () => {
