@@ -13,13 +13,16 @@ export const UNIT_TESTS = [
   'test/cost/estimate.test.ts',
   'test/cost/packing.test.ts',
   'test/cost/via-choice.test.ts',
+  'test/dashboard/range.test.ts',
   'test/dashboard/view.test.ts',
+  'test/emulator/batch-contract.test.ts',
   'test/emulator/logic.test.ts',
   'test/media/child-argv.test.ts',
   'test/media/estimate-limits.test.ts',
   'test/media/file-limits.test.ts',
   'test/media/media-args.test.ts',
   'test/media/plan.test.ts',
+  'test/models/batch-support.test.ts',
   'test/models/decode.test.ts',
   'test/models/errors.test.ts',
   'test/models/request.test.ts',
@@ -27,10 +30,12 @@ export const UNIT_TESTS = [
   'test/pipeline/units.test.ts',
   'test/repo/*.test.ts',
   'test/runs/batch-progress.test.ts',
+  'test/runs/eta.test.ts',
   'test/stitch/*.test.ts',
   'test/storage/keys.test.ts',
   'test/storage/local.test.ts',
   'test/util/errors.test.ts',
+  'test/util/logger-err.test.ts',
   'test/workers/*.test.ts',
 ];
 
@@ -48,7 +53,8 @@ export default defineConfig({
       // Pure tests share one module graph per worker: importing it again for each file was two thirds of the
       // project's time (115 s -> 45 s for 43 files on the loaded 2-core machine); nothing in them holds state.
       { extends: true, test: { name: 'unit', include: UNIT_TESTS, isolate: false } },
-      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: UNIT_TESTS } },
+      // The CLI bundle the integration tests start as a process (test/global-setup.ts).
+      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: UNIT_TESTS, globalSetup: ['test/global-setup.ts'] } },
     ],
   },
 });

@@ -8,10 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { inject } from 'vitest';
 import { REPO_ROOT } from './paths.ts';
 import { dropKeys, testRedis } from './redis.ts';
 
 export const BIN = path.join(REPO_ROOT, 'bin/omnibatch.js');
+/**
+ * What `node` starts for a command: the run's CLI bundle (test/global-setup.ts: the same sources, half the start-up),
+ * or bin/omnibatch.js where there is none (a test file run outside the integration project).
+ */
+export const CLI_ENTRY: string = inject('cliBundle') ?? BIN;
 /** Node's arguments for `omnibatch emulator` alone (test/emulator/cli-runner.ts), so its test needs no other command. */
 export const EMULATOR_ENTRY = ['--import', 'tsx', path.join(REPO_ROOT, 'test/emulator/cli-runner.ts')];
 
@@ -22,7 +28,7 @@ export interface CliOptions {
   baseEnv?: NodeJS.ProcessEnv;
   /** default: the repository root */
   cwd?: string;
-  /** node's arguments before the command's (default: [BIN]) */
+  /** node's arguments before the command's (default: [CLI_ENTRY]) */
   entry?: string[];
 }
 
@@ -41,7 +47,7 @@ function environment(opts: CliOptions): NodeJS.ProcessEnv {
 
 /** The process, stdin closed, stdout and stderr piped (read them, or the child may block on a full pipe). */
 export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [...(opts.entry ?? [BIN]), ...args], {
+  return spawn(process.execPath, [...(opts.entry ?? [CLI_ENTRY]), ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     env: environment(opts),
     stdio: ['ignore', 'pipe', 'pipe'],
