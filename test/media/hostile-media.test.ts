@@ -176,7 +176,7 @@ setInterval(() => undefined, 1000);
 describe("the decoders' frame-size cap (-max_pixels)", () => {
   it('a frame over the limit fails the video pass with media_too_many_pixels, even past the probe; at the limit it passes', async () => {
     const src = path.join(root, 'frames-320x240.mp4');
-    await videoWithGaps(src, { seconds: 4, gaps: { everyS: 9, lengthS: 0.8 } });
+    await videoWithGaps(src, { seconds: 2, gaps: { everyS: 9, lengthS: 0.8 } });
     // The probe's check (limits.ts) is what normally refuses it: handing prepare the probe as if it had passed
     // leaves the decoders' own cap as the only guard.
     const info = await probeMedia(src);
@@ -191,11 +191,19 @@ describe("the decoders' frame-size cap (-max_pixels)", () => {
 });
 
 describe('cut times in batches', () => {
+  const src = path.join(root, 'speech.wav');
+  /** The 40 s of noise every case here cuts, made once (by the first case that needs it). */
+  let made: Promise<void> | undefined;
+  const speech = async (): Promise<string> => {
+    made ??= noiseWithGaps(src, { seconds: 40 });
+    await made;
+    return src;
+  };
+
   it.each([0, 1])(
     'a split in batches of a few cuts gives the same pieces, byte for byte, as one run (overlap %i s)',
     async (overlapSeconds) => {
-      const src = path.join(root, 'speech.wav');
-      await noiseWithGaps(src, { seconds: 40 });
+      await speech();
       const info = await probeMedia(src);
       const plan = planChunks(info, flash, taskPolicy('transcribe', flash, { chunkSeconds: 3, overlapSeconds }));
       expect(plan.chunks.length).toBeGreaterThan(6);
@@ -218,7 +226,7 @@ describe('cut times in batches', () => {
   );
 
   it('an ffmpeg run never gets the source without the allow-list (the encode forces the probed demuxer)', async () => {
-    const src = path.join(root, 'speech.wav');
+    await speech();
     const seen: string[][] = [];
     const info = await probeMedia(src);
     const plan = planChunks(info, flash, taskPolicy('transcribe', flash));
