@@ -112,7 +112,7 @@ describe('playlists and lists of files are refused before they open anything', (
 });
 
 describe('every child has a deadline and dies with its process group', () => {
-  it('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async () => {
+  it.concurrent('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async () => {
     const fifo = path.join(root, `fifo-${randomUUID().slice(0, 8)}.wav`);
     execFileSync('mkfifo', [fifo]);
     setChildDeadlines({ floorMs: 1000, ceilingMs: 1000 });
@@ -123,6 +123,26 @@ describe('every child has a deadline and dies with its process group', () => {
     expect(Date.now() - t0).toBeLessThan(1000 + 4000);
     await gone(fifo);
   });
+
+  // A process of its own, touching nothing of this one's: it runs while the FIFO case above waits out its deadline.
+  it.concurrent('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async () => {
+    const fifo = path.join(root, `fifo-exit-${randomUUID().slice(0, 8)}.wav`);
+    execFileSync('mkfifo', [fifo]);
+    const script = path.join(root, 'child.ts');
+    writeFileSync(
+      script,
+      `import { runFfmpeg } from ${JSON.stringify(path.join(REPO_ROOT, 'src/media/ffmpeg.ts'))};
+runFfmpeg(['-v', 'error', '-i', ${JSON.stringify(`file:${fifo}`)}, '-f', 'null', '-']).catch(() => undefined);
+setInterval(() => undefined, 1000);
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
+    await expect.poll(() => commsWith(fifo), { timeout: 20_000, interval: 100 }).toContain('ffmpeg');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    await gone(fifo);
+  }, 30_000);
 
   it('the whole group is killed on timeout: a grandchild does not survive its parent', async () => {
     const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
@@ -152,25 +172,6 @@ describe('every child has a deadline and dies with its process group', () => {
     await p;
     await gone(`sleep ${mark}`);
   });
-
-  it('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async () => {
-    const fifo = path.join(root, `fifo-exit-${randomUUID().slice(0, 8)}.wav`);
-    execFileSync('mkfifo', [fifo]);
-    const script = path.join(root, 'child.ts');
-    writeFileSync(
-      script,
-      `import { runFfmpeg } from ${JSON.stringify(path.join(REPO_ROOT, 'src/media/ffmpeg.ts'))};
-runFfmpeg(['-v', 'error', '-i', ${JSON.stringify(`file:${fifo}`)}, '-f', 'null', '-']).catch(() => undefined);
-setInterval(() => undefined, 1000);
-`,
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
-    await expect.poll(() => commsWith(fifo), { timeout: 20_000, interval: 100 }).toContain('ffmpeg');
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-    await gone(fifo);
-  }, 30_000);
 });
 
 describe("the decoders' frame-size cap (-max_pixels)", () => {
