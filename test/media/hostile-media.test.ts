@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, type ExpectStatic, expect, it } from 'vitest';
 import { DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { encodeWhole, splitEncoded } from '../../src/media/cut.ts';
 import { killAllChildren, liveChildren, runBinary, runFfmpeg } from '../../src/media/ffmpeg.ts';
@@ -39,7 +39,8 @@ const codeOf = async (p: Promise<unknown>): Promise<string | undefined> =>
   );
 
 /** Waits until no process has `needle` on its command line (5 s by default); fails the test naming those left. */
-const gone = (needle: string, timeout = 5000) => expect.poll(() => processesWith(needle).map((p) => p.cmd), { timeout, interval: 100 }).toEqual([]);
+const gone = (needle: string, timeout = 5000, ex: ExpectStatic = expect) =>
+  ex.poll(() => processesWith(needle).map((p) => p.cmd), { timeout, interval: 100 }).toEqual([]);
 /** Waits until the `sh -c 'sleep M & sleep M; wait'` of `mark` runs both its sleeps. */
 const sleeping = (mark: string) =>
   expect.poll(() => processesWith(`sleep ${mark}`).filter((p) => p.comm === 'sleep').length, { timeout: 10_000, interval: 50 }).toBe(2);
@@ -112,7 +113,7 @@ describe('playlists and lists of files are refused before they open anything', (
 });
 
 describe('every child has a deadline and dies with its process group', () => {
-  it.concurrent('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async () => {
+  it.concurrent('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async ({ expect }) => {
     const fifo = path.join(root, `fifo-${randomUUID().slice(0, 8)}.wav`);
     execFileSync('mkfifo', [fifo]);
     setChildDeadlines({ floorMs: 1000, ceilingMs: 1000 });
@@ -121,11 +122,11 @@ describe('every child has a deadline and dies with its process group', () => {
     expect((err as OmniError).code).toBe('media_timeout');
     expect((err as OmniError).retryable).toBe(false);
     expect(Date.now() - t0).toBeLessThan(1000 + 4000);
-    await gone(fifo);
+    await gone(fifo, 5000, expect);
   });
 
   // A process of its own, touching nothing of this one's: it runs while the FIFO case above waits out its deadline.
-  it.concurrent('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async () => {
+  it.concurrent('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async ({ expect }) => {
     const fifo = path.join(root, `fifo-exit-${randomUUID().slice(0, 8)}.wav`);
     execFileSync('mkfifo', [fifo]);
     const script = path.join(root, 'child.ts');
@@ -141,7 +142,7 @@ setInterval(() => undefined, 1000);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
-    await gone(fifo);
+    await gone(fifo, 5000, expect);
   }, 30_000);
 
   it('the whole group is killed on timeout: a grandchild does not survive its parent', async () => {
