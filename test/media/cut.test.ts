@@ -2,8 +2,8 @@
  * The cutter on real ffmpeg and generated media: every chunk measured on disk against the limits, durations
  * adding up to the source, cuts in the silences, offsets that are the real cut points.
  *
- * Every prepare/cut of this file is a job started in the top-level beforeAll, two at a time (two ffmpeg children
- * on the 2-core machine), in the order the tests check them; each job measures its own chunks on disk and
+ * Every prepare/cut of this file (and the making of its two generated sources) is a job started in the top-level
+ * beforeAll, two at a time (two ffmpeg children on the 2-core machine), in the order the tests check them; each job measures its own chunks on disk and
  * lists its own temp base, and the tests assert on what it found.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -152,13 +152,14 @@ let silenceOnly: Promise<Prepared>;
 let noAudio: Promise<{ err: unknown; streams: Record<string, unknown>[] }>;
 let corrupt: Promise<{ codes: unknown[]; leftInTmp: string[] }>;
 
-beforeAll(async () => {
-  await Promise.all([
-    noiseWithGaps(long, { seconds: LONG_S, rate: 22_050, channels: 2, gaps: LONG_GAPS }),
-    videoWithGaps(video, { seconds: 200, gaps: VIDEO_GAPS }),
-  ]);
+beforeAll(() => {
+  // The two generated sources are the first jobs; a job that reads one waits for it (already running).
+  const longMade = job(() => noiseWithGaps(long, { seconds: LONG_S, rate: 22_050, channels: 2, gaps: LONG_GAPS }));
+  const videoMade = job(() => videoWithGaps(video, { seconds: 200, gaps: VIDEO_GAPS }));
+  const onLong = <T>(task: () => Promise<T>): Promise<T> => job(() => longMade.then(task));
+  const onVideo = <T>(task: () => Promise<T>): Promise<T> => job(() => videoMade.then(task));
 
-  caption = job(async () => {
+  caption = onLong(async () => {
     const res = await prepareMeasured(long, captioner, taskPolicy('caption', captioner));
     const soundAt = new Map<number, number>();
     for (const i of [1, 7, res.chunks.length - 1]) soundAt.set(i, await firstSoundS(res.chunks[i].file));
@@ -169,8 +170,8 @@ beforeAll(async () => {
     await noiseWithGaps(f, { seconds: 130 });
     return prepareMeasured(f, captioner, taskPolicy('caption', captioner));
   });
-  overlap = job(() => prepareMeasured(long, flash, taskPolicy('transcribe', flash, { chunkSeconds: 100, overlapSeconds: 2 })));
-  replan = job(async () => {
+  overlap = onLong(() => prepareMeasured(long, flash, taskPolicy('transcribe', flash, { chunkSeconds: 100, overlapSeconds: 2 })));
+  replan = onLong(async () => {
     const tmpDir = newTmpBase();
     const info = await probeMedia(long);
     const silences = await detectSilences(long, { durationS: info.durationS });
@@ -180,7 +181,7 @@ beforeAll(async () => {
     const chunks = await cutChunks(long, info, tight, out(), { tmpDir, silences, model: captioner });
     return { silences, plan, tight, chunks, disk: await measure(chunks), leftInTmp: readdirSync(tmpDir) };
   });
-  broken = job(async () => {
+  broken = onLong(async () => {
     const tmpDir = newTmpBase();
     const info = await probeMedia(long);
     const plan = planChunks(info, captioner, taskPolicy('caption', captioner));
@@ -198,9 +199,9 @@ beforeAll(async () => {
     const { chunks } = await prepareChunks(f, captioner, taskPolicy('caption', captioner), { outDir: dest, tmpDir: newTmpBase() });
     return { chunks, delivered: readdirSync(dest).sort() };
   });
-  videoFlash = job(() => prepareMeasured(video, flash, taskPolicy('describe', flash)));
-  videoTurbo = job(() => prepareMeasured(video, turbo, taskPolicy('moderate', turbo)));
-  videoAudio = job(() => prepareMeasured(video, flash, taskPolicy('transcribe', flash)));
+  videoFlash = onVideo(() => prepareMeasured(video, flash, taskPolicy('describe', flash)));
+  videoTurbo = onVideo(() => prepareMeasured(video, turbo, taskPolicy('moderate', turbo)));
+  videoAudio = onVideo(() => prepareMeasured(video, flash, taskPolicy('transcribe', flash)));
   for (const [name] of [...oddCases, ...sharedCases]) {
     odd.set(
       name,
