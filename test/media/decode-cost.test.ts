@@ -95,8 +95,8 @@ describe('decode cost: real files', () => {
   let slow: string;
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'decode-cost-'));
-    fast = await decodeCostBomb(tmp, { fps: 25, seconds: 0.2 });
-    slow = await decodeCostBomb(tmp, { fps: 5, seconds: 2 });
+    // Two encoder children at once (one thread each, ~550 MB each).
+    [fast, slow] = await Promise.all([decodeCostBomb(tmp, { fps: 25, seconds: 0.2 }), decodeCostBomb(tmp, { fps: 5, seconds: 2 })]);
   }, 180_000);
   afterAll(async () => {
     await rm(tmp, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, type ExpectStatic, expect, it } from 'vitest';
 import { DEFAULT_DEADLINES, setChildDeadlines } from '../../src/media/child-deadline.ts';
 import { encodeWhole, splitEncoded } from '../../src/media/cut.ts';
 import { killAllChildren, liveChildren, runBinary, runFfmpeg } from '../../src/media/ffmpeg.ts';
@@ -39,7 +39,8 @@ const codeOf = async (p: Promise<unknown>): Promise<string | undefined> =>
   );
 
 /** Waits until no process has `needle` on its command line (5 s by default); fails the test naming those left. */
-const gone = (needle: string, timeout = 5000) => expect.poll(() => processesWith(needle).map((p) => p.cmd), { timeout, interval: 100 }).toEqual([]);
+const gone = (needle: string, timeout = 5000, ex: ExpectStatic = expect) =>
+  ex.poll(() => processesWith(needle).map((p) => p.cmd), { timeout, interval: 100 }).toEqual([]);
 /** Waits until the `sh -c 'sleep M & sleep M; wait'` of `mark` runs both its sleeps. */
 const sleeping = (mark: string) =>
   expect.poll(() => processesWith(`sleep ${mark}`).filter((p) => p.comm === 'sleep').length, { timeout: 10_000, interval: 50 }).toBe(2);
@@ -112,7 +113,7 @@ describe('playlists and lists of files are refused before they open anything', (
 });
 
 describe('every child has a deadline and dies with its process group', () => {
-  it('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async () => {
+  it.concurrent('a hanging ffmpeg (reading a FIFO nobody writes) fails media_timeout at its deadline; nothing is left', async ({ expect }) => {
     const fifo = path.join(root, `fifo-${randomUUID().slice(0, 8)}.wav`);
     execFileSync('mkfifo', [fifo]);
     setChildDeadlines({ floorMs: 1000, ceilingMs: 1000 });
@@ -121,8 +122,28 @@ describe('every child has a deadline and dies with its process group', () => {
     expect((err as OmniError).code).toBe('media_timeout');
     expect((err as OmniError).retryable).toBe(false);
     expect(Date.now() - t0).toBeLessThan(1000 + 4000);
-    await gone(fifo);
+    await gone(fifo, 5000, expect);
   });
+
+  // A process of its own, touching nothing of this one's: it runs while the FIFO case above waits out its deadline.
+  it.concurrent('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async ({ expect }) => {
+    const fifo = path.join(root, `fifo-exit-${randomUUID().slice(0, 8)}.wav`);
+    execFileSync('mkfifo', [fifo]);
+    const script = path.join(root, 'child.ts');
+    writeFileSync(
+      script,
+      `import { runFfmpeg } from ${JSON.stringify(path.join(REPO_ROOT, 'src/media/ffmpeg.ts'))};
+runFfmpeg(['-v', 'error', '-i', ${JSON.stringify(`file:${fifo}`)}, '-f', 'null', '-']).catch(() => undefined);
+setInterval(() => undefined, 1000);
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
+    await expect.poll(() => commsWith(fifo), { timeout: 20_000, interval: 100 }).toContain('ffmpeg');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    await gone(fifo, 5000, expect);
+  }, 30_000);
 
   it('the whole group is killed on timeout: a grandchild does not survive its parent', async () => {
     const mark = `${3000 + Math.floor(Math.random() * 5000)}.${Math.floor(Math.random() * 1e6)}`;
@@ -152,31 +173,12 @@ describe('every child has a deadline and dies with its process group', () => {
     await p;
     await gone(`sleep ${mark}`);
   });
-
-  it('a node process that is sent SIGTERM takes its running ffmpeg with it (no orphan)', async () => {
-    const fifo = path.join(root, `fifo-exit-${randomUUID().slice(0, 8)}.wav`);
-    execFileSync('mkfifo', [fifo]);
-    const script = path.join(root, 'child.ts');
-    writeFileSync(
-      script,
-      `import { runFfmpeg } from ${JSON.stringify(path.join(REPO_ROOT, 'src/media/ffmpeg.ts'))};
-runFfmpeg(['-v', 'error', '-i', ${JSON.stringify(`file:${fifo}`)}, '-f', 'null', '-']).catch(() => undefined);
-setInterval(() => undefined, 1000);
-`,
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
-    await expect.poll(() => commsWith(fifo), { timeout: 20_000, interval: 100 }).toContain('ffmpeg');
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-    await gone(fifo);
-  }, 30_000);
 });
 
 describe("the decoders' frame-size cap (-max_pixels)", () => {
   it('a frame over the limit fails the video pass with media_too_many_pixels, even past the probe; at the limit it passes', async () => {
     const src = path.join(root, 'frames-320x240.mp4');
-    await videoWithGaps(src, { seconds: 4, gaps: { everyS: 9, lengthS: 0.8 } });
+    await videoWithGaps(src, { seconds: 2, gaps: { everyS: 9, lengthS: 0.8 } });
     // The probe's check (limits.ts) is what normally refuses it: handing prepare the probe as if it had passed
     // leaves the decoders' own cap as the only guard.
     const info = await probeMedia(src);
@@ -191,11 +193,19 @@ describe("the decoders' frame-size cap (-max_pixels)", () => {
 });
 
 describe('cut times in batches', () => {
+  const src = path.join(root, 'speech.wav');
+  /** The 40 s of noise every case here cuts, made once (by the first case that needs it). */
+  let made: Promise<void> | undefined;
+  const speech = async (): Promise<string> => {
+    made ??= noiseWithGaps(src, { seconds: 40 });
+    await made;
+    return src;
+  };
+
   it.each([0, 1])(
     'a split in batches of a few cuts gives the same pieces, byte for byte, as one run (overlap %i s)',
     async (overlapSeconds) => {
-      const src = path.join(root, 'speech.wav');
-      await noiseWithGaps(src, { seconds: 40 });
+      await speech();
       const info = await probeMedia(src);
       const plan = planChunks(info, flash, taskPolicy('transcribe', flash, { chunkSeconds: 3, overlapSeconds }));
       expect(plan.chunks.length).toBeGreaterThan(6);
@@ -218,7 +228,7 @@ describe('cut times in batches', () => {
   );
 
   it('an ffmpeg run never gets the source without the allow-list (the encode forces the probed demuxer)', async () => {
-    const src = path.join(root, 'speech.wav');
+    await speech();
     const seen: string[][] = [];
     const info = await probeMedia(src);
     const plan = planChunks(info, flash, taskPolicy('transcribe', flash));

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { probeMedia } from '../../src/media/probe.ts';
 import type { MediaInfo } from '../../src/media/types.ts';
 import { OmniError } from '../../src/util/errors.ts';
+import { early, limiter } from '../helpers/limit.ts';
 import { type CorpusFile, corpus } from '../helpers/paths.ts';
 
 type Verdict = { ok: number; within?: number; source?: 'header' | 'measured'; check?: (i: MediaInfo) => void } | { error: string };
@@ -116,6 +117,26 @@ function verdictOf(f: CorpusFile): Verdict | undefined {
 
 describe('probeMedia on every built-in test file, and on ../shared/media when it is there', () => {
   const files = corpus();
+  /**
+   * Every file's probe (its MediaInfo, or the error it threw), started in beforeAll two at a time (two ffprobe or
+   * ffmpeg children) in the tests' order; each test checks its own.
+   */
+  const probes = new Map<string, Promise<{ info?: MediaInfo; error?: unknown }>>();
+  beforeAll(() => {
+    const run = limiter(2);
+    for (const f of files)
+      probes.set(
+        f.key,
+        early(
+          run(() =>
+            probeMedia(f.file).then(
+              (info) => ({ info }),
+              (error: unknown) => ({ error }),
+            ),
+          ),
+        ),
+      );
+  });
 
   it('has an expected verdict for every file, and covers every container family', () => {
     expect(files.filter((f) => !verdictOf(f)).map((f) => f.key)).toEqual([]);
@@ -126,11 +147,13 @@ describe('probeMedia on every built-in test file, and on ../shared/media when it
 
   it.each(files.map((f) => [f.key, f] as const))('%s', async (_key, f) => {
     const want = verdictOf(f)!;
+    const got = await probes.get(f.key)!;
     if ('error' in want) {
-      expect(await codeOf(probeMedia(f.file))).toBe(want.error);
+      expect(await codeOf(got.info ? Promise.resolve(got.info) : Promise.reject(got.error))).toBe(want.error);
       return;
     }
-    const info = await probeMedia(f.file);
+    if (got.error) throw got.error;
+    const info = got.info!;
     // Decoded durations are ffmpeg's, to 0.01 s; headers we trust may add the codec's padding.
     expect(Math.abs(info.durationS - want.ok)).toBeLessThanOrEqual(want.within ?? Math.max(0.15, want.ok * 0.02));
     if (want.source) expect(info.durationSource).toBe(want.source);

@@ -3,8 +3,9 @@
  * media_unsupported_container, the ordinary files succeed, nothing reads the canary file or asks the canary
  * server, and no ffmpeg outlives the run. A cancelled run kills the ffmpeg its prepare is running.
  */
-import { statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { rmSync, statSync } from 'node:fs';
+import { copyFile, link, mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForRun } from '../../src/cli/wait.ts';
@@ -21,6 +22,26 @@ const ffmpegWith = (needle: string): string[] =>
   processesWith(needle)
     .map((p) => p.cmd)
     .filter((c) => c.includes('ffmpeg'));
+
+/** An hour of 8 kHz noise (58 MB of PCM), made once for the file in a directory of its own. */
+let hourMade: Promise<string> | undefined;
+afterAll(async () => {
+  const made = await hourMade?.catch(() => undefined);
+  if (made) rmSync(path.dirname(made), { recursive: true, force: true });
+});
+
+/** `dir`/hour.wav: a hard link to (or a copy of) the hour of noise. */
+async function hourIn(dir: string): Promise<string> {
+  hourMade ??= (async () => {
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'omnibatch-hour-')), 'hour.wav');
+    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=8000:a=0.2:d=3600', '-ac', '1', '-c:a', 'pcm_s16le', '-y', `file:${file}`]);
+    return file;
+  })();
+  const src = await hourMade;
+  const dest = path.join(dir, 'hour.wav');
+  await link(src, dest).catch(() => copyFile(src, dest));
+  return dest;
+}
 
 describe('hostile playlists in a run', () => {
   let h: Harness;
@@ -91,20 +112,7 @@ describe('hostile playlists in a run', () => {
     const dir = path.join(h.tmp, 'in-long');
     await mkdir(dir, { recursive: true });
     // An hour of noise: its encode runs for tens of seconds, long enough to be cancelled in the middle.
-    await runFfmpeg([
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'anoisesrc=r=8000:a=0.2:d=3600',
-      '-ac',
-      '1',
-      '-c:a',
-      'pcm_s16le',
-      '-y',
-      `file:${path.join(dir, 'hour.wav')}`,
-    ]);
+    await hourIn(dir);
     const spec = await createRun(h.ctx, { source: dir, destination: path.join(h.tmp, 'out-long'), task: 'transcribe' });
     const runId = spec.runId;
     // The worker downloads into its temp dir under OMNIBATCH_TMP; wait for an ffmpeg reading it.
@@ -130,8 +138,7 @@ describe('deadlines and shutdown in a run', () => {
     await h.startWorkers({ inferConcurrency: 2 });
     const dir = path.join(h.tmp, 'in');
     await mkdir(dir, { recursive: true });
-    hour = path.join(dir, 'hour.wav');
-    await runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anoisesrc=r=8000:a=0.2:d=3600', '-ac', '1', '-c:a', 'pcm_s16le', '-y', `file:${hour}`]);
+    hour = await hourIn(dir);
     await runFfmpeg([
       '-v',
       'error',
