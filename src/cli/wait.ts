@@ -79,7 +79,7 @@ export async function waitForRun(
     }
     if (finished) return state;
     if (opts.signal?.aborted) return state;
-    await sleep(opts.pollMs ?? (tty ? 250 : 1000));
+    await sleep(opts.pollMs ?? ctx.cfg.waitPollMs ?? (tty ? 250 : 1000));
   }
 }
 

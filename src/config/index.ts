@@ -163,6 +163,11 @@ export const SETTINGS = {
     schema: int(0).default(10 * 60_000),
     help: 'the longest a line waits to be packed while others keep coming',
   },
+  waitPollMs: {
+    env: ['OMNIBATCH_WAIT_POLL_MS'],
+    schema: int(50).optional(),
+    help: "how often `--wait` and `status --watch` read the run's state (default: 250 ms on a terminal, 1000 ms otherwise)",
+  },
   batchPollMs: { env: ['OMNIBATCH_BATCH_POLL_MS'], schema: int(100).default(10_000), help: "the first wait before a batch's status is read again" },
   batchPollMaxMs: { env: ['OMNIBATCH_BATCH_POLL_MAX_MS'], schema: int(100).default(5 * 60_000), help: 'the longest wait between two reads of a batch' },
   batchMaxResubmits: {

@@ -10,7 +10,6 @@
  *    header claims no length is billed an upper bound from its size (listed in `bounded`).
  * Every probe runs with the media allow-list (media/allow-list.ts): local file only, real containers only.
  */
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +56,27 @@ export function probeRanges(size: number, probeBytes: number): [number, number][
 }
 
 /**
+ * [start, end) of a local file, in 1-MiB reads into ONE buffer (each piece is written before the next is read):
+ * a read stream's fresh 64-KiB chunks were 190 reads and 12 MB of garbage for a whole 12-MB object, and the
+ * collector's passes over it a good part of an estimate of many such files.
+ */
+async function* readLocal(file: string, start: number, end: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, end - start));
+    for (let at = start; at < end; ) {
+      signal.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - at), at);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+      at += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Copies [start, end) of an object into `fh` at the same offset. The store's presigned GET is fetched by THIS
  * process with a Range header (never handed to ffmpeg), no redirect followed, and never more than end - start
  * bytes kept, whatever the server sends.
@@ -66,7 +86,7 @@ async function copyRange(url: string, start: number, end: number, fh: import('no
   if (want <= 0) return;
   let body: AsyncIterable<Uint8Array>;
   if (url.startsWith('file://')) {
-    body = createReadStream(fileURLToPath(url), { start, end: end - 1, signal });
+    body = readLocal(fileURLToPath(url), start, end, signal);
   } else if (/^https?:\/\//i.test(url)) {
     const res = await fetch(url, { headers: { Range: `bytes=${start}-${end - 1}` }, redirect: 'error', signal });
     if (!res.ok || !res.body) throw new OmniError('storage_unavailable', `ranged read failed: HTTP ${res.status}`);

@@ -32,6 +32,8 @@ describe('omnibatch commands', () => {
       LOG_LEVEL: 'silent',
       OMNIBATCH_TMP: path.join(tmp, 'work'),
       OMNIBATCH_LOCK_MS: '3000',
+      // run --wait learns of the run's end within 100 ms, not 1 s
+      OMNIBATCH_WAIT_POLL_MS: '100',
     };
     await mkdir(path.join(tmp, 'in'), { recursive: true });
     await cp(media('whisper__jfk.flac'), path.join(tmp, 'in/jfk.flac'));
@@ -51,11 +53,13 @@ describe('omnibatch commands', () => {
     expect(out.report.status).toBe('completed_with_failures');
     expect(out.report.counts).toMatchObject({ total: 2, succeeded: 1, failed: 1 });
 
-    const status = JSON.parse((await cli('status', out.run_id, '--json')).stdout);
+    // three reads of the finished run, independent: in parallel
+    const [st, runs, rep] = await Promise.all([cli('status', out.run_id, '--json'), cli('runs'), cli('report', out.run_id, '--csv')]);
+    const status = JSON.parse(st.stdout);
     expect(status).toMatchObject({ run_id: out.run_id, status: 'completed_with_failures' });
     expect(status.cost.amount_micros).toBe(out.report.cost.actual.amount_micros);
-    expect((await cli('runs')).stdout).toContain(out.run_id);
-    const csv = (await cli('report', out.run_id, '--csv')).stdout.trim().split('\n');
+    expect(runs.stdout).toContain(out.run_id);
+    const csv = rep.stdout.trim().split('\n');
     expect(csv[0].startsWith('uri,status,')).toBe(true);
     expect(csv).toHaveLength(3);
 
@@ -87,11 +91,12 @@ describe('omnibatch commands', () => {
     const c = await cli('cancel', runId);
     expect(c.stdout).toContain('cancelled');
     expect(c.stderr).toContain('stays "stopping"');
-    const s = JSON.parse((await cli('status', runId, '--json')).stdout);
+    const [st, rep] = await Promise.all([cli('status', runId, '--json'), cli('report', runId, '--json')]);
+    const s = JSON.parse(st.stdout);
     expect(s.stop_reason).toBe('cancelled');
     // No worker ran: every file ends not run, and the report (written by the next worker) says cancelled.
     expect(s.counts).toMatchObject({ not_run: s.counts.total, succeeded: 0 });
-    const report = JSON.parse((await cli('report', runId, '--json')).stdout);
+    const report = JSON.parse(rep.stdout);
     expect(report.status).toBe('cancelled');
     expect(report.counts.not_run).toBe(report.counts.total);
     // --wait: a worker in the command's own process writes the report; the run ends cancelled (exit 2)

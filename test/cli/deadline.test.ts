@@ -25,7 +25,8 @@ describe('--deadline', () => {
   const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 180_000 });
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-deadline-'));
-    env = offlineEnv('deadline-test', tmp);
+    // run --wait learns of the run's end within 100 ms, not 1 s
+    env = { ...offlineEnv('deadline-test', tmp), OMNIBATCH_WAIT_POLL_MS: '100' };
     await mkdir(path.join(tmp, 'archive'), { recursive: true });
     const one = path.join(tmp, 'one.mp3');
     await silentMp3(one, FILE_S);
@@ -42,7 +43,12 @@ describe('--deadline', () => {
 
   it('estimate --deadline 8h on 10,000 audio-minutes: 30-s chunks at 60 RPM, longer ones at 30 RPM, and says so', async () => {
     const t0 = Date.now();
-    const fast = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '60', '--tpm', '1000000', '--deadline', '8h', '--json');
+    // The two estimates of the archive are independent: in parallel (each probes 50 objects).
+    const [fast, slow] = await Promise.all(
+      ['60', '30'].map((rpm) =>
+        cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', rpm, '--tpm', '1000000', '--deadline', '8h', '--json'),
+      ),
+    );
     expect(fast.stderr).toBe('');
     const a = JSON.parse(fast.stdout);
     expect(a.files).toBe(FILES);
@@ -51,7 +57,7 @@ describe('--deadline', () => {
     expect(a.requests).toBe(FILES * 401); // 12000.19 s (the encoder's padding) in at most 30-s parts
     expect(a.wall_binding).toBe('rpm');
 
-    const slow = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '30', '--tpm', '1000000', '--deadline', '8h', '--json');
+    expect(slow.stderr).toBe('');
     const b = JSON.parse(slow.stdout);
     expect(b.deadline.chunk_seconds).toBe(45);
     expect(b.deadline.lengthened).toBe(true);
@@ -65,36 +71,43 @@ describe('--deadline', () => {
     expect(finish).toBeLessThanOrEqual(Date.parse(b.deadline.deadline));
     expect(Date.parse(b.deadline.deadline) - t0).toBeGreaterThanOrEqual(8 * 3600 * 1000 - 1000);
 
-    // The human form names the chosen length, why, requests, tokens, cost and the predicted finish.
-    const text = await cli('estimate', path.join(tmp, 'archive'), '--task', 'caption', '--rpm', '30', '--tpm', '1000000', '--deadline', '8h');
-    expect(text.stdout).toMatch(/13350 requests/);
+    // The human form names the chosen length, why, requests, tokens, cost and the predicted finish. The same
+    // choice on the 2 x 200-min folder (a third probe of all 50 objects only to print them): 802 30-s requests
+    // at 2 RPM are 6 h 41 min, 534 45-s ones 4 h 27 min.
+    const text = await cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--rpm', '2', '--tpm', '1000000', '--deadline', '5h');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/534 requests/);
     expect(text.stdout).toMatch(/input tokens: \d+/);
     expect(text.stdout).toMatch(/cost: [\d.]+ - [\d.]+ USD/);
     expect(text.stdout).toMatch(/45-s chunks \(longer than the 30-s default, to make the deadline\)/);
-    expect(text.stdout).toMatch(/30-s chunks would take 11 h \d+ min \(bound by rpm\)/);
+    expect(text.stdout).toMatch(/30-s chunks would take 6 h 41 min \(bound by rpm\)/);
     expect(text.stdout).toMatch(/predicted finish \d{4}-\d\d-\d\dT/);
   }, 300_000);
 
   it('a deadline no chunk length can meet is refused with the earliest achievable finish; run creates nothing', async () => {
     // 2 x 200 min: 300,000 audio tokens at 5,000 TPM take an hour whatever the chunk length (ample concurrency: TPM binds).
-    const e = await cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--tpm', '5000', '--infer-concurrency', '1000', '--deadline', '30m');
+    // Three independent processes: in parallel.
+    const [e, r, bad] = await Promise.all([
+      cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--tpm', '5000', '--infer-concurrency', '1000', '--deadline', '30m'),
+      cli(
+        'run',
+        path.join(tmp, 'small'),
+        '--out',
+        path.join(tmp, 'out'),
+        '--task',
+        'caption',
+        '--tpm',
+        '5000',
+        '--infer-concurrency',
+        '1000',
+        '--deadline',
+        '30m',
+      ),
+      cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--deadline', 'tomorrowish'),
+    ]);
     expect(e.code).not.toBe(0);
     expect(e.stderr).toMatch(/deadline_unreachable: no chunk length finishes by .*: the earliest achievable finish is \d{4}-\d\d-\d\dT[\d:.]+Z .*bound by tpm/);
 
-    const r = await cli(
-      'run',
-      path.join(tmp, 'small'),
-      '--out',
-      path.join(tmp, 'out'),
-      '--task',
-      'caption',
-      '--tpm',
-      '5000',
-      '--infer-concurrency',
-      '1000',
-      '--deadline',
-      '30m',
-    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/deadline_unreachable/);
     const redis = testRedis();
@@ -104,7 +117,7 @@ describe('--deadline', () => {
     } finally {
       redis.disconnect();
     }
-    const bad = await cli('estimate', path.join(tmp, 'small'), '--task', 'caption', '--deadline', 'tomorrowish');
+    expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/deadline_invalid/);
   }, 300_000);
 
@@ -165,10 +178,10 @@ describe('--deadline', () => {
     env.OMNIBATCH_TPM = '5000';
     env.OMNIBATCH_INFER_CONCURRENCY = '1000';
     try {
-      const late = await add('late', '30m');
+      // (the environment is read when each process starts: both start here, before it changes below)
+      const [late, fixed] = await Promise.all([add('late', '30m'), add('fixed', '2026-12-02T06:00:00Z')]);
       expect(late.code).toBe(1);
       expect(late.stderr).toMatch(/deadline_unreachable: .*earliest achievable finish/);
-      const fixed = await add('fixed', '2026-12-02T06:00:00Z');
       expect(fixed.stderr).toMatch(/deadline_invalid: .*duration \(8h\) or a time of day/);
       env.OMNIBATCH_TPM = '1000000';
       env.OMNIBATCH_RPM = '2'; // 2 x 200 min: 802 30-s requests at 2 RPM are 6 h 41 min; 45-s chunks (534) make 4 h 27 min
@@ -179,7 +192,6 @@ describe('--deadline', () => {
       expect(list.map((x) => x.name)).toEqual(['nightly']);
       expect(list[0].request).toMatchObject({ chunkSeconds: 45, deadline: '5h' });
       expect(list[0].request.plannedWallS as number).toBeLessThanOrEqual(5 * 3600);
-      await cli('schedule', 'remove', 'nightly');
     } finally {
       for (const k of Object.keys(env)) delete env[k];
       Object.assign(env, saved);

@@ -34,9 +34,12 @@ describe('estimate --manifest', () => {
 
   it("counts, prices and times only the manifest's objects", async () => {
     const flags = ['--task', 'caption', '--rpm', '60', '--tpm', '1000000'];
-    const all = await json('estimate', path.join(tmp, 'in'), ...flags);
-    const subset = await json('estimate', path.join(tmp, 'subset'), ...flags);
-    const listed = await json('estimate', path.join(tmp, 'in'), ...flags, '--manifest', path.join(tmp, 'manifest.jsonl'));
+    // independent estimates: in parallel
+    const [all, subset, listed] = await Promise.all([
+      json('estimate', path.join(tmp, 'in'), ...flags),
+      json('estimate', path.join(tmp, 'subset'), ...flags),
+      json('estimate', path.join(tmp, 'in'), ...flags, '--manifest', path.join(tmp, 'manifest.jsonl')),
+    ]);
     expect(all.files).toBe(6);
     expect(listed.files).toBe(2);
     expect(listed.manifest).toBe(path.join(tmp, 'manifest.jsonl'));
@@ -50,15 +53,18 @@ describe('estimate --manifest', () => {
 
   it('a manifest entry that is not in the source fails as the run would fail it; one outside the source is refused', async () => {
     await writeFile(path.join(tmp, 'gone.csv'), `uri\n${path.join(tmp, 'in', 'tape-1.mp3')}\n${path.join(tmp, 'in', 'missing.mp3')}\n`);
-    const r = await json('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'gone.csv'));
+    await writeFile(path.join(tmp, 'outside.csv'), `${path.join(tmp, '600.mp3')}\n`);
+    // three independent estimates: in parallel
+    const [r, out, none] = await Promise.all([
+      json('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'gone.csv')),
+      cli('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'outside.csv')),
+      cli('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'no-such.csv')),
+    ]);
     expect(r.files).toBe(1);
     expect(r.failures).toEqual([expect.objectContaining({ uri: expect.stringMatching(/missing\.mp3$/), code: 'storage_not_found' })]);
 
-    await writeFile(path.join(tmp, 'outside.csv'), `${path.join(tmp, '600.mp3')}\n`);
-    const out = await cli('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'outside.csv'));
     expect(out.code).not.toBe(0);
     expect(out.stderr).toMatch(/manifest_outside_source/);
-    const none = await cli('estimate', path.join(tmp, 'in'), '--task', 'caption', '--manifest', path.join(tmp, 'no-such.csv'));
     expect(none.code).not.toBe(0);
     expect(none.stderr).toMatch(/source_unreadable: cannot read .*no-such\.csv/);
   }, 120_000);
@@ -68,8 +74,7 @@ describe('estimate --manifest', () => {
     // long as the two. A deadline between the two wall times separates them.
     // the caption's own 30 s asked for: at this quota `--tpm` alone would pack them shorter (cost/packing.ts)
     const flags = ['--task', 'caption', '--tpm', '2000', '--infer-concurrency', '1000', '--chunk-seconds', '30'];
-    const all = await json('estimate', path.join(tmp, 'in'), ...flags);
-    const subset = await json('estimate', path.join(tmp, 'subset'), ...flags);
+    const [all, subset] = await Promise.all([json('estimate', path.join(tmp, 'in'), ...flags), json('estimate', path.join(tmp, 'subset'), ...flags)]);
     expect(all.wall_binding).toBe('tpm');
     expect(all.wall_seconds).toBeGreaterThan(2 * subset.wall_seconds);
     const minutes = Math.ceil((subset.wall_seconds * 1.5) / 60);
@@ -97,10 +102,12 @@ describe('estimate --manifest', () => {
     expect(made.code).toBe(0);
     expect(JSON.parse(made.stdout).run_id).toMatch(/^\d{8}T\d{6}Z-/);
 
-    const whole = await cli('estimate', path.join(tmp, 'in'), ...flags, '--deadline', deadline);
+    const [whole, planned] = await Promise.all([
+      cli('estimate', path.join(tmp, 'in'), ...flags, '--deadline', deadline),
+      json('estimate', path.join(tmp, 'in'), ...flags, '--manifest', path.join(tmp, 'manifest.jsonl'), '--deadline', deadline),
+    ]);
     expect(whole.code).not.toBe(0);
     expect(whole.stderr).toMatch(/deadline_unreachable/);
-    const planned = await json('estimate', path.join(tmp, 'in'), ...flags, '--manifest', path.join(tmp, 'manifest.jsonl'), '--deadline', deadline);
     expect(planned.files).toBe(2);
     expect(planned.deadline.chunk_seconds).toBe(30);
     expect(planned.wall_seconds).toBeLessThanOrEqual(minutes * 60);

@@ -29,6 +29,8 @@ describe('run --wait', () => {
       OMNIBATCH_TMP: path.join(tmp, 'work'),
       OMNI_BASE_URL: `${emu.url}/compatible-mode/v1`,
       OMNI_API_KEY: 'sk-run-wait',
+      // run --wait learns of the run's end within 100 ms, not 1 s
+      OMNIBATCH_WAIT_POLL_MS: '100',
     };
   };
   beforeAll(async () => {

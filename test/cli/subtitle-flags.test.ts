@@ -27,6 +27,8 @@ describe('subtitle flags on run and schedule add', () => {
       OMNIBATCH_PREFIX: `cli-subs-${randomUUID().slice(0, 8)}`,
       LOG_LEVEL: 'silent',
       OMNIBATCH_TMP: path.join(tmp, 'work'),
+      // run --wait learns of the run's end within 100 ms, not 1 s
+      OMNIBATCH_WAIT_POLL_MS: '100',
     };
     await mkdir(path.join(tmp, 'in'), { recursive: true });
     await makeTimedSpeech(path.join(tmp, 'in/talk.wav'), [
@@ -79,10 +81,13 @@ describe('subtitle flags on run and schedule add', () => {
   it('schedule add stores the flags for its firings; a bad one is refused and nothing is stored', async () => {
     const scheduleAdd = (name: string, ...flags: string[]) =>
       cli('schedule', 'add', name, path.join(tmp, 'in'), '--cron', '0 2 * * *', '--out', path.join(tmp, `out-${name}`), '--task', 'transcribe', ...flags);
-    const bad = await scheduleAdd('bad', '--max-lines', '9');
+    // independent: in parallel
+    const [bad, add] = await Promise.all([
+      scheduleAdd('bad', '--max-lines', '9'),
+      scheduleAdd('subs', '--language', 'de', '--max-cps', '17', '--max-lines', '1', '--output-name', '{name}.{lang}.{ext}'),
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/invalid_argument: --max-lines 9/u);
-    const add = await scheduleAdd('subs', '--language', 'de', '--max-cps', '17', '--max-lines', '1', '--output-name', '{name}.{lang}.{ext}');
     expect(add.code, add.stderr).toBe(0);
     const list = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as { name: string; request: Record<string, unknown> }[];
     expect(list.map((s) => s.name)).not.toContain('bad');
@@ -91,6 +96,5 @@ describe('subtitle flags on run and schedule add', () => {
       subtitles: { maxCps: 17, maxLines: 1 },
       outputName: '{name}.{lang}.{ext}',
     });
-    await cli('schedule', 'remove', 'subs');
   });
 });

@@ -21,12 +21,15 @@ describe('media commands', () => {
   });
 
   it('a coded error is one line on stderr and exit code 1', async () => {
-    const r = await omnibatch('probe', media('mm__corrupt.mkv'));
+    // three independent processes: in parallel
+    const [r, noAudio, impossible] = await Promise.all([
+      omnibatch('probe', media('mm__corrupt.mkv')),
+      omnibatch('plan', media("fluentff__te[s]t_ video ' _ .flv"), '--task', 'caption'),
+      omnibatch('plan', media('funasr__0.wav'), '--task', 'caption', '--chunk-seconds', '0'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^omnibatch: media_unreadable: /)]);
-    const noAudio = await omnibatch('plan', media("fluentff__te[s]t_ video ' _ .flv"), '--task', 'caption');
     expect(noAudio.stderr.trim()).toMatch(/^omnibatch: media_no_audio: [^\n]+$/);
-    const impossible = await omnibatch('plan', media('funasr__0.wav'), '--task', 'caption', '--chunk-seconds', '0');
     expect(impossible.stderr.trim()).toMatch(/^omnibatch: plan_impossible: [^\n]+$/);
   });
 
