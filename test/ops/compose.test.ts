@@ -280,10 +280,11 @@ describe('the compose services, started without Docker', () => {
 
   it('the image healthcheck (`omnibatch health`, no target) answers for Redis at REDIS_URL, and fails when Redis is gone', async () => {
     const hc = ['node', 'bin/omnibatch.js', 'health'];
-    // the password in REDIS_URL is never printed
-    expect(await runCheck(hc, { REDIS_URL: redis.url })).toEqual({ code: 0, out: `healthy: redis://127.0.0.1:${redis.port}: PONG\n` });
     const closed = `redis://127.0.0.1:${await freePort()}`;
-    const down = await runCheck(hc, { REDIS_URL: closed });
+    // the two checks side by side: separate processes, separate Redis URLs
+    const [up, down] = await Promise.all([runCheck(hc, { REDIS_URL: redis.url }), runCheck(hc, { REDIS_URL: closed })]);
+    // the password in REDIS_URL is never printed
+    expect(up).toEqual({ code: 0, out: `healthy: redis://127.0.0.1:${redis.port}: PONG\n` });
     expect(down.code).toBe(1);
     expect(down.out).toMatch(/^unhealthy: redis:\/\/127\.0\.0\.1:\d+: /);
   });
@@ -302,14 +303,17 @@ describe('the compose services, started without Docker', () => {
       workers.push({ spawned, metricsPort });
     }
     expect(workers.length).toBe(2);
-    for (const w of workers) {
-      const hc = localize(svc, { hosts: { [`127.0.0.1:${composePort}`]: `127.0.0.1:${w.metricsPort}` } }).healthcheck!;
-      expect(hc.slice(0, 4)).toEqual(['CMD', 'node', 'bin/omnibatch.js', 'health']);
-      await waitHealthy(hc.at(-1)!, w.spawned);
-      // exec form, as Docker runs it inside the container (with the container's environment)
-      const result = await runCheck(hc.slice(1), localize(svc, rw).environment);
-      expect(result, w.spawned.output()).toEqual({ code: 0, out: `healthy: http://127.0.0.1:${w.metricsPort}/healthz: HTTP 200\n` });
-    }
+    // each replica's healthcheck as compose runs them: independently, side by side
+    await Promise.all(
+      workers.map(async (w) => {
+        const hc = localize(svc, { hosts: { [`127.0.0.1:${composePort}`]: `127.0.0.1:${w.metricsPort}` } }).healthcheck!;
+        expect(hc.slice(0, 4)).toEqual(['CMD', 'node', 'bin/omnibatch.js', 'health']);
+        await waitHealthy(hc.at(-1)!, w.spawned);
+        // exec form, as Docker runs it inside the container (with the container's environment)
+        const result = await runCheck(hc.slice(1), localize(svc, rw).environment);
+        expect(result, w.spawned.output()).toEqual({ code: 0, out: `healthy: http://127.0.0.1:${w.metricsPort}/healthz: HTTP 200\n` });
+      }),
+    );
   });
 
   it('runs the example service: exit 0, results and a completed report in the bucket, inferred by the workers', async () => {

@@ -65,7 +65,7 @@ describe('a new model from a catalog file, end to end', () => {
             () => true,
             () => false,
           ),
-        { timeout: 120_000, interval: 500 },
+        { timeout: 120_000, interval: 100 },
       )
       .toBe(true);
     const report = JSON.parse(await readFile(reportFile, 'utf8'));

@@ -9,7 +9,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertWritable } from '../../src/producers/run.ts';
 import { listSchedules } from '../../src/producers/schedules.ts';
+import { openStorage } from '../../src/storage/index.ts';
 import { longNameFile } from '../fixtures/hostile/bombs.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
@@ -67,11 +69,12 @@ describe('unwritable destination', () => {
     expect(state.stopMessage).toMatch(/the report could not be written/);
     expect(JSON.parse(await readFile(path.join(out, `${'n'.repeat(6)}.mp3.json`), 'utf8'))).toBeTruthy();
 
-    const status = await cli({}, 'status', state.spec.runId);
+    const [status, statusJson] = await Promise.all([cli({}, 'status', state.spec.runId), cli({}, 'status', state.spec.runId, '--json')]);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('stopped_error');
     expect(status.stdout).toMatch(/report_unwritable: .*storage_invalid_key/);
-    const json = JSON.parse((await cli({}, 'status', state.spec.runId, '--json')).stdout) as { status: string; report_error: string };
+    expect(statusJson.code).toBe(0);
+    const json = JSON.parse(statusJson.stdout) as { status: string; report_error: string };
     expect(json.status).toBe('stopped_error');
     expect(json.report_error).toMatch(/storage_invalid_key/);
   });
@@ -86,16 +89,22 @@ describe('unwritable destination', () => {
     await writeFile(path.join(runsFile, '_runs'), 'not a folder');
     const port = await closedPort();
     const s3 = { S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
-    for (const [out, env] of [
-      [file, {}],
-      [runsFile, {}],
-      ['s3://results/nightly/', s3],
-    ] as const) {
-      const r = await add(out, env);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^omnibatch: destination_unwritable: cannot write to ${out.replace(/[/.]/g, '\\$&')}: storage_`));
-      expect(r.stdout).toBe('');
-    }
+    const cannotWrite = (out: string) => `cannot write to ${out.replace(/[/.]/g, '\\$&')}: storage_`;
+    // The command, as a process, on the endpoint that refuses connections: exit 1, one coded line, nothing on
+    // stdout. The two local refusals are the same check (assertWritable, which `schedule add` runs first) on
+    // other destinations, called directly: the code and message the command prints after "omnibatch: ".
+    const [r] = await Promise.all([
+      add('s3://results/nightly/', s3),
+      ...[file, runsFile].map((out) =>
+        expect(assertWritable(openStorage(out), out)).rejects.toMatchObject({
+          code: 'destination_unwritable',
+          message: expect.stringMatching(new RegExp(`^${cannotWrite(out)}`)),
+        }),
+      ),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^omnibatch: destination_unwritable: ${cannotWrite('s3://results/nightly/')}`));
+    expect(r.stdout).toBe('');
     expect(await listSchedules(h.ctx)).toEqual([]);
     expect(await h.ctx.queues.scan.getJobSchedulers(0, -1)).toEqual([]);
 

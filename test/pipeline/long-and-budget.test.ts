@@ -1,4 +1,4 @@
-/** A generated 2-hour file (several chunks, stitched in order, cues inside the duration) and budget stops. */
+/** A generated file over an hour long (many chunks, stitched in order, cues inside the duration) and budget stops. */
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,9 @@ function srtTimes(srt: string): [number, number][] {
   return [...srt.matchAll(/(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})/g)].map((m) => [t(m[1]), t(m[2])]);
 }
 
+/** the long file's length: over an hour */
+const LONG_S = 3690;
+
 describe('long media and budgets', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -22,35 +25,40 @@ describe('long media and budgets', () => {
   });
   afterAll(async () => h?.close());
 
-  it('a 2-hour file: several chunks, text in order, SRT/VTT cues monotonic within the duration', async () => {
+  it('a file over an hour: many chunks, text in order, SRT/VTT cues monotonic within the duration', async () => {
     const dir = path.join(h.tmp, 'long');
     await mkdir(dir, { recursive: true });
-    // Two hours: a tone that pauses for 2 s every 60 s (places to cut), 8 kHz mono mp3: cheap to make (a sine
-    // muted by a timeline filter: half the CPU of evaluating an aevalsrc expression per sample).
+    // 61.5 minutes (cues cross 01:00:00 in the SRT/VTT as written): a tone that pauses for 2 s every 60 s (places
+    // to cut), 8 kHz mono mp3 at lame's fastest setting: cheap to make (a sine muted by a timeline filter: half the
+    // CPU of evaluating an aevalsrc expression per sample). The run's own --chunk-seconds (120 s instead of the
+    // task's 300) gives it as many chunks as two hours at the default did: every pass over the media (made, encoded
+    // by prepare, measured by the emulator) costs by the second, and the chunk count is what this test is about.
     await runFfmpeg([
       '-y',
       '-f',
       'lavfi',
       '-i',
-      "sine=f=300:r=8000:d=7200,volume=0.3,volume=enable='lt(mod(t,60),2)':volume=0",
+      `sine=f=300:r=8000:d=${LONG_S},volume=0.3,volume=enable='lt(mod(t,60),2)':volume=0`,
       '-c:a',
       'libmp3lame',
+      '-compression_level',
+      '9',
       '-b:a',
       '16k',
       path.join(dir, 'radio show.mp3'),
     ]);
     const out = path.join(h.tmp, 'out-long');
-    const s = await h.run({ source: dir, destination: out, task: 'transcribe' });
+    const s = await h.run({ source: dir, destination: out, task: 'transcribe', chunkSeconds: 120 });
     expect(s.status).toBe('completed');
     const doc = JSON.parse(await readFile(path.join(out, 'radio show.mp3.json'), 'utf8'));
-    expect(doc.source.duration_s).toBeGreaterThan(7199);
-    expect(doc.chunks.length).toBeGreaterThanOrEqual(20);
+    expect(doc.source.duration_s).toBeGreaterThan(LONG_S - 1);
+    expect(doc.chunks.length).toBeGreaterThanOrEqual(25);
     let prevEnd = 0;
     for (const c of doc.chunks) {
       expect(c.start_s).toBeGreaterThanOrEqual(prevEnd - 0.05);
       prevEnd = c.end_s;
     }
-    expect(prevEnd).toBeGreaterThan(7199);
+    expect(prevEnd).toBeGreaterThan(LONG_S - 1);
     // The emulator's answers start with the chunk's own duration: stitched in chunk order.
     const firsts = doc.chunks.map((c: { text: string }) => c.text.slice(0, 40));
     let at = -1;
@@ -63,6 +71,8 @@ describe('long media and budgets', () => {
       const body = await readFile(path.join(out, `radio show.mp3.${ext}`), 'utf8');
       const times = srtTimes(ext === 'srt' ? body : body.replace(/(\d\d:\d\d:\d\d)\.(\d{3})/g, '$1,$2'));
       expect(times.length).toBeGreaterThan(20);
+      // cues past the hour, written with their hour field (01:...)
+      expect(times.at(-1)![1]).toBeGreaterThan(3600);
       let last = 0;
       for (const [a, b] of times) {
         expect(a).toBeGreaterThanOrEqual(last);
