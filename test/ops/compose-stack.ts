@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
+import { CLI_ENTRY } from '../helpers/cli.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { type ComposeModel, loadCompose, localize, type Rewrite } from './compose.ts';
 
@@ -196,12 +197,13 @@ export interface SpawnOptions {
 }
 
 /**
- * An omnibatch service (emulator, worker, example) as a local process: `node bin/omnibatch.js <command>`
- * with the service's compose environment over `opts.env`, as compose's `environment` overrides the image's ENV.
+ * An omnibatch service (emulator, worker, example) as a local process: `node bin/omnibatch.js <command>` (the
+ * tests' CLI bundle of it: test/helpers/cli.ts) with the service's compose environment over `opts.env`, as
+ * compose's `environment` overrides the image's ENV.
  */
 export function spawnService(model: ComposeModel, name: string, rw: Rewrite, opts: SpawnOptions = {}): Spawned {
   const { command, environment } = localize(model.services[name], rw);
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnibatch.js'), ...command, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [CLI_ENTRY, ...command, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', ...opts.env, ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
