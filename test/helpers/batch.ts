@@ -7,7 +7,7 @@ import { type Harness, startHarness } from './pipeline.ts';
 /** Settings for --via batch runs against the emulator: seconds, not hours (its Batch timing and our packer's and poller's waits). */
 export const BATCH_ENV = {
   OMNI_REGION: 'cn',
-  OMNIBATCH_BATCH_QUIET_MS: '150',
+  OMNIBATCH_BATCH_QUIET_MS: '300',
   OMNIBATCH_BATCH_MAX_WAIT_MS: '2000',
   OMNIBATCH_BATCH_POLL_MS: '100',
   OMNIBATCH_BATCH_POLL_MAX_MS: '500',

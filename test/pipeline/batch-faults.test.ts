@@ -100,7 +100,9 @@ describe.concurrent('--via batch faults', () => {
   }, 120_000);
 
   it('cancel: the run stops and its batches are cancelled at the provider', async ({ expect }) => {
-    const { h, src } = await setUp({ batchInProgressMs: 60_000 });
+    // a cancel takes 2 s at the provider: the poller, seeing the run stopped, may cancel first; a batch still
+    // cancelling takes a second cancel, one already cancelled refuses it (400), and cancelRunBatches throws then
+    const { h, src } = await setUp({ batchInProgressMs: 60_000, batchCancellingMs: 2000 });
     const spec = await createRun(h.ctx, request(src, path.join(h.tmp, 'out')));
     await expect.poll(async () => (await h.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000 }).toBe(true);
     // what `omnibatch cancel` does
