@@ -36,16 +36,19 @@ describe('--via auto, --batch-fallback realtime', () => {
 
   it('refuses --batch-fallback without --deadline or without --via batch, and --via auto without --deadline; no run exists', async () => {
     const out = path.join(tmp, 'out');
-    const noDeadline = await cli('run', src, '--out', out, ...model, '--via', 'batch', '--batch-fallback', 'realtime');
+    // the four processes at once: each is refused on its own, and none may leave a run or a schedule behind
+    const [noDeadline, auto, est, sched] = await Promise.all([
+      cli('run', src, '--out', out, ...model, '--via', 'batch', '--batch-fallback', 'realtime'),
+      cli('run', src, '--out', out, ...model, '--via', 'auto'),
+      cli('estimate', src, ...model, '--via', 'auto'),
+      cli('schedule', 'add', 'nightly', src, '--cron', '0 2 * * *', '--out', out, ...model, '--via', 'batch', '--batch-fallback', 'realtime'),
+    ]);
     expect(noDeadline.code).toBe(1);
     expect(noDeadline.stderr).toMatch(/invalid_argument: --batch-fallback realtime needs --deadline/);
-    const auto = await cli('run', src, '--out', out, ...model, '--via', 'auto');
     expect(auto.code).toBe(1);
     expect(auto.stderr).toMatch(/invalid_argument: --via auto needs --deadline/);
-    const est = await cli('estimate', src, ...model, '--via', 'auto');
     expect(est.code).toBe(1);
     expect(est.stderr).toMatch(/invalid_argument: --via auto needs --deadline/);
-    const sched = await cli('schedule', 'add', 'nightly', src, '--cron', '0 2 * * *', '--out', out, ...model, '--via', 'batch', '--batch-fallback', 'realtime');
     expect(sched.code).toBe(1);
     expect(sched.stderr).toMatch(/invalid_argument: --batch-fallback realtime needs --deadline/);
     const redis = testRedis();
@@ -58,16 +61,21 @@ describe('--via auto, --batch-fallback realtime', () => {
   }, 300_000);
 
   it('estimate --via auto --deadline says which way the run would go, and why', async () => {
+    // the three estimates at once (each reads the source and prices it alone)
+    const [nearOut, farOut, intl] = await Promise.all([
+      cli('estimate', src, ...model, '--via', 'auto', '--deadline', '8h', '--json'),
+      cli('estimate', src, ...model, '--via', 'auto', '--deadline', '30h', '--json'),
+      runCli(['estimate', src, ...model, '--via', 'auto', '--deadline', '30h'], { env: { ...env, OMNI_REGION: 'intl' }, timeoutMs: 120_000 }),
+    ]);
     // 8 h is closer than the 24-h window: real time
-    const near = JSON.parse((await cli('estimate', src, ...model, '--via', 'auto', '--deadline', '8h', '--json')).stdout);
+    const near = JSON.parse(nearOut.stdout);
     expect(near.via_choice).toEqual({ via: 'realtime', reason: expect.stringMatching(/closer than the completion window \(24 h 0 min\)/) });
     expect(near.batch).toBeUndefined();
     // 30 h leaves the window and the run's real-time wall time after it: Batch, with the fallback, priced both ways
-    const far = JSON.parse((await cli('estimate', src, ...model, '--via', 'auto', '--deadline', '30h', '--json')).stdout);
+    const far = JSON.parse(farOut.stdout);
     expect(far.via_choice).toMatchObject({ via: 'batch', batch_fallback: 'realtime', reason: expect.stringMatching(/leaves the completion window/) });
     expect(far.batch.saving.amount_micros).toBeGreaterThan(0);
     // where Batch does not serve the run (Singapore), auto means real time, and says so
-    const intl = await runCli(['estimate', src, ...model, '--via', 'auto', '--deadline', '30h'], { env: { ...env, OMNI_REGION: 'intl' } });
     expect(intl.code).toBe(0);
     expect(intl.stdout).toMatch(/via auto: realtime: Batch does not serve this run \(the Batch API does not serve qwen-omni-turbo in region intl/);
   }, 300_000);

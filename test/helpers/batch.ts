@@ -9,10 +9,10 @@ export const BATCH_ENV = {
   OMNI_REGION: 'cn',
   OMNIBATCH_BATCH_QUIET_MS: '300',
   OMNIBATCH_BATCH_MAX_WAIT_MS: '2000',
-  OMNIBATCH_BATCH_POLL_MS: '200',
+  OMNIBATCH_BATCH_POLL_MS: '100',
   OMNIBATCH_BATCH_POLL_MAX_MS: '500',
 };
-export const FAST_BATCH = { batchValidatingMs: 50, batchInProgressMs: 200, batchFinalizingMs: 50, batchCancellingMs: 50 };
+export const FAST_BATCH = { batchValidatingMs: 50, batchInProgressMs: 100, batchFinalizingMs: 50, batchCancellingMs: 50 };
 
 /** A harness for --via batch runs, workers started, with the batch tests' two files in `<tmp>/in`: 70 s of speech (long.wav) and 11 s of JFK. */
 export async function batchHarness(emulator: EmulatorOptions, env: Record<string, string> = {}): Promise<{ h: Harness; src: string }> {

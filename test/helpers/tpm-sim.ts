@@ -57,11 +57,38 @@ export async function simulate(redis: Redis, o: SimOptions): Promise<SimResult> 
     seed = (seed * 1103515245 + 12345) % 2147483648;
     return seed / 2147483648;
   };
+  // the pending events, a binary min-heap by (time, order of scheduling): each (at, seq) is unique, so events run
+  // in exactly the order a sorted list gives, at O(log n) a step instead of a sort of the whole list
   const events: Ev[] = [];
+  const before = (a: Ev, b: Ev) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
   let seq = 0;
   const at = (t: number, run: Ev['run']) => {
-    events.push({ at: t, seq: seq++, run });
-    events.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const e = { at: t, seq: seq++, run };
+    let i = events.push(e) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (!before(e, events[up])) break;
+      events[i] = events[up];
+      i = up;
+    }
+    events[i] = e;
+  };
+  const next = (): Ev => {
+    const top = events[0];
+    const last = events.pop()!;
+    if (events.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= events.length) break;
+        const c = l + 1 < events.length && before(events[l + 1], events[l]) ? l + 1 : l;
+        if (!before(events[c], last)) break;
+        events[i] = events[c];
+        i = c;
+      }
+      events[i] = last;
+    }
+    return top;
   };
   const wait: { m: SimModel; id: string }[] = [];
   let active = 0;
@@ -127,7 +154,7 @@ export async function simulate(redis: Redis, o: SimOptions): Promise<SimResult> 
   };
   pump();
   while (events.length) {
-    const e = events.shift()!;
+    const e = next();
     now = e.at;
     if (now > to) break;
     await e.run();

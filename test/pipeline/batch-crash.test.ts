@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, type ExpectStatic, expect, it } from 'vitest';
 import { waitForRun } from '../../src/cli/wait.ts';
 import type { BatchApi } from '../../src/models/batch-api.ts';
 import { createRun } from '../../src/producers/run.ts';
@@ -85,7 +85,7 @@ function crashOnce(api: BatchApi, step: 'upload' | 'create' | 'download'): { api
   };
 }
 
-async function checkRun(x: Harness, runId: string, files: number): Promise<void> {
+async function checkRun(expect: ExpectStatic, x: Harness, runId: string, files: number): Promise<void> {
   const state = await waitForRun(x.ctx, runId, { quiet: true, pollMs: 100, signal: AbortSignal.timeout(120_000) });
   expect(state.status).toBe('completed');
   expect(state.counts.succeeded).toBe(files);
@@ -101,20 +101,25 @@ async function checkRun(x: Harness, runId: string, files: number): Promise<void>
 }
 
 describe('--via batch survives a crash at each step', () => {
-  it.each(['upload', 'create', 'download'] as const)(
-    'after the provider did: %s',
-    async (step) => {
-      h = await startHarness({ emulator: FAST_BATCH, env: BATCH_ENV });
-      const src = await source(h, 3);
-      const c = crashOnce(h.ctx.batchApi, step);
-      (h.ctx as { batchApi: BatchApi }).batchApi = c.api;
-      await h.startWorkers({ inferConcurrency: 4 });
-      const spec = await createRun(h.ctx, batchRun(h, src));
-      await checkRun(h, spec.runId, 3);
+  // The three steps at once, each on its own harness, all closed after the last (before the SIGKILL case): a
+  // worker's close ends every ffmpeg child of the process (workers/index.ts), the other cases' too.
+  describe('in-process workers', () => {
+    const harnesses: Harness[] = [];
+    afterAll(async () => {
+      await Promise.all(harnesses.splice(0).map((x) => x.close()));
+    });
+    it.concurrent.for(['upload', 'create', 'download'] as const)('after the provider did: %s', { timeout: 120_000 }, async (step, { expect }) => {
+      const x = await startHarness({ emulator: FAST_BATCH, env: BATCH_ENV });
+      harnesses.push(x);
+      const src = await source(x, 3);
+      const c = crashOnce(x.ctx.batchApi, step);
+      (x.ctx as { batchApi: BatchApi }).batchApi = c.api;
+      await x.startWorkers({ inferConcurrency: 4 });
+      const spec = await createRun(x.ctx, batchRun(x, src));
+      await checkRun(expect, x, spec.runId, 3);
       expect(c.crashed()).toBe(true);
-    },
-    120_000,
-  );
+    });
+  });
 
   it('a worker process SIGKILLed while its batch is in progress, then replaced', async () => {
     h = await startHarness({ emulator: { ...FAST_BATCH, batchInProgressMs: 1500 }, env: { ...BATCH_ENV, OMNIBATCH_LOCK_MS: '4000' } });
@@ -132,7 +137,7 @@ describe('--via batch survives a crash at each step', () => {
       procs[0].kill('SIGKILL');
       await sleep(200);
       procs.push(worker());
-      await checkRun(h, spec.runId, 4);
+      await checkRun(expect, h, spec.runId, 4);
     } catch (err) {
       // what the workers said, when the run did not end as it should
       for (const c of clis) process.stderr.write(c.output.stderr.slice(-4000));

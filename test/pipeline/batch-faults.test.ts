@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, type ExpectStatic, it } from 'vitest';
 import { waitForRun } from '../../src/cli/wait.ts';
 import type { EmulatorOptions } from '../../src/emulator/server.ts';
 import { cancelRunBatches } from '../../src/lifecycle/batches.ts';
@@ -16,22 +16,26 @@ import { batchHarness } from '../helpers/batch.ts';
 import type { Harness } from '../helpers/pipeline.ts';
 
 const MODEL = 'qwen-omni-turbo';
-let h: Harness | undefined;
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
+
+/**
+ * Each case its own harness (emulator, Redis prefix, workers): the cases run at once. All are closed after the
+ * last case: a worker's close ends every ffmpeg child of the process (workers/index.ts), the other cases' too.
+ */
+const harnesses: Harness[] = [];
+afterAll(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.close()));
 });
 
 async function setUp(emulator: EmulatorOptions, env: Record<string, string> = {}): Promise<{ h: Harness; src: string }> {
   const set = await batchHarness(emulator, env);
-  h = set.h;
+  harnesses.push(set.h);
   return set;
 }
 
 const request = (src: string, out: string) => ({ source: src, destination: out, task: 'transcribe', model: MODEL, via: 'batch', chunkSeconds: 12 });
 
 /** Every chunk the ledger holds was answered once by the emulator, and its tokens are the emulator's bill. */
-async function ledgerIsTheBill(x: Harness, runId: string): Promise<number> {
+async function ledgerIsTheBill(expect: ExpectStatic, x: Harness, runId: string): Promise<number> {
   const totals = await x.ctx.costs.totals(runId);
   const stats = x.emulator.stats().batch;
   expect(totals.chunks).toBe(stats.lines.completed);
@@ -40,21 +44,28 @@ async function ledgerIsTheBill(x: Harness, runId: string): Promise<number> {
   return totals.chunks;
 }
 
-describe('--via batch faults', () => {
-  it('an expired batch keeps its finished lines and sends the rest in a later batch', async () => {
-    const { h, src } = await setUp({ batchExpire: 1, batchExpireAfter: 0.5 }, { OMNIBATCH_BATCH_MAX_RESUBMITS: '8' });
+// Each case is a run of its own, mostly waiting on the emulator's batches and the poller: they run at once.
+describe.concurrent('--via batch faults', () => {
+  it('an expired batch keeps its finished lines and sends the rest in a later batch', async ({ expect }) => {
+    // every batch expires half-way: a line goes in up to 4 batches (the default 3 sends again), a lone line never runs
+    const { h, src } = await setUp({ batchExpire: 1, batchExpireAfter: 0.5 }, { OMNIBATCH_BATCH_MAX_RESUBMITS: '3' });
     const s = await h.run(request(src, path.join(h.tmp, 'out')));
     const stats = h.emulator.stats().batch;
     expect(stats.batches.expired).toBeGreaterThanOrEqual(2);
     expect(stats.lines.notRun).toBeGreaterThan(0);
-    const chunks = await ledgerIsTheBill(h, s.spec.runId);
+    // the lines an expired batch never ran went in later batches, and some were answered there
+    const refs = (await h.ctx.batches.inputs(s.spec.runId)).flatMap((r) => r.lines);
+    expect(new Set(refs).size).toBeLessThan(refs.length);
+    const states = await h.ctx.batches.lines(s.spec.runId, [...new Set(refs)]);
+    expect(states.filter((st) => st?.step === 'recorded' && st.sends >= 2).length).toBeGreaterThan(0);
+    const chunks = await ledgerIsTheBill(expect, h, s.spec.runId);
     // Lines go again until answered or out of sends: the run ends either way, nothing recorded twice.
     expect(chunks).toBeGreaterThan(0);
     expect(s.counts.succeeded + s.counts.failed).toBe(2);
     for await (const [, f] of h.ctx.runs.files(s.spec.runId)) if (f.status === 'failed') expect(f.code).toBe('batch_failed');
   }, 120_000);
 
-  it('transient line failures are sent again; the run completes, each line billed once', async () => {
+  it('transient line failures are sent again; the run completes, each line billed once', async ({ expect }) => {
     const { h, src } = await setUp({ batchFailLines: 0.25, batchFailKind: 'server_error' }, { OMNIBATCH_BATCH_MAX_RESUBMITS: '6' });
     const s = await h.run(request(src, path.join(h.tmp, 'out')));
     const codes = [];
@@ -62,10 +73,10 @@ describe('--via batch faults', () => {
     expect(codes.filter((c) => !c.startsWith('undefined'))).toEqual([]);
     expect(s.status).toBe('completed');
     expect(h.emulator.stats().batch.lines.failed).toBeGreaterThan(0);
-    expect(await ledgerIsTheBill(h, s.spec.runId)).toBe((await h.ctx.costs.totals(s.spec.runId)).chunks);
+    expect(await ledgerIsTheBill(expect, h, s.spec.runId)).toBe((await h.ctx.costs.totals(s.spec.runId)).chunks);
   }, 120_000);
 
-  it('a too-large refusal re-plans the file smaller, as in real time', async () => {
+  it('a too-large refusal re-plans the file smaller, as in real time', async ({ expect }) => {
     const { h, src } = await setUp({ batchFailLines: 1, batchFailKind: 'too_large' }, { OMNIBATCH_BATCH_MAX_RESUBMITS: '1' });
     const s = await h.run(request(src, path.join(h.tmp, 'out')));
     expect(s.counts.failed).toBe(2);
@@ -76,7 +87,7 @@ describe('--via batch faults', () => {
     expect(Object.values(h.emulator.stats().batch.billed)).toEqual([]);
   }, 120_000);
 
-  it('a batch failed in validation fails its files with batch_failed; nothing is billed', async () => {
+  it('a batch failed in validation fails its files with batch_failed; nothing is billed', async ({ expect }) => {
     const { h, src } = await setUp({ batchValidationFail: 1 });
     const out = path.join(h.tmp, 'out');
     const s = await h.run(request(src, out));
@@ -88,8 +99,10 @@ describe('--via batch faults', () => {
     expect((await h.ctx.costs.totals(s.spec.runId)).chunks).toBe(0);
   }, 120_000);
 
-  it('cancel: the run stops and its batches are cancelled at the provider', async () => {
-    const { h, src } = await setUp({ batchInProgressMs: 60_000 });
+  it('cancel: the run stops and its batches are cancelled at the provider', async ({ expect }) => {
+    // a cancel takes 2 s at the provider: the poller, seeing the run stopped, may cancel first; a batch still
+    // cancelling takes a second cancel, one already cancelled refuses it (400), and cancelRunBatches throws then
+    const { h, src } = await setUp({ batchInProgressMs: 60_000, batchCancellingMs: 2000 });
     const spec = await createRun(h.ctx, request(src, path.join(h.tmp, 'out')));
     await expect.poll(async () => (await h.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000 }).toBe(true);
     // what `omnibatch cancel` does

@@ -5,10 +5,11 @@
  * nothing left behind by requests that were refused at the door (429).
  */
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rpmSpacingMs } from '../../src/cost/rpm.ts';
 import { rpmSlotKey, TokenBucket, tpmBucketKey } from '../../src/cost/token-bucket.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
@@ -16,10 +17,11 @@ import { type Harness, startHarness } from '../helpers/pipeline.ts';
 const exec = promisify(execFile);
 const CAPTIONER = 'qwen3-omni-30b-a3b-captioner';
 
+/** `n` tones of 4, 5, ... s, made at once. */
 async function clips(dir: string, n: number): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (let i = 0; i < n; i++) {
-    await exec(
+  const one = (i: number) =>
+    exec(
       'ffmpeg',
       [
         '-v',
@@ -39,7 +41,7 @@ async function clips(dir: string, n: number): Promise<void> {
       ],
       { timeout: 30_000 },
     );
-  }
+  await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
 }
 
 const billedTotal = (h: Harness): number => {
@@ -49,6 +51,15 @@ const billedTotal = (h: Harness): number => {
 
 describe('TPM reservations in the pipeline', () => {
   let h: Harness | undefined;
+  // the four clips every case sends, made once (the harnesses read them from here)
+  let src: string;
+  beforeAll(async () => {
+    src = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-tpm-clips-'));
+    await clips(src, 4);
+  });
+  afterAll(async () => {
+    await rm(src, { recursive: true, force: true });
+  });
   afterEach(async () => {
     await h?.close();
     h = undefined;
@@ -56,9 +67,8 @@ describe('TPM reservations in the pipeline', () => {
 
   it('settles every reservation to the real usage (input + output)', async () => {
     h = await startHarness({ env: { OMNIBATCH_TPM: '100000' }, emulator: { tpm: 100_000 } });
-    await clips(path.join(h.tmp, 'in'), 4);
     await h.startWorkers();
-    const state = await h.run({ source: path.join(h.tmp, 'in'), destination: path.join(h.tmp, 'out'), task: 'caption' });
+    const state = await h.run({ source: src, destination: path.join(h.tmp, 'out'), task: 'caption' });
     expect(state.counts.succeeded).toBe(4);
     const used = await new TokenBucket(h.ctx.redis).used(tpmBucketKey(h.ctx.keyPrefix, CAPTIONER));
     expect(billedTotal(h)).toBeGreaterThan(0);
@@ -67,10 +77,10 @@ describe('TPM reservations in the pipeline', () => {
   }, 120_000);
 
   it('gives back the reservation of a request refused at the door', async () => {
-    h = await startHarness({ env: { OMNIBATCH_TPM: '100000' }, emulator: { maxConcurrency: 1, latencyMs: 300 } }); // concurrent requests: 429 Throttling at the door
-    await clips(path.join(h.tmp, 'in'), 4);
+    // concurrent requests: 429 Throttling at the door, with a Retry-After of half a second (the queue's pause; 2 s without one)
+    h = await startHarness({ env: { OMNIBATCH_TPM: '100000' }, emulator: { maxConcurrency: 1, latencyMs: 300, retryAfterS: 0.5 } });
     await h.startWorkers();
-    const state = await h.run({ source: path.join(h.tmp, 'in'), destination: path.join(h.tmp, 'out'), task: 'caption' });
+    const state = await h.run({ source: src, destination: path.join(h.tmp, 'out'), task: 'caption' });
     const s = h.emulator.stats();
     expect(s.byStatus['429'] ?? 0, JSON.stringify(s)).toBeGreaterThan(0); // some were refused
     expect(state.counts.succeeded).toBe(4);
@@ -87,9 +97,8 @@ describe('TPM reservations in the pipeline', () => {
 
     h = await startHarness({ env: { OMNIBATCH_TPM: '100000' } });
     await h.ctx.costs.storeRpmSpacing(rpmSpacingMs(30)); // as a worker told --rpm 30 elsewhere in the fleet did
-    await clips(path.join(h.tmp, 'in'), 4);
     await h.startWorkers();
-    const state = await h.run({ source: path.join(h.tmp, 'in'), destination: path.join(h.tmp, 'out'), task: 'caption' });
+    const state = await h.run({ source: src, destination: path.join(h.tmp, 'out'), task: 'caption' });
     expect(state.counts.succeeded).toBe(4);
     // the reservations' times: one request slot each, about 2 s apart (without the stored spacing, all at once)
     const times = (await h.ctx.redis.zrange(`${tpmBucketKey(h.ctx.keyPrefix, CAPTIONER)}:log`, '0', '-1', 'WITHSCORES'))
