@@ -105,6 +105,10 @@ describe('TPM reservations in the pipeline', () => {
       .filter((_, i) => i % 2 === 1)
       .map(Number);
     expect(times).toHaveLength(4);
-    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(1_900);
+    // A reservation is made when its worker wakes for the granted slot: under load a wake comes late by a few
+    // hundred ms (one gap measured 1,548 ms in a full suite run), so each gap is held to half the spacing and the
+    // three together to 80% of three spacings: all at once they are ~0 apart; at half the spacing, 3,060 ms in all.
+    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(rpmSpacingMs(30) / 2);
+    expect(times[3] - times[0]).toBeGreaterThanOrEqual(0.8 * 3 * rpmSpacingMs(30));
   }, 120_000);
 });
