@@ -70,7 +70,12 @@ describe('omnibatch commands', () => {
     expect(rt.stderr).toContain('no worker is running'); // said, not left waiting silently
     const again = await cli('status', out.run_id, '--json');
     expect(JSON.parse(again.stdout).status).toBe('running'); // no worker: the reopened file waits
-    const w = await cli('run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out'), '--task', 'caption', '--wait', '--json');
+    // At the default poll (1 s): its workers stop once it has seen its own run end, and the queued retry of the
+    // other run needs that second to be drained too (at 100 ms it was sometimes left queued: status 'running').
+    const w = await runCli(['run', path.join(tmp, 'in'), '--out', path.join(tmp, 'out'), '--task', 'caption', '--wait', '--json'], {
+      env: { ...env, OMNIBATCH_WAIT_POLL_MS: undefined },
+      timeoutMs: 120_000,
+    });
     expect(JSON.parse(w.stdout).report.counts).toMatchObject({ skipped: 1, failed: 1 }); // its embedded workers also drained the retry
     const retried = JSON.parse((await cli('status', out.run_id, '--json')).stdout);
     expect(retried.status).toBe('completed_with_failures');
