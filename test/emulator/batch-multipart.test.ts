@@ -58,6 +58,18 @@ describe('readMultipart', () => {
     expect(await readMultipart(broken, B, path.join(dir, 'gone'), 1 << 20)).toBe('malformed');
   });
 
+  it('a client gone before the upload file could be opened (its folder not there) is malformed, not a crash', async () => {
+    const broken = new Readable({
+      read() {
+        this.push(body(file).subarray(0, 400));
+        this.destroy(new Error('ECONNRESET'));
+      },
+    });
+    expect(await readMultipart(broken, B, path.join(dir, 'no-such-folder', 'upload'), 1 << 20)).toBe('malformed');
+    // the destroyed stream's open fails a moment later: unhandled, vitest would report it as an uncaught error
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  });
+
   it('reads the boundary from the content-type, quoted or not', () => {
     expect(multipartBoundary(`multipart/form-data; boundary=${B}`)).toBe(B);
     expect(multipartBoundary(`multipart/form-data; boundary="${B}"`)).toBe(B);

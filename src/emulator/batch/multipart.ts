@@ -123,6 +123,9 @@ async function read(body: Readable, boundary: string, filePath: string, maxBytes
         const isFile = filename !== undefined && out.file === undefined;
         if (isFile) {
           fileStream = createWriteStream(filePath);
+          // Its errors reach the writes' and end's callbacks; one after the upload was given up (a destroyed
+          // stream's deferred open into a folder removed meanwhile) would otherwise crash the emulator.
+          fileStream.on('error', () => undefined);
           files.push(fileStream);
           out.file = { field: name, filename, bytes: 0 };
         }
