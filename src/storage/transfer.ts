@@ -3,7 +3,7 @@
  * file through `<file>.part` so a reader never sees a partial file, whatever fails.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
@@ -90,9 +90,10 @@ export async function landStream(
     source.destroy();
     throw fromFsError(err, `${what}: creating the folder of ${file}`);
   }
+  let out: WriteStream | undefined;
   try {
     const meter = new Meter(maxBytes === undefined ? undefined : { maxBytes, what });
-    const out = createWriteStream(part);
+    out = createWriteStream(part);
     out.on('error', (err) => {
       writeError ??= err;
     });
@@ -112,6 +113,9 @@ export async function landStream(
     return meter;
   } catch (err) {
     source.destroy();
+    // A stream destroyed before its deferred open still creates the file when the open lands: wait for its close,
+    // or the .part appears after the rm (an already-aborted download left one behind, now and then).
+    if (out && !out.closed) await new Promise<void>((resolve) => out!.once('close', () => resolve()));
     await rm(part, { force: true });
     if (isAbort(err, signal)) throw storageError('storage_aborted', `${what}: aborted`, { cause: err });
     if (writeError !== undefined) throw fromFsError(writeError, `${what}: writing ${file}`);
