@@ -32,14 +32,23 @@ export async function failPackedLines(ctx: Context, runId: string, input: number
   return n;
 }
 
-/** `omnibatch cancel`: every batch of the run the provider has not ended is cancelled there. Returns their ids. */
+/**
+ * `omnibatch cancel`: every batch of the run the provider has not ended is cancelled there. Returns their ids.
+ * The poller cancels a stopped run's batches too and may come first: the provider then refuses this cancel (400,
+ * "cannot cancel a batch with status cancelled"); the batch's own status says whether that refusal is the answer.
+ */
 export async function cancelRunBatches(ctx: Context, runId: string): Promise<string[]> {
   const cancelled: string[] = [];
   for (const rec of await ctx.batches.inputs(runId)) {
     if (!rec.batchId || rec.done || (rec.status && TERMINAL_BATCH_STATUSES.includes(rec.status))) continue;
-    const b = await ctx.batchApi.cancelBatch(rec.batchId);
+    const id = rec.batchId;
+    const b = await ctx.batchApi.cancelBatch(id).catch(async (e: unknown) => {
+      const now = await ctx.batchApi.retrieveBatch(id).catch(() => undefined);
+      if (now && (now.status === 'cancelling' || TERMINAL_BATCH_STATUSES.includes(now.status))) return now;
+      throw e;
+    });
     await ctx.batches.patchInput(runId, rec.n, { status: b.status });
-    cancelled.push(rec.batchId);
+    if (b.status === 'cancelling' || b.status === 'cancelled') cancelled.push(id);
   }
   return cancelled;
 }

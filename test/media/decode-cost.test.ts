@@ -143,7 +143,9 @@ describe('decode cost: real files', () => {
     Object.assign(process.env, secrets);
     const tag = `env-probe-${process.pid}-${Date.now()}`;
     const ac = new AbortController();
-    const running = runFfmpeg(['-v', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=8000', '-t', '60', '-metadata', `comment=${tag}`, '-f', 'null', '-'], {
+    // -re: the silence is made at its own pace, so the child lives until aborted (without it, 60 s of silence took
+    // 0.2 s and a loaded machine's first look came after it had ended)
+    const running = runFfmpeg(['-v', 'error', '-re', '-f', 'lavfi', '-i', 'anullsrc=r=8000', '-t', '60', '-metadata', `comment=${tag}`, '-f', 'null', '-'], {
       signal: ac.signal,
     }).catch(() => undefined);
     try {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, type ExpectStatic, it } from 'vitest';
 import { waitForRun } from '../../src/cli/wait.ts';
 import type { EmulatorOptions } from '../../src/emulator/server.ts';
+import { queueName } from '../../src/jobs/queues.ts';
 import { cancelRunBatches } from '../../src/lifecycle/batches.ts';
 import { finishNotRun } from '../../src/lifecycle/file-state.ts';
 import { createRun } from '../../src/producers/run.ts';
@@ -101,7 +102,7 @@ describe.concurrent('--via batch faults', () => {
 
   it('cancel: the run stops and its batches are cancelled at the provider', async ({ expect }) => {
     // a cancel takes 2 s at the provider: the poller, seeing the run stopped, may cancel first; a batch still
-    // cancelling takes a second cancel, one already cancelled refuses it (400), and cancelRunBatches throws then
+    // cancelling takes a second cancel (one already cancelled refuses it: the next case)
     const { h, src } = await setUp({ batchInProgressMs: 60_000, batchCancellingMs: 2000 });
     const spec = await createRun(h.ctx, request(src, path.join(h.tmp, 'out')));
     await expect.poll(async () => (await h.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000 }).toBe(true);
@@ -113,5 +114,25 @@ describe.concurrent('--via batch faults', () => {
     const state = await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 100 });
     expect(state.status).toBe('cancelled');
     await expect.poll(() => h.emulator.stats().batch.batches.cancelled ?? 0, { timeout: 30_000 }).toBe(cancelled.length);
+  }, 120_000);
+
+  it('cancel after the poller cancelled first: the provider refuses the second cancel, the batch counts as cancelled', async ({ expect }) => {
+    const { h, src } = await setUp({ batchInProgressMs: 60_000, batchCancellingMs: 50 });
+    const spec = await createRun(h.ctx, request(src, path.join(h.tmp, 'out')));
+    await expect.poll(async () => (await h.ctx.batches.inputs(spec.runId)).some((r) => r.batchId), { timeout: 60_000 }).toBe(true);
+    // the poller held still, so that what it would have done is this test's to do, at the moment the race needs
+    const poller = h.workers?.workers.find((w) => w.name === queueName('batch-poll'));
+    expect(poller).toBeDefined();
+    await poller?.pause();
+    await h.ctx.runs.stop(spec.runId, 'cancelled', 'cancelled by the user');
+    // the poller's cancel, ended at the provider before the command's: the command's own cancel is refused (400)
+    const ids = (await h.ctx.batches.inputs(spec.runId)).flatMap((r) => (r.batchId ? [r.batchId] : []));
+    for (const id of ids) await h.ctx.batchApi.cancelBatch(id).catch(() => undefined);
+    for (const id of ids) await expect.poll(async () => (await h.ctx.batchApi.retrieveBatch(id)).status, { timeout: 10_000 }).toBe('cancelled');
+    await expect(h.ctx.batchApi.cancelBatch(ids[0])).rejects.toThrow(/cancel/i);
+    expect((await cancelRunBatches(h.ctx, spec.runId)).sort()).toEqual(ids.filter((id, n, all) => all.indexOf(id) === n).sort());
+    expect(new Set((await h.ctx.batches.inputs(spec.runId)).filter((r) => r.batchId).map((r) => r.status))).toEqual(new Set(['cancelled']));
+    poller?.resume();
+    expect((await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 100 })).status).toBe('cancelled');
   }, 120_000);
 });
