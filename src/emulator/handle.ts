@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { base64Ceiling, type Catalog, type ModelSpec } from '../models/catalog.ts';
 import type { Protocol } from '../models/types.ts';
-import { composeAnswer, splitPieces } from './answer.ts';
+import { composeAnswer, isModerationPrompt, splitPieces } from './answer.ts';
 import { speechSeconds } from './audio.ts';
 import { billInput, billOutput } from './billing.ts';
 import { apiErrors } from './errors.ts';
@@ -123,8 +123,10 @@ export async function prepareAnswer(env: HandlerEnv, protocol: WireProtocol, bod
   if (invalid) return invalid;
 
   const media: Measured[] = [];
+  // only a moderation answer depends on the pilot tone a clip starts with (answer.ts): the others need not listen
+  const listen = isModerationPrompt(parsed);
   for (const part of parsed.messages.flatMap((m) => m.media)) {
-    const m = await env.measurer.measure(part, Math.min(base64Ceiling(spec), opts.base64MaxChars ?? Infinity));
+    const m = await env.measurer.measure(part, Math.min(base64Ceiling(spec), opts.base64MaxChars ?? Infinity), listen);
     if (isApiError(m)) return m;
     media.push(m);
   }

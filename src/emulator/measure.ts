@@ -2,7 +2,8 @@
  * Measures the media a request carries, as the real service would: `data:` URLs are decoded to a temp
  * file, http(s) URLs on loopback are fetched (anything else is refused: the emulator never calls the
  * internet), `file://` URLs are read in place. ffprobe gives the facts; results are cached by the
- * content's sha256, so a clip sent a thousand times is probed once.
+ * content's sha256, so a clip sent a thousand times is probed once. The pilot tone (marker.ts) is listened for
+ * only where an answer depends on it (a moderation request): a decode of its own, half the children otherwise.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -28,8 +29,6 @@ export interface ProbeFacts {
   hasVideo: boolean;
   width: number;
   height: number;
-  /** the pilot tone the sound starts with (marker.ts), when there is one */
-  marker?: Marker;
 }
 
 type Json = Record<string, unknown>;
@@ -68,6 +67,7 @@ interface Loaded {
 
 export class MediaMeasurer {
   private readonly cache = new Map<string, Promise<ProbeFacts | ApiError>>();
+  private readonly markers = new Map<string, Promise<Marker | undefined>>();
   private dir: Promise<string> | undefined;
   /** how many times ffprobe ran (a cache hit does not count) */
   probes = 0;
@@ -85,13 +85,20 @@ export class MediaMeasurer {
     this.dir = undefined;
   }
 
-  /** Measures one media part; an ApiError when the service would refuse it. */
-  async measure(part: MediaPart, base64MaxChars = this.limits.base64MaxChars): Promise<Measured | ApiError> {
+  /**
+   * Measures one media part; an ApiError when the service would refuse it.
+   * `listen`: also tell the pilot tone its sound starts with (the answer depends on it: a moderation request).
+   */
+  async measure(part: MediaPart, base64MaxChars = this.limits.base64MaxChars, listen = false): Promise<Measured | ApiError> {
     const loaded: Loaded[] = [];
     try {
       // An image-list video: every frame is loaded (bytes and hash), the first is probed for its size.
       for (const url of part.urls) {
-        const l = await this.load(url, base64MaxChars, loaded.length === 0);
+        const l = await this.load(
+          url,
+          base64MaxChars,
+          loaded.length === 0 ? (hash) => !this.cache.has(hash) || (listen && !this.markers.has(hash)) : () => false,
+        );
         if (isApiError(l)) return l;
         loaded.push(l);
       }
@@ -105,7 +112,8 @@ export class MediaMeasurer {
           : createHash('sha256')
               .update(loaded.map((l) => l.hash).join(','))
               .digest('hex');
-      const tagged = facts.marker !== undefined ? { marker: facts.marker } : {};
+      const marker = listen && facts.hasAudio ? await this.marker(first) : undefined;
+      const tagged = marker !== undefined ? { marker } : {};
       if (part.kind === 'audio') {
         if (!facts.hasAudio) return apiErrors.invalidParameter('The audio input has no decodable audio stream.');
         if (facts.durationS <= 0) return apiErrors.invalidParameter('The audio input is empty.');
@@ -154,8 +162,18 @@ export class MediaMeasurer {
     return p;
   }
 
-  /** Bytes to a local file and their hash. `needFile`: the caller will probe it (skipped when cached). */
-  private async load(url: string, base64MaxChars: number, needFile: boolean): Promise<Loaded | ApiError> {
+  private marker(l: Loaded): Promise<Marker | undefined> {
+    let p = this.markers.get(l.hash);
+    if (!p) {
+      p = soundMarker(l.file).catch(() => undefined);
+      this.markers.set(l.hash, p);
+      if (this.markers.size > CACHE_MAX) this.markers.delete(this.markers.keys().next().value as string);
+    }
+    return p;
+  }
+
+  /** Bytes to a local file and their hash. `needFile(hash)`: the caller will read the file (not when all is cached). */
+  private async load(url: string, base64MaxChars: number, needFile: (hash: string) => boolean): Promise<Loaded | ApiError> {
     if (url.startsWith('data:')) {
       const comma = url.indexOf(',');
       if (comma < 0) return apiErrors.invalidParameter('Malformed data URL.');
@@ -168,7 +186,7 @@ export class MediaMeasurer {
       const buf = isB64 ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload), 'latin1');
       if (buf.length === 0) return apiErrors.invalidParameter('The data URL is empty.');
       const hash = createHash('sha256').update(buf).digest('hex');
-      if (!needFile || this.cache.has(hash)) return { hash, bytes: buf.length, file: '', temp: false };
+      if (!needFile(hash)) return { hash, bytes: buf.length, file: '', temp: false };
       const file = await this.tmp();
       await writeFile(file, buf);
       return { hash, bytes: buf.length, file, temp: true };
@@ -237,10 +255,6 @@ async function probeFile(file: string): Promise<ProbeFacts | ApiError> {
     const decoded = await decodedDuration(file).catch(() => 0);
     // Still images decode to one frame of no length; that is fine for an image.
     facts = { ...facts, durationS: decoded };
-  }
-  if (facts.hasAudio) {
-    const marker = await soundMarker(file).catch(() => undefined);
-    if (marker) facts = { ...facts, marker };
   }
   return facts;
 }

@@ -1,5 +1,6 @@
 // The official openai client against the emulator's Batch (file input) API: upload, create, poll through the
 // documented statuses, download the output, list, cancel, and the Batch bill kept apart in /stats.
+import path from 'node:path';
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, type EmulatorStats, startEmulator } from '../../src/emulator/server.ts';
@@ -187,18 +188,28 @@ describe('a batch through the official openai client', () => {
 
 describe('closing the emulator', () => {
   it('stops a running batch at once and removes its files', async () => {
-    const { readdirSync } = await import('node:fs');
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
-    const ours = () => new Set(readdirSync(tmpdir()).filter((d) => d.startsWith('omnibatch-emu-batch-')));
-    const before = ours();
-    const running = await batchEmulator({ batchInProgressMs: 60_000, batchConcurrency: 1 });
-    const created = await submit(running.client, [chatLine('1', 'a'), chatLine('2', 'b'), chatLine('3', 'c')]);
-    await expect.poll(async () => (await running.client.batches.retrieve(created.id)).status, { timeout: 5000, interval: 20 }).toBe('in_progress');
-    expect([...ours()].filter((d) => !before.has(d))).toHaveLength(1);
-    const t0 = Date.now();
-    await running.emu.close();
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect([...ours()].filter((d) => !before.has(d))).toEqual([]);
+    // a temp folder of this test's own: another file's emulator, running at the same time, makes its folders in
+    // the shared one (os.tmpdir() reads TMPDIR at each call)
+    const saved = process.env.TMPDIR;
+    const mine = mkdtempSync(path.join(tmpdir(), 'omnibatch-emu-close-'));
+    process.env.TMPDIR = mine;
+    try {
+      const ours = () => readdirSync(mine).filter((d) => d.startsWith('omnibatch-emu-batch-'));
+      const running = await batchEmulator({ batchInProgressMs: 60_000, batchConcurrency: 1 });
+      const created = await submit(running.client, [chatLine('1', 'a'), chatLine('2', 'b'), chatLine('3', 'c')]);
+      await expect.poll(async () => (await running.client.batches.retrieve(created.id)).status, { timeout: 5000, interval: 20 }).toBe('in_progress');
+      expect(ours()).toHaveLength(1);
+      const t0 = Date.now();
+      await running.emu.close();
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(ours()).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(mine, { recursive: true, force: true });
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import { MediaMeasurer } from '../../src/emulator/measure.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { isApiError } from '../../src/emulator/types.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
+import { writeVerdictSteering } from '../fixtures/hostile/verdict.ts';
 import { media } from '../helpers/paths.ts';
 import { CHAT, chatRequest, dataUrl, frames, json, NATIVE, nativeRequest, post, shortHash } from './helpers.ts';
 
@@ -122,5 +123,26 @@ describe('the measurement cache', () => {
     await m.measure({ kind: 'audio', urls: [dataUrl(media('mm__sample.amr'))] });
     expect(m.probes).toBe(2);
     await m.close();
+  });
+
+  it('listens for the pilot tone only when asked (a moderation request), once per content', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-marker-'));
+    const m = new MediaMeasurer({ base64MaxChars: 10 * 1024 * 1024, urlMaxBytes: 1024 * 1024 * 1024 });
+    try {
+      const { file } = await writeVerdictSteering(dir);
+      const part = { kind: 'audio' as const, urls: [dataUrl(file)] };
+      const plain = await m.measure(part);
+      expect(isApiError(plain) ? plain : plain.marker).toBeUndefined();
+      const heard = await m.measure(part, undefined, true);
+      expect(isApiError(heard) ? heard : heard.marker).toBe('verdictSteering');
+      // the facts were cached by the first measure; the tone by the second
+      expect(m.probes).toBe(1);
+      expect(await m.measure(part, undefined, true)).toEqual(heard);
+      const unmarked = await m.measure({ kind: 'audio', urls: [dataUrl(JFK)] }, undefined, true);
+      expect(isApiError(unmarked) ? unmarked : unmarked.marker).toBeUndefined();
+    } finally {
+      await m.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
