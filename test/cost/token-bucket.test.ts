@@ -296,5 +296,21 @@ describe('TPM reservations (sliding-minute window in Redis)', () => {
       for (let i = 0; i < 20; i++) many.push(await bucket.reserve(key('w3'), 1, 1_000, { nowMs: T0 + 200, rpm: spaced }));
       expect(Math.max(...many.map((w) => (w.ok ? 0 : w.waitMs)))).toBeLessThanOrEqual(7_800);
     });
+
+    it('a waiter whose slot went to a late one before it gets the next slot, not a place behind every later waiter', async () => {
+      const spaced = { key: rpmSlotKey(`${prefix}-late`), spacingMs: 1_000 };
+      const ask = (t: number, waiter: string) => bucket.reserve(key('late'), 1, 1_000_000, { nowMs: T0 + t, rpm: spaced, waiter });
+      expect((await ask(0, 'w0')).ok).toBe(true);
+      // a, b, c handed the next three slots
+      expect((await Promise.all(['a', 'b', 'c'].map((w) => ask(10, w)))).map((r) => (r.ok ? 'granted' : r.waitMs))).toEqual([990, 1_990, 2_990]);
+      // a wakes 300 ms late and takes its slot: the next is a spacing after that
+      expect((await ask(1_300, 'a')).ok).toBe(true);
+      // b is back at its time, its slot not free yet: the next one (300 ms), not the end of the line (c, then d)
+      expect(await ask(2_000, 'd')).toMatchObject({ ok: false, waitMs: 2_000 });
+      expect(await ask(2_000, 'b')).toMatchObject({ ok: false, waitMs: 300 });
+      expect((await ask(2_300, 'b')).ok).toBe(true);
+      // and once granted, b is a new waiter again: its next try queues behind the others
+      expect(await ask(2_400, 'b')).toMatchObject({ ok: false, waitMs: 2_600 });
+    });
   });
 });

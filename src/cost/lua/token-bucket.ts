@@ -53,7 +53,8 @@ export const OUTPUT_MIN_SAMPLES = 3;
 /** Learnt sums are halved when the priors pass this, so they follow the recent requests. */
 const OUTPUT_DECAY_AT = 200_000;
 
-// KEYS: log, amounts, waiters (hash: waiter id -> the time it was told to come back), request slot (hash:
+// KEYS: log, amounts, waiters (hash: waiter id -> the time it was told to come back for tokens; 's:' + id -> for
+//       a request slot), request slot (hash:
 //       'slot' -> when the next request may go, 'next' -> the next RPM waiter's return time; global, as the
 //       RPM limit is), the stored spacing (what the last worker told --rpm set, for those not told)
 // ARGV: tokens, tpm, windowMs, id, nowMs ('' = server time), RPM spacing ms (0: no RPM limit here; -1: the
@@ -97,7 +98,7 @@ if fits and slot <= now then
   redis.call('HSET', KEYS[2], ARGV[4], need)
   sum = sum + need
   ok = 1
-  if ARGV[9] ~= '' then redis.call('HDEL', KEYS[3], ARGV[9]) end
+  if ARGV[9] ~= '' then redis.call('HDEL', KEYS[3], ARGV[9], 's:' .. ARGV[9]) end
   if spacing > 0 then
     redis.call('HSET', KEYS[4], 'slot', now + spacing)
     redis.call('PEXPIRE', KEYS[4], spacing + 60000)
@@ -106,12 +107,25 @@ elseif fits then
   -- The tokens are there, the request slot is not: come back at the slot. Waiters are handed successive
   -- slots, one spacing apart, so they do not all come back for the same one.
   local at = slot
+  -- A waiter back at its slot finds it taken when the one before woke late (a slot is spaced from when it was
+  -- taken): it is given the next slot, not a place behind every waiter handed one since (a lost spacing each).
+  -- (kept apart from the waiters for tokens: 's:' before the id; a place in one line is none in the other)
+  local returning = ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[3], 's:' .. ARGV[9]) == 1
   local cursor = tonumber(redis.call('HGET', KEYS[4], 'next') or '0')
-  -- Only the next 8 slots: a cursor run far ahead by hundreds of one model's jobs would make the other
-  -- model's requests, whose tokens are free now, wait behind all of them.
-  if cursor > at and cursor < slot + 8 * spacing then at = cursor end
-  redis.call('HSET', KEYS[4], 'next', at + spacing)
+  if not returning then
+    -- Only the next 8 slots: a cursor run far ahead by hundreds of one model's jobs would make the other
+    -- model's requests, whose tokens are free now, wait behind all of them.
+    if cursor > at and cursor < slot + 8 * spacing then at = cursor end
+    redis.call('HSET', KEYS[4], 'next', at + spacing)
+  elseif cursor < at + spacing then
+    redis.call('HSET', KEYS[4], 'next', at + spacing)
+  end
   redis.call('PEXPIRE', KEYS[4], at - now + spacing + 60000)
+  if ARGV[9] ~= '' then
+    redis.call('HSET', KEYS[3], 's:' .. ARGV[9], at)
+    local ttl = at - now + win + 60000
+    if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end
+  end
   wait = math.max(1, at - now)
 else
   -- The earliest time enough of the window has left: the oldest reservations first.
