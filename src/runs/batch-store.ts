@@ -6,7 +6,8 @@
  *
  * Keys under P:omni:run:<id>:batch: `lines` (hash ref -> LineState), `pending` (zset ref -> when queued),
  * `inputs` (hash n -> InputRecord), `seq` (last input number), `round` (the packer's round), `submitted` (the
- * last round whose packer job was added), `stats` (hash: pending bytes).
+ * last round whose packer job was added), `stats` (hash: `bytes` pending, `settled`: lines recorded, answered or
+ * failed, kept by every step change so a poll counts the run's lines left in O(1), not by reading every line).
  */
 import type { Redis } from 'ioredis';
 import { type LuaScript, runLua } from '../cost/lua/run.ts';
@@ -57,12 +58,16 @@ export interface InputRecord {
   fallbackWhy?: string;
 }
 
+/** Lua: whether a step is settled (recorded, answered or failed): what `stats.settled` counts. */
+const SETTLED_LUA = `local function settled(step) return step == 'recorded' or step == 'answered' or step == 'failed' end`;
+
 const QUEUE_LINE: LuaScript = {
   name: 'omnibatchBatchQueueLine',
   numberOfKeys: 5,
   // KEYS: lines, pending, stats, round, submitted; ARGV: ref, stateJson, now, bytes, requeue ('1': a resend)
   // Returns {fresh, round, the last round whose packer job is known to exist}.
   lua: `
+${SETTLED_LUA}
 local function rounds(fresh) return {fresh, redis.call('GET', KEYS[4]) or '0', redis.call('GET', KEYS[5]) or '-1'} end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and ARGV[5] ~= '1' then return rounds(0) end
@@ -71,6 +76,7 @@ if cur then
   local old = cjson.decode(cur)
   if old.step == 'queued' then return rounds(0) end
   st.sends = old.sends
+  if settled(old.step) then redis.call('HINCRBY', KEYS[3], 'settled', -1) end
 end
 st.step = 'queued'
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(st))
@@ -115,13 +121,18 @@ return n
 
 const PATCH_JSON: LuaScript = {
   name: 'omnibatchBatchPatch',
-  numberOfKeys: 1,
-  // KEYS: a hash; ARGV: field, patchJson. Merges the patch into the field's JSON object (absent: no-op, nil).
+  numberOfKeys: 2,
+  // KEYS: a hash, the run's stats; ARGV: field, patchJson, lines ('1': the hash holds lines: stats.settled follows
+  // the step). Merges the patch into the field's JSON object (absent: no-op, nil).
   lua: `
+${SETTLED_LUA}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return nil end
 local o = cjson.decode(cur)
+local was = settled(o.step)
 for k, v in pairs(cjson.decode(ARGV[2])) do o[k] = v end
+local now = settled(o.step)
+if ARGV[3] == '1' and was ~= now then redis.call('HINCRBY', KEYS[2], 'settled', now and 1 or -1) end
 local s = cjson.encode(o)
 redis.call('HSET', KEYS[1], ARGV[1], s)
 return s
@@ -201,7 +212,7 @@ export class BatchStore {
   }
 
   async patchLine(runId: string, ref: string, patch: Partial<LineState>): Promise<void> {
-    await runLua(this.redis, PATCH_JSON, [this.key(runId, 'lines')], [ref, JSON.stringify(patch)]);
+    await runLua(this.redis, PATCH_JSON, [this.key(runId, 'lines'), this.key(runId, 'stats')], [ref, JSON.stringify(patch), '1']);
   }
 
   async pending(runId: string): Promise<PendingStats> {
@@ -249,7 +260,7 @@ export class BatchStore {
   }
 
   async patchInput(runId: string, n: number, patch: Partial<InputRecord>): Promise<void> {
-    await runLua(this.redis, PATCH_JSON, [this.key(runId, 'inputs')], [String(n), JSON.stringify(patch)]);
+    await runLua(this.redis, PATCH_JSON, [this.key(runId, 'inputs'), this.key(runId, 'stats')], [String(n), JSON.stringify(patch), '0']);
   }
 
   /** --batch-fallback realtime: the line leaves its batch for real time, if it is still packed into `input`. */
@@ -260,12 +271,7 @@ export class BatchStore {
 
   /** How many lines the run has, and how many are not answered yet (nor failed): what a fallback would send. */
   async lineCounts(runId: string): Promise<{ total: number; left: number }> {
-    const all = await this.redis.hvals(this.key(runId, 'lines'));
-    let left = 0;
-    for (const s of all) {
-      const step = (JSON.parse(s) as LineState).step;
-      if (step !== 'recorded' && step !== 'answered' && step !== 'failed') left++;
-    }
-    return { total: all.length, left };
+    const [total, settled] = await Promise.all([this.redis.hlen(this.key(runId, 'lines')), this.redis.hget(this.key(runId, 'stats'), 'settled')]);
+    return { total, left: Math.max(0, total - Number(settled ?? 0)) };
   }
 }
