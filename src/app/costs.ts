@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { Budget, budgetChunkKey } from '../cost/budget.ts';
-import { Ledger } from '../cost/ledger.ts';
+import { Ledger, type LedgerTotals } from '../cost/ledger.ts';
 import type { Cost } from '../cost/price.ts';
 import { type OutputPrior, rpmSlotKey, TokenBucket, tpmBucketKey } from '../cost/token-bucket.ts';
 import type { Via } from '../models/catalog.ts';
@@ -17,6 +17,8 @@ export interface CostTotals {
   priced: boolean;
   chunks: number;
   requests: number;
+  /** chunks and cost by how they were answered (Ledger's byVia) */
+  byVia: LedgerTotals['byVia'];
 }
 
 /**
@@ -97,6 +99,14 @@ export class Costs {
 
   async totals(runId: string): Promise<CostTotals> {
     const t = await this.ledger.getLedger(runId);
-    return { usage: t.usage, costMicros: t.cost.amountMicros, currency: t.cost.currency, priced: t.cost.priced, chunks: t.chunks, requests: t.requests };
+    return {
+      usage: t.usage,
+      costMicros: t.cost.amountMicros,
+      currency: t.cost.currency,
+      priced: t.cost.priced,
+      chunks: t.chunks,
+      requests: t.requests,
+      byVia: t.byVia,
+    };
   }
 }

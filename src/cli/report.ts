@@ -1,7 +1,7 @@
 /** `omnibatch report <runId> [--json|--csv|--flagged]`: the run report (live when the run has not ended yet). */
 import type { Command } from 'commander';
 import { reviewQueue } from '../lifecycle/review.ts';
-import { collectRunReport } from '../lifecycle/run-report.ts';
+import { type CollectedReport, collectRunReport } from '../lifecycle/run-report.ts';
 import type { CostJson } from '../outputs/amounts.ts';
 import { type QueueFile, reviewLine } from '../outputs/review-queue.ts';
 import { redactUrls } from '../util/redact.ts';
@@ -24,6 +24,33 @@ export function flaggedLines(f: QueueFile): string[] {
   return [head, ...spans, ...(m.more_spans ? [`    ... ${m.more_spans} more span(s) in the .moderation.json`] : [])];
 }
 
+/** The report as `omnibatch report` prints it: status, counts, the cost lines, moderation, failures. Pure. */
+export function reportText(runId: string, r: Pick<CollectedReport, 'status' | 'report' | 'failuresJsonl'>): string {
+  const rep = r.report;
+  const out = [`run ${runId}: ${r.status}`];
+  for (const [k, v] of Object.entries(rep.counts)) out.push(`  ${k.padEnd(12)} ${v}`);
+  out.push(`  cost         ${moneyLine(rep.cost.actual, rep.cost.unpriced_note)}`);
+  if (rep.cost.realtime_equivalent && rep.cost.batch_saving)
+    out.push(`  via batch    ${moneyLine(rep.cost.realtime_equivalent)} in real time for the same usage: saved ${moneyLine(rep.cost.batch_saving)}`);
+  // --batch-fallback's chunks, at the real-time price: what the deadline cost on top of Batch
+  const fellBack = rep.cost.by_via?.realtime;
+  if (fellBack) out.push(`  fallback     ${fellBack.chunks} chunk(s) sent in real time for the deadline: ${moneyLine(fellBack.cost)}`);
+  if (rep.cost.estimated)
+    out.push(`  estimated    ${moneyLine(rep.cost.estimated, rep.cost.estimated.priced ? undefined : 'partly unpriced: the plan sends usage with no price')}`);
+  const m = rep.moderation;
+  if (m?.by_verdict && m.by_severity && m.decisions) {
+    const counts = {
+      by_verdict: m.by_verdict,
+      by_severity: m.by_severity,
+      needs_review: m.needs_review ?? 0,
+      to_review: m.to_review ?? 0,
+      decisions: m.decisions,
+    };
+    out.push(`  moderation   ${reviewLine(counts)} (omnibatch report ${runId} --flagged)`);
+  }
+  return `${out.join('\n')}\n${r.failuresJsonl ? `failures:\n${r.failuresJsonl}` : ''}`;
+}
+
 export function register(program: Command): void {
   runCommand(program, 'report', "a run's report: status, counts, usage, estimated and actual cost; --csv: the per-file cost ledger")
     .option('--json', 'the report as JSON')
@@ -41,30 +68,7 @@ export function register(program: Command): void {
         const r = await collectRunReport(ctx, runId);
         if (f.csv) return void process.stdout.write(r.costCsv);
         if (f.json) return printJson(r.report);
-        const rep = r.report;
-        process.stdout.write(`run ${runId}: ${r.status}\n`);
-        for (const [k, v] of Object.entries(rep.counts)) process.stdout.write(`  ${k.padEnd(12)} ${v}\n`);
-        process.stdout.write(`  cost         ${moneyLine(rep.cost.actual, rep.cost.unpriced_note)}\n`);
-        if (rep.cost.realtime_equivalent && rep.cost.batch_saving)
-          process.stdout.write(
-            `  via batch    ${moneyLine(rep.cost.realtime_equivalent)} in real time for the same usage: saved ${moneyLine(rep.cost.batch_saving)}\n`,
-          );
-        if (rep.cost.estimated)
-          process.stdout.write(
-            `  estimated    ${moneyLine(rep.cost.estimated, rep.cost.estimated.priced ? undefined : 'partly unpriced: the plan sends usage with no price')}\n`,
-          );
-        const m = rep.moderation;
-        if (m?.by_verdict && m.by_severity && m.decisions) {
-          const counts = {
-            by_verdict: m.by_verdict,
-            by_severity: m.by_severity,
-            needs_review: m.needs_review ?? 0,
-            to_review: m.to_review ?? 0,
-            decisions: m.decisions,
-          };
-          process.stdout.write(`  moderation   ${reviewLine(counts)} (omnibatch report ${runId} --flagged)\n`);
-        }
-        if (r.failuresJsonl) process.stdout.write(`failures:\n${r.failuresJsonl}`);
+        process.stdout.write(reportText(runId, r));
       });
     });
 }

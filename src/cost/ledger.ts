@@ -5,7 +5,7 @@
  * million-chunk run is one HGETALL.
  */
 import type { Redis } from 'ioredis';
-import type { Currency, Via } from '../models/catalog.ts';
+import { type Currency, VIAS, type Via } from '../models/catalog.ts';
 import { emptyUsage, type Usage } from '../models/types.ts';
 import { ADD_REQUESTS, LEDGER_COUNTERS, RECORD_CHUNK } from './lua/ledger.ts';
 import { runLua } from './lua/run.ts';
@@ -41,6 +41,8 @@ export interface LedgerTotals {
   requests: number;
   /** requests - chunks */
   retries: number;
+  /** chunks and cost by how they were answered (a `--via batch` run's real-time fallback: `realtime`); chunks recorded without a `via` are in none */
+  byVia: Partial<Record<Via, { chunks: number; costMicros: number }>>;
 }
 
 export interface LedgerOptions {
@@ -114,6 +116,7 @@ export class Ledger {
         ...LEDGER_COUNTERS.map((c) => values[c]),
         cost.currency ?? '',
         cost.priced ? '1' : '0',
+        opts.via ?? '',
       ],
     )) as [number, string];
     return { recorded: recorded === 1, record: JSON.parse(json) as ChunkRecord };
@@ -139,12 +142,15 @@ export class Ledger {
     usage.outputTotal = n('out_total');
     const chunks = n('chunks');
     const requests = n('requests');
+    const byVia: LedgerTotals['byVia'] = {};
+    for (const via of VIAS) if (h[`via:${via}:chunks`] !== undefined) byVia[via] = { chunks: n(`via:${via}:chunks`), costMicros: n(`via:${via}:cost_micros`) };
     return {
       usage,
       cost: { amountMicros: n('cost_micros'), currency: (h.currency as Currency | undefined) ?? null, priced: n('unpriced_chunks') === 0 },
       chunks,
       requests,
       retries: Math.max(0, requests - chunks),
+      byVia,
     };
   }
 

@@ -2,7 +2,7 @@
 
 import type { Context } from '../app/context.ts';
 import { batchSaving, type Cost, resolvePrices, unpricedNote, unpricedUsage, usageCost } from '../cost/price.ts';
-import { modelOf } from '../models/catalog.ts';
+import { modelOf, type Via } from '../models/catalog.ts';
 import { costJson } from '../outputs/amounts.ts';
 import { costCsvHeader, costCsvRow } from '../outputs/csv.ts';
 import { failureLine } from '../outputs/failures.ts';
@@ -22,6 +22,8 @@ export interface CollectedReport {
       /** --via batch: what the ledger's usage costs in real time, and what Batch saved against it */
       realtime_equivalent?: ReturnType<typeof costJson>;
       batch_saving?: ReturnType<typeof costJson>;
+      /** --via batch: the ledger's chunks and cost by how they were answered (`realtime`: --batch-fallback's) */
+      by_via?: Partial<Record<Via, { chunks: number; cost: ReturnType<typeof costJson> }>>;
     };
   };
   costCsv: string;
@@ -101,6 +103,10 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
   // A Batch run shows what it saved: the ledger's whole usage priced at the real-time rate (one rounding for the
   // run, where the ledger rounds each chunk: they differ by under a micro-unit a chunk).
   const compared = spec.via === 'batch' && prices ? batchSaving(usageCost(ledger.usage, prices), paid) : undefined;
+  const byVia =
+    spec.via === 'batch'
+      ? Object.fromEntries(Object.entries(ledger.byVia).map(([via, v]) => [via, { chunks: v.chunks, cost: costJson({ ...paid, amountMicros: v.costMicros }) }]))
+      : undefined;
   const report = {
     ...doc,
     cost: {
@@ -108,6 +114,7 @@ export async function collectRunReport(ctx: Context, runId: string): Promise<Col
       ledger: costJson(paid),
       ...(unpriced.length && { unpriced, unpriced_note: unpricedNote(unpriced) }),
       ...(compared && { realtime_equivalent: costJson(compared.realtime), batch_saving: costJson(compared.saving) }),
+      ...(byVia && { by_via: byVia }),
     },
   };
   return { status, report, costCsv: csv, failuresJsonl: failures, skippedJsonl: skipped, ...(moderate && { review: { jsonl, flaggedCsv } }) };

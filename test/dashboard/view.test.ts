@@ -55,6 +55,7 @@ const totals = (costMicros: number, priced = true, currency: string | null = 'US
   priced,
   chunks: 3,
   requests: 7,
+  byVia: {},
 });
 
 const file = (status: FileState['status'], code?: FailureCode, uri = 's3://media/in/x.mp3'): FileState => ({

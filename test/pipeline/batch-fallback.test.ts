@@ -8,9 +8,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
+import { reportText } from '../../src/cli/report.ts';
 import type { ChunkRecord } from '../../src/cost/ledger.ts';
 import { resolvePrices, usageCost } from '../../src/cost/price.ts';
 import type { EmulatorOptions } from '../../src/emulator/server.ts';
+import { collectRunReport } from '../../src/lifecycle/run-report.ts';
 import { batchHarness } from '../helpers/batch.ts';
 import type { Harness } from '../helpers/pipeline.ts';
 
@@ -109,6 +111,16 @@ describe.concurrent('--batch-fallback realtime', () => {
     expect(await h.ctx.costs.budget.state(s.spec.runId)).toMatchObject({ spentMicros: totals.costMicros, reservedMicros: 0, openReservations: 0 });
     const report = JSON.parse(await readFile(path.join(out, '_runs', s.spec.runId, 'report.json'), 'utf8'));
     expect(report.cost.ledger.amount_micros).toBe(totals.costMicros);
+    // the report says what went which way, and what each way cost: the fallback is not only in the ledger's lines
+    const part = (rs: ChunkRecord[]) => rs.reduce((n, r) => n + r.cost.amountMicros, 0);
+    expect(report.cost.by_via).toEqual({
+      batch: { chunks: batch.length, cost: expect.objectContaining({ amount_micros: part(batch), currency: 'CNY' }) },
+      realtime: { chunks: realtime.length, cost: expect.objectContaining({ amount_micros: part(realtime), currency: 'CNY' }) },
+    });
+    // and `omnibatch report` prints both: what Batch saved, and what the deadline's real-time part cost
+    const text = reportText(s.spec.runId, await collectRunReport(h.ctx, s.spec.runId));
+    expect(text).toMatch(/\n {2}via batch {4}[\d.]+ CNY in real time for the same usage: saved [\d.]+ CNY\n/);
+    expect(text).toContain(`\n  fallback     ${realtime.length} chunk(s) sent in real time for the deadline: ${report.cost.by_via.realtime.cost.amount} CNY\n`);
   }, 120_000);
 
   it('a provider still cancelling at the last moment: its lines go in real time at once, and its late answers are ignored', async ({ expect }) => {

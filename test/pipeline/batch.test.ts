@@ -89,6 +89,9 @@ describe('--via batch over mixed audio and video', () => {
       expect(bReport.cost.batch_saving.amount_micros).toBe(bReport.cost.realtime_equivalent.amount_micros - bReport.cost.ledger.amount_micros);
       expect(Math.abs(2 * bReport.cost.batch_saving.amount_micros - bReport.cost.realtime_equivalent.amount_micros)).toBeLessThanOrEqual(2 * chunks);
       expect(rtReport.cost.realtime_equivalent).toBeUndefined();
+      // every chunk went by Batch: no real-time part in the report's split; a real-time run has no split
+      expect(bReport.cost.by_via).toEqual({ batch: { chunks, cost: bReport.cost.ledger } });
+      expect(rtReport.cost.by_via).toBeUndefined();
       // the poller recorded every answer itself (its line jobs only completed); a moderation answer needing its
       // real-time repair would have been left to its job ('answered')
       const lines = await h.ctx.batches.lines(

@@ -24,7 +24,8 @@ export const LEDGER_COUNTERS = [
 ] as const;
 
 // KEYS: chunks, totals
-// ARGV: field, attemptToken, recordJson, retentionMs, <LEDGER_COUNTERS...>, currency ('' = none), priced ('1'|'0')
+// ARGV: field, attemptToken, recordJson, retentionMs, <LEDGER_COUNTERS...>, currency ('' = none), priced ('1'|'0'),
+//       via ('' = none: the chunks and cost of each way a chunk was answered, `via:<via>:chunks|cost_micros`)
 export const RECORD_CHUNK: LuaScript = {
   name: 'omnibatchLedgerRecord',
   numberOfKeys: 2,
@@ -41,6 +42,10 @@ end
 redis.call('HINCRBY', KEYS[2], 'chunks', 1)
 if ARGV[5 + n] ~= '' then redis.call('HSETNX', KEYS[2], 'currency', ARGV[5 + n]) end
 if ARGV[6 + n] == '0' then redis.call('HINCRBY', KEYS[2], 'unpriced_chunks', 1) end
+if (ARGV[7 + n] or '') ~= '' then
+  redis.call('HINCRBY', KEYS[2], 'via:' .. ARGV[7 + n] .. ':chunks', 1)
+  redis.call('HINCRBY', KEYS[2], 'via:' .. ARGV[7 + n] .. ':cost_micros', ARGV[4 + ${LEDGER_COUNTERS.indexOf('cost_micros') + 1}])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return {1, ARGV[3]}
