@@ -27,7 +27,7 @@ export function register(program: Command): void {
   addRateOptions(
     program
       .command('estimate')
-      .description('probe every object (without downloading it) and price the plan: nothing is sent to the model')
+      .description('probe every object (at most --probe-mb of each is read) and price the plan: nothing is sent to the model')
       .argument('<source>')
       .requiredOption('--task <task>')
       .option('--model <model>')
@@ -45,9 +45,14 @@ export function register(program: Command): void {
       "realtime (default) or batch: also price the run through the provider's Batch API, and the saving; auto (with --deadline): say which the run would take, and why",
     )
     .option('--catalog <file>', CATALOG_HELP)
+    .option(
+      '--probe-mb <n>',
+      'MiB read of one object at most (default 16, OMNIBATCH_ESTIMATE_PROBE_MB): smaller objects whole, larger by head and tail, priced from their header',
+      int,
+    )
     .option('--json', 'print one JSON object')
     .action(async (source: string, f: Record<string, unknown>, cmd: Command) => {
-      const cfg = configFrom(cmd, rateConfig(f as RateFlags));
+      const cfg = configFrom(cmd, { ...rateConfig(f as RateFlags), ...(f.probeMb !== undefined && { estimateProbeMb: f.probeMb as number }) });
       const log = loggerFor(cfg);
       const spec = buildRunSpec(
         {
@@ -85,6 +90,7 @@ export function register(program: Command): void {
         base64MaxChars: cfg.base64MaxChars,
         limits,
         outputScale,
+        probeBytes: cfg.estimateProbeMb * 1024 * 1024,
       });
       const { failures, bounded, skipped } = probed;
       const plan: DeadlinePlan | undefined =

@@ -163,6 +163,11 @@ export const SETTINGS = {
     schema: int(0).default(10 * 60_000),
     help: 'the longest a line waits to be packed while others keep coming',
   },
+  estimateProbeMb: {
+    env: ['OMNIBATCH_ESTIMATE_PROBE_MB'],
+    schema: int(1).default(16),
+    help: 'MiB `estimate` reads of one object at most: a smaller object whole (probed as the run probes it), a larger one by its head and tail (priced from its header)',
+  },
   waitPollMs: {
     env: ['OMNIBATCH_WAIT_POLL_MS'],
     schema: int(50).optional(),

@@ -1,7 +1,8 @@
-import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { dropPrefix, offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
 
 describe('estimate --manifest', () => {
@@ -112,4 +113,54 @@ describe('estimate --manifest', () => {
     expect(planned.deadline.chunk_seconds).toBe(30);
     expect(planned.wall_seconds).toBeLessThanOrEqual(minutes * 60);
   }, 180_000);
+});
+
+describe('estimate --probe-mb', () => {
+  it('bounds what is read of each object: above it, the header is priced (none: an upper bound from the size)', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'omnibatch-estimate-probe-'));
+    const env = offlineEnv('estprobe', tmp);
+    try {
+      const file = path.join(tmp, 'live', 'stream.webm');
+      await mkdir(path.dirname(file));
+      // a live WebM (no duration in its header) of 1.3 MB: whole at the default bound, head and tail at 1 MiB
+      await runFfmpeg([
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'anoisesrc=r=48000:a=0.3:d=40',
+        '-c:a',
+        'libopus',
+        '-b:a',
+        '256k',
+        '-f',
+        'webm',
+        '-live',
+        '1',
+        '-y',
+        `file:${file}`,
+      ]);
+      const size = (await stat(file)).size;
+      expect(size).toBeGreaterThan(1024 * 1024);
+      const flags = ['estimate', path.dirname(file), '--task', 'caption', '--json'];
+      const [whole, flag, setting] = await Promise.all([
+        runCli(flags, { env, timeoutMs: 120_000 }),
+        runCli([...flags, '--probe-mb', '1'], { env, timeoutMs: 120_000 }),
+        runCli(flags, { env: { ...env, OMNIBATCH_ESTIMATE_PROBE_MB: '1' }, timeoutMs: 120_000 }),
+      ]);
+      for (const r of [whole, flag, setting]) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const w = JSON.parse(whole.stdout);
+      expect(w.bounded).toEqual([]);
+      expect(w.media_seconds).toBeCloseTo(40, 0);
+      for (const r of [flag, setting]) {
+        const p = JSON.parse(r.stdout);
+        expect(p.bounded).toEqual([{ uri: expect.stringMatching(/stream\.webm$/), durationS: (size * 8) / 4000 }]);
+        expect(p.media_seconds).toBeGreaterThan(w.media_seconds);
+      }
+    } finally {
+      await dropPrefix(env.OMNIBATCH_PREFIX);
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
