@@ -157,8 +157,8 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
     '/api/runs/:id/files/:fileId/media',
     handle(async (req, res) => {
       const { spec, f } = await fileOf(req);
-      // A manifest names objects anywhere: only a listed source is the dashboard's to read.
-      if (spec.manifest) throw new OmniError('media_source_unavailable', 'the player serves listed sources only (this run came from a manifest)');
+      // A manifest run's keys are under its source as a listing's are (producers/objects.ts refuses any other
+      // entry with manifest_outside_source), and the store confines every key to its root: the same read.
       await sendObject(req, res, deps.storage(spec.source), f.key);
     }),
   );

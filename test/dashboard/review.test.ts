@@ -230,6 +230,21 @@ describe('moderation review queue', () => {
     expect(foreign).toEqual([]);
   });
 
+  it("plays a manifest run's file from its source, in ranges (a manifest's entries are under the source, as a listing's)", async () => {
+    const dir = path.join(h.tmp, 'in');
+    const manifest = path.join(h.tmp, 'manifest.txt');
+    await writeFile(manifest, `${path.join(dir, 'clip-000.wav')}\n${path.join(dir, 'video-0.webm')}\n`);
+    const spec = await createRun(h.ctx, { source: dir, destination: path.join(h.tmp, 'out-manifest'), task: 'moderate', manifest });
+    const done = await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 200 });
+    expect(done.counts).toMatchObject({ total: 2, succeeded: 2 });
+    const list = (await (await fetch(`${dash.url}/api/runs/${spec.runId}/files?limit=10`)).json()) as { rows: { fileId: string; uri: string }[] };
+    const clip = list.rows.find((f) => f.uri.endsWith('clip-000.wav'));
+    expect(clip).toBeDefined();
+    const res = await fetch(`${dash.url}/api/runs/${spec.runId}/files/${clip?.fileId}/media`, { headers: { range: 'bytes=0-99' } });
+    expect(res.status).toBe(206);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual((await readFile(path.join(dir, 'clip-000.wav'))).subarray(0, 100));
+  }, 120_000);
+
   it('refuses a decision on a read-only dashboard, and a malformed one', async () => {
     const target = ((await (await fetch(`${dash.url}/api/runs/${state.spec.runId}/review`)).json()) as { files: { fileId: string }[] }).files[0];
     const post = (base: string, body: unknown) =>
