@@ -2,8 +2,8 @@ import { link, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { dropPrefix, offlineEnv, runCli, silentMp3 } from '../helpers/cli.ts';
+import { liveWebm } from '../media/generate.ts';
 
 describe('estimate --manifest', () => {
   let tmp: string;
@@ -123,24 +123,7 @@ describe('estimate --probe-mb', () => {
       const file = path.join(tmp, 'live', 'stream.webm');
       await mkdir(path.dirname(file));
       // a live WebM (no duration in its header) of 1.3 MB: whole at the default bound, head and tail at 1 MiB
-      await runFfmpeg([
-        '-v',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        'anoisesrc=r=48000:a=0.3:d=40',
-        '-c:a',
-        'libopus',
-        '-b:a',
-        '256k',
-        '-f',
-        'webm',
-        '-live',
-        '1',
-        '-y',
-        `file:${file}`,
-      ]);
+      await liveWebm(file, { seconds: 40, rate: 48_000, bitrate: '256k' });
       const size = (await stat(file)).size;
       expect(size).toBeGreaterThan(1024 * 1024);
       const flags = ['estimate', path.dirname(file), '--task', 'caption', '--json'];

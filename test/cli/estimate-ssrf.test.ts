@@ -17,6 +17,7 @@ import type { Storage } from '../../src/storage/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { CANARY_ATIME, startCanaryServer, writeCanaryTone, writePlaylists } from '../fixtures/hostile/playlists.ts';
 import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
+import { liveWebm } from '../media/generate.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'omnibatch-estimate-ssrf-'));
 const local = path.join(root, 'in');
@@ -122,24 +123,7 @@ describe('estimate reads no URL and follows no playlist', () => {
     mkdirSync(dir);
     const file = path.join(dir, 'stream.webm');
     // A live WebM: no duration anywhere in its header.
-    await runFfmpeg([
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'anoisesrc=r=16000:a=0.2:d=20',
-      '-c:a',
-      'libopus',
-      '-b:a',
-      '64k',
-      '-f',
-      'webm',
-      '-live',
-      '1',
-      '-y',
-      `file:${file}`,
-    ]);
+    await liveWebm(file, { seconds: 20, rate: 16_000, bitrate: '64k' });
     const size = statSync(file).size;
     const store = openStorage(dir);
     stores.push(store);

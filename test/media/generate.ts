@@ -72,3 +72,25 @@ export async function videoWithGaps(file: string, o: { seconds: number; gaps: Ga
     `file:${file}`,
   ]);
 }
+
+/** A live WebM of Opus noise: no duration anywhere in its header (what a recorder streaming to a bucket leaves). */
+export async function liveWebm(file: string, o: { seconds: number; rate: number; bitrate: string }): Promise<void> {
+  await runFfmpeg([
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `anoisesrc=r=${o.rate}:a=0.2:d=${o.seconds}`,
+    '-c:a',
+    'libopus',
+    '-b:a',
+    o.bitrate,
+    '-f',
+    'webm',
+    '-live',
+    '1',
+    '-y',
+    `file:${file}`,
+  ]);
+}
