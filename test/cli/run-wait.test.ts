@@ -9,11 +9,11 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { runFfmpeg } from '../../src/media/ffmpeg.ts';
 import { dropPrefix, runCli, startCli } from '../helpers/cli.ts';
+import { testRedis } from '../helpers/redis.ts';
 
 describe('run --wait', () => {
   let tmp: string;
@@ -51,7 +51,7 @@ describe('run --wait', () => {
     emulators.push(emu);
     const e = await env('wait-noworker', emu);
     const worker = startCli(['worker'], { env: e });
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const redis = testRedis();
     const infer = new Queue('omnibatch-infer', { connection: redis, prefix: e.OMNIBATCH_PREFIX });
     try {
       await expect.poll(() => infer.getWorkersCount(), { timeout: 30_000 }).toBeGreaterThan(0);
