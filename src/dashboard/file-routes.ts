@@ -7,9 +7,11 @@ import { pipeline } from 'node:stream/promises';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Context } from '../app/context.ts';
 import { fileVerdict, recordDecision, reviewQueue, runFile } from '../lifecycle/review.ts';
+import { writtenOutputKey } from '../outputs/naming.ts';
 import { decisionInputSchema } from '../outputs/review-queue.ts';
 import { outputKey } from '../storage/keys.ts';
 import type { Storage } from '../storage/types.ts';
+import { TASK_SPECS } from '../tasks/catalog.ts';
 import { describeError, OmniError } from '../util/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import type { RunsData } from './data.ts';
@@ -169,7 +171,13 @@ export function mountFileRoutes(app: Express, deps: FileRoutesDeps, data: RunsDa
       const { spec, f } = await fileOf(req);
       const name = id(req, 'name');
       if (!outputNames(spec.task, true).includes(name)) throw new OmniError('storage_not_found', `no output "${name}" for task ${spec.task}`);
-      await sendObject(req, res, deps.storage(spec.destination), outputKey(f.key, name));
+      const dest = deps.storage(spec.destination);
+      const run = { task: spec.task, outputName: spec.outputName, textOutputs: TASK_SPECS[spec.task].outputs };
+      // --output-name named the text outputs after their language, which the result records
+      const named = writtenOutputKey(f.key, name, run, {}) !== outputKey(f.key, name);
+      const raw = named ? await dest.getText(outputKey(f.key, 'json')) : undefined;
+      const result = raw ? (JSON.parse(raw) as { language?: string; translated_to?: string }) : undefined;
+      await sendObject(req, res, dest, writtenOutputKey(f.key, name, run, result));
     }),
   );
 

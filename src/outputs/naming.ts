@@ -5,6 +5,7 @@
  * JSON keeps its own name (`<key>.json`): it is what the next run's scanner looks for. Pure.
  */
 import { assertKey, outputKey } from '../storage/keys.ts';
+import { UNDETERMINED } from '../tasks/language.ts';
 import { OmniError } from '../util/errors.ts';
 
 const TOKENS = new Set(['name', 'lang', 'ext']);
@@ -27,4 +28,20 @@ export function namedOutputKey(key: string, ext: string, template: string | unde
   const dot = base.lastIndexOf('.');
   const name = dot > 0 ? base.slice(0, dot) : base;
   return assertKey(dir + template.replace(/\{(name|lang|ext)\}/gu, (_, t: string) => (t === 'name' ? name : t === 'lang' ? lang : ext)));
+}
+
+/**
+ * Where a finished file's output `ext` was written: the text outputs of a task other than moderate by
+ * `--output-name` (render.ts), in the outputs' language as the result records it (the translation's, else the
+ * spoken one: given or detected, else `und`); every other output (the result, moderation.json, a review, the
+ * speech) at `<key>.<ext>`. Pure: the dashboard finds the sidecars a run wrote from the run and the result.
+ */
+export function writtenOutputKey(
+  key: string,
+  ext: string,
+  run: { task: string; outputName?: string; textOutputs: readonly string[] },
+  result: { language?: string; translated_to?: string } | undefined,
+): string {
+  if (!run.outputName || run.task === 'moderate' || !run.textOutputs.includes(ext)) return outputKey(key, ext);
+  return namedOutputKey(key, ext, run.outputName, result?.translated_to ?? result?.language ?? UNDETERMINED);
 }

@@ -6,7 +6,7 @@ import type { Cost } from '../cost/price.ts';
 import { modelOf } from '../models/catalog.ts';
 import type { Usage } from '../models/types.ts';
 import { asAssessment, flaggedCategories, mergeVerdicts, providerBlockedVerdict, renderModerationJson } from '../outputs/moderation.ts';
-import { namedOutputKey } from '../outputs/naming.ts';
+import { writtenOutputKey } from '../outputs/naming.ts';
 import { buildResult, type ResultDoc } from '../outputs/result.ts';
 import { type ModerationBrief, moderationBrief } from '../outputs/review-queue.ts';
 import { renderSegmentsJson, renderSrt, renderVtt } from '../outputs/subtitles.ts';
@@ -15,7 +15,7 @@ import type { ChunkResult, FileState, RunSpec } from '../runs/types.ts';
 import { stitch } from '../stitch/index.ts';
 import { outputKey } from '../storage/keys.ts';
 import { TASK_SPECS } from '../tasks/catalog.ts';
-import { AUTO_LANGUAGE, dominantLanguage, takeLanguageTag, UNDETERMINED } from '../tasks/language.ts';
+import { AUTO_LANGUAGE, dominantLanguage, takeLanguageTag } from '../tasks/language.ts';
 
 export interface RenderInput {
   spec: RunSpec;
@@ -69,7 +69,7 @@ export function renderFileOutputs(input: RenderInput): Rendered {
   // The outputs' language: the translation's, else the spoken one.
   const outLang = spec.translateTo ?? lang.language;
   const put = (ext: string, text: string): void => {
-    files[ext] = { text, contentType: TYPES[ext], key: namedOutputKey(file.key, ext, spec.outputName, outLang ?? UNDETERMINED) };
+    files[ext] = { text, contentType: TYPES[ext], key: writtenOutputKey(file.key, ext, { ...spec, textOutputs: ts.outputs }, { language: outLang }) };
   };
   const files: Rendered['files'] = {};
   let text: string;

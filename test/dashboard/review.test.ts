@@ -245,6 +245,24 @@ describe('moderation review queue', () => {
     expect(Buffer.from(await res.arrayBuffer())).toEqual((await readFile(path.join(dir, 'clip-000.wav'))).subarray(0, 100));
   }, 120_000);
 
+  it('links the sidecars --output-name wrote (named after their language), not the default names', async () => {
+    const dir = path.join(h.tmp, 'in-named');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'talk.wav'), toneWav(2, 330));
+    const dest = path.join(h.tmp, 'out-named');
+    const spec = await createRun(h.ctx, { source: dir, destination: dest, task: 'transcribe', language: 'en', outputName: '{name}.{lang}.{ext}' });
+    expect((await waitForRun(h.ctx, spec.runId, { quiet: true, pollMs: 200 })).counts).toMatchObject({ total: 1, succeeded: 1 });
+    const list = (await (await fetch(`${dash.url}/api/runs/${spec.runId}/files?limit=10`)).json()) as { rows: { outputs: { name: string; href: string }[] }[] };
+    const links = list.rows[0].outputs;
+    expect(links.map((l) => l.name)).toEqual(['txt', 'srt', 'vtt', 'segments.json', 'json']);
+    for (const l of links) {
+      const res = await fetch(new URL(l.href, dash.url));
+      expect({ name: l.name, status: res.status }).toEqual({ name: l.name, status: 200 });
+      const file = l.name === 'json' ? 'talk.wav.json' : `talk.en.${l.name}`;
+      expect(await res.text()).toBe(await readFile(path.join(dest, file), 'utf8'));
+    }
+  }, 120_000);
+
   it('refuses a decision on a read-only dashboard, and a malformed one', async () => {
     const target = ((await (await fetch(`${dash.url}/api/runs/${state.spec.runId}/review`)).json()) as { files: { fileId: string }[] }).files[0];
     const post = (base: string, body: unknown) =>

@@ -1,7 +1,7 @@
 /** The subtitle and language options as a run spec takes them: checked, told to the model, named. Pure. */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
-import { namedOutputKey } from '../../src/outputs/naming.ts';
+import { namedOutputKey, writtenOutputKey } from '../../src/outputs/naming.ts';
 import { renderSegmentsJson, renderSrt } from '../../src/outputs/subtitles.ts';
 import { buildRunSpec, newRunId, type RunRequest } from '../../src/producers/run.ts';
 import { dominantLanguage, languagePrompt, takeLanguageTag } from '../../src/tasks/language.ts';
@@ -66,6 +66,21 @@ describe('language tags and names', () => {
     expect(namedOutputKey('a/b/talk.mp4', 'srt', '{name}.{lang}.{ext}', 'en')).toBe('a/b/talk.en.srt');
     expect(namedOutputKey('talk', 'segments.json', '{name}.{lang}.{ext}', 'und')).toBe('talk.und.segments.json');
     expect(namedOutputKey('a/talk.mp4', 'srt', undefined, 'en')).toBe('a/talk.mp4.srt');
+  });
+
+  it('finds where an output was written from the run and its result: the text outputs by the template, in their language', () => {
+    const run = { task: 'transcribe', outputName: '{name}.{lang}.{ext}', textOutputs: ['txt', 'srt', 'vtt', 'segments.json'] };
+    expect(writtenOutputKey('a/talk.mp4', 'srt', run, { language: 'en' })).toBe('a/talk.en.srt');
+    // a translation names the outputs, not the spoken language
+    expect(writtenOutputKey('a/talk.mp4', 'vtt', run, { language: 'en', translated_to: 'de' })).toBe('a/talk.de.vtt');
+    expect(writtenOutputKey('a/talk.mp4', 'txt', run, {})).toBe('a/talk.und.txt');
+    // the result, a review, the speech and a moderation verdict keep `<key>.<ext>`; so does every output without a template
+    expect(writtenOutputKey('a/talk.mp4', 'json', run, { language: 'en' })).toBe('a/talk.mp4.json');
+    expect(writtenOutputKey('a/talk.mp4', 'review.json', run, { language: 'en' })).toBe('a/talk.mp4.review.json');
+    expect(writtenOutputKey('a/talk.mp4', 'moderation.json', { ...run, task: 'moderate', textOutputs: ['moderation.json'] }, undefined)).toBe(
+      'a/talk.mp4.moderation.json',
+    );
+    expect(writtenOutputKey('a/talk.mp4', 'srt', { ...run, outputName: undefined }, { language: 'en' })).toBe('a/talk.mp4.srt');
   });
 
   it('the segments JSON holds the SRT cues, time for time', () => {
