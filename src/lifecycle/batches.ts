@@ -43,8 +43,8 @@ export async function cancelRunBatches(ctx: Context, runId: string): Promise<str
     if (!rec.batchId || rec.done || (rec.status && TERMINAL_BATCH_STATUSES.includes(rec.status))) continue;
     const id = rec.batchId;
     const b = await ctx.batchApi.cancelBatch(id).catch(async (e: unknown) => {
-      const now = await ctx.batchApi.retrieveBatch(id).catch(() => undefined);
-      if (now && (now.status === 'cancelling' || TERMINAL_BATCH_STATUSES.includes(now.status))) return now;
+      const current = await ctx.batchApi.retrieveBatch(id).catch(() => undefined);
+      if (current && (current.status === 'cancelling' || TERMINAL_BATCH_STATUSES.includes(current.status))) return current;
       throw e;
     });
     await ctx.batches.patchInput(runId, rec.n, { status: b.status });
