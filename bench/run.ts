@@ -28,6 +28,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   tpm: async () => (await import('./scenarios/tpm.ts')).run,
   'cue-timing': async () => (await import('./scenarios/cue-timing.ts')).run,
   batch: async () => (await import('./scenarios/batch.ts')).run,
+  eta: async () => (await import('./scenarios/eta.ts')).run,
 };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
