@@ -186,6 +186,31 @@ describe('a batch through the official openai client', () => {
   });
 });
 
+describe('cancelling a batch before it is in progress', () => {
+  it('ends it cancelled, also when the cancel comes while its file is being validated', async () => {
+    // validation starts at once: a cancel right after the create lands before it, or during it (a file read)
+    const running = await batchEmulator({ batchValidatingMs: 0, batchInProgressMs: 60_000, batchCancellingMs: 0 });
+    try {
+      const lines = Array.from({ length: 200 }, (_, i) => chatLine(String(i), `line ${i}`));
+      const ends = await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const created = await submit(running.client, lines);
+          await running.client.batches.cancel(created.id);
+          let status = '';
+          await expect
+            .poll(async () => (status = (await running.client.batches.retrieve(created.id)).status), { timeout: 10_000, interval: 20 })
+            .toMatch(/^(cancelled|in_progress)$/);
+          return status;
+        }),
+      );
+      // never in progress after the provider accepted the cancel
+      expect(ends).toEqual(ends.map(() => 'cancelled'));
+    } finally {
+      await running.emu.close();
+    }
+  });
+});
+
 describe('closing the emulator', () => {
   it('stops a running batch at once and removes its files', async () => {
     const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');

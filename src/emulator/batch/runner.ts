@@ -81,6 +81,8 @@ export async function runBatch(env: RunnerEnv, rec: BatchRecord, inputPath: stri
     b.errors = { object: 'list', data: checked.errors };
     return end(env, rec, 'failed', [], undefined, undefined);
   }
+  // a cancel that came while the file was being validated: the batch never starts (it was not in progress)
+  if ((b.status as string) === 'cancelling') return end(env, rec, 'cancelled', [], undefined, undefined);
   const { model, customIds } = checked;
   const total = customIds.length;
   b.status = 'in_progress';
