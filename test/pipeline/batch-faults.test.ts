@@ -128,7 +128,7 @@ describe.concurrent('--via batch faults', () => {
     // the poller's cancel, ended at the provider before the command's: the command's own cancel is refused (400)
     const ids = (await h.ctx.batches.inputs(spec.runId)).flatMap((r) => (r.batchId ? [r.batchId] : []));
     for (const id of ids) await h.ctx.batchApi.cancelBatch(id).catch(() => undefined);
-    for (const id of ids) await expect.poll(async () => (await h.ctx.batchApi.retrieveBatch(id)).status, { timeout: 10_000 }).toBe('cancelled');
+    for (const id of ids) await expect.poll(async () => (await h.ctx.batchApi.retrieveBatch(id)).status, { timeout: 30_000 }).toBe('cancelled');
     await expect(h.ctx.batchApi.cancelBatch(ids[0])).rejects.toThrow(/cancel/i);
     expect((await cancelRunBatches(h.ctx, spec.runId)).sort()).toEqual(ids.filter((id, n, all) => all.indexOf(id) === n).sort());
     expect(new Set((await h.ctx.batches.inputs(spec.runId)).filter((r) => r.batchId).map((r) => r.status))).toEqual(new Set(['cancelled']));
