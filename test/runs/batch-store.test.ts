@@ -36,6 +36,8 @@ describe('BatchStore.lineCounts', () => {
       const counts = await store.lineCounts(run);
       expect(counts).toEqual(await counted());
       expect(counts.left).toBe(left);
+      // from the counter the step changes keep (two reads, whatever the run's size), not from reading the lines
+      expect(Number((await redis.hget(store.key(run, 'stats'), 'settled')) ?? 0)).toBe(counts.total - left);
     };
     expect(await store.lineCounts(run)).toEqual({ total: 0, left: 0 });
     for (const [chunk, ref] of refs.entries()) await store.queueLine(run, ref, { job: `job-${ref}`, fileId: 'f', generation: 0, chunk, bytes: 100 });
