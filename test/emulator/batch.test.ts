@@ -209,6 +209,20 @@ describe('cancelling a batch before it is in progress', () => {
       await running.emu.close();
     }
   });
+
+  it('takes the cancelling time there too: a batch cancelled while validating is cancelling first, then cancelled', async () => {
+    const running = await batchEmulator({ batchValidatingMs: 200, batchInProgressMs: 60_000, batchCancellingMs: 400 });
+    try {
+      const created = await submit(running.client, [chatLine('1', 'a')]);
+      const t0 = Date.now();
+      expect((await running.client.batches.cancel(created.id)).status).toBe('cancelling');
+      await expect.poll(async () => (await running.client.batches.retrieve(created.id)).status, { timeout: 10_000, interval: 20 }).toBe('cancelled');
+      // (it ended at the validation's end, 200 ms after the create, before)
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    } finally {
+      await running.emu.close();
+    }
+  });
 });
 
 describe('closing the emulator', () => {

@@ -69,7 +69,9 @@ export async function runBatch(env: RunnerEnv, rec: BatchRecord, inputPath: stri
   const { timing } = env;
   const wait = (ms: number) => pause(ms, env.signal);
   if (!(await wait(timing.validatingMs))) return;
-  if (b.status === 'cancelling') return end(env, rec, 'cancelled', [], undefined, undefined);
+  // a cancel before the batch is in progress takes the provider's cancelling time too (it never starts)
+  const cancelledEarly = async () => ((await wait(timing.cancellingMs)) ? end(env, rec, 'cancelled', [], undefined, undefined) : undefined);
+  if (b.status === 'cancelling') return cancelledEarly();
 
   const checked = rec.faults.validation
     ? {
@@ -82,7 +84,7 @@ export async function runBatch(env: RunnerEnv, rec: BatchRecord, inputPath: stri
     return end(env, rec, 'failed', [], undefined, undefined);
   }
   // a cancel that came while the file was being validated: the batch never starts (it was not in progress)
-  if ((b.status as string) === 'cancelling') return end(env, rec, 'cancelled', [], undefined, undefined);
+  if ((b.status as string) === 'cancelling') return cancelledEarly();
   const { model, customIds } = checked;
   const total = customIds.length;
   b.status = 'in_progress';
